@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what boxlet needs to build and test, with apt, on Debian/Ubuntu.
+# Harmless when everything is present already: it checks before it installs.
+set -eu
+PKGS="build-essential cmake pkg-config clang libclang-rt-dev libcmocka-dev \
+libjansson-dev libseccomp-dev libsqlite3-dev libarchive-dev libcap-dev \
+busybox-static util-linux procps coreutils"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,201 @@
+/* agent — boxlet-agent's shared state: the event loop, host connections,
+ * executions and the channels that join them.
+ *
+ * The agent is PID 1 of a box (or, in tests, a subreaper on the host). It is
+ * single-threaded around one epoll set; every fd it watches carries a
+ * `watch_t` so an event finds its object. Ownership: the agent owns its
+ * connections and executions; a channel belongs to both its connection and
+ * its execution and is freed by whichever lets go last (chan_close). An
+ * evicted execution stays allocated (unlisted) until its last channel has
+ * been sent EXIT. This header is private to src/agent. */
+#ifndef BOXLET_AGENT_H
+#define BOXLET_AGENT_H
+
+#include "core/buf.h"
+#include "core/journal.h"
+#include "proto/proto.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+typedef struct agent agent_t;
+typedef struct conn conn_t;
+typedef struct exec exec_t;
+typedef struct chan chan_t;
+
+enum watch_kind { W_LISTEN, W_SIGNAL, W_CONN, W_OUTPUT, W_STDIN };
+
+typedef struct watch {
+    enum watch_kind kind;
+    int fd;
+    uint32_t events; /* what epoll currently watches for; 0 = not registered */
+    void *obj;
+} watch_t;
+
+/* One attached reader of an execution, over one connection. */
+struct chan {
+    uint32_t id;
+    bool owner;        /* owns stdin; its reading paces the process */
+    bool exit_sent;
+    uint64_t cur[2];   /* next offset to send, per stream */
+    uint64_t acked;    /* last STDIN_ACK offset sent */
+    conn_t *conn;      /* NULL once the connection is gone */
+    exec_t *ex;        /* NULL once detached from the execution */
+    chan_t *next_in_conn, *next_in_exec;
+};
+
+struct conn {
+    watch_t w;
+    agent_t *ag;
+    buf_t in, out;
+    bool hello;        /* the peer's HELLO arrived */
+    bool dead;         /* closed; freed at the end of the loop turn */
+    chan_t *chans;
+    conn_t *next;
+};
+
+/* An output stream of an execution: a pipe (or the PTY master) and its journal. */
+typedef struct ostream {
+    watch_t w;         /* w.fd < 0 once at EOF */
+    journal_t j;
+} ostream_t;
+
+struct exec {
+    agent_t *ag;
+    char id[PROTO_MAX_ID + 1];
+    char client_id[PROTO_MAX_ID + 1];
+    char *command;
+    pid_t pid;         /* leader = process group id; 0 if never spawned */
+    bool tty;
+    ostream_t out[2];  /* [0] stdout (or PTY), [1] stderr */
+    watch_t in;        /* stdin pipe or PTY master dup; fd < 0 when closed */
+    buf_t in_buf;      /* accepted, not yet written */
+    uint64_t in_off;   /* stdin bytes accepted */
+    bool in_eof;       /* EOF requested: close once in_buf drains */
+    bool in_refused;   /* bytes were refused for room; ACK again when drained */
+    uint8_t in_last;   /* last byte written (TTY EOF needs a line start) */
+    int64_t created_ms, created_wall_ms;
+    int64_t timeout_at, kill_at;   /* 0 = unset */
+    uint64_t kill_grace_ms;
+    int64_t reconnect_grace_ms;    /* 0 = never reap */
+    int64_t detached_since;        /* when it last lost (or never had) an owner */
+    int reap_stage;                /* 0 none, 1 HUP sent, 2 TERM sent, 3 KILL sent */
+    bool leader_exited;
+    int wstatus;
+    struct rusage ru;
+    int64_t leader_exit_ms;
+    bool timed_out, killed_by_request;
+    bool finished, evicted;
+    int64_t finished_ms;
+    proto_exit result;
+    chan_t *chans;
+    chan_t *owner;
+    exec_t *next;
+};
+
+typedef struct agent_opts {
+    const char *socket_path;
+    int64_t reconnect_grace_ms; /* default per exec (300 s) */
+    int64_t reap_step_ms;       /* HUP→TERM→KILL spacing (30 s) */
+    int64_t lifetime_ms;        /* cap on any execution (24 h) */
+    int64_t keep_finished_ms;   /* finished executions kept (5 min) */
+    int64_t stop_grace_ms;      /* SIGTERM of the box → KILL (10 s) */
+    int64_t drain_ms;           /* leader dead, pipes held open → exit (1 s) */
+    uint32_t max_execs;         /* per box (1024) */
+    uint64_t default_retain;    /* per stream (1 MiB) */
+    size_t stdin_cap;           /* stdin accepted but not written (4 MiB) */
+} agent_opts;
+
+struct agent {
+    agent_opts o;
+    int epfd;
+    watch_t lw, sw;
+    bool is_init;
+    bool stopping;
+    int64_t stop_at;
+    conn_t *conns;
+    exec_t *execs;
+    uint32_t nexecs;   /* not evicted */
+};
+
+/* loop.c */
+void watch_set(agent_t *ag, watch_t *w, uint32_t events);
+void watch_drop(agent_t *ag, watch_t *w); /* unregister and close */
+
+/* conn.c — host connections */
+void conn_accept(agent_t *ag);
+void conn_event(conn_t *c, uint32_t events);
+void conn_send(conn_t *c, const proto_msg *m);
+void conn_send_error(conn_t *c, uint32_t req, uint32_t chan, int code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void conn_flush(conn_t *c);
+void conn_close(conn_t *c);
+void conns_reap(agent_t *ag); /* free the dead */
+bool conn_backlogged(const conn_t *c);
+
+/* dispatch.c — requests from the host */
+void dispatch(conn_t *c, proto_msg *m);
+
+/* exec.c — executions */
+exec_t *exec_find(agent_t *ag, const char *id);
+int exec_start(agent_t *ag, const proto_exec_start *s, exec_t **out, err_t *e);
+void exec_output_event(exec_t *ex, int stream, uint32_t events);
+void exec_stdin_event(exec_t *ex, uint32_t events);
+void exec_update_reading(exec_t *ex);
+int exec_stdin_write(exec_t *ex, uint64_t off, const uint8_t *p, size_t n, err_t *e);
+int exec_stdin_eof(exec_t *ex, err_t *e);
+int exec_signal(exec_t *ex, int sig, err_t *e);
+int exec_resize(exec_t *ex, uint16_t rows, uint16_t cols, err_t *e);
+int exec_kill(exec_t *ex, err_t *e);
+void exec_info(const exec_t *ex, proto_info *info); /* borrows ex's strings */
+void execs_reap_children(agent_t *ag);
+void execs_timers(agent_t *ag, int64_t now);
+int64_t execs_next_deadline(agent_t *ag); /* 0 = none */
+void execs_signal_all(agent_t *ag, int sig);
+bool execs_any_alive(agent_t *ag);
+
+/* chan.c — delivery of output to attached channels */
+chan_t *chan_open(conn_t *c, exec_t *ex, const proto_attach *a, err_t *e);
+void chan_close(chan_t *ch);   /* unlink from both sides, free */
+void chan_pump(chan_t *ch);
+void chans_pump_all(agent_t *ag);
+chan_t *chan_find(conn_t *c, uint32_t id);
+
+/* spawn.c — starting a process */
+typedef struct spawn_req {
+    const char *command;
+    char **argv;          /* NULL-terminated, argv[0] = command */
+    char **envp;          /* NULL-terminated, de-duplicated */
+    const char *working_dir; /* NULL/"" = the user's home or / */
+    const char *user;     /* NULL/"" = the agent's own */
+    bool tty;
+    uint16_t rows, cols;
+} spawn_req;
+
+typedef struct spawn_res {
+    pid_t pid;
+    int out_fd, err_fd, in_fd; /* err_fd = -1 for a TTY; in_fd dup of master */
+    int exit_code;        /* on failure: 126 or 127 */
+} spawn_res;
+
+/* Spawns r in its own session and process group. On failure returns <0 with
+ * res->exit_code 126/127 and the reason in e. */
+int spawn_process(const spawn_req *r, spawn_res *res, err_t *e);
+/* Builds the environment: r's entries, later duplicates winning, plus
+ * defaults (PATH, HOME, TERM for a TTY). Free with free_strv. */
+char **spawn_env(char **env, uint32_t n, bool tty, const char *home);
+void free_strv(char **v);
+
+/* users.c — /etc/passwd and /etc/group of the box */
+typedef struct user_ids {
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[64];
+    int ngroups;
+    char home[1024];
+} user_ids;
+int users_resolve(const char *spec, user_ids *out, err_t *e);
+
+#endif

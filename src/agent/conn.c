@@ -1,0 +1,172 @@
+/* conn — the agent's host connections: accept, read and decode frames,
+ * buffer and flush replies. A frame that cannot be decoded gets one ERROR
+ * and closes that connection only; nothing else in the agent is touched.
+ * Connections are freed at the end of a loop turn (conns_reap), never while a
+ * caller may still hold one. */
+#include "agent.h"
+
+#include "core/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define OUT_SOFT (256u * 1024)        /* stop pumping output above this */
+#define OUT_HARD (64u * 1024 * 1024)  /* a peer that reads nothing is dropped */
+#define READ_CHUNK (64u * 1024)
+
+bool conn_backlogged(const conn_t *c)
+{
+    return c->out.len >= OUT_SOFT;
+}
+
+void conn_accept(agent_t *ag)
+{
+    for (;;) {
+        int fd = accept4(ag->lw.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN, or a transient error (EMFILE): retry on the next event */
+        conn_t *c = xcalloc(1, sizeof *c);
+        c->ag = ag;
+        c->w = (watch_t){.kind = W_CONN, .fd = fd, .obj = c};
+        buf_init(&c->in, PROTO_HEADER_LEN + PROTO_MAX_FRAME);
+        buf_init(&c->out, OUT_HARD);
+        c->next = ag->conns;
+        ag->conns = c;
+        watch_set(ag, &c->w, EPOLLIN);
+        proto_msg hello = {.type = PROTO_HELLO,
+                           .u.hello = {.version = PROTO_VERSION,
+                                       .peer = (char *)"boxlet-agent " BOXLET_VERSION}};
+        conn_send(c, &hello);
+    }
+}
+
+void conn_send(conn_t *c, const proto_msg *m)
+{
+    if (c->dead)
+        return;
+    err_t e;
+    int rc = proto_encode(&c->out, m, &e);
+    if (rc == -ERR_TOOBIG && c->out.len + PROTO_MAX_FRAME < OUT_HARD) {
+        /* The message itself is too big: say so instead of sending it. */
+        conn_send_error(c, 0, 0, ERR_TOOBIG, "cannot send %s: %s", proto_type_name(m->type),
+                        e.msg);
+    } else if (rc < 0) {
+        fprintf(stderr, "boxlet-agent: connection %d: peer reads nothing; dropping it\n",
+                c->w.fd);
+        conn_close(c);
+    }
+}
+
+void conn_send_error(conn_t *c, uint32_t req, uint32_t chan, int code, const char *fmt, ...)
+{
+    char msg[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    proto_msg m = {.type = PROTO_ERROR,
+                   .u.error = {.req = req, .chan = chan, .code = (uint32_t)code, .message = msg}};
+    conn_send(c, &m);
+}
+
+void conn_flush(conn_t *c)
+{
+    while (!c->dead && c->out.len > 0) {
+        ssize_t n = send(c->w.fd, buf_data(&c->out), c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            buf_consume(&c->out, (size_t)n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && errno == EAGAIN) {
+            watch_set(c->ag, &c->w, EPOLLIN | EPOLLOUT);
+            return;
+        } else {
+            conn_close(c);
+            return;
+        }
+    }
+    if (!c->dead)
+        watch_set(c->ag, &c->w, EPOLLIN);
+}
+
+void conn_close(conn_t *c)
+{
+    if (c->dead)
+        return;
+    c->dead = true;
+    while (c->chans)
+        chan_close(c->chans);
+    watch_drop(c->ag, &c->w);
+}
+
+void conns_reap(agent_t *ag)
+{
+    for (conn_t **pp = &ag->conns; *pp;) {
+        conn_t *c = *pp;
+        if (!c->dead) {
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
+        buf_free(&c->in);
+        buf_free(&c->out);
+        free(c);
+    }
+}
+
+/* Decodes and dispatches every whole frame in the input buffer. */
+static void process_input(conn_t *c)
+{
+    while (!c->dead && c->in.len > 0) {
+        proto_msg m;
+        size_t used = 0;
+        err_t e;
+        int rc = proto_decode(buf_data(&c->in), c->in.len, &used, &m, &e);
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            conn_send_error(c, 0, 0, -rc, "malformed frame: %s", e.msg);
+            conn_flush(c);
+            conn_close(c);
+            return;
+        }
+        dispatch(c, &m);
+        proto_msg_free(&m);
+        buf_consume(&c->in, used);
+    }
+}
+
+static void read_input(conn_t *c)
+{
+    for (int rounds = 0; rounds < 16 && !c->dead; rounds++) {
+        int code = 0;
+        size_t want = MIN(READ_CHUNK, c->in.max - c->in.len);
+        uint8_t *p = want ? buf_reserve(&c->in, want, &code) : NULL;
+        if (!p) /* full: a whole frame is buffered and waiting for dispatch */
+            return;
+        ssize_t n = recv(c->w.fd, p, want, MSG_DONTWAIT);
+        if (n > 0) {
+            buf_commit(&c->in, (size_t)n);
+            process_input(c);
+            continue;
+        }
+        if (n < 0 && (errno == EINTR))
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        conn_close(c); /* EOF or error: the host went away */
+    }
+}
+
+void conn_event(conn_t *c, uint32_t events)
+{
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        read_input(c);
+    if (!c->dead && (events & EPOLLOUT))
+        conn_flush(c);
+}

@@ -1,0 +1,263 @@
+/* boxlet-agent — PID 1 of a box: it runs executions for hosts that connect
+ * on a unix socket, journals their output, reaps every zombie and stops the
+ * box on SIGTERM. This file holds the command line, the setup and the event
+ * loop; the work is in conn.c, dispatch.c, exec.c, chan.c and spawn.c. */
+#include "agent.h"
+
+#include "core/util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: boxlet-agent --socket PATH [options]\n"
+    "\n"
+    "Runs as PID 1 of a box (or as a subreaper for tests) and serves the boxlet\n"
+    "agent protocol on the unix socket PATH.\n"
+    "\n"
+    "  --socket PATH          listen here (required)\n"
+    "  --ready-fd N           write \"ready\\n\" to fd N once listening, then close it\n"
+    "  --reconnect-grace MS   default grace for a detached execution (300000; 0 = never)\n"
+    "  --reap-step MS         HUP -> TERM -> KILL spacing of the reaper (30000)\n"
+    "  --lifetime MS          longest any execution may run (86400000)\n"
+    "  --keep-finished MS     how long finished executions are kept (300000)\n"
+    "  --stop-grace MS        SIGTERM of the box: TERM all, KILL after MS (10000)\n"
+    "  --drain MS             leader dead, pipes held open: exit after MS (1000)\n"
+    "  --max-execs N          executions kept per box (1024)\n"
+    "  --retain BYTES         default output bytes kept per stream (1048576)\n"
+    "  --help, --version\n";
+
+static int64_t num(const char *opt, const char *s)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < 0) {
+        fprintf(stderr, "boxlet-agent: %s \"%s\": want a non-negative integer\n", opt, s);
+        exit(2);
+    }
+    return v;
+}
+
+static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd)
+{
+    static const struct option opts[] = {
+        {"socket", 1, 0, 's'},     {"ready-fd", 1, 0, 'r'},   {"reconnect-grace", 1, 0, 'g'},
+        {"reap-step", 1, 0, 'p'},  {"lifetime", 1, 0, 'l'},   {"keep-finished", 1, 0, 'k'},
+        {"stop-grace", 1, 0, 't'}, {"drain", 1, 0, 'd'},      {"max-execs", 1, 0, 'm'},
+        {"retain", 1, 0, 'R'},     {"help", 0, 0, 'h'},       {"version", 0, 0, 'V'},
+        {0, 0, 0, 0}};
+    *o = (agent_opts){.reconnect_grace_ms = 300000, .reap_step_ms = 30000,
+                      .lifetime_ms = 86400000, .keep_finished_ms = 300000,
+                      .stop_grace_ms = 10000, .drain_ms = 1000, .max_execs = 1024,
+                      .default_retain = 1u << 20, .stdin_cap = 4u << 20};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        const char *n = optind > 1 ? argv[optind - 2] : "option";
+        switch (c) {
+        case 's': o->socket_path = optarg; break;
+        case 'r': *ready_fd = (int)num(n, optarg); break;
+        case 'g': o->reconnect_grace_ms = num(n, optarg); break;
+        case 'p': o->reap_step_ms = num(n, optarg); break;
+        case 'l': o->lifetime_ms = num(n, optarg); break;
+        case 'k': o->keep_finished_ms = num(n, optarg); break;
+        case 't': o->stop_grace_ms = num(n, optarg); break;
+        case 'd': o->drain_ms = num(n, optarg); break;
+        case 'm': o->max_execs = (uint32_t)MAX(1, num(n, optarg)); break;
+        case 'R': o->default_retain = (uint64_t)MAX(1, num(n, optarg)); break;
+        case 'h': fputs(usage, stdout); exit(0);
+        case 'V': puts("boxlet-agent " BOXLET_VERSION); exit(0);
+        default: fputs(usage, stderr); exit(2);
+        }
+    }
+    if (!o->socket_path || optind != argc) {
+        fputs(usage, stderr);
+        exit(2);
+    }
+}
+
+void watch_set(agent_t *ag, watch_t *w, uint32_t events)
+{
+    if (w->fd < 0 || w->events == events)
+        return;
+    /* 0 means "not registered": a level-triggered HUP would otherwise wake
+     * the loop forever while we deliberately do not read. */
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+    int op = !w->events ? EPOLL_CTL_ADD : events ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
+    if (epoll_ctl(ag->epfd, op, w->fd, &ev) < 0) {
+        fprintf(stderr, "boxlet-agent: epoll_ctl fd %d: %s\n", w->fd, strerror(errno));
+        abort();
+    }
+    w->events = events;
+}
+
+void watch_drop(agent_t *ag, watch_t *w)
+{
+    if (w->fd < 0)
+        return;
+    watch_set(ag, w, 0);
+    close(w->fd);
+    w->fd = -1;
+}
+
+static int listen_on(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) {
+        fprintf(stderr, "boxlet-agent: socket path \"%s\": longer than %zu bytes\n", path,
+                sizeof sa.sun_path - 1);
+        exit(1);
+    }
+    strcpy(sa.sun_path, path);
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path); /* left by an agent that died */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(path, 0600) < 0 ||
+        listen(fd, 512) < 0) {
+        fprintf(stderr, "boxlet-agent: listen on \"%s\": %s\n", path, strerror(errno));
+        exit(1);
+    }
+    return fd;
+}
+
+static int signals_fd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "boxlet-agent: signalfd: %s\n", strerror(errno));
+        exit(1);
+    }
+    return fd;
+}
+
+static void begin_stop(agent_t *ag)
+{
+    if (ag->stopping)
+        return;
+    ag->stopping = true;
+    ag->stop_at = now_ms() + ag->o.stop_grace_ms;
+    execs_signal_all(ag, SIGTERM);
+    if (ag->is_init)
+        kill(-1, SIGTERM); /* as PID 1 this is every process in the box */
+}
+
+static void on_signals(agent_t *ag)
+{
+    struct signalfd_siginfo si;
+    while (read(ag->sw.fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+            begin_stop(ag);
+    }
+    execs_reap_children(ag);
+}
+
+static void on_event(agent_t *ag, watch_t *w, uint32_t events)
+{
+    switch (w->kind) {
+    case W_LISTEN: conn_accept(ag); break;
+    case W_SIGNAL: on_signals(ag); break;
+    case W_CONN: conn_event(w->obj, events); break;
+    case W_OUTPUT: {
+        exec_t *ex = w->obj;
+        exec_output_event(ex, w == &ex->out[0].w ? 0 : 1, events);
+        break;
+    }
+    case W_STDIN: exec_stdin_event(w->obj, events); break;
+    }
+}
+
+static int wait_ms(agent_t *ag, int64_t now)
+{
+    int64_t next = execs_next_deadline(ag);
+    if (ag->stopping)
+        next = next && next < ag->stop_at ? next : ag->stop_at;
+    if (!next)
+        return -1;
+    return next <= now ? 0 : (int)MIN(next - now, 60000);
+}
+
+static bool stop_done(agent_t *ag, int64_t now)
+{
+    if (!ag->stopping)
+        return false;
+    if (now >= ag->stop_at) {
+        execs_signal_all(ag, SIGKILL);
+        if (ag->is_init)
+            kill(-1, SIGKILL);
+        return true;
+    }
+    return !execs_any_alive(ag);
+}
+
+static void flush_all(agent_t *ag)
+{
+    chans_pump_all(ag);
+    for (conn_t *c = ag->conns; c; c = c->next)
+        if (!c->dead && c->out.len)
+            conn_flush(c);
+    conns_reap(ag);
+}
+
+static int run(agent_t *ag)
+{
+    struct epoll_event evs[64];
+    for (;;) {
+        int n = epoll_wait(ag->epfd, evs, 64, wait_ms(ag, now_ms()));
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "boxlet-agent: epoll_wait: %s\n", strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < n; i++)
+            on_event(ag, evs[i].data.ptr, evs[i].events);
+        int64_t now = now_ms();
+        execs_timers(ag, now);
+        flush_all(ag);
+        if (stop_done(ag, now)) {
+            flush_all(ag);
+            return 0;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    agent_t ag = {0};
+    int ready_fd = -1;
+    parse_args(argc, argv, &ag.o, &ready_fd);
+    ag.is_init = getpid() == 1;
+    if (!ag.is_init)
+        prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of our executions come to us */
+    ag.epfd = epoll_create1(EPOLL_CLOEXEC);
+    ag.sw = (watch_t){.kind = W_SIGNAL, .fd = signals_fd()};
+    ag.lw = (watch_t){.kind = W_LISTEN, .fd = listen_on(ag.o.socket_path)};
+    watch_set(&ag, &ag.sw, EPOLLIN);
+    watch_set(&ag, &ag.lw, EPOLLIN);
+    if (ready_fd >= 0) {
+        ssize_t w = write(ready_fd, "ready\n", 6);
+        (void)w;
+        close(ready_fd);
+    }
+    int rc = run(&ag);
+    unlink(ag.o.socket_path);
+    return rc;
+}

@@ -1,0 +1,92 @@
+/* err — building and wrapping error messages (see err.h). */
+#include "core/err.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void vset(err_t *e, int code, const char *fmt, va_list ap)
+{
+    e->code = code;
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+}
+
+int err_make(err_t *e, int code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vset(e, code, fmt, ap);
+        va_end(ap);
+    }
+    return -code;
+}
+
+int err_sys(err_t *e, int errnum, const char *fmt, ...)
+{
+    int code = ERR_IO;
+    if (errnum == ENOENT)
+        code = ERR_NOTFOUND;
+    else if (errnum == EPERM || errnum == EACCES)
+        code = ERR_PERM;
+    else if (errnum == ENOMEM)
+        code = ERR_NOMEM;
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vset(e, code, fmt, ap);
+        va_end(ap);
+        size_t n = strlen(e->msg);
+        snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror(errnum));
+    }
+    return -code;
+}
+
+/* Appends s to msg at *pos, truncating at ERR_MSG_MAX - 1. */
+static void append(char *msg, size_t *pos, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > ERR_MSG_MAX - 1 - *pos)
+        n = ERR_MSG_MAX - 1 - *pos;
+    memcpy(msg + *pos, s, n);
+    *pos += n;
+    msg[*pos] = '\0';
+}
+
+int err_wrap(err_t *e, const char *fmt, ...)
+{
+    if (!e)
+        return -ERR_INTERNAL;
+    char ctx[ERR_MSG_MAX], old[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof old);
+    size_t pos = 0;
+    append(e->msg, &pos, ctx);
+    append(e->msg, &pos, ": ");
+    append(e->msg, &pos, old);
+    return -(e->code ? e->code : ERR_INTERNAL);
+}
+
+void err_clear(err_t *e)
+{
+    if (e) {
+        e->code = 0;
+        e->msg[0] = '\0';
+    }
+}
+
+const char *err_name(int code)
+{
+    static const char *const names[ERR_MAX_] = {
+        "ok",        "invalid_argument", "not_found",   "invalid_state", "conflict",
+        "timeout",   "out_of_memory",    "io_error",    "protocol_error", "too_large",
+        "unsupported", "disconnected",   "internal",    "limit_reached", "permission_denied",
+    };
+    if (code < 0)
+        code = -code;
+    return code < ERR_MAX_ ? names[code] : "unknown";
+}

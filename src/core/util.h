@@ -1,0 +1,55 @@
+/* util — small helpers every layer uses: scoped cleanup, allocation that
+ * aborts (for the agent and server, where OOM is fatal by policy), clocks,
+ * and file-descriptor chores. Not for anything with a subject of its own. */
+#ifndef BOXLET_CORE_UTIL_H
+#define BOXLET_CORE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static inline void cleanup_freep(void *p)
+{
+    free(*(void **)p);
+}
+static inline void cleanup_closep(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+}
+#define cleanup_free __attribute__((cleanup(cleanup_freep)))
+#define cleanup_close __attribute__((cleanup(cleanup_closep)))
+
+/* Hands a pointer over: returns *pp and sets *pp to NULL. */
+static inline void *steal_ptr(void *pp)
+{
+    void **p = pp;
+    void *v = *p;
+    *p = NULL;
+    return v;
+}
+#define steal_pointer(pp) steal_ptr(pp)
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Allocate or abort with a message: OOM in the agent/server is fatal. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t sz);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* Milliseconds on CLOCK_MONOTONIC / CLOCK_REALTIME. */
+int64_t now_ms(void);
+int64_t wall_ms(void);
+
+/* 0 or -errno. */
+int fd_set_nonblock(int fd, int on);
+int fd_set_cloexec(int fd, int on);
+
+/* Fills buf with n random bytes (getrandom, blocking never). 0 or -errno. */
+int random_bytes(void *buf, size_t n);
+
+#endif

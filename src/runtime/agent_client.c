@@ -1,0 +1,192 @@
+/* agent_client — see agent_client.h. */
+#include "runtime/agent_client.h"
+
+#include "core/util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct agent_client {
+    int fd;
+    uint32_t req;
+    buf_t in, out;
+    size_t pending; /* bytes of the last returned frame, consumed on next recv */
+};
+
+int agent_client_fd(const agent_client *c)
+{
+    return c->fd;
+}
+
+uint32_t agent_client_next_req(agent_client *c)
+{
+    if (++c->req == 0)
+        c->req = 1;
+    return c->req;
+}
+
+void agent_client_free(agent_client *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    free(c);
+}
+
+static int remaining(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t left = deadline - now_ms();
+    return left > 0 ? (int)left : 0;
+}
+
+static int64_t deadline_of(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+static int try_connect(const char *path, int *fd, err_t *e)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path)
+        return err_make(e, ERR_INVAL, "agent socket \"%s\": path too long", path);
+    strcpy(sa.sun_path, path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return err_sys(e, errno, "socket");
+    if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int rc = err_sys(e, errno, "connect to agent socket \"%s\"", path);
+        close(s);
+        return rc;
+    }
+    fd_set_nonblock(s, 1);
+    *fd = s;
+    return 0;
+}
+
+static int hello(agent_client *c, int64_t deadline, const char *path, err_t *e)
+{
+    proto_msg m = {.type = PROTO_HELLO,
+                   .u.hello = {.version = PROTO_VERSION, .peer = (char *)"boxlet " BOXLET_VERSION}};
+    int rc = agent_client_send(c, &m, remaining(deadline), e);
+    if (rc < 0)
+        return rc;
+    rc = agent_client_recv(c, &m, remaining(deadline), e);
+    if (rc == 0)
+        return err_make(e, ERR_TIMEOUT, "agent socket \"%s\": no HELLO in time", path);
+    if (rc < 0)
+        return err_wrap(e, "agent socket \"%s\"", path);
+    int bad = m.type != PROTO_HELLO || m.u.hello.version != PROTO_VERSION;
+    uint32_t v = m.type == PROTO_HELLO ? m.u.hello.version : 0;
+    proto_msg_free(&m);
+    if (bad)
+        return err_make(e, ERR_PROTO, "agent socket \"%s\": peer speaks protocol %u, not %u", path,
+                        v, PROTO_VERSION);
+    return 0;
+}
+
+int agent_client_connect(const char *path, int timeout_ms, agent_client **out, err_t *e)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    int fd = -1, rc;
+    while ((rc = try_connect(path, &fd, e)) < 0) {
+        if (remaining(deadline) == 0)
+            return err_make(e, ERR_TIMEOUT, "%s (gave up after %d ms)", e->msg, timeout_ms);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    agent_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return err_make(e, ERR_NOMEM, "out of memory");
+    }
+    c->fd = fd;
+    buf_init(&c->in, PROTO_HEADER_LEN + PROTO_MAX_FRAME);
+    buf_init(&c->out, 0);
+    if ((rc = hello(c, deadline, path, e)) < 0) {
+        agent_client_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
+    struct pollfd p = {.fd = fd, .events = ev};
+    for (;;) {
+        int n = poll(&p, 1, remaining(deadline));
+        if (n >= 0 || errno != EINTR)
+            return n;
+    }
+}
+
+int agent_client_send_raw(agent_client *c, const void *p, size_t n, int timeout_ms, err_t *e)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    const uint8_t *b = p;
+    while (n > 0) {
+        ssize_t w = send(c->fd, b, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            b += w;
+            n -= (size_t)w;
+        } else if (w < 0 && errno == EAGAIN) {
+            if (wait_fd(c->fd, POLLOUT, deadline) == 0)
+                return err_make(e, ERR_TIMEOUT, "send to agent: timed out");
+        } else if (w < 0 && errno != EINTR) {
+            return err_sys(e, errno, "send to agent"), -ERR_DISCONNECTED;
+        }
+    }
+    return 0;
+}
+
+int agent_client_send(agent_client *c, const proto_msg *m, int timeout_ms, err_t *e)
+{
+    buf_reset(&c->out);
+    int rc = proto_encode(&c->out, m, e);
+    if (rc < 0)
+        return rc;
+    return agent_client_send_raw(c, buf_data(&c->out), c->out.len, timeout_ms, e);
+}
+
+int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e)
+{
+    buf_consume(&c->in, c->pending);
+    c->pending = 0;
+    int64_t deadline = deadline_of(timeout_ms);
+    for (;;) {
+        size_t used = 0;
+        int rc = proto_decode(buf_data(&c->in), c->in.len, &used, m, e);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            c->pending = used;
+            return 1;
+        }
+        int code = 0;
+        uint8_t *p = buf_reserve(&c->in, 65536, &code);
+        if (!p)
+            p = buf_reserve(&c->in, c->in.max - c->in.len, &code);
+        ssize_t n = p ? recv(c->fd, p, MIN(65536, c->in.max - c->in.len), 0) : -1;
+        if (n > 0) {
+            buf_commit(&c->in, (size_t)n);
+        } else if (n == 0) {
+            return err_make(e, ERR_DISCONNECTED, "agent closed the connection"), -ERR_DISCONNECTED;
+        } else if (errno == EAGAIN) {
+            if (wait_fd(c->fd, POLLIN, deadline) == 0)
+                return 0;
+        } else if (errno != EINTR) {
+            return err_sys(e, errno, "receive from agent"), -ERR_DISCONNECTED;
+        }
+    }
+}

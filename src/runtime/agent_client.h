@@ -1,0 +1,33 @@
+/* agent_client — the host's end of one agent connection: connect, HELLO,
+ * send frames, receive frames. Blocking with timeouts, no threads; callers
+ * that multiplex (the SDK, the server) poll agent_client_fd() themselves and
+ * call agent_client_recv with a 0 timeout. Not for interpreting messages. */
+#ifndef BOXLET_RUNTIME_AGENT_CLIENT_H
+#define BOXLET_RUNTIME_AGENT_CLIENT_H
+
+#include "proto/proto.h"
+
+typedef struct agent_client agent_client;
+
+/* Connects to the agent socket at path, retrying a missing/refusing socket
+ * until timeout_ms passes, and completes the HELLO exchange. On success
+ * *out must be freed with agent_client_free. Errors: -ERR_TIMEOUT,
+ * -ERR_PROTO (bad HELLO), -ERR_IO, with e naming the socket. */
+int agent_client_connect(const char *path, int timeout_ms, agent_client **out, err_t *e);
+/* Closes and frees; NULL is a no-op. */
+void agent_client_free(agent_client *c);
+/* The socket, for poll(). */
+int agent_client_fd(const agent_client *c);
+/* Sends one message (blocks until written or timeout_ms, -1 = forever).
+ * -ERR_DISCONNECTED when the agent is gone, -ERR_TIMEOUT, -ERR_TOOBIG. */
+int agent_client_send(agent_client *c, const proto_msg *m, int timeout_ms, err_t *e);
+/* Sends raw bytes (tests of malformed input). */
+int agent_client_send_raw(agent_client *c, const void *p, size_t n, int timeout_ms, err_t *e);
+/* Receives the next message into m (free with proto_msg_free; its byte views
+ * stay valid until the next recv). Returns 1, 0 on timeout (timeout_ms, -1 =
+ * forever), -ERR_DISCONNECTED at EOF, -ERR_PROTO on a malformed frame. */
+int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e);
+/* The next request id (never 0). */
+uint32_t agent_client_next_req(agent_client *c);
+
+#endif
