@@ -1,0 +1,98 @@
+/* harness — what the integration tests share: start a real boxlet-agent in a
+ * scratch directory (unisolated; the test process is a child subreaper),
+ * connect to it with the real agent client, and collect what it sends.
+ *
+ * Frames are routed as they arrive: replies (OK, ERROR, EXEC_STARTED,
+ * ATTACHED, INFO, LISTING) to the call waiting for them, OUTPUT/GAP/EXIT to
+ * the run_result tracked for their channel, so tests can interleave calls and
+ * streaming freely. Every check of the stream (offsets contiguous, nothing
+ * after EXIT) is made as frames arrive and recorded in run_result.problem. */
+#ifndef BOXLET_TEST_HARNESS_H
+#define BOXLET_TEST_HARNESS_H
+
+#include "core/buf.h"
+#include "proto/proto.h"
+#include "runtime/agent_client.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct agent_proc {
+    pid_t pid;
+    char dir[64];
+    char sock[128];
+} agent_proc;
+
+/* Starts the agent ($BOXLET_AGENT) with extra options (NULL-terminated,
+ * may be NULL) and waits until it listens. Aborts the test on failure. */
+void agent_start(agent_proc *a, const char *const *extra);
+/* SIGTERM, wait (KILL after 15 s), remove the directory. Returns the
+ * agent's wait status. */
+int agent_stop(agent_proc *a);
+/* Peak RSS (VmHWM) of the agent in KiB, -1 if unknown. */
+long agent_peak_rss_kib(const agent_proc *a);
+
+typedef struct run_result {
+    buf_t out, err;          /* bytes received per stream */
+    uint64_t first[2];       /* offset of the first byte received (or gap) */
+    uint64_t next[2];        /* offset expected next */
+    bool started[2];
+    int gaps;
+    uint64_t gap_from[2], gap_to[2]; /* the first gap per stream */
+    bool got_exit;
+    proto_exit exit;         /* error_message copied */
+    uint64_t stdin_ack;
+    int errors;              /* ERROR frames for this channel */
+    int last_error;
+    char problem[256];       /* first stream inconsistency, "" if none */
+} run_result;
+
+void run_result_init(run_result *r);
+void run_result_free(run_result *r);
+
+typedef struct hreply {
+    int type;                /* PROTO_OK, PROTO_ERROR, ... ; 0 = timeout */
+    int code;                /* ERROR code */
+    char msg[1024];          /* ERROR message */
+    proto_info info;         /* EXEC_STARTED / ATTACHED / INFO (deep copy) */
+    uint32_t nlist;
+    proto_info *list;        /* LISTING (deep copy) */
+} hreply;
+void hreply_free(hreply *r);
+
+typedef struct hconn hconn;
+
+hconn *hc_open(const agent_proc *a);
+void hc_close(hconn *h);
+agent_client *hc_client(hconn *h);
+/* Receives and routes one frame; returns its type, 0 on timeout, <0 when
+ * the connection failed. */
+int hc_pump(hconn *h, int timeout_ms);
+/* Sends m (its req is set here for request types) and waits for its reply. */
+int hc_call(hconn *h, proto_msg *m, hreply *out, int timeout_ms);
+/* Starts an execution; returns its id (free it) or NULL with the ERROR in
+ * *rep (if rep is non-NULL it must be freed either way). */
+char *hc_start(hconn *h, proto_exec_start *s, hreply *rep);
+/* Attaches channel chan and tracks it into r; returns 0 or the ERROR code. */
+int hc_attach(hconn *h, const char *id, uint32_t chan, uint64_t out_off, uint64_t err_off,
+              bool owner, run_result *r);
+/* Stops tracking chan (after a DETACH). */
+void hc_untrack(hconn *h, uint32_t chan);
+/* Pumps until r has its EXIT; returns 0, or -1 on timeout/failure. */
+int hc_wait_exit(hconn *h, run_result *r, int timeout_ms);
+/* Simple request helpers: return 0 or the ERROR code. */
+int hc_simple(hconn *h, int type, const char *id, int sig, uint16_t rows, uint16_t cols);
+int hc_chan_req(hconn *h, int type, uint32_t chan);
+/* Sends stdin bytes at an offset on chan (no reply is awaited). */
+int hc_stdin(hconn *h, uint32_t chan, uint64_t off, const void *p, size_t n);
+
+/* Start + attach as owner on chan 1 + wait; argv is NULL-terminated. */
+int hc_run(hconn *h, proto_exec_start *s, run_result *r, int timeout_ms);
+/* A proto_exec_start for argv (NULL-terminated; strings borrowed). */
+proto_exec_start hc_cmd(const char *const *argv);
+
+/* Skips the test with a reason (exit code 77 is never used: cmocka skip). */
+bool running_as_root(void);
+
+#endif
