@@ -35,7 +35,9 @@ uint8_t *buf_reserve(buf_t *b, size_t n, int *code)
         return NULL;
     }
     size_t need = b->len + n;
-    if (b->off + need <= b->cap)
+    if (need == 0)
+        need = 1; /* a pointer is still owed for a zero-byte reservation */
+    if (b->mem && b->off + need <= b->cap)
         return b->mem + b->off + b->len;
     if (need <= b->cap && b->off > 0) {
         memmove(b->mem, b->mem + b->off, b->len);

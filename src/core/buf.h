@@ -26,7 +26,7 @@ void buf_free(buf_t *b);
 /* The live bytes. */
 static inline uint8_t *buf_data(const buf_t *b)
 {
-    return b->mem + b->off;
+    return b->mem ? b->mem + b->off : NULL;
 }
 /* Makes room for n more live bytes and returns where they go (then call
  * buf_commit). NULL when over the cap (ERR_TOOBIG) or out of memory; *code

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static void vset(err_t *e, int code, const char *fmt, va_list ap)
+static __attribute__((format(printf, 3, 0))) void vset(err_t *e, int code, const char *fmt,
+                                                       va_list ap)
 {
     e->code = code;
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
@@ -86,7 +87,7 @@ const char *err_name(int code)
         "timeout",   "out_of_memory",    "io_error",    "protocol_error", "too_large",
         "unsupported", "disconnected",   "internal",    "limit_reached", "permission_denied",
     };
-    if (code < 0)
+    if (code < 0 && code > -ERR_MAX_)
         code = -code;
-    return code < ERR_MAX_ ? names[code] : "unknown";
+    return code >= 0 && code < ERR_MAX_ ? names[code] : "unknown";
 }
