@@ -98,20 +98,30 @@ static void stalled_owner_blocks_writer_then_gets_everything(void **state)
     while (v.next < (1u << 20))
         assert_int_equal(take(c, &v, 10000), 1);
 
-    /* Stop reading. The writer must stall: the stream end stops moving. */
-    usleep(500 * 1000);
-    uint64_t e1 = stdout_end(ctl, id);
+    /* Stop reading. The writer must stall: the stream end stops moving
+     * (allow the pipeline a few seconds to fill every buffer first). */
+    uint64_t e1 = stdout_end(ctl, id), e2;
+    for (int i = 0; i < 30; i++) {
+        usleep(300 * 1000);
+        e2 = stdout_end(ctl, id);
+        if (e2 == e1)
+            break;
+        e1 = e2;
+    }
+    e1 = stdout_end(ctl, id);
     usleep(1000 * 1000);
-    uint64_t e2 = stdout_end(ctl, id);
+    e2 = stdout_end(ctl, id);
     long rss_stalled = agent_peak_rss_kib(&agent);
     printf("stalled at %llu bytes (read %llu); agent peak RSS %ld KiB\n",
            (unsigned long long)e2, (unsigned long long)v.next, rss_stalled);
-    assert_int_equal(e1, e2);
+    /* Unblocked, the writer would pass hundreds of MB in that second; the
+     * kernel's socket accounting may still let a few KiB trickle through. */
+    assert_true(e2 - e1 < 1024 * 1024);
     assert_true(e2 < 16u * 1024 * 1024);
 
     int64_t t0 = now_ms();
     while (!v.exited)
-        assert_int_equal(take(c, &v, 30000), 1);
+        assert_int_equal(take(c, &v, 60000), 1);
     int64_t ms = now_ms() - t0;
     long rss = agent_peak_rss_kib(&agent);
     printf("received %llu bytes in %lld ms (%.0f MB/s); agent peak RSS %ld KiB\n",
