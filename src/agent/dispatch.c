@@ -60,10 +60,18 @@ static void on_start(conn_t *c, const proto_exec_start *s)
 {
     exec_t *ex;
     err_t e;
+    if (s->attach_chan && chan_find(c, s->attach_chan)) {
+        conn_send_error(c, s->req, s->attach_chan, ERR_CONFLICT,
+                        "channel %u is already open on this connection", s->attach_chan);
+        return;
+    }
     if (exec_start(c->ag, s, &ex, &e) < 0)
-        reply_err(c, s->req, 0, &e);
-    else
-        reply_info(c, PROTO_EXEC_STARTED, s->req, ex);
+        return reply_err(c, s->req, 0, &e);
+    /* Attached before the loop reads any output: nothing can be dropped. */
+    proto_attach a = {.req = s->req, .chan = s->attach_chan, .exec_id = ex->id, .owner = 1};
+    if (s->attach_chan && !chan_open(c, ex, &a, &e))
+        return reply_err(c, s->req, s->attach_chan, &e);
+    reply_info(c, PROTO_EXEC_STARTED, s->req, ex);
 }
 
 static void on_attach(conn_t *c, const proto_attach *a)

@@ -590,9 +590,10 @@ int64_t execs_next_deadline(agent_t *ag)
 
 void execs_signal_all(agent_t *ag, int sig)
 {
+    /* Finished executions too: descendants they left keep the group alive.
+     * Safe from pgid reuse: only the agent starts new sessions in a box. */
     for (exec_t *ex = ag->execs; ex; ex = ex->next)
-        if (!ex->finished)
-            signal_group(ex, sig);
+        signal_group(ex, sig);
 }
 
 bool execs_any_alive(agent_t *ag)

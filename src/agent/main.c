@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -244,6 +246,8 @@ int main(int argc, char **argv)
     agent_t ag = {0};
     int ready_fd = -1;
     parse_args(argc, argv, &ag.o, &ready_fd);
+    /* Whatever our parent left open must not leak into executions. */
+    syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     ag.is_init = getpid() == 1;
     if (!ag.is_init)
         prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of our executions come to us */

@@ -136,6 +136,8 @@ typedef struct proto_exec_start {
     int64_t reconnect_grace_ms; /* -1 = agent default, 0 = never reap */
     uint8_t has_stdin;     /* stdin below is written, then stdin closed */
     proto_bytes stdin_data;/* cap PROTO_MAX_INLINE_STDIN */
+    uint32_t attach_chan;  /* non-zero: also open this channel as stdin owner
+                              at offset 0, before any output is read */
 } proto_exec_start;
 
 typedef struct proto_attach {

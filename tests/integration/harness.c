@@ -53,6 +53,10 @@ void agent_start(agent_proc *a, const char *const *extra)
     a->pid = fork();
     if (a->pid == 0) {
         dup2(rp[1], 3);
+        if (rp[0] != 3)
+            close(rp[0]);
+        if (rp[1] != 3)
+            close(rp[1]);
         execv(bin, (char **)argv);
         _exit(127);
     }
@@ -429,13 +433,13 @@ proto_exec_start hc_cmd(const char *const *argv)
 
 int hc_run(hconn *h, proto_exec_start *s, run_result *r, int timeout_ms)
 {
-    char *id = hc_start(h, s, NULL);
-    if (!id)
-        return -1;
-    int rc = hc_attach(h, id, 1, 0, 0, true, r);
+    /* Start and attach in one request, as the SDK does: lossless from byte 0. */
+    track(h, 1, r);
+    proto_exec_start one = *s;
+    one.attach_chan = 1;
+    char *id = hc_start(h, &one, NULL);
+    int rc = id ? hc_wait_exit(h, r, timeout_ms) : -1;
     free(id);
-    if (rc == 0)
-        rc = hc_wait_exit(h, r, timeout_ms);
     hc_untrack(h, 1);
     return rc;
 }

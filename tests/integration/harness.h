@@ -87,7 +87,7 @@ int hc_chan_req(hconn *h, int type, uint32_t chan);
 /* Sends stdin bytes at an offset on chan (no reply is awaited). */
 int hc_stdin(hconn *h, uint32_t chan, uint64_t off, const void *p, size_t n);
 
-/* Start + attach as owner on chan 1 + wait; argv is NULL-terminated. */
+/* Start with attach_chan 1 (owner from byte 0) and wait for the exit. */
 int hc_run(hconn *h, proto_exec_start *s, run_result *r, int timeout_ms);
 /* A proto_exec_start for argv (NULL-terminated; strings borrowed). */
 proto_exec_start hc_cmd(const char *const *argv);

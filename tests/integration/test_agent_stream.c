@@ -98,6 +98,24 @@ static void interleaved_streams(void **state)
     run_result_free(&r);
 }
 
+static void start_with_attach_loses_nothing(void **state)
+{
+    (void)state;
+    /* 8 MiB at full speed with a 64 KiB window: only an owner attached
+     * before the first read can get all of it. */
+    const char *argv[] = {"head", "-c", "8388608", "/dev/zero", NULL};
+    proto_exec_start s = hc_cmd(argv);
+    s.retain = 65536;
+    run_result r;
+    run_result_init(&r);
+    assert_int_equal(hc_run(conn, &s, &r, 30000), 0);
+    assert_string_equal(r.problem, "");
+    assert_int_equal(r.gaps, 0);
+    assert_int_equal(r.first[0], 0);
+    assert_int_equal(r.out.len, 8388608);
+    run_result_free(&r);
+}
+
 static void thousand_short_commands(void **state)
 {
     (void)state;
@@ -143,6 +161,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ten_mib_byte_exact),
         cmocka_unit_test(interleaved_streams),
+        cmocka_unit_test(start_with_attach_loses_nothing),
         cmocka_unit_test(thousand_short_commands),
         cmocka_unit_test(background_child_does_not_hold_exit),
     };
