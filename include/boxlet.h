@@ -5,10 +5,13 @@
  * stable and never reused. Functions that allocate say which function frees.
  * The library never exits or prints on the caller's behalf.
  *
- * Status: the exec engine (boxlet-agent and its protocol) is in place; the
- * box, command and execution handles arrive with the boxes milestone. */
+ * A box is an isolated Linux environment made from an image; an execution
+ * is a command running in a box, whose output is kept by the box's agent so
+ * that readers can attach, detach and reattach at byte offsets. */
 #ifndef BOXLET_H
 #define BOXLET_H
+
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,6 +47,241 @@ const char *boxlet_code_name(int code);
 
 /* The library's version, "MAJOR.MINOR.PATCH". Static. */
 const char *boxlet_version(void);
+
+/* ---- handles ------------------------------------------------------------
+ * All handles are opaque. A runtime may be used by one thread at a time;
+ * boxes and executions made from it share that rule unless noted. Every
+ * handle is freed by its *_free function; *_free(NULL) is a no-op. Freeing
+ * a box or an execution handle never stops the box or the process: boxes
+ * outlive the program that created them (boxlet_box_stop stops a box). */
+typedef struct boxlet_runtime boxlet_runtime;
+typedef struct boxlet_box boxlet_box;
+typedef struct boxlet_cmd boxlet_cmd;
+typedef struct boxlet_exec boxlet_exec;
+
+/* ---- runtime ------------------------------------------------------------ */
+
+/* Opens the local runtime whose state lives in `home` (NULL: $BOXLET_HOME,
+ * else /var/lib/boxlet for root, else $XDG_DATA_HOME/boxlet or
+ * ~/.local/share/boxlet), creating it if needed, and reconciles recorded box
+ * states with reality (a box whose init died is `stopped`). On success *out
+ * must be freed with boxlet_runtime_free. On failure *out is still set when
+ * memory allowed it, so boxlet_runtime_errmsg(*out) explains; free it too.
+ * Returns BOXLET_OK, BOXLET_EPERM, BOXLET_EIO, BOXLET_ENOMEM. */
+int boxlet_runtime_open(const char *home, boxlet_runtime **out);
+/* Frees the runtime. Boxes keep running. */
+void boxlet_runtime_free(boxlet_runtime *rt);
+/* The message of the last failed call on rt or on a box made from it ("" if
+ * none). Owned by rt; valid until its next call. */
+const char *boxlet_runtime_errmsg(const boxlet_runtime *rt);
+
+/* ---- boxes -------------------------------------------------------------- */
+
+typedef enum boxlet_box_state {
+    BOXLET_BOX_CONFIGURED = 0,
+    BOXLET_BOX_RUNNING = 1,
+    BOXLET_BOX_STOPPING = 2,
+    BOXLET_BOX_STOPPED = 3,
+    BOXLET_BOX_FAILED = 4,
+} boxlet_box_state;
+
+/* Options of a new box. Initialize with boxlet_box_opts_init; every pointer
+ * is borrowed for the duration of the call only. */
+typedef struct boxlet_box_opts {
+    const char *name;              /* NULL: named after its id */
+    const char *image;             /* "host", an imported image name, a rootfs
+                                      directory or a .tar/.tar.gz path */
+    const char *const *env;        /* KEY=VALUE defaults for every exec */
+    size_t nenv;
+    const char *working_dir;       /* default for every exec; NULL = "/" */
+    const char *user;              /* default for every exec; NULL = root */
+    double cpus;                   /* 0 = no limit */
+    unsigned long long memory_mib; /* 0 = no limit */
+    unsigned int pids_max;         /* 0 = the default (4096) */
+    int network;                   /* 0 = loopback only, 1 = outbound enabled */
+    const char *const *labels;     /* KEY=VALUE, informational */
+    size_t nlabels;
+    int auto_remove;               /* remove the box when it stops */
+} boxlet_box_opts;
+
+/* Sets o to the defaults (image "host", no limits, network disabled). */
+void boxlet_box_opts_init(boxlet_box_opts *o);
+
+/* Creates a box (state configured). On success *out must be freed with
+ * boxlet_box_free. Errors: BOXLET_EINVAL (bad option, with a message),
+ * BOXLET_ECONFLICT (name taken), BOXLET_ENOTFOUND (image), BOXLET_EIO. */
+int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out);
+/* Looks a box up by id, name or unique id prefix. BOXLET_ENOTFOUND,
+ * BOXLET_ECONFLICT (ambiguous prefix). */
+int boxlet_box_get(boxlet_runtime *rt, const char *key, boxlet_box **out);
+/* Starts a configured or stopped box and waits until it can run commands.
+ * Starting a running box is BOXLET_OK. */
+int boxlet_box_start(boxlet_box *b);
+/* Stops a running box: SIGTERM to everything in it, SIGKILL after
+ * timeout_s seconds (< 0: 10 s). Stopping a stopped box is BOXLET_OK. */
+int boxlet_box_stop(boxlet_box *b, double timeout_s);
+/* Removes a box and its files. A running box is BOXLET_ECONFLICT unless
+ * force is non-zero (then it is stopped first). The handle stays valid (and
+ * must still be freed) but refers to nothing. */
+int boxlet_box_remove(boxlet_box *b, int force);
+void boxlet_box_free(boxlet_box *b);
+/* Refreshes the box's state from the store and reality. */
+int boxlet_box_refresh(boxlet_box *b);
+/* Fields of the box as last loaded; owned by b, valid until it changes. */
+const char *boxlet_box_id(const boxlet_box *b);
+const char *boxlet_box_name(const boxlet_box *b);
+const char *boxlet_box_image(const boxlet_box *b);
+boxlet_box_state boxlet_box_state_of(const boxlet_box *b);
+const char *boxlet_box_state_name(boxlet_box_state st);
+/* The box's options as JSON text, owned by b. */
+const char *boxlet_box_config_json(const boxlet_box *b);
+/* Milliseconds since the epoch. */
+long long boxlet_box_created_ms(const boxlet_box *b);
+/* Host pid of the box's init, 0 when not running. */
+int boxlet_box_pid(const boxlet_box *b);
+
+/* Every box, oldest first. *out is an array of *n handles; free each with
+ * boxlet_box_free and the array with free(). */
+int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
+
+/* ---- commands ------------------------------------------------------------ */
+
+/* A command to run: the program and its arguments, then optional settings.
+ * boxlet_cmd_new takes a NULL-terminated list of arguments after the
+ * program. Returns NULL only when out of memory. Free with boxlet_cmd_free. */
+boxlet_cmd *boxlet_cmd_new(const char *program, ...);
+/* The same from an array (argv[0] is the program, argc >= 1). */
+boxlet_cmd *boxlet_cmd_newv(int argc, const char *const *argv);
+void boxlet_cmd_free(boxlet_cmd *c);
+/* Appends an argument. BOXLET_ENOMEM. */
+int boxlet_cmd_arg(boxlet_cmd *c, const char *arg);
+/* Adds KEY=VALUE to the environment (a later duplicate key wins).
+ * BOXLET_EINVAL for an empty key or one containing '='. */
+int boxlet_cmd_setenv(boxlet_cmd *c, const char *key, const char *value);
+/* Adds "KEY=VALUE" as one string. BOXLET_EINVAL without a '=' after a key. */
+int boxlet_cmd_putenv(boxlet_cmd *c, const char *kv);
+int boxlet_cmd_setdir(boxlet_cmd *c, const char *dir);
+/* name|uid[:group|gid], resolved in the box. */
+int boxlet_cmd_setuser(boxlet_cmd *c, const char *user);
+/* Seconds; 0 = none. BOXLET_EINVAL for negative or NaN. */
+int boxlet_cmd_settimeout(boxlet_cmd *c, double seconds);
+/* Runs on a terminal of rows x cols (1..65535 each). */
+int boxlet_cmd_settty(boxlet_cmd *c, unsigned rows, unsigned cols);
+/* Bytes written to stdin, which is then closed (copied; at most 1 MiB). */
+int boxlet_cmd_setstdin(boxlet_cmd *c, const void *data, size_t len);
+/* Output bytes kept per stream for late readers (default 1 MiB). */
+int boxlet_cmd_setretain(boxlet_cmd *c, size_t bytes);
+/* Seconds a detached execution may live before SIGHUP (default 300;
+ * 0 = never). */
+int boxlet_cmd_setgrace(boxlet_cmd *c, double seconds);
+
+/* ---- executions ---------------------------------------------------------- */
+
+enum { BOXLET_STDOUT = 1, BOXLET_STDERR = 2 };
+
+/* What boxlet_exec_read returns. */
+typedef enum boxlet_chunk_kind {
+    BOXLET_CHUNK_DATA = 0, /* data[0..len) of `stream` at `offset` */
+    BOXLET_CHUNK_GAP = 1,  /* bytes [offset, gap_end) of `stream` were dropped */
+    BOXLET_CHUNK_END = 2,  /* no more output: the exit result is available */
+} boxlet_chunk_kind;
+
+typedef struct boxlet_chunk {
+    boxlet_chunk_kind kind;
+    int stream;                    /* BOXLET_STDOUT or BOXLET_STDERR */
+    unsigned long long offset;
+    const unsigned char *data;     /* valid until the next call on the exec */
+    size_t len;
+    unsigned long long gap_end;
+} boxlet_chunk;
+
+typedef enum boxlet_exec_status {
+    BOXLET_EXEC_RUNNING = 0,
+    BOXLET_EXEC_COMPLETED = 1,
+    BOXLET_EXEC_KILLED = 2,
+    BOXLET_EXEC_TIMED_OUT = 3,
+} boxlet_exec_status;
+
+typedef struct boxlet_exit {
+    boxlet_exec_status status;
+    int exit_code;                 /* the code, or -N for death by signal N */
+    int signal;                    /* N, or 0 */
+    int timed_out;
+    unsigned long long duration_ms;
+    unsigned long long stdout_bytes, stderr_bytes;
+    unsigned long long cpu_us;     /* 0 if unknown */
+    unsigned long long peak_rss_kib;
+    char error_message[512];       /* why it could not start, "" otherwise */
+} boxlet_exit;
+
+/* Starts cmd in box b (starting the box first if it is not running) and
+ * attaches as stdin owner from byte 0, so no output is lost. On success *out
+ * must be freed with boxlet_exec_free. A command that cannot be spawned is
+ * not an error: the execution ends at once with exit code 127 or 126 and an
+ * error_message. Errors: BOXLET_EINVAL (with a message), BOXLET_EIO,
+ * BOXLET_ELIMIT, BOXLET_EDISCONNECTED. */
+int boxlet_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec **out);
+
+enum { BOXLET_ATTACH_OBSERVER = 1 };
+/* Attaches to a running or finished execution by id, reading from the
+ * given offsets (BOXLET_OFFSET_TAIL: only new output); flags 0 = stdin
+ * owner (BOXLET_ECONFLICT if one is attached), BOXLET_ATTACH_OBSERVER = read
+ * only. BOXLET_ENOTFOUND for an unknown id. */
+#define BOXLET_OFFSET_TAIL (~0ULL)
+int boxlet_exec_attach(boxlet_box *b, const char *exec_id, unsigned long long stdout_offset,
+                       unsigned long long stderr_offset, int flags, boxlet_exec **out);
+/* The execution's id (owned by e). */
+const char *boxlet_exec_id(const boxlet_exec *e);
+/* Reads the next chunk, waiting up to timeout_ms (-1: forever). Returns
+ * BOXLET_OK with *c filled, BOXLET_ETIMEOUT, or BOXLET_EDISCONNECTED. After
+ * a BOXLET_CHUNK_END chunk every later read returns END again. */
+int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms);
+/* A file descriptor that is readable when boxlet_exec_read may have
+ * something (poll it, never read it). Owned by e. */
+int boxlet_exec_fd(const boxlet_exec *e);
+/* Writes stdin bytes (stdin owner only), blocking up to timeout_ms until the
+ * agent accepted all of them. BOXLET_ECLOSED if the execution finished or
+ * stdin was closed; BOXLET_EPERM for an observer. */
+int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms);
+/* Closes stdin (a terminal gets end-of-input). */
+int boxlet_exec_close_stdin(boxlet_exec *e);
+/* Sends signal sig (1,2,3,6,10,12,15,28 only: else BOXLET_EINVAL) to the
+ * execution's process group. BOXLET_ECLOSED once finished. */
+int boxlet_exec_signal(boxlet_exec *e, int sig);
+/* Resizes its terminal. BOXLET_EINVAL without one; BOXLET_ECLOSED. */
+int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols);
+/* SIGKILL to the process group; the execution is forgotten once it ended. */
+int boxlet_exec_kill(boxlet_exec *e);
+/* Waits up to timeout_ms for the end, discarding output not yet read, and
+ * fills *st. BOXLET_ETIMEOUT. */
+int boxlet_exec_wait(boxlet_exec *e, boxlet_exit *st, int timeout_ms);
+/* Detaches (the process keeps running) and frees. */
+void boxlet_exec_free(boxlet_exec *e);
+
+/* One entry of boxlet_exec_list. */
+typedef struct boxlet_exec_info {
+    char id[130];
+    char command[256];
+    int pid;
+    int tty;
+    long long created_ms;
+    unsigned long long stdout_end, stderr_end;
+    int stdin_attached;
+    boxlet_exit exit;              /* exit.status RUNNING while it runs */
+} boxlet_exec_info;
+/* Every execution the box's agent keeps. Free *out with free(). */
+int boxlet_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n);
+
+/* Runs cmd, captures at most max_bytes of stdout and of stderr each (the
+ * rest is counted but dropped) and waits for the end. *out_stdout and
+ * *out_stderr (either may be NULL) receive malloc'd NUL-terminated buffers
+ * to free(); lengths in *out_len and *err_len when non-NULL. */
+int boxlet_run(boxlet_box *b, const boxlet_cmd *cmd, size_t max_bytes, boxlet_exit *st,
+               char **out_stdout, size_t *out_len, char **out_stderr, size_t *err_len);
+
+/* The message of the last failed call on this box or execution. */
+const char *boxlet_box_errmsg(const boxlet_box *b);
+const char *boxlet_exec_errmsg(const boxlet_exec *e);
 
 #ifdef __cplusplus
 }

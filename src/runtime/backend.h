@@ -1,0 +1,56 @@
+/* backend — how a box is isolated and run. The runtime (box.c) decides what
+ * a box is and records it; a backend makes it real: create its files, start
+ * its init (boxlet-agent), stop it, tell whether it lives, tear it down.
+ * Implementations: ns.c (Linux namespaces). A micro-VM backend comes later
+ * behind the same table. Backends never touch the store. */
+#ifndef BOXLET_RUNTIME_BACKEND_H
+#define BOXLET_RUNTIME_BACKEND_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct box_spec {
+    const char *id;
+    const char *hostname;    /* the box's name, as its hostname */
+    const char *dir;         /* the box's directory: $BOXLET_HOME/boxes/<id> */
+    const char *rootfs;      /* the image's root filesystem (lower layer) */
+    bool host_binds;         /* the `host` image: bind the host's /usr, /bin, ... */
+    const char *agent_path;  /* boxlet-agent on the host */
+    uint64_t memory_bytes;   /* 0 = no limit */
+    double cpus;             /* 0 = no limit */
+    uint32_t pids_max;       /* 0 = no limit */
+    bool network;            /* outbound networking (else loopback only) */
+    uint32_t uid_base;       /* box uid 0 = this host uid; 0 = no user namespace */
+    uint32_t uid_count;
+} box_spec;
+
+typedef struct box_proc {
+    int pid;                 /* host pid of the box's init */
+    uint64_t start_time;     /* its start time (/proc/PID/stat field 22) */
+} box_proc;
+
+typedef struct backend_ops {
+    const char *name;
+    /* Creates the box's directories (idempotent). */
+    int (*prepare)(const box_spec *s, err_t *e);
+    /* Starts the box and waits until its agent listens. */
+    int (*start)(const box_spec *s, box_proc *out, err_t *e);
+    /* Stops it: SIGTERM to init, SIGKILL to everything after timeout_ms. */
+    int (*stop)(const box_spec *s, const box_proc *p, int timeout_ms, err_t *e);
+    /* Whether p is still that box's init. */
+    bool (*alive)(const box_proc *p);
+    /* Removes everything prepare and start created. The box must be stopped. */
+    int (*destroy)(const box_spec *s, err_t *e);
+    /* The agent's socket on the host. */
+    void (*socket_path)(const box_spec *s, char *out, size_t n);
+} backend_ops;
+
+extern const backend_ops ns_backend;
+
+/* Start time of pid from /proc, 0 if it does not exist. */
+uint64_t proc_start_time(int pid);
+
+#endif

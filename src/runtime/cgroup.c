@@ -1,0 +1,192 @@
+/* cgroup — see cgroup.h. Paths are /sys/fs/cgroup/<hierarchy>/boxlet/<id>. */
+#include "runtime/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CG_ROOT "/sys/fs/cgroup"
+
+static const char *const hierarchies[] = {"memory", "pids", "cpu", "unified"};
+
+static void group_path(char *out, size_t n, const char *h, const char *id)
+{
+    snprintf(out, n, CG_ROOT "/%s/boxlet/%s", h, id);
+}
+
+static int hierarchy_present(const char *h)
+{
+    char p[256];
+    snprintf(p, sizeof p, CG_ROOT "/%s/cgroup.procs", h);
+    return access(p, F_OK) == 0;
+}
+
+static int write_file(const char *dir, const char *file, const char *val, err_t *e)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    int fd = open(p, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(e, errno, "open \"%s\"", p);
+    ssize_t w = write(fd, val, strlen(val));
+    int saved = errno;
+    close(fd);
+    if (w < 0)
+        return err_sys(e, saved, "write \"%s\" to \"%s\"", val, p);
+    return 0;
+}
+
+static int mkdir_p2(const char *h, const char *id, err_t *e)
+{
+    char p[512];
+    snprintf(p, sizeof p, CG_ROOT "/%s/boxlet", h);
+    if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        return err_sys(e, errno, "create cgroup \"%s\"", p);
+    group_path(p, sizeof p, h, id);
+    if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        return err_sys(e, errno, "create cgroup \"%s\"", p);
+    return 0;
+}
+
+static int apply_limits(const char *id, const cgroup_limits *l, err_t *e)
+{
+    char dir[512], v[64];
+    int rc = 0;
+    if (l->memory_bytes) {
+        group_path(dir, sizeof dir, "memory", id);
+        snprintf(v, sizeof v, "%llu", (unsigned long long)l->memory_bytes);
+        rc = write_file(dir, "memory.limit_in_bytes", v, e);
+        /* Without swap accounting a box could swap past its limit. */
+        if (rc == 0 && access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0)
+            rc = write_file(dir, "memory.memsw.limit_in_bytes", v, e);
+    }
+    if (rc == 0 && l->pids_max) {
+        group_path(dir, sizeof dir, "pids", id);
+        snprintf(v, sizeof v, "%u", l->pids_max);
+        rc = write_file(dir, "pids.max", v, e);
+    }
+    if (rc == 0 && l->cpus > 0) {
+        group_path(dir, sizeof dir, "cpu", id);
+        snprintf(v, sizeof v, "%lld", (long long)(l->cpus * 100000));
+        rc = write_file(dir, "cpu.cfs_period_us", "100000", e);
+        if (rc == 0)
+            rc = write_file(dir, "cpu.cfs_quota_us", v, e);
+    }
+    return rc;
+}
+
+int cgroup_create(const char *id, const cgroup_limits *l, err_t *e)
+{
+    for (size_t i = 0; i < sizeof hierarchies / sizeof *hierarchies; i++) {
+        if (!hierarchy_present(hierarchies[i]))
+            continue;
+        int rc = mkdir_p2(hierarchies[i], id, e);
+        if (rc < 0)
+            return rc;
+    }
+    if ((l->memory_bytes && !hierarchy_present("memory")) ||
+        (l->pids_max && !hierarchy_present("pids")) || (l->cpus > 0 && !hierarchy_present("cpu")))
+        return err_make(e, ERR_UNSUPPORTED, "a limit was asked for but its cgroup controller "
+                                            "is not mounted under " CG_ROOT);
+    return apply_limits(id, l, e);
+}
+
+int cgroup_attach(const char *id, pid_t pid, err_t *e)
+{
+    char dir[512], v[32];
+    snprintf(v, sizeof v, "%d", (int)pid);
+    for (size_t i = 0; i < sizeof hierarchies / sizeof *hierarchies; i++) {
+        if (!hierarchy_present(hierarchies[i]))
+            continue;
+        group_path(dir, sizeof dir, hierarchies[i], id);
+        int rc = write_file(dir, "cgroup.procs", v, e);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int kill_listed(const char *procs)
+{
+    FILE *f = fopen(procs, "re");
+    if (!f)
+        return 0;
+    int n = 0, pid;
+    while (fscanf(f, "%d", &pid) == 1) {
+        kill(pid, SIGKILL);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+int cgroup_kill(const char *id, err_t *e)
+{
+    char dir[512];
+    group_path(dir, sizeof dir, "unified", id);
+    if (access(dir, F_OK) == 0) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/cgroup.kill", dir);
+        if (access(p, F_OK) == 0)
+            return write_file(dir, "cgroup.kill", "1", e);
+    }
+    group_path(dir, sizeof dir, "pids", id);
+    strcat(dir, "/cgroup.procs");
+    kill_listed(dir);
+    return 0;
+}
+
+int cgroup_count(const char *id)
+{
+    char p[600];
+    const char *h = hierarchy_present("unified") ? "unified" : "pids";
+    group_path(p, sizeof p, h, id);
+    strcat(p, "/cgroup.procs");
+    FILE *f = fopen(p, "re");
+    if (!f)
+        return -1;
+    int n = 0, pid;
+    while (fscanf(f, "%d", &pid) == 1)
+        n++;
+    fclose(f);
+    return n;
+}
+
+int cgroup_destroy(const char *id, err_t *e)
+{
+    int rc = 0;
+    for (size_t i = 0; i < sizeof hierarchies / sizeof *hierarchies; i++) {
+        char p[512];
+        group_path(p, sizeof p, hierarchies[i], id);
+        int tries = 0;
+        while (rmdir(p) < 0 && errno == EBUSY && tries++ < 200) {
+            struct timespec ts = {0, 10 * 1000 * 1000}; /* processes are still exiting */
+            nanosleep(&ts, NULL);
+        }
+        if (access(p, F_OK) == 0 && rc == 0)
+            rc = err_sys(e, errno, "remove cgroup \"%s\"", p);
+    }
+    return rc;
+}
+
+int64_t cgroup_oom_kills(const char *id)
+{
+    char p[600], line[128];
+    group_path(p, sizeof p, "memory", id);
+    strcat(p, "/memory.oom_control");
+    FILE *f = fopen(p, "re");
+    if (!f)
+        return -1;
+    int64_t n = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "oom_kill ", 9) == 0)
+            n = strtoll(line + 9, NULL, 10);
+    fclose(f);
+    return n;
+}

@@ -1,0 +1,34 @@
+/* cgroup — a box's control groups: limits through the cgroup v1 controllers
+ * (memory incl. memsw, pids, cpu), tracking and kill through the v2 tree
+ * (which has no controllers enabled on hosts of this kind). One directory per
+ * box, `boxlet/<id>`, under each hierarchy. Missing hierarchies are skipped;
+ * a limit that was asked for but cannot be set is an error. */
+#ifndef BOXLET_RUNTIME_CGROUP_H
+#define BOXLET_RUNTIME_CGROUP_H
+
+#include "core/err.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct cgroup_limits {
+    uint64_t memory_bytes; /* 0 = none */
+    double cpus;           /* 0 = none */
+    uint32_t pids_max;     /* 0 = none */
+} cgroup_limits;
+
+/* Creates the box's groups and applies the limits. */
+int cgroup_create(const char *id, const cgroup_limits *l, err_t *e);
+/* Moves pid into every group of the box. */
+int cgroup_attach(const char *id, pid_t pid, err_t *e);
+/* Kills every process of the box (v2 cgroup.kill, else SIGKILL to each pid
+ * listed in the v1 pids group). 0 even if there was nothing to kill. */
+int cgroup_kill(const char *id, err_t *e);
+/* Number of processes in the box, -1 if unknown. */
+int cgroup_count(const char *id);
+/* Removes the groups (they must be empty; retries briefly). */
+int cgroup_destroy(const char *id, err_t *e);
+/* Peak memory and OOM kills of the box (v1 memory controller); -1 if unknown. */
+int64_t cgroup_oom_kills(const char *id);
+
+#endif

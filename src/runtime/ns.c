@@ -1,0 +1,400 @@
+/* ns — the Linux-namespaces backend: a box is an init process (boxlet-agent)
+ * in new user, pid, mount, net, uts, ipc and cgroup namespaces, on an overlay
+ * of the image with a per-box upper directory, inside the box's cgroups.
+ *
+ * Starting a box: the caller forks a launcher, which clones the init into
+ * the new namespaces, writes its uid/gid maps, puts it in the box's cgroups
+ * and lets it go; the launcher then exits, so the box outlives the caller.
+ * The init builds its root (ns_setup.c), locks itself down and execs the
+ * agent, which signals readiness on an inherited pipe. Every string the
+ * children need is computed here, before fork. */
+#include "runtime/backend.h"
+#include "runtime/cgroup.h"
+#include "runtime/ns_setup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READY_TIMEOUT_MS 10000
+#define STACK_SIZE (256 * 1024)
+
+uint64_t proc_start_time(int pid)
+{
+    char p[64], buf[1024];
+    snprintf(p, sizeof p, "/proc/%d/stat", pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *s = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!s || s[1] != ' ' || s[2] == 'Z' || s[2] == 'X')
+        return 0;  /* gone, or a zombie: dead either way */
+    unsigned long long st = 0;
+    /* after ")": state(3) ... starttime is field 22 overall, 20th after state */
+    if (sscanf(s + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+               &st) != 1)
+        return 0;
+    return st;
+}
+
+static void path_of(char *out, size_t n, const box_spec *s, const char *sub)
+{
+    snprintf(out, n, "%s/%s", s->dir, sub);
+}
+
+static void ns_socket_path(const box_spec *s, char *out, size_t n)
+{
+    snprintf(out, n, "%s/run/agent.sock", s->dir);
+}
+
+static int write_text(const char *path, const char *text, err_t *e)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return err_sys(e, errno, "create \"%s\"", path);
+    ssize_t w = write(fd, text, strlen(text));
+    int saved = errno;
+    close(fd);
+    return w < 0 ? err_sys(e, saved, "write \"%s\"", path) : 0;
+}
+
+static int make_dir(const char *path, mode_t mode, uid_t owner, err_t *e)
+{
+    if (mkdir(path, mode) < 0 && errno != EEXIST)
+        return err_sys(e, errno, "create directory \"%s\"", path);
+    if (owner && chown(path, owner, owner) < 0)
+        return err_sys(e, errno, "chown \"%s\" to %u", path, (unsigned)owner);
+    return 0;
+}
+
+static int write_etc(const box_spec *s, err_t *e)
+{
+    char p[4096], text[1024];
+    path_of(p, sizeof p, s, "etc/hostname");
+    snprintf(text, sizeof text, "%s\n", s->hostname);
+    int rc = write_text(p, text, e);
+    path_of(p, sizeof p, s, "etc/hosts");
+    snprintf(text, sizeof text,
+             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
+             s->hostname);
+    if (rc == 0)
+        rc = write_text(p, text, e);
+    path_of(p, sizeof p, s, "etc/resolv.conf");
+    if (rc == 0) /* slirp4netns's DNS forwarder, when networking is on */
+        rc = write_text(p, s->network ? "nameserver 10.0.2.3\n" : "", e);
+    return rc;
+}
+
+static int ns_prepare(const box_spec *s, err_t *e)
+{
+    static const char *const subs[] = {"upper", "work", "root", "run", "etc"};
+    uid_t owner = s->uid_count ? s->uid_base : 0;
+    int rc = make_dir(s->dir, 0711, 0, e);
+    for (size_t i = 0; rc == 0 && i < sizeof subs / sizeof *subs; i++) {
+        char p[4096];
+        path_of(p, sizeof p, s, subs[i]);
+        /* upper/work/run are written by the box's root, a mapped uid */
+        bool mapped = strcmp(subs[i], "root") != 0 && strcmp(subs[i], "etc") != 0;
+        rc = make_dir(p, 0755, mapped ? owner : 0, e);
+    }
+    return rc ? rc : write_etc(s, e);
+}
+
+/* ---- start ------------------------------------------------------------ */
+
+typedef struct launch {
+    const box_spec *s;
+    setup_plan plan;
+    int errp[2], readyp[2], syncp[2], pidp[2];
+} launch;
+
+static int init_main(void *arg)
+{
+    launch *l = arg;
+    char go;
+    close(l->syncp[1]);
+    if (read(l->syncp[0], &go, 1) != 1) /* the launcher died before maps were written */
+        _exit(1);
+    setup_run(&l->plan); /* never returns */
+    return 1;
+}
+
+static void report(int fd, const char *msg)
+{
+    ssize_t w = write(fd, msg, strlen(msg));
+    (void)w;
+}
+
+static void write_id_maps(launch *l, pid_t pid)
+{
+    char p[64], map[64];
+    snprintf(map, sizeof map, "0 %u %u\n", l->s->uid_base, l->s->uid_count);
+    const char *files[] = {"uid_map", "gid_map"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "/proc/%d/%s", (int)pid, files[i]);
+        int fd = open(p, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, map, strlen(map)) < 0) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "write %s of the box's init: %s", p, strerror(errno));
+            report(l->errp[1], msg);
+            kill(pid, SIGKILL);
+            _exit(1);
+        }
+        close(fd);
+    }
+}
+
+static __attribute__((noreturn)) void launcher_main(launch *l)
+{
+    setsid();
+    close(l->errp[0]);
+    close(l->pidp[0]);
+    static char stack[STACK_SIZE] __attribute__((aligned(16)));
+    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+    if (l->s->uid_count)
+        flags |= CLONE_NEWUSER;
+    pid_t pid = clone(init_main, stack + sizeof stack, flags, l);
+    if (pid < 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "clone the box's init into new namespaces: %s", strerror(errno));
+        report(l->errp[1], msg);
+        _exit(1);
+    }
+    if (l->s->uid_count)
+        write_id_maps(l, pid);
+    err_t e;
+    if (cgroup_attach(l->s->id, pid, &e) < 0) {
+        report(l->errp[1], e.msg);
+        kill(pid, SIGKILL);
+        _exit(1);
+    }
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/oom_score_adj", (int)pid);
+    int fd = open(p, O_WRONLY | O_CLOEXEC); /* the agent outlives an OOM in its box */
+    if (fd >= 0) {
+        report(fd, "-999");
+        close(fd);
+    }
+    ssize_t w = write(l->pidp[1], &pid, sizeof pid);
+    (void)w;
+    report(l->syncp[1], "g");
+    _exit(0);
+}
+
+static void close_pair(int *p)
+{
+    for (int i = 0; i < 2; i++)
+        if (p[i] >= 0) {
+            close(p[i]);
+            p[i] = -1;
+        }
+}
+
+static int open_pipes(launch *l, err_t *e)
+{
+    int *all[] = {l->errp, l->readyp, l->syncp, l->pidp};
+    for (int i = 0; i < 4; i++)
+        all[i][0] = all[i][1] = -1;
+    for (int i = 0; i < 4; i++)
+        if (pipe2(all[i], O_CLOEXEC) < 0)
+            return err_sys(e, errno, "create pipe");
+    /* The agent writes "ready" on this end after its execve. */
+    int fl = fcntl(l->readyp[1], F_GETFD);
+    fcntl(l->readyp[1], F_SETFD, fl & ~FD_CLOEXEC);
+    l->plan.ready_fd = l->readyp[1];
+    l->plan.err_fd = l->errp[1];
+    return 0;
+}
+
+static void close_pipes(launch *l)
+{
+    close_pair(l->errp);
+    close_pair(l->readyp);
+    close_pair(l->syncp);
+    close_pair(l->pidp);
+}
+
+static ssize_t read_all(int fd, char *buf, size_t n, int timeout_ms)
+{
+    size_t got = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (got < n) {
+        int r = poll(&p, 1, timeout_ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -1 : -2; /* -2: timed out */
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    return (ssize_t)got;
+}
+
+/* The tail of the agent's log, for an error message. */
+static void log_tail(const box_spec *s, char *out, size_t n)
+{
+    char p[4096];
+    path_of(p, sizeof p, s, "agent.log");
+    out[0] = '\0';
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    off_t end = lseek(fd, 0, SEEK_END);
+    lseek(fd, end > (off_t)n - 1 ? end - (off_t)n + 1 : 0, SEEK_SET);
+    ssize_t k = read(fd, out, n - 1);
+    out[k > 0 ? k : 0] = '\0';
+    close(fd);
+    for (size_t len = strlen(out); len > 0 && out[len - 1] == '\n'; len--)
+        out[len - 1] = '\0';
+}
+
+static void kill_box(const box_spec *s, pid_t pid)
+{
+    if (pid > 0)
+        kill(pid, SIGKILL);
+    cgroup_kill(s->id, NULL);
+}
+
+static int await_box(launch *l, pid_t launcher, box_proc *out, err_t *e)
+{
+    pid_t pid = 0;
+    ssize_t k = read_all(l->pidp[0], (char *)&pid, sizeof pid, READY_TIMEOUT_MS);
+    int st;
+    waitpid(launcher, &st, 0);
+    char msg[1024];
+    ssize_t m = read_all(l->errp[0], msg, sizeof msg - 1, READY_TIMEOUT_MS);
+    if (m > 0) {
+        msg[m] = '\0';
+        kill_box(l->s, k == sizeof pid ? pid : 0);
+        return err_make(e, ERR_IO, "start box %s: %s", l->s->id, msg);
+    }
+    if (k != sizeof pid)
+        return err_make(e, ERR_INTERNAL, "start box %s: the launcher exited without a pid",
+                        l->s->id);
+    char ready[8];
+    ssize_t r = read_all(l->readyp[0], ready, 6, READY_TIMEOUT_MS);
+    if (r != 6) {
+        char tail[512];
+        log_tail(l->s, tail, sizeof tail);
+        kill_box(l->s, pid);
+        return err_make(e, r == -2 ? ERR_TIMEOUT : ERR_IO,
+                        "start box %s: the agent did not become ready%s%s", l->s->id,
+                        tail[0] ? ": " : "", tail);
+    }
+    out->pid = pid;
+    out->start_time = proc_start_time(pid);
+    return 0;
+}
+
+static int ns_start(const box_spec *s, box_proc *out, err_t *e)
+{
+    cgroup_limits lim = {.memory_bytes = s->memory_bytes, .cpus = s->cpus,
+                         .pids_max = s->pids_max};
+    int rc = cgroup_create(s->id, &lim, e);
+    if (rc < 0)
+        return err_wrap(e, "start box %s", s->id);
+    launch l = {.s = s};
+    if ((rc = setup_plan_make(s, &l.plan, e)) < 0 || (rc = open_pipes(&l, e)) < 0) {
+        close_pipes(&l);
+        return rc;
+    }
+    pid_t launcher = fork();
+    if (launcher < 0) {
+        rc = err_sys(e, errno, "start box %s: fork", s->id);
+    } else if (launcher == 0) {
+        launcher_main(&l);
+    } else {
+        close(l.errp[1]), l.errp[1] = -1;
+        close(l.readyp[1]), l.readyp[1] = -1;
+        close(l.pidp[1]), l.pidp[1] = -1;
+        close(l.syncp[0]), l.syncp[0] = -1;
+        close(l.syncp[1]), l.syncp[1] = -1;
+        rc = await_box(&l, launcher, out, e);
+    }
+    close_pipes(&l);
+    return rc;
+}
+
+/* ---- stop, destroy -------------------------------------------------------- */
+
+static bool ns_alive(const box_proc *p)
+{
+    if (p->pid <= 0)
+        return false;
+    waitpid(p->pid, NULL, WNOHANG); /* reap it if it happens to be our child */
+    uint64_t st = proc_start_time(p->pid);
+    return st != 0 && st == p->start_time;
+}
+
+static bool wait_gone(const box_proc *p, int timeout_ms)
+{
+    for (int waited = 0; ns_alive(p); waited += 10) {
+        if (waited >= timeout_ms)
+            return false;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+static int ns_stop(const box_spec *s, const box_proc *p, int timeout_ms, err_t *e)
+{
+    if (ns_alive(p)) {
+        kill(p->pid, SIGTERM); /* the agent stops the box: TERM, grace, KILL */
+        if (!wait_gone(p, timeout_ms)) {
+            kill(p->pid, SIGKILL);
+            if (!wait_gone(p, 5000))
+                return err_make(e, ERR_TIMEOUT, "stop box %s: init %d survived SIGKILL", s->id,
+                                p->pid);
+        }
+    }
+    cgroup_kill(s->id, NULL); /* whatever escaped the pid namespace's end */
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int rc = flag == FTW_DP ? rmdir(path) : unlink(path);
+    return rc < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static int ns_destroy(const box_spec *s, err_t *e)
+{
+    int rc = cgroup_destroy(s->id, e);
+    if (rc < 0)
+        return rc;
+    if (nftw(s->dir, rm_entry, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+        return err_sys(e, errno, "remove \"%s\"", s->dir);
+    return 0;
+}
+
+const backend_ops ns_backend = {
+    .name = "namespaces",
+    .prepare = ns_prepare,
+    .start = ns_start,
+    .stop = ns_stop,
+    .alive = ns_alive,
+    .destroy = ns_destroy,
+    .socket_path = ns_socket_path,
+};
