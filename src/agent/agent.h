@@ -74,7 +74,6 @@ struct exec {
     buf_t in_buf;      /* accepted, not yet written */
     uint64_t in_off;   /* stdin bytes accepted */
     bool in_eof;       /* EOF requested: close once in_buf drains */
-    bool in_refused;   /* bytes were refused for room; ACK again when drained */
     uint8_t in_last;   /* last byte written (TTY EOF needs a line start) */
     int64_t created_ms, created_wall_ms;
     int64_t timeout_at, kill_at;   /* 0 = unset */
@@ -146,6 +145,7 @@ void exec_stdin_event(exec_t *ex, uint32_t events);
 void exec_update_reading(exec_t *ex);
 int exec_stdin_write(exec_t *ex, uint64_t off, const uint8_t *p, size_t n, err_t *e);
 int exec_stdin_eof(exec_t *ex, err_t *e);
+uint64_t exec_stdin_done(const exec_t *ex);
 int exec_signal(exec_t *ex, int sig, err_t *e);
 int exec_resize(exec_t *ex, uint16_t rows, uint16_t cols, err_t *e);
 int exec_kill(exec_t *ex, err_t *e);

@@ -50,7 +50,7 @@ chan_t *chan_open(conn_t *c, exec_t *ex, const proto_attach *a, err_t *e)
         return NULL;
     chan_t *ch = xcalloc(1, sizeof *ch);
     *ch = (chan_t){.id = a->chan, .owner = a->owner, .cur = {cur[0], cur[1]},
-                   .acked = ex->in_off, .conn = c, .ex = ex,
+                   .acked = exec_stdin_done(ex), .conn = c, .ex = ex,
                    .next_in_conn = c->chans, .next_in_exec = ex->chans};
     c->chans = ex->chans = ch;
     if (ch->owner) {

@@ -110,14 +110,9 @@ static void on_stdin(conn_t *c, const proto_stdin *s)
     if (!ch)
         return;
     err_t e;
-    exec_t *ex = ch->ex;
-    if (exec_stdin_write(ex, s->offset, s->data.data, s->data.len, &e) < 0) {
-        reply_err(c, 0, s->chan, &e);
-        return;
-    }
-    ch->acked = ex->in_off;
-    proto_msg m = {.type = PROTO_STDIN_ACK, .u.stdin_ack = {.chan = ch->id, .offset = ex->in_off}};
-    conn_send(c, &m);
+    if (exec_stdin_write(ch->ex, s->offset, s->data.data, s->data.len, &e) < 0)
+        return reply_err(c, 0, s->chan, &e);
+    /* exec_stdin_write acknowledged (STDIN_ACK) what reached the process. */
 }
 
 static void on_chan_req(conn_t *c, uint8_t type, const proto_chan_req *r)

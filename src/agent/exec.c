@@ -310,13 +310,21 @@ void exec_output_event(exec_t *ex, int s, uint32_t events)
 
 /* ---- stdin ------------------------------------------------------------ */
 
+/* Bytes of stdin the process has been given (or that were discarded because
+ * it closed its stdin): what STDIN_ACK reports, for the client's window. */
+uint64_t exec_stdin_done(const exec_t *ex)
+{
+    return ex->in_off - ex->in_buf.len;
+}
+
 static void ack_owner(exec_t *ex)
 {
     chan_t *ch = ex->owner;
-    if (!ch || !ch->conn || ch->acked == ex->in_off)
+    uint64_t done = exec_stdin_done(ex);
+    if (!ch || !ch->conn || ch->acked == done)
         return;
-    ch->acked = ex->in_off;
-    proto_msg m = {.type = PROTO_STDIN_ACK, .u.stdin_ack = {.chan = ch->id, .offset = ex->in_off}};
+    ch->acked = done;
+    proto_msg m = {.type = PROTO_STDIN_ACK, .u.stdin_ack = {.chan = ch->id, .offset = done}};
     conn_send(ch->conn, &m);
 }
 
@@ -343,18 +351,16 @@ static void flush_stdin(exec_t *ex)
             continue;
         } else if (w < 0 && errno == EAGAIN) {
             watch_set(ex->ag, &ex->in, EPOLLOUT);
+            ack_owner(ex);
             return;
         } else { /* EPIPE: the process closed its stdin; the rest is moot */
             close_stdin(ex);
-            return;
+            break;
         }
     }
+    ack_owner(ex);
     if (ex->in.fd >= 0)
         watch_set(ex->ag, &ex->in, 0);
-    if (ex->in_refused) {
-        ex->in_refused = false;
-        ack_owner(ex);
-    }
     if (ex->in_eof && ex->in.fd >= 0)
         stdin_end(ex);
 }
@@ -381,13 +387,17 @@ int exec_stdin_write(exec_t *ex, uint64_t off, const uint8_t *p, size_t n, err_t
         return 0;
     p += skip;
     n -= (size_t)skip;
+    /* A client keeps at most a window of unacknowledged bytes in flight, so
+     * the buffer stays small; one that does not is refused, losing nothing:
+     * the accepted offset does not move and it can send again later. */
     size_t cap = ex->ag->o.stdin_cap;
-    size_t take = ex->in_buf.len >= cap ? 0 : MIN(n, cap - ex->in_buf.len);
-    if (take < n)
-        ex->in_refused = true;
-    if (ex->in.fd >= 0 && take)
-        buf_append(&ex->in_buf, p, take);
-    ex->in_off += take;
+    if (ex->in_buf.len + n > cap)
+        return err_make(e, ERR_TOOBIG,
+                        "execution %s: %zu stdin bytes are waiting for the process already; "
+                        "send again after a STDIN_ACK", ex->id, ex->in_buf.len);
+    if (ex->in.fd >= 0)
+        buf_append(&ex->in_buf, p, n);
+    ex->in_off += n;
     flush_stdin(ex);
     return 0;
 }

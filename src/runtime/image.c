@@ -1,0 +1,365 @@
+/* image — see image.h. Images are built in a temporary directory beside
+ * their final place and renamed into it, so a failed or concurrent build
+ * never leaves a half image under a real name. */
+#include "runtime/image.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const top_dirs[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+
+bool image_name_valid(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > 128 || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= '0' && n[0] <= '9')))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", n[i]))
+            return false;
+    return true;
+}
+
+static int mkdirs(const char *path, mode_t mode, err_t *e)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return err_sys(e, errno, "create directory \"%s\"", p);
+        *s = '/';
+    }
+    if (mkdir(p, mode) < 0 && errno != EEXIST)
+        return err_sys(e, errno, "create directory \"%s\"", p);
+    return 0;
+}
+
+static int put_file(const char *root, const char *rel, const char *text, mode_t mode, err_t *e)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return err_sys(e, errno, "create \"%s\"", p);
+    ssize_t w = write(fd, text, strlen(text));
+    int saved = errno;
+    close(fd);
+    return w < 0 ? err_sys(e, saved, "write \"%s\"", p) : 0;
+}
+
+static uint32_t shift_base; /* for the nftw callback below */
+
+static int chown_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)flag;
+    (void)ftw;
+    return lchown(path, st->st_uid + shift_base, st->st_gid + shift_base) < 0 ? -1 : 0;
+}
+
+/* Copies the host's loader cache and alternatives links: programs from the
+ * host's /usr need them, and neither holds anything private. */
+static void copy_host_bits(const char *root)
+{
+    char cmd[PATH_MAX * 2 + 128];
+    snprintf(cmd, sizeof cmd, "cp -a /etc/ld.so.cache '%s/etc/' 2>/dev/null; "
+                              "[ -d /etc/alternatives ] && cp -a /etc/alternatives '%s/etc/'",
+             root, root);
+    if (system(cmd) != 0) { /* optional: absent on some hosts */
+    }
+}
+
+static int host_skeleton(const char *root, err_t *e)
+{
+    static const char *const dirs[] = {"etc", "proc", "dev", "sys", "tmp", "run", "home",
+                                       "var/tmp", "var/cache", "var/lib", "var/log", "mnt",
+                                       "opt", "srv", "media", "usr", "root"};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof dirs / sizeof *dirs; i++) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", root, dirs[i]);
+        rc = mkdirs(p, strcmp(dirs[i], "root") == 0 ? 0700 : 0755, e);
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof top_dirs / sizeof *top_dirs; i++) {
+        char host[64], p[PATH_MAX], target[PATH_MAX];
+        snprintf(host, sizeof host, "/%s", top_dirs[i]);
+        snprintf(p, sizeof p, "%s/%s", root, top_dirs[i]);
+        struct stat st;
+        if (lstat(host, &st) < 0)
+            continue;
+        ssize_t n = S_ISLNK(st.st_mode) ? readlink(host, target, sizeof target - 1) : -1;
+        if (n > 0) { /* merged /usr: keep the same links */
+            target[n] = '\0';
+            if (symlink(target, p) < 0)
+                rc = err_sys(e, errno, "symlink \"%s\"", p);
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = mkdirs(p, 0755, e);
+        }
+    }
+    if (rc == 0)
+        rc = put_file(root, "etc/passwd",
+                      "root:x:0:0:root:/root:/bin/sh\n"
+                      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", 0644, e);
+    if (rc == 0)
+        rc = put_file(root, "etc/group", "root:x:0:\ntty:x:5:\nusers:x:100:\nnogroup:x:65534:\n",
+                      0644, e);
+    if (rc == 0)
+        rc = put_file(root, "etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n",
+                      0644, e);
+    static const char *const empty[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf"};
+    for (size_t i = 0; rc == 0 && i < 3; i++)
+        rc = put_file(root, empty[i], "", 0644, e);
+    if (rc == 0) {
+        chmod(root, 0755);
+        char tmp[PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s/tmp", root);
+        chmod(tmp, 01777);
+        copy_host_bits(root);
+    }
+    return rc;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void rm_tree(const char *path)
+{
+    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Builds an image with fill() in a temporary dir, shifts ownership and
+ * renames it into place. A concurrent build of the same name may win. */
+static int build_image(const char *home, const char *name, uint32_t uid_base,
+                       int (*fill)(const char *root, const void *arg, err_t *e), const void *arg,
+                       image_info *out, err_t *e)
+{
+    char dir[PATH_MAX], tmp[PATH_MAX], root[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/images/%s", home, name);
+    snprintf(tmp, sizeof tmp, "%s/images/.tmp-%s-%d", home, name, (int)getpid());
+    rm_tree(tmp);
+    snprintf(root, sizeof root, "%s/rootfs", tmp);
+    int rc = mkdirs(root, 0755, e);
+    if (rc == 0)
+        rc = fill(root, arg, e);
+    shift_base = uid_base;
+    if (rc == 0 && uid_base && nftw(root, chown_entry, 32, FTW_PHYS) < 0)
+        rc = err_sys(e, errno, "shift ownership of image \"%s\" to uid %u", name, uid_base);
+    if (rc == 0 && rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY)
+        rc = err_sys(e, errno, "install image \"%s\" at \"%s\"", name, dir);
+    rm_tree(tmp); /* after a lost race, or a failure */
+    if (rc == 0) {
+        snprintf(out->name, sizeof out->name, "%s", name);
+        snprintf(out->rootfs, sizeof out->rootfs, "%s/rootfs", dir);
+    }
+    return rc;
+}
+
+static int fill_host(const char *root, const void *arg, err_t *e)
+{
+    (void)arg;
+    return host_skeleton(root, e);
+}
+
+/* ---- import with libarchive ---------------------------------------------- */
+
+static int copy_data(struct archive *in, struct archive *out)
+{
+    const void *buf;
+    size_t size;
+    la_int64_t off;
+    int r;
+    while ((r = archive_read_data_block(in, &buf, &size, &off)) == ARCHIVE_OK)
+        if (archive_write_data_block(out, buf, size, off) != ARCHIVE_OK)
+            return ARCHIVE_FATAL;
+    return r == ARCHIVE_EOF ? ARCHIVE_OK : r;
+}
+
+static int extract_entry(struct archive *in, struct archive *out, struct archive_entry *ent,
+                         const char *root, err_t *e)
+{
+    mode_t type = archive_entry_filetype(ent);
+    if (type == AE_IFCHR || type == AE_IFBLK) /* no device nodes in a box's image */
+        return 0;
+    const char *name = archive_entry_pathname(ent);
+    while (name[0] == '.' && name[1] == '/')
+        name += 2;
+    if (!*name || strcmp(name, ".") == 0)
+        return 0;
+    char dst[PATH_MAX];
+    snprintf(dst, sizeof dst, "%s/%s", root, name);
+    archive_entry_set_pathname(ent, dst);
+    const char *hl = archive_entry_hardlink(ent);
+    if (hl) {
+        char hdst[PATH_MAX];
+        while (hl[0] == '.' && hl[1] == '/')
+            hl += 2;
+        snprintf(hdst, sizeof hdst, "%s/%s", root, hl);
+        archive_entry_set_hardlink(ent, hdst);
+    }
+    if (archive_write_header(out, ent) != ARCHIVE_OK)
+        return err_make(e, ERR_INVAL, "import \"%s\": %s", name, archive_error_string(out));
+    if (archive_entry_size(ent) > 0 && copy_data(in, out) != ARCHIVE_OK)
+        return err_make(e, ERR_IO, "import \"%s\": %s", name, archive_error_string(out));
+    return archive_write_finish_entry(out) == ARCHIVE_OK
+               ? 0
+               : err_make(e, ERR_IO, "import \"%s\": %s", name, archive_error_string(out));
+}
+
+static struct archive *disk_writer(void)
+{
+    struct archive *w = archive_write_disk_new();
+    archive_write_disk_set_options(
+        w, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+               ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+               ARCHIVE_EXTRACT_UNLINK);
+    return w;
+}
+
+static int fill_tar(const char *root, const void *arg, err_t *e)
+{
+    const char *src = arg;
+    struct archive *in = archive_read_new(), *out = disk_writer();
+    archive_read_support_filter_all(in);
+    archive_read_support_format_tar(in);
+    int rc = 0;
+    if (archive_read_open_filename(in, src, 65536) != ARCHIVE_OK)
+        rc = err_make(e, ERR_INVAL, "open tarball \"%s\": %s", src, archive_error_string(in));
+    struct archive_entry *ent;
+    int r;
+    while (rc == 0 && (r = archive_read_next_header(in, &ent)) == ARCHIVE_OK)
+        rc = extract_entry(in, out, ent, root, e);
+    if (rc == 0 && r != ARCHIVE_EOF)
+        rc = err_make(e, ERR_INVAL, "read tarball \"%s\": %s", src, archive_error_string(in));
+    archive_read_free(in);
+    archive_write_free(out);
+    return rc;
+}
+
+static int fill_dir(const char *root, const void *arg, err_t *e)
+{
+    /* tar preserves owners, modes, links and special bits; stream it. */
+    char cmd[PATH_MAX * 2 + 64];
+    snprintf(cmd, sizeof cmd, "tar -C '%s' -cf - . | tar -C '%s' -xpf - --numeric-owner",
+             (const char *)arg, root);
+    if (strchr((const char *)arg, '\'') || strchr(root, '\''))
+        return err_make(e, ERR_INVAL, "import \"%s\": quote in path", (const char *)arg);
+    if (system(cmd) != 0)
+        return err_make(e, ERR_IO, "import directory \"%s\": tar failed", (const char *)arg);
+    return 0;
+}
+
+int image_import(const char *home, const char *src, const char *name, uint32_t uid_base,
+                 image_info *out, err_t *e)
+{
+    if (!image_name_valid(name))
+        return err_make(e, ERR_INVAL, "image name \"%s\": use a-z, 0-9, '.', '_', '-'", name);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/images/%s", home, name);
+    if (access(dir, F_OK) == 0 || strcmp(name, "host") == 0)
+        return err_make(e, ERR_CONFLICT, "image \"%s\" already exists", name);
+    struct stat st;
+    if (stat(src, &st) < 0)
+        return err_sys(e, errno, "import \"%s\"", src);
+    int rc = build_image(home, name, uid_base, S_ISDIR(st.st_mode) ? fill_dir : fill_tar, src,
+                         out, e);
+    out->host_binds = false;
+    return rc;
+}
+
+static void derived_name(const char *path, char *out, size_t n)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        snprintf(real, sizeof real, "%s", path);
+    uint64_t h = 1469598103934665603ull; /* FNV-1a: a stable short name per path */
+    for (const char *p = real; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    const char *base = strrchr(real, '/');
+    base = base && base[1] ? base + 1 : "rootfs";
+    char clean[64];
+    size_t k = 0;
+    for (; *base && k < sizeof clean - 1; base++) {
+        char c = (char)(*base >= 'A' && *base <= 'Z' ? *base + 32 : *base);
+        clean[k++] = strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", c) ? c : '-';
+    }
+    clean[k] = '\0';
+    snprintf(out, n, "path-%s-%08llx", clean, (unsigned long long)(h & 0xffffffffu));
+}
+
+int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_info *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    char dir[PATH_MAX + 300];
+    if (strcmp(ref, "host") == 0) {
+        snprintf(dir, sizeof dir, "%s/images/host/rootfs", home);
+        out->host_binds = true;
+        if (access(dir, F_OK) == 0) {
+            snprintf(out->name, sizeof out->name, "host");
+            snprintf(out->rootfs, sizeof out->rootfs, "%s", dir);
+            return 0;
+        }
+        return build_image(home, "host", uid_base, fill_host, NULL, out, e);
+    }
+    if (strchr(ref, '/')) { /* a path: import once, then reuse */
+        char name[128];
+        derived_name(ref, name, sizeof name);
+        snprintf(dir, sizeof dir, "%s/images/%s/rootfs", home, name);
+        if (access(dir, F_OK) != 0) {
+            int rc = image_import(home, ref, name, uid_base, out, e);
+            if (rc < 0 && rc != -ERR_CONFLICT)
+                return rc;
+        }
+        snprintf(out->name, sizeof out->name, "%s", name);
+        snprintf(out->rootfs, sizeof out->rootfs, "%s", dir);
+        return 0;
+    }
+    snprintf(dir, sizeof dir, "%s/images/%s/rootfs", home, ref);
+    if (!image_name_valid(ref) || access(dir, F_OK) != 0)
+        return err_make(e, ERR_NOTFOUND,
+                        "image \"%s\": not found (use \"host\", an imported name, or a path)", ref);
+    snprintf(out->name, sizeof out->name, "%s", ref);
+    snprintf(out->rootfs, sizeof out->rootfs, "%s", dir);
+    return 0;
+}
+
+int image_list(const char *home, char ***names, size_t *n, err_t *e)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/images", home);
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : err_sys(e, errno, "list images in \"%s\"", dir);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char **v = realloc(*names, (*n + 1) * sizeof *v);
+        char *s = v ? strdup(de->d_name) : NULL;
+        if (!s) {
+            closedir(d);
+            if (v)
+                *names = v;
+            return err_make(e, ERR_NOMEM, "list images: out of memory");
+        }
+        v[(*n)++] = s;
+        *names = v;
+    }
+    closedir(d);
+    return 0;
+}
