@@ -112,6 +112,15 @@ static int ns_prepare(const box_spec *s, err_t *e)
         bool mapped = strcmp(subs[i], "root") != 0 && strcmp(subs[i], "etc") != 0;
         rc = make_dir(p, 0755, mapped ? owner : 0, e);
     }
+    if (rc == 0) { /* the agent's log, written by the box's (mapped) root */
+        char p[4096];
+        path_of(p, sizeof p, s, "agent.log");
+        int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (fd < 0 || (owner && fchown(fd, owner, owner) < 0))
+            rc = err_sys(e, errno, "create \"%s\"", p);
+        if (fd >= 0)
+            close(fd);
+    }
     return rc ? rc : write_etc(s, e);
 }
 

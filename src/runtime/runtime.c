@@ -1,0 +1,349 @@
+/* runtime — see runtime.h. Lifecycle changes of one box are serialized by an
+ * flock on $home/locks/<id>; the store makes each record change atomic. A
+ * box's state in the store is a claim that open/refresh checks against the
+ * backend (is its init still the process we started?). */
+#include "runtime/runtime.h"
+
+#include "core/id.h"
+#include "core/util.h"
+#include "runtime/image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define UID_BASE 1000000u /* box uid 0 = this host uid; see docs/boxes.md */
+#define UID_COUNT 65536u
+#define DEFAULT_PIDS 4096u
+#define AGENT_TIMEOUT_MS 5000
+
+void rt_default_home(char *out, size_t n)
+{
+    const char *h = getenv("BOXLET_HOME");
+    if (h && *h) {
+        snprintf(out, n, "%s", h);
+    } else if (geteuid() == 0) {
+        snprintf(out, n, "/var/lib/boxlet");
+    } else if ((h = getenv("XDG_DATA_HOME")) && *h) {
+        snprintf(out, n, "%s/boxlet", h);
+    } else {
+        const char *home = getenv("HOME");
+        snprintf(out, n, "%s/.local/share/boxlet", home ? home : "/tmp");
+    }
+}
+
+static void find_agent(rt_t *rt)
+{
+    const char *env = getenv("BOXLET_AGENT");
+    const char *cands[] = {env, BOXLET_AGENT_BUILD_PATH, BOXLET_AGENT_INSTALL_PATH};
+    for (size_t i = 0; i < 3; i++)
+        if (cands[i] && *cands[i] && access(cands[i], X_OK) == 0) {
+            snprintf(rt->agent, sizeof rt->agent, "%s", cands[i]);
+            return;
+        }
+    snprintf(rt->agent, sizeof rt->agent, "%s", BOXLET_AGENT_INSTALL_PATH);
+}
+
+static int make_layout(const char *home, err_t *e)
+{
+    static const char *const subs[] = {"", "/boxes", "/images", "/locks"};
+    for (size_t i = 0; i < 4; i++) {
+        char p[RT_HOME_MAX + 16];
+        snprintf(p, sizeof p, "%s%s", home, subs[i]);
+        /* boxes' init processes (mapped uids) must traverse to their dirs */
+        if (mkdir(p, 0711) < 0 && errno != EEXIST)
+            return err_sys(e, errno, "create \"%s\"", p);
+    }
+    return 0;
+}
+
+static void reconcile(rt_t *rt);
+
+int rt_open(const char *home, rt_t **out, err_t *e)
+{
+    *out = NULL;
+    rt_t *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return err_make(e, ERR_NOMEM, "open runtime: out of memory");
+    if (home && strlen(home) >= RT_HOME_MAX - 64) {
+        free(rt);
+        return err_make(e, ERR_INVAL, "boxlet home \"%.64s...\": longer than %d bytes", home,
+                        RT_HOME_MAX - 64);
+    }
+    if (home)
+        snprintf(rt->home, sizeof rt->home, "%s", home);
+    else
+        rt_default_home(rt->home, sizeof rt->home);
+    rt->be = &ns_backend;
+    rt->uid_base = UID_BASE;
+    rt->uid_count = UID_COUNT;
+    find_agent(rt);
+    int rc = make_layout(rt->home, e);
+    if (rc == 0)
+        rc = store_open(rt->home, &rt->store, e);
+    if (rc < 0) {
+        free(rt);
+        return rc;
+    }
+    reconcile(rt);
+    *out = rt;
+    return 0;
+}
+
+void rt_close(rt_t *rt)
+{
+    if (!rt)
+        return;
+    store_close(rt->store);
+    free(rt);
+}
+
+/* ---- locks, specs ---------------------------------------------------------- */
+
+static int lock_box(rt_t *rt, const char *id, err_t *e)
+{
+    char p[RT_HOME_MAX + 64];
+    snprintf(p, sizeof p, "%s/locks/%s", rt->home, id);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return err_sys(e, errno, "open lock \"%s\"", p);
+    while (flock(fd, LOCK_EX) < 0)
+        if (errno != EINTR) {
+            int rc = err_sys(e, errno, "lock \"%s\"", p);
+            close(fd);
+            return rc;
+        }
+    return fd;
+}
+
+static void unlock_box(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* closing releases the flock */
+}
+
+typedef struct spec_buf {
+    box_spec s;
+    char dir[RT_HOME_MAX + 64];
+    image_info img;
+    box_config cfg;
+} spec_buf;
+
+static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
+{
+    memset(b, 0, sizeof *b);
+    int rc = box_config_from_json(r->config, &b->cfg, e);
+    if (rc == 0)
+        rc = image_resolve(rt->home, r->image, rt->uid_base, &b->img, e);
+    if (rc < 0)
+        return rc;
+    snprintf(b->dir, sizeof b->dir, "%s/boxes/%s", rt->home, r->id);
+    b->s = (box_spec){.id = r->id, .hostname = r->name, .dir = b->dir, .rootfs = b->img.rootfs,
+                      .host_binds = b->img.host_binds, .agent_path = rt->agent,
+                      .memory_bytes = b->cfg.memory_mib << 20, .cpus = b->cfg.cpus,
+                      .pids_max = b->cfg.pids_max ? b->cfg.pids_max : DEFAULT_PIDS,
+                      .network = b->cfg.network, .uid_base = rt->uid_base,
+                      .uid_count = rt->uid_count};
+    return 0;
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+static bool hostname_ok(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > 63 || n[0] == '-' || n[0] == '.')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", n[i]))
+            return false;
+    return true;
+}
+
+int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c, box_rec *out,
+              err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    int rc = box_config_validate(c, e);
+    if (rc < 0)
+        return rc;
+    if (geteuid() != 0)
+        return err_make(e, ERR_PERM, "boxes need root for now (rootless mode is not supported)");
+    char id[ULID_LEN + 1];
+    if (ulid_new(id) < 0)
+        return err_sys(e, errno, "make a box id");
+    if (name && *name && !hostname_ok(name))
+        return err_make(e, ERR_INVAL,
+                        "box name \"%s\": use 1-63 letters, digits, '-', '_' or '.'", name);
+    image_info img;
+    if ((rc = image_resolve(rt->home, image ? image : "host", rt->uid_base, &img, e)) < 0)
+        return rc;
+    char *cfg = NULL;
+    if ((rc = box_config_to_json(c, &cfg, e)) < 0)
+        return rc;
+    box_rec r = {.state = BOX_CONFIGURED, .created_ms = wall_ms(), .config = cfg,
+                 .error = (char *)"", .image = (char *)(image ? image : "host")};
+    snprintf(r.id, sizeof r.id, "%s", id);
+    char idname[16];
+    snprintf(idname, sizeof idname, "box-%.8s", id + 18); /* the random tail */
+    for (char *p = idname; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    r.name = (char *)(name && *name ? name : idname);
+    rc = store_insert(rt->store, &r, e);
+    free(cfg);
+    return rc < 0 ? rc : store_get(rt->store, id, out, e);
+}
+
+static int reload(rt_t *rt, box_rec *r, err_t *e)
+{
+    char id[BOX_ID_LEN + 1];
+    snprintf(id, sizeof id, "%s", r->id);
+    box_rec_free(r);
+    return store_get(rt->store, id, r, e);
+}
+
+/* Marks a `running` record whose init is gone as stopped. */
+static void correct(rt_t *rt, box_rec *r)
+{
+    box_proc p = {.pid = r->init_pid, .start_time = r->init_start};
+    if ((r->state == BOX_RUNNING || r->state == BOX_STOPPING) && !rt->be->alive(&p)) {
+        store_set_state(rt->store, r->id, BOX_STOPPED, 0, 0, r->started_ms, "", NULL);
+        r->state = BOX_STOPPED;
+        r->init_pid = 0;
+    }
+}
+
+static void reconcile(rt_t *rt)
+{
+    box_rec *v;
+    size_t n;
+    if (store_list(rt->store, &v, &n, NULL) < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        correct(rt, &v[i]);
+    box_recs_free(v, n);
+}
+
+int rt_refresh(rt_t *rt, box_rec *r, err_t *e)
+{
+    int rc = reload(rt, r, e);
+    if (rc == 0)
+        correct(rt, r);
+    return rc;
+}
+
+static int start_locked(rt_t *rt, box_rec *r, err_t *e)
+{
+    int rc = rt_refresh(rt, r, e);
+    if (rc < 0 || r->state == BOX_RUNNING)
+        return rc;
+    spec_buf b;
+    if ((rc = make_spec(rt, r, &b, e)) < 0)
+        return err_wrap(e, "start box \"%s\"", r->name);
+    box_proc p;
+    rc = rt->be->prepare(&b.s, e);
+    if (rc == 0)
+        rc = rt->be->start(&b.s, &p, e);
+    box_config_free(&b.cfg);
+    if (rc < 0) {
+        store_set_state(rt->store, r->id, BOX_FAILED, 0, 0, r->started_ms, e->msg, NULL);
+        return rc;
+    }
+    rc = store_set_state(rt->store, r->id, BOX_RUNNING, p.pid, p.start_time, wall_ms(), "", e);
+    return rc < 0 ? rc : reload(rt, r, e);
+}
+
+int rt_start(rt_t *rt, box_rec *r, err_t *e)
+{
+    int fd = lock_box(rt, r->id, e);
+    if (fd < 0)
+        return fd;
+    int rc = start_locked(rt, r, e);
+    unlock_box(fd);
+    return rc;
+}
+
+static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
+{
+    int rc = rt_refresh(rt, r, e);
+    if (rc < 0 || (r->state != BOX_RUNNING && r->state != BOX_STOPPING))
+        return rc;
+    spec_buf b;
+    if ((rc = make_spec(rt, r, &b, e)) < 0)
+        return err_wrap(e, "stop box \"%s\"", r->name);
+    store_set_state(rt->store, r->id, BOX_STOPPING, r->init_pid, r->init_start, r->started_ms, "",
+                    NULL);
+    box_proc p = {.pid = r->init_pid, .start_time = r->init_start};
+    rc = rt->be->stop(&b.s, &p, timeout_ms, e);
+    box_config_free(&b.cfg);
+    if (rc < 0)
+        return rc;
+    rc = store_set_state(rt->store, r->id, BOX_STOPPED, 0, 0, r->started_ms, "", e);
+    return rc < 0 ? rc : reload(rt, r, e);
+}
+
+int rt_stop(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
+{
+    int fd = lock_box(rt, r->id, e);
+    if (fd < 0)
+        return fd;
+    int rc = stop_locked(rt, r, timeout_ms, e);
+    unlock_box(fd);
+    return rc;
+}
+
+static int remove_locked(rt_t *rt, box_rec *r, bool force, err_t *e)
+{
+    int rc = rt_refresh(rt, r, e);
+    if (rc < 0)
+        return rc;
+    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING) {
+        if (!force)
+            return err_make(e, ERR_CONFLICT, "box \"%s\" is running: stop it first or force",
+                            r->name);
+        if ((rc = stop_locked(rt, r, 10000, e)) < 0)
+            return rc;
+    }
+    char dir[RT_HOME_MAX + 64];
+    snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r->id);
+    box_spec s = {.id = r->id, .dir = dir};
+    if ((rc = rt->be->destroy(&s, e)) < 0)
+        return rc;
+    return store_delete(rt->store, r->id, e);
+}
+
+int rt_remove(rt_t *rt, box_rec *r, bool force, err_t *e)
+{
+    int fd = lock_box(rt, r->id, e);
+    if (fd < 0)
+        return fd;
+    int rc = remove_locked(rt, r, force, e);
+    unlock_box(fd);
+    if (rc == 0) {
+        char p[RT_HOME_MAX + 64];
+        snprintf(p, sizeof p, "%s/locks/%s", rt->home, r->id);
+        unlink(p);
+    }
+    return rc;
+}
+
+int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
+{
+    int rc = rt_refresh(rt, r, e);
+    if (rc == 0 && r->state != BOX_RUNNING)
+        rc = rt_start(rt, r, e);
+    if (rc < 0)
+        return rc;
+    char dir[RT_HOME_MAX + 64], sock[RT_HOME_MAX + 128];
+    snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r->id);
+    box_spec s = {.id = r->id, .dir = dir};
+    rt->be->socket_path(&s, sock, sizeof sock);
+    rc = agent_client_connect(sock, AGENT_TIMEOUT_MS, out, e);
+    return rc < 0 ? err_wrap(e, "box \"%s\"", r->name) : 0;
+}

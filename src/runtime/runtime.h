@@ -1,0 +1,69 @@
+/* runtime — the local runtime: a boxlet home (store, images, boxes), the
+ * backend, and the box lifecycle (create, start, stop, remove, reconcile)
+ * with a per-box lock so several processes can act on boxes at once. What a
+ * box's options are is box_config; how they become an isolated process is
+ * the backend's business. */
+#ifndef BOXLET_RUNTIME_H
+#define BOXLET_RUNTIME_H
+
+#include "runtime/agent_client.h"
+#include "runtime/backend.h"
+#include "runtime/store.h"
+
+#include <limits.h>
+#include <stdbool.h>
+
+#define RT_HOME_MAX 512
+
+/* A box's options, stored as JSON in its record. */
+typedef struct box_config {
+    char **env;        /* KEY=VALUE */
+    size_t nenv;
+    char *working_dir; /* NULL = "/" */
+    char *user;        /* NULL = root */
+    double cpus;
+    uint64_t memory_mib;
+    uint32_t pids_max;
+    bool network;
+    char **labels;     /* KEY=VALUE */
+    size_t nlabels;
+    bool auto_remove;
+} box_config;
+
+void box_config_free(box_config *c);
+/* JSON text of c (free it). -ERR_NOMEM. */
+int box_config_to_json(const box_config *c, char **out, err_t *e);
+/* Parses a record's JSON; -ERR_INVAL naming the bad field. */
+int box_config_from_json(const char *json, box_config *c, err_t *e);
+/* Checks the options (env keys, limits); -ERR_INVAL with a message. */
+int box_config_validate(const box_config *c, err_t *e);
+
+typedef struct rt {
+    char home[RT_HOME_MAX];
+    store_t *store;
+    const backend_ops *be;
+    char agent[PATH_MAX];
+    uint32_t uid_base, uid_count;
+} rt_t;
+
+/* Opens home (NULL: the default), creating its layout, and reconciles. */
+int rt_open(const char *home, rt_t **out, err_t *e);
+void rt_close(rt_t *rt);
+/* The default home for this user. */
+void rt_default_home(char *out, size_t n);
+
+/* Creates a configured box; *out is its record (box_rec_free). */
+int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c, box_rec *out,
+              err_t *e);
+/* Reloads r from the store, correcting a `running` box whose init died. */
+int rt_refresh(rt_t *rt, box_rec *r, err_t *e);
+/* Starts r (no-op when running); r is refreshed. */
+int rt_start(rt_t *rt, box_rec *r, err_t *e);
+/* Stops r (no-op when not running); r is refreshed. */
+int rt_stop(rt_t *rt, box_rec *r, int timeout_ms, err_t *e);
+/* Removes r; running is -ERR_CONFLICT unless force. */
+int rt_remove(rt_t *rt, box_rec *r, bool force, err_t *e);
+/* Connects to r's agent, starting the box first if it is not running. */
+int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e);
+
+#endif

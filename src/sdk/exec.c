@@ -1,0 +1,484 @@
+/* exec — boxlet_exec: one execution, over its own connection to the box's
+ * agent (channel 1). Output frames are returned to the reader as they come;
+ * frames that arrive while a call waits for its reply (a signal, a stdin
+ * window) are queued as copies and handed out first by the next read. Stdin
+ * is sent within a window of unacknowledged bytes, so the agent's buffer
+ * stays small and nothing is lost or duplicated. */
+#include "sdk/sdk.h"
+
+#include "core/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHAN 1u
+#define STDIN_WINDOW (1u << 20)
+#define QUEUE_MAX (64u << 20) /* queued output while a call waits */
+#define CALL_TIMEOUT_MS 10000
+
+typedef struct qchunk {
+    boxlet_chunk_kind kind;
+    int stream;
+    uint64_t offset, gap_end;
+    uint8_t *data;
+    size_t len;
+} qchunk;
+
+struct boxlet_exec {
+    agent_client *c;
+    char id[PROTO_MAX_ID + 1];
+    bool owner;
+    bool ended;
+    boxlet_exit st;
+    proto_msg cur;        /* the message whose data the last chunk points into */
+    bool have_cur;
+    uint8_t *cur_copy;    /* or the queued copy it points into */
+    qchunk *q;
+    size_t qhead, qlen, qcap, qbytes;
+    buf_t pend;           /* stdin not yet acknowledged; pend[0] is at offset acked */
+    uint64_t acked, sent;
+    bool eof_wanted, eof_sent;
+    err_t err;
+};
+
+/* ---- plumbing ----------------------------------------------------------- */
+
+static int fail(boxlet_exec *e, int rc)
+{
+    return sdk_fail(&e->err, NULL, rc);
+}
+
+static void release_cur(boxlet_exec *e)
+{
+    if (e->have_cur)
+        proto_msg_free(&e->cur);
+    e->have_cur = false;
+    free(e->cur_copy);
+    e->cur_copy = NULL;
+}
+
+static void set_exit(boxlet_exec *e, const proto_exit *x)
+{
+    e->ended = true;
+    e->st = (boxlet_exit){.status = (boxlet_exec_status)x->status, .exit_code = x->exit_code,
+                          .signal = x->signal, .timed_out = x->timed_out,
+                          .duration_ms = x->duration_ms, .stdout_bytes = x->stdout_bytes,
+                          .stderr_bytes = x->stderr_bytes, .cpu_us = x->cpu_us,
+                          .peak_rss_kib = x->peak_rss_kib};
+    snprintf(e->st.error_message, sizeof e->st.error_message, "%s",
+             x->error_message ? x->error_message : "");
+}
+
+static int enqueue(boxlet_exec *e, const proto_msg *m)
+{
+    if (e->qhead + e->qlen == e->qcap) {
+        if (e->qhead) {
+            memmove(e->q, e->q + e->qhead, e->qlen * sizeof *e->q);
+            e->qhead = 0;
+        } else {
+            size_t ncap = e->qcap ? e->qcap * 2 : 16;
+            qchunk *nq = realloc(e->q, ncap * sizeof *nq);
+            if (!nq)
+                return -ERR_NOMEM;
+            e->q = nq;
+            e->qcap = ncap;
+        }
+    }
+    qchunk *c = &e->q[e->qhead + e->qlen];
+    memset(c, 0, sizeof *c);
+    if (m->type == PROTO_OUTPUT) {
+        c->kind = BOXLET_CHUNK_DATA;
+        c->stream = m->u.output.stream;
+        c->offset = m->u.output.offset;
+        c->len = m->u.output.data.len;
+        if (!(c->data = malloc(c->len)))
+            return -ERR_NOMEM;
+        memcpy(c->data, m->u.output.data.data, c->len);
+        e->qbytes += c->len;
+    } else {
+        c->kind = BOXLET_CHUNK_GAP;
+        c->stream = m->u.gap.stream;
+        c->offset = m->u.gap.from;
+        c->gap_end = m->u.gap.to;
+    }
+    e->qlen++;
+    return 0;
+}
+
+static int send_msg(boxlet_exec *e, const proto_msg *m)
+{
+    int rc = agent_client_send(e->c, m, CALL_TIMEOUT_MS, &e->err);
+    return rc < 0 ? rc : 0;
+}
+
+/* Sends stdin within the window, then EOF once everything went out. */
+static int flush_stdin(boxlet_exec *e)
+{
+    uint64_t end = e->acked + e->pend.len;
+    while (e->sent < end && e->sent - e->acked < STDIN_WINDOW) {
+        size_t n = (size_t)MIN(MIN(end - e->sent, PROTO_MAX_CHUNK),
+                               STDIN_WINDOW - (e->sent - e->acked));
+        proto_msg m = {.type = PROTO_STDIN,
+                       .u.stdin_msg = {.chan = CHAN, .offset = e->sent,
+                                       .data = {buf_data(&e->pend) + (e->sent - e->acked),
+                                                (uint32_t)n}}};
+        int rc = send_msg(e, &m);
+        if (rc < 0)
+            return rc;
+        e->sent += n;
+    }
+    if (e->eof_wanted && !e->eof_sent && e->sent == end) {
+        proto_msg m = {.type = PROTO_STDIN_EOF, .u.chan_req = {.req = 0, .chan = CHAN}};
+        e->eof_sent = true;
+        return send_msg(e, &m);
+    }
+    return 0;
+}
+
+static void on_ack(boxlet_exec *e, uint64_t off)
+{
+    if (off <= e->acked || off > e->acked + e->pend.len)
+        return;
+    buf_consume(&e->pend, (size_t)(off - e->acked));
+    e->acked = off;
+    flush_stdin(e);
+}
+
+static uint32_t reply_req(const proto_msg *m)
+{
+    switch (m->type) {
+    case PROTO_OK: return m->u.ok.req;
+    case PROTO_ERROR: return m->u.error.req;
+    case PROTO_EXEC_STARTED:
+    case PROTO_INFO: return m->u.info.req;
+    case PROTO_ATTACHED: return m->u.attached.req;
+    case PROTO_LISTING: return m->u.listing.req;
+    default: return 0;
+    }
+}
+
+/* Receives until a stream frame (want == 0: returned in *m) or the reply to
+ * request `want` (returned in *m). Other frames are handled or queued.
+ * Returns 1, 0 on timeout, or a negative error. */
+static int next_msg(boxlet_exec *e, uint32_t want, proto_msg *m, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    for (;;) {
+        int left = deadline < 0 ? -1 : (int)MAX(0, deadline - now_ms());
+        int rc = agent_client_recv(e->c, m, left, &e->err);
+        if (rc <= 0)
+            return rc;
+        bool stream = m->type == PROTO_OUTPUT || m->type == PROTO_GAP || m->type == PROTO_EXIT;
+        if (stream && !want)
+            return 1;
+        if (m->type == PROTO_EXIT) {
+            set_exit(e, &m->u.exit.exit);
+        } else if (stream) {
+            if ((rc = enqueue(e, m)) < 0) {
+                proto_msg_free(m);
+                return err_make(&e->err, ERR_NOMEM, "queue output: out of memory");
+            }
+        } else if (m->type == PROTO_STDIN_ACK) {
+            on_ack(e, m->u.stdin_ack.offset);
+        } else if (want && reply_req(m) == want) {
+            return 1;
+        } else if (m->type == PROTO_ERROR && m->u.error.req == 0) {
+            err_make(&e->err, (int)m->u.error.code, "%s", m->u.error.message);
+        }
+        proto_msg_free(m);
+        if (deadline >= 0 && now_ms() >= deadline)
+            return 0;
+    }
+}
+
+/* Sends a request and waits for its reply; 0 or a negative error (the
+ * agent's ERROR becomes e->err). On 0, *reply must be freed. */
+static int call(boxlet_exec *e, proto_msg *req, uint32_t *req_field, proto_msg *reply)
+{
+    *req_field = agent_client_next_req(e->c);
+    int rc = send_msg(e, req);
+    if (rc < 0)
+        return rc;
+    rc = next_msg(e, *req_field, reply, CALL_TIMEOUT_MS);
+    if (rc == 0)
+        return err_make(&e->err, ERR_TIMEOUT, "execution %s: no reply from the agent", e->id);
+    if (rc < 0)
+        return rc;
+    if (reply->type == PROTO_ERROR) {
+        rc = err_make(&e->err, (int)reply->u.error.code, "%s", reply->u.error.message);
+        proto_msg_free(reply);
+    }
+    return rc;
+}
+
+/* ---- start, attach ------------------------------------------------------- */
+
+static boxlet_exec *exec_new(void)
+{
+    boxlet_exec *e = calloc(1, sizeof *e);
+    if (e)
+        buf_init(&e->pend, 0);
+    return e;
+}
+
+static char **merged_env(const box_config *bc, const boxlet_cmd *cmd, uint32_t *n)
+{
+    char **v = calloc(bc->nenv + cmd->nenv + 1, sizeof *v);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < bc->nenv; i++) /* the command's entries come later: they win */
+        v[(*n)++] = bc->env[i];
+    for (size_t i = 0; i < cmd->nenv; i++)
+        v[(*n)++] = cmd->env[i];
+    return v;
+}
+
+static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
+{
+    box_config bc;
+    int rc = box_config_from_json(b->rec.config, &bc, &e->err);
+    if (rc < 0)
+        return rc;
+    uint32_t nenv = 0;
+    char **env = merged_env(&bc, cmd, &nenv);
+    proto_msg m = {.type = PROTO_EXEC_START};
+    proto_exec_start *s = &m.u.start;
+    *s = (proto_exec_start){.command = cmd->argv[0], .argc = (uint32_t)cmd->argc - 1,
+                            .args = cmd->argv + 1, .envc = nenv, .env = env,
+                            .working_dir = cmd->dir ? cmd->dir : bc.working_dir,
+                            .user = cmd->user ? cmd->user : bc.user, .tty = cmd->tty,
+                            .rows = cmd->rows, .cols = cmd->cols, .timeout_ms = cmd->timeout_ms,
+                            .retain = cmd->retain, .reconnect_grace_ms = cmd->grace_ms,
+                            .has_stdin = cmd->has_stdin, .attach_chan = CHAN};
+    s->stdin_data = (proto_bytes){buf_data(&cmd->stdin_data), (uint32_t)cmd->stdin_data.len};
+    proto_msg reply;
+    rc = env ? call(e, &m, &s->req, &reply) : err_make(&e->err, ERR_NOMEM, "out of memory");
+    free(env);
+    box_config_free(&bc);
+    if (rc < 0)
+        return rc;
+    snprintf(e->id, sizeof e->id, "%s", reply.u.info.info.exec_id);
+    if (reply.u.info.info.exit.status != PROTO_RUNNING)
+        e->eof_sent = true; /* spawn failed: there is no stdin to close */
+    proto_msg_free(&reply);
+    return 0;
+}
+
+static int finish_open(boxlet_box *b, boxlet_exec *e, int rc, boxlet_exec **out)
+{
+    if (rc < 0) {
+        b->err = e->err;
+        b->rt->err = e->err;
+        boxlet_exec_free(e);
+        return sdk_fail(&b->err, NULL, rc);
+    }
+    *out = e;
+    return BOXLET_OK;
+}
+
+int boxlet_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec **out)
+{
+    *out = NULL;
+    if (cmd->error) {
+        err_make(&b->err, cmd->error, "command: an earlier setting was invalid (%s)",
+                 boxlet_strerror(cmd->error));
+        return cmd->error;
+    }
+    boxlet_exec *e = exec_new();
+    if (!e)
+        return BOXLET_ENOMEM;
+    e->owner = true;
+    int rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err);
+    if (rc == 0)
+        rc = send_start(e, b, cmd);
+    return finish_open(b, e, rc, out);
+}
+
+int boxlet_exec_attach(boxlet_box *b, const char *exec_id, unsigned long long stdout_offset,
+                       unsigned long long stderr_offset, int flags, boxlet_exec **out)
+{
+    *out = NULL;
+    boxlet_exec *e = exec_new();
+    if (!e)
+        return BOXLET_ENOMEM;
+    e->owner = !(flags & BOXLET_ATTACH_OBSERVER);
+    snprintf(e->id, sizeof e->id, "%s", exec_id);
+    int rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err);
+    proto_msg m = {.type = PROTO_ATTACH,
+                   .u.attach = {.chan = CHAN, .exec_id = e->id, .stdout_offset = stdout_offset,
+                                .stderr_offset = stderr_offset, .owner = e->owner}};
+    proto_msg reply;
+    if (rc == 0 && (rc = call(e, &m, &m.u.attach.req, &reply)) == 0) {
+        e->acked = e->sent = reply.u.attached.info.stdin_offset; /* resend from here */
+        proto_msg_free(&reply);
+    }
+    return finish_open(b, e, rc, out);
+}
+
+const char *boxlet_exec_id(const boxlet_exec *e)
+{
+    return e->id;
+}
+
+int boxlet_exec_fd(const boxlet_exec *e)
+{
+    return agent_client_fd(e->c);
+}
+
+const char *boxlet_exec_errmsg(const boxlet_exec *e)
+{
+    return e ? e->err.msg : "no execution";
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static void end_chunk(boxlet_chunk *c)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = BOXLET_CHUNK_END;
+}
+
+static bool pop_queued(boxlet_exec *e, boxlet_chunk *c)
+{
+    if (!e->qlen)
+        return false;
+    qchunk *q = &e->q[e->qhead++];
+    e->qlen--;
+    e->qbytes -= q->len;
+    *c = (boxlet_chunk){.kind = q->kind, .stream = q->stream, .offset = q->offset,
+                        .data = q->data, .len = q->len, .gap_end = q->gap_end};
+    e->cur_copy = q->data;
+    return true;
+}
+
+static void to_chunk(boxlet_exec *e, boxlet_chunk *c)
+{
+    const proto_msg *m = &e->cur;
+    if (m->type == PROTO_OUTPUT)
+        *c = (boxlet_chunk){.kind = BOXLET_CHUNK_DATA, .stream = m->u.output.stream,
+                            .offset = m->u.output.offset, .data = m->u.output.data.data,
+                            .len = m->u.output.data.len};
+    else if (m->type == PROTO_GAP)
+        *c = (boxlet_chunk){.kind = BOXLET_CHUNK_GAP, .stream = m->u.gap.stream,
+                            .offset = m->u.gap.from, .gap_end = m->u.gap.to};
+    else {
+        set_exit(e, &m->u.exit.exit);
+        end_chunk(c);
+    }
+}
+
+int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
+{
+    release_cur(e);
+    if (pop_queued(e, c))
+        return BOXLET_OK;
+    if (e->ended) {
+        end_chunk(c);
+        return BOXLET_OK;
+    }
+    int rc = next_msg(e, 0, &e->cur, timeout_ms);
+    if (rc == 0)
+        return fail(e, err_make(&e->err, ERR_TIMEOUT, "no output within %d ms", timeout_ms));
+    if (rc < 0)
+        return fail(e, rc);
+    e->have_cur = true;
+    to_chunk(e, c);
+    return BOXLET_OK;
+}
+
+int boxlet_exec_wait(boxlet_exec *e, boxlet_exit *st, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    boxlet_chunk c;
+    do {
+        int left = deadline < 0 ? -1 : (int)MAX(0, deadline - now_ms());
+        int rc = boxlet_exec_read(e, &c, left);
+        if (rc != BOXLET_OK)
+            return rc;
+    } while (c.kind != BOXLET_CHUNK_END);
+    *st = e->st;
+    return BOXLET_OK;
+}
+
+/* ---- stdin and control ---------------------------------------------------- */
+
+int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms)
+{
+    if (!e->owner)
+        return fail(e, err_make(&e->err, ERR_PERM, "execution %s: attached as an observer",
+                                e->id));
+    if (e->ended || e->eof_wanted)
+        return fail(e, err_make(&e->err, ERR_CLOSED, "execution %s: stdin is closed", e->id));
+    if (buf_append(&e->pend, data, len) < 0)
+        return fail(e, err_make(&e->err, ERR_NOMEM, "stdin: out of memory"));
+    int rc = flush_stdin(e);
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    while (rc == 0 && e->sent < e->acked + e->pend.len && !e->ended) {
+        if (e->qbytes > QUEUE_MAX || (deadline >= 0 && now_ms() >= deadline))
+            return fail(e, err_make(&e->err, ERR_TIMEOUT,
+                                    "stdin: the process is not reading (bytes stay queued)"));
+        proto_msg m;
+        int left = deadline < 0 ? -1 : (int)MAX(0, deadline - now_ms());
+        rc = next_msg(e, UINT32_MAX, &m, left); /* waits for STDIN_ACKs */
+        if (rc > 0)
+            proto_msg_free(&m);
+        rc = rc < 0 ? rc : 0;
+    }
+    return fail(e, rc);
+}
+
+int boxlet_exec_close_stdin(boxlet_exec *e)
+{
+    if (!e->owner)
+        return fail(e, err_make(&e->err, ERR_PERM, "execution %s: attached as an observer",
+                                e->id));
+    if (e->ended)
+        return fail(e, err_make(&e->err, ERR_CLOSED, "execution %s is closed", e->id));
+    e->eof_wanted = true;
+    return fail(e, flush_stdin(e)); /* EOF follows the last byte, now or on a later ACK */
+}
+
+static int exec_call(boxlet_exec *e, proto_msg *m)
+{
+    proto_msg reply;
+    int rc = call(e, m, &m->u.exec_req.req, &reply);
+    if (rc == 0)
+        proto_msg_free(&reply);
+    return fail(e, rc);
+}
+
+int boxlet_exec_signal(boxlet_exec *e, int sig)
+{
+    proto_msg m = {.type = PROTO_SIGNAL, .u.exec_req = {.exec_id = e->id, .signal = sig}};
+    return exec_call(e, &m);
+}
+
+int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols)
+{
+    if (rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
+        return fail(e, err_make(&e->err, ERR_INVAL, "terminal size %ux%u: want 1..65535 each",
+                                rows, cols));
+    proto_msg m = {.type = PROTO_RESIZE,
+                   .u.exec_req = {.exec_id = e->id, .rows = (uint16_t)rows, .cols = (uint16_t)cols}};
+    return exec_call(e, &m);
+}
+
+int boxlet_exec_kill(boxlet_exec *e)
+{
+    proto_msg m = {.type = PROTO_KILL, .u.exec_req = {.exec_id = e->id}};
+    return exec_call(e, &m);
+}
+
+void boxlet_exec_free(boxlet_exec *e)
+{
+    if (!e)
+        return;
+    release_cur(e);
+    for (size_t i = 0; i < e->qlen; i++)
+        free(e->q[e->qhead + i].data);
+    free(e->q);
+    buf_free(&e->pend);
+    agent_client_free(e->c); /* closing the connection detaches */
+    free(e);
+}
