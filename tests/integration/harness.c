@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -442,4 +443,60 @@ int hc_run(hconn *h, proto_exec_start *s, run_result *r, int timeout_ms)
     free(id);
     hc_untrack(h, 1);
     return rc;
+}
+
+/* ---- boxes ---- */
+
+void box_env_open(box_env *b)
+{
+    snprintf(b->home, sizeof b->home, "/tmp/boxlet-home.XXXXXX");
+    if (!mkdtemp(b->home))
+        die("mkdtemp: %s", strerror(errno));
+    chmod(b->home, 0711);
+    if (boxlet_runtime_open(b->home, &b->rt) != BOXLET_OK)
+        die("open runtime: %s", boxlet_runtime_errmsg(b->rt));
+}
+
+void box_env_close(box_env *b)
+{
+    boxlet_box **v;
+    size_t n;
+    if (b->rt && boxlet_box_list(b->rt, &v, &n) == BOXLET_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (boxlet_box_remove(v[i], 1) != BOXLET_OK)
+                fprintf(stderr, "harness: remove box %s: %s\n", boxlet_box_id(v[i]),
+                        boxlet_box_errmsg(v[i]));
+            boxlet_box_free(v[i]);
+        }
+        free(v);
+    }
+    boxlet_runtime_free(b->rt);
+    b->rt = NULL;
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->home);
+    if (system(cmd) != 0)
+        fprintf(stderr, "harness: could not remove %s\n", b->home);
+}
+
+boxlet_box *box_up(box_env *b, const boxlet_box_opts *o)
+{
+    boxlet_box_opts def;
+    boxlet_box_opts_init(&def);
+    boxlet_box *box;
+    if (boxlet_box_create(b->rt, o ? o : &def, &box) != BOXLET_OK)
+        die("create box: %s", boxlet_runtime_errmsg(b->rt));
+    if (boxlet_box_start(box) != BOXLET_OK)
+        die("start box: %s", boxlet_box_errmsg(box));
+    return box;
+}
+
+char *box_sh(boxlet_box *box, const char *script, boxlet_exit *st, char **err)
+{
+    boxlet_cmd *c = boxlet_cmd_new("sh", "-c", script, NULL);
+    char *out = NULL;
+    int rc = boxlet_run(box, c, 1u << 20, st, &out, NULL, err, NULL);
+    boxlet_cmd_free(c);
+    if (rc != BOXLET_OK)
+        die("run in box: %s: %s", boxlet_strerror(rc), boxlet_box_errmsg(box));
+    return out;
 }

@@ -96,3 +96,20 @@ proto_exec_start hc_cmd(const char *const *argv);
 bool running_as_root(void);
 
 #endif
+
+/* ---- boxes through the public SDK ---- */
+#include "boxlet.h"
+
+/* A fresh BOXLET_HOME under /tmp for one test file; its runtime. */
+typedef struct box_env {
+    char home[128];
+    boxlet_runtime *rt;
+} box_env;
+void box_env_open(box_env *b);
+/* Force-removes every box of the home, closes the runtime, deletes it. */
+void box_env_close(box_env *b);
+/* Creates and starts a box from o (NULL: defaults); aborts on failure. */
+boxlet_box *box_up(box_env *b, const boxlet_box_opts *o);
+/* Runs `sh -c script` in the box, returns stdout (free it) and fills *st;
+ * stderr goes into *err when err is non-NULL (free it). */
+char *box_sh(boxlet_box *box, const char *script, boxlet_exit *st, char **err);
