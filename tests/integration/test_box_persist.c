@@ -1,0 +1,178 @@
+/* Persistence: a file written in a box survives stop/start; a box started by
+ * one process is listed, exec'd into and attached to by another; and after
+ * the starting process is killed with SIGKILL, the box and its running
+ * execution are still there. */
+#include "harness.h"
+
+#include "core/util.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static box_env env;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (running_as_root())
+        box_env_open(&env);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (running_as_root())
+        box_env_close(&env);
+    return 0;
+}
+
+static void file_survives_stop_start(void **state)
+{
+    (void)state;
+    if (!running_as_root())
+        skip();
+    boxlet_box *b = box_up(&env, NULL);
+    boxlet_exit st;
+    free(box_sh(b, "echo kept > /root/note; echo also > /etc/motd-test", &st, NULL));
+    assert_int_equal(boxlet_box_stop(b, 5), BOXLET_OK);
+    assert_int_equal(boxlet_box_state_of(b), BOXLET_BOX_STOPPED);
+    assert_int_equal(boxlet_box_start(b), BOXLET_OK);
+    assert_int_equal(boxlet_box_state_of(b), BOXLET_BOX_RUNNING);
+    char *out = box_sh(b, "cat /root/note /etc/motd-test", &st, NULL);
+    assert_string_equal(out, "kept\nalso\n");
+    free(out);
+    boxlet_box_free(b);
+}
+
+/* The starter: creates and starts a box and a long execution, reports both
+ * ids on fd, then waits to be killed. */
+static void starter(const char *home, int fd)
+{
+    boxlet_runtime *rt;
+    boxlet_box *b;
+    boxlet_exec *e;
+    boxlet_box_opts o;
+    boxlet_box_opts_init(&o);
+    o.name = "started-elsewhere";
+    if (boxlet_runtime_open(home, &rt) || boxlet_box_create(rt, &o, &b) || boxlet_box_start(b))
+        _exit(2);
+    boxlet_cmd *c = boxlet_cmd_new("sh", "-c",
+                                   "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.05; done",
+                                   NULL);
+    boxlet_cmd_setgrace(c, 0); /* detached on purpose: never reaped */
+    if (boxlet_exec_start(b, c, &e))
+        _exit(3);
+    char ids[256];
+    int n = snprintf(ids, sizeof ids, "%s %s\n", boxlet_box_id(b), boxlet_exec_id(e));
+    if (write(fd, ids, (size_t)n) != n)
+        _exit(4);
+    for (;;)
+        pause();
+}
+
+static void survives_its_starter(void **state)
+{
+    (void)state;
+    if (!running_as_root())
+        skip();
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        starter(env.home, p[1]);
+    }
+    close(p[1]);
+    char ids[256] = {0};
+    assert_true(read(p[0], ids, sizeof ids - 1) > 0);
+    close(p[0]);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFSIGNALED(st));
+    char box_id[64], exec_id[160];
+    assert_int_equal(sscanf(ids, "%63s %159s", box_id, exec_id), 2);
+
+    /* Another process (us) finds the box running... */
+    boxlet_box **v;
+    size_t n;
+    assert_int_equal(boxlet_box_list(env.rt, &v, &n), BOXLET_OK);
+    boxlet_box *b = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(boxlet_box_id(v[i]), box_id) == 0)
+            b = v[i];
+        else
+            boxlet_box_free(v[i]);
+    }
+    free(v);
+    assert_non_null(b);
+    assert_int_equal(boxlet_box_state_of(b), BOXLET_BOX_RUNNING);
+
+    /* ...sees the execution, attaches to it from byte 0... */
+    boxlet_exec_info *infos;
+    assert_int_equal(boxlet_exec_list(b, &infos, &n), BOXLET_OK);
+    int running = 0;
+    for (size_t i = 0; i < n; i++)
+        running += strcmp(infos[i].id, exec_id) == 0 && infos[i].exit.status == BOXLET_EXEC_RUNNING;
+    free(infos);
+    assert_int_equal(running, 1);
+    boxlet_exec *e;
+    assert_int_equal(boxlet_exec_attach(b, exec_id, 0, 0, BOXLET_ATTACH_OBSERVER, &e), BOXLET_OK);
+    boxlet_chunk c;
+    assert_int_equal(boxlet_exec_read(e, &c, 5000), BOXLET_OK);
+    assert_int_equal(c.kind, BOXLET_CHUNK_DATA);
+    assert_int_equal(c.offset, 0);
+    assert_memory_equal(c.data, "tick 0\n", 7);
+    boxlet_exec_free(e);
+
+    /* ...and runs new commands in it. */
+    boxlet_exit st2;
+    char *out = box_sh(b, "hostname", &st2, NULL);
+    assert_string_equal(out, "started-elsewhere\n");
+    free(out);
+    boxlet_box_free(b);
+}
+
+static void reopen_reconciles_a_dead_box(void **state)
+{
+    (void)state;
+    if (!running_as_root())
+        skip();
+    boxlet_box *b = box_up(&env, NULL);
+    int pid = boxlet_box_pid(b);
+    assert_true(pid > 0);
+    kill(pid, SIGKILL); /* the box's init dies behind the runtime's back */
+    usleep(200000);
+    boxlet_runtime *rt2;
+    assert_int_equal(boxlet_runtime_open(env.home, &rt2), BOXLET_OK);
+    boxlet_box *b2;
+    assert_int_equal(boxlet_box_get(rt2, boxlet_box_id(b), &b2), BOXLET_OK);
+    assert_int_equal(boxlet_box_state_of(b2), BOXLET_BOX_STOPPED);
+    boxlet_exit st;
+    char *out = box_sh(b2, "echo back", &st, NULL); /* exec starts it again */
+    assert_string_equal(out, "back\n");
+    free(out);
+    boxlet_box_free(b2);
+    boxlet_runtime_free(rt2);
+    boxlet_box_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(file_survives_stop_start),
+        cmocka_unit_test(survives_its_starter),
+        cmocka_unit_test(reopen_reconciles_a_dead_box),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
