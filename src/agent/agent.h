@@ -74,6 +74,7 @@ struct exec {
     buf_t in_buf;      /* accepted, not yet written */
     uint64_t in_off;   /* stdin bytes accepted */
     bool in_eof;       /* EOF requested: close once in_buf drains */
+    bool in_ended;     /* TTY: ^D sent; the master stays open until the end */
     uint8_t in_last;   /* last byte written (TTY EOF needs a line start) */
     int64_t created_ms, created_wall_ms;
     int64_t timeout_at, kill_at;   /* 0 = unset */

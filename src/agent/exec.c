@@ -330,19 +330,25 @@ static void ack_owner(exec_t *ex)
 
 static void stdin_end(exec_t *ex)
 {
-    if (ex->tty && ex->in.fd >= 0) {
-        /* A PTY has no "close": ^D ends input at a line start; mid-line the
-         * first ^D only pushes the partial line out. */
-        const char *eot = (ex->in_last && ex->in_last != '\n') ? "\x04\x04" : "\x04";
-        ssize_t w = write(ex->in.fd, eot, strlen(eot));
-        (void)w;
+    if (!ex->tty) {
+        close_stdin(ex);
+        return;
     }
-    close_stdin(ex);
+    /* A PTY has no "close": ^D ends input at a line start; mid-line the
+     * first ^D only pushes the partial line out. The master stays open until
+     * the execution finishes: closing its last fd would hang the terminal up
+     * and SIGHUP a process that is still exiting on its own. */
+    const char *eot = (ex->in_last && ex->in_last != '\n') ? "\x04\x04" : "\x04";
+    ssize_t w = write(ex->in.fd, eot, strlen(eot));
+    (void)w;
+    watch_set(ex->ag, &ex->in, 0);
+    buf_free(&ex->in_buf);
+    ex->in_ended = true;
 }
 
 static void flush_stdin(exec_t *ex)
 {
-    while (ex->in.fd >= 0 && ex->in_buf.len > 0) {
+    while (ex->in.fd >= 0 && !ex->in_ended && ex->in_buf.len > 0) {
         ssize_t w = write(ex->in.fd, buf_data(&ex->in_buf), ex->in_buf.len);
         if (w > 0) {
             ex->in_last = buf_data(&ex->in_buf)[w - 1];
@@ -361,7 +367,7 @@ static void flush_stdin(exec_t *ex)
     ack_owner(ex);
     if (ex->in.fd >= 0)
         watch_set(ex->ag, &ex->in, 0);
-    if (ex->in_eof && ex->in.fd >= 0)
+    if (ex->in_eof && ex->in.fd >= 0 && !ex->in_ended)
         stdin_end(ex);
 }
 

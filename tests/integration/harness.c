@@ -191,7 +191,7 @@ static void track(hconn *h, uint32_t chan, run_result *r)
 
 void hc_untrack(hconn *h, uint32_t chan)
 {
-    for (int i = 0; i < h->ntrack; i++)
+    for (int i = h->ntrack - 1; i >= 0; i--) /* the newest entry of that number */
         if (h->chans[i] == chan) {
             h->chans[i] = h->chans[h->ntrack - 1];
             h->results[i] = h->results[--h->ntrack];
