@@ -44,6 +44,9 @@ fuzz: deps
 	@MAKEFLAGS= cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers -- -s
 	@sh scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+bench: build
+	@sh bench/run.sh $(BUILD)
+
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 

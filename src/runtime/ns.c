@@ -22,12 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define READY_TIMEOUT_MS 10000
-#define STACK_SIZE (256 * 1024)
 
 uint64_t proc_start_time(int pid)
 {
@@ -126,21 +126,22 @@ static int ns_prepare(const box_spec *s, err_t *e)
 
 /* ---- start ------------------------------------------------------------ */
 
+static ssize_t read_all(int fd, char *buf, size_t n, int timeout_ms);
+
 typedef struct launch {
     const box_spec *s;
     setup_plan plan;
     int errp[2], readyp[2], syncp[2], pidp[2];
+    int netp[2]; /* slirp4netns exits when the agent, holding netp[1], dies */
 } launch;
 
-static int init_main(void *arg)
+static __attribute__((noreturn)) void init_main(launch *l)
 {
-    launch *l = arg;
     char go;
     close(l->syncp[1]);
     if (read(l->syncp[0], &go, 1) != 1) /* the launcher died before maps were written */
         _exit(1);
     setup_run(&l->plan); /* never returns */
-    return 1;
 }
 
 static void report(int fd, const char *msg)
@@ -168,16 +169,68 @@ static void write_id_maps(launch *l, pid_t pid)
     }
 }
 
+static __attribute__((noreturn)) void launch_fail(launch *l, pid_t pid, const char *msg)
+{
+    report(l->errp[1], msg);
+    if (pid > 0)
+        kill(pid, SIGKILL);
+    _exit(1);
+}
+
+static __attribute__((noreturn)) void slirp_child(launch *l, pid_t pid, int ready)
+{
+    char p[32];
+    snprintf(p, sizeof p, "%d", (int)pid);
+    int log = open(l->plan.log, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (dup2(l->netp[0], 3) < 0 || dup2(ready, 4) < 0 || (log >= 0 && (dup2(log, 1) < 0 ||
+                                                                     dup2(log, 2) < 0)))
+        _exit(127);
+    /* Nothing else: holding the exit pipe's write end (or the agent's ready
+     * pipe) itself would keep slirp4netns alive after the box is gone. */
+    syscall(SYS_close_range, 5, ~0U, 0);
+    execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--exit-fd=3",
+           "--ready-fd=4", p, "tap0", (char *)NULL);
+    _exit(127);
+}
+
+/* User-mode networking: slirp4netns gives the box a tap0 with a NAT to the
+ * host (the host's loopback is 10.0.2.2 from inside), then waits for EOF on
+ * its exit pipe, whose only write end the agent holds. */
+static void start_network(launch *l, pid_t pid)
+{
+    int rp[2];
+    if (pipe2(rp, O_CLOEXEC) < 0)
+        launch_fail(l, pid, "create pipe for slirp4netns");
+    pid_t sp = fork();
+    if (sp == 0)
+        slirp_child(l, pid, rp[1]);
+    close(rp[1]);
+    char c;
+    ssize_t n = sp < 0 ? -1 : read_all(rp[0], &c, 1, READY_TIMEOUT_MS);
+    close(rp[0]);
+    if (n != 1)
+        launch_fail(l, pid, "start user-mode networking: slirp4netns did not come up "
+                            "(is the slirp4netns package installed? see agent.log)");
+}
+
 static __attribute__((noreturn)) void launcher_main(launch *l)
 {
     setsid();
     close(l->errp[0]);
     close(l->pidp[0]);
-    static char stack[STACK_SIZE] __attribute__((aligned(16)));
-    int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+    l->netp[0] = l->netp[1] = -1;
+    if (l->s->network && pipe2(l->netp, 0) < 0)
+        launch_fail(l, 0, "create pipe for slirp4netns");
+    if (l->s->network)
+        fcntl(l->netp[0], F_SETFD, FD_CLOEXEC); /* the init keeps only the write end */
+    unsigned long flags =
+        CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
     if (l->s->uid_count)
         flags |= CLONE_NEWUSER;
-    pid_t pid = clone(init_main, stack + sizeof stack, flags, l);
+    /* fork-like raw clone: the child runs on a copy of this stack */
+    pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
+    if (pid == 0)
+        init_main(l);
     if (pid < 0) {
         char msg[256];
         snprintf(msg, sizeof msg, "clone the box's init into new namespaces: %s", strerror(errno));
@@ -191,6 +244,11 @@ static __attribute__((noreturn)) void launcher_main(launch *l)
         report(l->errp[1], e.msg);
         kill(pid, SIGKILL);
         _exit(1);
+    }
+    if (l->s->network) {
+        start_network(l, pid);
+        close(l->netp[0]);
+        close(l->netp[1]);
     }
     char p[64];
     snprintf(p, sizeof p, "/proc/%d/oom_score_adj", (int)pid);

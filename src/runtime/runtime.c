@@ -60,6 +60,11 @@ static int make_layout(const char *home, err_t *e)
         if (mkdir(p, 0711) < 0 && errno != EEXIST)
             return err_sys(e, errno, "create \"%s\"", p);
     }
+    /* A box's init runs as a mapped uid and must traverse the home to reach
+     * its own directory: add search (not read) permission if it is missing. */
+    struct stat st;
+    if (stat(home, &st) == 0 && (st.st_mode & 0011) != 0011 && chmod(home, (st.st_mode & 07777) | 0011) < 0)
+        return err_sys(e, errno, "make \"%s\" searchable", home);
     return 0;
 }
 

@@ -208,8 +208,9 @@ static int call(boxlet_exec *e, proto_msg *req, uint32_t *req_field, proto_msg *
     if (reply->type == PROTO_ERROR) {
         rc = err_make(&e->err, (int)reply->u.error.code, "%s", reply->u.error.message);
         proto_msg_free(reply);
+        return rc;
     }
-    return rc;
+    return 0;
 }
 
 /* ---- start, attach ------------------------------------------------------- */

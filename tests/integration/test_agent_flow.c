@@ -85,15 +85,19 @@ static void stalled_owner_blocks_writer_then_gets_everything(void **state)
     const char *argv[] = {"sh", "-c", "yes " "0123456789abcdefghijklmnopqrstu" " | head -c 1073741824",
                           NULL};
     proto_exec_start s = hc_cmd(argv);
-    char *id = hc_start(ctl, &s, NULL);
-    assert_non_null(id);
+    s.attach_chan = 1; /* owner from byte 0: nothing may be dropped before we attach */
+    s.req = 1;
 
     agent_client *c;
     err_t e;
     assert_int_equal(agent_client_connect(agent.sock, 5000, &c, &e), 0);
-    proto_msg at = {.type = PROTO_ATTACH,
-                    .u.attach = {.req = 1, .chan = 1, .exec_id = id, .owner = 1}};
-    assert_int_equal(agent_client_send(c, &at, 5000, &e), 0);
+    proto_msg start = {.type = PROTO_EXEC_START, .u.start = s};
+    assert_int_equal(agent_client_send(c, &start, 5000, &e), 0);
+    proto_msg rep;
+    assert_int_equal(agent_client_recv(c, &rep, 10000, &e), 1);
+    assert_int_equal(rep.type, PROTO_EXEC_STARTED);
+    char *id = strdup(rep.u.started.info.exec_id);
+    proto_msg_free(&rep);
     verifier v = {0};
     while (v.next < (1u << 20))
         assert_int_equal(take(c, &v, 10000), 1);
