@@ -89,7 +89,8 @@ typedef enum boxlet_box_state {
  * is borrowed for the duration of the call only. */
 typedef struct boxlet_box_opts {
     const char *name;              /* NULL: named after its id */
-    const char *image;             /* "host", an imported image name, a rootfs
+    const char *image;             /* "host", an imported image name, an OCI
+                                      layout ("oci:DIR[:TAG]" or DIR), a rootfs
                                       directory or a .tar/.tar.gz path */
     const char *const *env;        /* KEY=VALUE defaults for every exec */
     size_t nenv;
@@ -137,6 +138,9 @@ const char *boxlet_box_state_name(boxlet_box_state st);
 const char *boxlet_box_config_json(const boxlet_box *b);
 /* Milliseconds since the epoch. */
 long long boxlet_box_created_ms(const boxlet_box *b);
+/* The image's default command (OCI Entrypoint then Cmd) as a NULL-terminated
+ * array owned by b, or NULL when the image has none. */
+const char *const *boxlet_box_default_cmd(const boxlet_box *b);
 /* Host pid of the box's init, 0 when not running. */
 int boxlet_box_pid(const boxlet_box *b);
 

@@ -20,6 +20,7 @@ void box_config_free(box_config *c)
         return;
     free_strv(c->env, c->nenv);
     free_strv(c->labels, c->nlabels);
+    free_strv(c->cmd, c->ncmd);
     free(c->working_dir);
     free(c->user);
     memset(c, 0, sizeof *c);
@@ -35,13 +36,14 @@ static json_t *str_array(char **v, size_t n)
 
 int box_config_to_json(const box_config *c, char **out, err_t *e)
 {
-    json_t *o = json_pack("{s:o, s:o, s:o, s:f, s:I, s:I, s:b, s:o, s:b}", "env",
+    json_t *o = json_pack("{s:o, s:o, s:o, s:f, s:I, s:I, s:b, s:o, s:b, s:o}", "env",
                           str_array(c->env, c->nenv), "working_dir",
                           c->working_dir ? json_string(c->working_dir) : json_null(), "user",
                           c->user ? json_string(c->user) : json_null(), "cpus", c->cpus,
                           "memory_mib", (json_int_t)c->memory_mib, "pids_max",
                           (json_int_t)c->pids_max, "network", c->network, "labels",
-                          str_array(c->labels, c->nlabels), "auto_remove", c->auto_remove);
+                          str_array(c->labels, c->nlabels), "auto_remove", c->auto_remove, "cmd",
+                          str_array(c->cmd, c->ncmd));
     *out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     return *out ? 0 : err_make(e, ERR_NOMEM, "encode box config: out of memory");
@@ -89,6 +91,8 @@ int box_config_from_json(const char *text, box_config *c, err_t *e)
     int rc = get_strv(o, "env", &c->env, &c->nenv, e);
     if (rc == 0)
         rc = get_strv(o, "labels", &c->labels, &c->nlabels, e);
+    if (rc == 0)
+        rc = get_strv(o, "cmd", &c->cmd, &c->ncmd, e);
     c->working_dir = get_str(o, "working_dir");
     c->user = get_str(o, "user");
     c->cpus = json_number_value(json_object_get(o, "cpus"));

@@ -3,6 +3,8 @@
  * never leaves a half image under a real name. */
 #include "runtime/image.h"
 
+#include "runtime/oci.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -262,6 +264,121 @@ static int fill_dir(const char *root, const void *arg, err_t *e)
     return 0;
 }
 
+static void free_v(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void image_info_free(image_info *im)
+{
+    free_v(im->env, im->nenv);
+    free_v(im->cmd, im->ncmd);
+    free(im->working_dir);
+    free(im->user);
+    im->env = im->cmd = NULL;
+    im->nenv = im->ncmd = 0;
+    im->working_dir = im->user = NULL;
+}
+
+/* A NULL-terminated copy of v[0..n) followed by w[0..m). */
+static char **copy_v(char **v, size_t n, char **w, size_t m)
+{
+    char **out = calloc(n + m + 1, sizeof *out);
+    for (size_t i = 0; out && i < n + m; i++)
+        if (!(out[i] = strdup(i < n ? v[i] : w[i - n]))) {
+            free_v(out, i);
+            return NULL;
+        }
+    return out;
+}
+
+/* Fills out from an imported OCI image: lowerdir (top first) and defaults. */
+static int from_oci(const oci_image *im, const char *name, image_info *out, err_t *e)
+{
+    size_t pos = 0;
+    out->rootfs[0] = '\0';
+    for (size_t i = im->nlayers; i-- > 0;) {
+        size_t len = strlen(im->layers[i]);
+        if (strchr(im->layers[i], ':') || strchr(im->layers[i], ',') ||
+            pos + len + 2 > sizeof out->rootfs)
+            return err_make(e, ERR_INVAL, "image \"%s\": layer paths too long or contain ':'/','",
+                            name);
+        if (pos)
+            out->rootfs[pos++] = ':';
+        memcpy(out->rootfs + pos, im->layers[i], len + 1);
+        pos += len;
+    }
+    snprintf(out->name, sizeof out->name, "%s", name);
+    out->nenv = im->nenv;
+    out->ncmd = im->nentrypoint + im->ncmd;
+    out->env = im->nenv ? copy_v(im->env, im->nenv, NULL, 0) : NULL;
+    out->cmd = out->ncmd ? copy_v(im->entrypoint, im->nentrypoint, im->cmd, im->ncmd) : NULL;
+    out->working_dir = im->working_dir ? strdup(im->working_dir) : NULL;
+    out->user = im->user ? strdup(im->user) : NULL;
+    if ((im->nenv && !out->env) || (out->ncmd && !out->cmd)) {
+        image_info_free(out);
+        return err_make(e, ERR_NOMEM, "image \"%s\": out of memory", name);
+    }
+    return 0;
+}
+
+static int load_oci(const char *home, const char *name, image_info *out, err_t *e)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/images/%s/image.json", home, name);
+    oci_image im;
+    int rc = oci_image_load(p, &im, e);
+    if (rc == 0) {
+        rc = from_oci(&im, name, out, e);
+        oci_image_free(&im);
+    }
+    return rc;
+}
+
+/* "oci:DIR[:TAG]" or a directory with an `oci-layout` file: 1 and the
+ * layout dir and tag; 0 for anything else. */
+static int oci_ref(const char *ref, char *dir, size_t n, char *tag, size_t tn)
+{
+    tag[0] = '\0';
+    if (strncmp(ref, "oci:", 4) == 0) {
+        snprintf(dir, n, "%s", ref + 4);
+        char *colon = strrchr(dir, ':');
+        if (colon && !strchr(colon, '/')) {
+            snprintf(tag, tn, "%s", colon + 1);
+            *colon = '\0';
+        }
+        return 1;
+    }
+    char probe[PATH_MAX];
+    snprintf(probe, sizeof probe, "%s/oci-layout", ref);
+    if (access(probe, F_OK) != 0)
+        return 0;
+    snprintf(dir, n, "%s", ref);
+    return 1;
+}
+
+static int import_oci(const char *home, const char *dir, const char *tag, const char *name,
+                      uint32_t uid_base, image_info *out, err_t *e)
+{
+    char idir[PATH_MAX], final[PATH_MAX];
+    snprintf(idir, sizeof idir, "%s/images/%s", home, name);
+    snprintf(final, sizeof final, "%s/image.json", idir);
+    oci_image im;
+    int rc = oci_import(home, dir, *tag ? tag : NULL, uid_base, &im, e);
+    if (rc < 0)
+        return rc;
+    if (mkdir(idir, 0755) < 0 && errno != EEXIST)
+        rc = err_sys(e, errno, "create \"%s\"", idir);
+    if (rc == 0)
+        rc = oci_image_save(&im, final, e);
+    if (rc == 0)
+        rc = from_oci(&im, name, out, e);
+    oci_image_free(&im);
+    return rc;
+}
+
 int image_import(const char *home, const char *src, const char *name, uint32_t uid_base,
                  image_info *out, err_t *e)
 {
@@ -271,6 +388,9 @@ int image_import(const char *home, const char *src, const char *name, uint32_t u
     snprintf(dir, sizeof dir, "%s/images/%s", home, name);
     if (access(dir, F_OK) == 0 || strcmp(name, "host") == 0)
         return err_make(e, ERR_CONFLICT, "image \"%s\" already exists", name);
+    char odir[PATH_MAX], tag[256];
+    if (oci_ref(src, odir, sizeof odir, tag, sizeof tag))
+        return import_oci(home, odir, tag, name, uid_base, out, e);
     struct stat st;
     if (stat(src, &st) < 0)
         return err_sys(e, errno, "import \"%s\"", src);
@@ -317,16 +437,18 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
     if (strchr(ref, '/')) { /* a path: import once, then reuse */
         char name[128];
         derived_name(ref, name, sizeof name);
-        snprintf(dir, sizeof dir, "%s/images/%s/rootfs", home, name);
+        snprintf(dir, sizeof dir, "%s/images/%s", home, name);
         if (access(dir, F_OK) != 0) {
             int rc = image_import(home, ref, name, uid_base, out, e);
-            if (rc < 0 && rc != -ERR_CONFLICT)
+            if (rc == 0 || rc != -ERR_CONFLICT)
                 return rc;
+            image_info_free(out);
         }
-        snprintf(out->name, sizeof out->name, "%s", name);
-        snprintf(out->rootfs, sizeof out->rootfs, "%s", dir);
-        return 0;
+        return image_resolve(home, name, uid_base, out, e);
     }
+    snprintf(dir, sizeof dir, "%s/images/%s/image.json", home, ref);
+    if (image_name_valid(ref) && access(dir, F_OK) == 0)
+        return load_oci(home, ref, out, e);
     snprintf(dir, sizeof dir, "%s/images/%s/rootfs", home, ref);
     if (!image_name_valid(ref) || access(dir, F_OK) != 0)
         return err_make(e, ERR_NOTFOUND,

@@ -15,15 +15,29 @@
 
 typedef struct image_info {
     char name[256];
-    char rootfs[PATH_MAX];
+    char rootfs[PATH_MAX]; /* overlay lowerdir: one directory, or an OCI image's
+                              layers joined by ':' (top first) */
     bool host_binds;   /* the `host` image */
+    /* Defaults from an OCI image's config (NULL / 0 when absent): */
+    char **env;        /* KEY=VALUE */
+    size_t nenv;
+    char *working_dir;
+    char *user;
+    char **cmd;        /* Entrypoint then Cmd */
+    size_t ncmd;
 } image_info;
 
-/* Resolves ref: "host"; the name of an imported image; or a path to a
- * directory or tarball, imported on first use under a name derived from
- * the path. -ERR_NOTFOUND with a message naming ref otherwise. */
+/* Frees the defaults of an image_info (the struct itself is the caller's). */
+void image_info_free(image_info *im);
+
+/* Resolves ref: "host"; the name of an imported image; "oci:DIR[:TAG]" or a
+ * directory holding an OCI image layout (`oci-layout`); or a path to a rootfs
+ * directory or tarball. Paths are imported on first use under a name derived
+ * from them. -ERR_NOTFOUND with a message naming ref otherwise. Free *out's
+ * defaults with image_info_free. */
 int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_info *out, err_t *e);
-/* Imports a directory or tarball as image `name` (replacing nothing: an
+/* Imports an OCI image layout ("oci:DIR[:TAG]", or DIR with `oci-layout`),
+ * a rootfs directory or a tarball as image `name` (replacing nothing: an
  * existing name is -ERR_CONFLICT). Entries escaping the root ("..",
  * absolute links followed out) are refused; device nodes are skipped. */
 int image_import(const char *home, const char *src, const char *name, uint32_t uid_base,

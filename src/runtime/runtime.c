@@ -144,10 +144,12 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
 {
     memset(b, 0, sizeof *b);
     int rc = box_config_from_json(r->config, &b->cfg, e);
-    if (rc == 0)
-        rc = image_resolve(rt->home, r->image, rt->uid_base, &b->img, e);
-    if (rc < 0)
+    if (rc == 0 && (rc = image_resolve(rt->home, r->image, rt->uid_base, &b->img, e)) == 0)
+        image_info_free(&b->img); /* the defaults were merged at create */
+    if (rc < 0) {
+        box_config_free(&b->cfg);
         return rc;
+    }
     snprintf(b->dir, sizeof b->dir, "%s/boxes/%s", rt->home, r->id);
     b->s = (box_spec){.id = r->id, .hostname = r->name, .dir = b->dir, .rootfs = b->img.rootfs,
                       .host_binds = b->img.host_binds, .agent_path = rt->agent,
@@ -171,6 +173,30 @@ static bool hostname_ok(const char *n)
     return true;
 }
 
+/* The image's config supplies defaults: its env comes first (the box's
+ * entries, later, win), its working dir and user unless the box sets them,
+ * and its command. */
+static int config_with_defaults(const box_config *c, const image_info *img, char **json, err_t *e)
+{
+    box_config m = *c;
+    char **env = calloc(img->nenv + c->nenv + 1, sizeof *env);
+    if (!env)
+        return err_make(e, ERR_NOMEM, "create box: out of memory");
+    for (size_t i = 0; i < img->nenv; i++)
+        env[i] = img->env[i];
+    m.nenv = img->nenv;
+    for (size_t i = 0; i < c->nenv; i++)
+        env[m.nenv++] = c->env[i];
+    m.env = env;
+    m.working_dir = c->working_dir ? c->working_dir : img->working_dir;
+    m.user = c->user ? c->user : img->user;
+    m.cmd = img->cmd;
+    m.ncmd = img->ncmd;
+    int rc = box_config_to_json(&m, json, e);
+    free(env);
+    return rc;
+}
+
 int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c, box_rec *out,
               err_t *e)
 {
@@ -190,7 +216,9 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
     if ((rc = image_resolve(rt->home, image ? image : "host", rt->uid_base, &img, e)) < 0)
         return rc;
     char *cfg = NULL;
-    if ((rc = box_config_to_json(c, &cfg, e)) < 0)
+    rc = config_with_defaults(c, &img, &cfg, e);
+    image_info_free(&img);
+    if (rc < 0)
         return rc;
     box_rec r = {.state = BOX_CONFIGURED, .created_ms = wall_ms(), .config = cfg,
                  .error = (char *)"", .image = (char *)(image ? image : "host")};

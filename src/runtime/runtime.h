@@ -28,6 +28,8 @@ typedef struct box_config {
     char **labels;     /* KEY=VALUE */
     size_t nlabels;
     bool auto_remove;
+    char **cmd;        /* the image's default command (Entrypoint + Cmd) */
+    size_t ncmd;
 } box_config;
 
 void box_config_free(box_config *c);

@@ -157,6 +157,7 @@ void boxlet_box_free(boxlet_box *b)
 {
     if (!b)
         return;
+    box_config_free(&b->cfg);
     box_rec_free(&b->rec);
     free(b);
 }
@@ -189,6 +190,15 @@ const char *boxlet_box_state_name(boxlet_box_state st)
 const char *boxlet_box_config_json(const boxlet_box *b)
 {
     return b->rec.config ? b->rec.config : "{}";
+}
+
+const char *const *boxlet_box_default_cmd(const boxlet_box *b)
+{
+    boxlet_box *m = (boxlet_box *)b; /* parsed lazily; the handle is not shared */
+    box_config_free(&m->cfg);
+    if (!b->rec.config || box_config_from_json(b->rec.config, &m->cfg, NULL) < 0 || !m->cfg.ncmd)
+        return NULL;
+    return (const char *const *)m->cfg.cmd;
 }
 
 long long boxlet_box_created_ms(const boxlet_box *b)

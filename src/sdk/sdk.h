@@ -17,6 +17,7 @@ struct boxlet_box {
     boxlet_runtime *rt;
     box_rec rec;
     bool removed;
+    box_config cfg;    /* parsed from rec.config, for boxlet_box_default_cmd */
     err_t err;
 };
 

@@ -1,0 +1,980 @@
+/* oci — see oci.h. An import walks index.json -> (image index ->) image
+ * manifest -> config and layers, reading each blob by its digest and
+ * hashing it as it is read. Layers are unpacked with libarchive into a
+ * temporary directory and renamed into the store; what libarchive cannot
+ * know about (OCI whiteouts, parents a tar omits, paths that would leave
+ * the layer) is handled here with *at() calls that never follow symlinks.
+ * libarchive's SECURE_* checks stay on underneath as a second guard. */
+#include "runtime/oci.h"
+
+#include "core/sha256.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define JSON_BLOB_MAX (8 << 20) /* manifests, indexes, configs */
+#define INDEX_DEPTH_MAX 4       /* index -> index -> ... -> manifest */
+#define REF_NAME "org.opencontainers.image.ref.name"
+#define SAVE_VERSION 1
+
+static const char *const index_types[] = {
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json"};
+static const char *const manifest_types[] = {
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json"};
+static const char *const config_types[] = {"application/vnd.oci.image.config.v1+json",
+                                           "application/vnd.docker.container.image.v1+json"};
+static const char *const tar_types[] = {"application/vnd.oci.image.layer.v1.tar",
+                                        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+                                        "application/vnd.docker.image.rootfs.diff.tar"};
+static const char *const gzip_types[] = {
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"};
+
+#define IN(s, list) in_list(s, list, sizeof list / sizeof *list)
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(s, list[i]) == 0) return true;
+    return false;
+}
+
+/* The host's architecture as Go (and so OCI platforms) names it. */
+static const char *host_goarch(void)
+{
+#if defined(__x86_64__)
+    return "amd64";
+#elif defined(__aarch64__)
+    return "arm64";
+#elif defined(__i386__)
+    return "386";
+#elif defined(__arm__)
+    return "arm";
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return "ppc64le";
+#elif defined(__s390x__)
+    return "s390x";
+#elif defined(__riscv)
+    return "riscv64";
+#else
+    return "unknown";
+#endif
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+static int mkdir_p(const char *path, mode_t mode, err_t *e)
+{
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+        return err_make(e, ERR_TOOBIG, "path \"%.100s...\": too long", path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return err_sys(e, errno, "create directory \"%s\"", p);
+        *s = '/';
+    }
+    if (mkdir(p, mode) < 0 && errno != EEXIST)
+        return err_sys(e, errno, "create directory \"%s\"", p);
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void rm_tree(const char *path)
+{
+    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+static int join(char out[PATH_MAX], const char *dir, const char *rel, err_t *e)
+{
+    if (snprintf(out, PATH_MAX, "%s/%s", dir, rel) >= PATH_MAX)
+        return err_make(e, ERR_TOOBIG, "path \"%s/%.100s...\": too long", dir, rel);
+    return 0;
+}
+
+/* ---- string arrays -------------------------------------------------------- */
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* obj[key] as a NULL-terminated copy: absent, null or [] give NULL. */
+static int strv_get(json_t *obj, const char *key, char ***out, size_t *n, err_t *e)
+{
+    json_t *a = json_object_get(obj, key);
+    *out = NULL;
+    *n = 0;
+    if (!a || json_is_null(a) || (json_is_array(a) && json_array_size(a) == 0)) return 0;
+    if (!json_is_array(a)) return err_make(e, ERR_INVAL, "\"%s\": not an array of strings", key);
+    char **v = calloc(json_array_size(a) + 1, sizeof *v);
+    if (!v) return err_make(e, ERR_NOMEM, "\"%s\": out of memory", key);
+    size_t i;
+    json_t *s;
+    json_array_foreach(a, i, s)
+    {
+        if (!json_is_string(s) || !(v[i] = strdup(json_string_value(s)))) {
+            strv_free(v, i);
+            return err_make(e, json_is_string(s) ? ERR_NOMEM : ERR_INVAL, "\"%s\": %s", key,
+                            json_is_string(s) ? "out of memory" : "not an array of strings");
+        }
+    }
+    *out = v;
+    *n = i;
+    return 0;
+}
+
+/* obj[key] as a copy: absent, null or "" give NULL. */
+static int str_get(json_t *obj, const char *key, char **out, err_t *e)
+{
+    json_t *s = json_object_get(obj, key);
+    *out = NULL;
+    if (!s || json_is_null(s) || (json_is_string(s) && !*json_string_value(s))) return 0;
+    if (!json_is_string(s)) return err_make(e, ERR_INVAL, "\"%s\": not a string", key);
+    if (!(*out = strdup(json_string_value(s))))
+        return err_make(e, ERR_NOMEM, "\"%s\": out of memory", key);
+    return 0;
+}
+
+static json_t *strv_json(char *const *v, size_t n)
+{
+    if (n == 0) return json_null();
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_string(v[i])) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* ---- digests and blobs ---------------------------------------------------- */
+
+/* A content descriptor; the strings belong to the JSON it was parsed from. */
+typedef struct desc {
+    const char *media_type; /* NULL when absent */
+    const char *digest;     /* "sha256:" and 64 lower-case hex digits */
+    const char *hex;        /* digest + 7: also the blob's file name */
+    json_int_t size;
+} desc;
+
+static int digest_check(const char *d, err_t *e)
+{
+    if (strncmp(d, "sha256:", 7) != 0) {
+        const char *colon = strchr(d, ':');
+        return colon && colon != d
+                   ? err_make(e, ERR_UNSUPPORTED, "digest \"%.80s\": only sha256 is supported", d)
+                   : err_make(e, ERR_INVAL, "digest \"%.80s\": not <algorithm>:<hex>", d);
+    }
+    if (strlen(d + 7) != SHA256_HEX_LEN || strspn(d + 7, "0123456789abcdef") != SHA256_HEX_LEN)
+        return err_make(e, ERR_INVAL, "digest \"%.80s\": not 64 lower-case hex digits", d);
+    return 0;
+}
+
+static int desc_parse(json_t *j, const char *what, desc *d, err_t *e)
+{
+    json_t *dg = json_object_get(j, "digest"), *sz = json_object_get(j, "size");
+    json_t *mt = json_object_get(j, "mediaType");
+    if (!json_is_string(dg) || !json_is_integer(sz) || json_integer_value(sz) < 0 ||
+        (mt && !json_is_string(mt)))
+        return err_make(e, ERR_INVAL, "%s: not a descriptor (digest, size, mediaType)", what);
+    d->digest = json_string_value(dg);
+    d->hex = d->digest + 7;
+    d->size = json_integer_value(sz);
+    d->media_type = json_string_value(mt);
+    return digest_check(d->digest, e);
+}
+
+static int blob_open(const char *layout, const desc *d, int *fd, err_t *e)
+{
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s/blobs/sha256/%s", layout, d->hex) >= (int)sizeof p)
+        return err_make(e, ERR_TOOBIG, "layout path \"%.100s...\": too long", layout);
+    *fd = open(p, O_RDONLY | O_CLOEXEC);
+    return *fd < 0 ? err_sys(e, errno, "open \"%s\"", p) : 0;
+}
+
+/* Reads fd to its end, checking it holds exactly d's bytes: no more than
+ * d->size, then the digest. A copy goes to keep (d->size bytes) if wanted. */
+static int blob_hash(int fd, const desc *d, char *keep, err_t *e)
+{
+    sha256_ctx c;
+    uint8_t buf[16384], sum[SHA256_LEN];
+    json_int_t total = 0;
+    sha256_init(&c);
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return err_sys(e, errno, "read");
+        if (n == 0) break;
+        if (total + n > d->size)
+            return err_make(e, ERR_INVAL, "larger than the %lld bytes its descriptor says",
+                            (long long)d->size);
+        if (keep) memcpy(keep + total, buf, (size_t)n);
+        sha256_update(&c, buf, (size_t)n);
+        total += n;
+    }
+    if (total != d->size)
+        return err_make(e, ERR_INVAL, "%lld bytes, its descriptor says %lld", (long long)total,
+                        (long long)d->size);
+    char hex[SHA256_HEX_LEN + 1];
+    sha256_final(&c, sum);
+    sha256_to_hex(sum, hex);
+    if (strcmp(hex, d->hex) != 0)
+        return err_make(e, ERR_INVAL, "digest mismatch: expected %s, content is sha256:%s",
+                        d->digest, hex);
+    return 0;
+}
+
+static int parse_object(const char *buf, size_t n, json_t **out, err_t *e)
+{
+    json_error_t je;
+    if (!(*out = json_loadb(buf, n, 0, &je)))
+        return err_make(e, ERR_INVAL, "invalid JSON at line %d: %s", je.line, je.text);
+    if (json_is_object(*out)) return 0;
+    json_decref(*out);
+    *out = NULL;
+    return err_make(e, ERR_INVAL, "not a JSON object");
+}
+
+/* Reads, verifies and parses a JSON blob (a manifest, index or config). */
+static int blob_json(const char *layout, const desc *d, const char *what, json_t **out, err_t *e)
+{
+    *out = NULL;
+    int fd = -1, rc = 0;
+    if (d->size > JSON_BLOB_MAX)
+        rc = err_make(e, ERR_TOOBIG, "%lld bytes, over the %d limit", (long long)d->size,
+                      JSON_BLOB_MAX);
+    if (rc == 0) rc = blob_open(layout, d, &fd, e);
+    char *buf = rc == 0 ? malloc((size_t)d->size + 1) : NULL;
+    if (rc == 0) rc = buf ? blob_hash(fd, d, buf, e) : err_make(e, ERR_NOMEM, "out of memory");
+    if (fd >= 0) close(fd);
+    if (rc == 0) rc = parse_object(buf, (size_t)d->size, out, e);
+    free(buf);
+    if (rc < 0) err_wrap(e, "%s %s", what, d->digest);
+    return rc;
+}
+
+/* ---- choosing the image ---------------------------------------------------- */
+
+/* json_load_file's failure: a missing file is not_found, like an open(). */
+static int load_error(const char *path, const json_error_t *je, err_t *e)
+{
+    if (access(path, R_OK) < 0) return err_sys(e, errno, "read \"%s\"", path);
+    return err_make(e, ERR_INVAL, "\"%s\": invalid JSON at line %d: %s", path, je->line, je->text);
+}
+
+/* Checks oci-layout and loads index.json (not a blob: nothing to verify). */
+static int layout_index(const char *layout, json_t **index, err_t *e)
+{
+    char p[PATH_MAX];
+    json_error_t je;
+    *index = NULL;
+    int rc = join(p, layout, "oci-layout", e);
+    json_t *ol = rc == 0 ? json_load_file(p, 0, &je) : NULL;
+    if (rc == 0 && !ol) rc = load_error(p, &je, e);
+    const char *v = json_string_value(json_object_get(ol, "imageLayoutVersion"));
+    if (rc == 0 && (!v || strncmp(v, "1.", 2) != 0))
+        rc = err_make(e, ERR_UNSUPPORTED, "\"%s\": image layout version \"%s\", not 1.x", p,
+                      v ? v : "");
+    json_decref(ol);
+    if (rc == 0) rc = join(p, layout, "index.json", e);
+    if (rc == 0 && !(*index = json_load_file(p, 0, &je))) rc = load_error(p, &je, e);
+    if (rc == 0 && !json_is_array(json_object_get(*index, "manifests"))) {
+        rc = err_make(e, ERR_INVAL, "\"%s\": no \"manifests\" array", p);
+        json_decref(*index);
+        *index = NULL;
+    }
+    return rc;
+}
+
+static const char *ref_name(json_t *desc_json)
+{
+    return json_string_value(json_object_get(json_object_get(desc_json, "annotations"), REF_NAME));
+}
+
+/* "a, b, (untagged)" for messages, cut to fit. */
+static void list_tags(json_t *ms, char *out, size_t n)
+{
+    size_t len = 0, i;
+    json_t *m;
+    out[0] = '\0';
+    json_array_foreach(ms, i, m)
+    {
+        if (len >= n) break;
+        const char *t = ref_name(m);
+        len += (size_t)snprintf(out + len, n - len, "%s%s", i ? ", " : "", t ? t : "(untagged)");
+    }
+}
+
+static int pick_tag(json_t *ms, const char *tag, json_t **out, err_t *e)
+{
+    char tags[512];
+    size_t n = json_array_size(ms), i;
+    json_t *m;
+    list_tags(ms, tags, sizeof tags);
+    if (n == 0) return err_make(e, ERR_NOTFOUND, "index.json lists no images");
+    if (!tag && n > 1)
+        return err_make(e, ERR_INVAL, "the layout holds %zu images, choose one by tag: %s", n,
+                        tags);
+    json_array_foreach(ms, i, m)
+    {
+        const char *t = ref_name(m);
+        if (!tag || (t && strcmp(t, tag) == 0)) {
+            *out = m;
+            return 0;
+        }
+    }
+    return err_make(e, ERR_NOTFOUND, "no image tagged \"%s\" (tags: %s)", tag, tags);
+}
+
+enum { KIND_INDEX = 1, KIND_IMAGE = 2 };
+
+static int manifest_kind(const desc *d, json_t *blob, err_t *e)
+{
+    const char *mt = json_string_value(json_object_get(blob, "mediaType"));
+    if (!mt) mt = d->media_type;
+    if (!mt) /* both optional in old layouts: go by the shape */
+        return json_is_array(json_object_get(blob, "manifests")) ? KIND_INDEX : KIND_IMAGE;
+    if (IN(mt, index_types)) return KIND_INDEX;
+    if (IN(mt, manifest_types)) return KIND_IMAGE;
+    return err_make(e, ERR_UNSUPPORTED,
+                    "manifest %s: media type \"%s\" is not an image manifest or index", d->digest,
+                    mt);
+}
+
+/* The entry of an image index for linux on this host's architecture. */
+static int pick_platform(json_t *index, const desc *d, json_t **out, err_t *e)
+{
+    const char *arch = host_goarch();
+    char seen[512] = "";
+    size_t len = 0, i;
+    json_t *m;
+    json_array_foreach(json_object_get(index, "manifests"), i, m)
+    {
+        json_t *p = json_object_get(m, "platform");
+        const char *os = json_string_value(json_object_get(p, "os"));
+        const char *ar = json_string_value(json_object_get(p, "architecture"));
+        if (os && ar && strcmp(os, "linux") == 0 && strcmp(ar, arch) == 0) {
+            *out = m;
+            return 0;
+        }
+        if (len < sizeof seen)
+            len += (size_t)snprintf(seen + len, sizeof seen - len, "%s%s/%s", len ? ", " : "",
+                                    os ? os : "?", ar ? ar : "?");
+    }
+    return err_make(e, ERR_NOTFOUND, "image index %s has no linux/%s image (it has: %s)", d->digest,
+                    arch, len ? seen : "nothing");
+}
+
+/* Follows entry (through image indexes) to an image manifest. */
+static int resolve_image(const char *layout, json_t *entry, json_t **manifest, char digest[72],
+                         err_t *e)
+{
+    json_t *owner = NULL; /* the index holding entry, once past index.json */
+    for (int depth = 0;; depth++) {
+        desc d;
+        json_t *blob = NULL;
+        int rc = desc_parse(entry, "manifest descriptor", &d, e);
+        if (rc == 0) rc = blob_json(layout, &d, "manifest", &blob, e);
+        if (rc == 0) rc = manifest_kind(&d, blob, e);
+        if (rc == KIND_IMAGE) {
+            snprintf(digest, 72, "%s", d.digest);
+            *manifest = blob;
+            json_decref(owner);
+            return 0;
+        }
+        if (rc == KIND_INDEX)
+            rc = depth < INDEX_DEPTH_MAX
+                     ? pick_platform(blob, &d, &entry, e)
+                     : err_make(e, ERR_INVAL, "image index %s: nested over %d deep", d.digest,
+                                INDEX_DEPTH_MAX);
+        json_decref(owner);
+        owner = blob;
+        if (rc < 0) {
+            json_decref(owner);
+            return rc;
+        }
+    }
+}
+
+static int select_image(const char *layout, const char *tag, json_t **manifest, char digest[72],
+                        err_t *e)
+{
+    json_t *index, *entry = NULL;
+    int rc = layout_index(layout, &index, e);
+    if (rc == 0) rc = pick_tag(json_object_get(index, "manifests"), tag, &entry, e);
+    if (rc == 0) rc = resolve_image(layout, entry, manifest, digest, e);
+    json_decref(index);
+    return rc;
+}
+
+/* The fields a box uses from an image config's "config" object (the same
+ * shape in a saved description). */
+static int config_fields(json_t *c, oci_image *im, err_t *e)
+{
+    if (c && !json_is_object(c) && !json_is_null(c))
+        return err_make(e, ERR_INVAL, "\"config\": not an object");
+    int rc = strv_get(c, "Env", &im->env, &im->nenv, e);
+    if (rc == 0) rc = strv_get(c, "Entrypoint", &im->entrypoint, &im->nentrypoint, e);
+    if (rc == 0) rc = strv_get(c, "Cmd", &im->cmd, &im->ncmd, e);
+    if (rc == 0) rc = str_get(c, "WorkingDir", &im->working_dir, e);
+    if (rc == 0) rc = str_get(c, "User", &im->user, e);
+    return rc;
+}
+
+static int load_config(const char *layout, json_t *manifest, oci_image *im, err_t *e)
+{
+    desc d;
+    json_t *blob = NULL;
+    int rc = desc_parse(json_object_get(manifest, "config"), "config descriptor", &d, e);
+    if (rc == 0 && d.media_type && !IN(d.media_type, config_types))
+        rc = err_make(e, ERR_UNSUPPORTED, "config %s: media type \"%s\": not a container image",
+                      d.digest, d.media_type);
+    if (rc == 0) rc = blob_json(layout, &d, "config", &blob, e);
+    if (rc == 0 && (rc = config_fields(json_object_get(blob, "config"), im, e)) < 0)
+        err_wrap(e, "config %s", d.digest);
+    json_decref(blob);
+    return rc;
+}
+
+/* ---- unpacking a layer ----------------------------------------------------- */
+
+typedef struct unpack {
+    const char *root; /* the layer's directory; no symlink in its path */
+    int rootfd;
+    uint32_t base;
+    struct archive *in, *out;
+    char parent[PATH_MAX]; /* the last parent made sure of, not walked again */
+} unpack;
+
+/* Copies a tar path into out, relative to the layer: "./" prefixes and
+ * trailing slashes dropped; an absolute path or a ".." component is refused
+ * (it would land outside the layer). "" is the layer's root. */
+static int clean_path(const char *name, char out[PATH_MAX], err_t *e)
+{
+    if (!name) return err_make(e, ERR_INVAL, "refused: no path");
+    if (name[0] == '/') return err_make(e, ERR_INVAL, "refused: an absolute path");
+    while (name[0] == '.' && name[1] == '/')
+        name += strspn(name + 1, "/") + 1;
+    size_t n = strlen(name);
+    if (n >= PATH_MAX) return err_make(e, ERR_TOOBIG, "refused: a path of %zu bytes", n);
+    memcpy(out, name, n + 1);
+    while (n > 0 && out[n - 1] == '/')
+        out[--n] = '\0';
+    if (strcmp(out, ".") == 0) out[0] = '\0';
+    for (const char *c = out; *c; c += strspn(c, "/")) {
+        size_t len = strcspn(c, "/");
+        if (len == 2 && c[0] == '.' && c[1] == '.')
+            return err_make(e, ERR_INVAL, "refused: a \"..\" component would leave the layer");
+        c += len;
+    }
+    return 0;
+}
+
+/* Opens directory `name` in dirfd without following a symlink; with
+ * create, makes it if missing (0755, owned by the box's root). */
+static int step_into(int dirfd, const char *name, bool create, uint32_t base)
+{
+    const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    int fd = openat(dirfd, name, flags);
+    if (fd >= 0 || errno != ENOENT || !create) return fd;
+    bool made = mkdirat(dirfd, name, 0755) == 0;
+    if (!made && errno != EEXIST) return -1;
+    fd = openat(dirfd, name, flags);
+    if (fd >= 0 && made && (fchmod(fd, 0755) < 0 || (base && fchown(fd, base, base) < 0))) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+static int walk_error(const char *rel, size_t upto, int errnum, err_t *e)
+{
+    if (errnum == ELOOP || errnum == ENOTDIR)
+        return err_make(e, ERR_INVAL, "refused: \"%.*s\" is a symlink or not a directory",
+                        (int)upto, rel);
+    if (errnum == ENOENT)
+        return err_make(e, ERR_INVAL, "\"%.*s\" is not in the layer", (int)upto, rel);
+    return err_sys(e, errnum, "open \"%.*s\"", (int)upto, rel);
+}
+
+/* Opens directory rel[0..len) of the layer one component at a time, never
+ * following a symlink, so nothing an entry names can reach outside the
+ * layer. With create, missing directories are made: tars often omit them. */
+static int walk_dir(const unpack *u, const char *rel, size_t len, bool create, int *out, err_t *e)
+{
+    int fd = fcntl(u->rootfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return err_sys(e, errno, "duplicate a descriptor");
+    for (size_t i = 0; i < len; i++) {
+        size_t j = i;
+        while (j < len && rel[j] != '/')
+            j++;
+        char comp[NAME_MAX + 1];
+        if (j - i > NAME_MAX) {
+            close(fd);
+            return err_make(e, ERR_TOOBIG, "refused: a name of %zu bytes", j - i);
+        }
+        memcpy(comp, rel + i, j - i);
+        comp[j - i] = '\0';
+        int next = j > i ? step_into(fd, comp, create, u->base) : fd;
+        int saved = errno;
+        if (next != fd) close(fd);
+        if (next < 0) return walk_error(rel, j, saved, e);
+        fd = next;
+        i = j;
+    }
+    *out = fd;
+    return 0;
+}
+
+/* Makes sure rel[0..len), an entry's parent, is a directory of the layer. */
+static int ensure_parent(unpack *u, const char *rel, size_t len, err_t *e)
+{
+    if (len == 0 || (strlen(u->parent) == len && strncmp(u->parent, rel, len) == 0)) return 0;
+    int fd;
+    int rc = walk_dir(u, rel, len, true, &fd, e);
+    if (rc < 0) return rc;
+    close(fd);
+    memcpy(u->parent, rel, len);
+    u->parent[len] = '\0';
+    return 0;
+}
+
+/* An entry at rel may replace a directory of the remembered parent. */
+static void forget_parent(unpack *u, const char *rel)
+{
+    size_t n = strlen(rel);
+    if (strncmp(u->parent, rel, n) == 0 && (u->parent[n] == '\0' || u->parent[n] == '/'))
+        u->parent[0] = '\0';
+}
+
+/* ".wh..wh..opq": everything below this directory in lower layers is
+ * hidden — overlayfs's opaque xattr. */
+static int make_opaque(const unpack *u, const char *rel, size_t len, err_t *e)
+{
+    int fd;
+    int rc = walk_dir(u, rel, len, true, &fd, e);
+    if (rc < 0) return rc;
+    if (fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) < 0)
+        rc = err_sys(e, errno, "set user.overlay.opaque");
+    /* For an overlay mounted without userxattr (by root, no user namespace).
+     * Only root may set trusted.*, and only root mounts that way. */
+    else if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0 && errno != EPERM)
+        rc = err_sys(e, errno, "set trusted.overlay.opaque");
+    close(fd);
+    return rc;
+}
+
+/* ".wh.NAME" hides NAME of the lower layers: overlayfs's whiteout is a
+ * character device 0/0 (which root, and since Linux 5.8 anyone, may make). */
+static int whiteout(const unpack *u, struct archive_entry *ent, const char *rel, size_t plen,
+                    const char *name, err_t *e)
+{
+    if (strcmp(name, ".wh..opq") == 0) return make_opaque(u, rel, plen, e);
+    if (strncmp(name, ".wh.", 4) == 0) /* other .wh..wh.* are aufs bookkeeping */
+        return 0;
+    if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return err_make(e, ERR_INVAL, "refused: a whiteout of \"%s\"", name);
+    int dfd;
+    int rc = walk_dir(u, rel, plen, true, &dfd, e);
+    if (rc < 0) return rc;
+    uid_t uid = (uid_t)(archive_entry_uid(ent) + u->base);
+    gid_t gid = (gid_t)(archive_entry_gid(ent) + u->base);
+    if (mknodat(dfd, name, S_IFCHR, makedev(0, 0)) < 0) {
+        if (errno != EEXIST) /* an entry of this very layer keeps its name */
+            rc = err_sys(e, errno, "create whiteout \"%s\"", name);
+    } else if (u->base && fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+        rc = err_sys(e, errno, "set owner of whiteout \"%s\"", name);
+    }
+    close(dfd);
+    return rc;
+}
+
+/* A hard link must name a file of this layer, reached without symlinks. */
+static int link_target(const unpack *u, struct archive_entry *ent, err_t *e)
+{
+    char rel[PATH_MAX], dst[PATH_MAX];
+    int fd = -1;
+    int rc = clean_path(archive_entry_hardlink(ent), rel, e);
+    const char *slash = strrchr(rel, '/');
+    if (rc == 0 && !rel[0]) rc = err_make(e, ERR_INVAL, "refused: a link to the layer's root");
+    if (rc == 0) rc = walk_dir(u, rel, slash ? (size_t)(slash - rel) : 0, false, &fd, e);
+    if (fd >= 0) close(fd);
+    if (rc == 0) rc = join(dst, u->root, rel, e);
+    if (rc < 0) {
+        err_wrap(e, "hard link to \"%s\"", archive_entry_hardlink(ent));
+        return rc;
+    }
+    archive_entry_copy_hardlink(ent, dst);
+    return 0;
+}
+
+static int copy_data(const unpack *u, err_t *e)
+{
+    const void *buf;
+    size_t size;
+    la_int64_t off;
+    int r;
+    while ((r = archive_read_data_block(u->in, &buf, &size, &off)) == ARCHIVE_OK)
+        if (archive_write_data_block(u->out, buf, size, off) < ARCHIVE_WARN)
+            return err_make(e, ERR_IO, "write: %s", archive_error_string(u->out));
+    return r == ARCHIVE_EOF ? 0 : err_make(e, ERR_INVAL, "read: %s", archive_error_string(u->in));
+}
+
+static int write_entry(unpack *u, struct archive_entry *ent, const char *rel, err_t *e)
+{
+    char dst[PATH_MAX];
+    int rc = join(dst, u->root, rel, e);
+    if (rc == 0 && archive_entry_hardlink(ent)) rc = link_target(u, ent, e);
+    if (rc < 0) return rc;
+    archive_entry_copy_pathname(ent, dst);
+    archive_entry_set_uid(ent, archive_entry_uid(ent) + u->base);
+    archive_entry_set_gid(ent, archive_entry_gid(ent) + u->base);
+    forget_parent(u, rel);
+    if (archive_write_header(u->out, ent) < ARCHIVE_WARN)
+        return err_make(e, ERR_INVAL, "%s", archive_error_string(u->out));
+    if (archive_entry_size(ent) > 0 && (rc = copy_data(u, e)) < 0) return rc;
+    if (archive_write_finish_entry(u->out) < ARCHIVE_WARN)
+        return err_make(e, ERR_IO, "%s", archive_error_string(u->out));
+    return 0;
+}
+
+static int unpack_entry(unpack *u, struct archive_entry *ent, err_t *e)
+{
+    char rel[PATH_MAX];
+    int rc = clean_path(archive_entry_pathname(ent), rel, e);
+    if (rc < 0 || !rel[0]) /* the layer's root keeps the store's owner and mode */
+        return rc;
+    const char *slash = strrchr(rel, '/'), *base = slash ? slash + 1 : rel;
+    size_t plen = slash ? (size_t)(slash - rel) : 0;
+    if (strncmp(base, ".wh.", 4) == 0) return whiteout(u, ent, rel, plen, base + 4, e);
+    mode_t type = archive_entry_filetype(ent);
+    if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFSOCK) /* no devices in images */
+        return 0;
+    rc = ensure_parent(u, rel, plen, e);
+    return rc < 0 ? rc : write_entry(u, ent, rel, e);
+}
+
+static int unpack_entries(unpack *u, err_t *e)
+{
+    struct archive_entry *ent;
+    int r;
+    while ((r = archive_read_next_header(u->in, &ent)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+        char shown[256]; /* the entry's name changes as it is written */
+        snprintf(shown, sizeof shown, "%s",
+                 archive_entry_pathname(ent) ? archive_entry_pathname(ent) : "");
+        int rc = unpack_entry(u, ent, e);
+        if (rc < 0) {
+            err_wrap(e, "entry \"%s\"", shown);
+            return rc;
+        }
+    }
+    return r == ARCHIVE_EOF ? 0 : err_make(e, ERR_INVAL, "read: %s", archive_error_string(u->in));
+}
+
+static int archive_setup(unpack *u, int fd, bool gzip, err_t *e)
+{
+    if (!u->in || !u->out) return err_make(e, ERR_NOMEM, "out of memory");
+    if (gzip) archive_read_support_filter_gzip(u->in);
+    archive_read_support_format_tar(u->in);
+    /* Every path given to libarchive is absolute (the layer's directory and
+     * the entry's path), so SECURE_NOABSOLUTEPATHS would refuse them all:
+     * clean_path refuses absolute entry paths instead. NO_AUTODIR: parents
+     * are made by walk_dir, owned by the box's root, not by us. */
+    archive_write_disk_set_options(
+        u->out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+                    ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                    ARCHIVE_EXTRACT_NO_AUTODIR);
+    if (archive_read_open_fd(u->in, fd, 65536) != ARCHIVE_OK)
+        return err_make(e, ERR_INVAL, "read: %s", archive_error_string(u->in));
+    return 0;
+}
+
+/* Unpacks the tar at fd into the new directory root. */
+static int unpack_layer(int fd, const char *root, bool gzip, uint32_t base, err_t *e)
+{
+    unpack u = {.root = root, .rootfd = -1, .base = base};
+    if (mkdir(root, 0755) < 0) return err_sys(e, errno, "create directory \"%s\"", root);
+    if ((u.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return err_sys(e, errno, "open \"%s\"", root);
+    int rc = 0;
+    if (fchmod(u.rootfd, 0755) < 0 || (base && fchown(u.rootfd, base, base) < 0))
+        rc = err_sys(e, errno, "set owner of \"%s\"", root);
+    u.in = archive_read_new();
+    u.out = archive_write_disk_new();
+    if (rc == 0) rc = archive_setup(&u, fd, gzip, e);
+    if (rc == 0) rc = unpack_entries(&u, e);
+    /* close applies the deferred directory modes and times */
+    if (u.out && archive_write_close(u.out) != ARCHIVE_OK && rc == 0)
+        rc = err_make(e, ERR_IO, "finish: %s", archive_error_string(u.out));
+    archive_read_free(u.in);
+    archive_write_free(u.out);
+    close(u.rootfd);
+    return rc;
+}
+
+/* ---- the layer store ------------------------------------------------------- */
+
+typedef struct store {
+    char dir[PATH_MAX]; /* $home/layers, symlinks resolved for libarchive's checks */
+    int lock;           /* flock'ed for the whole import */
+    uint32_t base;
+    char **added; /* layer dirs this import made: removed if it fails */
+    size_t nadded;
+} store;
+
+/* Under the lock, a temporary directory belongs to a dead import. */
+static void clear_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char p[PATH_MAX];
+        if (strncmp(de->d_name, ".tmp-", 5) == 0 && join(p, dir, de->d_name, NULL) == 0) rm_tree(p);
+    }
+    if (d) closedir(d);
+}
+
+static int store_open(const char *home, uint32_t base, store *s, err_t *e)
+{
+    char p[PATH_MAX];
+    memset(s, 0, sizeof *s);
+    s->lock = -1;
+    s->base = base;
+    int rc = join(p, home, "layers", e);
+    if (rc == 0) rc = mkdir_p(p, 0755, e);
+    if (rc == 0 && !realpath(p, s->dir)) rc = err_sys(e, errno, "resolve \"%s\"", p);
+    if (rc == 0) rc = join(p, s->dir, ".lock", e);
+    if (rc == 0 && (s->lock = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+        rc = err_sys(e, errno, "open \"%s\"", p);
+    while (rc == 0 && flock(s->lock, LOCK_EX) < 0)
+        if (errno != EINTR) rc = err_sys(e, errno, "lock \"%s\"", p);
+    if (rc == 0) clear_stale(s->dir);
+    return rc;
+}
+
+static void store_close(store *s, bool failed)
+{
+    for (size_t i = 0; i < s->nadded; i++) {
+        if (failed) rm_tree(s->added[i]);
+        free(s->added[i]);
+    }
+    free(s->added);
+    if (s->lock >= 0) close(s->lock); /* and with it the lock */
+}
+
+/* The store's directory is owned by the uid_base it was unpacked with. */
+static int layer_reuse(const char *dir, const struct stat *st, uint32_t base, err_t *e)
+{
+    if (!S_ISDIR(st->st_mode)) return err_make(e, ERR_INTERNAL, "\"%s\" is not a directory", dir);
+    if (st->st_uid != base)
+        return err_make(e, ERR_CONFLICT, "\"%s\" was unpacked for uid base %u, not %u", dir,
+                        (unsigned)st->st_uid, base);
+    return 0;
+}
+
+/* Verifies the blob, unpacks it beside its place and renames it in. */
+static int layer_add(store *s, const char *layout, const desc *d, const char *dir, err_t *e)
+{
+    bool gzip = !d->media_type || IN(d->media_type, gzip_types); /* gzip also reads plain tar */
+    if (!gzip && !IN(d->media_type, tar_types))
+        return err_make(e, ERR_UNSUPPORTED, "media type \"%s\": only tar and tar+gzip layers",
+                        d->media_type);
+    char **v = realloc(s->added, (s->nadded + 1) * sizeof *v);
+    if (!v) return err_make(e, ERR_NOMEM, "out of memory");
+    s->added = v;
+    char tmp[PATH_MAX];
+    int fd = -1, rc = 0;
+    if (snprintf(tmp, sizeof tmp, "%s/.tmp-%.16s-%d", s->dir, d->hex, (int)getpid()) >= PATH_MAX)
+        rc = err_make(e, ERR_TOOBIG, "path \"%s\": too long", s->dir);
+    if (rc == 0) rc = blob_open(layout, d, &fd, e);
+    if (rc == 0) rc = blob_hash(fd, d, NULL, e); /* all of it, before unpacking anything */
+    if (rc == 0 && lseek(fd, 0, SEEK_SET) < 0) rc = err_sys(e, errno, "rewind");
+    if (rc == 0 && (rc = unpack_layer(fd, tmp, gzip, s->base, e)) == 0 && rename(tmp, dir) < 0)
+        rc = err_sys(e, errno, "rename \"%s\" to \"%s\"", tmp, dir);
+    if (fd >= 0) close(fd);
+    if (rc < 0) {
+        rm_tree(tmp);
+        return rc;
+    }
+    if (!(s->added[s->nadded] = strdup(dir))) {
+        rm_tree(dir);
+        return err_make(e, ERR_NOMEM, "out of memory");
+    }
+    s->nadded++;
+    return 0;
+}
+
+static int layer_get(store *s, const char *layout, const desc *d, char **out, err_t *e)
+{
+    char dir[PATH_MAX];
+    struct stat st;
+    int rc = join(dir, s->dir, d->hex, e);
+    if (rc == 0 && lstat(dir, &st) == 0)
+        rc = layer_reuse(dir, &st, s->base, e);
+    else if (rc == 0)
+        rc = errno == ENOENT ? layer_add(s, layout, d, dir, e)
+                             : err_sys(e, errno, "stat \"%s\"", dir);
+    if (rc == 0 && !(*out = strdup(dir))) rc = err_make(e, ERR_NOMEM, "out of memory");
+    if (rc < 0) err_wrap(e, "layer %s", d->digest);
+    return rc;
+}
+
+static int store_layers(const char *home, const char *layout, json_t *manifest, uint32_t base,
+                        oci_image *im, err_t *e)
+{
+    json_t *ls = json_object_get(manifest, "layers");
+    size_t n = json_array_size(ls);
+    if (n == 0) return err_make(e, ERR_INVAL, "manifest %s lists no layers", im->digest);
+    if (!(im->layers = calloc(n + 1, sizeof *im->layers)))
+        return err_make(e, ERR_NOMEM, "out of memory");
+    store s;
+    int rc = store_open(home, base, &s, e);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        desc d;
+        rc = desc_parse(json_array_get(ls, i), "layer descriptor", &d, e);
+        if (rc == 0) rc = layer_get(&s, layout, &d, &im->layers[i], e);
+        if (rc == 0) im->nlayers++;
+    }
+    store_close(&s, rc < 0);
+    return rc;
+}
+
+/* ---- the API ---------------------------------------------------------------- */
+
+void oci_image_free(oci_image *im)
+{
+    if (!im) return;
+    strv_free(im->layers, im->nlayers);
+    strv_free(im->env, im->nenv);
+    strv_free(im->entrypoint, im->nentrypoint);
+    strv_free(im->cmd, im->ncmd);
+    free(im->working_dir);
+    free(im->user);
+    memset(im, 0, sizeof *im);
+}
+
+int oci_import(const char *home, const char *layout, const char *tag, uint32_t uid_base,
+               oci_image *out, err_t *e)
+{
+    json_t *manifest = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = select_image(layout, tag, &manifest, out->digest, e);
+    if (rc == 0) rc = load_config(layout, manifest, out, e);
+    if (rc == 0) rc = store_layers(home, layout, manifest, uid_base, out, e);
+    json_decref(manifest);
+    if (rc < 0) {
+        oci_image_free(out);
+        if (tag)
+            err_wrap(e, "import image \"%s\" of OCI layout \"%s\"", tag, layout);
+        else
+            err_wrap(e, "import the image of OCI layout \"%s\"", layout);
+    }
+    return rc;
+}
+
+static json_t *image_json(const oci_image *im)
+{
+    json_t *cfg =
+        json_pack("{s:o, s:s?, s:s?, s:o, s:o}", "Env", strv_json(im->env, im->nenv), "WorkingDir",
+                  im->working_dir, "User", im->user, "Entrypoint",
+                  strv_json(im->entrypoint, im->nentrypoint), "Cmd", strv_json(im->cmd, im->ncmd));
+    return json_pack("{s:i, s:s, s:o, s:o}", "version", SAVE_VERSION, "digest", im->digest,
+                     "layers", strv_json(im->layers, im->nlayers), "config", cfg);
+}
+
+static int write_json(json_t *j, const char *path, err_t *e)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid()) >= (int)sizeof tmp)
+        return err_make(e, ERR_TOOBIG, "path \"%s\": too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return err_sys(e, errno, "create \"%s\"", tmp);
+    int rc = 0;
+    errno = 0;
+    if (json_dumpfd(j, fd, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 || write(fd, "\n", 1) != 1 ||
+        fsync(fd) < 0)
+        rc = err_sys(e, errno ? errno : EIO, "write \"%s\"", tmp);
+    if (close(fd) < 0 && rc == 0) rc = err_sys(e, errno, "write \"%s\"", tmp);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = err_sys(e, errno, "rename \"%s\" to \"%s\"", tmp, path);
+    if (rc < 0) unlink(tmp);
+    return rc;
+}
+
+int oci_image_save(const oci_image *im, const char *path, err_t *e)
+{
+    json_t *j = image_json(im);
+    if (!j) /* jansson says no more than that */
+        return err_make(e, ERR_NOMEM, "describe image %s: out of memory or a string not UTF-8",
+                        im->digest);
+    int rc = write_json(j, path, e);
+    json_decref(j);
+    if (rc < 0) err_wrap(e, "save image %s", im->digest);
+    return rc;
+}
+
+static int image_from_json(json_t *j, oci_image *im, err_t *e)
+{
+    json_t *v = json_object_get(j, "version");
+    if (v && json_integer_value(v) != SAVE_VERSION)
+        return err_make(e, ERR_UNSUPPORTED, "version %lld, not %d", json_integer_value(v),
+                        SAVE_VERSION);
+    const char *dg = json_string_value(json_object_get(j, "digest"));
+    int rc = dg ? digest_check(dg, e) : err_make(e, ERR_INVAL, "no \"digest\"");
+    if (rc == 0) snprintf(im->digest, sizeof im->digest, "%s", dg);
+    if (rc == 0) rc = strv_get(j, "layers", &im->layers, &im->nlayers, e);
+    if (rc == 0 && im->nlayers == 0) rc = err_make(e, ERR_INVAL, "no \"layers\"");
+    for (size_t i = 0; rc == 0 && i < im->nlayers; i++)
+        if (im->layers[i][0] != '/')
+            rc = err_make(e, ERR_INVAL, "layer \"%s\": not an absolute path", im->layers[i]);
+    if (rc == 0) rc = config_fields(json_object_get(j, "config"), im, e);
+    return rc;
+}
+
+int oci_image_load(const char *path, oci_image *out, err_t *e)
+{
+    json_error_t je;
+    memset(out, 0, sizeof *out);
+    json_t *j = json_load_file(path, 0, &je);
+    int rc = j ? 0 : load_error(path, &je, e);
+    if (rc == 0 && !json_is_object(j)) rc = err_make(e, ERR_INVAL, "not a JSON object");
+    if (rc == 0) rc = image_from_json(j, out, e);
+    json_decref(j);
+    if (rc < 0) {
+        oci_image_free(out);
+        err_wrap(e, "load image description \"%s\"", path);
+    }
+    return rc;
+}

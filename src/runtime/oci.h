@@ -1,0 +1,76 @@
+/* oci — images from OCI image layouts (a directory with `oci-layout`,
+ * `index.json` and `blobs/sha256/...`, as written by `skopeo copy oci:`,
+ * `docker buildx --output type=oci` or `umoci`), unpacked into a
+ * content-addressed layer store, $home/layers/<hex of the layer blob>/, one
+ * directory per layer, shared by every image that uses it. A box's root is
+ * then an overlay of those directories: pass them to overlayfs TOP FIRST
+ * (lowerdir=layers[n-1]:...:layers[0]), with `userxattr` when mounting
+ * inside a user namespace. Registries, pushing and garbage collection of
+ * unused layers are not here. */
+#ifndef BOXLET_RUNTIME_OCI_H
+#define BOXLET_RUNTIME_OCI_H
+
+#include "core/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* An imported image. The string arrays are NULL-terminated when non-NULL;
+ * an absent or empty array is NULL with a count of 0. */
+typedef struct oci_image {
+    char digest[72]; /* "sha256:<hex>" of the image manifest */
+    char **layers;   /* absolute dirs of the unpacked layers, BOTTOM first */
+    size_t nlayers;  /* at least 1 */
+    char **env;      /* config.Env, "NAME=value" */
+    size_t nenv;
+    char *working_dir; /* config.WorkingDir, or NULL */
+    char *user;        /* config.User, or NULL */
+    char **entrypoint; /* config.Entrypoint */
+    size_t nentrypoint;
+    char **cmd; /* config.Cmd */
+    size_t ncmd;
+} oci_image;
+
+/* Frees what im holds and zeroes it; safe on a zeroed or freed image. */
+void oci_image_free(oci_image *im);
+
+/* Imports the image of the OCI layout at `layout` tagged `tag` (the
+ * "org.opencontainers.image.ref.name" annotation of an index.json entry,
+ * matched exactly); tag NULL takes the only image, and is -ERR_INVAL naming
+ * the tags if there are several. An entry that is an image index (manifest
+ * list) resolves to its linux/<host arch> image (amd64 on x86_64, arm64 on
+ * aarch64: Go's GOARCH names). Every blob read (manifests, config, layers)
+ * is checked against its descriptor's size and sha256 digest before use; a
+ * mismatch names the expected and the actual digest.
+ *
+ * Layers: media types ...layer.v1.tar and ...tar+gzip (and Docker's
+ * rootfs.diff.tar.gzip). A layer already in the store is reused as it is;
+ * one that was unpacked with another uid_base is -ERR_CONFLICT (a home uses
+ * one uid range). A new one is unpacked into a temporary directory beside
+ * its place and renamed into it: ownership shifted by uid_base (uid +
+ * uid_base, gid + uid_base; parents the tar omits belong to uid_base);
+ * whiteouts ".wh.NAME" become character devices 0/0, ".wh..wh..opq" sets
+ * user.overlay.opaque="y" (and trusted.overlay.opaque, for overlays mounted
+ * without userxattr) on its directory; device nodes are skipped; xattrs,
+ * ACLs and file capabilities in the tar are not restored. An entry whose
+ * path or hard link target is absolute, has a ".." component or goes
+ * through a symlink is refused (-ERR_INVAL naming the entry) and the import
+ * fails. Imports into one home are serialized by a lock on
+ * $home/layers/.lock; a failed import removes every layer it added, so on
+ * failure nothing new remains in the store. Needs root (or uid_base 0) to
+ * set owners and trusted xattrs.
+ *
+ * On success *out holds the image (free it with oci_image_free); on failure
+ * it is zeroed. */
+int oci_import(const char *home, const char *layout, const char *tag, uint32_t uid_base,
+               oci_image *out, err_t *e);
+
+/* Writes im's description (digest, layers, config) as JSON to path,
+ * atomically (a temporary file beside it, renamed over it). */
+int oci_image_save(const oci_image *im, const char *path, err_t *e);
+/* Reads a description written by oci_image_save into *out (free it with
+ * oci_image_free; zeroed on failure). The layers are not checked for
+ * presence. */
+int oci_image_load(const char *path, oci_image *out, err_t *e);
+
+#endif
