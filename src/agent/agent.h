@@ -52,6 +52,8 @@ struct conn {
     buf_t in, out;
     bool hello;        /* the peer's HELLO arrived */
     bool dead;         /* closed; freed at the end of the loop turn */
+    bool more;         /* pumping stopped at the backlog limit with output left:
+                          keep EPOLLOUT armed so draining wakes the loop */
     chan_t *chans;
     conn_t *next;
 };

@@ -133,7 +133,11 @@ void chan_pump(chan_t *ch)
     if (!ex || !ch->conn || ch->conn->dead)
         return;
     bool moved = false;
-    while (!conn_backlogged(ch->conn)) {
+    for (;;) {
+        if (conn_backlogged(ch->conn)) {
+            ch->conn->more = true; /* resumed when the connection drains */
+            break;
+        }
         bool sent = pump_stream(ch, 0);
         sent |= pump_stream(ch, 1);
         if (!sent)
@@ -157,6 +161,7 @@ void chans_pump_all(agent_t *ag)
     for (conn_t *c = ag->conns; c; c = c->next) {
         if (c->dead)
             continue;
+        c->more = false;
         for (chan_t *ch = c->chans, *next; ch; ch = next) {
             next = ch->next_in_conn;
             chan_pump(ch);

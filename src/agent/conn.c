@@ -90,8 +90,10 @@ void conn_flush(conn_t *c)
             return;
         }
     }
+    /* Drained. If output is still waiting to be pumped, EPOLLOUT (at once
+     * ready) brings the loop back to pump it: nothing else might. */
     if (!c->dead)
-        watch_set(c->ag, &c->w, EPOLLIN);
+        watch_set(c->ag, &c->w, c->more ? EPOLLIN | EPOLLOUT : EPOLLIN);
 }
 
 void conn_close(conn_t *c)
