@@ -271,13 +271,32 @@ int rt_refresh(rt_t *rt, box_rec *r, err_t *e)
     return rc;
 }
 
+/* A box's init (a mapped uid) reaches its directory by path: every
+ * ancestor of the home must let others search it. Say which one does not. */
+static int check_reachable(const char *home, err_t *e)
+{
+    char p[RT_HOME_MAX];
+    snprintf(p, sizeof p, "%s", home);
+    for (char *slash = p + strlen(p); slash > p; slash = strrchr(p, '/')) {
+        *slash = '\0';
+        struct stat st;
+        const char *dir = *p ? p : "/";
+        if (stat(dir, &st) == 0 && !(st.st_mode & S_IXOTH))
+            return err_make(e, ERR_PERM,
+                            "boxlet home \"%s\": \"%s\" is not searchable by the boxes' "
+                            "unprivileged uids (chmod o+x \"%s\", or use another home)",
+                            home, dir, dir);
+    }
+    return 0;
+}
+
 static int start_locked(rt_t *rt, box_rec *r, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
     if (rc < 0 || r->state == BOX_RUNNING)
         return rc;
     spec_buf b;
-    if ((rc = make_spec(rt, r, &b, e)) < 0)
+    if ((rc = check_reachable(rt->home, e)) < 0 || (rc = make_spec(rt, r, &b, e)) < 0)
         return err_wrap(e, "start box \"%s\"", r->name);
     box_proc p;
     rc = rt->be->prepare(&b.s, e);
