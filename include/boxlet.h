@@ -243,10 +243,23 @@ int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms);
 /* A file descriptor that is readable when boxlet_exec_read may have
  * something (poll it, never read it). Owned by e. */
 int boxlet_exec_fd(const boxlet_exec *e);
-/* Writes stdin bytes (stdin owner only), blocking up to timeout_ms until the
- * agent accepted all of them. BOXLET_ECLOSED if the execution finished or
- * stdin was closed; BOXLET_EPERM for an observer. */
+/* Writes stdin bytes (stdin owner only). The bytes are always taken: they
+ * are queued in e and sent to the agent within a window of unacknowledged
+ * bytes; the call waits up to timeout_ms (-1: forever, 0: not at all) for all
+ * of them to be sent. BOXLET_OK: all sent. BOXLET_ETIMEOUT: some are still
+ * queued — they go out as acknowledgements arrive during later calls on e
+ * (reads, writes, a zero-length write) and are never dropped or duplicated;
+ * see boxlet_exec_stdin_pending. BOXLET_ECLOSED if the execution finished or
+ * stdin was closed; BOXLET_EPERM for an observer. While it waits, output is
+ * kept for boxlet_exec_read (see boxlet_exec_buffered). */
 int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms);
+/* Bytes given to boxlet_exec_write that the process has not been given yet
+ * (sent or still queued). */
+size_t boxlet_exec_stdin_pending(const boxlet_exec *e);
+/* Non-zero when boxlet_exec_read would return at once without touching the
+ * connection: output queued while another call waited, or the end reached.
+ * Check it before poll()ing boxlet_exec_fd, which cannot see that queue. */
+int boxlet_exec_buffered(const boxlet_exec *e);
 /* Closes stdin (a terminal gets end-of-input). */
 int boxlet_exec_close_stdin(boxlet_exec *e);
 /* Sends signal sig (1,2,3,6,10,12,15,28 only: else BOXLET_EINVAL) to the

@@ -1,30 +1,150 @@
-/* boxlet — the command-line interface. Built on include/boxlet.h only.
- * The box verbs (run, exec, create, ...) arrive with the boxes milestone;
- * until then the CLI answers --help and --version and says what is missing. */
-#include "boxlet.h"
+/* main — the entry point of the `boxlet` command: parses the global options
+ * (--home, the reserved --url, --help, --version), finds the verb in the
+ * command table and calls it with argv[0] set to "boxlet VERB", so that
+ * getopt's and our own usage messages name the verb. `boxlet help VERB` is
+ * `boxlet VERB --help`. The table also gives `boxlet --help` its list. */
+#include "cli/cli.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const char usage[] =
-    "usage: boxlet [--help] [--version] COMMAND [ARGS...]\n"
+struct command {
+    const char *name;
+    int (*fn)(const struct cli *g, int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"run", cmd_run, "Create a box from an image, start it and run a command in it"},
+    {"exec", cmd_exec, "Run a command in an existing box"},
+    {"create", cmd_create, "Create a box without starting it"},
+    {"start", cmd_start, "Start one or more boxes"},
+    {"stop", cmd_stop, "Stop one or more running boxes"},
+    {"rm", cmd_rm, "Remove one or more boxes"},
+    {"ls", cmd_ls, "List boxes"},
+    {"inspect", cmd_inspect, "Show boxes in detail, as JSON"},
+    {"ps", cmd_ps, "List the executions of a box"},
+    {"attach", cmd_attach, "Attach to an execution: stream its output (and stdin)"},
+    {"images", cmd_images, "List images (not implemented yet)"},
+    {"import", cmd_import,
+     "Import a rootfs directory or tarball as an image (not implemented yet)"},
+};
+enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
+
+static const char usage_head[] =
+    "usage: boxlet [--home DIR] COMMAND [OPTIONS] [ARGS...]\n"
     "\n"
-    "boxlet runs commands inside isolated boxes and streams their output.\n"
+    "boxlet runs commands inside isolated Linux boxes and streams their output.\n"
     "\n"
-    "Commands available in this build: none yet beyond --help and --version.\n"
-    "The exec engine is boxlet-agent (libexec/boxlet/boxlet-agent); box\n"
-    "commands (run, exec, create, ls, rm, ...) are not implemented yet.\n";
+    "Commands:\n";
+
+static const char usage_tail[] =
+    "  help       Show the help of a command (same as COMMAND --help)\n"
+    "\n"
+    "Global options:\n"
+    "  --home DIR     where boxlet keeps its state (default: $BOXLET_HOME, else\n"
+    "                 /var/lib/boxlet for root, else ~/.local/share/boxlet)\n"
+    "  --url URL      talk to a boxlet server (reserved, also $BOXLET_URL;\n"
+    "                 not implemented yet)\n"
+    "  -h, --help     show this help\n"
+    "  --version      show the version\n"
+    "\n"
+    "Exit status of run, exec and attach (Docker's conventions):\n"
+    "  N        the command's own exit code\n"
+    "  128+N    the command died by signal N (a timed-out command: usually\n"
+    "           143 = SIGTERM, or 137 = SIGKILL)\n"
+    "  126      the command was found but could not be started\n"
+    "  127      the command was not found\n"
+    "  125      boxlet itself failed: bad usage, no such box, runtime error\n"
+    "Other commands exit 0 on success, 125 on boxlet's own failure, and 1 when\n"
+    "start, stop, rm or inspect failed for some of several boxes.\n"
+    "\n"
+    "Run 'boxlet COMMAND --help' for the options of a command.\n";
+
+static void print_usage(FILE *f)
+{
+    fputs(usage_head, f);
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-9s  %s\n", commands[i].name, commands[i].summary);
+    fputs(usage_tail, f);
+}
+
+static const struct command *find(const char *name)
+{
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+/* Runs verb c with argv[0] replaced by "boxlet VERB". */
+static int dispatch(const struct cli *g, const struct command *c, int argc, char **argv)
+{
+    static char prog[64];
+    snprintf(prog, sizeof prog, "boxlet %s", c->name);
+    argv[0] = prog;
+    optind = 0; /* glibc: a full reset, for the verb's own getopt_long */
+    return c->fn(g, argc, argv);
+}
+
+static int unknown(const char *name)
+{
+    fprintf(stderr, "boxlet: unknown command \"%s\"\nSee 'boxlet --help'.\n", name);
+    return CLI_EXIT_FAIL;
+}
+
+static int help(const struct cli *g, int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stdout);
+        return 0;
+    }
+    const struct command *c = find(argv[1]);
+    if (!c) return unknown(argv[1]);
+    static char opt_help[] = "--help";
+    char *args[] = {argv[1], opt_help, NULL};
+    return dispatch(g, c, 2, args);
+}
+
+enum { OPT_HOME = 0x200, OPT_URL, OPT_VERSION };
+
+/* CLI_CONTINUE with g filled and optind at the verb, else an exit code. */
+static int global_options(struct cli *g, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"home", required_argument, NULL, OPT_HOME},
+        {"url", required_argument, NULL, OPT_URL},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        if (opt == OPT_HOME)
+            g->home = optarg;
+        else if (opt == OPT_URL)
+            g->url = optarg;
+        else if (opt == 'h')
+            return print_usage(stdout), 0;
+        else if (opt == OPT_VERSION)
+            return printf("boxlet %s\n", boxlet_version()), 0;
+        else
+            return cli_bad_usage("boxlet", NULL);
+    }
+    return CLI_CONTINUE;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 125 : 0;
+    static char prog[] = "boxlet";
+    struct cli g = {0};
+    if (argc > 0) argv[0] = prog;
+    int code = global_options(&g, argc, argv);
+    if (code != CLI_CONTINUE) return code;
+    if (optind >= argc) {
+        print_usage(stderr);
+        return CLI_EXIT_FAIL;
     }
-    if (strcmp(argv[1], "--version") == 0) {
-        printf("boxlet %s\n", boxlet_version());
-        return 0;
-    }
-    fprintf(stderr, "boxlet: unknown command \"%s\" (see boxlet --help)\n", argv[1]);
-    return 125;
+    if (strcmp(argv[optind], "help") == 0) return help(&g, argc - optind, argv + optind);
+    const struct command *c = find(argv[optind]);
+    return c ? dispatch(&g, c, argc - optind, argv + optind) : unknown(argv[optind]);
 }

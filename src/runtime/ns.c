@@ -221,8 +221,10 @@ static __attribute__((noreturn)) void launcher_main(launch *l)
     l->netp[0] = l->netp[1] = -1;
     if (l->s->network && pipe2(l->netp, 0) < 0)
         launch_fail(l, 0, "create pipe for slirp4netns");
-    if (l->s->network)
+    if (l->s->network) {
         fcntl(l->netp[0], F_SETFD, FD_CLOEXEC); /* the init keeps only the write end */
+        l->plan.net_fd = l->netp[1];
+    }
     unsigned long flags =
         CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
     if (l->s->uid_count)
@@ -285,6 +287,7 @@ static int open_pipes(launch *l, err_t *e)
     fcntl(l->readyp[1], F_SETFD, fl & ~FD_CLOEXEC);
     l->plan.ready_fd = l->readyp[1];
     l->plan.err_fd = l->errp[1];
+    l->plan.net_fd = -1;
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -230,8 +231,31 @@ static void lock_down(const setup_plan *p)
     }
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/* Closes everything the caller's process left open except the pipes the
+ * box needs: a long-lived box must not hold, say, the caller's stdout. */
+static void close_inherited(const setup_plan *p)
+{
+    int keep[3] = {p->err_fd, p->ready_fd, p->net_fd};
+    qsort(keep, 3, sizeof *keep, cmp_int);
+    unsigned from = 3;
+    for (int i = 0; i < 3; i++) {
+        if (keep[i] < (int)from)
+            continue;
+        if (keep[i] > (int)from)
+            syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+        from = (unsigned)keep[i] + 1;
+    }
+    syscall(SYS_close_range, from, ~0U, 0);
+}
+
 void setup_run(const setup_plan *p)
 {
+    close_inherited(p);
     become_root(p);
     if (unshare(CLONE_NEWCGROUP) < 0) /* now that the launcher moved us into the box's groups */
         fail(p, "new cgroup namespace");

@@ -25,6 +25,7 @@ typedef struct setup_plan {
     char hostname[65];
     int ready_fd;               /* inherited by the agent (--ready-fd) */
     int err_fd;                 /* close-on-exec: setup failures are written here */
+    int net_fd;                 /* slirp4netns's exit pipe (kept by the agent), or -1 */
 } setup_plan;
 
 /* Fills plan from s. */

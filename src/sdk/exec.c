@@ -16,6 +16,7 @@
 #define STDIN_WINDOW (1u << 20)
 #define QUEUE_MAX (64u << 20) /* queued output while a call waits */
 #define CALL_TIMEOUT_MS 10000
+#define WANT_ACK UINT32_MAX /* next_msg: return after a STDIN_ACK */
 
 typedef struct qchunk {
     boxlet_chunk_kind kind;
@@ -181,6 +182,10 @@ static int next_msg(boxlet_exec *e, uint32_t want, proto_msg *m, int timeout_ms)
             }
         } else if (m->type == PROTO_STDIN_ACK) {
             on_ack(e, m->u.stdin_ack.offset);
+            if (want == WANT_ACK) {
+                proto_msg_free(m);
+                return 2;
+            }
         } else if (want && reply_req(m) == want) {
             return 1;
         } else if (m->type == PROTO_ERROR && m->u.error.req == 0) {
@@ -421,12 +426,22 @@ int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_
                                     "stdin: the process is not reading (bytes stay queued)"));
         proto_msg m;
         int left = deadline < 0 ? -1 : (int)MAX(0, deadline - now_ms());
-        rc = next_msg(e, UINT32_MAX, &m, left); /* waits for STDIN_ACKs */
-        if (rc > 0)
+        rc = next_msg(e, WANT_ACK, &m, left);
+        if (rc == 1) /* an unrelated reply: not ours to keep */
             proto_msg_free(&m);
         rc = rc < 0 ? rc : 0;
     }
     return fail(e, rc);
+}
+
+size_t boxlet_exec_stdin_pending(const boxlet_exec *e)
+{
+    return e->pend.len;
+}
+
+int boxlet_exec_buffered(const boxlet_exec *e)
+{
+    return e->qlen > 0 || e->ended;
 }
 
 int boxlet_exec_close_stdin(boxlet_exec *e)

@@ -1,0 +1,221 @@
+/* cli.h — declarations shared by the files of the `boxlet` command-line
+ * interface. Each verb lives in its own file (run.c, exec.c, ...) and is
+ * reached through a cmd_* entry point called by main.c; the helpers every
+ * verb needs (option parsing into box options and commands, error reporting
+ * and exit codes, signals, the terminal, the streaming loop, JSON and
+ * tables) are declared here. The CLI uses nothing but include/boxlet.h. */
+#ifndef BOXLET_CLI_H
+#define BOXLET_CLI_H
+
+#include "boxlet.h"
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Exit codes of boxlet itself (Docker's conventions; see docs/cli.md). */
+enum {
+    CLI_EXIT_SOME = 1,   /* a multi-target verb failed for some targets */
+    CLI_EXIT_FAIL = 125, /* boxlet's own failure: usage, lookup, runtime */
+    CLI_CONTINUE = -1,   /* "not done yet" from a parse or step function */
+};
+
+/* Global options, parsed by main.c before the verb. */
+struct cli {
+    const char *home; /* --home DIR, NULL: boxlet_runtime_open's default */
+    const char *url;  /* --url URL, reserved for the remote mode */
+};
+
+/* The verbs. argv[0] is "boxlet VERB"; they return the process exit code. */
+int cmd_run(const struct cli *g, int argc, char **argv);
+int cmd_exec(const struct cli *g, int argc, char **argv);
+int cmd_create(const struct cli *g, int argc, char **argv);
+int cmd_start(const struct cli *g, int argc, char **argv);
+int cmd_stop(const struct cli *g, int argc, char **argv);
+int cmd_rm(const struct cli *g, int argc, char **argv);
+int cmd_ls(const struct cli *g, int argc, char **argv);
+int cmd_inspect(const struct cli *g, int argc, char **argv);
+int cmd_ps(const struct cli *g, int argc, char **argv);
+int cmd_attach(const struct cli *g, int argc, char **argv);
+int cmd_images(const struct cli *g, int argc, char **argv);
+int cmd_import(const struct cli *g, int argc, char **argv);
+
+/* Codes of long-only options (short options use their letter). */
+enum {
+    OPT_TIMEOUT = 0x100,
+    OPT_NAME,
+    OPT_MEMORY,
+    OPT_CPUS,
+    OPT_PIDS,
+    OPT_NETWORK,
+    OPT_LABEL,
+    OPT_RM,
+    OPT_JSON,
+    OPT_NO_TRUNC,
+    OPT_OBSERVER,
+    OPT_STDOUT_OFFSET,
+    OPT_STDERR_OFFSET,
+};
+
+/* ---- common.c: messages, usage, numbers, runtime ------------------------ */
+
+/* "boxlet: MESSAGE" on stderr ("\r\n"-terminated while the terminal is raw). */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The library's message, or boxlet_strerror(rc) when it has none. */
+const char *cli_msg(const char *msg, int rc);
+/* Prints "boxlet: WHAT: MESSAGE" and returns CLI_EXIT_FAIL. */
+int cli_fail(const char *what, int rc, const char *msg);
+/* --help: prints usage on stdout and returns 0. */
+int cli_help(const char *usage);
+/* Bad usage: prints "PROG: MESSAGE" (when fmt is non-NULL) and a pointer to
+ * PROG --help on stderr, returns CLI_EXIT_FAIL. */
+int cli_bad_usage(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Skips one "--" at argv[i], returning the index of the next argument. */
+int cli_skip_dashdash(int argc, char **argv, int i);
+/* Number options: 0, or -1 after printing what is wrong with s. */
+int cli_parse_double(const char *opt, const char *s, double min, double *out);
+int cli_parse_ull(const char *opt, const char *s, unsigned long long max, unsigned long long *out);
+/* Opens the runtime (or refuses the reserved remote mode). 0, or -1 after
+ * printing why. */
+int cli_open(const struct cli *g, boxlet_runtime **rt);
+/* boxlet_box_get with an error message. 0, or -1 after printing why. */
+int cli_get_box(boxlet_runtime *rt, const char *key, boxlet_box **out);
+/* The process exit code for an execution's result (Docker's conventions),
+ * printing its error message and the timed-out note. timeout_s is the
+ * timeout asked for (0: unknown, the duration is shown instead). */
+int cli_exit_status(const boxlet_exit *x, double timeout_s);
+/* "3 minutes ago" for a time in milliseconds since the epoch. */
+void cli_ago(long long ms, char *buf, size_t len);
+/* Runs fn on each box named in keys (start, stop, rm): prints each key it
+ * acted on, reports failures as "boxlet: VERB "KEY": ..." and carries on.
+ * Returns 0, CLI_EXIT_SOME if any failed, CLI_EXIT_FAIL if none could be
+ * tried (the runtime did not open). */
+int cli_each_box(const struct cli *g, const char *verb, int nkeys, char **keys,
+                 int (*fn)(boxlet_box *b, void *arg), void *arg);
+
+/* ---- options.c: box options (run, create) and command options ------------ */
+
+/* A growable list of owned strings. */
+struct cli_strv {
+    char **v;
+    size_t n;
+};
+void cli_strv_free(struct cli_strv *s);
+
+/* Options of a box: run and create. */
+struct cli_box_args {
+    boxlet_box_opts o;
+    struct cli_strv env, labels;
+};
+#define CLI_ENV_LONGOPTS                                                                           \
+    {"env", required_argument, NULL, 'e'}, {"workdir", required_argument, NULL, 'w'},              \
+    {                                                                                              \
+        "user", required_argument, NULL, 'u'                                                       \
+    }
+#define CLI_BOX_LONGOPTS                                                                           \
+    {"name", required_argument, NULL, OPT_NAME}, {"memory", required_argument, NULL, OPT_MEMORY},  \
+        {"cpus", required_argument, NULL, OPT_CPUS}, {"pids", required_argument, NULL, OPT_PIDS},  \
+        {"network", required_argument, NULL, OPT_NETWORK},                                         \
+        {"label", required_argument, NULL, OPT_LABEL},                                             \
+    {                                                                                              \
+        "rm", no_argument, NULL, OPT_RM                                                            \
+    }
+void cli_box_args_init(struct cli_box_args *a);
+void cli_box_args_free(struct cli_box_args *a);
+/* Takes option opt (-e -w -u and CLI_BOX_LONGOPTS): 1 taken, 0 not a box
+ * option, -1 invalid (printed). */
+int cli_box_opt(struct cli_box_args *a, int opt, const char *arg);
+/* Creates the box from image. 0, or CLI_EXIT_FAIL after printing why. */
+int cli_box_create(boxlet_runtime *rt, struct cli_box_args *a, const char *image, boxlet_box **out);
+
+/* Options of a command: run and exec. */
+struct cli_exec_opts {
+    struct cli_strv env;
+    const char *dir, *user;
+    double timeout;
+    int detach, interactive, tty;
+};
+#define CLI_EXEC_SHORTOPTS "+de:hitu:w:"
+#define CLI_EXEC_LONGOPTS                                                                          \
+    {"detach", no_argument, NULL, 'd'}, {"interactive", no_argument, NULL, 'i'},                   \
+        {"tty", no_argument, NULL, 't'},                                                           \
+    {                                                                                              \
+        "timeout", required_argument, NULL, OPT_TIMEOUT                                            \
+    }
+void cli_exec_opts_free(struct cli_exec_opts *x);
+/* Takes option opt (-d -i -t -e -w -u --timeout): 1, 0 or -1 as above. */
+int cli_exec_opt(struct cli_exec_opts *x, int opt, const char *arg);
+/* CLI_CONTINUE, or CLI_EXIT_FAIL when -t is asked for without a terminal. */
+int cli_exec_check(const struct cli_exec_opts *x);
+/* Builds the command argv[0..argc) with x's settings. 0, or CLI_EXIT_FAIL. */
+int cli_exec_cmd(const struct cli_exec_opts *x, int argc, char *const *argv, boxlet_cmd **out);
+/* Runs a started execution as x says: attached (streams it, returns its
+ * exit code) or detached (leaves it running, returns 0). */
+int cli_exec_follow(boxlet_exec *e, const struct cli_exec_opts *x);
+
+/* ---- signals.c: SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGWINCH as flags ---------- */
+
+/* Installs the handlers and the self-pipe; ignores SIGPIPE. 0 or -1. A third
+ * terminating signal restores the terminal and exits at once (128+N). */
+int cli_sig_install(void);
+/* The self-pipe's read end, readable after any signal (-1 if none). */
+int cli_sig_fd(void);
+/* Empties the self-pipe. */
+void cli_sig_drain(void);
+/* Terminating signals received so far, and the last one's number. */
+int cli_sig_count(void);
+int cli_sig_last(void);
+/* 1 once after each SIGWINCH. */
+int cli_sig_take_winch(void);
+
+/* ---- tty.c: our terminal ---------------------------------------------------- */
+
+/* Puts terminal fd in raw mode, restored by cli_tty_restore (also at exit).
+ * 0, or -1 with errno. */
+int cli_tty_raw(int fd);
+/* Restores the saved mode; idempotent and async-signal-safe. */
+void cli_tty_restore(void);
+int cli_tty_is_raw(void);
+/* The window size of terminal fd, 24x80 when unknown. */
+void cli_tty_size(int fd, unsigned *rows, unsigned *cols);
+
+/* ---- stream.c: the attached loop ------------------------------------------- */
+
+struct cli_stream_opts {
+    int forward_stdin; /* poll our stdin and write it to the execution */
+    int tty;           /* the execution has a terminal: forward resizes (and
+                          use raw mode when forwarding stdin) */
+    int resize_now;    /* send our window size first (attach) */
+    int observer;      /* a signal detaches instead of being forwarded */
+    double timeout_s;  /* for the timed-out note, 0 = unknown */
+};
+/* boxlet_exec_close_stdin, warning on failure (not when already closed). */
+void cli_close_stdin(boxlet_exec *e);
+/* Streams e's output to our stdout/stderr until it ends; returns the exit
+ * code (cli_exit_status, or CLI_EXIT_FAIL / 128+N for ours). */
+int cli_stream(boxlet_exec *e, const struct cli_stream_opts *o);
+
+/* ---- json.c and table.c: output ----------------------------------------- */
+
+/* A JSON string (escaped; invalid UTF-8 becomes U+FFFD), or null for NULL. */
+void cli_json_str(FILE *f, const char *s);
+/* A box / an execution as a JSON object, indented by `indent` spaces. */
+void cli_json_box(FILE *f, const boxlet_box *b, int indent);
+void cli_json_exec(FILE *f, const boxlet_exec_info *x, int indent);
+/* A JSON array of boxes (ls --json, inspect). */
+void cli_json_boxes(FILE *f, boxlet_box *const *boxes, size_t n);
+const char *cli_exec_status_name(boxlet_exec_status st);
+
+struct cli_table {
+    size_t ncols, ncells, cap;
+    char **cells;
+};
+/* Adds the next cell (rows fill left to right). 0, or -1 out of memory. */
+int cli_table_add(struct cli_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the cells in aligned columns, three spaces apart. */
+void cli_table_print(const struct cli_table *t, FILE *f);
+void cli_table_free(struct cli_table *t);
+/* s cut to at most max characters ("..." marks a cut), into buf. */
+const char *cli_trunc(const char *s, size_t max, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,68 @@
+/* create — `boxlet create`: create a box from an image without starting it
+ * and print its id. Takes the box options of run (-e, -w, -u as the box's
+ * defaults for every exec, --name, the limits, --network, --label, and --rm
+ * to remove the box whenever it stops). */
+#include "cli/cli.h"
+
+#include <stdio.h>
+
+static const char usage[] =
+    "usage: boxlet create [OPTIONS] IMAGE\n"
+    "\n"
+    "Create a box from IMAGE (\"host\", an imported image name, a rootfs directory\n"
+    "or a .tar/.tar.gz path) without starting it, and print its id.\n"
+    "\n"
+    "Options:\n"
+    "  -e, --env K=V         default environment of every exec (K alone: pass ours on)\n"
+    "  -w, --workdir DIR     default working directory (default /)\n"
+    "  -u, --user USER       default user: name|uid[:group|gid] (default root)\n"
+    "      --name NAME       name of the box (default: its id)\n"
+    "      --memory MIB      memory limit in MiB (0 = none)\n"
+    "      --cpus N          CPU limit, fractions allowed (0 = none)\n"
+    "      --pids N          process limit (0 = the default, 4096)\n"
+    "      --network MODE    enabled (outbound) or disabled (loopback only, default)\n"
+    "      --label K=V       an informational label (repeatable)\n"
+    "      --rm              remove the box when it stops\n"
+    "  -h, --help            show this help\n";
+
+static int parse(struct cli_box_args *a, int argc, char **argv, const char **image)
+{
+    static const struct option longopts[] = {
+        CLI_ENV_LONGOPTS,
+        CLI_BOX_LONGOPTS,
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt, rc = 1;
+    while (rc > 0 && (opt = getopt_long(argc, argv, "e:hu:w:", longopts, NULL)) != -1) {
+        if (opt == 'h') return cli_help(usage);
+        rc = cli_box_opt(a, opt, optarg);
+    }
+    if (rc <= 0) return rc < 0 ? CLI_EXIT_FAIL : cli_bad_usage(argv[0], NULL);
+    if (argc - optind != 1) return cli_bad_usage(argv[0], "exactly one IMAGE is expected");
+    *image = argv[optind];
+    return CLI_CONTINUE;
+}
+
+static int create(const struct cli *g, struct cli_box_args *a, const char *image)
+{
+    boxlet_runtime *rt;
+    boxlet_box *b;
+    if (cli_open(g, &rt) < 0) return CLI_EXIT_FAIL;
+    int code = cli_box_create(rt, a, image, &b);
+    if (code == 0) printf("%s\n", boxlet_box_id(b));
+    boxlet_box_free(b);
+    boxlet_runtime_free(rt);
+    return code;
+}
+
+int cmd_create(const struct cli *g, int argc, char **argv)
+{
+    struct cli_box_args a;
+    const char *image = NULL;
+    cli_box_args_init(&a);
+    int code = parse(&a, argc, argv, &image);
+    if (code == CLI_CONTINUE) code = create(g, &a, image);
+    cli_box_args_free(&a);
+    return code;
+}

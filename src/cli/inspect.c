@@ -1,0 +1,61 @@
+/* inspect — `boxlet inspect BOX...`: the named boxes as a JSON array of the
+ * objects ls --json prints ({id, name, image, state, created_ms, pid,
+ * config}). A box that cannot be found is reported on stderr and left out;
+ * the array is printed anyway and the exit code is then 1. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+
+static const char usage[] =
+    "usage: boxlet inspect BOX...\n"
+    "\n"
+    "Print each BOX (an id, a unique id prefix or a name) as a JSON object\n"
+    "{id, name, image, state, created_ms, pid, config}, all in one array.\n"
+    "Exits 1 if any BOX could not be found.\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help   show this help\n";
+
+/* Looks every key up into boxes (found ones only, *n of them). */
+static int lookup(boxlet_runtime *rt, int nkeys, char **keys, boxlet_box **boxes, size_t *n)
+{
+    int failed = 0;
+    *n = 0;
+    for (int i = 0; i < nkeys; i++) {
+        if (cli_get_box(rt, keys[i], &boxes[*n]) < 0)
+            failed = 1;
+        else
+            (*n)++;
+    }
+    return failed ? CLI_EXIT_SOME : 0;
+}
+
+static int inspect(const struct cli *g, int nkeys, char **keys)
+{
+    boxlet_runtime *rt;
+    size_t n = 0;
+    boxlet_box **boxes = calloc((size_t)nkeys, sizeof *boxes);
+    if (!boxes) return cli_fail("inspect", BOXLET_ENOMEM, NULL);
+    int code = CLI_EXIT_FAIL;
+    if (cli_open(g, &rt) == 0) {
+        code = lookup(rt, nkeys, keys, boxes, &n);
+        cli_json_boxes(stdout, boxes, n);
+        for (size_t i = 0; i < n; i++)
+            boxlet_box_free(boxes[i]);
+        boxlet_runtime_free(rt);
+    }
+    free(boxes);
+    return code;
+}
+
+int cmd_inspect(const struct cli *g, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt = getopt_long(argc, argv, "h", longopts, NULL);
+    if (opt != -1) return opt == 'h' ? cli_help(usage) : cli_bad_usage(argv[0], NULL);
+    if (optind >= argc) return cli_bad_usage(argv[0], "at least one BOX is required");
+    return inspect(g, argc - optind, argv + optind);
+}

@@ -1,0 +1,221 @@
+/* options — the options shared by several verbs, turned into library
+ * objects: box options (--name, --memory, --cpus, --pids, --network,
+ * --label, --rm, and -e/-w/-u as the box's defaults) for run and create,
+ * and command options (-e/-w/-u as the command's own, --timeout, -t, -i, -d)
+ * for run and exec, ending in a boxlet_cmd. It also holds the step both run
+ * and exec take once the command started: follow it attached or detached. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cli_strv_free(struct cli_strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+static int strv_push(struct cli_strv *s, char *owned)
+{
+    char **v = owned ? realloc(s->v, (s->n + 1) * sizeof *v) : NULL;
+    if (!v) {
+        free(owned);
+        cli_warn("out of memory");
+        return -1;
+    }
+    s->v = v;
+    s->v[s->n++] = owned;
+    return 0;
+}
+
+/* -e KEY=VALUE, or -e KEY to pass our own KEY on (skipped when unset), as
+ * Docker does. */
+static int env_push(struct cli_strv *s, const char *arg)
+{
+    const char *val = strchr(arg, '=') ? NULL : getenv(arg);
+    char *kv = NULL;
+    if (strchr(arg, '='))
+        kv = strdup(arg);
+    else if (!val)
+        return 0;
+    else if (asprintf(&kv, "%s=%s", arg, val) < 0)
+        kv = NULL;
+    return strv_push(s, kv);
+}
+
+void cli_box_args_init(struct cli_box_args *a)
+{
+    memset(a, 0, sizeof *a);
+    boxlet_box_opts_init(&a->o);
+}
+
+void cli_box_args_free(struct cli_box_args *a)
+{
+    cli_strv_free(&a->env);
+    cli_strv_free(&a->labels);
+}
+
+static int parse_network(const char *arg, int *out)
+{
+    if (strcmp(arg, "enabled") == 0 || strcmp(arg, "disabled") == 0) {
+        *out = arg[0] == 'e';
+        return 1;
+    }
+    cli_warn("invalid --network \"%s\": enabled or disabled is expected", arg);
+    return -1;
+}
+
+static int box_limit(struct cli_box_args *a, int opt, const char *arg)
+{
+    unsigned long long n;
+    if (opt == OPT_CPUS) return cli_parse_double("--cpus", arg, 0, &a->o.cpus) < 0 ? -1 : 1;
+    if (opt == OPT_MEMORY) {
+        if (cli_parse_ull("--memory", arg, ~0ULL >> 20, &n) < 0) return -1;
+        a->o.memory_mib = n;
+        return 1;
+    }
+    if (cli_parse_ull("--pids", arg, 0xffffffffu, &n) < 0) return -1;
+    a->o.pids_max = (unsigned)n;
+    return 1;
+}
+
+int cli_box_opt(struct cli_box_args *a, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'e':
+        return env_push(&a->env, arg) < 0 ? -1 : 1;
+    case 'w':
+        a->o.working_dir = arg;
+        return 1;
+    case 'u':
+        a->o.user = arg;
+        return 1;
+    case OPT_NAME:
+        a->o.name = arg;
+        return 1;
+    case OPT_LABEL:
+        return strv_push(&a->labels, strdup(arg)) < 0 ? -1 : 1;
+    case OPT_NETWORK:
+        return parse_network(arg, &a->o.network);
+    case OPT_RM:
+        a->o.auto_remove = 1;
+        return 1;
+    case OPT_CPUS:
+    case OPT_MEMORY:
+    case OPT_PIDS:
+        return box_limit(a, opt, arg);
+    }
+    return 0;
+}
+
+int cli_box_create(boxlet_runtime *rt, struct cli_box_args *a, const char *image, boxlet_box **out)
+{
+    a->o.image = image;
+    a->o.env = (const char *const *)a->env.v;
+    a->o.nenv = a->env.n;
+    a->o.labels = (const char *const *)a->labels.v;
+    a->o.nlabels = a->labels.n;
+    *out = NULL;
+    int rc = boxlet_box_create(rt, &a->o, out);
+    if (rc == BOXLET_OK) return 0;
+    *out = NULL;
+    return cli_fail("create box", rc, boxlet_runtime_errmsg(rt));
+}
+
+void cli_exec_opts_free(struct cli_exec_opts *x)
+{
+    cli_strv_free(&x->env);
+}
+
+int cli_exec_opt(struct cli_exec_opts *x, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'd':
+        x->detach = 1;
+        return 1;
+    case 'i':
+        x->interactive = 1;
+        return 1;
+    case 't':
+        x->tty = 1;
+        return 1;
+    case 'e':
+        return env_push(&x->env, arg) < 0 ? -1 : 1;
+    case 'w':
+        x->dir = arg;
+        return 1;
+    case 'u':
+        x->user = arg;
+        return 1;
+    case OPT_TIMEOUT:
+        return cli_parse_double("--timeout", arg, 0, &x->timeout) < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+int cli_exec_check(const struct cli_exec_opts *x)
+{
+    if (x->tty && !x->detach && !isatty(STDIN_FILENO)) {
+        cli_warn("-t needs a terminal on stdin (use -i without -t to pipe input)");
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_CONTINUE;
+}
+
+static int failed_at(const char **what, const char *name, int rc)
+{
+    *what = name;
+    return rc;
+}
+
+/* Applies the settings to c: the boxlet_code of the first that failed, and
+ * which one in *what. */
+static int cmd_settings(boxlet_cmd *c, const struct cli_exec_opts *x, const char **what)
+{
+    int rc;
+    unsigned rows, cols;
+    cli_tty_size(STDIN_FILENO, &rows, &cols);
+    for (size_t i = 0; i < x->env.n; i++)
+        if ((rc = boxlet_cmd_putenv(c, x->env.v[i])) != BOXLET_OK) return failed_at(what, "-e", rc);
+    if (x->dir && (rc = boxlet_cmd_setdir(c, x->dir)) != BOXLET_OK)
+        return failed_at(what, "-w", rc);
+    if (x->user && (rc = boxlet_cmd_setuser(c, x->user)) != BOXLET_OK)
+        return failed_at(what, "-u", rc);
+    if (x->timeout > 0 && (rc = boxlet_cmd_settimeout(c, x->timeout)) != BOXLET_OK)
+        return failed_at(what, "--timeout", rc);
+    if (x->tty && (rc = boxlet_cmd_settty(c, rows, cols)) != BOXLET_OK)
+        return failed_at(what, "-t", rc);
+    if (x->detach && (rc = boxlet_cmd_setgrace(c, 0)) != BOXLET_OK)
+        return failed_at(what, "-d", rc);
+    return BOXLET_OK;
+}
+
+int cli_exec_cmd(const struct cli_exec_opts *x, int argc, char *const *argv, boxlet_cmd **out)
+{
+    const char *what = "command";
+    boxlet_cmd *c = boxlet_cmd_newv(argc, (const char *const *)argv);
+    int rc = c ? cmd_settings(c, x, &what) : BOXLET_ENOMEM;
+    if (rc == BOXLET_OK) {
+        *out = c;
+        return 0;
+    }
+    boxlet_cmd_free(c);
+    cli_warn("set up the command (%s): %s", what, boxlet_strerror(rc));
+    return CLI_EXIT_FAIL;
+}
+
+int cli_exec_follow(boxlet_exec *e, const struct cli_exec_opts *x)
+{
+    if (!x->interactive) cli_close_stdin(e);
+    if (x->detach) return 0;
+    struct cli_stream_opts so = {
+        .forward_stdin = x->interactive,
+        .tty = x->tty,
+        .timeout_s = x->timeout,
+    };
+    return cli_stream(e, &so);
+}

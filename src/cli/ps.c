@@ -1,0 +1,121 @@
+/* ps — `boxlet ps BOX`: the executions the box's agent keeps (running ones
+ * and recently finished ones) as a table (EXEC ID COMMAND PID STATUS EXIT
+ * CREATED; long commands cut unless --no-trunc) or as a JSON array
+ * (--json). Execution ids are shown in full: attach takes them. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+
+static const char usage[] = "usage: boxlet ps [OPTIONS] BOX\n"
+                            "\n"
+                            "List the executions of BOX (an id, a unique id prefix or a name):\n"
+                            "the running ones and those finished in the last few minutes.\n"
+                            "\n"
+                            "Options:\n"
+                            "      --json      print a JSON array\n"
+                            "      --no-trunc  do not shorten commands\n"
+                            "  -h, --help      show this help\n";
+
+enum { COMMAND_WIDTH = 40 };
+
+struct ps {
+    int json, no_trunc;
+    const char *box;
+};
+
+static int parse(struct ps *o, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"no-trunc", no_argument, NULL, OPT_NO_TRUNC},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (opt == 'h') return cli_help(usage);
+        if (opt == OPT_JSON)
+            o->json = 1;
+        else if (opt == OPT_NO_TRUNC)
+            o->no_trunc = 1;
+        else
+            return cli_bad_usage(argv[0], NULL);
+    }
+    if (argc - optind != 1) return cli_bad_usage(argv[0], "exactly one BOX is expected");
+    o->box = argv[optind];
+    return CLI_CONTINUE;
+}
+
+static int add_exit(struct cli_table *t, const boxlet_exit *x)
+{
+    if (x->status == BOXLET_EXEC_RUNNING) return cli_table_add(t, "-");
+    if (x->signal > 0) return cli_table_add(t, "signal %d", x->signal);
+    return cli_table_add(t, "%d", x->exit_code);
+}
+
+static int add_row(struct cli_table *t, const boxlet_exec_info *x, int no_trunc)
+{
+    char ago[64], cut[COMMAND_WIDTH * 4 + 4];
+    cli_ago(x->created_ms, ago, sizeof ago);
+    int rc = cli_table_add(t, "%s", x->id);
+    rc |= cli_table_add(
+        t, "%s", no_trunc ? x->command : cli_trunc(x->command, COMMAND_WIDTH, cut, sizeof cut));
+    rc |= cli_table_add(t, "%d", x->pid);
+    rc |= cli_table_add(t, "%s", cli_exec_status_name(x->exit.status));
+    rc |= add_exit(t, &x->exit);
+    rc |= cli_table_add(t, "%s", ago);
+    return rc;
+}
+
+static int print_table(const boxlet_exec_info *xs, size_t n, int no_trunc)
+{
+    static const char *const head[] = {"EXEC ID", "COMMAND", "PID", "STATUS", "EXIT", "CREATED"};
+    struct cli_table t = {.ncols = 6};
+    int rc = 0;
+    for (size_t i = 0; i < t.ncols; i++)
+        rc |= cli_table_add(&t, "%s", head[i]);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = add_row(&t, &xs[i], no_trunc);
+    if (rc == 0) cli_table_print(&t, stdout);
+    cli_table_free(&t);
+    return rc == 0 ? 0 : cli_fail("list executions", BOXLET_ENOMEM, NULL);
+}
+
+static void print_json(const boxlet_exec_info *xs, size_t n)
+{
+    fputc('[', stdout);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ",\n" : "\n", stdout);
+        cli_json_exec(stdout, &xs[i], 4);
+    }
+    fputs(n ? "\n]\n" : "]\n", stdout);
+}
+
+static int list(const struct ps *o, boxlet_box *b)
+{
+    boxlet_exec_info *xs = NULL;
+    size_t n = 0;
+    int rc = boxlet_exec_list(b, &xs, &n);
+    if (rc != BOXLET_OK) return cli_fail("list executions", rc, boxlet_box_errmsg(b));
+    int code = 0;
+    if (o->json)
+        print_json(xs, n);
+    else
+        code = print_table(xs, n, o->no_trunc);
+    free(xs);
+    return code;
+}
+
+int cmd_ps(const struct cli *g, int argc, char **argv)
+{
+    struct ps o = {0};
+    boxlet_runtime *rt;
+    boxlet_box *b;
+    int code = parse(&o, argc, argv);
+    if (code != CLI_CONTINUE) return code;
+    if (cli_open(g, &rt) < 0) return CLI_EXIT_FAIL;
+    code = cli_get_box(rt, o.box, &b) < 0 ? CLI_EXIT_FAIL : list(&o, b);
+    boxlet_box_free(b);
+    boxlet_runtime_free(rt);
+    return code;
+}

@@ -1,0 +1,69 @@
+#!/bin/sh
+# The boxlet command end to end, in a scratch home: the exec contract through
+# the CLI (env, working dir, user, timeout, stdin, exit codes, spawn
+# failures), box lifecycle verbs, and bad usage. Prints "N passed, N failed".
+set -u
+BOXLET=$1
+[ "$(id -u)" -eq 0 ] || { echo "test_cli: skipped: boxes need root"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+export BOXLET_HOME=$(mktemp -d /tmp/boxlet-cli.XXXXXX)
+chmod 711 "$BOXLET_HOME"
+cleanup() {
+    for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
+    rm -rf "$BOXLET_HOME"
+}
+trap cleanup EXIT INT TERM
+pass=0 fail=0
+check() { # NAME WANT GOT
+    if [ "$2" = "$3" ]; then pass=$((pass + 1)); else
+        fail=$((fail + 1)); printf 'FAIL %s\n  want: %s\n  got:  %s\n' "$1" "$2" "$3"; fi
+}
+
+out=$("$BOXLET" run --rm host -- sh -c 'echo out; echo err >&2; exit 3' 2>/tmp/cli-err.$$); st=$?
+check "run: stdout" "out" "$out"
+check "run: stderr" "err" "$(cat /tmp/cli-err.$$)"; rm -f /tmp/cli-err.$$
+check "run: exit code" 3 "$st"
+
+"$BOXLET" create --name clibox --memory 128 host >/dev/null; check "create" 0 $?
+out=$("$BOXLET" exec -e A=1 -e A=2 -w /tmp -u nobody clibox -- sh -c 'echo $A $(pwd) $(id -un)')
+check "exec: env (later wins), dir, user" "2 /tmp nobody" "$out"
+"$BOXLET" exec --timeout 1 clibox -- sleep 30 2>/dev/null; check "exec: timeout -> 128+SIGTERM" 143 $?
+"$BOXLET" exec clibox -- sh -c 'kill -9 $$'; check "exec: death by signal -> 128+N" 137 $?
+"$BOXLET" exec clibox -- no-such-cmd 2>/dev/null; check "exec: not found" 127 $?
+"$BOXLET" exec -w /nope clibox -- true 2>/dev/null; check "exec: bad dir" 126 $?
+out=$(printf 'abc\ndef\n' | "$BOXLET" exec -i clibox -- sh -c 'tr a-z A-Z; echo end')
+check "exec -i: stdin" "ABC
+DEF
+end" "$out"
+out=$(head -c 3000000 /dev/zero | "$BOXLET" exec -i clibox -- wc -c)
+check "exec -i: 3 MB of stdin" "3000000" "$(echo $out)"
+out=$("$BOXLET" exec clibox -- sh -c 'cat; echo no-stdin')
+check "exec without -i: stdin is closed" "no-stdin" "$out"
+"$BOXLET" exec -t clibox -- true </dev/null 2>/dev/null; check "exec -t without a terminal" 125 $?
+"$BOXLET" exec clibox 2>/dev/null; check "exec without a command" 125 $?
+"$BOXLET" exec nosuchbox -- true 2>/dev/null; check "exec: unknown box" 125 $?
+
+id=$("$BOXLET" exec -d clibox -- sh -c 'for i in 1 2 3; do echo tick $i; sleep 0.2; done')
+check "exec -d prints an id" 1 "$([ -n "$id" ] && echo 1)"
+out=$("$BOXLET" attach clibox "$id")
+check "attach replays and follows" "tick 1
+tick 2
+tick 3" "$out"
+out=$("$BOXLET" attach --stdout-offset 7 clibox "$id")
+check "attach from an offset" "tick 2
+tick 3" "$out"
+check "ps lists it" 1 "$("$BOXLET" ps clibox | grep -c "$(echo "$id" | cut -c1-12)")"
+check "ls shows running" "running" "$("$BOXLET" ls | awk '$2 == "clibox" {print $4}')"
+"$BOXLET" exec clibox -- sh -c 'echo persisted > /root/f'
+"$BOXLET" stop clibox >/dev/null; check "stop" 0 $?
+check "ls shows stopped" "stopped" "$("$BOXLET" ls | awk '$2 == "clibox" {print $4}')"
+"$BOXLET" start clibox >/dev/null; check "start" 0 $?
+check "files survive stop/start" "persisted" "$("$BOXLET" exec clibox -- cat /root/f)"
+check "inspect is JSON" 1 "$("$BOXLET" inspect clibox | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+"$BOXLET" rm clibox 2>/dev/null; check "rm of a running box is refused" 1 $?
+"$BOXLET" rm -f clibox >/dev/null; check "rm -f" 0 $?
+check "gone" 0 "$("$BOXLET" ls -q | wc -l)"
+"$BOXLET" frobnicate 2>/dev/null; check "unknown command" 125 $?
+"$BOXLET" --version >/dev/null; check "--version" 0 $?
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
