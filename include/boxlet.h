@@ -148,6 +148,20 @@ int boxlet_box_pid(const boxlet_box *b);
  * boxlet_box_free and the array with free(). */
 int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
 
+/* ---- images -------------------------------------------------------------- */
+
+/* Imports an image named `name` ([a-z0-9][a-z0-9._-]*, at most 128) from
+ * `source`: a rootfs directory, a .tar/.tar.gz/.tar.xz rootfs tarball, or an
+ * OCI image layout ("oci:DIR[:TAG]", or a DIR holding `oci-layout`). Layers
+ * are stored once by digest and shared between images. BOXLET_ECONFLICT if
+ * the name exists, BOXLET_EINVAL for a bad name, a corrupt blob (digest
+ * mismatch) or an entry escaping its root, BOXLET_ENOTFOUND for a missing
+ * source or tag; the message is boxlet_runtime_errmsg(rt). */
+int boxlet_image_import(boxlet_runtime *rt, const char *source, const char *name);
+/* The names of the images in the store (`host` appears once it was built).
+ * *names is an array of *n malloc'd strings: free each, then the array. */
+int boxlet_image_list(boxlet_runtime *rt, char ***names, size_t *n);
+
 /* ---- commands ------------------------------------------------------------ */
 
 /* A command to run: the program and its arguments, then optional settings.

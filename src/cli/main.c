@@ -25,9 +25,8 @@ static const struct command commands[] = {
     {"inspect", cmd_inspect, "Show boxes in detail, as JSON"},
     {"ps", cmd_ps, "List the executions of a box"},
     {"attach", cmd_attach, "Attach to an execution: stream its output (and stdin)"},
-    {"images", cmd_images, "List images (not implemented yet)"},
-    {"import", cmd_import,
-     "Import a rootfs directory or tarball as an image (not implemented yet)"},
+    {"images", cmd_images, "List the images in the store"},
+    {"import", cmd_import, "Import a rootfs directory, tarball or OCI layout as an image"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -62,6 +62,16 @@ check "inspect is JSON" 1 "$("$BOXLET" inspect clibox | python3 -c 'import json,
 "$BOXLET" rm clibox 2>/dev/null; check "rm of a running box is refused" 1 $?
 "$BOXLET" rm -f clibox >/dev/null; check "rm -f" 0 $?
 check "gone" 0 "$("$BOXLET" ls -q | wc -l)"
+lay=$BOXLET_HOME/layout
+python3 "$(dirname "$0")/../fixtures/make_oci.py" "$lay" --tag busybox
+check "import an OCI layout" "bb" "$("$BOXLET" import "oci:$lay:busybox" bb)"
+check "images lists it" 1 "$("$BOXLET" images | grep -c '^bb$')"
+"$BOXLET" import "oci:$lay:busybox" bb 2>/dev/null; check "import: name taken" 125 $?
+out=$("$BOXLET" run --rm bb -- sh -c 'pwd; ls /data; echo $FOO')
+check "run an imported OCI image (config defaults, whiteouts)" "/data
+a
+dir
+bar" "$out"
 "$BOXLET" frobnicate 2>/dev/null; check "unknown command" 125 $?
 "$BOXLET" --version >/dev/null; check "--version" 0 $?
 
