@@ -144,6 +144,18 @@ const char *const *boxlet_box_default_cmd(const boxlet_box *b);
 /* Host pid of the box's init, 0 when not running. */
 int boxlet_box_pid(const boxlet_box *b);
 
+/* Resource use of a running box, from its cgroups; a field is -1 when the
+ * host cannot measure it. */
+typedef struct boxlet_stats {
+    long long memory_bytes;      /* now */
+    long long memory_peak_bytes; /* highest since start */
+    long long oom_kills;         /* processes the box's OOM killer ended */
+    long long pids;              /* processes and threads now */
+    long long cpu_usec;          /* CPU time used since start */
+} boxlet_stats;
+/* BOXLET_ECLOSED when the box is not running. */
+int boxlet_box_stats(boxlet_box *b, boxlet_stats *out);
+
 /* Every box, oldest first. *out is an array of *n handles; free each with
  * boxlet_box_free and the array with free(). */
 int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);

@@ -7,6 +7,7 @@
 #define BOXLET_RUNTIME_BACKEND_H
 
 #include "core/err.h"
+#include "runtime/cgroup.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +47,8 @@ typedef struct backend_ops {
     int (*destroy)(const box_spec *s, err_t *e);
     /* The agent's socket on the host. */
     void (*socket_path)(const box_spec *s, char *out, size_t n);
+    /* Resource use of a running box. */
+    void (*stats)(const box_spec *s, cgroup_stats *out);
 } backend_ops;
 
 extern const backend_ops ns_backend;

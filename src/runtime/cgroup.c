@@ -175,18 +175,36 @@ int cgroup_destroy(const char *id, err_t *e)
     return rc;
 }
 
-int64_t cgroup_oom_kills(const char *id)
+/* The value after `key ` in a "key value" file, or the file's single
+ * number when key is NULL; -1 if absent. */
+static int64_t read_num(const char *h, const char *id, const char *file, const char *key)
 {
-    char p[600], line[128];
-    group_path(p, sizeof p, "memory", id);
-    strcat(p, "/memory.oom_control");
+    char p[600], line[256];
+    group_path(p, sizeof p, h, id);
+    strcat(p, "/");
+    strcat(p, file);
     FILE *f = fopen(p, "re");
     if (!f)
         return -1;
-    int64_t n = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "oom_kill ", 9) == 0)
-            n = strtoll(line + 9, NULL, 10);
+    int64_t v = -1;
+    size_t klen = key ? strlen(key) : 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!key) {
+            v = strtoll(line, NULL, 10);
+            break;
+        }
+        if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
+            v = strtoll(line + klen + 1, NULL, 10);
+    }
     fclose(f);
-    return n;
+    return v;
+}
+
+void cgroup_read_stats(const char *id, cgroup_stats *out)
+{
+    out->memory_bytes = read_num("memory", id, "memory.usage_in_bytes", NULL);
+    out->memory_peak_bytes = read_num("memory", id, "memory.max_usage_in_bytes", NULL);
+    out->oom_kills = read_num("memory", id, "memory.oom_control", "oom_kill");
+    out->pids = read_num("pids", id, "pids.current", NULL);
+    out->cpu_usec = read_num("unified", id, "cpu.stat", "usage_usec");
 }

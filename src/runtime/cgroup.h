@@ -28,7 +28,13 @@ int cgroup_kill(const char *id, err_t *e);
 int cgroup_count(const char *id);
 /* Removes the groups (they must be empty; retries briefly). */
 int cgroup_destroy(const char *id, err_t *e);
-/* Peak memory and OOM kills of the box (v1 memory controller); -1 if unknown. */
-int64_t cgroup_oom_kills(const char *id);
+/* Resource use of a box; a field is -1 when its controller is missing. */
+typedef struct cgroup_stats {
+    int64_t memory_bytes, memory_peak_bytes; /* v1 memory */
+    int64_t oom_kills;                       /* v1 memory.oom_control */
+    int64_t pids;                            /* v1 pids.current */
+    int64_t cpu_usec;                        /* v2 cpu.stat usage_usec */
+} cgroup_stats;
+void cgroup_read_stats(const char *id, cgroup_stats *out);
 
 #endif

@@ -459,6 +459,11 @@ static int ns_destroy(const box_spec *s, err_t *e)
     return 0;
 }
 
+static void ns_stats(const box_spec *s, cgroup_stats *out)
+{
+    cgroup_read_stats(s->id, out);
+}
+
 const backend_ops ns_backend = {
     .name = "namespaces",
     .prepare = ns_prepare,
@@ -467,4 +472,5 @@ const backend_ops ns_backend = {
     .alive = ns_alive,
     .destroy = ns_destroy,
     .socket_path = ns_socket_path,
+    .stats = ns_stats,
 };

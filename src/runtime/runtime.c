@@ -385,6 +385,18 @@ int rt_remove(rt_t *rt, box_rec *r, bool force, err_t *e)
     return rc;
 }
 
+int rt_stats(rt_t *rt, box_rec *r, cgroup_stats *out, err_t *e)
+{
+    int rc = rt_refresh(rt, r, e);
+    if (rc < 0)
+        return rc;
+    if (r->state != BOX_RUNNING)
+        return err_make(e, ERR_CLOSED, "box \"%s\" is not running", r->name);
+    box_spec s = {.id = r->id};
+    rt->be->stats(&s, out);
+    return 0;
+}
+
 int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);

@@ -65,6 +65,8 @@ int rt_start(rt_t *rt, box_rec *r, err_t *e);
 int rt_stop(rt_t *rt, box_rec *r, int timeout_ms, err_t *e);
 /* Removes r; running is -ERR_CONFLICT unless force. */
 int rt_remove(rt_t *rt, box_rec *r, bool force, err_t *e);
+/* Resource use of running box r; -ERR_CLOSED when it is not running. */
+int rt_stats(rt_t *rt, box_rec *r, cgroup_stats *out, err_t *e);
 /* Connects to r's agent, starting the box first if it is not running. */
 int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e);
 

@@ -211,6 +211,20 @@ int boxlet_box_pid(const boxlet_box *b)
     return b->rec.state == BOX_RUNNING ? b->rec.init_pid : 0;
 }
 
+int boxlet_box_stats(boxlet_box *b, boxlet_stats *out)
+{
+    cgroup_stats cs;
+    int rc = live(b);
+    if (rc == 0)
+        rc = rt_stats(b->rt->rt, &b->rec, &cs, &b->err);
+    if (rc == 0)
+        *out = (boxlet_stats){.memory_bytes = cs.memory_bytes,
+                                  .memory_peak_bytes = cs.memory_peak_bytes,
+                                  .oom_kills = cs.oom_kills, .pids = cs.pids,
+                                  .cpu_usec = cs.cpu_usec};
+    return box_result(b, rc);
+}
+
 const char *boxlet_box_errmsg(const boxlet_box *b)
 {
     return b ? b->err.msg : "no box";

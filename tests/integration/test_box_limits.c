@@ -131,6 +131,13 @@ static void memory_hog_is_oom_killed(void **state)
     assert_null(strstr(out, "survived"));
     free(out);
     free(err);
+    boxlet_stats bs;
+    assert_int_equal(boxlet_box_stats(limited, &bs), BOXLET_OK);
+    printf("stats: memory %lld peak %lld oom_kills %lld pids %lld cpu %lld us\n",
+           bs.memory_bytes, bs.memory_peak_bytes, bs.oom_kills, bs.pids, bs.cpu_usec);
+    assert_true(bs.oom_kills >= 1);
+    assert_true(bs.memory_peak_bytes > 0 && bs.memory_peak_bytes <= 64ll << 20);
+    assert_true(bs.pids >= 1);
     still_works(limited); /* the agent was not the victim */
     still_works(other);
 }

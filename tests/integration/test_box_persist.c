@@ -167,12 +167,69 @@ static void reopen_reconciles_a_dead_box(void **state)
     boxlet_box_free(b);
 }
 
+/* Child body: open the home, act on box `name`, exit 0 on success. */
+static void racer(const char *home, const char *name, int what)
+{
+    boxlet_runtime *rt;
+    boxlet_box *b;
+    if (boxlet_runtime_open(home, &rt) != BOXLET_OK)
+        _exit(10);
+    if (what == 0) { /* everyone creates the same name: one wins */
+        boxlet_box_opts o;
+        boxlet_box_opts_init(&o);
+        o.name = name;
+        _exit(boxlet_box_create(rt, &o, &b) == BOXLET_OK ? 0 : 1);
+    }
+    if (boxlet_box_get(rt, name, &b) != BOXLET_OK)
+        _exit(11);
+    if (what == 1) { /* everyone starts it and runs a command in it */
+        boxlet_exit st;
+        char *out = box_sh(b, "echo ok", &st, NULL);
+        _exit(boxlet_box_start(b) == BOXLET_OK && strcmp(out, "ok\n") == 0 ? 0 : 12);
+    }
+    _exit(boxlet_box_stop(b, 5) == BOXLET_OK ? 0 : 13); /* everyone stops it */
+}
+
+static int race(const char *name, int what, int n)
+{
+    pid_t pids[8];
+    for (int i = 0; i < n; i++)
+        if ((pids[i] = fork()) == 0)
+            racer(env.home, name, what);
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        int st;
+        waitpid(pids[i], &st, 0);
+        ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    return ok;
+}
+
+static void concurrent_lifecycle(void **state)
+{
+    (void)state;
+    if (!running_as_root())
+        skip();
+    assert_int_equal(race("raced", 0, 6), 1); /* one create wins the name */
+    assert_int_equal(race("raced", 1, 6), 6); /* all start+exec succeed... */
+    boxlet_box *b;
+    assert_int_equal(boxlet_box_get(env.rt, "raced", &b), BOXLET_OK);
+    boxlet_stats bs;
+    assert_int_equal(boxlet_box_stats(b, &bs), BOXLET_OK);
+    assert_int_equal(bs.pids, 1); /* ...in one box with one agent */
+    assert_int_equal(race("raced", 2, 6), 6); /* all stops succeed */
+    assert_int_equal(boxlet_box_refresh(b), BOXLET_OK);
+    assert_int_equal(boxlet_box_state_of(b), BOXLET_BOX_STOPPED);
+    boxlet_box_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(file_survives_stop_start),
         cmocka_unit_test(survives_its_starter),
         cmocka_unit_test(reopen_reconciles_a_dead_box),
+        cmocka_unit_test(concurrent_lifecycle),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
