@@ -254,6 +254,10 @@ void proto_msg_free(proto_msg *m);
 /* Releases the strings of an info (helper for code that builds infos). */
 void proto_info_free(proto_info *info);
 
+/* The request id a reply (OK, ERROR, EXEC_STARTED, ATTACHED, INFO, LISTING)
+ * answers; 0 for anything else. */
+uint32_t proto_reply_req(const proto_msg *m);
+
 /* A stable name for a message type ("EXEC_START"), "UNKNOWN" otherwise. */
 const char *proto_type_name(int type);
 

@@ -146,19 +146,6 @@ static void on_ack(boxlet_exec *e, uint64_t off)
     flush_stdin(e);
 }
 
-static uint32_t reply_req(const proto_msg *m)
-{
-    switch (m->type) {
-    case PROTO_OK: return m->u.ok.req;
-    case PROTO_ERROR: return m->u.error.req;
-    case PROTO_EXEC_STARTED:
-    case PROTO_INFO: return m->u.info.req;
-    case PROTO_ATTACHED: return m->u.attached.req;
-    case PROTO_LISTING: return m->u.listing.req;
-    default: return 0;
-    }
-}
-
 /* Receives until a stream frame (want == 0: returned in *m) or the reply to
  * request `want` (returned in *m). Other frames are handled or queued.
  * Returns 1, 0 on timeout, or a negative error. */
@@ -186,7 +173,7 @@ static int next_msg(boxlet_exec *e, uint32_t want, proto_msg *m, int timeout_ms)
                 proto_msg_free(m);
                 return 2;
             }
-        } else if (want && reply_req(m) == want) {
+        } else if (want && proto_reply_req(m) == want) {
             return 1;
         } else if (m->type == PROTO_ERROR && m->u.error.req == 0) {
             err_make(&e->err, (int)m->u.error.code, "%s", m->u.error.message);

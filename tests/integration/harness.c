@@ -256,19 +256,6 @@ static void route_stream(hconn *h, const proto_msg *m)
     }
 }
 
-static uint32_t reply_req(const proto_msg *m)
-{
-    switch (m->type) {
-    case PROTO_OK: return m->u.ok.req;
-    case PROTO_ERROR: return m->u.error.req;
-    case PROTO_EXEC_STARTED:
-    case PROTO_INFO: return m->u.info.req;
-    case PROTO_ATTACHED: return m->u.attached.req;
-    case PROTO_LISTING: return m->u.listing.req;
-    default: return 0;
-    }
-}
-
 static void take_reply(hconn *h, const proto_msg *m)
 {
     hreply *r = h->reply;
@@ -298,7 +285,7 @@ int hc_pump(hconn *h, int timeout_ms)
     if (rc <= 0)
         return rc;
     int type = m.type;
-    uint32_t req = reply_req(&m);
+    uint32_t req = proto_reply_req(&m);
     if (type == PROTO_OUTPUT || type == PROTO_GAP || type == PROTO_EXIT ||
         type == PROTO_STDIN_ACK) {
         route_stream(h, &m);
