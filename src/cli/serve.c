@@ -1,0 +1,58 @@
+/* serve — `boxlet serve`: run the REST server (src/server) in the
+ * foreground until SIGTERM or SIGINT. Boxes keep running when it stops. */
+#include "cli/cli.h"
+#include "server/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: boxlet serve [--host ADDR] [--port N] [--api-key KEY] [--max-body BYTES]\n"
+    "\n"
+    "Serve the boxlet REST API (BoxLite v1 Box API routes) on ADDR:N\n"
+    "(default 127.0.0.1:8100). With an API key (--api-key or $BOXLET_API_KEY)\n"
+    "every route but GET /v1/config needs \"Authorization: Bearer KEY\".\n"
+    "\n"
+    "Options:\n"
+    "  --host ADDR       listen address (default 127.0.0.1)\n"
+    "  --port N          listen port (default 8100; 0 = any free port)\n"
+    "  --api-key KEY     require this bearer token\n"
+    "  --max-body BYTES  largest request body (default 1048576; larger: 413)\n"
+    "  --ready-fd FD     write the listening port and a newline to FD once ready\n"
+    "  -h, --help        show this help\n";
+
+int cmd_serve(const struct cli *g, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"host", required_argument, NULL, 'H'},     {"port", required_argument, NULL, 'p'},
+        {"api-key", required_argument, NULL, 'k'},  {"max-body", required_argument, NULL, 'b'},
+        {"ready-fd", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    server_opts o = {.host = "127.0.0.1", .port = 8100, .home = g->home,
+                     .api_key = getenv("BOXLET_API_KEY"), .ready_fd = -1};
+    unsigned long long v;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'H': o.host = optarg; break;
+        case 'p':
+            if (cli_parse_ull("--port", optarg, 65535, &v) < 0) return CLI_EXIT_FAIL;
+            o.port = (int)v;
+            break;
+        case 'k': o.api_key = optarg; break;
+        case 'b':
+            if (cli_parse_ull("--max-body", optarg, 1ull << 30, &v) < 0) return CLI_EXIT_FAIL;
+            o.max_body = (size_t)v;
+            break;
+        case 'r':
+            if (cli_parse_ull("--ready-fd", optarg, 1024, &v) < 0) return CLI_EXIT_FAIL;
+            o.ready_fd = (int)v;
+            break;
+        case 'h': return cli_help(usage);
+        default: return cli_bad_usage(argv[0], NULL);
+        }
+    }
+    if (optind != argc) return cli_bad_usage(argv[0], "unexpected argument \"%s\"", argv[optind]);
+    return server_run(&o) == 0 ? 0 : CLI_EXIT_FAIL;
+}

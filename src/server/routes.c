@@ -1,0 +1,521 @@
+/* routes — what each REST route does, over the public SDK. Paths are
+ * /v1[/{prefix}]/boxes/...; the optional prefix segment is accepted and
+ * ignored (single tenant). The JSON shapes of a box and an execution are
+ * made in one place each (box_json, exec_json), so the wire schema lives
+ * here and only here. Streaming attach is not a REST route (WebSocket). */
+#include "core/err.h"
+#include "core/util.h"
+#include "server/http.h"
+#include "server/reply.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SEGS 8
+
+typedef struct path {
+    int n;
+    char seg[MAX_SEGS][256];
+} path_t;
+
+static bool split_path(const char *p, path_t *out)
+{
+    out->n = 0;
+    while (*p == '/')
+        p++;
+    while (*p) {
+        size_t len = strcspn(p, "/");
+        if (out->n == MAX_SEGS || len >= sizeof out->seg[0])
+            return false;
+        memcpy(out->seg[out->n], p, len);
+        out->seg[out->n++][len] = '\0';
+        p += len;
+        while (*p == '/')
+            p++;
+    }
+    return true;
+}
+
+bool query_get(const http_req *rq, const char *name, char *out, size_t n)
+{
+    size_t nl = strlen(name);
+    for (const char *q = rq->query; *q;) {
+        size_t len = strcspn(q, "&");
+        if (strncmp(q, name, nl) == 0 && (q[nl] == '=' || q[nl] == '&' || q[nl] == '\0')) {
+            size_t vlen = q[nl] == '=' ? len - nl - 1 : 0;
+            snprintf(out, n, "%.*s", (int)vlen, q[nl] == '=' ? q + nl + 1 : "");
+            return true;
+        }
+        q += len + (q[len] == '&');
+    }
+    return false;
+}
+
+/* ---- shapes ---------------------------------------------------------------- */
+
+static json_t *box_json(boxlet_box *b)
+{
+    json_t *cfg = json_loads(boxlet_box_config_json(b), 0, NULL);
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:o}", "id", boxlet_box_id(b), "name",
+                     boxlet_box_name(b), "image", boxlet_box_image(b), "status",
+                     boxlet_box_state_name(boxlet_box_state_of(b)), "created_at",
+                     (json_int_t)boxlet_box_created_ms(b), "pid", boxlet_box_pid(b), "config",
+                     cfg ? cfg : json_object());
+}
+
+static const char *exec_status_name(boxlet_exec_status st)
+{
+    static const char *const n[] = {"running", "completed", "killed", "timed_out"};
+    return st <= BOXLET_EXEC_TIMED_OUT ? n[st] : "unknown";
+}
+
+static json_t *exit_json(const boxlet_exit *x)
+{
+    return json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:s}", "status",
+                     exec_status_name(x->status), "exit_code", x->exit_code, "signal", x->signal,
+                     "timed_out", x->timed_out, "duration_ms", (json_int_t)x->duration_ms,
+                     "stdout_bytes", (json_int_t)x->stdout_bytes, "stderr_bytes",
+                     (json_int_t)x->stderr_bytes, "cpu_us", (json_int_t)x->cpu_us, "peak_rss_kib",
+                     (json_int_t)x->peak_rss_kib, "error_message", x->error_message);
+}
+
+static json_t *exec_json(const boxlet_exec_info *i)
+{
+    json_t *v = exit_json(&i->exit);
+    json_object_set_new(v, "execution_id", json_string(i->id));
+    json_object_set_new(v, "command", json_string(i->command));
+    json_object_set_new(v, "pid", json_integer(i->pid));
+    json_object_set_new(v, "tty", json_boolean(i->tty));
+    json_object_set_new(v, "created_at", json_integer(i->created_ms));
+    json_object_set_new(v, "stdout_offset", json_integer((json_int_t)i->stdout_end));
+    json_object_set_new(v, "stderr_offset", json_integer((json_int_t)i->stderr_end));
+    return v;
+}
+
+/* ---- bodies ------------------------------------------------------------------ */
+
+static json_t *parse_body(const http_req *rq, http_resp *rs)
+{
+    json_error_t je;
+    json_t *v = json_loadb(rq->body_len ? rq->body : "{}", rq->body_len ? rq->body_len : 2, 0, &je);
+    if (!v)
+        reply_error(rs, 400, ERR_INVAL, "malformed JSON at line %d column %d: %s", je.line,
+                    je.column, je.text);
+    else if (!json_is_object(v)) {
+        reply_error(rs, 400, ERR_INVAL, "the request body must be a JSON object");
+        json_decref(v);
+        v = NULL;
+    }
+    return v;
+}
+
+/* Refuses fields outside `known` (NULL-terminated). */
+static bool only_known(json_t *o, const char *const *known, http_resp *rs)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(o, key, val)
+    {
+        bool ok = false;
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = strcmp(*k, key) == 0;
+        if (!ok) {
+            reply_error(rs, 400, ERR_INVAL, "unknown field \"%s\"", key);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool want_type(json_t *o, const char *key, json_type t, const char *what, http_resp *rs)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v) || json_typeof(v) == t ||
+        (t == JSON_REAL && json_is_integer(v)))
+        return true;
+    reply_error(rs, 400, ERR_INVAL, "field \"%s\" must be %s", key, what);
+    return false;
+}
+
+/* A JSON object of strings as KEY=VALUE strings (free each and the array). */
+static bool env_list(json_t *o, const char *key, char ***out, size_t *n, http_resp *rs)
+{
+    json_t *m = json_object_get(o, key);
+    *out = NULL;
+    *n = 0;
+    if (!m || json_is_null(m))
+        return true;
+    if (!json_is_object(m)) {
+        reply_error(rs, 400, ERR_INVAL, "field \"%s\" must be an object of strings", key);
+        return false;
+    }
+    *out = calloc(json_object_size(m) + 1, sizeof **out);
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v)
+    {
+        if (!json_is_string(v) || !*k || strchr(k, '=')) {
+            reply_error(rs, 400, ERR_INVAL, "%s entry \"%s\": keys must be non-empty without "
+                        "'=', values strings", key, k);
+            return false;
+        }
+        size_t len = strlen(k) + json_string_length(v) + 2;
+        (*out)[*n] = malloc(len);
+        snprintf((*out)[(*n)++], len, "%s=%s", k, json_string_value(v));
+    }
+    return true;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* ---- boxes --------------------------------------------------------------------- */
+
+static boxlet_box *find_box(server_t *s, const char *key, http_resp *rs)
+{
+    boxlet_box *b;
+    int rc = boxlet_box_get(s->rt, key, &b);
+    if (rc == BOXLET_OK)
+        return b;
+    reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
+    return NULL;
+}
+
+static void list_boxes(server_t *s, http_resp *rs)
+{
+    boxlet_box **v;
+    size_t n;
+    int rc = boxlet_box_list(s->rt, &v, &n);
+    if (rc != BOXLET_OK)
+        return reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, box_json(v[i]));
+        boxlet_box_free(v[i]);
+    }
+    free(v);
+    reply_json(rs, 200, json_pack("{s:o}", "boxes", a));
+}
+
+static const char *const box_fields[] = {
+    "name", "image", "cpus", "memory_mib", "env", "working_dir", "user", "network", "labels",
+    "auto_remove", "detach", "auto_resume", "disk_size_gb", "ports", "volumes", "rootfs_path",
+    NULL};
+
+static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t *nenv,
+                          char ***labels, size_t *nlabels, http_resp *rs)
+{
+    if (!only_known(o, box_fields, rs) || !want_type(o, "name", JSON_STRING, "a string", rs) ||
+        !want_type(o, "image", JSON_STRING, "a string", rs) ||
+        !want_type(o, "cpus", JSON_REAL, "a number", rs) ||
+        !want_type(o, "memory_mib", JSON_INTEGER, "an integer", rs) ||
+        !want_type(o, "working_dir", JSON_STRING, "a string", rs) ||
+        !want_type(o, "user", JSON_STRING, "a string", rs) ||
+        !env_list(o, "env", env, nenv, rs) || !env_list(o, "labels", labels, nlabels, rs))
+        return false;
+    boxlet_box_opts_init(opts);
+    json_t *v;
+    if ((v = json_object_get(o, "image")) && json_is_string(v))
+        opts->image = json_string_value(v);
+    if ((v = json_object_get(o, "name")) && json_is_string(v))
+        opts->name = json_string_value(v);
+    opts->cpus = json_number_value(json_object_get(o, "cpus"));
+    json_int_t mem = json_integer_value(json_object_get(o, "memory_mib"));
+    if (mem < 0) {
+        reply_error(rs, 400, ERR_INVAL, "field \"memory_mib\" must not be negative");
+        return false;
+    }
+    opts->memory_mib = (unsigned long long)mem;
+    opts->working_dir = json_string_value(json_object_get(o, "working_dir"));
+    opts->user = json_string_value(json_object_get(o, "user"));
+    json_t *net = json_object_get(o, "network");
+    opts->network = json_is_true(net) || (json_is_object(net) &&
+                                          json_is_string(json_object_get(net, "outbound")) &&
+                                          strcmp(json_string_value(json_object_get(net, "outbound")),
+                                                 "disabled") != 0);
+    opts->auto_remove = json_is_true(json_object_get(o, "auto_remove"));
+    opts->env = (const char *const *)*env;
+    opts->nenv = *nenv;
+    opts->labels = (const char *const *)*labels;
+    opts->nlabels = *nlabels;
+    return true;
+}
+
+static void create_box(server_t *s, const http_req *rq, http_resp *rs)
+{
+    json_t *o = parse_body(rq, rs);
+    if (!o)
+        return;
+    boxlet_box_opts opts;
+    char **env = NULL, **labels = NULL;
+    size_t nenv = 0, nlabels = 0;
+    boxlet_box *b;
+    if (box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs)) {
+        int rc = boxlet_box_create(s->rt, &opts, &b);
+        if (rc != BOXLET_OK) {
+            reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
+        } else {
+            if (!json_is_false(json_object_get(o, "auto_start")))
+                boxlet_box_start(b); /* a failed start shows in its status */
+            reply_json(rs, 201, box_json(b));
+            boxlet_box_free(b);
+        }
+    }
+    free_list(env, nenv);
+    free_list(labels, nlabels);
+    json_decref(o);
+}
+
+static void box_route(server_t *s, const http_req *rq, const char *id, const char *verb,
+                      http_resp *rs)
+{
+    boxlet_box *b = find_box(s, id, rs);
+    if (!b)
+        return;
+    int rc = BOXLET_OK;
+    const char *m = rq->method;
+    if (!verb && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)) {
+        reply_json(rs, 200, box_json(b));
+    } else if (!verb && strcmp(m, "DELETE") == 0) {
+        char force[8] = "";
+        query_get(rq, "force", force, sizeof force);
+        rc = boxlet_box_remove(b, strcmp(force, "true") == 0 || strcmp(force, "1") == 0);
+        if (rc == BOXLET_OK)
+            reply_json(rs, 204, NULL);
+    } else if (verb && strcmp(verb, "start") == 0 && strcmp(m, "POST") == 0) {
+        if ((rc = boxlet_box_start(b)) == BOXLET_OK)
+            reply_json(rs, 200, box_json(b));
+    } else if (verb && strcmp(verb, "stop") == 0 && strcmp(m, "POST") == 0) {
+        if ((rc = boxlet_box_stop(b, -1)) == BOXLET_OK)
+            reply_json(rs, 200, box_json(b));
+    } else {
+        reply_error(rs, 405, ERR_INVAL, "%s is not allowed on %s", m, rq->path);
+    }
+    if (rc != BOXLET_OK)
+        reply_code(rs, rc, boxlet_box_errmsg(b));
+    boxlet_box_free(b);
+}
+
+/* ---- executions ------------------------------------------------------------------ */
+
+static const char *const exec_fields[] = {"command", "args", "env", "working_dir", "user",
+                                          "timeout_seconds", "tty", "rows", "cols", "stdin",
+                                          NULL};
+
+static bool argv_from(json_t *o, boxlet_cmd **out, http_resp *rs)
+{
+    json_t *cmd = json_object_get(o, "command"), *args = json_object_get(o, "args");
+    if (!json_is_string(cmd) || !*json_string_value(cmd)) {
+        reply_error(rs, 400, ERR_INVAL, "field \"command\" must be a non-empty string");
+        return false;
+    }
+    if (args && !json_is_null(args) && !json_is_array(args)) {
+        reply_error(rs, 400, ERR_INVAL, "field \"args\" must be an array of strings");
+        return false;
+    }
+    *out = boxlet_cmd_new(json_string_value(cmd), NULL);
+    size_t i;
+    json_t *a;
+    json_array_foreach(args, i, a)
+    {
+        if (!json_is_string(a)) {
+            reply_error(rs, 400, ERR_INVAL, "field \"args\"[%zu] must be a string", i);
+            return false;
+        }
+        boxlet_cmd_arg(*out, json_string_value(a));
+    }
+    return true;
+}
+
+static bool exec_settings(json_t *o, boxlet_cmd *c, http_resp *rs)
+{
+    char **env;
+    size_t nenv;
+    if (!env_list(o, "env", &env, &nenv, rs))
+        return false;
+    for (size_t i = 0; i < nenv; i++)
+        boxlet_cmd_putenv(c, env[i]);
+    free_list(env, nenv);
+    json_t *v;
+    if ((v = json_object_get(o, "working_dir")) && json_is_string(v))
+        boxlet_cmd_setdir(c, json_string_value(v));
+    if ((v = json_object_get(o, "user")) && json_is_string(v))
+        boxlet_cmd_setuser(c, json_string_value(v));
+    if ((v = json_object_get(o, "timeout_seconds")) && !json_is_null(v) &&
+        boxlet_cmd_settimeout(c, json_number_value(v)) != BOXLET_OK) {
+        reply_error(rs, 400, ERR_INVAL, "field \"timeout_seconds\" must be a number >= 0");
+        return false;
+    }
+    if (json_is_true(json_object_get(o, "tty"))) {
+        json_int_t r = json_integer_value(json_object_get(o, "rows"));
+        json_int_t cl = json_integer_value(json_object_get(o, "cols"));
+        if (boxlet_cmd_settty(c, r ? (unsigned)r : 24, cl ? (unsigned)cl : 80) != BOXLET_OK) {
+            reply_error(rs, 400, ERR_INVAL, "rows and cols must be 1..65535");
+            return false;
+        }
+    }
+    if ((v = json_object_get(o, "stdin")) && json_is_string(v))
+        boxlet_cmd_setstdin(c, json_string_value(v), json_string_length(v));
+    return true;
+}
+
+static void start_exec(server_t *s, const http_req *rq, const char *id, http_resp *rs)
+{
+    json_t *o = parse_body(rq, rs);
+    if (!o)
+        return;
+    boxlet_cmd *c = NULL;
+    boxlet_box *b = NULL;
+    if (only_known(o, exec_fields, rs) && argv_from(o, &c, rs) && exec_settings(o, c, rs) &&
+        (b = find_box(s, id, rs))) {
+        boxlet_exec *e;
+        int rc = boxlet_exec_start(b, c, &e);
+        if (rc != BOXLET_OK) {
+            reply_code(rs, rc, boxlet_box_errmsg(b));
+        } else {
+            reply_json(rs, 201, json_pack("{s:s}", "execution_id", boxlet_exec_id(e)));
+            boxlet_exec_free(e); /* detach: the agent keeps its output for attach */
+        }
+    }
+    boxlet_box_free(b);
+    boxlet_cmd_free(c);
+    json_decref(o);
+}
+
+static void list_execs(boxlet_box *b, const char *eid, http_resp *rs)
+{
+    boxlet_exec_info *v;
+    size_t n;
+    int rc = boxlet_exec_list(b, &v, &n);
+    if (rc != BOXLET_OK)
+        return reply_code(rs, rc, boxlet_box_errmsg(b));
+    json_t *a = json_array();
+    json_t *one = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (eid && strcmp(v[i].id, eid) == 0)
+            one = exec_json(&v[i]);
+        else if (!eid)
+            json_array_append_new(a, exec_json(&v[i]));
+    }
+    free(v);
+    if (!eid)
+        reply_json(rs, 200, json_pack("{s:o}", "executions", a));
+    else if (one)
+        reply_json(rs, 200, one), json_decref(a);
+    else
+        reply_error(rs, 404, ERR_NOTFOUND, "execution %s not found", eid), json_decref(a);
+}
+
+/* DELETE (kill), signal, resize: through an observer attachment. */
+static void control_exec(const http_req *rq, boxlet_box *b, const char *eid, const char *verb,
+                         http_resp *rs)
+{
+    json_t *o = NULL;
+    if (verb && !(o = parse_body(rq, rs)))
+        return;
+    boxlet_exec *e;
+    int rc = boxlet_exec_attach(b, eid, BOXLET_OFFSET_TAIL, BOXLET_OFFSET_TAIL,
+                                BOXLET_ATTACH_OBSERVER, &e);
+    if (rc != BOXLET_OK) {
+        json_decref(o);
+        return reply_code(rs, rc, boxlet_box_errmsg(b));
+    }
+    if (!verb) {
+        rc = boxlet_exec_kill(e);
+    } else if (strcmp(verb, "signal") == 0) {
+        json_t *sig = json_object_get(o, "signal");
+        rc = json_is_integer(sig) ? boxlet_exec_signal(e, (int)json_integer_value(sig))
+                                  : BOXLET_EINVAL;
+    } else {
+        json_t *r = json_object_get(o, "rows"), *c = json_object_get(o, "cols");
+        rc = json_is_integer(r) && json_is_integer(c)
+                 ? boxlet_exec_resize(e, (unsigned)json_integer_value(r),
+                                      (unsigned)json_integer_value(c))
+                 : BOXLET_EINVAL;
+    }
+    if (rc == BOXLET_OK)
+        reply_json(rs, verb ? 200 : 204, verb ? json_object() : NULL);
+    else
+        reply_code(rs, rc, rc == BOXLET_EINVAL && !*boxlet_exec_errmsg(e)
+                               ? "signal must be an integer; rows and cols integers"
+                               : boxlet_exec_errmsg(e));
+    boxlet_exec_free(e);
+    json_decref(o);
+}
+
+static void exec_route(server_t *s, const http_req *rq, const path_t *p, int at, http_resp *rs)
+{
+    const char *id = p->seg[at], *m = rq->method;
+    int rest = p->n - at - 2; /* segments after "executions" */
+    boxlet_box *b = find_box(s, id, rs);
+    if (!b)
+        return;
+    const char *eid = rest >= 1 ? p->seg[at + 2] : NULL;
+    const char *verb = rest == 2 ? p->seg[at + 3] : NULL;
+    if (rest == 0 && strcmp(m, "GET") == 0)
+        list_execs(b, NULL, rs);
+    else if (rest == 1 && strcmp(m, "GET") == 0)
+        list_execs(b, eid, rs);
+    else if (rest == 1 && strcmp(m, "DELETE") == 0)
+        control_exec(rq, b, eid, NULL, rs);
+    else if (rest == 2 && strcmp(m, "POST") == 0 &&
+             (strcmp(verb, "signal") == 0 || strcmp(verb, "resize") == 0))
+        control_exec(rq, b, eid, verb, rs);
+    else
+        reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", m, rq->path);
+    boxlet_box_free(b);
+}
+
+/* ---- the table ------------------------------------------------------------------- */
+
+static void top_level(server_t *s, const http_req *rq, const char *what, http_resp *rs)
+{
+    if (strcmp(what, "config") == 0)
+        reply_json(rs, 200, json_pack("{s:s, s:s, s:b}", "version", boxlet_version(), "api",
+                                      "v1", "auth_required", s->api_key && *s->api_key));
+    else if (strcmp(what, "me") == 0)
+        reply_json(rs, 200, json_pack("{s:s, s:s}", "id", "local", "name", "boxlet"));
+    else
+        reply_json(rs, 200, json_pack("{s:I, s:I, s:I}", "uptime_ms",
+                                      (json_int_t)(wall_ms() - s->started_ms), "requests",
+                                      (json_int_t)s->requests, "errors", (json_int_t)s->errors));
+    (void)rq;
+}
+
+void route(server_t *s, const http_req *rq, http_resp *rs)
+{
+    path_t p;
+    if (!split_path(rq->path, &p) || p.n < 2 || strcmp(p.seg[0], "v1") != 0)
+        return reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
+    int at = 1;
+    if (p.n >= 3 && strcmp(p.seg[1], "boxes") != 0 && strcmp(p.seg[2], "boxes") == 0)
+        at = 2; /* /v1/{prefix}/boxes/...: the prefix is ignored */
+    if (p.n == 2 && strcmp(rq->method, "GET") == 0 &&
+        (strcmp(p.seg[1], "config") == 0 || strcmp(p.seg[1], "me") == 0 ||
+         strcmp(p.seg[1], "metrics") == 0))
+        return top_level(s, rq, p.seg[1], rs);
+    if (strcmp(p.seg[at], "boxes") != 0)
+        return reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
+    int rest = p.n - at - 1;
+    if (rest == 0 && strcmp(rq->method, "GET") == 0)
+        return list_boxes(s, rs);
+    if (rest == 0 && strcmp(rq->method, "POST") == 0)
+        return create_box(s, rq, rs);
+    if (rest == 0)
+        return reply_error(rs, 405, ERR_INVAL, "%s is not allowed on %s", rq->method, rq->path);
+    const char *id = p.seg[at + 1];
+    if (rest == 1 || (rest == 2 && strcmp(p.seg[at + 2], "executions") != 0 &&
+                      strcmp(p.seg[at + 2], "exec") != 0))
+        return box_route(s, rq, id, rest == 2 ? p.seg[at + 2] : NULL, rs);
+    if (rest == 2 && strcmp(p.seg[at + 2], "exec") == 0 && strcmp(rq->method, "POST") == 0)
+        return start_exec(s, rq, id, rs);
+    if (strcmp(p.seg[at + 2], "executions") == 0)
+        return exec_route(s, rq, &p, at + 1, rs);
+    reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
+}

@@ -1,0 +1,24 @@
+/* server — `boxlet serve`: the engine over HTTP (REST now; WebSocket attach
+ * next), wire-compatible with the BoxLite v1 Box API where implemented.
+ * This header is what the CLI calls; the pieces are http.c (libwebsockets
+ * plumbing: requests, bodies, responses), routes.c (what each route does,
+ * over the public SDK) and reply.c (JSON bodies and the error envelope). */
+#ifndef BOXLET_SERVER_H
+#define BOXLET_SERVER_H
+
+#include <stddef.h>
+
+typedef struct server_opts {
+    const char *host;      /* listen address (default 127.0.0.1) */
+    int port;              /* default 8100; 0 = any free port */
+    const char *home;      /* runtime home (NULL: the default) */
+    const char *api_key;   /* NULL/"" = no auth */
+    size_t max_body;       /* request bodies above this get 413 (default 1 MiB) */
+    int ready_fd;          /* if >= 0: "PORT\n" is written here once listening */
+} server_opts;
+
+/* Serves until SIGTERM or SIGINT. Returns 0, or 1 after printing why it
+ * could not start (the port is taken, the runtime would not open). */
+int server_run(const server_opts *o);
+
+#endif

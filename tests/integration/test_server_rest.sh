@@ -1,0 +1,69 @@
+#!/bin/sh
+# boxlet serve's REST routes with curl against a real server on loopback:
+# boxes, exec, executions, the error envelope, auth, body caps, the prefix
+# segment. Prints "N passed, N failed". (WebSocket attach comes later.)
+set -u
+BOXLET=$1
+[ "$(id -u)" -eq 0 ] || { echo "0 passed, 0 failed, 1 skipped (boxes need root)"; exit 0; }
+command -v curl >/dev/null || { echo "test_server_rest: curl is missing"; exit 1; }
+export BOXLET_HOME=$(mktemp -d /tmp/boxlet-srv.XXXXXX)
+chmod 711 "$BOXLET_HOME"
+fifo=$BOXLET_HOME/ready; mkfifo "$fifo"
+"$BOXLET" serve --port 0 --api-key s3cret --max-body 4096 --ready-fd 3 3>"$fifo" &
+srv=$!
+port=$(head -n 1 "$fifo")
+cleanup() {
+    kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
+    for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
+    rm -rf "$BOXLET_HOME"
+}
+trap cleanup EXIT INT TERM
+U=http://127.0.0.1:$port
+A="Authorization: Bearer s3cret"
+pass=0 fail=0
+check() { if [ "$2" = "$3" ]; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); printf 'FAIL %s\n  want: %s\n  got:  %s\n' "$1" "$2" "$3"; fi; }
+code() { curl -s -o /tmp/srv-body.$$ -w '%{http_code}' "$@"; }
+field() { python3 -c "import json,sys; d=json.load(open('/tmp/srv-body.$$')); print($1)"; }
+
+check "config needs no key" 200 "$(code $U/v1/config)"
+check "other routes need the key" 401 "$(code $U/v1/boxes)"
+check "401 envelope" "unauthorized" "$(field "d['error']['code']")"
+check "a wrong key" 401 "$(code -H 'Authorization: Bearer nope' $U/v1/boxes)"
+check "create a box" 201 "$(code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","name":"rest1","env":{"FROM_BOX":"yes"}}')"
+check "it runs" "running" "$(field "d['status']")"
+check "get by name with a prefix segment" 200 "$(code -H "$A" $U/v1/tenant-a/boxes/rest1)"
+check "list" 1 "$(code -H "$A" $U/v1/boxes >/dev/null; field "len(d['boxes'])")"
+check "exec" 201 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":"sh","args":["-c","echo $FROM_BOX $X $(pwd); exit 4"],"env":{"X":"1"},"working_dir":"/tmp"}')"
+eid=$(field "d['execution_id']")
+sleep 0.5
+check "execution result" "completed 4 11" "$(code -H "$A" $U/v1/boxes/rest1/executions/$eid >/dev/null; field "d['status'], d['exit_code'], d['stdout_bytes']" | tr -d "(),'")"
+check "exec with a timeout" 201 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":"sleep","args":["30"],"timeout_seconds":0.5}')"
+eid2=$(field "d['execution_id']"); sleep 1.5
+check "timed out" "timed_out" "$(code -H "$A" $U/v1/boxes/rest1/executions/$eid2 >/dev/null; field "d['status']")"
+check "signal on a finished exec" 409 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/executions/$eid/signal -d '{"signal":15}')"
+check "long runner" 201 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":"sleep","args":["30"]}')"
+eid3=$(field "d['execution_id']")
+check "non-whitelisted signal" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/executions/$eid3/signal -d '{"signal":9}')"
+check "resize without a tty" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/executions/$eid3/resize -d '{"rows":24,"cols":80}')"
+check "kill (DELETE)" 204 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1/executions/$eid3)"
+sleep 0.3
+check "killed exec is gone" 404 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1/executions/$eid3)"
+check "malformed JSON" 400 "$(code -H "$A" -XPOST $U/v1/boxes -d '{nope')"
+check "unknown field" 400 "$(code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","color":"red"}')"
+check "wrong type" 400 "$(code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","cpus":"two"}')"
+check "empty command" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":""}')"
+big=$(head -c 8000 /dev/zero | tr '\0' 'a')
+check "body over the cap" 413 "$(code -H "$A" -XPOST $U/v1/boxes -d "{\"name\":\"$big\"}")"
+check "unknown box" 404 "$(code -H "$A" $U/v1/boxes/nosuch)"
+check "unknown box envelope" "not_found" "$(field "d['error']['code']")"
+check "unknown execution" 404 "$(code -H "$A" $U/v1/boxes/rest1/executions/nosuch)"
+check "HEAD" 200 "$(code -H "$A" -I $U/v1/boxes/rest1)"
+check "delete running without force" 409 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
+check "stop" 200 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/stop)"
+check "stopped" "stopped" "$(field "d['status']")"
+check "delete" 204 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
+check "still serving" 200 "$(code $U/v1/config)"
+rm -f /tmp/srv-body.$$
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
