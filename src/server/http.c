@@ -6,6 +6,7 @@
 #include "server/server.h"
 
 #include "core/util.h"
+#include "server/attach.h"
 #include "server/http.h"
 #include "server/reply.h"
 
@@ -25,7 +26,11 @@ typedef struct pss {
     bool too_big;
     http_resp rs;
     bool answered;
+    attach_t *at;   /* a WebSocket attach */
+    buf_t text;     /* a text message being reassembled from fragments */
 } pss_t;
+
+#define MAX_WS_MESSAGE (1u << 20)
 
 static volatile sig_atomic_t stop_requested;
 static struct lws_context *the_context;
@@ -162,12 +167,66 @@ static int on_http(struct lws *wsi, server_t *s, pss_t *p)
     return 0;
 }
 
+/* A WebSocket message (or fragment) from the client. Text messages are
+ * reassembled (capped); binary fragments are stdin bytes, in order. */
+static int on_receive(struct lws *wsi, pss_t *p, const void *in, size_t len)
+{
+    if (lws_frame_is_binary(wsi)) {
+        attach_receive(p->at, in, len, true);
+        return 0;
+    }
+    if (buf_append(&p->text, in, len) < 0) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too large", 9);
+        return -1;
+    }
+    if (lws_is_final_fragment(wsi)) {
+        attach_receive(p->at, buf_data(&p->text), p->text.len, false);
+        buf_reset(&p->text);
+    }
+    return 0;
+}
+
+static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reasons reason,
+                 void *in, size_t len)
+{
+    char msg[512];
+    int status = 500;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        memset(p, 0, sizeof *p);
+        if (!(p->at = attach_open(s, wsi, msg, sizeof msg, &status))) {
+            lws_return_http_status(wsi, (unsigned)status, msg);
+            return -1;
+        }
+        buf_init(&p->text, MAX_WS_MESSAGE);
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        attach_established(p->at, wsi);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return p->at ? on_receive(wsi, p, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return p->at ? attach_writeable(p->at) : -1;
+    default: /* LWS_CALLBACK_CLOSED */
+        attach_close(p->at);
+        p->at = NULL;
+        buf_free(&p->text);
+        return 0;
+    }
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
     pss_t *p = user;
     server_t *s = lws_context_user(lws_get_context(wsi));
     switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_CLOSED:
+        return on_ws(wsi, s, p, reason, in, len);
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, s, p);
     case LWS_CALLBACK_HTTP_BODY:
@@ -190,9 +249,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-    {"http", callback, sizeof(pss_t), 0, 0, NULL, 0},
+    {"http", callback, sizeof(pss_t), 4096, 0, NULL, 0},
+    {"boxlet-exec", attach_raw_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
+
+/* Keepalive (DESIGN §3): a Ping after 15 s without traffic, the peer is
+ * dropped after 45 s of silence, which releases its stdin slot. */
+static const lws_retry_bo_t keepalive = {.secs_since_valid_ping = 15,
+                                         .secs_since_valid_hangup = 45};
 
 static struct lws_context *make_context(const server_opts *o, server_t *s)
 {
@@ -205,6 +270,7 @@ static struct lws_context *make_context(const server_opts *o, server_t *s)
     /* An IPv4 address with IPv6 left on makes lws 4.1 bind every interface. */
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = 30;
+    info.retry_and_idle_policy = &keepalive;
     lws_set_log_level(LLL_ERR, NULL);
     return lws_create_context(&info);
 }

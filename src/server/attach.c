@@ -1,0 +1,314 @@
+/* attach — see attach.h. Frames wait in a small queue for the socket;
+ * while more than QUEUE_HIGH bytes wait, the execution's connection is not
+ * read, so an owner's slowness reaches the process through the agent's own
+ * flow control and the server's memory per attach stays bounded. */
+#include "server/attach.h"
+
+#include "core/util.h"
+#include "server/reply.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define QUEUE_HIGH (256u * 1024)
+
+typedef struct frame {
+    struct frame *next;
+    bool text;
+    size_t len;
+    uint8_t buf[]; /* LWS_PRE bytes of headroom, then the payload */
+} frame_t;
+
+struct attach {
+    server_t *s;
+    struct lws *ws, *raw;
+    boxlet_box *box;
+    boxlet_exec *ex;
+    bool owner, ended, exit_queued, paused;
+    frame_t *head, *tail;
+    size_t queued;
+};
+
+static bool frame_push(attach_t *a, bool text, uint8_t prefix, const void *p, size_t n)
+{
+    size_t len = n + (prefix ? 1 : 0);
+    frame_t *f = malloc(sizeof *f + LWS_PRE + len);
+    if (!f)
+        return false;
+    f->next = NULL;
+    f->text = text;
+    f->len = len;
+    if (prefix)
+        f->buf[LWS_PRE] = prefix;
+    memcpy(f->buf + LWS_PRE + (prefix ? 1 : 0), p, n);
+    if (a->tail)
+        a->tail->next = f;
+    else
+        a->head = f;
+    a->tail = f;
+    a->queued += len;
+    return true;
+}
+
+static void push_json(attach_t *a, json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (text)
+        frame_push(a, true, 0, text, strlen(text));
+    free(text);
+}
+
+static void push_exit(attach_t *a, const boxlet_exit *x)
+{
+    static const char *const names[] = {"running", "completed", "killed", "timed_out"};
+    push_json(a, json_pack("{s:s, s:i, s:i, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "type",
+                           "exit", "exit_code", x->exit_code, "signal", x->signal, "timed_out",
+                           x->timed_out, "status", names[x->status <= 3 ? x->status : 0],
+                           "duration_ms", (json_int_t)x->duration_ms, "stdout_bytes",
+                           (json_int_t)x->stdout_bytes, "stderr_bytes",
+                           (json_int_t)x->stderr_bytes, "cpu_us", (json_int_t)x->cpu_us,
+                           "peak_rss_kib", (json_int_t)x->peak_rss_kib, "error_message",
+                           x->error_message));
+    a->exit_queued = true;
+}
+
+/* Moves what the execution has into frames, up to the queue's high mark. */
+static void pump(attach_t *a)
+{
+    boxlet_chunk c;
+    while (!a->exit_queued && a->queued < QUEUE_HIGH) {
+        if (boxlet_exec_read(a->ex, &c, 0) != BOXLET_OK)
+            break; /* nothing now (or the agent went away: the raw wsi closes) */
+        if (c.kind == BOXLET_CHUNK_DATA)
+            frame_push(a, false, (uint8_t)c.stream, c.data, c.len);
+        else if (c.kind == BOXLET_CHUNK_END) {
+            boxlet_exit st;
+            if (boxlet_exec_wait(a->ex, &st, 0) == BOXLET_OK)
+                push_exit(a, &st);
+        }
+        /* A GAP: a plain client gets the retained backlog, as BoxLite does. */
+    }
+    bool pause = a->queued >= QUEUE_HIGH || a->exit_queued;
+    if (a->raw && pause != a->paused) {
+        lws_rx_flow_control(a->raw, pause ? 0 : 1);
+        a->paused = pause;
+    }
+    if (a->head && a->ws)
+        lws_callback_on_writable(a->ws);
+}
+
+/* ---- opening ----------------------------------------------------------------- */
+
+static bool parse_attach_path(const char *path, char *box, char *eid, size_t n)
+{
+    char seg[8][256];
+    int k = 0;
+    for (const char *p = path; *p && k < 8;) {
+        while (*p == '/')
+            p++;
+        size_t len = strcspn(p, "/");
+        if (!len || len >= sizeof seg[0])
+            break;
+        memcpy(seg[k], p, len);
+        seg[k++][len] = '\0';
+        p += len;
+    }
+    int at = (k == 7) ? 2 : 1; /* /v1/{prefix}/boxes/... */
+    if (k != 6 + (at - 1) || strcmp(seg[0], "v1") != 0 || strcmp(seg[at], "boxes") != 0 ||
+        strcmp(seg[at + 2], "executions") != 0 || strcmp(seg[at + 4], "attach") != 0)
+        return false;
+    snprintf(box, n, "%s", seg[at + 1]);
+    snprintf(eid, n, "%s", seg[at + 3]);
+    return true;
+}
+
+static bool ws_authorized(server_t *s, struct lws *wsi)
+{
+    if (!s->api_key || !*s->api_key)
+        return true;
+    char got[512] = {0}, want[512];
+    lws_hdr_copy(wsi, got, sizeof got, WSI_TOKEN_HTTP_AUTHORIZATION);
+    snprintf(want, sizeof want, "Bearer %s", s->api_key);
+    size_t n = strlen(want), gl = strlen(got);
+    unsigned diff = gl != n;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned)(want[i] ^ got[i < gl ? i : 0]);
+    return diff == 0;
+}
+
+static bool wants_observer(struct lws *wsi)
+{
+    char frag[256];
+    for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
+         i++)
+        if (strcmp(frag, "stdin=false") == 0 || strcmp(frag, "stdin=0") == 0)
+            return true;
+    return false;
+}
+
+attach_t *attach_open(server_t *s, struct lws *wsi, char *msg, size_t msglen, int *status)
+{
+    char path[1024] = {0}, box[256], eid[256];
+    lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
+    if (!parse_attach_path(path, box, eid, sizeof box)) {
+        *status = 404;
+        snprintf(msg, msglen, "no WebSocket route for %s", path);
+        return NULL;
+    }
+    if (!ws_authorized(s, wsi)) {
+        *status = 401;
+        snprintf(msg, msglen, "missing or wrong API key (Authorization: Bearer KEY)");
+        return NULL;
+    }
+    attach_t *a = calloc(1, sizeof *a);
+    a->s = s;
+    a->owner = !wants_observer(wsi);
+    int rc = boxlet_box_get(s->rt, box, &a->box);
+    if (rc == BOXLET_OK)
+        rc = boxlet_exec_attach(a->box, eid, 0, 0, a->owner ? 0 : BOXLET_ATTACH_OBSERVER, &a->ex);
+    if (rc != BOXLET_OK) {
+        *status = reply_status_of(rc);
+        snprintf(msg, msglen, "%s", a->box ? boxlet_box_errmsg(a->box) : boxlet_runtime_errmsg(s->rt));
+        boxlet_box_free(a->box);
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void attach_established(attach_t *a, struct lws *wsi)
+{
+    a->ws = wsi;
+    int fd = dup(boxlet_exec_fd(a->ex)); /* lws closes what it adopts */
+    lws_sock_file_fd_type d;
+    d.filefd = fd;
+    lws_adopt_desc_t info = {.vh = lws_get_vhost(wsi), .type = LWS_ADOPT_RAW_FILE_DESC,
+                             .fd = d, .vh_prot_name = "boxlet-exec", .opaque = a};
+    a->raw = fd >= 0 ? lws_adopt_descriptor_vhost_via_info(&info) : NULL;
+    pump(a); /* the backlog, and whatever the handle already holds */
+}
+
+/* ---- client frames ----------------------------------------------------------- */
+
+static __attribute__((format(printf, 2, 3))) void control_error(attach_t *a, const char *fmt,
+                                                                  ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    push_json(a, json_pack("{s:s, s:s}", "type", "error", "message", msg));
+    lws_callback_on_writable(a->ws);
+}
+
+static void control(attach_t *a, const void *in, size_t len)
+{
+    json_error_t je;
+    json_t *o = json_loadb(in, len, 0, &je);
+    const char *type = json_string_value(json_object_get(o, "type"));
+    int rc = BOXLET_OK;
+    if (!o || !type) {
+        control_error(a, "control message is not a JSON object with a \"type\": %s",
+                      o ? "no type" : je.text);
+    } else if (strcmp(type, "resize") == 0) {
+        rc = boxlet_exec_resize(a->ex, (unsigned)json_integer_value(json_object_get(o, "rows")),
+                                (unsigned)json_integer_value(json_object_get(o, "cols")));
+    } else if (strcmp(type, "signal") == 0) {
+        rc = boxlet_exec_signal(a->ex, (int)json_integer_value(json_object_get(o, "sig")));
+    } else if (strcmp(type, "stdin_eof") == 0) {
+        rc = a->owner ? boxlet_exec_close_stdin(a->ex) : BOXLET_EPERM;
+    } else {
+        control_error(a, "unknown control message type \"%s\"", type);
+    }
+    if (rc != BOXLET_OK)
+        control_error(a, "%s", *boxlet_exec_errmsg(a->ex) ? boxlet_exec_errmsg(a->ex)
+                                                          : boxlet_strerror(rc));
+    json_decref(o);
+    pump(a); /* a control call may have queued output inside the handle */
+}
+
+void attach_receive(attach_t *a, const void *in, size_t len, bool binary)
+{
+    if (!binary)
+        return control(a, in, len);
+    if (!a->owner)
+        return control_error(a, "%s", "this attachment is an observer (?stdin=false): stdin ignored");
+    int rc = boxlet_exec_write(a->ex, in, len, 0); /* queued; sent within the window */
+    if (rc != BOXLET_OK && rc != BOXLET_ETIMEOUT)
+        control_error(a, "stdin: %s", boxlet_exec_errmsg(a->ex));
+    pump(a);
+}
+
+int attach_writeable(attach_t *a)
+{
+    frame_t *f = a->head;
+    if (!f)
+        return 0;
+    int w = lws_write(a->ws, f->buf + LWS_PRE, f->len, f->text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
+    if (w < (int)f->len)
+        return -1;
+    a->head = f->next;
+    if (!a->head)
+        a->tail = NULL;
+    a->queued -= f->len;
+    bool last = a->exit_queued && !a->head;
+    free(f);
+    if (last) { /* the exit frame went out: close normally */
+        lws_close_reason(a->ws, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"exit", 4);
+        return -1;
+    }
+    pump(a);
+    if (a->head)
+        lws_callback_on_writable(a->ws);
+    return 0;
+}
+
+void attach_exec_readable(attach_t *a)
+{
+    pump(a);
+}
+
+void attach_close(attach_t *a)
+{
+    if (!a)
+        return;
+    if (a->raw) {
+        lws_set_opaque_user_data(a->raw, NULL);
+        lws_set_timeout(a->raw, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    }
+    while (a->head) {
+        frame_t *f = a->head;
+        a->head = f->next;
+        free(f);
+    }
+    boxlet_exec_free(a->ex); /* detaches: the execution keeps running */
+    boxlet_box_free(a->box);
+    free(a);
+}
+
+int attach_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    (void)user;
+    (void)in;
+    (void)len;
+    attach_t *a = lws_get_opaque_user_data(wsi);
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        if (a)
+            attach_exec_readable(a);
+        return 0;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        if (a)
+            a->raw = NULL;
+        return 0;
+    default:
+        return 0;
+    }
+}

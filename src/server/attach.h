@@ -1,0 +1,37 @@
+/* attach — the WebSocket attach of an execution (DESIGN §3), BoxLite's
+ * framing: binary frames [0x01|bytes] stdout, [0x02|bytes] stderr to the
+ * client; binary frames from the client are stdin; text frames carry JSON
+ * control messages (resize, signal, stdin_eof) and, last, the exit frame,
+ * followed by Close 1000. `?stdin=false` attaches as a read-only observer.
+ * The execution's agent connection is adopted into the lws loop, so output
+ * is pushed as it arrives and a slow client slows the process (owner) rather
+ * than growing the server's memory. Private to src/server. */
+#ifndef BOXLET_SERVER_ATTACH_H
+#define BOXLET_SERVER_ATTACH_H
+
+#include "server/http.h"
+
+#include <libwebsockets.h>
+
+typedef struct attach attach_t;
+
+/* During the upgrade: validates path, auth and the execution, and attaches
+ * to it. Returns the attachment, or NULL with *status and msg filled (the
+ * upgrade is then refused with that HTTP status). */
+attach_t *attach_open(server_t *s, struct lws *wsi, char *msg, size_t msglen, int *status);
+/* The WebSocket is up: start streaming. */
+void attach_established(attach_t *a, struct lws *wsi);
+/* A frame from the client. */
+void attach_receive(attach_t *a, const void *in, size_t len, bool binary);
+/* The client's socket can take a frame: send one. Returns -1 to close. */
+int attach_writeable(attach_t *a);
+/* The exec connection has data. */
+void attach_exec_readable(attach_t *a);
+/* The WebSocket closed: detach and free. */
+void attach_close(attach_t *a);
+
+/* The raw-descriptor protocol that watches an execution's connection. */
+int attach_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len);
+
+#endif

@@ -1,0 +1,21 @@
+#!/bin/sh
+# WebSocket attach against a real `boxlet serve`, with node's `ws` client
+# (tests/node, installed by scripts/deps.sh from the npm registry).
+set -u
+BOXLET=$1
+HERE=$(cd "$(dirname "$0")" && pwd)
+[ "$(id -u)" -eq 0 ] || { echo "0 passed, 0 failed, 1 skipped (boxes need root)"; exit 0; }
+[ -d "$HERE/../node/node_modules/ws" ] || { echo "test_server_ws: run scripts/deps.sh (npm install in tests/node)"; exit 1; }
+export BOXLET_HOME=$(mktemp -d /tmp/boxlet-ws.XXXXXX)
+chmod 711 "$BOXLET_HOME"
+mkfifo "$BOXLET_HOME/ready"
+"$BOXLET" serve --port 0 --api-key k3y --ready-fd 3 3>"$BOXLET_HOME/ready" &
+srv=$!
+port=$(head -n 1 "$BOXLET_HOME/ready")
+cleanup() {
+    kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
+    for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
+    rm -rf "$BOXLET_HOME"
+}
+trap cleanup EXIT INT TERM
+node "$HERE/../node/attach.test.mjs" "http://127.0.0.1:$port" k3y
