@@ -178,9 +178,11 @@ static int next_msg(boxlet_exec *e, uint32_t want, proto_msg *m, int timeout_ms)
         } else if (m->type == PROTO_ERROR && m->u.error.req == 0) {
             err_make(&e->err, (int)m->u.error.code, "%s", m->u.error.message);
         }
+        /* No early return on the deadline here: frames already read into
+         * the client's buffer would then wait for a socket event that never
+         * comes. The next recv decodes them first and only times out when
+         * nothing is buffered and nothing is readable. */
         proto_msg_free(m);
-        if (deadline >= 0 && now_ms() >= deadline)
-            return 0;
     }
 }
 

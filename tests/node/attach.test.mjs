@@ -57,6 +57,7 @@ async function main() {
   const created = await api('POST', '/v1/boxes', { image: 'host', name: 'wsbox' });
   check('create box', created.status === 201, JSON.stringify(created.json));
 
+  const step = (m) => process.env.DEBUG && console.log(`step: ${m}`);
   // stdin both ways, split streams, exit frame, Close 1000
   let eid = await exec('wsbox', 'sh', ['-c', 'read a; read b; echo "got $a $b"; echo oops >&2; exit 5']);
   let r = await attach('wsbox', eid, { onOpen: (ws) => {
