@@ -89,7 +89,8 @@ typedef enum boxlet_box_state {
  * is borrowed for the duration of the call only. */
 typedef struct boxlet_box_opts {
     const char *name;              /* NULL: named after its id */
-    const char *image;             /* "host", an imported image name, an OCI
+    const char *image;             /* "host", an imported image name, a registry
+                                      reference (pulled on first use), an OCI
                                       layout ("oci:DIR[:TAG]" or DIR), a rootfs
                                       directory or a .tar/.tar.gz path */
     const char *const *env;        /* KEY=VALUE defaults for every exec */
@@ -170,6 +171,14 @@ int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
  * mismatch) or an entry escaping its root, BOXLET_ENOTFOUND for a missing
  * source or tag; the message is boxlet_runtime_errmsg(rt). */
 int boxlet_image_import(boxlet_runtime *rt, const char *source, const char *name);
+/* Pulls `ref` (REGISTRY/REPO:TAG, REPO:TAG — docker.io/library by default —
+ * or REPO@sha256:...) from its registry and stores it as `name` (NULL: the
+ * reference with every character outside [a-z0-9._-] turned into '-').
+ * Credentials come from $DOCKER_CONFIG/config.json or ~/.docker/config.json;
+ * plain HTTP is used only for loopback registries. Blobs are verified
+ * against their digests; an interrupted pull resumes. Creating a box from a
+ * registry reference pulls it the same way on first use. */
+int boxlet_image_pull(boxlet_runtime *rt, const char *ref, const char *name);
 /* The names of the images in the store (`host` appears once it was built).
  * *names is an array of *n malloc'd strings: free each, then the array. */
 int boxlet_image_list(boxlet_runtime *rt, char ***names, size_t *n);

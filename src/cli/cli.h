@@ -40,6 +40,7 @@ int cmd_attach(const struct cli *g, int argc, char **argv);
 int cmd_images(const struct cli *g, int argc, char **argv);
 int cmd_import(const struct cli *g, int argc, char **argv);
 int cmd_serve(const struct cli *g, int argc, char **argv);
+int cmd_pull(const struct cli *g, int argc, char **argv);
 
 /* Codes of long-only options (short options use their letter). */
 enum {

@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"attach", cmd_attach, "Attach to an execution: stream its output (and stdin)"},
     {"images", cmd_images, "List the images in the store"},
     {"import", cmd_import, "Import a rootfs directory, tarball or OCI layout as an image"},
+    {"pull", cmd_pull, "Pull an image from a registry into the store"},
     {"serve", cmd_serve, "Serve the REST API (BoxLite v1 Box API routes)"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };

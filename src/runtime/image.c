@@ -4,6 +4,7 @@
 #include "runtime/image.h"
 
 #include "runtime/oci.h"
+#include "runtime/registry.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -420,6 +421,53 @@ static void derived_name(const char *path, char *out, size_t n)
     snprintf(out, n, "path-%s-%08llx", clean, (unsigned long long)(h & 0xffffffffu));
 }
 
+/* A registry reference ("busybox:1", "127.0.0.1:5000/x/y:tag", "repo@sha256:..."),
+ * as opposed to a local name or a path. */
+static bool registry_ref(const char *ref)
+{
+    return strchr(ref, ':') || strchr(ref, '/') || strchr(ref, '@');
+}
+
+/* The store name of a pulled image: the reference, lower-cased, with
+ * everything but [a-z0-9._-] turned into '-'. */
+void image_pulled_name(const char *ref, char *out, size_t n)
+{
+    size_t k = 0;
+    for (const char *p = ref; *p && k < n - 1 && k < 120; p++) {
+        char c = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        out[k++] = strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", c) ? c : '-';
+    }
+    out[k] = '\0';
+    if (!k || !image_name_valid(out))
+        snprintf(out, n, "pulled-image");
+}
+
+static const char *docker_config(char *buf, size_t n)
+{
+    const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
+    if (dir && *dir)
+        snprintf(buf, n, "%s/config.json", dir);
+    else if (home && *home)
+        snprintf(buf, n, "%s/.docker/config.json", home);
+    else
+        return NULL;
+    return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
+int image_pull(const char *home, const char *ref, const char *name, uint32_t uid_base,
+               image_info *out, err_t *e)
+{
+    char cfg[PATH_MAX], layout[PATH_MAX], tag[256], src[PATH_MAX + 300];
+    registry_opts o = {.config_json = docker_config(cfg, sizeof cfg)};
+    int rc = registry_pull(home, ref, &o, layout, sizeof layout, tag, sizeof tag, e);
+    if (rc < 0)
+        return rc;
+    snprintf(src, sizeof src, "oci:%s:%s", layout, tag);
+    rc = image_import(home, src, name, uid_base, out, e);
+    registry_layout_remove(home, layout, NULL);
+    return rc;
+}
+
 int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_info *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
@@ -434,12 +482,26 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
         }
         return build_image(home, "host", uid_base, fill_host, NULL, out, e);
     }
-    if (strchr(ref, '/')) { /* a path: import once, then reuse */
+    bool is_path = ref[0] == '/' || ref[0] == '.' || strncmp(ref, "oci:", 4) == 0 ||
+                   (strchr(ref, '/') && access(ref, F_OK) == 0);
+    if (is_path) { /* a path: import once, then reuse */
         char name[128];
         derived_name(ref, name, sizeof name);
         snprintf(dir, sizeof dir, "%s/images/%s", home, name);
         if (access(dir, F_OK) != 0) {
             int rc = image_import(home, ref, name, uid_base, out, e);
+            if (rc == 0 || rc != -ERR_CONFLICT)
+                return rc;
+            image_info_free(out);
+        }
+        return image_resolve(home, name, uid_base, out, e);
+    }
+    if (registry_ref(ref)) { /* pulled once, then used from the store */
+        char name[128];
+        image_pulled_name(ref, name, sizeof name);
+        snprintf(dir, sizeof dir, "%s/images/%s", home, name);
+        if (access(dir, F_OK) != 0) {
+            int rc = image_pull(home, ref, name, uid_base, out, e);
             if (rc == 0 || rc != -ERR_CONFLICT)
                 return rc;
             image_info_free(out);

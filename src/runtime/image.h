@@ -30,7 +30,8 @@ typedef struct image_info {
 /* Frees the defaults of an image_info (the struct itself is the caller's). */
 void image_info_free(image_info *im);
 
-/* Resolves ref: "host"; the name of an imported image; "oci:DIR[:TAG]" or a
+/* Resolves ref: "host"; the name of an imported image; a registry reference
+ * (REGISTRY/REPO:TAG, REPO:TAG, REPO@DIGEST: pulled on first use); "oci:DIR[:TAG]" or a
  * directory holding an OCI image layout (`oci-layout`); or a path to a rootfs
  * directory or tarball. Paths are imported on first use under a name derived
  * from them. -ERR_NOTFOUND with a message naming ref otherwise. Free *out's
@@ -42,6 +43,14 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
  * absolute links followed out) are refused; device nodes are skipped. */
 int image_import(const char *home, const char *src, const char *name, uint32_t uid_base,
                  image_info *out, err_t *e);
+/* Pulls ref from its registry (OCI distribution API; credentials from
+ * $DOCKER_CONFIG/config.json or ~/.docker/config.json) and imports it as
+ * `name`. */
+int image_pull(const char *home, const char *ref, const char *name, uint32_t uid_base,
+               image_info *out, err_t *e);
+/* The store name of a pulled image: ref lower-cased, characters outside
+ * [a-z0-9._-] turned into '-'. */
+void image_pulled_name(const char *ref, char *out, size_t n);
 /* Names of every image (host included); free each and the array. */
 int image_list(const char *home, char ***names, size_t *n, err_t *e);
 /* A valid image name: [a-z0-9][a-z0-9._-]{0,127}. */

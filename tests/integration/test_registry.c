@@ -420,6 +420,38 @@ static void test_pull_busybox_runs(void **state)
     boxlet_box_free(b);
 }
 
+/* A box whose image is a registry reference pulls it on first use; the
+ * public pull names the image after its reference. */
+static void test_box_from_reference(void **state)
+{
+    (void)state;
+    SKIP_IF_NEEDED();
+    char ref[128];
+    snprintf(ref, sizeof ref, "127.0.0.1:%d/busybox:1", open_reg.port);
+    boxlet_box_opts o;
+    boxlet_box_opts_init(&o);
+    o.image = ref;
+    boxlet_box *b = box_up(&env, &o);
+    boxlet_exit st;
+    char *out = box_sh(b, "cat /data/a; echo $FOO", &st, NULL);
+    assert_string_equal(out, "a2\nbar\n");
+    free(out);
+    boxlet_box_free(b);
+    assert_int_equal(boxlet_image_pull(env.rt, ref, NULL), BOXLET_ECONFLICT); /* stored already */
+    char **names;
+    size_t n;
+    assert_int_equal(boxlet_image_list(env.rt, &names, &n), BOXLET_OK);
+    char want[128];
+    snprintf(want, sizeof want, "127.0.0.1-%d-busybox-1", open_reg.port);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        found += strcmp(names[i], want) == 0;
+        free(names[i]);
+    }
+    free(names);
+    assert_int_equal(found, 1);
+}
+
 /* (b) a manifest list resolves to linux/amd64, by tag and by digest. */
 static void check_platform(const char *ref, const char *want_tag)
 {
@@ -636,6 +668,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pull_busybox_runs),
+        cmocka_unit_test(test_box_from_reference),
         cmocka_unit_test(test_manifest_list_amd64),
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_corrupt_blob),
