@@ -25,33 +25,47 @@ void reply_json(http_resp *rs, int status, json_t *v)
 int reply_status_of(int code)
 {
     static const int status[ERR_MAX_] = {
-        200, 400, 404, 409, 409, 504, 500, 500, 502, 413, 501, 502, 500, 429, 403,
+        200, 400, 404, 409, 409, 504, 500, 500, 503, 413, 501, 503, 500, 429, 403,
     };
     if (code < 0)
         code = -code;
     return code > 0 && code < ERR_MAX_ ? status[code] : 500;
 }
 
-/* The envelope's `type`: the class of the error, by status. */
-static const char *type_of(int status)
+/* BoxLite's code and type for an error (docs/internals/boxlite-wire.md §3):
+ * its SDKs dispatch on these strings, so boxlet's own names stay internal. */
+static void wire_code(int status, int code, const char *message, const char **c, const char **t)
 {
-    switch (status) {
-    case 400: return "invalid_request_error";
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 409: return "conflict_error";
-    case 413: return "request_too_large";
-    case 429: return "rate_limit_error";
-    default: return status >= 500 ? "api_error" : "invalid_request_error";
-    }
+    if (code < 0)
+        code = -code;
+    *c = "internal", *t = "InternalError";
+    if (status == 401)
+        *c = "unauthenticated", *t = "AuthError";
+    else if (code == ERR_INVAL || code == ERR_TOOBIG)
+        *c = "invalid_argument", *t = "InvalidArgumentError";
+    else if (code == ERR_NOTFOUND)
+        *c = "not_found", *t = "NotFoundError";
+    else if (code == ERR_CONFLICT && strstr(message, "already taken"))
+        *c = "already_exists", *t = "AlreadyExistsError";
+    else if (code == ERR_CLOSED || code == ERR_CONFLICT)
+        *c = "invalid_state", *t = "InvalidStateError";
+    else if (code == ERR_TIMEOUT)
+        *c = "timeout", *t = "TimeoutError";
+    else if (code == ERR_LIMIT)
+        *c = "resource_exhausted", *t = "ResourceExhaustedError";
+    else if (code == ERR_UNSUPPORTED)
+        *c = "unsupported", *t = "UnsupportedError";
+    else if (code == ERR_PERM)
+        *c = "permission_denied", *t = "AuthError";
+    else if (code == ERR_DISCONNECTED || code == ERR_PROTO)
+        *c = "upstream_unavailable", *t = "UpstreamUnavailableError";
 }
 
 static void envelope(http_resp *rs, int status, int code, const char *message)
 {
-    const char *name = status == 401 ? "unauthorized" : err_name(code);
-    json_t *v = json_pack("{s:{s:s, s:s, s:s}}", "error", "message", message, "type",
-                          type_of(status), "code", name);
+    const char *c, *t;
+    wire_code(status, code, message, &c, &t);
+    json_t *v = json_pack("{s:{s:s, s:s, s:s}}", "error", "message", message, "type", t, "code", c);
     reply_json(rs, status, v);
 }
 

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,14 +56,35 @@ bool query_get(const http_req *rq, const char *name, char *out, size_t n)
 
 /* ---- shapes ---------------------------------------------------------------- */
 
+/* RFC 3339 UTC of a wall-clock time in ms. */
+static json_t *timestamp(long long ms)
+{
+    char buf[40];
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof buf - n, ".%03lldZ", ms % 1000);
+    return json_string(buf);
+}
+
+/* BoxLite's Box: box_id, status, created_at, updated_at, image, cpus and
+ * memory_mib are what its SDKs require; the rest is boxlet's. */
 static json_t *box_json(boxlet_box *b)
 {
     json_t *cfg = json_loads(boxlet_box_config_json(b), 0, NULL);
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:o}", "id", boxlet_box_id(b), "name",
-                     boxlet_box_name(b), "image", boxlet_box_image(b), "status",
-                     boxlet_box_state_name(boxlet_box_state_of(b)), "created_at",
-                     (json_int_t)boxlet_box_created_ms(b), "pid", boxlet_box_pid(b), "config",
-                     cfg ? cfg : json_object());
+    json_int_t mem = json_integer_value(json_object_get(cfg, "memory_mib"));
+    double cpus = json_number_value(json_object_get(cfg, "cpus"));
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:i}", "box_id",
+                          boxlet_box_id(b), "id", boxlet_box_id(b), "name", boxlet_box_name(b),
+                          "image", boxlet_box_image(b), "status",
+                          boxlet_box_state_name(boxlet_box_state_of(b)), "created_at",
+                          timestamp(boxlet_box_created_ms(b)), "updated_at",
+                          timestamp(boxlet_box_created_ms(b)), "cpus",
+                          (json_int_t)(cpus > 0 ? (cpus < 1 ? 1 : cpus) : 0), "memory_mib", mem,
+                          "pid", boxlet_box_pid(b));
+    json_object_set_new(v, "config", cfg ? cfg : json_object());
+    return v;
 }
 
 static const char *exec_status_name(boxlet_exec_status st)
@@ -203,9 +225,12 @@ static void list_boxes(server_t *s, http_resp *rs)
     reply_json(rs, 200, json_pack("{s:o}", "boxes", a));
 }
 
+/* Every field of BoxLite's CreateBoxRequest is accepted (unknown ones are
+ * 400); those without a boxlet equivalent yet are ignored (docs/server.md). */
 static const char *const box_fields[] = {
     "name", "image", "cpus", "memory_mib", "env", "working_dir", "user", "network", "labels",
-    "auto_remove", "detach", "auto_resume", "disk_size_gb", "ports", "volumes", "rootfs_path",
+    "auto_remove", "detach", "auto_resume", "auto_stop", "auto_delete", "disk_size_gb", "ports",
+    "volumes", "rootfs_path", "entrypoint", "cmd", "secrets", "tty", "advanced", "auto_start",
     NULL};
 
 static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t *nenv,
@@ -235,10 +260,10 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
     opts->working_dir = json_string_value(json_object_get(o, "working_dir"));
     opts->user = json_string_value(json_object_get(o, "user"));
     json_t *net = json_object_get(o, "network");
-    opts->network = json_is_true(net) || (json_is_object(net) &&
-                                          json_is_string(json_object_get(net, "outbound")) &&
-                                          strcmp(json_string_value(json_object_get(net, "outbound")),
-                                                 "disabled") != 0);
+    json_t *out = json_object_get(net, "outbound");
+    const char *mode = json_string_value(json_is_object(out) ? json_object_get(out, "mode")
+                                                              : json_object_get(net, "mode"));
+    opts->network = json_is_true(net) || (mode && strcmp(mode, "enabled") == 0);
     opts->auto_remove = json_is_true(json_object_get(o, "auto_remove"));
     opts->env = (const char *const *)*env;
     opts->nenv = *nenv;

@@ -28,10 +28,13 @@ field() { python3 -c "import json,sys; d=json.load(open('/tmp/srv-body.$$')); pr
 
 check "config needs no key" 200 "$(code $U/v1/config)"
 check "other routes need the key" 401 "$(code $U/v1/boxes)"
-check "401 envelope" "unauthorized" "$(field "d['error']['code']")"
+check "401 envelope" "unauthenticated" "$(field "d['error']['code']")"
 check "a wrong key" 401 "$(code -H 'Authorization: Bearer nope' $U/v1/boxes)"
 check "create a box" 201 "$(code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","name":"rest1","env":{"FROM_BOX":"yes"}}')"
 check "it runs" "running" "$(field "d['status']")"
+check "BoxLite's Box fields" "True" "$(field "all(k in d for k in ('box_id','status','created_at','updated_at','image','cpus','memory_mib'))")"
+check "name taken" 409 "$(code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","name":"rest1"}')"
+check "name taken: already_exists" "already_exists" "$(field "d['error']['code']")"
 check "get by name with a prefix segment" 200 "$(code -H "$A" $U/v1/tenant-a/boxes/rest1)"
 check "list" 1 "$(code -H "$A" $U/v1/boxes >/dev/null; field "len(d['boxes'])")"
 check "exec" 201 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":"sh","args":["-c","echo $FROM_BOX $X $(pwd); exit 4"],"env":{"X":"1"},"working_dir":"/tmp"}')"
@@ -56,7 +59,7 @@ check "empty command" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"co
 big=$(head -c 8000 /dev/zero | tr '\0' 'a')
 check "body over the cap" 413 "$(code -H "$A" -XPOST $U/v1/boxes -d "{\"name\":\"$big\"}")"
 check "unknown box" 404 "$(code -H "$A" $U/v1/boxes/nosuch)"
-check "unknown box envelope" "not_found" "$(field "d['error']['code']")"
+check "unknown box envelope" "not_found NotFoundError" "$(field "d['error']['code'], d['error']['type']" | tr -d "(),'")"
 check "unknown execution" 404 "$(code -H "$A" $U/v1/boxes/rest1/executions/nosuch)"
 check "HEAD" 200 "$(code -H "$A" -I $U/v1/boxes/rest1)"
 check "delete running without force" 409 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
