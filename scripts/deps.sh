@@ -21,7 +21,7 @@ if [ -n "$missing" ]; then
 fi
 # The WebSocket tests' client (node's `ws`), pinned by tests/node/package-lock.json.
 here=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$here/tests/node/node_modules/ws" ]; then
+if [ ! -d "$here/tests/node/node_modules/ws" ] || [ ! -d "$here/tests/node/node_modules/@boxlite-ai/boxlite" ]; then
     echo "deps: npm ci in tests/node" >&2
     (cd "$here/tests/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

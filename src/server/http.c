@@ -24,6 +24,7 @@ typedef struct pss {
     http_req rq;
     buf_t body;
     bool too_big;
+    bool close_after; /* lws ends a body-less POST's connection: say so */
     http_resp rs;
     bool answered;
     attach_t *at;   /* a WebSocket attach */
@@ -122,6 +123,9 @@ static int write_response(struct lws *wsi, pss_t *p)
         lws_add_http_header_by_name(wsi, (const unsigned char *)"x-request-id:",
                                     (const unsigned char *)p->rq.request_id,
                                     (int)strlen(p->rq.request_id), &pos, end) ||
+        (p->close_after &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                     (const unsigned char *)"close", 5, &pos, end)) ||
         lws_finalize_write_http_header(wsi, start, &pos, end))
         return 1;
     if (!head && len) {
@@ -162,6 +166,11 @@ static int on_http(struct lws *wsi, server_t *s, pss_t *p)
     if (clen > s->max_body)
         p->too_big = true;
     bool has_body = clen > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    /* A POST/PUT/PATCH without Content-Length: lws 4.1 will not reuse the
+     * connection afterwards. Clients that pool connections (the BoxLite SDK's
+     * HTTP client does not retry) must be told, or their next request fails. */
+    p->close_after = !has_body && !cl[0] && strcmp(p->rq.method, "GET") != 0 &&
+                     strcmp(p->rq.method, "HEAD") != 0 && strcmp(p->rq.method, "DELETE") != 0;
     if (!has_body || p->too_big)
         answer(wsi, s, p);
     return 0;

@@ -1,15 +1,20 @@
 #!/bin/sh
-# WebSocket attach against a real `boxlet serve`, with node's `ws` client
-# (tests/node, installed by scripts/deps.sh from the npm registry).
+# A node client against a real `boxlet serve` on loopback: by default the
+# WebSocket attach tests (node's `ws`); with a second argument, that script
+# from tests/node (e.g. boxlite_sdk.test.mjs: BoxLite's own SDK). The node
+# packages are installed by scripts/deps.sh from the npm registry.
 set -u
 BOXLET=$1
+SCRIPT=${2:-attach.test.mjs}
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "0 passed, 0 failed, 1 skipped (boxes need root)"; exit 0; }
 [ -d "$HERE/../node/node_modules/ws" ] || { echo "test_server_ws: run scripts/deps.sh (npm install in tests/node)"; exit 1; }
 export BOXLET_HOME=$(mktemp -d /tmp/boxlet-ws.XXXXXX)
 chmod 711 "$BOXLET_HOME"
 mkfifo "$BOXLET_HOME/ready"
-"$BOXLET" serve --port 0 --api-key k3y --ready-fd 3 3>"$BOXLET_HOME/ready" &
+KEY=k3y
+[ "$SCRIPT" = attach.test.mjs ] || KEY=""
+"$BOXLET" serve --port 0 ${KEY:+--api-key $KEY} --ready-fd 3 3>"$BOXLET_HOME/ready" &
 srv=$!
 port=$(head -n 1 "$BOXLET_HOME/ready")
 cleanup() {
@@ -18,4 +23,4 @@ cleanup() {
     rm -rf "$BOXLET_HOME"
 }
 trap cleanup EXIT INT TERM
-node "$HERE/../node/attach.test.mjs" "http://127.0.0.1:$port" k3y
+node "$HERE/../node/$SCRIPT" "http://127.0.0.1:$port" $KEY
