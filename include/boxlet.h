@@ -288,6 +288,11 @@ int boxlet_exec_fd(const boxlet_exec *e);
  * stdin was closed; BOXLET_EPERM for an observer. While it waits, output is
  * kept for boxlet_exec_read (see boxlet_exec_buffered). */
 int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms);
+/* The stdin offset this handle continues from: for an attachment, the
+ * agent's accepted offset when it attached (resend from here after a
+ * reconnect: every byte below it already reached the execution), plus what
+ * was written through this handle since. */
+unsigned long long boxlet_exec_stdin_offset(const boxlet_exec *e);
 /* Bytes given to boxlet_exec_write that the process has not been given yet
  * (sent or still queued). */
 size_t boxlet_exec_stdin_pending(const boxlet_exec *e);

@@ -423,6 +423,11 @@ int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_
     return fail(e, rc);
 }
 
+unsigned long long boxlet_exec_stdin_offset(const boxlet_exec *e)
+{
+    return e->acked + e->pend.len;
+}
+
 size_t boxlet_exec_stdin_pending(const boxlet_exec *e)
 {
     return e->pend.len;

@@ -29,6 +29,8 @@ struct attach {
     boxlet_box *box;
     boxlet_exec *ex;
     bool owner, ended, exit_queued, paused;
+    bool ext;                 /* boxlet.v1 */
+    unsigned long long skip;  /* stdin bytes to drop: the execution has them */
     frame_t *head, *tail;
     size_t queued;
 };
@@ -91,7 +93,11 @@ static void pump(attach_t *a)
             if (boxlet_exec_wait(a->ex, &st, 0) == BOXLET_OK)
                 push_exit(a, &st);
         }
-        /* A GAP: a plain client gets the retained backlog, as BoxLite does. */
+        else if (c.kind == BOXLET_CHUNK_GAP && a->ext)
+            push_json(a, json_pack("{s:s, s:s, s:I, s:I}", "type", "gap", "stream",
+                                   c.stream == BOXLET_STDERR ? "stderr" : "stdout", "from",
+                                   (json_int_t)c.offset, "to", (json_int_t)c.gap_end));
+        /* A GAP for a plain client: it gets the retained backlog, as BoxLite. */
     }
     bool pause = a->queued >= QUEUE_HIGH || a->exit_queued;
     if (a->raw && pause != a->paused) {
@@ -141,17 +147,39 @@ static bool ws_authorized(server_t *s, struct lws *wsi)
     return diff == 0;
 }
 
-static bool wants_observer(struct lws *wsi)
+/* The value of query argument `name` in *out; false when absent. */
+static bool query_arg(struct lws *wsi, const char *name, char *out, size_t n)
 {
     char frag[256];
+    size_t nl = strlen(name);
     for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
          i++)
-        if (strcmp(frag, "stdin=false") == 0 || strcmp(frag, "stdin=0") == 0)
+        if (strncmp(frag, name, nl) == 0 && frag[nl] == '=') {
+            snprintf(out, n, "%s", frag + nl + 1);
             return true;
+        }
     return false;
 }
 
-attach_t *attach_open(server_t *s, struct lws *wsi, char *msg, size_t msglen, int *status)
+static bool wants_observer(struct lws *wsi)
+{
+    char v[16];
+    return query_arg(wsi, "stdin", v, sizeof v) && (strcmp(v, "false") == 0 || strcmp(v, "0") == 0);
+}
+
+/* A resume offset (boxlet.v1); 0 when absent, -1 when malformed. */
+static int offset_arg(struct lws *wsi, const char *name, unsigned long long *out)
+{
+    char v[32], *end;
+    *out = 0;
+    if (!query_arg(wsi, name, v, sizeof v))
+        return 0;
+    *out = strtoull(v, &end, 10);
+    return *v && !*end ? 0 : -1;
+}
+
+attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t msglen,
+                      int *status)
 {
     char path[1024] = {0}, box[256], eid[256];
     lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
@@ -165,12 +193,21 @@ attach_t *attach_open(server_t *s, struct lws *wsi, char *msg, size_t msglen, in
         snprintf(msg, msglen, "missing or wrong API key (Authorization: Bearer KEY)");
         return NULL;
     }
+    unsigned long long out_off = 0, err_off = 0;
+    if (ext && (offset_arg(wsi, "stdout_offset", &out_off) < 0 ||
+                offset_arg(wsi, "stderr_offset", &err_off) < 0)) {
+        *status = 400;
+        snprintf(msg, msglen, "stdout_offset and stderr_offset must be byte offsets");
+        return NULL;
+    }
     attach_t *a = calloc(1, sizeof *a);
     a->s = s;
+    a->ext = ext;
     a->owner = !wants_observer(wsi);
     int rc = boxlet_box_get(s->rt, box, &a->box);
     if (rc == BOXLET_OK)
-        rc = boxlet_exec_attach(a->box, eid, 0, 0, a->owner ? 0 : BOXLET_ATTACH_OBSERVER, &a->ex);
+        rc = boxlet_exec_attach(a->box, eid, out_off, err_off,
+                                a->owner ? 0 : BOXLET_ATTACH_OBSERVER, &a->ex);
     if (rc != BOXLET_OK) {
         *status = reply_status_of(rc);
         snprintf(msg, msglen, "%s", a->box ? boxlet_box_errmsg(a->box) : boxlet_runtime_errmsg(s->rt));
@@ -190,6 +227,15 @@ void attach_established(attach_t *a, struct lws *wsi)
     lws_adopt_desc_t info = {.vh = lws_get_vhost(wsi), .type = LWS_ADOPT_RAW_FILE_DESC,
                              .fd = d, .vh_prot_name = "boxlet-exec", .opaque = a};
     a->raw = fd >= 0 ? lws_adopt_descriptor_vhost_via_info(&info) : NULL;
+    if (a->ext) { /* where the streams resume, and where stdin continues */
+        unsigned long long o = 0, e = 0;
+        offset_arg(wsi, "stdout_offset", &o);
+        offset_arg(wsi, "stderr_offset", &e);
+        push_json(a, json_pack("{s:s, s:s, s:I, s:I, s:I}", "type", "attached", "execution_id",
+                               boxlet_exec_id(a->ex), "stdout_offset", (json_int_t)o,
+                               "stderr_offset", (json_int_t)e, "stdin_offset",
+                               (json_int_t)boxlet_exec_stdin_offset(a->ex)));
+    }
     pump(a); /* the backlog, and whatever the handle already holds */
 }
 
@@ -221,6 +267,16 @@ static void control(attach_t *a, const void *in, size_t len)
                                 (unsigned)json_integer_value(json_object_get(o, "cols")));
     } else if (strcmp(type, "signal") == 0) {
         rc = boxlet_exec_signal(a->ex, (int)json_integer_value(json_object_get(o, "sig")));
+    } else if (strcmp(type, "stdin_offset") == 0 && a->ext) {
+        /* The client's next stdin byte is at K; the execution has all bytes
+         * below our offset already: drop that overlap from what follows. */
+        json_int_t k = json_integer_value(json_object_get(o, "offset"));
+        unsigned long long have = boxlet_exec_stdin_offset(a->ex);
+        if (k < 0 || (unsigned long long)k > have)
+            control_error(a, "stdin_offset %lld is past the %llu bytes the execution has: bytes "
+                             "are missing", (long long)k, have);
+        else
+            a->skip = have - (unsigned long long)k;
     } else if (strcmp(type, "stdin_eof") == 0) {
         rc = a->owner ? boxlet_exec_close_stdin(a->ex) : BOXLET_EPERM;
     } else {
@@ -239,6 +295,14 @@ void attach_receive(attach_t *a, const void *in, size_t len, bool binary)
         return control(a, in, len);
     if (!a->owner)
         return control_error(a, "%s", "this attachment is an observer (?stdin=false): stdin ignored");
+    if (a->skip) { /* exactly once: these bytes already reached the execution */
+        size_t drop = a->skip < len ? (size_t)a->skip : len;
+        a->skip -= drop;
+        in = (const uint8_t *)in + drop;
+        len -= drop;
+        if (!len)
+            return;
+    }
     int rc = boxlet_exec_write(a->ex, in, len, 0); /* queued; sent within the window */
     if (rc != BOXLET_OK && rc != BOXLET_ETIMEOUT)
         control_error(a, "stdin: %s", boxlet_exec_errmsg(a->ex));

@@ -5,7 +5,14 @@
  * followed by Close 1000. `?stdin=false` attaches as a read-only observer.
  * The execution's agent connection is adopted into the lws loop, so output
  * is pushed as it arrives and a slow client slows the process (owner) rather
- * than growing the server's memory. Private to src/server. */
+ * than growing the server's memory.
+ *
+ * With the `boxlet.v1` subprotocol (opt-in: plain clients never see it):
+ * `?stdout_offset=N&stderr_offset=M` resume points, an
+ * {"type":"attached",...offsets} frame first, {"type":"gap","stream","from",
+ * "to"} for dropped ranges, and exactly-once stdin: the client states the
+ * offset of its next stdin byte with {"type":"stdin_offset","offset":K} and
+ * bytes the execution already has are dropped. Private to src/server. */
 #ifndef BOXLET_SERVER_ATTACH_H
 #define BOXLET_SERVER_ATTACH_H
 
@@ -18,7 +25,8 @@ typedef struct attach attach_t;
 /* During the upgrade: validates path, auth and the execution, and attaches
  * to it. Returns the attachment, or NULL with *status and msg filled (the
  * upgrade is then refused with that HTTP status). */
-attach_t *attach_open(server_t *s, struct lws *wsi, char *msg, size_t msglen, int *status);
+attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t msglen,
+                      int *status);
 /* The WebSocket is up: start streaming. */
 void attach_established(attach_t *a, struct lws *wsi);
 /* A frame from the client. */

@@ -203,7 +203,8 @@ static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reaso
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         memset(p, 0, sizeof *p);
-        if (!(p->at = attach_open(s, wsi, msg, sizeof msg, &status))) {
+        bool ext = strcmp(lws_get_protocol(wsi)->name, "boxlet.v1") == 0;
+        if (!(p->at = attach_open(s, wsi, ext, msg, sizeof msg, &status))) {
             lws_return_http_status(wsi, (unsigned)status, msg);
             return -1;
         }
@@ -259,6 +260,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static const struct lws_protocols protocols[] = {
     {"http", callback, sizeof(pss_t), 4096, 0, NULL, 0},
+    /* Chosen only by a client asking for it (Sec-WebSocket-Protocol). */
+    {"boxlet.v1", callback, sizeof(pss_t), 4096, 0, NULL, 0},
     {"boxlet-exec", attach_raw_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };

@@ -30,9 +30,10 @@ async function exec(box, command, args, extra = {}) {
 }
 
 // Attaches and collects everything until the socket closes.
-function attach(box, eid, { query = '', headers = auth, onOpen } = {}) {
+function attach(box, eid, { query = '', headers = auth, onOpen, protocol } = {}) {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`${wsBase}/v1/boxes/${box}/executions/${eid}/attach${query}`, { headers });
+    const url = `${wsBase}/v1/boxes/${box}/executions/${eid}/attach${query}`;
+    const ws = protocol ? new WebSocket(url, protocol, { headers }) : new WebSocket(url, { headers });
     const res = { out: Buffer.alloc(0), err: Buffer.alloc(0), texts: [], exitBeforeData: false };
     ws.on('open', () => onOpen && onOpen(ws));
     ws.on('message', (data, binary) => {
@@ -47,7 +48,7 @@ function attach(box, eid, { query = '', headers = auth, onOpen } = {}) {
       }
     });
     ws.on('unexpected-response', (req, r) => resolve({ http: r.statusCode }));
-    ws.on('close', (code) => resolve({ ...res, close: code }));
+    ws.on('close', (code) => resolve({ ...res, close: code, protocol: ws.protocol }));
     ws.on('error', () => {});
     res.ws = ws;
   });
@@ -71,12 +72,12 @@ async function main() {
 
   // exit only after all output, for many fast commands
   let incomplete = 0;
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 500; i++) {
     const id = await exec('wsbox', 'echo', [`line ${i}`]);
     const x = await attach('wsbox', id);
     if (x.out.toString() !== `line ${i}\n` || !x.exit || x.exitBeforeData) incomplete++;
   }
-  check('100 fast commands: all output before exit', incomplete === 0, `${incomplete} incomplete`);
+  check('500 fast commands: all output before exit', incomplete === 0, `${incomplete} incomplete`);
 
   console.log('progress: fast commands done');
   // one stdin owner; observers see the same bytes
@@ -108,6 +109,50 @@ async function main() {
   } });
   check('signal via WebSocket', r.out.toString().includes('usr1') && r.exit && r.exit.exit_code === 7, JSON.stringify(r.exit));
   check('three error frames', r.texts.filter((t) => t.type === 'error').length === 3, JSON.stringify(r.texts));
+
+  // plain clients never get a subprotocol they did not ask for
+  check('no unrequested subprotocol', r.protocol === '', JSON.stringify(r.protocol));
+
+  // boxlet.v1: resume at an offset
+  const seq = (n) => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join('');
+  eid = await exec('wsbox', 'seq', ['1', '1000']);
+  await new Promise((ok) => setTimeout(ok, 300));
+  r = await attach('wsbox', eid, { protocol: 'boxlet.v1', query: '?stdout_offset=100' });
+  const at = r.texts.find((t) => t.type === 'attached');
+  check('boxlet.v1 negotiated', r.protocol === 'boxlet.v1', r.protocol);
+  check('attached frame', at && at.stdout_offset === 100 && at.stdin_offset === 0, JSON.stringify(at));
+  check('resume at the offset', r.out.toString() === seq(1000).slice(100), r.out.length);
+
+  // boxlet.v1: an explicit gap for what the window no longer holds
+  eid = await exec('wsbox', 'seq', ['1', '300000']);
+  await new Promise((ok) => setTimeout(ok, 1500));
+  r = await attach('wsbox', eid, { protocol: 'boxlet.v1' });
+  const gap = r.texts.find((t) => t.type === 'gap');
+  const total = seq(300000).length;
+  check('gap frame', gap && gap.stream === 'stdout' && gap.from === 0 && gap.to === total - r.out.length,
+    JSON.stringify(gap));
+  check('then the retained bytes', r.out.toString() === seq(300000).slice(total - r.out.length));
+
+  // boxlet.v1: exactly-once stdin across a dropped connection
+  eid = await exec('wsbox', 'cat', []);
+  await attach('wsbox', eid, { protocol: 'boxlet.v1', onOpen: (ws) => {
+    ws.send(Buffer.from('abc'));
+    setTimeout(() => ws.terminate(), 300); // gone without a goodbye
+  } });
+  await new Promise((ok) => setTimeout(ok, 200));
+  let again;
+  for (let i = 0; i < 20; i++) { // the agent notices the old owner leave
+    again = await attach('wsbox', eid, { protocol: 'boxlet.v1', onOpen: (ws) => {
+      ws.send(JSON.stringify({ type: 'stdin_offset', offset: 0 })); // unsure: resend all
+      ws.send(Buffer.from('abcdef'));
+      ws.send(JSON.stringify({ type: 'stdin_eof' }));
+    } });
+    if (!again.http) break;
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  const at2 = again.texts && again.texts.find((t) => t.type === 'attached');
+  check('reattach reports the stdin offset', at2 && at2.stdin_offset === 3, JSON.stringify(at2));
+  check('stdin exactly once', again.out && again.out.toString() === 'abcdef', JSON.stringify(again.out && again.out.toString()));
 
   // refused upgrades
   r = await attach('wsbox', 'nosuch');
