@@ -19,6 +19,8 @@ static const char usage[] =
     "  --api-key KEY     require this bearer token\n"
     "  --max-body BYTES  largest request body (default 1048576; larger: 413)\n"
     "  --ready-fd FD     write the listening port and a newline to FD once ready\n"
+    "  --ping-interval S WebSocket ping after S seconds of silence (default 15)\n"
+    "  --idle-timeout S  drop a WebSocket peer silent for S seconds (default 45)\n"
     "  -h, --help        show this help\n";
 
 int cmd_serve(const struct cli *g, int argc, char **argv)
@@ -27,6 +29,8 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
         {"host", required_argument, NULL, 'H'},     {"port", required_argument, NULL, 'p'},
         {"api-key", required_argument, NULL, 'k'},  {"max-body", required_argument, NULL, 'b'},
         {"ready-fd", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+        {"ping-interval", required_argument, NULL, 'P'},
+        {"idle-timeout", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
     };
     server_opts o = {.host = "127.0.0.1", .port = 8100, .home = g->home,
@@ -48,6 +52,12 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
         case 'r':
             if (cli_parse_ull("--ready-fd", optarg, 1024, &v) < 0) return CLI_EXIT_FAIL;
             o.ready_fd = (int)v;
+            break;
+        case 'P':
+        case 'I':
+            if (cli_parse_ull(opt == 'P' ? "--ping-interval" : "--idle-timeout", optarg, 3600, &v) < 0)
+                return CLI_EXIT_FAIL;
+            *(opt == 'P' ? &o.ping_secs : &o.idle_secs) = (int)v;
             break;
         case 'h': return cli_help(usage);
         default: return cli_bad_usage(argv[0], NULL);

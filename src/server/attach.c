@@ -30,6 +30,7 @@ struct attach {
     boxlet_exec *ex;
     bool owner, ended, exit_queued, paused;
     bool ext;                 /* boxlet.v1 */
+    bool ping_now;            /* a Ping right after the upgrade (clients time out without one) */
     unsigned long long skip;  /* stdin bytes to drop: the execution has them */
     frame_t *head, *tail;
     size_t queued;
@@ -221,6 +222,8 @@ attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t 
 void attach_established(attach_t *a, struct lws *wsi)
 {
     a->ws = wsi;
+    a->ping_now = true;
+    lws_callback_on_writable(wsi);
     int fd = dup(boxlet_exec_fd(a->ex)); /* lws closes what it adopts */
     lws_sock_file_fd_type d;
     d.filefd = fd;
@@ -311,6 +314,15 @@ void attach_receive(attach_t *a, const void *in, size_t len, bool binary)
 
 int attach_writeable(attach_t *a)
 {
+    if (a->ping_now) {
+        uint8_t ping[LWS_PRE + 4];
+        a->ping_now = false;
+        if (lws_write(a->ws, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+            return -1;
+        if (a->head)
+            lws_callback_on_writable(a->ws);
+        return 0;
+    }
     frame_t *f = a->head;
     if (!f)
         return 0;

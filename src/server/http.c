@@ -268,8 +268,7 @@ static const struct lws_protocols protocols[] = {
 
 /* Keepalive (DESIGN §3): a Ping after 15 s without traffic, the peer is
  * dropped after 45 s of silence, which releases its stdin slot. */
-static const lws_retry_bo_t keepalive = {.secs_since_valid_ping = 15,
-                                         .secs_since_valid_hangup = 45};
+static lws_retry_bo_t keepalive = {.secs_since_valid_ping = 15, .secs_since_valid_hangup = 45};
 
 static struct lws_context *make_context(const server_opts *o, server_t *s)
 {
@@ -282,6 +281,10 @@ static struct lws_context *make_context(const server_opts *o, server_t *s)
     /* An IPv4 address with IPv6 left on makes lws 4.1 bind every interface. */
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = 30;
+    if (o->ping_secs > 0)
+        keepalive.secs_since_valid_ping = (uint16_t)o->ping_secs;
+    if (o->idle_secs > 0)
+        keepalive.secs_since_valid_hangup = (uint16_t)o->idle_secs;
     info.retry_and_idle_policy = &keepalive;
     lws_set_log_level(LLL_ERR, NULL);
     return lws_create_context(&info);

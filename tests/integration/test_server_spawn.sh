@@ -1,8 +1,10 @@
 #!/bin/sh
-# Kill -9 the server mid-stream, restart it, resume 20 streams by offset
-# (tests/node/restart.test.mjs starts and kills the server itself).
+# A node test from tests/node that starts (and kills) `boxlet serve` itself:
+# restart.test.mjs (kill -9 mid-stream, restart, resume by offset) or
+# keepalive.test.mjs (pings, dropping a silent peer). A scratch home.
 set -u
 BOXLET=$1
+SCRIPT=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "0 passed, 0 failed, 1 skipped (boxes need root)"; exit 0; }
 export BOXLET_HOME=$(mktemp -d /tmp/boxlet-rs.XXXXXX)
@@ -12,4 +14,4 @@ cleanup() {
     rm -rf "$BOXLET_HOME"
 }
 trap cleanup EXIT INT TERM
-node "$HERE/../node/restart.test.mjs" "$BOXLET"
+node "$HERE/../node/$SCRIPT" "$BOXLET"

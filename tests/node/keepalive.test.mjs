@@ -1,0 +1,83 @@
+// Keepalive: a Ping right after the upgrade and then on schedule; a peer
+// that never answers is dropped within the idle window and its stdin slot
+// is released for another client. The silent peer is a raw TCP socket that
+// speaks just enough WebSocket to upgrade. argv: boxlet binary.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import crypto from 'node:crypto';
+import WebSocket from 'ws';
+
+const [, , boxlet] = process.argv;
+let passed = 0, failed = 0;
+const check = (n, c, d = '') => { if (c) passed++; else { failed++; console.log(`FAIL ${n} ${d}`); } };
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const p = spawn(boxlet, ['serve', '--port', '0', '--ready-fd', '3', '--ping-interval', '1', '--idle-timeout', '3'],
+      { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+    p.stdio[3].once('data', (d) => resolve({ proc: p, port: parseInt(d.toString(), 10) }));
+    p.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+}
+
+// Upgrades, then only listens: never a Pong, never a frame.
+function silentPeer(port, path) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    const t0 = Date.now(), pings = [];
+    let upgraded = false, buf = Buffer.alloc(0);
+    s.on('connect', () => s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n` +
+      `Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\n\r\n`));
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (!upgraded) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        upgraded = buf.subarray(0, 12).toString().includes('101');
+        buf = buf.subarray(end + 4);
+      }
+      while (buf.length >= 2) { // unmasked server frames
+        let len = buf[1] & 0x7f, off = 2;
+        if (len === 126) { len = buf.readUInt16BE(2); off = 4; }
+        if (buf.length < off + len) break;
+        if ((buf[0] & 0x0f) === 0x9) pings.push(Date.now() - t0);
+        buf = buf.subarray(off + len);
+      }
+    });
+    s.on('close', () => resolve({ upgraded, pings, closedAfter: Date.now() - t0 }));
+  });
+}
+
+function owner(port, path) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+    ws.on('open', () => { ws.close(); resolve(101); });
+    ws.on('unexpected-response', (q, r) => resolve(r.statusCode));
+    ws.on('error', () => resolve(0));
+  });
+}
+
+async function main() {
+  const srv = await startServer();
+  const base = `http://127.0.0.1:${srv.port}`;
+  const post = (p, b) => fetch(base + p, { method: 'POST', body: JSON.stringify(b) }).then((r) => r.json());
+  await post('/v1/boxes', { image: 'host', name: 'ka' });
+  const { execution_id: eid } = await post('/v1/boxes/ka/exec', { command: 'sleep', args: ['30'] });
+  const path = `/v1/boxes/ka/executions/${eid}/attach`;
+  const peerP = silentPeer(srv.port, path);
+  await sleep(800);
+  check('slot held while the peer may be alive', (await owner(srv.port, path)) === 409);
+  const peer = await peerP;
+  check('upgraded', peer.upgraded);
+  check('a ping right after the upgrade', peer.pings.length > 0 && peer.pings[0] < 500, JSON.stringify(peer.pings));
+  check('pings on schedule', peer.pings.length >= 2, JSON.stringify(peer.pings));
+  check('silent peer dropped within the window', peer.closedAfter >= 2500 && peer.closedAfter < 8000, peer.closedAfter);
+  await sleep(300);
+  check('its slot was released', (await owner(srv.port, path)) === 101);
+  await fetch(`${base}/v1/boxes/ka?force=true`, { method: 'DELETE' });
+  srv.proc.kill('SIGTERM');
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+main().catch((e) => { console.log(`FAIL ${e.stack}`); console.log(`${passed} passed, ${failed + 1} failed`); process.exit(1); });
