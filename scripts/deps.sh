@@ -22,6 +22,8 @@ fi
 # The WebSocket tests' client (node's `ws`), pinned by tests/node/package-lock.json.
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ ! -d "$here/tests/node/node_modules/ws" ] || [ ! -d "$here/tests/node/node_modules/@boxlite-ai/boxlite" ]; then
-    echo "deps: npm ci in tests/node" >&2
-    (cd "$here/tests/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "deps: npm install in tests/node" >&2
+    # `npm install`, not `npm ci`: npm 11 rejects its own lockfile in `ci` for
+    # packages with per-platform optional dependencies (the BoxLite SDK).
+    (cd "$here/tests/node" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -42,4 +42,10 @@ int utf8_flush(utf8_stream *s, buf_t *out);
  * incomplete sequence at the end is not counted. p may be NULL when n is 0. */
 size_t utf8_valid_prefix(const uint8_t *p, size_t n);
 
+/* Where to cut arbitrary bytes so that a UTF-8 sequence is not split: n,
+ * less the length (1..3) of a lead byte and its continuation bytes at the
+ * very end that could still be completed by what follows. Bytes are never
+ * judged otherwise (binary data passes through). */
+size_t utf8_cut(const uint8_t *p, size_t n);
+
 #endif

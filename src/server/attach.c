@@ -4,6 +4,7 @@
  * flow control and the server's memory per attach stays bounded. */
 #include "server/attach.h"
 
+#include "core/utf8.h"
 #include "core/util.h"
 #include "server/reply.h"
 
@@ -34,6 +35,8 @@ struct attach {
     unsigned long long skip;  /* stdin bytes to drop: the execution has them */
     frame_t *head, *tail;
     size_t queued;
+    uint8_t held[2][4];       /* per stream: a UTF-8 sequence cut by a chunk */
+    size_t nheld[2];
 };
 
 static bool frame_push(attach_t *a, bool text, uint8_t prefix, const void *p, size_t n)
@@ -80,6 +83,38 @@ static void push_exit(attach_t *a, const boxlet_exit *x)
     a->exit_queued = true;
 }
 
+/* Pushes a stream's bytes so that no frame ends inside a UTF-8 sequence:
+ * BoxLite's SDKs decode each frame on its own. The cut tail waits for the
+ * next bytes of its stream; `flush` sends it as is (end, gap). */
+static void push_data(attach_t *a, int stream, const uint8_t *p, size_t n, bool flush)
+{
+    int s = stream == BOXLET_STDERR;
+    uint8_t *joined = NULL;
+    if (a->nheld[s]) {
+        joined = malloc(a->nheld[s] + n);
+        if (!joined)
+            return;
+        memcpy(joined, a->held[s], a->nheld[s]);
+        if (n)
+            memcpy(joined + a->nheld[s], p, n);
+        n += a->nheld[s];
+        p = joined;
+        a->nheld[s] = 0;
+    }
+    size_t cut = flush ? n : utf8_cut(p, n);
+    if (cut)
+        frame_push(a, false, (uint8_t)stream, p, cut);
+    memcpy(a->held[s], p + cut, n - cut);
+    a->nheld[s] = n - cut;
+    free(joined);
+}
+
+static void flush_held(attach_t *a)
+{
+    push_data(a, BOXLET_STDOUT, NULL, 0, true);
+    push_data(a, BOXLET_STDERR, NULL, 0, true);
+}
+
 /* Moves what the execution has into frames, up to the queue's high mark. */
 static void pump(attach_t *a)
 {
@@ -88,13 +123,14 @@ static void pump(attach_t *a)
         if (boxlet_exec_read(a->ex, &c, 0) != BOXLET_OK)
             break; /* nothing now (or the agent went away: the raw wsi closes) */
         if (c.kind == BOXLET_CHUNK_DATA)
-            frame_push(a, false, (uint8_t)c.stream, c.data, c.len);
+            push_data(a, c.stream, c.data, c.len, false);
         else if (c.kind == BOXLET_CHUNK_END) {
             boxlet_exit st;
+            flush_held(a);
             if (boxlet_exec_wait(a->ex, &st, 0) == BOXLET_OK)
                 push_exit(a, &st);
         }
-        else if (c.kind == BOXLET_CHUNK_GAP && a->ext)
+        else if (c.kind == BOXLET_CHUNK_GAP && a->ext && (flush_held(a), true))
             push_json(a, json_pack("{s:s, s:s, s:I, s:I}", "type", "gap", "stream",
                                    c.stream == BOXLET_STDERR ? "stderr" : "stdout", "from",
                                    (json_int_t)c.offset, "to", (json_int_t)c.gap_end));

@@ -110,6 +110,20 @@ async function main() {
   check('signal via WebSocket', r.out.toString().includes('usr1') && r.exit && r.exit.exit_code === 7, JSON.stringify(r.exit));
   check('three error frames', r.texts.filter((t) => t.type === 'error').length === 3, JSON.stringify(r.texts));
 
+  // no frame ends inside a UTF-8 sequence (BoxLite's SDK decodes each alone)
+  eid = await exec('wsbox', 'sh', ['-c', "printf 'a\\342'; sleep 0.3; printf '\\202\\254b\\n'"]);
+  const frames = [];
+  await new Promise((resolve) => {
+    const ws = new WebSocket(`${wsBase}/v1/boxes/wsbox/executions/${eid}/attach`, { headers: auth });
+    ws.on('message', (d, bin) => { if (bin) frames.push(Buffer.from(d).subarray(1)); });
+    ws.on('close', resolve);
+  });
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  let whole = true;
+  for (const f of frames) { try { dec.decode(f); } catch { whole = false; } }
+  check('frames end on UTF-8 boundaries', whole && Buffer.concat(frames).toString() === 'a€b\n',
+    JSON.stringify(frames.map((f) => [...f])));
+
   // plain clients never get a subprotocol they did not ask for
   check('no unrequested subprotocol', r.protocol === '', JSON.stringify(r.protocol));
 

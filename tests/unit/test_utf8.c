@@ -384,9 +384,28 @@ static void test_random_bytes_give_valid_text(void **state)
     }
 }
 
+static void test_cut(void **state)
+{
+    (void)state;
+    const uint8_t euro[] = {'a', 0xE2, 0x82, 0xAC};
+    assert_int_equal(utf8_cut(euro, 4), 4); /* complete */
+    assert_int_equal(utf8_cut(euro, 3), 1); /* E2 82: hold both */
+    assert_int_equal(utf8_cut(euro, 2), 1); /* E2: hold it */
+    assert_int_equal(utf8_cut(euro, 1), 1);
+    const uint8_t emoji[] = {0xF0, 0x9F, 0x98, 0x80};
+    for (size_t n = 1; n < 4; n++)
+        assert_int_equal(utf8_cut(emoji, n), 0);
+    assert_int_equal(utf8_cut(emoji, 4), 4);
+    const uint8_t binary[] = {0x80, 0x80, 0x80, 0x80, 0xFF};
+    assert_int_equal(utf8_cut(binary, 5), 5); /* not a lead: pass through */
+    assert_int_equal(utf8_cut(binary, 4), 4);
+    assert_int_equal(utf8_cut(NULL, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cut),
         cmocka_unit_test(test_valid_samples_any_split),
         cmocka_unit_test(test_ascii_and_empty),
         cmocka_unit_test(test_char_across_8k_chunks),
