@@ -90,6 +90,8 @@ static void push_data(attach_t *a, int stream, const uint8_t *p, size_t n, bool 
 {
     int s = stream == BOXLET_STDERR;
     uint8_t *joined = NULL;
+    if (n == 0 && a->nheld[s] == 0)
+        return;
     if (a->nheld[s]) {
         joined = malloc(a->nheld[s] + n);
         if (!joined)
@@ -104,7 +106,8 @@ static void push_data(attach_t *a, int stream, const uint8_t *p, size_t n, bool 
     size_t cut = flush ? n : utf8_cut(p, n);
     if (cut)
         frame_push(a, false, (uint8_t)stream, p, cut);
-    memcpy(a->held[s], p + cut, n - cut);
+    if (n > cut)
+        memcpy(a->held[s], p + cut, n - cut);
     a->nheld[s] = n - cut;
     free(joined);
 }
