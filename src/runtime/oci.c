@@ -49,17 +49,16 @@ static const char *const gzip_types[] = {
     "application/vnd.docker.image.rootfs.diff.tar.gzip",
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"};
 
-#define IN(s, list) in_list(s, list, sizeof list / sizeof *list)
+#define IN(s, list) oci_str_in(s, list, sizeof list / sizeof *list)
 
-static bool in_list(const char *s, const char *const *list, size_t n)
+bool oci_str_in(const char *s, const char *const *list, size_t n)
 {
     for (size_t i = 0; s && i < n; i++)
         if (strcmp(s, list[i]) == 0) return true;
     return false;
 }
 
-/* The host's architecture as Go (and so OCI platforms) names it. */
-static const char *host_goarch(void)
+const char *oci_host_goarch(void)
 {
 #if defined(__x86_64__)
     return "amd64";
@@ -374,7 +373,7 @@ static int manifest_kind(const desc *d, json_t *blob, err_t *e)
 /* The entry of an image index for linux on this host's architecture. */
 static int pick_platform(json_t *index, const desc *d, json_t **out, err_t *e)
 {
-    const char *arch = host_goarch();
+    const char *arch = oci_host_goarch();
     char seen[512] = "";
     size_t len = 0, i;
     json_t *m;

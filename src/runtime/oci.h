@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,11 @@ typedef struct oci_image {
 
 /* Frees what im holds and zeroes it; safe on a zeroed or freed image. */
 void oci_image_free(oci_image *im);
+
+/* The host's architecture as Go (and so OCI platforms) names it ("amd64"). */
+const char *oci_host_goarch(void);
+/* Whether s (may be NULL) is one of list[0..n): media-type checks. */
+bool oci_str_in(const char *s, const char *const *list, size_t n);
 
 /* Imports the image of the OCI layout at `layout` tagged `tag` (the
  * "org.opencontainers.image.ref.name" annotation of an index.json entry,

@@ -9,6 +9,8 @@
  * .partial file through a running sha256. */
 #include "runtime/registry.h"
 
+#include "runtime/oci.h"
+
 #include "core/sha256.h"
 
 #include <curl/curl.h>
@@ -49,35 +51,7 @@ static const char ACCEPT[] = "Accept: application/vnd.oci.image.index.v1+json, "
                              "application/vnd.oci.image.manifest.v1+json, "
                              "application/vnd.docker.distribution.manifest.v2+json";
 
-#define IN(s, list) in_list(s, list, sizeof list / sizeof *list)
-
-static bool in_list(const char *s, const char *const *list, size_t n)
-{
-    for (size_t i = 0; s && i < n; i++)
-        if (strcmp(s, list[i]) == 0) return true;
-    return false;
-}
-
-static const char *host_goarch(void)
-{
-#if defined(__x86_64__)
-    return "amd64";
-#elif defined(__aarch64__)
-    return "arm64";
-#elif defined(__i386__)
-    return "386";
-#elif defined(__arm__)
-    return "arm";
-#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return "ppc64le";
-#elif defined(__s390x__)
-    return "s390x";
-#elif defined(__riscv)
-    return "riscv64";
-#else
-    return "unknown";
-#endif
-}
+#define IN(s, list) oci_str_in(s, list, sizeof list / sizeof *list)
 
 /* ---- references ----------------------------------------------------------- */
 
@@ -750,7 +724,7 @@ static int pick_platform(const blob *ix, char *digest, size_t n, err_t *e)
         const char *os = json_string_value(json_object_get(p, "os"));
         const char *arch = json_string_value(json_object_get(p, "architecture"));
         const char *var = json_string_value(json_object_get(p, "variant"));
-        if (!os || !arch || strcmp(os, "linux") || strcmp(arch, host_goarch()) || !desc_ok(m))
+        if (!os || !arch || strcmp(os, "linux") || strcmp(arch, oci_host_goarch()) || !desc_ok(m))
             continue;
         if (!best || (var && !strcmp(var, "v8"))) best = m;
     }
@@ -759,7 +733,7 @@ static int pick_platform(const blob *ix, char *digest, size_t n, err_t *e)
         snprintf(digest, n, "%s", json_string_value(json_object_get(best, "digest")));
     else
         rc =
-            err_make(e, ERR_NOTFOUND, "index %s: no image for linux/%s", ix->digest, host_goarch());
+            err_make(e, ERR_NOTFOUND, "index %s: no image for linux/%s", ix->digest, oci_host_goarch());
     json_decref(j);
     return rc;
 }
