@@ -45,8 +45,7 @@ static void run_true(boxlet_box *b, boxlet_cmd *c)
 {
     boxlet_exec *e;
     boxlet_exit st;
-    if (boxlet_exec_start(b, c, &e) != BOXLET_OK)
-        die("exec", boxlet_box_errmsg(b));
+    if (boxlet_exec_start(b, c, &e) != BOXLET_OK) die("exec", boxlet_box_errmsg(b));
     boxlet_exec_close_stdin(e);
     if (boxlet_exec_wait(e, &st, 10000) != BOXLET_OK || st.exit_code != 0)
         die("wait", boxlet_exec_errmsg(e));
@@ -58,8 +57,7 @@ static void round_trips(boxlet_runtime *rt, int n)
     boxlet_box_opts o;
     boxlet_box_opts_init(&o);
     boxlet_box *b;
-    if (boxlet_box_create(rt, &o, &b) || boxlet_box_start(b))
-        die("box", boxlet_runtime_errmsg(rt));
+    if (boxlet_box_create(rt, &o, &b) || boxlet_box_start(b)) die("box", boxlet_runtime_errmsg(rt));
     boxlet_cmd *c = boxlet_cmd_new("/bin/true", NULL);
     double *v = calloc((size_t)n, sizeof *v);
     for (int i = 0; i < n / 10 + 1; i++) /* warm-up */
@@ -88,8 +86,7 @@ static void cold_starts(boxlet_runtime *rt, int n)
         if (boxlet_box_create(rt, &o, &b) || boxlet_box_start(b))
             die("box", boxlet_runtime_errmsg(rt));
         run_true(b, c);
-        if (i >= 0)
-            v[i] = now() - t0;
+        if (i >= 0) v[i] = now() - t0;
         boxlet_box_remove(b, 1);
         boxlet_box_free(b);
     }
@@ -120,11 +117,9 @@ int main(int argc, char **argv)
     int trips = argc > 1 ? atoi(argv[1]) : 300;
     int colds = argc > 2 ? atoi(argv[2]) : 30;
     char home[] = "/tmp/boxlet-bench.XXXXXX";
-    if (!mkdtemp(home))
-        die("mkdtemp", "failed");
+    if (!mkdtemp(home)) die("mkdtemp", "failed");
     boxlet_runtime *rt;
-    if (boxlet_runtime_open(home, &rt) != BOXLET_OK)
-        die("runtime", boxlet_runtime_errmsg(rt));
+    if (boxlet_runtime_open(home, &rt) != BOXLET_OK) die("runtime", boxlet_runtime_errmsg(rt));
     printf("| scenario | runs | median ms | p99 ms |\n|---|---|---|---|\n");
     fork_exec(trips);
     round_trips(rt, trips);

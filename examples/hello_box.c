@@ -26,8 +26,10 @@ int main(void)
     if (boxlet_box_create(rt, &opts, &box) != BOXLET_OK)
         return fail("create box", boxlet_runtime_errmsg(rt));
 
-    boxlet_cmd *cmd = boxlet_cmd_new("sh", "-c", "for i in 1 2 3; do echo \"$GREETING $i\"; done; "
-                                     "echo 'to stderr' >&2; exit 3", NULL);
+    boxlet_cmd *cmd = boxlet_cmd_new("sh", "-c",
+                                     "for i in 1 2 3; do echo \"$GREETING $i\"; done; "
+                                     "echo 'to stderr' >&2; exit 3",
+                                     NULL);
     boxlet_cmd_setenv(cmd, "GREETING", "hello from a box");
     boxlet_exec *ex;
     if (boxlet_exec_start(box, cmd, &ex) != BOXLET_OK) /* starts the box too */

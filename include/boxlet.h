@@ -20,21 +20,21 @@ extern "C" {
 /* Result codes. Also the agent protocol's error codes and, in the REST API,
  * the error `code` strings given by boxlet_code_name(). */
 typedef enum boxlet_code {
-    BOXLET_OK = 0,            /* success */
-    BOXLET_EINVAL = 1,        /* invalid argument or request */
-    BOXLET_ENOTFOUND = 2,     /* no such box, execution, image, file */
-    BOXLET_ECLOSED = 3,       /* the execution has finished (invalid_state) */
-    BOXLET_ECONFLICT = 4,     /* already taken: stdin owner, name */
-    BOXLET_ETIMEOUT = 5,      /* a deadline passed */
-    BOXLET_ENOMEM = 6,        /* out of memory */
-    BOXLET_EIO = 7,           /* a system call failed */
-    BOXLET_EPROTO = 8,        /* a peer broke the protocol */
-    BOXLET_ETOOBIG = 9,       /* over a size limit */
-    BOXLET_EUNSUPPORTED = 10, /* not supported here */
-    BOXLET_EDISCONNECTED = 11,/* the peer (agent, server) went away */
-    BOXLET_EINTERNAL = 12,    /* a bug in boxlet */
-    BOXLET_ELIMIT = 13,       /* a count limit was reached */
-    BOXLET_EPERM = 14,        /* not permitted */
+    BOXLET_OK = 0,             /* success */
+    BOXLET_EINVAL = 1,         /* invalid argument or request */
+    BOXLET_ENOTFOUND = 2,      /* no such box, execution, image, file */
+    BOXLET_ECLOSED = 3,        /* the execution has finished (invalid_state) */
+    BOXLET_ECONFLICT = 4,      /* already taken: stdin owner, name */
+    BOXLET_ETIMEOUT = 5,       /* a deadline passed */
+    BOXLET_ENOMEM = 6,         /* out of memory */
+    BOXLET_EIO = 7,            /* a system call failed */
+    BOXLET_EPROTO = 8,         /* a peer broke the protocol */
+    BOXLET_ETOOBIG = 9,        /* over a size limit */
+    BOXLET_EUNSUPPORTED = 10,  /* not supported here */
+    BOXLET_EDISCONNECTED = 11, /* the peer (agent, server) went away */
+    BOXLET_EINTERNAL = 12,     /* a bug in boxlet */
+    BOXLET_ELIMIT = 13,        /* a count limit was reached */
+    BOXLET_EPERM = 14,         /* not permitted */
 } boxlet_code;
 
 /* A short English description of code ("invalid argument"); never NULL.
@@ -88,12 +88,12 @@ typedef enum boxlet_box_state {
 /* Options of a new box. Initialize with boxlet_box_opts_init; every pointer
  * is borrowed for the duration of the call only. */
 typedef struct boxlet_box_opts {
-    const char *name;              /* NULL: named after its id */
-    const char *image;             /* "host", an imported image name, a registry
-                                      reference (pulled on first use), an OCI
-                                      layout ("oci:DIR[:TAG]" or DIR), a rootfs
-                                      directory or a .tar/.tar.gz path */
-    const char *const *env;        /* KEY=VALUE defaults for every exec */
+    const char *name;       /* NULL: named after its id */
+    const char *image;      /* "host", an imported image name, a registry
+                               reference (pulled on first use), an OCI
+                               layout ("oci:DIR[:TAG]" or DIR), a rootfs
+                               directory or a .tar/.tar.gz path */
+    const char *const *env; /* KEY=VALUE defaults for every exec */
     size_t nenv;
     const char *working_dir;       /* default for every exec; NULL = "/" */
     const char *user;              /* default for every exec; NULL = root */
@@ -103,7 +103,7 @@ typedef struct boxlet_box_opts {
     int network;                   /* 0 = loopback only, 1 = outbound enabled */
     const char *const *labels;     /* KEY=VALUE, informational */
     size_t nlabels;
-    int auto_remove;               /* remove the box when it stops */
+    int auto_remove; /* remove the box when it stops */
 } boxlet_box_opts;
 
 /* Sets o to the defaults (image "host", no limits, network disabled). */
@@ -227,9 +227,9 @@ typedef enum boxlet_chunk_kind {
 
 typedef struct boxlet_chunk {
     boxlet_chunk_kind kind;
-    int stream;                    /* BOXLET_STDOUT or BOXLET_STDERR */
+    int stream; /* BOXLET_STDOUT or BOXLET_STDERR */
     unsigned long long offset;
-    const unsigned char *data;     /* valid until the next call on the exec */
+    const unsigned char *data; /* valid until the next call on the exec */
     size_t len;
     unsigned long long gap_end;
 } boxlet_chunk;
@@ -243,14 +243,14 @@ typedef enum boxlet_exec_status {
 
 typedef struct boxlet_exit {
     boxlet_exec_status status;
-    int exit_code;                 /* the code, or -N for death by signal N */
-    int signal;                    /* N, or 0 */
+    int exit_code; /* the code, or -N for death by signal N */
+    int signal;    /* N, or 0 */
     int timed_out;
     unsigned long long duration_ms;
     unsigned long long stdout_bytes, stderr_bytes;
-    unsigned long long cpu_us;     /* 0 if unknown */
+    unsigned long long cpu_us; /* 0 if unknown */
     unsigned long long peak_rss_kib;
-    char error_message[512];       /* why it could not start, "" otherwise */
+    char error_message[512]; /* why it could not start, "" otherwise */
 } boxlet_exit;
 
 /* Starts cmd in box b (starting the box first if it is not running) and
@@ -324,7 +324,7 @@ typedef struct boxlet_exec_info {
     long long created_ms;
     unsigned long long stdout_end, stderr_end;
     int stdin_attached;
-    boxlet_exit exit;              /* exit.status RUNNING while it runs */
+    boxlet_exit exit; /* exit.status RUNNING while it runs */
 } boxlet_exec_info;
 /* Every execution the box's agent keeps. Free *out with free(). */
 int boxlet_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n);

@@ -23,8 +23,7 @@ static int start(agent_client *c, proto_exec_start *s, char *id, size_t idlen, e
 {
     proto_msg m = {.type = PROTO_EXEC_START, .u.start = *s};
     int rc = agent_client_send(c, &m, 5000, e);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if ((rc = agent_client_recv(c, &m, 5000, e)) <= 0)
         return rc ? rc : err_make(e, ERR_TIMEOUT, "no reply to EXEC_START");
     if (m.type == PROTO_ERROR) {
@@ -50,8 +49,7 @@ static int stream(agent_client *c, const char *id, err_t *e)
             rc = err_make(e, (int)m.u.error.code, "%s", m.u.error.message);
         } else if (m.type == PROTO_EXIT) {
             proto_exit *x = &m.u.exit.exit;
-            if (*x->error_message)
-                fprintf(stderr, "agentctl: %s\n", x->error_message);
+            if (*x->error_message) fprintf(stderr, "agentctl: %s\n", x->error_message);
             rc = x->signal ? 128 + x->signal : x->exit_code;
             proto_msg_free(&m);
             return rc;
@@ -65,8 +63,7 @@ int main(int argc, char **argv)
 {
     proto_exec_start s = {.req = 1, .reconnect_grace_ms = -1};
     char *env[256];
-    if (argc < 2)
-        return fputs(usage, stderr), 125;
+    if (argc < 2) return fputs(usage, stderr), 125;
     const char *sock = argv[1];
     optind = 2;
     int opt;
@@ -82,20 +79,17 @@ int main(int argc, char **argv)
         else
             return fputs(usage, stderr), 125;
     }
-    if (argc - optind < 1)
-        return fputs(usage, stderr), 125;
+    if (argc - optind < 1) return fputs(usage, stderr), 125;
     s.env = env;
     s.command = argv[optind];
     s.args = argv + optind + 1;
     s.argc = (uint32_t)(argc - optind - 1);
     err_t e;
     agent_client *c;
-    if (agent_client_connect(sock, 5000, &c, &e) < 0)
-        return fail("connect", &e);
+    if (agent_client_connect(sock, 5000, &c, &e) < 0) return fail("connect", &e);
     char id[PROTO_MAX_ID + 1];
     int rc = start(c, &s, id, sizeof id, &e);
-    if (rc >= 0)
-        rc = stream(c, id, &e);
+    if (rc >= 0) rc = stream(c, id, &e);
     agent_client_free(c);
     return rc < 0 ? fail("exec", &e) : rc;
 }

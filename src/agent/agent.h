@@ -37,12 +37,12 @@ typedef struct watch {
 /* One attached reader of an execution, over one connection. */
 struct chan {
     uint32_t id;
-    bool owner;        /* owns stdin; its reading paces the process */
+    bool owner; /* owns stdin; its reading paces the process */
     bool exit_sent;
-    uint64_t cur[2];   /* next offset to send, per stream */
-    uint64_t acked;    /* last STDIN_ACK offset sent */
-    conn_t *conn;      /* NULL once the connection is gone */
-    exec_t *ex;        /* NULL once detached from the execution */
+    uint64_t cur[2]; /* next offset to send, per stream */
+    uint64_t acked;  /* last STDIN_ACK offset sent */
+    conn_t *conn;    /* NULL once the connection is gone */
+    exec_t *ex;      /* NULL once detached from the execution */
     chan_t *next_in_conn, *next_in_exec;
 };
 
@@ -50,17 +50,17 @@ struct conn {
     watch_t w;
     agent_t *ag;
     buf_t in, out;
-    bool hello;        /* the peer's HELLO arrived */
-    bool dead;         /* closed; freed at the end of the loop turn */
-    bool more;         /* pumping stopped at the backlog limit with output left:
-                          keep EPOLLOUT armed so draining wakes the loop */
+    bool hello; /* the peer's HELLO arrived */
+    bool dead;  /* closed; freed at the end of the loop turn */
+    bool more;  /* pumping stopped at the backlog limit with output left:
+                   keep EPOLLOUT armed so draining wakes the loop */
     chan_t *chans;
     conn_t *next;
 };
 
 /* An output stream of an execution: a pipe (or the PTY master) and its journal. */
 typedef struct ostream {
-    watch_t w;         /* w.fd < 0 once at EOF */
+    watch_t w; /* w.fd < 0 once at EOF */
     journal_t j;
 } ostream_t;
 
@@ -69,21 +69,21 @@ struct exec {
     char id[PROTO_MAX_ID + 1];
     char client_id[PROTO_MAX_ID + 1];
     char *command;
-    pid_t pid;         /* leader = process group id; 0 if never spawned */
+    pid_t pid; /* leader = process group id; 0 if never spawned */
     bool tty;
-    ostream_t out[2];  /* [0] stdout (or PTY), [1] stderr */
-    watch_t in;        /* stdin pipe or PTY master dup; fd < 0 when closed */
-    buf_t in_buf;      /* accepted, not yet written */
-    uint64_t in_off;   /* stdin bytes accepted */
-    bool in_eof;       /* EOF requested: close once in_buf drains */
-    bool in_ended;     /* TTY: ^D sent; the master stays open until the end */
-    uint8_t in_last;   /* last byte written (TTY EOF needs a line start) */
+    ostream_t out[2]; /* [0] stdout (or PTY), [1] stderr */
+    watch_t in;       /* stdin pipe or PTY master dup; fd < 0 when closed */
+    buf_t in_buf;     /* accepted, not yet written */
+    uint64_t in_off;  /* stdin bytes accepted */
+    bool in_eof;      /* EOF requested: close once in_buf drains */
+    bool in_ended;    /* TTY: ^D sent; the master stays open until the end */
+    uint8_t in_last;  /* last byte written (TTY EOF needs a line start) */
     int64_t created_ms, created_wall_ms;
-    int64_t timeout_at, kill_at;   /* 0 = unset */
+    int64_t timeout_at, kill_at; /* 0 = unset */
     uint64_t kill_grace_ms;
-    int64_t reconnect_grace_ms;    /* 0 = never reap */
-    int64_t detached_since;        /* when it last lost (or never had) an owner */
-    int reap_stage;                /* 0 none, 1 HUP sent, 2 TERM sent, 3 KILL sent */
+    int64_t reconnect_grace_ms; /* 0 = never reap */
+    int64_t detached_since;     /* when it last lost (or never had) an owner */
+    int reap_stage;             /* 0 none, 1 HUP sent, 2 TERM sent, 3 KILL sent */
     bool leader_exited;
     int wstatus;
     struct rusage ru;
@@ -119,7 +119,7 @@ struct agent {
     int64_t stop_at;
     conn_t *conns;
     exec_t *execs;
-    uint32_t nexecs;   /* not evicted */
+    uint32_t nexecs; /* not evicted */
 };
 
 /* loop.c */
@@ -161,7 +161,7 @@ bool execs_any_alive(agent_t *ag);
 
 /* chan.c — delivery of output to attached channels */
 chan_t *chan_open(conn_t *c, exec_t *ex, const proto_attach *a, err_t *e);
-void chan_close(chan_t *ch);   /* unlink from both sides, free */
+void chan_close(chan_t *ch); /* unlink from both sides, free */
 void chan_pump(chan_t *ch);
 void chans_pump_all(agent_t *ag);
 chan_t *chan_find(conn_t *c, uint32_t id);
@@ -169,10 +169,10 @@ chan_t *chan_find(conn_t *c, uint32_t id);
 /* spawn.c — starting a process */
 typedef struct spawn_req {
     const char *command;
-    char **argv;          /* NULL-terminated, argv[0] = command */
-    char **envp;          /* NULL-terminated, de-duplicated */
+    char **argv;             /* NULL-terminated, argv[0] = command */
+    char **envp;             /* NULL-terminated, de-duplicated */
     const char *working_dir; /* NULL/"" = the user's home or / */
-    const char *user;     /* NULL/"" = the agent's own */
+    const char *user;        /* NULL/"" = the agent's own */
     bool tty;
     uint16_t rows, cols;
 } spawn_req;
@@ -180,7 +180,7 @@ typedef struct spawn_req {
 typedef struct spawn_res {
     pid_t pid;
     int out_fd, err_fd, in_fd; /* err_fd = -1 for a TTY; in_fd dup of master */
-    int exit_code;        /* on failure: 126 or 127 */
+    int exit_code;             /* on failure: 126 or 127 */
 } spawn_res;
 
 /* Spawns r in its own session and process group. On failure returns <0 with

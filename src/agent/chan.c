@@ -13,8 +13,7 @@
 chan_t *chan_find(conn_t *c, uint32_t id)
 {
     for (chan_t *ch = c->chans; ch; ch = ch->next_in_conn)
-        if (ch->id == id)
-            return ch;
+        if (ch->id == id) return ch;
     return NULL;
 }
 
@@ -49,9 +48,14 @@ chan_t *chan_open(conn_t *c, exec_t *ex, const proto_attach *a, err_t *e)
         start_offset(ex, 1, a->stderr_offset, &cur[1], e) < 0)
         return NULL;
     chan_t *ch = xcalloc(1, sizeof *ch);
-    *ch = (chan_t){.id = a->chan, .owner = a->owner, .cur = {cur[0], cur[1]},
-                   .acked = exec_stdin_done(ex), .conn = c, .ex = ex,
-                   .next_in_conn = c->chans, .next_in_exec = ex->chans};
+    *ch = (chan_t){.id = a->chan,
+                   .owner = a->owner,
+                   .cur = {cur[0], cur[1]},
+                   .acked = exec_stdin_done(ex),
+                   .conn = c,
+                   .ex = ex,
+                   .next_in_conn = c->chans,
+                   .next_in_exec = ex->chans};
     c->chans = ex->chans = ch;
     if (ch->owner) {
         ex->owner = ch;
@@ -82,17 +86,14 @@ static void unlink_exec(chan_t *ch)
     if (ex->owner == ch) {
         ex->owner = NULL;
         ex->detached_since = now_ms();
-        if (!ex->finished)
-            exec_update_reading(ex); /* no owner: read freely again */
+        if (!ex->finished) exec_update_reading(ex); /* no owner: read freely again */
     }
 }
 
 void chan_close(chan_t *ch)
 {
-    if (ch->conn)
-        unlink_conn(ch);
-    if (ch->ex)
-        unlink_exec(ch);
+    if (ch->conn) unlink_conn(ch);
+    if (ch->ex) unlink_exec(ch);
     free(ch);
 }
 
@@ -103,20 +104,21 @@ static bool pump_stream(chan_t *ch, int s)
     uint64_t start = journal_start(j);
     proto_msg m;
     if (ch->cur[s] < start) {
-        m = (proto_msg){.type = PROTO_GAP,
-                        .u.gap = {.chan = ch->id, .stream = (uint8_t)(s + 1),
-                                  .from = ch->cur[s], .to = start}};
+        m = (proto_msg){
+            .type = PROTO_GAP,
+            .u.gap = {.chan = ch->id, .stream = (uint8_t)(s + 1), .from = ch->cur[s], .to = start}};
         ch->cur[s] = start;
         conn_send(ch->conn, &m);
         return true;
     }
     size_t n;
     const uint8_t *p = journal_peek(j, ch->cur[s], PROTO_MAX_CHUNK, &n);
-    if (n == 0)
-        return false;
+    if (n == 0) return false;
     m = (proto_msg){.type = PROTO_OUTPUT,
-                    .u.output = {.chan = ch->id, .stream = (uint8_t)(s + 1),
-                                 .offset = ch->cur[s], .data = {p, (uint32_t)n}}};
+                    .u.output = {.chan = ch->id,
+                                 .stream = (uint8_t)(s + 1),
+                                 .offset = ch->cur[s],
+                                 .data = {p, (uint32_t)n}}};
     ch->cur[s] += n;
     conn_send(ch->conn, &m);
     return true;
@@ -130,8 +132,7 @@ static bool at_end(const chan_t *ch)
 void chan_pump(chan_t *ch)
 {
     exec_t *ex = ch->ex;
-    if (!ex || !ch->conn || ch->conn->dead)
-        return;
+    if (!ex || !ch->conn || ch->conn->dead) return;
     bool moved = false;
     for (;;) {
         if (conn_backlogged(ch->conn)) {
@@ -140,12 +141,10 @@ void chan_pump(chan_t *ch)
         }
         bool sent = pump_stream(ch, 0);
         sent |= pump_stream(ch, 1);
-        if (!sent)
-            break;
+        if (!sent) break;
         moved = true;
     }
-    if (moved && ch->owner && !ex->finished)
-        exec_update_reading(ex);
+    if (moved && ch->owner && !ex->finished) exec_update_reading(ex);
     if (ex->finished && at_end(ch) && !conn_backlogged(ch->conn)) {
         proto_info info;
         exec_info(ex, &info);
@@ -159,8 +158,7 @@ void chan_pump(chan_t *ch)
 void chans_pump_all(agent_t *ag)
 {
     for (conn_t *c = ag->conns; c; c = c->next) {
-        if (c->dead)
-            continue;
+        if (c->dead) continue;
         c->more = false;
         for (chan_t *ch = c->chans, *next; ch; ch = next) {
             next = ch->next_in_conn;

@@ -15,8 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define OUT_SOFT (256u * 1024)        /* stop pumping output above this */
-#define OUT_HARD (64u * 1024 * 1024)  /* a peer that reads nothing is dropped */
+#define OUT_SOFT (256u * 1024)       /* stop pumping output above this */
+#define OUT_HARD (64u * 1024 * 1024) /* a peer that reads nothing is dropped */
 #define READ_CHUNK (64u * 1024)
 
 bool conn_backlogged(const conn_t *c)
@@ -28,8 +28,7 @@ void conn_accept(agent_t *ag)
 {
     for (;;) {
         int fd = accept4(ag->lw.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return; /* EAGAIN, or a transient error (EMFILE): retry on the next event */
+        if (fd < 0) return; /* EAGAIN, or a transient error (EMFILE): retry on the next event */
         conn_t *c = xcalloc(1, sizeof *c);
         c->ag = ag;
         c->w = (watch_t){.kind = W_CONN, .fd = fd, .obj = c};
@@ -38,26 +37,23 @@ void conn_accept(agent_t *ag)
         c->next = ag->conns;
         ag->conns = c;
         watch_set(ag, &c->w, EPOLLIN);
-        proto_msg hello = {.type = PROTO_HELLO,
-                           .u.hello = {.version = PROTO_VERSION,
-                                       .peer = (char *)"boxlet-agent " BOXLET_VERSION}};
+        proto_msg hello = {
+            .type = PROTO_HELLO,
+            .u.hello = {.version = PROTO_VERSION, .peer = (char *)"boxlet-agent " BOXLET_VERSION}};
         conn_send(c, &hello);
     }
 }
 
 void conn_send(conn_t *c, const proto_msg *m)
 {
-    if (c->dead)
-        return;
+    if (c->dead) return;
     err_t e;
     int rc = proto_encode(&c->out, m, &e);
     if (rc == -ERR_TOOBIG && c->out.len + PROTO_MAX_FRAME < OUT_HARD) {
         /* The message itself is too big: say so instead of sending it. */
-        conn_send_error(c, 0, 0, ERR_TOOBIG, "cannot send %s: %s", proto_type_name(m->type),
-                        e.msg);
+        conn_send_error(c, 0, 0, ERR_TOOBIG, "cannot send %s: %s", proto_type_name(m->type), e.msg);
     } else if (rc < 0) {
-        fprintf(stderr, "boxlet-agent: connection %d: peer reads nothing; dropping it\n",
-                c->w.fd);
+        fprintf(stderr, "boxlet-agent: connection %d: peer reads nothing; dropping it\n", c->w.fd);
         conn_close(c);
     }
 }
@@ -92,14 +88,12 @@ void conn_flush(conn_t *c)
     }
     /* Drained. If output is still waiting to be pumped, EPOLLOUT (at once
      * ready) brings the loop back to pump it: nothing else might. */
-    if (!c->dead)
-        watch_set(c->ag, &c->w, c->more ? EPOLLIN | EPOLLOUT : EPOLLIN);
+    if (!c->dead) watch_set(c->ag, &c->w, c->more ? EPOLLIN | EPOLLOUT : EPOLLIN);
 }
 
 void conn_close(conn_t *c)
 {
-    if (c->dead)
-        return;
+    if (c->dead) return;
     c->dead = true;
     while (c->chans)
         chan_close(c->chans);
@@ -129,8 +123,7 @@ static void process_input(conn_t *c)
         size_t used = 0;
         err_t e;
         int rc = proto_decode(buf_data(&c->in), c->in.len, &used, &m, &e);
-        if (rc == 0)
-            return;
+        if (rc == 0) return;
         if (rc < 0) {
             conn_send_error(c, 0, 0, -rc, "malformed frame: %s", e.msg);
             conn_flush(c);
@@ -157,18 +150,14 @@ static void read_input(conn_t *c)
             process_input(c);
             continue;
         }
-        if (n < 0 && (errno == EINTR))
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
+        if (n < 0 && (errno == EINTR)) continue;
+        if (n < 0 && errno == EAGAIN) return;
         conn_close(c); /* EOF or error: the host went away */
     }
 }
 
 void conn_event(conn_t *c, uint32_t events)
 {
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        read_input(c);
-    if (!c->dead && (events & EPOLLOUT))
-        conn_flush(c);
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_input(c);
+    if (!c->dead && (events & EPOLLOUT)) conn_flush(c);
 }

@@ -12,8 +12,7 @@ static bool signal_allowed(int sig)
 {
     static const int ok[] = {SIGHUP, SIGINT, SIGQUIT, SIGABRT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (ok[i] == sig)
-            return true;
+        if (ok[i] == sig) return true;
     return false;
 }
 
@@ -39,16 +38,16 @@ static void reply_info(conn_t *c, uint8_t type, uint32_t req, const exec_t *ex)
 static exec_t *lookup(conn_t *c, uint32_t req, const char *id)
 {
     exec_t *ex = exec_find(c->ag, id);
-    if (!ex)
-        conn_send_error(c, req, 0, ERR_NOTFOUND, "execution %s not found", id);
+    if (!ex) conn_send_error(c, req, 0, ERR_NOTFOUND, "execution %s not found", id);
     return ex;
 }
 
 static void on_hello(conn_t *c, const proto_hello *h)
 {
     if (h->version != PROTO_VERSION) {
-        conn_send_error(c, 0, 0, ERR_PROTO, "protocol version %u is not supported (agent speaks %u)",
-                        h->version, PROTO_VERSION);
+        conn_send_error(c, 0, 0, ERR_PROTO,
+                        "protocol version %u is not supported (agent speaks %u)", h->version,
+                        PROTO_VERSION);
         conn_flush(c);
         conn_close(c);
         return;
@@ -65,8 +64,7 @@ static void on_start(conn_t *c, const proto_exec_start *s)
                         "channel %u is already open on this connection", s->attach_chan);
         return;
     }
-    if (exec_start(c->ag, s, &ex, &e) < 0)
-        return reply_err(c, s->req, 0, &e);
+    if (exec_start(c->ag, s, &ex, &e) < 0) return reply_err(c, s->req, 0, &e);
     /* Attached before the loop reads any output: nothing can be dropped. */
     proto_attach a = {.req = s->req, .chan = s->attach_chan, .exec_id = ex->id, .owner = 1};
     if (s->attach_chan && !chan_open(c, ex, &a, &e))
@@ -77,8 +75,7 @@ static void on_start(conn_t *c, const proto_exec_start *s)
 static void on_attach(conn_t *c, const proto_attach *a)
 {
     exec_t *ex = lookup(c, a->req, a->exec_id);
-    if (!ex)
-        return;
+    if (!ex) return;
     err_t e;
     chan_t *ch = chan_open(c, ex, a, &e);
     if (!ch) {
@@ -107,8 +104,7 @@ static chan_t *channel(conn_t *c, uint32_t req, uint32_t id, bool need_owner)
 static void on_stdin(conn_t *c, const proto_stdin *s)
 {
     chan_t *ch = channel(c, 0, s->chan, true);
-    if (!ch)
-        return;
+    if (!ch) return;
     err_t e;
     if (exec_stdin_write(ch->ex, s->offset, s->data.data, s->data.len, &e) < 0)
         return reply_err(c, 0, s->chan, &e);
@@ -118,8 +114,7 @@ static void on_stdin(conn_t *c, const proto_stdin *s)
 static void on_chan_req(conn_t *c, uint8_t type, const proto_chan_req *r)
 {
     chan_t *ch = channel(c, r->req, r->chan, type == PROTO_STDIN_EOF);
-    if (!ch)
-        return;
+    if (!ch) return;
     err_t e;
     if (type == PROTO_DETACH)
         chan_close(ch);
@@ -136,10 +131,8 @@ static void on_exec_req(conn_t *c, uint8_t type, const proto_exec_req *r)
         return;
     }
     exec_t *ex = lookup(c, r->req, r->exec_id);
-    if (!ex)
-        return;
-    if (type == PROTO_STATUS)
-        return reply_info(c, PROTO_INFO, r->req, ex);
+    if (!ex) return;
+    if (type == PROTO_STATUS) return reply_info(c, PROTO_INFO, r->req, ex);
     err_t e;
     int rc = type == PROTO_SIGNAL   ? exec_signal(ex, r->signal, &e)
              : type == PROTO_RESIZE ? exec_resize(ex, r->rows, r->cols, &e)
@@ -156,12 +149,10 @@ static void on_list(conn_t *c, uint32_t req)
     for (exec_t *ex = c->ag->execs; ex; ex = ex->next)
         n += !ex->evicted;
     proto_info *infos = calloc(n ? n : 1, sizeof *infos);
-    if (!infos)
-        return conn_send_error(c, req, 0, ERR_NOMEM, "list executions: out of memory");
+    if (!infos) return conn_send_error(c, req, 0, ERR_NOMEM, "list executions: out of memory");
     uint32_t k = 0;
     for (exec_t *ex = c->ag->execs; ex && k < n; ex = ex->next)
-        if (!ex->evicted)
-            exec_info(ex, &infos[k++]);
+        if (!ex->evicted) exec_info(ex, &infos[k++]);
     proto_msg m = {.type = PROTO_LISTING, .u.listing = {.req = req, .count = k, .infos = infos}};
     conn_send(c, &m);
     free(infos);
@@ -176,17 +167,24 @@ void dispatch(conn_t *c, proto_msg *m)
         return conn_close(c);
     }
     switch (m->type) {
-    case PROTO_HELLO: return on_hello(c, &m->u.hello);
-    case PROTO_EXEC_START: return on_start(c, &m->u.start);
-    case PROTO_ATTACH: return on_attach(c, &m->u.attach);
-    case PROTO_STDIN: return on_stdin(c, &m->u.stdin_msg);
+    case PROTO_HELLO:
+        return on_hello(c, &m->u.hello);
+    case PROTO_EXEC_START:
+        return on_start(c, &m->u.start);
+    case PROTO_ATTACH:
+        return on_attach(c, &m->u.attach);
+    case PROTO_STDIN:
+        return on_stdin(c, &m->u.stdin_msg);
     case PROTO_DETACH:
-    case PROTO_STDIN_EOF: return on_chan_req(c, m->type, &m->u.chan_req);
+    case PROTO_STDIN_EOF:
+        return on_chan_req(c, m->type, &m->u.chan_req);
     case PROTO_SIGNAL:
     case PROTO_RESIZE:
     case PROTO_KILL:
-    case PROTO_STATUS: return on_exec_req(c, m->type, &m->u.exec_req);
-    case PROTO_LIST: return on_list(c, m->u.list.req);
+    case PROTO_STATUS:
+        return on_exec_req(c, m->type, &m->u.exec_req);
+    case PROTO_LIST:
+        return on_list(c, m->u.list.req);
     default:
         conn_send_error(c, 0, 0, ERR_PROTO, "%s is not a request the agent accepts",
                         proto_type_name(m->type));

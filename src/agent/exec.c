@@ -23,16 +23,14 @@
 exec_t *exec_find(agent_t *ag, const char *id)
 {
     for (exec_t *ex = ag->execs; ex; ex = ex->next)
-        if (!ex->evicted && strcmp(ex->id, id) == 0)
-            return ex;
+        if (!ex->evicted && strcmp(ex->id, id) == 0) return ex;
     return NULL;
 }
 
 static exec_t *find_client_id(agent_t *ag, const char *cid)
 {
     for (exec_t *ex = ag->execs; ex; ex = ex->next)
-        if (!ex->evicted && strcmp(ex->client_id, cid) == 0)
-            return ex;
+        if (!ex->evicted && strcmp(ex->client_id, cid) == 0) return ex;
     return NULL;
 }
 
@@ -51,13 +49,13 @@ static void make_id(char *out)
 /* Rejects what the exec contract calls invalid before anything runs. */
 static int validate(const proto_exec_start *s, err_t *e)
 {
-    if (!s->command || !*s->command)
-        return err_make(e, ERR_INVAL, "command is empty");
+    if (!s->command || !*s->command) return err_make(e, ERR_INVAL, "command is empty");
     for (uint32_t i = 0; i < s->envc; i++) {
         const char *eq = strchr(s->env[i], '=');
         if (!eq || eq == s->env[i])
-            return err_make(e, ERR_INVAL, "env entry %u \"%.64s\": want KEY=VALUE with a non-empty KEY",
-                            i, s->env[i]);
+            return err_make(e, ERR_INVAL,
+                            "env entry %u \"%.64s\": want KEY=VALUE with a non-empty KEY", i,
+                            s->env[i]);
     }
     if (s->tty && (s->rows == 0 || s->cols == 0))
         return err_make(e, ERR_INVAL, "terminal size %ux%u: rows and cols must be 1..65535",
@@ -70,8 +68,7 @@ static int validate(const proto_exec_start *s, err_t *e)
 
 static void evict(exec_t *ex)
 {
-    if (ex->evicted)
-        return;
+    if (ex->evicted) return;
     ex->evicted = true;
     ex->ag->nexecs--;
 }
@@ -79,8 +76,7 @@ static void evict(exec_t *ex)
 /* Makes room for one more execution: evicts the oldest finished one. */
 static int make_room(agent_t *ag, err_t *e)
 {
-    if (ag->nexecs < ag->o.max_execs)
-        return 0;
+    if (ag->nexecs < ag->o.max_execs) return 0;
     exec_t *oldest = NULL;
     for (exec_t *ex = ag->execs; ex; ex = ex->next)
         if (ex->finished && !ex->evicted && (!oldest || ex->finished_ms < oldest->finished_ms))
@@ -110,8 +106,8 @@ static exec_t *exec_alloc(agent_t *ag, const proto_exec_start *s)
     ex->created_ms = ex->detached_since = now_ms();
     ex->created_wall_ms = wall_ms();
     ex->kill_grace_ms = s->kill_grace_ms ? s->kill_grace_ms : 2000;
-    ex->reconnect_grace_ms = s->reconnect_grace_ms < 0 ? ag->o.reconnect_grace_ms
-                                                       : s->reconnect_grace_ms;
+    ex->reconnect_grace_ms =
+        s->reconnect_grace_ms < 0 ? ag->o.reconnect_grace_ms : s->reconnect_grace_ms;
     ex->next = ag->execs;
     ag->execs = ex;
     ag->nexecs++;
@@ -159,20 +155,22 @@ static void attach_fds(agent_t *ag, exec_t *ex, const spawn_res *r)
 int exec_start(agent_t *ag, const proto_exec_start *s, exec_t **out, err_t *e)
 {
     int rc = validate(s, e);
-    if (rc < 0)
-        return rc;
-    if (ag->stopping)
-        return err_make(e, ERR_CLOSED, "box is stopping: no new executions");
+    if (rc < 0) return rc;
+    if (ag->stopping) return err_make(e, ERR_CLOSED, "box is stopping: no new executions");
     if (s->client_id && *s->client_id && (*out = find_client_id(ag, s->client_id)))
         return 0; /* idempotent retry of a start that already happened */
-    if ((rc = make_room(ag, e)) < 0)
-        return rc;
+    if ((rc = make_room(ag, e)) < 0) return rc;
     exec_t *ex = exec_alloc(ag, s);
     char **argv = make_argv(s);
     char **envp = spawn_env(s->env, s->envc, s->tty, home_for(s));
-    spawn_req req = {.command = s->command, .argv = argv, .envp = envp,
-                     .working_dir = s->working_dir, .user = s->user,
-                     .tty = s->tty, .rows = s->rows, .cols = s->cols};
+    spawn_req req = {.command = s->command,
+                     .argv = argv,
+                     .envp = envp,
+                     .working_dir = s->working_dir,
+                     .user = s->user,
+                     .tty = s->tty,
+                     .rows = s->rows,
+                     .cols = s->cols};
     spawn_res res;
     err_t serr;
     if (spawn_process(&req, &res, &serr) < 0)
@@ -182,8 +180,7 @@ int exec_start(agent_t *ag, const proto_exec_start *s, exec_t **out, err_t *e)
     free_strv(argv);
     free_strv(envp);
     if (!ex->finished) {
-        if (s->timeout_ms)
-            ex->timeout_at = ex->created_ms + (int64_t)s->timeout_ms;
+        if (s->timeout_ms) ex->timeout_at = ex->created_ms + (int64_t)s->timeout_ms;
         if (s->has_stdin) {
             exec_stdin_write(ex, 0, s->stdin_data.data, s->stdin_data.len, NULL);
             exec_stdin_eof(ex, NULL);
@@ -199,8 +196,7 @@ int exec_start(agent_t *ag, const proto_exec_start *s, exec_t **out, err_t *e)
  * bytes are dropped), else what keeps every byte the owner has not had. */
 static size_t room(const exec_t *ex, int s)
 {
-    if (!ex->owner)
-        return SIZE_MAX;
+    if (!ex->owner) return SIZE_MAX;
     return journal_space(&ex->out[s].j, ex->owner->cur[s]);
 }
 
@@ -210,8 +206,7 @@ static bool read_stream(exec_t *ex, int s, int rounds)
     ostream_t *o = &ex->out[s];
     while (rounds-- > 0 && o->w.fd >= 0) {
         size_t space = room(ex, s);
-        if (space == 0)
-            return true;
+        if (space == 0) return true;
         size_t n;
         uint8_t *p = journal_prepare(&o->j, MIN(space, READ_CHUNK), &n);
         ssize_t r = read(o->w.fd, p, n);
@@ -219,10 +214,8 @@ static bool read_stream(exec_t *ex, int s, int rounds)
             journal_commit(&o->j, (size_t)r);
             continue;
         }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && errno == EAGAIN)
-            return false;
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EAGAIN) return false;
         watch_drop(ex->ag, &o->w); /* EOF, or EIO from a PTY whose slave closed */
     }
     return false;
@@ -232,8 +225,7 @@ void exec_update_reading(exec_t *ex)
 {
     for (int s = 0; s < 2; s++) {
         watch_t *w = &ex->out[s].w;
-        if (w->fd >= 0)
-            watch_set(ex->ag, w, room(ex, s) > 0 ? EPOLLIN : 0);
+        if (w->fd >= 0) watch_set(ex->ag, w, room(ex, s) > 0 ? EPOLLIN : 0);
     }
 }
 
@@ -262,16 +254,14 @@ static void compute_result(exec_t *ex)
     r->cpu_us = (uint64_t)(ex->ru.ru_utime.tv_sec + ex->ru.ru_stime.tv_sec) * 1000000u +
                 (uint64_t)(ex->ru.ru_utime.tv_usec + ex->ru.ru_stime.tv_usec);
     r->peak_rss_kib = (uint64_t)ex->ru.ru_maxrss;
-    if (!r->error_message)
-        r->error_message = xstrdup("");
+    if (!r->error_message) r->error_message = xstrdup("");
 }
 
 static void exec_finish(exec_t *ex)
 {
     agent_t *ag = ex->ag;
     for (int s = 0; s < 2; s++)
-        if (ex->out[s].w.fd >= 0)
-            watch_drop(ag, &ex->out[s].w);
+        if (ex->out[s].w.fd >= 0) watch_drop(ag, &ex->out[s].w);
     close_stdin(ex);
     if (ex->kill_at) /* a timed-out group's stragglers do not outlive it */
         kill(-ex->pid, SIGKILL);
@@ -279,19 +269,16 @@ static void exec_finish(exec_t *ex)
     compute_result(ex);
     ex->finished = true;
     ex->finished_ms = now_ms();
-    if (ex->killed_by_request)
-        evict(ex);
+    if (ex->killed_by_request) evict(ex);
 }
 
 /* The leader is dead: finish once the pipes are drained, or once the drain
  * window passed (descendants holding the pipes do not delay the exit). */
 static void check_done(exec_t *ex, int64_t now)
 {
-    if (ex->finished || !ex->leader_exited)
-        return;
+    if (ex->finished || !ex->leader_exited) return;
     bool open = ex->out[0].w.fd >= 0 || ex->out[1].w.fd >= 0;
-    if (open && now < ex->leader_exit_ms + ex->ag->o.drain_ms)
-        return;
+    if (open && now < ex->leader_exit_ms + ex->ag->o.drain_ms) return;
     bool blocked = false;
     for (int s = 0; s < 2; s++)
         blocked |= read_stream(ex, s, 64);
@@ -321,8 +308,7 @@ static void ack_owner(exec_t *ex)
 {
     chan_t *ch = ex->owner;
     uint64_t done = exec_stdin_done(ex);
-    if (!ch || !ch->conn || ch->acked == done)
-        return;
+    if (!ch || !ch->conn || ch->acked == done) return;
     ch->acked = done;
     proto_msg m = {.type = PROTO_STDIN_ACK, .u.stdin_ack = {.chan = ch->id, .offset = done}};
     conn_send(ch->conn, &m);
@@ -365,10 +351,8 @@ static void flush_stdin(exec_t *ex)
         }
     }
     ack_owner(ex);
-    if (ex->in.fd >= 0)
-        watch_set(ex->ag, &ex->in, 0);
-    if (ex->in_eof && ex->in.fd >= 0 && !ex->in_ended)
-        stdin_end(ex);
+    if (ex->in.fd >= 0) watch_set(ex->ag, &ex->in, 0);
+    if (ex->in_eof && ex->in.fd >= 0 && !ex->in_ended) stdin_end(ex);
 }
 
 void exec_stdin_event(exec_t *ex, uint32_t events)
@@ -381,16 +365,13 @@ void exec_stdin_event(exec_t *ex, uint32_t events)
 
 int exec_stdin_write(exec_t *ex, uint64_t off, const uint8_t *p, size_t n, err_t *e)
 {
-    if (ex->finished)
-        return err_make(e, ERR_CLOSED, "execution %s is closed", ex->id);
-    if (ex->in_eof)
-        return err_make(e, ERR_CLOSED, "execution %s: stdin is closed", ex->id);
+    if (ex->finished) return err_make(e, ERR_CLOSED, "execution %s is closed", ex->id);
+    if (ex->in_eof) return err_make(e, ERR_CLOSED, "execution %s: stdin is closed", ex->id);
     if (off > ex->in_off)
         return err_make(e, ERR_INVAL, "stdin offset %llu is past the accepted offset %llu",
                         (unsigned long long)off, (unsigned long long)ex->in_off);
     uint64_t skip = ex->in_off - off; /* already accepted: exactly once */
-    if (skip >= n)
-        return 0;
+    if (skip >= n) return 0;
     p += skip;
     n -= (size_t)skip;
     /* A client keeps at most a window of unacknowledged bytes in flight, so
@@ -400,9 +381,9 @@ int exec_stdin_write(exec_t *ex, uint64_t off, const uint8_t *p, size_t n, err_t
     if (ex->in_buf.len + n > cap)
         return err_make(e, ERR_TOOBIG,
                         "execution %s: %zu stdin bytes are waiting for the process already; "
-                        "send again after a STDIN_ACK", ex->id, ex->in_buf.len);
-    if (ex->in.fd >= 0)
-        buf_append(&ex->in_buf, p, n);
+                        "send again after a STDIN_ACK",
+                        ex->id, ex->in_buf.len);
+    if (ex->in.fd >= 0) buf_append(&ex->in_buf, p, n);
     ex->in_off += n;
     flush_stdin(ex);
     return 0;
@@ -410,8 +391,7 @@ int exec_stdin_write(exec_t *ex, uint64_t off, const uint8_t *p, size_t n, err_t
 
 int exec_stdin_eof(exec_t *ex, err_t *e)
 {
-    if (ex->finished)
-        return err_make(e, ERR_CLOSED, "execution %s is closed", ex->id);
+    if (ex->finished) return err_make(e, ERR_CLOSED, "execution %s is closed", ex->id);
     ex->in_eof = true;
     flush_stdin(ex);
     return 0;
@@ -421,31 +401,26 @@ int exec_stdin_eof(exec_t *ex, err_t *e)
 
 static void signal_group(exec_t *ex, int sig)
 {
-    if (ex->pid > 0)
-        kill(-ex->pid, sig);
+    if (ex->pid > 0) kill(-ex->pid, sig);
 }
 
 int exec_signal(exec_t *ex, int sig, err_t *e)
 {
-    if (ex->finished)
-        return err_make(e, ERR_CLOSED, "execution %s is closed", ex->id);
+    if (ex->finished) return err_make(e, ERR_CLOSED, "execution %s is closed", ex->id);
     signal_group(ex, sig);
     return 0;
 }
 
 int exec_resize(exec_t *ex, uint16_t rows, uint16_t cols, err_t *e)
 {
-    if (ex->finished)
-        return err_make(e, ERR_CLOSED, "execution %s is closed", ex->id);
-    if (!ex->tty)
-        return err_make(e, ERR_INVAL, "execution %s has no terminal to resize", ex->id);
+    if (ex->finished) return err_make(e, ERR_CLOSED, "execution %s is closed", ex->id);
+    if (!ex->tty) return err_make(e, ERR_INVAL, "execution %s has no terminal to resize", ex->id);
     if (rows == 0 || cols == 0)
         return err_make(e, ERR_INVAL, "terminal size %ux%u: rows and cols must be 1..65535", rows,
                         cols);
     int fd = ex->out[0].w.fd >= 0 ? ex->out[0].w.fd : ex->in.fd;
     struct winsize ws = {.ws_row = rows, .ws_col = cols};
-    if (fd < 0)
-        return err_make(e, ERR_CLOSED, "execution %s: terminal is closed", ex->id);
+    if (fd < 0) return err_make(e, ERR_CLOSED, "execution %s: terminal is closed", ex->id);
     if (ioctl(fd, TIOCSWINSZ, &ws) < 0)
         return err_sys(e, errno, "resize terminal of execution %s", ex->id);
     return 0;
@@ -492,8 +467,7 @@ void exec_info(const exec_t *ex, proto_info *info)
 static exec_t *find_leader(agent_t *ag, pid_t pid)
 {
     for (exec_t *ex = ag->execs; ex; ex = ex->next)
-        if (ex->pid == pid && !ex->leader_exited)
-            return ex;
+        if (ex->pid == pid && !ex->leader_exited) return ex;
     return NULL;
 }
 
@@ -503,29 +477,24 @@ void execs_reap_children(agent_t *ag)
         int st;
         struct rusage ru;
         pid_t pid = wait4(-1, &st, WNOHANG, &ru);
-        if (pid <= 0)
-            return;
+        if (pid <= 0) return;
         exec_t *ex = find_leader(ag, pid);
-        if (!ex)
-            continue; /* an orphan we inherited as init/subreaper */
+        if (!ex) continue; /* an orphan we inherited as init/subreaper */
         ex->leader_exited = true;
         ex->wstatus = st;
         ex->ru = ru;
         ex->leader_exit_ms = now_ms();
-        if (ex->killed_by_request)
-            kill(-pid, SIGKILL);
+        if (ex->killed_by_request) kill(-pid, SIGKILL);
         check_done(ex, ex->leader_exit_ms);
     }
 }
 
 static void reap_detached(agent_t *ag, exec_t *ex, int64_t now)
 {
-    if (ex->owner || ex->reconnect_grace_ms <= 0 || ex->reap_stage >= 3)
-        return;
+    if (ex->owner || ex->reconnect_grace_ms <= 0 || ex->reap_stage >= 3) return;
     static const int sigs[3] = {SIGHUP, SIGTERM, SIGKILL};
     int64_t due = ex->detached_since + ex->reconnect_grace_ms + ex->reap_stage * ag->o.reap_step_ms;
-    if (now >= due)
-        signal_group(ex, sigs[ex->reap_stage++]);
+    if (now >= due) signal_group(ex, sigs[ex->reap_stage++]);
 }
 
 static void run_exec_timers(agent_t *ag, exec_t *ex, int64_t now)
@@ -542,8 +511,7 @@ static void run_exec_timers(agent_t *ag, exec_t *ex, int64_t now)
     }
     if (!ex->leader_exited) {
         reap_detached(ag, ex, now);
-        if (now >= ex->created_ms + ag->o.lifetime_ms)
-            signal_group(ex, SIGKILL);
+        if (now >= ex->created_ms + ag->o.lifetime_ms) signal_group(ex, SIGKILL);
     }
     check_done(ex, now);
 }
@@ -577,8 +545,7 @@ void execs_timers(agent_t *ag, int64_t now)
 
 static void earliest(int64_t *best, int64_t t)
 {
-    if (t > 0 && (*best == 0 || t < *best))
-        *best = t;
+    if (t > 0 && (*best == 0 || t < *best)) *best = t;
 }
 
 int64_t execs_next_deadline(agent_t *ag)
@@ -586,8 +553,7 @@ int64_t execs_next_deadline(agent_t *ag)
     int64_t best = 0;
     for (exec_t *ex = ag->execs; ex; ex = ex->next) {
         if (ex->finished) {
-            if (!ex->evicted)
-                earliest(&best, ex->finished_ms + ag->o.keep_finished_ms);
+            if (!ex->evicted) earliest(&best, ex->finished_ms + ag->o.keep_finished_ms);
             continue;
         }
         earliest(&best, ex->timeout_at);
@@ -615,7 +581,6 @@ void execs_signal_all(agent_t *ag, int sig)
 bool execs_any_alive(agent_t *ag)
 {
     for (exec_t *ex = ag->execs; ex; ex = ex->next)
-        if (!ex->finished)
-            return true;
+        if (!ex->finished) return true;
     return false;
 }

@@ -54,33 +54,71 @@ static int64_t num(const char *opt, const char *s)
 
 static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd)
 {
-    static const struct option opts[] = {
-        {"socket", 1, 0, 's'},     {"ready-fd", 1, 0, 'r'},   {"reconnect-grace", 1, 0, 'g'},
-        {"reap-step", 1, 0, 'p'},  {"lifetime", 1, 0, 'l'},   {"keep-finished", 1, 0, 'k'},
-        {"stop-grace", 1, 0, 't'}, {"drain", 1, 0, 'd'},      {"max-execs", 1, 0, 'm'},
-        {"retain", 1, 0, 'R'},     {"help", 0, 0, 'h'},       {"version", 0, 0, 'V'},
-        {0, 0, 0, 0}};
-    *o = (agent_opts){.reconnect_grace_ms = 300000, .reap_step_ms = 30000,
-                      .lifetime_ms = 86400000, .keep_finished_ms = 300000,
-                      .stop_grace_ms = 10000, .drain_ms = 1000, .max_execs = 1024,
-                      .default_retain = 1u << 20, .stdin_cap = 4u << 20};
+    static const struct option opts[] = {{"socket", 1, 0, 's'},
+                                         {"ready-fd", 1, 0, 'r'},
+                                         {"reconnect-grace", 1, 0, 'g'},
+                                         {"reap-step", 1, 0, 'p'},
+                                         {"lifetime", 1, 0, 'l'},
+                                         {"keep-finished", 1, 0, 'k'},
+                                         {"stop-grace", 1, 0, 't'},
+                                         {"drain", 1, 0, 'd'},
+                                         {"max-execs", 1, 0, 'm'},
+                                         {"retain", 1, 0, 'R'},
+                                         {"help", 0, 0, 'h'},
+                                         {"version", 0, 0, 'V'},
+                                         {0, 0, 0, 0}};
+    *o = (agent_opts){.reconnect_grace_ms = 300000,
+                      .reap_step_ms = 30000,
+                      .lifetime_ms = 86400000,
+                      .keep_finished_ms = 300000,
+                      .stop_grace_ms = 10000,
+                      .drain_ms = 1000,
+                      .max_execs = 1024,
+                      .default_retain = 1u << 20,
+                      .stdin_cap = 4u << 20};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         const char *n = optind > 1 ? argv[optind - 2] : "option";
         switch (c) {
-        case 's': o->socket_path = optarg; break;
-        case 'r': *ready_fd = (int)num(n, optarg); break;
-        case 'g': o->reconnect_grace_ms = num(n, optarg); break;
-        case 'p': o->reap_step_ms = num(n, optarg); break;
-        case 'l': o->lifetime_ms = num(n, optarg); break;
-        case 'k': o->keep_finished_ms = num(n, optarg); break;
-        case 't': o->stop_grace_ms = num(n, optarg); break;
-        case 'd': o->drain_ms = num(n, optarg); break;
-        case 'm': o->max_execs = (uint32_t)MAX(1, num(n, optarg)); break;
-        case 'R': o->default_retain = (uint64_t)MAX(1, num(n, optarg)); break;
-        case 'h': fputs(usage, stdout); exit(0);
-        case 'V': puts("boxlet-agent " BOXLET_VERSION); exit(0);
-        default: fputs(usage, stderr); exit(2);
+        case 's':
+            o->socket_path = optarg;
+            break;
+        case 'r':
+            *ready_fd = (int)num(n, optarg);
+            break;
+        case 'g':
+            o->reconnect_grace_ms = num(n, optarg);
+            break;
+        case 'p':
+            o->reap_step_ms = num(n, optarg);
+            break;
+        case 'l':
+            o->lifetime_ms = num(n, optarg);
+            break;
+        case 'k':
+            o->keep_finished_ms = num(n, optarg);
+            break;
+        case 't':
+            o->stop_grace_ms = num(n, optarg);
+            break;
+        case 'd':
+            o->drain_ms = num(n, optarg);
+            break;
+        case 'm':
+            o->max_execs = (uint32_t)MAX(1, num(n, optarg));
+            break;
+        case 'R':
+            o->default_retain = (uint64_t)MAX(1, num(n, optarg));
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            exit(0);
+        case 'V':
+            puts("boxlet-agent " BOXLET_VERSION);
+            exit(0);
+        default:
+            fputs(usage, stderr);
+            exit(2);
         }
     }
     if (!o->socket_path || optind != argc) {
@@ -91,8 +129,7 @@ static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd)
 
 void watch_set(agent_t *ag, watch_t *w, uint32_t events)
 {
-    if (w->fd < 0 || w->events == events)
-        return;
+    if (w->fd < 0 || w->events == events) return;
     /* 0 means "not registered": a level-triggered HUP would otherwise wake
      * the loop forever while we deliberately do not read. */
     struct epoll_event ev = {.events = events, .data.ptr = w};
@@ -106,8 +143,7 @@ void watch_set(agent_t *ag, watch_t *w, uint32_t events)
 
 void watch_drop(agent_t *ag, watch_t *w)
 {
-    if (w->fd < 0)
-        return;
+    if (w->fd < 0) return;
     watch_set(ag, w, 0);
     close(w->fd);
     w->fd = -1;
@@ -154,21 +190,18 @@ static int signals_fd(void)
 
 static void begin_stop(agent_t *ag)
 {
-    if (ag->stopping)
-        return;
+    if (ag->stopping) return;
     ag->stopping = true;
     ag->stop_at = now_ms() + ag->o.stop_grace_ms;
     execs_signal_all(ag, SIGTERM);
-    if (ag->is_init)
-        kill(-1, SIGTERM); /* as PID 1 this is every process in the box */
+    if (ag->is_init) kill(-1, SIGTERM); /* as PID 1 this is every process in the box */
 }
 
 static void on_signals(agent_t *ag)
 {
     struct signalfd_siginfo si;
     while (read(ag->sw.fd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-            begin_stop(ag);
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) begin_stop(ag);
     }
     execs_reap_children(ag);
 }
@@ -176,36 +209,40 @@ static void on_signals(agent_t *ag)
 static void on_event(agent_t *ag, watch_t *w, uint32_t events)
 {
     switch (w->kind) {
-    case W_LISTEN: conn_accept(ag); break;
-    case W_SIGNAL: on_signals(ag); break;
-    case W_CONN: conn_event(w->obj, events); break;
+    case W_LISTEN:
+        conn_accept(ag);
+        break;
+    case W_SIGNAL:
+        on_signals(ag);
+        break;
+    case W_CONN:
+        conn_event(w->obj, events);
+        break;
     case W_OUTPUT: {
         exec_t *ex = w->obj;
         exec_output_event(ex, w == &ex->out[0].w ? 0 : 1, events);
         break;
     }
-    case W_STDIN: exec_stdin_event(w->obj, events); break;
+    case W_STDIN:
+        exec_stdin_event(w->obj, events);
+        break;
     }
 }
 
 static int wait_ms(agent_t *ag, int64_t now)
 {
     int64_t next = execs_next_deadline(ag);
-    if (ag->stopping)
-        next = next && next < ag->stop_at ? next : ag->stop_at;
-    if (!next)
-        return -1;
+    if (ag->stopping) next = next && next < ag->stop_at ? next : ag->stop_at;
+    if (!next) return -1;
     return next <= now ? 0 : (int)MIN(next - now, 60000);
 }
 
 static bool stop_done(agent_t *ag, int64_t now)
 {
-    if (!ag->stopping)
-        return false;
+    if (!ag->stopping) return false;
     if (now >= ag->stop_at) {
         execs_signal_all(ag, SIGKILL);
-        if (ag->is_init)
-            kill(-1, SIGKILL);
+        if (ag->is_init) kill(-1, SIGKILL);
         return true;
     }
     return !execs_any_alive(ag);
@@ -215,8 +252,7 @@ static void flush_all(agent_t *ag)
 {
     chans_pump_all(ag);
     for (conn_t *c = ag->conns; c; c = c->next)
-        if (!c->dead && c->out.len)
-            conn_flush(c);
+        if (!c->dead && c->out.len) conn_flush(c);
     conns_reap(ag);
 }
 
@@ -249,8 +285,7 @@ int main(int argc, char **argv)
     /* Whatever our parent left open must not leak into executions. */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     ag.is_init = getpid() == 1;
-    if (!ag.is_init)
-        prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of our executions come to us */
+    if (!ag.is_init) prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of our executions come to us */
     ag.epfd = epoll_create1(EPOLL_CLOEXEC);
     ag.sw = (watch_t){.kind = W_SIGNAL, .fd = signals_fd()};
     ag.lw = (watch_t){.kind = W_LISTEN, .fd = listen_on(ag.o.socket_path)};

@@ -25,8 +25,7 @@
 
 void free_strv(char **v)
 {
-    if (!v)
-        return;
+    if (!v) return;
     for (char **p = v; *p; p++)
         free(*p);
     free(v);
@@ -41,8 +40,7 @@ static bool same_key(const char *a, const char *b)
 static bool has_key(char **v, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
-        if (same_key(key, v[i]))
-            return true;
+        if (same_key(key, v[i])) return true;
     return false;
 }
 
@@ -54,18 +52,15 @@ char **spawn_env(char **env, uint32_t n, bool tty, const char *home)
         bool later = false; /* a later duplicate wins: keep only the last */
         for (uint32_t j = i + 1; j < n && !later; j++)
             later = same_key(env[i], env[j]);
-        if (!later)
-            v[k++] = xstrdup(env[i]);
+        if (!later) v[k++] = xstrdup(env[i]);
     }
-    if (!has_key(v, k, "PATH="))
-        v[k++] = xstrdup("PATH=" DEFAULT_PATH);
+    if (!has_key(v, k, "PATH=")) v[k++] = xstrdup("PATH=" DEFAULT_PATH);
     if (!has_key(v, k, "HOME=")) {
         char *h = xmalloc(strlen(home) + 6);
         sprintf(h, "HOME=%s", home);
         v[k++] = h;
     }
-    if (tty && !has_key(v, k, "TERM="))
-        v[k++] = xstrdup("TERM=xterm");
+    if (tty && !has_key(v, k, "TERM=")) v[k++] = xstrdup("TERM=xterm");
     return v;
 }
 
@@ -73,8 +68,7 @@ static const char *env_get(char **envp, const char *key)
 {
     size_t n = strlen(key);
     for (char **p = envp; *p; p++)
-        if (strncmp(*p, key, n) == 0 && (*p)[n] == '=')
-            return *p + n + 1;
+        if (strncmp(*p, key, n) == 0 && (*p)[n] == '=') return *p + n + 1;
     return NULL;
 }
 
@@ -108,8 +102,7 @@ static int find_program(const char *cmd, char **envp, char *out, size_t outlen, 
         size_t n = strcspn(p, ":");
         snprintf(out, outlen, "%.*s%s%s", (int)n, p, n ? "/" : "", cmd);
         int rc = check_program(out, &firsterr, cmd);
-        if (rc == 0)
-            return 0;
+        if (rc == 0) return 0;
         if (rc == 126 && first == 127) { /* found but not runnable: remember */
             first = 126;
             *e = firsterr;
@@ -117,15 +110,15 @@ static int find_program(const char *cmd, char **envp, char *out, size_t outlen, 
         p += n + (p[n] == ':');
     }
     if (first == 127)
-        err_make(e, ERR_NOTFOUND, "command \"%s\": not found in PATH \"%s\"", cmd, path ? path : DEFAULT_PATH);
+        err_make(e, ERR_NOTFOUND, "command \"%s\": not found in PATH \"%s\"", cmd,
+                 path ? path : DEFAULT_PATH);
     return first;
 }
 
 static int check_dir(const char *dir, err_t *e)
 {
     struct stat st;
-    if (stat(dir, &st) < 0)
-        return err_sys(e, errno, "working directory \"%s\"", dir), 126;
+    if (stat(dir, &st) < 0) return err_sys(e, errno, "working directory \"%s\"", dir), 126;
     if (!S_ISDIR(st.st_mode))
         return err_make(e, ERR_INVAL, "working directory \"%s\": not a directory", dir), 126;
     return 0;
@@ -137,7 +130,8 @@ struct child_fail {
 };
 enum { ST_SETSID = 1, ST_TTY, ST_DUP, ST_GROUPS, ST_GID, ST_UID, ST_CHDIR, ST_EXEC };
 static const char *const stage_names[] = {
-    "", "setsid", "open terminal", "set up stdio", "setgroups", "setgid", "setuid", "chdir", "execve",
+    "",       "setsid", "open terminal", "set up stdio", "setgroups",
+    "setgid", "setuid", "chdir",         "execve",
 };
 
 typedef struct child_plan {
@@ -171,36 +165,27 @@ static void child_stdio(const child_plan *p)
 {
     if (p->slave) {
         int fd = open(p->slave, O_RDWR);
-        if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
-            child_fail(p, ST_TTY);
+        if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0) child_fail(p, ST_TTY);
         for (int i = 0; i < 3; i++)
-            if (dup2(fd, i) < 0)
-                child_fail(p, ST_DUP);
-        if (fd > 2)
-            close(fd);
+            if (dup2(fd, i) < 0) child_fail(p, ST_DUP);
+        if (fd > 2) close(fd);
         return;
     }
     for (int i = 0; i < 3; i++)
-        if (dup2(p->fds[i], i) < 0)
-            child_fail(p, ST_DUP);
+        if (dup2(p->fds[i], i) < 0) child_fail(p, ST_DUP);
 }
 
 static __attribute__((noreturn)) void child_main(const child_plan *p)
 {
     child_reset_signals();
-    if (setsid() < 0)
-        child_fail(p, ST_SETSID);
+    if (setsid() < 0) child_fail(p, ST_SETSID);
     child_stdio(p);
     if (p->u) {
-        if (setgroups((size_t)p->u->ngroups, p->u->groups) < 0)
-            child_fail(p, ST_GROUPS);
-        if (setgid(p->u->gid) < 0)
-            child_fail(p, ST_GID);
-        if (setuid(p->u->uid) < 0)
-            child_fail(p, ST_UID);
+        if (setgroups((size_t)p->u->ngroups, p->u->groups) < 0) child_fail(p, ST_GROUPS);
+        if (setgid(p->u->gid) < 0) child_fail(p, ST_GID);
+        if (setuid(p->u->uid) < 0) child_fail(p, ST_UID);
     }
-    if (p->dir && chdir(p->dir) < 0)
-        child_fail(p, ST_CHDIR);
+    if (p->dir && chdir(p->dir) < 0) child_fail(p, ST_CHDIR);
     execve(p->path, p->r->argv, p->r->envp);
     child_fail(p, ST_EXEC);
 }
@@ -208,8 +193,7 @@ static __attribute__((noreturn)) void child_main(const child_plan *p)
 static int open_pty(const spawn_req *r, int *master, char *slave, size_t len, err_t *e)
 {
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (m < 0)
-        return err_sys(e, errno, "open a terminal (/dev/ptmx)");
+    if (m < 0) return err_sys(e, errno, "open a terminal (/dev/ptmx)");
     struct winsize ws = {.ws_row = r->rows ? r->rows : 24, .ws_col = r->cols ? r->cols : 80};
     if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, slave, len) != 0 ||
         ioctl(m, TIOCSWINSZ, &ws) < 0) {
@@ -237,8 +221,7 @@ static int make_stdio(const spawn_req *r, child_plan *p, char *slave, size_t sle
     int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
     if (r->tty) {
         int m = -1;
-        if (open_pty(r, &m, slave, slen, e) < 0)
-            return -1;
+        if (open_pty(r, &m, slave, slen, e) < 0) return -1;
         fd_set_nonblock(m, 1);
         res->out_fd = m;
         res->in_fd = fcntl(m, F_DUPFD_CLOEXEC, 3);
@@ -268,16 +251,14 @@ static int await_child(child_plan *p, pid_t pid, int rd, spawn_res *res, err_t *
     do
         n = read(rd, &f, sizeof f);
     while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return 0;
+    if (n <= 0) return 0;
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     res->pid = 0;
     res->exit_code = (f.stage == ST_EXEC && f.err == ENOENT) ? 127 : 126;
     const char *what = f.stage > 0 && f.stage <= ST_EXEC ? stage_names[f.stage] : "start";
-    if (f.stage == ST_CHDIR)
-        return err_sys(e, f.err, "working directory \"%s\"", p->dir);
+    if (f.stage == ST_CHDIR) return err_sys(e, f.err, "working directory \"%s\"", p->dir);
     return err_sys(e, f.err, "%s \"%s\"", what, p->r->command);
 }
 
@@ -285,13 +266,10 @@ static int prepare(const spawn_req *r, user_ids *u, bool *have_user, char *path,
                    const char **dir, spawn_res *res, err_t *e)
 {
     *have_user = r->user && *r->user;
-    if (*have_user && users_resolve(r->user, u, e) < 0)
-        return res->exit_code = 126, -1;
+    if (*have_user && users_resolve(r->user, u, e) < 0) return res->exit_code = 126, -1;
     *dir = r->working_dir && *r->working_dir ? r->working_dir : NULL;
-    if (*dir && (res->exit_code = check_dir(*dir, e)) != 0)
-        return -1;
-    if ((res->exit_code = find_program(r->command, r->envp, path, plen, e)) != 0)
-        return -1;
+    if (*dir && (res->exit_code = check_dir(*dir, e)) != 0) return -1;
+    if ((res->exit_code = find_program(r->command, r->envp, path, plen, e)) != 0) return -1;
     return 0;
 }
 
@@ -302,20 +280,17 @@ int spawn_process(const spawn_req *r, spawn_res *res, err_t *e)
     bool have_user;
     char path[4096], slave[128];
     child_plan p = {.r = r, .path = path, .fds = {-1, -1, -1}, .report = -1};
-    if (prepare(r, &u, &have_user, path, sizeof path, &p.dir, res, e) < 0)
-        return -1;
+    if (prepare(r, &u, &have_user, path, sizeof path, &p.dir, res, e) < 0) return -1;
     p.u = have_user ? &u : NULL;
     int rep[2];
-    if (pipe2(rep, O_CLOEXEC) < 0)
-        return res->exit_code = 126, err_sys(e, errno, "create pipe");
+    if (pipe2(rep, O_CLOEXEC) < 0) return res->exit_code = 126, err_sys(e, errno, "create pipe");
     if (make_stdio(r, &p, slave, sizeof slave, res, e) < 0) {
         close_fds(rep, 2);
         return res->exit_code = 126, -1;
     }
     p.report = rep[1];
     pid_t pid = fork();
-    if (pid == 0)
-        child_main(&p);
+    if (pid == 0) child_main(&p);
     int ferr = errno;
     close(rep[1]);
     close_fds(p.fds, 3);
@@ -326,8 +301,7 @@ int spawn_process(const spawn_req *r, spawn_res *res, err_t *e)
         int mine[3] = {res->in_fd, res->out_fd, res->err_fd};
         close_fds(mine, 3);
         res->in_fd = res->out_fd = res->err_fd = -1;
-        if (!res->exit_code)
-            res->exit_code = 126;
+        if (!res->exit_code) res->exit_code = 126;
         return -1;
     }
     return 0;

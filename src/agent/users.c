@@ -21,8 +21,7 @@ static int split(char *line, char **f, int n)
     while (k < n) {
         f[k++] = line;
         char *c = strchr(line, ':');
-        if (!c)
-            break;
+        if (!c) break;
         *c = '\0';
         line = c + 1;
     }
@@ -31,8 +30,7 @@ static int split(char *line, char **f, int n)
 
 static bool parse_id(const char *s, unsigned long *v)
 {
-    if (!*s || strlen(s) > 10)
-        return false;
+    if (!*s || strlen(s) > 10) return false;
     char *end;
     errno = 0;
     *v = strtoul(s, &end, 10);
@@ -43,14 +41,12 @@ static bool parse_id(const char *s, unsigned long *v)
 static int find_passwd(const char *name, long uid, user_ids *u)
 {
     FILE *f = fopen(PASSWD_PATH, "re");
-    if (!f)
-        return 0;
+    if (!f) return 0;
     char line[4096], *fl[7];
     int found = 0;
     while (!found && fgets(line, sizeof line, f)) {
         unsigned long id, gid;
-        if (split(line, fl, 7) < 7 || !parse_id(fl[2], &id) || !parse_id(fl[3], &gid))
-            continue;
+        if (split(line, fl, 7) < 7 || !parse_id(fl[2], &id) || !parse_id(fl[3], &gid)) continue;
         if (name ? strcmp(fl[0], name) == 0 : (long)id == uid) {
             u->uid = (uid_t)id;
             u->gid = (gid_t)gid;
@@ -67,23 +63,19 @@ static int find_passwd(const char *name, long uid, user_ids *u)
 static int scan_groups(const char *name, gid_t *gid, const char *member, user_ids *u)
 {
     FILE *f = fopen(GROUP_PATH, "re");
-    if (!f)
-        return 0;
+    if (!f) return 0;
     char line[8192], *fl[4];
     int found = 0;
     while (fgets(line, sizeof line, f)) {
         unsigned long id;
-        if (split(line, fl, 4) < 4 || !parse_id(fl[2], &id))
-            continue;
+        if (split(line, fl, 4) < 4 || !parse_id(fl[2], &id)) continue;
         if (name && strcmp(fl[0], name) == 0) {
             *gid = (gid_t)id;
             found = 1;
         }
-        if (!member || u->ngroups >= (int)ARRAY_LEN(u->groups))
-            continue;
+        if (!member || u->ngroups >= (int)ARRAY_LEN(u->groups)) continue;
         for (char *tok = strtok(fl[3], ","); tok; tok = strtok(NULL, ","))
-            if (strcmp(tok, member) == 0)
-                u->groups[u->ngroups++] = (gid_t)id;
+            if (strcmp(tok, member) == 0) u->groups[u->ngroups++] = (gid_t)id;
     }
     fclose(f);
     return found;
@@ -116,12 +108,10 @@ int users_resolve(const char *spec, user_ids *u, err_t *e)
         return err_make(e, ERR_INVAL, "user \"%.40s...\": too long", spec);
     snprintf(buf, sizeof buf, "%s", spec);
     char *grp = strchr(buf, ':');
-    if (grp)
-        *grp++ = '\0';
+    if (grp) *grp++ = '\0';
     char name[512];
     int rc = resolve_user(buf, u, name, sizeof name, e);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (grp) {
         unsigned long id;
         gid_t gid;
@@ -133,7 +123,6 @@ int users_resolve(const char *spec, user_ids *u, err_t *e)
             return err_make(e, ERR_NOTFOUND, "unknown group \"%s\": no such entry in %s", grp,
                             GROUP_PATH);
     }
-    if (name[0])
-        scan_groups(NULL, NULL, name, u);
+    if (name[0]) scan_groups(NULL, NULL, name, u);
     return 0;
 }

@@ -4,12 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char usage[] = "usage: boxlet images\n"
-                            "\n"
-                            "List the images in the store (the built-in `host` appears once used).\n"
-                            "\n"
-                            "Options:\n"
-                            "  -h, --help   show this help\n";
+static const char usage[] =
+    "usage: boxlet images\n"
+    "\n"
+    "List the images in the store (the built-in `host` appears once used).\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help   show this help\n";
 
 int cmd_images(const struct cli *g, int argc, char **argv)
 {

@@ -22,7 +22,8 @@ static void default_name(const char *src, char *out, size_t n)
     char buf[512];
     snprintf(buf, sizeof buf, "%s", strncmp(src, "oci:", 4) == 0 ? src + 4 : src);
     size_t len = strlen(buf);
-    while (len > 1 && buf[len - 1] == '/') buf[--len] = '\0';
+    while (len > 1 && buf[len - 1] == '/')
+        buf[--len] = '\0';
     const char *base = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
     size_t k = 0;
     for (; *base && *base != '.' && *base != ':' && k < n - 1; base++)

@@ -26,25 +26,35 @@ static const char usage[] =
 int cmd_serve(const struct cli *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"host", required_argument, NULL, 'H'},     {"port", required_argument, NULL, 'p'},
-        {"api-key", required_argument, NULL, 'k'},  {"max-body", required_argument, NULL, 'b'},
-        {"ready-fd", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"api-key", required_argument, NULL, 'k'},
+        {"max-body", required_argument, NULL, 'b'},
+        {"ready-fd", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
         {"ping-interval", required_argument, NULL, 'P'},
         {"idle-timeout", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
     };
-    server_opts o = {.host = "127.0.0.1", .port = 8100, .home = g->home,
-                     .api_key = getenv("BOXLET_API_KEY"), .ready_fd = -1};
+    server_opts o = {.host = "127.0.0.1",
+                     .port = 8100,
+                     .home = g->home,
+                     .api_key = getenv("BOXLET_API_KEY"),
+                     .ready_fd = -1};
     unsigned long long v;
     int opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'H': o.host = optarg; break;
+        case 'H':
+            o.host = optarg;
+            break;
         case 'p':
             if (cli_parse_ull("--port", optarg, 65535, &v) < 0) return CLI_EXIT_FAIL;
             o.port = (int)v;
             break;
-        case 'k': o.api_key = optarg; break;
+        case 'k':
+            o.api_key = optarg;
+            break;
         case 'b':
             if (cli_parse_ull("--max-body", optarg, 1ull << 30, &v) < 0) return CLI_EXIT_FAIL;
             o.max_body = (size_t)v;
@@ -55,12 +65,15 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
             break;
         case 'P':
         case 'I':
-            if (cli_parse_ull(opt == 'P' ? "--ping-interval" : "--idle-timeout", optarg, 3600, &v) < 0)
+            if (cli_parse_ull(opt == 'P' ? "--ping-interval" : "--idle-timeout", optarg, 3600, &v) <
+                0)
                 return CLI_EXIT_FAIL;
             *(opt == 'P' ? &o.ping_secs : &o.idle_secs) = (int)v;
             break;
-        case 'h': return cli_help(usage);
-        default: return cli_bad_usage(argv[0], NULL);
+        case 'h':
+            return cli_help(usage);
+        default:
+            return cli_bad_usage(argv[0], NULL);
         }
     }
     if (optind != argc) return cli_bad_usage(argv[0], "unexpected argument \"%s\"", argv[optind]);

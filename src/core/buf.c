@@ -30,15 +30,12 @@ void buf_reset(buf_t *b)
 uint8_t *buf_reserve(buf_t *b, size_t n, int *code)
 {
     if (n > b->max - b->len) {
-        if (code)
-            *code = -ERR_TOOBIG;
+        if (code) *code = -ERR_TOOBIG;
         return NULL;
     }
     size_t need = b->len + n;
-    if (need == 0)
-        need = 1; /* a pointer is still owed for a zero-byte reservation */
-    if (b->mem && b->off + need <= b->cap)
-        return b->mem + b->off + b->len;
+    if (need == 0) need = 1; /* a pointer is still owed for a zero-byte reservation */
+    if (b->mem && b->off + need <= b->cap) return b->mem + b->off + b->len;
     if (need <= b->cap && b->off > 0) {
         memmove(b->mem, b->mem + b->off, b->len);
         b->off = 0;
@@ -49,12 +46,10 @@ uint8_t *buf_reserve(buf_t *b, size_t n, int *code)
         ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
     uint8_t *m = malloc(ncap);
     if (!m) {
-        if (code)
-            *code = -ERR_NOMEM;
+        if (code) *code = -ERR_NOMEM;
         return NULL;
     }
-    if (b->len)
-        memcpy(m, b->mem + b->off, b->len);
+    if (b->len) memcpy(m, b->mem + b->off, b->len);
     free(b->mem);
     b->mem = m;
     b->cap = ncap;
@@ -71,10 +66,8 @@ int buf_append(buf_t *b, const void *p, size_t n)
 {
     int code = 0;
     uint8_t *dst = buf_reserve(b, n, &code);
-    if (!dst)
-        return code;
-    if (n)
-        memcpy(dst, p, n);
+    if (!dst) return code;
+    if (n) memcpy(dst, p, n);
     b->len += n;
     return 0;
 }

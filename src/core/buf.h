@@ -11,11 +11,11 @@
 #include <stdint.h>
 
 typedef struct buf {
-    uint8_t *mem;  /* allocation */
-    size_t off;    /* first live byte */
-    size_t len;    /* live bytes from off */
-    size_t cap;    /* allocated bytes */
-    size_t max;    /* hard cap on live bytes; 0 = SIZE_MAX */
+    uint8_t *mem; /* allocation */
+    size_t off;   /* first live byte */
+    size_t len;   /* live bytes from off */
+    size_t cap;   /* allocated bytes */
+    size_t max;   /* hard cap on live bytes; 0 = SIZE_MAX */
 } buf_t;
 
 /* Initializes an empty buffer that will never hold more than max live bytes

@@ -48,8 +48,7 @@ int err_sys(err_t *e, int errnum, const char *fmt, ...)
 static void append(char *msg, size_t *pos, const char *s)
 {
     size_t n = strlen(s);
-    if (n > ERR_MSG_MAX - 1 - *pos)
-        n = ERR_MSG_MAX - 1 - *pos;
+    if (n > ERR_MSG_MAX - 1 - *pos) n = ERR_MSG_MAX - 1 - *pos;
     memcpy(msg + *pos, s, n);
     *pos += n;
     msg[*pos] = '\0';
@@ -57,8 +56,7 @@ static void append(char *msg, size_t *pos, const char *s)
 
 int err_wrap(err_t *e, const char *fmt, ...)
 {
-    if (!e)
-        return -ERR_INTERNAL;
+    if (!e) return -ERR_INTERNAL;
     char ctx[ERR_MSG_MAX], old[ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -83,11 +81,10 @@ void err_clear(err_t *e)
 const char *err_name(int code)
 {
     static const char *const names[ERR_MAX_] = {
-        "ok",        "invalid_argument", "not_found",   "invalid_state", "conflict",
-        "timeout",   "out_of_memory",    "io_error",    "protocol_error", "too_large",
-        "unsupported", "disconnected",   "internal",    "limit_reached", "permission_denied",
+        "ok",          "invalid_argument", "not_found", "invalid_state",  "conflict",
+        "timeout",     "out_of_memory",    "io_error",  "protocol_error", "too_large",
+        "unsupported", "disconnected",     "internal",  "limit_reached",  "permission_denied",
     };
-    if (code < 0 && code > -ERR_MAX_)
-        code = -code;
+    if (code < 0 && code > -ERR_MAX_) code = -code;
     return code >= 0 && code < ERR_MAX_ ? names[code] : "unknown";
 }

@@ -12,20 +12,20 @@
 
 enum {
     ERR_OK = 0,
-    ERR_INVAL = 1,        /* a caller's argument or request is invalid */
-    ERR_NOTFOUND = 2,     /* no such box, execution, image, ... */
-    ERR_CLOSED = 3,       /* the execution has finished ("invalid_state") */
-    ERR_CONFLICT = 4,     /* taken: stdin owner, name, ... */
-    ERR_TIMEOUT = 5,      /* a deadline passed */
-    ERR_NOMEM = 6,        /* out of memory */
-    ERR_IO = 7,           /* a system call failed */
-    ERR_PROTO = 8,        /* the peer broke the protocol */
-    ERR_TOOBIG = 9,       /* over a size limit */
-    ERR_UNSUPPORTED = 10, /* not supported here */
-    ERR_DISCONNECTED = 11,/* the peer went away */
-    ERR_INTERNAL = 12,    /* a bug in boxlet */
-    ERR_LIMIT = 13,       /* a count limit was reached */
-    ERR_PERM = 14,        /* not permitted */
+    ERR_INVAL = 1,         /* a caller's argument or request is invalid */
+    ERR_NOTFOUND = 2,      /* no such box, execution, image, ... */
+    ERR_CLOSED = 3,        /* the execution has finished ("invalid_state") */
+    ERR_CONFLICT = 4,      /* taken: stdin owner, name, ... */
+    ERR_TIMEOUT = 5,       /* a deadline passed */
+    ERR_NOMEM = 6,         /* out of memory */
+    ERR_IO = 7,            /* a system call failed */
+    ERR_PROTO = 8,         /* the peer broke the protocol */
+    ERR_TOOBIG = 9,        /* over a size limit */
+    ERR_UNSUPPORTED = 10,  /* not supported here */
+    ERR_DISCONNECTED = 11, /* the peer went away */
+    ERR_INTERNAL = 12,     /* a bug in boxlet */
+    ERR_LIMIT = 13,        /* a count limit was reached */
+    ERR_PERM = 14,         /* not permitted */
     ERR_MAX_ = 15
 };
 

@@ -31,8 +31,7 @@ static void grow(journal_t *j, size_t need)
     while (ncap < need && ncap < j->retain)
         ncap *= 2;
     ncap = MIN(ncap, j->retain);
-    if (ncap <= j->cap)
-        return;
+    if (ncap <= j->cap) return;
     uint8_t *r = xmalloc(ncap);
     size_t first = MIN(j->size, j->cap - j->head);
     if (j->size) {
@@ -47,8 +46,7 @@ static void grow(journal_t *j, size_t need)
 
 uint8_t *journal_prepare(journal_t *j, size_t want, size_t *n)
 {
-    if (j->size + want > j->cap && j->cap < j->retain)
-        grow(j, j->size + want);
+    if (j->size + want > j->cap && j->cap < j->retain) grow(j, j->size + want);
     size_t tail = (j->head + j->size) % j->cap;
     size_t room = j->cap - tail; /* contiguous up to the ring's end */
     *n = MIN(want, room);

@@ -13,11 +13,11 @@
 
 typedef struct journal {
     uint8_t *ring;
-    size_t cap;     /* allocated ring size (≤ retain) */
-    size_t size;    /* retained bytes */
-    size_t head;    /* ring index of the byte at `start` */
-    size_t retain;  /* most bytes ever kept */
-    uint64_t end;   /* offset of the next byte written */
+    size_t cap;    /* allocated ring size (≤ retain) */
+    size_t size;   /* retained bytes */
+    size_t head;   /* ring index of the byte at `start` */
+    size_t retain; /* most bytes ever kept */
+    uint64_t end;  /* offset of the next byte written */
 } journal_t;
 
 /* An empty journal that keeps at most retain (> 0) bytes. */

@@ -167,8 +167,7 @@ size_t utf8_cut(const uint8_t *p, size_t n)
     /* Walk back over at most 3 continuation bytes to a lead byte. */
     for (size_t back = 1; back <= 4 && back <= n; back++) {
         uint8_t b = p[n - back];
-        if ((b & 0xC0) == 0x80)
-            continue; /* a continuation byte: keep looking for its lead */
+        if ((b & 0xC0) == 0x80) continue; /* a continuation byte: keep looking for its lead */
         size_t need = b > 0xF4 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 ? 2 : 1;
         return need > back ? n - back : n; /* incomplete: hold it back */
     }

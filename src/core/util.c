@@ -17,24 +17,21 @@ static void oom(size_t n)
 void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p)
-        oom(n);
+    if (!p) oom(n);
     return p;
 }
 
 void *xcalloc(size_t n, size_t sz)
 {
     void *p = calloc(n ? n : 1, sz ? sz : 1);
-    if (!p)
-        oom(n * sz);
+    if (!p) oom(n * sz);
     return p;
 }
 
 void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
-    if (!q)
-        oom(n);
+    if (!q) oom(n);
     return q;
 }
 
@@ -64,8 +61,7 @@ int64_t wall_ms(void)
 static int fd_flag(int fd, int get, int set, int flag, int on)
 {
     int fl = fcntl(fd, get);
-    if (fl < 0)
-        return -errno;
+    if (fl < 0) return -errno;
     fl = on ? (fl | flag) : (fl & ~flag);
     return fcntl(fd, set, fl) < 0 ? -errno : 0;
 }
@@ -86,8 +82,7 @@ int random_bytes(void *buf, size_t n)
     while (n > 0) {
         ssize_t r = getrandom(p, n, 0);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -errno;
         }
         p += r;

@@ -15,8 +15,7 @@ static inline void cleanup_freep(void *p)
 }
 static inline void cleanup_closep(int *fd)
 {
-    if (*fd >= 0)
-        close(*fd);
+    if (*fd >= 0) close(*fd);
 }
 #define cleanup_free __attribute__((cleanup(cleanup_freep)))
 #define cleanup_close __attribute__((cleanup(cleanup_closep)))

@@ -810,12 +810,18 @@ int proto_decode(const uint8_t *data, size_t len, size_t *used, proto_msg *m, er
 uint32_t proto_reply_req(const proto_msg *m)
 {
     switch (m->type) {
-    case PROTO_OK: return m->u.ok.req;
-    case PROTO_ERROR: return m->u.error.req;
+    case PROTO_OK:
+        return m->u.ok.req;
+    case PROTO_ERROR:
+        return m->u.error.req;
     case PROTO_EXEC_STARTED:
-    case PROTO_INFO: return m->u.info.req;
-    case PROTO_ATTACHED: return m->u.attached.req;
-    case PROTO_LISTING: return m->u.listing.req;
-    default: return 0;
+    case PROTO_INFO:
+        return m->u.info.req;
+    case PROTO_ATTACHED:
+        return m->u.attached.req;
+    case PROTO_LISTING:
+        return m->u.listing.req;
+    default:
+        return 0;
     }
 }

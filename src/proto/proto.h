@@ -27,16 +27,16 @@
 
 #define PROTO_VERSION 1u
 #define PROTO_HEADER_LEN 5u
-#define PROTO_MAX_FRAME (2u * 1024 * 1024)  /* type + body */
-#define PROTO_MAX_CHUNK (64u * 1024)        /* OUTPUT / STDIN data */
+#define PROTO_MAX_FRAME (2u * 1024 * 1024) /* type + body */
+#define PROTO_MAX_CHUNK (64u * 1024)       /* OUTPUT / STDIN data */
 #define PROTO_MAX_INLINE_STDIN (1024u * 1024)
-#define PROTO_MAX_STR (64u * 1024)          /* any one string */
-#define PROTO_MAX_ID 128u                   /* exec ids, client ids */
-#define PROTO_MAX_ARGS 4096u                /* args, env entries */
-#define PROTO_MAX_LIST 4096u                /* infos in one LISTING */
+#define PROTO_MAX_STR (64u * 1024) /* any one string */
+#define PROTO_MAX_ID 128u          /* exec ids, client ids */
+#define PROTO_MAX_ARGS 4096u       /* args, env entries */
+#define PROTO_MAX_LIST 4096u       /* infos in one LISTING */
 
 /* Offsets with a meaning of their own in ATTACH. */
-#define PROTO_OFFSET_TAIL UINT64_MAX        /* from the current end: live only */
+#define PROTO_OFFSET_TAIL UINT64_MAX /* from the current end: live only */
 
 enum proto_type {
     PROTO_HELLO = 1,       /* both ways, first frame */
@@ -44,21 +44,21 @@ enum proto_type {
     PROTO_OK = 3,          /* agent→host: a request succeeded */
     PROTO_EXEC_START = 10, /* host→agent: start an execution */
     PROTO_EXEC_STARTED = 11,
-    PROTO_ATTACH = 12,     /* host→agent: open a channel on an execution */
+    PROTO_ATTACH = 12, /* host→agent: open a channel on an execution */
     PROTO_ATTACHED = 13,
-    PROTO_DETACH = 14,     /* host→agent: close a channel */
-    PROTO_OUTPUT = 15,     /* agent→host: bytes of a stream at an offset */
-    PROTO_GAP = 16,        /* agent→host: bytes [from,to) were dropped */
-    PROTO_EXIT = 17,       /* agent→host: last frame of a channel */
-    PROTO_STDIN = 18,      /* host→agent: stdin bytes at an offset */
-    PROTO_STDIN_ACK = 19,  /* agent→host: stdin accepted up to an offset */
-    PROTO_STDIN_EOF = 20,  /* host→agent: close the execution's stdin */
+    PROTO_DETACH = 14,    /* host→agent: close a channel */
+    PROTO_OUTPUT = 15,    /* agent→host: bytes of a stream at an offset */
+    PROTO_GAP = 16,       /* agent→host: bytes [from,to) were dropped */
+    PROTO_EXIT = 17,      /* agent→host: last frame of a channel */
+    PROTO_STDIN = 18,     /* host→agent: stdin bytes at an offset */
+    PROTO_STDIN_ACK = 19, /* agent→host: stdin accepted up to an offset */
+    PROTO_STDIN_EOF = 20, /* host→agent: close the execution's stdin */
     PROTO_SIGNAL = 21,
     PROTO_RESIZE = 22,
     PROTO_KILL = 23,
-    PROTO_STATUS = 24,     /* host→agent: one execution's info */
+    PROTO_STATUS = 24, /* host→agent: one execution's info */
     PROTO_INFO = 25,
-    PROTO_LIST = 26,       /* host→agent: every execution's info */
+    PROTO_LIST = 26, /* host→agent: every execution's info */
     PROTO_LISTING = 27,
 };
 
@@ -79,10 +79,10 @@ typedef struct proto_bytes {
 
 /* The exit result of an execution (DESIGN §2). */
 typedef struct proto_exit {
-    uint8_t status;        /* enum proto_status */
+    uint8_t status; /* enum proto_status */
     uint8_t timed_out;
-    int32_t exit_code;     /* code; -N for death by signal N */
-    int32_t signal;        /* N, or 0 */
+    int32_t exit_code; /* code; -N for death by signal N */
+    int32_t signal;    /* N, or 0 */
     uint64_t duration_ms;
     uint64_t stdout_bytes; /* total written per stream */
     uint64_t stderr_bytes;
@@ -94,59 +94,59 @@ typedef struct proto_exit {
 /* What STATUS/LIST report about one execution. */
 typedef struct proto_info {
     char *exec_id;
-    char *command;         /* cap PROTO_MAX_STR */
-    uint32_t pid;          /* 0 once reaped or if the spawn failed */
+    char *command; /* cap PROTO_MAX_STR */
+    uint32_t pid;  /* 0 once reaped or if the spawn failed */
     uint8_t tty;
-    int64_t created_ms;    /* wall clock, ms since the epoch */
+    int64_t created_ms;                /* wall clock, ms since the epoch */
     uint64_t stdout_start, stdout_end; /* retained window per stream */
     uint64_t stderr_start, stderr_end;
     uint64_t stdin_offset; /* stdin bytes accepted so far */
     uint8_t stdin_owned;   /* a stdin owner is attached */
     uint32_t observers;
-    proto_exit exit;       /* exit.status == PROTO_RUNNING while running */
+    proto_exit exit; /* exit.status == PROTO_RUNNING while running */
 } proto_info;
 
 typedef struct proto_hello {
     uint32_t version;
-    char *peer;            /* free text, e.g. "boxlet-agent 0.1.0"; cap 256 */
+    char *peer; /* free text, e.g. "boxlet-agent 0.1.0"; cap 256 */
 } proto_hello;
 
 typedef struct proto_error {
-    uint32_t req;          /* the request it answers, 0 if none */
-    uint32_t chan;         /* the channel it concerns, 0 if none */
-    uint32_t code;         /* ERR_* */
+    uint32_t req;  /* the request it answers, 0 if none */
+    uint32_t chan; /* the channel it concerns, 0 if none */
+    uint32_t code; /* ERR_* */
     char *message;
 } proto_error;
 
 typedef struct proto_exec_start {
     uint32_t req;
-    char *client_id;       /* "" or an idempotency key; cap PROTO_MAX_ID */
+    char *client_id; /* "" or an idempotency key; cap PROTO_MAX_ID */
     char *command;
-    uint32_t argc;         /* args after the command */
+    uint32_t argc; /* args after the command */
     char **args;
     uint32_t envc;
-    char **env;            /* "KEY=VALUE", later duplicates win */
-    char *working_dir;     /* "" = default */
-    char *user;            /* "" = default; name|uid[:group|gid] */
+    char **env;        /* "KEY=VALUE", later duplicates win */
+    char *working_dir; /* "" = default */
+    char *user;        /* "" = default; name|uid[:group|gid] */
     uint8_t tty;
     uint16_t rows, cols;
-    uint64_t timeout_ms;   /* 0 = none */
-    uint64_t kill_grace_ms;/* 0 = agent default (2 s) */
-    uint64_t retain;       /* bytes kept per stream; 0 = default (1 MiB) */
+    uint64_t timeout_ms;        /* 0 = none */
+    uint64_t kill_grace_ms;     /* 0 = agent default (2 s) */
+    uint64_t retain;            /* bytes kept per stream; 0 = default (1 MiB) */
     int64_t reconnect_grace_ms; /* -1 = agent default, 0 = never reap */
-    uint8_t has_stdin;     /* stdin below is written, then stdin closed */
-    proto_bytes stdin_data;/* cap PROTO_MAX_INLINE_STDIN */
-    uint32_t attach_chan;  /* non-zero: also open this channel as stdin owner
-                              at offset 0, before any output is read */
+    uint8_t has_stdin;          /* stdin below is written, then stdin closed */
+    proto_bytes stdin_data;     /* cap PROTO_MAX_INLINE_STDIN */
+    uint32_t attach_chan;       /* non-zero: also open this channel as stdin owner
+                                   at offset 0, before any output is read */
 } proto_exec_start;
 
 typedef struct proto_attach {
     uint32_t req;
-    uint32_t chan;         /* chosen by the host, unique on the connection */
+    uint32_t chan; /* chosen by the host, unique on the connection */
     char *exec_id;
-    uint64_t stdout_offset;/* or PROTO_OFFSET_TAIL */
+    uint64_t stdout_offset; /* or PROTO_OFFSET_TAIL */
     uint64_t stderr_offset;
-    uint8_t owner;         /* 1 = stdin owner, 0 = observer */
+    uint8_t owner; /* 1 = stdin owner, 0 = observer */
 } proto_attach;
 
 typedef struct proto_attached {
@@ -157,15 +157,15 @@ typedef struct proto_attached {
 
 typedef struct proto_output {
     uint32_t chan;
-    uint8_t stream;        /* enum proto_stream */
+    uint8_t stream; /* enum proto_stream */
     uint64_t offset;
-    proto_bytes data;      /* 1..PROTO_MAX_CHUNK bytes */
+    proto_bytes data; /* 1..PROTO_MAX_CHUNK bytes */
 } proto_output;
 
 typedef struct proto_gap {
     uint32_t chan;
     uint8_t stream;
-    uint64_t from, to;     /* from < to */
+    uint64_t from, to; /* from < to */
 } proto_gap;
 
 typedef struct proto_exit_msg {
@@ -175,13 +175,13 @@ typedef struct proto_exit_msg {
 
 typedef struct proto_stdin {
     uint32_t chan;
-    uint64_t offset;       /* offset of data[0] in the stdin stream */
-    proto_bytes data;      /* 0..PROTO_MAX_CHUNK bytes */
+    uint64_t offset;  /* offset of data[0] in the stdin stream */
+    proto_bytes data; /* 0..PROTO_MAX_CHUNK bytes */
 } proto_stdin;
 
 typedef struct proto_stdin_ack {
     uint32_t chan;
-    uint64_t offset;       /* every byte below is accepted */
+    uint64_t offset; /* every byte below is accepted */
 } proto_stdin_ack;
 
 /* DETACH, STDIN_EOF: by channel. SIGNAL, RESIZE, KILL, STATUS: by exec id. */
@@ -193,12 +193,12 @@ typedef struct proto_chan_req {
 typedef struct proto_exec_req {
     uint32_t req;
     char *exec_id;
-    int32_t signal;        /* SIGNAL only */
-    uint16_t rows, cols;   /* RESIZE only */
+    int32_t signal;      /* SIGNAL only */
+    uint16_t rows, cols; /* RESIZE only */
 } proto_exec_req;
 
 typedef struct proto_req {
-    uint32_t req;          /* OK, LIST */
+    uint32_t req; /* OK, LIST */
 } proto_req;
 
 typedef struct proto_info_msg {
@@ -213,25 +213,25 @@ typedef struct proto_listing {
 } proto_listing;
 
 typedef struct proto_msg {
-    uint8_t type;          /* enum proto_type */
+    uint8_t type; /* enum proto_type */
     union {
-        proto_hello hello;           /* HELLO */
-        proto_error error;           /* ERROR */
-        proto_req ok;                /* OK */
-        proto_exec_start start;      /* EXEC_START */
-        proto_info_msg started;      /* EXEC_STARTED (info of the new exec) */
-        proto_attach attach;         /* ATTACH */
-        proto_attached attached;     /* ATTACHED */
-        proto_chan_req chan_req;     /* DETACH, STDIN_EOF */
-        proto_output output;         /* OUTPUT */
-        proto_gap gap;               /* GAP */
-        proto_exit_msg exit;         /* EXIT */
-        proto_stdin stdin_msg;       /* STDIN */
-        proto_stdin_ack stdin_ack;   /* STDIN_ACK */
-        proto_exec_req exec_req;     /* SIGNAL, RESIZE, KILL, STATUS */
-        proto_req list;              /* LIST */
-        proto_info_msg info;         /* INFO */
-        proto_listing listing;       /* LISTING */
+        proto_hello hello;         /* HELLO */
+        proto_error error;         /* ERROR */
+        proto_req ok;              /* OK */
+        proto_exec_start start;    /* EXEC_START */
+        proto_info_msg started;    /* EXEC_STARTED (info of the new exec) */
+        proto_attach attach;       /* ATTACH */
+        proto_attached attached;   /* ATTACHED */
+        proto_chan_req chan_req;   /* DETACH, STDIN_EOF */
+        proto_output output;       /* OUTPUT */
+        proto_gap gap;             /* GAP */
+        proto_exit_msg exit;       /* EXIT */
+        proto_stdin stdin_msg;     /* STDIN */
+        proto_stdin_ack stdin_ack; /* STDIN_ACK */
+        proto_exec_req exec_req;   /* SIGNAL, RESIZE, KILL, STATUS */
+        proto_req list;            /* LIST */
+        proto_info_msg info;       /* INFO */
+        proto_listing listing;     /* LISTING */
     } u;
 } proto_msg;
 

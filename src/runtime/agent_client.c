@@ -26,17 +26,14 @@ int agent_client_fd(const agent_client *c)
 
 uint32_t agent_client_next_req(agent_client *c)
 {
-    if (++c->req == 0)
-        c->req = 1;
+    if (++c->req == 0) c->req = 1;
     return c->req;
 }
 
 void agent_client_free(agent_client *c)
 {
-    if (!c)
-        return;
-    if (c->fd >= 0)
-        close(c->fd);
+    if (!c) return;
+    if (c->fd >= 0) close(c->fd);
     buf_free(&c->in);
     buf_free(&c->out);
     free(c);
@@ -44,8 +41,7 @@ void agent_client_free(agent_client *c)
 
 static int remaining(int64_t deadline)
 {
-    if (deadline < 0)
-        return -1;
+    if (deadline < 0) return -1;
     int64_t left = deadline - now_ms();
     return left > 0 ? (int)left : 0;
 }
@@ -62,8 +58,7 @@ static int try_connect(const char *path, int *fd, err_t *e)
         return err_make(e, ERR_INVAL, "agent socket \"%s\": path too long", path);
     strcpy(sa.sun_path, path);
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return err_sys(e, errno, "socket");
+    if (s < 0) return err_sys(e, errno, "socket");
     if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
         int rc = err_sys(e, errno, "connect to agent socket \"%s\"", path);
         close(s);
@@ -79,13 +74,10 @@ static int hello(agent_client *c, int64_t deadline, const char *path, err_t *e)
     proto_msg m = {.type = PROTO_HELLO,
                    .u.hello = {.version = PROTO_VERSION, .peer = (char *)"boxlet " BOXLET_VERSION}};
     int rc = agent_client_send(c, &m, remaining(deadline), e);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     rc = agent_client_recv(c, &m, remaining(deadline), e);
-    if (rc == 0)
-        return err_make(e, ERR_TIMEOUT, "agent socket \"%s\": no HELLO in time", path);
-    if (rc < 0)
-        return err_wrap(e, "agent socket \"%s\"", path);
+    if (rc == 0) return err_make(e, ERR_TIMEOUT, "agent socket \"%s\": no HELLO in time", path);
+    if (rc < 0) return err_wrap(e, "agent socket \"%s\"", path);
     int bad = m.type != PROTO_HELLO || m.u.hello.version != PROTO_VERSION;
     uint32_t v = m.type == PROTO_HELLO ? m.u.hello.version : 0;
     proto_msg_free(&m);
@@ -126,8 +118,7 @@ static int wait_fd(int fd, short ev, int64_t deadline)
     struct pollfd p = {.fd = fd, .events = ev};
     for (;;) {
         int n = poll(&p, 1, remaining(deadline));
-        if (n >= 0 || errno != EINTR)
-            return n;
+        if (n >= 0 || errno != EINTR) return n;
     }
 }
 
@@ -154,8 +145,7 @@ int agent_client_send(agent_client *c, const proto_msg *m, int timeout_ms, err_t
 {
     buf_reset(&c->out);
     int rc = proto_encode(&c->out, m, e);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     return agent_client_send_raw(c, buf_data(&c->out), c->out.len, timeout_ms, e);
 }
 
@@ -167,24 +157,21 @@ int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e)
     for (;;) {
         size_t used = 0;
         int rc = proto_decode(buf_data(&c->in), c->in.len, &used, m, e);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
         if (rc > 0) {
             c->pending = used;
             return 1;
         }
         int code = 0;
         uint8_t *p = buf_reserve(&c->in, 65536, &code);
-        if (!p)
-            p = buf_reserve(&c->in, c->in.max - c->in.len, &code);
+        if (!p) p = buf_reserve(&c->in, c->in.max - c->in.len, &code);
         ssize_t n = p ? recv(c->fd, p, MIN(65536, c->in.max - c->in.len), 0) : -1;
         if (n > 0) {
             buf_commit(&c->in, (size_t)n);
         } else if (n == 0) {
             return err_make(e, ERR_DISCONNECTED, "agent closed the connection"), -ERR_DISCONNECTED;
         } else if (errno == EAGAIN) {
-            if (wait_fd(c->fd, POLLIN, deadline) == 0)
-                return 0;
+            if (wait_fd(c->fd, POLLIN, deadline) == 0) return 0;
         } else if (errno != EINTR) {
             return err_sys(e, errno, "receive from agent"), -ERR_DISCONNECTED;
         }

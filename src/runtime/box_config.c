@@ -16,8 +16,7 @@ static void free_strv(char **v, size_t n)
 
 void box_config_free(box_config *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     free_strv(c->env, c->nenv);
     free_strv(c->labels, c->nlabels);
     free_strv(c->cmd, c->ncmd);
@@ -36,14 +35,13 @@ static json_t *str_array(char **v, size_t n)
 
 int box_config_to_json(const box_config *c, char **out, err_t *e)
 {
-    json_t *o = json_pack("{s:o, s:o, s:o, s:f, s:I, s:I, s:b, s:o, s:b, s:o}", "env",
-                          str_array(c->env, c->nenv), "working_dir",
-                          c->working_dir ? json_string(c->working_dir) : json_null(), "user",
-                          c->user ? json_string(c->user) : json_null(), "cpus", c->cpus,
-                          "memory_mib", (json_int_t)c->memory_mib, "pids_max",
-                          (json_int_t)c->pids_max, "network", c->network, "labels",
-                          str_array(c->labels, c->nlabels), "auto_remove", c->auto_remove, "cmd",
-                          str_array(c->cmd, c->ncmd));
+    json_t *o = json_pack(
+        "{s:o, s:o, s:o, s:f, s:I, s:I, s:b, s:o, s:b, s:o}", "env", str_array(c->env, c->nenv),
+        "working_dir", c->working_dir ? json_string(c->working_dir) : json_null(), "user",
+        c->user ? json_string(c->user) : json_null(), "cpus", c->cpus, "memory_mib",
+        (json_int_t)c->memory_mib, "pids_max", (json_int_t)c->pids_max, "network", c->network,
+        "labels", str_array(c->labels, c->nlabels), "auto_remove", c->auto_remove, "cmd",
+        str_array(c->cmd, c->ncmd));
     *out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     return *out ? 0 : err_make(e, ERR_NOMEM, "encode box config: out of memory");
@@ -54,13 +52,11 @@ static int get_strv(json_t *o, const char *key, char ***v, size_t *n, err_t *e)
     json_t *a = json_object_get(o, key);
     *v = NULL;
     *n = 0;
-    if (!a || json_is_null(a))
-        return 0;
+    if (!a || json_is_null(a)) return 0;
     if (!json_is_array(a))
         return err_make(e, ERR_INVAL, "box config: \"%s\" must be an array of strings", key);
     *v = calloc(json_array_size(a) + 1, sizeof **v);
-    if (!*v)
-        return err_make(e, ERR_NOMEM, "box config: out of memory");
+    if (!*v) return err_make(e, ERR_NOMEM, "box config: out of memory");
     size_t i;
     json_t *s;
     json_array_foreach(a, i, s)
@@ -89,10 +85,8 @@ int box_config_from_json(const char *text, box_config *c, err_t *e)
         return err_make(e, ERR_INVAL, "box config: not a JSON object (%s)", je.text);
     }
     int rc = get_strv(o, "env", &c->env, &c->nenv, e);
-    if (rc == 0)
-        rc = get_strv(o, "labels", &c->labels, &c->nlabels, e);
-    if (rc == 0)
-        rc = get_strv(o, "cmd", &c->cmd, &c->ncmd, e);
+    if (rc == 0) rc = get_strv(o, "labels", &c->labels, &c->nlabels, e);
+    if (rc == 0) rc = get_strv(o, "cmd", &c->cmd, &c->ncmd, e);
     c->working_dir = get_str(o, "working_dir");
     c->user = get_str(o, "user");
     c->cpus = json_number_value(json_object_get(o, "cpus"));
@@ -101,8 +95,7 @@ int box_config_from_json(const char *text, box_config *c, err_t *e)
     c->network = json_is_true(json_object_get(o, "network"));
     c->auto_remove = json_is_true(json_object_get(o, "auto_remove"));
     json_decref(o);
-    if (rc < 0)
-        box_config_free(c);
+    if (rc < 0) box_config_free(c);
     return rc;
 }
 
@@ -120,16 +113,15 @@ static int check_kv(char **v, size_t n, const char *what, err_t *e)
 int box_config_validate(const box_config *c, err_t *e)
 {
     int rc = check_kv(c->env, c->nenv, "env", e);
-    if (rc == 0)
-        rc = check_kv(c->labels, c->nlabels, "label", e);
+    if (rc == 0) rc = check_kv(c->labels, c->nlabels, "label", e);
     if (rc == 0 && (isnan(c->cpus) || c->cpus < 0 || c->cpus > 1024))
         rc = err_make(e, ERR_INVAL, "cpus %g: must be between 0 (no limit) and 1024", c->cpus);
     if (rc == 0 && c->memory_mib && c->memory_mib < 6)
         rc = err_make(e, ERR_INVAL, "memory_mib %llu: a box needs at least 6 MiB",
                       (unsigned long long)c->memory_mib);
     if (rc == 0 && c->memory_mib > (1ull << 30))
-        rc = err_make(e, ERR_INVAL, "memory_mib %llu: too large",
-                      (unsigned long long)c->memory_mib);
+        rc =
+            err_make(e, ERR_INVAL, "memory_mib %llu: too large", (unsigned long long)c->memory_mib);
     if (rc == 0 && c->working_dir && c->working_dir[0] != '/')
         rc = err_make(e, ERR_INVAL, "working_dir \"%s\": must be absolute", c->working_dir);
     return rc;

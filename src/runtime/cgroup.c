@@ -32,13 +32,11 @@ static int write_file(const char *dir, const char *file, const char *val, err_t 
     char p[512];
     snprintf(p, sizeof p, "%s/%s", dir, file);
     int fd = open(p, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_sys(e, errno, "open \"%s\"", p);
+    if (fd < 0) return err_sys(e, errno, "open \"%s\"", p);
     ssize_t w = write(fd, val, strlen(val));
     int saved = errno;
     close(fd);
-    if (w < 0)
-        return err_sys(e, saved, "write \"%s\" to \"%s\"", val, p);
+    if (w < 0) return err_sys(e, saved, "write \"%s\" to \"%s\"", val, p);
     return 0;
 }
 
@@ -46,11 +44,9 @@ static int mkdir_p2(const char *h, const char *id, err_t *e)
 {
     char p[512];
     snprintf(p, sizeof p, CG_ROOT "/%s/boxlet", h);
-    if (mkdir(p, 0755) < 0 && errno != EEXIST)
-        return err_sys(e, errno, "create cgroup \"%s\"", p);
+    if (mkdir(p, 0755) < 0 && errno != EEXIST) return err_sys(e, errno, "create cgroup \"%s\"", p);
     group_path(p, sizeof p, h, id);
-    if (mkdir(p, 0755) < 0 && errno != EEXIST)
-        return err_sys(e, errno, "create cgroup \"%s\"", p);
+    if (mkdir(p, 0755) < 0 && errno != EEXIST) return err_sys(e, errno, "create cgroup \"%s\"", p);
     return 0;
 }
 
@@ -75,8 +71,7 @@ static int apply_limits(const char *id, const cgroup_limits *l, err_t *e)
         group_path(dir, sizeof dir, "cpu", id);
         snprintf(v, sizeof v, "%lld", (long long)(l->cpus * 100000));
         rc = write_file(dir, "cpu.cfs_period_us", "100000", e);
-        if (rc == 0)
-            rc = write_file(dir, "cpu.cfs_quota_us", v, e);
+        if (rc == 0) rc = write_file(dir, "cpu.cfs_quota_us", v, e);
     }
     return rc;
 }
@@ -84,16 +79,15 @@ static int apply_limits(const char *id, const cgroup_limits *l, err_t *e)
 int cgroup_create(const char *id, const cgroup_limits *l, err_t *e)
 {
     for (size_t i = 0; i < sizeof hierarchies / sizeof *hierarchies; i++) {
-        if (!hierarchy_present(hierarchies[i]))
-            continue;
+        if (!hierarchy_present(hierarchies[i])) continue;
         int rc = mkdir_p2(hierarchies[i], id, e);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
     }
     if ((l->memory_bytes && !hierarchy_present("memory")) ||
         (l->pids_max && !hierarchy_present("pids")) || (l->cpus > 0 && !hierarchy_present("cpu")))
-        return err_make(e, ERR_UNSUPPORTED, "a limit was asked for but its cgroup controller "
-                                            "is not mounted under " CG_ROOT);
+        return err_make(e, ERR_UNSUPPORTED,
+                        "a limit was asked for but its cgroup controller "
+                        "is not mounted under " CG_ROOT);
     return apply_limits(id, l, e);
 }
 
@@ -102,12 +96,10 @@ int cgroup_attach(const char *id, pid_t pid, err_t *e)
     char dir[512], v[32];
     snprintf(v, sizeof v, "%d", (int)pid);
     for (size_t i = 0; i < sizeof hierarchies / sizeof *hierarchies; i++) {
-        if (!hierarchy_present(hierarchies[i]))
-            continue;
+        if (!hierarchy_present(hierarchies[i])) continue;
         group_path(dir, sizeof dir, hierarchies[i], id);
         int rc = write_file(dir, "cgroup.procs", v, e);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
     }
     return 0;
 }
@@ -115,8 +107,7 @@ int cgroup_attach(const char *id, pid_t pid, err_t *e)
 static int kill_listed(const char *procs)
 {
     FILE *f = fopen(procs, "re");
-    if (!f)
-        return 0;
+    if (!f) return 0;
     int n = 0, pid;
     while (fscanf(f, "%d", &pid) == 1) {
         kill(pid, SIGKILL);
@@ -133,8 +124,7 @@ int cgroup_kill(const char *id, err_t *e)
     if (access(dir, F_OK) == 0) {
         char p[600];
         snprintf(p, sizeof p, "%s/cgroup.kill", dir);
-        if (access(p, F_OK) == 0)
-            return write_file(dir, "cgroup.kill", "1", e);
+        if (access(p, F_OK) == 0) return write_file(dir, "cgroup.kill", "1", e);
     }
     group_path(dir, sizeof dir, "pids", id);
     strcat(dir, "/cgroup.procs");
@@ -149,8 +139,7 @@ int cgroup_count(const char *id)
     group_path(p, sizeof p, h, id);
     strcat(p, "/cgroup.procs");
     FILE *f = fopen(p, "re");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     int n = 0, pid;
     while (fscanf(f, "%d", &pid) == 1)
         n++;
@@ -169,8 +158,7 @@ int cgroup_destroy(const char *id, err_t *e)
             struct timespec ts = {0, 10 * 1000 * 1000}; /* processes are still exiting */
             nanosleep(&ts, NULL);
         }
-        if (access(p, F_OK) == 0 && rc == 0)
-            rc = err_sys(e, errno, "remove cgroup \"%s\"", p);
+        if (access(p, F_OK) == 0 && rc == 0) rc = err_sys(e, errno, "remove cgroup \"%s\"", p);
     }
     return rc;
 }
@@ -184,8 +172,7 @@ static int64_t read_num(const char *h, const char *id, const char *file, const c
     strcat(p, "/");
     strcat(p, file);
     FILE *f = fopen(p, "re");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     int64_t v = -1;
     size_t klen = key ? strlen(key) : 0;
     while (fgets(line, sizeof line, f)) {

@@ -26,8 +26,7 @@ bool image_name_valid(const char *n)
     if (len == 0 || len > 128 || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= '0' && n[0] <= '9')))
         return false;
     for (size_t i = 0; i < len; i++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", n[i]))
-            return false;
+        if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", n[i])) return false;
     return true;
 }
 
@@ -36,8 +35,7 @@ static int mkdirs(const char *path, mode_t mode, err_t *e)
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s", path);
     for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
+        if (*s != '/') continue;
         *s = '\0';
         if (mkdir(p, 0755) < 0 && errno != EEXIST)
             return err_sys(e, errno, "create directory \"%s\"", p);
@@ -53,8 +51,7 @@ static int put_file(const char *root, const char *rel, const char *text, mode_t 
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/%s", root, rel);
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return err_sys(e, errno, "create \"%s\"", p);
+    if (fd < 0) return err_sys(e, errno, "create \"%s\"", p);
     ssize_t w = write(fd, text, strlen(text));
     int saved = errno;
     close(fd);
@@ -75,8 +72,9 @@ static int chown_entry(const char *path, const struct stat *st, int flag, struct
 static void copy_host_bits(const char *root)
 {
     char cmd[PATH_MAX * 2 + 128];
-    snprintf(cmd, sizeof cmd, "cp -a /etc/ld.so.cache '%s/etc/' 2>/dev/null; "
-                              "[ -d /etc/alternatives ] && cp -a /etc/alternatives '%s/etc/'",
+    snprintf(cmd, sizeof cmd,
+             "cp -a /etc/ld.so.cache '%s/etc/' 2>/dev/null; "
+             "[ -d /etc/alternatives ] && cp -a /etc/alternatives '%s/etc/'",
              root, root);
     if (system(cmd) != 0) { /* optional: absent on some hosts */
     }
@@ -84,9 +82,9 @@ static void copy_host_bits(const char *root)
 
 static int host_skeleton(const char *root, err_t *e)
 {
-    static const char *const dirs[] = {"etc", "proc", "dev", "sys", "tmp", "run", "home",
-                                       "var/tmp", "var/cache", "var/lib", "var/log", "mnt",
-                                       "opt", "srv", "media", "usr", "root"};
+    static const char *const dirs[] = {"etc",  "proc",    "dev",       "sys",     "tmp",     "run",
+                                       "home", "var/tmp", "var/cache", "var/lib", "var/log", "mnt",
+                                       "opt",  "srv",     "media",     "usr",     "root"};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof dirs / sizeof *dirs; i++) {
         char p[PATH_MAX];
@@ -98,13 +96,11 @@ static int host_skeleton(const char *root, err_t *e)
         snprintf(host, sizeof host, "/%s", top_dirs[i]);
         snprintf(p, sizeof p, "%s/%s", root, top_dirs[i]);
         struct stat st;
-        if (lstat(host, &st) < 0)
-            continue;
+        if (lstat(host, &st) < 0) continue;
         ssize_t n = S_ISLNK(st.st_mode) ? readlink(host, target, sizeof target - 1) : -1;
         if (n > 0) { /* merged /usr: keep the same links */
             target[n] = '\0';
-            if (symlink(target, p) < 0)
-                rc = err_sys(e, errno, "symlink \"%s\"", p);
+            if (symlink(target, p) < 0) rc = err_sys(e, errno, "symlink \"%s\"", p);
         } else if (S_ISDIR(st.st_mode)) {
             rc = mkdirs(p, 0755, e);
         }
@@ -112,7 +108,8 @@ static int host_skeleton(const char *root, err_t *e)
     if (rc == 0)
         rc = put_file(root, "etc/passwd",
                       "root:x:0:0:root:/root:/bin/sh\n"
-                      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", 0644, e);
+                      "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+                      0644, e);
     if (rc == 0)
         rc = put_file(root, "etc/group", "root:x:0:\ntty:x:5:\nusers:x:100:\nnogroup:x:65534:\n",
                       0644, e);
@@ -156,8 +153,7 @@ static int build_image(const char *home, const char *name, uint32_t uid_base,
     rm_tree(tmp);
     snprintf(root, sizeof root, "%s/rootfs", tmp);
     int rc = mkdirs(root, 0755, e);
-    if (rc == 0)
-        rc = fill(root, arg, e);
+    if (rc == 0) rc = fill(root, arg, e);
     shift_base = uid_base;
     if (rc == 0 && uid_base && nftw(root, chown_entry, 32, FTW_PHYS) < 0)
         rc = err_sys(e, errno, "shift ownership of image \"%s\" to uid %u", name, uid_base);
@@ -186,8 +182,7 @@ static int copy_data(struct archive *in, struct archive *out)
     la_int64_t off;
     int r;
     while ((r = archive_read_data_block(in, &buf, &size, &off)) == ARCHIVE_OK)
-        if (archive_write_data_block(out, buf, size, off) != ARCHIVE_OK)
-            return ARCHIVE_FATAL;
+        if (archive_write_data_block(out, buf, size, off) != ARCHIVE_OK) return ARCHIVE_FATAL;
     return r == ARCHIVE_EOF ? ARCHIVE_OK : r;
 }
 
@@ -200,8 +195,7 @@ static int extract_entry(struct archive *in, struct archive *out, struct archive
     const char *name = archive_entry_pathname(ent);
     while (name[0] == '.' && name[1] == '/')
         name += 2;
-    if (!*name || strcmp(name, ".") == 0)
-        return 0;
+    if (!*name || strcmp(name, ".") == 0) return 0;
     char dst[PATH_MAX];
     snprintf(dst, sizeof dst, "%s/%s", root, name);
     archive_entry_set_pathname(ent, dst);
@@ -225,10 +219,9 @@ static int extract_entry(struct archive *in, struct archive *out, struct archive
 static struct archive *disk_writer(void)
 {
     struct archive *w = archive_write_disk_new();
-    archive_write_disk_set_options(
-        w, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-               ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-               ARCHIVE_EXTRACT_UNLINK);
+    archive_write_disk_set_options(w, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
+                                          ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_UNLINK);
     return w;
 }
 
@@ -306,8 +299,7 @@ static int from_oci(const oci_image *im, const char *name, image_info *out, err_
             pos + len + 2 > sizeof out->rootfs)
             return err_make(e, ERR_INVAL, "image \"%s\": layer paths too long or contain ':'/','",
                             name);
-        if (pos)
-            out->rootfs[pos++] = ':';
+        if (pos) out->rootfs[pos++] = ':';
         memcpy(out->rootfs + pos, im->layers[i], len + 1);
         pos += len;
     }
@@ -354,8 +346,7 @@ static int oci_ref(const char *ref, char *dir, size_t n, char *tag, size_t tn)
     }
     char probe[PATH_MAX];
     snprintf(probe, sizeof probe, "%s/oci-layout", ref);
-    if (access(probe, F_OK) != 0)
-        return 0;
+    if (access(probe, F_OK) != 0) return 0;
     snprintf(dir, n, "%s", ref);
     return 1;
 }
@@ -368,14 +359,10 @@ static int import_oci(const char *home, const char *dir, const char *tag, const 
     snprintf(final, sizeof final, "%s/image.json", idir);
     oci_image im;
     int rc = oci_import(home, dir, *tag ? tag : NULL, uid_base, &im, e);
-    if (rc < 0)
-        return rc;
-    if (mkdir(idir, 0755) < 0 && errno != EEXIST)
-        rc = err_sys(e, errno, "create \"%s\"", idir);
-    if (rc == 0)
-        rc = oci_image_save(&im, final, e);
-    if (rc == 0)
-        rc = from_oci(&im, name, out, e);
+    if (rc < 0) return rc;
+    if (mkdir(idir, 0755) < 0 && errno != EEXIST) rc = err_sys(e, errno, "create \"%s\"", idir);
+    if (rc == 0) rc = oci_image_save(&im, final, e);
+    if (rc == 0) rc = from_oci(&im, name, out, e);
     oci_image_free(&im);
     return rc;
 }
@@ -393,10 +380,9 @@ int image_import(const char *home, const char *src, const char *name, uint32_t u
     if (oci_ref(src, odir, sizeof odir, tag, sizeof tag))
         return import_oci(home, odir, tag, name, uid_base, out, e);
     struct stat st;
-    if (stat(src, &st) < 0)
-        return err_sys(e, errno, "import \"%s\"", src);
-    int rc = build_image(home, name, uid_base, S_ISDIR(st.st_mode) ? fill_dir : fill_tar, src,
-                         out, e);
+    if (stat(src, &st) < 0) return err_sys(e, errno, "import \"%s\"", src);
+    int rc =
+        build_image(home, name, uid_base, S_ISDIR(st.st_mode) ? fill_dir : fill_tar, src, out, e);
     out->host_binds = false;
     return rc;
 }
@@ -404,8 +390,7 @@ int image_import(const char *home, const char *src, const char *name, uint32_t u
 static void derived_name(const char *path, char *out, size_t n)
 {
     char real[PATH_MAX];
-    if (!realpath(path, real))
-        snprintf(real, sizeof real, "%s", path);
+    if (!realpath(path, real)) snprintf(real, sizeof real, "%s", path);
     uint64_t h = 1469598103934665603ull; /* FNV-1a: a stable short name per path */
     for (const char *p = real; *p; p++)
         h = (h ^ (uint8_t)*p) * 1099511628211ull;
@@ -438,8 +423,7 @@ void image_pulled_name(const char *ref, char *out, size_t n)
         out[k++] = strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", c) ? c : '-';
     }
     out[k] = '\0';
-    if (!k || !image_name_valid(out))
-        snprintf(out, n, "pulled-image");
+    if (!k || !image_name_valid(out)) snprintf(out, n, "pulled-image");
 }
 
 static const char *docker_config(char *buf, size_t n)
@@ -460,8 +444,7 @@ int image_pull(const char *home, const char *ref, const char *name, uint32_t uid
     char cfg[PATH_MAX], layout[PATH_MAX], tag[256], src[PATH_MAX + 300];
     registry_opts o = {.config_json = docker_config(cfg, sizeof cfg)};
     int rc = registry_pull(home, ref, &o, layout, sizeof layout, tag, sizeof tag, e);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     snprintf(src, sizeof src, "oci:%s:%s", layout, tag);
     rc = image_import(home, src, name, uid_base, out, e);
     registry_layout_remove(home, layout, NULL);
@@ -490,8 +473,7 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
         snprintf(dir, sizeof dir, "%s/images/%s", home, name);
         if (access(dir, F_OK) != 0) {
             int rc = image_import(home, ref, name, uid_base, out, e);
-            if (rc == 0 || rc != -ERR_CONFLICT)
-                return rc;
+            if (rc == 0 || rc != -ERR_CONFLICT) return rc;
             image_info_free(out);
         }
         return image_resolve(home, name, uid_base, out, e);
@@ -502,15 +484,13 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
         snprintf(dir, sizeof dir, "%s/images/%s", home, name);
         if (access(dir, F_OK) != 0) {
             int rc = image_pull(home, ref, name, uid_base, out, e);
-            if (rc == 0 || rc != -ERR_CONFLICT)
-                return rc;
+            if (rc == 0 || rc != -ERR_CONFLICT) return rc;
             image_info_free(out);
         }
         return image_resolve(home, name, uid_base, out, e);
     }
     snprintf(dir, sizeof dir, "%s/images/%s/image.json", home, ref);
-    if (image_name_valid(ref) && access(dir, F_OK) == 0)
-        return load_oci(home, ref, out, e);
+    if (image_name_valid(ref) && access(dir, F_OK) == 0) return load_oci(home, ref, out, e);
     snprintf(dir, sizeof dir, "%s/images/%s/rootfs", home, ref);
     if (!image_name_valid(ref) || access(dir, F_OK) != 0)
         return err_make(e, ERR_NOTFOUND,
@@ -527,18 +507,15 @@ int image_list(const char *home, char ***names, size_t *n, err_t *e)
     *names = NULL;
     *n = 0;
     DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? 0 : err_sys(e, errno, "list images in \"%s\"", dir);
+    if (!d) return errno == ENOENT ? 0 : err_sys(e, errno, "list images in \"%s\"", dir);
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
+        if (de->d_name[0] == '.') continue;
         char **v = realloc(*names, (*n + 1) * sizeof *v);
         char *s = v ? strdup(de->d_name) : NULL;
         if (!s) {
             closedir(d);
-            if (v)
-                *names = v;
+            if (v) *names = v;
             return err_make(e, ERR_NOMEM, "list images: out of memory");
         }
         v[(*n)++] = s;

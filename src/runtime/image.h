@@ -17,13 +17,13 @@ typedef struct image_info {
     char name[256];
     char rootfs[PATH_MAX]; /* overlay lowerdir: one directory, or an OCI image's
                               layers joined by ':' (top first) */
-    bool host_binds;   /* the `host` image */
+    bool host_binds;       /* the `host` image */
     /* Defaults from an OCI image's config (NULL / 0 when absent): */
-    char **env;        /* KEY=VALUE */
+    char **env; /* KEY=VALUE */
     size_t nenv;
     char *working_dir;
     char *user;
-    char **cmd;        /* Entrypoint then Cmd */
+    char **cmd; /* Entrypoint then Cmd */
     size_t ncmd;
 } image_info;
 

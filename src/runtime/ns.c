@@ -34,19 +34,18 @@ uint64_t proc_start_time(int pid)
     char p[64], buf[1024];
     snprintf(p, sizeof p, "/proc/%d/stat", pid);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
+    if (fd < 0) return 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
-    if (n <= 0)
-        return 0;
+    if (n <= 0) return 0;
     buf[n] = '\0';
     char *s = strrchr(buf, ')'); /* the command name may hold spaces */
     if (!s || s[1] != ' ' || s[2] == 'Z' || s[2] == 'X')
-        return 0;  /* gone, or a zombie: dead either way */
+        return 0; /* gone, or a zombie: dead either way */
     unsigned long long st = 0;
     /* after ")": state(3) ... starttime is field 22 overall, 20th after state */
-    if (sscanf(s + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+    if (sscanf(s + 2,
+               "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
                &st) != 1)
         return 0;
     return st;
@@ -65,8 +64,7 @@ static void ns_socket_path(const box_spec *s, char *out, size_t n)
 static int write_text(const char *path, const char *text, err_t *e)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return err_sys(e, errno, "create \"%s\"", path);
+    if (fd < 0) return err_sys(e, errno, "create \"%s\"", path);
     ssize_t w = write(fd, text, strlen(text));
     int saved = errno;
     close(fd);
@@ -92,8 +90,7 @@ static int write_etc(const box_spec *s, err_t *e)
     snprintf(text, sizeof text,
              "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
              s->hostname);
-    if (rc == 0)
-        rc = write_text(p, text, e);
+    if (rc == 0) rc = write_text(p, text, e);
     path_of(p, sizeof p, s, "etc/resolv.conf");
     if (rc == 0) /* slirp4netns's DNS forwarder, when networking is on */
         rc = write_text(p, s->network ? "nameserver 10.0.2.3\n" : "", e);
@@ -118,8 +115,7 @@ static int ns_prepare(const box_spec *s, err_t *e)
         int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (fd < 0 || (owner && fchown(fd, owner, owner) < 0))
             rc = err_sys(e, errno, "create \"%s\"", p);
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
     }
     return rc ? rc : write_etc(s, e);
 }
@@ -172,8 +168,7 @@ static void write_id_maps(launch *l, pid_t pid)
 static __attribute__((noreturn)) void launch_fail(launch *l, pid_t pid, const char *msg)
 {
     report(l->errp[1], msg);
-    if (pid > 0)
-        kill(pid, SIGKILL);
+    if (pid > 0) kill(pid, SIGKILL);
     _exit(1);
 }
 
@@ -182,8 +177,8 @@ static __attribute__((noreturn)) void slirp_child(launch *l, pid_t pid, int read
     char p[32];
     snprintf(p, sizeof p, "%d", (int)pid);
     int log = open(l->plan.log, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (dup2(l->netp[0], 3) < 0 || dup2(ready, 4) < 0 || (log >= 0 && (dup2(log, 1) < 0 ||
-                                                                     dup2(log, 2) < 0)))
+    if (dup2(l->netp[0], 3) < 0 || dup2(ready, 4) < 0 ||
+        (log >= 0 && (dup2(log, 1) < 0 || dup2(log, 2) < 0)))
         _exit(127);
     /* Nothing else: holding the exit pipe's write end (or the agent's ready
      * pipe) itself would keep slirp4netns alive after the box is gone. */
@@ -199,18 +194,17 @@ static __attribute__((noreturn)) void slirp_child(launch *l, pid_t pid, int read
 static void start_network(launch *l, pid_t pid)
 {
     int rp[2];
-    if (pipe2(rp, O_CLOEXEC) < 0)
-        launch_fail(l, pid, "create pipe for slirp4netns");
+    if (pipe2(rp, O_CLOEXEC) < 0) launch_fail(l, pid, "create pipe for slirp4netns");
     pid_t sp = fork();
-    if (sp == 0)
-        slirp_child(l, pid, rp[1]);
+    if (sp == 0) slirp_child(l, pid, rp[1]);
     close(rp[1]);
     char c;
     ssize_t n = sp < 0 ? -1 : read_all(rp[0], &c, 1, READY_TIMEOUT_MS);
     close(rp[0]);
     if (n != 1)
-        launch_fail(l, pid, "start user-mode networking: slirp4netns did not come up "
-                            "(is the slirp4netns package installed? see agent.log)");
+        launch_fail(l, pid,
+                    "start user-mode networking: slirp4netns did not come up "
+                    "(is the slirp4netns package installed? see agent.log)");
 }
 
 static __attribute__((noreturn)) void launcher_main(launch *l)
@@ -219,28 +213,24 @@ static __attribute__((noreturn)) void launcher_main(launch *l)
     close(l->errp[0]);
     close(l->pidp[0]);
     l->netp[0] = l->netp[1] = -1;
-    if (l->s->network && pipe2(l->netp, 0) < 0)
-        launch_fail(l, 0, "create pipe for slirp4netns");
+    if (l->s->network && pipe2(l->netp, 0) < 0) launch_fail(l, 0, "create pipe for slirp4netns");
     if (l->s->network) {
         fcntl(l->netp[0], F_SETFD, FD_CLOEXEC); /* the init keeps only the write end */
         l->plan.net_fd = l->netp[1];
     }
     unsigned long flags =
         CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
-    if (l->s->uid_count)
-        flags |= CLONE_NEWUSER;
+    if (l->s->uid_count) flags |= CLONE_NEWUSER;
     /* fork-like raw clone: the child runs on a copy of this stack */
     pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
-    if (pid == 0)
-        init_main(l);
+    if (pid == 0) init_main(l);
     if (pid < 0) {
         char msg[256];
         snprintf(msg, sizeof msg, "clone the box's init into new namespaces: %s", strerror(errno));
         report(l->errp[1], msg);
         _exit(1);
     }
-    if (l->s->uid_count)
-        write_id_maps(l, pid);
+    if (l->s->uid_count) write_id_maps(l, pid);
     err_t e;
     if (cgroup_attach(l->s->id, pid, &e) < 0) {
         report(l->errp[1], e.msg);
@@ -280,8 +270,7 @@ static int open_pipes(launch *l, err_t *e)
     for (int i = 0; i < 4; i++)
         all[i][0] = all[i][1] = -1;
     for (int i = 0; i < 4; i++)
-        if (pipe2(all[i], O_CLOEXEC) < 0)
-            return err_sys(e, errno, "create pipe");
+        if (pipe2(all[i], O_CLOEXEC) < 0) return err_sys(e, errno, "create pipe");
     /* The agent writes "ready" on this end after its execve. */
     int fl = fcntl(l->readyp[1], F_GETFD);
     fcntl(l->readyp[1], F_SETFD, fl & ~FD_CLOEXEC);
@@ -305,15 +294,11 @@ static ssize_t read_all(int fd, char *buf, size_t n, int timeout_ms)
     struct pollfd p = {.fd = fd, .events = POLLIN};
     while (got < n) {
         int r = poll(&p, 1, timeout_ms);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? -1 : -2; /* -2: timed out */
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return r < 0 ? -1 : -2; /* -2: timed out */
         ssize_t k = read(fd, buf + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
         got += (size_t)k;
     }
     return (ssize_t)got;
@@ -326,8 +311,7 @@ static void log_tail(const box_spec *s, char *out, size_t n)
     path_of(p, sizeof p, s, "agent.log");
     out[0] = '\0';
     int fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
+    if (fd < 0) return;
     off_t end = lseek(fd, 0, SEEK_END);
     lseek(fd, end > (off_t)n - 1 ? end - (off_t)n + 1 : 0, SEEK_SET);
     ssize_t k = read(fd, out, n - 1);
@@ -339,8 +323,7 @@ static void log_tail(const box_spec *s, char *out, size_t n)
 
 static void kill_box(const box_spec *s, pid_t pid)
 {
-    if (pid > 0)
-        kill(pid, SIGKILL);
+    if (pid > 0) kill(pid, SIGKILL);
     cgroup_kill(s->id, NULL);
 }
 
@@ -377,11 +360,9 @@ static int await_box(launch *l, pid_t launcher, box_proc *out, err_t *e)
 
 static int ns_start(const box_spec *s, box_proc *out, err_t *e)
 {
-    cgroup_limits lim = {.memory_bytes = s->memory_bytes, .cpus = s->cpus,
-                         .pids_max = s->pids_max};
+    cgroup_limits lim = {.memory_bytes = s->memory_bytes, .cpus = s->cpus, .pids_max = s->pids_max};
     int rc = cgroup_create(s->id, &lim, e);
-    if (rc < 0)
-        return err_wrap(e, "start box %s", s->id);
+    if (rc < 0) return err_wrap(e, "start box %s", s->id);
     launch l = {.s = s};
     if ((rc = setup_plan_make(s, &l.plan, e)) < 0 || (rc = open_pipes(&l, e)) < 0) {
         close_pipes(&l);
@@ -408,8 +389,7 @@ static int ns_start(const box_spec *s, box_proc *out, err_t *e)
 
 static bool ns_alive(const box_proc *p)
 {
-    if (p->pid <= 0)
-        return false;
+    if (p->pid <= 0) return false;
     waitpid(p->pid, NULL, WNOHANG); /* reap it if it happens to be our child */
     uint64_t st = proc_start_time(p->pid);
     return st != 0 && st == p->start_time;
@@ -418,8 +398,7 @@ static bool ns_alive(const box_proc *p)
 static bool wait_gone(const box_proc *p, int timeout_ms)
 {
     for (int waited = 0; ns_alive(p); waited += 10) {
-        if (waited >= timeout_ms)
-            return false;
+        if (waited >= timeout_ms) return false;
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -452,8 +431,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static int ns_destroy(const box_spec *s, err_t *e)
 {
     int rc = cgroup_destroy(s->id, e);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (nftw(s->dir, rm_entry, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
         return err_sys(e, errno, "remove \"%s\"", s->dir);
     return 0;

@@ -23,8 +23,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static const char *const host_dirs[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
-                                        "/libx32"};
+static const char *const host_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
+                                        "/lib32", "/lib64", "/libx32"};
 
 int setup_plan_make(const box_spec *s, setup_plan *p, err_t *e)
 {
@@ -106,11 +106,9 @@ static void bind_file(const setup_plan *p, const char *src, const char *rel, boo
     char dst[PATH_MAX + 64];
     at(dst, sizeof dst, p, rel);
     int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
-        fail(p, "create mount point \"%s\"", dst);
+    if (fd < 0) fail(p, "create mount point \"%s\"", dst);
     close(fd);
-    if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
-        fail(p, "bind \"%s\" on \"%s\"", src, dst);
+    if (mount(src, dst, NULL, MS_BIND, NULL) < 0) fail(p, "bind \"%s\" on \"%s\"", src, dst);
     if (ro && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, NULL) < 0)
         fail(p, "remount \"%s\" read-only", dst);
 }
@@ -136,8 +134,7 @@ static void make_dev(const setup_plan *p)
     for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
         char dst[PATH_MAX + 64];
         at(dst, sizeof dst, p, links[i][1]);
-        if (symlink(links[i][0], dst) < 0)
-            fail(p, "symlink \"%s\"", dst);
+        if (symlink(links[i][0], dst) < 0) fail(p, "symlink \"%s\"", dst);
     }
 }
 
@@ -161,8 +158,7 @@ static void make_etc(const setup_plan *p)
 
 static void build_root(const setup_plan *p)
 {
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        fail(p, "make / private");
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail(p, "make / private");
     if (mount("overlay", p->root, "overlay", 0, p->overlay_opts) < 0)
         fail(p, "mount overlay on \"%s\" (%s)", p->root, p->overlay_opts);
     for (int i = 0; i < p->nbinds; i++)
@@ -181,14 +177,11 @@ static void build_root(const setup_plan *p)
 
 static void enter_root(const setup_plan *p)
 {
-    if (chdir(p->root) < 0)
-        fail(p, "chdir \"%s\"", p->root);
-    if (syscall(SYS_pivot_root, ".", ".") < 0)
-        fail(p, "pivot_root into \"%s\"", p->root);
+    if (chdir(p->root) < 0) fail(p, "chdir \"%s\"", p->root);
+    if (syscall(SYS_pivot_root, ".", ".") < 0) fail(p, "pivot_root into \"%s\"", p->root);
     if (umount2(".", MNT_DETACH) < 0) /* the old root, stacked under the new one */
         fail(p, "detach the host's root");
-    if (chdir("/") < 0)
-        fail(p, "chdir /");
+    if (chdir("/") < 0) fail(p, "chdir /");
 }
 
 static void loopback_up(const setup_plan *p)
@@ -196,18 +189,15 @@ static void loopback_up(const setup_plan *p)
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct ifreq ifr = {0};
     snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-        fail(p, "read flags of lo");
+    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) fail(p, "read flags of lo");
     ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-        fail(p, "bring lo up");
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail(p, "bring lo up");
     close(s);
 }
 
 static void become_root(const setup_plan *p)
 {
-    if (!p->userns)
-        return;
+    if (!p->userns) return;
     if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
         fail(p, "become root of the box's user namespace");
 }
@@ -244,10 +234,8 @@ static void close_inherited(const setup_plan *p)
     qsort(keep, 3, sizeof *keep, cmp_int);
     unsigned from = 3;
     for (int i = 0; i < 3; i++) {
-        if (keep[i] < (int)from)
-            continue;
-        if (keep[i] > (int)from)
-            syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+        if (keep[i] < (int)from) continue;
+        if (keep[i] > (int)from) syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
         from = (unsigned)keep[i] + 1;
     }
     syscall(SYS_close_range, from, ~0U, 0);
@@ -267,8 +255,12 @@ void setup_run(const setup_plan *p)
     loopback_up(p);
     char fd[16];
     snprintf(fd, sizeof fd, "%d", p->ready_fd);
-    char *argv[] = {(char *)"boxlet-agent", (char *)"--socket", (char *)"/run/boxlet/agent.sock",
-                    (char *)"--ready-fd", fd, NULL};
+    char *argv[] = {(char *)"boxlet-agent",
+                    (char *)"--socket",
+                    (char *)"/run/boxlet/agent.sock",
+                    (char *)"--ready-fd",
+                    fd,
+                    NULL};
     char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     (char *)"HOME=/root", NULL};
     lock_down(p);

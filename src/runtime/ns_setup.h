@@ -14,18 +14,18 @@
 
 typedef struct setup_plan {
     bool userns;
-    char root[PATH_MAX];        /* merged root mount point */
+    char root[PATH_MAX]; /* merged root mount point */
     char overlay_opts[3 * PATH_MAX + 64];
     int nbinds;
-    char bind_src[SETUP_MAX_BINDS][64];  /* host dirs of the `host` image, e.g. "/usr" */
-    char run_dir[PATH_MAX];     /* host side of /run/boxlet */
-    char etc_dir[PATH_MAX];     /* generated hostname, hosts, resolv.conf */
-    char agent[PATH_MAX];       /* boxlet-agent on the host */
-    char log[PATH_MAX];         /* the agent's stdout/stderr */
+    char bind_src[SETUP_MAX_BINDS][64]; /* host dirs of the `host` image, e.g. "/usr" */
+    char run_dir[PATH_MAX];             /* host side of /run/boxlet */
+    char etc_dir[PATH_MAX];             /* generated hostname, hosts, resolv.conf */
+    char agent[PATH_MAX];               /* boxlet-agent on the host */
+    char log[PATH_MAX];                 /* the agent's stdout/stderr */
     char hostname[65];
-    int ready_fd;               /* inherited by the agent (--ready-fd) */
-    int err_fd;                 /* close-on-exec: setup failures are written here */
-    int net_fd;                 /* slirp4netns's exit pipe (kept by the agent), or -1 */
+    int ready_fd; /* inherited by the agent (--ready-fd) */
+    int err_fd;   /* close-on-exec: setup failures are written here */
+    int net_fd;   /* slirp4netns's exit pipe (kept by the agent), or -1 */
 } setup_plan;
 
 /* Fills plan from s. */

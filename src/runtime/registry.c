@@ -732,8 +732,8 @@ static int pick_platform(const blob *ix, char *digest, size_t n, err_t *e)
     if (best)
         snprintf(digest, n, "%s", json_string_value(json_object_get(best, "digest")));
     else
-        rc =
-            err_make(e, ERR_NOTFOUND, "index %s: no image for linux/%s", ix->digest, oci_host_goarch());
+        rc = err_make(e, ERR_NOTFOUND, "index %s: no image for linux/%s", ix->digest,
+                      oci_host_goarch());
     json_decref(j);
     return rc;
 }

@@ -57,13 +57,13 @@ static int make_layout(const char *home, err_t *e)
         char p[RT_HOME_MAX + 16];
         snprintf(p, sizeof p, "%s%s", home, subs[i]);
         /* boxes' init processes (mapped uids) must traverse to their dirs */
-        if (mkdir(p, 0711) < 0 && errno != EEXIST)
-            return err_sys(e, errno, "create \"%s\"", p);
+        if (mkdir(p, 0711) < 0 && errno != EEXIST) return err_sys(e, errno, "create \"%s\"", p);
     }
     /* A box's init runs as a mapped uid and must traverse the home to reach
      * its own directory: add search (not read) permission if it is missing. */
     struct stat st;
-    if (stat(home, &st) == 0 && (st.st_mode & 0011) != 0011 && chmod(home, (st.st_mode & 07777) | 0011) < 0)
+    if (stat(home, &st) == 0 && (st.st_mode & 0011) != 0011 &&
+        chmod(home, (st.st_mode & 07777) | 0011) < 0)
         return err_sys(e, errno, "make \"%s\" searchable", home);
     return 0;
 }
@@ -74,8 +74,7 @@ int rt_open(const char *home, rt_t **out, err_t *e)
 {
     *out = NULL;
     rt_t *rt = calloc(1, sizeof *rt);
-    if (!rt)
-        return err_make(e, ERR_NOMEM, "open runtime: out of memory");
+    if (!rt) return err_make(e, ERR_NOMEM, "open runtime: out of memory");
     if (home && strlen(home) >= RT_HOME_MAX - 64) {
         free(rt);
         return err_make(e, ERR_INVAL, "boxlet home \"%.64s...\": longer than %d bytes", home,
@@ -90,8 +89,7 @@ int rt_open(const char *home, rt_t **out, err_t *e)
     rt->uid_count = UID_COUNT;
     find_agent(rt);
     int rc = make_layout(rt->home, e);
-    if (rc == 0)
-        rc = store_open(rt->home, &rt->store, e);
+    if (rc == 0) rc = store_open(rt->home, &rt->store, e);
     if (rc < 0) {
         free(rt);
         return rc;
@@ -103,8 +101,7 @@ int rt_open(const char *home, rt_t **out, err_t *e)
 
 void rt_close(rt_t *rt)
 {
-    if (!rt)
-        return;
+    if (!rt) return;
     store_close(rt->store);
     free(rt);
 }
@@ -116,8 +113,7 @@ static int lock_box(rt_t *rt, const char *id, err_t *e)
     char p[RT_HOME_MAX + 64];
     snprintf(p, sizeof p, "%s/locks/%s", rt->home, id);
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return err_sys(e, errno, "open lock \"%s\"", p);
+    if (fd < 0) return err_sys(e, errno, "open lock \"%s\"", p);
     while (flock(fd, LOCK_EX) < 0)
         if (errno != EINTR) {
             int rc = err_sys(e, errno, "lock \"%s\"", p);
@@ -129,8 +125,7 @@ static int lock_box(rt_t *rt, const char *id, err_t *e)
 
 static void unlock_box(int fd)
 {
-    if (fd >= 0)
-        close(fd); /* closing releases the flock */
+    if (fd >= 0) close(fd); /* closing releases the flock */
 }
 
 typedef struct spec_buf {
@@ -151,11 +146,17 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
         return rc;
     }
     snprintf(b->dir, sizeof b->dir, "%s/boxes/%s", rt->home, r->id);
-    b->s = (box_spec){.id = r->id, .hostname = r->name, .dir = b->dir, .rootfs = b->img.rootfs,
-                      .host_binds = b->img.host_binds, .agent_path = rt->agent,
-                      .memory_bytes = b->cfg.memory_mib << 20, .cpus = b->cfg.cpus,
+    b->s = (box_spec){.id = r->id,
+                      .hostname = r->name,
+                      .dir = b->dir,
+                      .rootfs = b->img.rootfs,
+                      .host_binds = b->img.host_binds,
+                      .agent_path = rt->agent,
+                      .memory_bytes = b->cfg.memory_mib << 20,
+                      .cpus = b->cfg.cpus,
                       .pids_max = b->cfg.pids_max ? b->cfg.pids_max : DEFAULT_PIDS,
-                      .network = b->cfg.network, .uid_base = rt->uid_base,
+                      .network = b->cfg.network,
+                      .uid_base = rt->uid_base,
                       .uid_count = rt->uid_count};
     return 0;
 }
@@ -165,8 +166,7 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
 static bool hostname_ok(const char *n)
 {
     size_t len = strlen(n);
-    if (len == 0 || len > 63 || n[0] == '-' || n[0] == '.')
-        return false;
+    if (len == 0 || len > 63 || n[0] == '-' || n[0] == '.') return false;
     for (size_t i = 0; i < len; i++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", n[i]))
             return false;
@@ -180,8 +180,7 @@ static int config_with_defaults(const box_config *c, const image_info *img, char
 {
     box_config m = *c;
     char **env = calloc(img->nenv + c->nenv + 1, sizeof *env);
-    if (!env)
-        return err_make(e, ERR_NOMEM, "create box: out of memory");
+    if (!env) return err_make(e, ERR_NOMEM, "create box: out of memory");
     for (size_t i = 0; i < img->nenv; i++)
         env[i] = img->env[i];
     m.nenv = img->nenv;
@@ -202,26 +201,26 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
 {
     memset(out, 0, sizeof *out);
     int rc = box_config_validate(c, e);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (geteuid() != 0)
         return err_make(e, ERR_PERM, "boxes need root for now (rootless mode is not supported)");
     char id[ULID_LEN + 1];
-    if (ulid_new(id) < 0)
-        return err_sys(e, errno, "make a box id");
+    if (ulid_new(id) < 0) return err_sys(e, errno, "make a box id");
     if (name && *name && !hostname_ok(name))
-        return err_make(e, ERR_INVAL,
-                        "box name \"%s\": use 1-63 letters, digits, '-', '_' or '.'", name);
+        return err_make(e, ERR_INVAL, "box name \"%s\": use 1-63 letters, digits, '-', '_' or '.'",
+                        name);
     image_info img;
     if ((rc = image_resolve(rt->home, image ? image : "host", rt->uid_base, &img, e)) < 0)
         return rc;
     char *cfg = NULL;
     rc = config_with_defaults(c, &img, &cfg, e);
     image_info_free(&img);
-    if (rc < 0)
-        return rc;
-    box_rec r = {.state = BOX_CONFIGURED, .created_ms = wall_ms(), .config = cfg,
-                 .error = (char *)"", .image = (char *)(image ? image : "host")};
+    if (rc < 0) return rc;
+    box_rec r = {.state = BOX_CONFIGURED,
+                 .created_ms = wall_ms(),
+                 .config = cfg,
+                 .error = (char *)"",
+                 .image = (char *)(image ? image : "host")};
     snprintf(r.id, sizeof r.id, "%s", id);
     char idname[16];
     snprintf(idname, sizeof idname, "box-%.8s", id + 18); /* the random tail */
@@ -256,8 +255,7 @@ static void reconcile(rt_t *rt)
 {
     box_rec *v;
     size_t n;
-    if (store_list(rt->store, &v, &n, NULL) < 0)
-        return;
+    if (store_list(rt->store, &v, &n, NULL) < 0) return;
     for (size_t i = 0; i < n; i++)
         correct(rt, &v[i]);
     box_recs_free(v, n);
@@ -266,8 +264,7 @@ static void reconcile(rt_t *rt)
 int rt_refresh(rt_t *rt, box_rec *r, err_t *e)
 {
     int rc = reload(rt, r, e);
-    if (rc == 0)
-        correct(rt, r);
+    if (rc == 0) correct(rt, r);
     return rc;
 }
 
@@ -293,15 +290,13 @@ static int check_reachable(const char *home, err_t *e)
 static int start_locked(rt_t *rt, box_rec *r, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
-    if (rc < 0 || r->state == BOX_RUNNING)
-        return rc;
+    if (rc < 0 || r->state == BOX_RUNNING) return rc;
     spec_buf b;
     if ((rc = check_reachable(rt->home, e)) < 0 || (rc = make_spec(rt, r, &b, e)) < 0)
         return err_wrap(e, "start box \"%s\"", r->name);
     box_proc p;
     rc = rt->be->prepare(&b.s, e);
-    if (rc == 0)
-        rc = rt->be->start(&b.s, &p, e);
+    if (rc == 0) rc = rt->be->start(&b.s, &p, e);
     box_config_free(&b.cfg);
     if (rc < 0) {
         store_set_state(rt->store, r->id, BOX_FAILED, 0, 0, r->started_ms, e->msg, NULL);
@@ -314,8 +309,7 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
 int rt_start(rt_t *rt, box_rec *r, err_t *e)
 {
     int fd = lock_box(rt, r->id, e);
-    if (fd < 0)
-        return fd;
+    if (fd < 0) return fd;
     int rc = start_locked(rt, r, e);
     unlock_box(fd);
     return rc;
@@ -324,18 +318,15 @@ int rt_start(rt_t *rt, box_rec *r, err_t *e)
 static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
-    if (rc < 0 || (r->state != BOX_RUNNING && r->state != BOX_STOPPING))
-        return rc;
+    if (rc < 0 || (r->state != BOX_RUNNING && r->state != BOX_STOPPING)) return rc;
     spec_buf b;
-    if ((rc = make_spec(rt, r, &b, e)) < 0)
-        return err_wrap(e, "stop box \"%s\"", r->name);
+    if ((rc = make_spec(rt, r, &b, e)) < 0) return err_wrap(e, "stop box \"%s\"", r->name);
     store_set_state(rt->store, r->id, BOX_STOPPING, r->init_pid, r->init_start, r->started_ms, "",
                     NULL);
     box_proc p = {.pid = r->init_pid, .start_time = r->init_start};
     rc = rt->be->stop(&b.s, &p, timeout_ms, e);
     box_config_free(&b.cfg);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     rc = store_set_state(rt->store, r->id, BOX_STOPPED, 0, 0, r->started_ms, "", e);
     return rc < 0 ? rc : reload(rt, r, e);
 }
@@ -343,8 +334,7 @@ static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
 int rt_stop(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
 {
     int fd = lock_box(rt, r->id, e);
-    if (fd < 0)
-        return fd;
+    if (fd < 0) return fd;
     int rc = stop_locked(rt, r, timeout_ms, e);
     unlock_box(fd);
     return rc;
@@ -353,28 +343,24 @@ int rt_stop(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
 static int remove_locked(rt_t *rt, box_rec *r, bool force, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (r->state == BOX_RUNNING || r->state == BOX_STOPPING) {
         if (!force)
             return err_make(e, ERR_CONFLICT, "box \"%s\" is running: stop it first or force",
                             r->name);
-        if ((rc = stop_locked(rt, r, 10000, e)) < 0)
-            return rc;
+        if ((rc = stop_locked(rt, r, 10000, e)) < 0) return rc;
     }
     char dir[RT_HOME_MAX + 64];
     snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r->id);
     box_spec s = {.id = r->id, .dir = dir};
-    if ((rc = rt->be->destroy(&s, e)) < 0)
-        return rc;
+    if ((rc = rt->be->destroy(&s, e)) < 0) return rc;
     return store_delete(rt->store, r->id, e);
 }
 
 int rt_remove(rt_t *rt, box_rec *r, bool force, err_t *e)
 {
     int fd = lock_box(rt, r->id, e);
-    if (fd < 0)
-        return fd;
+    if (fd < 0) return fd;
     int rc = remove_locked(rt, r, force, e);
     unlock_box(fd);
     if (rc == 0) {
@@ -388,8 +374,7 @@ int rt_remove(rt_t *rt, box_rec *r, bool force, err_t *e)
 int rt_stats(rt_t *rt, box_rec *r, cgroup_stats *out, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (r->state != BOX_RUNNING)
         return err_make(e, ERR_CLOSED, "box \"%s\" is not running", r->name);
     box_spec s = {.id = r->id};
@@ -400,10 +385,8 @@ int rt_stats(rt_t *rt, box_rec *r, cgroup_stats *out, err_t *e)
 int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
-    if (rc == 0 && r->state != BOX_RUNNING)
-        rc = rt_start(rt, r, e);
-    if (rc < 0)
-        return rc;
+    if (rc == 0 && r->state != BOX_RUNNING) rc = rt_start(rt, r, e);
+    if (rc < 0) return rc;
     char dir[RT_HOME_MAX + 64], sock[RT_HOME_MAX + 128];
     snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r->id);
     box_spec s = {.id = r->id, .dir = dir};

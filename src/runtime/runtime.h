@@ -17,7 +17,7 @@
 
 /* A box's options, stored as JSON in its record. */
 typedef struct box_config {
-    char **env;        /* KEY=VALUE */
+    char **env; /* KEY=VALUE */
     size_t nenv;
     char *working_dir; /* NULL = "/" */
     char *user;        /* NULL = root */
@@ -25,10 +25,10 @@ typedef struct box_config {
     uint64_t memory_mib;
     uint32_t pids_max;
     bool network;
-    char **labels;     /* KEY=VALUE */
+    char **labels; /* KEY=VALUE */
     size_t nlabels;
     bool auto_remove;
-    char **cmd;        /* the image's default command (Entrypoint + Cmd) */
+    char **cmd; /* the image's default command (Entrypoint + Cmd) */
     size_t ncmd;
 } box_config;
 

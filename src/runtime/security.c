@@ -12,24 +12,22 @@
 #include <sys/prctl.h>
 
 static const int keep_caps[] = {
-    CAP_CHOWN,   CAP_DAC_OVERRIDE,     CAP_FOWNER,  CAP_FSETID,     CAP_KILL,
-    CAP_SETGID,  CAP_SETUID,           CAP_SETPCAP, CAP_NET_BIND_SERVICE,
-    CAP_NET_RAW, CAP_SYS_CHROOT,       CAP_MKNOD,   CAP_AUDIT_WRITE, CAP_SETFCAP,
+    CAP_CHOWN,      CAP_DAC_OVERRIDE, CAP_FOWNER,      CAP_FSETID,           CAP_KILL,
+    CAP_SETGID,     CAP_SETUID,       CAP_SETPCAP,     CAP_NET_BIND_SERVICE, CAP_NET_RAW,
+    CAP_SYS_CHROOT, CAP_MKNOD,        CAP_AUDIT_WRITE, CAP_SETFCAP,
 };
 
 static int kept(int cap)
 {
     for (size_t i = 0; i < sizeof keep_caps / sizeof *keep_caps; i++)
-        if (keep_caps[i] == cap)
-            return 1;
+        if (keep_caps[i] == cap) return 1;
     return 0;
 }
 
 int security_drop_caps(err_t *e)
 {
     for (int cap = 0; cap <= 63; cap++) {
-        if (kept(cap))
-            continue;
+        if (kept(cap)) continue;
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
             return err_sys(e, errno, "drop capability %d from the bounding set", cap);
     }
@@ -38,20 +36,61 @@ int security_drop_caps(err_t *e)
 
 int security_no_new_privs(err_t *e)
 {
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        return err_sys(e, errno, "set no_new_privs");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return err_sys(e, errno, "set no_new_privs");
     return 0;
 }
 
 static const char *const denied[] = {
-    "mount", "umount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen",
-    "fsconfig", "fsmount", "fspick", "mount_setattr", "swapon", "swapoff", "reboot",
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-    "create_module", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "stime",
-    "acct", "add_key", "request_key", "keyctl", "bpf", "perf_event_open", "lookup_dcookie",
-    "quotactl", "quotactl_fd", "syslog", "userfaultfd", "open_by_handle_at",
-    "name_to_handle_at", "iopl", "ioperm", "unshare", "setns", "vhangup", "nfsservctl",
-    "sysfs", "_sysctl", "uselib", "ustat", "get_kernel_syms", "query_module",
+    "mount",
+    "umount",
+    "umount2",
+    "pivot_root",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "create_module",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "stime",
+    "acct",
+    "add_key",
+    "request_key",
+    "keyctl",
+    "bpf",
+    "perf_event_open",
+    "lookup_dcookie",
+    "quotactl",
+    "quotactl_fd",
+    "syslog",
+    "userfaultfd",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "iopl",
+    "ioperm",
+    "unshare",
+    "setns",
+    "vhangup",
+    "nfsservctl",
+    "sysfs",
+    "_sysctl",
+    "uselib",
+    "ustat",
+    "get_kernel_syms",
+    "query_module",
     "fanotify_init",
 };
 
@@ -59,18 +98,16 @@ static const char *const denied[] = {
  * (they are behind a pointer), so it reports ENOSYS and libc falls back. */
 static int deny_clone_namespaces(scmp_filter_ctx ctx)
 {
-    const uint64_t ns = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
-                        CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP;
+    const uint64_t ns = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+                        CLONE_NEWNET | CLONE_NEWCGROUP;
     int rc;
     /* libseccomp cannot express "masked != 0" directly: one rule per flag. */
     for (int bit = 0; bit < 64; bit++) {
         uint64_t f = 1ull << bit;
-        if (!(ns & f))
-            continue;
+        if (!(ns & f)) continue;
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
                               SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
     }
     return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 }
@@ -78,21 +115,17 @@ static int deny_clone_namespaces(scmp_filter_ctx ctx)
 int security_seccomp(err_t *e)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    if (!ctx)
-        return err_make(e, ERR_NOMEM, "seccomp_init failed");
+    if (!ctx) return err_make(e, ERR_NOMEM, "seccomp_init failed");
     int rc = 0;
     for (size_t i = 0; i < sizeof denied / sizeof *denied && rc == 0; i++) {
         int nr = seccomp_syscall_resolve_name(denied[i]);
-        if (nr == __NR_SCMP_ERROR)
-            continue; /* not on this architecture */
+        if (nr == __NR_SCMP_ERROR) continue; /* not on this architecture */
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
-        if (rc < 0)
-            err_make(e, ERR_INTERNAL, "seccomp rule for %s: %d", denied[i], rc);
+        if (rc < 0) err_make(e, ERR_INTERNAL, "seccomp rule for %s: %d", denied[i], rc);
     }
     if (rc == 0 && (rc = deny_clone_namespaces(ctx)) < 0)
         err_make(e, ERR_INTERNAL, "seccomp rule for clone: %d", rc);
-    if (rc == 0 && (rc = seccomp_load(ctx)) < 0)
-        err_make(e, ERR_IO, "load seccomp filter: %d", rc);
+    if (rc == 0 && (rc = seccomp_load(ctx)) < 0) err_make(e, ERR_IO, "load seccomp filter: %d", rc);
     seccomp_release(ctx);
     return rc < 0 ? -(e ? e->code : ERR_INTERNAL) : 0;
 }

@@ -13,7 +13,7 @@
 
 typedef struct store store_t;
 
-#define BOX_ID_LEN 26   /* a ULID: 26 Crockford base32 characters */
+#define BOX_ID_LEN 26 /* a ULID: 26 Crockford base32 characters */
 #define BOX_NAME_MAX 128
 
 typedef enum box_state {
@@ -27,8 +27,8 @@ typedef enum box_state {
 /* A box's record. Strings are owned by the record (box_rec_free). */
 typedef struct box_rec {
     char id[BOX_ID_LEN + 1];
-    char *name;          /* unique; never NULL ("" is not allowed: ids name unnamed boxes) */
-    char *image;         /* the image reference as the user gave it */
+    char *name;  /* unique; never NULL ("" is not allowed: ids name unnamed boxes) */
+    char *image; /* the image reference as the user gave it */
     box_state state;
     int64_t created_ms;  /* wall clock */
     int64_t started_ms;  /* 0 if never started */

@@ -6,12 +6,9 @@
 
 int sdk_fail(err_t *dst, const err_t *src, int rc)
 {
-    if (rc >= 0)
-        return BOXLET_OK;
-    if (dst && src && dst != src)
-        *dst = *src;
-    if (dst)
-        dst->code = -rc;
+    if (rc >= 0) return BOXLET_OK;
+    if (dst && src && dst != src) *dst = *src;
+    if (dst) dst->code = -rc;
     return -rc;
 }
 
@@ -19,15 +16,13 @@ int boxlet_runtime_open(const char *home, boxlet_runtime **out)
 {
     boxlet_runtime *r = calloc(1, sizeof *r);
     *out = r;
-    if (!r)
-        return BOXLET_ENOMEM;
+    if (!r) return BOXLET_ENOMEM;
     return sdk_fail(&r->err, &r->err, rt_open(home, &r->rt, &r->err));
 }
 
 void boxlet_runtime_free(boxlet_runtime *rt)
 {
-    if (!rt)
-        return;
+    if (!rt) return;
     rt_close(rt->rt);
     free(rt);
 }
@@ -39,8 +34,7 @@ const char *boxlet_runtime_errmsg(const boxlet_runtime *rt)
 
 static int need_rt(boxlet_runtime *rt)
 {
-    if (rt->rt)
-        return BOXLET_OK;
+    if (rt->rt) return BOXLET_OK;
     err_make(&rt->err, ERR_INVAL, "the runtime failed to open");
     return BOXLET_EINVAL;
 }
@@ -54,8 +48,7 @@ void boxlet_box_opts_init(boxlet_box_opts *o)
 static boxlet_box *new_box(boxlet_runtime *rt)
 {
     boxlet_box *b = calloc(1, sizeof *b);
-    if (b)
-        b->rt = rt;
+    if (b) b->rt = rt;
     return b;
 }
 
@@ -63,15 +56,19 @@ int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
 {
     *out = NULL;
     int rc = need_rt(rt);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     boxlet_box *b = new_box(rt);
-    if (!b)
-        return BOXLET_ENOMEM;
-    box_config c = {.env = (char **)o->env, .nenv = o->nenv, .working_dir = (char *)o->working_dir,
-                    .user = (char *)o->user, .cpus = o->cpus, .memory_mib = o->memory_mib,
-                    .pids_max = o->pids_max, .network = o->network != 0,
-                    .labels = (char **)o->labels, .nlabels = o->nlabels,
+    if (!b) return BOXLET_ENOMEM;
+    box_config c = {.env = (char **)o->env,
+                    .nenv = o->nenv,
+                    .working_dir = (char *)o->working_dir,
+                    .user = (char *)o->user,
+                    .cpus = o->cpus,
+                    .memory_mib = o->memory_mib,
+                    .pids_max = o->pids_max,
+                    .network = o->network != 0,
+                    .labels = (char **)o->labels,
+                    .nlabels = o->nlabels,
                     .auto_remove = o->auto_remove != 0};
     rc = rt_create(rt->rt, o->name, o->image, &c, &b->rec, &rt->err);
     if (rc < 0) {
@@ -86,14 +83,11 @@ int boxlet_box_get(boxlet_runtime *rt, const char *key, boxlet_box **out)
 {
     *out = NULL;
     int rc = need_rt(rt);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     boxlet_box *b = new_box(rt);
-    if (!b)
-        return BOXLET_ENOMEM;
+    if (!b) return BOXLET_ENOMEM;
     rc = store_get(rt->rt->store, key, &b->rec, &rt->err);
-    if (rc == 0)
-        rc = rt_refresh(rt->rt, &b->rec, &rt->err);
+    if (rc == 0) rc = rt_refresh(rt->rt, &b->rec, &rt->err);
     if (rc < 0) {
         box_rec_free(&b->rec);
         free(b);
@@ -105,15 +99,13 @@ int boxlet_box_get(boxlet_runtime *rt, const char *key, boxlet_box **out)
 
 static int box_result(boxlet_box *b, int rc)
 {
-    if (rc < 0)
-        b->rt->err = b->err;
+    if (rc < 0) b->rt->err = b->err;
     return sdk_fail(&b->err, NULL, rc);
 }
 
 static int live(boxlet_box *b)
 {
-    if (!b->removed)
-        return 0;
+    if (!b->removed) return 0;
     return err_make(&b->err, ERR_NOTFOUND, "box %s was removed", b->rec.id);
 }
 
@@ -127,14 +119,12 @@ int boxlet_box_stop(boxlet_box *b, double timeout_s)
 {
     int rc = live(b);
     int ms = timeout_s < 0 ? 10000 : (int)(timeout_s * 1000);
-    if (rc == 0)
-        rc = rt_stop(b->rt->rt, &b->rec, ms, &b->err);
+    if (rc == 0) rc = rt_stop(b->rt->rt, &b->rec, ms, &b->err);
     box_config c;
     if (rc == 0 && box_config_from_json(b->rec.config, &c, NULL) == 0) {
         bool remove = c.auto_remove;
         box_config_free(&c);
-        if (remove && (rc = rt_remove(b->rt->rt, &b->rec, false, &b->err)) == 0)
-            b->removed = true;
+        if (remove && (rc = rt_remove(b->rt->rt, &b->rec, false, &b->err)) == 0) b->removed = true;
     }
     return box_result(b, rc);
 }
@@ -155,8 +145,7 @@ int boxlet_box_refresh(boxlet_box *b)
 
 void boxlet_box_free(boxlet_box *b)
 {
-    if (!b)
-        return;
+    if (!b) return;
     box_config_free(&b->cfg);
     box_rec_free(&b->rec);
     free(b);
@@ -215,13 +204,13 @@ int boxlet_box_stats(boxlet_box *b, boxlet_stats *out)
 {
     cgroup_stats cs;
     int rc = live(b);
-    if (rc == 0)
-        rc = rt_stats(b->rt->rt, &b->rec, &cs, &b->err);
+    if (rc == 0) rc = rt_stats(b->rt->rt, &b->rec, &cs, &b->err);
     if (rc == 0)
         *out = (boxlet_stats){.memory_bytes = cs.memory_bytes,
-                                  .memory_peak_bytes = cs.memory_peak_bytes,
-                                  .oom_kills = cs.oom_kills, .pids = cs.pids,
-                                  .cpu_usec = cs.cpu_usec};
+                              .memory_peak_bytes = cs.memory_peak_bytes,
+                              .oom_kills = cs.oom_kills,
+                              .pids = cs.pids,
+                              .cpu_usec = cs.cpu_usec};
     return box_result(b, rc);
 }
 
@@ -235,12 +224,10 @@ int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
     *out = NULL;
     *n = 0;
     int rc = need_rt(rt);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     box_rec *v;
     size_t k;
-    if ((rc = store_list(rt->rt->store, &v, &k, &rt->err)) < 0)
-        return sdk_fail(&rt->err, NULL, rc);
+    if ((rc = store_list(rt->rt->store, &v, &k, &rt->err)) < 0) return sdk_fail(&rt->err, NULL, rc);
     boxlet_box **boxes = calloc(k + 1, sizeof *boxes);
     for (size_t i = 0; boxes && i < k; i++)
         if (!(boxes[i] = new_box(rt))) {

@@ -24,18 +24,15 @@ static int push(char ***v, size_t *n, const char *s)
 
 static int note(boxlet_cmd *c, int rc)
 {
-    if (rc && !c->error)
-        c->error = rc;
+    if (rc && !c->error) c->error = rc;
     return rc;
 }
 
 boxlet_cmd *boxlet_cmd_newv(int argc, const char *const *argv)
 {
-    if (argc < 1 || !argv || !argv[0])
-        return NULL;
+    if (argc < 1 || !argv || !argv[0]) return NULL;
     boxlet_cmd *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c->grace_ms = -1;
     buf_init(&c->stdin_data, 1u << 20);
     for (int i = 0; i < argc; i++)
@@ -68,8 +65,7 @@ static void free_v(char **v, size_t n)
 
 void boxlet_cmd_free(boxlet_cmd *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     free_v(c->argv, c->argc);
     free_v(c->env, c->nenv);
     free(c->dir);
@@ -86,19 +82,16 @@ int boxlet_cmd_arg(boxlet_cmd *c, const char *arg)
 int boxlet_cmd_putenv(boxlet_cmd *c, const char *kv)
 {
     const char *eq = strchr(kv, '=');
-    if (!eq || eq == kv)
-        return note(c, BOXLET_EINVAL);
+    if (!eq || eq == kv) return note(c, BOXLET_EINVAL);
     return note(c, push(&c->env, &c->nenv, kv));
 }
 
 int boxlet_cmd_setenv(boxlet_cmd *c, const char *key, const char *value)
 {
-    if (!*key || strchr(key, '='))
-        return note(c, BOXLET_EINVAL);
+    if (!*key || strchr(key, '=')) return note(c, BOXLET_EINVAL);
     size_t n = strlen(key) + strlen(value) + 2;
     char *kv = malloc(n);
-    if (!kv)
-        return note(c, BOXLET_ENOMEM);
+    if (!kv) return note(c, BOXLET_ENOMEM);
     snprintf(kv, n, "%s=%s", key, value);
     int rc = push(&c->env, &c->nenv, kv);
     free(kv);
@@ -108,8 +101,7 @@ int boxlet_cmd_setenv(boxlet_cmd *c, const char *key, const char *value)
 static int set_str(boxlet_cmd *c, char **dst, const char *s)
 {
     char *copy = s ? strdup(s) : NULL;
-    if (s && !copy)
-        return note(c, BOXLET_ENOMEM);
+    if (s && !copy) return note(c, BOXLET_ENOMEM);
     free(*dst);
     *dst = copy;
     return BOXLET_OK;
@@ -127,18 +119,15 @@ int boxlet_cmd_setuser(boxlet_cmd *c, const char *user)
 
 int boxlet_cmd_settimeout(boxlet_cmd *c, double seconds)
 {
-    if (isnan(seconds) || seconds < 0 || seconds > 1e9)
-        return note(c, BOXLET_EINVAL);
+    if (isnan(seconds) || seconds < 0 || seconds > 1e9) return note(c, BOXLET_EINVAL);
     c->timeout_ms = (uint64_t)(seconds * 1000 + 0.5);
-    if (seconds > 0 && c->timeout_ms == 0)
-        c->timeout_ms = 1;
+    if (seconds > 0 && c->timeout_ms == 0) c->timeout_ms = 1;
     return BOXLET_OK;
 }
 
 int boxlet_cmd_settty(boxlet_cmd *c, unsigned rows, unsigned cols)
 {
-    if (rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
-        return note(c, BOXLET_EINVAL);
+    if (rows < 1 || rows > 65535 || cols < 1 || cols > 65535) return note(c, BOXLET_EINVAL);
     c->tty = true;
     c->rows = (uint16_t)rows;
     c->cols = (uint16_t)cols;
@@ -148,24 +137,21 @@ int boxlet_cmd_settty(boxlet_cmd *c, unsigned rows, unsigned cols)
 int boxlet_cmd_setstdin(boxlet_cmd *c, const void *data, size_t len)
 {
     buf_reset(&c->stdin_data);
-    if (buf_append(&c->stdin_data, data, len) < 0)
-        return note(c, BOXLET_ETOOBIG);
+    if (buf_append(&c->stdin_data, data, len) < 0) return note(c, BOXLET_ETOOBIG);
     c->has_stdin = true;
     return BOXLET_OK;
 }
 
 int boxlet_cmd_setretain(boxlet_cmd *c, size_t bytes)
 {
-    if (bytes == 0 || bytes > (1ull << 32))
-        return note(c, BOXLET_EINVAL);
+    if (bytes == 0 || bytes > (1ull << 32)) return note(c, BOXLET_EINVAL);
     c->retain = bytes;
     return BOXLET_OK;
 }
 
 int boxlet_cmd_setgrace(boxlet_cmd *c, double seconds)
 {
-    if (isnan(seconds) || seconds < 0)
-        return note(c, BOXLET_EINVAL);
+    if (isnan(seconds) || seconds < 0) return note(c, BOXLET_EINVAL);
     c->grace_ms = (int64_t)(seconds * 1000);
     return BOXLET_OK;
 }

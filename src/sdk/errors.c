@@ -10,14 +10,12 @@ _Static_assert((int)BOXLET_EPERM == (int)ERR_PERM && (int)BOXLET_EINVAL == (int)
 const char *boxlet_strerror(int code)
 {
     static const char *const text[] = {
-        "success",           "invalid argument",        "not found",
-        "execution is closed", "conflict",              "timed out",
-        "out of memory",     "input/output error",      "protocol error",
-        "too large",         "not supported",           "disconnected",
-        "internal error",    "limit reached",           "permission denied",
+        "success",        "invalid argument", "not found",         "execution is closed",
+        "conflict",       "timed out",        "out of memory",     "input/output error",
+        "protocol error", "too large",        "not supported",     "disconnected",
+        "internal error", "limit reached",    "permission denied",
     };
-    if (code < 0)
-        code = -code;
+    if (code < 0) code = -code;
     return code < (int)(sizeof text / sizeof text[0]) ? text[code] : "unknown error";
 }
 

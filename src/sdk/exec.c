@@ -32,12 +32,12 @@ struct boxlet_exec {
     bool owner;
     bool ended;
     boxlet_exit st;
-    proto_msg cur;        /* the message whose data the last chunk points into */
+    proto_msg cur; /* the message whose data the last chunk points into */
     bool have_cur;
-    uint8_t *cur_copy;    /* or the queued copy it points into */
+    uint8_t *cur_copy; /* or the queued copy it points into */
     qchunk *q;
     size_t qhead, qlen, qcap, qbytes;
-    buf_t pend;           /* stdin not yet acknowledged; pend[0] is at offset acked */
+    buf_t pend; /* stdin not yet acknowledged; pend[0] is at offset acked */
     uint64_t acked, sent;
     bool eof_wanted, eof_sent;
     err_t err;
@@ -52,8 +52,7 @@ static int fail(boxlet_exec *e, int rc)
 
 static void release_cur(boxlet_exec *e)
 {
-    if (e->have_cur)
-        proto_msg_free(&e->cur);
+    if (e->have_cur) proto_msg_free(&e->cur);
     e->have_cur = false;
     free(e->cur_copy);
     e->cur_copy = NULL;
@@ -62,10 +61,14 @@ static void release_cur(boxlet_exec *e)
 static void set_exit(boxlet_exec *e, const proto_exit *x)
 {
     e->ended = true;
-    e->st = (boxlet_exit){.status = (boxlet_exec_status)x->status, .exit_code = x->exit_code,
-                          .signal = x->signal, .timed_out = x->timed_out,
-                          .duration_ms = x->duration_ms, .stdout_bytes = x->stdout_bytes,
-                          .stderr_bytes = x->stderr_bytes, .cpu_us = x->cpu_us,
+    e->st = (boxlet_exit){.status = (boxlet_exec_status)x->status,
+                          .exit_code = x->exit_code,
+                          .signal = x->signal,
+                          .timed_out = x->timed_out,
+                          .duration_ms = x->duration_ms,
+                          .stdout_bytes = x->stdout_bytes,
+                          .stderr_bytes = x->stderr_bytes,
+                          .cpu_us = x->cpu_us,
                           .peak_rss_kib = x->peak_rss_kib};
     snprintf(e->st.error_message, sizeof e->st.error_message, "%s",
              x->error_message ? x->error_message : "");
@@ -80,8 +83,7 @@ static int enqueue(boxlet_exec *e, const proto_msg *m)
         } else {
             size_t ncap = e->qcap ? e->qcap * 2 : 16;
             qchunk *nq = realloc(e->q, ncap * sizeof *nq);
-            if (!nq)
-                return -ERR_NOMEM;
+            if (!nq) return -ERR_NOMEM;
             e->q = nq;
             e->qcap = ncap;
         }
@@ -93,8 +95,7 @@ static int enqueue(boxlet_exec *e, const proto_msg *m)
         c->stream = m->u.output.stream;
         c->offset = m->u.output.offset;
         c->len = m->u.output.data.len;
-        if (!(c->data = malloc(c->len)))
-            return -ERR_NOMEM;
+        if (!(c->data = malloc(c->len))) return -ERR_NOMEM;
         memcpy(c->data, m->u.output.data.data, c->len);
         e->qbytes += c->len;
     } else {
@@ -118,15 +119,15 @@ static int flush_stdin(boxlet_exec *e)
 {
     uint64_t end = e->acked + e->pend.len;
     while (e->sent < end && e->sent - e->acked < STDIN_WINDOW) {
-        size_t n = (size_t)MIN(MIN(end - e->sent, PROTO_MAX_CHUNK),
-                               STDIN_WINDOW - (e->sent - e->acked));
-        proto_msg m = {.type = PROTO_STDIN,
-                       .u.stdin_msg = {.chan = CHAN, .offset = e->sent,
-                                       .data = {buf_data(&e->pend) + (e->sent - e->acked),
-                                                (uint32_t)n}}};
+        size_t n =
+            (size_t)MIN(MIN(end - e->sent, PROTO_MAX_CHUNK), STDIN_WINDOW - (e->sent - e->acked));
+        proto_msg m = {
+            .type = PROTO_STDIN,
+            .u.stdin_msg = {.chan = CHAN,
+                            .offset = e->sent,
+                            .data = {buf_data(&e->pend) + (e->sent - e->acked), (uint32_t)n}}};
         int rc = send_msg(e, &m);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
         e->sent += n;
     }
     if (e->eof_wanted && !e->eof_sent && e->sent == end) {
@@ -139,8 +140,7 @@ static int flush_stdin(boxlet_exec *e)
 
 static void on_ack(boxlet_exec *e, uint64_t off)
 {
-    if (off <= e->acked || off > e->acked + e->pend.len)
-        return;
+    if (off <= e->acked || off > e->acked + e->pend.len) return;
     buf_consume(&e->pend, (size_t)(off - e->acked));
     e->acked = off;
     flush_stdin(e);
@@ -155,11 +155,9 @@ static int next_msg(boxlet_exec *e, uint32_t want, proto_msg *m, int timeout_ms)
     for (;;) {
         int left = deadline < 0 ? -1 : (int)MAX(0, deadline - now_ms());
         int rc = agent_client_recv(e->c, m, left, &e->err);
-        if (rc <= 0)
-            return rc;
+        if (rc <= 0) return rc;
         bool stream = m->type == PROTO_OUTPUT || m->type == PROTO_GAP || m->type == PROTO_EXIT;
-        if (stream && !want)
-            return 1;
+        if (stream && !want) return 1;
         if (m->type == PROTO_EXIT) {
             set_exit(e, &m->u.exit.exit);
         } else if (stream) {
@@ -192,13 +190,11 @@ static int call(boxlet_exec *e, proto_msg *req, uint32_t *req_field, proto_msg *
 {
     *req_field = agent_client_next_req(e->c);
     int rc = send_msg(e, req);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     rc = next_msg(e, *req_field, reply, CALL_TIMEOUT_MS);
     if (rc == 0)
         return err_make(&e->err, ERR_TIMEOUT, "execution %s: no reply from the agent", e->id);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (reply->type == PROTO_ERROR) {
         rc = err_make(&e->err, (int)reply->u.error.code, "%s", reply->u.error.message);
         proto_msg_free(reply);
@@ -212,16 +208,14 @@ static int call(boxlet_exec *e, proto_msg *req, uint32_t *req_field, proto_msg *
 static boxlet_exec *exec_new(void)
 {
     boxlet_exec *e = calloc(1, sizeof *e);
-    if (e)
-        buf_init(&e->pend, 0);
+    if (e) buf_init(&e->pend, 0);
     return e;
 }
 
 static char **merged_env(const box_config *bc, const boxlet_cmd *cmd, uint32_t *n)
 {
     char **v = calloc(bc->nenv + cmd->nenv + 1, sizeof *v);
-    if (!v)
-        return NULL;
+    if (!v) return NULL;
     for (size_t i = 0; i < bc->nenv; i++) /* the command's entries come later: they win */
         v[(*n)++] = bc->env[i];
     for (size_t i = 0; i < cmd->nenv; i++)
@@ -233,26 +227,32 @@ static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
 {
     box_config bc;
     int rc = box_config_from_json(b->rec.config, &bc, &e->err);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     uint32_t nenv = 0;
     char **env = merged_env(&bc, cmd, &nenv);
     proto_msg m = {.type = PROTO_EXEC_START};
     proto_exec_start *s = &m.u.start;
-    *s = (proto_exec_start){.command = cmd->argv[0], .argc = (uint32_t)cmd->argc - 1,
-                            .args = cmd->argv + 1, .envc = nenv, .env = env,
+    *s = (proto_exec_start){.command = cmd->argv[0],
+                            .argc = (uint32_t)cmd->argc - 1,
+                            .args = cmd->argv + 1,
+                            .envc = nenv,
+                            .env = env,
                             .working_dir = cmd->dir ? cmd->dir : bc.working_dir,
-                            .user = cmd->user ? cmd->user : bc.user, .tty = cmd->tty,
-                            .rows = cmd->rows, .cols = cmd->cols, .timeout_ms = cmd->timeout_ms,
-                            .retain = cmd->retain, .reconnect_grace_ms = cmd->grace_ms,
-                            .has_stdin = cmd->has_stdin, .attach_chan = CHAN};
+                            .user = cmd->user ? cmd->user : bc.user,
+                            .tty = cmd->tty,
+                            .rows = cmd->rows,
+                            .cols = cmd->cols,
+                            .timeout_ms = cmd->timeout_ms,
+                            .retain = cmd->retain,
+                            .reconnect_grace_ms = cmd->grace_ms,
+                            .has_stdin = cmd->has_stdin,
+                            .attach_chan = CHAN};
     s->stdin_data = (proto_bytes){buf_data(&cmd->stdin_data), (uint32_t)cmd->stdin_data.len};
     proto_msg reply;
     rc = env ? call(e, &m, &s->req, &reply) : err_make(&e->err, ERR_NOMEM, "out of memory");
     free(env);
     box_config_free(&bc);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     snprintf(e->id, sizeof e->id, "%s", reply.u.info.info.exec_id);
     if (reply.u.info.info.exit.status != PROTO_RUNNING)
         e->eof_sent = true; /* spawn failed: there is no stdin to close */
@@ -281,12 +281,10 @@ int boxlet_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec **out)
         return cmd->error;
     }
     boxlet_exec *e = exec_new();
-    if (!e)
-        return BOXLET_ENOMEM;
+    if (!e) return BOXLET_ENOMEM;
     e->owner = true;
     int rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err);
-    if (rc == 0)
-        rc = send_start(e, b, cmd);
+    if (rc == 0) rc = send_start(e, b, cmd);
     return finish_open(b, e, rc, out);
 }
 
@@ -295,14 +293,16 @@ int boxlet_exec_attach(boxlet_box *b, const char *exec_id, unsigned long long st
 {
     *out = NULL;
     boxlet_exec *e = exec_new();
-    if (!e)
-        return BOXLET_ENOMEM;
+    if (!e) return BOXLET_ENOMEM;
     e->owner = !(flags & BOXLET_ATTACH_OBSERVER);
     snprintf(e->id, sizeof e->id, "%s", exec_id);
     int rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err);
     proto_msg m = {.type = PROTO_ATTACH,
-                   .u.attach = {.chan = CHAN, .exec_id = e->id, .stdout_offset = stdout_offset,
-                                .stderr_offset = stderr_offset, .owner = e->owner}};
+                   .u.attach = {.chan = CHAN,
+                                .exec_id = e->id,
+                                .stdout_offset = stdout_offset,
+                                .stderr_offset = stderr_offset,
+                                .owner = e->owner}};
     proto_msg reply;
     if (rc == 0 && (rc = call(e, &m, &m.u.attach.req, &reply)) == 0) {
         e->acked = e->sent = reply.u.attached.info.stdin_offset; /* resend from here */
@@ -336,13 +336,16 @@ static void end_chunk(boxlet_chunk *c)
 
 static bool pop_queued(boxlet_exec *e, boxlet_chunk *c)
 {
-    if (!e->qlen)
-        return false;
+    if (!e->qlen) return false;
     qchunk *q = &e->q[e->qhead++];
     e->qlen--;
     e->qbytes -= q->len;
-    *c = (boxlet_chunk){.kind = q->kind, .stream = q->stream, .offset = q->offset,
-                        .data = q->data, .len = q->len, .gap_end = q->gap_end};
+    *c = (boxlet_chunk){.kind = q->kind,
+                        .stream = q->stream,
+                        .offset = q->offset,
+                        .data = q->data,
+                        .len = q->len,
+                        .gap_end = q->gap_end};
     e->cur_copy = q->data;
     return true;
 }
@@ -351,12 +354,16 @@ static void to_chunk(boxlet_exec *e, boxlet_chunk *c)
 {
     const proto_msg *m = &e->cur;
     if (m->type == PROTO_OUTPUT)
-        *c = (boxlet_chunk){.kind = BOXLET_CHUNK_DATA, .stream = m->u.output.stream,
-                            .offset = m->u.output.offset, .data = m->u.output.data.data,
+        *c = (boxlet_chunk){.kind = BOXLET_CHUNK_DATA,
+                            .stream = m->u.output.stream,
+                            .offset = m->u.output.offset,
+                            .data = m->u.output.data.data,
                             .len = m->u.output.data.len};
     else if (m->type == PROTO_GAP)
-        *c = (boxlet_chunk){.kind = BOXLET_CHUNK_GAP, .stream = m->u.gap.stream,
-                            .offset = m->u.gap.from, .gap_end = m->u.gap.to};
+        *c = (boxlet_chunk){.kind = BOXLET_CHUNK_GAP,
+                            .stream = m->u.gap.stream,
+                            .offset = m->u.gap.from,
+                            .gap_end = m->u.gap.to};
     else {
         set_exit(e, &m->u.exit.exit);
         end_chunk(c);
@@ -366,8 +373,7 @@ static void to_chunk(boxlet_exec *e, boxlet_chunk *c)
 int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
 {
     release_cur(e);
-    if (pop_queued(e, c))
-        return BOXLET_OK;
+    if (pop_queued(e, c)) return BOXLET_OK;
     if (e->ended) {
         end_chunk(c);
         return BOXLET_OK;
@@ -375,8 +381,7 @@ int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
     int rc = next_msg(e, 0, &e->cur, timeout_ms);
     if (rc == 0)
         return fail(e, err_make(&e->err, ERR_TIMEOUT, "no output within %d ms", timeout_ms));
-    if (rc < 0)
-        return fail(e, rc);
+    if (rc < 0) return fail(e, rc);
     e->have_cur = true;
     to_chunk(e, c);
     return BOXLET_OK;
@@ -389,8 +394,7 @@ int boxlet_exec_wait(boxlet_exec *e, boxlet_exit *st, int timeout_ms)
     do {
         int left = deadline < 0 ? -1 : (int)MAX(0, deadline - now_ms());
         int rc = boxlet_exec_read(e, &c, left);
-        if (rc != BOXLET_OK)
-            return rc;
+        if (rc != BOXLET_OK) return rc;
     } while (c.kind != BOXLET_CHUNK_END);
     *st = e->st;
     return BOXLET_OK;
@@ -401,8 +405,7 @@ int boxlet_exec_wait(boxlet_exec *e, boxlet_exit *st, int timeout_ms)
 int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms)
 {
     if (!e->owner)
-        return fail(e, err_make(&e->err, ERR_PERM, "execution %s: attached as an observer",
-                                e->id));
+        return fail(e, err_make(&e->err, ERR_PERM, "execution %s: attached as an observer", e->id));
     if (e->ended || e->eof_wanted)
         return fail(e, err_make(&e->err, ERR_CLOSED, "execution %s: stdin is closed", e->id));
     if (buf_append(&e->pend, data, len) < 0)
@@ -441,10 +444,8 @@ int boxlet_exec_buffered(const boxlet_exec *e)
 int boxlet_exec_close_stdin(boxlet_exec *e)
 {
     if (!e->owner)
-        return fail(e, err_make(&e->err, ERR_PERM, "execution %s: attached as an observer",
-                                e->id));
-    if (e->ended)
-        return fail(e, err_make(&e->err, ERR_CLOSED, "execution %s is closed", e->id));
+        return fail(e, err_make(&e->err, ERR_PERM, "execution %s: attached as an observer", e->id));
+    if (e->ended) return fail(e, err_make(&e->err, ERR_CLOSED, "execution %s is closed", e->id));
     e->eof_wanted = true;
     return fail(e, flush_stdin(e)); /* EOF follows the last byte, now or on a later ACK */
 }
@@ -453,8 +454,7 @@ static int exec_call(boxlet_exec *e, proto_msg *m)
 {
     proto_msg reply;
     int rc = call(e, m, &m->u.exec_req.req, &reply);
-    if (rc == 0)
-        proto_msg_free(&reply);
+    if (rc == 0) proto_msg_free(&reply);
     return fail(e, rc);
 }
 
@@ -467,10 +467,11 @@ int boxlet_exec_signal(boxlet_exec *e, int sig)
 int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols)
 {
     if (rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
-        return fail(e, err_make(&e->err, ERR_INVAL, "terminal size %ux%u: want 1..65535 each",
-                                rows, cols));
-    proto_msg m = {.type = PROTO_RESIZE,
-                   .u.exec_req = {.exec_id = e->id, .rows = (uint16_t)rows, .cols = (uint16_t)cols}};
+        return fail(
+            e, err_make(&e->err, ERR_INVAL, "terminal size %ux%u: want 1..65535 each", rows, cols));
+    proto_msg m = {
+        .type = PROTO_RESIZE,
+        .u.exec_req = {.exec_id = e->id, .rows = (uint16_t)rows, .cols = (uint16_t)cols}};
     return exec_call(e, &m);
 }
 
@@ -482,8 +483,7 @@ int boxlet_exec_kill(boxlet_exec *e)
 
 void boxlet_exec_free(boxlet_exec *e)
 {
-    if (!e)
-        return;
+    if (!e) return;
     release_cur(e);
     for (size_t i = 0; i < e->qlen; i++)
         free(e->q[e->qhead + i].data);

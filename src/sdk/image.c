@@ -8,11 +8,11 @@
 int boxlet_image_import(boxlet_runtime *rt, const char *source, const char *name)
 {
     if (!rt->rt)
-        return sdk_fail(&rt->err, NULL, err_make(&rt->err, ERR_INVAL, "the runtime failed to open"));
+        return sdk_fail(&rt->err, NULL,
+                        err_make(&rt->err, ERR_INVAL, "the runtime failed to open"));
     image_info im;
     int rc = image_import(rt->rt->home, source, name, rt->rt->uid_base, &im, &rt->err);
-    if (rc == 0)
-        image_info_free(&im);
+    if (rc == 0) image_info_free(&im);
     return sdk_fail(&rt->err, NULL, rc);
 }
 
@@ -21,14 +21,16 @@ int boxlet_image_list(boxlet_runtime *rt, char ***names, size_t *n)
     *names = NULL;
     *n = 0;
     if (!rt->rt)
-        return sdk_fail(&rt->err, NULL, err_make(&rt->err, ERR_INVAL, "the runtime failed to open"));
+        return sdk_fail(&rt->err, NULL,
+                        err_make(&rt->err, ERR_INVAL, "the runtime failed to open"));
     return sdk_fail(&rt->err, NULL, image_list(rt->rt->home, names, n, &rt->err));
 }
 
 int boxlet_image_pull(boxlet_runtime *rt, const char *ref, const char *name)
 {
     if (!rt->rt)
-        return sdk_fail(&rt->err, NULL, err_make(&rt->err, ERR_INVAL, "the runtime failed to open"));
+        return sdk_fail(&rt->err, NULL,
+                        err_make(&rt->err, ERR_INVAL, "the runtime failed to open"));
     char derived[130];
     if (!name) { /* the name image_resolve would give it */
         image_pulled_name(ref, derived, sizeof derived);
@@ -36,7 +38,6 @@ int boxlet_image_pull(boxlet_runtime *rt, const char *ref, const char *name)
     }
     image_info im;
     int rc = image_pull(rt->rt->home, ref, name, rt->rt->uid_base, &im, &rt->err);
-    if (rc == 0)
-        image_info_free(&im);
+    if (rc == 0) image_info_free(&im);
     return sdk_fail(&rt->err, NULL, rc);
 }

@@ -18,10 +18,14 @@ static void info_to_public(const proto_info *in, boxlet_exec_info *out)
     out->stderr_end = in->stderr_end;
     out->stdin_attached = in->stdin_owned;
     const proto_exit *x = &in->exit;
-    out->exit = (boxlet_exit){.status = (boxlet_exec_status)x->status, .exit_code = x->exit_code,
-                              .signal = x->signal, .timed_out = x->timed_out,
-                              .duration_ms = x->duration_ms, .stdout_bytes = x->stdout_bytes,
-                              .stderr_bytes = x->stderr_bytes, .cpu_us = x->cpu_us,
+    out->exit = (boxlet_exit){.status = (boxlet_exec_status)x->status,
+                              .exit_code = x->exit_code,
+                              .signal = x->signal,
+                              .timed_out = x->timed_out,
+                              .duration_ms = x->duration_ms,
+                              .stdout_bytes = x->stdout_bytes,
+                              .stderr_bytes = x->stderr_bytes,
+                              .cpu_us = x->cpu_us,
                               .peak_rss_kib = x->peak_rss_kib};
     snprintf(out->exit.error_message, sizeof out->exit.error_message, "%s",
              x->error_message ? x->error_message : "");
@@ -34,15 +38,12 @@ static int listing(agent_client *c, boxlet_exec_info **out, size_t *n, err_t *e)
     uint32_t want = m.u.list.req;
     while (rc == 0) {
         rc = agent_client_recv(c, &m, 10000, e);
-        if (rc <= 0)
-            return rc ? rc : err_make(e, ERR_TIMEOUT, "list executions: no reply");
-        if (m.type == PROTO_LISTING && m.u.listing.req == want)
-            break;
+        if (rc <= 0) return rc ? rc : err_make(e, ERR_TIMEOUT, "list executions: no reply");
+        if (m.type == PROTO_LISTING && m.u.listing.req == want) break;
         proto_msg_free(&m);
         rc = 0;
     }
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     *out = calloc(m.u.listing.count + 1, sizeof **out);
     if (!*out) {
         proto_msg_free(&m);
@@ -76,11 +77,9 @@ typedef struct capture {
 static int keep(capture *k, const boxlet_chunk *c)
 {
     size_t take = k->len >= k->max ? 0 : c->len < k->max - k->len ? c->len : k->max - k->len;
-    if (!take)
-        return 0;
+    if (!take) return 0;
     char *np = realloc(k->p, k->len + take + 1);
-    if (!np)
-        return BOXLET_ENOMEM;
+    if (!np) return BOXLET_ENOMEM;
     memcpy(np + k->len, c->data, take);
     k->p = np;
     k->len += take;
@@ -90,14 +89,12 @@ static int keep(capture *k, const boxlet_chunk *c)
 
 static void hand_over(capture *k, char **out, size_t *len)
 {
-    if (!k->p)
-        k->p = calloc(1, 1);
+    if (!k->p) k->p = calloc(1, 1);
     if (out) {
         *out = k->p;
         k->p = NULL;
     }
-    if (len)
-        *len = k->len;
+    if (len) *len = k->len;
     free(k->p);
 }
 
@@ -106,17 +103,13 @@ int boxlet_run(boxlet_box *b, const boxlet_cmd *cmd, size_t max_bytes, boxlet_ex
 {
     boxlet_exec *e;
     int rc = boxlet_exec_start(b, cmd, &e);
-    if (rc)
-        return rc;
-    if (!cmd->has_stdin)
-        boxlet_exec_close_stdin(e);
+    if (rc) return rc;
+    if (!cmd->has_stdin) boxlet_exec_close_stdin(e);
     capture k[2] = {{NULL, 0, max_bytes}, {NULL, 0, max_bytes}};
     boxlet_chunk c;
     while ((rc = boxlet_exec_read(e, &c, -1)) == BOXLET_OK && c.kind != BOXLET_CHUNK_END)
-        if (c.kind == BOXLET_CHUNK_DATA && (rc = keep(&k[c.stream == BOXLET_STDERR], &c)))
-            break;
-    if (rc == BOXLET_OK)
-        rc = boxlet_exec_wait(e, st, 0);
+        if (c.kind == BOXLET_CHUNK_DATA && (rc = keep(&k[c.stream == BOXLET_STDERR], &c))) break;
+    if (rc == BOXLET_OK) rc = boxlet_exec_wait(e, st, 0);
     if (rc != BOXLET_OK) {
         b->err.code = rc;
         snprintf(b->err.msg, sizeof b->err.msg, "%s", boxlet_exec_errmsg(e));

@@ -17,14 +17,14 @@ struct boxlet_box {
     boxlet_runtime *rt;
     box_rec rec;
     bool removed;
-    box_config cfg;    /* parsed from rec.config, for boxlet_box_default_cmd */
+    box_config cfg; /* parsed from rec.config, for boxlet_box_default_cmd */
     err_t err;
 };
 
 struct boxlet_cmd {
-    char **argv;       /* NULL-terminated */
+    char **argv; /* NULL-terminated */
     size_t argc;
-    char **env;        /* KEY=VALUE */
+    char **env; /* KEY=VALUE */
     size_t nenv;
     char *dir, *user;
     uint64_t timeout_ms;
@@ -33,8 +33,8 @@ struct boxlet_cmd {
     bool has_stdin;
     buf_t stdin_data;
     uint64_t retain;
-    int64_t grace_ms;  /* -1 = agent default */
-    int error;         /* first failed setter (reported by exec_start) */
+    int64_t grace_ms; /* -1 = agent default */
+    int error;        /* first failed setter (reported by exec_start) */
 };
 
 /* Records code/message in e and returns the public code (>= 0). */

@@ -30,12 +30,12 @@ struct attach {
     boxlet_box *box;
     boxlet_exec *ex;
     bool owner, ended, exit_queued, paused;
-    bool ext;                 /* boxlet.v1 */
-    bool ping_now;            /* a Ping right after the upgrade (clients time out without one) */
-    unsigned long long skip;  /* stdin bytes to drop: the execution has them */
+    bool ext;                /* boxlet.v1 */
+    bool ping_now;           /* a Ping right after the upgrade (clients time out without one) */
+    unsigned long long skip; /* stdin bytes to drop: the execution has them */
     frame_t *head, *tail;
     size_t queued;
-    uint8_t held[2][4];       /* per stream: a UTF-8 sequence cut by a chunk */
+    uint8_t held[2][4]; /* per stream: a UTF-8 sequence cut by a chunk */
     size_t nheld[2];
 };
 
@@ -43,13 +43,11 @@ static bool frame_push(attach_t *a, bool text, uint8_t prefix, const void *p, si
 {
     size_t len = n + (prefix ? 1 : 0);
     frame_t *f = malloc(sizeof *f + LWS_PRE + len);
-    if (!f)
-        return false;
+    if (!f) return false;
     f->next = NULL;
     f->text = text;
     f->len = len;
-    if (prefix)
-        f->buf[LWS_PRE] = prefix;
+    if (prefix) f->buf[LWS_PRE] = prefix;
     memcpy(f->buf + LWS_PRE + (prefix ? 1 : 0), p, n);
     if (a->tail)
         a->tail->next = f;
@@ -64,8 +62,7 @@ static void push_json(attach_t *a, json_t *v)
 {
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
-    if (text)
-        frame_push(a, true, 0, text, strlen(text));
+    if (text) frame_push(a, true, 0, text, strlen(text));
     free(text);
 }
 
@@ -76,10 +73,9 @@ static void push_exit(attach_t *a, const boxlet_exit *x)
                            "exit", "exit_code", x->exit_code, "signal", x->signal, "timed_out",
                            x->timed_out, "status", names[x->status <= 3 ? x->status : 0],
                            "duration_ms", (json_int_t)x->duration_ms, "stdout_bytes",
-                           (json_int_t)x->stdout_bytes, "stderr_bytes",
-                           (json_int_t)x->stderr_bytes, "cpu_us", (json_int_t)x->cpu_us,
-                           "peak_rss_kib", (json_int_t)x->peak_rss_kib, "error_message",
-                           x->error_message));
+                           (json_int_t)x->stdout_bytes, "stderr_bytes", (json_int_t)x->stderr_bytes,
+                           "cpu_us", (json_int_t)x->cpu_us, "peak_rss_kib",
+                           (json_int_t)x->peak_rss_kib, "error_message", x->error_message));
     a->exit_queued = true;
 }
 
@@ -90,24 +86,19 @@ static void push_data(attach_t *a, int stream, const uint8_t *p, size_t n, bool 
 {
     int s = stream == BOXLET_STDERR;
     uint8_t *joined = NULL;
-    if (n == 0 && a->nheld[s] == 0)
-        return;
+    if (n == 0 && a->nheld[s] == 0) return;
     if (a->nheld[s]) {
         joined = malloc(a->nheld[s] + n);
-        if (!joined)
-            return;
+        if (!joined) return;
         memcpy(joined, a->held[s], a->nheld[s]);
-        if (n)
-            memcpy(joined + a->nheld[s], p, n);
+        if (n) memcpy(joined + a->nheld[s], p, n);
         n += a->nheld[s];
         p = joined;
         a->nheld[s] = 0;
     }
     size_t cut = flush ? n : utf8_cut(p, n);
-    if (cut)
-        frame_push(a, false, (uint8_t)stream, p, cut);
-    if (n > cut)
-        memcpy(a->held[s], p + cut, n - cut);
+    if (cut) frame_push(a, false, (uint8_t)stream, p, cut);
+    if (n > cut) memcpy(a->held[s], p + cut, n - cut);
     a->nheld[s] = n - cut;
     free(joined);
 }
@@ -130,10 +121,8 @@ static void pump(attach_t *a)
         else if (c.kind == BOXLET_CHUNK_END) {
             boxlet_exit st;
             flush_held(a);
-            if (boxlet_exec_wait(a->ex, &st, 0) == BOXLET_OK)
-                push_exit(a, &st);
-        }
-        else if (c.kind == BOXLET_CHUNK_GAP && a->ext && (flush_held(a), true))
+            if (boxlet_exec_wait(a->ex, &st, 0) == BOXLET_OK) push_exit(a, &st);
+        } else if (c.kind == BOXLET_CHUNK_GAP && a->ext && (flush_held(a), true))
             push_json(a, json_pack("{s:s, s:s, s:I, s:I}", "type", "gap", "stream",
                                    c.stream == BOXLET_STDERR ? "stderr" : "stdout", "from",
                                    (json_int_t)c.offset, "to", (json_int_t)c.gap_end));
@@ -144,8 +133,7 @@ static void pump(attach_t *a)
         lws_rx_flow_control(a->raw, pause ? 0 : 1);
         a->paused = pause;
     }
-    if (a->head && a->ws)
-        lws_callback_on_writable(a->ws);
+    if (a->head && a->ws) lws_callback_on_writable(a->ws);
 }
 
 /* ---- opening ----------------------------------------------------------------- */
@@ -158,8 +146,7 @@ static bool parse_attach_path(const char *path, char *box, char *eid, size_t n)
         while (*p == '/')
             p++;
         size_t len = strcspn(p, "/");
-        if (!len || len >= sizeof seg[0])
-            break;
+        if (!len || len >= sizeof seg[0]) break;
         memcpy(seg[k], p, len);
         seg[k++][len] = '\0';
         p += len;
@@ -175,8 +162,7 @@ static bool parse_attach_path(const char *path, char *box, char *eid, size_t n)
 
 static bool ws_authorized(server_t *s, struct lws *wsi)
 {
-    if (!s->api_key || !*s->api_key)
-        return true;
+    if (!s->api_key || !*s->api_key) return true;
     char got[512] = {0}, want[512];
     lws_hdr_copy(wsi, got, sizeof got, WSI_TOKEN_HTTP_AUTHORIZATION);
     snprintf(want, sizeof want, "Bearer %s", s->api_key);
@@ -212,14 +198,12 @@ static int offset_arg(struct lws *wsi, const char *name, unsigned long long *out
 {
     char v[32], *end;
     *out = 0;
-    if (!query_arg(wsi, name, v, sizeof v))
-        return 0;
+    if (!query_arg(wsi, name, v, sizeof v)) return 0;
     *out = strtoull(v, &end, 10);
     return *v && !*end ? 0 : -1;
 }
 
-attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t msglen,
-                      int *status)
+attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t msglen, int *status)
 {
     char path[1024] = {0}, box[256], eid[256];
     lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
@@ -250,7 +234,8 @@ attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t 
                                 a->owner ? 0 : BOXLET_ATTACH_OBSERVER, &a->ex);
     if (rc != BOXLET_OK) {
         *status = reply_status_of(rc);
-        snprintf(msg, msglen, "%s", a->box ? boxlet_box_errmsg(a->box) : boxlet_runtime_errmsg(s->rt));
+        snprintf(msg, msglen, "%s",
+                 a->box ? boxlet_box_errmsg(a->box) : boxlet_runtime_errmsg(s->rt));
         boxlet_box_free(a->box);
         free(a);
         return NULL;
@@ -266,8 +251,11 @@ void attach_established(attach_t *a, struct lws *wsi)
     int fd = dup(boxlet_exec_fd(a->ex)); /* lws closes what it adopts */
     lws_sock_file_fd_type d;
     d.filefd = fd;
-    lws_adopt_desc_t info = {.vh = lws_get_vhost(wsi), .type = LWS_ADOPT_RAW_FILE_DESC,
-                             .fd = d, .vh_prot_name = "boxlet-exec", .opaque = a};
+    lws_adopt_desc_t info = {.vh = lws_get_vhost(wsi),
+                             .type = LWS_ADOPT_RAW_FILE_DESC,
+                             .fd = d,
+                             .vh_prot_name = "boxlet-exec",
+                             .opaque = a};
     a->raw = fd >= 0 ? lws_adopt_descriptor_vhost_via_info(&info) : NULL;
     if (a->ext) { /* where the streams resume, and where stdin continues */
         unsigned long long o = 0, e = 0;
@@ -283,8 +271,7 @@ void attach_established(attach_t *a, struct lws *wsi)
 
 /* ---- client frames ----------------------------------------------------------- */
 
-static __attribute__((format(printf, 2, 3))) void control_error(attach_t *a, const char *fmt,
-                                                                  ...)
+static __attribute__((format(printf, 2, 3))) void control_error(attach_t *a, const char *fmt, ...)
 {
     char msg[600];
     va_list ap;
@@ -315,8 +302,10 @@ static void control(attach_t *a, const void *in, size_t len)
         json_int_t k = json_integer_value(json_object_get(o, "offset"));
         unsigned long long have = boxlet_exec_stdin_offset(a->ex);
         if (k < 0 || (unsigned long long)k > have)
-            control_error(a, "stdin_offset %lld is past the %llu bytes the execution has: bytes "
-                             "are missing", (long long)k, have);
+            control_error(a,
+                          "stdin_offset %lld is past the %llu bytes the execution has: bytes "
+                          "are missing",
+                          (long long)k, have);
         else
             a->skip = have - (unsigned long long)k;
     } else if (strcmp(type, "stdin_eof") == 0) {
@@ -325,25 +314,24 @@ static void control(attach_t *a, const void *in, size_t len)
         control_error(a, "unknown control message type \"%s\"", type);
     }
     if (rc != BOXLET_OK)
-        control_error(a, "%s", *boxlet_exec_errmsg(a->ex) ? boxlet_exec_errmsg(a->ex)
-                                                          : boxlet_strerror(rc));
+        control_error(a, "%s",
+                      *boxlet_exec_errmsg(a->ex) ? boxlet_exec_errmsg(a->ex) : boxlet_strerror(rc));
     json_decref(o);
     pump(a); /* a control call may have queued output inside the handle */
 }
 
 void attach_receive(attach_t *a, const void *in, size_t len, bool binary)
 {
-    if (!binary)
-        return control(a, in, len);
+    if (!binary) return control(a, in, len);
     if (!a->owner)
-        return control_error(a, "%s", "this attachment is an observer (?stdin=false): stdin ignored");
+        return control_error(a, "%s",
+                             "this attachment is an observer (?stdin=false): stdin ignored");
     if (a->skip) { /* exactly once: these bytes already reached the execution */
         size_t drop = a->skip < len ? (size_t)a->skip : len;
         a->skip -= drop;
         in = (const uint8_t *)in + drop;
         len -= drop;
-        if (!len)
-            return;
+        if (!len) return;
     }
     int rc = boxlet_exec_write(a->ex, in, len, 0); /* queued; sent within the window */
     if (rc != BOXLET_OK && rc != BOXLET_ETIMEOUT)
@@ -356,21 +344,16 @@ int attach_writeable(attach_t *a)
     if (a->ping_now) {
         uint8_t ping[LWS_PRE + 4];
         a->ping_now = false;
-        if (lws_write(a->ws, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
-            return -1;
-        if (a->head)
-            lws_callback_on_writable(a->ws);
+        if (lws_write(a->ws, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0) return -1;
+        if (a->head) lws_callback_on_writable(a->ws);
         return 0;
     }
     frame_t *f = a->head;
-    if (!f)
-        return 0;
+    if (!f) return 0;
     int w = lws_write(a->ws, f->buf + LWS_PRE, f->len, f->text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
-    if (w < (int)f->len)
-        return -1;
+    if (w < (int)f->len) return -1;
     a->head = f->next;
-    if (!a->head)
-        a->tail = NULL;
+    if (!a->head) a->tail = NULL;
     a->queued -= f->len;
     bool last = a->exit_queued && !a->head;
     free(f);
@@ -379,8 +362,7 @@ int attach_writeable(attach_t *a)
         return -1;
     }
     pump(a);
-    if (a->head)
-        lws_callback_on_writable(a->ws);
+    if (a->head) lws_callback_on_writable(a->ws);
     return 0;
 }
 
@@ -391,8 +373,7 @@ void attach_exec_readable(attach_t *a)
 
 void attach_close(attach_t *a)
 {
-    if (!a)
-        return;
+    if (!a) return;
     if (a->raw) {
         lws_set_opaque_user_data(a->raw, NULL);
         lws_set_timeout(a->raw, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
@@ -416,12 +397,10 @@ int attach_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     attach_t *a = lws_get_opaque_user_data(wsi);
     switch (reason) {
     case LWS_CALLBACK_RAW_RX_FILE:
-        if (a)
-            attach_exec_readable(a);
+        if (a) attach_exec_readable(a);
         return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
-        if (a)
-            a->raw = NULL;
+        if (a) a->raw = NULL;
         return 0;
     default:
         return 0;

@@ -27,8 +27,8 @@ typedef struct pss {
     bool close_after; /* lws ends a body-less POST's connection: say so */
     http_resp rs;
     bool answered;
-    attach_t *at;   /* a WebSocket attach */
-    buf_t text;     /* a text message being reassembled from fragments */
+    attach_t *at; /* a WebSocket attach */
+    buf_t text;   /* a text message being reassembled from fragments */
 } pss_t;
 
 #define MAX_WS_MESSAGE (1u << 20)
@@ -40,17 +40,15 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
-    if (the_context)
-        lws_cancel_service(the_context);
+    if (the_context) lws_cancel_service(the_context);
 }
 
 static const struct {
     enum lws_token_indexes tok;
     const char *name;
 } methods[] = {
-    {WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
-    {WSI_TOKEN_PUT_URI, "PUT"},       {WSI_TOKEN_PATCH_URI, "PATCH"},
-    {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_HEAD_URI, "HEAD"},
+    {WSI_TOKEN_GET_URI, "GET"},     {WSI_TOKEN_POST_URI, "POST"},     {WSI_TOKEN_PUT_URI, "PUT"},
+    {WSI_TOKEN_PATCH_URI, "PATCH"}, {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_HEAD_URI, "HEAD"},
 };
 
 static bool read_request(struct lws *wsi, pss_t *p)
@@ -58,8 +56,7 @@ static bool read_request(struct lws *wsi, pss_t *p)
     for (size_t i = 0; i < ARRAY_LEN(methods); i++)
         if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
             snprintf(p->rq.method, sizeof p->rq.method, "%s", methods[i].name);
-            if (lws_hdr_copy(wsi, p->rq.path, sizeof p->rq.path, methods[i].tok) < 0)
-                return false;
+            if (lws_hdr_copy(wsi, p->rq.path, sizeof p->rq.path, methods[i].tok) < 0) return false;
             break;
         }
     size_t q = 0;
@@ -67,8 +64,7 @@ static bool read_request(struct lws *wsi, pss_t *p)
     for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
          i++) {
         int n = snprintf(p->rq.query + q, sizeof p->rq.query - q, "%s%s", q ? "&" : "", frag);
-        if (n < 0 || (size_t)n >= sizeof p->rq.query - q)
-            return false;
+        if (n < 0 || (size_t)n >= sizeof p->rq.query - q) return false;
         q += (size_t)n;
     }
     uint8_t rnd[8];
@@ -118,11 +114,11 @@ static int write_response(struct lws *wsi, pss_t *p)
     uint8_t hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *pos = start, *end = hdr + sizeof hdr - 1;
     bool head = strcmp(p->rq.method, "HEAD") == 0;
     size_t len = p->rs.body.len;
-    if (lws_add_http_common_headers(wsi, (unsigned)p->rs.status, "application/json",
-                                    head ? 0 : len, &pos, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"x-request-id:",
-                                    (const unsigned char *)p->rq.request_id,
-                                    (int)strlen(p->rq.request_id), &pos, end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned)p->rs.status, "application/json", head ? 0 : len,
+                                    &pos, end) ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"x-request-id:", (const unsigned char *)p->rq.request_id,
+            (int)strlen(p->rq.request_id), &pos, end) ||
         (p->close_after &&
          lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                      (const unsigned char *)"close", 5, &pos, end)) ||
@@ -130,13 +126,11 @@ static int write_response(struct lws *wsi, pss_t *p)
         return 1;
     if (!head && len) {
         uint8_t *out = malloc(LWS_PRE + len);
-        if (!out)
-            return 1;
+        if (!out) return 1;
         memcpy(out + LWS_PRE, buf_data(&p->rs.body), len);
         int w = lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
         free(out);
-        if (w < (int)len)
-            return 1;
+        if (w < (int)len) return 1;
     }
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -163,16 +157,14 @@ static int on_http(struct lws *wsi, server_t *s, pss_t *p)
     char cl[32] = {0};
     lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     unsigned long long clen = strtoull(cl, NULL, 10);
-    if (clen > s->max_body)
-        p->too_big = true;
+    if (clen > s->max_body) p->too_big = true;
     bool has_body = clen > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
     /* A POST/PUT/PATCH without Content-Length: lws 4.1 will not reuse the
      * connection afterwards. Clients that pool connections (the BoxLite SDK's
      * HTTP client does not retry) must be told, or their next request fails. */
     p->close_after = !has_body && !cl[0] && strcmp(p->rq.method, "GET") != 0 &&
                      strcmp(p->rq.method, "HEAD") != 0 && strcmp(p->rq.method, "DELETE") != 0;
-    if (!has_body || p->too_big)
-        answer(wsi, s, p);
+    if (!has_body || p->too_big) answer(wsi, s, p);
     return 0;
 }
 
@@ -195,8 +187,8 @@ static int on_receive(struct lws *wsi, pss_t *p, const void *in, size_t len)
     return 0;
 }
 
-static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reasons reason,
-                 void *in, size_t len)
+static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reasons reason, void *in,
+                 size_t len)
 {
     char msg[512];
     int status = 500;
@@ -240,12 +232,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, s, p);
     case LWS_CALLBACK_HTTP_BODY:
-        if (!p->too_big && buf_append(&p->body, in, len) < 0)
-            p->too_big = true;
+        if (!p->too_big && buf_append(&p->body, in, len) < 0) p->too_big = true;
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (!p->answered)
-            answer(wsi, s, p);
+        if (!p->answered) answer(wsi, s, p);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return p->answered ? write_response(wsi, p) : 0;
@@ -281,10 +271,8 @@ static struct lws_context *make_context(const server_opts *o, server_t *s)
     /* An IPv4 address with IPv6 left on makes lws 4.1 bind every interface. */
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = 30;
-    if (o->ping_secs > 0)
-        keepalive.secs_since_valid_ping = (uint16_t)o->ping_secs;
-    if (o->idle_secs > 0)
-        keepalive.secs_since_valid_hangup = (uint16_t)o->idle_secs;
+    if (o->ping_secs > 0) keepalive.secs_since_valid_ping = (uint16_t)o->ping_secs;
+    if (o->idle_secs > 0) keepalive.secs_since_valid_hangup = (uint16_t)o->idle_secs;
     info.retry_and_idle_policy = &keepalive;
     lws_set_log_level(LLL_ERR, NULL);
     return lws_create_context(&info);
@@ -292,8 +280,7 @@ static struct lws_context *make_context(const server_opts *o, server_t *s)
 
 static void report_ready(struct lws_context *ctx, int fd)
 {
-    if (fd < 0)
-        return;
+    if (fd < 0) return;
     struct lws_vhost *vh = lws_get_vhost_by_name(ctx, "default");
     char line[32];
     int n = snprintf(line, sizeof line, "%d\n", vh ? lws_get_vhost_listen_port(vh) : -1);
@@ -304,7 +291,8 @@ static void report_ready(struct lws_context *ctx, int fd)
 
 int server_run(const server_opts *o)
 {
-    server_t s = {.api_key = o->api_key, .max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY,
+    server_t s = {.api_key = o->api_key,
+                  .max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY,
                   .started_ms = wall_ms()};
     if (boxlet_runtime_open(o->home, &s.rt) != BOXLET_OK) {
         fprintf(stderr, "boxlet serve: open the runtime: %s\n", boxlet_runtime_errmsg(s.rt));

@@ -9,17 +9,17 @@
 #include <stdbool.h>
 
 typedef struct http_req {
-    char method[8];       /* GET, HEAD, POST, PUT, DELETE, PATCH */
-    char path[1024];      /* without the query */
-    char query[1024];     /* without '?', "" if none */
-    const char *body;     /* NUL-terminated */
+    char method[8];   /* GET, HEAD, POST, PUT, DELETE, PATCH */
+    char path[1024];  /* without the query */
+    char query[1024]; /* without '?', "" if none */
+    const char *body; /* NUL-terminated */
     size_t body_len;
     char request_id[40];
 } http_req;
 
 typedef struct http_resp {
     int status;
-    buf_t body;           /* JSON text, or empty (204, HEAD) */
+    buf_t body; /* JSON text, or empty (204, HEAD) */
 } http_resp;
 
 typedef struct server {

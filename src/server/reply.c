@@ -10,8 +10,7 @@ void reply_json(http_resp *rs, int status, json_t *v)
 {
     rs->status = status;
     buf_reset(&rs->body);
-    if (!v)
-        return;
+    if (!v) return;
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
     if (!text) {
@@ -27,8 +26,7 @@ int reply_status_of(int code)
     static const int status[ERR_MAX_] = {
         200, 400, 404, 409, 409, 504, 500, 500, 503, 413, 501, 503, 500, 429, 403,
     };
-    if (code < 0)
-        code = -code;
+    if (code < 0) code = -code;
     return code > 0 && code < ERR_MAX_ ? status[code] : 500;
 }
 
@@ -36,8 +34,7 @@ int reply_status_of(int code)
  * its SDKs dispatch on these strings, so boxlet's own names stay internal. */
 static void wire_code(int status, int code, const char *message, const char **c, const char **t)
 {
-    if (code < 0)
-        code = -code;
+    if (code < 0) code = -code;
     *c = "internal", *t = "InternalError";
     if (status == 401)
         *c = "unauthenticated", *t = "AuthError";
@@ -81,5 +78,6 @@ void reply_error(http_resp *rs, int status, int code, const char *fmt, ...)
 
 void reply_code(http_resp *rs, int code, const char *message)
 {
-    envelope(rs, reply_status_of(code), code, message && *message ? message : boxlet_strerror(code));
+    envelope(rs, reply_status_of(code), code,
+             message && *message ? message : boxlet_strerror(code));
 }

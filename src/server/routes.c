@@ -28,8 +28,7 @@ static bool split_path(const char *p, path_t *out)
         p++;
     while (*p) {
         size_t len = strcspn(p, "/");
-        if (out->n == MAX_SEGS || len >= sizeof out->seg[0])
-            return false;
+        if (out->n == MAX_SEGS || len >= sizeof out->seg[0]) return false;
         memcpy(out->seg[out->n], p, len);
         out->seg[out->n++][len] = '\0';
         p += len;
@@ -75,14 +74,13 @@ static json_t *box_json(boxlet_box *b)
     json_t *cfg = json_loads(boxlet_box_config_json(b), 0, NULL);
     json_int_t mem = json_integer_value(json_object_get(cfg, "memory_mib"));
     double cpus = json_number_value(json_object_get(cfg, "cpus"));
-    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:i}", "box_id",
-                          boxlet_box_id(b), "id", boxlet_box_id(b), "name", boxlet_box_name(b),
-                          "image", boxlet_box_image(b), "status",
-                          boxlet_box_state_name(boxlet_box_state_of(b)), "created_at",
-                          timestamp(boxlet_box_created_ms(b)), "updated_at",
-                          timestamp(boxlet_box_created_ms(b)), "cpus",
-                          (json_int_t)(cpus > 0 ? (cpus < 1 ? 1 : cpus) : 0), "memory_mib", mem,
-                          "pid", boxlet_box_pid(b));
+    json_t *v = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:i}", "box_id", boxlet_box_id(b), "id",
+        boxlet_box_id(b), "name", boxlet_box_name(b), "image", boxlet_box_image(b), "status",
+        boxlet_box_state_name(boxlet_box_state_of(b)), "created_at",
+        timestamp(boxlet_box_created_ms(b)), "updated_at", timestamp(boxlet_box_created_ms(b)),
+        "cpus", (json_int_t)(cpus > 0 ? (cpus < 1 ? 1 : cpus) : 0), "memory_mib", mem, "pid",
+        boxlet_box_pid(b));
     json_object_set_new(v, "config", cfg ? cfg : json_object());
     return v;
 }
@@ -154,8 +152,7 @@ static bool only_known(json_t *o, const char *const *known, http_resp *rs)
 static bool want_type(json_t *o, const char *key, json_type t, const char *what, http_resp *rs)
 {
     json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v) || json_typeof(v) == t ||
-        (t == JSON_REAL && json_is_integer(v)))
+    if (!v || json_is_null(v) || json_typeof(v) == t || (t == JSON_REAL && json_is_integer(v)))
         return true;
     reply_error(rs, 400, ERR_INVAL, "field \"%s\" must be %s", key, what);
     return false;
@@ -167,8 +164,7 @@ static bool env_list(json_t *o, const char *key, char ***out, size_t *n, http_re
     json_t *m = json_object_get(o, key);
     *out = NULL;
     *n = 0;
-    if (!m || json_is_null(m))
-        return true;
+    if (!m || json_is_null(m)) return true;
     if (!json_is_object(m)) {
         reply_error(rs, 400, ERR_INVAL, "field \"%s\" must be an object of strings", key);
         return false;
@@ -179,8 +175,10 @@ static bool env_list(json_t *o, const char *key, char ***out, size_t *n, http_re
     json_object_foreach(m, k, v)
     {
         if (!json_is_string(v) || !*k || strchr(k, '=')) {
-            reply_error(rs, 400, ERR_INVAL, "%s entry \"%s\": keys must be non-empty without "
-                        "'=', values strings", key, k);
+            reply_error(rs, 400, ERR_INVAL,
+                        "%s entry \"%s\": keys must be non-empty without "
+                        "'=', values strings",
+                        key, k);
             return false;
         }
         size_t len = strlen(k) + json_string_length(v) + 2;
@@ -203,8 +201,7 @@ static boxlet_box *find_box(server_t *s, const char *key, http_resp *rs)
 {
     boxlet_box *b;
     int rc = boxlet_box_get(s->rt, key, &b);
-    if (rc == BOXLET_OK)
-        return b;
+    if (rc == BOXLET_OK) return b;
     reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
     return NULL;
 }
@@ -214,8 +211,7 @@ static void list_boxes(server_t *s, http_resp *rs)
     boxlet_box **v;
     size_t n;
     int rc = boxlet_box_list(s->rt, &v, &n);
-    if (rc != BOXLET_OK)
-        return reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
+    if (rc != BOXLET_OK) return reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(a, box_json(v[i]));
@@ -228,10 +224,11 @@ static void list_boxes(server_t *s, http_resp *rs)
 /* Every field of BoxLite's CreateBoxRequest is accepted (unknown ones are
  * 400); those without a boxlet equivalent yet are ignored (docs/server.md). */
 static const char *const box_fields[] = {
-    "name", "image", "cpus", "memory_mib", "env", "working_dir", "user", "network", "labels",
-    "auto_remove", "detach", "auto_resume", "auto_stop", "auto_delete", "disk_size_gb", "ports",
-    "volumes", "rootfs_path", "entrypoint", "cmd", "secrets", "tty", "advanced", "auto_start",
-    NULL};
+    "name",        "image",       "cpus",        "memory_mib",  "env",
+    "working_dir", "user",        "network",     "labels",      "auto_remove",
+    "detach",      "auto_resume", "auto_stop",   "auto_delete", "disk_size_gb",
+    "ports",       "volumes",     "rootfs_path", "entrypoint",  "cmd",
+    "secrets",     "tty",         "advanced",    "auto_start",  NULL};
 
 static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t *nenv,
                           char ***labels, size_t *nlabels, http_resp *rs)
@@ -241,15 +238,13 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
         !want_type(o, "cpus", JSON_REAL, "a number", rs) ||
         !want_type(o, "memory_mib", JSON_INTEGER, "an integer", rs) ||
         !want_type(o, "working_dir", JSON_STRING, "a string", rs) ||
-        !want_type(o, "user", JSON_STRING, "a string", rs) ||
-        !env_list(o, "env", env, nenv, rs) || !env_list(o, "labels", labels, nlabels, rs))
+        !want_type(o, "user", JSON_STRING, "a string", rs) || !env_list(o, "env", env, nenv, rs) ||
+        !env_list(o, "labels", labels, nlabels, rs))
         return false;
     boxlet_box_opts_init(opts);
     json_t *v;
-    if ((v = json_object_get(o, "image")) && json_is_string(v))
-        opts->image = json_string_value(v);
-    if ((v = json_object_get(o, "name")) && json_is_string(v))
-        opts->name = json_string_value(v);
+    if ((v = json_object_get(o, "image")) && json_is_string(v)) opts->image = json_string_value(v);
+    if ((v = json_object_get(o, "name")) && json_is_string(v)) opts->name = json_string_value(v);
     opts->cpus = json_number_value(json_object_get(o, "cpus"));
     json_int_t mem = json_integer_value(json_object_get(o, "memory_mib"));
     if (mem < 0) {
@@ -262,7 +257,7 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
     json_t *net = json_object_get(o, "network");
     json_t *out = json_object_get(net, "outbound");
     const char *mode = json_string_value(json_is_object(out) ? json_object_get(out, "mode")
-                                                              : json_object_get(net, "mode"));
+                                                             : json_object_get(net, "mode"));
     opts->network = json_is_true(net) || (mode && strcmp(mode, "enabled") == 0);
     opts->auto_remove = json_is_true(json_object_get(o, "auto_remove"));
     opts->env = (const char *const *)*env;
@@ -275,8 +270,7 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
 static void create_box(server_t *s, const http_req *rq, http_resp *rs)
 {
     json_t *o = parse_body(rq, rs);
-    if (!o)
-        return;
+    if (!o) return;
     boxlet_box_opts opts;
     char **env = NULL, **labels = NULL;
     size_t nenv = 0, nlabels = 0;
@@ -301,8 +295,7 @@ static void box_route(server_t *s, const http_req *rq, const char *id, const cha
                       http_resp *rs)
 {
     boxlet_box *b = find_box(s, id, rs);
-    if (!b)
-        return;
+    if (!b) return;
     int rc = BOXLET_OK;
     const char *m = rq->method;
     if (!verb && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)) {
@@ -311,27 +304,23 @@ static void box_route(server_t *s, const http_req *rq, const char *id, const cha
         char force[8] = "";
         query_get(rq, "force", force, sizeof force);
         rc = boxlet_box_remove(b, strcmp(force, "true") == 0 || strcmp(force, "1") == 0);
-        if (rc == BOXLET_OK)
-            reply_json(rs, 204, NULL);
+        if (rc == BOXLET_OK) reply_json(rs, 204, NULL);
     } else if (verb && strcmp(verb, "start") == 0 && strcmp(m, "POST") == 0) {
-        if ((rc = boxlet_box_start(b)) == BOXLET_OK)
-            reply_json(rs, 200, box_json(b));
+        if ((rc = boxlet_box_start(b)) == BOXLET_OK) reply_json(rs, 200, box_json(b));
     } else if (verb && strcmp(verb, "stop") == 0 && strcmp(m, "POST") == 0) {
-        if ((rc = boxlet_box_stop(b, -1)) == BOXLET_OK)
-            reply_json(rs, 200, box_json(b));
+        if ((rc = boxlet_box_stop(b, -1)) == BOXLET_OK) reply_json(rs, 200, box_json(b));
     } else {
         reply_error(rs, 405, ERR_INVAL, "%s is not allowed on %s", m, rq->path);
     }
-    if (rc != BOXLET_OK)
-        reply_code(rs, rc, boxlet_box_errmsg(b));
+    if (rc != BOXLET_OK) reply_code(rs, rc, boxlet_box_errmsg(b));
     boxlet_box_free(b);
 }
 
 /* ---- executions ------------------------------------------------------------------ */
 
-static const char *const exec_fields[] = {"command", "args", "env", "working_dir", "user",
-                                          "timeout_seconds", "tty", "rows", "cols", "stdin",
-                                          NULL};
+static const char *const exec_fields[] = {
+    "command", "args", "env",  "working_dir", "user", "timeout_seconds",
+    "tty",     "rows", "cols", "stdin",       NULL};
 
 static bool argv_from(json_t *o, boxlet_cmd **out, http_resp *rs)
 {
@@ -362,8 +351,7 @@ static bool exec_settings(json_t *o, boxlet_cmd *c, http_resp *rs)
 {
     char **env;
     size_t nenv;
-    if (!env_list(o, "env", &env, &nenv, rs))
-        return false;
+    if (!env_list(o, "env", &env, &nenv, rs)) return false;
     for (size_t i = 0; i < nenv; i++)
         boxlet_cmd_putenv(c, env[i]);
     free_list(env, nenv);
@@ -393,8 +381,7 @@ static bool exec_settings(json_t *o, boxlet_cmd *c, http_resp *rs)
 static void start_exec(server_t *s, const http_req *rq, const char *id, http_resp *rs)
 {
     json_t *o = parse_body(rq, rs);
-    if (!o)
-        return;
+    if (!o) return;
     boxlet_cmd *c = NULL;
     boxlet_box *b = NULL;
     if (only_known(o, exec_fields, rs) && argv_from(o, &c, rs) && exec_settings(o, c, rs) &&
@@ -418,8 +405,7 @@ static void list_execs(boxlet_box *b, const char *eid, http_resp *rs)
     boxlet_exec_info *v;
     size_t n;
     int rc = boxlet_exec_list(b, &v, &n);
-    if (rc != BOXLET_OK)
-        return reply_code(rs, rc, boxlet_box_errmsg(b));
+    if (rc != BOXLET_OK) return reply_code(rs, rc, boxlet_box_errmsg(b));
     json_t *a = json_array();
     json_t *one = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -442,8 +428,7 @@ static void control_exec(const http_req *rq, boxlet_box *b, const char *eid, con
                          http_resp *rs)
 {
     json_t *o = NULL;
-    if (verb && !(o = parse_body(rq, rs)))
-        return;
+    if (verb && !(o = parse_body(rq, rs))) return;
     boxlet_exec *e;
     int rc = boxlet_exec_attach(b, eid, BOXLET_OFFSET_TAIL, BOXLET_OFFSET_TAIL,
                                 BOXLET_ATTACH_OBSERVER, &e);
@@ -467,9 +452,10 @@ static void control_exec(const http_req *rq, boxlet_box *b, const char *eid, con
     if (rc == BOXLET_OK)
         reply_json(rs, verb ? 200 : 204, verb ? json_object() : NULL);
     else
-        reply_code(rs, rc, rc == BOXLET_EINVAL && !*boxlet_exec_errmsg(e)
-                               ? "signal must be an integer; rows and cols integers"
-                               : boxlet_exec_errmsg(e));
+        reply_code(rs, rc,
+                   rc == BOXLET_EINVAL && !*boxlet_exec_errmsg(e)
+                       ? "signal must be an integer; rows and cols integers"
+                       : boxlet_exec_errmsg(e));
     boxlet_exec_free(e);
     json_decref(o);
 }
@@ -479,8 +465,7 @@ static void exec_route(server_t *s, const http_req *rq, const path_t *p, int at,
     const char *id = p->seg[at], *m = rq->method;
     int rest = p->n - at - 2; /* segments after "executions" */
     boxlet_box *b = find_box(s, id, rs);
-    if (!b)
-        return;
+    if (!b) return;
     const char *eid = rest >= 1 ? p->seg[at + 2] : NULL;
     const char *verb = rest == 2 ? p->seg[at + 3] : NULL;
     if (rest == 0 && strcmp(m, "GET") == 0)
@@ -502,14 +487,16 @@ static void exec_route(server_t *s, const http_req *rq, const path_t *p, int at,
 static void top_level(server_t *s, const http_req *rq, const char *what, http_resp *rs)
 {
     if (strcmp(what, "config") == 0)
-        reply_json(rs, 200, json_pack("{s:s, s:s, s:b}", "version", boxlet_version(), "api",
-                                      "v1", "auth_required", s->api_key && *s->api_key));
+        reply_json(rs, 200,
+                   json_pack("{s:s, s:s, s:b}", "version", boxlet_version(), "api", "v1",
+                             "auth_required", s->api_key && *s->api_key));
     else if (strcmp(what, "me") == 0)
         reply_json(rs, 200, json_pack("{s:s, s:s}", "id", "local", "name", "boxlet"));
     else
-        reply_json(rs, 200, json_pack("{s:I, s:I, s:I}", "uptime_ms",
-                                      (json_int_t)(wall_ms() - s->started_ms), "requests",
-                                      (json_int_t)s->requests, "errors", (json_int_t)s->errors));
+        reply_json(rs, 200,
+                   json_pack("{s:I, s:I, s:I}", "uptime_ms",
+                             (json_int_t)(wall_ms() - s->started_ms), "requests",
+                             (json_int_t)s->requests, "errors", (json_int_t)s->errors));
     (void)rq;
 }
 
@@ -528,10 +515,8 @@ void route(server_t *s, const http_req *rq, http_resp *rs)
     if (strcmp(p.seg[at], "boxes") != 0)
         return reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
     int rest = p.n - at - 1;
-    if (rest == 0 && strcmp(rq->method, "GET") == 0)
-        return list_boxes(s, rs);
-    if (rest == 0 && strcmp(rq->method, "POST") == 0)
-        return create_box(s, rq, rs);
+    if (rest == 0 && strcmp(rq->method, "GET") == 0) return list_boxes(s, rs);
+    if (rest == 0 && strcmp(rq->method, "POST") == 0) return create_box(s, rq, rs);
     if (rest == 0)
         return reply_error(rs, 405, ERR_INVAL, "%s is not allowed on %s", rq->method, rq->path);
     const char *id = p.seg[at + 1];
@@ -540,7 +525,6 @@ void route(server_t *s, const http_req *rq, http_resp *rs)
         return box_route(s, rq, id, rest == 2 ? p.seg[at + 2] : NULL, rs);
     if (rest == 2 && strcmp(p.seg[at + 2], "exec") == 0 && strcmp(rq->method, "POST") == 0)
         return start_exec(s, rq, id, rs);
-    if (strcmp(p.seg[at + 2], "executions") == 0)
-        return exec_route(s, rq, &p, at + 1, rs);
+    if (strcmp(p.seg[at + 2], "executions") == 0) return exec_route(s, rq, &p, at + 1, rs);
     reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
 }

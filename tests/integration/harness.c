@@ -36,16 +36,13 @@ bool running_as_root(void)
 void agent_start(agent_proc *a, const char *const *extra)
 {
     const char *bin = getenv("BOXLET_AGENT");
-    if (!bin)
-        die("BOXLET_AGENT is not set (run through ctest)");
+    if (!bin) die("BOXLET_AGENT is not set (run through ctest)");
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     snprintf(a->dir, sizeof a->dir, "/tmp/boxlet-test.XXXXXX");
-    if (!mkdtemp(a->dir))
-        die("mkdtemp: %s", strerror(errno));
+    if (!mkdtemp(a->dir)) die("mkdtemp: %s", strerror(errno));
     snprintf(a->sock, sizeof a->sock, "%s/agent.sock", a->dir);
     int rp[2];
-    if (pipe(rp) < 0)
-        die("pipe: %s", strerror(errno));
+    if (pipe(rp) < 0) die("pipe: %s", strerror(errno));
     const char *argv[64] = {bin, "--socket", a->sock, "--ready-fd", "3"};
     int n = 5;
     for (int i = 0; extra && extra[i] && n < 62; i++)
@@ -54,10 +51,8 @@ void agent_start(agent_proc *a, const char *const *extra)
     a->pid = fork();
     if (a->pid == 0) {
         dup2(rp[1], 3);
-        if (rp[0] != 3)
-            close(rp[0]);
-        if (rp[1] != 3)
-            close(rp[1]);
+        if (rp[0] != 3) close(rp[0]);
+        if (rp[1] != 3) close(rp[1]);
         execv(bin, (char **)argv);
         _exit(127);
     }
@@ -65,8 +60,7 @@ void agent_start(agent_proc *a, const char *const *extra)
     char buf[8];
     ssize_t r = read(rp[0], buf, sizeof buf);
     close(rp[0]);
-    if (r <= 0)
-        die("agent %s did not become ready", bin);
+    if (r <= 0) die("agent %s did not become ready", bin);
 }
 
 int agent_stop(agent_proc *a)
@@ -89,8 +83,7 @@ int agent_stop(agent_proc *a)
         ;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", a->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "harness: could not remove %s\n", a->dir);
+    if (system(cmd) != 0) fprintf(stderr, "harness: could not remove %s\n", a->dir);
     return st;
 }
 
@@ -101,10 +94,8 @@ long agent_peak_rss_kib(const agent_proc *a)
     FILE *f = fopen(path, "r");
     long kib = -1;
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kib = strtol(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
+        if (strncmp(line, "VmHWM:", 6) == 0) kib = strtol(line + 6, NULL, 10);
+    if (f) fclose(f);
     return kib;
 }
 
@@ -155,15 +146,13 @@ hconn *hc_open(const agent_proc *a)
 {
     hconn *h = xcalloc(1, sizeof *h);
     err_t e;
-    if (agent_client_connect(a->sock, 5000, &h->c, &e) < 0)
-        die("connect: %s", e.msg);
+    if (agent_client_connect(a->sock, 5000, &h->c, &e) < 0) die("connect: %s", e.msg);
     return h;
 }
 
 void hc_close(hconn *h)
 {
-    if (!h)
-        return;
+    if (!h) return;
     agent_client_free(h->c);
     free(h);
 }
@@ -176,15 +165,13 @@ agent_client *hc_client(hconn *h)
 static run_result *tracked(hconn *h, uint32_t chan)
 {
     for (int i = 0; i < h->ntrack; i++)
-        if (h->chans[i] == chan)
-            return h->results[i];
+        if (h->chans[i] == chan) return h->results[i];
     return NULL;
 }
 
 static void track(hconn *h, uint32_t chan, run_result *r)
 {
-    if (h->ntrack >= MAX_TRACK)
-        die("too many tracked channels");
+    if (h->ntrack >= MAX_TRACK) die("too many tracked channels");
     h->chans[h->ntrack] = chan;
     h->results[h->ntrack++] = r;
 }
@@ -202,8 +189,7 @@ void hc_untrack(hconn *h, uint32_t chan)
 static void problem(run_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(run_result *r, const char *fmt, ...)
 {
-    if (r->problem[0])
-        return;
+    if (r->problem[0]) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->problem, sizeof r->problem, fmt, ap);
@@ -213,15 +199,14 @@ static void problem(run_result *r, const char *fmt, ...)
 /* Checks that a frame at `off` continues stream s, then moves `next`. */
 static void advance(run_result *r, int s, uint64_t off, uint64_t to)
 {
-    if (r->got_exit)
-        problem(r, "frame on stream %d after EXIT", s + 1);
+    if (r->got_exit) problem(r, "frame on stream %d after EXIT", s + 1);
     if (!r->started[s]) {
         r->started[s] = true;
         r->first[s] = r->next[s] = off;
     }
     if (off != r->next[s])
-        problem(r, "stream %d: frame at offset %llu, expected %llu", s + 1,
-                (unsigned long long)off, (unsigned long long)r->next[s]);
+        problem(r, "stream %d: frame at offset %llu, expected %llu", s + 1, (unsigned long long)off,
+                (unsigned long long)r->next[s]);
     r->next[s] = to;
 }
 
@@ -232,8 +217,7 @@ static void route_stream(hconn *h, const proto_msg *m)
                     : m->type == PROTO_EXIT ? m->u.exit.chan
                                             : m->u.stdin_ack.chan;
     run_result *r = tracked(h, chan);
-    if (!r)
-        return;
+    if (!r) return;
     if (m->type == PROTO_OUTPUT) {
         int s = m->u.output.stream - 1;
         advance(r, s, m->u.output.offset, m->u.output.offset + m->u.output.data.len);
@@ -246,8 +230,7 @@ static void route_stream(hconn *h, const proto_msg *m)
             r->gap_to[s] = m->u.gap.to;
         }
     } else if (m->type == PROTO_EXIT) {
-        if (r->got_exit)
-            problem(r, "second EXIT");
+        if (r->got_exit) problem(r, "second EXIT");
         r->got_exit = true;
         r->exit = m->u.exit.exit;
         r->exit.error_message = xstrdup(m->u.exit.exit.error_message);
@@ -282,8 +265,7 @@ int hc_pump(hconn *h, int timeout_ms)
     proto_msg m;
     err_t e;
     int rc = agent_client_recv(h->c, &m, timeout_ms, &e);
-    if (rc <= 0)
-        return rc;
+    if (rc <= 0) return rc;
     int type = m.type;
     uint32_t req = proto_reply_req(&m);
     if (type == PROTO_OUTPUT || type == PROTO_GAP || type == PROTO_EXIT ||
@@ -307,24 +289,29 @@ int hc_pump(hconn *h, int timeout_ms)
 static uint32_t *req_field(proto_msg *m)
 {
     switch (m->type) {
-    case PROTO_EXEC_START: return &m->u.start.req;
-    case PROTO_ATTACH: return &m->u.attach.req;
+    case PROTO_EXEC_START:
+        return &m->u.start.req;
+    case PROTO_ATTACH:
+        return &m->u.attach.req;
     case PROTO_DETACH:
-    case PROTO_STDIN_EOF: return &m->u.chan_req.req;
+    case PROTO_STDIN_EOF:
+        return &m->u.chan_req.req;
     case PROTO_SIGNAL:
     case PROTO_RESIZE:
     case PROTO_KILL:
-    case PROTO_STATUS: return &m->u.exec_req.req;
-    case PROTO_LIST: return &m->u.list.req;
-    default: return NULL;
+    case PROTO_STATUS:
+        return &m->u.exec_req.req;
+    case PROTO_LIST:
+        return &m->u.list.req;
+    default:
+        return NULL;
     }
 }
 
 int hc_call(hconn *h, proto_msg *m, hreply *out, int timeout_ms)
 {
     uint32_t *req = req_field(m);
-    if (!req)
-        die("hc_call: %s is not a request", proto_type_name(m->type));
+    if (!req) die("hc_call: %s is not a request", proto_type_name(m->type));
     *req = agent_client_next_req(h->c);
     memset(out, 0, sizeof *out);
     h->want_req = *req;
@@ -335,8 +322,7 @@ int hc_call(hconn *h, proto_msg *m, hreply *out, int timeout_ms)
         die("send %s: %s", proto_type_name(m->type), e.msg);
     int64_t until = now_ms() + timeout_ms;
     while (!h->replied && now_ms() < until)
-        if (hc_pump(h, (int)MAX(1, until - now_ms())) < 0)
-            break;
+        if (hc_pump(h, (int)MAX(1, until - now_ms())) < 0) break;
     h->want_req = 0;
     h->reply = NULL;
     return out->type ? 0 : -1;
@@ -349,8 +335,7 @@ char *hc_start(hconn *h, proto_exec_start *s, hreply *rep)
     proto_msg m = {.type = PROTO_EXEC_START, .u.start = *s};
     hc_call(h, &m, r, 10000);
     char *id = r->type == PROTO_EXEC_STARTED ? xstrdup(r->info.exec_id) : NULL;
-    if (!rep)
-        hreply_free(&local);
+    if (!rep) hreply_free(&local);
     return id;
 }
 
@@ -359,13 +344,15 @@ int hc_attach(hconn *h, const char *id, uint32_t chan, uint64_t out_off, uint64_
 {
     track(h, chan, r);
     proto_msg m = {.type = PROTO_ATTACH,
-                   .u.attach = {.chan = chan, .exec_id = (char *)id, .stdout_offset = out_off,
-                                .stderr_offset = err_off, .owner = owner}};
+                   .u.attach = {.chan = chan,
+                                .exec_id = (char *)id,
+                                .stdout_offset = out_off,
+                                .stderr_offset = err_off,
+                                .owner = owner}};
     hreply rep;
     hc_call(h, &m, &rep, 10000);
     int code = rep.type == PROTO_ATTACHED ? 0 : rep.type == PROTO_ERROR ? rep.code : -1;
-    if (code)
-        hc_untrack(h, chan);
+    if (code) hc_untrack(h, chan);
     hreply_free(&rep);
     return code;
 }
@@ -375,16 +362,16 @@ int hc_wait_exit(hconn *h, run_result *r, int timeout_ms)
     int64_t until = now_ms() + timeout_ms;
     while (!r->got_exit) {
         int64_t left = until - now_ms();
-        if (left <= 0 || hc_pump(h, (int)left) < 0)
-            return -1;
+        if (left <= 0 || hc_pump(h, (int)left) < 0) return -1;
     }
     return 0;
 }
 
 int hc_simple(hconn *h, int type, const char *id, int sig, uint16_t rows, uint16_t cols)
 {
-    proto_msg m = {.type = (uint8_t)type,
-                   .u.exec_req = {.exec_id = (char *)id, .signal = sig, .rows = rows, .cols = cols}};
+    proto_msg m = {
+        .type = (uint8_t)type,
+        .u.exec_req = {.exec_id = (char *)id, .signal = sig, .rows = rows, .cols = cols}};
     hreply rep;
     hc_call(h, &m, &rep, 10000);
     int code = rep.type == PROTO_ERROR ? rep.code : rep.type ? 0 : -1;
@@ -412,8 +399,8 @@ int hc_stdin(hconn *h, uint32_t chan, uint64_t off, const void *p, size_t n)
 
 proto_exec_start hc_cmd(const char *const *argv)
 {
-    proto_exec_start s = {.command = (char *)argv[0], .args = (char **)argv + 1,
-                          .reconnect_grace_ms = -1};
+    proto_exec_start s = {
+        .command = (char *)argv[0], .args = (char **)argv + 1, .reconnect_grace_ms = -1};
     while (argv[s.argc + 1])
         s.argc++;
     return s;
@@ -437,8 +424,7 @@ int hc_run(hconn *h, proto_exec_start *s, run_result *r, int timeout_ms)
 void box_env_open(box_env *b)
 {
     snprintf(b->home, sizeof b->home, "/tmp/boxlet-home.XXXXXX");
-    if (!mkdtemp(b->home))
-        die("mkdtemp: %s", strerror(errno));
+    if (!mkdtemp(b->home)) die("mkdtemp: %s", strerror(errno));
     chmod(b->home, 0711);
     if (boxlet_runtime_open(b->home, &b->rt) != BOXLET_OK)
         die("open runtime: %s", boxlet_runtime_errmsg(b->rt));
@@ -461,8 +447,7 @@ void box_env_close(box_env *b)
     b->rt = NULL;
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->home);
-    if (system(cmd) != 0)
-        fprintf(stderr, "harness: could not remove %s\n", b->home);
+    if (system(cmd) != 0) fprintf(stderr, "harness: could not remove %s\n", b->home);
 }
 
 boxlet_box *box_up(box_env *b, const boxlet_box_opts *o)
@@ -472,8 +457,7 @@ boxlet_box *box_up(box_env *b, const boxlet_box_opts *o)
     boxlet_box *box;
     if (boxlet_box_create(b->rt, o ? o : &def, &box) != BOXLET_OK)
         die("create box: %s", boxlet_runtime_errmsg(b->rt));
-    if (boxlet_box_start(box) != BOXLET_OK)
-        die("start box: %s", boxlet_box_errmsg(box));
+    if (boxlet_box_start(box) != BOXLET_OK) die("start box: %s", boxlet_box_errmsg(box));
     return box;
 }
 
@@ -483,7 +467,6 @@ char *box_sh(boxlet_box *box, const char *script, boxlet_exit *st, char **err)
     char *out = NULL;
     int rc = boxlet_run(box, c, 1u << 20, st, &out, NULL, err, NULL);
     boxlet_cmd_free(c);
-    if (rc != BOXLET_OK)
-        die("run in box: %s: %s", boxlet_strerror(rc), boxlet_box_errmsg(box));
+    if (rc != BOXLET_OK) die("run in box: %s: %s", boxlet_strerror(rc), boxlet_box_errmsg(box));
     return out;
 }

@@ -34,30 +34,30 @@ int agent_stop(agent_proc *a);
 long agent_peak_rss_kib(const agent_proc *a);
 
 typedef struct run_result {
-    buf_t out, err;          /* bytes received per stream */
-    uint64_t first[2];       /* offset of the first byte received (or gap) */
-    uint64_t next[2];        /* offset expected next */
+    buf_t out, err;    /* bytes received per stream */
+    uint64_t first[2]; /* offset of the first byte received (or gap) */
+    uint64_t next[2];  /* offset expected next */
     bool started[2];
     int gaps;
     uint64_t gap_from[2], gap_to[2]; /* the first gap per stream */
     bool got_exit;
-    proto_exit exit;         /* error_message copied */
+    proto_exit exit; /* error_message copied */
     uint64_t stdin_ack;
-    int errors;              /* ERROR frames for this channel */
+    int errors; /* ERROR frames for this channel */
     int last_error;
-    char problem[256];       /* first stream inconsistency, "" if none */
+    char problem[256]; /* first stream inconsistency, "" if none */
 } run_result;
 
 void run_result_init(run_result *r);
 void run_result_free(run_result *r);
 
 typedef struct hreply {
-    int type;                /* PROTO_OK, PROTO_ERROR, ... ; 0 = timeout */
-    int code;                /* ERROR code */
-    char msg[1024];          /* ERROR message */
-    proto_info info;         /* EXEC_STARTED / ATTACHED / INFO (deep copy) */
+    int type;        /* PROTO_OK, PROTO_ERROR, ... ; 0 = timeout */
+    int code;        /* ERROR code */
+    char msg[1024];  /* ERROR message */
+    proto_info info; /* EXEC_STARTED / ATTACHED / INFO (deep copy) */
     uint32_t nlist;
-    proto_info *list;        /* LISTING (deep copy) */
+    proto_info *list; /* LISTING (deep copy) */
 } hreply;
 void hreply_free(hreply *r);
 

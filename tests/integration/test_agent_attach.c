@@ -64,9 +64,9 @@ static void detach_and_reattach_continues_exactly(void **state)
 {
     (void)state;
     const char *argv[4];
-    proto_exec_start s = paced_lines(
-        argv, "i=0; while [ $i -lt 3000 ]; do printf 'line %06d\\n' $i; i=$((i+1)); "
-              "[ $((i % 500)) -eq 0 ] && sleep 0.1; done");
+    proto_exec_start s =
+        paced_lines(argv, "i=0; while [ $i -lt 3000 ]; do printf 'line %06d\\n' $i; i=$((i+1)); "
+                          "[ $((i % 500)) -eq 0 ] && sleep 0.1; done");
     char *id = hc_start(conn, &s, NULL);
     assert_non_null(id);
     run_result a;
@@ -117,8 +117,7 @@ static void reattach_below_window_gets_gap(void **state)
     run_result obs;
     run_result_init(&obs);
     /* Wait for it to finish without reading: an observer at the tail. */
-    assert_int_equal(hc_attach(conn, id, 2, PROTO_OFFSET_TAIL, PROTO_OFFSET_TAIL, false, &obs),
-                     0);
+    assert_int_equal(hc_attach(conn, id, 2, PROTO_OFFSET_TAIL, PROTO_OFFSET_TAIL, false, &obs), 0);
     assert_int_equal(hc_wait_exit(conn, &obs, 20000), 0);
     uint64_t total = obs.exit.stdout_bytes;
     assert_int_equal(total, 25000 * 12);

@@ -43,8 +43,7 @@ static char *run_out(proto_exec_start *s, run_result *r)
     assert_int_equal(hc_run(conn, s, r, 20000), 0);
     assert_string_equal(r->problem, "");
     char *out = xcalloc(1, r->out.len + 1);
-    if (r->out.len)
-        memcpy(out, buf_data(&r->out), r->out.len);
+    if (r->out.len) memcpy(out, buf_data(&r->out), r->out.len);
     return out;
 }
 
@@ -92,8 +91,7 @@ static void working_dir(void **state)
 static void user_by_uid_and_name(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        skip();
+    if (!running_as_root()) skip();
     const char *argv[] = {"sh", "-c", "id -u; id -g", NULL};
     proto_exec_start s = hc_cmd(argv);
     s.user = (char *)"65534";
@@ -139,8 +137,7 @@ static void timeout_ends_the_group(void **state)
     int gone = 0;
     for (int i = 0; i < 100 && !gone; i++) { /* reaped by the agent shortly */
         gone = kill(child, 0) < 0 && errno == ESRCH;
-        if (!gone)
-            usleep(20000);
+        if (!gone) usleep(20000);
     }
     assert_true(gone);
     free(out);

@@ -47,11 +47,9 @@ static int take(agent_client *c, verifier *v, int timeout_ms)
     proto_msg m;
     err_t e;
     int rc = agent_client_recv(c, &m, timeout_ms, &e);
-    if (rc <= 0)
-        return rc;
+    if (rc <= 0) return rc;
     if (m.type == PROTO_OUTPUT) {
-        if (m.u.output.offset != v->next || m.u.output.stream != PROTO_STDOUT)
-            v->bad++;
+        if (m.u.output.offset != v->next || m.u.output.stream != PROTO_STDOUT) v->bad++;
         const uint8_t *p = m.u.output.data.data;
         for (uint32_t i = 0; i < m.u.output.data.len; i++)
             v->bad += p[i] != (uint8_t)LINE[(v->next + i) % 32];
@@ -82,7 +80,10 @@ static void stalled_owner_blocks_writer_then_gets_everything(void **state)
 {
     (void)state;
     hconn *ctl = hc_open(&agent);
-    const char *argv[] = {"sh", "-c", "yes " "0123456789abcdefghijklmnopqrstu" " | head -c 1073741824",
+    const char *argv[] = {"sh", "-c",
+                          "yes "
+                          "0123456789abcdefghijklmnopqrstu"
+                          " | head -c 1073741824",
                           NULL};
     proto_exec_start s = hc_cmd(argv);
     s.attach_chan = 1; /* owner from byte 0: nothing may be dropped before we attach */
@@ -108,16 +109,15 @@ static void stalled_owner_blocks_writer_then_gets_everything(void **state)
     for (int i = 0; i < 30; i++) {
         usleep(300 * 1000);
         e2 = stdout_end(ctl, id);
-        if (e2 == e1)
-            break;
+        if (e2 == e1) break;
         e1 = e2;
     }
     e1 = stdout_end(ctl, id);
     usleep(1000 * 1000);
     e2 = stdout_end(ctl, id);
     long rss_stalled = agent_peak_rss_kib(&agent);
-    printf("stalled at %llu bytes (read %llu); agent peak RSS %ld KiB\n",
-           (unsigned long long)e2, (unsigned long long)v.next, rss_stalled);
+    printf("stalled at %llu bytes (read %llu); agent peak RSS %ld KiB\n", (unsigned long long)e2,
+           (unsigned long long)v.next, rss_stalled);
     /* Unblocked, the writer would pass hundreds of MB in that second; the
      * kernel's socket accounting may still let a few KiB trickle through. */
     assert_true(e2 - e1 < 1024 * 1024);

@@ -35,8 +35,7 @@ static int setup(void **state)
 {
     (void)state;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/boxlet-reaper.XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
+    if (!mkdtemp(tmpdir)) return -1;
     agent_start(&agent, (const char *[]){"--reap-step", "400", "--keep-finished", "1500",
                                          "--reconnect-grace", "300", NULL});
     conn = hc_open(&agent);
@@ -49,12 +48,10 @@ static int teardown(void **state)
     hc_close(conn);
     agent_stop(&agent);
     hc_close(conn_b); /* left over if max_execs_limit failed half-way */
-    if (agent_b.pid > 0)
-        agent_stop(&agent_b);
+    if (agent_b.pid > 0) agent_stop(&agent_b);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     return 0;
 }
 
@@ -62,8 +59,7 @@ static int teardown(void **state)
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
-    if (!f)
-        return xstrdup("");
+    if (!f) return xstrdup("");
     char buf[4096];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
@@ -105,16 +101,14 @@ static void pump_for(hconn *h, int ms)
 {
     int64_t until = now_ms() + ms;
     for (int64_t left; (left = until - now_ms()) > 0;)
-        if (hc_pump(h, (int)left) < 0)
-            break;
+        if (hc_pump(h, (int)left) < 0) break;
 }
 
 /* STATUS of id into rep (free it); returns 0 or the ERROR code. */
 static int status_of(hconn *h, const char *id, hreply *rep)
 {
     proto_msg m = {.type = PROTO_STATUS, .u.exec_req = {.exec_id = (char *)id}};
-    if (hc_call(h, &m, rep, 10000) < 0)
-        return -1;
+    if (hc_call(h, &m, rep, 10000) < 0) return -1;
     return rep->type == PROTO_ERROR ? rep->code : 0;
 }
 
@@ -148,8 +142,7 @@ static void detached_gets_hup_term_kill(void **state)
     int rc = hc_wait_exit(conn, &r, 10000);
     int64_t took = now_ms() - t0;
     hc_untrack(conn, 1);
-    if (rc != 0)
-        hc_simple(conn, PROTO_KILL, id, 0, 0, 0);
+    if (rc != 0) hc_simple(conn, PROTO_KILL, id, 0, 0, 0);
     char *got = slurp(f);
     printf("exit after %lld ms: status %d code %d signal %d; file: \"%s\"\n", (long long)took,
            r.exit.status, r.exit.exit_code, r.exit.signal, got);
@@ -203,8 +196,7 @@ static void attached_owner_is_not_reaped(void **state)
     int rc = hc_wait_exit(conn, &obs, 10000);
     int64_t took = now_ms() - t0;
     hc_untrack(conn, 3);
-    if (rc != 0)
-        hc_simple(conn, PROTO_KILL, id, 0, 0, 0);
+    if (rc != 0) hc_simple(conn, PROTO_KILL, id, 0, 0, 0);
     got = slurp(f);
     printf("exit %lld ms after DETACH: status %d code %d; file: \"%s\"\n", (long long)took,
            obs.exit.status, obs.exit.exit_code, got);

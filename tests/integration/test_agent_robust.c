@@ -29,9 +29,9 @@
 #define TICK_CHAN 100
 
 static agent_proc agent;
-static hconn *live;        /* opened before any bad connection */
+static hconn *live; /* opened before any bad connection */
 static char *tick_id;
-static run_result tick;    /* its owner channel's output */
+static run_result tick; /* its owner channel's output */
 
 static int setup(void **state)
 {
@@ -42,8 +42,7 @@ static int setup(void **state)
     proto_exec_start s = hc_cmd(argv);
     s.reconnect_grace_ms = 0;
     tick_id = hc_start(live, &s, NULL);
-    if (!tick_id)
-        return -1;
+    if (!tick_id) return -1;
     run_result_init(&tick);
     return hc_attach(live, tick_id, TICK_CHAN, 0, 0, true, &tick) == 0 ? 0 : -1;
 }
@@ -51,14 +50,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (live && tick_id)
-        hc_simple(live, PROTO_KILL, tick_id, 0, 0, 0);
+    if (live && tick_id) hc_simple(live, PROTO_KILL, tick_id, 0, 0, 0);
     hc_close(live);
     live = NULL;
     free(tick_id);
     run_result_free(&tick);
-    if (agent.pid > 0)
-        agent_stop(&agent);
+    if (agent.pid > 0) agent_stop(&agent);
     return 0;
 }
 
@@ -71,8 +68,7 @@ static void live_still_served(void)
     size_t before = tick.out.len;
     int64_t until = now_ms() + 5000;
     while (tick.out.len < before + 2 * strlen("tick\n") && now_ms() < until)
-        if (hc_pump(live, 100) < 0)
-            break;
+        if (hc_pump(live, 100) < 0) break;
     assert_string_equal(tick.problem, "");
     assert_false(tick.got_exit);
     assert_true(tick.out.len >= before + 2 * strlen("tick\n"));
@@ -96,8 +92,7 @@ static void expect_error_then_close(agent_client *c, const int *codes, const cha
     proto_msg m;
     err_t e;
     int rc = agent_client_recv(c, &m, 5000, &e);
-    if (rc <= 0)
-        printf("%s: recv returned %d (%s)\n", what, rc, rc ? e.msg : "timeout");
+    if (rc <= 0) printf("%s: recv returned %d (%s)\n", what, rc, rc ? e.msg : "timeout");
     assert_int_equal(rc, 1);
     assert_int_equal(m.type, PROTO_ERROR);
     printf("%s: ERROR %u \"%s\"\n", what, m.u.error.code, m.u.error.message);
@@ -167,8 +162,7 @@ static void raw_send(rawconn *r, const void *p, size_t n)
     const uint8_t *b = p;
     while (n > 0) {
         ssize_t w = send(r->fd, b, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
+        if (w < 0 && errno == EINTR) continue;
         assert_true(w > 0);
         b += w;
         n -= (size_t)w;
@@ -195,22 +189,18 @@ static int raw_recv(rawconn *r, proto_msg *m, int timeout_ms)
         size_t used;
         err_t e;
         int rc = proto_decode(buf_data(&r->in), r->in.len, &used, m, &e);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
         if (rc > 0) {
             r->pending = used;
             return 1;
         }
         struct pollfd p = {.fd = r->fd, .events = POLLIN};
         int64_t left = until - now_ms();
-        if (left <= 0 || poll(&p, 1, (int)left) == 0)
-            return 0;
+        if (left <= 0 || poll(&p, 1, (int)left) == 0) return 0;
         uint8_t tmp[65536];
         ssize_t n = recv(r->fd, tmp, sizeof tmp, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -ERR_DISCONNECTED;
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -ERR_DISCONNECTED;
         assert_int_equal(buf_append(&r->in, tmp, (size_t)n), 0);
     }
 }
@@ -237,8 +227,7 @@ static void raw_expect_error_then_close(rawconn *r, int code, const char *what)
     assert_int_equal(m.u.error.req, 0);
     proto_msg_free(&m);
     int rc = raw_recv(r, &m, 5000);
-    if (rc == 1)
-        proto_msg_free(&m);
+    if (rc == 1) proto_msg_free(&m);
     assert_int_equal(rc, -ERR_DISCONNECTED);
 }
 
@@ -265,8 +254,8 @@ static void random_garbage(void **state)
     /* Garbage behind a plausible header, for every request type: the body
      * decodes wrongly, whatever the type. */
     static const uint8_t types[] = {PROTO_HELLO, PROTO_EXEC_START, PROTO_ATTACH, PROTO_DETACH,
-                                    PROTO_STDIN, PROTO_STDIN_EOF, PROTO_SIGNAL, PROTO_RESIZE,
-                                    PROTO_KILL, PROTO_STATUS, PROTO_LIST};
+                                    PROTO_STDIN, PROTO_STDIN_EOF,  PROTO_SIGNAL, PROTO_RESIZE,
+                                    PROTO_KILL,  PROTO_STATUS,     PROTO_LIST};
     for (size_t t = 0; t < sizeof types; t++) {
         put_u32(junk, sizeof junk - 4);
         junk[4] = types[t];
@@ -433,8 +422,7 @@ static int agent_fd_count(void)
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd", (int)agent.pid);
     DIR *d = opendir(path);
-    if (!d)
-        return -1;
+    if (!d) return -1;
     int n = 0;
     for (struct dirent *de; (de = readdir(d)) != NULL;)
         n += de->d_name[0] != '.';
@@ -453,8 +441,7 @@ static void many_short_connections(void **state)
         }
         rawconn r;
         raw_open(&r);
-        if (i % 3 == 1)
-            raw_read_hello(&r);
+        if (i % 3 == 1) raw_read_hello(&r);
         if (i % 3 == 2) {
             proto_msg m = {.type = PROTO_HELLO,
                            .u.hello = {.version = PROTO_VERSION, .peer = (char *)"quick"}};
@@ -513,9 +500,8 @@ static void signals(void **state)
     (void)state;
     hconn *h = hc_open(&agent);
     /* A shell that ignores every allowed signal (and so does its sleep). */
-    const char *argv[] = {"sh", "-c",
-                          "trap '' 1 2 3 6 10 12 15 28; echo ready; while :; do sleep 0.1; done",
-                          NULL};
+    const char *argv[] = {
+        "sh", "-c", "trap '' 1 2 3 6 10 12 15 28; echo ready; while :; do sleep 0.1; done", NULL};
     proto_exec_start s = hc_cmd(argv);
     s.reconnect_grace_ms = 0;
     char *id = hc_start(h, &s, NULL);
@@ -524,8 +510,7 @@ static void signals(void **state)
     run_result_init(&w);
     assert_int_equal(hc_attach(h, id, 1, 0, 0, false, &w), 0);
     for (int64_t until = now_ms() + 5000; w.out.len < 6 && now_ms() < until;)
-        if (hc_pump(h, 100) < 0)
-            break;
+        if (hc_pump(h, 100) < 0) break;
     assert_int_equal(w.out.len, 6); /* "ready\n": the traps are set */
     const int forbidden[] = {9, 0, -1, 19, 17, 64, 65, 1000};
     for (size_t i = 0; i < ARRAY_LEN(forbidden); i++)
@@ -619,8 +604,7 @@ static void pump_errors(hconn *h, run_result *r, int n)
 {
     int64_t until = now_ms() + 5000;
     while (r->errors < n && now_ms() < until)
-        if (hc_pump(h, 100) < 0)
-            break;
+        if (hc_pump(h, 100) < 0) break;
 }
 
 /* Pumps h until r's STDIN_ACK reaches off (or 5 s passed). */
@@ -628,8 +612,7 @@ static void pump_ack(hconn *h, run_result *r, uint64_t off)
 {
     int64_t until = now_ms() + 5000;
     while (r->stdin_ack < off && now_ms() < until)
-        if (hc_pump(h, 100) < 0)
-            break;
+        if (hc_pump(h, 100) < 0) break;
 }
 
 static void channel_errors(void **state)
@@ -657,8 +640,7 @@ static void channel_errors(void **state)
     assert_int_equal(hc_attach(h2, id, 4, 0, 0, false, &obs2), 0);
     /* A channel number already open on this connection (sent by hand:
      * hc_attach would retarget the harness's tracking of channel 3). */
-    proto_msg am = {.type = PROTO_ATTACH,
-                    .u.attach = {.chan = 3, .exec_id = id, .owner = 0}};
+    proto_msg am = {.type = PROTO_ATTACH, .u.attach = {.chan = 3, .exec_id = id, .owner = 0}};
     hreply rep;
     assert_int_equal(hc_call(h, &am, &rep, 10000), 0);
     assert_int_equal(rep.type, PROTO_ERROR);

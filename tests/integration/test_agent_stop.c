@@ -34,7 +34,8 @@ static void sigterm_stops_everything(void **state)
     agent_start(&a, opts);
     hconn *h = hc_open(&a);
     const char *polite[] = {"sh", "-c", "sleep 100 & echo $!; wait", NULL};
-    const char *stubborn[] = {"sh", "-c", "trap '' TERM; sleep 100 & echo $!; wait; sleep 100", NULL};
+    const char *stubborn[] = {"sh", "-c", "trap '' TERM; sleep 100 & echo $!; wait; sleep 100",
+                              NULL};
     proto_exec_start s1 = hc_cmd(polite), s2 = hc_cmd(stubborn);
     char *id1 = hc_start(h, &s1, NULL), *id2 = hc_start(h, &s2, NULL);
     run_result r1, r2;

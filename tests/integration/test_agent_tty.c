@@ -49,8 +49,7 @@ static proto_exec_start tty_cmd(const char *const *argv, uint16_t rows, uint16_t
 static char *text_of(const buf_t *b)
 {
     char *s = xmalloc(b->len + 1);
-    if (b->len)
-        memcpy(s, buf_data(b), b->len);
+    if (b->len) memcpy(s, buf_data(b), b->len);
     s[b->len] = '\0';
     return s;
 }
@@ -118,8 +117,7 @@ static void resize_while_running(void **state)
     assert_int_equal(hc_stdin(conn, 1, 0, "go\n", 3), 0);
     int rc = hc_wait_exit(conn, &r, 10000);
     hc_untrack(conn, 1);
-    if (rc != 0)
-        hc_simple(conn, PROTO_KILL, id, 0, 0, 0);
+    if (rc != 0) hc_simple(conn, PROTO_KILL, id, 0, 0, 0);
     assert_int_equal(rc, 0);
     char *out = text_of(&r.out);
     printf("output: \"%s\"\n", out);
@@ -137,11 +135,11 @@ static void resize_while_running(void **state)
 /* What a TTY `cat` run left, copied out so that nothing is left to free
  * when an assertion fails. */
 typedef struct cat_outcome {
-    int rc;              /* hc_wait_exit */
-    bool clean;          /* no stream problem */
+    int rc;     /* hc_wait_exit */
+    bool clean; /* no stream problem */
     uint64_t stdin_ack;
     int status, exit_code, signal;
-    int copies;          /* occurrences of the input's text in the output */
+    int copies; /* occurrences of the input's text in the output */
 } cat_outcome;
 
 /* Runs a TTY `cat`, writes `input` as its owner, sends STDIN_EOF and waits
@@ -208,8 +206,8 @@ static void stdin_eof_mid_line_ends_cat(void **state)
  * /dev/null) and exits 3 a little later. Returns its exit. */
 static proto_exit let_go_of_terminal(bool send_eof)
 {
-    const char *argv[] = {"sh", "-c",
-                          "read x; exec </dev/null >/dev/null 2>&1; sleep 0.5; exit 3", NULL};
+    const char *argv[] = {"sh", "-c", "read x; exec </dev/null >/dev/null 2>&1; sleep 0.5; exit 3",
+                          NULL};
     proto_exec_start s = tty_cmd(argv, 24, 80);
     char *id = hc_start(conn, &s, NULL);
     assert_non_null(id);
@@ -217,15 +215,13 @@ static proto_exit let_go_of_terminal(bool send_eof)
     run_result_init(&r);
     assert_int_equal(hc_attach(conn, id, 4, 0, 0, true, &r), 0);
     assert_int_equal(hc_stdin(conn, 4, 0, "go\n", 3), 0);
-    if (send_eof)
-        assert_int_equal(hc_chan_req(conn, PROTO_STDIN_EOF, 4), 0);
+    if (send_eof) assert_int_equal(hc_chan_req(conn, PROTO_STDIN_EOF, 4), 0);
     int rc = hc_wait_exit(conn, &r, 10000);
     hc_untrack(conn, 4);
-    if (rc != 0)
-        hc_simple(conn, PROTO_KILL, id, 0, 0, 0);
+    if (rc != 0) hc_simple(conn, PROTO_KILL, id, 0, 0, 0);
     free(id);
-    printf("%s STDIN_EOF: rc %d, status %d exit_code %d signal %d\n",
-           send_eof ? "with" : "without", rc, r.exit.status, r.exit.exit_code, r.exit.signal);
+    printf("%s STDIN_EOF: rc %d, status %d exit_code %d signal %d\n", send_eof ? "with" : "without",
+           rc, r.exit.status, r.exit.exit_code, r.exit.signal);
     proto_exit ex = r.exit;
     ex.error_message = NULL;
     run_result_free(&r);

@@ -21,19 +21,16 @@ static char work[64];
 
 static void sh_ok(const char *cmd)
 {
-    if (system(cmd) != 0)
-        fail_msg("setup command failed: %s", cmd);
+    if (system(cmd) != 0) fail_msg("setup command failed: %s", cmd);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        return 0;
+    if (!running_as_root()) return 0;
     box_env_open(&env);
     snprintf(work, sizeof work, "/tmp/boxlet-img.XXXXXX");
-    if (!mkdtemp(work))
-        return -1;
+    if (!mkdtemp(work)) return -1;
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "set -e; r=%s/rootfs; mkdir -p $r/bin $r/etc $r/root $r/tmp $r/data; "
@@ -50,8 +47,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        return 0;
+    if (!running_as_root()) return 0;
     box_env_close(&env);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
@@ -81,8 +77,7 @@ static void expect(boxlet_box *b, const char *script, const char *want)
 static void from_rootfs_directory(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        skip();
+    if (!running_as_root()) skip();
     char path[128];
     snprintf(path, sizeof path, "%s/rootfs", work);
     boxlet_box *b = box_of(path);
@@ -93,8 +88,7 @@ static void from_rootfs_directory(void **state)
 static void from_rootfs_tarball(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        skip();
+    if (!running_as_root()) skip();
     char path[128];
     snprintf(path, sizeof path, "%s/rootfs.tar.gz", work);
     boxlet_box *b = box_of(path);
@@ -111,16 +105,14 @@ static int count_layers(void)
     struct dirent *de;
     while (d && (de = readdir(d)))
         n += de->d_name[0] != '.';
-    if (d)
-        closedir(d);
+    if (d) closedir(d);
     return n;
 }
 
 static void from_oci_layout(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        skip();
+    if (!running_as_root()) skip();
     char ref[160];
     snprintf(ref, sizeof ref, "oci:%s/layout:busybox", work);
     boxlet_box *b = box_of(ref);

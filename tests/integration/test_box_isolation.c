@@ -24,8 +24,7 @@ static boxlet_box *box;
 static int setup(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        return 0;
+    if (!running_as_root()) return 0;
     box_env_open(&env);
     boxlet_box_opts o;
     boxlet_box_opts_init(&o);
@@ -37,8 +36,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        return 0;
+    if (!running_as_root()) return 0;
     boxlet_box_free(box);
     box_env_close(&env);
     return 0;
@@ -46,8 +44,7 @@ static int teardown(void **state)
 
 static char *sh(const char *script, boxlet_exit *st)
 {
-    if (!running_as_root())
-        skip();
+    if (!running_as_root()) skip();
     char *out = box_sh(box, script, st, NULL);
     return out;
 }
@@ -104,9 +101,9 @@ static void cannot_mount(void **state)
 static void cannot_load_modules(void **state)
 {
     (void)state;
-    assert_int_equal(syscall_errno("175, 0, 0, b\"\""), EPERM);     /* init_module */
-    assert_int_equal(syscall_errno("313, 0, b\"\", 0"), EPERM);     /* finit_module */
-    assert_int_equal(syscall_errno("176, b\"loop\", 0"), EPERM);    /* delete_module */
+    assert_int_equal(syscall_errno("175, 0, 0, b\"\""), EPERM);  /* init_module */
+    assert_int_equal(syscall_errno("313, 0, b\"\", 0"), EPERM);  /* finit_module */
+    assert_int_equal(syscall_errno("176, b\"loop\", 0"), EPERM); /* delete_module */
 }
 
 static void cannot_change_the_clock(void **state)
@@ -117,7 +114,7 @@ static void cannot_change_the_clock(void **state)
     assert_true(atoi(out) != 0);
     free(out);
     assert_int_equal(syscall_errno("227, 0, b\"\\\\0\" * 16"), EPERM); /* clock_settime */
-    assert_int_equal(syscall_errno("164, b\"\\\\0\" * 16, 0"), EPERM);  /* settimeofday */
+    assert_int_equal(syscall_errno("164, b\"\\\\0\" * 16, 0"), EPERM); /* settimeofday */
 }
 
 static void no_network_but_loopback(void **state)
@@ -155,8 +152,7 @@ static void root_is_not_host_root(void **state)
     assert_string_equal(out, "0\n0\n");
     free(out);
     char path[512];
-    snprintf(path, sizeof path, "%s/boxes/%s/upper/root/made-in-box", env.home,
-             boxlet_box_id(box));
+    snprintf(path, sizeof path, "%s/boxes/%s/upper/root/made-in-box", env.home, boxlet_box_id(box));
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
     printf("host owner of the box's file: %u\n", (unsigned)sb.st_uid);

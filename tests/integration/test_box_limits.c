@@ -21,8 +21,7 @@ static boxlet_box *limited, *other;
 static int setup(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        return 0;
+    if (!running_as_root()) return 0;
     box_env_open(&env);
     boxlet_box_opts o;
     boxlet_box_opts_init(&o);
@@ -40,8 +39,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        return 0;
+    if (!running_as_root()) return 0;
     boxlet_box_free(limited);
     boxlet_box_free(other);
     box_env_close(&env);
@@ -60,10 +58,11 @@ static void still_works(boxlet_box *b)
 static void fork_bomb_is_contained(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        skip();
-    boxlet_cmd *c = boxlet_cmd_new("sh", "-c", "b() { b | b & }; b; sleep 2; "
-                                   "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null; true", NULL);
+    if (!running_as_root()) skip();
+    boxlet_cmd *c = boxlet_cmd_new("sh", "-c",
+                                   "b() { b | b & }; b; sleep 2; "
+                                   "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null; true",
+                                   NULL);
     boxlet_cmd_settimeout(c, 3);
     boxlet_exec *e;
     int64_t t0 = now_ms();
@@ -73,20 +72,20 @@ static void fork_bomb_is_contained(void **state)
     still_works(other);
     boxlet_exit st;
     assert_int_equal(boxlet_exec_wait(e, &st, 30000), BOXLET_OK);
-    printf("bomb ended after %lld ms: status %d signal %d\n", (long long)(now_ms() - t0),
-           st.status, st.signal);
+    printf("bomb ended after %lld ms: status %d signal %d\n", (long long)(now_ms() - t0), st.status,
+           st.signal);
     assert_int_equal(st.status, BOXLET_EXEC_TIMED_OUT);
     boxlet_exec_free(e);
     boxlet_cmd_free(c);
     /* The kernel refused forks at the box's limit (v1 pids controller). */
     char path[256], line[64];
-    snprintf(path, sizeof path, "/sys/fs/cgroup/pids/boxlet/%s/pids.events", boxlet_box_id(limited));
+    snprintf(path, sizeof path, "/sys/fs/cgroup/pids/boxlet/%s/pids.events",
+             boxlet_box_id(limited));
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     long hits = 0;
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, "max ", 4) == 0)
-            hits = atol(line + 4);
+        if (strncmp(line, "max ", 4) == 0) hits = atol(line + 4);
     fclose(f);
     printf("forks refused at the limit: %ld\n", hits);
     assert_true(hits > 0);
@@ -107,13 +106,11 @@ static void fork_bomb_is_contained(void **state)
 static void memory_hog_is_oom_killed(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        skip();
+    if (!running_as_root()) skip();
     boxlet_exit st;
     char *err = NULL;
-    char *out = box_sh(limited,
-                       "python3 -c 'a = bytearray(512 * 1024 * 1024); print(\"survived\")'",
-                       &st, &err);
+    char *out = box_sh(
+        limited, "python3 -c 'a = bytearray(512 * 1024 * 1024); print(\"survived\")'", &st, &err);
     printf("hog: exit %d signal %d stderr %s\n", st.exit_code, st.signal, err);
     char path[256], line[64];
     snprintf(path, sizeof path, "/sys/fs/cgroup/memory/boxlet/%s/memory.oom_control",
@@ -122,8 +119,7 @@ static void memory_hog_is_oom_killed(void **state)
     assert_non_null(f);
     long kills = 0;
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, "oom_kill ", 9) == 0)
-            kills = atol(line + 9);
+        if (strncmp(line, "oom_kill ", 9) == 0) kills = atol(line + 9);
     fclose(f);
     assert_true(kills >= 1); /* the box's own OOM killer did it */
     /* sh reports the child's SIGKILL as 137 */
@@ -133,8 +129,8 @@ static void memory_hog_is_oom_killed(void **state)
     free(err);
     boxlet_stats bs;
     assert_int_equal(boxlet_box_stats(limited, &bs), BOXLET_OK);
-    printf("stats: memory %lld peak %lld oom_kills %lld pids %lld cpu %lld us\n",
-           bs.memory_bytes, bs.memory_peak_bytes, bs.oom_kills, bs.pids, bs.cpu_usec);
+    printf("stats: memory %lld peak %lld oom_kills %lld pids %lld cpu %lld us\n", bs.memory_bytes,
+           bs.memory_peak_bytes, bs.oom_kills, bs.pids, bs.cpu_usec);
     assert_true(bs.oom_kills >= 1);
     assert_true(bs.memory_peak_bytes > 0 && bs.memory_peak_bytes <= 64ll << 20);
     assert_true(bs.pids >= 1);

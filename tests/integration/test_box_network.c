@@ -24,16 +24,14 @@ static box_env env;
 static int setup(void **state)
 {
     (void)state;
-    if (running_as_root())
-        box_env_open(&env);
+    if (running_as_root()) box_env_open(&env);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (running_as_root())
-        box_env_close(&env);
+    if (running_as_root()) box_env_close(&env);
     return 0;
 }
 
@@ -56,8 +54,7 @@ static void *serve_once(void *arg)
 static void reaches_host_loopback_through_gateway(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        skip();
+    if (!running_as_root()) skip();
     if (system("command -v slirp4netns >/dev/null") != 0)
         fail_msg("slirp4netns is not installed (scripts/deps.sh installs it)");
     int s = socket(AF_INET, SOCK_STREAM, 0);

@@ -23,24 +23,21 @@ static box_env env;
 static int setup(void **state)
 {
     (void)state;
-    if (running_as_root())
-        box_env_open(&env);
+    if (running_as_root()) box_env_open(&env);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (running_as_root())
-        box_env_close(&env);
+    if (running_as_root()) box_env_close(&env);
     return 0;
 }
 
 static void file_survives_stop_start(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        skip();
+    if (!running_as_root()) skip();
     boxlet_box *b = box_up(&env, NULL);
     boxlet_exit st;
     free(box_sh(b, "echo kept > /root/note; echo also > /etc/motd-test", &st, NULL));
@@ -66,16 +63,13 @@ static void starter(const char *home, int fd)
     o.name = "started-elsewhere";
     if (boxlet_runtime_open(home, &rt) || boxlet_box_create(rt, &o, &b) || boxlet_box_start(b))
         _exit(2);
-    boxlet_cmd *c = boxlet_cmd_new("sh", "-c",
-                                   "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.05; done",
-                                   NULL);
+    boxlet_cmd *c = boxlet_cmd_new(
+        "sh", "-c", "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.05; done", NULL);
     boxlet_cmd_setgrace(c, 0); /* detached on purpose: never reaped */
-    if (boxlet_exec_start(b, c, &e))
-        _exit(3);
+    if (boxlet_exec_start(b, c, &e)) _exit(3);
     char ids[256];
     int n = snprintf(ids, sizeof ids, "%s %s\n", boxlet_box_id(b), boxlet_exec_id(e));
-    if (write(fd, ids, (size_t)n) != n)
-        _exit(4);
+    if (write(fd, ids, (size_t)n) != n) _exit(4);
     for (;;)
         pause();
 }
@@ -83,8 +77,7 @@ static void starter(const char *home, int fd)
 static void survives_its_starter(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        skip();
+    if (!running_as_root()) skip();
     int p[2];
     assert_int_equal(pipe(p), 0);
     pid_t pid = fork();
@@ -146,8 +139,7 @@ static void survives_its_starter(void **state)
 static void reopen_reconciles_a_dead_box(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        skip();
+    if (!running_as_root()) skip();
     boxlet_box *b = box_up(&env, NULL);
     int pid = boxlet_box_pid(b);
     assert_true(pid > 0);
@@ -172,16 +164,14 @@ static void racer(const char *home, const char *name, int what)
 {
     boxlet_runtime *rt;
     boxlet_box *b;
-    if (boxlet_runtime_open(home, &rt) != BOXLET_OK)
-        _exit(10);
+    if (boxlet_runtime_open(home, &rt) != BOXLET_OK) _exit(10);
     if (what == 0) { /* everyone creates the same name: one wins */
         boxlet_box_opts o;
         boxlet_box_opts_init(&o);
         o.name = name;
         _exit(boxlet_box_create(rt, &o, &b) == BOXLET_OK ? 0 : 1);
     }
-    if (boxlet_box_get(rt, name, &b) != BOXLET_OK)
-        _exit(11);
+    if (boxlet_box_get(rt, name, &b) != BOXLET_OK) _exit(11);
     if (what == 1) { /* everyone starts it and runs a command in it */
         boxlet_exit st;
         char *out = box_sh(b, "echo ok", &st, NULL);
@@ -194,8 +184,7 @@ static int race(const char *name, int what, int n)
 {
     pid_t pids[8];
     for (int i = 0; i < n; i++)
-        if ((pids[i] = fork()) == 0)
-            racer(env.home, name, what);
+        if ((pids[i] = fork()) == 0) racer(env.home, name, what);
     int ok = 0;
     for (int i = 0; i < n; i++) {
         int st;
@@ -208,15 +197,14 @@ static int race(const char *name, int what, int n)
 static void concurrent_lifecycle(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        skip();
+    if (!running_as_root()) skip();
     assert_int_equal(race("raced", 0, 6), 1); /* one create wins the name */
     assert_int_equal(race("raced", 1, 6), 6); /* all start+exec succeed... */
     boxlet_box *b;
     assert_int_equal(boxlet_box_get(env.rt, "raced", &b), BOXLET_OK);
     boxlet_stats bs;
     assert_int_equal(boxlet_box_stats(b, &bs), BOXLET_OK);
-    assert_int_equal(bs.pids, 1); /* ...in one box with one agent */
+    assert_int_equal(bs.pids, 1);             /* ...in one box with one agent */
     assert_int_equal(race("raced", 2, 6), 6); /* all stops succeed */
     assert_int_equal(boxlet_box_refresh(b), BOXLET_OK);
     assert_int_equal(boxlet_box_state_of(b), BOXLET_BOX_STOPPED);

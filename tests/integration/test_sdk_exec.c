@@ -22,8 +22,7 @@ static boxlet_box *box;
 static int setup(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        return 0;
+    if (!running_as_root()) return 0;
     box_env_open(&env);
     boxlet_box_opts o;
     boxlet_box_opts_init(&o);
@@ -38,8 +37,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (!running_as_root())
-        return 0;
+    if (!running_as_root()) return 0;
     boxlet_box_free(box);
     box_env_close(&env);
     return 0;
@@ -47,8 +45,7 @@ static int teardown(void **state)
 
 #define NEED_ROOT()                                                                                \
     do {                                                                                           \
-        if (!running_as_root())                                                                    \
-            skip();                                                                                \
+        if (!running_as_root()) skip();                                                            \
     } while (0)
 
 /* Runs c, returns stdout (free) and fills st. */
@@ -151,7 +148,7 @@ static void signal_kill_and_closed(void **state)
     assert_int_equal(boxlet_exec_start(box, c, &e), BOXLET_OK);
     boxlet_chunk ch;
     assert_int_equal(boxlet_exec_read(e, &ch, 5000), BOXLET_OK);
-    assert_memory_equal(ch.data, "ready\n", 6); /* the trap is set */
+    assert_memory_equal(ch.data, "ready\n", 6);                /* the trap is set */
     assert_int_equal(boxlet_exec_signal(e, 9), BOXLET_EINVAL); /* not whitelisted */
     assert_int_equal(boxlet_exec_signal(e, SIGUSR1), BOXLET_OK);
     /* The whole group gets it: the shell's trap runs (its sleep may die too). */
