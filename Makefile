@@ -13,7 +13,7 @@ PREFIX     ?= /usr/local
 FUZZ_SECONDS ?= 20
 JOBS       := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build run test unit asan fuzz install clean bench
+.PHONY: all deps build run test unit asan fuzz install clean bench format format-check
 
 all: build
 
@@ -30,7 +30,7 @@ run: build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-test: unit
+test: format-check unit
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory fuzz
 
@@ -46,6 +46,13 @@ fuzz: deps
 
 bench: build
 	@sh bench/run.sh $(BUILD)
+
+# The house style is .clang-format; `make test` refuses unformatted C.
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+format-check: deps
+	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

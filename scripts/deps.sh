@@ -2,7 +2,7 @@
 # Installs what boxlet needs to build and test, with apt, on Debian/Ubuntu.
 # Harmless when everything is present already: it checks before it installs.
 set -eu
-PKGS="build-essential cmake pkg-config clang libclang-rt-dev libcmocka-dev \
+PKGS="build-essential cmake pkg-config clang clang-format git libclang-rt-dev libcmocka-dev \
 libjansson-dev libseccomp-dev libsqlite3-dev libarchive-dev libcap-dev \
 busybox-static util-linux procps coreutils iproute2 python3 slirp4netns libwebsockets-dev curl \
 libcurl4-openssl-dev docker-registry apache2-utils"
