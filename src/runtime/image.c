@@ -1,6 +1,7 @@
 /* image — see image.h. Images are built in a temporary directory beside
  * their final place and renamed into it, so a failed or concurrent build
  * never leaves a half image under a real name. */
+#include "runtime/fsutil.h"
 #include "runtime/image.h"
 
 #include "runtime/oci.h"
@@ -28,22 +29,6 @@ bool image_name_valid(const char *n)
     for (size_t i = 0; i < len; i++)
         if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", n[i])) return false;
     return true;
-}
-
-static int mkdirs(const char *path, mode_t mode, err_t *e)
-{
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            return err_sys(e, errno, "create directory \"%s\"", p);
-        *s = '/';
-    }
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        return err_sys(e, errno, "create directory \"%s\"", p);
-    return 0;
 }
 
 static int put_file(const char *root, const char *rel, const char *text, mode_t mode, err_t *e)
@@ -89,7 +74,7 @@ static int host_skeleton(const char *root, err_t *e)
     for (size_t i = 0; rc == 0 && i < sizeof dirs / sizeof *dirs; i++) {
         char p[PATH_MAX];
         snprintf(p, sizeof p, "%s/%s", root, dirs[i]);
-        rc = mkdirs(p, strcmp(dirs[i], "root") == 0 ? 0700 : 0755, e);
+        rc = fs_mkdir_p(p, strcmp(dirs[i], "root") == 0 ? 0700 : 0755, e);
     }
     for (size_t i = 0; rc == 0 && i < sizeof top_dirs / sizeof *top_dirs; i++) {
         char host[64], p[PATH_MAX], target[PATH_MAX];
@@ -102,7 +87,7 @@ static int host_skeleton(const char *root, err_t *e)
             target[n] = '\0';
             if (symlink(target, p) < 0) rc = err_sys(e, errno, "symlink \"%s\"", p);
         } else if (S_ISDIR(st.st_mode)) {
-            rc = mkdirs(p, 0755, e);
+            rc = fs_mkdir_p(p, 0755, e);
         }
     }
     if (rc == 0)
@@ -129,18 +114,6 @@ static int host_skeleton(const char *root, err_t *e)
     return rc;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-static void rm_tree(const char *path)
-{
-    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Builds an image with fill() in a temporary dir, shifts ownership and
  * renames it into place. A concurrent build of the same name may win. */
 static int build_image(const char *home, const char *name, uint32_t uid_base,
@@ -150,16 +123,16 @@ static int build_image(const char *home, const char *name, uint32_t uid_base,
     char dir[PATH_MAX], tmp[PATH_MAX], root[PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s/images/%s", home, name);
     snprintf(tmp, sizeof tmp, "%s/images/.tmp-%s-%d", home, name, (int)getpid());
-    rm_tree(tmp);
+    fs_rm_tree(tmp);
     snprintf(root, sizeof root, "%s/rootfs", tmp);
-    int rc = mkdirs(root, 0755, e);
+    int rc = fs_mkdir_p(root, 0755, e);
     if (rc == 0) rc = fill(root, arg, e);
     shift_base = uid_base;
     if (rc == 0 && uid_base && nftw(root, chown_entry, 32, FTW_PHYS) < 0)
         rc = err_sys(e, errno, "shift ownership of image \"%s\" to uid %u", name, uid_base);
     if (rc == 0 && rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY)
         rc = err_sys(e, errno, "install image \"%s\" at \"%s\"", name, dir);
-    rm_tree(tmp); /* after a lost race, or a failure */
+    fs_rm_tree(tmp); /* after a lost race, or a failure */
     if (rc == 0) {
         snprintf(out->name, sizeof out->name, "%s", name);
         snprintf(out->rootfs, sizeof out->rootfs, "%s/rootfs", dir);

@@ -8,6 +8,7 @@
  * The init builds its root (ns_setup.c), locks itself down and execs the
  * agent, which signals readiness on an inherited pipe. Every string the
  * children need is computed here, before fork. */
+#include "runtime/fsutil.h"
 #include "runtime/backend.h"
 #include "runtime/cgroup.h"
 #include "runtime/ns_setup.h"
@@ -420,20 +421,11 @@ static int ns_stop(const box_spec *s, const box_proc *p, int timeout_ms, err_t *
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    int rc = flag == FTW_DP ? rmdir(path) : unlink(path);
-    return rc < 0 && errno != ENOENT ? -1 : 0;
-}
-
 static int ns_destroy(const box_spec *s, err_t *e)
 {
     int rc = cgroup_destroy(s->id, e);
     if (rc < 0) return rc;
-    if (nftw(s->dir, rm_entry, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-        return err_sys(e, errno, "remove \"%s\"", s->dir);
+    if ((rc = fs_rm_tree(s->dir)) < 0) return err_sys(e, -rc, "remove \"%s\"", s->dir);
     return 0;
 }
 

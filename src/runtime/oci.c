@@ -5,6 +5,7 @@
  * know about (OCI whiteouts, parents a tar omits, paths that would leave
  * the layer) is handled here with *at() calls that never follow symlinks.
  * libarchive's SECURE_* checks stay on underneath as a second guard. */
+#include "runtime/fsutil.h"
 #include "runtime/oci.h"
 
 #include "core/sha256.h"
@@ -80,35 +81,6 @@ const char *oci_host_goarch(void)
 }
 
 /* ---- files ---------------------------------------------------------------- */
-
-static int mkdir_p(const char *path, mode_t mode, err_t *e)
-{
-    char p[PATH_MAX];
-    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-        return err_make(e, ERR_TOOBIG, "path \"%.100s...\": too long", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            return err_sys(e, errno, "create directory \"%s\"", p);
-        *s = '/';
-    }
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        return err_sys(e, errno, "create directory \"%s\"", p);
-    return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-static void rm_tree(const char *path)
-{
-    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
-}
 
 static int join(char out[PATH_MAX], const char *dir, const char *rel, err_t *e)
 {
@@ -760,7 +732,8 @@ static void clear_stale(const char *dir)
     struct dirent *de;
     while (d && (de = readdir(d))) {
         char p[PATH_MAX];
-        if (strncmp(de->d_name, ".tmp-", 5) == 0 && join(p, dir, de->d_name, NULL) == 0) rm_tree(p);
+        if (strncmp(de->d_name, ".tmp-", 5) == 0 && join(p, dir, de->d_name, NULL) == 0)
+            fs_rm_tree(p);
     }
     if (d) closedir(d);
 }
@@ -772,7 +745,7 @@ static int store_open(const char *home, uint32_t base, store *s, err_t *e)
     s->lock = -1;
     s->base = base;
     int rc = join(p, home, "layers", e);
-    if (rc == 0) rc = mkdir_p(p, 0755, e);
+    if (rc == 0) rc = fs_mkdir_p(p, 0755, e);
     if (rc == 0 && !realpath(p, s->dir)) rc = err_sys(e, errno, "resolve \"%s\"", p);
     if (rc == 0) rc = join(p, s->dir, ".lock", e);
     if (rc == 0 && (s->lock = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
@@ -786,7 +759,7 @@ static int store_open(const char *home, uint32_t base, store *s, err_t *e)
 static void store_close(store *s, bool failed)
 {
     for (size_t i = 0; i < s->nadded; i++) {
-        if (failed) rm_tree(s->added[i]);
+        if (failed) fs_rm_tree(s->added[i]);
         free(s->added[i]);
     }
     free(s->added);
@@ -824,11 +797,11 @@ static int layer_add(store *s, const char *layout, const desc *d, const char *di
         rc = err_sys(e, errno, "rename \"%s\" to \"%s\"", tmp, dir);
     if (fd >= 0) close(fd);
     if (rc < 0) {
-        rm_tree(tmp);
+        fs_rm_tree(tmp);
         return rc;
     }
     if (!(s->added[s->nadded] = strdup(dir))) {
-        rm_tree(dir);
+        fs_rm_tree(dir);
         return err_make(e, ERR_NOMEM, "out of memory");
     }
     s->nadded++;

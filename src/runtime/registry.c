@@ -7,6 +7,7 @@
  * manifest and blob fetchers retry transient ones with backoff. Response
  * bodies go to memory (manifests, tokens, error bodies) or, for blobs, to a
  * .partial file through a running sha256. */
+#include "runtime/fsutil.h"
 #include "runtime/registry.h"
 
 #include "runtime/oci.h"
@@ -157,35 +158,6 @@ static bool plain_http_ok(const char *hostport, const registry_opts *o)
 }
 
 /* ---- files ---------------------------------------------------------------- */
-
-static int mkdir_p(const char *path, mode_t mode, err_t *e)
-{
-    char p[PATH_MAX];
-    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-        return err_make(e, ERR_TOOBIG, "path \"%.100s...\": too long", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            return err_sys(e, errno, "create directory \"%s\"", p);
-        *s = '/';
-    }
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        return err_sys(e, errno, "create directory \"%s\"", p);
-    return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-static void rm_tree(const char *path)
-{
-    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
-}
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -980,7 +952,7 @@ static int pull_run(pull *p, const char *ref, const registry_opts *o, err_t *e)
     if (!(s->c = curl_easy_init())) return err_make(e, ERR_NOMEM, "curl_easy_init failed");
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/downloads", p->home);
-    if ((rc = sess_creds(s, e)) < 0 || (rc = mkdir_p(dir, 0700, e)) < 0 ||
+    if ((rc = sess_creds(s, e)) < 0 || (rc = fs_mkdir_p(dir, 0700, e)) < 0 ||
         (rc = pull_lock(p, dir, e)) < 0)
         return rc;
     if ((rc = resolve(s, &p->man, e)) < 0) return rc;
@@ -991,7 +963,7 @@ static int pull_run(pull *p, const char *ref, const registry_opts *o, err_t *e)
         return rc;
     }
     snprintf(dir, sizeof dir, "%s/blobs/sha256", p->layout);
-    if ((rc = mkdir_p(dir, 0755, e)) < 0 || (rc = pull_blobs(p, e)) < 0) return rc;
+    if ((rc = fs_mkdir_p(dir, 0755, e)) < 0 || (rc = pull_blobs(p, e)) < 0) return rc;
     return write_index(p, e);
 }
 
@@ -1024,7 +996,7 @@ int registry_pull(const char *home, const char *ref, const registry_opts *o, cha
         snprintf(layout_out, n, "%s", p->layout);
         snprintf(tag_out, tn, "%s", p->tag);
     } else {
-        if (p->layout[0]) rm_tree(p->layout);
+        if (p->layout[0]) fs_rm_tree(p->layout);
         const pref *r = &p->s.r;
         if (r->repo[0])
             err_wrap(e, "pull %s/%s%s%s", r->registry, r->repo, r->digest[0] ? "@" : ":",
@@ -1044,7 +1016,7 @@ int registry_layout_remove(const char *home, const char *layout, err_t *e)
     if (k >= (int)sizeof prefix || strncmp(layout, prefix, (size_t)k) != 0 ||
         strchr(layout + k, '/') || strlen(layout + k) != 6)
         return err_make(e, ERR_INVAL, "\"%s\": not a pulled layout under \"%s\"", layout, home);
-    rm_tree(layout);
+    fs_rm_tree(layout);
     return access(layout, F_OK) == 0 ? err_make(e, ERR_IO, "remove \"%s\": failed", layout) : 0;
 }
 

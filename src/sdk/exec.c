@@ -58,20 +58,25 @@ static void release_cur(boxlet_exec *e)
     e->cur_copy = NULL;
 }
 
+void sdk_exit_from(boxlet_exit *out, const proto_exit *x)
+{
+    *out = (boxlet_exit){.status = (boxlet_exec_status)x->status,
+                         .exit_code = x->exit_code,
+                         .signal = x->signal,
+                         .timed_out = x->timed_out,
+                         .duration_ms = x->duration_ms,
+                         .stdout_bytes = x->stdout_bytes,
+                         .stderr_bytes = x->stderr_bytes,
+                         .cpu_us = x->cpu_us,
+                         .peak_rss_kib = x->peak_rss_kib};
+    snprintf(out->error_message, sizeof out->error_message, "%s",
+             x->error_message ? x->error_message : "");
+}
+
 static void set_exit(boxlet_exec *e, const proto_exit *x)
 {
     e->ended = true;
-    e->st = (boxlet_exit){.status = (boxlet_exec_status)x->status,
-                          .exit_code = x->exit_code,
-                          .signal = x->signal,
-                          .timed_out = x->timed_out,
-                          .duration_ms = x->duration_ms,
-                          .stdout_bytes = x->stdout_bytes,
-                          .stderr_bytes = x->stderr_bytes,
-                          .cpu_us = x->cpu_us,
-                          .peak_rss_kib = x->peak_rss_kib};
-    snprintf(e->st.error_message, sizeof e->st.error_message, "%s",
-             x->error_message ? x->error_message : "");
+    sdk_exit_from(&e->st, x);
 }
 
 static int enqueue(boxlet_exec *e, const proto_msg *m)

@@ -17,18 +17,7 @@ static void info_to_public(const proto_info *in, boxlet_exec_info *out)
     out->stdout_end = in->stdout_end;
     out->stderr_end = in->stderr_end;
     out->stdin_attached = in->stdin_owned;
-    const proto_exit *x = &in->exit;
-    out->exit = (boxlet_exit){.status = (boxlet_exec_status)x->status,
-                              .exit_code = x->exit_code,
-                              .signal = x->signal,
-                              .timed_out = x->timed_out,
-                              .duration_ms = x->duration_ms,
-                              .stdout_bytes = x->stdout_bytes,
-                              .stderr_bytes = x->stderr_bytes,
-                              .cpu_us = x->cpu_us,
-                              .peak_rss_kib = x->peak_rss_kib};
-    snprintf(out->exit.error_message, sizeof out->exit.error_message, "%s",
-             x->error_message ? x->error_message : "");
+    sdk_exit_from(&out->exit, &in->exit);
 }
 
 static int listing(agent_client *c, boxlet_exec_info **out, size_t *n, err_t *e)

@@ -37,6 +37,9 @@ struct boxlet_cmd {
     int error;        /* first failed setter (reported by exec_start) */
 };
 
+/* The public exit result of an agent's exit result. */
+void sdk_exit_from(boxlet_exit *out, const proto_exit *x);
+
 /* Records code/message in e and returns the public code (>= 0). */
 int sdk_fail(err_t *dst, const err_t *src, int rc);
 
