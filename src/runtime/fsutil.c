@@ -14,8 +14,7 @@ int fs_mkdir_p(const char *path, mode_t mode, err_t *e)
     if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
         return err_make(e, ERR_TOOBIG, "path \"%.100s...\": too long", path);
     for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
+        if (*s != '/') continue;
         *s = '\0';
         if (mkdir(p, 0755) < 0 && errno != EEXIST)
             return err_sys(e, errno, "create directory \"%s\"", p);
@@ -35,7 +34,6 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 int fs_rm_tree(const char *path)
 {
-    if (nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-        return -errno;
+    if (nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT) return -errno;
     return 0;
 }
