@@ -69,6 +69,18 @@ typedef struct boxlet_exec boxlet_exec;
  * memory allowed it, so boxlet_runtime_errmsg(*out) explains; free it too.
  * Returns BOXLET_OK, BOXLET_EPERM, BOXLET_EIO, BOXLET_ENOMEM. */
 int boxlet_runtime_open(const char *home, boxlet_runtime **out);
+/* Connects to a `boxlet serve` at url (http://HOST:PORT, https://...,
+ * or unix:/PATH for a server on a unix socket) with api_key (NULL: none).
+ * The runtime then offers the same calls as a local one, over REST and a
+ * WebSocket per attached execution (docs/remote.md); nothing is contacted
+ * until the first call. Not thread-safe: use a runtime, its boxes and
+ * their executions from one thread at a time. Calls that only make sense
+ * locally say so: boxlet_box_pid is the pid on the server's host, and
+ * boxlet_image_import reads its source on the server's machine. Errors
+ * as boxlet_runtime_open, plus BOXLET_EINVAL for a bad URL. */
+int boxlet_runtime_connect(const char *url, const char *api_key, boxlet_runtime **out);
+/* Non-zero for a runtime made by boxlet_runtime_connect. */
+int boxlet_runtime_is_remote(const boxlet_runtime *rt);
 /* Frees the runtime. Boxes keep running. */
 void boxlet_runtime_free(boxlet_runtime *rt);
 /* The message of the last failed call on rt or on a box made from it ("" if

@@ -22,8 +22,9 @@ enum {
 
 /* Global options, parsed by main.c before the verb. */
 struct cli {
-    const char *home; /* --home DIR, NULL: boxlet_runtime_open's default */
-    const char *url;  /* --url URL, reserved for the remote mode */
+    const char *home;    /* --home DIR, NULL: boxlet_runtime_open's default */
+    const char *url;     /* --url URL: the remote mode (else $BOXLET_URL) */
+    const char *api_key; /* --api-key KEY (else $BOXLET_API_KEY) */
 };
 
 /* The verbs. argv[0] is "boxlet VERB"; they return the process exit code. */
@@ -77,8 +78,8 @@ int cli_skip_dashdash(int argc, char **argv, int i);
 /* Number options: 0, or -1 after printing what is wrong with s. */
 int cli_parse_double(const char *opt, const char *s, double min, double *out);
 int cli_parse_ull(const char *opt, const char *s, unsigned long long max, unsigned long long *out);
-/* Opens the runtime (or refuses the reserved remote mode). 0, or -1 after
- * printing why. */
+/* Opens the local runtime, or connects to the server of --url / $BOXLET_URL.
+ * 0, or -1 after printing why. */
 int cli_open(const struct cli *g, boxlet_runtime **rt);
 /* boxlet_box_get with an error message. 0, or -1 after printing why. */
 int cli_get_box(boxlet_runtime *rt, const char *key, boxlet_box **out);

@@ -1,6 +1,6 @@
 /* common — helpers every verb of the CLI shares: the "boxlet: ..." messages
- * on stderr and the usage errors, number options, opening the runtime (and
- * refusing the reserved remote mode), looking boxes up, looping over several
+ * on stderr and the usage errors, number options, opening the runtime (local,
+ * or a server's with --url), looking boxes up, looping over several
  * boxes for start/stop/rm, and turning an execution's result into the
  * process exit code by Docker's conventions (the code itself, 128+N for
  * signal N, 126/127 for spawn failures, 125 for boxlet's own failures). */
@@ -94,13 +94,19 @@ int cli_open(const struct cli *g, boxlet_runtime **rt)
 {
     const char *url = g->url ? g->url : getenv("BOXLET_URL");
     *rt = NULL;
+    int rc;
     if (url && *url) {
-        cli_warn("remote mode (--url or BOXLET_URL \"%s\") is not implemented yet", url);
-        return -1;
+        if (g->home) {
+            cli_warn("--home and --url exclude each other (a server keeps its own home)");
+            return -1;
+        }
+        const char *key = g->api_key ? g->api_key : getenv("BOXLET_API_KEY");
+        if ((rc = boxlet_runtime_connect(url, key, rt)) == BOXLET_OK) return 0;
+    } else if ((rc = boxlet_runtime_open(g->home, rt)) == BOXLET_OK) {
+        return 0;
     }
-    int rc = boxlet_runtime_open(g->home, rt);
-    if (rc == BOXLET_OK) return 0;
-    cli_fail("open the runtime", rc, *rt ? boxlet_runtime_errmsg(*rt) : NULL);
+    cli_fail(url && *url ? "connect to the server" : "open the runtime", rc,
+             *rt ? boxlet_runtime_errmsg(*rt) : NULL);
     boxlet_runtime_free(*rt);
     *rt = NULL;
     return -1;

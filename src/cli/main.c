@@ -1,5 +1,5 @@
 /* main — the entry point of the `boxlet` command: parses the global options
- * (--home, the reserved --url, --help, --version), finds the verb in the
+ * (--home, --url and --api-key for the remote mode, --help, --version), finds the verb in the
  * command table and calls it with argv[0] set to "boxlet VERB", so that
  * getopt's and our own usage messages name the verb. `boxlet help VERB` is
  * `boxlet VERB --help`. The table also gives `boxlet --help` its list. */
@@ -33,7 +33,7 @@ static const struct command commands[] = {
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
 static const char usage_head[] =
-    "usage: boxlet [--home DIR] COMMAND [OPTIONS] [ARGS...]\n"
+    "usage: boxlet [--home DIR | --url URL [--api-key KEY]] COMMAND [OPTIONS] [ARGS...]\n"
     "\n"
     "boxlet runs commands inside isolated Linux boxes and streams their output.\n"
     "\n"
@@ -45,8 +45,10 @@ static const char usage_tail[] =
     "Global options:\n"
     "  --home DIR     where boxlet keeps its state (default: $BOXLET_HOME, else\n"
     "                 /var/lib/boxlet for root, else ~/.local/share/boxlet)\n"
-    "  --url URL      talk to a boxlet server (reserved, also $BOXLET_URL;\n"
-    "                 not implemented yet)\n"
+    "  --url URL      work against a `boxlet serve` instead of this machine's\n"
+    "                 boxes (also $BOXLET_URL): http://HOST:PORT, https://...,\n"
+    "                 or unix:/PATH for a server on a unix socket\n"
+    "  --api-key KEY  the server's API key (also $BOXLET_API_KEY)\n"
     "  -h, --help     show this help\n"
     "  --version      show the version\n"
     "\n"
@@ -106,7 +108,7 @@ static int help(const struct cli *g, int argc, char **argv)
     return dispatch(g, c, 2, args);
 }
 
-enum { OPT_HOME = 0x200, OPT_URL, OPT_VERSION };
+enum { OPT_HOME = 0x200, OPT_URL, OPT_API_KEY, OPT_VERSION };
 
 /* CLI_CONTINUE with g filled and optind at the verb, else an exit code. */
 static int global_options(struct cli *g, int argc, char **argv)
@@ -114,6 +116,7 @@ static int global_options(struct cli *g, int argc, char **argv)
     static const struct option longopts[] = {
         {"home", required_argument, NULL, OPT_HOME},
         {"url", required_argument, NULL, OPT_URL},
+        {"api-key", required_argument, NULL, OPT_API_KEY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -124,6 +127,8 @@ static int global_options(struct cli *g, int argc, char **argv)
             g->home = optarg;
         else if (opt == OPT_URL)
             g->url = optarg;
+        else if (opt == OPT_API_KEY)
+            g->api_key = optarg;
         else if (opt == 'h')
             return print_usage(stdout), 0;
         else if (opt == OPT_VERSION)

@@ -77,5 +77,8 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
         }
     }
     if (optind != argc) return cli_bad_usage(argv[0], "unexpected argument \"%s\"", argv[optind]);
+    if (g->url || (getenv("BOXLET_URL") && *getenv("BOXLET_URL")))
+        return cli_bad_usage(argv[0],
+                             "serve runs this machine's engine: --url/BOXLET_URL do not apply");
     return server_run(&o) == 0 ? 0 : CLI_EXIT_FAIL;
 }

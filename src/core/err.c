@@ -78,13 +78,21 @@ void err_clear(err_t *e)
     }
 }
 
+static const char *const names[ERR_MAX_] = {
+    "ok",          "invalid_argument", "not_found", "invalid_state",  "conflict",
+    "timeout",     "out_of_memory",    "io_error",  "protocol_error", "too_large",
+    "unsupported", "disconnected",     "internal",  "limit_reached",  "permission_denied",
+};
+
 const char *err_name(int code)
 {
-    static const char *const names[ERR_MAX_] = {
-        "ok",          "invalid_argument", "not_found", "invalid_state",  "conflict",
-        "timeout",     "out_of_memory",    "io_error",  "protocol_error", "too_large",
-        "unsupported", "disconnected",     "internal",  "limit_reached",  "permission_denied",
-    };
     if (code < 0 && code > -ERR_MAX_) code = -code;
     return code >= 0 && code < ERR_MAX_ ? names[code] : "unknown";
+}
+
+int err_code_of(const char *name)
+{
+    for (int i = 1; name && i < ERR_MAX_; i++)
+        if (strcmp(names[i], name) == 0) return i;
+    return 0;
 }

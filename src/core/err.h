@@ -47,5 +47,7 @@ int err_wrap(err_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 void err_clear(err_t *e);
 /* A stable lower-case name for a code ("invalid_argument", "not_found", ...). */
 const char *err_name(int code);
+/* The code err_name gives `name`; 0 for an unknown name or NULL. */
+int err_code_of(const char *name);
 
 #endif

@@ -20,9 +20,23 @@ int boxlet_runtime_open(const char *home, boxlet_runtime **out)
     return sdk_fail(&r->err, &r->err, rt_open(home, &r->rt, &r->err));
 }
 
+int boxlet_runtime_connect(const char *url, const char *api_key, boxlet_runtime **out)
+{
+    boxlet_runtime *r = calloc(1, sizeof *r);
+    *out = r;
+    if (!r) return BOXLET_ENOMEM;
+    return sdk_fail(&r->err, &r->err, rest_open(url, api_key, &r->remote, &r->err));
+}
+
+int boxlet_runtime_is_remote(const boxlet_runtime *rt)
+{
+    return rt && rt->remote;
+}
+
 void boxlet_runtime_free(boxlet_runtime *rt)
 {
     if (!rt) return;
+    rest_free(rt->remote);
     rt_close(rt->rt);
     free(rt);
 }
@@ -34,7 +48,7 @@ const char *boxlet_runtime_errmsg(const boxlet_runtime *rt)
 
 static int need_rt(boxlet_runtime *rt)
 {
-    if (rt->rt) return BOXLET_OK;
+    if (rt->rt || rt->remote) return BOXLET_OK;
     err_make(&rt->err, ERR_INVAL, "the runtime failed to open");
     return BOXLET_EINVAL;
 }
@@ -57,6 +71,7 @@ int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
     *out = NULL;
     int rc = need_rt(rt);
     if (rc) return rc;
+    if (rt->remote) return sdk_remote_box_create(rt, o, out);
     boxlet_box *b = new_box(rt);
     if (!b) return BOXLET_ENOMEM;
     box_config c = {.env = (char **)o->env,
@@ -84,6 +99,7 @@ int boxlet_box_get(boxlet_runtime *rt, const char *key, boxlet_box **out)
     *out = NULL;
     int rc = need_rt(rt);
     if (rc) return rc;
+    if (rt->remote) return sdk_remote_box_get(rt, key, out);
     boxlet_box *b = new_box(rt);
     if (!b) return BOXLET_ENOMEM;
     rc = store_get(rt->rt->store, key, &b->rec, &rt->err);
@@ -112,12 +128,14 @@ static int live(boxlet_box *b)
 int boxlet_box_start(boxlet_box *b)
 {
     int rc = live(b);
+    if (rc == 0 && b->rt->remote) return sdk_remote_box_verb(b, "start", -1);
     return box_result(b, rc ? rc : rt_start(b->rt->rt, &b->rec, &b->err));
 }
 
 int boxlet_box_stop(boxlet_box *b, double timeout_s)
 {
     int rc = live(b);
+    if (rc == 0 && b->rt->remote) return sdk_remote_box_verb(b, "stop", timeout_s);
     int ms = timeout_s < 0 ? 10000 : (int)(timeout_s * 1000);
     if (rc == 0) rc = rt_stop(b->rt->rt, &b->rec, ms, &b->err);
     box_config c;
@@ -132,6 +150,7 @@ int boxlet_box_stop(boxlet_box *b, double timeout_s)
 int boxlet_box_remove(boxlet_box *b, int force)
 {
     int rc = live(b);
+    if (rc == 0 && b->rt->remote) return sdk_remote_box_remove(b, force);
     if (rc == 0 && (rc = rt_remove(b->rt->rt, &b->rec, force != 0, &b->err)) == 0)
         b->removed = true;
     return box_result(b, rc);
@@ -140,6 +159,7 @@ int boxlet_box_remove(boxlet_box *b, int force)
 int boxlet_box_refresh(boxlet_box *b)
 {
     int rc = live(b);
+    if (rc == 0 && b->rt->remote) return sdk_remote_box_refresh(b);
     return box_result(b, rc ? rc : rt_refresh(b->rt->rt, &b->rec, &b->err));
 }
 
@@ -204,6 +224,7 @@ int boxlet_box_stats(boxlet_box *b, boxlet_stats *out)
 {
     cgroup_stats cs;
     int rc = live(b);
+    if (rc == 0 && b->rt->remote) return sdk_remote_box_stats(b, out);
     if (rc == 0) rc = rt_stats(b->rt->rt, &b->rec, &cs, &b->err);
     if (rc == 0)
         *out = (boxlet_stats){.memory_bytes = cs.memory_bytes,
@@ -225,6 +246,7 @@ int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
     *n = 0;
     int rc = need_rt(rt);
     if (rc) return rc;
+    if (rt->remote) return sdk_remote_box_list(rt, out, n);
     box_rec *v;
     size_t k;
     if ((rc = store_list(rt->rt->store, &v, &k, &rt->err)) < 0) return sdk_fail(&rt->err, NULL, rc);

@@ -18,31 +18,6 @@
 #define CALL_TIMEOUT_MS 10000
 #define WANT_ACK UINT32_MAX /* next_msg: return after a STDIN_ACK */
 
-typedef struct qchunk {
-    boxlet_chunk_kind kind;
-    int stream;
-    uint64_t offset, gap_end;
-    uint8_t *data;
-    size_t len;
-} qchunk;
-
-struct boxlet_exec {
-    agent_client *c;
-    char id[PROTO_MAX_ID + 1];
-    bool owner;
-    bool ended;
-    boxlet_exit st;
-    proto_msg cur; /* the message whose data the last chunk points into */
-    bool have_cur;
-    uint8_t *cur_copy; /* or the queued copy it points into */
-    qchunk *q;
-    size_t qhead, qlen, qcap, qbytes;
-    buf_t pend; /* stdin not yet acknowledged; pend[0] is at offset acked */
-    uint64_t acked, sent;
-    bool eof_wanted, eof_sent;
-    err_t err;
-};
-
 /* ---- plumbing ----------------------------------------------------------- */
 
 static int fail(boxlet_exec *e, int rc)
@@ -87,13 +62,13 @@ static int enqueue(boxlet_exec *e, const proto_msg *m)
             e->qhead = 0;
         } else {
             size_t ncap = e->qcap ? e->qcap * 2 : 16;
-            qchunk *nq = realloc(e->q, ncap * sizeof *nq);
+            sdk_qchunk *nq = realloc(e->q, ncap * sizeof *nq);
             if (!nq) return -ERR_NOMEM;
             e->q = nq;
             e->qcap = ncap;
         }
     }
-    qchunk *c = &e->q[e->qhead + e->qlen];
+    sdk_qchunk *c = &e->q[e->qhead + e->qlen];
     memset(c, 0, sizeof *c);
     if (m->type == PROTO_OUTPUT) {
         c->kind = BOXLET_CHUNK_DATA;
@@ -288,8 +263,11 @@ int boxlet_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec **out)
     boxlet_exec *e = exec_new();
     if (!e) return BOXLET_ENOMEM;
     e->owner = true;
-    int rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err);
-    if (rc == 0) rc = send_start(e, b, cmd);
+    int rc;
+    if (b->rt->remote)
+        rc = sdk_rexec_start(b, cmd, e);
+    else if ((rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err)) == 0)
+        rc = send_start(e, b, cmd);
     return finish_open(b, e, rc, out);
 }
 
@@ -301,6 +279,8 @@ int boxlet_exec_attach(boxlet_box *b, const char *exec_id, unsigned long long st
     if (!e) return BOXLET_ENOMEM;
     e->owner = !(flags & BOXLET_ATTACH_OBSERVER);
     snprintf(e->id, sizeof e->id, "%s", exec_id);
+    if (b->rt->remote)
+        return finish_open(b, e, sdk_rexec_attach(b, e, stdout_offset, stderr_offset), out);
     int rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err);
     proto_msg m = {.type = PROTO_ATTACH,
                    .u.attach = {.chan = CHAN,
@@ -323,7 +303,7 @@ const char *boxlet_exec_id(const boxlet_exec *e)
 
 int boxlet_exec_fd(const boxlet_exec *e)
 {
-    return agent_client_fd(e->c);
+    return e->rest ? wsc_fd(e->ws) : agent_client_fd(e->c);
 }
 
 const char *boxlet_exec_errmsg(const boxlet_exec *e)
@@ -342,7 +322,7 @@ static void end_chunk(boxlet_chunk *c)
 static bool pop_queued(boxlet_exec *e, boxlet_chunk *c)
 {
     if (!e->qlen) return false;
-    qchunk *q = &e->q[e->qhead++];
+    sdk_qchunk *q = &e->q[e->qhead++];
     e->qlen--;
     e->qbytes -= q->len;
     *c = (boxlet_chunk){.kind = q->kind,
@@ -377,6 +357,7 @@ static void to_chunk(boxlet_exec *e, boxlet_chunk *c)
 
 int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
 {
+    if (e->rest) return sdk_rexec_read(e, c, timeout_ms);
     release_cur(e);
     if (pop_queued(e, c)) return BOXLET_OK;
     if (e->ended) {
@@ -409,6 +390,7 @@ int boxlet_exec_wait(boxlet_exec *e, boxlet_exit *st, int timeout_ms)
 
 int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms)
 {
+    if (e->rest) return sdk_rexec_write(e, data, len, timeout_ms);
     if (!e->owner)
         return fail(e, err_make(&e->err, ERR_PERM, "execution %s: attached as an observer", e->id));
     if (e->ended || e->eof_wanted)
@@ -433,21 +415,22 @@ int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_
 
 unsigned long long boxlet_exec_stdin_offset(const boxlet_exec *e)
 {
-    return e->acked + e->pend.len;
+    return e->rest ? e->stdin_base + e->written : e->acked + e->pend.len;
 }
 
 size_t boxlet_exec_stdin_pending(const boxlet_exec *e)
 {
-    return e->pend.len;
+    return e->rest ? wsc_unsent(e->ws) : e->pend.len;
 }
 
 int boxlet_exec_buffered(const boxlet_exec *e)
 {
-    return e->qlen > 0 || e->ended;
+    return e->qlen > 0 || e->ended || (e->ws && wsc_pending(e->ws));
 }
 
 int boxlet_exec_close_stdin(boxlet_exec *e)
 {
+    if (e->rest) return sdk_rexec_close_stdin(e);
     if (!e->owner)
         return fail(e, err_make(&e->err, ERR_PERM, "execution %s: attached as an observer", e->id));
     if (e->ended) return fail(e, err_make(&e->err, ERR_CLOSED, "execution %s is closed", e->id));
@@ -465,6 +448,7 @@ static int exec_call(boxlet_exec *e, proto_msg *m)
 
 int boxlet_exec_signal(boxlet_exec *e, int sig)
 {
+    if (e->rest) return sdk_rexec_signal(e, sig);
     proto_msg m = {.type = PROTO_SIGNAL, .u.exec_req = {.exec_id = e->id, .signal = sig}};
     return exec_call(e, &m);
 }
@@ -474,6 +458,7 @@ int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols)
     if (rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
         return fail(
             e, err_make(&e->err, ERR_INVAL, "terminal size %ux%u: want 1..65535 each", rows, cols));
+    if (e->rest) return sdk_rexec_resize(e, rows, cols);
     proto_msg m = {
         .type = PROTO_RESIZE,
         .u.exec_req = {.exec_id = e->id, .rows = (uint16_t)rows, .cols = (uint16_t)cols}};
@@ -482,6 +467,7 @@ int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols)
 
 int boxlet_exec_kill(boxlet_exec *e)
 {
+    if (e->rest) return sdk_rexec_kill(e);
     proto_msg m = {.type = PROTO_KILL, .u.exec_req = {.exec_id = e->id}};
     return exec_call(e, &m);
 }
@@ -495,5 +481,6 @@ void boxlet_exec_free(boxlet_exec *e)
     free(e->q);
     buf_free(&e->pend);
     agent_client_free(e->c); /* closing the connection detaches */
+    wsc_close(e->ws, 1000);
     free(e);
 }

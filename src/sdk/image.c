@@ -7,6 +7,7 @@
 
 int boxlet_image_import(boxlet_runtime *rt, const char *source, const char *name)
 {
+    if (rt->remote) return sdk_remote_image_import(rt, source, name);
     if (!rt->rt)
         return sdk_fail(&rt->err, NULL,
                         err_make(&rt->err, ERR_INVAL, "the runtime failed to open"));
@@ -20,6 +21,7 @@ int boxlet_image_list(boxlet_runtime *rt, char ***names, size_t *n)
 {
     *names = NULL;
     *n = 0;
+    if (rt->remote) return sdk_remote_image_list(rt, names, n);
     if (!rt->rt)
         return sdk_fail(&rt->err, NULL,
                         err_make(&rt->err, ERR_INVAL, "the runtime failed to open"));
@@ -28,6 +30,7 @@ int boxlet_image_list(boxlet_runtime *rt, char ***names, size_t *n)
 
 int boxlet_image_pull(boxlet_runtime *rt, const char *ref, const char *name)
 {
+    if (rt->remote) return sdk_remote_image_pull(rt, ref, name);
     if (!rt->rt)
         return sdk_fail(&rt->err, NULL,
                         err_make(&rt->err, ERR_INVAL, "the runtime failed to open"));

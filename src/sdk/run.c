@@ -49,6 +49,7 @@ int boxlet_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
+    if (b->rt->remote) return sdk_rexec_list(b, out, n);
     agent_client *c;
     int rc = rt_connect(b->rt->rt, &b->rec, &c, &b->err);
     if (rc == 0) {

@@ -6,10 +6,14 @@
 #include "boxlet.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "remote/rest.h"
 #include "runtime/runtime.h"
 
+/* A runtime is local (rt) or connected to a server (remote); every public
+ * call on it, its boxes and their executions goes one way or the other. */
 struct boxlet_runtime {
     rt_t *rt;
+    rest_t *remote;
     err_t err;
 };
 
@@ -37,10 +41,70 @@ struct boxlet_cmd {
     int error;        /* first failed setter (reported by exec_start) */
 };
 
+/* Output queued while a local call waits for its reply. */
+typedef struct sdk_qchunk {
+    boxlet_chunk_kind kind;
+    int stream;
+    uint64_t offset, gap_end;
+    uint8_t *data;
+    size_t len;
+} sdk_qchunk;
+
+struct boxlet_exec {
+    /* local: one agent connection, channel 1 */
+    agent_client *c;
+    char id[PROTO_MAX_ID + 1];
+    bool owner;
+    bool ended;
+    boxlet_exit st;
+    proto_msg cur; /* the message whose data the last chunk points into */
+    bool have_cur;
+    uint8_t *cur_copy; /* or the queued copy it points into */
+    sdk_qchunk *q;
+    size_t qhead, qlen, qcap, qbytes;
+    buf_t pend; /* stdin not yet acknowledged; pend[0] is at offset acked */
+    uint64_t acked, sent;
+    bool eof_wanted, eof_sent;
+    /* remote: a boxlet.v1 WebSocket attach (remote_exec.c) */
+    rest_t *rest; /* the runtime's; non-NULL means remote */
+    char box_id[BOX_ID_LEN + 1];
+    wsc_t *ws;
+    uint64_t off[3];     /* next offset of stdout [1] and stderr [2] */
+    uint64_t stdin_base; /* the server's stdin offset when we attached */
+    uint64_t written;    /* stdin bytes given to this handle since */
+    err_t err;
+};
+
 /* The public exit result of an agent's exit result. */
 void sdk_exit_from(boxlet_exit *out, const proto_exit *x);
 
 /* Records code/message in e and returns the public code (>= 0). */
 int sdk_fail(err_t *dst, const err_t *src, int rc);
+
+/* ---- remote.c: runtime, boxes and images over a server ------------------- */
+
+int sdk_remote_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out);
+int sdk_remote_box_get(boxlet_runtime *rt, const char *key, boxlet_box **out);
+int sdk_remote_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
+/* POST start or stop (timeout_s < 0: the server's default), DELETE, GET. */
+int sdk_remote_box_verb(boxlet_box *b, const char *verb, double timeout_s);
+int sdk_remote_box_remove(boxlet_box *b, int force);
+int sdk_remote_box_refresh(boxlet_box *b);
+int sdk_remote_box_stats(boxlet_box *b, boxlet_stats *out);
+int sdk_remote_image_import(boxlet_runtime *rt, const char *source, const char *name);
+int sdk_remote_image_pull(boxlet_runtime *rt, const char *ref, const char *name);
+int sdk_remote_image_list(boxlet_runtime *rt, char ***names, size_t *n);
+
+/* ---- remote_exec.c: executions over REST and a WebSocket ----------------- */
+
+int sdk_rexec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e);
+int sdk_rexec_attach(boxlet_box *b, boxlet_exec *e, unsigned long long so, unsigned long long se);
+int sdk_rexec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms);
+int sdk_rexec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms);
+int sdk_rexec_close_stdin(boxlet_exec *e);
+int sdk_rexec_signal(boxlet_exec *e, int sig);
+int sdk_rexec_resize(boxlet_exec *e, unsigned rows, unsigned cols);
+int sdk_rexec_kill(boxlet_exec *e);
+int sdk_rexec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n);
 
 #endif

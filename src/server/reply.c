@@ -62,7 +62,9 @@ static void envelope(http_resp *rs, int status, int code, const char *message)
 {
     const char *c, *t;
     wire_code(status, code, message, &c, &t);
-    json_t *v = json_pack("{s:{s:s, s:s, s:s}}", "error", "message", message, "type", t, "code", c);
+    /* boxlet_code: the exact code, for boxlet's own client (an extension) */
+    json_t *v = json_pack("{s:{s:s, s:s, s:s, s:s}}", "error", "message", message, "type", t,
+                          "code", c, "boxlet_code", err_name(code));
     reply_json(rs, status, v);
 }
 

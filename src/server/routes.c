@@ -53,6 +53,16 @@ bool query_get(const http_req *rq, const char *name, char *out, size_t n)
     return false;
 }
 
+/* A number of seconds >= 0 from a query value. */
+static bool parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= 0) || v > 86400) return false;
+    *out = v;
+    return true;
+}
+
 /* ---- shapes ---------------------------------------------------------------- */
 
 /* RFC 3339 UTC of a wall-clock time in ms. */
@@ -111,6 +121,7 @@ static json_t *exec_json(const boxlet_exec_info *i)
     json_object_set_new(v, "created_at", json_integer(i->created_ms));
     json_object_set_new(v, "stdout_offset", json_integer((json_int_t)i->stdout_end));
     json_object_set_new(v, "stderr_offset", json_integer((json_int_t)i->stderr_end));
+    json_object_set_new(v, "stdin_attached", json_boolean(i->stdin_attached));
     return v;
 }
 
@@ -224,11 +235,11 @@ static void list_boxes(server_t *s, http_resp *rs)
 /* Every field of BoxLite's CreateBoxRequest is accepted (unknown ones are
  * 400); those without a boxlet equivalent yet are ignored (docs/server.md). */
 static const char *const box_fields[] = {
-    "name",        "image",       "cpus",        "memory_mib",  "env",
-    "working_dir", "user",        "network",     "labels",      "auto_remove",
-    "detach",      "auto_resume", "auto_stop",   "auto_delete", "disk_size_gb",
-    "ports",       "volumes",     "rootfs_path", "entrypoint",  "cmd",
-    "secrets",     "tty",         "advanced",    "auto_start",  NULL};
+    "name",       "image",       "cpus",         "memory_mib",  "env",      "working_dir",
+    "user",       "network",     "labels",       "auto_remove", "detach",   "auto_resume",
+    "auto_stop",  "auto_delete", "disk_size_gb", "ports",       "volumes",  "rootfs_path",
+    "entrypoint", "cmd",         "secrets",      "tty",         "advanced", "auto_start",
+    "pids_max",   NULL};
 
 static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t *nenv,
                           char ***labels, size_t *nlabels, http_resp *rs)
@@ -238,8 +249,9 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
         !want_type(o, "cpus", JSON_REAL, "a number", rs) ||
         !want_type(o, "memory_mib", JSON_INTEGER, "an integer", rs) ||
         !want_type(o, "working_dir", JSON_STRING, "a string", rs) ||
-        !want_type(o, "user", JSON_STRING, "a string", rs) || !env_list(o, "env", env, nenv, rs) ||
-        !env_list(o, "labels", labels, nlabels, rs))
+        !want_type(o, "user", JSON_STRING, "a string", rs) ||
+        !want_type(o, "pids_max", JSON_INTEGER, "an integer", rs) ||
+        !env_list(o, "env", env, nenv, rs) || !env_list(o, "labels", labels, nlabels, rs))
         return false;
     boxlet_box_opts_init(opts);
     json_t *v;
@@ -252,6 +264,12 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
         return false;
     }
     opts->memory_mib = (unsigned long long)mem;
+    json_int_t pids = json_integer_value(json_object_get(o, "pids_max"));
+    if (pids < 0 || pids > 4194304) {
+        reply_error(rs, 400, ERR_INVAL, "field \"pids_max\" must be 0..4194304");
+        return false;
+    }
+    opts->pids_max = (unsigned)pids;
     opts->working_dir = json_string_value(json_object_get(o, "working_dir"));
     opts->user = json_string_value(json_object_get(o, "user"));
     json_t *net = json_object_get(o, "network");
@@ -291,6 +309,33 @@ static void create_box(server_t *s, const http_req *rq, http_resp *rs)
     json_decref(o);
 }
 
+/* BoxLite's BoxMetrics (every field optional for its clients) from the
+ * box's cgroups and its agent's executions, plus boxlet's own counters.
+ * A box that is not running has null gauges (BoxLite would boot it). */
+static void box_metrics(boxlet_box *b, http_resp *rs)
+{
+    boxlet_stats st;
+    bool up = boxlet_box_stats(b, &st) == BOXLET_OK;
+    boxlet_exec_info *v = NULL;
+    size_t n = 0, errors = 0;
+    if (up && boxlet_exec_list(b, &v, &n) == BOXLET_OK)
+        for (size_t i = 0; i < n; i++)
+            errors += v[i].exit.error_message[0] != '\0';
+    free(v);
+#define GAUGE(x) ((up && (x) >= 0) ? json_integer((json_int_t)(x)) : json_null())
+    reply_json(rs, 200,
+               json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                         "commands_executed_total", (json_int_t)n, "exec_errors_total",
+                         (json_int_t)errors, "bytes_sent_total", (json_int_t)0,
+                         "bytes_received_total", (json_int_t)0, "cpu_percent", json_null(),
+                         "memory_bytes", GAUGE(st.memory_bytes), "network_bytes_sent", json_null(),
+                         "network_bytes_received", json_null(), "network_tcp_connections",
+                         json_null(), "network_tcp_errors", json_null(), "memory_peak_bytes",
+                         GAUGE(st.memory_peak_bytes), "oom_kills", GAUGE(st.oom_kills), "pids",
+                         GAUGE(st.pids), "cpu_usec", GAUGE(st.cpu_usec)));
+#undef GAUGE
+}
+
 static void box_route(server_t *s, const http_req *rq, const char *id, const char *verb,
                       http_resp *rs)
 {
@@ -308,7 +353,14 @@ static void box_route(server_t *s, const http_req *rq, const char *id, const cha
     } else if (verb && strcmp(verb, "start") == 0 && strcmp(m, "POST") == 0) {
         if ((rc = boxlet_box_start(b)) == BOXLET_OK) reply_json(rs, 200, box_json(b));
     } else if (verb && strcmp(verb, "stop") == 0 && strcmp(m, "POST") == 0) {
-        if ((rc = boxlet_box_stop(b, -1)) == BOXLET_OK) reply_json(rs, 200, box_json(b));
+        char t[32] = "";
+        double secs = -1;
+        if (query_get(rq, "timeout", t, sizeof t) && !parse_seconds(t, &secs))
+            return reply_error(rs, 400, ERR_INVAL, "timeout \"%s\": want seconds >= 0", t),
+                   boxlet_box_free(b);
+        if ((rc = boxlet_box_stop(b, secs)) == BOXLET_OK) reply_json(rs, 200, box_json(b));
+    } else if (verb && strcmp(verb, "metrics") == 0 && strcmp(m, "GET") == 0) {
+        box_metrics(b, rs);
     } else {
         reply_error(rs, 405, ERR_INVAL, "%s is not allowed on %s", m, rq->path);
     }
@@ -319,8 +371,9 @@ static void box_route(server_t *s, const http_req *rq, const char *id, const cha
 /* ---- executions ------------------------------------------------------------------ */
 
 static const char *const exec_fields[] = {
-    "command", "args", "env",  "working_dir", "user", "timeout_seconds",
-    "tty",     "rows", "cols", "stdin",       NULL};
+    "command", "args", "env",  "working_dir", "user",         "timeout_seconds",
+    "tty",     "rows", "cols", "stdin",       "retain_bytes", "reconnect_grace_seconds",
+    NULL};
 
 static bool argv_from(json_t *o, boxlet_cmd **out, http_resp *rs)
 {
@@ -372,6 +425,17 @@ static bool exec_settings(json_t *o, boxlet_cmd *c, http_resp *rs)
             reply_error(rs, 400, ERR_INVAL, "rows and cols must be 1..65535");
             return false;
         }
+    }
+    if ((v = json_object_get(o, "retain_bytes")) && !json_is_null(v) &&
+        (!json_is_integer(v) || json_integer_value(v) < 0 ||
+         boxlet_cmd_setretain(c, (size_t)json_integer_value(v)) != BOXLET_OK)) {
+        reply_error(rs, 400, ERR_INVAL, "field \"retain_bytes\" must be an integer >= 0");
+        return false;
+    }
+    if ((v = json_object_get(o, "reconnect_grace_seconds")) && !json_is_null(v) &&
+        (!json_is_number(v) || boxlet_cmd_setgrace(c, json_number_value(v)) != BOXLET_OK)) {
+        reply_error(rs, 400, ERR_INVAL, "field \"reconnect_grace_seconds\" must be a number >= 0");
+        return false;
     }
     if ((v = json_object_get(o, "stdin")) && json_is_string(v))
         boxlet_cmd_setstdin(c, json_string_value(v), json_string_length(v));
@@ -482,6 +546,33 @@ static void exec_route(server_t *s, const http_req *rq, const path_t *p, int at,
     boxlet_box_free(b);
 }
 
+/* ---- images ---------------------------------------------------------------------- */
+
+/* POST /v1/images/import {"source","name"} (boxlet's extension): imports a
+ * rootfs directory, tarball or OCI layout that is on the server's machine,
+ * as `boxlet import` does locally (boxlet_runtime_connect's remote import). */
+static void import_image(server_t *s, const http_req *rq, http_resp *rs)
+{
+    static const char *const fields[] = {"source", "name", NULL};
+    json_t *o = parse_body(rq, rs);
+    if (!o) return;
+    if (only_known(o, fields, rs) && want_type(o, "source", JSON_STRING, "a string", rs) &&
+        want_type(o, "name", JSON_STRING, "a string", rs)) {
+        const char *src = json_string_value(json_object_get(o, "source"));
+        const char *name = json_string_value(json_object_get(o, "name"));
+        if (!src || !name) {
+            reply_error(rs, 400, ERR_INVAL, "fields \"source\" and \"name\" are required");
+        } else {
+            int rc = boxlet_image_import(s->rt, src, name);
+            if (rc != BOXLET_OK)
+                reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
+            else
+                reply_json(rs, 201, json_pack("{s:s, s:s}", "name", name, "source", src));
+        }
+    }
+    json_decref(o);
+}
+
 /* ---- the table ------------------------------------------------------------------- */
 
 static void top_level(server_t *s, const http_req *rq, const char *what, http_resp *rs)
@@ -512,6 +603,9 @@ void route(server_t *s, const http_req *rq, http_resp *rs)
         (strcmp(p.seg[1], "config") == 0 || strcmp(p.seg[1], "me") == 0 ||
          strcmp(p.seg[1], "metrics") == 0))
         return top_level(s, rq, p.seg[1], rs);
+    if (p.n == 3 && strcmp(p.seg[1], "images") == 0 && strcmp(p.seg[2], "import") == 0 &&
+        strcmp(rq->method, "POST") == 0)
+        return import_image(s, rq, rs);
     if (strcmp(p.seg[at], "boxes") != 0)
         return reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
     int rest = p.n - at - 1;

@@ -1,0 +1,262 @@
+/* remote — a runtime's boxes and images over a boxlet server (rest.h), for
+ * boxlet_runtime_connect: each call is one REST request, and a box handle
+ * keeps the record the server last returned (refresh asks again). Routes
+ * and fields are docs/server.md's; see docs/remote.md. */
+#include "sdk/sdk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- boxes ----------------------------------------------------------------- */
+
+/* Milliseconds of an RFC 3339 UTC time ("2026-11-28T12:00:00.123Z"); 0 if
+ * it does not parse. */
+static long long parse_time(const char *s)
+{
+    struct tm tm = {0};
+    const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!p) return 0;
+    long long ms = (long long)timegm(&tm) * 1000;
+    if (*p == '.') {
+        int scale = 100;
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            ms += scale ? (*p - '0') * scale : 0;
+    }
+    return ms;
+}
+
+static char *dup_or(const char *s, const char *dflt)
+{
+    return strdup(s ? s : dflt);
+}
+
+/* Replaces r with the server's box object v. */
+static int rec_from_json(json_t *v, box_rec *r, err_t *e)
+{
+    const char *id = json_string_value(json_object_get(v, "box_id"));
+    if (!id) id = json_string_value(json_object_get(v, "id"));
+    if (!id || !*id || strlen(id) > BOX_ID_LEN)
+        return err_make(e, ERR_PROTO, "remote: the server sent a box without a valid box_id");
+    box_rec_free(r);
+    memset(r, 0, sizeof *r);
+    snprintf(r->id, sizeof r->id, "%s", id);
+    int st = box_state_parse(json_string_value(json_object_get(v, "status")));
+    r->state = st < 0 ? BOX_FAILED : (box_state)st;
+    r->created_ms = parse_time(json_string_value(json_object_get(v, "created_at")));
+    r->init_pid = (int)json_integer_value(json_object_get(v, "pid"));
+    json_t *cfg = json_object_get(v, "config");
+    r->config = cfg ? json_dumps(cfg, JSON_COMPACT) : strdup("{}");
+    r->name = dup_or(json_string_value(json_object_get(v, "name")), id);
+    r->image = dup_or(json_string_value(json_object_get(v, "image")), "");
+    r->error = dup_or(json_string_value(json_object_get(v, "error")), "");
+    if (!r->config || !r->name || !r->image || !r->error)
+        return err_make(e, ERR_NOMEM, "remote: out of memory");
+    return 0;
+}
+
+static int box_from_json(boxlet_runtime *rt, json_t *v, boxlet_box **out)
+{
+    boxlet_box *b = calloc(1, sizeof *b);
+    if (!b) return sdk_fail(&rt->err, NULL, err_make(&rt->err, ERR_NOMEM, "out of memory"));
+    b->rt = rt;
+    int rc = rec_from_json(v, &b->rec, &rt->err);
+    if (rc < 0) {
+        boxlet_box_free(b);
+        return sdk_fail(&rt->err, NULL, rc);
+    }
+    *out = b;
+    return BOXLET_OK;
+}
+
+/* A JSON object of KEY=VALUE strings (later entries win, as locally). */
+static json_t *kv_object(const char *const *kv, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < n; i++) {
+        const char *eq = strchr(kv[i], '=');
+        if (!eq) continue;
+        char *k = strndup(kv[i], (size_t)(eq - kv[i]));
+        if (k) json_object_set_new(o, k, json_string(eq + 1));
+        free(k);
+    }
+    return o;
+}
+
+int sdk_remote_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
+{
+    json_t *req =
+        json_pack("{s:s, s:o, s:o, s:b, s:b, s:b}", "image", o->image ? o->image : "host", "env",
+                  kv_object(o->env, o->nenv), "labels", kv_object(o->labels, o->nlabels), "network",
+                  o->network != 0, "auto_remove", o->auto_remove != 0, "auto_start", 0);
+    if (!req) return sdk_fail(&rt->err, NULL, err_make(&rt->err, ERR_NOMEM, "out of memory"));
+    if (o->name) json_object_set_new(req, "name", json_string(o->name));
+    if (o->working_dir) json_object_set_new(req, "working_dir", json_string(o->working_dir));
+    if (o->user) json_object_set_new(req, "user", json_string(o->user));
+    if (o->cpus > 0) json_object_set_new(req, "cpus", json_real(o->cpus));
+    if (o->memory_mib)
+        json_object_set_new(req, "memory_mib", json_integer((json_int_t)o->memory_mib));
+    if (o->pids_max) json_object_set_new(req, "pids_max", json_integer(o->pids_max));
+    json_t *v = NULL;
+    int rc = rest_call(rt->remote, "POST", "/v1/boxes", req, &v, &rt->err);
+    json_decref(req);
+    if (rc == 0) rc = box_from_json(rt, v, out) == BOXLET_OK ? 0 : -rt->err.code;
+    json_decref(v);
+    return sdk_fail(&rt->err, NULL, rc);
+}
+
+int sdk_remote_box_get(boxlet_runtime *rt, const char *key, boxlet_box **out)
+{
+    char path[512], esc[400];
+    snprintf(path, sizeof path, "/v1/boxes/%s", rest_escape(key, esc, sizeof esc));
+    json_t *v = NULL;
+    int rc = *esc ? rest_call(rt->remote, "GET", path, NULL, &v, &rt->err)
+                  : err_make(&rt->err, ERR_INVAL, "box \"%.100s...\": the name is too long", key);
+    if (rc == 0) rc = box_from_json(rt, v, out) == BOXLET_OK ? 0 : -rt->err.code;
+    json_decref(v);
+    return sdk_fail(&rt->err, NULL, rc);
+}
+
+int sdk_remote_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
+{
+    json_t *v = NULL;
+    int rc = rest_call(rt->remote, "GET", "/v1/boxes", NULL, &v, &rt->err);
+    json_t *a = json_object_get(v, "boxes");
+    if (rc == 0 && !json_is_array(a))
+        rc = err_make(&rt->err, ERR_PROTO, "remote: GET /v1/boxes: no \"boxes\" array");
+    size_t k = rc == 0 ? json_array_size(a) : 0;
+    boxlet_box **boxes = rc == 0 ? calloc(k + 1, sizeof *boxes) : NULL;
+    if (rc == 0 && !boxes) rc = err_make(&rt->err, ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < k; i++)
+        if (box_from_json(rt, json_array_get(a, i), &boxes[i]) != BOXLET_OK) rc = -rt->err.code;
+    json_decref(v);
+    if (rc < 0) {
+        for (size_t i = 0; boxes && i < k; i++)
+            boxlet_box_free(boxes[i]);
+        free(boxes);
+        return sdk_fail(&rt->err, NULL, rc);
+    }
+    *out = boxes;
+    *n = k;
+    return BOXLET_OK;
+}
+
+/* The result of a call on b: its message also becomes the runtime's. */
+static int box_done(boxlet_box *b, int rc)
+{
+    if (rc < 0) b->rt->err = b->err;
+    return sdk_fail(&b->err, NULL, rc);
+}
+
+/* METHOD /v1/boxes/ID[/verb][?query]; a box object in the reply refreshes b. */
+static int box_call(boxlet_box *b, const char *method, const char *verb, const char *query,
+                    json_t **out)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/v1/boxes/%s%s%s%s", b->rec.id, verb ? "/" : "", verb ? verb : "",
+             query ? query : "");
+    json_t *v = NULL;
+    int rc = rest_call(b->rt->remote, method, path, NULL, &v, &b->err);
+    if (rc == 0 && !out && json_object_get(v, "box_id")) rc = rec_from_json(v, &b->rec, &b->err);
+    if (out)
+        *out = v;
+    else
+        json_decref(v);
+    return rc;
+}
+
+int sdk_remote_box_verb(boxlet_box *b, const char *verb, double timeout_s)
+{
+    char q[64] = "";
+    if (timeout_s >= 0) snprintf(q, sizeof q, "?timeout=%g", timeout_s);
+    int rc = box_call(b, "POST", verb, q, NULL);
+    if (rc == -ERR_NOTFOUND && strcmp(verb, "stop") == 0) { /* auto_remove took it */
+        b->removed = true;
+        rc = 0;
+    }
+    return box_done(b, rc);
+}
+
+int sdk_remote_box_remove(boxlet_box *b, int force)
+{
+    int rc = box_call(b, "DELETE", NULL, force ? "?force=true" : NULL, NULL);
+    if (rc == 0) b->removed = true;
+    return box_done(b, rc);
+}
+
+int sdk_remote_box_refresh(boxlet_box *b)
+{
+    return box_done(b, box_call(b, "GET", NULL, NULL, NULL));
+}
+
+static long long stat_of(json_t *v, const char *key)
+{
+    json_t *x = json_object_get(v, key);
+    return json_is_integer(x) ? (long long)json_integer_value(x) : -1;
+}
+
+int sdk_remote_box_stats(boxlet_box *b, boxlet_stats *out)
+{
+    json_t *v = NULL;
+    int rc = box_call(b, "GET", "metrics", NULL, &v);
+    if (rc == 0 && !json_is_integer(json_object_get(v, "memory_bytes")))
+        rc = err_make(&b->err, ERR_CLOSED, "box %s is not running", b->rec.id);
+    if (rc == 0)
+        *out = (boxlet_stats){.memory_bytes = stat_of(v, "memory_bytes"),
+                              .memory_peak_bytes = stat_of(v, "memory_peak_bytes"),
+                              .oom_kills = stat_of(v, "oom_kills"),
+                              .pids = stat_of(v, "pids"),
+                              .cpu_usec = stat_of(v, "cpu_usec")};
+    json_decref(v);
+    return box_done(b, rc);
+}
+
+/* ---- images ---------------------------------------------------------------- */
+
+int sdk_remote_image_import(boxlet_runtime *rt, const char *source, const char *name)
+{
+    json_t *req = json_pack("{s:s, s:s}", "source", source, "name", name);
+    int rc = req ? rest_call(rt->remote, "POST", "/v1/images/import", req, NULL, &rt->err)
+                 : err_make(&rt->err, ERR_NOMEM, "out of memory");
+    json_decref(req);
+    return sdk_fail(&rt->err, NULL, rc);
+}
+
+int sdk_remote_image_pull(boxlet_runtime *rt, const char *ref, const char *name)
+{
+    json_t *req = json_pack("{s:s}", "reference", ref);
+    if (req && name) json_object_set_new(req, "name", json_string(name));
+    int rc = req ? rest_call(rt->remote, "POST", "/v1/images/pull", req, NULL, &rt->err)
+                 : err_make(&rt->err, ERR_NOMEM, "out of memory");
+    json_decref(req);
+    return sdk_fail(&rt->err, NULL, rc);
+}
+
+int sdk_remote_image_list(boxlet_runtime *rt, char ***names, size_t *n)
+{
+    json_t *v = NULL;
+    int rc = rest_call(rt->remote, "GET", "/v1/images", NULL, &v, &rt->err);
+    json_t *a = json_object_get(v, "images");
+    if (rc == 0 && !json_is_array(a))
+        rc = err_make(&rt->err, ERR_PROTO, "remote: GET /v1/images: no \"images\" array");
+    size_t k = rc == 0 ? json_array_size(a) : 0;
+    char **v2 = rc == 0 ? calloc(k + 1, sizeof *v2) : NULL;
+    if (rc == 0 && !v2) rc = err_make(&rt->err, ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        json_t *im = json_array_get(a, i);
+        const char *nm = json_string_value(json_object_get(im, "name"));
+        if (!nm) nm = json_string_value(json_object_get(im, "reference"));
+        if (!(v2[i] = strdup(nm ? nm : ""))) rc = err_make(&rt->err, ERR_NOMEM, "out of memory");
+    }
+    json_decref(v);
+    if (rc < 0) {
+        for (size_t i = 0; v2 && i < k; i++)
+            free(v2[i]);
+        free(v2);
+        return sdk_fail(&rt->err, NULL, rc);
+    }
+    *names = v2;
+    *n = k;
+    return BOXLET_OK;
+}
