@@ -81,6 +81,7 @@ static int open_ws(boxlet_box *b, boxlet_exec *e, unsigned long long so, unsigne
     rc = wsc_recv(e->ws, &m, OPEN_TIMEOUT_MS, &e->err);
     if (rc == 0) return err_make(&e->err, ERR_TIMEOUT, "attach %s: no `attached` frame", e->id);
     if (rc < 0) return rc;
+    rc = 0;
     json_t *o = m.opcode == WS_TEXT ? json_loadb((const char *)m.data, m.len, 0, NULL) : NULL;
     const char *type = json_string_value(json_object_get(o, "type"));
     if (type && strcmp(type, "attached") == 0) {

@@ -100,10 +100,15 @@ bool running_as_root(void);
 /* ---- boxes through the public SDK ---- */
 #include "boxlet.h"
 
-/* A fresh BOXLET_HOME under /tmp for one test file; its runtime. */
+/* A fresh BOXLET_HOME under /tmp for one test file; its runtime. With
+ * $BOXLET_TEST_SERVER set (the boxlet CLI), the home is served by a
+ * `boxlet serve` on loopback and rt is boxlet_runtime_connect's: the same
+ * test then checks the remote mode. */
 typedef struct box_env {
     char home[128];
     boxlet_runtime *rt;
+    pid_t server; /* the boxlet serve, 0 if local */
+    char url[64];
 } box_env;
 void box_env_open(box_env *b);
 /* Force-removes every box of the home, closes the runtime, deletes it. */
