@@ -29,9 +29,11 @@ typedef struct pss {
     bool answered;
     attach_t *at; /* a WebSocket attach */
     buf_t text;   /* a text message being reassembled from fragments */
+    bool counted; /* in server_t.attaches */
 } pss_t;
 
 #define MAX_WS_MESSAGE (1u << 20)
+#define SHUTDOWN_MS 3000
 
 static volatile sig_atomic_t stop_requested;
 static struct lws_context *the_context;
@@ -92,7 +94,9 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
     buf_init(&p->rs.body, 0);
     p->rs.status = 500;
     bool open_route = strcmp(p->rq.method, "GET") == 0 && strcmp(p->rq.path, "/v1/config") == 0;
-    if (p->too_big) {
+    if (s->stopping) {
+        reply_error(&p->rs, 503, ERR_DISCONNECTED, "the server is shutting down");
+    } else if (p->too_big) {
         reply_error(&p->rs, 413, ERR_TOOBIG, "request body exceeds %zu bytes", s->max_body);
     } else if (s->api_key && *s->api_key && !open_route && !authorized(wsi, s)) {
         reply_error(&p->rs, 401, ERR_PERM, "missing or wrong API key (Authorization: Bearer KEY)");
@@ -195,6 +199,10 @@ static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reaso
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         memset(p, 0, sizeof *p);
+        if (s->stopping) {
+            lws_return_http_status(wsi, 503, "the server is shutting down");
+            return -1;
+        }
         bool ext = strcmp(lws_get_protocol(wsi)->name, "boxlet.v1") == 0;
         if (!(p->at = attach_open(s, wsi, ext, msg, sizeof msg, &status))) {
             lws_return_http_status(wsi, (unsigned)status, msg);
@@ -203,13 +211,22 @@ static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reaso
         buf_init(&p->text, MAX_WS_MESSAGE);
         return 0;
     case LWS_CALLBACK_ESTABLISHED:
+        s->attaches++;
+        p->counted = true;
         attach_established(p->at, wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE:
         return p->at ? on_receive(wsi, p, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (s->stopping) { /* SIGTERM: every attachment is told why it ends */
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"server shutdown",
+                             15);
+            return -1;
+        }
         return p->at ? attach_writeable(p->at) : -1;
     default: /* LWS_CALLBACK_CLOSED */
+        if (p->counted) s->attaches--;
+        p->counted = false;
         attach_close(p->at);
         p->at = NULL;
         buf_free(&p->text);
@@ -289,6 +306,23 @@ static void report_ready(struct lws_context *ctx, int fd)
     close(fd);
 }
 
+/* SIGTERM: refuse new requests (503) and upgrades, close every
+ * attachment with 1001 "server shutdown" and serve until their closes went
+ * out (at most SHUTDOWN_MS). Boxes and executions keep running; a new
+ * server on the same home serves them again. */
+static void shut_down(struct lws_context *ctx, server_t *s)
+{
+    s->stopping = true;
+    /* New requests get 503 and upgrades are refused from here on. (lws 4.1's
+     * lws_context_deprecate, which would close the listening socket,
+     * crashes here.) */
+    for (const struct lws_protocols *p = protocols; p->name; p++)
+        lws_callback_on_writable_all_protocol(ctx, p);
+    long long deadline = wall_ms() + SHUTDOWN_MS;
+    while (s->attaches > 0 && wall_ms() < deadline && lws_service(ctx, 0) >= 0)
+        ;
+}
+
 int server_run(const server_opts *o)
 {
     server_t s = {.api_key = o->api_key,
@@ -313,6 +347,7 @@ int server_run(const server_opts *o)
     report_ready(ctx, o->ready_fd);
     while (!stop_requested && lws_service(ctx, 0) >= 0)
         ;
+    shut_down(ctx, &s);
     lws_context_destroy(ctx);
     the_context = NULL;
     boxlet_runtime_free(s.rt);

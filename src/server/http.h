@@ -28,6 +28,8 @@ typedef struct server {
     size_t max_body;
     long long started_ms;
     unsigned long long requests, errors;
+    unsigned attaches; /* WebSocket attachments open */
+    bool stopping;     /* SIGTERM: shutting down */
 } server_t;
 
 /* routes.c: answers one request. Never fails: every error is a response. */

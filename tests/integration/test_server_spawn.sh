@@ -1,7 +1,8 @@
 #!/bin/sh
 # A node test from tests/node that starts (and kills) `boxlet serve` itself:
-# restart.test.mjs (kill -9 mid-stream, restart, resume by offset) or
-# keepalive.test.mjs (pings, dropping a silent peer). A scratch home.
+# restart.test.mjs (kill -9 mid-stream, restart, resume by offset),
+# keepalive.test.mjs (pings, dropping a silent peer) or shutdown.test.mjs
+# (SIGTERM closes attachments with 1001, boxes keep running). A scratch home.
 set -u
 BOXLET=$1
 SCRIPT=$2
