@@ -7,18 +7,23 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: boxlet serve [--host ADDR] [--port N] [--api-key KEY] [--max-body BYTES]\n"
+    "usage: boxlet serve [--host ADDR] [--port N | --unix PATH] [--api-key KEY] [OPTIONS]\n"
     "\n"
-    "Serve the boxlet REST API (BoxLite v1 Box API routes) on ADDR:N\n"
-    "(default 127.0.0.1:8100). With an API key (--api-key or $BOXLET_API_KEY)\n"
-    "every route but GET /v1/config needs \"Authorization: Bearer KEY\".\n"
+    "Serve the boxlet REST API (BoxLite v1 Box API routes) and WebSocket attach on\n"
+    "ADDR:N (default 127.0.0.1:8100) or a unix socket. With an API key (--api-key\n"
+    "or $BOXLET_API_KEY) every route but GET /v1/config needs\n"
+    "\"Authorization: Bearer KEY\". SIGTERM closes attachments with 1001 and\n"
+    "exits; boxes and executions keep running.\n"
     "\n"
     "Options:\n"
     "  --host ADDR       listen address (default 127.0.0.1)\n"
     "  --port N          listen port (default 8100; 0 = any free port)\n"
+    "  --unix PATH       listen on a unix socket at PATH instead (clients:\n"
+    "                    --url unix:PATH)\n"
     "  --api-key KEY     require this bearer token\n"
     "  --max-body BYTES  largest request body (default 1048576; larger: 413)\n"
-    "  --ready-fd FD     write the listening port and a newline to FD once ready\n"
+    "  --ready-fd FD     write the listening port (or PATH) and a newline to FD\n"
+    "                    once ready\n"
     "  --ping-interval S WebSocket ping after S seconds of silence (default 15)\n"
     "  --idle-timeout S  drop a WebSocket peer silent for S seconds (default 45)\n"
     "  -h, --help        show this help\n";
@@ -27,6 +32,7 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"host", required_argument, NULL, 'H'},
+        {"unix", required_argument, NULL, 'U'},
         {"port", required_argument, NULL, 'p'},
         {"api-key", required_argument, NULL, 'k'},
         {"max-body", required_argument, NULL, 'b'},
@@ -47,6 +53,9 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
         switch (opt) {
         case 'H':
             o.host = optarg;
+            break;
+        case 'U':
+            o.unix_path = optarg;
             break;
         case 'p':
             if (cli_parse_ull("--port", optarg, 65535, &v) < 0) return CLI_EXIT_FAIL;

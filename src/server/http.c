@@ -283,10 +283,15 @@ static struct lws_context *make_context(const server_opts *o, server_t *s)
     memset(&info, 0, sizeof info);
     info.port = o->port;
     info.iface = o->host && *o->host ? o->host : "127.0.0.1";
+    if (o->unix_path) { /* the socket's permissions are the umask's: 0600 under 077 */
+        info.iface = o->unix_path;
+        info.port = 0;
+        info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
+    }
     info.protocols = protocols;
     info.user = s;
     /* An IPv4 address with IPv6 left on makes lws 4.1 bind every interface. */
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.options |= LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = 30;
     if (o->ping_secs > 0) keepalive.secs_since_valid_ping = (uint16_t)o->ping_secs;
     if (o->idle_secs > 0) keepalive.secs_since_valid_hangup = (uint16_t)o->idle_secs;
@@ -295,12 +300,15 @@ static struct lws_context *make_context(const server_opts *o, server_t *s)
     return lws_create_context(&info);
 }
 
-static void report_ready(struct lws_context *ctx, int fd)
+static void report_ready(struct lws_context *ctx, const server_opts *o)
 {
+    int fd = o->ready_fd;
     if (fd < 0) return;
     struct lws_vhost *vh = lws_get_vhost_by_name(ctx, "default");
-    char line[32];
-    int n = snprintf(line, sizeof line, "%d\n", vh ? lws_get_vhost_listen_port(vh) : -1);
+    char line[4200];
+    int n = o->unix_path
+                ? snprintf(line, sizeof line, "%s\n", o->unix_path)
+                : snprintf(line, sizeof line, "%d\n", vh ? lws_get_vhost_listen_port(vh) : -1);
     ssize_t w = write(fd, line, (size_t)n);
     (void)w;
     close(fd);
@@ -335,8 +343,14 @@ int server_run(const server_opts *o)
     }
     struct lws_context *ctx = make_context(o, &s);
     if (!ctx) {
-        fprintf(stderr, "boxlet serve: listen on %s:%d: failed (address in use?)\n",
-                o->host && *o->host ? o->host : "127.0.0.1", o->port);
+        if (o->unix_path)
+            fprintf(stderr,
+                    "boxlet serve: listen on unix socket %s: failed (in use, or its "
+                    "directory missing?)\n",
+                    o->unix_path);
+        else
+            fprintf(stderr, "boxlet serve: listen on %s:%d: failed (address in use?)\n",
+                    o->host && *o->host ? o->host : "127.0.0.1", o->port);
         boxlet_runtime_free(s.rt);
         return 1;
     }
@@ -344,7 +358,7 @@ int server_run(const server_opts *o)
     signal(SIGTERM, on_stop_signal);
     signal(SIGINT, on_stop_signal);
     signal(SIGPIPE, SIG_IGN);
-    report_ready(ctx, o->ready_fd);
+    report_ready(ctx, o);
     while (!stop_requested && lws_service(ctx, 0) >= 0)
         ;
     shut_down(ctx, &s);

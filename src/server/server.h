@@ -9,14 +9,15 @@
 #include <stddef.h>
 
 typedef struct server_opts {
-    const char *host;    /* listen address (default 127.0.0.1) */
-    int port;            /* default 8100; 0 = any free port */
-    const char *home;    /* runtime home (NULL: the default) */
-    const char *api_key; /* NULL/"" = no auth */
-    size_t max_body;     /* request bodies above this get 413 (default 1 MiB) */
-    int ready_fd;        /* if >= 0: "PORT\n" is written here once listening */
-    int ping_secs;       /* WebSocket ping after this much silence (default 15) */
-    int idle_secs;       /* drop a peer silent this long (default 45) */
+    const char *host;      /* listen address (default 127.0.0.1) */
+    int port;              /* default 8100; 0 = any free port */
+    const char *unix_path; /* listen on this unix socket instead of host:port */
+    const char *home;      /* runtime home (NULL: the default) */
+    const char *api_key;   /* NULL/"" = no auth */
+    size_t max_body;       /* request bodies above this get 413 (default 1 MiB) */
+    int ready_fd;          /* if >= 0: "PORT\n" (or "PATH\n") is written here once listening */
+    int ping_secs;         /* WebSocket ping after this much silence (default 15) */
+    int idle_secs;         /* drop a peer silent this long (default 45) */
 } server_opts;
 
 /* Serves until SIGTERM or SIGINT. Returns 0, or 1 after printing why it

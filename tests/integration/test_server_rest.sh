@@ -63,10 +63,28 @@ check "unknown box envelope" "not_found NotFoundError" "$(field "d['error']['cod
 check "unknown execution" 404 "$(code -H "$A" $U/v1/boxes/rest1/executions/nosuch)"
 check "HEAD" 200 "$(code -H "$A" -I $U/v1/boxes/rest1)"
 check "delete running without force" 409 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
-check "stop" 200 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/stop)"
+check "per-box metrics" 200 "$(code -H "$A" $U/v1/boxes/rest1/metrics)"
+check "metrics: memory and pids of a running box" "True True" "$(field "d['memory_bytes'] > 0, d['pids'] >= 1")"
+check "unknown box envelope carries the exact code" "not_found" "$(code -H "$A" $U/v1/boxes/nosuch/metrics >/dev/null; field "d['error']['boxlet_code']")"
+check "exec: retain_bytes must be an integer" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":"true","retain_bytes":"x"}')"
+check "exec: negative grace" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":"true","reconnect_grace_seconds":-1}')"
+check "create: pids_max must be an integer" 400 "$(code -H "$A" -XPOST $U/v1/boxes -d '{"pids_max":"many"}')"
+check "stop: a bad timeout" 400 "$(code -H "$A" -XPOST "$U/v1/boxes/rest1/stop?timeout=soon")"
+check "import: source and name required" 400 "$(code -H "$A" -XPOST $U/v1/images/import -d '{"name":"x"}')"
+check "import: a missing source" 404 "$(code -H "$A" -XPOST $U/v1/images/import -d '{"source":"/nonexistent","name":"x"}')"
+check "stop" 200 "$(code -H "$A" -XPOST "$U/v1/boxes/rest1/stop?timeout=5")"
 check "stopped" "stopped" "$(field "d['status']")"
 check "delete" 204 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
 check "still serving" 200 "$(code $U/v1/config)"
+
+# A second server on a unix socket (--unix), used by curl and by the CLI.
+sock=$BOXLET_HOME/api.sock
+"$BOXLET" serve --unix "$sock" --ready-fd 3 3>"$fifo" &
+usrv=$!
+check "unix socket: ready line is the path" "$sock" "$(head -n 1 "$fifo")"
+check "unix socket: REST" 200 "$(code --unix-socket "$sock" http://boxlet/v1/config)"
+check "unix socket: the CLI's remote mode" "hi" "$(BOXLET_HOME= "$BOXLET" --url "unix:$sock" run --rm host -- echo hi)"
+kill -TERM "$usrv"; wait "$usrv"; check "unix socket: SIGTERM exits 0" 0 $?
 rm -f /tmp/srv-body.$$
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
