@@ -13,7 +13,7 @@ export BOXLET_HOME=$(mktemp -d /tmp/boxlet-ws.XXXXXX)
 chmod 711 "$BOXLET_HOME"
 mkfifo "$BOXLET_HOME/ready"
 KEY=k3y
-[ "$SCRIPT" = attach.test.mjs ] || KEY=""
+case $SCRIPT in attach.test.mjs | badframes.test.mjs) ;; *) KEY="" ;; esac
 "$BOXLET" serve --port 0 ${KEY:+--api-key $KEY} --ready-fd 3 3>"$BOXLET_HOME/ready" &
 srv=$!
 port=$(head -n 1 "$BOXLET_HOME/ready")
