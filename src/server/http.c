@@ -1,14 +1,16 @@
 /* http — the libwebsockets side of `boxlet serve`: one event loop, one
  * protocol for plain HTTP. It collects a request (method, path, query,
  * a size-capped body), checks the API key, lets routes.c answer, and writes
- * the JSON response with an X-Request-Id. Blocking SDK calls run on the
- * loop (they take milliseconds); streaming attach arrives with WebSocket. */
+ * the JSON response with an X-Request-Id. Quick requests are answered on
+ * the loop; those that may take long (box lifecycle, images) go to the
+ * worker threads (worker.h) so that attachments keep streaming. */
 #include "server/server.h"
 
 #include "core/util.h"
 #include "server/attach.h"
 #include "server/http.h"
 #include "server/reply.h"
+#include "server/worker.h"
 
 #include <errno.h>
 #include <libwebsockets.h>
@@ -30,10 +32,13 @@ typedef struct pss {
     attach_t *at; /* a WebSocket attach */
     buf_t text;   /* a text message being reassembled from fragments */
     bool counted; /* in server_t.attaches */
+    job_t *job;   /* the request is with a worker */
+    struct lws *wsi;
 } pss_t;
 
 #define MAX_WS_MESSAGE (1u << 20)
 #define SHUTDOWN_MS 3000
+#define WORKERS 4 /* threads for slow requests */
 
 static volatile sig_atomic_t stop_requested;
 static struct lws_context *the_context;
@@ -105,6 +110,9 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
         buf_append(&p->body, &nul, 1); /* routes get a C string */
         p->rq.body = (const char *)buf_data(&p->body);
         p->rq.body_len = p->body.len - 1;
+        p->wsi = wsi;
+        if (s->workers && worker_wants(&p->rq) && (p->job = worker_submit(s->workers, &p->rq, p)))
+            return; /* answered when the job comes back (job_done) */
         route(s, &p->rq, &p->rs);
     }
     s->requests++;
@@ -139,8 +147,24 @@ static int write_response(struct lws *wsi, pss_t *p)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* A worker's answer for the request of owner (a pss_t). */
+static void job_done(void *owner, http_resp *rs)
+{
+    pss_t *p = owner;
+    server_t *s = lws_context_user(the_context);
+    buf_free(&p->rs.body);
+    p->rs = *rs;
+    memset(&rs->body, 0, sizeof rs->body); /* moved */
+    p->job = NULL;
+    s->requests++;
+    s->errors += p->rs.status >= 400;
+    p->answered = true;
+    lws_callback_on_writable(p->wsi);
+}
+
 static void reset(pss_t *p)
 {
+    worker_orphan(p->job); /* the connection went: its answer is dropped */
     buf_free(&p->body);
     buf_free(&p->rs.body);
     memset(p, 0, sizeof *p);
@@ -252,13 +276,25 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!p->too_big && buf_append(&p->body, in, len) < 0) p->too_big = true;
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (!p->answered) answer(wsi, s, p);
+        if (!p->answered && !p->job)
+            answer(wsi, s, p); /* lws 4.1 may come here after
+                                    a body-less request too */
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return p->answered ? write_response(wsi, p) : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         reset(p);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY: /* also when lws ends a connection on its own */
+        if (p && p->job) {
+            worker_orphan(p->job);
+            p->job = NULL;
+        }
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: /* a worker finished (or a signal) */
+        if (the_context)
+            workers_collect(((server_t *)lws_context_user(the_context))->workers, job_done);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -358,10 +394,13 @@ int server_run(const server_opts *o)
     signal(SIGTERM, on_stop_signal);
     signal(SIGINT, on_stop_signal);
     signal(SIGPIPE, SIG_IGN);
+    s.workers = workers_start(&s, o->home, ctx, WORKERS);
     report_ready(ctx, o);
     while (!stop_requested && lws_service(ctx, 0) >= 0)
         ;
     shut_down(ctx, &s);
+    workers_stop(s.workers, 2000);
+    s.workers = NULL;
     lws_context_destroy(ctx);
     the_context = NULL;
     boxlet_runtime_free(s.rt);

@@ -22,14 +22,17 @@ typedef struct http_resp {
     buf_t body; /* JSON text, or empty (204, HEAD) */
 } http_resp;
 
+struct workers;
+
 typedef struct server {
     boxlet_runtime *rt;
     const char *api_key;
     size_t max_body;
     long long started_ms;
     unsigned long long requests, errors;
-    unsigned attaches; /* WebSocket attachments open */
-    bool stopping;     /* SIGTERM: shutting down */
+    unsigned attaches;       /* WebSocket attachments open */
+    bool stopping;           /* SIGTERM: shutting down */
+    struct workers *workers; /* slow requests' threads (worker.h), or NULL */
 } server_t;
 
 /* routes.c: answers one request. Never fails: every error is a response. */

@@ -75,10 +75,10 @@ check "attach from an offset" "tick 2
 tick 3" "$out"
 check "ps lists it" 1 "$("$BOXLET" ps clibox | grep -c "$(echo "$id" | cut -c1-12)")"
 check "ls shows running" "running" "$("$BOXLET" ls | awk '$2 == "clibox" {print $4}')"
-out=$(python3 "$(dirname "$0")/../fixtures/pty_run.py" 30 100 'hello\n' -- \
-    "$BOXLET" exec -it clibox -- sh -c 'echo ready; stty size; read x; echo got:$x; exit 4')
-check "exec -it: a terminal of our size, typed input, exit code" "ready
-30 100
+out=$(python3 "$(dirname "$0")/../fixtures/pty_run.py" 30 100 ready 'hello\n' -- \
+    "$BOXLET" exec -it clibox -- sh -c 'stty size; echo ready; read x; echo got:$x; exit 4')
+check "exec -it: a terminal of our size, typed input, exit code" "30 100
+ready
 hello
 got:hello
 status=4" "$(echo "$out" | grep -v '^$')"

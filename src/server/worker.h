@@ -1,0 +1,32 @@
+/* worker — requests that may take long (creating, starting, stopping and
+ * removing boxes; pulling, importing and removing images) run on a few
+ * threads, each with a runtime of its own on the same home, so that the
+ * event loop keeps streaming attachments and answering quick requests
+ * meanwhile. A finished job wakes the loop (lws_cancel_service), which
+ * collects it and writes the response. Private to src/server. */
+#ifndef BOXLET_SERVER_WORKER_H
+#define BOXLET_SERVER_WORKER_H
+
+#include "server/http.h"
+
+typedef struct job job_t;
+typedef struct workers workers_t;
+
+/* Starts n threads serving requests with routes.c on home. s is copied
+ * (its runtime replaced by each thread's own); ctx is woken per result. */
+workers_t *workers_start(const server_t *s, const char *home, void *lws_ctx, int n);
+/* Asks the threads to finish; waits up to wait_ms for them, then leaves
+ * them to the process's exit (a pull may take long). */
+void workers_stop(workers_t *w, int wait_ms);
+/* Is this a request for the workers? */
+bool worker_wants(const http_req *rq);
+/* Queues a copy of rq for the workers; owner comes back with the result.
+ * NULL when out of memory (answer on the loop then). */
+job_t *worker_submit(workers_t *w, const http_req *rq, void *owner);
+/* The owner went away (its connection closed): the result is dropped. */
+void worker_orphan(job_t *j);
+/* On the loop: hands every finished, still-owned job's response to done
+ * (which takes over rs->body) and frees the jobs. */
+void workers_collect(workers_t *w, void (*done)(void *owner, http_resp *rs));
+
+#endif
