@@ -190,6 +190,11 @@ int rest_call(rest_t *r, const char *method, const char *path, json_t *body, jso
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    /* No deadline on a request (a pull may take minutes), but a dead peer is
+     * noticed: TCP keepalive probes after 15 s of silence. */
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 15L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     if (strcmp(method, "HEAD") == 0) curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     if (r->unix_path) curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, r->unix_path);

@@ -256,6 +256,11 @@ int wsc_open(const wsc_opts *o, wsc_t **out, long *status, char **body, err_t *e
         curl_easy_setopt(c->h, CURLOPT_URL, o->url);
         curl_easy_setopt(c->h, CURLOPT_CONNECT_ONLY, 1L);
         curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+        /* No deadline on a request (a pull may take minutes), but a dead peer is
+         * noticed: TCP keepalive probes after 15 s of silence. */
+        curl_easy_setopt(c->h, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(c->h, CURLOPT_TCP_KEEPIDLE, 15L);
+        curl_easy_setopt(c->h, CURLOPT_TCP_KEEPINTVL, 5L);
         curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS,
                          (long)(o->timeout_ms > 0 ? o->timeout_ms : 10000));
         if (o->unix_path) curl_easy_setopt(c->h, CURLOPT_UNIX_SOCKET_PATH, o->unix_path);
