@@ -3,7 +3,7 @@
 # Harmless when everything is present already: it checks before it installs.
 set -eu
 PKGS="build-essential cmake pkg-config clang clang-format git libclang-rt-dev libcmocka-dev \
-libjansson-dev libseccomp-dev libsqlite3-dev libarchive-dev libcap-dev \
+libjansson-dev libseccomp-dev libsqlite3-dev libarchive-dev libcap-dev python3-yaml \
 busybox-static util-linux procps coreutils iproute2 python3 slirp4netns libwebsockets-dev curl \
 libcurl4-openssl-dev docker-registry apache2-utils"
 missing=""
