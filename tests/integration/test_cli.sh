@@ -65,7 +65,7 @@ check "gone" 0 "$("$BOXLET" ls -q | wc -l)"
 lay=$BOXLET_HOME/layout
 python3 "$(dirname "$0")/../fixtures/make_oci.py" "$lay" --tag busybox
 check "import an OCI layout" "bb" "$("$BOXLET" import "oci:$lay:busybox" bb)"
-check "images lists it" 1 "$("$BOXLET" images | grep -c '^bb$')"
+check "images lists it" 1 "$("$BOXLET" images -q | grep -c '^bb$')"
 "$BOXLET" import "oci:$lay:busybox" bb 2>/dev/null; check "import: name taken" 125 $?
 out=$("$BOXLET" run --rm bb -- sh -c 'pwd; ls /data; echo $FOO')
 check "run an imported OCI image (config defaults, whiteouts)" "/data
