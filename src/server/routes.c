@@ -6,6 +6,7 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "server/http.h"
+#include "server/images.h"
 #include "server/reply.h"
 
 #include <jansson.h>
@@ -275,7 +276,8 @@ static void create_box(server_t *s, const http_req *rq, http_resp *rs)
     char **env = NULL, **labels = NULL;
     size_t nenv = 0, nlabels = 0;
     boxlet_box *b;
-    if (box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs)) {
+    if (box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs) &&
+        images_pull_missing(s, opts.image, rs)) {
         int rc = boxlet_box_create(s->rt, &opts, &b);
         if (rc != BOXLET_OK) {
             reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
@@ -505,6 +507,7 @@ void route(server_t *s, const http_req *rq, http_resp *rs)
     path_t p;
     if (!split_path(rq->path, &p) || p.n < 2 || strcmp(p.seg[0], "v1") != 0)
         return reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
+    if (images_route(s, rq, rs)) return;
     int at = 1;
     if (p.n >= 3 && strcmp(p.seg[1], "boxes") != 0 && strcmp(p.seg[2], "boxes") == 0)
         at = 2; /* /v1/{prefix}/boxes/...: the prefix is ignored */
