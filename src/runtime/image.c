@@ -474,6 +474,7 @@ int image_pull(const char *home, const char *ref, const char *name, uint32_t uid
         import_opts io = {.reference = canon, .progress = progress};
         rc = import_with(home, src, name, uid_base, &io, out, e);
         registry_layout_remove(home, layout, NULL);
+        if (rc < 0) err_wrap(e, "pull %s", canon);
     }
     imgstore_unlock(lock);
     return rc;
