@@ -13,6 +13,7 @@ static const char usage[] =
     "turned into '-'). Layers download several at a time; one per line shows its\n"
     "progress (redrawn in place on a terminal, plain lines otherwise). Layers\n"
     "already in the store are not downloaded again; an interrupted pull resumes.\n"
+    "A REF in the store already is not pulled again (rmi it first to refresh it).\n"
     "Credentials: $DOCKER_CONFIG/config.json or ~/.docker/config.json. Plain HTTP\n"
     "only for registries on loopback.\n"
     "\n"
@@ -39,6 +40,13 @@ int cmd_pull(const struct cli *g, int argc, char **argv)
     boxlet_runtime *rt;
     if (cli_open(g, &rt) < 0) return CLI_EXIT_FAIL;
     const char *name = argc - optind == 2 ? argv[optind + 1] : NULL;
+    boxlet_image_info im;
+    if (!name && boxlet_image_get(rt, argv[optind], &im) == BOXLET_OK) {
+        printf("%s is in the store already, as %s (boxlet rmi it to pull again)\n", argv[optind],
+               im.name);
+        boxlet_runtime_free(rt);
+        return 0;
+    }
     int rc = cli_pull(rt, argv[optind], name, quiet ? NULL : stdout);
     if (rc != BOXLET_OK) {
         cli_fail("pull", rc, boxlet_runtime_errmsg(rt));

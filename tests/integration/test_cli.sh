@@ -7,7 +7,9 @@ BOXLET=$1
 [ "$(id -u)" -eq 0 ] || { echo "test_cli: skipped: boxes need root"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
 export BOXLET_HOME=$(mktemp -d /tmp/boxlet-cli.XXXXXX)
 chmod 711 "$BOXLET_HOME"
+. "$(dirname "$0")/registry.sh"
 cleanup() {
+    stop_registry
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
     rm -rf "$BOXLET_HOME"
 }
@@ -72,6 +74,40 @@ check "run an imported OCI image (config defaults, whiteouts)" "/data
 a
 dir
 bar" "$out"
+
+# Registry images: pull (plain progress lines off a terminal), images, rmi, prune.
+if start_registry "$BOXLET_HOME/registry" >/dev/null; then
+    ref=127.0.0.1:$REG_PORT/busybox:1
+    out=$("$BOXLET" pull "$ref"); st=$?
+    check "pull" 0 "$st"
+    check "pull: a plain line per layer and phase" 2 "$(echo "$out" | grep -c ': Pull complete$')"
+    check "pull: no terminal codes in a pipe" 0 "$(echo "$out" | grep -c "$(printf '\033')")"
+    check "pull: the last line" "pulled $ref" "$(echo "$out" | tail -n 1)"
+    check "pull again: in the store already" 0 "$("$BOXLET" pull "$ref" >/dev/null; echo $?)"
+    name=127.0.0.1-$REG_PORT-busybox-1
+    check "images: a row" "oci 0" "$("$BOXLET" images | awk -v n="$name" '$1 == n {print $3, $NF}')"
+    check "image inspect" "$ref oci 2" "$("$BOXLET" image inspect "$ref" | python3 -c 'import json,sys; d=json.load(sys.stdin)[0]; print(d["reference"], d["kind"], d["layers"])')"
+    check "run from a reference" "a2" "$("$BOXLET" run --rm "$ref" -- cat /data/a)"
+    "$BOXLET" create --name keeper "$ref" >/dev/null
+    err=$("$BOXLET" rmi "$name" 2>&1); st=$?
+    check "rmi of an image in use: exit 1" 1 "$st"
+    check "rmi names the box" 1 "$(echo "$err" | grep -c '"keeper"')"
+    check "rmi -f" "$name" "$("$BOXLET" rmi -f "$name")"
+    check "gone from images" 0 "$("$BOXLET" images -q | grep -c "^$name\$")"
+    check "the box still runs on its layers" "a2" "$("$BOXLET" exec keeper -- cat /data/a)"
+    check "prune keeps them" "freed 0 B: 0 layers, 0 removed images, 0 downloads" "$("$BOXLET" image prune)"
+    "$BOXLET" rm -f keeper >/dev/null
+    check "prune: image bb (same layers) still uses them" 1 "$("$BOXLET" image prune | grep -c ': 0 layers,')"
+    check "rmi bb frees them" "bb" "$("$BOXLET" rmi bb)"
+    check "no layer left" 0 "$(ls "$BOXLET_HOME/layers" | wc -l)"
+    "$BOXLET" rmi nosuch 2>/dev/null; check "rmi of an unknown image" 1 $?
+    "$BOXLET" pull "127.0.0.1:$REG_PORT/nosuch:1" >/dev/null 2>&1; check "pull of an unknown image" 125 $?
+    "$BOXLET" pull 'Bad Ref' >/dev/null 2>&1; check "pull of a malformed reference" 125 $?
+    stop_registry
+else
+    echo "test_cli: registry part skipped: docker-registry is not installed"
+fi
+
 "$BOXLET" frobnicate 2>/dev/null; check "unknown command" 125 $?
 "$BOXLET" --version >/dev/null; check "--version" 0 $?
 

@@ -12,7 +12,9 @@ fifo=$BOXLET_HOME/ready; mkfifo "$fifo"
 "$BOXLET" serve --port 0 --api-key s3cret --max-body 4096 --ready-fd 3 3>"$fifo" &
 srv=$!
 port=$(head -n 1 "$fifo")
+. "$(dirname "$0")/registry.sh"
 cleanup() {
+    stop_registry
     kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
     rm -rf "$BOXLET_HOME"
@@ -66,6 +68,42 @@ check "delete running without force" 409 "$(code -H "$A" -XDELETE $U/v1/boxes/re
 check "stop" 200 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/stop)"
 check "stopped" "stopped" "$(field "d['status']")"
 check "delete" 204 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
+
+# Images (a registry on loopback): pull, list, get/head by name and id, box
+# create pulling a missing image, 422 image_pull_failed, delete, prune.
+if start_registry "$BOXLET_HOME/registry" >/dev/null; then
+    R=127.0.0.1:$REG_PORT
+    check "pull" 200 "$(code -H "$A" -XPOST $U/v1/images/pull -d "{\"reference\":\"$R/busybox:1\"}")"
+    check "ImageInfo" "$R/busybox:1 $R/busybox 1 oci 2" "$(field "d['reference'], d['repository'], d['tag'], d['kind'], d['layers']" | tr -d "(),'")"
+    iid=$(field "d['id']"); name=$(field "d['name']")
+    check "pull again: the same image" 200 "$(code -H "$A" -XPOST $U/v1/images/pull -d "{\"reference\":\"$R/busybox:1\"}")"
+    check "list" "True" "$(code -H "$A" $U/v1/images >/dev/null; field "'$name' in [i['name'] for i in d['images']]")"
+    check "get by id" "$name" "$(code -H "$A" $U/v1/images/$iid >/dev/null; field "d['name']")"
+    check "get by %-escaped id" 200 "$(code -H "$A" $U/v1/images/$(echo "$iid" | sed 's/:/%3A/'))"
+    check "get by name with a prefix segment" 200 "$(code -H "$A" $U/v1/tenant-a/images/$name)"
+    check "HEAD" 204 "$(code -H "$A" -I $U/v1/images/$name)"
+    check "HEAD of an unknown image" 404 "$(code -H "$A" -I $U/v1/images/nosuch)"
+    check "unknown image" "not_found" "$(code -H "$A" $U/v1/images/nosuch >/dev/null; field "d['error']['code']")"
+    check "pull: unknown field" 400 "$(code -H "$A" -XPOST $U/v1/images/pull -d '{"ref":"x"}')"
+    check "pull: no reference" 400 "$(code -H "$A" -XPOST $U/v1/images/pull -d '{}')"
+    check "pull: a malformed reference" 400 "$(code -H "$A" -XPOST $U/v1/images/pull -d '{"reference":"127.0.0.1:1/Bad:x"}')"
+    check "pull: missing in the registry" 422 "$(code -H "$A" -XPOST $U/v1/images/pull -d "{\"reference\":\"$R/nosuch:1\"}")"
+    check "422 envelope with the registry's reason" "image_pull_failed ImageError True" "$(field "d['error']['code'], d['error']['type'], 'manifest unknown' in d['error']['message']" | tr -d "(),'")"
+    check "box from a missing image: pulled" 201 "$(code -H "$A" -XPOST $U/v1/boxes -d "{\"image\":\"$R/multi:1\",\"name\":\"imgbox\",\"auto_start\":false}")"
+    check "the image is stored now" 200 "$(code -H "$A" $U/v1/images/127.0.0.1-$REG_PORT-multi-1)"
+    check "box from an image the registry lacks" 422 "$(code -H "$A" -XPOST $U/v1/boxes -d "{\"image\":\"$R/nosuch:2\"}")"
+    check "... image_pull_failed" "image_pull_failed" "$(field "d['error']['code']")"
+    check "delete an image in use" 409 "$(code -H "$A" -XDELETE $U/v1/images/127.0.0.1-$REG_PORT-multi-1)"
+    check "... names the box" "True" "$(field "'imgbox' in d['error']['message']")"
+    check "delete with force" 204 "$(code -H "$A" -XDELETE "$U/v1/images/127.0.0.1-$REG_PORT-multi-1?force=true")"
+    check "delete the box" 204 "$(code -H "$A" -XDELETE $U/v1/boxes/imgbox)"
+    check "prune frees its layers" 2 "$(code -H "$A" -XPOST $U/v1/images/prune >/dev/null; field "d['layers']")"
+    check "delete by id" 204 "$(code -H "$A" -XDELETE $U/v1/images/$iid)"
+    check "only host is left" "['host']" "$(code -H "$A" $U/v1/images >/dev/null; field "[i['name'] for i in d['images']]")"
+    stop_registry
+else
+    echo "test_server_rest: image part skipped: docker-registry is not installed"
+fi
 check "still serving" 200 "$(code $U/v1/config)"
 rm -f /tmp/srv-body.$$
 echo "$pass passed, $fail failed"
