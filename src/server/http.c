@@ -2,7 +2,10 @@
  * protocol for plain HTTP. It collects a request (method, path, query,
  * a size-capped body), checks the API key, lets routes.c answer, and writes
  * the JSON response with an X-Request-Id. Blocking SDK calls run on the
- * loop (they take milliseconds); streaming attach arrives with WebSocket. */
+ * loop (they take milliseconds); the long ones (pulls) are deferred to a
+ * worker thread with a runtime of its own, which wakes the loop with
+ * lws_cancel_service when it is done; the loop then answers (or routes the
+ * request again). Streaming attach arrives with WebSocket. */
 #include "server/server.h"
 
 #include "core/util.h"
@@ -12,6 +15,7 @@
 
 #include <errno.h>
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +39,156 @@ typedef struct pss {
 
 static volatile sig_atomic_t stop_requested;
 static struct lws_context *the_context;
+
+/* ---- deferred answers ------------------------------------------------------ */
+
+/* One deferred request. The list and every field but the worker's own
+ * (rs, replay) are guarded by jobs_mu; wsi is NULL once the client left. */
+typedef struct job {
+    struct job *next;
+    struct lws *wsi;
+    pss_t *p;
+    const char *home;
+    http_work_fn work;
+    void *arg;
+    void (*free_arg)(void *arg);
+    http_resp rs;
+    bool replay, done;
+    pthread_t tid;
+} job_t;
+
+static pthread_mutex_t jobs_mu = PTHREAD_MUTEX_INITIALIZER;
+static job_t *jobs;
+static struct lws_context *wake_ctx; /* the loop workers wake; NULL once it is gone */
+
+void http_defer(http_resp *rs, http_work_fn work, void *arg, void (*free_arg)(void *arg))
+{
+    rs->work = work;
+    rs->work_arg = arg;
+    rs->work_free = free_arg;
+}
+
+static void *job_main(void *arg)
+{
+    job_t *j = arg;
+    boxlet_runtime *rt = NULL;
+    if (boxlet_runtime_open(j->home, &rt) == BOXLET_OK)
+        j->replay = j->work(rt, j->arg, &j->rs);
+    else
+        reply_code(&j->rs, BOXLET_EIO, boxlet_runtime_errmsg(rt));
+    boxlet_runtime_free(rt);
+    pthread_mutex_lock(&jobs_mu);
+    j->done = true;
+    if (wake_ctx) lws_cancel_service(wake_ctx); /* the loop answers */
+    pthread_mutex_unlock(&jobs_mu);
+    return NULL;
+}
+
+static void job_free(job_t *j)
+{
+    if (j->free_arg) j->free_arg(j->arg);
+    buf_free(&j->rs.body);
+    free(j);
+}
+
+/* Hands p's deferred work to a thread; the connection waits, untimed. */
+static void job_start(server_t *s, struct lws *wsi, pss_t *p)
+{
+    job_t *j = xcalloc(1, sizeof *j);
+    *j = (job_t){.wsi = wsi,
+                 .p = p,
+                 .home = s->home,
+                 .work = p->rs.work,
+                 .arg = p->rs.work_arg,
+                 .free_arg = p->rs.work_free};
+    p->rs.work = NULL;
+    p->rs.work_arg = NULL;
+    p->rs.work_free = NULL;
+    buf_init(&j->rs.body, 0);
+    j->rs.status = 500;
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    pthread_mutex_lock(&jobs_mu);
+    j->next = jobs;
+    jobs = j;
+    pthread_mutex_unlock(&jobs_mu);
+    if (pthread_create(&j->tid, NULL, job_main, j) != 0) {
+        reply_error(&j->rs, 503, ERR_LIMIT, "start a worker thread: %s", strerror(errno));
+        pthread_mutex_lock(&jobs_mu);
+        j->done = true;
+        j->tid = pthread_self(); /* nothing to join */
+        pthread_mutex_unlock(&jobs_mu);
+        lws_cancel_service(the_context);
+    }
+}
+
+/* The client went away: its job's answer will be dropped. */
+static void job_orphan(struct lws *wsi)
+{
+    pthread_mutex_lock(&jobs_mu);
+    for (job_t *j = jobs; j; j = j->next)
+        if (j->wsi == wsi) j->wsi = NULL;
+    pthread_mutex_unlock(&jobs_mu);
+}
+
+/* Takes the finished jobs off the list (all of them, finished or not, with
+ * all: at shutdown). */
+static job_t *jobs_take(bool all)
+{
+    job_t *out = NULL, **pp = &jobs;
+    pthread_mutex_lock(&jobs_mu);
+    while (*pp) {
+        job_t *j = *pp;
+        if (j->done || all) {
+            *pp = j->next;
+            j->next = out;
+            out = j;
+        } else {
+            pp = &j->next;
+        }
+    }
+    pthread_mutex_unlock(&jobs_mu);
+    return out;
+}
+
+static void answer(struct lws *wsi, server_t *s, pss_t *p);
+static void answered(struct lws *wsi, server_t *s, pss_t *p);
+
+/* On the loop: answers the clients of finished jobs. */
+static void jobs_finish(server_t *s)
+{
+    for (job_t *j = jobs_take(false), *next; j; j = next) {
+        next = j->next;
+        if (!pthread_equal(j->tid, pthread_self())) pthread_join(j->tid, NULL);
+        pthread_mutex_lock(&jobs_mu);
+        struct lws *wsi = j->wsi;
+        pthread_mutex_unlock(&jobs_mu);
+        if (wsi && j->replay) {
+            buf_reset(&j->p->rs.body);
+            route(s, &j->p->rq, &j->p->rs);
+            if (j->p->rs.work)
+                job_start(s, wsi, j->p);
+            else
+                answered(wsi, s, j->p);
+        } else if (wsi) {
+            buf_t tmp = j->p->rs.body;
+            j->p->rs.body = j->rs.body;
+            j->p->rs.status = j->rs.status;
+            j->rs.body = tmp;
+            answered(wsi, s, j->p);
+        }
+        job_free(j);
+    }
+}
+
+/* At shutdown: waits for every worker. */
+static void jobs_join(void)
+{
+    for (job_t *j = jobs_take(true), *next; j; j = next) {
+        next = j->next;
+        if (!pthread_equal(j->tid, pthread_self())) pthread_join(j->tid, NULL);
+        job_free(j);
+    }
+}
 
 static void on_stop_signal(int sig)
 {
@@ -102,7 +256,13 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
         p->rq.body = (const char *)buf_data(&p->body);
         p->rq.body_len = p->body.len - 1;
         route(s, &p->rq, &p->rs);
+        if (p->rs.work) return job_start(s, wsi, p); /* answered when done */
     }
+    answered(wsi, s, p);
+}
+
+static void answered(struct lws *wsi, server_t *s, pss_t *p)
+{
     s->requests++;
     s->errors += p->rs.status >= 400;
     p->answered = true;
@@ -241,7 +401,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return p->answered ? write_response(wsi, p) : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        job_orphan(wsi);
         reset(p);
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        jobs_finish(s);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -291,7 +455,8 @@ static void report_ready(struct lws_context *ctx, int fd)
 
 int server_run(const server_opts *o)
 {
-    server_t s = {.api_key = o->api_key,
+    server_t s = {.home = o->home,
+                  .api_key = o->api_key,
                   .max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY,
                   .started_ms = wall_ms()};
     if (boxlet_runtime_open(o->home, &s.rt) != BOXLET_OK) {
@@ -307,14 +472,21 @@ int server_run(const server_opts *o)
         return 1;
     }
     the_context = ctx;
+    pthread_mutex_lock(&jobs_mu);
+    wake_ctx = ctx;
+    pthread_mutex_unlock(&jobs_mu);
     signal(SIGTERM, on_stop_signal);
     signal(SIGINT, on_stop_signal);
     signal(SIGPIPE, SIG_IGN);
     report_ready(ctx, o->ready_fd);
     while (!stop_requested && lws_service(ctx, 0) >= 0)
         ;
+    pthread_mutex_lock(&jobs_mu);
+    wake_ctx = NULL;
+    pthread_mutex_unlock(&jobs_mu);
     lws_context_destroy(ctx);
     the_context = NULL;
+    jobs_join();
     boxlet_runtime_free(s.rt);
     return 0;
 }

@@ -2,10 +2,12 @@
  * takes (name, id, id prefix, reference); an id in a path may come
  * percent-encoded ("sha256%3A..."). Pull failures are BoxLite's 422
  * image_pull_failed unless the request itself was wrong (a malformed
- * reference or name: 400; a name taken by another image: 409). */
+ * reference or name: 400; a name taken by another image: 409). Pulls run
+ * on a worker thread (http_defer): the event loop goes on serving. */
 #include "server/images.h"
 
 #include "core/err.h"
+#include "core/util.h"
 #include "server/reply.h"
 
 #include <jansson.h>
@@ -93,9 +95,9 @@ static int image_path(const char *path, char seg[MAX_SEGS][256])
 
 /* 422 image_pull_failed for the registry's and store's failures; the
  * request's own mistakes keep their usual answers. */
-static void pull_failed(server_t *s, int rc, http_resp *rs)
+static void pull_failed(boxlet_runtime *rt, int rc, http_resp *rs)
 {
-    const char *msg = boxlet_runtime_errmsg(s->rt);
+    const char *msg = boxlet_runtime_errmsg(rt);
     if (rc == BOXLET_EINVAL || rc == BOXLET_ECONFLICT || rc == BOXLET_ENOMEM)
         reply_code(rs, rc, msg);
     else
@@ -145,10 +147,52 @@ static json_t *body_object(const http_req *rq, http_resp *rs)
     return o;
 }
 
+/* What a pull worker needs: copies, as the request goes on without it. */
+typedef struct pull_job {
+    char *ref, *name; /* name may be NULL */
+} pull_job;
+
+static void pull_job_free(void *arg)
+{
+    pull_job *j = arg;
+    free(j->ref);
+    free(j->name);
+    free(j);
+}
+
+static pull_job *pull_job_new(const char *ref, const char *name)
+{
+    pull_job *j = xcalloc(1, sizeof *j);
+    j->ref = xstrdup(ref);
+    j->name = name ? xstrdup(name) : NULL;
+    return j;
+}
+
+/* On a worker: pulls unless stored, answers with the image. */
+static bool pull_work(boxlet_runtime *rt, void *arg, http_resp *rs)
+{
+    pull_job *j = arg;
+    boxlet_pull_opts po;
+    boxlet_pull_opts_init(&po);
+    po.name = j->name;
+    boxlet_image_info im;
+    int rc = j->name ? BOXLET_ENOTFOUND : boxlet_image_get(rt, j->ref, &im);
+    if (rc == BOXLET_ENOTFOUND) rc = boxlet_image_pull_with(rt, j->ref, &po);
+    if (rc == BOXLET_OK) rc = boxlet_image_get(rt, j->name ? j->name : j->ref, &im);
+    if (rc == BOXLET_OK)
+        reply_json(rs, 200, image_json(&im));
+    else if (rc == BOXLET_ECONFLICT) /* a name given, and taken */
+        reply_wire_error(rs, 409, "already_exists", "AlreadyExistsError",
+                         boxlet_runtime_errmsg(rt));
+    else
+        pull_failed(rt, rc, rs);
+    return false;
+}
+
 /* {"reference": REF, "name": NAME?}: 200 with the image, pulled unless REF
  * is stored already. With a NAME (boxlet's extension) it is always pulled,
- * and a NAME taken is 409. */
-static void pull(server_t *s, const http_req *rq, http_resp *rs)
+ * and a NAME taken is 409. The pull runs off the event loop. */
+static void pull(const http_req *rq, http_resp *rs)
 {
     json_t *o = body_object(rq, rs), *v;
     if (!o) return;
@@ -162,25 +206,11 @@ static void pull(server_t *s, const http_req *rq, http_resp *rs)
     }
     const char *ref = json_string_value(json_object_get(o, "reference"));
     json_t *name = json_object_get(o, "name");
-    if (!ref || !*ref || (name && !json_is_null(name) && !json_is_string(name))) {
+    if (!ref || !*ref || (name && !json_is_null(name) && !json_is_string(name)))
         reply_error(rs, 400, ERR_INVAL,
                     "field \"reference\" must be a non-empty string, \"name\" a string");
-        return json_decref(o);
-    }
-    boxlet_pull_opts po;
-    boxlet_pull_opts_init(&po);
-    po.name = json_string_value(name);
-    boxlet_image_info im;
-    int rc = po.name ? BOXLET_ENOTFOUND : boxlet_image_get(s->rt, ref, &im);
-    if (rc == BOXLET_ENOTFOUND) rc = boxlet_image_pull_with(s->rt, ref, &po);
-    if (rc == BOXLET_OK) rc = boxlet_image_get(s->rt, po.name ? po.name : ref, &im);
-    if (rc == BOXLET_OK)
-        reply_json(rs, 200, image_json(&im));
-    else if (rc == BOXLET_ECONFLICT) /* a name given, and taken */
-        reply_wire_error(rs, 409, "already_exists", "AlreadyExistsError",
-                         boxlet_runtime_errmsg(s->rt));
     else
-        pull_failed(s, rc, rs);
+        http_defer(rs, pull_work, pull_job_new(ref, json_string_value(name)), pull_job_free);
     json_decref(o);
 }
 
@@ -215,7 +245,7 @@ bool images_route(server_t *s, const http_req *rq, http_resp *rs)
     if (n == 1 && strcmp(m, "GET") == 0) {
         list_images(s, rs);
     } else if (n == 2 && strcmp(m, "POST") == 0 && strcmp(seg[1], "pull") == 0) {
-        pull(s, rq, rs);
+        pull(rq, rs);
     } else if (n == 2 && strcmp(m, "POST") == 0 && strcmp(seg[1], "prune") == 0) {
         prune(s, rs);
     } else if (n == 2 && !unescape(seg[1])) {
@@ -234,14 +264,22 @@ bool images_route(server_t *s, const http_req *rq, http_resp *rs)
     return true;
 }
 
+/* On a worker: pulls a box's image, then has the create routed again. */
+static bool pull_missing_work(boxlet_runtime *rt, void *arg, http_resp *rs)
+{
+    pull_job *j = arg;
+    int rc = boxlet_image_pull(rt, j->ref, NULL);
+    if (rc == BOXLET_OK || rc == BOXLET_ECONFLICT) return true; /* (or pulled meanwhile) */
+    pull_failed(rt, rc, rs);
+    return false;
+}
+
 bool images_pull_missing(server_t *s, const char *image, http_resp *rs)
 {
     boxlet_image_info im;
     if (!image || !boxlet_image_is_registry_ref(image) ||
         boxlet_image_get(s->rt, image, &im) != BOXLET_ENOTFOUND)
         return true;
-    int rc = boxlet_image_pull(s->rt, image, NULL);
-    if (rc == BOXLET_OK || rc == BOXLET_ECONFLICT) return true; /* pulled meanwhile */
-    pull_failed(s, rc, rs);
+    http_defer(rs, pull_missing_work, pull_job_new(image, NULL), pull_job_free);
     return false;
 }

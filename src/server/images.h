@@ -13,10 +13,11 @@
 
 /* Answers rq if its path is an image route: true when it did. */
 bool images_route(server_t *s, const http_req *rq, http_resp *rs);
-/* Before a box is created from image (may be NULL): pulls it when it is a
- * registry reference the store lacks. False after answering the request
- * (422 image_pull_failed with the registry's reason, or 400 for a bad
- * reference). */
+/* Before a box is created from image (may be NULL): true when the store
+ * has it or it is no registry reference. Otherwise false, with the request
+ * deferred (http_defer) to a worker that pulls the image and then has the
+ * request routed again — or answers 422 image_pull_failed with the
+ * registry's reason (400 for a malformed reference). */
 bool images_pull_missing(server_t *s, const char *image, http_resp *rs);
 
 #endif

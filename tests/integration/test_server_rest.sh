@@ -14,6 +14,7 @@ srv=$!
 port=$(head -n 1 "$fifo")
 . "$(dirname "$0")/registry.sh"
 cleanup() {
+    [ -n "${slowpid:-}" ] && kill "$slowpid" 2>/dev/null
     stop_registry
     kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
@@ -100,6 +101,30 @@ if start_registry "$BOXLET_HOME/registry" >/dev/null; then
     check "prune frees its layers" 2 "$(code -H "$A" -XPOST $U/v1/images/prune >/dev/null; field "d['layers']")"
     check "delete by id" 204 "$(code -H "$A" -XDELETE $U/v1/images/$iid)"
     check "only host is left" "['host']" "$(code -H "$A" $U/v1/images >/dev/null; field "[i['name'] for i in d['images']]")"
+    # A registry that takes 2 s per answer: the pull waits off the event loop.
+    slowport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    python3 -c '
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        time.sleep(2); self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$slowport" &
+    slowpid=$!
+    sleep 0.3
+    code -H "$A" -XPOST $U/v1/images/pull -d "{\"reference\":\"127.0.0.1:$slowport/slow:1\"}" >/tmp/srv-slow.$$ &
+    pullpid=$!
+    sleep 0.3
+    t0=$(date +%s%N)
+    check "serving while a pull waits" 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1.5 -H "$A" $U/v1/boxes)"
+    check "... at once" 1 "$([ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 1000 ] && echo 1)"
+    wait "$pullpid"
+    check "the slow pull ends in 422" 422 "$(cat /tmp/srv-slow.$$)"
+    curl -s -o /dev/null --max-time 0.5 -H "$A" -XPOST $U/v1/images/pull -d "{\"reference\":\"127.0.0.1:$slowport/gone:1\"}"
+    sleep 2.5 # its worker ends after the client left
+    check "a client leaving during a pull" 200 "$(code -H "$A" $U/v1/images)"
+    kill "$slowpid"; wait "$slowpid" 2>/dev/null
+    rm -f /tmp/srv-slow.$$
     stop_registry
 else
     echo "test_server_rest: image part skipped: docker-registry is not installed"
