@@ -20,7 +20,7 @@ struct cli_pull_display {
     size_t n, drawn; /* lines known, lines on the screen */
     struct layer_line {
         char digest[72];
-        boxlet_pull_phase phase;
+        int phase; /* boxlet_pull_phase; -1 before the first event */
         unsigned long long done, total;
     } * v;
     long long last_ms;
@@ -52,7 +52,7 @@ static void display_free(struct cli_pull_display *d)
     free(d);
 }
 
-static const char *phase_name(boxlet_pull_phase p)
+static const char *phase_name(int p)
 {
     static const char *const names[] = {"Waiting",        "Downloading", "Downloaded",
                                         "Already exists", "Extracting",  "Pull complete",
@@ -70,7 +70,7 @@ static struct layer_line *line_of(struct cli_pull_display *d, const char *digest
     struct layer_line *l = &v[d->n++];
     memset(l, 0, sizeof *l);
     snprintf(l->digest, sizeof l->digest, "%s", digest);
-    l->phase = (boxlet_pull_phase)-1;
+    l->phase = -1;
     return l;
 }
 
@@ -85,7 +85,7 @@ static void draw_line(struct cli_pull_display *d, const struct layer_line *l)
 {
     char done[32], total[32];
     fprintf(d->f, "\r\033[2K%.12s: %s", short_id(l->digest), phase_name(l->phase));
-    if (l->phase == BOXLET_PULL_DOWNLOADING && l->total > 0) {
+    if (l->phase == (int)BOXLET_PULL_DOWNLOADING && l->total > 0) {
         int fill = (int)(BAR_WIDTH * (double)l->done / (double)l->total);
         if (fill > BAR_WIDTH) fill = BAR_WIDTH;
         cli_size(l->done, done, sizeof done);
@@ -120,8 +120,8 @@ static void on_event(const boxlet_pull_event *ev, void *arg)
     struct cli_pull_display *d = arg;
     struct layer_line *l = line_of(d, ev->digest);
     if (!l) return;
-    int changed = l->phase != ev->phase;
-    l->phase = ev->phase;
+    int changed = l->phase != (int)ev->phase;
+    l->phase = (int)ev->phase;
     l->done = ev->done;
     l->total = ev->total;
     if (d->tty) {

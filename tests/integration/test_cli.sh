@@ -100,6 +100,13 @@ if start_registry "$BOXLET_HOME/registry" >/dev/null; then
     check "prune: image bb (same layers) still uses them" 1 "$("$BOXLET" image prune | grep -c ': 0 layers,')"
     check "rmi bb frees them" "bb" "$("$BOXLET" rmi bb)"
     check "no layer left" 0 "$(ls "$BOXLET_HOME/layers" | wc -l)"
+    if command -v script >/dev/null; then # a terminal: lines redrawn in place
+        out=$(script -qec "'$BOXLET' pull 127.0.0.1:$REG_PORT/multi:1" /dev/null)
+        check "pull on a terminal: exit 0" 0 $?
+        check "pull on a terminal: cursor moves up to redraw" 1 "$(echo "$out" | grep -c "$(printf '\033')\\[[0-9]*A" | sed 's/^[1-9][0-9]*$/1/')"
+        check "pull on a terminal: both layers end complete" 2 "$(echo "$out" | tail -n 3 | head -n 2 | grep -c "Pull complete")"
+        "$BOXLET" rmi 127.0.0.1:$REG_PORT/multi:1 >/dev/null
+    fi
     "$BOXLET" rmi nosuch 2>/dev/null; check "rmi of an unknown image" 1 $?
     "$BOXLET" pull "127.0.0.1:$REG_PORT/nosuch:1" >/dev/null 2>&1; check "pull of an unknown image" 125 $?
     "$BOXLET" pull 'Bad Ref' >/dev/null 2>&1; check "pull of a malformed reference" 125 $?
