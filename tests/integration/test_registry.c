@@ -378,6 +378,16 @@ static void test_refs(void **state)
     assert_int_equal(rc, -ERR_NOTFOUND);
     assert_non_null(strstr(e.msg, "404"));
     assert_int_equal(registry_layout_remove(home2, "/etc", &e), -ERR_INVAL);
+    char canon[512];
+    assert_int_equal(registry_ref_canonical("busybox", canon, sizeof canon, &e), 0);
+    assert_string_equal(canon, "docker.io/library/busybox:latest");
+    assert_int_equal(registry_ref_canonical("index.docker.io/me/app:2", canon, sizeof canon, &e),
+                     0);
+    assert_string_equal(canon, "docker.io/me/app:2");
+    assert_int_equal(registry_ref_canonical("localhost:5000/x/y:t", canon, sizeof canon, &e), 0);
+    assert_string_equal(canon, "localhost:5000/x/y:t");
+    assert_int_equal(registry_ref_canonical("busybox", canon, 10, &e), -ERR_TOOBIG);
+    assert_int_equal(registry_ref_canonical("Bad Ref", canon, sizeof canon, &e), -ERR_INVAL);
 }
 
 int main(void)
