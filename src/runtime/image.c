@@ -547,7 +547,10 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
     snprintf(dir, sizeof dir, "%s/images/%s/rootfs", home, ref);
     if (!image_name_valid(ref) || access(dir, F_OK) != 0)
         return err_make(e, ERR_NOTFOUND,
-                        "image \"%s\": not found (use \"host\", an imported name, or a path)", ref);
+                        "image \"%s\": not found (use \"host\", an imported name, a path, or a "
+                        "registry reference%s%s%s)",
+                        ref, image_name_valid(ref) ? " such as " : "",
+                        image_name_valid(ref) ? ref : "", image_name_valid(ref) ? ":latest" : "");
     snprintf(out->name, sizeof out->name, "%s", ref);
     snprintf(out->rootfs, sizeof out->rootfs, "%s", dir);
     return 0;
