@@ -4,7 +4,9 @@
  * that holds each blob request counts them in flight) and skips layers the
  * store has; rmi refuses an image a box uses, naming the box, and -f keeps
  * the box working on its pinned files (OCI layers, a rootfs image moved
- * aside, `host`) until it is removed and a prune frees them; a layer two
+ * aside, `host`) until it is removed and a prune frees them; a box from
+ * before boxes recorded their image files is found by its reference and
+ * given the record when its image goes; a layer two
  * images share survives the removal of one; prune frees stale downloads
  * and temporary directories but leaves downloads alone while a pull holds
  * their lock; a failed pull (corrupt blob, a layer escaping its root)
@@ -14,6 +16,7 @@
  * without (zstd also needs the zstd program and libarchive's zstd). */
 #include "harness.h"
 #include "regfix.h"
+#include "runtime/runtime.h"
 
 #include <archive.h>
 #include <dirent.h>
@@ -330,6 +333,58 @@ static void test_rmi_in_use_and_force(void **state)
     assert_int_equal(count_dir("layers", false), 0);
 }
 
+/* Drops the record of its image files from box key's config, as boxes made
+ * before boxes recorded them. */
+static void unpin(const char *key)
+{
+    rt_t *rt;
+    err_t e = {0};
+    box_rec r;
+    box_config c;
+    char *json = NULL;
+    if (rt_open(env.home, &rt, &e) < 0 || store_get(rt->store, key, &r, &e) < 0 ||
+        box_config_from_json(r.config, &c, &e) < 0)
+        fail_msg("unpin %s: %s", key, e.msg);
+    free(c.rootfs);
+    c.rootfs = NULL;
+    if (box_config_to_json(&c, &json, &e) < 0 || store_set_config(rt->store, r.id, json, &e) < 0)
+        fail_msg("unpin %s: %s", key, e.msg);
+    free(json);
+    box_config_free(&c);
+    box_rec_free(&r);
+    rt_close(rt);
+}
+
+/* A box from before pins is found by its image reference, and pinned
+ * when its image is removed with force. */
+static void test_unpinned_box(void **state)
+{
+    (void)state;
+    SKIP_IF_NEEDED();
+    char ref[128];
+    ref_of(ref, sizeof ref, registry.port, "busybox:1");
+    pull_ok(ref, NULL);
+    boxlet_box_opts o;
+    boxlet_box_opts_init(&o);
+    o.image = ref;
+    o.name = "old";
+    boxlet_box *b;
+    assert_int_equal(boxlet_box_create(env.rt, &o, &b), BOXLET_OK);
+    unpin("old");
+    assert_int_equal(boxlet_box_refresh(b), BOXLET_OK);
+    assert_null(strstr(boxlet_box_config_json(b), "\"rootfs\""));
+    assert_int_equal(boxlet_image_remove(env.rt, ref, 0), BOXLET_ECONFLICT);
+    assert_non_null(strstr(boxlet_runtime_errmsg(env.rt), "\"old\""));
+    assert_int_equal(boxlet_image_remove(env.rt, ref, 1), BOXLET_OK);
+    assert_int_equal(boxlet_box_refresh(b), BOXLET_OK);
+    assert_non_null(strstr(boxlet_box_config_json(b), "\"rootfs\""));
+    assert_int_equal(boxlet_box_start(b), BOXLET_OK); /* without pulling again */
+    boxlet_image_info im;
+    assert_int_equal(boxlet_image_get(env.rt, ref, &im), BOXLET_ENOTFOUND);
+    expect_sh(b, "cat /data/a", "a2\n");
+    boxlet_box_free(b);
+}
+
 /* A layer two images share outlives the removal of one of them. */
 static void test_shared_layer_survives(void **state)
 {
@@ -577,6 +632,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_progress_and_parallel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rmi_in_use_and_force, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unpinned_box, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_layer_survives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rootfs_image_forced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_rule, setup, teardown),
