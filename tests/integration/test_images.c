@@ -8,11 +8,11 @@
  * before boxes recorded their image files is found by its reference and
  * given the record when its image goes; a layer two images share survives
  * the removal of one; prune frees stale downloads and temporary
- * directories but leaves downloads alone while a pull holds their lock; a failed pull (corrupt blob, a layer escaping its root)
- * leaves nothing behind; zstd layers run; box creation racing rmi -f and
- * prune never loses a box's files. Each test has its own home, removed in
- * its teardown with its boxes. Needs root and docker-registry: skipped
- * without (zstd also needs the zstd program and libarchive's zstd). */
+ * directories but leaves downloads alone while a pull holds their lock; a failed pull (corrupt
+ * blob, a layer escaping its root) leaves nothing behind; zstd layers run; box creation racing rmi
+ * -f and prune never loses a box's files. Each test has its own home, removed in its teardown with
+ * its boxes. Needs root and docker-registry: skipped without (zstd also needs the zstd program and
+ * libarchive's zstd). */
 #include "harness.h"
 #include "regfix.h"
 #include "runtime/runtime.h"
