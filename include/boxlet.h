@@ -195,6 +195,98 @@ int boxlet_image_pull(boxlet_runtime *rt, const char *ref, const char *name);
  * *names is an array of *n malloc'd strings: free each, then the array. */
 int boxlet_image_list(boxlet_runtime *rt, char ***names, size_t *n);
 
+/* Where one layer of a pull stands (boxlet_pull_event.phase). */
+typedef enum boxlet_pull_phase {
+    BOXLET_PULL_WAITING = 0,     /* queued for download */
+    BOXLET_PULL_DOWNLOADING = 1, /* done of total bytes are here (resumed bytes count) */
+    BOXLET_PULL_DOWNLOADED = 2,  /* complete and verified against its digest */
+    BOXLET_PULL_CACHED = 3,      /* already in the store: not downloaded */
+    BOXLET_PULL_EXTRACTING = 4,  /* being unpacked */
+    BOXLET_PULL_DONE = 5,        /* in the store */
+    BOXLET_PULL_FAILED = 6,
+} boxlet_pull_phase;
+
+/* One progress report of a pull. The strings are valid during the call. */
+typedef struct boxlet_pull_event {
+    const char *digest;    /* "sha256:<hex>" of the layer */
+    unsigned index, count; /* its place in the image (0 = bottom) and the number of layers */
+    boxlet_pull_phase phase;
+    unsigned long long done;  /* bytes downloaded so far */
+    unsigned long long total; /* the layer's size (compressed, as downloaded) */
+} boxlet_pull_event;
+
+/* Options of boxlet_image_pull_with. Initialize with boxlet_pull_opts_init. */
+typedef struct boxlet_pull_opts {
+    const char *name; /* the store name; NULL: as boxlet_image_pull derives it */
+    /* Called on the pulling thread as layers move on: for each layer, phase
+     * changes in order, and DOWNLOADING again (at most about ten times a
+     * second) while its bytes arrive. Layers download several at a time, so
+     * events of different layers interleave. NULL: no reports. */
+    void (*progress)(const boxlet_pull_event *ev, void *arg);
+    void *progress_arg;
+} boxlet_pull_opts;
+void boxlet_pull_opts_init(boxlet_pull_opts *o);
+/* boxlet_image_pull with options: a progress callback. Same results. */
+int boxlet_image_pull_with(boxlet_runtime *rt, const char *ref, const boxlet_pull_opts *o);
+/* Non-zero when image (as boxlet_box_opts.image takes it) is a registry
+ * reference, which creating a box would pull when it is not stored yet;
+ * zero for "host", plain names, paths and OCI layouts. No I/O beyond a
+ * stat of paths. */
+int boxlet_image_is_registry_ref(const char *image);
+
+typedef enum boxlet_image_kind {
+    BOXLET_IMAGE_ROOTFS = 0, /* an imported rootfs directory or tarball */
+    BOXLET_IMAGE_OCI = 1,    /* layers, from an OCI layout or a registry */
+    BOXLET_IMAGE_HOST = 2,   /* the built-in `host` image */
+} boxlet_image_kind;
+
+/* An image of the store, as boxlet_image_get describes it. */
+typedef struct boxlet_image_info {
+    char name[136];
+    boxlet_image_kind kind;
+    char id[72];                   /* "sha256:<hex>" of its manifest; "" for rootfs and host */
+    char reference[512];           /* the canonical registry reference it was pulled from
+                                      ("docker.io/library/busybox:1.36"), "" otherwise */
+    unsigned layers;               /* 1 for rootfs and host */
+    unsigned long long size_bytes; /* disk space of its files (shared layers in full) */
+    long long created_ms;          /* when it entered the store, ms since the epoch */
+    unsigned boxes;                /* boxes that use it */
+} boxlet_image_info;
+
+/* Describes the image `key` names: an image name, an id ("sha256:<hex>", or
+ * a unique prefix of its hex digits, at least 4), or a reference as boxes
+ * take it (a registry reference or path: the image it was stored as).
+ * BOXLET_ENOTFOUND, BOXLET_ECONFLICT (an ambiguous id prefix). */
+int boxlet_image_get(boxlet_runtime *rt, const char *key, boxlet_image_info *out);
+
+/* Removes image `name` (any key boxlet_image_get takes), then collects
+ * what that left unreferenced (as boxlet_image_prune). An image a box uses
+ * is BOXLET_ECONFLICT, with a message naming the boxes, unless force is
+ * non-zero: then the name goes at once while its files stay for the boxes
+ * that use them (they keep starting and running), and are collected once
+ * the last of those boxes is removed. `host` follows the same rules; it is
+ * built again the next time a box asks for it. BOXLET_ENOTFOUND;
+ * BOXLET_ETIMEOUT if a box using the image stays busy starting or stopping
+ * for 30 s. */
+int boxlet_image_remove(boxlet_runtime *rt, const char *name, int force);
+
+/* What boxlet_image_prune freed. */
+typedef struct boxlet_prune_result {
+    unsigned layers;    /* unpacked layers no image or box referenced */
+    unsigned images;    /* files of removed images no box used any more */
+    unsigned downloads; /* finished, partial and abandoned downloads */
+    unsigned long long bytes;
+    int downloads_busy; /* a pull was running: downloads were left alone */
+} boxlet_prune_result;
+
+/* Collects the image store's garbage: layers no image or box references,
+ * files of removed images no box uses any more, leftovers of crashed
+ * imports, and every download (partial ones too, so an interrupted pull
+ * starts over) unless a pull is running. Never touches what an image or a
+ * box references; waits for running imports and pulls to finish. out may
+ * be NULL. */
+int boxlet_image_prune(boxlet_runtime *rt, boxlet_prune_result *out);
+
 /* ---- commands ------------------------------------------------------------ */
 
 /* A command to run: the program and its arguments, then optional settings.

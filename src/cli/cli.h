@@ -42,6 +42,8 @@ int cmd_images(const struct cli *g, int argc, char **argv);
 int cmd_import(const struct cli *g, int argc, char **argv);
 int cmd_serve(const struct cli *g, int argc, char **argv);
 int cmd_pull(const struct cli *g, int argc, char **argv);
+int cmd_rmi(const struct cli *g, int argc, char **argv);
+int cmd_image(const struct cli *g, int argc, char **argv);
 
 /* Codes of long-only options (short options use their letter). */
 enum {
@@ -197,6 +199,22 @@ void cli_close_stdin(boxlet_exec *e);
 /* Streams e's output to our stdout/stderr until it ends; returns the exit
  * code (cli_exit_status, or CLI_EXIT_FAIL / 128+N for ours). */
 int cli_stream(boxlet_exec *e, const struct cli_stream_opts *o);
+
+/* ---- progress.c: pulls --------------------------------------------------- */
+
+/* Pulls ref as name (NULL: derived), showing each layer's progress on f
+ * (NULL: nothing): lines redrawn in place on a terminal, plain lines
+ * otherwise. Returns the boxlet code; the message is the runtime's. */
+int cli_pull(boxlet_runtime *rt, const char *ref, const char *name, FILE *f);
+/* Before run/create: pulls image with progress on stderr when it is a
+ * registry reference not in the store and stderr is a terminal (otherwise
+ * creating the box pulls it without a display). Returns the boxlet code. */
+int cli_pull_missing(boxlet_runtime *rt, const char *image);
+/* "1.2 MB": bytes in decimal units, as docker shows them. */
+void cli_size(unsigned long long bytes, char *buf, size_t len);
+/* images.c: an image as a JSON object, indented; its kind's name. */
+void cli_json_image(FILE *f, const boxlet_image_info *im, int indent);
+const char *cli_image_kind(boxlet_image_kind k);
 
 /* ---- json.c and table.c: output ----------------------------------------- */
 

@@ -28,6 +28,8 @@ static const struct command commands[] = {
     {"images", cmd_images, "List the images in the store"},
     {"import", cmd_import, "Import a rootfs directory, tarball or OCI layout as an image"},
     {"pull", cmd_pull, "Pull an image from a registry into the store"},
+    {"rmi", cmd_rmi, "Remove images (then free what nothing uses)"},
+    {"image", cmd_image, "Image commands: ls, pull, rm, inspect, prune"},
     {"serve", cmd_serve, "Serve the REST API (BoxLite v1 Box API routes)"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
@@ -60,7 +62,8 @@ static const char usage_tail[] =
     "  127      the command was not found\n"
     "  125      boxlet itself failed: bad usage, no such box, runtime error\n"
     "Other commands exit 0 on success, 125 on boxlet's own failure, and 1 when\n"
-    "start, stop, rm or inspect failed for some of several boxes.\n"
+    "start, stop, rm, inspect, rmi or image inspect failed for some of several\n"
+    "boxes or images.\n"
     "\n"
     "Run 'boxlet COMMAND --help' for the options of a command.\n";
 

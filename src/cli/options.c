@@ -120,7 +120,9 @@ int cli_box_create(boxlet_runtime *rt, struct cli_box_args *a, const char *image
     a->o.labels = (const char *const *)a->labels.v;
     a->o.nlabels = a->labels.n;
     *out = NULL;
-    int rc = boxlet_box_create(rt, &a->o, out);
+    int rc = cli_pull_missing(rt, image);
+    if (rc != BOXLET_OK) return cli_fail("pull", rc, boxlet_runtime_errmsg(rt));
+    rc = boxlet_box_create(rt, &a->o, out);
     if (rc == BOXLET_OK) return 0;
     *out = NULL;
     return cli_fail("create box", rc, boxlet_runtime_errmsg(rt));

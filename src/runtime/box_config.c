@@ -22,6 +22,7 @@ void box_config_free(box_config *c)
     free_strv(c->cmd, c->ncmd);
     free(c->working_dir);
     free(c->user);
+    free(c->rootfs);
     memset(c, 0, sizeof *c);
 }
 
@@ -42,6 +43,12 @@ int box_config_to_json(const box_config *c, char **out, err_t *e)
         (json_int_t)c->memory_mib, "pids_max", (json_int_t)c->pids_max, "network", c->network,
         "labels", str_array(c->labels, c->nlabels), "auto_remove", c->auto_remove, "cmd",
         str_array(c->cmd, c->ncmd));
+    if (o && c->rootfs &&
+        (json_object_set_new(o, "rootfs", json_string(c->rootfs)) < 0 ||
+         json_object_set_new(o, "host_binds", json_boolean(c->host_binds)) < 0)) {
+        json_decref(o);
+        o = NULL;
+    }
     *out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     return *out ? 0 : err_make(e, ERR_NOMEM, "encode box config: out of memory");
@@ -94,6 +101,8 @@ int box_config_from_json(const char *text, box_config *c, err_t *e)
     c->pids_max = (uint32_t)json_integer_value(json_object_get(o, "pids_max"));
     c->network = json_is_true(json_object_get(o, "network"));
     c->auto_remove = json_is_true(json_object_get(o, "auto_remove"));
+    c->rootfs = get_str(o, "rootfs");
+    c->host_binds = json_is_true(json_object_get(o, "host_binds"));
     json_decref(o);
     if (rc < 0) box_config_free(c);
     return rc;

@@ -4,6 +4,7 @@
 #include "runtime/fsutil.h"
 #include "runtime/image.h"
 
+#include "runtime/imgstore.h"
 #include "runtime/oci.h"
 #include "runtime/registry.h"
 
@@ -120,22 +121,27 @@ static int build_image(const char *home, const char *name, uint32_t uid_base,
                        int (*fill)(const char *root, const void *arg, err_t *e), const void *arg,
                        image_info *out, err_t *e)
 {
-    char dir[PATH_MAX], tmp[PATH_MAX], root[PATH_MAX + 16];
+    char dir[PATH_MAX], tmp[PATH_MAX], root[PATH_MAX + 16], final_root[PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s/images/%s", home, name);
     snprintf(tmp, sizeof tmp, "%s/images/.tmp-%s-%d", home, name, (int)getpid());
+    int lock = imgstore_lock(home, false, e); /* no collection meanwhile */
+    if (lock < 0) return lock;
     fs_rm_tree(tmp);
     snprintf(root, sizeof root, "%s/rootfs", tmp);
+    snprintf(final_root, sizeof final_root, "%s/rootfs", dir);
     int rc = fs_mkdir_p(root, 0755, e);
     if (rc == 0) rc = fill(root, arg, e);
     shift_base = uid_base;
     if (rc == 0 && uid_base && nftw(root, chown_entry, 32, FTW_PHYS) < 0)
         rc = err_sys(e, errno, "shift ownership of image \"%s\" to uid %u", name, uid_base);
+    if (rc == 0) rc = imgstore_write_meta(tmp, NULL, root, e);
     if (rc == 0 && rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY)
         rc = err_sys(e, errno, "install image \"%s\" at \"%s\"", name, dir);
     fs_rm_tree(tmp); /* after a lost race, or a failure */
+    imgstore_unlock(lock);
     if (rc == 0) {
         snprintf(out->name, sizeof out->name, "%s", name);
-        snprintf(out->rootfs, sizeof out->rootfs, "%s/rootfs", dir);
+        snprintf(out->rootfs, sizeof out->rootfs, "%s", final_root);
     }
     return rc;
 }
@@ -324,40 +330,76 @@ static int oci_ref(const char *ref, char *dir, size_t n, char *tag, size_t tn)
     return 1;
 }
 
+/* How an import was asked for, beyond the source and the name. */
+typedef struct import_opts {
+    const char *reference;          /* a pulled image's canonical reference, or NULL */
+    const layer_progress *progress; /* may be NULL */
+} import_opts;
+
 static int import_oci(const char *home, const char *dir, const char *tag, const char *name,
-                      uint32_t uid_base, image_info *out, err_t *e)
+                      uint32_t uid_base, const import_opts *io, image_info *out, err_t *e)
 {
-    char idir[PATH_MAX], final[PATH_MAX];
+    char idir[PATH_MAX], tmp[PATH_MAX], p[PATH_MAX + 16];
     snprintf(idir, sizeof idir, "%s/images/%s", home, name);
-    snprintf(final, sizeof final, "%s/image.json", idir);
+    snprintf(tmp, sizeof tmp, "%s/images/.tmp-%s-%d", home, name, (int)getpid());
     oci_image im;
-    int rc = oci_import(home, dir, *tag ? tag : NULL, uid_base, &im, e);
+    int rc = oci_import_with(home, dir, *tag ? tag : NULL, uid_base, io->progress, &im, e);
     if (rc < 0) return rc;
-    if (mkdir(idir, 0755) < 0 && errno != EEXIST) rc = err_sys(e, errno, "create \"%s\"", idir);
-    if (rc == 0) rc = oci_image_save(&im, final, e);
+    fs_rm_tree(tmp);
+    if (mkdir(tmp, 0755) < 0) rc = err_sys(e, errno, "create \"%s\"", tmp);
+    snprintf(p, sizeof p, "%s/image.json", tmp);
+    if (rc == 0) rc = oci_image_save(&im, p, e);
     if (rc == 0) rc = from_oci(&im, name, out, e);
+    if (rc == 0) rc = imgstore_write_meta(tmp, io->reference, out->rootfs, e);
+    /* Installed whole or not at all; a name taken meanwhile is a conflict. */
+    if (rc == 0 && rename(tmp, idir) < 0)
+        rc = errno == EEXIST || errno == ENOTEMPTY
+                 ? err_make(e, ERR_CONFLICT, "image \"%s\" already exists", name)
+                 : err_sys(e, errno, "install image \"%s\" at \"%s\"", name, idir);
+    if (rc < 0) {
+        image_info_free(out);
+        fs_rm_tree(tmp); /* its layers stay for the next import, or a collection */
+    }
     oci_image_free(&im);
     return rc;
 }
 
-int image_import(const char *home, const char *src, const char *name, uint32_t uid_base,
-                 image_info *out, err_t *e)
+static int import_locked(const char *home, const char *src, const char *name, uint32_t uid_base,
+                         const import_opts *io, image_info *out, err_t *e)
 {
-    if (!image_name_valid(name))
-        return err_make(e, ERR_INVAL, "image name \"%s\": use a-z, 0-9, '.', '_', '-'", name);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/images/%s", home, name);
     if (access(dir, F_OK) == 0 || strcmp(name, "host") == 0)
         return err_make(e, ERR_CONFLICT, "image \"%s\" already exists", name);
     char odir[PATH_MAX], tag[256];
     if (oci_ref(src, odir, sizeof odir, tag, sizeof tag))
-        return import_oci(home, odir, tag, name, uid_base, out, e);
+        return import_oci(home, odir, tag, name, uid_base, io, out, e);
     struct stat st;
     if (stat(src, &st) < 0) return err_sys(e, errno, "import \"%s\"", src);
     int rc =
         build_image(home, name, uid_base, S_ISDIR(st.st_mode) ? fill_dir : fill_tar, src, out, e);
     out->host_binds = false;
     return rc;
+}
+
+static int import_with(const char *home, const char *src, const char *name, uint32_t uid_base,
+                       const import_opts *io, image_info *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!image_name_valid(name))
+        return err_make(e, ERR_INVAL, "image name \"%s\": use a-z, 0-9, '.', '_', '-'", name);
+    int lock = imgstore_lock(home, false, e);
+    if (lock < 0) return lock;
+    int rc = import_locked(home, src, name, uid_base, io, out, e);
+    imgstore_unlock(lock);
+    return rc;
+}
+
+int image_import(const char *home, const char *src, const char *name, uint32_t uid_base,
+                 image_info *out, err_t *e)
+{
+    import_opts io = {0};
+    return import_with(home, src, name, uid_base, &io, out, e);
 }
 
 static void derived_name(const char *path, char *out, size_t n)
@@ -412,16 +454,56 @@ static const char *docker_config(char *buf, size_t n)
 }
 
 int image_pull(const char *home, const char *ref, const char *name, uint32_t uid_base,
-               image_info *out, err_t *e)
+               const layer_progress *progress, image_info *out, err_t *e)
 {
-    char cfg[PATH_MAX], layout[PATH_MAX], tag[256], src[PATH_MAX + 300];
-    registry_opts o = {.config_json = docker_config(cfg, sizeof cfg)};
-    int rc = registry_pull(home, ref, &o, layout, sizeof layout, tag, sizeof tag, e);
+    memset(out, 0, sizeof *out);
+    char cfg[PATH_MAX], layout[PATH_MAX], tag[256], src[PATH_MAX + 300], canon[512];
+    if (!image_name_valid(name))
+        return err_make(e, ERR_INVAL, "image name \"%s\": use a-z, 0-9, '.', '_', '-'", name);
+    int rc = registry_ref_canonical(ref, canon, sizeof canon, e);
     if (rc < 0) return rc;
-    snprintf(src, sizeof src, "oci:%s:%s", layout, tag);
-    rc = image_import(home, src, name, uid_base, out, e);
-    registry_layout_remove(home, layout, NULL);
+    registry_opts o = {
+        .config_json = docker_config(cfg, sizeof cfg), .skip_unpacked = true, .progress = progress};
+    /* Shared until imported: no collection takes the layers the pull
+     * skipped, nor its layout, meanwhile. */
+    int lock = imgstore_lock(home, false, e);
+    if (lock < 0) return lock;
+    rc = registry_pull(home, ref, &o, layout, sizeof layout, tag, sizeof tag, e);
+    if (rc == 0) {
+        snprintf(src, sizeof src, "oci:%s:%s", layout, tag);
+        import_opts io = {.reference = canon, .progress = progress};
+        rc = import_with(home, src, name, uid_base, &io, out, e);
+        registry_layout_remove(home, layout, NULL);
+        if (rc < 0) err_wrap(e, "pull %s", canon);
+    }
+    imgstore_unlock(lock);
     return rc;
+}
+
+static bool is_path_ref(const char *ref)
+{
+    return ref[0] == '/' || ref[0] == '.' || strncmp(ref, "oci:", 4) == 0 ||
+           (strchr(ref, '/') && access(ref, F_OK) == 0);
+}
+
+bool image_is_registry_ref(const char *ref)
+{
+    return strcmp(ref, "host") != 0 && !is_path_ref(ref) && registry_ref(ref);
+}
+
+bool image_ref_name(const char *ref, char *out, size_t n)
+{
+    if (strcmp(ref, "host") == 0)
+        snprintf(out, n, "host");
+    else if (is_path_ref(ref))
+        derived_name(ref, out, n);
+    else if (registry_ref(ref))
+        image_pulled_name(ref, out, n);
+    else if (image_name_valid(ref))
+        snprintf(out, n, "%s", ref);
+    else
+        return false;
+    return true;
 }
 
 int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_info *out, err_t *e)
@@ -438,9 +520,7 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
         }
         return build_image(home, "host", uid_base, fill_host, NULL, out, e);
     }
-    bool is_path = ref[0] == '/' || ref[0] == '.' || strncmp(ref, "oci:", 4) == 0 ||
-                   (strchr(ref, '/') && access(ref, F_OK) == 0);
-    if (is_path) { /* a path: import once, then reuse */
+    if (is_path_ref(ref)) { /* a path: import once, then reuse */
         char name[128];
         derived_name(ref, name, sizeof name);
         snprintf(dir, sizeof dir, "%s/images/%s", home, name);
@@ -456,7 +536,7 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
         image_pulled_name(ref, name, sizeof name);
         snprintf(dir, sizeof dir, "%s/images/%s", home, name);
         if (access(dir, F_OK) != 0) {
-            int rc = image_pull(home, ref, name, uid_base, out, e);
+            int rc = image_pull(home, ref, name, uid_base, NULL, out, e);
             if (rc == 0 || rc != -ERR_CONFLICT) return rc;
             image_info_free(out);
         }
@@ -467,7 +547,10 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
     snprintf(dir, sizeof dir, "%s/images/%s/rootfs", home, ref);
     if (!image_name_valid(ref) || access(dir, F_OK) != 0)
         return err_make(e, ERR_NOTFOUND,
-                        "image \"%s\": not found (use \"host\", an imported name, or a path)", ref);
+                        "image \"%s\": not found (use \"host\", an imported name, a path, or a "
+                        "registry reference%s%s%s)",
+                        ref, image_name_valid(ref) ? " such as " : "",
+                        image_name_valid(ref) ? ref : "", image_name_valid(ref) ? ":latest" : "");
     snprintf(out->name, sizeof out->name, "%s", ref);
     snprintf(out->rootfs, sizeof out->rootfs, "%s", dir);
     return 0;

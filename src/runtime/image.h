@@ -1,13 +1,18 @@
-/* image — root filesystems for boxes, under $BOXLET_HOME/images/<name>/rootfs:
+/* image — root filesystems for boxes, under $BOXLET_HOME/images/<name>/:
  * the built-in `host` image (a generated skeleton: a minimal /etc, mount
  * points, and the host's /usr, /bin, /sbin, /lib* bound read-only at start),
- * and images imported from a rootfs directory or a tarball (.tar, .tar.gz),
- * with ownership shifted into the boxes' uid range so a box's root owns its
- * files. Registry and OCI images come later. Not for running anything. */
+ * images imported from a rootfs directory or a tarball (.tar, .tar.gz) into
+ * rootfs/, with ownership shifted into the boxes' uid range so a box's root
+ * owns its files, and OCI images (from a layout or a registry) described by
+ * image.json over shared layers (oci.c, registry.c). Every image is
+ * installed whole by a rename, with a meta.json (imgstore.h), under the
+ * image store's shared lock. Removing and collecting are imgstore.c's; not
+ * for running anything. */
 #ifndef BOXLET_RUNTIME_IMAGE_H
 #define BOXLET_RUNTIME_IMAGE_H
 
 #include "core/err.h"
+#include "runtime/oci.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -45,9 +50,17 @@ int image_import(const char *home, const char *src, const char *name, uint32_t u
                  image_info *out, err_t *e);
 /* Pulls ref from its registry (OCI distribution API; credentials from
  * $DOCKER_CONFIG/config.json or ~/.docker/config.json) and imports it as
- * `name`. */
+ * `name`, recording ref's canonical form as its reference. Layers already
+ * in the store are not downloaded again. progress (may be NULL) hears every
+ * layer's download and unpacking, on the calling thread. */
 int image_pull(const char *home, const char *ref, const char *name, uint32_t uid_base,
-               image_info *out, err_t *e);
+               const layer_progress *progress, image_info *out, err_t *e);
+/* Whether ref, as image_resolve takes it, is a registry reference (not
+ * "host", a path, an OCI layout or a plain name). */
+bool image_is_registry_ref(const char *ref);
+/* The store name ref resolves to (without pulling or importing anything):
+ * false for a ref that can name no image. */
+bool image_ref_name(const char *ref, char *out, size_t n);
 /* The store name of a pulled image: ref lower-cased, characters outside
  * [a-z0-9._-] turned into '-'. */
 void image_pulled_name(const char *ref, char *out, size_t n);

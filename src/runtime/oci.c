@@ -49,6 +49,12 @@ static const char *const gzip_types[] = {
     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
     "application/vnd.docker.image.rootfs.diff.tar.gzip",
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"};
+static const char *const zstd_types[] = {
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"};
+
+/* How a layer blob is compressed. */
+enum { PLAIN_TAR = 0, GZIP_TAR = 1, ZSTD_TAR = 2 };
 
 #define IN(s, list) oci_str_in(s, list, sizeof list / sizeof *list)
 
@@ -674,10 +680,16 @@ static int unpack_entries(unpack *u, err_t *e)
     return r == ARCHIVE_EOF ? 0 : err_make(e, ERR_INVAL, "read: %s", archive_error_string(u->in));
 }
 
-static int archive_setup(unpack *u, int fd, bool gzip, err_t *e)
+static int archive_setup(unpack *u, int fd, int compression, err_t *e)
 {
     if (!u->in || !u->out) return err_make(e, ERR_NOMEM, "out of memory");
-    if (gzip) archive_read_support_filter_gzip(u->in);
+    if (compression == GZIP_TAR) archive_read_support_filter_gzip(u->in);
+    /* ARCHIVE_WARN would mean "through an external zstd program": refused,
+     * a layer is never handed to a program found on $PATH. */
+    if (compression == ZSTD_TAR && archive_read_support_filter_zstd(u->in) != ARCHIVE_OK)
+        return err_make(e, ERR_UNSUPPORTED,
+                        "zstd layers: this libarchive (%s) was built without zstd",
+                        archive_version_details());
     archive_read_support_format_tar(u->in);
     /* Every path given to libarchive is absolute (the layer's directory and
      * the entry's path), so SECURE_NOABSOLUTEPATHS would refuse them all:
@@ -693,7 +705,7 @@ static int archive_setup(unpack *u, int fd, bool gzip, err_t *e)
 }
 
 /* Unpacks the tar at fd into the new directory root. */
-static int unpack_layer(int fd, const char *root, bool gzip, uint32_t base, err_t *e)
+static int unpack_layer(int fd, const char *root, int compression, uint32_t base, err_t *e)
 {
     unpack u = {.root = root, .rootfd = -1, .base = base};
     if (mkdir(root, 0755) < 0) return err_sys(e, errno, "create directory \"%s\"", root);
@@ -704,7 +716,7 @@ static int unpack_layer(int fd, const char *root, bool gzip, uint32_t base, err_
         rc = err_sys(e, errno, "set owner of \"%s\"", root);
     u.in = archive_read_new();
     u.out = archive_write_disk_new();
-    if (rc == 0) rc = archive_setup(&u, fd, gzip, e);
+    if (rc == 0) rc = archive_setup(&u, fd, compression, e);
     if (rc == 0) rc = unpack_entries(&u, e);
     /* close applies the deferred directory modes and times */
     if (u.out && archive_write_close(u.out) != ARCHIVE_OK && rc == 0)
@@ -723,6 +735,8 @@ typedef struct store {
     uint32_t base;
     char **added; /* layer dirs this import made: removed if it fails */
     size_t nadded;
+    const layer_progress *progress; /* may be NULL */
+    unsigned index, count;          /* the layer being stored, of how many */
 } store;
 
 /* Under the lock, a temporary directory belongs to a dead import. */
@@ -776,13 +790,35 @@ static int layer_reuse(const char *dir, const struct stat *st, uint32_t base, er
     return 0;
 }
 
+/* How d's media type says its bytes are compressed; -ERR_UNSUPPORTED for a
+ * type that is not a tar layer. No media type: gzip, which reads plain tar
+ * too. */
+static int layer_compression(const desc *d, err_t *e)
+{
+    if (!d->media_type || IN(d->media_type, gzip_types)) return GZIP_TAR;
+    if (IN(d->media_type, zstd_types)) return ZSTD_TAR;
+    if (IN(d->media_type, tar_types)) return PLAIN_TAR;
+    return err_make(e, ERR_UNSUPPORTED, "media type \"%s\": only tar, tar+gzip and tar+zstd layers",
+                    d->media_type);
+}
+
+static void report(const store *s, const desc *d, int phase)
+{
+    if (!s->progress || !s->progress->fn) return;
+    layer_event ev = {.digest = d->digest,
+                      .index = s->index,
+                      .count = s->count,
+                      .phase = phase,
+                      .done = (uint64_t)d->size,
+                      .total = (uint64_t)d->size};
+    s->progress->fn(&ev, s->progress->arg);
+}
+
 /* Verifies the blob, unpacks it beside its place and renames it in. */
 static int layer_add(store *s, const char *layout, const desc *d, const char *dir, err_t *e)
 {
-    bool gzip = !d->media_type || IN(d->media_type, gzip_types); /* gzip also reads plain tar */
-    if (!gzip && !IN(d->media_type, tar_types))
-        return err_make(e, ERR_UNSUPPORTED, "media type \"%s\": only tar and tar+gzip layers",
-                        d->media_type);
+    int compression = layer_compression(d, e);
+    if (compression < 0) return compression;
     char **v = realloc(s->added, (s->nadded + 1) * sizeof *v);
     if (!v) return err_make(e, ERR_NOMEM, "out of memory");
     s->added = v;
@@ -793,7 +829,9 @@ static int layer_add(store *s, const char *layout, const desc *d, const char *di
     if (rc == 0) rc = blob_open(layout, d, &fd, e);
     if (rc == 0) rc = blob_hash(fd, d, NULL, e); /* all of it, before unpacking anything */
     if (rc == 0 && lseek(fd, 0, SEEK_SET) < 0) rc = err_sys(e, errno, "rewind");
-    if (rc == 0 && (rc = unpack_layer(fd, tmp, gzip, s->base, e)) == 0 && rename(tmp, dir) < 0)
+    if (rc == 0) report(s, d, LAYER_EXTRACTING);
+    if (rc == 0 && (rc = unpack_layer(fd, tmp, compression, s->base, e)) == 0 &&
+        rename(tmp, dir) < 0)
         rc = err_sys(e, errno, "rename \"%s\" to \"%s\"", tmp, dir);
     if (fd >= 0) close(fd);
     if (rc < 0) {
@@ -819,12 +857,13 @@ static int layer_get(store *s, const char *layout, const desc *d, char **out, er
         rc = errno == ENOENT ? layer_add(s, layout, d, dir, e)
                              : err_sys(e, errno, "stat \"%s\"", dir);
     if (rc == 0 && !(*out = strdup(dir))) rc = err_make(e, ERR_NOMEM, "out of memory");
+    report(s, d, rc == 0 ? LAYER_DONE : LAYER_FAILED);
     if (rc < 0) err_wrap(e, "layer %s", d->digest);
     return rc;
 }
 
 static int store_layers(const char *home, const char *layout, json_t *manifest, uint32_t base,
-                        oci_image *im, err_t *e)
+                        const layer_progress *pg, oci_image *im, err_t *e)
 {
     json_t *ls = json_object_get(manifest, "layers");
     size_t n = json_array_size(ls);
@@ -833,8 +872,11 @@ static int store_layers(const char *home, const char *layout, json_t *manifest, 
         return err_make(e, ERR_NOMEM, "out of memory");
     store s;
     int rc = store_open(home, base, &s, e);
+    s.progress = pg;
+    s.count = (unsigned)n;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         desc d;
+        s.index = (unsigned)i;
         rc = desc_parse(json_array_get(ls, i), "layer descriptor", &d, e);
         if (rc == 0) rc = layer_get(&s, layout, &d, &im->layers[i], e);
         if (rc == 0) im->nlayers++;
@@ -860,11 +902,17 @@ void oci_image_free(oci_image *im)
 int oci_import(const char *home, const char *layout, const char *tag, uint32_t uid_base,
                oci_image *out, err_t *e)
 {
+    return oci_import_with(home, layout, tag, uid_base, NULL, out, e);
+}
+
+int oci_import_with(const char *home, const char *layout, const char *tag, uint32_t uid_base,
+                    const layer_progress *progress, oci_image *out, err_t *e)
+{
     json_t *manifest = NULL;
     memset(out, 0, sizeof *out);
     int rc = select_image(layout, tag, &manifest, out->digest, e);
     if (rc == 0) rc = load_config(layout, manifest, out, e);
-    if (rc == 0) rc = store_layers(home, layout, manifest, uid_base, out, e);
+    if (rc == 0) rc = store_layers(home, layout, manifest, uid_base, progress, out, e);
     json_decref(manifest);
     if (rc < 0) {
         oci_image_free(out);

@@ -6,7 +6,7 @@
  * then an overlay of those directories: pass them to overlayfs TOP FIRST
  * (lowerdir=layers[n-1]:...:layers[0]), with `userxattr` when mounting
  * inside a user namespace. Registries, pushing and garbage collection of
- * unused layers are not here. */
+ * unused layers are not here (registry.c, imgstore.c). */
 #ifndef BOXLET_RUNTIME_OCI_H
 #define BOXLET_RUNTIME_OCI_H
 
@@ -32,6 +32,28 @@ typedef struct oci_image {
     size_t ncmd;
 } oci_image;
 
+/* Where one layer of a pull or an import stands. The phases have the
+ * numbers of boxlet.h's boxlet_pull_phase. */
+enum {
+    LAYER_WAITING = 0,     /* queued for download */
+    LAYER_DOWNLOADING = 1, /* done of total bytes are on disk */
+    LAYER_DOWNLOADED = 2,  /* complete and verified */
+    LAYER_CACHED = 3,      /* already unpacked in the store: not downloaded */
+    LAYER_EXTRACTING = 4,  /* being unpacked */
+    LAYER_DONE = 5,        /* in the store (unpacked now or before) */
+    LAYER_FAILED = 6,
+};
+typedef struct layer_event {
+    const char *digest;    /* "sha256:<hex>" of the layer blob */
+    unsigned index, count; /* its place in the manifest (0 = bottom), of count */
+    int phase;             /* LAYER_* */
+    uint64_t done, total;  /* bytes */
+} layer_event;
+typedef struct layer_progress {
+    void (*fn)(const layer_event *ev, void *arg);
+    void *arg;
+} layer_progress;
+
 /* Frees what im holds and zeroes it; safe on a zeroed or freed image. */
 void oci_image_free(oci_image *im);
 
@@ -49,8 +71,9 @@ bool oci_str_in(const char *s, const char *const *list, size_t n);
  * is checked against its descriptor's size and sha256 digest before use; a
  * mismatch names the expected and the actual digest.
  *
- * Layers: media types ...layer.v1.tar and ...tar+gzip (and Docker's
- * rootfs.diff.tar.gzip). A layer already in the store is reused as it is;
+ * Layers: media types ...layer.v1.tar, ...tar+gzip and ...tar+zstd (and
+ * Docker's rootfs.diff.tar.gzip); zstd is -ERR_UNSUPPORTED when libarchive
+ * lacks it. A layer already in the store is reused as it is;
  * one that was unpacked with another uid_base is -ERR_CONFLICT (a home uses
  * one uid range). A new one is unpacked into a temporary directory beside
  * its place and renamed into it: ownership shifted by uid_base (uid +
@@ -70,6 +93,11 @@ bool oci_str_in(const char *s, const char *const *list, size_t n);
  * it is zeroed. */
 int oci_import(const char *home, const char *layout, const char *tag, uint32_t uid_base,
                oci_image *out, err_t *e);
+/* The same, reporting each layer (LAYER_EXTRACTING before a new one is
+ * unpacked, LAYER_DONE or LAYER_FAILED after) to progress (may be NULL),
+ * on the calling thread. */
+int oci_import_with(const char *home, const char *layout, const char *tag, uint32_t uid_base,
+                    const layer_progress *progress, oci_image *out, err_t *e);
 
 /* Writes im's description (digest, layers, config) as JSON to path,
  * atomically (a temporary file beside it, renamed over it). */

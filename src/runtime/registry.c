@@ -1,6 +1,6 @@
 /* registry — see registry.h. One pull is one session: a libcurl easy handle
  * (reset between requests, so connections are reused), the parsed
- * reference and the credentials. Every request goes through attempt(),
+ * reference and the credentials. Every request goes through reg_attempt(),
  * which answers a 401 once by following its WWW-Authenticate challenge
  * (Basic: send the credentials; Bearer: fetch a token from the realm) and
  * classifies failures as transient (5xx, 429, transport) or final; the
@@ -9,6 +9,7 @@
  * .partial file through a running sha256. */
 #include "runtime/fsutil.h"
 #include "runtime/registry.h"
+#include "runtime/registry_int.h"
 
 #include "runtime/oci.h"
 
@@ -32,8 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MEM_MAX (8 << 20) /* manifests, indexes, token replies */
-#define ERRBODY_MAX 1024  /* the start of an error reply's body */
 #define LAYERS_MAX 256
 #define INDEX_DEPTH_MAX 4
 #define REF_NAME "org.opencontainers.image.ref.name"
@@ -55,14 +54,6 @@ static const char ACCEPT[] = "Accept: application/vnd.oci.image.index.v1+json, "
 #define IN(s, list) oci_str_in(s, list, sizeof list / sizeof *list)
 
 /* ---- references ----------------------------------------------------------- */
-
-typedef struct pref {
-    char registry[256]; /* as named: "docker.io", "127.0.0.1:5000" */
-    char host[256];     /* where the API is: "registry-1.docker.io", ... */
-    char repo[256];     /* "library/busybox" */
-    char tag[128];      /* "" for a digest reference */
-    char digest[72];    /* "sha256:<hex>" or "" */
-} pref;
 
 static bool hex64(const char *s)
 {
@@ -185,7 +176,7 @@ static int write_file(const char *path, const void *p, size_t n, err_t *e)
 }
 
 /* Hashes fd from its start to its end; *len gets the byte count. */
-static int hash_fd(int fd, sha256_ctx *c, uint64_t *len, err_t *e)
+int reg_hash_fd(int fd, sha256_ctx *c, uint64_t *len, err_t *e)
 {
     uint8_t buf[65536];
     sha256_init(c);
@@ -235,37 +226,6 @@ static char *b64_decode(const char *s)
 
 /* ---- session -------------------------------------------------------------- */
 
-typedef struct sess {
-    CURL *c;
-    const registry_opts *o;
-    pref r;
-    const char *scheme; /* "http" or "https" */
-    char *user, *pass;  /* credentials, or NULL */
-    char *token;        /* a Bearer token, or NULL */
-    bool basic;         /* the registry asked for Basic */
-    int tries, backoff_ms;
-} sess;
-
-/* What one response brought. Bodies of 2xx replies go to the file sink when
- * fd >= 0 (through sha, from offset), otherwise to mem; others to errbody. */
-typedef struct resp {
-    CURL *c;
-    long status;
-    char reason[64];
-    char *www_auth;
-    char ctype[128];
-    uint64_t range_start; /* of a 206's Content-Range */
-    char *mem;
-    size_t len, max;
-    char errbody[ERRBODY_MAX + 1];
-    size_t errlen;
-    int fd;
-    sha256_ctx *sha;
-    uint64_t offset, limit;
-    bool started, too_big, bad_range;
-    int write_errno;
-} resp;
-
 static void resp_reset(resp *rs)
 {
     free(rs->www_auth);
@@ -278,7 +238,7 @@ static void resp_reset(resp *rs)
     rs->write_errno = 0;
 }
 
-static void resp_free(resp *rs)
+void reg_resp_free(resp *rs)
 {
     resp_reset(rs);
 }
@@ -363,6 +323,8 @@ static bool sink_file(resp *rs, const char *p, size_t len)
     if (write_all(rs->fd, p, len) < 0) return rs->write_errno = errno, false;
     sha256_update(rs->sha, p, len);
     rs->offset += len;
+    if (rs->on_bytes && !rs->on_bytes(rs->bytes_arg, rs->offset))
+        return rs->write_errno = ECANCELED, false;
     return true;
 }
 
@@ -561,7 +523,7 @@ static int get_token(sess *s, const char *ch, err_t *e)
                           s->user ? "credentials rejected" : "credentials required", e);
     else
         rc = token_parse(s, &rs, e);
-    resp_free(&rs);
+    reg_resp_free(&rs);
     return rc;
 }
 
@@ -584,11 +546,9 @@ static int authenticate(sess *s, const resp *rs, const char *what, bool again, e
 
 /* ---- requests ------------------------------------------------------------- */
 
-enum { FINAL = 0, TRANSIENT = 1 };
-
 /* One request with auth: 0, or a negative code with *kind FINAL/TRANSIENT. */
-static int attempt(sess *s, const char *what, const char *url, const char *accept,
-                   const char *range, resp *rs, int *kind, err_t *e)
+int reg_attempt(sess *s, const char *what, const char *url, const char *accept, const char *range,
+                resp *rs, int *kind, err_t *e)
 {
     *kind = FINAL;
     for (int round = 0;; round++) {
@@ -614,7 +574,7 @@ static int attempt(sess *s, const char *what, const char *url, const char *accep
     }
 }
 
-static void backoff(const sess *s, int i)
+void reg_backoff(const sess *s, int i)
 {
     long ms = (long)s->backoff_ms << (i < 10 ? i : 10);
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -622,7 +582,7 @@ static void backoff(const sess *s, int i)
     }
 }
 
-static void url_of(const sess *s, char *out, size_t n, const char *kind, const char *ref)
+void reg_url_of(const sess *s, char *out, size_t n, const char *kind, const char *ref)
 {
     snprintf(out, n, "%s://%s/v2/%s/%s/%s", s->scheme, s->r.host, s->r.repo, kind, ref);
 }
@@ -650,13 +610,14 @@ static int digest_verify(const char *want, const char *data, size_t len, char ou
 static int get_manifest(sess *s, const char *ref, blob *out, err_t *e)
 {
     char url[1024], what[160];
-    url_of(s, url, sizeof url, "manifests", ref);
+    reg_url_of(s, url, sizeof url, "manifests", ref);
     snprintf(what, sizeof what, "GET manifest %s", ref);
     resp rs = {.fd = -1, .max = MEM_MAX};
     int rc = 0, kind = FINAL;
     for (int i = 0; i < s->tries; i++) {
-        if (i > 0) backoff(s, i - 1);
-        if ((rc = attempt(s, what, url, ACCEPT, NULL, &rs, &kind, e)) == 0 || kind == FINAL) break;
+        if (i > 0) reg_backoff(s, i - 1);
+        if ((rc = reg_attempt(s, what, url, ACCEPT, NULL, &rs, &kind, e)) == 0 || kind == FINAL)
+            break;
     }
     bool is_digest = strncmp(ref, "sha256:", 7) == 0;
     if (rc == 0 && !rs.mem) rc = err_make(e, ERR_PROTO, "%s: empty reply", what);
@@ -674,11 +635,11 @@ static int get_manifest(sess *s, const char *ref, blob *out, err_t *e)
         out->len = rs.len;
         rs.mem = NULL;
     }
-    resp_free(&rs);
+    reg_resp_free(&rs);
     return rc;
 }
 
-static bool desc_ok(json_t *d)
+bool reg_desc_ok(json_t *d)
 {
     json_t *dg = json_object_get(d, "digest"), *sz = json_object_get(d, "size");
     return json_is_string(dg) && strncmp(json_string_value(dg), "sha256:", 7) == 0 &&
@@ -696,7 +657,8 @@ static int pick_platform(const blob *ix, char *digest, size_t n, err_t *e)
         const char *os = json_string_value(json_object_get(p, "os"));
         const char *arch = json_string_value(json_object_get(p, "architecture"));
         const char *var = json_string_value(json_object_get(p, "variant"));
-        if (!os || !arch || strcmp(os, "linux") || strcmp(arch, oci_host_goarch()) || !desc_ok(m))
+        if (!os || !arch || strcmp(os, "linux") || strcmp(arch, oci_host_goarch()) ||
+            !reg_desc_ok(m))
             continue;
         if (!best || (var && !strcmp(var, "v8"))) best = m;
     }
@@ -731,127 +693,6 @@ static int resolve(sess *s, blob *out, err_t *e)
     }
 }
 
-/* ---- blobs ---------------------------------------------------------------- */
-
-typedef struct dl {
-    const char *home, *layout;
-    const char *digest; /* "sha256:<hex>" */
-    uint64_t size;
-    char part[PATH_MAX], done[PATH_MAX], dst[PATH_MAX];
-} dl;
-
-/* A finished download from an earlier pull, verified again: 1 if usable. */
-static int reuse_done(dl *d, err_t *e)
-{
-    int fd = open(d->done, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    sha256_ctx c;
-    uint64_t len;
-    uint8_t sum[SHA256_LEN];
-    char hex[SHA256_HEX_LEN + 1];
-    int rc = hash_fd(fd, &c, &len, e);
-    close(fd);
-    if (rc < 0) return rc;
-    sha256_final(&c, sum);
-    sha256_to_hex(sum, hex);
-    if (len == d->size && strcmp(hex, d->digest + 7) == 0) return 1;
-    unlink(d->done);
-    return 0;
-}
-
-static int finish(dl *d, sha256_ctx *c, uint64_t len, err_t *e)
-{
-    uint8_t sum[SHA256_LEN];
-    char hex[SHA256_HEX_LEN + 1];
-    sha256_final(c, sum);
-    sha256_to_hex(sum, hex);
-    if (len != d->size || strcmp(hex, d->digest + 7) != 0) {
-        unlink(d->part);
-        return err_make(e, ERR_PROTO,
-                        "blob %s: digest mismatch: got sha256:%s (%llu bytes, expected %llu); "
-                        "download discarded",
-                        d->digest, hex, (unsigned long long)len, (unsigned long long)d->size);
-    }
-    if (rename(d->part, d->done) < 0) return err_sys(e, errno, "rename \"%s\"", d->part);
-    return 0;
-}
-
-/* Drops a partial file's bytes the registry cannot continue from. */
-static int restart(int fd, sha256_ctx *c, const dl *d, err_t *e)
-{
-    if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
-        return err_sys(e, errno, "truncate \"%s\"", d->part);
-    sha256_init(c);
-    return 0;
-}
-
-/* Downloads into the locked partial file fd, resuming from its length. */
-static int download(sess *s, dl *d, int fd, err_t *e)
-{
-    sha256_ctx c;
-    uint64_t have;
-    int rc = hash_fd(fd, &c, &have, e);
-    if (rc == 0 && have > d->size) {
-        if (ftruncate(fd, 0) < 0) return err_sys(e, errno, "truncate \"%s\"", d->part);
-        rc = hash_fd(fd, &c, &have, e);
-    }
-    if (rc < 0) return rc;
-    char url[1024], what[160], range[48];
-    url_of(s, url, sizeof url, "blobs", d->digest);
-    snprintf(what, sizeof what, "GET blob %s", d->digest);
-    resp rs = {.fd = fd, .sha = &c, .limit = d->size, .max = MEM_MAX};
-    int kind = FINAL;
-    for (int i = 0; have < d->size && i < s->tries; i++) {
-        if (i > 0) backoff(s, i - 1);
-        snprintf(range, sizeof range, "%llu-", (unsigned long long)have);
-        rs.offset = have;
-        rs.range_start = UINT64_MAX;
-        rc = attempt(s, what, url, NULL, have ? range : NULL, &rs, &kind, e);
-        have = rs.offset;
-        if (rc < 0 && have > 0 && (rs.bad_range || rs.status == 416)) {
-            int rc2 = restart(fd, &c, d, e);
-            if (rc2 < 0) return resp_free(&rs), rc2;
-            have = 0; /* and again from the start */
-            continue;
-        }
-        if (rc == 0 && have < d->size)
-            rc = err_make(e, ERR_PROTO, "%s: reply ended after %llu of %llu bytes", what,
-                          (unsigned long long)have, (unsigned long long)d->size),
-            kind = TRANSIENT;
-        if (rs.too_big) {
-            unlink(d->part); /* more bytes than the descriptor says: not resumable */
-            resp_free(&rs);
-            return rc;
-        }
-        if (rc == 0 || kind == FINAL) break;
-    }
-    resp_free(&rs);
-    if (rc == 0 || have == d->size) rc = finish(d, &c, have, e);
-    return rc;
-}
-
-static int get_blob(sess *s, dl *d, err_t *e)
-{
-    const char *hex = d->digest + 7;
-    snprintf(d->part, sizeof d->part, "%s/downloads/%s.partial", d->home, hex);
-    snprintf(d->done, sizeof d->done, "%s/downloads/%s", d->home, hex);
-    snprintf(d->dst, sizeof d->dst, "%s/blobs/sha256/%s", d->layout, hex);
-    if (access(d->dst, F_OK) == 0) return 0; /* listed twice */
-    int rc = reuse_done(d, e);
-    if (rc == 0) {
-        int fd = open(d->part, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) return err_sys(e, errno, "open \"%s\"", d->part);
-        if (flock(fd, LOCK_EX) < 0)
-            rc = err_sys(e, errno, "lock \"%s\"", d->part);
-        else if ((rc = reuse_done(d, e)) == 0) /* another pull may have finished it */
-            rc = download(s, d, fd, e);
-        close(fd);
-    }
-    if (rc >= 0 && link(d->done, d->dst) < 0)
-        rc = err_sys(e, errno, "link \"%s\" to \"%s\"", d->done, d->dst);
-    return rc < 0 ? rc : 0;
-}
-
 /* ---- the layout ----------------------------------------------------------- */
 
 typedef struct pull {
@@ -861,7 +702,7 @@ typedef struct pull {
     json_t *mj;
     char layout[PATH_MAX];
     char tag[160];
-    char *done[LAYERS_MAX + 1]; /* finished downloads to drop on success */
+    char **done; /* finished downloads to drop on success */
     size_t ndone;
     int lock_fd; /* $home/downloads/.lock, held for the whole pull */
 } pull;
@@ -878,39 +719,22 @@ static int pull_lock(pull *p, const char *dir, err_t *e)
     return 0;
 }
 
-static int pull_blob(pull *p, json_t *d, const char *what, err_t *e)
-{
-    if (!desc_ok(d))
-        return err_make(e, ERR_PROTO, "manifest %s: %s is not a sha256 descriptor", p->man.digest,
-                        what);
-    if (p->ndone > LAYERS_MAX)
-        return err_make(e, ERR_LIMIT, "manifest %s: over %d layers", p->man.digest, LAYERS_MAX);
-    dl b = {.home = p->home,
-            .layout = p->layout,
-            .digest = json_string_value(json_object_get(d, "digest")),
-            .size = (uint64_t)json_integer_value(json_object_get(d, "size"))};
-    int rc = get_blob(&p->s, &b, e);
-    if (rc == 0 && !(p->done[p->ndone++] = strdup(b.done)))
-        rc = err_make(e, ERR_NOMEM, "out of memory");
-    return rc;
-}
-
-static int pull_blobs(pull *p, err_t *e)
+static int pull_blobs(pull *p, const registry_opts *o, err_t *e)
 {
     json_error_t je;
     if (!(p->mj = json_loadb(p->man.data, p->man.len, 0, &je)))
         return err_make(e, ERR_PROTO, "manifest %s: invalid JSON: %s", p->man.digest, je.text);
-    int rc = pull_blob(p, json_object_get(p->mj, "config"), "config", e);
-    json_t *layers = json_object_get(p->mj, "layers"), *l;
-    size_t i;
-    if (rc == 0 && (!json_is_array(layers) || json_array_size(layers) == 0))
-        rc = err_make(e, ERR_PROTO, "manifest %s: no layers", p->man.digest);
-    json_array_foreach(layers, i, l)
-    {
-        if (rc < 0) break;
-        rc = pull_blob(p, l, "a layer", e);
-    }
-    return rc;
+    json_t *layers = json_object_get(p->mj, "layers");
+    if (!json_is_array(layers) || json_array_size(layers) == 0)
+        return err_make(e, ERR_PROTO, "manifest %s: no layers", p->man.digest);
+    if (json_array_size(layers) > LAYERS_MAX)
+        return err_make(e, ERR_LIMIT, "manifest %s: over %d layers", p->man.digest, LAYERS_MAX);
+    reg_fetch f = {.home = p->home,
+                   .layout = p->layout,
+                   .progress = o ? o->progress : NULL,
+                   .parallel = o && o->parallel > 0 ? o->parallel : 3,
+                   .skip_unpacked = o && o->skip_unpacked};
+    return reg_fetch_blobs(&p->s, &f, p->mj, p->man.digest, &p->done, &p->ndone, e);
 }
 
 static int write_index(pull *p, err_t *e)
@@ -963,20 +787,41 @@ static int pull_run(pull *p, const char *ref, const registry_opts *o, err_t *e)
         return rc;
     }
     snprintf(dir, sizeof dir, "%s/blobs/sha256", p->layout);
-    if ((rc = fs_mkdir_p(dir, 0755, e)) < 0 || (rc = pull_blobs(p, e)) < 0) return rc;
+    if ((rc = fs_mkdir_p(dir, 0755, e)) < 0 || (rc = pull_blobs(p, o, e)) < 0) return rc;
     return write_index(p, e);
+}
+
+int reg_sess_clone(const sess *s, sess *out, err_t *e)
+{
+    *out = *s;
+    out->user = out->pass = out->token = NULL;
+    if (!(out->c = curl_easy_init()) || (s->user && !(out->user = strdup(s->user))) ||
+        (s->pass && !(out->pass = strdup(s->pass))) ||
+        (s->token && !(out->token = strdup(s->token)))) {
+        reg_sess_free(out);
+        return err_make(e, ERR_NOMEM, "a download session: out of memory");
+    }
+    return 0;
+}
+
+void reg_sess_free(sess *s)
+{
+    if (s->c) curl_easy_cleanup(s->c);
+    free(s->user);
+    free(s->pass);
+    free(s->token);
+    s->c = NULL;
+    s->user = s->pass = s->token = NULL;
 }
 
 static void pull_free(pull *p)
 {
     for (size_t i = 0; i < p->ndone; i++)
         free(p->done[i]);
+    free(p->done);
     json_decref(p->mj);
     free(p->man.data);
-    if (p->s.c) curl_easy_cleanup(p->s.c);
-    free(p->s.user);
-    free(p->s.pass);
-    free(p->s.token);
+    reg_sess_free(&p->s);
     if (p->lock_fd >= 0) close(p->lock_fd); /* after the layout's last use */
 }
 
@@ -1007,6 +852,17 @@ int registry_pull(const char *home, const char *ref, const registry_opts *o, cha
     pull_free(p);
     free(p);
     return rc;
+}
+
+int registry_ref_canonical(const char *ref, char *out, size_t n, err_t *e)
+{
+    pref r;
+    int rc = ref_parse(ref, &r, e);
+    if (rc < 0) return rc;
+    if (snprintf(out, n, "%s/%s%s%s", r.registry, r.repo, r.digest[0] ? "@" : ":",
+                 r.digest[0] ? r.digest : r.tag) >= (int)n)
+        return err_make(e, ERR_TOOBIG, "reference \"%s\": longer than %zu bytes", ref, n);
+    return 0;
 }
 
 int registry_layout_remove(const char *home, const char *layout, err_t *e)

@@ -9,7 +9,9 @@
 #define BOXLET_RUNTIME_REGISTRY_H
 
 #include "core/err.h"
+#include "runtime/oci.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct registry_opts {
@@ -28,6 +30,15 @@ typedef struct registry_opts {
     const char *const *insecure_hosts;
     int tries;      /* attempts per request on 5xx/429/transport errors; 0: 4 */
     int backoff_ms; /* the first retry's delay, doubled each time; 0: 250 */
+    int parallel;   /* blobs downloaded at once; 0: 3 */
+    /* Layers already unpacked in $home/layers/<hex> are not downloaded (the
+     * layout then lacks their blobs: oci_import reuses the layer without
+     * reading it). The caller must keep them from being collected until it
+     * imported the layout. */
+    bool skip_unpacked;
+    /* Per-layer events (LAYER_WAITING, _DOWNLOADING, _DOWNLOADED, _CACHED,
+     * _FAILED), on the calling thread; NULL for none. */
+    const layer_progress *progress;
 } registry_opts;
 
 /* Pulls ref, "[REGISTRY/]REPO[:TAG]" or "[REGISTRY/]REPO@sha256:HEX": the
@@ -36,7 +47,8 @@ typedef struct registry_opts {
  * name gets "library/". The tag defaults to "latest". o may be NULL
  * (defaults). An image index / manifest list resolves to linux/<host arch>.
  *
- * Blobs download into $home/downloads/<hex>.partial, hashed as they arrive;
+ * Blobs download into $home/downloads/<hex>.partial, hashed as they arrive,
+ * o->parallel at a time (each worker thread with its own connection);
  * an interrupted download resumes with a Range request (the partial file's
  * bytes are hashed first), and is retried with backoff on 5xx, 429 and
  * connection errors. A complete blob whose digest or size is wrong is
@@ -56,6 +68,11 @@ typedef struct registry_opts {
  * transport failures -ERR_IO (-ERR_TIMEOUT for timeouts). */
 int registry_pull(const char *home, const char *ref, const registry_opts *o, char *layout_out,
                   size_t n, char *tag_out, size_t tn, err_t *e);
+
+/* The canonical form of ref, "REGISTRY/REPO:TAG" or "REGISTRY/REPO@DIGEST"
+ * ("busybox" is "docker.io/library/busybox:latest"), into out (n bytes).
+ * -ERR_INVAL naming what is wrong with ref, -ERR_TOOBIG if n is short. */
+int registry_ref_canonical(const char *ref, char *out, size_t n, err_t *e);
 
 /* Removes a layout registry_pull made under home (refuses any other path). */
 int registry_layout_remove(const char *home, const char *layout, err_t *e);

@@ -7,6 +7,7 @@
 #include "core/id.h"
 #include "core/util.h"
 #include "runtime/image.h"
+#include "runtime/imgstore.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -128,6 +129,24 @@ static void unlock_box(int fd)
     if (fd >= 0) close(fd); /* closing releases the flock */
 }
 
+int rt_try_lock_box(rt_t *rt, const char *id, err_t *e)
+{
+    char p[RT_HOME_MAX + 64];
+    snprintf(p, sizeof p, "%s/locks/%s", rt->home, id);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return err_sys(e, errno, "open lock \"%s\"", p);
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+    int rc = errno == EWOULDBLOCK ? err_make(e, ERR_CONFLICT, "box %s is busy", id)
+                                  : err_sys(e, errno, "lock \"%s\"", p);
+    close(fd);
+    return rc;
+}
+
+void rt_unlock_box(int fd)
+{
+    unlock_box(fd);
+}
+
 typedef struct spec_buf {
     box_spec s;
     char dir[RT_HOME_MAX + 64];
@@ -135,11 +154,33 @@ typedef struct spec_buf {
     box_config cfg;
 } spec_buf;
 
+/* The image files pinned in a box's config, checked for presence so that
+ * a missing one is named rather than failing the overlay mount. */
+static int pinned_rootfs(const box_rec *r, const box_config *c, image_info *img, err_t *e)
+{
+    if (strlen(c->rootfs) >= sizeof img->rootfs)
+        return err_make(e, ERR_INVAL, "box \"%s\": image path list too long", r->name);
+    snprintf(img->rootfs, sizeof img->rootfs, "%s", c->rootfs);
+    img->host_binds = c->host_binds;
+    for (const char *p = c->rootfs; *p;) {
+        size_t len = strcspn(p, ":");
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%.*s", (int)len, p);
+        if (access(dir, F_OK) < 0)
+            return err_sys(e, errno, "image \"%s\" of box \"%s\": its files \"%s\"", r->image,
+                           r->name, dir);
+        p += len + (p[len] == ':');
+    }
+    return 0;
+}
+
 static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
 {
     memset(b, 0, sizeof *b);
     int rc = box_config_from_json(r->config, &b->cfg, e);
-    if (rc == 0 && (rc = image_resolve(rt->home, r->image, rt->uid_base, &b->img, e)) == 0)
+    if (rc == 0 && b->cfg.rootfs) /* the files it was created on */
+        rc = pinned_rootfs(r, &b->cfg, &b->img, e);
+    else if (rc == 0 && (rc = image_resolve(rt->home, r->image, rt->uid_base, &b->img, e)) == 0)
         image_info_free(&b->img); /* the defaults were merged at create */
     if (rc < 0) {
         box_config_free(&b->cfg);
@@ -191,6 +232,8 @@ static int config_with_defaults(const box_config *c, const image_info *img, char
     m.user = c->user ? c->user : img->user;
     m.cmd = img->cmd;
     m.ncmd = img->ncmd;
+    m.rootfs = (char *)img->rootfs; /* pinned: see box_config */
+    m.host_binds = img->host_binds;
     int rc = box_config_to_json(&m, json, e);
     free(env);
     return rc;
@@ -209,13 +252,22 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
     if (name && *name && !hostname_ok(name))
         return err_make(e, ERR_INVAL, "box name \"%s\": use 1-63 letters, digits, '-', '_' or '.'",
                         name);
+    /* Under the image store's shared lock until the record (which pins the
+     * image's files) is in: no removal or collection can come between. */
+    int lock = imgstore_lock(rt->home, false, e);
+    if (lock < 0) return lock;
     image_info img;
-    if ((rc = image_resolve(rt->home, image ? image : "host", rt->uid_base, &img, e)) < 0)
+    if ((rc = image_resolve(rt->home, image ? image : "host", rt->uid_base, &img, e)) < 0) {
+        imgstore_unlock(lock);
         return rc;
+    }
     char *cfg = NULL;
     rc = config_with_defaults(c, &img, &cfg, e);
     image_info_free(&img);
-    if (rc < 0) return rc;
+    if (rc < 0) {
+        imgstore_unlock(lock);
+        return rc;
+    }
     box_rec r = {.state = BOX_CONFIGURED,
                  .created_ms = wall_ms(),
                  .config = cfg,
@@ -228,6 +280,7 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
     r.name = (char *)(name && *name ? name : idname);
     rc = store_insert(rt->store, &r, e);
+    imgstore_unlock(lock);
     free(cfg);
     return rc < 0 ? rc : store_get(rt->store, id, out, e);
 }

@@ -30,6 +30,12 @@ typedef struct box_config {
     bool auto_remove;
     char **cmd; /* the image's default command (Entrypoint + Cmd) */
     size_t ncmd;
+    /* The image files the box was created on (its overlay's lowerdir, top
+     * first) and whether they are the `host` image's skeleton: the box
+     * keeps them even when the image is removed or pulled anew. NULL in
+     * records older than this field: the image is then resolved by name. */
+    char *rootfs;
+    bool host_binds;
 } box_config;
 
 void box_config_free(box_config *c);
@@ -67,6 +73,11 @@ int rt_stop(rt_t *rt, box_rec *r, int timeout_ms, err_t *e);
 int rt_remove(rt_t *rt, box_rec *r, bool force, err_t *e);
 /* Resource use of running box r; -ERR_CLOSED when it is not running. */
 int rt_stats(rt_t *rt, box_rec *r, cgroup_stats *out, err_t *e);
+/* Takes box id's lifecycle lock without waiting: the lock's fd, or
+ * -ERR_CONFLICT while a start, stop or remove of the box holds it. Release
+ * with rt_unlock_box. */
+int rt_try_lock_box(rt_t *rt, const char *id, err_t *e);
+void rt_unlock_box(int fd);
 /* Connects to r's agent, starting the box first if it is not running. */
 int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e);
 

@@ -451,3 +451,14 @@ int store_delete(store_t *s, const char *id, err_t *e)
         return err_make(e, ERR_NOTFOUND, "delete box %s: no such box", id);
     return 0;
 }
+
+int store_set_config(store_t *s, const char *id, const char *config, err_t *e)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, &st, "UPDATE boxes SET config = ?1 WHERE id = ?2", "ss", config, id);
+    if (rc == SQLITE_OK) rc = run(st);
+    if (rc != SQLITE_OK) return db_fail(s, rc, e, "set config of box %s in box store", id);
+    if (sqlite3_changes(s->db) == 0)
+        return err_make(e, ERR_NOTFOUND, "set config of box %s: no such box", id);
+    return 0;
+}

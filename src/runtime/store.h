@@ -55,6 +55,8 @@ int store_list(store_t *s, box_rec **out, size_t *n, err_t *e);
  * -ERR_NOTFOUND if it does not exist. */
 int store_set_state(store_t *s, const char *id, box_state st, int init_pid, uint64_t init_start,
                     int64_t started_ms, const char *error, err_t *e);
+/* Replaces the config JSON of box id; -ERR_NOTFOUND if it does not exist. */
+int store_set_config(store_t *s, const char *id, const char *config, err_t *e);
 /* Deletes box id; -ERR_NOTFOUND if it does not exist. */
 int store_delete(store_t *s, const char *id, err_t *e);
 

@@ -260,3 +260,68 @@ int sdk_remote_image_list(boxlet_runtime *rt, char ***names, size_t *n)
     *n = k;
     return BOXLET_OK;
 }
+
+/* "/v1/images/KEY" with KEY escaped, or "" when it does not fit. */
+static const char *image_path(const char *key, char *buf, size_t len)
+{
+    char esc[600];
+    rest_escape(key, esc, sizeof esc);
+    if (!*esc) return "";
+    snprintf(buf, len, "/v1/images/%s", esc);
+    return buf;
+}
+
+int sdk_remote_image_get(boxlet_runtime *rt, const char *key, boxlet_image_info *out)
+{
+    static const char *const kinds[] = {"rootfs", "oci", "host"};
+    char path[700];
+    json_t *v = NULL;
+    int rc = *image_path(key, path, sizeof path)
+                 ? rest_call(rt->remote, "GET", path, NULL, &v, &rt->err)
+                 : err_make(&rt->err, ERR_INVAL, "image \"%.100s...\": the key is too long", key);
+    if (rc == 0) {
+        const char *s;
+        if ((s = json_string_value(json_object_get(v, "name"))))
+            snprintf(out->name, sizeof out->name, "%s", s);
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        for (int i = 0; kind && i < 3; i++)
+            if (strcmp(kind, kinds[i]) == 0) out->kind = (boxlet_image_kind)i;
+        if ((s = json_string_value(json_object_get(v, "id"))) && strncmp(s, "sha256:", 7) == 0)
+            snprintf(out->id, sizeof out->id, "%s", s);
+        if ((s = json_string_value(json_object_get(v, "reference"))) &&
+            out->kind == BOXLET_IMAGE_OCI && strcmp(s, out->name) != 0)
+            snprintf(out->reference, sizeof out->reference, "%s", s);
+        out->layers = (unsigned)json_integer_value(json_object_get(v, "layers"));
+        out->size_bytes = (unsigned long long)json_integer_value(json_object_get(v, "size_bytes"));
+        out->created_ms = parse_time(json_string_value(json_object_get(v, "cached_at")));
+        out->boxes = (unsigned)json_integer_value(json_object_get(v, "boxes"));
+    }
+    json_decref(v);
+    return sdk_fail(&rt->err, NULL, rc);
+}
+
+int sdk_remote_image_remove(boxlet_runtime *rt, const char *name, int force)
+{
+    char path[720];
+    if (!*image_path(name, path, sizeof path - 16))
+        return sdk_fail(
+            &rt->err, NULL,
+            err_make(&rt->err, ERR_INVAL, "image \"%.100s...\": the name is too long", name));
+    if (force) strcat(path, "?force=true");
+    return sdk_fail(&rt->err, NULL, rest_call(rt->remote, "DELETE", path, NULL, NULL, &rt->err));
+}
+
+int sdk_remote_image_prune(boxlet_runtime *rt, boxlet_prune_result *out)
+{
+    json_t *v = NULL;
+    int rc = rest_call(rt->remote, "POST", "/v1/images/prune", NULL, &v, &rt->err);
+    if (rc == 0 && out)
+        *out = (boxlet_prune_result){
+            .layers = (unsigned)json_integer_value(json_object_get(v, "layers")),
+            .images = (unsigned)json_integer_value(json_object_get(v, "images")),
+            .downloads = (unsigned)json_integer_value(json_object_get(v, "downloads")),
+            .bytes = (unsigned long long)json_integer_value(json_object_get(v, "bytes")),
+            .downloads_busy = json_is_true(json_object_get(v, "downloads_busy"))};
+    json_decref(v);
+    return sdk_fail(&rt->err, NULL, rc);
+}

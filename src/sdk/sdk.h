@@ -94,6 +94,9 @@ int sdk_remote_box_stats(boxlet_box *b, boxlet_stats *out);
 int sdk_remote_image_import(boxlet_runtime *rt, const char *source, const char *name);
 int sdk_remote_image_pull(boxlet_runtime *rt, const char *ref, const char *name);
 int sdk_remote_image_list(boxlet_runtime *rt, char ***names, size_t *n);
+int sdk_remote_image_get(boxlet_runtime *rt, const char *key, boxlet_image_info *out);
+int sdk_remote_image_remove(boxlet_runtime *rt, const char *name, int force);
+int sdk_remote_image_prune(boxlet_runtime *rt, boxlet_prune_result *out);
 
 /* ---- remote_exec.c: executions over REST and a WebSocket ----------------- */
 

@@ -43,6 +43,15 @@ typedef struct pss {
 static volatile sig_atomic_t stop_requested;
 static struct lws_context *the_context;
 
+void http_defer(http_resp *rs, http_work_fn work, void *arg, void (*free_arg)(void *arg))
+{
+    rs->work = work;
+    rs->work_arg = arg;
+    rs->work_free = free_arg;
+}
+
+static void answered(struct lws *wsi, server_t *s, pss_t *p);
+
 static void on_stop_signal(int sig)
 {
     (void)sig;
@@ -111,10 +120,18 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
         p->rq.body = (const char *)buf_data(&p->body);
         p->rq.body_len = p->body.len - 1;
         p->wsi = wsi;
-        if (s->workers && worker_wants(&p->rq) && (p->job = worker_submit(s->workers, &p->rq, p)))
+        if (s->workers && worker_wants(&p->rq) && (p->job = worker_submit(s->workers, &p->rq, p))) {
+            lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* a pull may take long */
             return; /* answered when the job comes back (job_done) */
+        }
         route(s, &p->rq, &p->rs);
+        worker_run_deferred(s, &p->rq, &p->rs); /* only without workers */
     }
+    answered(wsi, s, p);
+}
+
+static void answered(struct lws *wsi, server_t *s, pss_t *p)
+{
     s->requests++;
     s->errors += p->rs.status >= 400;
     p->answered = true;
@@ -284,7 +301,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return p->answered ? write_response(wsi, p) : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        reset(p);
+        if (p) reset(p); /* lws may close a refused request without our data */
         return 0;
     case LWS_CALLBACK_WSI_DESTROY: /* also when lws ends a connection on its own */
         if (p && p->job) {
@@ -369,7 +386,8 @@ static void shut_down(struct lws_context *ctx, server_t *s)
 
 int server_run(const server_opts *o)
 {
-    server_t s = {.api_key = o->api_key,
+    server_t s = {.home = o->home,
+                  .api_key = o->api_key,
                   .max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY,
                   .started_ms = wall_ms()};
     if (boxlet_runtime_open(o->home, &s.rt) != BOXLET_OK) {

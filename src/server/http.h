@@ -17,15 +17,27 @@ typedef struct http_req {
     char request_id[40];
 } http_req;
 
+struct http_resp;
+
+/* Work a route hands to a worker thread (http_defer): it runs with a
+ * runtime of its own and either fills out (the answer) or returns true to
+ * have the request routed again on the event loop once it is done. */
+typedef bool (*http_work_fn)(boxlet_runtime *rt, void *arg, struct http_resp *out);
+
 typedef struct http_resp {
     int status;
     buf_t body; /* JSON text, or empty (204, HEAD) */
+    /* Set by http_defer: the answer comes later. */
+    http_work_fn work;
+    void *work_arg;
+    void (*work_free)(void *arg);
 } http_resp;
 
 struct workers;
 
 typedef struct server {
     boxlet_runtime *rt;
+    const char *home; /* the runtime's home (NULL: the default), for workers */
     const char *api_key;
     size_t max_body;
     long long started_ms;
@@ -34,6 +46,12 @@ typedef struct server {
     bool stopping;           /* SIGTERM: shutting down */
     struct workers *workers; /* slow requests' threads (worker.h), or NULL */
 } server_t;
+
+/* Answers rs later, off the event loop, which goes on serving meanwhile:
+ * work(rt, arg, out) runs on a thread of its own (for long SDK calls: a
+ * pull); free_arg (may be NULL) frees arg after. If the client goes away
+ * first the work still finishes and its answer is dropped. */
+void http_defer(http_resp *rs, http_work_fn work, void *arg, void (*free_arg)(void *arg));
 
 /* routes.c: answers one request. Never fails: every error is a response. */
 void route(server_t *s, const http_req *rq, http_resp *rs);

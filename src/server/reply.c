@@ -5,6 +5,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 void reply_json(http_resp *rs, int status, json_t *v)
 {
@@ -82,4 +83,23 @@ void reply_code(http_resp *rs, int code, const char *message)
 {
     envelope(rs, reply_status_of(code), code,
              message && *message ? message : boxlet_strerror(code));
+}
+
+void reply_wire_error(http_resp *rs, int status, const char *code, const char *type,
+                      const char *message)
+{
+    reply_json(
+        rs, status,
+        json_pack("{s:{s:s, s:s, s:s}}", "error", "message", message, "type", type, "code", code));
+}
+
+json_t *reply_timestamp(long long ms)
+{
+    char buf[40];
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof buf - n, ".%03lldZ", ms % 1000);
+    return json_string(buf);
 }

@@ -18,5 +18,11 @@ void reply_error(http_resp *rs, int status, int code, const char *fmt, ...)
 void reply_code(http_resp *rs, int code, const char *message);
 /* The HTTP status for a boxlet error code. */
 int reply_status_of(int code);
+/* An error with BoxLite's code and type given as they are (codes boxlet's
+ * own error codes do not map to, such as image_pull_failed). */
+void reply_wire_error(http_resp *rs, int status, const char *code, const char *type,
+                      const char *message);
+/* RFC 3339 UTC of a wall-clock time in ms, as a new JSON string. */
+json_t *reply_timestamp(long long ms);
 
 #endif

@@ -6,6 +6,7 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "server/http.h"
+#include "server/images.h"
 #include "server/reply.h"
 
 #include <jansson.h>
@@ -293,7 +294,8 @@ static void create_box(server_t *s, const http_req *rq, http_resp *rs)
     char **env = NULL, **labels = NULL;
     size_t nenv = 0, nlabels = 0;
     boxlet_box *b;
-    if (box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs)) {
+    if (box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs) &&
+        images_pull_missing(s, opts.image, rs)) {
         int rc = boxlet_box_create(s->rt, &opts, &b);
         if (rc != BOXLET_OK) {
             reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
@@ -591,21 +593,49 @@ static void top_level(server_t *s, const http_req *rq, const char *what, http_re
     (void)rq;
 }
 
+static bool is_resource(const char *seg)
+{
+    static const char *const names[] = {"boxes", "images", "config", "me", "metrics"};
+    for (size_t i = 0; i < ARRAY_LEN(names); i++)
+        if (strcmp(seg, names[i]) == 0) return true;
+    return false;
+}
+
+/* rq with the segments between /v1 and seg[at] (a prefix) taken out. */
+static void route_unprefixed(server_t *s, const http_req *rq, const path_t *p, int at,
+                             http_resp *rs)
+{
+    http_req *n = malloc(sizeof *n);
+    if (!n) return reply_error(rs, 500, ERR_NOMEM, "out of memory");
+    *n = *rq;
+    size_t o = (size_t)snprintf(n->path, sizeof n->path, "/v1");
+    for (int i = at; i < p->n && o < sizeof n->path; i++)
+        o += (size_t)snprintf(n->path + o, sizeof n->path - o, "/%s", p->seg[i]);
+    route(s, n, rs);
+    free(n);
+}
+
 void route(server_t *s, const http_req *rq, http_resp *rs)
 {
     path_t p;
     if (!split_path(rq->path, &p) || p.n < 2 || strcmp(p.seg[0], "v1") != 0)
         return reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
+    /* /v1/{prefix}/RESOURCE/...: BoxLite's SDKs may put a prefix (of any
+     * number of segments, "acme/team") before the resource; it is ignored. */
     int at = 1;
-    if (p.n >= 3 && strcmp(p.seg[1], "boxes") != 0 && strcmp(p.seg[2], "boxes") == 0)
-        at = 2; /* /v1/{prefix}/boxes/...: the prefix is ignored */
+    while (at < p.n && !is_resource(p.seg[at]))
+        at++;
+    if (at == p.n)
+        return reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
+    if (at > 1) return route_unprefixed(s, rq, &p, at, rs);
+    if (p.n == 3 && strcmp(p.seg[1], "images") == 0 && strcmp(p.seg[2], "import") == 0 &&
+        strcmp(rq->method, "POST") == 0)
+        return import_image(s, rq, rs);
+    if (images_route(s, rq, rs)) return;
     if (p.n == 2 && strcmp(rq->method, "GET") == 0 &&
         (strcmp(p.seg[1], "config") == 0 || strcmp(p.seg[1], "me") == 0 ||
          strcmp(p.seg[1], "metrics") == 0))
         return top_level(s, rq, p.seg[1], rs);
-    if (p.n == 3 && strcmp(p.seg[1], "images") == 0 && strcmp(p.seg[2], "import") == 0 &&
-        strcmp(rq->method, "POST") == 0)
-        return import_image(s, rq, rs);
     if (strcmp(p.seg[at], "boxes") != 0)
         return reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
     int rest = p.n - at - 1;

@@ -41,6 +41,25 @@ bool worker_wants(const http_req *rq)
     return strstr(p, "/boxes") || strstr(p, "/images");
 }
 
+void worker_run_deferred(server_t *s, const http_req *rq, http_resp *rs)
+{
+    while (rs->work) {
+        http_work_fn fn = rs->work;
+        void *arg = rs->work_arg;
+        void (*free_arg)(void *) = rs->work_free;
+        rs->work = NULL;
+        rs->work_arg = NULL;
+        rs->work_free = NULL;
+        bool again = fn(s->rt, arg, rs);
+        if (free_arg) free_arg(arg);
+        if (again) {
+            buf_reset(&rs->body);
+            rs->status = 500;
+            route(s, rq, rs);
+        }
+    }
+}
+
 static void *serve_jobs(void *arg)
 {
     workers_t *w = arg;
@@ -65,7 +84,7 @@ static void *serve_jobs(void *arg)
         if (orc != BOXLET_OK)
             reply_code(&j->rs, orc, rt ? boxlet_runtime_errmsg(rt) : "out of memory");
         else
-            route(&mine, &j->rq, &j->rs);
+            route(&mine, &j->rq, &j->rs), worker_run_deferred(&mine, &j->rq, &j->rs);
         pthread_mutex_lock(&w->mu);
         j->next = w->done;
         w->done = j;

@@ -25,6 +25,10 @@ bool worker_wants(const http_req *rq);
 job_t *worker_submit(workers_t *w, const http_req *rq, void *owner);
 /* The owner went away (its connection closed): the result is dropped. */
 void worker_orphan(job_t *j);
+/* Runs the work a route deferred with http_defer (on s->rt, here and
+ * now) until the answer is there; a work that asks for it is routed again.
+ * No-op when nothing was deferred. */
+void worker_run_deferred(server_t *s, const http_req *rq, http_resp *rs);
 /* On the loop: hands every finished, still-owned job's response to done
  * (which takes over rs->body) and frees the jobs. */
 void workers_collect(workers_t *w, void (*done)(void *owner, http_resp *rs));

@@ -12,7 +12,9 @@ export BOXLET_HOME=$(mktemp -d /tmp/boxlet-cli.XXXXXX)
 chmod 711 "$BOXLET_HOME"
 SCRATCH=$BOXLET_HOME
 SERVER=""
+. "$(dirname "$0")/registry.sh"
 cleanup() {
+    stop_registry
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
     if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; fi
     rm -rf "$SCRATCH"
@@ -94,13 +96,56 @@ check "gone" 0 "$("$BOXLET" ls -q | wc -l)"
 lay=$LAYOUT_HOME/layout
 python3 "$(dirname "$0")/../fixtures/make_oci.py" "$lay" --tag busybox
 check "import an OCI layout" "bb" "$("$BOXLET" import "oci:$lay:busybox" bb)"
-check "images lists it" 1 "$("$BOXLET" images | grep -c '^bb$')"
+check "images lists it" 1 "$("$BOXLET" images -q | grep -c '^bb$')"
 "$BOXLET" import "oci:$lay:busybox" bb 2>/dev/null; check "import: name taken" 125 $?
 out=$("$BOXLET" run --rm bb -- sh -c 'pwd; ls /data; echo $FOO')
 check "run an imported OCI image (config defaults, whiteouts)" "/data
 a
 dir
 bar" "$out"
+
+# Registry images: pull (plain progress lines off a terminal), images, rmi, prune.
+if start_registry "$SCRATCH/registry" >/dev/null; then
+    ref=127.0.0.1:$REG_PORT/busybox:1
+    out=$("$BOXLET" pull "$ref"); st=$?
+    check "pull" 0 "$st"
+    # Progress comes from the pulling process: a server's pull shows none.
+    [ "$MODE" = remote ] ||
+        check "pull: a plain line per layer and phase" 2 "$(echo "$out" | grep -c ': Pull complete$')"
+    check "pull: no terminal codes in a pipe" 0 "$(echo "$out" | grep -c "$(printf '\033')")"
+    check "pull: the last line" "pulled $ref" "$(echo "$out" | tail -n 1)"
+    check "pull again: in the store already" 0 "$("$BOXLET" pull "$ref" >/dev/null; echo $?)"
+    name=127.0.0.1-$REG_PORT-busybox-1
+    check "images: a row" "oci 0" "$("$BOXLET" images | awk -v n="$name" '$1 == n {print $3, $NF}')"
+    check "image inspect" "$ref oci 2" "$("$BOXLET" image inspect "$ref" | python3 -c 'import json,sys; d=json.load(sys.stdin)[0]; print(d["reference"], d["kind"], d["layers"])')"
+    check "run from a reference" "a2" "$("$BOXLET" run --rm "$ref" -- cat /data/a)"
+    "$BOXLET" create --name keeper "$ref" >/dev/null
+    err=$("$BOXLET" rmi "$name" 2>&1); st=$?
+    check "rmi of an image in use: exit 1" 1 "$st"
+    check "rmi names the box" 1 "$(echo "$err" | grep -c '"keeper"')"
+    check "rmi -f" "$name" "$("$BOXLET" rmi -f "$name")"
+    check "gone from images" 0 "$("$BOXLET" images -q | grep -c "^$name\$")"
+    check "the box still runs on its layers" "a2" "$("$BOXLET" exec keeper -- cat /data/a)"
+    check "prune keeps them" "freed 0 B: 0 layers, 0 removed images, 0 downloads" "$("$BOXLET" image prune)"
+    "$BOXLET" rm -f keeper >/dev/null
+    check "prune: image bb (same layers) still uses them" 1 "$("$BOXLET" image prune | grep -c ': 0 layers,')"
+    check "rmi bb frees them" "bb" "$("$BOXLET" rmi bb)"
+    check "no layer left" 0 "$(ls "$LAYOUT_HOME/layers" | wc -l)"
+    if [ "$MODE" = local ] && command -v script >/dev/null; then # a terminal: lines redrawn in place
+        out=$(script -qec "'$BOXLET' pull 127.0.0.1:$REG_PORT/multi:1" /dev/null)
+        check "pull on a terminal: exit 0" 0 $?
+        check "pull on a terminal: cursor moves up to redraw" 1 "$(echo "$out" | grep -c "$(printf '\033')\\[[0-9]*A" | sed 's/^[1-9][0-9]*$/1/')"
+        check "pull on a terminal: both layers end complete" 2 "$(echo "$out" | tail -n 3 | head -n 2 | grep -c "Pull complete")"
+        "$BOXLET" rmi 127.0.0.1:$REG_PORT/multi:1 >/dev/null
+    fi
+    "$BOXLET" rmi nosuch 2>/dev/null; check "rmi of an unknown image" 1 $?
+    "$BOXLET" pull "127.0.0.1:$REG_PORT/nosuch:1" >/dev/null 2>&1; check "pull of an unknown image" 125 $?
+    "$BOXLET" pull 'Bad Ref' >/dev/null 2>&1; check "pull of a malformed reference" 125 $?
+    stop_registry
+else
+    echo "test_cli: registry part skipped: docker-registry is not installed"
+fi
+
 "$BOXLET" frobnicate 2>/dev/null; check "unknown command" 125 $?
 if [ "$MODE" = remote ]; then
     check_key; check "remote: a wrong API key is refused" 125 $?

@@ -12,7 +12,10 @@ fifo=$BOXLET_HOME/ready; mkfifo "$fifo"
 "$BOXLET" serve --port 0 --api-key s3cret --max-body 4096 --ready-fd 3 3>"$fifo" &
 srv=$!
 port=$(head -n 1 "$fifo")
+. "$(dirname "$0")/registry.sh"
 cleanup() {
+    [ -n "${slowpid:-}" ] && kill "$slowpid" 2>/dev/null
+    stop_registry
     kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
     rm -rf "$BOXLET_HOME"
@@ -75,6 +78,69 @@ check "import: a missing source" 404 "$(code -H "$A" -XPOST $U/v1/images/import 
 check "stop" 200 "$(code -H "$A" -XPOST "$U/v1/boxes/rest1/stop?timeout=5")"
 check "stopped" "stopped" "$(field "d['status']")"
 check "delete" 204 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
+
+# Images (a registry on loopback): pull, list, get/head by name and id, box
+# create pulling a missing image, 422 image_pull_failed, delete, prune.
+if start_registry "$BOXLET_HOME/registry" >/dev/null; then
+    R=127.0.0.1:$REG_PORT
+    check "pull" 200 "$(code -H "$A" -XPOST $U/v1/images/pull -d "{\"reference\":\"$R/busybox:1\"}")"
+    check "ImageInfo" "$R/busybox:1 $R/busybox 1 oci 2" "$(field "d['reference'], d['repository'], d['tag'], d['kind'], d['layers']" | tr -d "(),'")"
+    iid=$(field "d['id']"); name=$(field "d['name']")
+    check "pull again: the same image" 200 "$(code -H "$A" -XPOST $U/v1/images/pull -d "{\"reference\":\"$R/busybox:1\"}")"
+    check "list" "True" "$(code -H "$A" $U/v1/images >/dev/null; field "'$name' in [i['name'] for i in d['images']]")"
+    check "get by id" "$name" "$(code -H "$A" $U/v1/images/$iid >/dev/null; field "d['name']")"
+    check "get by %-escaped id" 200 "$(code -H "$A" $U/v1/images/$(echo "$iid" | sed 's/:/%3A/'))"
+    check "get by name with a prefix segment" 200 "$(code -H "$A" $U/v1/tenant-a/images/$name)"
+    check "HEAD" 204 "$(code -H "$A" -I $U/v1/images/$name)"
+    check "HEAD of an unknown image" 404 "$(code -H "$A" -I $U/v1/images/nosuch)"
+    check "unknown image" "not_found" "$(code -H "$A" $U/v1/images/nosuch >/dev/null; field "d['error']['code']")"
+    check "pull: unknown field" 400 "$(code -H "$A" -XPOST $U/v1/images/pull -d '{"ref":"x"}')"
+    check "pull: no reference" 400 "$(code -H "$A" -XPOST $U/v1/images/pull -d '{}')"
+    check "pull: a malformed reference" 400 "$(code -H "$A" -XPOST $U/v1/images/pull -d '{"reference":"127.0.0.1:1/Bad:x"}')"
+    check "pull: missing in the registry" 422 "$(code -H "$A" -XPOST $U/v1/images/pull -d "{\"reference\":\"$R/nosuch:1\"}")"
+    check "422 envelope with the registry's reason" "image_pull_failed ImageError True" "$(field "d['error']['code'], d['error']['type'], 'manifest unknown' in d['error']['message']" | tr -d "(),'")"
+    check "box from a missing image: pulled" 201 "$(code -H "$A" -XPOST $U/v1/boxes -d "{\"image\":\"$R/multi:1\",\"name\":\"imgbox\",\"auto_start\":false}")"
+    check "the image is stored now" 200 "$(code -H "$A" $U/v1/images/127.0.0.1-$REG_PORT-multi-1)"
+    check "box from an image the registry lacks" 422 "$(code -H "$A" -XPOST $U/v1/boxes -d "{\"image\":\"$R/nosuch:2\"}")"
+    check "... image_pull_failed" "image_pull_failed" "$(field "d['error']['code']")"
+    check "delete an image in use" 409 "$(code -H "$A" -XDELETE $U/v1/images/127.0.0.1-$REG_PORT-multi-1)"
+    check "... names the box" "True" "$(field "'imgbox' in d['error']['message']")"
+    check "delete with force" 204 "$(code -H "$A" -XDELETE "$U/v1/images/127.0.0.1-$REG_PORT-multi-1?force=true")"
+    check "delete the box" 204 "$(code -H "$A" -XDELETE $U/v1/boxes/imgbox)"
+    check "prune frees its layers" 2 "$(code -H "$A" -XPOST $U/v1/images/prune >/dev/null; field "d['layers']")"
+    check "delete by id" 204 "$(code -H "$A" -XDELETE $U/v1/images/$iid)"
+    check "only host is left" "['host']" "$(code -H "$A" $U/v1/images >/dev/null; field "[i['name'] for i in d['images']]")"
+    # A registry that takes 2 s per answer: the pull waits off the event loop.
+    slowport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    python3 -c '
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        time.sleep(2); self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$slowport" &
+    slowpid=$!
+    sleep 0.3
+    code -H "$A" -XPOST $U/v1/images/pull -d "{\"reference\":\"127.0.0.1:$slowport/slow:1\"}" >/tmp/srv-slow.$$ &
+    pullpid=$!
+    sleep 0.3
+    t0=$(date +%s%N)
+    check "serving while a pull waits" 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1.5 -H "$A" $U/v1/boxes)"
+    check "... at once" 1 "$([ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 1000 ] && echo 1)"
+    wait "$pullpid"
+    check "the slow pull ends in 422" 422 "$(cat /tmp/srv-slow.$$)"
+    curl -s -o /dev/null --max-time 0.5 -H "$A" -XPOST $U/v1/images/pull -d "{\"reference\":\"127.0.0.1:$slowport/gone:1\"}"
+    sleep 2.5 # its worker ends after the client left
+    check "a client leaving during a pull" 200 "$(code -H "$A" $U/v1/images)"
+    kill "$slowpid"; wait "$slowpid" 2>/dev/null
+    rm -f /tmp/srv-slow.$$
+    stop_registry
+else
+    echo "test_server_rest: image part skipped: docker-registry is not installed"
+fi
+code "$U/v1/boxes/bad%zz" >/dev/null # refused by lws: closed without our request data
+check "a malformed %-escape does not take the server down" 200 "$(code $U/v1/config)"
+check "a multi-segment prefix is ignored" 200 "$(code -H "$A" $U/v1/acme/team/metrics)"
 check "still serving" 200 "$(code $U/v1/config)"
 
 # A second server on a unix socket (--unix), used by curl and by the CLI.

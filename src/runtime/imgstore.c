@@ -1,0 +1,579 @@
+/* imgstore — see imgstore.h. An image is a directory $home/images/<name>
+ * holding image.json (an OCI image: its layers' directories and config) or
+ * rootfs/ (a rootfs image, `host` included), plus meta.json (reference,
+ * time, size) for images made since meta.json exists. Removal renames a
+ * directory out of the way first, so a crash never leaves half an image
+ * under a name; collection deletes what is no longer referenced, everything
+ * under the exclusive store lock. */
+#include "runtime/imgstore.h"
+
+#include "core/id.h"
+#include "core/util.h"
+#include "runtime/fsutil.h"
+#include "runtime/image.h"
+#include "runtime/oci.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REMOVE_WAIT_MS 30000
+#define NAMES_SHOWN 8 /* boxes named in a refusal */
+
+const char *image_kind_name(image_kind k)
+{
+    static const char *const names[] = {"rootfs", "oci", "host"};
+    return (unsigned)k < ARRAY_LEN(names) ? names[k] : "unknown";
+}
+
+/* ---- the lock ----------------------------------------------------------------- */
+
+int imgstore_lock(const char *home, bool exclusive, err_t *e)
+{
+    char dir[PATH_MAX], p[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/images", home);
+    int rc = fs_mkdir_p(dir, 0711, e);
+    if (rc < 0) return rc;
+    snprintf(p, sizeof p, "%s/.lock", dir);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return err_sys(e, errno, "open \"%s\"", p);
+    while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+        if (errno != EINTR) {
+            rc = err_sys(e, errno, "lock \"%s\"", p);
+            close(fd);
+            return rc;
+        }
+    return fd;
+}
+
+void imgstore_unlock(int fd)
+{
+    if (fd >= 0) close(fd); /* and with it the lock */
+}
+
+/* ---- sizes and meta.json ---------------------------------------------------------- */
+
+static __thread uint64_t du_total; /* nftw has no argument for its callback */
+
+static int du_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)path;
+    (void)flag;
+    (void)ftw;
+    du_total += (uint64_t)st->st_blocks * 512;
+    return 0;
+}
+
+/* Disk use of a tree, without following symlinks; 0 if it is gone. */
+static uint64_t disk_use(const char *path)
+{
+    du_total = 0;
+    nftw(path, du_entry, 32, FTW_PHYS);
+    return du_total;
+}
+
+/* Calls fn on each directory of an overlay lowerdir list. */
+static void each_dir(const char *lower, void (*fn)(const char *dir, void *arg), void *arg)
+{
+    for (const char *p = lower; *p;) {
+        size_t len = strcspn(p, ":");
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%.*s", (int)len, p);
+        fn(dir, arg);
+        p += len + (p[len] == ':');
+    }
+}
+
+static void add_use(const char *dir, void *arg)
+{
+    *(uint64_t *)arg += disk_use(dir);
+}
+
+int imgstore_write_meta(const char *dir, const char *reference, const char *lower, err_t *e)
+{
+    uint64_t size = 0;
+    each_dir(lower, add_use, &size);
+    json_t *j = json_pack("{s:s?, s:I, s:I}", "reference", reference, "created_ms",
+                          (json_int_t)wall_ms(), "size_bytes", (json_int_t)size);
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/meta.json", dir);
+    int rc =
+        j && json_dump_file(j, p, JSON_COMPACT) == 0
+            ? 0
+            : err_make(e, ERR_IO, "write \"%s\": %s", p, j ? strerror(errno) : "out of memory");
+    json_decref(j);
+    return rc;
+}
+
+/* ---- describing ------------------------------------------------------------------- */
+
+static int describe_oci(const char *dir, image_desc *d, err_t *e)
+{
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/image.json", dir);
+    oci_image im;
+    int rc = oci_image_load(p, &im, e);
+    if (rc < 0) return rc;
+    d->kind = IMAGE_OCI;
+    snprintf(d->id, sizeof d->id, "%s", im.digest);
+    d->nlayers = (unsigned)im.nlayers;
+    size_t pos = 0;
+    for (size_t i = im.nlayers; rc == 0 && i-- > 0;) {
+        size_t len = strlen(im.layers[i]);
+        if (pos + len + 2 > sizeof d->lower)
+            rc = err_make(e, ERR_TOOBIG, "image \"%s\": too many layers", d->name);
+        else
+            pos += (size_t)snprintf(d->lower + pos, sizeof d->lower - pos, "%s%s", pos ? ":" : "",
+                                    im.layers[i]);
+    }
+    oci_image_free(&im);
+    return rc;
+}
+
+static void read_meta(const char *dir, image_desc *d)
+{
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/meta.json", dir);
+    json_t *j = json_load_file(p, 0, NULL);
+    const char *ref = json_string_value(json_object_get(j, "reference"));
+    json_t *created = json_object_get(j, "created_ms"), *size = json_object_get(j, "size_bytes");
+    if (ref) snprintf(d->reference, sizeof d->reference, "%s", ref);
+    struct stat st;
+    if (json_is_integer(created))
+        d->created_ms = json_integer_value(created);
+    else if (stat(dir, &st) == 0) /* an image from before meta.json */
+        d->created_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    if (json_is_integer(size))
+        d->size = (uint64_t)json_integer_value(size);
+    else
+        each_dir(d->lower, add_use, &d->size);
+    json_decref(j);
+}
+
+int imgstore_describe(const char *home, const char *name, image_desc *out, err_t *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!image_name_valid(name)) return err_make(e, ERR_NOTFOUND, "image \"%s\": not found", name);
+    char dir[PATH_MAX], p[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/images/%s", home, name);
+    snprintf(out->name, sizeof out->name, "%s", name);
+    snprintf(p, sizeof p, "%s/image.json", dir);
+    int rc = 0;
+    if (access(p, F_OK) == 0) {
+        rc = describe_oci(dir, out, e);
+        if (rc < 0) err_wrap(e, "image \"%s\"", name);
+    } else {
+        snprintf(p, sizeof p, "%s/rootfs", dir);
+        if (access(p, F_OK) != 0) return err_make(e, ERR_NOTFOUND, "image \"%s\": not found", name);
+        out->kind = strcmp(name, "host") == 0 ? IMAGE_HOST : IMAGE_ROOTFS;
+        out->nlayers = 1;
+        snprintf(out->lower, sizeof out->lower, "%s", p);
+    }
+    if (rc == 0) read_meta(dir, out);
+    return rc;
+}
+
+/* A key that may be an id or a prefix of one: its hex digits, else NULL. */
+static const char *id_hex(const char *key)
+{
+    const char *hex = strncmp(key, "sha256:", 7) == 0 ? key + 7 : key;
+    size_t n = strlen(hex);
+    return n >= 4 && n <= 64 && strspn(hex, "0123456789abcdef") == n ? hex : NULL;
+}
+
+static int find_by_id(const char *home, const char *key, const char *hex, image_desc *out, err_t *e)
+{
+    char **names;
+    size_t n, hits = 0;
+    int rc = image_list(home, &names, &n, e);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        image_desc d;
+        if (imgstore_describe(home, names[i], &d, NULL) == 0 && d.id[0] &&
+            strncmp(d.id + 7, hex, strlen(hex)) == 0 && hits++ == 0)
+            *out = d;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (rc < 0) return rc;
+    if (hits == 1) return 0;
+    return hits ? err_make(e, ERR_CONFLICT, "image id \"%s\": %zu images match, give more digits",
+                           key, hits)
+                : err_make(e, ERR_NOTFOUND, "image \"%s\": not found", key);
+}
+
+int imgstore_find(const char *home, const char *key, image_desc *out, err_t *e)
+{
+    if (!*key) return err_make(e, ERR_INVAL, "image: an empty name");
+    if (image_name_valid(key) && imgstore_describe(home, key, out, NULL) == 0) return 0;
+    const char *hex = id_hex(key);
+    if (hex) {
+        int rc = find_by_id(home, key, hex, out, e);
+        if (rc != -ERR_NOTFOUND) return rc;
+    }
+    char name[136];
+    if (image_ref_name(key, name, sizeof name) && strcmp(name, key) != 0 &&
+        imgstore_describe(home, name, out, NULL) == 0)
+        return 0;
+    return err_make(e, ERR_NOTFOUND, "image \"%s\": not found", key);
+}
+
+/* ---- users -------------------------------------------------------------------------- */
+
+/* Whether box r uses image d; its config is parsed into *c (freed by the
+ * caller). */
+static bool uses(const box_rec *r, const image_desc *d, box_config *c)
+{
+    memset(c, 0, sizeof *c);
+    if (box_config_from_json(r->config, c, NULL) < 0) return false;
+    if (c->rootfs) return strcmp(c->rootfs, d->lower) == 0;
+    char name[136];
+    return image_ref_name(r->image, name, sizeof name) && strcmp(name, d->name) == 0;
+}
+
+/* The records of the boxes that use d (box_recs_free). */
+static int users_of(rt_t *rt, const image_desc *d, box_rec **out, size_t *n, err_t *e)
+{
+    box_rec *v;
+    size_t nv, k = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = store_list(rt->store, &v, &nv, e);
+    if (rc < 0) return rc;
+    for (size_t i = 0; i < nv; i++) {
+        box_config c;
+        bool used = uses(&v[i], d, &c);
+        box_config_free(&c);
+        if (used)
+            v[k++] = v[i];
+        else
+            box_rec_free(&v[i]);
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+int imgstore_count_users(rt_t *rt, const image_desc *d, size_t *n, err_t *e)
+{
+    box_rec *v;
+    int rc = users_of(rt, d, &v, n, e);
+    if (rc == 0) box_recs_free(v, *n);
+    return rc;
+}
+
+static int in_use(const image_desc *d, const box_rec *v, size_t n, err_t *e)
+{
+    char names[600] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n && i < NAMES_SHOWN; i++)
+        len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0,
+                                "%s\"%s\"", i ? ", " : "", v[i].name);
+    return err_make(e, ERR_CONFLICT,
+                    "image \"%s\" is used by %zu box%s: %s%s (remove %s first, or force)", d->name,
+                    n, n == 1 ? "" : "es", names, n > NAMES_SHOWN ? ", ..." : "",
+                    n == 1 ? "it" : "them");
+}
+
+/* Writes pin (lower, host_binds) into box r's config. */
+static int pin(rt_t *rt, const box_rec *r, const char *lower, bool host_binds, err_t *e)
+{
+    box_config c;
+    int rc = box_config_from_json(r->config, &c, e);
+    if (rc < 0) return rc;
+    char *json = NULL;
+    free(c.rootfs);
+    if (!(c.rootfs = strdup(lower))) rc = err_make(e, ERR_NOMEM, "pin image: out of memory");
+    c.host_binds = host_binds;
+    if (rc == 0) rc = box_config_to_json(&c, &json, e);
+    if (rc == 0) rc = store_set_config(rt->store, r->id, json, e);
+    free(json);
+    box_config_free(&c);
+    return rc;
+}
+
+static bool pinned(const box_rec *r)
+{
+    box_config c;
+    bool yes = box_config_from_json(r->config, &c, NULL) == 0 && c.rootfs;
+    box_config_free(&c);
+    return yes;
+}
+
+/* ---- removal -------------------------------------------------------------------------- */
+
+/* Renames dir to a fresh name in parent, prefix-NAME-ID: 0 and *out. */
+static int move_aside(const char *dir, const char *parent, const char *prefix, const char *name,
+                      char *out, size_t n, err_t *e)
+{
+    char id[ULID_LEN + 1];
+    if (ulid_new(id) < 0) return err_sys(e, errno, "make an id");
+    int rc = fs_mkdir_p(parent, 0711, e);
+    if (rc < 0) return rc;
+    snprintf(out, n, "%s/%s%s-%s", parent, prefix, name, id);
+    return rename(dir, out) < 0 ? err_sys(e, errno, "rename \"%s\" to \"%s\"", dir, out) : 0;
+}
+
+/* Rootfs files boxes keep: move them to images/.removed and repoint the
+ * boxes' pins, holding every box's lifecycle lock so no start reads an old
+ * pin meanwhile. 1 when a box is busy (try again later). */
+static int keep_rootfs(rt_t *rt, const image_desc *d, const box_rec *v, size_t n, err_t *e)
+{
+    int *locks = calloc(n + 1, sizeof *locks), rc = 0;
+    size_t got = 0;
+    if (!locks) return err_make(e, ERR_NOMEM, "remove image: out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int fd = rt_try_lock_box(rt, v[i].id, e);
+        if (fd < 0)
+            rc = fd == -ERR_CONFLICT ? 1 : fd;
+        else
+            locks[got++] = fd;
+    }
+    char dir[PATH_MAX], parent[PATH_MAX], moved[PATH_MAX], lower[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/images/%s", rt->home, d->name);
+    snprintf(parent, sizeof parent, "%s/images/.removed", rt->home);
+    if (rc == 0) rc = move_aside(dir, parent, "", d->name, moved, sizeof moved, e);
+    snprintf(lower, sizeof lower, "%s/rootfs", moved);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = pin(rt, &v[i], lower, d->kind == IMAGE_HOST, e);
+    while (got-- > 0)
+        rt_unlock_box(locks[got]);
+    free(locks);
+    return rc;
+}
+
+/* Under the exclusive lock. 1: a box was busy, try again. */
+static int remove_locked(rt_t *rt, const char *key, bool force, err_t *e)
+{
+    image_desc d;
+    box_rec *v = NULL;
+    size_t n = 0;
+    int rc = imgstore_find(rt->home, key, &d, e);
+    if (rc == 0) rc = users_of(rt, &d, &v, &n, e);
+    if (rc == 0 && n > 0 && !force) rc = in_use(&d, v, n, e);
+    for (size_t i = 0; rc == 0 && i < n; i++) /* boxes from before pins get one */
+        if (!pinned(&v[i])) rc = pin(rt, &v[i], d.lower, d.kind == IMAGE_HOST, e);
+    if (rc == 0 && n > 0 && d.kind != IMAGE_OCI) {
+        rc = keep_rootfs(rt, &d, v, n, e);
+    } else if (rc == 0) { /* OCI layers stay for the boxes; the rest goes */
+        char dir[PATH_MAX], parent[PATH_MAX], moved[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/images/%s", rt->home, d.name);
+        snprintf(parent, sizeof parent, "%s/images", rt->home);
+        rc = move_aside(dir, parent, ".tmp-rm-", d.name, moved, sizeof moved, e);
+        if (rc == 0) fs_rm_tree(moved);
+    }
+    box_recs_free(v, n);
+    return rc;
+}
+
+static int gc_locked(rt_t *rt, gc_report *rep, err_t *e);
+
+int imgstore_remove(rt_t *rt, const char *key, bool force, gc_report *rep, err_t *e)
+{
+    gc_report dummy;
+    if (!rep) rep = &dummy;
+    memset(rep, 0, sizeof *rep);
+    for (int waited = 0;; waited += 50) {
+        int lock = imgstore_lock(rt->home, true, e);
+        if (lock < 0) return lock;
+        int rc = remove_locked(rt, key, force, e);
+        if (rc == 0) rc = gc_locked(rt, rep, e);
+        imgstore_unlock(lock);
+        if (rc != 1) return rc;
+        if (waited >= REMOVE_WAIT_MS)
+            return err_make(e, ERR_TIMEOUT,
+                            "remove image \"%s\": a box using it stayed busy (starting, "
+                            "stopping or being removed) for %d s",
+                            key, REMOVE_WAIT_MS / 1000);
+        usleep(50 * 1000);
+    }
+}
+
+/* ---- collection ------------------------------------------------------------------------ */
+
+/* Paths something references: directories of images and of box pins. */
+typedef struct refs {
+    char **v;
+    size_t n;
+    int error;
+} refs;
+
+static void ref_add(const char *dir, void *arg)
+{
+    refs *r = arg;
+    char **v = realloc(r->v, (r->n + 1) * sizeof *v);
+    char *s = v ? strdup(dir) : NULL;
+    if (v) r->v = v;
+    if (!s) {
+        r->error = 1;
+        return;
+    }
+    r->v[r->n++] = s;
+}
+
+/* Whether path is referenced, or (prefix) is an ancestor of a reference. */
+static bool referenced(const refs *r, const char *path, bool prefix)
+{
+    size_t len = strlen(path);
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->v[i], path) == 0 ||
+            (prefix && strncmp(r->v[i], path, len) == 0 && r->v[i][len] == '/'))
+            return true;
+    return false;
+}
+
+static void refs_free(refs *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->v[i]);
+    free(r->v);
+}
+
+/* Every image's files and every box's pinned files. */
+static int collect_refs(rt_t *rt, refs *r, err_t *e)
+{
+    char **names;
+    size_t n;
+    int rc = image_list(rt->home, &names, &n, e);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        image_desc d;
+        rc = imgstore_describe(rt->home, names[i], &d, e);
+        if (rc == -ERR_NOTFOUND) { /* an empty or foreign directory holds nothing */
+            rc = 0;
+            continue;
+        }
+        if (rc == 0) each_dir(d.lower, ref_add, r);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    box_rec *v = NULL;
+    size_t nv = 0;
+    if (rc == 0) rc = store_list(rt->store, &v, &nv, e);
+    for (size_t i = 0; rc == 0 && i < nv; i++) {
+        box_config c;
+        if (box_config_from_json(v[i].config, &c, NULL) == 0 && c.rootfs)
+            each_dir(c.rootfs, ref_add, r);
+        box_config_free(&c);
+    }
+    box_recs_free(v, nv);
+    if (rc == 0 && r->error) rc = err_make(e, ERR_NOMEM, "collect: out of memory");
+    return rc;
+}
+
+static void drop(const char *path, unsigned *count, gc_report *rep)
+{
+    rep->bytes += disk_use(path);
+    fs_rm_tree(path);
+    (*count)++;
+}
+
+/* layers/: under oci.c's lock; stale temporary directories go too. */
+static int sweep_layers(rt_t *rt, const refs *r, gc_report *rep, err_t *e)
+{
+    char p[PATH_MAX], dir[PATH_MAX];
+    snprintf(p, sizeof p, "%s/layers", rt->home);
+    if (!realpath(p, dir)) return errno == ENOENT ? 0 : err_sys(e, errno, "resolve \"%s\"", p);
+    snprintf(p, sizeof p, "%s/.lock", dir);
+    int lock = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0) return err_sys(e, errno, "open \"%s\"", p);
+    while (flock(lock, LOCK_EX) < 0 && errno == EINTR) {
+    }
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    unsigned stale = 0;
+    while (d && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".lock"))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (strncmp(de->d_name, ".tmp-", 5) == 0)
+            drop(p, &stale, rep);
+        else if (!referenced(r, p, false))
+            drop(p, &rep->layers, rep);
+    }
+    if (d) closedir(d);
+    close(lock);
+    return 0;
+}
+
+/* images/: leftovers of crashed imports and removals, removed images'
+ * files no box pins. */
+static void sweep_images(rt_t *rt, const refs *r, gc_report *rep)
+{
+    char dir[PATH_MAX], p[PATH_MAX + 300];
+    unsigned stale = 0;
+    snprintf(dir, sizeof dir, "%s/images", rt->home);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (strncmp(de->d_name, ".tmp-", 5) == 0) {
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            drop(p, &stale, rep);
+        }
+    if (d) closedir(d);
+    snprintf(dir, sizeof dir, "%s/images/.removed", rt->home);
+    if (!(d = opendir(dir))) return;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (!referenced(r, p, true)) drop(p, &rep->images, rep);
+    }
+    closedir(d);
+}
+
+/* downloads/: everything, unless a pull holds the downloads lock. */
+static void sweep_downloads(rt_t *rt, gc_report *rep)
+{
+    char dir[PATH_MAX], p[PATH_MAX + 300];
+    snprintf(dir, sizeof dir, "%s/downloads", rt->home);
+    snprintf(p, sizeof p, "%s/.lock", dir);
+    int lock = open(p, O_RDWR | O_CLOEXEC);
+    if (lock < 0) return; /* no pull ever ran */
+    if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+        rep->downloads_busy = true;
+        close(lock);
+        return;
+    }
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".lock"))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        drop(p, &rep->downloads, rep);
+    }
+    if (d) closedir(d);
+    close(lock);
+}
+
+static int gc_locked(rt_t *rt, gc_report *rep, err_t *e)
+{
+    refs r = {0};
+    int rc = collect_refs(rt, &r, e);
+    if (rc == 0) rc = sweep_layers(rt, &r, rep, e);
+    if (rc == 0) sweep_images(rt, &r, rep);
+    if (rc == 0) sweep_downloads(rt, rep);
+    refs_free(&r);
+    return rc;
+}
+
+int imgstore_gc(rt_t *rt, gc_report *rep, err_t *e)
+{
+    gc_report dummy;
+    if (!rep) rep = &dummy;
+    memset(rep, 0, sizeof *rep);
+    int lock = imgstore_lock(rt->home, true, e);
+    if (lock < 0) return lock;
+    int rc = gc_locked(rt, rep, e);
+    imgstore_unlock(lock);
+    return rc < 0 ? err_wrap(e, "collect unused image files"), rc : 0;
+}
