@@ -7,13 +7,13 @@
  * manifest and blob fetchers retry transient ones with backoff. Response
  * bodies go to memory (manifests, tokens, error bodies) or, for blobs, to a
  * .partial file through a running sha256. */
-#include "runtime/fsutil.h"
-#include "runtime/registry.h"
 #include "runtime/registry_int.h"
 
-#include "runtime/oci.h"
-
+#include "core/base64.h"
 #include "core/sha256.h"
+#include "runtime/fsutil.h"
+#include "runtime/oci.h"
+#include "runtime/registry.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -190,38 +190,6 @@ int reg_hash_fd(int fd, sha256_ctx *c, uint64_t *len, err_t *e)
         sha256_update(c, buf, (size_t)r);
         *len += (uint64_t)r;
     }
-}
-
-/* ---- base64 (credentials in config.json) ---------------------------------- */
-
-static int b64_val(int ch)
-{
-    const char *tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const char *p = ch ? strchr(tbl, ch) : NULL;
-    return p ? (int)(p - tbl) : -1;
-}
-
-/* Decodes s into a new NUL-terminated string; NULL if invalid or no memory. */
-static char *b64_decode(const char *s)
-{
-    size_t n = strlen(s), o = 0;
-    char *out = malloc(n / 4 * 3 + 4);
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; out && i < n && s[i] != '='; i++) {
-        int v = b64_val((unsigned char)s[i]);
-        if (v < 0) {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        if ((bits += 6) >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    if (out) out[o] = '\0';
-    return out;
 }
 
 /* ---- session -------------------------------------------------------------- */
@@ -902,7 +870,7 @@ static int creds_from_entry(sess *s, json_t *a, const char *path, err_t *e)
     const char *auth = json_string_value(json_object_get(a, "auth"));
     const char *user = json_string_value(json_object_get(a, "username"));
     if (auth && *auth) {
-        char *dec = b64_decode(auth), *colon = dec ? strchr(dec, ':') : NULL;
+        char *dec = base64_decode(auth, NULL), *colon = dec ? strchr(dec, ':') : NULL;
         int rc = colon
                      ? (*colon = '\0', set_creds(s, dec, colon + 1, e))
                      : err_make(e, ERR_INVAL, "\"%s\": auths.%s.auth is not base64(user:password)",
