@@ -43,7 +43,8 @@ static void wire_code(int status, int code, const char *message, const char **c,
         *c = "invalid_argument", *t = "InvalidArgumentError";
     else if (code == ERR_NOTFOUND)
         *c = "not_found", *t = "NotFoundError";
-    else if (code == ERR_CONFLICT && strstr(message, "already taken"))
+    else if (code == ERR_CONFLICT &&
+             (strstr(message, "already taken") || strstr(message, "already exists")))
         *c = "already_exists", *t = "AlreadyExistsError";
     else if (code == ERR_CLOSED || code == ERR_CONFLICT)
         *c = "invalid_state", *t = "InvalidStateError";

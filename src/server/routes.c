@@ -360,6 +360,18 @@ static void box_route(server_t *s, const http_req *rq, const char *id, const cha
         if (query_get(rq, "timeout", t, sizeof t) && !parse_seconds(t, &secs))
             return reply_error(rs, 400, ERR_INVAL, "timeout \"%s\": want seconds >= 0", t),
                    boxlet_box_free(b);
+        if (rq->body_len) { /* BoxLite's body form: {"timeout_seconds": N} */
+            json_t *o = parse_body(rq, rs), *v = json_object_get(o, "timeout_seconds");
+            bool bad =
+                !o ||
+                (v && !json_is_null(v) &&
+                 (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 86400));
+            if (o && !bad && v && !json_is_null(v)) secs = json_number_value(v);
+            if (o && bad)
+                reply_error(rs, 400, ERR_INVAL, "field \"timeout_seconds\" must be seconds >= 0");
+            json_decref(o);
+            if (bad) return boxlet_box_free(b);
+        }
         if ((rc = boxlet_box_stop(b, secs)) == BOXLET_OK) reply_json(rs, 200, box_json(b));
     } else if (verb && strcmp(verb, "metrics") == 0 && strcmp(m, "GET") == 0) {
         box_metrics(b, rs);

@@ -73,9 +73,10 @@ check "exec: retain_bytes must be an integer" 400 "$(code -H "$A" -XPOST $U/v1/b
 check "exec: negative grace" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":"true","reconnect_grace_seconds":-1}')"
 check "create: pids_max must be an integer" 400 "$(code -H "$A" -XPOST $U/v1/boxes -d '{"pids_max":"many"}')"
 check "stop: a bad timeout" 400 "$(code -H "$A" -XPOST "$U/v1/boxes/rest1/stop?timeout=soon")"
+check "stop: a bad timeout_seconds in the body" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/stop -d '{"timeout_seconds":"soon"}')"
 check "import: source and name required" 400 "$(code -H "$A" -XPOST $U/v1/images/import -d '{"name":"x"}')"
 check "import: a missing source" 404 "$(code -H "$A" -XPOST $U/v1/images/import -d '{"source":"/nonexistent","name":"x"}')"
-check "stop" 200 "$(code -H "$A" -XPOST "$U/v1/boxes/rest1/stop?timeout=5")"
+check "stop (BoxLite's body form)" 200 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/stop -d '{"timeout_seconds":5}')"
 check "stopped" "stopped" "$(field "d['status']")"
 check "delete" 204 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
 
