@@ -5,6 +5,7 @@
 #include "runtime/image.h"
 
 #include "runtime/imgstore.h"
+#include "runtime/regconf.h"
 #include "runtime/oci.h"
 #include "runtime/registry.h"
 
@@ -453,6 +454,29 @@ static const char *docker_config(char *buf, size_t n)
     return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
+/* Tries the mirrors registries.json names for canon's registry, in order:
+ * 0 when one had the image (layout and tag filled), or 1 to go to the
+ * registry itself (no mirror, or none had it: those tried are listed in
+ * `tried`, for the error should the registry fail too). */
+static int pull_via_mirrors(const char *home, const char *canon, const regconf *c,
+                            const registry_opts *o, char *layout, size_t ln, char *tag, size_t tn,
+                            char *tried, size_t triedn)
+{
+    char registry[256];
+    const char *slash = strchr(canon, '/');
+    snprintf(registry, sizeof registry, "%.*s", slash ? (int)(slash - canon) : 0, canon);
+    char *const *m = slash ? regconf_mirrors(c, registry) : NULL;
+    for (size_t i = 0; m && m[i]; i++) {
+        char mref[768];
+        snprintf(mref, sizeof mref, "%s/%s", m[i], slash + 1);
+        err_t me;
+        if (registry_pull(home, mref, o, layout, ln, tag, tn, &me) == 0) return 0;
+        size_t k = strlen(tried); /* skipped: the registry itself decides */
+        snprintf(tried + k, triedn - k, "%s%s", k ? ", " : "", m[i]);
+    }
+    return 1;
+}
+
 int image_pull(const char *home, const char *ref, const char *name, uint32_t uid_base,
                const layer_progress *progress, image_info *out, err_t *e)
 {
@@ -462,13 +486,29 @@ int image_pull(const char *home, const char *ref, const char *name, uint32_t uid
         return err_make(e, ERR_INVAL, "image name \"%s\": use a-z, 0-9, '.', '_', '-'", name);
     int rc = registry_ref_canonical(ref, canon, sizeof canon, e);
     if (rc < 0) return rc;
-    registry_opts o = {
-        .config_json = docker_config(cfg, sizeof cfg), .skip_unpacked = true, .progress = progress};
+    regconf rc_ = {0};
+    if ((rc = regconf_load(home, &rc_, e)) < 0) return rc;
+    registry_opts o = {.config_json = docker_config(cfg, sizeof cfg),
+                       .insecure_hosts = (const char *const *)rc_.insecure,
+                       .skip_unpacked = true,
+                       .progress = progress};
     /* Shared until imported: no collection takes the layers the pull
      * skipped, nor its layout, meanwhile. */
     int lock = imgstore_lock(home, false, e);
-    if (lock < 0) return lock;
-    rc = registry_pull(home, ref, &o, layout, sizeof layout, tag, sizeof tag, e);
+    if (lock < 0) {
+        regconf_free(&rc_);
+        return lock;
+    }
+    char tried[1024] = "";
+    rc = pull_via_mirrors(home, canon, &rc_, &o, layout, sizeof layout, tag, sizeof tag, tried,
+                          sizeof tried);
+    if (rc == 1 &&
+        (rc = registry_pull(home, ref, &o, layout, sizeof layout, tag, sizeof tag, e)) < 0 &&
+        tried[0]) {
+        size_t k = strlen(e ? e->msg : "");
+        if (e) snprintf(e->msg + k, sizeof e->msg - k, " (mirrors tried first: %s)", tried);
+    }
+    regconf_free(&rc_);
     if (rc == 0) {
         snprintf(src, sizeof src, "oci:%s:%s", layout, tag);
         import_opts io = {.reference = canon, .progress = progress};

@@ -138,6 +138,29 @@ if start_registry "$SCRATCH/registry" >/dev/null; then
         check "pull on a terminal: both layers end complete" 2 "$(echo "$out" | tail -n 3 | head -n 2 | grep -c "Pull complete")"
         "$BOXLET" rmi 127.0.0.1:$REG_PORT/multi:1 >/dev/null
     fi
+    # registries.json: a mirror for docker.io (offline here: only the mirror
+    # can answer), and a plain-HTTP host that is not loopback by name.
+    python3 "$FIXTURES/push_registry.py" "$SCRATCH/registry/layout" busybox \
+        "127.0.0.1:$REG_PORT/library/busybox:1" >/dev/null
+    printf '{"mirrors": {"docker.io": ["http://127.0.0.1:%s"]}}\n' "$REG_PORT" >"$LAYOUT_HOME/registries.json"
+    check "a docker.io image through its mirror" "a2" "$("$BOXLET" run --rm busybox:1 -- cat /data/a)"
+    check "it keeps its docker.io reference" "docker.io/library/busybox:1" \
+        "$("$BOXLET" image inspect busybox:1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["reference"])')"
+    "$BOXLET" rmi -f busybox:1 >/dev/null
+    python3 "$FIXTURES/tcp_forward.py" 127.0.0.2 "$REG_PORT" >"$SCRATCH/fwd" &
+    fwd=$!
+    for _ in $(seq 50); do [ -s "$SCRATCH/fwd" ] && break; sleep 0.1; done
+    far=127.0.0.2:$(head -n 1 "$SCRATCH/fwd")
+    err=$("$BOXLET" pull "$far/busybox:1" 2>&1); st=$?
+    check "plain HTTP to a host not listed: refused" 125 "$st"
+    printf '{"insecure": ["%s"]}\n' "$far" >"$LAYOUT_HOME/registries.json"
+    check "plain HTTP to a host listed as insecure" 0 "$("$BOXLET" pull "$far/busybox:1" >/dev/null; echo $?)"
+    "$BOXLET" rmi -f "$far/busybox:1" >/dev/null
+    printf '{"insecure": "all"}\n' >"$LAYOUT_HOME/registries.json"
+    err=$("$BOXLET" pull "$far/busybox:1" 2>&1)
+    check "a malformed registries.json is named" 1 "$(echo "$err" | grep -c 'registries.json: "insecure" must be an array')"
+    rm -f "$LAYOUT_HOME/registries.json"
+    kill "$fwd" 2>/dev/null; wait "$fwd" 2>/dev/null
     "$BOXLET" rmi nosuch 2>/dev/null; check "rmi of an unknown image" 1 $?
     "$BOXLET" pull "127.0.0.1:$REG_PORT/nosuch:1" >/dev/null 2>&1; check "pull of an unknown image" 125 $?
     "$BOXLET" pull 'Bad Ref' >/dev/null 2>&1; check "pull of a malformed reference" 125 $?
