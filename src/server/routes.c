@@ -66,18 +66,6 @@ static bool parse_seconds(const char *s, double *out)
 
 /* ---- shapes ---------------------------------------------------------------- */
 
-/* RFC 3339 UTC of a wall-clock time in ms. */
-static json_t *timestamp(long long ms)
-{
-    char buf[40];
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%03lldZ", ms % 1000);
-    return json_string(buf);
-}
-
 /* BoxLite's Box: box_id, status, created_at, updated_at, image, cpus and
  * memory_mib are what its SDKs require; the rest is boxlet's. */
 static json_t *box_json(boxlet_box *b)
@@ -85,13 +73,14 @@ static json_t *box_json(boxlet_box *b)
     json_t *cfg = json_loads(boxlet_box_config_json(b), 0, NULL);
     json_int_t mem = json_integer_value(json_object_get(cfg, "memory_mib"));
     double cpus = json_number_value(json_object_get(cfg, "cpus"));
-    json_t *v = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:i}", "box_id", boxlet_box_id(b), "id",
-        boxlet_box_id(b), "name", boxlet_box_name(b), "image", boxlet_box_image(b), "status",
-        boxlet_box_state_name(boxlet_box_state_of(b)), "created_at",
-        timestamp(boxlet_box_created_ms(b)), "updated_at", timestamp(boxlet_box_created_ms(b)),
-        "cpus", (json_int_t)(cpus > 0 ? (cpus < 1 ? 1 : cpus) : 0), "memory_mib", mem, "pid",
-        boxlet_box_pid(b));
+    json_t *v =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:i}", "box_id", boxlet_box_id(b),
+                  "id", boxlet_box_id(b), "name", boxlet_box_name(b), "image", boxlet_box_image(b),
+                  "status", boxlet_box_state_name(boxlet_box_state_of(b)), "created_at",
+                  reply_timestamp(boxlet_box_created_ms(b)), "updated_at",
+                  reply_timestamp(boxlet_box_created_ms(b)), "cpus",
+                  (json_int_t)(cpus > 0 ? (cpus < 1 ? 1 : cpus) : 0), "memory_mib", mem, "pid",
+                  boxlet_box_pid(b));
     json_object_set_new(v, "config", cfg ? cfg : json_object());
     return v;
 }

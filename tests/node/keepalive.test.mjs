@@ -2,24 +2,14 @@
 // that never answers is dropped within the idle window and its stdin slot
 // is released for another client. The silent peer is a raw TCP socket that
 // speaks just enough WebSocket to upgrade. argv: boxlet binary.
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import crypto from 'node:crypto';
 import WebSocket from 'ws';
+import { counter, sleep, startServer as spawnServer } from './serve.mjs';
 
 const [, , boxlet] = process.argv;
-let passed = 0, failed = 0;
-const check = (n, c, d = '') => { if (c) passed++; else { failed++; console.log(`FAIL ${n} ${d}`); } };
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const p = spawn(boxlet, ['serve', '--port', '0', '--ready-fd', '3', '--ping-interval', '1', '--idle-timeout', '3'],
-      { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
-    p.stdio[3].once('data', (d) => resolve({ proc: p, port: parseInt(d.toString(), 10) }));
-    p.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-}
+const t = counter(), check = t.check;
+const startServer = () => spawnServer(boxlet, ['--ping-interval', '1', '--idle-timeout', '3']);
 
 // Upgrades, then only listens: never a Pong, never a frame.
 function silentPeer(port, path) {
@@ -77,7 +67,6 @@ async function main() {
   check('its slot was released', (await owner(srv.port, path)) === 101);
   await fetch(`${base}/v1/boxes/ka?force=true`, { method: 'DELETE' });
   srv.proc.kill('SIGTERM');
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  t.done();
 }
-main().catch((e) => { console.log(`FAIL ${e.stack}`); console.log(`${passed} passed, ${failed + 1} failed`); process.exit(1); });
+main().catch((e) => { console.log(`FAIL ${e.stack}`); console.log(`${t.passed} passed, ${t.failed + 1} failed`); process.exit(1); });

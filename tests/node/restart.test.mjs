@@ -1,27 +1,12 @@
 // Kill -9 `boxlet serve` while 20 executions stream to 20 boxlet.v1
 // clients; restart it on the same home; every client resumes by offset and
 // the concatenated output of each is byte-exact. argv: boxlet binary.
-import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
+import { api, counter, sleep, startServer as spawnServer } from './serve.mjs';
 
 const [, , boxlet] = process.argv;
-let passed = 0, failed = 0;
-const check = (n, c, d = '') => { if (c) passed++; else { failed++; console.log(`FAIL ${n} ${d}`); } };
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const p = spawn(boxlet, ['serve', '--port', '0', '--ready-fd', '3'], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
-    p.stdio[3].once('data', (d) => resolve({ proc: p, base: `http://127.0.0.1:${parseInt(d.toString(), 10)}` }));
-    p.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-}
-
-async function api(base, method, path, body) {
-  const r = await fetch(base + path, { method, headers: { 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined });
-  return { status: r.status, json: await r.json().catch(() => null) };
-}
+const t = counter(), check = t.check;
+const startServer = () => spawnServer(boxlet);
 
 // Streams one execution from `state.offset` until exit or the socket dies.
 function follow(base, eid, state) {
@@ -63,7 +48,6 @@ async function main() {
   check('every stream byte-exact across the restart', exact === 20, `${exact}/20`);
   await api(srv.base, 'DELETE', '/v1/boxes/rs?force=true');
   srv.proc.kill('SIGTERM');
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  t.done();
 }
-main().catch((e) => { console.log(`FAIL ${e.stack}`); console.log(`${passed} passed, ${failed + 1} failed`); process.exit(1); });
+main().catch((e) => { console.log(`FAIL ${e.stack}`); console.log(`${t.passed} passed, ${t.failed + 1} failed`); process.exit(1); });

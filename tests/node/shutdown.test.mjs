@@ -3,27 +3,12 @@
 // and the boxes and executions keep running: a new server on the same home
 // serves the execution again and the client resumes by offset with
 // nothing lost. argv: boxlet binary.
-import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
+import { api, counter, sleep, startServer as spawnServer } from './serve.mjs';
 
 const [, , boxlet] = process.argv;
-let passed = 0, failed = 0;
-const check = (n, c, d = '') => { if (c) passed++; else { failed++; console.log(`FAIL ${n} ${d}`); } };
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const p = spawn(boxlet, ['serve', '--port', '0', '--ready-fd', '3'], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
-    p.stdio[3].once('data', (d) => resolve({ proc: p, base: `http://127.0.0.1:${parseInt(d.toString(), 10)}` }));
-    p.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-}
-
-async function api(base, method, path, body) {
-  const r = await fetch(base + path, { method, headers: { 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined });
-  return { status: r.status, json: await r.json().catch(() => null) };
-}
+const t = counter(), check = t.check;
+const startServer = () => spawnServer(boxlet);
 
 // Streams from state.offset until exit or close; resolves with the close code.
 function follow(base, eid, state, owner) {
@@ -65,7 +50,6 @@ async function main() {
     `${a.offset} bytes, exit ${JSON.stringify(a.exit)}`);
   await api(srv.base, 'DELETE', '/v1/boxes/sd?force=true');
   srv.proc.kill('SIGTERM');
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  t.done();
 }
-main().catch((e) => { console.log(`FAIL ${e.stack}`); console.log(`${passed} passed, ${failed + 1} failed`); process.exit(1); });
+main().catch((e) => { console.log(`FAIL ${e.stack}`); console.log(`${t.passed} passed, ${t.failed + 1} failed`); process.exit(1); });
