@@ -1,0 +1,154 @@
+/* The SDK's remote mode beyond the exec contract (test_sdk_exec runs that
+ * remotely too): connection errors (a bad URL, nobody listening, a wrong
+ * key) are clear codes with messages; box stats and their ECLOSED; lookups
+ * of unknown boxes and images; attaching at the tail; the image calls.
+ * Needs $BOXLET_TEST_SERVER (the boxlet CLI), set by tests/CMakeLists.txt. */
+#include "harness.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static box_env env;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (running_as_root()) box_env_open(&env);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (running_as_root()) box_env_close(&env);
+    return 0;
+}
+
+#define NEED_ROOT()                                                                                \
+    do {                                                                                           \
+        if (!running_as_root()) skip();                                                            \
+    } while (0)
+
+static void connection_errors_are_clear(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    boxlet_runtime *rt;
+    boxlet_box *b;
+    assert_int_equal(boxlet_runtime_connect("ftp://x", NULL, &rt), BOXLET_EINVAL);
+    assert_non_null(strstr(boxlet_runtime_errmsg(rt), "http://"));
+    boxlet_runtime_free(rt);
+    /* nobody listens on port 1 */
+    assert_int_equal(boxlet_runtime_connect("http://127.0.0.1:1", NULL, &rt), BOXLET_OK);
+    assert_int_equal(boxlet_box_get(rt, "x", &b), BOXLET_EDISCONNECTED);
+    assert_true(strlen(boxlet_runtime_errmsg(rt)) > 0);
+    boxlet_runtime_free(rt);
+    assert_int_equal(boxlet_runtime_connect(env.url, "wrong", &rt), BOXLET_OK);
+    assert_int_equal(boxlet_box_get(rt, "x", &b), BOXLET_EPERM);
+    assert_non_null(strstr(boxlet_runtime_errmsg(rt), "API key"));
+    boxlet_runtime_free(rt);
+    assert_true(boxlet_runtime_is_remote(env.rt));
+}
+
+static void boxes_stats_and_lookups(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    boxlet_box *b, *again;
+    assert_int_equal(boxlet_box_get(env.rt, "no-such-box", &again), BOXLET_ENOTFOUND);
+    boxlet_box_opts o;
+    boxlet_box_opts_init(&o);
+    o.name = "remote-stats";
+    o.memory_mib = 256;
+    assert_int_equal(boxlet_box_create(env.rt, &o, &b), BOXLET_OK);
+    assert_int_equal(boxlet_box_state_of(b), BOXLET_BOX_CONFIGURED); /* not started */
+    assert_int_equal(boxlet_box_create(env.rt, &o, &again), BOXLET_ECONFLICT);
+    boxlet_stats st;
+    assert_int_equal(boxlet_box_stats(b, &st), BOXLET_ECLOSED);
+    assert_int_equal(boxlet_box_start(b), BOXLET_OK);
+    assert_int_equal(boxlet_box_state_of(b), BOXLET_BOX_RUNNING);
+    assert_int_equal(boxlet_box_stats(b, &st), BOXLET_OK);
+    assert_true(st.memory_bytes > 0 && st.pids >= 1);
+    assert_int_equal(boxlet_box_get(env.rt, "remote-stats", &again), BOXLET_OK);
+    assert_string_equal(boxlet_box_id(again), boxlet_box_id(b));
+    assert_true(boxlet_box_created_ms(again) > 1700000000000LL);
+    assert_non_null(strstr(boxlet_box_config_json(again), "\"memory_mib\":256"));
+    boxlet_box_free(again);
+    assert_int_equal(boxlet_box_remove(b, 0), BOXLET_ECONFLICT); /* running */
+    assert_int_equal(boxlet_box_stop(b, 2), BOXLET_OK);
+    assert_int_equal(boxlet_box_state_of(b), BOXLET_BOX_STOPPED);
+    assert_int_equal(boxlet_box_remove(b, 0), BOXLET_OK);
+    assert_int_equal(boxlet_box_refresh(b), BOXLET_ENOTFOUND);
+    boxlet_box_free(b);
+}
+
+static void attach_at_the_tail(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    boxlet_box *b = box_up(&env, NULL);
+    boxlet_cmd *c = boxlet_cmd_new("sh", "-c", "echo early; read x; echo late:$x", NULL);
+    boxlet_exec *e, *tail;
+    assert_int_equal(boxlet_exec_start(b, c, &e), BOXLET_OK);
+    boxlet_cmd_free(c);
+    boxlet_chunk ch;
+    assert_int_equal(boxlet_exec_read(e, &ch, 5000), BOXLET_OK);
+    assert_memory_equal(ch.data, "early\n", 6);
+    assert_int_equal(boxlet_exec_attach(b, boxlet_exec_id(e), BOXLET_OFFSET_TAIL, BOXLET_OFFSET_TAIL,
+                                        BOXLET_ATTACH_OBSERVER, &tail),
+                     BOXLET_OK);
+    assert_int_equal(boxlet_exec_write(tail, "x", 1, 1000), BOXLET_EPERM); /* observer */
+    assert_int_equal(boxlet_exec_write(e, "z\n", 2, 5000), BOXLET_OK);
+    assert_int_equal(boxlet_exec_read(tail, &ch, 5000), BOXLET_OK);
+    assert_int_equal(ch.kind, BOXLET_CHUNK_DATA);
+    assert_int_equal(ch.offset, 6); /* only what came after the tail */
+    assert_memory_equal(ch.data, "late:z\n", 7);
+    boxlet_exit x;
+    assert_int_equal(boxlet_exec_wait(tail, &x, 5000), BOXLET_OK);
+    assert_int_equal(x.exit_code, 0);
+    assert_int_equal(x.stdout_bytes, 13);
+    boxlet_exec_free(tail);
+    boxlet_exec_free(e);
+    boxlet_box_free(b);
+}
+
+static void image_calls(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    boxlet_image_info im;
+    assert_int_equal(boxlet_image_get(env.rt, "no-such-image", &im), BOXLET_ENOTFOUND);
+    assert_int_equal(boxlet_image_remove(env.rt, "no-such-image", 0), BOXLET_ENOTFOUND);
+    char **names;
+    size_t n;
+    assert_int_equal(boxlet_image_list(env.rt, &names, &n), BOXLET_OK); /* host, once built */
+    int host = 0;
+    for (size_t i = 0; i < n; i++) {
+        host |= strcmp(names[i], "host") == 0;
+        free(names[i]);
+    }
+    free(names);
+    assert_true(host);
+    assert_int_equal(boxlet_image_get(env.rt, "host", &im), BOXLET_OK);
+    assert_int_equal(im.kind, BOXLET_IMAGE_HOST);
+    boxlet_prune_result pr;
+    assert_int_equal(boxlet_image_prune(env.rt, &pr), BOXLET_OK);
+    assert_int_equal(boxlet_image_import(env.rt, "/nonexistent", "nope"), BOXLET_ENOTFOUND);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(connection_errors_are_clear),
+        cmocka_unit_test(boxes_stats_and_lookups),
+        cmocka_unit_test(attach_at_the_tail),
+        cmocka_unit_test(image_calls),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
