@@ -382,6 +382,13 @@ int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms);
 /* A file descriptor that is readable when boxlet_exec_read may have
  * something (poll it, never read it). Owned by e. */
 int boxlet_exec_fd(const boxlet_exec *e);
+/* For event loops that must own what they poll (libwebsockets closes the
+ * descriptors it adopts): boxlet_exec_free will then leave
+ * boxlet_exec_fd(e) open, and the caller closes it once e is freed (the
+ * execution is detached when the descriptor closes). Saves the dup() such a
+ * loop would otherwise need. Local executions only; a no-op on a remote
+ * one. */
+void boxlet_exec_fd_disown(boxlet_exec *e);
 /* Writes stdin bytes (stdin owner only). The bytes are always taken: they
  * are queued in e and sent to the agent within a window of unacknowledged
  * bytes; the call waits up to timeout_ms (-1: forever, 0: not at all) for all

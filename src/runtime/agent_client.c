@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 
 struct agent_client {
     int fd;
+    bool disowned; /* someone else closes fd */
     uint32_t req;
     buf_t in, out;
     size_t pending; /* bytes of the last returned frame, consumed on next recv */
@@ -22,6 +24,11 @@ struct agent_client {
 int agent_client_fd(const agent_client *c)
 {
     return c->fd;
+}
+
+void agent_client_disown_fd(agent_client *c)
+{
+    c->disowned = true;
 }
 
 uint32_t agent_client_next_req(agent_client *c)
@@ -33,7 +40,7 @@ uint32_t agent_client_next_req(agent_client *c)
 void agent_client_free(agent_client *c)
 {
     if (!c) return;
-    if (c->fd >= 0) close(c->fd);
+    if (c->fd >= 0 && !c->disowned) close(c->fd);
     buf_free(&c->in);
     buf_free(&c->out);
     free(c);

@@ -18,6 +18,9 @@ int agent_client_connect(const char *path, int timeout_ms, agent_client **out, e
 void agent_client_free(agent_client *c);
 /* The socket, for poll(). */
 int agent_client_fd(const agent_client *c);
+/* From now on agent_client_free leaves the descriptor open: whoever took
+ * it over (an event loop that adopted it) closes it. */
+void agent_client_disown_fd(agent_client *c);
 /* Sends one message (blocks until written or timeout_ms, -1 = forever).
  * -ERR_DISCONNECTED when the agent is gone, -ERR_TIMEOUT, -ERR_TOOBIG. */
 int agent_client_send(agent_client *c, const proto_msg *m, int timeout_ms, err_t *e);

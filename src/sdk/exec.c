@@ -306,6 +306,11 @@ int boxlet_exec_fd(const boxlet_exec *e)
     return e->rest ? wsc_fd(e->ws) : agent_client_fd(e->c);
 }
 
+void boxlet_exec_fd_disown(boxlet_exec *e)
+{
+    if (e->c) agent_client_disown_fd(e->c);
+}
+
 const char *boxlet_exec_errmsg(const boxlet_exec *e)
 {
     return e ? e->err.msg : "no execution";

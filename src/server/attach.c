@@ -248,7 +248,7 @@ void attach_established(attach_t *a, struct lws *wsi)
     a->ws = wsi;
     a->ping_now = true;
     lws_callback_on_writable(wsi);
-    int fd = dup(boxlet_exec_fd(a->ex)); /* lws closes what it adopts */
+    int fd = boxlet_exec_fd(a->ex);
     lws_sock_file_fd_type d;
     d.filefd = fd;
     lws_adopt_desc_t info = {.vh = lws_get_vhost(wsi),
@@ -257,6 +257,7 @@ void attach_established(attach_t *a, struct lws *wsi)
                              .vh_prot_name = "boxlet-exec",
                              .opaque = a};
     a->raw = fd >= 0 ? lws_adopt_descriptor_vhost_via_info(&info) : NULL;
+    if (a->raw) boxlet_exec_fd_disown(a->ex); /* lws closes what it adopted */
     if (a->ext) { /* where the streams resume, and where stdin continues */
         unsigned long long o = 0, e = 0;
         offset_arg(wsi, "stdout_offset", &o);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # A node test from tests/node that starts (and kills) `boxlet serve` itself:
 # restart.test.mjs (kill -9 mid-stream, restart, resume by offset),
-# keepalive.test.mjs (pings, dropping a silent peer) or shutdown.test.mjs
-# (SIGTERM closes attachments with 1001, boxes keep running). A scratch home.
+# keepalive.test.mjs (pings, dropping a silent peer), shutdown.test.mjs
+# (SIGTERM closes attachments with 1001, boxes keep running) or fds.test.mjs
+# (descriptors per idle attachment). A scratch home.
 set -u
 BOXLET=$1
 SCRIPT=$2

@@ -1,0 +1,46 @@
+// Descriptors per idle attachment in `boxlet serve`: 100 observers of a
+// sleeping execution cost the server at most two descriptors each (the
+// client's socket and the agent connection, adopted by the event loop
+// without a dup), and all of them are given back when the clients leave.
+// argv: boxlet binary.
+import fs from 'node:fs';
+import WebSocket from 'ws';
+import { api, counter, sleep, startServer } from './serve.mjs';
+
+const [, , boxlet] = process.argv;
+const t = counter(), check = t.check;
+const fds = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length;
+const N = 100;
+
+function open(base, eid) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/boxes/fd/executions/${eid}/attach?stdin=false`);
+    ws.on('open', () => resolve(ws));
+    ws.on('error', reject);
+  });
+}
+
+async function main() {
+  const srv = await startServer(boxlet);
+  const pid = srv.proc.pid;
+  check('create', (await api(srv.base, 'POST', '/v1/boxes', { name: 'fd', image: 'host' })).status === 201);
+  const eid = (await api(srv.base, 'POST', '/v1/boxes/fd/exec', { command: 'sleep', args: ['60'] })).json.execution_id;
+  (await open(srv.base, eid)).close(); // warm up: whatever a first attach opens for good
+  await sleep(500);
+  const before = fds(pid);
+  const socks = [];
+  for (let i = 0; i < N; i++) socks.push(await open(srv.base, eid));
+  await sleep(300);
+  const during = fds(pid);
+  const per = (during - before) / N;
+  console.log(`server descriptors: ${before} before, ${during} with ${N} idle attachments (${per.toFixed(2)} each)`);
+  check('at most two descriptors per idle attachment', per <= 2.05, `${per}`);
+  for (const ws of socks) ws.close();
+  await sleep(1500);
+  const after = fds(pid);
+  check('every descriptor given back', after <= before + 1, `${after} after, ${before} before`);
+  await api(srv.base, 'DELETE', '/v1/boxes/fd?force=true');
+  srv.proc.kill('SIGTERM');
+  t.done();
+}
+main().catch((e) => { console.log(`FAIL ${e.stack}`); console.log(`${t.passed} passed, ${t.failed + 1} failed`); process.exit(1); });
