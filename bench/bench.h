@@ -124,6 +124,8 @@ int ws_attach(ws_t *w, int port, const char *box, const char *exec, bool observe
 /* Reads frames until the exit frame; counts stdout+stderr payload bytes in
  * *bytes (may be NULL); returns the exit code, or -1000 on a broken stream. */
 int ws_wait_exit(ws_t *w, unsigned long long *bytes);
+/* Sends up to 125 bytes of stdin (one masked binary frame). */
+bool ws_send_stdin(ws_t *w, const void *p, size_t n);
 /* Non-blocking service of an idle attach: answers Pings; -1 when closed. */
 int ws_service(ws_t *w);
 void ws_close(ws_t *w);
@@ -138,8 +140,10 @@ typedef struct serve {
     char box[128]; /* a running host box made through the API */
 } serve_t;
 void serve_start(bench_t *b, serve_t *s, const char *image);
-/* POST exec {command...} and attach: returns the exit code; bytes out. */
-int serve_exec(serve_t *s, const char *json_cmd, unsigned long long *bytes);
+/* POST exec {command...} and attach: returns the exit code; bytes out.
+ * With `go`, those bytes are sent as stdin once attached (a command that
+ * waits for them produces nothing before a reader is there to take it). */
+int serve_exec(serve_t *s, const char *json_cmd, const char *go, unsigned long long *bytes);
 void serve_stop(serve_t *s);
 void serve_cleanup(void); /* stops every server still running (atexit) */
 

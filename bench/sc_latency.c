@@ -38,7 +38,8 @@ static double rest(bench_t *b, void *p, int i)
     exec_ctx *x = p;
     (void)b, (void)i;
     double t0 = clock_ms();
-    return serve_exec(&x->srv, "{\"command\":\"/bin/true\"}", NULL) == 0 ? clock_ms() - t0 : -1;
+    return serve_exec(&x->srv, "{\"command\":\"/bin/true\"}", NULL, NULL) == 0 ? clock_ms() - t0
+                                                                               : -1;
 }
 
 static double cli(bench_t *b, void *p, int i)

@@ -76,7 +76,7 @@ void serve_start(bench_t *b, serve_t *s, const char *image)
     free(body);
 }
 
-int serve_exec(serve_t *s, const char *json_cmd, unsigned long long *bytes)
+int serve_exec(serve_t *s, const char *json_cmd, const char *go, unsigned long long *bytes)
 {
     char path[256], eid[160], *body = NULL;
     snprintf(path, sizeof path, "/v1/boxes/%s/exec", s->box);
@@ -86,6 +86,7 @@ int serve_exec(serve_t *s, const char *json_cmd, unsigned long long *bytes)
     free(body);
     ws_t w;
     if (ws_attach(&w, s->port, s->box, eid, false) < 0) die("attach %s: refused", eid);
+    if (go && !ws_send_stdin(&w, go, strlen(go))) die("attach %s: cannot send stdin", eid);
     int code = ws_wait_exit(&w, bytes);
     ws_close(&w);
     return code;

@@ -163,11 +163,20 @@ static bool send_frame(ws_t *w, int op, const void *p, size_t n)
     return send_all(w->fd, f, 6 + n);
 }
 
+bool ws_send_stdin(ws_t *w, const void *p, size_t n)
+{
+    return send_frame(w, 2, p, n);
+}
+
 int ws_attach(ws_t *w, int port, const char *box, const char *exec, bool observer)
 {
     memset(w, 0, sizeof *w);
     w->fd = dial(port);
     if (w->fd < 0) return -1;
+    if (observer) { /* many are opened in a row: a refusing server must not stall the run */
+        struct timeval tv = {.tv_sec = 10};
+        setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
     char req[1024];
     int n = snprintf(req, sizeof req,
                      "GET /v1/boxes/%s/executions/%s/attach%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
