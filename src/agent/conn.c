@@ -44,10 +44,29 @@ void conn_accept(agent_t *ag)
     }
 }
 
+static void queue_flush(conn_t *c)
+{
+    if (c->queued) return;
+    c->queued = true;
+    c->next_queued = c->ag->flushq;
+    c->ag->flushq = c;
+}
+
+void conns_flush_queued(agent_t *ag)
+{
+    while (ag->flushq) {
+        conn_t *c = ag->flushq;
+        ag->flushq = c->next_queued;
+        c->queued = false;
+        if (!c->dead && c->out.len) conn_flush(c);
+    }
+}
+
 void conn_send(conn_t *c, const proto_msg *m)
 {
     if (c->dead) return;
     err_t e;
+    queue_flush(c);
     int rc = proto_encode(&c->out, m, &e);
     if (rc == -ERR_TOOBIG && c->out.len + PROTO_MAX_FRAME < OUT_HARD) {
         /* The message itself is too big: say so instead of sending it. */
@@ -95,20 +114,22 @@ void conn_close(conn_t *c)
 {
     if (c->dead) return;
     c->dead = true;
+    c->ag->dead_conns++;
     while (c->chans)
         chan_close(c->chans);
     watch_drop(c->ag, &c->w);
 }
 
-void conns_reap(agent_t *ag)
+void conns_reap(agent_t *ag) /* after conns_flush_queued: nothing queued points here */
 {
-    for (conn_t **pp = &ag->conns; *pp;) {
+    for (conn_t **pp = &ag->conns; *pp && ag->dead_conns;) {
         conn_t *c = *pp;
         if (!c->dead) {
             pp = &c->next;
             continue;
         }
         *pp = c->next;
+        ag->dead_conns--;
         buf_free(&c->in);
         buf_free(&c->out);
         free(c);
@@ -160,4 +181,6 @@ void conn_event(conn_t *c, uint32_t events)
 {
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_input(c);
     if (!c->dead && (events & EPOLLOUT)) conn_flush(c);
+    /* Drained after pumping stopped at the backlog limit: go on. */
+    if (!c->dead && c->more && !conn_backlogged(c)) conn_pump(c);
 }
