@@ -160,13 +160,32 @@ static __attribute__((noreturn)) void child_fail(const child_plan *p, int stage)
     _exit(stage == ST_EXEC && f.err == ENOENT ? 127 : 126);
 }
 
+/* Signals whose disposition is not the default. execve resets caught
+ * signals but keeps ignored ones ignored, so the child resets these (the
+ * agent ignores SIGPIPE) rather than all 64: on this machine kind a system
+ * call is costly, and the child runs while the agent waits. The agent sets
+ * its dispositions once at startup: they are read once, at the first spawn. */
+static sigset_t non_default;
+
+static void read_dispositions(void)
+{
+    static bool done;
+    if (done) return;
+    sigemptyset(&non_default);
+    for (int s = 1; s < NSIG; s++) {
+        struct sigaction sa;
+        if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL) sigaddset(&non_default, s);
+    }
+    done = true;
+}
+
 static void child_reset_signals(void)
 {
-    sigset_t all;
-    sigemptyset(&all);
+    sigset_t none;
+    sigemptyset(&none);
     for (int s = 1; s < NSIG; s++)
-        signal(s, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &all, NULL);
+        if (sigismember(&non_default, s)) signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 static void child_stdio(const child_plan *p)
@@ -314,6 +333,7 @@ int spawn_process(const spawn_req *r, spawn_res *res, err_t *e)
         return res->exit_code = 126, -1;
     }
     p.report = rep[1];
+    read_dispositions();
     pid_t pid = start_child(&p);
     int ferr = errno;
     close(rep[1]);
