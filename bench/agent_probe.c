@@ -60,6 +60,19 @@ static double agent_cpu_ms(void)
     return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The agent's resident memory, KiB. */
+static long agent_rss_kib(void)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)agent_pid);
+    FILE *f = fopen(path, "re");
+    long v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) v = atol(line + 6);
+    if (f) fclose(f);
+    return v;
+}
+
 static void start_agent(const char *agent)
 {
     snprintf(dir, sizeof dir, "/tmp/agent-probe.XXXXXX");
@@ -199,6 +212,7 @@ static void idle(int n, int m)
     snprintf(id, sizeof id, "%s", r.u.started.info.exec_id);
     proto_msg_free(&r);
     agent_client **obs = calloc((size_t)n, sizeof *obs);
+    long rss0 = agent_rss_kib();
     for (int i = 0; i < n; i++) {
         obs[i] = dial();
         proto_msg a = {.type = PROTO_ATTACH,
@@ -208,6 +222,8 @@ static void idle(int n, int m)
             fail("attach an observer", &e);
         proto_msg_free(&r);
     }
+    printf("idle: agent RSS %ld KiB before, %ld KiB with %d observers: %.2f KiB each\n", rss0,
+           agent_rss_kib(), n, (double)(agent_rss_kib() - rss0) / n);
     char label[64];
     snprintf(label, sizeof label, "idle %d", n);
     round_trips(m, label);

@@ -18,6 +18,7 @@
 #define OUT_SOFT (256u * 1024)       /* stop pumping output above this */
 #define OUT_HARD (64u * 1024 * 1024) /* a peer that reads nothing is dropped */
 #define READ_CHUNK (64u * 1024)
+#define IDLE_BUF_MAX (64u * 1024)
 
 bool conn_backlogged(const conn_t *c)
 {
@@ -89,6 +90,14 @@ void conn_send_error(conn_t *c, uint32_t req, uint32_t chan, int code, const cha
     conn_send(c, &m);
 }
 
+/* An idle connection (an observer waiting for output that may never come)
+ * holds no buffer: a few pages each, times thousands of attaches. A large
+ * buffer is kept: it belongs to a stream that would only grow it again. */
+static void release_if_idle(buf_t *b)
+{
+    if (b->len == 0 && b->cap && b->cap <= IDLE_BUF_MAX) buf_free(b);
+}
+
 void conn_flush(conn_t *c)
 {
     while (!c->dead && c->out.len > 0) {
@@ -107,7 +116,9 @@ void conn_flush(conn_t *c)
     }
     /* Drained. If output is still waiting to be pumped, EPOLLOUT (at once
      * ready) brings the loop back to pump it: nothing else might. */
-    if (!c->dead) watch_set(c->ag, &c->w, c->more ? EPOLLIN | EPOLLOUT : EPOLLIN);
+    if (c->dead) return;
+    watch_set(c->ag, &c->w, c->more ? EPOLLIN | EPOLLOUT : EPOLLIN);
+    release_if_idle(&c->out);
 }
 
 void conn_close(conn_t *c)
@@ -172,7 +183,10 @@ static void read_input(conn_t *c)
             continue;
         }
         if (n < 0 && (errno == EINTR)) continue;
-        if (n < 0 && errno == EAGAIN) return;
+        if (n < 0 && errno == EAGAIN) {
+            release_if_idle(&c->in);
+            return;
+        }
         conn_close(c); /* EOF or error: the host went away */
     }
 }
