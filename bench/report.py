@@ -56,7 +56,9 @@ def fmt(x):
 
 def ratios(scen, med, variant):
     heads = [h for h in HEADLINE.get(scen, []) if h in med]
-    if variant.startswith("boxlet") or variant == "host-pipe" or not heads:
+    if variant.startswith("host"):
+        return "(no runtime: the floor)"
+    if variant.startswith("boxlet") or not heads:
         return ""
     return " · ".join(f"{SHORT.get(h, h)} {med[h] / med[variant]:.2f}" for h in heads)
 

@@ -49,6 +49,14 @@ static double cli(bench_t *b, void *p, int i)
     return run_fmt(-1, "%s exec %s -- /bin/true", b->cli, boxlet_box_id(x->box));
 }
 
+/* The floor: the same busybox `true` spawned (vfork + exec + wait) on the
+ * host, no isolation and no runtime. */
+static double host_spawn(bench_t *b, void *p, int i)
+{
+    (void)p, (void)i;
+    return run_fmt(-1, "%s/bin/busybox true", b->rootfs);
+}
+
 static double crun_exec(bench_t *b, void *p, int i)
 {
     (void)i;
@@ -75,11 +83,12 @@ void scenario_roundtrip(bench_t *b)
     x.hostbox = box_up(b, "host");
     x.cmd = boxlet_cmd_new("/bin/true", NULL);
     serve_start(b, &x.srv, b->rootfs);
-    variant_t v[8] = {{"boxlet-sdk", sdk_busybox},
+    variant_t v[9] = {{"boxlet-sdk", sdk_busybox},
                       {"boxlet-sdk-hostimage", sdk_host},
                       {"boxlet-rest-ws", rest},
-                      {"boxlet-cli", cli}};
-    int nv = 4;
+                      {"boxlet-cli", cli},
+                      {"host-spawn", host_spawn}};
+    int nv = 5;
     snprintf(x.crun, sizeof x.crun, "%s-exec", b->tag);
     snprintf(x.runc, sizeof x.runc, "%s-exec", b->tag);
     snprintf(x.podman, sizeof x.podman, "%s-exec", b->tag);
