@@ -245,7 +245,13 @@ static int small_frame(ws_t *w, int op, uint64_t plen, int *code)
     char *p = (char *)w->buf + w->off;
     w->off += (size_t)plen;
     if (op == 9) return send_frame(w, 10, p, (size_t)plen) ? 0 : -1;
-    if (op == 8) return -1;
+    if (op == 8) {
+        if (getenv("BENCH_DEBUG_WS"))
+            fprintf(stderr, "ws: close frame %d %.*s\n",
+                    plen >= 2 ? ((uint8_t)p[0] << 8 | (uint8_t)p[1]) : 0,
+                    (int)(plen > 2 ? plen - 2 : 0), plen > 2 ? p + 2 : "");
+        return -1;
+    }
     if (op == 1) {
         char t[256], *c;
         snprintf(t, sizeof t, "%.*s", (int)(plen < 255 ? plen : 255), p);
@@ -282,6 +288,7 @@ int ws_service(ws_t *w)
     for (;;) {
         if (w->len == w->cap && w->off == 0) return -1;
         ssize_t r = recv(w->fd, w->buf + w->len, w->cap - w->len, MSG_DONTWAIT);
+        if (r == 0 && getenv("BENCH_DEBUG_WS")) fprintf(stderr, "ws: EOF\n");
         if (r == 0) return -1;
         if (r < 0) break;
         w->len += (size_t)r;
