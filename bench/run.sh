@@ -1,7 +1,34 @@
 #!/bin/sh
-# `make bench`: run boxlet's benchmarks and print markdown tables.
+# `make bench`: install the peers, run bench_box at full size (boxlet was
+# built by make), keep the raw samples as CSV, and print the markdown report
+# (machine description, tables, ratios) that also lands next to the CSV,
+# with a PNG of the latency distributions:
+#   bench/results/<UTC stamp>.csv  .md  .png
+# BENCH_ARGS passes options to bench_box (e.g. --only exec,cold --runs 50);
+# BENCH_OUT chooses another results directory.
 set -eu
 BUILD=${1:-build}
-echo "## boxlet benchmarks — $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)"
+here=$(cd "$(dirname "$0")" && pwd)
+sh "$here/peers.sh"
+out=${BENCH_OUT:-$here/results}
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$out"
+ver() { command -v "$1" >/dev/null 2>&1 && "$@" 2>/dev/null | head -1 || echo "$1: not installed"; }
+{
+    echo "## boxlet benchmarks — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')),"
+    echo "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r),"
+    echo "$(. /etc/os-release && echo "$PRETTY_NAME"); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Peers: $(ver crun --version), $(ver runc --version), $(ver bwrap --version),"
+    echo "$(ver podman --version); boxlet $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "(build type $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt"))."
+    echo
+} > "$out/$stamp.md"
+BOXLET_AGENT="$BUILD/boxlet-agent" "$BUILD/bench_box" --csv "$out/$stamp.csv" ${BENCH_ARGS:-}
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg). Raw samples: $stamp.csv." >> "$out/$stamp.md"
+echo >> "$out/$stamp.md"
+/usr/bin/python3 "$here/report.py" "$out/$stamp.csv" --plot "$out/$stamp.png" >> "$out/$stamp.md"
+cat "$out/$stamp.md"
 echo
-BOXLET_AGENT="$BUILD/boxlet-agent" "$BUILD/bench_box" "${ROUND_TRIPS:-300}" "${COLD_STARTS:-30}"
+echo "bench: results in $out/$stamp.{csv,md,png}" >&2

@@ -44,18 +44,21 @@ struct chan {
     conn_t *conn;    /* NULL once the connection is gone */
     exec_t *ex;      /* NULL once detached from the execution */
     chan_t *next_in_conn, *next_in_exec;
+    chan_t **pprev_in_exec; /* unlinked in O(1): an execution may have thousands */
 };
 
 struct conn {
     watch_t w;
     agent_t *ag;
     buf_t in, out;
-    bool hello; /* the peer's HELLO arrived */
-    bool dead;  /* closed; freed at the end of the loop turn */
-    bool more;  /* pumping stopped at the backlog limit with output left:
-                   keep EPOLLOUT armed so draining wakes the loop */
+    bool hello;  /* the peer's HELLO arrived */
+    bool dead;   /* closed; freed at the end of the loop turn */
+    bool more;   /* pumping stopped at the backlog limit with output left:
+                    keep EPOLLOUT armed so draining wakes the loop */
+    bool queued; /* on the agent's flush queue */
     chan_t *chans;
     conn_t *next;
+    conn_t *next_queued;
 };
 
 /* An output stream of an execution: a pipe (or the PTY master) and its journal. */
@@ -94,7 +97,10 @@ struct exec {
     proto_exit result;
     chan_t *chans;
     chan_t *owner;
+    uint32_t observers; /* channels that are not the owner */
     exec_t *next;
+    bool touched; /* on the agent's list of executions to pump */
+    exec_t *next_touched;
 };
 
 typedef struct agent_opts {
@@ -120,6 +126,12 @@ struct agent {
     conn_t *conns;
     exec_t *execs;
     uint32_t nexecs; /* not evicted */
+    /* Work for the end of the loop turn, so that a turn costs what happened
+     * in it, not what is merely open: executions with new output or a new
+     * end (their channels are pumped), connections with bytes to send. */
+    exec_t *touched;
+    conn_t *flushq;
+    uint32_t dead_conns; /* closed, not yet freed */
 };
 
 /* loop.c */
@@ -133,6 +145,7 @@ void conn_send(conn_t *c, const proto_msg *m);
 void conn_send_error(conn_t *c, uint32_t req, uint32_t chan, int code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void conn_flush(conn_t *c);
+void conns_flush_queued(agent_t *ag); /* every connection conn_send wrote to */
 void conn_close(conn_t *c);
 void conns_reap(agent_t *ag); /* free the dead */
 bool conn_backlogged(const conn_t *c);
@@ -146,6 +159,7 @@ int exec_start(agent_t *ag, const proto_exec_start *s, exec_t **out, err_t *e);
 void exec_output_event(exec_t *ex, int stream, uint32_t events);
 void exec_stdin_event(exec_t *ex, uint32_t events);
 void exec_update_reading(exec_t *ex);
+void exec_touch(exec_t *ex); /* its channels have something to send */
 int exec_stdin_write(exec_t *ex, uint64_t off, const uint8_t *p, size_t n, err_t *e);
 int exec_stdin_eof(exec_t *ex, err_t *e);
 uint64_t exec_stdin_done(const exec_t *ex);
@@ -163,7 +177,8 @@ bool execs_any_alive(agent_t *ag);
 chan_t *chan_open(conn_t *c, exec_t *ex, const proto_attach *a, err_t *e);
 void chan_close(chan_t *ch); /* unlink from both sides, free */
 void chan_pump(chan_t *ch);
-void chans_pump_all(agent_t *ag);
+void chans_pump_touched(agent_t *ag); /* the channels of touched executions */
+void conn_pump(conn_t *c);            /* every channel of c */
 chan_t *chan_find(conn_t *c, uint32_t id);
 
 /* spawn.c — starting a process */

@@ -55,11 +55,15 @@ chan_t *chan_open(conn_t *c, exec_t *ex, const proto_attach *a, err_t *e)
                    .conn = c,
                    .ex = ex,
                    .next_in_conn = c->chans,
-                   .next_in_exec = ex->chans};
+                   .next_in_exec = ex->chans,
+                   .pprev_in_exec = &ex->chans};
+    if (ex->chans) ex->chans->pprev_in_exec = &ch->next_in_exec;
     c->chans = ex->chans = ch;
     if (ch->owner) {
         ex->owner = ch;
         ex->reap_stage = 0;
+    } else {
+        ex->observers++;
     }
     return ch;
 }
@@ -77,12 +81,10 @@ static void unlink_conn(chan_t *ch)
 static void unlink_exec(chan_t *ch)
 {
     exec_t *ex = ch->ex;
-    for (chan_t **pp = &ex->chans; *pp; pp = &(*pp)->next_in_exec)
-        if (*pp == ch) {
-            *pp = ch->next_in_exec;
-            break;
-        }
+    *ch->pprev_in_exec = ch->next_in_exec;
+    if (ch->next_in_exec) ch->next_in_exec->pprev_in_exec = ch->pprev_in_exec;
     ch->ex = NULL;
+    if (!ch->owner) ex->observers--;
     if (ex->owner == ch) {
         ex->owner = NULL;
         ex->detached_since = now_ms();
@@ -155,13 +157,23 @@ void chan_pump(chan_t *ch)
     }
 }
 
-void chans_pump_all(agent_t *ag)
+void conn_pump(conn_t *c)
 {
-    for (conn_t *c = ag->conns; c; c = c->next) {
-        if (c->dead) continue;
-        c->more = false;
-        for (chan_t *ch = c->chans, *next; ch; ch = next) {
-            next = ch->next_in_conn;
+    c->more = false;
+    for (chan_t *ch = c->chans, *next; ch; ch = next) {
+        next = ch->next_in_conn; /* chan_pump may close ch */
+        chan_pump(ch);
+    }
+}
+
+void chans_pump_touched(agent_t *ag)
+{
+    while (ag->touched) {
+        exec_t *ex = ag->touched;
+        ag->touched = ex->next_touched;
+        ex->touched = false;
+        for (chan_t *ch = ex->chans, *next; ch; ch = next) {
+            next = ch->next_in_exec; /* chan_pump may close ch */
             chan_pump(ch);
         }
     }

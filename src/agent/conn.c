@@ -18,6 +18,7 @@
 #define OUT_SOFT (256u * 1024)       /* stop pumping output above this */
 #define OUT_HARD (64u * 1024 * 1024) /* a peer that reads nothing is dropped */
 #define READ_CHUNK (64u * 1024)
+#define IDLE_BUF_MAX (64u * 1024)
 
 bool conn_backlogged(const conn_t *c)
 {
@@ -44,10 +45,29 @@ void conn_accept(agent_t *ag)
     }
 }
 
+static void queue_flush(conn_t *c)
+{
+    if (c->queued) return;
+    c->queued = true;
+    c->next_queued = c->ag->flushq;
+    c->ag->flushq = c;
+}
+
+void conns_flush_queued(agent_t *ag)
+{
+    while (ag->flushq) {
+        conn_t *c = ag->flushq;
+        ag->flushq = c->next_queued;
+        c->queued = false;
+        if (!c->dead && c->out.len) conn_flush(c);
+    }
+}
+
 void conn_send(conn_t *c, const proto_msg *m)
 {
     if (c->dead) return;
     err_t e;
+    queue_flush(c);
     int rc = proto_encode(&c->out, m, &e);
     if (rc == -ERR_TOOBIG && c->out.len + PROTO_MAX_FRAME < OUT_HARD) {
         /* The message itself is too big: say so instead of sending it. */
@@ -70,6 +90,14 @@ void conn_send_error(conn_t *c, uint32_t req, uint32_t chan, int code, const cha
     conn_send(c, &m);
 }
 
+/* An idle connection (an observer waiting for output that may never come)
+ * holds no buffer: a few pages each, times thousands of attaches. A large
+ * buffer is kept: it belongs to a stream that would only grow it again. */
+static void release_if_idle(buf_t *b)
+{
+    if (b->len == 0 && b->cap && b->cap <= IDLE_BUF_MAX) buf_free(b);
+}
+
 void conn_flush(conn_t *c)
 {
     while (!c->dead && c->out.len > 0) {
@@ -88,27 +116,31 @@ void conn_flush(conn_t *c)
     }
     /* Drained. If output is still waiting to be pumped, EPOLLOUT (at once
      * ready) brings the loop back to pump it: nothing else might. */
-    if (!c->dead) watch_set(c->ag, &c->w, c->more ? EPOLLIN | EPOLLOUT : EPOLLIN);
+    if (c->dead) return;
+    watch_set(c->ag, &c->w, c->more ? EPOLLIN | EPOLLOUT : EPOLLIN);
+    release_if_idle(&c->out);
 }
 
 void conn_close(conn_t *c)
 {
     if (c->dead) return;
     c->dead = true;
+    c->ag->dead_conns++;
     while (c->chans)
         chan_close(c->chans);
     watch_drop(c->ag, &c->w);
 }
 
-void conns_reap(agent_t *ag)
+void conns_reap(agent_t *ag) /* after conns_flush_queued: nothing queued points here */
 {
-    for (conn_t **pp = &ag->conns; *pp;) {
+    for (conn_t **pp = &ag->conns; *pp && ag->dead_conns;) {
         conn_t *c = *pp;
         if (!c->dead) {
             pp = &c->next;
             continue;
         }
         *pp = c->next;
+        ag->dead_conns--;
         buf_free(&c->in);
         buf_free(&c->out);
         free(c);
@@ -151,7 +183,10 @@ static void read_input(conn_t *c)
             continue;
         }
         if (n < 0 && (errno == EINTR)) continue;
-        if (n < 0 && errno == EAGAIN) return;
+        if (n < 0 && errno == EAGAIN) {
+            release_if_idle(&c->in);
+            return;
+        }
         conn_close(c); /* EOF or error: the host went away */
     }
 }
@@ -160,4 +195,6 @@ void conn_event(conn_t *c, uint32_t events)
 {
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_input(c);
     if (!c->dead && (events & EPOLLOUT)) conn_flush(c);
+    /* Drained after pumping stopped at the backlog limit: go on. */
+    if (!c->dead && c->more && !conn_backlogged(c)) conn_pump(c);
 }

@@ -67,9 +67,11 @@ static void on_start(conn_t *c, const proto_exec_start *s)
     if (exec_start(c->ag, s, &ex, &e) < 0) return reply_err(c, s->req, 0, &e);
     /* Attached before the loop reads any output: nothing can be dropped. */
     proto_attach a = {.req = s->req, .chan = s->attach_chan, .exec_id = ex->id, .owner = 1};
-    if (s->attach_chan && !chan_open(c, ex, &a, &e))
+    chan_t *ch = NULL;
+    if (s->attach_chan && !(ch = chan_open(c, ex, &a, &e)))
         return reply_err(c, s->req, s->attach_chan, &e);
     reply_info(c, PROTO_EXEC_STARTED, s->req, ex);
+    if (ch) chan_pump(ch); /* a spawn failure has ended already: its EXIT */
 }
 
 static void on_attach(conn_t *c, const proto_attach *a)
@@ -85,6 +87,7 @@ static void on_attach(conn_t *c, const proto_attach *a)
     proto_msg m = {.type = PROTO_ATTACHED, .u.attached = {.req = a->req, .chan = a->chan}};
     exec_info(ex, &m.u.attached.info);
     conn_send(c, &m);
+    chan_pump(ch); /* the retained output, and EXIT if it has ended */
 }
 
 /* The channel named by a request, which must be the stdin owner if asked. */

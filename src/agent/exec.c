@@ -212,6 +212,7 @@ static bool read_stream(exec_t *ex, int s, int rounds)
         ssize_t r = read(o->w.fd, p, n);
         if (r > 0) {
             journal_commit(&o->j, (size_t)r);
+            exec_touch(ex);
             continue;
         }
         if (r < 0 && errno == EINTR) continue;
@@ -219,6 +220,14 @@ static bool read_stream(exec_t *ex, int s, int rounds)
         watch_drop(ex->ag, &o->w); /* EOF, or EIO from a PTY whose slave closed */
     }
     return false;
+}
+
+void exec_touch(exec_t *ex)
+{
+    if (ex->touched) return;
+    ex->touched = true;
+    ex->next_touched = ex->ag->touched;
+    ex->ag->touched = ex;
 }
 
 void exec_update_reading(exec_t *ex)
@@ -269,6 +278,7 @@ static void exec_finish(exec_t *ex)
     compute_result(ex);
     ex->finished = true;
     ex->finished_ms = now_ms();
+    exec_touch(ex); /* EXIT for every channel */
     if (ex->killed_by_request) evict(ex);
 }
 
@@ -451,8 +461,7 @@ void exec_info(const exec_t *ex, proto_info *info)
     info->stderr_end = ex->out[1].j.end;
     info->stdin_offset = ex->in_off;
     info->stdin_owned = ex->owner != NULL;
-    for (const chan_t *ch = ex->chans; ch; ch = ch->next_in_exec)
-        info->observers += !ch->owner;
+    info->observers = ex->observers;
     if (ex->finished) {
         info->exit = ex->result;
         info->exit.stdout_bytes = ex->out[0].j.end;
@@ -534,7 +543,7 @@ void execs_timers(agent_t *ag, int64_t now)
             run_exec_timers(ag, ex, now);
         else if (!ex->evicted && now >= ex->finished_ms + ag->o.keep_finished_ms)
             evict(ex);
-        if (ex->evicted && !ex->chans) {
+        if (ex->evicted && !ex->chans && !ex->touched) {
             *pp = ex->next;
             free_exec(ex);
             continue;

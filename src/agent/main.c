@@ -250,9 +250,8 @@ static bool stop_done(agent_t *ag, int64_t now)
 
 static void flush_all(agent_t *ag)
 {
-    chans_pump_all(ag);
-    for (conn_t *c = ag->conns; c; c = c->next)
-        if (!c->dead && c->out.len) conn_flush(c);
+    chans_pump_touched(ag);
+    conns_flush_queued(ag);
     conns_reap(ag);
 }
 

@@ -1,9 +1,16 @@
 /* spawn — start one execution's process: resolve its user, command and
- * working directory up front (so failures carry a precise message), then fork
- * a child that becomes a session and process-group leader with pipes or a
- * PTY as its stdio. What the child cannot do it reports through a close-on-
- * exec pipe, mapped to 126/127 the way shells and tini do. Not for tracking
- * the process after it starts (exec.c). */
+ * working directory up front (so failures carry a precise message), then
+ * start a child that becomes a session and process-group leader with pipes
+ * or a PTY as its stdio. What the child cannot do it reports through a
+ * close-on-exec pipe, mapped to 126/127 the way shells and tini do. Not for
+ * tracking the process after it starts (exec.c).
+ *
+ * The child shares the agent's memory until it execs (clone with CLONE_VM |
+ * CLONE_VFORK, on a stack of its own, as posix_spawn does): no page tables
+ * are copied and no page is write-protected, which fork would do for every
+ * mapping of the agent — on this machine kind that was most of the agent's
+ * CPU time per exec. The agent is suspended meanwhile; the child makes only
+ * system calls and writes nothing the agent reads, but its failure report. */
 #include "agent.h"
 
 #include "core/util.h"
@@ -11,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,13 +160,32 @@ static __attribute__((noreturn)) void child_fail(const child_plan *p, int stage)
     _exit(stage == ST_EXEC && f.err == ENOENT ? 127 : 126);
 }
 
+/* Signals whose disposition is not the default. execve resets caught
+ * signals but keeps ignored ones ignored, so the child resets these (the
+ * agent ignores SIGPIPE) rather than all 64: on this machine kind a system
+ * call is costly, and the child runs while the agent waits. The agent sets
+ * its dispositions once at startup: they are read once, at the first spawn. */
+static sigset_t non_default;
+
+static void read_dispositions(void)
+{
+    static bool done;
+    if (done) return;
+    sigemptyset(&non_default);
+    for (int s = 1; s < NSIG; s++) {
+        struct sigaction sa;
+        if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL) sigaddset(&non_default, s);
+    }
+    done = true;
+}
+
 static void child_reset_signals(void)
 {
-    sigset_t all;
-    sigemptyset(&all);
+    sigset_t none;
+    sigemptyset(&none);
     for (int s = 1; s < NSIG; s++)
-        signal(s, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &all, NULL);
+        if (sigismember(&non_default, s)) signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 static void child_stdio(const child_plan *p)
@@ -173,6 +200,23 @@ static void child_stdio(const child_plan *p)
     }
     for (int i = 0; i < 3; i++)
         if (dup2(p->fds[i], i) < 0) child_fail(p, ST_DUP);
+}
+
+static __attribute__((noreturn)) void child_main(const child_plan *p);
+
+static int child_entry(void *arg)
+{
+    child_main(arg);
+}
+
+/* The child's stack: used by one child at a time (the agent waits for it
+ * to exec or exit), a few KiB of it touched. */
+static uint8_t child_stack[64 * 1024] __attribute__((aligned(16)));
+
+static pid_t start_child(child_plan *p)
+{
+    return clone(child_entry, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                 p);
 }
 
 static __attribute__((noreturn)) void child_main(const child_plan *p)
@@ -289,12 +333,12 @@ int spawn_process(const spawn_req *r, spawn_res *res, err_t *e)
         return res->exit_code = 126, -1;
     }
     p.report = rep[1];
-    pid_t pid = fork();
-    if (pid == 0) child_main(&p);
+    read_dispositions();
+    pid_t pid = start_child(&p);
     int ferr = errno;
     close(rep[1]);
     close_fds(p.fds, 3);
-    int rc = pid < 0 ? err_sys(e, ferr, "fork for \"%s\"", r->command)
+    int rc = pid < 0 ? err_sys(e, ferr, "start a process for \"%s\"", r->command)
                      : (res->pid = pid, await_child(&p, pid, rep[0], res, e));
     close(rep[0]);
     if (rc < 0) {
