@@ -63,7 +63,8 @@ static void cycles_lose_nothing(void **state)
                 break;
             }
             if (ch.stream != BOXLET_STDOUT) continue;
-            if (ch.offset != len) fail_msg("cycle %d: a chunk at %llu, want %zu", i, ch.offset, len);
+            if (ch.offset != len)
+                fail_msg("cycle %d: a chunk at %llu, want %zu", i, ch.offset, len);
             size_t take = cycling ? 1 + (size_t)(i * 7919) % 997 : ch.len;
             take = take < ch.len ? take : ch.len;
             assert_true(len + take <= cap);

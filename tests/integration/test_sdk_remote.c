@@ -100,8 +100,8 @@ static void attach_at_the_tail(void **state)
     boxlet_chunk ch;
     assert_int_equal(boxlet_exec_read(e, &ch, 5000), BOXLET_OK);
     assert_memory_equal(ch.data, "early\n", 6);
-    assert_int_equal(boxlet_exec_attach(b, boxlet_exec_id(e), BOXLET_OFFSET_TAIL, BOXLET_OFFSET_TAIL,
-                                        BOXLET_ATTACH_OBSERVER, &tail),
+    assert_int_equal(boxlet_exec_attach(b, boxlet_exec_id(e), BOXLET_OFFSET_TAIL,
+                                        BOXLET_OFFSET_TAIL, BOXLET_ATTACH_OBSERVER, &tail),
                      BOXLET_OK);
     assert_int_equal(boxlet_exec_write(tail, "x", 1, 1000), BOXLET_EPERM); /* observer */
     assert_int_equal(boxlet_exec_write(e, "z\n", 2, 5000), BOXLET_OK);
