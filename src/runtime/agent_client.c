@@ -153,7 +153,9 @@ int agent_client_send(agent_client *c, const proto_msg *m, int timeout_ms, err_t
     buf_reset(&c->out);
     int rc = proto_encode(&c->out, m, e);
     if (rc < 0) return rc;
-    return agent_client_send_raw(c, buf_data(&c->out), c->out.len, timeout_ms, e);
+    rc = agent_client_send_raw(c, buf_data(&c->out), c->out.len, timeout_ms, e);
+    if (c->out.cap > 4096) buf_free(&c->out); /* a big frame's buffer is not kept */
+    return rc;
 }
 
 int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e)
@@ -178,6 +180,7 @@ int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e)
         } else if (n == 0) {
             return err_make(e, ERR_DISCONNECTED, "agent closed the connection"), -ERR_DISCONNECTED;
         } else if (errno == EAGAIN) {
+            if (!c->in.len) buf_free(&c->in); /* idle: hold no buffer (servers keep thousands) */
             if (wait_fd(c->fd, POLLIN, deadline) == 0) return 0;
         } else if (errno != EINTR) {
             return err_sys(e, errno, "receive from agent"), -ERR_DISCONNECTED;

@@ -240,6 +240,8 @@ attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t 
         free(a);
         return NULL;
     }
+    boxlet_box_free(a->box); /* the execution handle does not need it: memory per attach */
+    a->box = NULL;
     return a;
 }
 

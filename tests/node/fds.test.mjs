@@ -10,6 +10,7 @@ import { api, counter, sleep, startServer } from './serve.mjs';
 const [, , boxlet] = process.argv;
 const t = counter(), check = t.check;
 const fds = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length;
+const rssKib = (pid) => parseInt(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1], 10);
 const N = 100;
 
 function open(base, eid) {
@@ -27,13 +28,14 @@ async function main() {
   const eid = (await api(srv.base, 'POST', '/v1/boxes/fd/exec', { command: 'sleep', args: ['60'] })).json.execution_id;
   (await open(srv.base, eid)).close(); // warm up: whatever a first attach opens for good
   await sleep(500);
-  const before = fds(pid);
+  const before = fds(pid), rss0 = rssKib(pid);
   const socks = [];
   for (let i = 0; i < N; i++) socks.push(await open(srv.base, eid));
   await sleep(300);
-  const during = fds(pid);
+  const during = fds(pid), rss1 = rssKib(pid);
   const per = (during - before) / N;
-  console.log(`server descriptors: ${before} before, ${during} with ${N} idle attachments (${per.toFixed(2)} each)`);
+  console.log(`server descriptors: ${before} before, ${during} with ${N} idle attachments (${per.toFixed(2)} each); ` +
+    `memory ${((rss1 - rss0) / N).toFixed(1)} KiB each (measured, not checked: docs/BENCHMARKS.md)`);
   check('at most two descriptors per idle attachment', per <= 2.05, `${per}`);
   for (const ws of socks) ws.close();
   await sleep(1500);
