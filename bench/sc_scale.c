@@ -294,6 +294,8 @@ void scenario_idle_attach(bench_t *b)
     int n = b->idle_attach, ok = 0, failed = 0, dropped = 0, run = 0;
     int step = n >= 10 ? n / 10 : 1;
     ws_t *w = calloc((size_t)n, sizeof *w);
+    for (int i = 0; i < n; i++)
+        w[i].fd = -1; /* never opened (the run may stop early) */
     measure(b, p, 2, 0);
     double t0 = clock_ms(), serviced = t0;
     for (int i = 0; i < n && run < 3; i++) { /* stop after 3 refusals in a row */
