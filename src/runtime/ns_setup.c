@@ -105,6 +105,12 @@ static void bind_file(const setup_plan *p, const char *src, const char *rel, boo
 {
     char dst[PATH_MAX + 64];
     at(dst, sizeof dst, p, rel);
+    char *slash = strrchr(dst, '/'); /* a minimal rootfs may lack /etc */
+    if (slash && slash != dst) {
+        *slash = '\0';
+        if (mkdir(dst, 0755) < 0 && errno != EEXIST) fail(p, "create directory \"%s\"", dst);
+        *slash = '/';
+    }
     int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) fail(p, "create mount point \"%s\"", dst);
     close(fd);

@@ -104,6 +104,12 @@ a
 dir
 bar" "$out"
 
+rootfs=$SCRATCH/rootfs
+mkdir -p "$rootfs/bin" && cp "$(command -v busybox)" "$rootfs/bin/busybox"
+check "import a rootfs directory" "mini" "$("$BOXLET" import "$rootfs" mini)"
+check "run it (no /etc of its own)" "hi" "$("$BOXLET" run --rm mini -- /bin/busybox echo hi)"
+"$BOXLET" rmi mini >/dev/null
+
 # Registry images: pull (plain progress lines off a terminal), images, rmi, prune.
 if start_registry "$SCRATCH/registry" >/dev/null; then
     ref=127.0.0.1:$REG_PORT/busybox:1
