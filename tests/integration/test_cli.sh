@@ -17,9 +17,15 @@ cleanup() {
     stop_registry
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
     if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; fi
+    # Whatever the server could not remove (it died, or the run stopped
+    # early): removed locally, so no box outlives its home.
+    for b in $(BOXLET_URL= "$BOXLET" --home "$SCRATCH" ls -q 2>/dev/null); do
+        BOXLET_URL= "$BOXLET" --home "$SCRATCH" rm -f "$b" >/dev/null 2>&1
+    done
     rm -rf "$SCRATCH"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM # the EXIT trap cleans up, once, and the run stops
 if [ "$MODE" = remote ]; then
     # The server owns the home; the CLI only knows its URL and key.
     "$BOXLET" serve --port 0 --api-key clikey --ready-fd 3 3>"$BOXLET_HOME/ready" \

@@ -20,7 +20,8 @@ cleanup() {
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
     rm -rf "$BOXLET_HOME"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM # the EXIT trap cleans up, once, and the run stops
 U=http://127.0.0.1:$port
 A="Authorization: Bearer s3cret"
 pass=0 fail=0

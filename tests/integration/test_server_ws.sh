@@ -22,5 +22,6 @@ cleanup() {
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
     rm -rf "$BOXLET_HOME"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM # the EXIT trap cleans up, once, and the run stops
 node "$HERE/../node/$SCRIPT" "http://127.0.0.1:$port" $KEY
