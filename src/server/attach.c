@@ -68,14 +68,9 @@ static void push_json(attach_t *a, json_t *v)
 
 static void push_exit(attach_t *a, const boxlet_exit *x)
 {
-    static const char *const names[] = {"running", "completed", "killed", "timed_out"};
-    push_json(a, json_pack("{s:s, s:i, s:i, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "type",
-                           "exit", "exit_code", x->exit_code, "signal", x->signal, "timed_out",
-                           x->timed_out, "status", names[x->status <= 3 ? x->status : 0],
-                           "duration_ms", (json_int_t)x->duration_ms, "stdout_bytes",
-                           (json_int_t)x->stdout_bytes, "stderr_bytes", (json_int_t)x->stderr_bytes,
-                           "cpu_us", (json_int_t)x->cpu_us, "peak_rss_kib",
-                           (json_int_t)x->peak_rss_kib, "error_message", x->error_message));
+    json_t *v = reply_exit_json(x);
+    json_object_set_new(v, "type", json_string("exit"));
+    push_json(a, v);
     a->exit_queued = true;
 }
 

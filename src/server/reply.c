@@ -104,3 +104,15 @@ json_t *reply_timestamp(long long ms)
     snprintf(buf + n, sizeof buf - n, ".%03lldZ", ms % 1000);
     return json_string(buf);
 }
+
+json_t *reply_exit_json(const boxlet_exit *x)
+{
+    static const char *const names[] = {"running", "completed", "killed", "timed_out"};
+    const char *status = x->status <= BOXLET_EXEC_TIMED_OUT ? names[x->status] : "unknown";
+    return json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:s}", "status", status,
+                     "exit_code", x->exit_code, "signal", x->signal, "timed_out", x->timed_out,
+                     "duration_ms", (json_int_t)x->duration_ms, "stdout_bytes",
+                     (json_int_t)x->stdout_bytes, "stderr_bytes", (json_int_t)x->stderr_bytes,
+                     "cpu_us", (json_int_t)x->cpu_us, "peak_rss_kib", (json_int_t)x->peak_rss_kib,
+                     "error_message", x->error_message);
+}

@@ -25,4 +25,9 @@ void reply_wire_error(http_resp *rs, int status, const char *code, const char *t
 /* RFC 3339 UTC of a wall-clock time in ms, as a new JSON string. */
 json_t *reply_timestamp(long long ms);
 
+/* An execution's exit result as JSON (status name, code, signal, timing,
+ * byte counts, error message): for the executions routes and the attach
+ * route's exit frame alike. */
+json_t *reply_exit_json(const boxlet_exit *x);
+
 #endif

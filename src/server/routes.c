@@ -85,25 +85,9 @@ static json_t *box_json(boxlet_box *b)
     return v;
 }
 
-static const char *exec_status_name(boxlet_exec_status st)
-{
-    static const char *const n[] = {"running", "completed", "killed", "timed_out"};
-    return st <= BOXLET_EXEC_TIMED_OUT ? n[st] : "unknown";
-}
-
-static json_t *exit_json(const boxlet_exit *x)
-{
-    return json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:s}", "status",
-                     exec_status_name(x->status), "exit_code", x->exit_code, "signal", x->signal,
-                     "timed_out", x->timed_out, "duration_ms", (json_int_t)x->duration_ms,
-                     "stdout_bytes", (json_int_t)x->stdout_bytes, "stderr_bytes",
-                     (json_int_t)x->stderr_bytes, "cpu_us", (json_int_t)x->cpu_us, "peak_rss_kib",
-                     (json_int_t)x->peak_rss_kib, "error_message", x->error_message);
-}
-
 static json_t *exec_json(const boxlet_exec_info *i)
 {
-    json_t *v = exit_json(&i->exit);
+    json_t *v = reply_exit_json(&i->exit);
     json_object_set_new(v, "execution_id", json_string(i->id));
     json_object_set_new(v, "command", json_string(i->command));
     json_object_set_new(v, "pid", json_integer(i->pid));
