@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -56,6 +57,18 @@ int64_t now_ms(void)
 int64_t wall_ms(void)
 {
     return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t deadline_of(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+int ms_until(int64_t deadline)
+{
+    if (deadline < 0) return -1;
+    int64_t left = deadline - now_ms();
+    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 }
 
 static int fd_flag(int fd, int get, int set, int flag, int on)

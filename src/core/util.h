@@ -44,6 +44,15 @@ char *xstrdup(const char *s);
 int64_t now_ms(void);
 int64_t wall_ms(void);
 
+/* A CLOCK_MONOTONIC deadline timeout_ms from now; -1 (none) for a negative
+ * timeout. */
+int64_t deadline_of(int timeout_ms);
+
+/* Milliseconds left until deadline for poll(): -1 for no deadline, 0 once
+ * it passed. Reads the clock once: a MAX(0, deadline - now_ms()) reads it
+ * twice and can return -1 (wait forever) when the millisecond ticks. */
+int ms_until(int64_t deadline);
+
 /* 0 or -errno. */
 int fd_set_nonblock(int fd, int on);
 int fd_set_cloexec(int fd, int on);

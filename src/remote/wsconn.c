@@ -97,11 +97,6 @@ static int io_wait(wsc_t *c, bool in, bool out, int ms)
     return rc > 0;
 }
 
-static int left_ms(int64_t deadline)
-{
-    return deadline < 0 ? -1 : (int)MAX(0, deadline - now_ms());
-}
-
 /* ---- the handshake -------------------------------------------------------- */
 
 static const char *header(const char *head, const char *name, char *out, size_t len)
@@ -129,7 +124,7 @@ static int send_all(wsc_t *c, int64_t deadline, err_t *e)
         int rc = io_write(c, e);
         if (rc < 0) return rc;
         if (!c->tx.len) return 0;
-        if (!io_wait(c, false, true, left_ms(deadline)))
+        if (!io_wait(c, false, true, ms_until(deadline)))
             return err_make(e, ERR_TIMEOUT, "websocket: handshake: the server does not read");
     }
 }
@@ -149,7 +144,7 @@ static int read_head(wsc_t *c, int64_t deadline, size_t *hlen, err_t *e)
                             MAX_HEAD);
         int rc = io_read(c, &c->rx, e);
         if (rc < 0) return rc;
-        if (rc == 0 && !io_wait(c, true, false, left_ms(deadline)))
+        if (rc == 0 && !io_wait(c, true, false, ms_until(deadline)))
             return err_make(e, ERR_TIMEOUT, "websocket: handshake: no answer from the server");
     }
 }
@@ -164,7 +159,7 @@ static int refused(wsc_t *c, const char *head, size_t hlen, int64_t deadline, lo
     while (c->rx.len - hlen < want && !c->eof) {
         int rc = io_read(c, &c->rx, NULL);
         if (rc < 0) break;
-        if (rc == 0 && !io_wait(c, true, false, left_ms(deadline))) break;
+        if (rc == 0 && !io_wait(c, true, false, ms_until(deadline))) break;
     }
     size_t n = MIN(c->rx.len - hlen, want);
     if (body && (*body = malloc(n + 1))) {
@@ -177,7 +172,7 @@ static int refused(wsc_t *c, const char *head, size_t hlen, int64_t deadline, lo
 
 static int handshake(wsc_t *c, const wsc_opts *o, long *status, char **body, err_t *e)
 {
-    int64_t deadline = o->timeout_ms < 0 ? -1 : now_ms() + o->timeout_ms;
+    int64_t deadline = deadline_of(o->timeout_ms);
     CURLU *u = curl_url();
     char *host = NULL, *port = NULL, *path = NULL, *query = NULL;
     int rc = 0;
@@ -374,13 +369,13 @@ int wsc_recv(wsc_t *c, ws_msg *m, int timeout_ms, err_t *e)
     int rc = settle(c, e);
     if (rc < 0) return rc;
     if (c->close_seen) return err_make(e, ERR_DISCONNECTED, "websocket: the connection is closed");
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = deadline_of(timeout_ms);
     for (;;) {
         if ((rc = parse(c, m, e)) != 0) return rc;
         if ((rc = io_write(c, e)) < 0) return rc; /* pongs, stdin queued earlier */
         if ((rc = io_read(c, &c->rx, e)) < 0) return rc;
         if (rc > 0) continue;
-        int left = left_ms(deadline);
+        int left = ms_until(deadline);
         if (left == 0 || !io_wait(c, true, c->tx.len > 0, left)) {
             if (left != 0 && deadline >= 0 && now_ms() < deadline) continue;
             return 0;
@@ -398,14 +393,14 @@ int wsc_send(wsc_t *c, int opcode, const void *p, size_t n, err_t *e)
 
 int wsc_flush(wsc_t *c, int timeout_ms, err_t *e)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = deadline_of(timeout_ms);
     for (;;) {
         int rc = io_write(c, e);
         if (rc < 0) return rc;
         if (!c->tx.len) return 1;
         if (c->rx.len + c->side.len < RX_MAX && !c->eof && (rc = io_read(c, &c->side, e)) < 0)
             return rc;
-        int left = left_ms(deadline);
+        int left = ms_until(deadline);
         if (left == 0) return 0;
         io_wait(c, c->rx.len + c->side.len < RX_MAX && !c->eof, true, left);
     }

@@ -46,18 +46,6 @@ void agent_client_free(agent_client *c)
     free(c);
 }
 
-static int remaining(int64_t deadline)
-{
-    if (deadline < 0) return -1;
-    int64_t left = deadline - now_ms();
-    return left > 0 ? (int)left : 0;
-}
-
-static int64_t deadline_of(int timeout_ms)
-{
-    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-}
-
 static int try_connect(const char *path, int *fd, err_t *e)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -80,9 +68,9 @@ static int hello(agent_client *c, int64_t deadline, const char *path, err_t *e)
 {
     proto_msg m = {.type = PROTO_HELLO,
                    .u.hello = {.version = PROTO_VERSION, .peer = (char *)"boxlet " BOXLET_VERSION}};
-    int rc = agent_client_send(c, &m, remaining(deadline), e);
+    int rc = agent_client_send(c, &m, ms_until(deadline), e);
     if (rc < 0) return rc;
-    rc = agent_client_recv(c, &m, remaining(deadline), e);
+    rc = agent_client_recv(c, &m, ms_until(deadline), e);
     if (rc == 0) return err_make(e, ERR_TIMEOUT, "agent socket \"%s\": no HELLO in time", path);
     if (rc < 0) return err_wrap(e, "agent socket \"%s\"", path);
     int bad = m.type != PROTO_HELLO || m.u.hello.version != PROTO_VERSION;
@@ -99,7 +87,7 @@ int agent_client_connect(const char *path, int timeout_ms, agent_client **out, e
     int64_t deadline = deadline_of(timeout_ms);
     int fd = -1, rc;
     while ((rc = try_connect(path, &fd, e)) < 0) {
-        if (remaining(deadline) == 0)
+        if (ms_until(deadline) == 0)
             return err_make(e, ERR_TIMEOUT, "%s (gave up after %d ms)", e->msg, timeout_ms);
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -124,7 +112,7 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 {
     struct pollfd p = {.fd = fd, .events = ev};
     for (;;) {
-        int n = poll(&p, 1, remaining(deadline));
+        int n = poll(&p, 1, ms_until(deadline));
         if (n >= 0 || errno != EINTR) return n;
     }
 }

@@ -131,9 +131,9 @@ static void on_ack(boxlet_exec *e, uint64_t off)
  * Returns 1, 0 on timeout, or a negative error. */
 static int next_msg(boxlet_exec *e, uint32_t want, proto_msg *m, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = deadline_of(timeout_ms);
     for (;;) {
-        int left = deadline < 0 ? -1 : (int)MAX(0, deadline - now_ms());
+        int left = ms_until(deadline);
         int rc = agent_client_recv(e->c, m, left, &e->err);
         if (rc <= 0) return rc;
         bool stream = m->type == PROTO_OUTPUT || m->type == PROTO_GAP || m->type == PROTO_EXIT;
@@ -380,10 +380,10 @@ int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
 
 int boxlet_exec_wait(boxlet_exec *e, boxlet_exit *st, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = deadline_of(timeout_ms);
     boxlet_chunk c;
     do {
-        int left = deadline < 0 ? -1 : (int)MAX(0, deadline - now_ms());
+        int left = ms_until(deadline);
         int rc = boxlet_exec_read(e, &c, left);
         if (rc != BOXLET_OK) return rc;
     } while (c.kind != BOXLET_CHUNK_END);
@@ -403,13 +403,13 @@ int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_
     if (buf_append(&e->pend, data, len) < 0)
         return fail(e, err_make(&e->err, ERR_NOMEM, "stdin: out of memory"));
     int rc = flush_stdin(e);
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = deadline_of(timeout_ms);
     while (rc == 0 && e->sent < e->acked + e->pend.len && !e->ended) {
         if (e->qbytes > QUEUE_MAX || (deadline >= 0 && now_ms() >= deadline))
             return fail(e, err_make(&e->err, ERR_TIMEOUT,
                                     "stdin: the process is not reading (bytes stay queued)"));
         proto_msg m;
-        int left = deadline < 0 ? -1 : (int)MAX(0, deadline - now_ms());
+        int left = ms_until(deadline);
         rc = next_msg(e, WANT_ACK, &m, left);
         if (rc == 1) /* an unrelated reply: not ours to keep */
             proto_msg_free(&m);

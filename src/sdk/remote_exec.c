@@ -224,9 +224,9 @@ int sdk_rexec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
         end_chunk(c);
         return BOXLET_OK;
     }
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = deadline_of(timeout_ms);
     for (;;) {
-        int left = deadline < 0 ? -1 : (int)MAX(0, deadline - now_ms());
+        int left = ms_until(deadline);
         ws_msg m;
         int rc = wsc_recv(e->ws, &m, left, &e->err);
         if (rc == 0)
