@@ -3,7 +3,7 @@
 
 #include "core/buf.h"
 
-#include <curl/curl.h>
+#include "lazy/curl.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +20,11 @@ struct rest {
     char *auth;      /* "Authorization: Bearer KEY" */
 };
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void global_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 int rest_open(const char *url, const char *api_key, rest_t **out, err_t *e)
 {
     *out = NULL;
-    pthread_once(&once, global_init);
+    int rc = lazy_curl_load(e);
+    if (rc < 0) return rc;
     if (!url || !*url) return err_make(e, ERR_INVAL, "remote: an empty server URL");
     bool unix_sock = strncmp(url, "unix:", 5) == 0;
     if (!unix_sock && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)

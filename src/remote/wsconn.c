@@ -6,7 +6,7 @@
 #include "core/util.h"
 #include "core/ws.h"
 
-#include <curl/curl.h>
+#include "lazy/curl.h"
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -236,6 +236,8 @@ int wsc_open(const wsc_opts *o, wsc_t **out, long *status, char **body, err_t *e
     *out = NULL;
     if (status) *status = 0;
     if (body) *body = NULL;
+    int rc = lazy_curl_load(e);
+    if (rc < 0) return rc;
     wsc_t *c = calloc(1, sizeof *c);
     if (!c) return err_make(e, ERR_NOMEM, "websocket: out of memory");
     buf_init(&c->rx, 0);
@@ -245,7 +247,6 @@ int wsc_open(const wsc_opts *o, wsc_t **out, long *status, char **body, err_t *e
     c->fd = -1;
     if (getrandom(&c->rng, sizeof c->rng, 0) != (ssize_t)sizeof c->rng || !c->rng)
         c->rng = (uint64_t)now_ms() | 1;
-    int rc = 0;
     if (!(c->h = curl_easy_init())) rc = err_make(e, ERR_NOMEM, "websocket: curl: out of memory");
     if (rc == 0) {
         curl_easy_setopt(c->h, CURLOPT_URL, o->url);

@@ -9,8 +9,7 @@
 #include "runtime/oci.h"
 #include "runtime/registry.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "lazy/archive.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -208,10 +207,11 @@ static struct archive *disk_writer(void)
 static int fill_tar(const char *root, const void *arg, err_t *e)
 {
     const char *src = arg;
+    int rc = lazy_archive_load(e);
+    if (rc < 0) return err_wrap(e, "import \"%s\"", src);
     struct archive *in = archive_read_new(), *out = disk_writer();
     archive_read_support_filter_all(in);
     archive_read_support_format_tar(in);
-    int rc = 0;
     if (archive_read_open_filename(in, src, 65536) != ARCHIVE_OK)
         rc = err_make(e, ERR_INVAL, "open tarball \"%s\": %s", src, archive_error_string(in));
     struct archive_entry *ent;

@@ -10,8 +10,7 @@
 
 #include "core/sha256.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "lazy/archive.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -708,10 +707,11 @@ static int archive_setup(unpack *u, int fd, int compression, err_t *e)
 static int unpack_layer(int fd, const char *root, int compression, uint32_t base, err_t *e)
 {
     unpack u = {.root = root, .rootfd = -1, .base = base};
+    int rc = lazy_archive_load(e);
+    if (rc < 0) return rc;
     if (mkdir(root, 0755) < 0) return err_sys(e, errno, "create directory \"%s\"", root);
     if ((u.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return err_sys(e, errno, "open \"%s\"", root);
-    int rc = 0;
     if (fchmod(u.rootfd, 0755) < 0 || (base && fchown(u.rootfd, base, base) < 0))
         rc = err_sys(e, errno, "set owner of \"%s\"", root);
     u.in = archive_read_new();

@@ -15,7 +15,7 @@
 #include "runtime/oci.h"
 #include "runtime/registry.h"
 
-#include <curl/curl.h>
+#include "lazy/curl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -321,14 +321,6 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
     }
     bool ok = rs->fd >= 0 ? sink_file(rs, p, len) : sink_mem(rs, p, len);
     return ok ? len : 0;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 /* One request, no retries and no auth handling. */
@@ -738,9 +730,7 @@ static int pull_run(pull *p, const char *ref, const registry_opts *o, err_t *e)
     s->backoff_ms = o && o->backoff_ms > 0 ? o->backoff_ms : 250;
     snprintf(p->tag, sizeof p->tag, "%s%s", s->r.digest[0] ? "sha256-" : "",
              s->r.digest[0] ? s->r.digest + 7 : s->r.tag);
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK)
-        return err_make(e, ERR_INTERNAL, "curl_global_init: %s", curl_easy_strerror(curl_init_rc));
+    if ((rc = lazy_curl_load(e)) < 0) return rc;
     if (!(s->c = curl_easy_init())) return err_make(e, ERR_NOMEM, "curl_easy_init failed");
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/downloads", p->home);

@@ -11,7 +11,7 @@
 
 #include "core/sha256.h"
 
-#include <curl/curl.h>
+#include "lazy/curl.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>

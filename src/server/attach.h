@@ -18,7 +18,7 @@
 
 #include "server/http.h"
 
-#include <libwebsockets.h>
+#include "server/lazy_lws.h"
 
 typedef struct attach attach_t;
 

@@ -13,7 +13,7 @@
 #include "server/worker.h"
 
 #include <errno.h>
-#include <libwebsockets.h>
+#include "server/lazy_lws.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,6 +390,11 @@ int server_run(const server_opts *o)
                   .api_key = o->api_key,
                   .max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY,
                   .started_ms = wall_ms()};
+    err_t le;
+    if (lazy_lws_load(&le) < 0) {
+        fprintf(stderr, "boxlet serve: %s\n", le.msg);
+        return 1;
+    }
     if (boxlet_runtime_open(o->home, &s.rt) != BOXLET_OK) {
         fprintf(stderr, "boxlet serve: open the runtime: %s\n", boxlet_runtime_errmsg(s.rt));
         boxlet_runtime_free(s.rt);

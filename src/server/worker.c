@@ -3,7 +3,7 @@
 
 #include "server/reply.h"
 
-#include <libwebsockets.h>
+#include "server/lazy_lws.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>

@@ -1,0 +1,67 @@
+/* lazy/curl — libcurl: the REST and WebSocket clients of remote mode, and registry pulls.
+ * Loaded on first use; see lazy/lazy.h. Include this instead of the
+ * library's header. */
+#ifndef BOXLET_LAZY_CURL_H
+#define BOXLET_LAZY_CURL_H
+
+#define CURL_DISABLE_TYPECHECK /* the rename below replaces its macros */
+#include <curl/curl.h>
+
+#include "lazy/lazy.h"
+
+#define BX_CURL_FNS(X)                                                                             \
+    X(curl_easy_cleanup)                                                                           \
+    X(curl_easy_escape)                                                                            \
+    X(curl_easy_getinfo)                                                                           \
+    X(curl_easy_init)                                                                              \
+    X(curl_easy_perform)                                                                           \
+    X(curl_easy_recv)                                                                              \
+    X(curl_easy_reset)                                                                             \
+    X(curl_easy_send)                                                                              \
+    X(curl_easy_setopt)                                                                            \
+    X(curl_easy_strerror)                                                                          \
+    X(curl_free)                                                                                   \
+    X(curl_global_init)                                                                            \
+    X(curl_slist_append)                                                                           \
+    X(curl_slist_free_all)                                                                         \
+    X(curl_url)                                                                                    \
+    X(curl_url_cleanup)                                                                            \
+    X(curl_url_get)                                                                                \
+    X(curl_url_set)
+
+struct bx_curl_fns {
+#define BX_SLOT(f) __typeof__(f) *f;
+    BX_CURL_FNS(BX_SLOT)
+#undef BX_SLOT
+};
+
+/* Loads the library once: 0, or ERR_UNSUPPORTED saying which and why. */
+int lazy_curl_load(err_t *e);
+
+/* The table, loading it first if need be (or ending the process). */
+const struct bx_curl_fns *bx_curl(void);
+
+#ifndef BX_LAZY_IMPL
+#undef curl_easy_getinfo /* curl.h's own argument-count macros */
+#undef curl_easy_setopt
+#define curl_easy_cleanup (bx_curl()->curl_easy_cleanup)
+#define curl_easy_escape (bx_curl()->curl_easy_escape)
+#define curl_easy_getinfo (bx_curl()->curl_easy_getinfo)
+#define curl_easy_init (bx_curl()->curl_easy_init)
+#define curl_easy_perform (bx_curl()->curl_easy_perform)
+#define curl_easy_recv (bx_curl()->curl_easy_recv)
+#define curl_easy_reset (bx_curl()->curl_easy_reset)
+#define curl_easy_send (bx_curl()->curl_easy_send)
+#define curl_easy_setopt (bx_curl()->curl_easy_setopt)
+#define curl_easy_strerror (bx_curl()->curl_easy_strerror)
+#define curl_free (bx_curl()->curl_free)
+#define curl_global_init (bx_curl()->curl_global_init)
+#define curl_slist_append (bx_curl()->curl_slist_append)
+#define curl_slist_free_all (bx_curl()->curl_slist_free_all)
+#define curl_url (bx_curl()->curl_url)
+#define curl_url_cleanup (bx_curl()->curl_url_cleanup)
+#define curl_url_get (bx_curl()->curl_url_get)
+#define curl_url_set (bx_curl()->curl_url_set)
+#endif
+
+#endif
