@@ -8,6 +8,7 @@
  * The init builds its root (ns_setup.c), locks itself down and execs the
  * agent, which signals readiness on an inherited pipe. Every string the
  * children need is computed here, before fork. */
+#include "core/util.h"
 #include "runtime/fsutil.h"
 #include "runtime/backend.h"
 #include "runtime/cgroup.h"
@@ -396,8 +397,24 @@ static bool ns_alive(const box_proc *p)
     return st != 0 && st == p->start_time;
 }
 
+/* Waits for the box's init to end. A pidfd wakes us the moment it exits
+ * (polling every 10 ms made every stop and remove cost at least that); the
+ * sleep loop is only the fallback for kernels without pidfd_open. */
 static bool wait_gone(const box_proc *p, int timeout_ms)
 {
+    int pfd = p->pid > 0 ? (int)syscall(SYS_pidfd_open, p->pid, 0) : -1;
+    if (pfd >= 0) { /* checked by start time after opening: it names our init */
+        int64_t deadline = deadline_of(timeout_ms);
+        struct pollfd w = {.fd = pfd, .events = POLLIN};
+        bool polled = true;
+        while (polled && ns_alive(p)) {
+            int left = ms_until(deadline);
+            if (left == 0) break;
+            polled = poll(&w, 1, left) >= 0 || errno == EINTR;
+        }
+        close(pfd);
+        if (polled) return !ns_alive(p);
+    }
     for (int waited = 0; ns_alive(p); waited += 10) {
         if (waited >= timeout_ms) return false;
         struct timespec ts = {0, 10 * 1000 * 1000};

@@ -47,7 +47,7 @@ int setup_plan_make(const box_spec *s, setup_plan *p, err_t *e)
     snprintf(p->log, sizeof p->log, "%s/agent.log", s->dir);
     snprintf(p->agent, sizeof p->agent, "%s", s->agent_path);
     snprintf(p->hostname, sizeof p->hostname, "%s", s->hostname);
-    return 0;
+    return security_filter(&p->seccomp, e);
 }
 
 static __attribute__((noreturn, format(printf, 2, 3))) void fail(const setup_plan *p,
@@ -221,7 +221,8 @@ static void redirect_stdio(const setup_plan *p)
 static void lock_down(const setup_plan *p)
 {
     err_t e;
-    if (security_drop_caps(&e) < 0 || security_no_new_privs(&e) < 0 || security_seccomp(&e) < 0) {
+    if (security_drop_caps(&e) < 0 || security_no_new_privs(&e) < 0 ||
+        security_seccomp(p->seccomp, &e) < 0) {
         errno = 0;
         fail(p, "%s", e.msg);
     }

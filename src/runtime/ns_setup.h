@@ -9,6 +9,7 @@
 #include "runtime/backend.h"
 
 #include <limits.h>
+#include <linux/filter.h>
 
 #define SETUP_MAX_BINDS 8
 
@@ -23,9 +24,10 @@ typedef struct setup_plan {
     char agent[PATH_MAX];               /* boxlet-agent on the host */
     char log[PATH_MAX];                 /* the agent's stdout/stderr */
     char hostname[65];
-    int ready_fd; /* inherited by the agent (--ready-fd) */
-    int err_fd;   /* close-on-exec: setup failures are written here */
-    int net_fd;   /* slirp4netns's exit pipe (kept by the agent), or -1 */
+    int ready_fd;                     /* inherited by the agent (--ready-fd) */
+    int err_fd;                       /* close-on-exec: setup failures are written here */
+    int net_fd;                       /* slirp4netns's exit pipe (kept by the agent), or -1 */
+    const struct sock_fprog *seccomp; /* compiled once per process */
 } setup_plan;
 
 /* Fills plan from s. */

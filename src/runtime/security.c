@@ -6,10 +6,16 @@
 
 #include <errno.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static const int keep_caps[] = {
     CAP_CHOWN,      CAP_DAC_OVERRIDE, CAP_FOWNER,      CAP_FSETID,           CAP_KILL,
@@ -28,8 +34,9 @@ int security_drop_caps(err_t *e)
 {
     for (int cap = 0; cap <= 63; cap++) {
         if (kept(cap)) continue;
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-            return err_sys(e, errno, "drop capability %d from the bounding set", cap);
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+        if (errno == EINVAL) break; /* past cap_last_cap */
+        return err_sys(e, errno, "drop capability %d from the bounding set", cap);
     }
     return 0;
 }
@@ -112,7 +119,9 @@ static int deny_clone_namespaces(scmp_filter_ctx ctx)
     return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 }
 
-int security_seccomp(err_t *e)
+/* Builds the rules and exports them as BPF through a memfd (libseccomp 2.5
+ * exports only to a descriptor). */
+static int compile(struct sock_fprog *out, err_t *e)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (!ctx) return err_make(e, ERR_NOMEM, "seccomp_init failed");
@@ -125,7 +134,45 @@ int security_seccomp(err_t *e)
     }
     if (rc == 0 && (rc = deny_clone_namespaces(ctx)) < 0)
         err_make(e, ERR_INTERNAL, "seccomp rule for clone: %d", rc);
-    if (rc == 0 && (rc = seccomp_load(ctx)) < 0) err_make(e, ERR_IO, "load seccomp filter: %d", rc);
+    int fd = rc == 0 ? memfd_create("boxlet-seccomp", MFD_CLOEXEC) : -1;
+    if (rc == 0 && fd < 0) rc = err_sys(e, errno, "seccomp: memfd_create");
+    if (rc == 0 && (rc = seccomp_export_bpf(ctx, fd)) < 0)
+        err_make(e, ERR_INTERNAL, "seccomp: export the filter: %d", rc);
     seccomp_release(ctx);
-    return rc < 0 ? -(e ? e->code : ERR_INTERNAL) : 0;
+    if (rc < 0) {
+        if (fd >= 0) close(fd);
+        return -(e ? e->code : ERR_INTERNAL);
+    }
+    off_t len = lseek(fd, 0, SEEK_END);
+    struct sock_filter *insns = len > 0 ? malloc((size_t)len) : NULL;
+    if (!insns || len % (off_t)sizeof *insns || len / (off_t)sizeof *insns > BPF_MAXINSNS ||
+        pread(fd, insns, (size_t)len, 0) != len) {
+        free(insns);
+        close(fd);
+        return err_make(e, ERR_INTERNAL, "seccomp: the exported filter is unreadable (%lld bytes)",
+                        (long long)len);
+    }
+    close(fd);
+    *out =
+        (struct sock_fprog){.len = (unsigned short)(len / (off_t)sizeof *insns), .filter = insns};
+    return 0;
+}
+
+static pthread_mutex_t filter_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sock_fprog the_filter; /* kept for the process's life */
+
+int security_filter(const struct sock_fprog **out, err_t *e)
+{
+    pthread_mutex_lock(&filter_lock);
+    int rc = the_filter.filter ? 0 : compile(&the_filter, e);
+    pthread_mutex_unlock(&filter_lock);
+    *out = rc == 0 ? &the_filter : NULL;
+    return rc;
+}
+
+int security_seccomp(const struct sock_fprog *prog, err_t *e)
+{
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) < 0)
+        return err_sys(e, errno, "load the seccomp filter");
+    return 0;
 }
