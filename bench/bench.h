@@ -36,7 +36,8 @@ typedef struct bench {
     int peer_ns;      /* fd of the private mount namespace for crun/podman */
     FILE *csv;
     boxlet_runtime *rt;
-    char tag[32]; /* unique prefix for peer container names */
+    char tag[32];         /* unique prefix for peer container names */
+    const char *variants; /* --variants: run only these (comma list), or NULL */
 } bench_t;
 
 /* ---- util.c ------------------------------------------------------------ */

@@ -5,9 +5,11 @@
  *
  *   bench_box [--smoke] [--csv FILE] [--only S1,S2,...] [--keep]
  *             [--runs N] [--cold-runs N] [--tput-mib N] [--tput-runs N]
- *             [--boxes N] [--idle-attach N] [--idle-boxes N]
+ *             [--boxes N] [--idle-attach N] [--idle-boxes N] [--variants V1,V2,...]
  *
  * Scenarios: exec, cold, tput, conc, boxes, attach, idle (all by default).
+ * --variants keeps only the named rows of the scenarios run (e.g.
+ * boxlet-rest-ws), for profiling one path.
  * --smoke runs every scenario with tiny sizes (the ctest run). Peers that are
  * not installed are skipped with a note. Needs root (boxes and peers do).
  * Everything the run creates lives under one scratch directory and is torn
@@ -92,6 +94,8 @@ static const char *parse(bench_t *b, int argc, char **argv, const char **csv)
             b->cold_runs = int_arg(argc, argv, &i);
         else if (strcmp(a, "--tput-mib") == 0)
             b->tput_bytes = (unsigned long long)int_arg(argc, argv, &i) << 20;
+        else if (strcmp(a, "--variants") == 0 && i + 1 < argc)
+            b->variants = argv[++i];
         else if (strcmp(a, "--tput-runs") == 0)
             b->tput_runs = int_arg(argc, argv, &i);
         else if (strcmp(a, "--boxes") == 0)

@@ -1,7 +1,15 @@
 /* attach — see attach.h. Frames wait in a small queue for the socket;
  * while more than QUEUE_HIGH bytes wait, the execution's connection is not
  * read, so an owner's slowness reaches the process through the agent's own
- * flow control and the server's memory per attach stays bounded. */
+ * flow control and the server's memory per attach stays bounded.
+ *
+ * Output chunks of one stream that arrive while earlier frames still wait
+ * are joined into one frame of up to JOIN_MAX bytes: the agent forwards what
+ * a pipe holds when it wakes (often a single 4 KiB page), and one frame and
+ * one send() per page held WebSocket throughput to a quarter of what a
+ * 64 KiB frame per send() gives. A chunk that finds the queue empty gets a
+ * frame of its own size, so an interactive session's frames go out at once
+ * and an idle attach holds nothing. */
 #include "server/attach.h"
 
 #include "core/utf8.h"
@@ -16,12 +24,15 @@
 #include <unistd.h>
 
 #define QUEUE_HIGH (256u * 1024)
+#define JOIN_MAX (64u * 1024) /* payload of a frame that joins chunks */
 
 typedef struct frame {
     struct frame *next;
     bool text;
-    size_t len;
-    uint8_t buf[]; /* LWS_PRE bytes of headroom, then the payload */
+    uint8_t stream; /* data frames: 1 stdout, 2 stderr; 0 for text */
+    size_t len;     /* payload bytes (the stream prefix included) */
+    size_t cap;     /* payload bytes the allocation holds */
+    uint8_t buf[];  /* LWS_PRE bytes of headroom, then the payload */
 } frame_t;
 
 struct attach {
@@ -39,14 +50,30 @@ struct attach {
     size_t nheld[2];
 };
 
+/* Appends to the last frame when it is a frame of the same stream with
+ * room (never the head: lws may be sending it). */
+static bool frame_join(attach_t *a, uint8_t prefix, const void *p, size_t n)
+{
+    frame_t *t = a->tail;
+    if (!prefix || !t || t == a->head || t->stream != prefix || t->cap - t->len < n) return false;
+    memcpy(t->buf + LWS_PRE + t->len, p, n);
+    t->len += n;
+    a->queued += n;
+    return true;
+}
+
 static bool frame_push(attach_t *a, bool text, uint8_t prefix, const void *p, size_t n)
 {
+    if (frame_join(a, prefix, p, n)) return true;
     size_t len = n + (prefix ? 1 : 0);
-    frame_t *f = malloc(sizeof *f + LWS_PRE + len);
+    size_t cap = prefix && a->head ? MAX(len, JOIN_MAX + 1) : len;
+    frame_t *f = malloc(sizeof *f + LWS_PRE + cap);
     if (!f) return false;
     f->next = NULL;
     f->text = text;
+    f->stream = prefix;
     f->len = len;
+    f->cap = cap;
     if (prefix) f->buf[LWS_PRE] = prefix;
     memcpy(f->buf + LWS_PRE + (prefix ? 1 : 0), p, n);
     if (a->tail)

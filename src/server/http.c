@@ -318,10 +318,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
 }
 
+/* tx_packet_size: with 0, lws caps every send() at rx_buffer_size (4 KiB)
+ * and queues the rest of a frame in its own buffer, sending it on later
+ * loop turns: a 64 KiB output frame cost 16 send()s and 16 turns. A frame
+ * now goes out in one send() (attach.c joins output into frames of up to
+ * 64 KiB). */
+#define TX_PACKET_MAX (128u * 1024)
+
 static const struct lws_protocols protocols[] = {
-    {"http", callback, sizeof(pss_t), 4096, 0, NULL, 0},
+    {"http", callback, sizeof(pss_t), 4096, 0, NULL, TX_PACKET_MAX},
     /* Chosen only by a client asking for it (Sec-WebSocket-Protocol). */
-    {"boxlet.v1", callback, sizeof(pss_t), 4096, 0, NULL, 0},
+    {"boxlet.v1", callback, sizeof(pss_t), 4096, 0, NULL, TX_PACKET_MAX},
     {"boxlet-exec", attach_raw_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
