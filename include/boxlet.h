@@ -389,6 +389,51 @@ int boxlet_exec_fd(const boxlet_exec *e);
  * loop would otherwise need. Local executions only; a no-op on a remote
  * one. */
 void boxlet_exec_fd_disown(boxlet_exec *e);
+
+/* ---- shared agent connections (servers holding many attaches) ---------- */
+
+/* One connection to box b's agent that many executions share, each on a
+ * channel of its own: an event loop holding thousands of attaches polls one
+ * descriptor per box instead of one per attach. Frames are routed to their
+ * execution whichever call reads the socket; a reader that falls behind has
+ * its channel paused at the agent (an owner's process then waits, as with
+ * a connection of its own; an observer later gets a GAP), so it holds up
+ * neither the others nor memory. Local runtimes only (BOXLET_EUNSUPPORTED
+ * on a remote one). Single-threaded like every handle: the connection and
+ * the executions on it are used from one thread. */
+typedef struct boxlet_conn boxlet_conn;
+int boxlet_conn_open(boxlet_box *b, boxlet_conn **out);
+/* Like boxlet_exec_attach, over c. Errors as there, in boxlet_conn_errmsg. */
+int boxlet_conn_attach(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
+                       unsigned long long stderr_offset, int flags, boxlet_exec **out);
+/* The descriptor to poll for readability (-1 once the connection failed);
+ * when readable, call boxlet_conn_pump. */
+int boxlet_conn_fd(const boxlet_conn *c);
+/* As boxlet_exec_fd_disown, for c's descriptor. */
+void boxlet_conn_fd_disown(boxlet_conn *c);
+/* The caller closed the disowned descriptor (its loop dropped it): c is
+ * dead from now on and touches it no more; every execution on it is ready
+ * and its reads return BOXLET_EDISCONNECTED. */
+void boxlet_conn_fd_closed(boxlet_conn *c);
+/* Reads everything the descriptor has and routes it. BOXLET_OK, or the
+ * error that ended the connection (every execution on it is then ready, and
+ * its reads return BOXLET_EDISCONNECTED). */
+int boxlet_conn_pump(boxlet_conn *c);
+/* An execution on c that got output, its end, or an error since it was
+ * last returned here, or NULL. Any call on any execution of c may read the
+ * socket, so drain this list after each such call, not only after a pump:
+ * boxlet_exec_read with timeout 0 on each, until BOXLET_ETIMEOUT. */
+boxlet_exec *boxlet_conn_next_ready(boxlet_conn *c);
+/* The number of executions attached through c. */
+size_t boxlet_conn_count(const boxlet_conn *c);
+/* A caller's pointer carried by an execution (for boxlet_conn_next_ready). */
+void boxlet_exec_set_user(boxlet_exec *e, void *user);
+void *boxlet_exec_user(const boxlet_exec *e);
+/* Why the last call on c failed. */
+const char *boxlet_conn_errmsg(const boxlet_conn *c);
+/* Closes c. Free every execution attached through it first (each detaches
+ * its own channel). */
+void boxlet_conn_free(boxlet_conn *c);
 /* Writes stdin bytes (stdin owner only). The bytes are always taken: they
  * are queued in e and sent to the agent within a window of unacknowledged
  * bytes; the call waits up to timeout_ms (-1: forever, 0: not at all) for all

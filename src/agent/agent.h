@@ -39,6 +39,8 @@ struct chan {
     uint32_t id;
     bool owner; /* owns stdin; its reading paces the process */
     bool exit_sent;
+    bool paused;     /* PAUSE: nothing is sent until RESUME (an owner's
+                        unsent output then paces the process) */
     uint64_t cur[2]; /* next offset to send, per stream */
     uint64_t acked;  /* last STDIN_ACK offset sent */
     conn_t *conn;    /* NULL once the connection is gone */

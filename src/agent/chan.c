@@ -134,7 +134,7 @@ static bool at_end(const chan_t *ch)
 void chan_pump(chan_t *ch)
 {
     exec_t *ex = ch->ex;
-    if (!ex || !ch->conn || ch->conn->dead) return;
+    if (!ex || !ch->conn || ch->conn->dead || ch->paused) return;
     bool moved = false;
     for (;;) {
         if (conn_backlogged(ch->conn)) {

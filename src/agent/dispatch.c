@@ -126,6 +126,17 @@ static void on_chan_req(conn_t *c, uint8_t type, const proto_chan_req *r)
     reply_ok(c, r->req);
 }
 
+/* Flow control of one channel among many on a connection: the host stops
+ * reading a slow consumer's channel without stopping the others. No reply;
+ * a channel that is gone (it ended meanwhile) is no error. */
+static void on_flow(conn_t *c, uint8_t type, const proto_chan_req *r)
+{
+    chan_t *ch = chan_find(c, r->chan);
+    if (!ch) return;
+    ch->paused = type == PROTO_PAUSE;
+    if (!ch->paused) chan_pump(ch);
+}
+
 static void on_exec_req(conn_t *c, uint8_t type, const proto_exec_req *r)
 {
     if (type == PROTO_SIGNAL && !signal_allowed(r->signal)) {
@@ -181,6 +192,9 @@ void dispatch(conn_t *c, proto_msg *m)
     case PROTO_DETACH:
     case PROTO_STDIN_EOF:
         return on_chan_req(c, m->type, &m->u.chan_req);
+    case PROTO_PAUSE:
+    case PROTO_RESUME:
+        return on_flow(c, m->type, &m->u.chan_req);
     case PROTO_SIGNAL:
     case PROTO_RESIZE:
     case PROTO_KILL:

@@ -275,6 +275,8 @@ static const msg_desc messages[] = {
     [PROTO_INFO] = {"INFO", &info_msg_shape},
     [PROTO_LIST] = {"LIST", &req_shape},
     [PROTO_LISTING] = {"LISTING", &listing_shape},
+    [PROTO_PAUSE] = {"PAUSE", &chan_req_shape},
+    [PROTO_RESUME] = {"RESUME", &chan_req_shape},
 };
 
 static const msg_desc *lookup(int type)

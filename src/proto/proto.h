@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 1u
+#define PROTO_VERSION 2u /* 2: PAUSE and RESUME */
 #define PROTO_HEADER_LEN 5u
 #define PROTO_MAX_FRAME (2u * 1024 * 1024) /* type + body */
 #define PROTO_MAX_CHUNK (64u * 1024)       /* OUTPUT / STDIN data */
@@ -60,6 +60,8 @@ enum proto_type {
     PROTO_INFO = 25,
     PROTO_LIST = 26, /* host→agent: every execution's info */
     PROTO_LISTING = 27,
+    PROTO_PAUSE = 28,  /* host→agent: stop sending on a channel (no reply) */
+    PROTO_RESUME = 29, /* host→agent: send on it again (no reply) */
 };
 
 enum proto_stream { PROTO_STDOUT = 1, PROTO_STDERR = 2 };
@@ -184,7 +186,8 @@ typedef struct proto_stdin_ack {
     uint64_t offset; /* every byte below is accepted */
 } proto_stdin_ack;
 
-/* DETACH, STDIN_EOF: by channel. SIGNAL, RESIZE, KILL, STATUS: by exec id. */
+/* DETACH, STDIN_EOF, PAUSE, RESUME: by channel. SIGNAL, RESIZE, KILL, STATUS:
+ * by exec id. */
 typedef struct proto_chan_req {
     uint32_t req;
     uint32_t chan;

@@ -1,9 +1,15 @@
 /* exec — boxlet_exec: one execution, over its own connection to the box's
- * agent (channel 1). Output frames are returned to the reader as they come;
- * frames that arrive while a call waits for its reply (a signal, a stdin
- * window) are queued as copies and handed out first by the next read. Stdin
- * is sent within a window of unacknowledged bytes, so the agent's buffer
- * stays small and nothing is lost or duplicated. */
+ * agent (channel 1), or over a channel of a shared boxlet_conn (conn.c).
+ * On its own connection, output frames are returned to the reader as they
+ * come; frames that arrive while a call waits for its reply (a signal, a
+ * stdin window) are queued as copies and handed out first by the next read.
+ * On a shared connection every frame is routed by channel into its
+ * execution's queue, whoever reads the socket; a queue over PAUSE_HIGH
+ * pauses its channel at the agent (PAUSE) until the reader brings it under
+ * PAUSE_LOW (RESUME), so one slow reader holds up neither the others nor
+ * the server's memory. Stdin is sent within a window of unacknowledged
+ * bytes, so the agent's buffer stays small and nothing is lost or
+ * duplicated. */
 #include "sdk/sdk.h"
 
 #include "core/util.h"
@@ -14,7 +20,9 @@
 
 #define CHAN 1u
 #define STDIN_WINDOW (1u << 20)
-#define QUEUE_MAX (64u << 20) /* queued output while a call waits */
+#define QUEUE_MAX (64u << 20)   /* queued output while a call waits */
+#define PAUSE_HIGH (256u << 10) /* shared connection: queued bytes that pause a channel */
+#define PAUSE_LOW (64u << 10)   /* ... and that resume it */
 #define CALL_TIMEOUT_MS 10000
 #define WANT_ACK UINT32_MAX /* next_msg: return after a STDIN_ACK */
 
@@ -88,8 +96,16 @@ static int enqueue(boxlet_exec *e, const proto_msg *m)
     return 0;
 }
 
+/* A shared connection that failed is never touched again: its descriptor
+ * may be closed (and its number reused) by the loop that owned it. */
+static int conn_gone(boxlet_exec *e)
+{
+    return err_make(&e->err, ERR_DISCONNECTED, "execution %s: %s", e->id, e->conn->err.msg);
+}
+
 static int send_msg(boxlet_exec *e, const proto_msg *m)
 {
+    if (e->conn && e->conn->dead) return conn_gone(e);
     int rc = agent_client_send(e->c, m, CALL_TIMEOUT_MS, &e->err);
     return rc < 0 ? rc : 0;
 }
@@ -103,7 +119,7 @@ static int flush_stdin(boxlet_exec *e)
             (size_t)MIN(MIN(end - e->sent, PROTO_MAX_CHUNK), STDIN_WINDOW - (e->sent - e->acked));
         proto_msg m = {
             .type = PROTO_STDIN,
-            .u.stdin_msg = {.chan = CHAN,
+            .u.stdin_msg = {.chan = e->chan,
                             .offset = e->sent,
                             .data = {buf_data(&e->pend) + (e->sent - e->acked), (uint32_t)n}}};
         int rc = send_msg(e, &m);
@@ -111,7 +127,7 @@ static int flush_stdin(boxlet_exec *e)
         e->sent += n;
     }
     if (e->eof_wanted && !e->eof_sent && e->sent == end) {
-        proto_msg m = {.type = PROTO_STDIN_EOF, .u.chan_req = {.req = 0, .chan = CHAN}};
+        proto_msg m = {.type = PROTO_STDIN_EOF, .u.chan_req = {.req = 0, .chan = e->chan}};
         e->eof_sent = true;
         return send_msg(e, &m);
     }
@@ -126,41 +142,87 @@ static void on_ack(boxlet_exec *e, uint64_t off)
     flush_stdin(e);
 }
 
-/* Receives until a stream frame (want == 0: returned in *m) or the reply to
- * request `want` (returned in *m). Other frames are handled or queued.
- * Returns 1, 0 on timeout, or a negative error. */
+/* Pauses or resumes e's channel on its shared connection (no reply). */
+static void flow(boxlet_exec *e, bool pause)
+{
+    proto_msg m = {.type = pause ? PROTO_PAUSE : PROTO_RESUME, .u.chan_req = {.chan = e->chan}};
+    e->paused = pause;
+    if (!e->conn->dead)
+        agent_client_send(e->c, &m, CALL_TIMEOUT_MS, NULL); /* a failure shows on the next read */
+}
+
+static uint32_t chan_of(const proto_msg *m)
+{
+    switch (m->type) {
+    case PROTO_OUTPUT:
+        return m->u.output.chan;
+    case PROTO_GAP:
+        return m->u.gap.chan;
+    case PROTO_EXIT:
+        return m->u.exit.chan;
+    case PROTO_STDIN_ACK:
+        return m->u.stdin_ack.chan;
+    case PROTO_ERROR:
+        return m->u.error.chan;
+    default:
+        return 0;
+    }
+}
+
+/* Applies a frame that answers no call to t. */
+static int apply(boxlet_exec *t, const proto_msg *m)
+{
+    if (m->type == PROTO_EXIT) {
+        set_exit(t, &m->u.exit.exit);
+    } else if (m->type == PROTO_OUTPUT || m->type == PROTO_GAP) {
+        if (enqueue(t, m) < 0) return -ERR_NOMEM;
+        if (t->conn && !t->paused && t->qbytes > PAUSE_HIGH) flow(t, true);
+    } else if (m->type == PROTO_STDIN_ACK) {
+        on_ack(t, m->u.stdin_ack.offset);
+    } else if (m->type == PROTO_ERROR && m->u.error.req == 0) {
+        err_make(&t->err, (int)m->u.error.code, "%s", m->u.error.message);
+    }
+    return 0;
+}
+
+boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem)
+{
+    boxlet_exec *t = sdk_conn_find(c, chan_of(m));
+    if (!t) return NULL;
+    if (apply(t, m) < 0) *nomem = true;
+    sdk_conn_mark_ready(t);
+    return t;
+}
+
+/* Receives until a stream frame (want == 0: returned in *m, or, on a shared
+ * connection, queued: returns 2) or the reply to request `want` (returned in
+ * *m). Other frames are handled or queued, on a shared connection for
+ * whichever execution they belong to. Returns 1 (or 2), 0 on timeout, or a
+ * negative error. */
 static int next_msg(boxlet_exec *e, uint32_t want, proto_msg *m, int timeout_ms)
 {
     int64_t deadline = deadline_of(timeout_ms);
     for (;;) {
+        if (e->conn && e->conn->dead) return conn_gone(e);
         int left = ms_until(deadline);
         int rc = agent_client_recv(e->c, m, left, &e->err);
+        if (rc < 0 && e->conn) sdk_conn_fail(e->conn, &e->err);
         if (rc <= 0) return rc;
         bool stream = m->type == PROTO_OUTPUT || m->type == PROTO_GAP || m->type == PROTO_EXIT;
-        if (stream && !want) return 1;
-        if (m->type == PROTO_EXIT) {
-            set_exit(e, &m->u.exit.exit);
-        } else if (stream) {
-            if ((rc = enqueue(e, m)) < 0) {
-                proto_msg_free(m);
-                return err_make(&e->err, ERR_NOMEM, "queue output: out of memory");
-            }
-        } else if (m->type == PROTO_STDIN_ACK) {
-            on_ack(e, m->u.stdin_ack.offset);
-            if (want == WANT_ACK) {
-                proto_msg_free(m);
-                return 2;
-            }
-        } else if (want && proto_reply_req(m) == want) {
-            return 1;
-        } else if (m->type == PROTO_ERROR && m->u.error.req == 0) {
-            err_make(&e->err, (int)m->u.error.code, "%s", m->u.error.message);
-        }
+        if (stream && !want && !e->conn) return 1; /* handed out in place */
+        if (want && want != WANT_ACK && !stream && proto_reply_req(m) == want) return 1;
+        bool nomem = false;
+        boxlet_exec *t = e->conn ? sdk_conn_route(e->conn, m, &nomem) : e;
+        if (!e->conn && apply(e, m) < 0) nomem = true;
+        bool ack = m->type == PROTO_STDIN_ACK;
         /* No early return on the deadline here: frames already read into
          * the client's buffer would then wait for a socket event that never
          * comes. The next recv decodes them first and only times out when
          * nothing is buffered and nothing is readable. */
         proto_msg_free(m);
+        if (nomem) return err_make(&e->err, ERR_NOMEM, "queue output: out of memory");
+        if (t == e && ack && want == WANT_ACK) return 2;
+        if (t == e && stream && !want) return 2; /* queued for us */
     }
 }
 
@@ -185,10 +247,29 @@ static int call(boxlet_exec *e, proto_msg *req, uint32_t *req_field, proto_msg *
 
 /* ---- start, attach ------------------------------------------------------- */
 
+/* Opens e's channel (ATTACH) and takes the stdin offset to resume from. */
+static int send_attach(boxlet_exec *e, unsigned long long so, unsigned long long se)
+{
+    proto_msg m = {.type = PROTO_ATTACH,
+                   .u.attach = {.chan = e->chan,
+                                .exec_id = e->id,
+                                .stdout_offset = so,
+                                .stderr_offset = se,
+                                .owner = e->owner}};
+    proto_msg reply;
+    int rc = call(e, &m, &m.u.attach.req, &reply);
+    if (rc == 0) {
+        e->acked = e->sent = reply.u.attached.info.stdin_offset; /* resend from here */
+        proto_msg_free(&reply);
+    }
+    return rc;
+}
+
 static boxlet_exec *exec_new(void)
 {
     boxlet_exec *e = calloc(1, sizeof *e);
     if (e) buf_init(&e->pend, 0);
+    if (e) e->chan = CHAN;
     return e;
 }
 
@@ -226,7 +307,7 @@ static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
                             .retain = cmd->retain,
                             .reconnect_grace_ms = cmd->grace_ms,
                             .has_stdin = cmd->has_stdin,
-                            .attach_chan = CHAN};
+                            .attach_chan = e->chan};
     s->stdin_data = (proto_bytes){buf_data(&cmd->stdin_data), (uint32_t)cmd->stdin_data.len};
     proto_msg reply;
     rc = env ? call(e, &m, &s->req, &reply) : err_make(&e->err, ERR_NOMEM, "out of memory");
@@ -282,18 +363,32 @@ int boxlet_exec_attach(boxlet_box *b, const char *exec_id, unsigned long long st
     if (b->rt->remote)
         return finish_open(b, e, sdk_rexec_attach(b, e, stdout_offset, stderr_offset), out);
     int rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err);
-    proto_msg m = {.type = PROTO_ATTACH,
-                   .u.attach = {.chan = CHAN,
-                                .exec_id = e->id,
-                                .stdout_offset = stdout_offset,
-                                .stderr_offset = stderr_offset,
-                                .owner = e->owner}};
-    proto_msg reply;
-    if (rc == 0 && (rc = call(e, &m, &m.u.attach.req, &reply)) == 0) {
-        e->acked = e->sent = reply.u.attached.info.stdin_offset; /* resend from here */
-        proto_msg_free(&reply);
-    }
+    if (rc == 0) rc = send_attach(e, stdout_offset, stderr_offset);
     return finish_open(b, e, rc, out);
+}
+
+int boxlet_conn_attach(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
+                       unsigned long long stderr_offset, int flags, boxlet_exec **out)
+{
+    *out = NULL;
+    if (c->dead)
+        return sdk_fail(&c->err, NULL,
+                        err_make(&c->err, ERR_DISCONNECTED, "the shared agent connection is gone"));
+    boxlet_exec *e = exec_new();
+    if (!e) return sdk_fail(&c->err, NULL, err_make(&c->err, ERR_NOMEM, "out of memory"));
+    e->owner = !(flags & BOXLET_ATTACH_OBSERVER);
+    snprintf(e->id, sizeof e->id, "%s", exec_id);
+    sdk_conn_link(c, e);
+    int rc = send_attach(e, stdout_offset, stderr_offset);
+    if (rc < 0) {
+        c->err = e->err;
+        sdk_conn_unlink(e); /* the channel never opened: nothing to detach */
+        e->c = NULL;
+        boxlet_exec_free(e);
+        return sdk_fail(&c->err, NULL, rc);
+    }
+    *out = e;
+    return BOXLET_OK;
 }
 
 const char *boxlet_exec_id(const boxlet_exec *e)
@@ -308,7 +403,7 @@ int boxlet_exec_fd(const boxlet_exec *e)
 
 void boxlet_exec_fd_disown(boxlet_exec *e)
 {
-    if (e->c) agent_client_disown_fd(e->c);
+    if (e->c && !e->conn) agent_client_disown_fd(e->c);
 }
 
 const char *boxlet_exec_errmsg(const boxlet_exec *e)
@@ -330,6 +425,7 @@ static bool pop_queued(boxlet_exec *e, boxlet_chunk *c)
     sdk_qchunk *q = &e->q[e->qhead++];
     e->qlen--;
     e->qbytes -= q->len;
+    if (e->paused && e->qbytes < PAUSE_LOW) flow(e, false);
     *c = (boxlet_chunk){.kind = q->kind,
                         .stream = q->stream,
                         .offset = q->offset,
@@ -369,10 +465,16 @@ int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
         end_chunk(c);
         return BOXLET_OK;
     }
+    if (e->conn && e->conn->dead) return fail(e, conn_gone(e));
     int rc = next_msg(e, 0, &e->cur, timeout_ms);
     if (rc == 0)
         return fail(e, err_make(&e->err, ERR_TIMEOUT, "no output within %d ms", timeout_ms));
     if (rc < 0) return fail(e, rc);
+    if (rc == 2) { /* queued for us by the shared connection */
+        if (pop_queued(e, c)) return BOXLET_OK;
+        end_chunk(c);
+        return BOXLET_OK;
+    }
     e->have_cur = true;
     to_chunk(e, c);
     return BOXLET_OK;
@@ -485,6 +587,13 @@ void boxlet_exec_free(boxlet_exec *e)
         free(e->q[e->qhead + i].data);
     free(e->q);
     buf_free(&e->pend);
+    if (e->conn) { /* a shared connection stays: close only our channel */
+        proto_msg m = {.type = PROTO_DETACH, .u.chan_req = {.chan = e->chan}};
+        if (!e->conn->dead && !e->ended) /* after EXIT the agent closed it */
+            agent_client_send(e->c, &m, CALL_TIMEOUT_MS, NULL);
+        sdk_conn_unlink(e);
+        e->c = NULL;
+    }
     agent_client_free(e->c); /* closing the connection detaches */
     wsc_close(e->ws, 1000);
     free(e);

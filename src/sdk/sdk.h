@@ -50,9 +50,32 @@ typedef struct sdk_qchunk {
     size_t len;
 } sdk_qchunk;
 
-struct boxlet_exec {
-    /* local: one agent connection, channel 1 */
+/* A connection to one box's agent shared by many executions, each on its
+ * own channel (conn.c). Frames are routed by channel into each execution's
+ * queue; executions that got something wait in a ready list. */
+#define SDK_CONN_BUCKETS 1024u
+struct boxlet_conn {
     agent_client *c;
+    uint32_t next_chan;                    /* never reused: late frames of a
+                                              closed channel are dropped */
+    boxlet_exec *bucket[SDK_CONN_BUCKETS]; /* by chan % SDK_CONN_BUCKETS */
+    boxlet_exec *ready;                    /* got something since last asked */
+    size_t nexecs;
+    bool dead;
+    err_t err;
+};
+
+struct boxlet_exec {
+    /* local: an agent connection of its own (channel 1), or a channel of a
+     * shared boxlet_conn (then c is the conn's, and every frame, own or
+     * not, goes through the queues) */
+    agent_client *c;
+    boxlet_conn *conn;
+    uint32_t chan;
+    boxlet_exec *hash_next, *ready_next;
+    bool in_ready;
+    bool paused; /* PAUSE sent: the queue is over its high mark */
+    void *user;
     char id[PROTO_MAX_ID + 1];
     bool owner;
     bool ended;
@@ -74,6 +97,25 @@ struct boxlet_exec {
     uint64_t written;    /* stdin bytes given to this handle since */
     err_t err;
 };
+
+/* ---- conn.c: executions sharing a connection ------------------------------ */
+
+/* The execution on channel chan of c, or NULL (closed meanwhile). */
+boxlet_exec *sdk_conn_find(boxlet_conn *c, uint32_t chan);
+/* Puts e on its connection's ready list (once). */
+void sdk_conn_mark_ready(boxlet_exec *e);
+/* Puts e (new, not yet attached) on c with a fresh channel number. */
+void sdk_conn_link(boxlet_conn *c, boxlet_exec *e);
+/* Takes e off its connection (hash and ready list). */
+void sdk_conn_unlink(boxlet_exec *e);
+/* The connection failed (err says why): every execution on it is marked
+ * ready, so its reader sees the error. */
+void sdk_conn_fail(boxlet_conn *c, const err_t *err);
+/* Routes a frame that answers no call to the execution of its channel on c
+ * (queued output, exit, stdin acknowledgement, channel error) and marks it
+ * ready. Returns that execution (NULL: a closed channel's, dropped), or
+ * sets *nomem. */
+boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem);
 
 /* The public exit result of an agent's exit result. */
 void sdk_exit_from(boxlet_exit *out, const proto_exit *x);

@@ -9,7 +9,14 @@
  * one send() per page held WebSocket throughput to a quarter of what a
  * 64 KiB frame per send() gives. A chunk that finds the queue empty gets a
  * frame of its own size, so an interactive session's frames go out at once
- * and an idle attach holds nothing. */
+ * and an idle attach holds nothing.
+ *
+ * All attaches of one box share one agent connection (a mux around a
+ * boxlet_conn, adopted into the lws loop once), so an idle attach costs
+ * the server one descriptor, its client's socket. Output is routed to each
+ * attach by channel; an attach whose client is slow stops reading its
+ * execution at QUEUE_HIGH, the SDK then pauses that channel at the agent,
+ * and the other attaches on the connection go on. */
 #include "server/attach.h"
 
 #include "core/utf8.h"
@@ -35,12 +42,25 @@ typedef struct frame {
     uint8_t buf[];  /* LWS_PRE bytes of headroom, then the payload */
 } frame_t;
 
+/* One box's shared agent connection and the attaches using it. */
+typedef struct mux {
+    struct mux *next; /* in server_t.muxes while it takes new attaches */
+    server_t *s;
+    char box_id[64];
+    boxlet_conn *conn;
+    struct lws *raw; /* the adopted descriptor; NULL once lws closed it */
+    size_t users;    /* attaches */
+    bool dead;       /* the connection failed: no new attaches */
+    bool servicing;
+} mux_t;
+
 struct attach {
     server_t *s;
-    struct lws *ws, *raw;
+    struct lws *ws;
+    mux_t *mux;
     boxlet_box *box;
     boxlet_exec *ex;
-    bool owner, ended, exit_queued, paused;
+    bool owner, ended, exit_queued, lost;
     bool ext;                /* boxlet.v1 */
     bool ping_now;           /* a Ping right after the upgrade (clients time out without one) */
     unsigned long long skip; /* stdin bytes to drop: the execution has them */
@@ -136,8 +156,14 @@ static void pump(attach_t *a)
 {
     boxlet_chunk c;
     while (!a->exit_queued && a->queued < QUEUE_HIGH) {
-        if (boxlet_exec_read(a->ex, &c, 0) != BOXLET_OK)
-            break; /* nothing now (or the agent went away: the raw wsi closes) */
+        int rc = boxlet_exec_read(a->ex, &c, 0);
+        if (rc == BOXLET_ETIMEOUT) break; /* nothing now */
+        if (rc != BOXLET_OK) {            /* the agent went away: so does the client */
+            if (!a->lost && a->ws)
+                lws_set_timeout(a->ws, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+            a->lost = true;
+            break;
+        }
         if (c.kind == BOXLET_CHUNK_DATA)
             push_data(a, c.stream, c.data, c.len, false);
         else if (c.kind == BOXLET_CHUNK_END) {
@@ -150,12 +176,86 @@ static void pump(attach_t *a)
                                    (json_int_t)c.offset, "to", (json_int_t)c.gap_end));
         /* A GAP for a plain client: it gets the retained backlog, as BoxLite. */
     }
-    bool pause = a->queued >= QUEUE_HIGH || a->exit_queued;
-    if (a->raw && pause != a->paused) {
-        lws_rx_flow_control(a->raw, pause ? 0 : 1);
-        a->paused = pause;
-    }
     if (a->head && a->ws) lws_callback_on_writable(a->ws);
+}
+
+/* ---- the shared connection ----------------------------------------------------- */
+
+/* Pumps every attach whose execution got something: any call on any
+ * execution of the connection may have read frames for the others. */
+static void mux_service(mux_t *m)
+{
+    if (!m || m->servicing) return; /* the outer loop picks up what this adds */
+    m->servicing = true;
+    for (boxlet_exec *e; (e = boxlet_conn_next_ready(m->conn));)
+        pump(boxlet_exec_user(e));
+    m->servicing = false;
+}
+
+static void mux_unlist(mux_t *m)
+{
+    for (mux_t **p = &m->s->muxes; *p; p = &(*p)->next)
+        if (*p == m) {
+            *p = m->next;
+            break;
+        }
+    m->next = NULL;
+}
+
+/* The connection failed: it takes no new attaches; the ones on it learn. */
+static void mux_lost(mux_t *m)
+{
+    if (m->dead) return;
+    m->dead = true;
+    mux_unlist(m);
+    mux_service(m);
+}
+
+static void mux_release(mux_t *m)
+{
+    if (--m->users) return;
+    if (!m->dead) mux_unlist(m);
+    if (m->raw) { /* lws closes the descriptor it adopted */
+        lws_set_opaque_user_data(m->raw, NULL);
+        lws_set_timeout(m->raw, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    }
+    boxlet_conn_free(m->conn);
+    free(m);
+}
+
+/* The box's live shared connection, opened (and adopted) on first use:
+ * BOXLET_OK and *out, or an error with the box's message. */
+static int mux_get(server_t *s, struct lws *wsi, boxlet_box *box, mux_t **out)
+{
+    const char *id = boxlet_box_id(box);
+    for (mux_t *m = s->muxes; m; m = m->next)
+        if (strcmp(m->box_id, id) == 0) return *out = m, BOXLET_OK;
+    mux_t *m = calloc(1, sizeof *m);
+    if (!m) return BOXLET_ENOMEM;
+    m->s = s;
+    snprintf(m->box_id, sizeof m->box_id, "%s", id);
+    int rc = boxlet_conn_open(box, &m->conn);
+    if (rc != BOXLET_OK) {
+        free(m);
+        return rc;
+    }
+    lws_sock_file_fd_type d;
+    d.filefd = boxlet_conn_fd(m->conn);
+    lws_adopt_desc_t info = {.vh = lws_get_vhost(wsi),
+                             .type = LWS_ADOPT_RAW_FILE_DESC,
+                             .fd = d,
+                             .vh_prot_name = "boxlet-exec",
+                             .opaque = m};
+    if (!(m->raw = lws_adopt_descriptor_vhost_via_info(&info))) {
+        boxlet_conn_free(m->conn);
+        free(m);
+        return BOXLET_EIO;
+    }
+    boxlet_conn_fd_disown(m->conn);
+    m->next = s->muxes;
+    s->muxes = m;
+    *out = m;
+    return BOXLET_OK;
 }
 
 /* ---- opening ----------------------------------------------------------------- */
@@ -251,17 +351,28 @@ attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t 
     a->ext = ext;
     a->owner = !wants_observer(wsi);
     int rc = boxlet_box_get(s->rt, box, &a->box);
-    if (rc == BOXLET_OK)
-        rc = boxlet_exec_attach(a->box, eid, out_off, err_off,
+    const char *why = NULL;
+    if (rc == BOXLET_OK) rc = mux_get(s, wsi, a->box, &a->mux);
+    if (rc == BOXLET_OK) {
+        a->mux->users++; /* held from here: released below on failure */
+        rc = boxlet_conn_attach(a->mux->conn, eid, out_off, err_off,
                                 a->owner ? 0 : BOXLET_ATTACH_OBSERVER, &a->ex);
+        if (rc != BOXLET_OK) {
+            snprintf(msg, msglen, "%s", boxlet_conn_errmsg(a->mux->conn));
+            why = msg;
+            mux_release(a->mux);
+        }
+    }
     if (rc != BOXLET_OK) {
         *status = reply_status_of(rc);
-        snprintf(msg, msglen, "%s",
-                 a->box ? boxlet_box_errmsg(a->box) : boxlet_runtime_errmsg(s->rt));
+        if (!why)
+            snprintf(msg, msglen, "%s",
+                     a->box ? boxlet_box_errmsg(a->box) : boxlet_runtime_errmsg(s->rt));
         boxlet_box_free(a->box);
         free(a);
         return NULL;
     }
+    boxlet_exec_set_user(a->ex, a);
     boxlet_box_free(a->box); /* the execution handle does not need it: memory per attach */
     a->box = NULL;
     return a;
@@ -272,16 +383,6 @@ void attach_established(attach_t *a, struct lws *wsi)
     a->ws = wsi;
     a->ping_now = true;
     lws_callback_on_writable(wsi);
-    int fd = boxlet_exec_fd(a->ex);
-    lws_sock_file_fd_type d;
-    d.filefd = fd;
-    lws_adopt_desc_t info = {.vh = lws_get_vhost(wsi),
-                             .type = LWS_ADOPT_RAW_FILE_DESC,
-                             .fd = d,
-                             .vh_prot_name = "boxlet-exec",
-                             .opaque = a};
-    a->raw = fd >= 0 ? lws_adopt_descriptor_vhost_via_info(&info) : NULL;
-    if (a->raw) boxlet_exec_fd_disown(a->ex); /* lws closes what it adopted */
     if (a->ext) { /* where the streams resume, and where stdin continues */
         unsigned long long o = 0, e = 0;
         offset_arg(wsi, "stdout_offset", &o);
@@ -292,6 +393,7 @@ void attach_established(attach_t *a, struct lws *wsi)
                                (json_int_t)boxlet_exec_stdin_offset(a->ex)));
     }
     pump(a); /* the backlog, and whatever the handle already holds */
+    mux_service(a->mux);
 }
 
 /* ---- client frames ----------------------------------------------------------- */
@@ -343,6 +445,7 @@ static void control(attach_t *a, const void *in, size_t len)
                       *boxlet_exec_errmsg(a->ex) ? boxlet_exec_errmsg(a->ex) : boxlet_strerror(rc));
     json_decref(o);
     pump(a); /* a control call may have queued output inside the handle */
+    mux_service(a->mux);
 }
 
 void attach_receive(attach_t *a, const void *in, size_t len, bool binary)
@@ -362,6 +465,7 @@ void attach_receive(attach_t *a, const void *in, size_t len, bool binary)
     if (rc != BOXLET_OK && rc != BOXLET_ETIMEOUT)
         control_error(a, "stdin: %s", boxlet_exec_errmsg(a->ex));
     pump(a);
+    mux_service(a->mux);
 }
 
 int attach_writeable(attach_t *a)
@@ -387,28 +491,21 @@ int attach_writeable(attach_t *a)
         return -1;
     }
     pump(a);
+    mux_service(a->mux);
     if (a->head) lws_callback_on_writable(a->ws);
     return 0;
-}
-
-void attach_exec_readable(attach_t *a)
-{
-    pump(a);
 }
 
 void attach_close(attach_t *a)
 {
     if (!a) return;
-    if (a->raw) {
-        lws_set_opaque_user_data(a->raw, NULL);
-        lws_set_timeout(a->raw, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-    }
     while (a->head) {
         frame_t *f = a->head;
         a->head = f->next;
         free(f);
     }
-    boxlet_exec_free(a->ex); /* detaches: the execution keeps running */
+    boxlet_exec_free(a->ex); /* detaches its channel: the execution keeps running */
+    if (a->mux) mux_release(a->mux);
     boxlet_box_free(a->box);
     free(a);
 }
@@ -419,13 +516,21 @@ int attach_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     (void)user;
     (void)in;
     (void)len;
-    attach_t *a = lws_get_opaque_user_data(wsi);
+    mux_t *m = lws_get_opaque_user_data(wsi);
     switch (reason) {
     case LWS_CALLBACK_RAW_RX_FILE:
-        if (a) attach_exec_readable(a);
+        if (m && boxlet_conn_pump(m->conn) != BOXLET_OK) {
+            mux_lost(m);
+            return -1; /* lws closes the descriptor */
+        }
+        mux_service(m);
         return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
-        if (a) a->raw = NULL;
+        if (m) { /* lws closes the descriptor: the connection must not use it */
+            m->raw = NULL;
+            boxlet_conn_fd_closed(m->conn);
+            mux_lost(m);
+        }
         return 0;
     default:
         return 0;

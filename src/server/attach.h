@@ -3,9 +3,10 @@
  * client; binary frames from the client are stdin; text frames carry JSON
  * control messages (resize, signal, stdin_eof) and, last, the exit frame,
  * followed by Close 1000. `?stdin=false` attaches as a read-only observer.
- * The execution's agent connection is adopted into the lws loop, so output
- * is pushed as it arrives and a slow client slows the process (owner) rather
- * than growing the server's memory.
+ * The attaches of one box share one agent connection, adopted into the lws
+ * loop, so output is pushed as it arrives, an idle attach costs one
+ * descriptor, and a slow client slows the process (owner) rather than
+ * growing the server's memory.
  *
  * With the `boxlet.v1` subprotocol (opt-in: plain clients never see it):
  * `?stdout_offset=N&stderr_offset=M` resume points, an
@@ -33,12 +34,10 @@ void attach_established(attach_t *a, struct lws *wsi);
 void attach_receive(attach_t *a, const void *in, size_t len, bool binary);
 /* The client's socket can take a frame: send one. Returns -1 to close. */
 int attach_writeable(attach_t *a);
-/* The exec connection has data. */
-void attach_exec_readable(attach_t *a);
 /* The WebSocket closed: detach and free. */
 void attach_close(attach_t *a);
 
-/* The raw-descriptor protocol that watches an execution's connection. */
+/* The raw-descriptor protocol that watches a box's shared agent connection. */
 int attach_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len);
 

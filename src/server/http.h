@@ -45,6 +45,7 @@ typedef struct server {
     unsigned attaches;       /* WebSocket attachments open */
     bool stopping;           /* SIGTERM: shutting down */
     struct workers *workers; /* slow requests' threads (worker.h), or NULL */
+    struct mux *muxes;       /* shared agent connections, one per box (attach.c) */
 } server_t;
 
 /* Answers rs later, off the event loop, which goes on serving meanwhile:

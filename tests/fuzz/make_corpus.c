@@ -101,6 +101,8 @@ static int sample_msg(int type, proto_msg *m)
         return 1;
     case PROTO_DETACH:
     case PROTO_STDIN_EOF:
+    case PROTO_PAUSE:
+    case PROTO_RESUME:
         m->u.chan_req = (proto_chan_req){.req = 5, .chan = 1};
         return 1;
     case PROTO_OUTPUT:

@@ -1,7 +1,7 @@
 // Descriptors per idle attachment in `boxlet serve`: 100 observers of a
-// sleeping execution cost the server at most two descriptors each (the
-// client's socket and the agent connection, adopted by the event loop
-// without a dup), and all of them are given back when the clients leave.
+// sleeping execution cost the server at most one descriptor each (the
+// client's socket: the attaches of a box share one agent connection), and
+// all of them are given back when the clients leave.
 // argv: boxlet binary.
 import fs from 'node:fs';
 import WebSocket from 'ws';
@@ -36,7 +36,7 @@ async function main() {
   const per = (during - before) / N;
   console.log(`server descriptors: ${before} before, ${during} with ${N} idle attachments (${per.toFixed(2)} each); ` +
     `memory ${((rss1 - rss0) / N).toFixed(1)} KiB each (measured, not checked: docs/BENCHMARKS.md)`);
-  check('at most two descriptors per idle attachment', per <= 2.05, `${per}`);
+  check('at most one descriptor per idle attachment', per <= 1.05, `${per}`);
   for (const ws of socks) ws.close();
   await sleep(1500);
   const after = fds(pid);

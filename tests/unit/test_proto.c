@@ -380,8 +380,8 @@ static void test_attached(void **state)
 static void test_chan_reqs(void **state)
 {
     (void)state;
-    const int types[] = {PROTO_DETACH, PROTO_STDIN_EOF};
-    for (unsigned t = 0; t < 2; t++) {
+    const int types[] = {PROTO_DETACH, PROTO_STDIN_EOF, PROTO_PAUSE, PROTO_RESUME};
+    for (unsigned t = 0; t < 4; t++) {
         proto_msg in = {.type = (uint8_t)types[t]}, out;
         in.u.chan_req = (proto_chan_req){.req = 100 + t, .chan = 200 + t};
         size_t n;
@@ -1095,7 +1095,9 @@ static void test_type_names(void **state)
     assert_string_equal(proto_type_name(PROTO_LISTING), "LISTING");
     assert_string_equal(proto_type_name(0), "UNKNOWN");
     assert_string_equal(proto_type_name(4), "UNKNOWN");
-    assert_string_equal(proto_type_name(28), "UNKNOWN");
+    assert_string_equal(proto_type_name(PROTO_PAUSE), "PAUSE");
+    assert_string_equal(proto_type_name(PROTO_RESUME), "RESUME");
+    assert_string_equal(proto_type_name(30), "UNKNOWN");
     assert_string_equal(proto_type_name(-1), "UNKNOWN");
 }
 

@@ -1,0 +1,169 @@
+/* conn — boxlet_conn: one connection to a box's agent that many executions
+ * share, each on a channel of its own (boxlet_conn_attach in exec.c). The
+ * agent protocol has carried channels from the start; what a sharing reader
+ * adds is routing: every frame read from the socket, by whichever call, goes
+ * to the queue of its channel's execution, and that execution joins a ready
+ * list its owner drains. A server holding thousands of idle attaches then
+ * spends one descriptor per box on them instead of one per attach. */
+#include "sdk/sdk.h"
+
+#include <stdlib.h>
+
+int boxlet_conn_open(boxlet_box *b, boxlet_conn **out)
+{
+    *out = NULL;
+    if (b->rt->remote)
+        return sdk_fail(
+            &b->err, NULL,
+            err_make(&b->err, ERR_UNSUPPORTED, "a shared agent connection needs a local runtime"));
+    boxlet_conn *c = calloc(1, sizeof *c);
+    if (!c) return sdk_fail(&b->err, NULL, err_make(&b->err, ERR_NOMEM, "out of memory"));
+    int rc = rt_connect(b->rt->rt, &b->rec, &c->c, &b->err);
+    if (rc < 0) {
+        free(c);
+        return sdk_fail(&b->err, NULL, rc);
+    }
+    *out = c;
+    return BOXLET_OK;
+}
+
+int boxlet_conn_fd(const boxlet_conn *c)
+{
+    return c->dead ? -1 : agent_client_fd(c->c);
+}
+
+void boxlet_conn_fd_disown(boxlet_conn *c)
+{
+    agent_client_disown_fd(c->c);
+}
+
+void boxlet_conn_fd_closed(boxlet_conn *c)
+{
+    err_t why;
+    err_make(&why, ERR_DISCONNECTED, "the agent connection was closed");
+    sdk_conn_fail(c, &why);
+}
+
+const char *boxlet_conn_errmsg(const boxlet_conn *c)
+{
+    return c ? c->err.msg : "no connection";
+}
+
+size_t boxlet_conn_count(const boxlet_conn *c)
+{
+    return c->nexecs;
+}
+
+void sdk_conn_link(boxlet_conn *c, boxlet_exec *e)
+{
+    if (++c->next_chan == 0) c->next_chan = 1; /* 0 names no channel */
+    e->chan = c->next_chan;
+    e->conn = c;
+    e->c = c->c;
+    boxlet_exec **head = &c->bucket[e->chan % SDK_CONN_BUCKETS];
+    e->hash_next = *head;
+    *head = e;
+    c->nexecs++;
+}
+
+boxlet_exec *sdk_conn_find(boxlet_conn *c, uint32_t chan)
+{
+    boxlet_exec *e = c->bucket[chan % SDK_CONN_BUCKETS];
+    while (e && e->chan != chan)
+        e = e->hash_next;
+    return e;
+}
+
+void sdk_conn_mark_ready(boxlet_exec *e)
+{
+    if (e->in_ready) return;
+    e->in_ready = true;
+    e->ready_next = e->conn->ready;
+    e->conn->ready = e;
+}
+
+void sdk_conn_unlink(boxlet_exec *e)
+{
+    boxlet_conn *c = e->conn;
+    if (!c) return;
+    for (boxlet_exec **p = &c->bucket[e->chan % SDK_CONN_BUCKETS]; *p; p = &(*p)->hash_next)
+        if (*p == e) {
+            *p = e->hash_next;
+            c->nexecs--;
+            break;
+        }
+    if (e->in_ready) /* the ready list is short: the reader drains it each turn */
+        for (boxlet_exec **p = &c->ready; *p; p = &(*p)->ready_next)
+            if (*p == e) {
+                *p = e->ready_next;
+                break;
+            }
+    e->in_ready = false;
+    e->conn = NULL;
+}
+
+void sdk_conn_fail(boxlet_conn *c, const err_t *err)
+{
+    if (c->dead) return;
+    c->dead = true;
+    c->err = *err;
+    for (size_t i = 0; i < SDK_CONN_BUCKETS; i++)
+        for (boxlet_exec *e = c->bucket[i]; e; e = e->hash_next)
+            sdk_conn_mark_ready(e);
+}
+
+int boxlet_conn_pump(boxlet_conn *c)
+{
+    if (c->dead) return sdk_fail(&c->err, NULL, -ERR_DISCONNECTED);
+    for (;;) {
+        proto_msg m;
+        int rc = agent_client_recv(c->c, &m, 0, &c->err);
+        if (rc == 0) return BOXLET_OK;
+        if (rc < 0) {
+            err_t why = c->err;
+            sdk_conn_fail(c, &why);
+            return sdk_fail(&c->err, NULL, rc);
+        }
+        bool nomem = false;
+        sdk_conn_route(c, &m, &nomem); /* replies answer no call now: dropped */
+        proto_msg_free(&m);
+        if (nomem) {
+            err_t why;
+            err_make(&why, ERR_NOMEM, "queue output: out of memory");
+            sdk_conn_fail(c, &why);
+            return sdk_fail(&c->err, NULL, -ERR_NOMEM);
+        }
+    }
+}
+
+boxlet_exec *boxlet_conn_next_ready(boxlet_conn *c)
+{
+    boxlet_exec *e = c->ready;
+    if (!e) return NULL;
+    c->ready = e->ready_next;
+    e->in_ready = false;
+    return e;
+}
+
+void boxlet_exec_set_user(boxlet_exec *e, void *user)
+{
+    e->user = user;
+}
+
+void *boxlet_exec_user(const boxlet_exec *e)
+{
+    return e->user;
+}
+
+void boxlet_conn_free(boxlet_conn *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < SDK_CONN_BUCKETS; i++) /* executions left: cut loose, not freed */
+        while (c->bucket[i]) {
+            boxlet_exec *e = c->bucket[i];
+            sdk_conn_unlink(e);
+            e->c = NULL;
+        }
+    agent_client_free(c->c);
+    free(c);
+}
