@@ -118,6 +118,19 @@ static void attach_at_the_tail(void **state)
     boxlet_box_free(b);
 }
 
+/* A shared agent connection is for local runtimes (a server's own loop). */
+static void no_shared_connection(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    boxlet_box *b = box_up(&env, NULL);
+    boxlet_conn *c = NULL;
+    assert_int_equal(boxlet_conn_open(b, &c), BOXLET_EUNSUPPORTED);
+    assert_null(c);
+    assert_non_null(strstr(boxlet_box_errmsg(b), "local runtime"));
+    boxlet_box_free(b);
+}
+
 static void image_calls(void **state)
 {
     (void)state;
@@ -148,6 +161,7 @@ int main(void)
         cmocka_unit_test(connection_errors_are_clear),
         cmocka_unit_test(boxes_stats_and_lookups),
         cmocka_unit_test(attach_at_the_tail),
+        cmocka_unit_test(no_shared_connection),
         cmocka_unit_test(image_calls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
