@@ -32,6 +32,11 @@
 
 #define QUEUE_HIGH (256u * 1024)
 #define JOIN_MAX (64u * 1024) /* payload of a frame that joins chunks */
+/* Stdin from the client that the execution has not taken yet: over HIGH,
+ * the client's socket is not read until it is under LOW again, so a
+ * process that does not read its stdin cannot grow the server's memory. */
+#define STDIN_HIGH (2u << 20)
+#define STDIN_LOW (512u << 10)
 
 typedef struct frame {
     struct frame *next;
@@ -63,6 +68,7 @@ struct attach {
     bool owner, ended, exit_queued, lost;
     bool ext;                /* boxlet.v1 */
     bool ping_now;           /* a Ping right after the upgrade (clients time out without one) */
+    bool rx_paused;          /* the client's socket is not read: stdin over STDIN_HIGH */
     unsigned long long skip; /* stdin bytes to drop: the execution has them */
     frame_t *head, *tail;
     size_t queued;
@@ -175,6 +181,10 @@ static void pump(attach_t *a)
                                    c.stream == BOXLET_STDERR ? "stderr" : "stdout", "from",
                                    (json_int_t)c.offset, "to", (json_int_t)c.gap_end));
         /* A GAP for a plain client: it gets the retained backlog, as BoxLite. */
+    }
+    if (a->rx_paused && a->ws && (a->exit_queued || boxlet_exec_stdin_pending(a->ex) < STDIN_LOW)) {
+        a->rx_paused = false;
+        lws_rx_flow_control(a->ws, 1);
     }
     if (a->head && a->ws) lws_callback_on_writable(a->ws);
 }
@@ -464,6 +474,10 @@ void attach_receive(attach_t *a, const void *in, size_t len, bool binary)
     int rc = boxlet_exec_write(a->ex, in, len, 0); /* queued; sent within the window */
     if (rc != BOXLET_OK && rc != BOXLET_ETIMEOUT)
         control_error(a, "stdin: %s", boxlet_exec_errmsg(a->ex));
+    if (!a->rx_paused && boxlet_exec_stdin_pending(a->ex) > STDIN_HIGH) {
+        a->rx_paused = true; /* resumed by pump as the execution takes it */
+        lws_rx_flow_control(a->ws, 0);
+    }
     pump(a);
     mux_service(a->mux);
 }

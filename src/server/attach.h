@@ -18,7 +18,6 @@
 #define BOXLET_SERVER_ATTACH_H
 
 #include "server/http.h"
-
 #include "server/lazy_lws.h"
 
 typedef struct attach attach_t;

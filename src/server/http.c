@@ -9,11 +9,12 @@
 #include "core/util.h"
 #include "server/attach.h"
 #include "server/http.h"
+#include "server/lazy_lws.h"
 #include "server/reply.h"
 #include "server/worker.h"
 
 #include <errno.h>
-#include "server/lazy_lws.h"
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,6 +394,12 @@ static void shut_down(struct lws_context *ctx, server_t *s)
 
 int server_run(const server_opts *o)
 {
+    /* Streaming output moves through short-lived buffers (queued chunks,
+     * frames) of tens of KiB: with glibc's default trim threshold, each
+     * burst gave its heap back to the kernel and the next one faulted it in
+     * again, page by page, which cost more than the copies themselves. */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     server_t s = {.home = o->home,
                   .api_key = o->api_key,
                   .max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY,

@@ -1,9 +1,9 @@
 /* worker — see worker.h. */
 #include "server/worker.h"
 
+#include "server/lazy_lws.h"
 #include "server/reply.h"
 
-#include "server/lazy_lws.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>

@@ -41,6 +41,22 @@ async function main() {
   await sleep(1500);
   const after = fds(pid);
   check('every descriptor given back', after <= before + 1, `${after} after, ${before} before`);
+
+  // Stdin for a process that does not read it stays with the client: the
+  // server stops reading the client's socket (2 MiB queued) rather than
+  // holding all of it.
+  const deaf = (await api(srv.base, 'POST', '/v1/boxes/fd/exec', { command: 'sleep', args: ['30'] })).json.execution_id;
+  const owner = new WebSocket(`${srv.base.replace('http', 'ws')}/v1/boxes/fd/executions/${deaf}/attach`);
+  await new Promise((ok, no) => { owner.on('open', ok); owner.on('error', no); });
+  const rssBefore = rssKib(pid), chunk = Buffer.alloc(1 << 20, 0x61);
+  for (let i = 0; i < 64; i++) owner.send(chunk); // 64 MiB, as fast as the socket takes it
+  await sleep(1500);
+  const grew = (rssKib(pid) - rssBefore) / 1024;
+  console.log(`server memory after 64 MiB of unread stdin: +${grew.toFixed(1)} MiB; ` +
+    `${(owner.bufferedAmount / (1 << 20)).toFixed(1)} MiB still in the client`);
+  check('unread stdin does not pile up in the server', grew < 24, `+${grew.toFixed(1)} MiB`);
+  check('it waits in the client instead', owner.bufferedAmount > 16 << 20, `${owner.bufferedAmount}`);
+  owner.terminate();
   await api(srv.base, 'DELETE', '/v1/boxes/fd?force=true');
   srv.proc.kill('SIGTERM');
   t.done();
