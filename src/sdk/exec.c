@@ -107,6 +107,7 @@ static int send_msg(boxlet_exec *e, const proto_msg *m)
 {
     if (e->conn && e->conn->dead) return conn_gone(e);
     int rc = agent_client_send(e->c, m, CALL_TIMEOUT_MS, &e->err);
+    if (rc == -ERR_DISCONNECTED && e->conn) sdk_conn_fail(e->conn, &e->err);
     return rc < 0 ? rc : 0;
 }
 

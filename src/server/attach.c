@@ -362,17 +362,28 @@ attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t 
     a->owner = !wants_observer(wsi);
     int rc = boxlet_box_get(s->rt, box, &a->box);
     const char *why = NULL;
-    if (rc == BOXLET_OK) rc = mux_get(s, wsi, a->box, &a->mux);
-    if (rc == BOXLET_OK) {
-        a->mux->users++; /* held from here: released below on failure */
-        rc = boxlet_conn_attach(a->mux->conn, eid, out_off, err_off,
+    /* Twice at most: a shared connection whose agent went away (the box was
+     * restarted) may not have been seen to close yet; its failure marks it
+     * dead, and the second try opens a fresh one. */
+    for (int tries = 0; rc == BOXLET_OK && tries < 2; tries++) {
+        if ((rc = mux_get(s, wsi, a->box, &a->mux)) != BOXLET_OK) break;
+        mux_t *m = a->mux;
+        m->users++; /* held from here: released below on failure */
+        rc = boxlet_conn_attach(m->conn, eid, out_off, err_off,
                                 a->owner ? 0 : BOXLET_ATTACH_OBSERVER, &a->ex);
-        if (rc != BOXLET_OK) {
-            snprintf(msg, msglen, "%s", boxlet_conn_errmsg(a->mux->conn));
-            why = msg;
-            mux_release(a->mux);
-        }
+        if (rc == BOXLET_OK) break;
+        snprintf(msg, msglen, "%s", boxlet_conn_errmsg(m->conn));
+        why = msg;
+        bool stale = rc == BOXLET_EDISCONNECTED;
+        if (stale) mux_lost(m);
+        mux_release(m);
+        a->mux = NULL;
+        if (stale)
+            rc = BOXLET_OK, why = NULL; /* try again on a new connection */
+        else
+            break;
     }
+    if (rc == BOXLET_OK && !a->ex) rc = BOXLET_EDISCONNECTED, why = msg;
     if (rc != BOXLET_OK) {
         *status = reply_status_of(rc);
         if (!why)

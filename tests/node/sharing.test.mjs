@@ -82,6 +82,21 @@ async function main() {
   check('the observer of the same execution accounts for every byte (received or gap)',
     observer.bytes + observer.gapped === total, `${observer.bytes} + ${observer.gapped} gap of ${total}`);
   check('its exit too', observer.exit && observer.exit.exit_code === 0, JSON.stringify(observer.exit));
+  // The box restarts under an attach: the attach ends, and attaches to the
+  // new agent work (the old shared connection is not reused).
+  const sleeper = await api('POST', '/v1/boxes/share/exec', { command: 'sleep', args: ['30'] });
+  const held = attach(sleeper.json.execution_id, '?stdin=false');
+  await held.opened;
+  check('stop', (await api('POST', '/v1/boxes/share/stop')).status < 300);
+  check('start', (await api('POST', '/v1/boxes/share/start')).status < 300);
+  await held.done;
+  check('the attach ended with the box', true);
+  const again = await api('POST', '/v1/boxes/share/exec', { command: 'echo', args: ['again'] });
+  const fresh = attach(again.json.execution_id);
+  fresh.keep = true;
+  await fresh.done;
+  check('an attach after the restart works', Buffer.concat(fresh.chunks).toString() === 'again\n' &&
+    fresh.exit && fresh.exit.exit_code === 0, JSON.stringify(fresh.exit));
   check('remove box', (await api('DELETE', '/v1/boxes/share?force=true')).status === 204);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
