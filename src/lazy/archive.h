@@ -42,17 +42,7 @@
     X(archive_write_free)                                                                          \
     X(archive_write_header)
 
-struct bx_archive_fns {
-#define BX_SLOT(f) __typeof__(f) *f;
-    BX_ARCHIVE_FNS(BX_SLOT)
-#undef BX_SLOT
-};
-
-/* Loads the library once: 0, or ERR_UNSUPPORTED saying which and why. */
-int lazy_archive_load(err_t *e);
-
-/* The table, loading it first if need be (or ending the process). */
-const struct bx_archive_fns *bx_archive(void);
+LAZY_DECLARE(archive, BX_ARCHIVE_FNS)
 
 #ifndef BX_LAZY_IMPL
 #define archive_entry_copy_hardlink (bx_archive()->archive_entry_copy_hardlink)

@@ -29,17 +29,7 @@
     X(curl_url_get)                                                                                \
     X(curl_url_set)
 
-struct bx_curl_fns {
-#define BX_SLOT(f) __typeof__(f) *f;
-    BX_CURL_FNS(BX_SLOT)
-#undef BX_SLOT
-};
-
-/* Loads the library once: 0, or ERR_UNSUPPORTED saying which and why. */
-int lazy_curl_load(err_t *e);
-
-/* The table, loading it first if need be (or ending the process). */
-const struct bx_curl_fns *bx_curl(void);
+LAZY_DECLARE(curl, BX_CURL_FNS)
 
 #ifndef BX_LAZY_IMPL
 #undef curl_easy_getinfo /* curl.h's own argument-count macros */

@@ -40,4 +40,41 @@ int lazy_load(struct lazy_lib *l, err_t *e);
  * the *_load check of its entry point). */
 void lazy_need(struct lazy_lib *l);
 
+/* In a library's header, after its real header: the table type
+ * `struct bx_NAME_fns`, one pointer per function of the X-list `fns`, typed
+ * from the real declarations, and the two entry points:
+ *   int lazy_NAME_load(err_t *e): loads once; 0 or ERR_UNSUPPORTED (why);
+ *   const struct bx_NAME_fns *bx_NAME(void): the table, loaded first if
+ *   need be (or the process ends with the reason). */
+#define LAZY_SLOT(f) __typeof__(f) *f;
+#define LAZY_DECLARE(name, fns)                                                                    \
+    struct bx_##name##_fns {                                                                       \
+        fns(LAZY_SLOT)                                                                             \
+    };                                                                                             \
+    int lazy_##name##_load(err_t *e);                                                              \
+    const struct bx_##name##_fns *bx_##name(void);
+
+/* In the library's .c file (which defines BX_LAZY_IMPL before including its
+ * header): the table and the entry points, for `soname` (a string), needed
+ * by `what` (for messages); `init` (or NULL) runs once, after the table is
+ * filled, under the loader's lock, and may use lazy_table. */
+#define LAZY_RESOLVE(f)                                                                            \
+    if (!(lazy_table.f = (__typeof__(lazy_table.f))dlsym(h, #f))) return #f;
+#define LAZY_DEFINE(name, fns, soname_, what_, init_)                                              \
+    static const char *lazy_resolve(void *h)                                                       \
+    {                                                                                              \
+        fns(LAZY_RESOLVE) return NULL;                                                             \
+    }                                                                                              \
+    static struct lazy_lib lazy_lib_ = {                                                           \
+        .soname = soname_, .what = what_, .resolve = lazy_resolve, .init = init_};                 \
+    int lazy_##name##_load(err_t *e)                                                               \
+    {                                                                                              \
+        return lazy_load(&lazy_lib_, e);                                                           \
+    }                                                                                              \
+    const struct bx_##name##_fns *bx_##name(void)                                                  \
+    {                                                                                              \
+        lazy_need(&lazy_lib_);                                                                     \
+        return &lazy_table;                                                                        \
+    }
+
 #endif

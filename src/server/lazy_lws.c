@@ -4,27 +4,6 @@
 
 #include <dlfcn.h>
 
-static struct bx_lws_fns table;
+static struct bx_lws_fns lazy_table;
 
-static const char *resolve(void *h)
-{
-#define BX_RESOLVE(f)                                                                              \
-    if (!(table.f = (__typeof__(table.f))dlsym(h, #f))) return #f;
-    BX_LWS_FNS(BX_RESOLVE)
-#undef BX_RESOLVE
-    return NULL;
-}
-
-static struct lazy_lib lib = {
-    .soname = BOXLET_LWS_SONAME, .what = "boxlet serve", .resolve = resolve};
-
-int lazy_lws_load(err_t *e)
-{
-    return lazy_load(&lib, e);
-}
-
-const struct bx_lws_fns *bx_lws(void)
-{
-    lazy_need(&lib);
-    return &table;
-}
+LAZY_DEFINE(lws, BX_LWS_FNS, BOXLET_LWS_SONAME, "boxlet serve", NULL)

@@ -41,17 +41,7 @@
     X(lws_set_timeout)                                                                             \
     X(lws_write)
 
-struct bx_lws_fns {
-#define BX_SLOT(f) __typeof__(f) *f;
-    BX_LWS_FNS(BX_SLOT)
-#undef BX_SLOT
-};
-
-/* Loads libwebsockets once: 0, or ERR_UNSUPPORTED saying why. */
-int lazy_lws_load(err_t *e);
-
-/* The table, loading it first if need be (or ending the process). */
-const struct bx_lws_fns *bx_lws(void);
+LAZY_DECLARE(lws, BX_LWS_FNS)
 
 #ifndef BX_LAZY_IMPL
 #define lws_add_http_common_headers (bx_lws()->lws_add_http_common_headers)

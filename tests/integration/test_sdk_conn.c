@@ -34,6 +34,22 @@ typedef struct sink {
     bool stalled; /* not read (the slow consumer) */
 } sink;
 
+/* A running box and a shared connection to it. */
+static boxlet_box *setup(box_env *env, boxlet_conn **c)
+{
+    box_env_open(env);
+    boxlet_box *b = box_up(env, NULL);
+    assert_int_equal(boxlet_conn_open(b, c), BOXLET_OK);
+    return b;
+}
+
+static void teardown_box(box_env *env, boxlet_box *b, boxlet_conn *c)
+{
+    boxlet_conn_free(c);
+    boxlet_box_free(b);
+    box_env_close(env);
+}
+
 static char *start_detached(boxlet_box *b, const char *script)
 {
     boxlet_cmd *c = boxlet_cmd_new("sh", "-c", script, NULL);
@@ -92,12 +108,10 @@ static void many_executions_one_descriptor(void **state)
     (void)state;
     if (!running_as_root()) skip();
     box_env env;
-    box_env_open(&env);
-    boxlet_box *b = box_up(&env, NULL);
+    boxlet_conn *c;
+    boxlet_box *b = setup(&env, &c);
     enum { N = 20 };
     sink s[N] = {0};
-    boxlet_conn *c;
-    assert_int_equal(boxlet_conn_open(b, &c), BOXLET_OK);
     for (int i = 0; i < N; i++) {
         char script[96];
         snprintf(script, sizeof script, "seq %d %d", i * 100000, i * 100000 + 20000 + i);
@@ -127,9 +141,7 @@ static void many_executions_one_descriptor(void **state)
         buf_free(&s[i].out);
     }
     assert_int_equal(boxlet_conn_count(c), 0);
-    boxlet_conn_free(c);
-    boxlet_box_free(b);
-    box_env_close(&env);
+    teardown_box(&env, b, c);
 }
 
 static void a_stalled_reader_holds_back_only_its_own(void **state)
@@ -137,10 +149,8 @@ static void a_stalled_reader_holds_back_only_its_own(void **state)
     (void)state;
     if (!running_as_root()) skip();
     box_env env;
-    box_env_open(&env);
-    boxlet_box *b = box_up(&env, NULL);
     boxlet_conn *c;
-    assert_int_equal(boxlet_conn_open(b, &c), BOXLET_OK);
+    boxlet_box *b = setup(&env, &c);
     sink flood = {0}, tick = {0};
     buf_init(&flood.out, 0);
     buf_init(&tick.out, 0);
@@ -183,9 +193,7 @@ static void a_stalled_reader_holds_back_only_its_own(void **state)
     buf_free(&tick.out);
     free(fid);
     free(tid);
-    boxlet_conn_free(c);
-    boxlet_box_free(b);
-    box_env_close(&env);
+    teardown_box(&env, b, c);
 }
 
 static void stdin_and_calls(void **state)
@@ -193,10 +201,8 @@ static void stdin_and_calls(void **state)
     (void)state;
     if (!running_as_root()) skip();
     box_env env;
-    box_env_open(&env);
-    boxlet_box *b = box_up(&env, NULL);
     boxlet_conn *c;
-    assert_int_equal(boxlet_conn_open(b, &c), BOXLET_OK);
+    boxlet_box *b = setup(&env, &c);
     char *cat = start_detached(b, "tr a-z A-Z");
     char *sleeper = start_detached(
         b, "trap 'echo usr1; exit 7' USR1; echo ready; while :; do sleep 0.05; done");
@@ -234,9 +240,7 @@ static void stdin_and_calls(void **state)
     buf_free(&z.out);
     free(cat);
     free(sleeper);
-    boxlet_conn_free(c);
-    boxlet_box_free(b);
-    box_env_close(&env);
+    teardown_box(&env, b, c);
 }
 
 static void a_failed_connection_says_so(void **state)
