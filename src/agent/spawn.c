@@ -150,6 +150,7 @@ typedef struct child_plan {
     const char *slave; /* PTY slave path, or NULL */
     int fds[3];        /* child's stdin/stdout/stderr (pipes) */
     int report;        /* write end of the failure pipe */
+    bool reset_oom;    /* the agent is OOM-protected: the child is not */
 } child_plan;
 
 static __attribute__((noreturn)) void child_fail(const child_plan *p, int stage)
@@ -177,6 +178,34 @@ static void read_dispositions(void)
         if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL) sigaddset(&non_default, s);
     }
     done = true;
+}
+
+/* The box's launcher lowers the agent's oom_score_adj (to -999, when it
+ * may: that needs CAP_SYS_RESOURCE), so an OOM in the box kills a command,
+ * not the agent. Commands must not inherit that: a child whose agent is
+ * protected sets its own back to 0 (raising needs no privilege). Read once,
+ * at the first spawn. */
+static bool agent_oom_protected(void)
+{
+    static int protected_ = -1;
+    if (protected_ < 0) {
+        char buf[16] = {0};
+        int fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0) close(fd);
+        protected_ = n > 0 && atoi(buf) < 0;
+    }
+    return protected_ == 1;
+}
+
+static void child_unprotect_oom(const child_plan *p)
+{
+    if (!p->reset_oom) return;
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return; /* best effort: no /proc in this box */
+    ssize_t w = write(fd, "0", 1);
+    (void)w;
+    close(fd);
 }
 
 static void child_reset_signals(void)
@@ -222,6 +251,7 @@ static pid_t start_child(child_plan *p)
 static __attribute__((noreturn)) void child_main(const child_plan *p)
 {
     child_reset_signals();
+    child_unprotect_oom(p); /* before setuid: it is our own file while we are root */
     if (setsid() < 0) child_fail(p, ST_SETSID);
     child_stdio(p);
     if (p->u) {
@@ -333,6 +363,7 @@ int spawn_process(const spawn_req *r, spawn_res *res, err_t *e)
         return res->exit_code = 126, -1;
     }
     p.report = rep[1];
+    p.reset_oom = agent_oom_protected();
     read_dispositions();
     pid_t pid = start_child(&p);
     int ferr = errno;
