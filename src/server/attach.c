@@ -164,10 +164,11 @@ static void pump(attach_t *a)
     while (!a->exit_queued && a->queued < QUEUE_HIGH) {
         int rc = boxlet_exec_read(a->ex, &c, 0);
         if (rc == BOXLET_ETIMEOUT) break; /* nothing now */
-        if (rc != BOXLET_OK) {            /* the agent went away: so does the client */
-            if (!a->lost && a->ws)
+        if (rc != BOXLET_OK) { /* the agent went away: so does the client (once it is up) */
+            if (!a->lost && a->ws) {
                 lws_set_timeout(a->ws, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-            a->lost = true;
+                a->lost = true;
+            }
             break;
         }
         if (c.kind == BOXLET_CHUNK_DATA)
