@@ -447,6 +447,39 @@ static void serve_home(box_env *b, const char *cli)
     snprintf(b->url, sizeof b->url, "http://127.0.0.1:%d", atoi(line));
 }
 
+/* Environments not closed yet, by value: a failing cmocka test leaves its
+ * function by longjmp, skipping its box_env_close, and its box_env (on that
+ * stack) is gone. At exit every one still listed is closed, so a failed
+ * test leaves no box, server or home behind. */
+#define MAX_OPEN_ENVS 16
+static box_env open_envs[MAX_OPEN_ENVS];
+
+static void close_leftover_envs(void)
+{
+    for (int i = 0; i < MAX_OPEN_ENVS; i++)
+        if (open_envs[i].home[0]) {
+            box_env e = open_envs[i];
+            fprintf(stderr, "harness: cleaning up after a failed test: %s\n", e.home);
+            box_env_close(&e);
+        }
+}
+
+static void track_env(const box_env *b, bool open)
+{
+    static bool registered;
+    if (!registered) atexit(close_leftover_envs), registered = true;
+    for (int i = 0; i < MAX_OPEN_ENVS; i++) {
+        if (open && !open_envs[i].home[0]) {
+            open_envs[i] = *b;
+            return;
+        }
+        if (!open && strcmp(open_envs[i].home, b->home) == 0) {
+            open_envs[i].home[0] = '\0';
+            return;
+        }
+    }
+}
+
 void box_env_open(box_env *b)
 {
     snprintf(b->home, sizeof b->home, "/tmp/boxlet-home.XXXXXX");
@@ -458,14 +491,17 @@ void box_env_open(box_env *b)
         serve_home(b, cli);
         if (boxlet_runtime_connect(b->url, "harness-key", &b->rt) != BOXLET_OK)
             die("connect to %s: %s", b->url, boxlet_runtime_errmsg(b->rt));
+        track_env(b, true);
         return;
     }
     if (boxlet_runtime_open(b->home, &b->rt) != BOXLET_OK)
         die("open runtime: %s", boxlet_runtime_errmsg(b->rt));
+    track_env(b, true);
 }
 
 void box_env_close(box_env *b)
 {
+    track_env(b, false);
     boxlet_box **v;
     size_t n;
     if (b->rt && boxlet_box_list(b->rt, &v, &n) == BOXLET_OK) {
