@@ -55,6 +55,8 @@ int count_fds(pid_t pid);
 /* Order of the variants on iteration i: alternate forwards and backwards so
  * no variant always runs right after the same neighbour. */
 int order_of(int i, int k, int n);
+/* Whether name is an item of the comma-separated list (--only, --variants). */
+bool list_has(const char *list, const char *name);
 
 /* A variant of a scenario: one measurement per call (ms, MB/s, ...), < 0
  * when the run failed. */

@@ -110,17 +110,6 @@ static const char *parse(bench_t *b, int argc, char **argv, const char **csv)
     return only;
 }
 
-static bool wanted(const char *only, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = only; *p;) {
-        size_t l = strcspn(p, ",");
-        if (l == n && strncmp(p, name, n) == 0) return true;
-        p += l + (p[l] == ',');
-    }
-    return false;
-}
-
 static void setup(bench_t *b, const char *csv)
 {
     snprintf(b->work, sizeof b->work, "/tmp/boxlet-bench.XXXXXX");
@@ -171,7 +160,7 @@ int main(int argc, char **argv)
         {"idle", scenario_idle_boxes},
     };
     for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
-        if (wanted(only, scenarios[i].name)) {
+        if (list_has(only, scenarios[i].name)) {
             double t0 = clock_ms();
             note("scenario %s ...", scenarios[i].name);
             scenarios[i].run(b);

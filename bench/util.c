@@ -93,8 +93,7 @@ int count_fds(pid_t pid)
     return n;
 }
 
-/* Whether name is an item of the comma-separated list. */
-static bool name_listed(const char *list, const char *name)
+bool list_has(const char *list, const char *name)
 {
     size_t n = strlen(name);
     for (const char *p = list; *p;) {
@@ -116,7 +115,7 @@ int alternate(bench_t *b, const char *scenario, const char *unit, const variant_
     bool dead[32] = {false};
     int failed = 0;
     for (int k = 0; k < nv && b->variants; k++) /* --variants: the others sit this out */
-        dead[k] = !name_listed(b->variants, v[k].name);
+        dead[k] = !list_has(b->variants, v[k].name);
     for (int k = 0; k < nv; k++)
         for (int i = 0; i < warmup && !dead[k]; i++)
             if (v[k].run(b, ctx, -1) < 0) {

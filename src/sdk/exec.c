@@ -213,8 +213,11 @@ static int next_msg(boxlet_exec *e, uint32_t want, proto_msg *m, int timeout_ms)
         if (stream && !want && !e->conn) return 1; /* handed out in place */
         if (want && want != WANT_ACK && !stream && proto_reply_req(m) == want) return 1;
         bool nomem = false;
-        boxlet_exec *t = e->conn ? sdk_conn_route(e->conn, m, &nomem) : e;
-        if (!e->conn && apply(e, m) < 0) nomem = true;
+        boxlet_exec *t = e;
+        if (e->conn)
+            t = sdk_conn_route(e->conn, m, &nomem);
+        else if (apply(e, m) < 0)
+            nomem = true;
         bool ack = m->type == PROTO_STDIN_ACK;
         /* No early return on the deadline here: frames already read into
          * the client's buffer would then wait for a socket event that never

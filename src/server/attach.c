@@ -235,18 +235,20 @@ static void mux_release(mux_t *m)
 }
 
 /* The box's live shared connection, opened (and adopted) on first use:
- * BOXLET_OK and *out, or an error with the box's message. */
-static int mux_get(server_t *s, struct lws *wsi, boxlet_box *box, mux_t **out)
+ * BOXLET_OK and *out, or an error with why in msg. */
+static int mux_get(server_t *s, struct lws *wsi, boxlet_box *box, mux_t **out, char *msg,
+                   size_t msglen)
 {
     const char *id = boxlet_box_id(box);
     for (mux_t *m = s->muxes; m; m = m->next)
         if (strcmp(m->box_id, id) == 0) return *out = m, BOXLET_OK;
     mux_t *m = calloc(1, sizeof *m);
-    if (!m) return BOXLET_ENOMEM;
+    if (!m) return snprintf(msg, msglen, "attach to box %s: out of memory", id), BOXLET_ENOMEM;
     m->s = s;
     snprintf(m->box_id, sizeof m->box_id, "%s", id);
     int rc = boxlet_conn_open(box, &m->conn);
     if (rc != BOXLET_OK) {
+        snprintf(msg, msglen, "%s", boxlet_box_errmsg(box));
         free(m);
         return rc;
     }
@@ -258,6 +260,10 @@ static int mux_get(server_t *s, struct lws *wsi, boxlet_box *box, mux_t **out)
                              .vh_prot_name = "boxlet-exec",
                              .opaque = m};
     if (!(m->raw = lws_adopt_descriptor_vhost_via_info(&info))) {
+        snprintf(msg, msglen,
+                 "attach to box %s: the server's event loop did not take the agent connection "
+                 "(out of descriptors?)",
+                 id);
         boxlet_conn_free(m->conn);
         free(m);
         return BOXLET_EIO;
@@ -367,7 +373,10 @@ attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t 
      * restarted) may not have been seen to close yet; its failure marks it
      * dead, and the second try opens a fresh one. */
     for (int tries = 0; rc == BOXLET_OK && tries < 2; tries++) {
-        if ((rc = mux_get(s, wsi, a->box, &a->mux)) != BOXLET_OK) break;
+        if ((rc = mux_get(s, wsi, a->box, &a->mux, msg, msglen)) != BOXLET_OK) {
+            why = msg;
+            break;
+        }
         mux_t *m = a->mux;
         m->users++; /* held from here: released below on failure */
         rc = boxlet_conn_attach(m->conn, eid, out_off, err_off,
