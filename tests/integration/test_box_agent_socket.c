@@ -103,11 +103,12 @@ static void a_socket_planted_in_the_box_is_not_used(void **state)
     (void)state;
     if (!running_as_root()) skip();
     boxlet_exit st;
-    char *out = box_sh(box_a,
-                       "cd /run/boxlet 2>/dev/null || mkdir -p /run/boxlet && cd /run/boxlet; "
-                       "rm -rf agent.sock; python3 -c 'import socket; s = socket.socket(socket.AF_UNIX);"
-                       " s.bind(\"agent.sock\"); s.listen(1)'; ls -l",
-                       &st, NULL);
+    char *out =
+        box_sh(box_a,
+               "cd /run/boxlet 2>/dev/null || mkdir -p /run/boxlet && cd /run/boxlet; "
+               "rm -rf agent.sock; python3 -c 'import socket; s = socket.socket(socket.AF_UNIX);"
+               " s.bind(\"agent.sock\"); s.listen(1)'; ls -l",
+               &st, NULL);
     print_message("%s", out);
     free(out);
     expect_a_or_nothing("after a planted socket");

@@ -142,6 +142,7 @@ static char *run_as_nobody(const char *path, char *how, size_t hn)
         fflush(stdout);
         execl(target, "suid-id", "-u", (char *)NULL);
         printf("exec \"%s\": %s\n", target, strerror(errno));
+        fflush(stdout);
         _exit(4);
     }
     close(p[1]);
@@ -246,7 +247,8 @@ static void ownership_inside_is_the_image_s(void **state)
     expect(t, "stat -c '%u %g' /bin/busybox /root /home/user /home/user/file",
            "0 0\n0 0\n1000 1000\n1000 1000\n");
     /* copy-up keeps the owner; root may write where only root may */
-    expect(t, "echo more >> /home/user/file && stat -c %u /home/user/file && touch /root/y", "1000\n");
+    expect(t, "echo more >> /home/user/file && stat -c %u /home/user/file && touch /root/y",
+           "1000\n");
     boxlet_box_free(t);
     snprintf(ref, sizeof ref, "oci:%s/layout:busybox", work);
     boxlet_box *o = box_of(ref);
