@@ -5,8 +5,11 @@
  * the box store (which holds every box's env) 0600. And ownership inside
  * still holds: files of root in the image are root's in the box, a file of
  * uid 1000 is uid 1000's, for the `host` image, a rootfs tarball and an OCI
- * layout. Needs root (boxes): skipped without. */
+ * layout; with idmapped mounts, with the copies made without them, and
+ * for images and boxes an older boxlet left in a home. Needs root (boxes):
+ * skipped without. */
 #include "harness.h"
+#include "runtime/image.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -234,6 +238,17 @@ static void expect(boxlet_box *b, const char *script, const char *want)
     free(out);
 }
 
+static void expect_owners(boxlet_box *t, boxlet_box *o)
+{
+    expect(t, "stat -c '%u %g' /bin/busybox /root /home/user /home/user/file",
+           "0 0\n0 0\n1000 1000\n1000 1000\n");
+    /* copy-up keeps the owner; root may write where only root may */
+    expect(t, "echo more >> /home/user/file && stat -c %u /home/user/file && touch /root/y",
+           "1000\n");
+    expect(o, "stat -c '%u %g' /bin/busybox /root /data/a; touch /root/z && echo ok",
+           "0 0\n0 0\n0 0\nok\n");
+}
+
 static void ownership_inside_is_the_image_s(void **state)
 {
     (void)state;
@@ -241,20 +256,109 @@ static void ownership_inside_is_the_image_s(void **state)
     /* host image: its skeleton is root's, the host's /usr is not the box's */
     expect(box_a, "stat -c '%u %g' /etc/passwd /root; touch /root/x && stat -c %u /root/x",
            "0 0\n0 0\n0\n");
-    char ref[160];
-    snprintf(ref, sizeof ref, "%s/rootfs.tar.gz", work);
-    boxlet_box *t = box_of(ref);
-    expect(t, "stat -c '%u %g' /bin/busybox /root /home/user /home/user/file",
-           "0 0\n0 0\n1000 1000\n1000 1000\n");
-    /* copy-up keeps the owner; root may write where only root may */
-    expect(t, "echo more >> /home/user/file && stat -c %u /home/user/file && touch /root/y",
-           "1000\n");
+    char tar[160], oci[160];
+    snprintf(tar, sizeof tar, "%s/rootfs.tar.gz", work);
+    snprintf(oci, sizeof oci, "oci:%s/layout:busybox", work);
+    boxlet_box *t = box_of(tar), *o = box_of(oci);
+    expect_owners(t, o);
     boxlet_box_free(t);
-    snprintf(ref, sizeof ref, "oci:%s/layout:busybox", work);
-    boxlet_box *o = box_of(ref);
-    expect(o, "stat -c '%u %g' /bin/busybox /root /data/a; touch /root/z && echo ok",
-           "0 0\n0 0\n0 0\nok\n");
     boxlet_box_free(o);
+}
+
+/* Without idmapped mounts (forced here): each box gets copies of its
+ * image's layers with owners shifted onto its range. */
+static void ownership_without_idmapped_mounts(void **state)
+{
+    (void)state;
+    if (!running_as_root() || env.server) skip();
+    setenv("BOXLET_IDMAP", "off", 1);
+    char tar[160], oci[160], p[512];
+    snprintf(tar, sizeof tar, "%s/rootfs.tar.gz", work);
+    snprintf(oci, sizeof oci, "oci:%s/layout:busybox", work);
+    boxlet_box *t = box_of(tar), *o = box_of(oci);
+    unsetenv("BOXLET_IDMAP");
+    expect_owners(t, o);
+    snprintf(p, sizeof p, "%s/boxes/%s/copy/1/bin/busybox", env.home, boxlet_box_id(o));
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0); /* the bottom layer's copy, shifted */
+    assert_true(st.st_uid >= 65536);
+    boxlet_box_free(t);
+    boxlet_box_free(o);
+}
+
+/* ---- a home older boxlet used ---- */
+
+static void sql(const char *home, const char *stmt)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/boxlet.db", home);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    char *err = NULL;
+    if (sqlite3_exec(db, stmt, NULL, NULL, &err) != SQLITE_OK) fail_msg("%s: %s", stmt, err);
+    sqlite3_close(db);
+}
+
+static boxlet_box *box_in(box_env *b, const char *name, const char *image, bool start)
+{
+    boxlet_box_opts o;
+    boxlet_box_opts_init(&o);
+    o.name = name;
+    o.image = image;
+    boxlet_box *box;
+    if (boxlet_box_create(b->rt, &o, &box) != BOXLET_OK)
+        fail_msg("create: %s", boxlet_runtime_errmsg(b->rt));
+    if (start && boxlet_box_start(box) != BOXLET_OK) fail_msg("start: %s", boxlet_box_errmsg(box));
+    return box;
+}
+
+/* Images older boxlet stored shifted into the range every box shared
+ * (1000000), and a box made before boxes had ranges of their own: the
+ * images still show their owners in new boxes, a new import reuses the
+ * shifted layers, the old box keeps its range and no new box gets it. */
+static void a_home_older_boxlet_used(void **state)
+{
+    (void)state;
+    if (!running_as_root() || env.server) skip();
+    box_env old;
+    box_env_open(&old);
+    char tar[160], oci[160], p[512];
+    snprintf(tar, sizeof tar, "%s/rootfs.tar.gz", work);
+    snprintf(oci, sizeof oci, "oci:%s/layout:busybox", work);
+    image_info im;
+    err_t e = {0};
+    if (image_import(old.home, tar, "old-tar", 1000000, &im, &e) < 0) fail_msg("%s", e.msg);
+    image_info_free(&im);
+    if (image_import(old.home, oci, "old-oci", 1000000, &im, &e) < 0) fail_msg("%s", e.msg);
+    image_info_free(&im);
+    snprintf(p, sizeof p, "%s/images/old-tar/rootfs/home/user/file", old.home);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_uid, 1001000); /* stored shifted, as older boxlet did */
+
+    boxlet_box *t = box_in(&old, "t", "old-tar", true), *o = box_in(&old, "o", "old-oci", true);
+    expect_owners(t, o);
+    boxlet_box_free(t);
+    boxlet_box_free(o);
+    if (image_import(old.home, oci, "new-oci", 0, &im, &e) < 0) fail_msg("%s", e.msg);
+    image_info_free(&im);
+    o = box_in(&old, "o2", "new-oci", true);
+    expect(o, "stat -c %u /bin/busybox /data/a", "0\n0\n");
+    boxlet_box_free(o);
+
+    boxlet_box *legacy = box_in(&old, "legacy", "old-tar", false);
+    sql(old.home, "UPDATE boxes SET uid_slot = NULL WHERE name = 'legacy'");
+    if (boxlet_box_start(legacy) != BOXLET_OK) fail_msg("start: %s", boxlet_box_errmsg(legacy));
+    unsigned long base, count;
+    uid_range(legacy, &base, &count);
+    assert_int_equal(base, 1000000);
+    expect(legacy, "stat -c %u /home/user/file; touch /x; stat -c %u /x", "1000\n0\n");
+    boxlet_box *fresh = box_in(&old, "fresh", "old-tar", true);
+    uid_range(fresh, &base, &count);
+    assert_true(base >= 1000000 + 65536);
+    boxlet_box_free(fresh);
+    boxlet_box_free(legacy);
+    box_env_close(&old);
 }
 
 int main(void)
@@ -265,6 +369,8 @@ int main(void)
         cmocka_unit_test(home_and_store_are_root_only),
         cmocka_unit_test(an_open_home_is_tightened),
         cmocka_unit_test(ownership_inside_is_the_image_s),
+        cmocka_unit_test(ownership_without_idmapped_mounts),
+        cmocka_unit_test(a_home_older_boxlet_used),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
