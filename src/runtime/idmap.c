@@ -2,6 +2,7 @@
 #include "runtime/idmap.h"
 
 #include "runtime/fsutil.h"
+#include "runtime/ns_setup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,11 +21,16 @@
 
 static int unsupported; /* idmapped mounts failed as unsupported here */
 
-bool idmap_wanted(void)
+/* Whether to try idmapped mounts: not once they failed in this process as
+ * unsupported, nor when $BOXLET_IDMAP is "off" (to run the copy path on a
+ * kernel that has them). */
+static bool idmap_wanted(void)
 {
     const char *env = getenv("BOXLET_IDMAP");
     return !__atomic_load_n(&unsupported, __ATOMIC_RELAXED) && !(env && strcmp(env, "off") == 0);
 }
+
+/* ---- idmapped mounts ------------------------------------------------------- */
 
 static int write_map(pid_t pid, const char *file, const char *map, err_t *e)
 {
@@ -37,7 +43,9 @@ static int write_map(pid_t pid, const char *file, const char *map, err_t *e)
     return rc;
 }
 
-int idmap_userns(uint32_t from, uint32_t to, uint32_t count, err_t *e)
+/* A user namespace whose uid and gid maps are "from to count": an fd of it
+ * (close-on-exec), or a negative error. */
+static int idmap_userns(uint32_t from, uint32_t to, uint32_t count, err_t *e)
 {
     int hold[2];
     if (pipe2(hold, O_CLOEXEC) < 0) return err_sys(e, errno, "create pipe");
@@ -68,7 +76,12 @@ int idmap_userns(uint32_t from, uint32_t to, uint32_t count, err_t *e)
     return rc < 0 ? rc : fd;
 }
 
-int idmap_tree(const char *dir, int userns_fd, err_t *e)
+/* A detached, read-only, nosuid, nodev copy of the mount at dir (not
+ * recursive), idmapped through userns_fd when it is >= 0: an fd
+ * (close-on-exec) that move_mount(2) attaches where wanted.
+ * -ERR_UNSUPPORTED when the kernel or dir's filesystem has no idmapped
+ * mounts (and idmap_wanted() is false from then on). */
+static int idmap_tree(const char *dir, int userns_fd, err_t *e)
 {
     int fd = (int)syscall(SYS_open_tree, AT_FDCWD, dir,
                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
@@ -112,8 +125,12 @@ static int shift_entry(const char *path, const struct stat *st, int flag, struct
     return lchown(path, shifted(st->st_uid), shifted(st->st_gid)) < 0 ? -1 : 0;
 }
 
-int idmap_copy_shifted(const char *src, const char *dst, uint32_t from, uint32_t to,
-                       uint32_t count, err_t *e)
+/* Copies the tree src to dst (made beside it and renamed into place, so a
+ * copy is whole or absent) keeping modes, times, links, device nodes and
+ * user.* xattrs, every owner in [from, from + count) moved to the same
+ * place in [to, to + count) and any other to to + 65534 (nobody). */
+static int idmap_copy_shifted(const char *src, const char *dst, uint32_t from, uint32_t to,
+                              uint32_t count, err_t *e)
 {
     char tmp[PATH_MAX], cmd[3 * PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp-%d", dst, (int)getpid()) >= (int)sizeof tmp)
@@ -133,7 +150,122 @@ int idmap_copy_shifted(const char *src, const char *dst, uint32_t from, uint32_t
     sh_from = from, sh_to = to, sh_count = count;
     if (rc == 0 && nftw(tmp, shift_entry, 32, FTW_PHYS) < 0)
         rc = err_sys(e, errno, "shift owners in \"%s\" to uid %u", tmp, to);
-    if (rc == 0 && rename(tmp, dst) < 0) rc = err_sys(e, errno, "rename \"%s\" to \"%s\"", tmp, dst);
+    if (rc == 0 && rename(tmp, dst) < 0)
+        rc = err_sys(e, errno, "rename \"%s\" to \"%s\"", tmp, dst);
     if (rc < 0) fs_rm_tree(tmp);
     return rc;
+}
+
+/* ---- a box's layers ----------------------------------------------------------- */
+
+void box_lowers_close(box_lowers *lw)
+{
+    for (int i = 0; i < lw->nfds; i++)
+        close(lw->fds[i]);
+    lw->nfds = 0;
+}
+
+/* Where the uids of an image's files start on disk: older boxlet stored
+ * images shifted into the range every box shared (its root directory is
+ * then owned by a uid of that range); newer images keep their owners. */
+static uint32_t stored_shift(const box_spec *s, const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) == 0 && st.st_uid - s->legacy_uid_base < s->uid_count)
+        return s->legacy_uid_base;
+    return 0;
+}
+
+/* The i-th layer (top first) of s->rootfs, split on ':'. */
+static int nth_layer(const box_spec *s, int i, char *out, size_t n)
+{
+    const char *p = s->rootfs;
+    for (; i > 0 && p; i--)
+        if ((p = strchr(p, ':'))) p++;
+    if (!p || !*p) return 0;
+    size_t len = strcspn(p, ":");
+    snprintf(out, n, "%.*s", (int)len, p);
+    return 1;
+}
+
+static int count_layers(const box_spec *s, err_t *e)
+{
+    int n = 1;
+    for (const char *p = s->rootfs; *p; p++)
+        n += *p == ':';
+    if (n > SETUP_MAX_LOWERS)
+        return err_make(e, ERR_LIMIT, "image of box %s: %d layers, over the %d supported", s->id, n,
+                        SETUP_MAX_LOWERS);
+    return n;
+}
+
+/* Detached mounts of each layer, idmapped from its stored owners onto the
+ * box's range, for the init to attach at lower/<i>. */
+static int idmapped_lowers(const box_spec *s, int n, box_lowers *lw, err_t *e)
+{
+    int ns[2] = {-1, -1}; /* user namespaces for shift 0 and the legacy shift */
+    int rc = 0;
+    size_t pos = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        char dir[PATH_MAX];
+        nth_layer(s, i, dir, sizeof dir);
+        uint32_t from = stored_shift(s, dir);
+        int k = from != 0;
+        if (from != s->uid_base && ns[k] < 0 &&
+            (ns[k] = idmap_userns(from, s->uid_base, s->uid_count, e)) < 0)
+            rc = ns[k];
+        int fd = rc < 0 ? rc : idmap_tree(dir, from != s->uid_base ? ns[k] : -1, e);
+        if (fd < 0) {
+            rc = fd;
+            break;
+        }
+        lw->fds[lw->nfds++] = fd;
+        pos += (size_t)snprintf(lw->opt + pos, sizeof lw->opt - pos, "%slower/%d", i ? ":" : "", i);
+        char mp[PATH_MAX + 64];
+        snprintf(mp, sizeof mp, "%s/lower/%d", s->dir, i);
+        if (mkdir(mp, 0755) < 0 && errno != EEXIST)
+            rc = err_sys(e, errno, "create directory \"%s\"", mp);
+    }
+    for (int k = 0; k < 2; k++)
+        if (ns[k] >= 0) close(ns[k]);
+    if (rc < 0) box_lowers_close(lw);
+    return rc;
+}
+
+/* Without idmapped mounts: a copy of each layer with owners shifted onto
+ * the box's range, made on the box's first start and kept. */
+static int copied_lowers(const box_spec *s, int n, box_lowers *lw, err_t *e)
+{
+    size_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        char dir[PATH_MAX], copy[PATH_MAX + 64];
+        nth_layer(s, i, dir, sizeof dir);
+        snprintf(copy, sizeof copy, "%s/copy/%d", s->dir, i);
+        int rc = 0;
+        if (access(copy, F_OK) != 0)
+            rc = idmap_copy_shifted(dir, copy, stored_shift(s, dir), s->uid_base, s->uid_count, e);
+        if (rc < 0) return err_wrap(e, "copy the image of box %s (no idmapped mounts)", s->id);
+        pos += (size_t)snprintf(lw->opt + pos, sizeof lw->opt - pos, "%scopy/%d", i ? ":" : "", i);
+    }
+    return 0;
+}
+
+int box_lowers_make(const box_spec *s, box_lowers *lw, err_t *e)
+{
+    memset(lw, 0, sizeof *lw);
+    if (!s->uid_count) { /* no user namespace: the layers as they are */
+        snprintf(lw->opt, sizeof lw->opt, "%s", s->rootfs);
+        return strlen(s->rootfs) < sizeof lw->opt
+                   ? 0
+                   : err_make(e, ERR_TOOBIG, "image of box %s: layer paths too long", s->id);
+    }
+    int n = count_layers(s, e);
+    if (n < 0) return n;
+    if (idmap_wanted()) {
+        err_t ie;
+        int rc = idmapped_lowers(s, n, lw, &ie);
+        if (rc == 0) return 0;
+        if (rc != -ERR_UNSUPPORTED) return e ? (*e = ie, rc) : rc;
+    }
+    return copied_lowers(s, n, lw, e);
 }

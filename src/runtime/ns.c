@@ -165,126 +165,6 @@ static int listen_socket(const box_spec *s, err_t *e)
     return rc < 0 ? rc : fd;
 }
 
-/* ---- the image's layers ----------------------------------------------------- */
-
-typedef struct lowers {
-    char opt[4096]; /* the overlay's lowerdir */
-    int fds[SETUP_MAX_LOWERS];
-    int nfds;
-} lowers;
-
-static void lowers_close(lowers *lw)
-{
-    for (int i = 0; i < lw->nfds; i++)
-        close(lw->fds[i]);
-    lw->nfds = 0;
-}
-
-/* Where the uids of an image's files start on disk: older boxlet stored
- * images shifted into the range every box shared (its root directory is
- * then owned by a uid of that range); newer images keep their owners. */
-static uint32_t stored_shift(const box_spec *s, const char *dir)
-{
-    struct stat st;
-    if (lstat(dir, &st) == 0 && st.st_uid - s->legacy_uid_base < s->uid_count)
-        return s->legacy_uid_base;
-    return 0;
-}
-
-/* The i-th layer (top first) of s->rootfs, split on ':'. */
-static int nth_layer(const box_spec *s, int i, char *out, size_t n)
-{
-    const char *p = s->rootfs;
-    for (; i > 0 && p; i--)
-        if ((p = strchr(p, ':'))) p++;
-    if (!p || !*p) return 0;
-    size_t len = strcspn(p, ":");
-    snprintf(out, n, "%.*s", (int)len, p);
-    return 1;
-}
-
-static int count_layers(const box_spec *s, err_t *e)
-{
-    int n = 1;
-    for (const char *p = s->rootfs; *p; p++)
-        n += *p == ':';
-    if (n > SETUP_MAX_LOWERS)
-        return err_make(e, ERR_LIMIT, "image of box %s: %d layers, over the %d supported", s->id, n,
-                        SETUP_MAX_LOWERS);
-    return n;
-}
-
-/* Detached mounts of each layer, idmapped from its stored owners onto the
- * box's range, for the init to attach at lower/<i>. */
-static int idmapped_lowers(const box_spec *s, int n, lowers *lw, err_t *e)
-{
-    int ns[2] = {-1, -1}; /* user namespaces for shift 0 and the legacy shift */
-    int rc = 0;
-    size_t pos = 0;
-    for (int i = 0; rc == 0 && i < n; i++) {
-        char dir[PATH_MAX];
-        nth_layer(s, i, dir, sizeof dir);
-        uint32_t from = stored_shift(s, dir);
-        int k = from != 0;
-        if (from != s->uid_base && ns[k] < 0 &&
-            (ns[k] = idmap_userns(from, s->uid_base, s->uid_count, e)) < 0)
-            rc = ns[k];
-        int fd = rc < 0 ? rc : idmap_tree(dir, from != s->uid_base ? ns[k] : -1, e);
-        if (fd < 0) {
-            rc = fd;
-            break;
-        }
-        lw->fds[lw->nfds++] = fd;
-        pos += (size_t)snprintf(lw->opt + pos, sizeof lw->opt - pos, "%slower/%d", i ? ":" : "", i);
-        char mp[PATH_MAX + 64];
-        snprintf(mp, sizeof mp, "%s/lower/%d", s->dir, i);
-        if (mkdir(mp, 0755) < 0 && errno != EEXIST)
-            rc = err_sys(e, errno, "create directory \"%s\"", mp);
-    }
-    for (int k = 0; k < 2; k++)
-        if (ns[k] >= 0) close(ns[k]);
-    if (rc < 0) lowers_close(lw);
-    return rc;
-}
-
-/* Without idmapped mounts: a copy of each layer with owners shifted onto
- * the box's range, made on the box's first start and kept. */
-static int copied_lowers(const box_spec *s, int n, lowers *lw, err_t *e)
-{
-    size_t pos = 0;
-    for (int i = 0; i < n; i++) {
-        char dir[PATH_MAX], copy[PATH_MAX + 64];
-        nth_layer(s, i, dir, sizeof dir);
-        snprintf(copy, sizeof copy, "%s/copy/%d", s->dir, i);
-        int rc = 0;
-        if (access(copy, F_OK) != 0)
-            rc = idmap_copy_shifted(dir, copy, stored_shift(s, dir), s->uid_base, s->uid_count, e);
-        if (rc < 0) return err_wrap(e, "copy the image of box %s (no idmapped mounts)", s->id);
-        pos += (size_t)snprintf(lw->opt + pos, sizeof lw->opt - pos, "%scopy/%d", i ? ":" : "", i);
-    }
-    return 0;
-}
-
-static int prepare_lowers(const box_spec *s, lowers *lw, err_t *e)
-{
-    memset(lw, 0, sizeof *lw);
-    if (!s->uid_count) { /* no user namespace: the layers as they are */
-        snprintf(lw->opt, sizeof lw->opt, "%s", s->rootfs);
-        return strlen(s->rootfs) < sizeof lw->opt
-                   ? 0
-                   : err_make(e, ERR_TOOBIG, "image of box %s: layer paths too long", s->id);
-    }
-    int n = count_layers(s, e);
-    if (n < 0) return n;
-    if (idmap_wanted()) {
-        err_t ie;
-        int rc = idmapped_lowers(s, n, lw, &ie);
-        if (rc == 0) return 0;
-        if (rc != -ERR_UNSUPPORTED) return e ? (*e = ie, rc) : rc;
-    }
-    return copied_lowers(s, n, lw, e);
-}
-
 /* ---- start ------------------------------------------------------------ */
 
 static ssize_t read_all(int fd, char *buf, size_t n, int timeout_ms);
@@ -537,8 +417,8 @@ static int make_launch(const box_spec *s, launch *l, err_t *e)
     int *pairs[] = {l->errp, l->readyp, l->syncp, l->pidp};
     for (int i = 0; i < 4; i++)
         pairs[i][0] = pairs[i][1] = -1;
-    lowers lw;
-    int rc = prepare_lowers(s, &lw, e);
+    box_lowers lw;
+    int rc = box_lowers_make(s, &lw, e);
     if (rc < 0) return rc;
     if ((rc = setup_plan_make(s, lw.opt, &l->plan, e)) == 0) {
         memcpy(l->plan.lower_fds, lw.fds, sizeof lw.fds);
@@ -547,7 +427,7 @@ static int make_launch(const box_spec *s, launch *l, err_t *e)
         rc = open_pipes(l, e);
     }
     if (rc == 0 && (l->plan.listen_fd = listen_socket(s, e)) < 0) rc = l->plan.listen_fd;
-    lowers_close(&lw);
+    box_lowers_close(&lw);
     return rc;
 }
 
