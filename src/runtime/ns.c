@@ -89,9 +89,8 @@ static int make_dir(const char *path, mode_t mode, uid_t owner, err_t *e)
 {
     if (mkdir(path, mode) < 0 && errno != EEXIST)
         return err_sys(e, errno, "create directory \"%s\"", path);
-    if (lchown(path, owner, owner) < 0)
+    if (owner && lchown(path, owner, owner) < 0)
         return err_sys(e, errno, "chown \"%s\" to %u", path, (unsigned)owner);
-    if (chmod(path, mode) < 0) return err_sys(e, errno, "chmod \"%s\"", path);
     return 0;
 }
 

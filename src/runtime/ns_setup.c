@@ -30,6 +30,7 @@ static const char *const host_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
 int setup_plan_make(const box_spec *s, const char *lowerdir, setup_plan *p, err_t *e)
 {
     memset(p, 0, sizeof *p);
+    p->listen_fd = p->net_fd = -1;
     p->userns = s->uid_count > 0;
     snprintf(p->root, sizeof p->root, "root");
     int n = snprintf(p->overlay_opts, sizeof p->overlay_opts,
@@ -48,7 +49,6 @@ int setup_plan_make(const box_spec *s, const char *lowerdir, setup_plan *p, err_
     }
     snprintf(p->etc_dir, sizeof p->etc_dir, "etc");
     snprintf(p->log, sizeof p->log, "agent.log");
-    p->listen_fd = p->net_fd = -1;
     snprintf(p->agent, sizeof p->agent, "%s", s->agent_path);
     snprintf(p->hostname, sizeof p->hostname, "%s", s->hostname);
     return security_filter(&p->seccomp, e);
