@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +24,14 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: boxlet-agent --socket PATH [options]\n"
+    "usage: boxlet-agent (--socket PATH | --listen-fd N) [options]\n"
     "\n"
     "Runs as PID 1 of a box (or as a subreaper for tests) and serves the boxlet\n"
-    "agent protocol on the unix socket PATH.\n"
+    "agent protocol on the unix socket PATH, or on the listening socket N it\n"
+    "inherited (how boxes start: the host made the socket, out of the box's reach).\n"
     "\n"
-    "  --socket PATH          listen here (required)\n"
+    "  --socket PATH          listen here\n"
+    "  --listen-fd N          accept connections on inherited listening socket N\n"
     "  --ready-fd N           write \"ready\\n\" to fd N once listening, then close it\n"
     "  --reconnect-grace MS   default grace for a detached execution (300000; 0 = never)\n"
     "  --reap-step MS         HUP -> TERM -> KILL spacing of the reaper (30000)\n"
@@ -52,21 +55,16 @@ static int64_t num(const char *opt, const char *s)
     return v;
 }
 
-static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd)
+static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd, int *listen_fd)
 {
-    static const struct option opts[] = {{"socket", 1, 0, 's'},
-                                         {"ready-fd", 1, 0, 'r'},
-                                         {"reconnect-grace", 1, 0, 'g'},
-                                         {"reap-step", 1, 0, 'p'},
-                                         {"lifetime", 1, 0, 'l'},
-                                         {"keep-finished", 1, 0, 'k'},
-                                         {"stop-grace", 1, 0, 't'},
-                                         {"drain", 1, 0, 'd'},
-                                         {"max-execs", 1, 0, 'm'},
-                                         {"retain", 1, 0, 'R'},
-                                         {"help", 0, 0, 'h'},
-                                         {"version", 0, 0, 'V'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"socket", 1, 0, 's'},        {"listen-fd", 1, 0, 'L'},
+        {"ready-fd", 1, 0, 'r'},      {"reconnect-grace", 1, 0, 'g'},
+        {"reap-step", 1, 0, 'p'},     {"lifetime", 1, 0, 'l'},
+        {"keep-finished", 1, 0, 'k'}, {"stop-grace", 1, 0, 't'},
+        {"drain", 1, 0, 'd'},         {"max-execs", 1, 0, 'm'},
+        {"retain", 1, 0, 'R'},        {"help", 0, 0, 'h'},
+        {"version", 0, 0, 'V'},       {0, 0, 0, 0}};
     *o = (agent_opts){.reconnect_grace_ms = 300000,
                       .reap_step_ms = 30000,
                       .lifetime_ms = 86400000,
@@ -85,6 +83,9 @@ static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd)
             break;
         case 'r':
             *ready_fd = (int)num(n, optarg);
+            break;
+        case 'L':
+            *listen_fd = (int)MIN(num(n, optarg), INT32_MAX);
             break;
         case 'g':
             o->reconnect_grace_ms = num(n, optarg);
@@ -121,7 +122,7 @@ static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd)
             exit(2);
         }
     }
-    if (!o->socket_path || optind != argc) {
+    if (!o->socket_path == (*listen_fd < 0) || optind != argc) {
         fputs(usage, stderr);
         exit(2);
     }
@@ -167,6 +168,20 @@ static int listen_on(const char *path)
         fprintf(stderr, "boxlet-agent: listen on \"%s\": %s\n", path, strerror(errno));
         exit(1);
     }
+    return fd;
+}
+
+/* A listening socket inherited from whoever started us. */
+static int listen_inherited(int fd)
+{
+    int on = 0;
+    socklen_t len = sizeof on;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on) {
+        fprintf(stderr, "boxlet-agent: --listen-fd %d: %s\n", fd,
+                on ? strerror(errno) : "not a listening socket");
+        exit(1);
+    }
+    fd_set_nonblock(fd, 1);
     return fd;
 }
 
@@ -279,15 +294,17 @@ static int run(agent_t *ag)
 int main(int argc, char **argv)
 {
     agent_t ag = {0};
-    int ready_fd = -1;
-    parse_args(argc, argv, &ag.o, &ready_fd);
+    int ready_fd = -1, listen_fd = -1;
+    parse_args(argc, argv, &ag.o, &ready_fd, &listen_fd);
     /* Whatever our parent left open must not leak into executions. */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     ag.is_init = getpid() == 1;
     if (!ag.is_init) prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of our executions come to us */
     ag.epfd = epoll_create1(EPOLL_CLOEXEC);
     ag.sw = (watch_t){.kind = W_SIGNAL, .fd = signals_fd()};
-    ag.lw = (watch_t){.kind = W_LISTEN, .fd = listen_on(ag.o.socket_path)};
+    ag.lw =
+        (watch_t){.kind = W_LISTEN,
+                  .fd = listen_fd >= 0 ? listen_inherited(listen_fd) : listen_on(ag.o.socket_path)};
     watch_set(&ag, &ag.sw, EPOLLIN);
     watch_set(&ag, &ag.lw, EPOLLIN);
     if (ready_fd >= 0) {
@@ -296,6 +313,8 @@ int main(int argc, char **argv)
         close(ready_fd);
     }
     int rc = run(&ag);
-    unlink(ag.o.socket_path);
-    return rc;
+    if (ag.o.socket_path) unlink(ag.o.socket_path);
+    /* exit(), not return: the executions still listed in ag are not freed
+     * (the process ends), and stay reachable for LeakSanitizer's check. */
+    exit(rc);
 }

@@ -50,7 +50,11 @@ static int try_connect(const char *path, int *fd, err_t *e)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof sa.sun_path)
-        return err_make(e, ERR_INVAL, "agent socket \"%s\": path too long", path);
+        return err_make(e, ERR_TOOBIG,
+                        "agent socket \"%s\": a path of %zu bytes, over the %zu a unix socket "
+                        "address holds (connect through a shorter path, e.g. a symlink or "
+                        "/proc/self/fd/N/NAME of the directory)",
+                        path, strlen(path), sizeof sa.sun_path - 1);
     strcpy(sa.sun_path, path);
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0) return err_sys(e, errno, "socket");

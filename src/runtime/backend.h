@@ -24,8 +24,12 @@ typedef struct box_spec {
     double cpus;            /* 0 = no limit */
     uint32_t pids_max;      /* 0 = no limit */
     bool network;           /* outbound networking (else loopback only) */
-    uint32_t uid_base;      /* box uid 0 = this host uid; 0 = no user namespace */
-    uint32_t uid_count;
+    uint32_t uid_base;      /* box uid 0 = this host uid (the box's own range) */
+    uint32_t uid_count;     /* 0 = no user namespace */
+    /* Image files owned by [legacy_uid_base, +uid_count) were shifted there
+     * when stored by older boxlet; newer ones keep their image's owners.
+     * Either way they are mapped onto the box's range when it starts. */
+    uint32_t legacy_uid_base;
 } box_spec;
 
 typedef struct box_proc {
@@ -45,8 +49,11 @@ typedef struct backend_ops {
     bool (*alive)(const box_proc *p);
     /* Removes everything prepare and start created. The box must be stopped. */
     int (*destroy)(const box_spec *s, err_t *e);
-    /* The agent's socket on the host. */
-    void (*socket_path)(const box_spec *s, char *out, size_t n);
+    /* The directory holding the agent's listening socket, "agent.sock",
+     * opened O_PATH: one only root reaches and the box cannot see, so
+     * nothing in the box can redirect a connection. The caller closes it;
+     * connect through "/proc/self/fd/N/agent.sock" (always short). */
+    int (*socket_dir)(const box_spec *s, err_t *e);
     /* Resource use of a running box. */
     void (*stats)(const box_spec *s, cgroup_stats *out);
 } backend_ops;

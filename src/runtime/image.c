@@ -134,6 +134,11 @@ static int build_image(const char *home, const char *name, uint32_t uid_base,
     shift_base = uid_base;
     if (rc == 0 && uid_base && nftw(root, chown_entry, 32, FTW_PHYS) < 0)
         rc = err_sys(e, errno, "shift ownership of image \"%s\" to uid %u", name, uid_base);
+    /* Unshifted (boxes map the image's owners onto their own ranges, ns.c):
+     * the root directory is root's, whoever owned the imported one, as its
+     * owner tells a box which shift the image was stored with. */
+    if (rc == 0 && !uid_base && lchown(root, 0, 0) < 0)
+        rc = err_sys(e, errno, "set owner of \"%s\"", root);
     if (rc == 0) rc = imgstore_write_meta(tmp, NULL, root, e);
     if (rc == 0 && rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY)
         rc = err_sys(e, errno, "install image \"%s\" at \"%s\"", name, dir);

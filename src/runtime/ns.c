@@ -12,6 +12,7 @@
 #include "runtime/fsutil.h"
 #include "runtime/backend.h"
 #include "runtime/cgroup.h"
+#include "runtime/idmap.h"
 #include "runtime/ns_setup.h"
 
 #include <errno.h>
@@ -23,8 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,9 +61,18 @@ static void path_of(char *out, size_t n, const box_spec *s, const char *sub)
     snprintf(out, n, "%s/%s", s->dir, sub);
 }
 
-static void ns_socket_path(const box_spec *s, char *out, size_t n)
+static int ns_socket_dir(const box_spec *s, err_t *e)
 {
-    snprintf(out, n, "%s/run/agent.sock", s->dir);
+    char p[4096];
+    path_of(p, sizeof p, s, "sock");
+    int fd = open(p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) return fd;
+    if (errno == ENOENT)
+        return err_make(e, ERR_UNSUPPORTED,
+                        "open \"%s\": no such directory (a box started by an older boxlet, "
+                        "whose agent listens inside the box: stop and start it)",
+                        p);
+    return err_sys(e, errno, "open \"%s\"", p);
 }
 
 static int write_text(const char *path, const char *text, err_t *e)
@@ -77,7 +89,7 @@ static int make_dir(const char *path, mode_t mode, uid_t owner, err_t *e)
 {
     if (mkdir(path, mode) < 0 && errno != EEXIST)
         return err_sys(e, errno, "create directory \"%s\"", path);
-    if (owner && chown(path, owner, owner) < 0)
+    if (owner && lchown(path, owner, owner) < 0)
         return err_sys(e, errno, "chown \"%s\" to %u", path, (unsigned)owner);
     return 0;
 }
@@ -99,27 +111,57 @@ static int write_etc(const box_spec *s, err_t *e)
     return rc;
 }
 
+/* The box's directory (root's; the init, a mapped uid, may only search
+ * it): upper and work belong to the box's root; root (the merged root's
+ * mount point), lower (mount points of the image's layers), copy (their
+ * shifted copies, without idmapped mounts), etc and sock (the agent's
+ * socket, root's alone: never visible in the box) belong to host root. */
 static int ns_prepare(const box_spec *s, err_t *e)
 {
-    static const char *const subs[] = {"upper", "work", "root", "run", "etc"};
+    static const struct {
+        const char *name;
+        mode_t mode;
+        bool mapped;
+    } subs[] = {{"upper", 0755, true},  {"work", 0755, true},  {"root", 0755, false},
+                {"lower", 0755, false}, {"copy", 0755, false}, {"etc", 0755, false},
+                {"sock", 0700, false}};
     uid_t owner = s->uid_count ? s->uid_base : 0;
     int rc = make_dir(s->dir, 0711, 0, e);
     for (size_t i = 0; rc == 0 && i < sizeof subs / sizeof *subs; i++) {
         char p[4096];
-        path_of(p, sizeof p, s, subs[i]);
-        /* upper/work/run are written by the box's root, a mapped uid */
-        bool mapped = strcmp(subs[i], "root") != 0 && strcmp(subs[i], "etc") != 0;
-        rc = make_dir(p, 0755, mapped ? owner : 0, e);
+        path_of(p, sizeof p, s, subs[i].name);
+        rc = make_dir(p, subs[i].mode, subs[i].mapped ? owner : 0, e);
     }
     if (rc == 0) { /* the agent's log, written by the box's (mapped) root */
         char p[4096];
         path_of(p, sizeof p, s, "agent.log");
-        int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (fd < 0 || (owner && fchown(fd, owner, owner) < 0))
-            rc = err_sys(e, errno, "create \"%s\"", p);
+        int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd < 0 || fchown(fd, owner, owner) < 0) rc = err_sys(e, errno, "create \"%s\"", p);
         if (fd >= 0) close(fd);
     }
     return rc ? rc : write_etc(s, e);
+}
+
+/* ---- the agent's socket --------------------------------------------------- */
+
+/* The agent's listening socket, made here in sock/ (root's alone) and
+ * handed to the agent as a descriptor: nothing the box does can put
+ * another socket in its place. Bound through /proc/self/fd, so the path's
+ * length never matters. Close-on-exec: the init clears that for the agent. */
+static int listen_socket(const box_spec *s, err_t *e)
+{
+    int dir = ns_socket_dir(s, e);
+    if (dir < 0) return dir;
+    unlinkat(dir, "agent.sock", 0); /* left by the box's last run */
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/agent.sock", dir);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc = 0;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 512) < 0)
+        rc = err_sys(e, errno, "listen on \"%s/sock/agent.sock\"", s->dir);
+    close(dir);
+    if (rc < 0 && fd >= 0) close(fd);
+    return rc < 0 ? rc : fd;
 }
 
 /* ---- start ------------------------------------------------------------ */
@@ -212,6 +254,13 @@ static void start_network(launch *l, pid_t pid)
 static __attribute__((noreturn)) void launcher_main(launch *l)
 {
     setsid();
+    /* The init starts here: it works with paths relative to its box's
+     * directory, as it may not walk the home (root's alone) to reach it. */
+    if (chdir(l->s->dir) < 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "chdir to the box's directory: %s", strerror(errno));
+        launch_fail(l, 0, msg);
+    }
     close(l->errp[0]);
     close(l->pidp[0]);
     l->netp[0] = l->netp[1] = -1;
@@ -312,7 +361,7 @@ static void log_tail(const box_spec *s, char *out, size_t n)
     char p[4096];
     path_of(p, sizeof p, s, "agent.log");
     out[0] = '\0';
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) return;
     off_t end = lseek(fd, 0, SEEK_END);
     lseek(fd, end > (off_t)n - 1 ? end - (off_t)n + 1 : 0, SEEK_SET);
@@ -360,15 +409,47 @@ static int await_box(launch *l, pid_t launcher, box_proc *out, err_t *e)
     return 0;
 }
 
+/* Everything the init inherits: the plan, its pipes, the agent's socket
+ * and the image's layers. */
+static int make_launch(const box_spec *s, launch *l, err_t *e)
+{
+    int *pairs[] = {l->errp, l->readyp, l->syncp, l->pidp};
+    for (int i = 0; i < 4; i++)
+        pairs[i][0] = pairs[i][1] = -1;
+    box_lowers lw;
+    int rc = box_lowers_make(s, &lw, e);
+    if (rc < 0) return rc;
+    if ((rc = setup_plan_make(s, lw.opt, &l->plan, e)) == 0) {
+        memcpy(l->plan.lower_fds, lw.fds, sizeof lw.fds);
+        l->plan.nlower_fds = lw.nfds;
+        lw.nfds = 0;
+        rc = open_pipes(l, e);
+    }
+    if (rc == 0 && (l->plan.listen_fd = listen_socket(s, e)) < 0) rc = l->plan.listen_fd;
+    box_lowers_close(&lw);
+    return rc;
+}
+
+/* The caller's copies of what only the init needs. */
+static void close_launch(launch *l)
+{
+    close_pipes(l);
+    for (int i = 0; i < l->plan.nlower_fds; i++)
+        close(l->plan.lower_fds[i]);
+    l->plan.nlower_fds = 0;
+    if (l->plan.listen_fd >= 0) close(l->plan.listen_fd);
+    l->plan.listen_fd = -1;
+}
+
 static int ns_start(const box_spec *s, box_proc *out, err_t *e)
 {
     cgroup_limits lim = {.memory_bytes = s->memory_bytes, .cpus = s->cpus, .pids_max = s->pids_max};
     int rc = cgroup_create(s->id, &lim, e);
     if (rc < 0) return err_wrap(e, "start box %s", s->id);
-    launch l = {.s = s};
-    if ((rc = setup_plan_make(s, &l.plan, e)) < 0 || (rc = open_pipes(&l, e)) < 0) {
-        close_pipes(&l);
-        return rc;
+    launch l = {.s = s, .plan = {.listen_fd = -1}};
+    if ((rc = make_launch(s, &l, e)) < 0) {
+        close_launch(&l);
+        return err_wrap(e, "start box %s", s->id);
     }
     pid_t launcher = fork();
     if (launcher < 0) {
@@ -383,7 +464,7 @@ static int ns_start(const box_spec *s, box_proc *out, err_t *e)
         close(l.syncp[1]), l.syncp[1] = -1;
         rc = await_box(&l, launcher, out, e);
     }
-    close_pipes(&l);
+    close_launch(&l);
     return rc;
 }
 
@@ -458,6 +539,6 @@ const backend_ops ns_backend = {
     .stop = ns_stop,
     .alive = ns_alive,
     .destroy = ns_destroy,
-    .socket_path = ns_socket_path,
+    .socket_dir = ns_socket_dir,
     .stats = ns_stats,
 };

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/mount.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -26,25 +27,28 @@
 static const char *const host_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
                                         "/lib32", "/lib64", "/libx32"};
 
-int setup_plan_make(const box_spec *s, setup_plan *p, err_t *e)
+int setup_plan_make(const box_spec *s, const char *lowerdir, setup_plan *p, err_t *e)
 {
     memset(p, 0, sizeof *p);
+    p->listen_fd = p->net_fd = -1;
     p->userns = s->uid_count > 0;
-    snprintf(p->root, sizeof p->root, "%s/root", s->dir);
+    snprintf(p->root, sizeof p->root, "root");
     int n = snprintf(p->overlay_opts, sizeof p->overlay_opts,
-                     "lowerdir=%s,upperdir=%s/upper,workdir=%s/work%s", s->rootfs, s->dir, s->dir,
+                     "lowerdir=%s,upperdir=upper,workdir=work%s", lowerdir,
                      p->userns ? ",userxattr" : "");
-    if (n >= (int)sizeof p->overlay_opts || strchr(s->rootfs, ',') || strchr(s->dir, ','))
-        return err_make(e, ERR_INVAL, "box paths \"%s\" / \"%s\": too long or contain ','",
-                        s->rootfs, s->dir);
+    /* mount(2) takes one page of options */
+    if (n >= 4096 || n >= (int)sizeof p->overlay_opts || strchr(lowerdir, ','))
+        return err_make(e, ERR_INVAL,
+                        "image layers \"%.200s...\": the overlay's options are over 4096 bytes "
+                        "or a path holds ','",
+                        lowerdir);
     for (size_t i = 0; s->host_binds && i < sizeof host_dirs / sizeof *host_dirs; i++) {
         struct stat st;
         if (lstat(host_dirs[i], &st) == 0 && S_ISDIR(st.st_mode)) /* symlinks live in the image */
             snprintf(p->bind_src[p->nbinds++], sizeof p->bind_src[0], "%s", host_dirs[i]);
     }
-    snprintf(p->run_dir, sizeof p->run_dir, "%s/run", s->dir);
-    snprintf(p->etc_dir, sizeof p->etc_dir, "%s/etc", s->dir);
-    snprintf(p->log, sizeof p->log, "%s/agent.log", s->dir);
+    snprintf(p->etc_dir, sizeof p->etc_dir, "etc");
+    snprintf(p->log, sizeof p->log, "agent.log");
     snprintf(p->agent, sizeof p->agent, "%s", s->agent_path);
     snprintf(p->hostname, sizeof p->hostname, "%s", s->hostname);
     return security_filter(&p->seccomp, e);
@@ -144,11 +148,29 @@ static void make_dev(const setup_plan *p)
     }
 }
 
+/* /run/boxlet is an empty directory of the box's own: the agent's socket
+ * is not there but on the host, out of the box's reach (--listen-fd). */
 static void make_run(const setup_plan *p)
 {
+    char dir[PATH_MAX + 64];
     do_mount(p, "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=65536k");
-    do_mount(p, p->run_dir, "/run/boxlet", NULL, MS_BIND, NULL);
+    at(dir, sizeof dir, p, "/run/boxlet");
+    if (mkdir(dir, 0755) < 0) fail(p, "create directory \"%s\"", dir);
     bind_file(p, p->agent, "/run/boxlet-agent", true);
+}
+
+/* The image's layers, detached mounts the host made (idmapped onto the
+ * box's uids), attached at lower/<i> of this mount namespace only. */
+static void attach_lowers(const setup_plan *p)
+{
+    for (int i = 0; i < p->nlower_fds; i++) {
+        char dst[32];
+        snprintf(dst, sizeof dst, "lower/%d", i);
+        if (syscall(SYS_move_mount, p->lower_fds[i], "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) <
+            0)
+            fail(p, "attach image layer %d at \"%s\"", i, dst);
+        close(p->lower_fds[i]);
+    }
 }
 
 static void make_etc(const setup_plan *p)
@@ -165,6 +187,7 @@ static void make_etc(const setup_plan *p)
 static void build_root(const setup_plan *p)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail(p, "make / private");
+    attach_lowers(p);
     if (mount("overlay", p->root, "overlay", 0, p->overlay_opts) < 0)
         fail(p, "mount overlay on \"%s\" (%s)", p->root, p->overlay_opts);
     for (int i = 0; i < p->nbinds; i++)
@@ -237,10 +260,13 @@ static int cmp_int(const void *a, const void *b)
  * box needs: a long-lived box must not hold, say, the caller's stdout. */
 static void close_inherited(const setup_plan *p)
 {
-    int keep[3] = {p->err_fd, p->ready_fd, p->net_fd};
-    qsort(keep, 3, sizeof *keep, cmp_int);
+    int keep[4 + SETUP_MAX_LOWERS] = {p->err_fd, p->ready_fd, p->net_fd, p->listen_fd};
+    int n = 4;
+    for (int i = 0; i < p->nlower_fds; i++)
+        keep[n++] = p->lower_fds[i];
+    qsort(keep, (size_t)n, sizeof *keep, cmp_int);
     unsigned from = 3;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         if (keep[i] < (int)from) continue;
         if (keep[i] > (int)from) syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
         from = (unsigned)keep[i] + 1;
@@ -260,14 +286,12 @@ void setup_run(const setup_plan *p)
         fail(p, "set hostname \"%s\"", p->hostname);
     enter_root(p);
     loopback_up(p);
-    char fd[16];
+    char fd[16], lfd[16];
     snprintf(fd, sizeof fd, "%d", p->ready_fd);
-    char *argv[] = {(char *)"boxlet-agent",
-                    (char *)"--socket",
-                    (char *)"/run/boxlet/agent.sock",
-                    (char *)"--ready-fd",
-                    fd,
-                    NULL};
+    snprintf(lfd, sizeof lfd, "%d", p->listen_fd);
+    if (fcntl(p->listen_fd, F_SETFD, 0) < 0) fail(p, "keep the agent's socket open");
+    char *argv[] = {
+        (char *)"boxlet-agent", (char *)"--listen-fd", lfd, (char *)"--ready-fd", fd, NULL};
     char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     (char *)"HOME=/root", NULL};
     lock_down(p);

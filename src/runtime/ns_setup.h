@@ -12,26 +12,37 @@
 #include <linux/filter.h>
 
 #define SETUP_MAX_BINDS 8
+#define SETUP_MAX_LOWERS 128 /* image layers; overlayfs takes up to 500 */
 
+/* Paths are relative to the box's directory, the init's working directory
+ * (ns.c changes into it before the clone): the init, a mapped uid, cannot
+ * walk the root-only home, and relative paths keep the overlay's options
+ * short whatever the home's length. */
 typedef struct setup_plan {
     bool userns;
     char root[PATH_MAX]; /* merged root mount point */
     char overlay_opts[3 * PATH_MAX + 64];
     int nbinds;
     char bind_src[SETUP_MAX_BINDS][64]; /* host dirs of the `host` image, e.g. "/usr" */
-    char run_dir[PATH_MAX];             /* host side of /run/boxlet */
     char etc_dir[PATH_MAX];             /* generated hostname, hosts, resolv.conf */
     char agent[PATH_MAX];               /* boxlet-agent on the host */
     char log[PATH_MAX];                 /* the agent's stdout/stderr */
     char hostname[65];
-    int ready_fd;                     /* inherited by the agent (--ready-fd) */
-    int err_fd;                       /* close-on-exec: setup failures are written here */
-    int net_fd;                       /* slirp4netns's exit pipe (kept by the agent), or -1 */
+    int ready_fd;  /* inherited by the agent (--ready-fd) */
+    int err_fd;    /* close-on-exec: setup failures are written here */
+    int net_fd;    /* slirp4netns's exit pipe (kept by the agent), or -1 */
+    int listen_fd; /* the agent's listening socket, made by the host (--listen-fd) */
+    /* Detached (idmapped) mounts of the image's layers, top first, attached
+     * at lower/<i> before the overlay is mounted; nlower_fds 0 when the
+     * overlay's lowerdir names directories (copies, or no user namespace). */
+    int nlower_fds;
+    int lower_fds[SETUP_MAX_LOWERS];
     const struct sock_fprog *seccomp; /* compiled once per process */
 } setup_plan;
 
-/* Fills plan from s. */
-int setup_plan_make(const box_spec *s, setup_plan *plan, err_t *e);
+/* Fills plan from s. lowerdir is the overlay's lowerdir option (paths
+ * relative to the box's directory, or absolute). */
+int setup_plan_make(const box_spec *s, const char *lowerdir, setup_plan *plan, err_t *e);
 /* Runs in the box's init; on failure writes why to plan->err_fd and exits. */
 __attribute__((noreturn)) void setup_run(const setup_plan *plan);
 

@@ -780,11 +780,13 @@ static void store_close(store *s, bool failed)
     if (s->lock >= 0) close(s->lock); /* and with it the lock */
 }
 
-/* The store's directory is owned by the uid_base it was unpacked with. */
+/* The store's directory is owned by the uid_base it was unpacked with.
+ * An unshifted import (base 0) also takes a layer older boxlet stored
+ * shifted to OCI_LEGACY_UID_BASE: boxes map each layer by its owner. */
 static int layer_reuse(const char *dir, const struct stat *st, uint32_t base, err_t *e)
 {
     if (!S_ISDIR(st->st_mode)) return err_make(e, ERR_INTERNAL, "\"%s\" is not a directory", dir);
-    if (st->st_uid != base)
+    if (st->st_uid != base && !(base == 0 && st->st_uid == OCI_LEGACY_UID_BASE))
         return err_make(e, ERR_CONFLICT, "\"%s\" was unpacked for uid base %u, not %u", dir,
                         (unsigned)st->st_uid, base);
     return 0;

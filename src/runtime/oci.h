@@ -57,6 +57,8 @@ typedef struct layer_progress {
 /* Frees what im holds and zeroes it; safe on a zeroed or freed image. */
 void oci_image_free(oci_image *im);
 
+#define OCI_LEGACY_UID_BASE 1000000u
+
 /* The host's architecture as Go (and so OCI platforms) names it ("amd64"). */
 const char *oci_host_goarch(void);
 /* Whether s (may be NULL) is one of list[0..n): media-type checks. */
@@ -70,6 +72,11 @@ bool oci_str_in(const char *s, const char *const *list, size_t n);
  * aarch64: Go's GOARCH names). Every blob read (manifests, config, layers)
  * is checked against its descriptor's size and sha256 digest before use; a
  * mismatch names the expected and the actual digest.
+ *
+ * Boxes use images unshifted (uid_base 0): their files keep the image's
+ * owners and each box maps them onto its own range (idmap.h). Layers that
+ * older boxlet stored shifted by OCI_LEGACY_UID_BASE are reused by an
+ * unshifted import as they are.
  *
  * Layers: media types ...layer.v1.tar, ...tar+gzip and ...tar+zstd (and
  * Docker's rootfs.diff.tar.gzip); zstd is -ERR_UNSUPPORTED when libarchive

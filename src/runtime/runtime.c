@@ -19,8 +19,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define UID_BASE 1000000u /* box uid 0 = this host uid; see docs/boxes.md */
+/* Each box maps its uids 0..65535 to a host range of its own: slot k of
+ * the store (store.h) is BOX_UID_FIRST + k * 65536. The range below it,
+ * 1000000..1065535, is the one every box shared before boxes had their
+ * own: records without a slot keep it, and no slot is ever given it.
+ * Ranges stay below 2^31 (some tools take uids for signed ints). See
+ * docs/boxes.md and docs/security.md. */
 #define UID_COUNT 65536u
+#define LEGACY_UID_BASE 1000000u
+#define BOX_UID_FIRST (LEGACY_UID_BASE + UID_COUNT)
+#define UID_SLOTS ((0x7fffffffu - BOX_UID_FIRST) / UID_COUNT)
 #define DEFAULT_PIDS 4096u
 #define AGENT_TIMEOUT_MS 5000
 
@@ -51,21 +59,25 @@ static void find_agent(rt_t *rt)
     snprintf(rt->agent, sizeof rt->agent, "%s", BOXLET_AGENT_INSTALL_PATH);
 }
 
+/* The home is root's alone (0700): it holds the box store (every box's
+ * env), image layers with their original owners and modes (setuid programs
+ * of any image included) and every box's writable layer. A box's init
+ * never walks it: it starts in its own directory (ns.c). A home made by
+ * older boxlet (0711) is tightened here. */
 static int make_layout(const char *home, err_t *e)
 {
     static const char *const subs[] = {"", "/boxes", "/images", "/locks"};
     for (size_t i = 0; i < 4; i++) {
         char p[RT_HOME_MAX + 16];
         snprintf(p, sizeof p, "%s%s", home, subs[i]);
-        /* boxes' init processes (mapped uids) must traverse to their dirs */
-        if (mkdir(p, 0711) < 0 && errno != EEXIST) return err_sys(e, errno, "create \"%s\"", p);
+        if (mkdir(p, 0700) < 0 && errno != EEXIST) return err_sys(e, errno, "create \"%s\"", p);
     }
-    /* A box's init runs as a mapped uid and must traverse the home to reach
-     * its own directory: add search (not read) permission if it is missing. */
     struct stat st;
-    if (stat(home, &st) == 0 && (st.st_mode & 0011) != 0011 &&
-        chmod(home, (st.st_mode & 07777) | 0011) < 0)
-        return err_sys(e, errno, "make \"%s\" searchable", home);
+    if (stat(home, &st) < 0) return err_sys(e, errno, "open boxlet home \"%s\"", home);
+    if (!S_ISDIR(st.st_mode))
+        return err_make(e, ERR_INVAL, "boxlet home \"%s\": not a directory", home);
+    if ((st.st_mode & 07777) != 0700 && chmod(home, 0700) < 0)
+        return err_sys(e, errno, "make boxlet home \"%s\" root-only (chmod 0700)", home);
     return 0;
 }
 
@@ -86,7 +98,7 @@ int rt_open(const char *home, rt_t **out, err_t *e)
     else
         rt_default_home(rt->home, sizeof rt->home);
     rt->be = &ns_backend;
-    rt->uid_base = UID_BASE;
+    rt->uid_base = 0; /* images keep their own owners; boxes map them (ns.c) */
     rt->uid_count = UID_COUNT;
     find_agent(rt);
     int rc = make_layout(rt->home, e);
@@ -187,6 +199,8 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
         return rc;
     }
     snprintf(b->dir, sizeof b->dir, "%s/boxes/%s", rt->home, r->id);
+    uint32_t base =
+        r->uid_slot < 0 ? LEGACY_UID_BASE : BOX_UID_FIRST + (uint32_t)r->uid_slot * UID_COUNT;
     b->s = (box_spec){.id = r->id,
                       .hostname = r->name,
                       .dir = b->dir,
@@ -197,8 +211,9 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
                       .cpus = b->cfg.cpus,
                       .pids_max = b->cfg.pids_max ? b->cfg.pids_max : DEFAULT_PIDS,
                       .network = b->cfg.network,
-                      .uid_base = rt->uid_base,
-                      .uid_count = rt->uid_count};
+                      .uid_base = base,
+                      .uid_count = rt->uid_count,
+                      .legacy_uid_base = LEGACY_UID_BASE};
     return 0;
 }
 
@@ -282,7 +297,15 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
     rc = store_insert(rt->store, &r, e);
     imgstore_unlock(lock);
     free(cfg);
-    return rc < 0 ? rc : store_get(rt->store, id, out, e);
+    if (rc == 0) rc = store_get(rt->store, id, out, e);
+    if (rc == 0 && out->uid_slot >= (int64_t)UID_SLOTS) {
+        rc = err_make(e, ERR_LIMIT,
+                      "create box \"%s\": every one of the %u host uid ranges is taken", r.name,
+                      UID_SLOTS);
+        store_delete(rt->store, id, NULL);
+        box_rec_free(out);
+    }
+    return rc;
 }
 
 static int reload(rt_t *rt, box_rec *r, err_t *e)
@@ -321,32 +344,12 @@ int rt_refresh(rt_t *rt, box_rec *r, err_t *e)
     return rc;
 }
 
-/* A box's init (a mapped uid) reaches its directory by path: every
- * ancestor of the home must let others search it. Say which one does not. */
-static int check_reachable(const char *home, err_t *e)
-{
-    char p[RT_HOME_MAX];
-    snprintf(p, sizeof p, "%s", home);
-    for (char *slash = p + strlen(p); slash > p; slash = strrchr(p, '/')) {
-        *slash = '\0';
-        struct stat st;
-        const char *dir = *p ? p : "/";
-        if (stat(dir, &st) == 0 && !(st.st_mode & S_IXOTH))
-            return err_make(e, ERR_PERM,
-                            "boxlet home \"%s\": \"%s\" is not searchable by the boxes' "
-                            "unprivileged uids (chmod o+x \"%s\", or use another home)",
-                            home, dir, dir);
-    }
-    return 0;
-}
-
 static int start_locked(rt_t *rt, box_rec *r, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
     if (rc < 0 || r->state == BOX_RUNNING) return rc;
     spec_buf b;
-    if ((rc = check_reachable(rt->home, e)) < 0 || (rc = make_spec(rt, r, &b, e)) < 0)
-        return err_wrap(e, "start box \"%s\"", r->name);
+    if ((rc = make_spec(rt, r, &b, e)) < 0) return err_wrap(e, "start box \"%s\"", r->name);
     box_proc p;
     rc = rt->be->prepare(&b.s, e);
     if (rc == 0) rc = rt->be->start(&b.s, &p, e);
@@ -440,10 +443,13 @@ int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
     int rc = rt_refresh(rt, r, e);
     if (rc == 0 && r->state != BOX_RUNNING) rc = rt_start(rt, r, e);
     if (rc < 0) return rc;
-    char dir[RT_HOME_MAX + 64], sock[RT_HOME_MAX + 128];
+    char dir[RT_HOME_MAX + 64], sock[64];
     snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r->id);
     box_spec s = {.id = r->id, .dir = dir};
-    rt->be->socket_path(&s, sock, sizeof sock);
+    int fd = rt->be->socket_dir(&s, e);
+    if (fd < 0) return err_wrap(e, "box \"%s\"", r->name);
+    snprintf(sock, sizeof sock, "/proc/self/fd/%d/agent.sock", fd);
     rc = agent_client_connect(sock, AGENT_TIMEOUT_MS, out, e);
-    return rc < 0 ? err_wrap(e, "box \"%s\"", r->name) : 0;
+    close(fd);
+    return rc < 0 ? err_wrap(e, "box \"%s\" (agent socket in \"%s/sock\")", r->name, dir) : 0;
 }

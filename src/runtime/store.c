@@ -10,11 +10,16 @@
 #include "core/util.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define STORE_FILE "boxlet.db"
 #define BUSY_TIMEOUT_MS 10000
@@ -40,12 +45,17 @@ static const char *const migrations[] = {
     " config TEXT NOT NULL,"
     " error TEXT NOT NULL);"
     "PRAGMA user_version = 1;",
+    /* Each box's own host uid range (store.h: uid_slot); NULL in records
+     * made before: those boxes keep the range they were made with. */
+    "ALTER TABLE boxes ADD COLUMN uid_slot INTEGER;"
+    "CREATE UNIQUE INDEX boxes_uid_slot ON boxes (uid_slot);"
+    "PRAGMA user_version = 2;",
 };
 #define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
 
 #define SELECT_BOX                                                                                 \
-    "SELECT id, name, image, state, created_ms, started_ms, init_pid, init_start, config, error "  \
-    "FROM boxes "
+    "SELECT id, name, image, state, created_ms, started_ms, init_pid, init_start, config, error, " \
+    "uid_slot FROM boxes "
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -221,6 +231,25 @@ static int connect_db(store_t *s, err_t *e)
     return rc == SQLITE_OK ? 0 : db_fail(s, rc, e, "open box store");
 }
 
+/* The store holds every box's env (secrets, often): root only. SQLite
+ * gives its -wal, -shm and -journal files the database file's mode when it
+ * creates them; files made by older boxlet with looser modes are tightened
+ * here too. */
+static int restrict_files(const char *db, err_t *e)
+{
+    int fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return err_sys(e, errno, "open box store \"%s\"", db);
+    int rc = fchmod(fd, 0600) < 0 ? err_sys(e, errno, "chmod 0600 \"%s\"", db) : 0;
+    close(fd);
+    static const char *const sides[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; rc == 0 && i < ARRAY_LEN(sides); i++) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s%s", db, sides[i]);
+        if (chmod(p, 0600) < 0 && errno != ENOENT) rc = err_sys(e, errno, "chmod 0600 \"%s\"", p);
+    }
+    return rc;
+}
+
 int store_open(const char *home, store_t **out, err_t *e)
 {
     if (!home || !*home) return err_make(e, ERR_INVAL, "open box store: no home directory given");
@@ -232,7 +261,8 @@ int store_open(const char *home, store_t **out, err_t *e)
         return err_make(e, ERR_NOMEM, "open box store in \"%s\": out of memory", home);
     }
     snprintf(s->path, n, "%s/%s", home, STORE_FILE);
-    int rc = connect_db(s, e);
+    int rc = restrict_files(s->path, e);
+    if (rc == 0) rc = connect_db(s, e);
     if (rc == 0) rc = migrate(s, e);
     if (rc < 0) {
         store_close(s);
@@ -278,9 +308,15 @@ int store_insert(store_t *s, const box_rec *r, err_t *e)
     int rc = check_rec(r, e);
     if (rc < 0) return rc;
     sqlite3_stmt *st;
+    /* The lowest free uid slot, chosen inside the INSERT: a write statement
+     * holds the database's write lock from its first step, so two processes
+     * cannot pick the same slot (and the unique index would refuse it). */
     rc = prepare(s, &st,
                  "INSERT INTO boxes (id, name, image, state, created_ms, started_ms, init_pid,"
-                 " init_start, config, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 " init_start, config, error, uid_slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                 " ?9, ?10, (SELECT MIN(s) FROM (SELECT 0 AS s UNION ALL SELECT uid_slot + 1"
+                 " FROM boxes WHERE uid_slot IS NOT NULL) WHERE s NOT IN (SELECT uid_slot FROM"
+                 " boxes WHERE uid_slot IS NOT NULL)))",
                  "ssssllilss", r->id, r->name, r->image, box_state_name(r->state), r->created_ms,
                  r->started_ms, r->init_pid, (int64_t)r->init_start, r->config,
                  r->error ? r->error : "");
@@ -323,6 +359,7 @@ static int read_row(store_t *s, sqlite3_stmt *st, box_rec *r, err_t *e)
     r->image = col_dup(st, 2);
     r->config = col_dup(st, 8);
     r->error = col_dup(st, 9);
+    r->uid_slot = sqlite3_column_type(st, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 10);
     if (r->name && r->image && r->config && r->error) return 0;
     box_rec_free(r);
     return err_make(e, ERR_NOMEM, "load box %s from box store \"%s\": out of memory", r->id,

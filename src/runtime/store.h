@@ -36,6 +36,12 @@ typedef struct box_rec {
     uint64_t init_start; /* that process's start time (/proc/PID/stat field 22) */
     char *config;        /* JSON text of the box's options (opaque to the store) */
     char *error;         /* why the box is `failed`, "" otherwise */
+    /* The box's own host uid range, as a slot number (runtime.c turns it
+     * into uids): the lowest slot no other record holds, given by
+     * store_insert (the value in r is ignored there). A slot is free again
+     * only when its record is deleted, which the runtime does only after
+     * the box's files are gone. -1 for records made before slots existed. */
+    int64_t uid_slot;
 } box_rec;
 
 /* Opens (creating if needed) the database in directory home (which must

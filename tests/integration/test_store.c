@@ -388,7 +388,7 @@ static void reopen_persists(void **state)
 
     char text[64];
     pragma_text(f->home, "PRAGMA user_version", text, sizeof text);
-    assert_string_equal(text, "1");
+    assert_string_equal(text, "2");
     pragma_text(f->home, "PRAGMA journal_mode", text, sizeof text);
     assert_string_equal(text, "wal");
 }
@@ -558,7 +558,37 @@ static void many_processes_on_a_fresh_home(void **state)
     }
     for (int i = 0; i < PROCS; i++)
         assert_int_equal(per[i], EACH);
+    /* uid slots, allocated by racing processes: each one once, none skipped */
+    static char slot_used[PROCS * EACH];
+    for (size_t i = 0; i < n; i++) {
+        assert_in_range(v[i].uid_slot, 0, PROCS * EACH - 1);
+        assert_false(slot_used[v[i].uid_slot]);
+        slot_used[v[i].uid_slot] = 1;
+    }
     box_recs_free(v, n);
+}
+
+/* A slot is free again once its record is gone: the lowest free one is
+ * given, never one a record holds. */
+static void uid_slots_are_lowest_free(void **state)
+{
+    fixture *f = *state;
+    char ids[4][BOX_ID_LEN + 1];
+    static const char *const names[] = {"s0", "s1", "s2", "s3"};
+    for (int i = 0; i < 3; i++)
+        insert_new(f->s, ids[i], names[i], i);
+    err_t e = {0};
+    box_rec r;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_get(f->s, ids[i], &r, &e), 0);
+        assert_int_equal(r.uid_slot, i);
+        box_rec_free(&r);
+    }
+    assert_int_equal(store_delete(f->s, ids[1], &e), 0);
+    insert_new(f->s, ids[3], names[3], 3);
+    assert_int_equal(store_get(f->s, ids[3], &r, &e), 0);
+    assert_int_equal(r.uid_slot, 1);
+    box_rec_free(&r);
 }
 
 enum { RACE_NAMES = 20 };
@@ -624,6 +654,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(held_lock_times_out, setup_store, teardown),
         cmocka_unit_test_setup_teardown(files_are_close_on_exec, setup_store, teardown),
         cmocka_unit_test_setup_teardown(open_missing_home_names_the_path, setup_home, teardown),
+        cmocka_unit_test_setup_teardown(uid_slots_are_lowest_free, setup_store, teardown),
         cmocka_unit_test_setup_teardown(many_processes_on_a_fresh_home, setup_home, teardown),
         cmocka_unit_test_setup_teardown(same_name_race_has_one_winner, setup_store, teardown),
     };
