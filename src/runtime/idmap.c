@@ -101,8 +101,11 @@ static int idmap_tree(const char *dir, int userns_fd, err_t *e)
     int err = errno;
     close(fd);
     /* EINVAL: the filesystem cannot be idmapped; ENOSYS, E2BIG: no such
-     * attribute on this kernel. Anything else is a real failure. */
-    if (userns_fd >= 0 && (err == EINVAL || err == ENOSYS || err == E2BIG || err == EOPNOTSUPP)) {
+     * attribute on this kernel; EPERM: the filesystem belongs to a user
+     * namespace we do not control (boxlet in a container). Anything else
+     * is a real failure. */
+    if (userns_fd >= 0 &&
+        (err == EINVAL || err == ENOSYS || err == E2BIG || err == EOPNOTSUPP || err == EPERM)) {
         __atomic_store_n(&unsupported, 1, __ATOMIC_RELAXED);
         return err_make(e, ERR_UNSUPPORTED, "idmapped mount of \"%s\": %s", dir, strerror(err));
     }

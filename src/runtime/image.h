@@ -2,11 +2,12 @@
  * the built-in `host` image (a generated skeleton: a minimal /etc, mount
  * points, and the host's /usr, /bin, /sbin, /lib* bound read-only at start),
  * images imported from a rootfs directory or a tarball (.tar, .tar.gz) into
- * rootfs/ (with uid_base 0, as the runtime imports, owners are kept as the
- * image has them: each box maps them onto its own uid range, idmap.h; a
- * non-zero uid_base shifts them, as older boxlet did), and OCI images (from a layout or a registry)
- * described by image.json over shared layers (oci.c, registry.c). Every image is installed whole by
- * a rename, with a meta.json (imgstore.h), under the image store's shared lock. Removing and
+ * rootfs/, and OCI images (from a layout or a registry) described by
+ * image.json over shared layers (oci.c, registry.c). With uid_base 0, as
+ * the runtime imports, files keep the image's owners and each box maps them
+ * onto its own uid range (idmap.h); a non-zero uid_base shifts them, as
+ * older boxlet did. Every image is installed whole by a rename, with a
+ * meta.json (imgstore.h), under the image store's shared lock. Removing and
  * collecting are imgstore.c's; not for running anything. */
 #ifndef BOXLET_RUNTIME_IMAGE_H
 #define BOXLET_RUNTIME_IMAGE_H

@@ -26,7 +26,7 @@
  * Ranges stay below 2^31 (some tools take uids for signed ints). See
  * docs/boxes.md and docs/security.md. */
 #define UID_COUNT 65536u
-#define LEGACY_UID_BASE 1000000u
+#define LEGACY_UID_BASE OCI_LEGACY_UID_BASE /* 1000000 */
 #define BOX_UID_FIRST (LEGACY_UID_BASE + UID_COUNT)
 #define UID_SLOTS ((0x7fffffffu - BOX_UID_FIRST) / UID_COUNT)
 #define DEFAULT_PIDS 4096u

@@ -278,6 +278,8 @@ static void ownership_without_idmapped_mounts(void **state)
     boxlet_box *t = box_of(tar), *o = box_of(oci);
     unsetenv("BOXLET_IDMAP");
     expect_owners(t, o);
+    /* the copies keep the layers' whiteout (data/b) and opaque dir (data/dir) */
+    expect(o, "ls /data; ls /data/dir", "a\ndir\nnew\n");
     snprintf(p, sizeof p, "%s/boxes/%s/copy/1/bin/busybox", env.home, boxlet_box_id(o));
     struct stat st;
     assert_int_equal(stat(p, &st), 0); /* the bottom layer's copy, shifted */
