@@ -45,10 +45,10 @@
 
 #define SECRET "topsecretword"
 
-static char work[64];              /* scratch: fixtures, the outside directory */
-static char outside[PATH_MAX];     /* what no entry may touch */
-static box_env env;                /* per test */
-static pid_t liar;                 /* the lying registry, 0 when not running */
+static char work[64];          /* scratch: fixtures, the outside directory */
+static char outside[PATH_MAX]; /* what no entry may touch */
+static box_env env;            /* per test */
+static pid_t liar;             /* the lying registry, 0 when not running */
 static int liar_port;
 static char liar_log[PATH_MAX];
 
@@ -129,10 +129,9 @@ static void expect_outside_intact(const char *what)
     struct stat st;
     if (lstat(outside, &st) < 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 07777) != 0755 ||
         st.st_uid != 0)
-        fail_msg("%s: the outside directory changed (mode %o, uid %u)", what,
-                 (unsigned)st.st_mode, (unsigned)st.st_uid);
-    if (count_dir(outside, true) != 1)
-        fail_msg("%s: something was written into %s", what, outside);
+        fail_msg("%s: the outside directory changed (mode %o, uid %u)", what, (unsigned)st.st_mode,
+                 (unsigned)st.st_uid);
+    if (count_dir(outside, true) != 1) fail_msg("%s: something was written into %s", what, outside);
     snprintf(p, sizeof p, "%s/target", outside);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
@@ -177,8 +176,9 @@ static int setup(void **state)
     char p[PATH_MAX];
     if (!running_as_root()) return 0;
     box_env_open(&env);
-    snprintf(p, sizeof p, "rm -rf '%s' && mkdir -m 0755 '%s' && printf 'secret\\n' > '%s/target' "
-                          "&& chmod 0600 '%s/target'",
+    snprintf(p, sizeof p,
+             "rm -rf '%s' && mkdir -m 0755 '%s' && printf 'secret\\n' > '%s/target' "
+             "&& chmod 0600 '%s/target'",
              outside, outside, outside, outside);
     return system(p) == 0 ? 0 : -1;
 }
@@ -214,9 +214,8 @@ static void test_refused_entry_is_named(void **state)
 
 /* ---- tar entries that aim outside -------------------------------------------------- */
 
-static const char *const escapes[] = {"abs",           "dotdot", "link-write", "hardlink",
-                                      "hardlink-sl",   "dev",    "fixup",      "suid",
-                                      "hardlink-data", "refused"};
+static const char *const escapes[] = {"abs", "dotdot", "link-write", "hardlink",      "hardlink-sl",
+                                      "dev", "fixup",  "suid",       "hardlink-data", "refused"};
 
 static void attack_both_ways(const char *kind)
 {
@@ -315,8 +314,7 @@ static int disk_full_child(const char *home, const char *src, int fd)
                            e.msg),
                    1;
         if (count_dir(p, false) != 0 || count_dir(p, true) != 1)
-            return dprintf(fd, "round %d: a layer or a temporary directory stayed in %s", round,
-                           p),
+            return dprintf(fd, "round %d: a layer or a temporary directory stayed in %s", round, p),
                    1;
     }
     if (mount(NULL, home, NULL, MS_REMOUNT, "size=64m") < 0)
@@ -420,7 +418,7 @@ static void test_registry_sizes_bound_a_pull(void **state)
     NEED_ROOT();
     liar_start();
     pull_refused("long", "larger than");
-    pull_refused("cut", "reply ended after");
+    pull_refused("cut", "partial file");
     pull_refused("bigconfig", "limit");
     /* refused from its descriptor: never downloaded */
     if (logged("/v2/bigconfig/blobs/")) fail_msg("the 16 MiB config was requested");
