@@ -19,6 +19,7 @@
  * - an OCI layout whose files are symlinks to host files (or FIFOs) is
  *   refused without reading them, and no error quotes a host file's bytes.
  * Needs root; skipped without. Fixtures: tests/fixtures/hostile_images.py. */
+#include "runtime/fsutil.h"
 #include "runtime/image.h"
 
 #include "harness.h"
@@ -495,6 +496,60 @@ static void test_deep_rootfs_image_is_removed(void **state)
     assert_int_equal(count_home("images", true), 1); /* .lock */
 }
 
+/* In a child with its own mount namespace: a tmpfs and a bind mount (the
+ * same filesystem) below a tree; removing the tree stops at them (-EXDEV)
+ * and leaves what they hold. Exit 0, or 1 with the reason on fd. */
+static int mounts_child(const char *tree, int fd)
+{
+    char p[PATH_MAX], q[PATH_MAX];
+    snprintf(p, sizeof p, "%s/a/tmpfs", tree);
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("tmpfs", p, "tmpfs", 0, "size=1m") < 0)
+        return dprintf(fd, "mount a tmpfs on %s: %s", p, strerror(errno)), 1;
+    snprintf(q, sizeof q, "%s/a/tmpfs/kept", tree);
+    write_file(q, "kept\n");
+    int rc = fs_rm_tree(tree);
+    if (rc != -EXDEV) return dprintf(fd, "remove over a tmpfs: %d, want -EXDEV", rc), 1;
+    if (!exists(q)) return dprintf(fd, "%s was removed through the mount", q), 1;
+    if (umount(p) < 0) return dprintf(fd, "umount %s: %s", p, strerror(errno)), 1;
+    snprintf(p, sizeof p, "%s/a/bind", tree); /* what could go before the mount went */
+    if ((mkdir(p, 0755) < 0 && errno != EEXIST) || mount(outside, p, NULL, MS_BIND, NULL) < 0)
+        return dprintf(fd, "bind %s: %s", outside, strerror(errno)), 1;
+    rc = fs_rm_tree(tree);
+    if (rc != -EXDEV) return dprintf(fd, "remove over a bind mount: %d, want -EXDEV", rc), 1;
+    if (umount(p) < 0) return dprintf(fd, "umount %s: %s", p, strerror(errno)), 1;
+    rc = fs_rm_tree(tree);
+    if (rc != 0 || exists(tree)) return dprintf(fd, "remove once unmounted: %d", rc), 1;
+    return 0;
+}
+
+static void test_removal_never_crosses_a_mount(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    char tree[PATH_MAX];
+    snprintf(tree, sizeof tree, "%s/mounted-tree", work);
+    sh("mkdir -p '%s/a/tmpfs' '%s/a/bind' && echo x > '%s/a/file'", tree, tree, tree);
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        _exit(mounts_child(tree, pfd[1]));
+    }
+    close(pfd[1]);
+    char why[512] = "";
+    ssize_t n = read(pfd[0], why, sizeof why - 1);
+    close(pfd[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("mounts: %s", n > 0 ? why : "the child died");
+    expect_outside_intact("removal over a bind mount");
+}
+
 /* ---- 6. a layout that points at host files ---------------------------------------------- */
 
 static void expect_refused_quietly(const char *src, const char *name, const char *why)
@@ -561,6 +616,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deep_tree_of_a_box_is_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_layer_is_collected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_rootfs_image_is_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removal_never_crosses_a_mount, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layout_reads_nothing_of_the_host, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
