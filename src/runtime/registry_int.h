@@ -99,10 +99,10 @@ typedef struct reg_fetch {
  * calling thread. On success *done (n entries, free each and the array)
  * lists the finished downloads the layout now holds as hard links: unlink
  * them once the pull succeeded. On failure the first failure's error is
- * returned, the other downloads are stopped, and every download of the
- * pull's blobs, partial or finished, is removed: a failed pull leaves
- * nothing in downloads/ (a pull that is killed leaves its partial files,
- * resumed by the next pull or removed by a collection). A config larger
+ * returned, the other downloads are stopped, and every download a job
+ * started or resumed, partial or finished, is removed: what a failed pull
+ * fetched does not stay in downloads/ (a pull that is killed leaves its
+ * partial files, resumed by the next pull or removed by a collection). A config larger
  * than OCI_JSON_MAX is refused before anything is downloaded. */
 int reg_fetch_blobs(const sess *s, const reg_fetch *f, json_t *manifest, const char *mdigest,
                     char ***done, size_t *n, err_t *e);
