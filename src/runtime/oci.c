@@ -188,6 +188,20 @@ static int desc_parse(json_t *j, const char *what, desc *d, err_t *e)
     return digest_check(d->digest, e);
 }
 
+/* Why component comp of rel (in dirfd, up to rel[upto]) did not open. */
+static int layout_refusal(int dirfd, const char *comp, const char *layout, const char *rel,
+                          int upto, int errnum, err_t *e)
+{
+    struct stat st;
+    if ((errnum == ELOOP || errnum == ENOTDIR) &&
+        fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+        return err_make(e, ERR_PERM,
+                        "\"%s/%.*s\": refused: a symlink (a layout is read only beneath its "
+                        "directory, never through a symlink)",
+                        layout, upto, rel);
+    return err_sys(e, errnum, "open \"%s/%.*s\"", layout, upto, rel);
+}
+
 /* Opens rel (a '/'-separated path) beneath the layout directory as a
  * regular file, one component at a time, never through a symlink: a layout
  * is untrusted, and what it names must not make the host read any file
@@ -197,22 +211,20 @@ static int layout_open(const char *layout, const char *rel, int *out, err_t *e)
 {
     int fd = open(layout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return err_sys(e, errno, "open layout \"%s\"", layout);
-    for (const char *c = rel; fd >= 0;) {
+    for (const char *c = rel;;) {
         size_t len = strcspn(c, "/");
         char comp[NAME_MAX + 1];
         snprintf(comp, sizeof comp, "%.*s", (int)len, c);
         bool last = c[len] == '\0';
         int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (last ? O_NONBLOCK : O_DIRECTORY);
         int next = openat(fd, comp, flags);
-        int saved = errno;
+        if (next < 0) {
+            int rc = layout_refusal(fd, comp, layout, rel, (int)(c + len - rel), errno, e);
+            close(fd);
+            return rc;
+        }
         close(fd);
         fd = next;
-        if (fd < 0 && (saved == ELOOP || saved == ENOTDIR))
-            return err_make(e, ERR_PERM,
-                            "\"%s/%.*s\": refused: a symlink (a layout is read only beneath its "
-                            "directory, never through a symlink)",
-                            layout, (int)(c + len - rel), rel);
-        if (fd < 0) return err_sys(e, saved, "open \"%s/%.*s\"", layout, (int)(c + len - rel), rel);
         if (last) break;
         c += len + 1;
     }
