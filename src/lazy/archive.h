@@ -22,6 +22,7 @@
     X(archive_entry_set_uid)                                                                       \
     X(archive_entry_size)                                                                          \
     X(archive_entry_uid)                                                                           \
+    X(archive_errno)                                                                               \
     X(archive_error_string)                                                                        \
     X(archive_read_data_block)                                                                     \
     X(archive_read_free)                                                                           \
@@ -30,7 +31,11 @@
     X(archive_read_open_fd)                                                                        \
     X(archive_read_open_filename)                                                                  \
     X(archive_read_support_filter_all)                                                             \
+    X(archive_read_support_filter_bzip2)                                                           \
     X(archive_read_support_filter_gzip)                                                            \
+    X(archive_read_support_filter_lz4)                                                             \
+    X(archive_read_support_filter_lzma)                                                            \
+    X(archive_read_support_filter_xz)                                                              \
     X(archive_read_support_filter_zstd)                                                            \
     X(archive_read_support_format_tar)                                                             \
     X(archive_version_details)                                                                     \
@@ -57,6 +62,7 @@ LAZY_DECLARE(archive, BX_ARCHIVE_FNS)
 #define archive_entry_set_uid (bx_archive()->archive_entry_set_uid)
 #define archive_entry_size (bx_archive()->archive_entry_size)
 #define archive_entry_uid (bx_archive()->archive_entry_uid)
+#define archive_errno (bx_archive()->archive_errno)
 #define archive_error_string (bx_archive()->archive_error_string)
 #define archive_read_data_block (bx_archive()->archive_read_data_block)
 #define archive_read_free (bx_archive()->archive_read_free)
@@ -65,7 +71,11 @@ LAZY_DECLARE(archive, BX_ARCHIVE_FNS)
 #define archive_read_open_fd (bx_archive()->archive_read_open_fd)
 #define archive_read_open_filename (bx_archive()->archive_read_open_filename)
 #define archive_read_support_filter_all (bx_archive()->archive_read_support_filter_all)
+#define archive_read_support_filter_bzip2 (bx_archive()->archive_read_support_filter_bzip2)
 #define archive_read_support_filter_gzip (bx_archive()->archive_read_support_filter_gzip)
+#define archive_read_support_filter_lz4 (bx_archive()->archive_read_support_filter_lz4)
+#define archive_read_support_filter_lzma (bx_archive()->archive_read_support_filter_lzma)
+#define archive_read_support_filter_xz (bx_archive()->archive_read_support_filter_xz)
 #define archive_read_support_filter_zstd (bx_archive()->archive_read_support_filter_zstd)
 #define archive_read_support_format_tar (bx_archive()->archive_read_support_format_tar)
 #define archive_version_details (bx_archive()->archive_version_details)

@@ -9,7 +9,6 @@
 #include "runtime/oci.h"
 #include "runtime/registry.h"
 
-#include "lazy/archive.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +49,12 @@ static int chown_entry(const char *path, const struct stat *st, int flag, struct
 {
     (void)flag;
     (void)ftw;
-    return lchown(path, st->st_uid + shift_base, st->st_gid + shift_base) < 0 ? -1 : 0;
+    if (lchown(path, st->st_uid + shift_base, st->st_gid + shift_base) < 0) return -1;
+    /* chown clears setuid/setgid bits; an image's stay (boxes need them) */
+    if (!S_ISLNK(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) &&
+        chmod(path, st->st_mode & 07777) < 0)
+        return -1;
+    return 0;
 }
 
 /* Copies the host's loader cache and alternatives links: programs from the
@@ -157,77 +161,12 @@ static int fill_host(const char *root, const void *arg, err_t *e)
     return host_skeleton(root, e);
 }
 
-/* ---- import with libarchive ---------------------------------------------- */
-
-static int copy_data(struct archive *in, struct archive *out)
-{
-    const void *buf;
-    size_t size;
-    la_int64_t off;
-    int r;
-    while ((r = archive_read_data_block(in, &buf, &size, &off)) == ARCHIVE_OK)
-        if (archive_write_data_block(out, buf, size, off) != ARCHIVE_OK) return ARCHIVE_FATAL;
-    return r == ARCHIVE_EOF ? ARCHIVE_OK : r;
-}
-
-static int extract_entry(struct archive *in, struct archive *out, struct archive_entry *ent,
-                         const char *root, err_t *e)
-{
-    mode_t type = archive_entry_filetype(ent);
-    if (type == AE_IFCHR || type == AE_IFBLK) /* no device nodes in a box's image */
-        return 0;
-    const char *name = archive_entry_pathname(ent);
-    while (name[0] == '.' && name[1] == '/')
-        name += 2;
-    if (!*name || strcmp(name, ".") == 0) return 0;
-    char dst[PATH_MAX];
-    snprintf(dst, sizeof dst, "%s/%s", root, name);
-    archive_entry_set_pathname(ent, dst);
-    const char *hl = archive_entry_hardlink(ent);
-    if (hl) {
-        char hdst[PATH_MAX];
-        while (hl[0] == '.' && hl[1] == '/')
-            hl += 2;
-        snprintf(hdst, sizeof hdst, "%s/%s", root, hl);
-        archive_entry_set_hardlink(ent, hdst);
-    }
-    if (archive_write_header(out, ent) != ARCHIVE_OK)
-        return err_make(e, ERR_INVAL, "import \"%s\": %s", name, archive_error_string(out));
-    if (archive_entry_size(ent) > 0 && copy_data(in, out) != ARCHIVE_OK)
-        return err_make(e, ERR_IO, "import \"%s\": %s", name, archive_error_string(out));
-    return archive_write_finish_entry(out) == ARCHIVE_OK
-               ? 0
-               : err_make(e, ERR_IO, "import \"%s\": %s", name, archive_error_string(out));
-}
-
-static struct archive *disk_writer(void)
-{
-    struct archive *w = archive_write_disk_new();
-    archive_write_disk_set_options(w, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
-                                          ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_UNLINK);
-    return w;
-}
+/* ---- import of a tarball: oci.c's layer unpacker, with its checks ------------ */
 
 static int fill_tar(const char *root, const void *arg, err_t *e)
 {
-    const char *src = arg;
-    int rc = lazy_archive_load(e);
-    if (rc < 0) return err_wrap(e, "import \"%s\"", src);
-    struct archive *in = archive_read_new(), *out = disk_writer();
-    archive_read_support_filter_all(in);
-    archive_read_support_format_tar(in);
-    if (archive_read_open_filename(in, src, 65536) != ARCHIVE_OK)
-        rc = err_make(e, ERR_INVAL, "open tarball \"%s\": %s", src, archive_error_string(in));
-    struct archive_entry *ent;
-    int r;
-    while (rc == 0 && (r = archive_read_next_header(in, &ent)) == ARCHIVE_OK)
-        rc = extract_entry(in, out, ent, root, e);
-    if (rc == 0 && r != ARCHIVE_EOF)
-        rc = err_make(e, ERR_INVAL, "read tarball \"%s\": %s", src, archive_error_string(in));
-    archive_read_free(in);
-    archive_write_free(out);
-    return rc;
+    int rc = oci_unpack_rootfs(arg, root, e);
+    return rc < 0 ? err_wrap(e, "import") : 0;
 }
 
 static int fill_dir(const char *root, const void *arg, err_t *e)

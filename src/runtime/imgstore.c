@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,25 +61,6 @@ void imgstore_unlock(int fd)
 
 /* ---- sizes and meta.json ---------------------------------------------------------- */
 
-static __thread uint64_t du_total; /* nftw has no argument for its callback */
-
-static int du_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)path;
-    (void)flag;
-    (void)ftw;
-    du_total += (uint64_t)st->st_blocks * 512;
-    return 0;
-}
-
-/* Disk use of a tree, without following symlinks; 0 if it is gone. */
-static uint64_t disk_use(const char *path)
-{
-    du_total = 0;
-    nftw(path, du_entry, 32, FTW_PHYS);
-    return du_total;
-}
-
 /* Calls fn on each directory of an overlay lowerdir list. */
 static void each_dir(const char *lower, void (*fn)(const char *dir, void *arg), void *arg)
 {
@@ -95,7 +75,7 @@ static void each_dir(const char *lower, void (*fn)(const char *dir, void *arg), 
 
 static void add_use(const char *dir, void *arg)
 {
-    *(uint64_t *)arg += disk_use(dir);
+    *(uint64_t *)arg += fs_disk_use(dir);
 }
 
 int imgstore_write_meta(const char *dir, const char *reference, const char *lower, err_t *e)
@@ -472,7 +452,7 @@ static int collect_refs(rt_t *rt, refs *r, err_t *e)
 
 static void drop(const char *path, unsigned *count, gc_report *rep)
 {
-    rep->bytes += disk_use(path);
+    rep->bytes += fs_disk_use(path);
     fs_rm_tree(path);
     (*count)++;
 }

@@ -27,8 +27,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define JSON_BLOB_MAX (8 << 20) /* manifests, indexes, configs */
-#define INDEX_DEPTH_MAX 4       /* index -> index -> ... -> manifest */
+#define INDEX_DEPTH_MAX 4 /* index -> index -> ... -> manifest */
 #define REF_NAME "org.opencontainers.image.ref.name"
 #define SAVE_VERSION 1
 
@@ -53,7 +52,7 @@ static const char *const zstd_types[] = {
     "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"};
 
 /* How a layer blob is compressed. */
-enum { PLAIN_TAR = 0, GZIP_TAR = 1, ZSTD_TAR = 2 };
+enum { PLAIN_TAR = 0, GZIP_TAR = 1, ZSTD_TAR = 2, ANY_TAR = 3 /* a rootfs tarball */ };
 
 #define IN(s, list) oci_str_in(s, list, sizeof list / sizeof *list)
 
@@ -189,13 +188,67 @@ static int desc_parse(json_t *j, const char *what, desc *d, err_t *e)
     return digest_check(d->digest, e);
 }
 
+/* Why component comp of rel (in dirfd, up to rel[upto]) did not open. */
+static int layout_refusal(int dirfd, const char *comp, const char *layout, const char *rel,
+                          int upto, int errnum, err_t *e)
+{
+    struct stat st;
+    if ((errnum == ELOOP || errnum == ENOTDIR) &&
+        fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+        return err_make(e, ERR_PERM,
+                        "\"%s/%.*s\": refused: a symlink (a layout is read only beneath its "
+                        "directory, never through a symlink)",
+                        layout, upto, rel);
+    return err_sys(e, errnum, "open \"%s/%.*s\"", layout, upto, rel);
+}
+
+/* Opens rel (a '/'-separated path) beneath the layout directory as a
+ * regular file, one component at a time, never through a symlink: a layout
+ * is untrusted, and what it names must not make the host read any file
+ * but its own. A FIFO or device is refused before it is read (opening is
+ * non-blocking). Errors never quote the file's bytes. */
+static int layout_open(const char *layout, const char *rel, int *out, err_t *e)
+{
+    int fd = open(layout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return err_sys(e, errno, "open layout \"%s\"", layout);
+    for (const char *c = rel;;) {
+        size_t len = strcspn(c, "/");
+        char comp[NAME_MAX + 1];
+        snprintf(comp, sizeof comp, "%.*s", (int)len, c);
+        bool last = c[len] == '\0';
+        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (last ? O_NONBLOCK : O_DIRECTORY);
+        int next = openat(fd, comp, flags);
+        if (next < 0) {
+            int rc = layout_refusal(fd, comp, layout, rel, (int)(c + len - rel), errno, e);
+            close(fd);
+            return rc;
+        }
+        close(fd);
+        fd = next;
+        if (last) break;
+        c += len + 1;
+    }
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) < 0)
+        rc = err_sys(e, errno, "stat \"%s/%s\"", layout, rel);
+    else if (!S_ISREG(st.st_mode))
+        rc = err_make(e, ERR_PERM, "\"%s/%s\": refused: not a regular file", layout, rel);
+    else if (fcntl(fd, F_SETFL, 0) < 0) /* blocking reads again */
+        rc = err_sys(e, errno, "open \"%s/%s\"", layout, rel);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return 0;
+}
+
 static int blob_open(const char *layout, const desc *d, int *fd, err_t *e)
 {
-    char p[PATH_MAX];
-    if (snprintf(p, sizeof p, "%s/blobs/sha256/%s", layout, d->hex) >= (int)sizeof p)
-        return err_make(e, ERR_TOOBIG, "layout path \"%.100s...\": too long", layout);
-    *fd = open(p, O_RDONLY | O_CLOEXEC);
-    return *fd < 0 ? err_sys(e, errno, "open \"%s\"", p) : 0;
+    char rel[100];
+    snprintf(rel, sizeof rel, "blobs/sha256/%s", d->hex);
+    return layout_open(layout, rel, fd, e);
 }
 
 /* Reads fd to its end, checking it holds exactly d's bytes: no more than
@@ -230,11 +283,44 @@ static int blob_hash(int fd, const desc *d, char *keep, err_t *e)
     return 0;
 }
 
+/* Why jansson refused a text, in words of our own: its error text quotes
+ * the input ("near 'root'"), which may be any file a layout pointed at. */
+static const char *json_why(const json_error_t *je)
+{
+    switch (json_error_code(je)) {
+    case json_error_premature_end_of_input:
+        return "it ends too early";
+    case json_error_end_of_input_expected:
+        return "more after the end of the value";
+    case json_error_invalid_utf8:
+        return "not UTF-8";
+    case json_error_null_character:
+        return "a NUL byte";
+    case json_error_null_byte_in_key:
+        return "a NUL byte in a key";
+    case json_error_duplicate_key:
+        return "a key twice";
+    case json_error_numeric_overflow:
+        return "a number out of range";
+    case json_error_stack_overflow:
+        return "nested too deep";
+    case json_error_out_of_memory:
+        return "out of memory";
+    default:
+        return "not JSON syntax";
+    }
+}
+
+static int json_error(const json_error_t *je, err_t *e)
+{
+    return err_make(e, ERR_INVAL, "invalid JSON at line %d, column %d: %s", je->line, je->column,
+                    json_why(je));
+}
+
 static int parse_object(const char *buf, size_t n, json_t **out, err_t *e)
 {
     json_error_t je;
-    if (!(*out = json_loadb(buf, n, 0, &je)))
-        return err_make(e, ERR_INVAL, "invalid JSON at line %d: %s", je.line, je.text);
+    if (!(*out = json_loadb(buf, n, 0, &je))) return json_error(&je, e);
     if (json_is_object(*out)) return 0;
     json_decref(*out);
     *out = NULL;
@@ -246,9 +332,9 @@ static int blob_json(const char *layout, const desc *d, const char *what, json_t
 {
     *out = NULL;
     int fd = -1, rc = 0;
-    if (d->size > JSON_BLOB_MAX)
+    if (d->size > OCI_JSON_MAX)
         rc = err_make(e, ERR_TOOBIG, "%lld bytes, over the %d limit", (long long)d->size,
-                      JSON_BLOB_MAX);
+                      OCI_JSON_MAX);
     if (rc == 0) rc = blob_open(layout, d, &fd, e);
     char *buf = rc == 0 ? malloc((size_t)d->size + 1) : NULL;
     if (rc == 0) rc = buf ? blob_hash(fd, d, buf, e) : err_make(e, ERR_NOMEM, "out of memory");
@@ -261,31 +347,50 @@ static int blob_json(const char *layout, const desc *d, const char *what, json_t
 
 /* ---- choosing the image ---------------------------------------------------- */
 
-/* json_load_file's failure: a missing file is not_found, like an open(). */
-static int load_error(const char *path, const json_error_t *je, err_t *e)
+/* Reads rel of the layout (at most OCI_JSON_MAX bytes) and parses it as a
+ * JSON object; the error says what was wrong, never what was read. */
+static int layout_json(const char *layout, const char *rel, json_t **out, err_t *e)
 {
-    if (access(path, R_OK) < 0) return err_sys(e, errno, "read \"%s\"", path);
-    return err_make(e, ERR_INVAL, "\"%s\": invalid JSON at line %d: %s", path, je->line, je->text);
+    int fd;
+    *out = NULL;
+    int rc = layout_open(layout, rel, &fd, e);
+    if (rc < 0) return rc;
+    char *buf = malloc(OCI_JSON_MAX + 1);
+    size_t len = 0;
+    while (buf && len <= OCI_JSON_MAX) {
+        ssize_t n = read(fd, buf + len, OCI_JSON_MAX + 1 - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n < 0) rc = err_sys(e, errno, "read \"%s/%s\"", layout, rel);
+            break;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    if (!buf) return err_make(e, ERR_NOMEM, "read \"%s/%s\": out of memory", layout, rel);
+    if (rc == 0 && len > OCI_JSON_MAX)
+        rc = err_make(e, ERR_TOOBIG, "\"%s/%s\": larger than the %d bytes limit", layout, rel,
+                      OCI_JSON_MAX);
+    if (rc == 0 && (rc = parse_object(buf, len, out, e)) < 0) err_wrap(e, "\"%s/%s\"", layout, rel);
+    free(buf);
+    return rc;
 }
 
 /* Checks oci-layout and loads index.json (not a blob: nothing to verify). */
 static int layout_index(const char *layout, json_t **index, err_t *e)
 {
-    char p[PATH_MAX];
-    json_error_t je;
+    json_t *ol;
     *index = NULL;
-    int rc = join(p, layout, "oci-layout", e);
-    json_t *ol = rc == 0 ? json_load_file(p, 0, &je) : NULL;
-    if (rc == 0 && !ol) rc = load_error(p, &je, e);
+    int rc = layout_json(layout, "oci-layout", &ol, e);
     const char *v = json_string_value(json_object_get(ol, "imageLayoutVersion"));
     if (rc == 0 && (!v || strncmp(v, "1.", 2) != 0))
-        rc = err_make(e, ERR_UNSUPPORTED, "\"%s\": image layout version \"%s\", not 1.x", p,
+        rc = err_make(e, ERR_UNSUPPORTED,
+                      "\"%s/oci-layout\": image layout version \"%.40s\", not 1.x", layout,
                       v ? v : "");
     json_decref(ol);
-    if (rc == 0) rc = join(p, layout, "index.json", e);
-    if (rc == 0 && !(*index = json_load_file(p, 0, &je))) rc = load_error(p, &je, e);
+    if (rc == 0) rc = layout_json(layout, "index.json", index, e);
     if (rc == 0 && !json_is_array(json_object_get(*index, "manifests"))) {
-        rc = err_make(e, ERR_INVAL, "\"%s\": no \"manifests\" array", p);
+        rc = err_make(e, ERR_INVAL, "\"%s/index.json\": no \"manifests\" array", layout);
         json_decref(*index);
         *index = NULL;
     }
@@ -448,6 +553,7 @@ typedef struct unpack {
     const char *root; /* the layer's directory; no symlink in its path */
     int rootfd;
     uint32_t base;
+    bool whiteouts; /* ".wh." names are OCI whiteouts (a layer), not files (a rootfs) */
     struct archive *in, *out;
     char parent[PATH_MAX]; /* the last parent made sure of, not walked again */
 } unpack;
@@ -597,25 +703,49 @@ static int whiteout(const unpack *u, struct archive_entry *ent, const char *rel,
     return rc;
 }
 
-/* A hard link must name a file of this layer, reached without symlinks. */
-static int link_target(const unpack *u, struct archive_entry *ent, err_t *e)
+/* What libarchive's writer says failed: errno's words when it has one
+ * (ENOSPC, EDQUOT, EIO), its own message otherwise. */
+static int write_failed(const unpack *u, const char *what, err_t *e)
 {
-    char rel[PATH_MAX], dst[PATH_MAX];
-    int fd = -1;
-    int rc = clean_path(archive_entry_hardlink(ent), rel, e);
-    const char *slash = strrchr(rel, '/');
-    if (rc == 0 && !rel[0]) rc = err_make(e, ERR_INVAL, "refused: a link to the layer's root");
-    if (rc == 0) rc = walk_dir(u, rel, slash ? (size_t)(slash - rel) : 0, false, &fd, e);
-    if (fd >= 0) close(fd);
-    if (rc == 0) rc = join(dst, u->root, rel, e);
-    if (rc < 0) {
-        err_wrap(e, "hard link to \"%s\"", archive_entry_hardlink(ent));
-        return rc;
-    }
-    archive_entry_copy_hardlink(ent, dst);
-    return 0;
+    int en = archive_errno(u->out);
+    if (en > 0) return err_sys(e, en, "%s: %s", what, archive_error_string(u->out));
+    return err_make(e, ERR_IO, "%s: %s", what, archive_error_string(u->out));
 }
 
+/* A hard link is made here, not by libarchive: its target must be a file
+ * of this layer reached without symlinks, and the link never follows one
+ * (linkat without AT_SYMLINK_FOLLOW). libarchive would also apply the
+ * entry's mode to the target by path, following a symlink out of the layer
+ * (libarchive 3.6.2, a link to a symlink), and would write a link's data
+ * into its target: a hard link carrying data is refused. */
+static int hard_link(unpack *u, struct archive_entry *ent, const char *rel, size_t plen, err_t *e)
+{
+    char trel[PATH_MAX];
+    int tfd = -1, dfd = -1;
+    int rc = clean_path(archive_entry_hardlink(ent), trel, e);
+    const char *tslash = strrchr(trel, '/'), *tbase = tslash ? tslash + 1 : trel;
+    if (rc == 0 && !trel[0]) rc = err_make(e, ERR_INVAL, "refused: a link to the layer's root");
+    if (rc == 0 && archive_entry_size(ent) > 0)
+        rc = err_make(e, ERR_INVAL, "refused: a hard link that carries data");
+    if (rc == 0) rc = walk_dir(u, trel, tslash ? (size_t)(tslash - trel) : 0, false, &tfd, e);
+    if (rc == 0) rc = walk_dir(u, rel, plen, false, &dfd, e);
+    const char *base = rel + plen + (plen > 0);
+    forget_parent(u, rel);
+    struct stat st;
+    if (rc == 0 && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
+        unlinkat(dfd, base, 0) < 0)
+        rc = err_sys(e, errno, "replace \"%s\"", rel);
+    if (rc == 0 && linkat(tfd, tbase, dfd, base, 0) < 0)
+        rc = errno == ENOENT ? err_make(e, ERR_INVAL, "\"%s\" is not in the layer", trel)
+                             : err_sys(e, errno, "link \"%s\"", rel);
+    if (tfd >= 0) close(tfd);
+    if (dfd >= 0) close(dfd);
+    if (rc < 0) err_wrap(e, "hard link to \"%s\"", archive_entry_hardlink(ent));
+    return rc;
+}
+
+/* Every failure to write loses data (ENOSPC, a short write, a seek): any
+ * status but ARCHIVE_OK fails the layer, warnings included. */
 static int copy_data(const unpack *u, err_t *e)
 {
     const void *buf;
@@ -623,26 +753,26 @@ static int copy_data(const unpack *u, err_t *e)
     la_int64_t off;
     int r;
     while ((r = archive_read_data_block(u->in, &buf, &size, &off)) == ARCHIVE_OK)
-        if (archive_write_data_block(u->out, buf, size, off) < ARCHIVE_WARN)
-            return err_make(e, ERR_IO, "write: %s", archive_error_string(u->out));
+        if (archive_write_data_block(u->out, buf, size, off) != ARCHIVE_OK)
+            return write_failed(u, "write", e);
     return r == ARCHIVE_EOF ? 0 : err_make(e, ERR_INVAL, "read: %s", archive_error_string(u->in));
 }
 
+/* Writes a file, directory, symlink or FIFO through libarchive. A warning
+ * fails it too: as root (the only way boxlet unpacks) each is a loss, of
+ * data or of metadata (an owner, a mode, and with them setuid bits). */
 static int write_entry(unpack *u, struct archive_entry *ent, const char *rel, err_t *e)
 {
     char dst[PATH_MAX];
     int rc = join(dst, u->root, rel, e);
-    if (rc == 0 && archive_entry_hardlink(ent)) rc = link_target(u, ent, e);
     if (rc < 0) return rc;
     archive_entry_copy_pathname(ent, dst);
     archive_entry_set_uid(ent, archive_entry_uid(ent) + u->base);
     archive_entry_set_gid(ent, archive_entry_gid(ent) + u->base);
     forget_parent(u, rel);
-    if (archive_write_header(u->out, ent) < ARCHIVE_WARN)
-        return err_make(e, ERR_INVAL, "%s", archive_error_string(u->out));
+    if (archive_write_header(u->out, ent) != ARCHIVE_OK) return write_failed(u, "create", e);
     if (archive_entry_size(ent) > 0 && (rc = copy_data(u, e)) < 0) return rc;
-    if (archive_write_finish_entry(u->out) < ARCHIVE_WARN)
-        return err_make(e, ERR_IO, "%s", archive_error_string(u->out));
+    if (archive_write_finish_entry(u->out) != ARCHIVE_OK) return write_failed(u, "finish", e);
     return 0;
 }
 
@@ -654,11 +784,13 @@ static int unpack_entry(unpack *u, struct archive_entry *ent, err_t *e)
         return rc;
     const char *slash = strrchr(rel, '/'), *base = slash ? slash + 1 : rel;
     size_t plen = slash ? (size_t)(slash - rel) : 0;
-    if (strncmp(base, ".wh.", 4) == 0) return whiteout(u, ent, rel, plen, base + 4, e);
+    if (u->whiteouts && strncmp(base, ".wh.", 4) == 0)
+        return whiteout(u, ent, rel, plen, base + 4, e);
     mode_t type = archive_entry_filetype(ent);
     if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFSOCK) /* no devices in images */
         return 0;
     rc = ensure_parent(u, rel, plen, e);
+    if (rc == 0 && archive_entry_hardlink(ent)) return hard_link(u, ent, rel, plen, e);
     return rc < 0 ? rc : write_entry(u, ent, rel, e);
 }
 
@@ -679,10 +811,28 @@ static int unpack_entries(unpack *u, err_t *e)
     return r == ARCHIVE_EOF ? 0 : err_make(e, ERR_INVAL, "read: %s", archive_error_string(u->in));
 }
 
+/* Enables the decompressors of a rootfs tarball that libarchive has built
+ * in; one that would run an external program (ARCHIVE_WARN) is left out,
+ * probed on a scratch reader, since it cannot be disabled once enabled. */
+static void rootfs_filters(struct archive *in)
+{
+    int (*const filters[])(struct archive *) = {
+        archive_read_support_filter_gzip, archive_read_support_filter_bzip2,
+        archive_read_support_filter_xz,   archive_read_support_filter_lzma,
+        archive_read_support_filter_zstd, archive_read_support_filter_lz4};
+    for (size_t i = 0; i < sizeof filters / sizeof *filters; i++) {
+        struct archive *probe = archive_read_new();
+        bool builtin = probe && filters[i](probe) == ARCHIVE_OK;
+        archive_read_free(probe);
+        if (builtin) filters[i](in);
+    }
+}
+
 static int archive_setup(unpack *u, int fd, int compression, err_t *e)
 {
     if (!u->in || !u->out) return err_make(e, ERR_NOMEM, "out of memory");
     if (compression == GZIP_TAR) archive_read_support_filter_gzip(u->in);
+    if (compression == ANY_TAR) rootfs_filters(u->in);
     /* ARCHIVE_WARN would mean "through an external zstd program": refused,
      * a layer is never handed to a program found on $PATH. */
     if (compression == ZSTD_TAR && archive_read_support_filter_zstd(u->in) != ARCHIVE_OK)
@@ -703,10 +853,25 @@ static int archive_setup(unpack *u, int fd, int compression, err_t *e)
     return 0;
 }
 
+/* Unpacks the tar at fd into u->root, whose descriptor u->rootfd is open. */
+static int unpack_into(unpack *u, int fd, int compression, err_t *e)
+{
+    u->in = archive_read_new();
+    u->out = archive_write_disk_new();
+    int rc = archive_setup(u, fd, compression, e);
+    if (rc == 0) rc = unpack_entries(u, e);
+    /* close applies the deferred directory modes and times */
+    if (u->out && archive_write_close(u->out) != ARCHIVE_OK && rc == 0)
+        rc = write_failed(u, "finish", e);
+    archive_read_free(u->in);
+    archive_write_free(u->out);
+    return rc;
+}
+
 /* Unpacks the tar at fd into the new directory root. */
 static int unpack_layer(int fd, const char *root, int compression, uint32_t base, err_t *e)
 {
-    unpack u = {.root = root, .rootfd = -1, .base = base};
+    unpack u = {.root = root, .rootfd = -1, .base = base, .whiteouts = true};
     int rc = lazy_archive_load(e);
     if (rc < 0) return rc;
     if (mkdir(root, 0755) < 0) return err_sys(e, errno, "create directory \"%s\"", root);
@@ -714,16 +879,24 @@ static int unpack_layer(int fd, const char *root, int compression, uint32_t base
         return err_sys(e, errno, "open \"%s\"", root);
     if (fchmod(u.rootfd, 0755) < 0 || (base && fchown(u.rootfd, base, base) < 0))
         rc = err_sys(e, errno, "set owner of \"%s\"", root);
-    u.in = archive_read_new();
-    u.out = archive_write_disk_new();
-    if (rc == 0) rc = archive_setup(&u, fd, compression, e);
-    if (rc == 0) rc = unpack_entries(&u, e);
-    /* close applies the deferred directory modes and times */
-    if (u.out && archive_write_close(u.out) != ARCHIVE_OK && rc == 0)
-        rc = err_make(e, ERR_IO, "finish: %s", archive_error_string(u.out));
-    archive_read_free(u.in);
-    archive_write_free(u.out);
+    if (rc == 0) rc = unpack_into(&u, fd, compression, e);
     close(u.rootfd);
+    return rc;
+}
+
+int oci_unpack_rootfs(const char *tarball, const char *root, err_t *e)
+{
+    unpack u = {.root = root, .rootfd = -1};
+    int rc = lazy_archive_load(e);
+    if (rc < 0) return rc;
+    int fd = open(tarball, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return err_sys(e, errno, "open tarball \"%s\"", tarball);
+    if ((u.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        rc = err_sys(e, errno, "open \"%s\"", root);
+    if (rc == 0) rc = unpack_into(&u, fd, ANY_TAR, e);
+    if (u.rootfd >= 0) close(u.rootfd);
+    close(fd);
+    if (rc < 0) err_wrap(e, "unpack tarball \"%s\"", tarball);
     return rc;
 }
 
@@ -990,7 +1163,7 @@ int oci_image_load(const char *path, oci_image *out, err_t *e)
     json_error_t je;
     memset(out, 0, sizeof *out);
     json_t *j = json_load_file(path, 0, &je);
-    int rc = j ? 0 : load_error(path, &je, e);
+    int rc = j ? 0 : access(path, R_OK) < 0 ? err_sys(e, errno, "read") : json_error(&je, e);
     if (rc == 0 && !json_is_object(j)) rc = err_make(e, ERR_INVAL, "not a JSON object");
     if (rc == 0) rc = image_from_json(j, out, e);
     json_decref(j);

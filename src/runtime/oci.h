@@ -16,6 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most bytes a manifest, an image index, a config or a layout's own
+ * JSON file (oci-layout, index.json) may have, from a layout or a
+ * registry. Real ones are kilobytes; the cap bounds what a hostile source
+ * makes the host read, store or parse. */
+#define OCI_JSON_MAX (4 << 20)
+
 /* An imported image. The string arrays are NULL-terminated when non-NULL;
  * an absent or empty array is NULL with a count of 0. */
 typedef struct oci_image {
@@ -105,6 +111,17 @@ int oci_import(const char *home, const char *layout, const char *tag, uint32_t u
  * on the calling thread. */
 int oci_import_with(const char *home, const char *layout, const char *tag, uint32_t uid_base,
                     const layer_progress *progress, oci_image *out, err_t *e);
+
+/* Unpacks the rootfs tarball at path `tarball` (plain, or compressed with
+ * a decompressor libarchive has built in: gzip, bzip2, xz, lzma, zstd,
+ * lz4; never an external program) into the existing directory root, by
+ * the rules of a layer's unpacking above: entries that would leave root
+ * (absolute, "..", through a symlink, a hard link to outside) fail it,
+ * device nodes and sockets are skipped, owners are the tar's (no uid_base
+ * shift) and setuid/setgid bits are kept; ".wh." names are ordinary files.
+ * Any write error, a full disk included, fails it; root is then left with
+ * what was written, for the caller to remove. */
+int oci_unpack_rootfs(const char *tarball, const char *root, err_t *e);
 
 /* Writes im's description (digest, layers, config) as JSON to path,
  * atomically (a temporary file beside it, renamed over it). */

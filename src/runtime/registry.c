@@ -515,7 +515,13 @@ int reg_attempt(sess *s, const char *what, const char *url, const char *accept, 
         resp_reset(rs);
         CURLcode cc = perform(s, url, accept, range, true, rs);
         if (rs->write_errno) return err_sys(e, rs->write_errno, "%s: store the reply", what);
-        if (rs->too_big) return err_make(e, ERR_PROTO, "%s: reply larger than expected", what);
+        if (rs->too_big && rs->fd >= 0)
+            return err_make(e, ERR_PROTO,
+                            "%s: reply larger than the %llu bytes its descriptor says", what,
+                            (unsigned long long)rs->limit);
+        if (rs->too_big)
+            return err_make(e, ERR_PROTO, "%s: reply larger than the %zu bytes limit", what,
+                            rs->max);
         if (rs->bad_range)
             return *kind = TRANSIENT, err_make(e, ERR_PROTO, "%s: wrong Content-Range", what);
         if (cc != CURLE_OK) {

@@ -4,9 +4,11 @@
  * order. A job downloads into $home/downloads/<hex>.partial under an flock,
  * resuming from what is there, hashes as it writes, renames the verified
  * file to $home/downloads/<hex> and hard-links it into the layout. The
- * first failing job stops the others (their partial files stay for a later
- * resume). The calling thread only watches: it reports each job's progress
- * to the caller's callback, so callbacks never run on a worker. */
+ * first failing job stops the others, and once all have stopped every
+ * download of the pull is removed: what a registry made us write does not
+ * outlive a failed pull. The calling thread only watches: it reports each
+ * job's progress to the caller's callback, so callbacks never run on a
+ * worker. */
 #include "runtime/registry_int.h"
 
 #include <errno.h>
@@ -330,6 +332,10 @@ static int add_job(pool *pl, const reg_fetch *f, json_t *d, int index, const cha
                         index < 0 ? "the config" : "a layer");
     const char *digest = json_string_value(json_object_get(d, "digest"));
     uint64_t size = (uint64_t)json_integer_value(json_object_get(d, "size"));
+    if (index < 0 && size > OCI_JSON_MAX) /* refused before a byte is fetched */
+        return err_make(e, ERR_LIMIT,
+                        "manifest %s: the config is %llu bytes, over the %d bytes limit", mdigest,
+                        (unsigned long long)size, OCI_JSON_MAX);
     if (listed(pl, digest)) return 0;
     if (index >= 0 && f->skip_unpacked && unpacked(f, digest)) {
         emit(f, digest, (unsigned)index, pl->nlayers, LAYER_CACHED, size, size);
@@ -399,6 +405,10 @@ int reg_fetch_blobs(const sess *s, const reg_fetch *f, json_t *manifest, const c
     *n = 0;
     int rc = plan(&pl, f, manifest, mdigest, e);
     if (rc == 0) rc = run(&pl, f, e);
+    for (size_t i = 0; rc < 0 && i < pl.njobs; i++) { /* the workers have stopped */
+        if (pl.jobs[i].d.part[0]) unlink(pl.jobs[i].d.part);
+        if (pl.jobs[i].d.done[0]) unlink(pl.jobs[i].d.done);
+    }
     if (rc == 0 && !(*done = calloc(pl.njobs + 1, sizeof **done)))
         rc = err_make(e, ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < pl.njobs; i++)

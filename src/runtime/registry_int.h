@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MEM_MAX (8 << 20) /* manifests, indexes, token replies */
-#define ERRBODY_MAX 1024  /* the start of an error reply's body */
+#define MEM_MAX OCI_JSON_MAX /* manifests, indexes, token replies */
+#define ERRBODY_MAX 1024     /* the start of an error reply's body */
 
 /* A parsed reference. */
 typedef struct pref {
@@ -99,8 +99,11 @@ typedef struct reg_fetch {
  * calling thread. On success *done (n entries, free each and the array)
  * lists the finished downloads the layout now holds as hard links: unlink
  * them once the pull succeeded. On failure the first failure's error is
- * returned and the other downloads are stopped (their partial files stay
- * for a resume). */
+ * returned, the other downloads are stopped, and every download a job
+ * started or resumed, partial or finished, is removed: what a failed pull
+ * fetched does not stay in downloads/ (a pull that is killed leaves its
+ * partial files, resumed by the next pull or removed by a collection). A config larger
+ * than OCI_JSON_MAX is refused before anything is downloaded. */
 int reg_fetch_blobs(const sess *s, const reg_fetch *f, json_t *manifest, const char *mdigest,
                     char ***done, size_t *n, err_t *e);
 
