@@ -57,7 +57,7 @@ format-check: deps
 	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
 # Installs what `make` built, as built: build/ is not configured again.
-# ldconfig runs for prefixes the loader searches (scripts/install.sh).
+# ldconfig runs for prefixes the loader searches (cmake/install_pkgconfig.cmake).
 install:
 	@test -f $(BUILD)/CMakeCache.txt || $(MAKE) --no-print-directory build
 	@MAKEFLAGS= cmake --build $(BUILD) -j$(JOBS) -- -s

@@ -6,6 +6,7 @@
 
 #include "core/id.h"
 #include "core/util.h"
+#include "runtime/agent_path.h"
 #include "runtime/image.h"
 #include "runtime/imgstore.h"
 
@@ -41,14 +42,7 @@ void rt_default_home(char *out, size_t n)
 
 static void find_agent(rt_t *rt)
 {
-    const char *env = getenv("BOXLET_AGENT");
-    const char *cands[] = {env, BOXLET_AGENT_BUILD_PATH, BOXLET_AGENT_INSTALL_PATH};
-    for (size_t i = 0; i < 3; i++)
-        if (cands[i] && *cands[i] && access(cands[i], X_OK) == 0) {
-            snprintf(rt->agent, sizeof rt->agent, "%s", cands[i]);
-            return;
-        }
-    snprintf(rt->agent, sizeof rt->agent, "%s", BOXLET_AGENT_INSTALL_PATH);
+    agent_path_find(rt->agent, sizeof rt->agent);
 }
 
 static int make_layout(const char *home, err_t *e)
