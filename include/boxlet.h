@@ -139,6 +139,11 @@ int boxlet_box_stop(boxlet_box *b, double timeout_s);
  * must still be freed) but refers to nothing. */
 int boxlet_box_remove(boxlet_box *b, int force);
 void boxlet_box_free(boxlet_box *b);
+/* Renames box b to name (1-63 letters, digits, '-', '_' or '.'); a running
+ * box keeps its old hostname until it starts again. BOXLET_EINVAL (bad
+ * name), BOXLET_ECONFLICT (name taken), BOXLET_ENOTFOUND (removed),
+ * BOXLET_EUNSUPPORTED on a remote runtime (the REST API has no rename). */
+int boxlet_box_rename(boxlet_box *b, const char *name);
 /* Refreshes the box's state from the store and reality. */
 int boxlet_box_refresh(boxlet_box *b);
 /* Fields of the box as last loaded; owned by b, valid until it changes. */

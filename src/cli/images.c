@@ -35,8 +35,10 @@ void cli_json_image(FILE *f, const boxlet_image_info *im, int indent)
     cli_json_str(f, im->id[0] ? im->id : NULL);
     fprintf(f, ", \"kind\": \"%s\", \"reference\": ", cli_image_kind(im->kind));
     cli_json_str(f, im->reference[0] ? im->reference : NULL);
-    fprintf(f, ", \"layers\": %u, \"size_bytes\": %llu, \"created_ms\": %lld, \"boxes\": %u}",
-            im->layers, im->size_bytes, im->created_ms, im->boxes);
+    fprintf(f, ", \"layers\": %u, \"size_bytes\": %llu, \"created_at\": ", im->layers,
+            im->size_bytes);
+    cli_json_time(f, im->created_ms);
+    fprintf(f, ", \"boxes\": %u}", im->boxes);
 }
 
 static void table_row(struct cli_table *t, const boxlet_image_info *im, int no_trunc)

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 
 #include <string.h>
+#include <time.h>
 
 /* The length of the valid UTF-8 sequence at p, 0 if there is none. */
 static size_t utf8_seq(const unsigned char *p)
@@ -59,6 +60,20 @@ void cli_json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+void cli_json_time(FILE *f, long long ms)
+{
+    if (ms <= 0) {
+        fputs("null", f);
+        return;
+    }
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[64];
+    gmtime_r(&secs, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(f, "\"%s.%03lldZ\"", buf, ms % 1000);
+}
+
 /* `"key": ` at the given indent, after a comma unless first. */
 static void key(FILE *f, int indent, const char *k, int first)
 {
@@ -99,7 +114,8 @@ void cli_json_box(FILE *f, const boxlet_box *b, int indent)
     key_str(f, in, "name", boxlet_box_name(b));
     key_str(f, in, "image", boxlet_box_image(b));
     key_str(f, in, "state", boxlet_box_state_name(boxlet_box_state_of(b)));
-    key_num(f, in, "created_ms", boxlet_box_created_ms(b));
+    key(f, in, "created_at", 0);
+    cli_json_time(f, boxlet_box_created_ms(b));
     key_num(f, in, "pid", boxlet_box_pid(b));
     key(f, in, "config", 0);
     fputs(config && *config ? config : "null", f);
@@ -148,7 +164,8 @@ void cli_json_exec(FILE *f, const boxlet_exec_info *x, int indent)
     key_str(f, in, "command", x->command);
     key_num(f, in, "pid", x->pid);
     key_bool(f, in, "tty", x->tty);
-    key_num(f, in, "created_ms", x->created_ms);
+    key(f, in, "created_at", 0);
+    cli_json_time(f, x->created_ms);
     key_unum(f, in, "stdout_end", x->stdout_end);
     key_unum(f, in, "stderr_end", x->stderr_end);
     key_bool(f, in, "stdin_attached", x->stdin_attached);

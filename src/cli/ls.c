@@ -1,5 +1,5 @@
 /* ls — `boxlet ls`: every box, oldest first, as a table (ID NAME IMAGE STATE
- * CREATED, ids cut to 12 characters), as full ids only (-q), or as a JSON
+ * CREATED, short ids: see lookup.c), as full ids only (-q), or as a JSON
  * array (--json, the same objects as inspect). All boxes are listed, not
  * only running ones; -a is accepted for Docker's sake. */
 #include "cli/cli.h"
@@ -14,7 +14,7 @@ static const char usage[] = "usage: boxlet ls [OPTIONS]\n"
                             "  -a, --all       accepted for compatibility (all boxes are listed)\n"
                             "  -q, --quiet     print full box ids only\n"
                             "      --json      print a JSON array (see 'boxlet inspect')\n"
-                            "      --no-trunc  do not shorten ids\n"
+                            "      --no-trunc  full ids instead of short ones\n"
                             "  -h, --help      show this help\n";
 
 struct ls {
@@ -46,9 +46,10 @@ static int parse(struct ls *o, int argc, char **argv)
 
 static int add_row(struct cli_table *t, const boxlet_box *b, int no_trunc)
 {
-    char ago[64];
+    char ago[64], id[32];
     cli_ago(boxlet_box_created_ms(b), ago, sizeof ago);
-    int rc = cli_table_add(t, "%.*s", no_trunc ? 1024 : 12, boxlet_box_id(b));
+    int rc = cli_table_add(
+        t, "%s", no_trunc ? boxlet_box_id(b) : cli_short_id(boxlet_box_id(b), id, sizeof id));
     rc |= cli_table_add(t, "%s", boxlet_box_name(b));
     rc |= cli_table_add(t, "%s", boxlet_box_image(b));
     rc |= cli_table_add(t, "%s", boxlet_box_state_name(boxlet_box_state_of(b)));

@@ -71,7 +71,7 @@ void agent_path_find(char *out, size_t n)
         }
         const char *base = strrchr(self, '/');
         const char *rel = base && strstr(base, "libboxlet.so") ? BOXLET_AGENT_FROM_LIBDIR
-                                                                : BOXLET_AGENT_FROM_BINDIR;
+                                                               : BOXLET_AGENT_FROM_BINDIR;
         if (beside(self, rel, out, n)) return;
     }
     snprintf(out, n, "%s", BOXLET_AGENT_INSTALL_PATH);

@@ -441,3 +441,20 @@ int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
     rc = agent_client_connect(sock, AGENT_TIMEOUT_MS, out, e);
     return rc < 0 ? err_wrap(e, "box \"%s\"", r->name) : 0;
 }
+
+int rt_rename(rt_t *rt, box_rec *r, const char *name, err_t *e)
+{
+    if (!hostname_ok(name))
+        return err_make(e, ERR_INVAL, "box name \"%s\": use 1-63 letters, digits, '-', '_' or '.'",
+                        name);
+    char *dup = strdup(name);
+    if (!dup) return err_make(e, ERR_NOMEM, "rename box %s: out of memory", r->id);
+    int rc = store_set_name(rt->store, r->id, name, e);
+    if (rc < 0) {
+        free(dup);
+        return rc;
+    }
+    free(r->name);
+    r->name = dup;
+    return 0;
+}

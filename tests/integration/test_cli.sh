@@ -74,7 +74,11 @@ done
 check "exec -i: 3 MB of stdin, 25 times" 25 "$n_ok"
 out=$("$BOXLET" exec clibox -- sh -c 'cat; echo no-stdin')
 check "exec without -i: stdin is closed" "no-stdin" "$out"
-"$BOXLET" exec -t clibox -- true </dev/null 2>/dev/null; check "exec -t without a terminal" 125 $?
+err=$("$BOXLET" exec -it clibox -- true </dev/null 2>&1); st=$?
+check "exec -it without a terminal: Docker's status" 1 "$st"
+check "exec -it without a terminal: Docker's message" "the input device is not a TTY" "$err"
+check "exec -t alone: a terminal for the command" "tty:yes" \
+    "$("$BOXLET" exec -t clibox -- sh -c '[ -t 1 ] && echo tty:yes' </dev/null | tr -d '\r')"
 "$BOXLET" exec clibox 2>/dev/null; check "exec without a command" 125 $?
 "$BOXLET" exec nosuchbox -- true 2>/dev/null; check "exec: unknown box" 125 $?
 
@@ -87,7 +91,9 @@ tick 3" "$out"
 out=$("$BOXLET" attach --stdout-offset 7 clibox "$id")
 check "attach from an offset" "tick 2
 tick 3" "$out"
-check "ps lists it" 1 "$("$BOXLET" ps clibox | grep -c "$(echo "$id" | cut -c1-12)")"
+check "ps -a lists it, finished" 1 "$("$BOXLET" ps -a clibox | grep -c "^$(echo "$id" | cut -c1-12) .*completed")"
+check "ps: running ones only" 0 "$("$BOXLET" ps clibox | grep -c "^$(echo "$id" | cut -c1-12)")"
+check "attach takes a unique prefix" "tick 3" "$("$BOXLET" attach clibox "$(echo "$id" | cut -c1-8)" | tail -n 1)"
 check "ls shows running" "running" "$("$BOXLET" ls | awk '$2 == "clibox" {print $4}')"
 out=$(python3 "$(dirname "$0")/../fixtures/pty_run.py" 30 100 ready 'hello\n' -- \
     "$BOXLET" exec -it clibox -- sh -c 'stty size; echo ready; read x; echo got:$x; exit 4')
@@ -105,6 +111,61 @@ check "inspect is JSON" 1 "$("$BOXLET" inspect clibox | python3 -c 'import json,
 "$BOXLET" rm clibox 2>/dev/null; check "rm of a running box is refused" 1 $?
 "$BOXLET" rm -f clibox >/dev/null; check "rm -f" 0 $?
 check "gone" 0 "$("$BOXLET" ls -q | wc -l)"
+# run -d: one id, the box stops when its command ends (a watcher, in both
+# modes), logs of its main command, wait's exit code.
+id=$("$BOXLET" run -d host -- sh -c 'echo one; echo two >&2; touch /tmp/printed
+    while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 5')
+check "run -d prints one line" 1 "$(echo "$id" | wc -l)"
+check "run -d prints the box's id" "$id" "$("$BOXLET" inspect "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+"$BOXLET" exec "$id" -- sh -c 'while [ ! -e /tmp/printed ]; do sleep 0.05; done'
+check "logs: the main command's stdout" "one" "$("$BOXLET" logs "$id" 2>/dev/null)"
+check "logs: its stderr" "two" "$("$BOXLET" logs "$id" 2>&1 >/dev/null)"
+"$BOXLET" exec "$id" -- sh -c 'echo "a  b" c'  >/dev/null
+check "ps: the full command" 1 "$("$BOXLET" ps -a "$id" | grep -c 'sh -c echo "a  b" c')"
+check "ps: oldest first (the main command)" 1 "$("$BOXLET" ps -a "$id" | sed -n 2p | grep -c 'echo one')"
+"$BOXLET" exec "$id" -- touch /tmp/go
+check "wait: the main command's exit code" 5 "$("$BOXLET" wait "$id")"
+check "run -d: the box stopped with its command" stopped "$("$BOXLET" ls | awk -v s="$(echo "$id" | cut -c11-22)" '$1 == s {print $4}')"
+check "ps -a on a stopped box: every record" 4 "$("$BOXLET" ps -a "$id" | grep -c completed)"
+check "ps -a: the main command's exit" 1 "$("$BOXLET" ps -a --json "$id" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for x in d if x["exit_code"] == 5 and x["command"].startswith("sh -c echo one")))')"
+err=$("$BOXLET" attach "$id" "$("$BOXLET" ps -a --json "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" 2>&1); st=$?
+check "attach on a stopped box: refused, one line" "125 1" "$st $(echo "$err" | wc -l)"
+check "attach on a stopped box: says why" 1 "$(echo "$err" | grep -c 'is not running')"
+check "ps on a stopped box did not start it" stopped "$("$BOXLET" ls | awk -v s="$(echo "$id" | cut -c11-22)" '$1 == s {print $4}')"
+"$BOXLET" rm "$id" >/dev/null
+id=$("$BOXLET" run -d --rm host -- true)
+n=0; while "$BOXLET" inspect "$id" >/dev/null 2>&1 && [ $n -lt 600 ]; do n=$((n + 1)); sleep 0.1; done
+check "run -d --rm: the box is removed when its command ends" 1 "$("$BOXLET" inspect "$id" >/dev/null 2>&1 || echo 1)"
+
+# Short ids: boxes made together differ early in the random part.
+a=$("$BOXLET" create host); b=$("$BOXLET" create host)
+sa=$(echo "$a" | cut -c11-22); sb=$(echo "$b" | cut -c11-22)
+check "ls shows short ids" "$sa $sb" "$("$BOXLET" ls | awk -v a="$sa" -v b="$sb" '$1 == a || $1 == b {printf "%s ", $1}' | sed 's/ $//')"
+check "a short id is accepted (any case)" "$a" "$("$BOXLET" inspect "$(echo "$sa" | tr A-Z a-z)" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+check "ls --no-trunc: full ids" 1 "$("$BOXLET" ls --no-trunc | grep -c "^$a ")"
+check "JSON times are RFC 3339" 1 "$("$BOXLET" ls --json | python3 -c 'import json,sys,datetime; [datetime.datetime.fromisoformat(x["created_at"].replace("Z","+00:00")) for x in json.load(sys.stdin)]; print(1)')"
+"$BOXLET" rm "$a" "$b" >/dev/null
+
+# Docker's other verbs: kill, restart, stats, top, rename, --env-file.
+"$BOXLET" run -d --name kb host -- sleep 1000 >/dev/null
+check "top: the box's processes" 1 "$("$BOXLET" top kb | grep -c 'sleep 1000')"
+check "stats --no-stream --json" 1 "$("$BOXLET" stats --no-stream --json kb | python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(len(d) == 1 and d[0]["name"] == "kb" and d[0]["pids"] >= 2))')"
+check "stats --no-stream: a table row" 1 "$("$BOXLET" stats --no-stream | awk '$2 == "kb"' | wc -l)"
+check "kill -s TERM: to the main command" 1 "$("$BOXLET" kill -s TERM kb | wc -l)"
+check "wait after kill: 128+SIGTERM" 143 "$("$BOXLET" wait kb)"
+"$BOXLET" kill -s STOP kb >/dev/null 2>&1; check "kill: an unknown signal" 125 $?
+"$BOXLET" restart kb >/dev/null; check "restart" running "$("$BOXLET" ls | awk '$2 == "kb" {print $4}')"
+if [ "$MODE" = local ]; then
+    check "rename" "kb2" "$("$BOXLET" rename kb kb2 && "$BOXLET" ls | awk '$2 == "kb2" {print $2}')"
+    "$BOXLET" rename kb2 kb >/dev/null
+else
+    err=$("$BOXLET" rename kb kb2 2>&1); st=$?
+    check "rename against a server: unsupported, said" "125 1" "$st $(echo "$err" | grep -c 'no rename')"
+fi
+printf 'A=1\n# a comment\n  B=two words\n\nHOME\n' >"$SCRATCH/envfile"
+check "--env-file" "1|two words|/somewhere" "$(HOME=/somewhere "$BOXLET" exec --env-file "$SCRATCH/envfile" kb -- sh -c 'echo "$A|$B|$HOME"')"
+"$BOXLET" rm -f kb >/dev/null
+
 lay=$LAYOUT_HOME/layout
 python3 "$(dirname "$0")/../fixtures/make_oci.py" "$lay" --tag busybox
 check "import an OCI layout" "bb" "$("$BOXLET" import "oci:$lay:busybox" bb)"
