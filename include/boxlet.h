@@ -319,6 +319,11 @@ int boxlet_cmd_settty(boxlet_cmd *c, unsigned rows, unsigned cols);
 int boxlet_cmd_setstdin(boxlet_cmd *c, const void *data, size_t len);
 /* Output bytes kept per stream for late readers (default 1 MiB). */
 int boxlet_cmd_setretain(boxlet_cmd *c, size_t bytes);
+/* The longest the execution may run, in seconds, before its process group
+ * is killed (SIGKILL); 0 = no cap. Default: the agent's cap, 24 hours.
+ * BOXLET_EINVAL for negative or NaN. Local runtimes only: a server
+ * (boxlet_runtime_connect) applies its own default. */
+int boxlet_cmd_setlifetime(boxlet_cmd *c, double seconds);
 /* Seconds a detached execution may live before SIGHUP (default 300;
  * 0 = never). */
 int boxlet_cmd_setgrace(boxlet_cmd *c, double seconds);

@@ -162,12 +162,16 @@ struct cli_exec_opts {
     struct cli_strv env;
     const char *dir, *user;
     double timeout;
+    double lifetime; /* --max-lifetime, when lifetime_set; 0 = no cap */
+    int lifetime_set;
+    int main_cmd; /* run's command: no lifetime cap unless asked */
     int detach, interactive, tty;
 };
 #define CLI_EXEC_SHORTOPTS "+de:hitu:w:"
 #define CLI_EXEC_LONGOPTS                                                                          \
     {"detach", no_argument, NULL, 'd'}, {"interactive", no_argument, NULL, 'i'},                   \
         {"tty", no_argument, NULL, 't'},                                                           \
+        {"max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME},                               \
     {                                                                                              \
         "timeout", required_argument, NULL, OPT_TIMEOUT                                            \
     }

@@ -22,6 +22,8 @@ static const char usage[] =
     "  -w, --workdir DIR     working directory (default: the box's)\n"
     "  -u, --user USER       name|uid[:group|gid] (default: the box's)\n"
     "      --timeout S       kill the command after S seconds (0 = none)\n"
+    "      --max-lifetime S  SIGKILL after S seconds, whatever else (0 = none;\n"
+    "                        default: none for run and -d, else 24 h)\n"
     "  -h, --help            show this help\n";
 
 struct exec {

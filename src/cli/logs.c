@@ -54,8 +54,7 @@ static int print_retained(struct logs *l)
     while (!done(l)) {
         int rc = boxlet_exec_read(l->e, &c, READ_MS);
         if (rc == BOXLET_ETIMEOUT) continue;
-        if (rc != BOXLET_OK)
-            return cli_fail("read the output", rc, boxlet_exec_errmsg(l->e));
+        if (rc != BOXLET_OK) return cli_fail("read the output", rc, boxlet_exec_errmsg(l->e));
         if (c.kind == BOXLET_CHUNK_END) break;
         on_chunk(l, &c);
     }

@@ -198,6 +198,9 @@ int cli_exec_opt(struct cli_exec_opts *x, int opt, const char *arg)
         return 1;
     case OPT_TIMEOUT:
         return cli_parse_double("--timeout", arg, 0, &x->timeout) < 0 ? -1 : 1;
+    case OPT_MAX_LIFETIME:
+        x->lifetime_set = 1;
+        return cli_parse_double("--max-lifetime", arg, 0, &x->lifetime) < 0 ? -1 : 1;
     }
     return 0;
 }
@@ -238,6 +241,13 @@ static int cmd_settings(boxlet_cmd *c, const struct cli_exec_opts *x, const char
         return failed_at(what, "-t", rc);
     if (x->detach && (rc = boxlet_cmd_setgrace(c, 0)) != BOXLET_OK)
         return failed_at(what, "-d", rc);
+    /* run's command and detached ones live as long as they like, unless
+     * asked; an attached exec keeps the agent's cap (24 h). Remotely the
+     * server's default applies: its API has no such field. */
+    int uncapped = x->main_cmd || x->detach;
+    if ((x->lifetime_set || uncapped) &&
+        (rc = boxlet_cmd_setlifetime(c, x->lifetime_set ? x->lifetime : 0)) != BOXLET_OK)
+        return failed_at(what, "--max-lifetime", rc);
     return BOXLET_OK;
 }
 

@@ -32,6 +32,8 @@ static const char usage[] =
     "  -w, --workdir DIR     working directory (default /)\n"
     "  -u, --user USER       name|uid[:group|gid] (default root)\n"
     "      --timeout S       kill the command after S seconds (0 = none)\n"
+    "      --max-lifetime S  SIGKILL after S seconds, whatever else (0 = none;\n"
+    "                        default: none for run and -d, else 24 h)\n"
     "      --rm              remove the box when the command ends (it stops in\n"
     "                        any case)\n"
     "      --name NAME       name of the box (default: its id)\n"
@@ -68,6 +70,7 @@ static int parse(struct run *r, int argc, char **argv)
     };
     int opt, code = CLI_CONTINUE;
     r->prog = argv[0];
+    r->exec.main_cmd = 1;
     while (code == CLI_CONTINUE &&
            (opt = getopt_long(argc, argv, CLI_EXEC_SHORTOPTS, longopts, NULL)) != -1)
         code = opt == 'h' ? cli_help(usage) : take_option(r, opt, optarg);

@@ -43,8 +43,7 @@ static long long now_ms(void)
 static void sample(struct row *r)
 {
     long long t = now_ms();
-    if (boxlet_box_stats(r->b, &r->s) != BOXLET_OK)
-        r->s = (boxlet_stats){-1, -1, -1, -1, -1};
+    if (boxlet_box_stats(r->b, &r->s) != BOXLET_OK) r->s = (boxlet_stats){-1, -1, -1, -1, -1};
     r->cpu_pct = -1;
     if (r->prev_ms && r->s.cpu_usec >= 0 && r->prev_cpu >= 0 && t > r->prev_ms)
         r->cpu_pct = (double)(r->s.cpu_usec - r->prev_cpu) / 10.0 / (double)(t - r->prev_ms);

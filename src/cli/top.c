@@ -62,8 +62,8 @@ int cmd_top(const struct cli *g, int argc, char **argv)
     boxlet_box *b;
     if (cli_open(g, &rt) < 0) return CLI_EXIT_FAIL;
     int first = cli_skip_dashdash(argc, argv, optind + 1);
-    int code = cli_get_box(rt, argv[optind], &b) < 0 ? CLI_EXIT_FAIL
-                                                     : top(b, argc - first, argv + first);
+    int code =
+        cli_get_box(rt, argv[optind], &b) < 0 ? CLI_EXIT_FAIL : top(b, argc - first, argv + first);
     boxlet_box_free(b);
     boxlet_runtime_free(rt);
     return code;

@@ -10,14 +10,15 @@
 
 #include <time.h>
 
-static const char usage[] = "usage: boxlet wait BOX...\n"
-                            "\n"
-                            "Wait until each BOX has stopped, then print the exit code of its main\n"
-                            "command (the one `run` started), one line per BOX. Exits 1 if some\n"
-                            "BOX could not be waited for.\n"
-                            "\n"
-                            "Options:\n"
-                            "  -h, --help   show this help\n";
+static const char usage[] =
+    "usage: boxlet wait BOX...\n"
+    "\n"
+    "Wait until each BOX has stopped, then print the exit code of its main\n"
+    "command (the one `run` started), one line per BOX. Exits 1 if some\n"
+    "BOX could not be waited for.\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help   show this help\n";
 
 enum { POLL_MS = 100 };
 

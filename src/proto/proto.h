@@ -140,6 +140,8 @@ typedef struct proto_exec_start {
     proto_bytes stdin_data;     /* cap PROTO_MAX_INLINE_STDIN */
     uint32_t attach_chan;       /* non-zero: also open this channel as stdin owner
                                    at offset 0, before any output is read */
+    int64_t lifetime_ms;        /* longest it may run: 0 = agent default (24 h),
+                                   -1 = no cap */
 } proto_exec_start;
 
 typedef struct proto_attach {

@@ -311,6 +311,7 @@ static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
                             .timeout_ms = cmd->timeout_ms,
                             .retain = cmd->retain,
                             .reconnect_grace_ms = cmd->grace_ms,
+                            .lifetime_ms = cmd->lifetime_ms,
                             .has_stdin = cmd->has_stdin,
                             .attach_chan = e->chan};
     s->stdin_data = (proto_bytes){buf_data(&cmd->stdin_data), (uint32_t)cmd->stdin_data.len};

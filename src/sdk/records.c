@@ -79,10 +79,9 @@ void sdk_record_finish(const char *path, const char *id, const boxlet_exit *x)
 {
     if (!path || x->status == BOXLET_EXEC_RUNNING || (unsigned)x->status > 3) return;
     append(path, json_pack("{s:s, s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:s}", "id", id, "status",
-                           status_names[x->status], "exit_code", x->exit_code, "signal",
-                           x->signal, "timed_out", x->timed_out, "duration_ms",
-                           (json_int_t)x->duration_ms, "stdout_bytes",
-                           (json_int_t)x->stdout_bytes, "stderr_bytes",
+                           status_names[x->status], "exit_code", x->exit_code, "signal", x->signal,
+                           "timed_out", x->timed_out, "duration_ms", (json_int_t)x->duration_ms,
+                           "stdout_bytes", (json_int_t)x->stdout_bytes, "stderr_bytes",
                            (json_int_t)x->stderr_bytes, "error_message", x->error_message));
 }
 

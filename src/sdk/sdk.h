@@ -37,8 +37,9 @@ struct boxlet_cmd {
     bool has_stdin;
     buf_t stdin_data;
     uint64_t retain;
-    int64_t grace_ms; /* -1 = agent default */
-    int error;        /* first failed setter (reported by exec_start) */
+    int64_t grace_ms;    /* -1 = agent default */
+    int64_t lifetime_ms; /* 0 = agent default (24 h), -1 = no cap */
+    int error;           /* first failed setter (reported by exec_start) */
 };
 
 /* Output queued while a local call waits for its reply. */

@@ -166,6 +166,14 @@ printf 'A=1\n# a comment\n  B=two words\n\nHOME\n' >"$SCRATCH/envfile"
 check "--env-file" "1|two words|/somewhere" "$(HOME=/somewhere "$BOXLET" exec --env-file "$SCRATCH/envfile" kb -- sh -c 'echo "$A|$B|$HOME"')"
 "$BOXLET" rm -f kb >/dev/null
 
+# The lifetime cap: per execution (none by default for run's command).
+if [ "$MODE" = local ]; then
+    "$BOXLET" run --rm --max-lifetime 0.3 host -- sleep 1000; check "--max-lifetime: SIGKILL at the cap" 137 $?
+else
+    err=$("$BOXLET" run --rm --max-lifetime 5 host -- true 2>&1); st=$?
+    check "--max-lifetime against a server: refused, said" "125 1" "$st $(echo "$err" | grep -c 'no such field')"
+fi
+
 lay=$LAYOUT_HOME/layout
 python3 "$(dirname "$0")/../fixtures/make_oci.py" "$lay" --tag busybox
 check "import an OCI layout" "bb" "$("$BOXLET" import "oci:$lay:busybox" bb)"
