@@ -69,8 +69,8 @@ static const char usage_tail[] =
     "  127      the command was not found\n"
     "  125      boxlet itself failed: bad usage, no such box, runtime error\n"
     "Other commands exit 0 on success, 125 on boxlet's own failure, and 1 when\n"
-    "start, stop, rm, inspect, rmi or image inspect failed for some of several\n"
-    "boxes or images.\n"
+    "start, stop, restart, rm, inspect, wait, stats, rmi or image inspect failed\n"
+    "for some of several boxes or images. -it without a terminal: 1.\n"
     "\n"
     "Run 'boxlet COMMAND --help' for the options of a command.\n";
 

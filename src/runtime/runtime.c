@@ -458,3 +458,11 @@ int rt_rename(rt_t *rt, box_rec *r, const char *name, err_t *e)
     r->name = dup;
     return 0;
 }
+
+int rt_connect_live(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
+{
+    int rc = rt_refresh(rt, r, e);
+    if (rc == 0 && r->state != BOX_RUNNING)
+        rc = err_make(e, ERR_CLOSED, "box \"%s\" is not running", r->name);
+    return rc < 0 ? rc : rt_connect(rt, r, out, e);
+}

@@ -26,7 +26,7 @@ int boxlet_conn_open(boxlet_box *b, boxlet_conn **out)
     if (rc < 0) return sdk_fail(&b->err, NULL, rc);
     boxlet_conn *c = calloc(1, sizeof *c);
     if (!c) return sdk_fail(&b->err, NULL, err_make(&b->err, ERR_NOMEM, "out of memory"));
-    rc = rt_connect(b->rt->rt, &b->rec, &c->c, &b->err);
+    rc = rt_connect_live(b->rt->rt, &b->rec, &c->c, &b->err);
     if (rc < 0) {
         free(c);
         return sdk_fail(&b->err, NULL, rc);

@@ -391,7 +391,8 @@ int boxlet_exec_attach(boxlet_box *b, const char *exec_id, unsigned long long st
     if (b->rt->remote)
         return finish_open(b, e, sdk_rexec_attach(b, e, stdout_offset, stderr_offset), out);
     int rc = running_for_attach(b, e);
-    if (rc == 0) rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err);
+    if (rc == 0) rc = rt_connect_live(b->rt->rt, &b->rec, &e->c, &e->err);
+    if (rc == -ERR_CLOSED) rc = running_for_attach(b, e); /* it stopped meanwhile */
     if (rc == 0) rc = send_attach(e, stdout_offset, stderr_offset);
     if (rc == 0) keep_record_path(b, e);
     return finish_open(b, e, rc, out);

@@ -257,6 +257,18 @@ else
 fi
 
 "$BOXLET" frobnicate 2>/dev/null; check "unknown command" 125 $?
+# docs/cli.md documents every verb of --help and every option of each verb's --help.
+DOC=$(dirname "$0")/../../docs/cli.md
+verbs=$("$BOXLET" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 && $1 != "Commands:" && $1 != "help" {print $1}')
+missing=""
+for v in $verbs; do
+    grep -q "^boxlet $v\b\|^| \`$v\`" "$DOC" || missing="$missing $v"
+    for o in $("$BOXLET" $v --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+        grep -q -- "$o" "$DOC" || missing="$missing $v:$o"
+    done
+done
+check "docs/cli.md documents every verb and option of --help" "" "$missing"
+check "--help lists the new verbs" 7 "$(echo "$verbs" | grep -cxE 'kill|wait|restart|stats|logs|top|rename')"
 if [ "$MODE" = remote ]; then
     check_key; check "remote: a wrong API key is refused" 125 $?
     out=$(BOXLET_API_KEY=wrong "$BOXLET" ls 2>&1 >/dev/null)
