@@ -79,7 +79,7 @@ typedef struct proto_bytes {
     uint32_t len;
 } proto_bytes;
 
-/* The exit result of an execution (DESIGN §2). */
+/* The exit result of an execution (docs/exec.md). */
 typedef struct proto_exit {
     uint8_t status; /* enum proto_status */
     uint8_t timed_out;
