@@ -189,8 +189,10 @@ int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
  * source or tag; the message is boxlet_runtime_errmsg(rt). */
 int boxlet_image_import(boxlet_runtime *rt, const char *source, const char *name);
 /* Pulls `ref` (REGISTRY/REPO:TAG, REPO:TAG — docker.io/library by default —
- * or REPO@sha256:...) from its registry and stores it as `name` (NULL: the
- * reference with every character outside [a-z0-9._-] turned into '-').
+ * REPO for :latest, or REPO@sha256:...) from its registry and stores it as
+ * `name` (NULL: the canonical reference, docker.io/library/REPO:TAG, with
+ * every character outside [a-z0-9._-] turned into '-'; the image is found
+ * by any spelling of its reference anyway).
  * Credentials come from $DOCKER_CONFIG/config.json or ~/.docker/config.json;
  * plain HTTP is used only for loopback registries. Blobs are verified
  * against their digests; an interrupted pull resumes. Creating a box from a
@@ -234,9 +236,10 @@ void boxlet_pull_opts_init(boxlet_pull_opts *o);
 /* boxlet_image_pull with options: a progress callback. Same results. */
 int boxlet_image_pull_with(boxlet_runtime *rt, const char *ref, const boxlet_pull_opts *o);
 /* Non-zero when image (as boxlet_box_opts.image takes it) is a registry
- * reference, which creating a box would pull when it is not stored yet;
- * zero for "host", plain names, paths and OCI layouts. No I/O beyond a
- * stat of paths. */
+ * reference, which creating a box would pull when it is not stored yet —
+ * a plain name too ("busybox": docker.io/library/busybox:latest), which a
+ * stored image of that name takes precedence over; zero for "host", paths
+ * and OCI layouts. No I/O beyond a stat of paths. */
 int boxlet_image_is_registry_ref(const char *image);
 
 typedef enum boxlet_image_kind {

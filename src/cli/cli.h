@@ -251,6 +251,9 @@ void cli_size(unsigned long long bytes, char *buf, size_t len);
 /* images.c: an image as a JSON object, indented; its kind's name. */
 void cli_json_image(FILE *f, const boxlet_image_info *im, int indent);
 const char *cli_image_kind(boxlet_image_kind k);
+/* How an image is shown: its registry reference in Docker's familiar form
+ * (docker.io/library/ dropped: "busybox:latest"), else its name. */
+const char *cli_image_shown(const boxlet_image_info *im);
 
 /* ---- json.c and table.c: output ----------------------------------------- */
 

@@ -11,11 +11,12 @@ static const char usage[] =
     "usage: boxlet images [-q] [--json] [--no-trunc]\n"
     "\n"
     "List the images in the store (the built-in `host` appears once used):\n"
-    "NAME, ID (of the manifest; - for rootfs images), KIND (oci, rootfs, host),\n"
-    "SIZE on disk, CREATED, and BOXES using it.\n"
+    "IMAGE (a pulled image's reference, as Docker shows it, e.g. busybox:latest;\n"
+    "else its name), ID (of the manifest; - for rootfs images), KIND (oci,\n"
+    "rootfs, host), SIZE on disk, CREATED, and BOXES using it.\n"
     "\n"
     "Options:\n"
-    "  -q, --quiet  only the names, one per line\n"
+    "  -q, --quiet  only the store names, one per line\n"
     "  --json       a JSON array (as `boxlet image inspect` prints)\n"
     "  --no-trunc   ids in full\n"
     "  -h, --help   show this help\n";
@@ -41,13 +42,23 @@ void cli_json_image(FILE *f, const boxlet_image_info *im, int indent)
     fprintf(f, ", \"boxes\": %u}", im->boxes);
 }
 
+const char *cli_image_shown(const boxlet_image_info *im)
+{
+    static const char *const hub[] = {"docker.io/library/", "docker.io/"};
+    if (!im->reference[0]) return im->name;
+    for (size_t i = 0; i < 2; i++)
+        if (strncmp(im->reference, hub[i], strlen(hub[i])) == 0)
+            return im->reference + strlen(hub[i]);
+    return im->reference;
+}
+
 static void table_row(struct cli_table *t, const boxlet_image_info *im, int no_trunc)
 {
     char size[32], ago[64];
     cli_size(im->size_bytes, size, sizeof size);
     cli_ago(im->created_ms, ago, sizeof ago);
     const char *id = im->id[0] ? im->id + 7 : "-";
-    cli_table_add(t, "%s", im->name);
+    cli_table_add(t, "%s", cli_image_shown(im));
     cli_table_add(t, "%.*s", no_trunc ? 64 : 12, id);
     cli_table_add(t, "%s", cli_image_kind(im->kind));
     cli_table_add(t, "%s", size);
@@ -60,7 +71,7 @@ static void show(boxlet_runtime *rt, char **names, size_t n, int json, int no_tr
 {
     struct cli_table t = {.ncols = 6};
     if (!json) {
-        static const char *const head[] = {"NAME", "ID", "KIND", "SIZE", "CREATED", "BOXES"};
+        static const char *const head[] = {"IMAGE", "ID", "KIND", "SIZE", "CREATED", "BOXES"};
         for (size_t i = 0; i < 6; i++)
             cli_table_add(&t, "%s", head[i]);
     }

@@ -202,8 +202,8 @@ if start_registry "$SCRATCH/registry" >/dev/null; then
     check "pull: no terminal codes in a pipe" 0 "$(echo "$out" | grep -c "$(printf '\033')")"
     check "pull: the last line" "pulled $ref" "$(echo "$out" | tail -n 1)"
     check "pull again: in the store already" 0 "$("$BOXLET" pull "$ref" >/dev/null; echo $?)"
-    name=127.0.0.1-$REG_PORT-busybox-1
-    check "images: a row" "oci 0" "$("$BOXLET" images | awk -v n="$name" '$1 == n {print $3, $NF}')"
+    name=$("$BOXLET" image inspect "$ref" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["name"])')
+    check "images: a row, shown by its reference" "oci 0" "$("$BOXLET" images | awk -v n="$ref" '$1 == n {print $3, $NF}')"
     check "image inspect" "$ref oci 2" "$("$BOXLET" image inspect "$ref" | python3 -c 'import json,sys; d=json.load(sys.stdin)[0]; print(d["reference"], d["kind"], d["layers"])')"
     check "run from a reference" "a2" "$("$BOXLET" run --rm "$ref" -- cat /data/a)"
     "$BOXLET" create --name keeper "$ref" >/dev/null
@@ -233,7 +233,18 @@ if start_registry "$SCRATCH/registry" >/dev/null; then
     check "a docker.io image through its mirror" "a2" "$("$BOXLET" run --rm busybox:1 -- cat /data/a)"
     check "it keeps its docker.io reference" "docker.io/library/busybox:1" \
         "$("$BOXLET" image inspect busybox:1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["reference"])')"
+    check "images shows it as written: busybox:1" 1 "$("$BOXLET" images | awk '$1 == "busybox:1"' | wc -l)"
+    check "the same image by its full reference" "docker.io/library/busybox:1" \
+        "$("$BOXLET" image inspect docker.io/library/busybox:1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["reference"])')"
     "$BOXLET" rmi -f busybox:1 >/dev/null
+    # A short name is docker.io/library/NAME:latest (Docker's rules).
+    python3 "$FIXTURES/push_registry.py" "$SCRATCH/registry/layout" busybox \
+        "127.0.0.1:$REG_PORT/library/busybox:latest" >/dev/null
+    check "busybox resolves (docker.io, library/, latest)" "a2" "$("$BOXLET" run --rm busybox -- cat /data/a)"
+    check "busybox and busybox:latest are one image" "docker.io/library/busybox:latest" \
+        "$("$BOXLET" image inspect busybox:latest | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["reference"])')"
+    check "no mangled name shown" 0 "$("$BOXLET" images | grep -c -- '-busybox-')"
+    "$BOXLET" rmi -f busybox >/dev/null
     python3 "$FIXTURES/tcp_forward.py" 127.0.0.2 "$REG_PORT" >"$SCRATCH/fwd" &
     fwd=$!
     for _ in $(seq 50); do [ -s "$SCRATCH/fwd" ] && break; sleep 0.1; done
