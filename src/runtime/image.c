@@ -565,6 +565,16 @@ bool image_ref_name(const char *ref, char *out, size_t n)
     return true;
 }
 
+/* An image imported from a path a box named is shown as that path (its
+ * store name is derived from it): the path, made absolute, is recorded as
+ * its reference. Best effort: the name still finds it. */
+static void note_source(const char *dir, const char *ref, const image_info *im)
+{
+    char real[PATH_MAX];
+    const char *src = strncmp(ref, "oci:", 4) != 0 && realpath(ref, real) ? real : ref;
+    imgstore_write_meta(dir, src, im->rootfs, NULL);
+}
+
 /* A registry reference: pulled once, then used from the store. */
 static int resolve_pulled(const char *home, const char *ref, uint32_t uid_base, image_info *out,
                           err_t *e)
@@ -600,6 +610,7 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
         snprintf(dir, sizeof dir, "%s/images/%s", home, name);
         if (access(dir, F_OK) != 0) {
             int rc = image_import(home, ref, name, uid_base, out, e);
+            if (rc == 0) note_source(dir, ref, out);
             if (rc == 0 || rc != -ERR_CONFLICT) return rc;
             image_info_free(out);
         }

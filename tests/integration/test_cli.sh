@@ -190,6 +190,13 @@ mkdir -p "$rootfs/bin" && cp "$(command -v busybox)" "$rootfs/bin/busybox"
 check "import a rootfs directory" "mini" "$("$BOXLET" import "$rootfs" mini)"
 check "run it (no /etc of its own)" "hi" "$("$BOXLET" run --rm mini -- /bin/busybox echo hi)"
 "$BOXLET" rmi mini >/dev/null
+check "run a rootfs path" "hi" "$("$BOXLET" run --rm "$rootfs" -- /bin/busybox echo hi)"
+check "images shows it as its path" 1 "$("$BOXLET" images | awk -v p="$(realpath "$rootfs")" '$1 == p' | wc -l)"
+if [ "$MODE" = local ]; then # a server's image routes take no absolute path
+    "$BOXLET" rmi "$rootfs" >/dev/null; check "rmi by its path" 0 $?
+else
+    "$BOXLET" rmi "$("$BOXLET" images -q | grep '^path-')" >/dev/null; check "rmi of the path's image" 0 $?
+fi
 
 # Registry images: pull (plain progress lines off a terminal), images, rmi, prune.
 if start_registry "$SCRATCH/registry" >/dev/null; then
