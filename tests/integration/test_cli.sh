@@ -113,18 +113,19 @@ check "inspect is JSON" 1 "$("$BOXLET" inspect clibox | python3 -c 'import json,
 check "gone" 0 "$("$BOXLET" ls -q | wc -l)"
 # run -d: one id, the box stops when its command ends (a watcher, in both
 # modes), logs of its main command, wait's exit code.
+T="timeout -s KILL 120" # what waits for something is bounded: a hang fails, named
 id=$("$BOXLET" run -d host -- sh -c 'echo one; echo two >&2; touch /tmp/printed
     while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 5')
 check "run -d prints one line" 1 "$(echo "$id" | wc -l)"
 check "run -d prints the box's id" "$id" "$("$BOXLET" inspect "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
-"$BOXLET" exec "$id" -- sh -c 'while [ ! -e /tmp/printed ]; do sleep 0.05; done'
-check "logs: the main command's stdout" "one" "$("$BOXLET" logs "$id" 2>/dev/null)"
-check "logs: its stderr" "two" "$("$BOXLET" logs "$id" 2>&1 >/dev/null)"
+$T "$BOXLET" exec "$id" -- sh -c 'while [ ! -e /tmp/printed ]; do sleep 0.05; done'
+check "logs: the main command's stdout" "one" "$($T "$BOXLET" logs "$id" 2>/dev/null)"
+check "logs: its stderr" "two" "$($T "$BOXLET" logs "$id" 2>&1 >/dev/null)"
 "$BOXLET" exec "$id" -- sh -c 'echo "a  b" c'  >/dev/null
 check "ps: the full command" 1 "$("$BOXLET" ps -a "$id" | grep -c 'sh -c echo "a  b" c')"
 check "ps: oldest first (the main command)" 1 "$("$BOXLET" ps -a "$id" | sed -n 2p | grep -c 'echo one')"
 "$BOXLET" exec "$id" -- touch /tmp/go
-check "wait: the main command's exit code" 5 "$("$BOXLET" wait "$id")"
+check "wait: the main command's exit code" 5 "$($T "$BOXLET" wait "$id")"
 check "run -d: the box stopped with its command" stopped "$("$BOXLET" ls | awk -v s="$(echo "$id" | cut -c11-22)" '$1 == s {print $4}')"
 check "ps -a on a stopped box: every record" 4 "$("$BOXLET" ps -a "$id" | grep -c completed)"
 check "ps -a: the main command's exit" 1 "$("$BOXLET" ps -a --json "$id" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for x in d if x["exit_code"] == 5 and x["command"].startswith("sh -c echo one")))')"
@@ -152,7 +153,7 @@ check "top: the box's processes" 1 "$("$BOXLET" top kb | grep -c 'sleep 1000')"
 check "stats --no-stream --json" 1 "$("$BOXLET" stats --no-stream --json kb | python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(len(d) == 1 and d[0]["name"] == "kb" and d[0]["pids"] >= 2))')"
 check "stats --no-stream: a table row" 1 "$("$BOXLET" stats --no-stream | awk '$2 == "kb"' | wc -l)"
 check "kill -s TERM: to the main command" 1 "$("$BOXLET" kill -s TERM kb | wc -l)"
-check "wait after kill: 128+SIGTERM" 143 "$("$BOXLET" wait kb)"
+check "wait after kill: 128+SIGTERM" 143 "$($T "$BOXLET" wait kb)"
 "$BOXLET" kill -s STOP kb >/dev/null 2>&1; check "kill: an unknown signal" 125 $?
 "$BOXLET" restart kb >/dev/null; check "restart" running "$("$BOXLET" ls | awk '$2 == "kb" {print $4}')"
 if [ "$MODE" = local ]; then
