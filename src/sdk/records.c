@@ -7,7 +7,7 @@
  * attached handle, a listing, or the listing taken before a stop);
  * boxlet_exec_list merges these lines with the agent's list. The file is
  * the host's (root-owned, in a directory the box cannot write), removed
- * with the box, and capped (RECORDS_MAX): past the cap, new executions are
+ * with the box, and capped (RECORDS_MAX, some 50,000 executions): past the cap, new executions are
  * not recorded. The output itself is never recorded. */
 #include "sdk/sdk.h"
 
@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RECORDS_MAX (16 << 20)
+#define RECORDS_MAX (8 << 20)
 #define RECORDS_FILE "execs.jsonl"
 
 static const char *const status_names[] = {"running", "completed", "killed", "timed_out"};
@@ -90,34 +90,72 @@ void sdk_record_finish(const char *path, const char *id, const boxlet_exit *x)
 typedef struct record {
     boxlet_exec_info info;
     bool finished;
+    bool listed; /* the agent's list has it: its entry stands */
 } record;
 
 typedef struct records {
     record *v;
     size_t n, cap;
+    size_t *slot; /* open addressing over v by id: index + 1, 0 = empty */
+    size_t nslots;
 } records;
+
+static size_t hash_id(const char *id)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *id; id++)
+        h = (h ^ (uint8_t)*id) * 1099511628211ull;
+    return h;
+}
 
 static record *find(records *r, const char *id)
 {
-    for (size_t i = 0; i < r->n; i++)
-        if (strcmp(r->v[i].info.id, id) == 0) return &r->v[i];
-    return NULL;
+    if (!r->nslots) return NULL;
+    for (size_t i = hash_id(id) & (r->nslots - 1);; i = (i + 1) & (r->nslots - 1)) {
+        if (!r->slot[i]) return NULL;
+        if (strcmp(r->v[r->slot[i] - 1].info.id, id) == 0) return &r->v[r->slot[i] - 1];
+    }
 }
 
-static record *add(records *r, const char *id)
+static void put_slot(records *r, size_t idx)
 {
-    record *x = find(r, id);
-    if (x) return x;
+    size_t i = hash_id(r->v[idx].info.id) & (r->nslots - 1);
+    while (r->slot[i])
+        i = (i + 1) & (r->nslots - 1);
+    r->slot[i] = idx + 1;
+}
+
+/* Room for one more execution: the array, and the slots at most half full. */
+static int grow(records *r)
+{
     if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
+        size_t cap = r->cap ? r->cap * 2 : 64;
         record *v = realloc(r->v, cap * sizeof *v);
-        if (!v) return NULL;
+        if (!v) return -1;
         r->v = v;
         r->cap = cap;
     }
-    x = &r->v[r->n++];
+    if (2 * (r->n + 1) <= r->nslots) return 0;
+    size_t n = r->nslots ? r->nslots * 2 : 128;
+    size_t *slot = calloc(n, sizeof *slot);
+    if (!slot) return -1;
+    free(r->slot);
+    r->slot = slot;
+    r->nslots = n;
+    for (size_t i = 0; i < r->n; i++)
+        put_slot(r, i);
+    return 0;
+}
+
+/* The execution's record, new if it has none yet (NULL: out of memory). */
+static record *add(records *r, const char *id)
+{
+    record *x = find(r, id);
+    if (x || grow(r) < 0) return x;
+    x = &r->v[r->n];
     memset(x, 0, sizeof *x);
     snprintf(x->info.id, sizeof x->info.id, "%s", id);
+    put_slot(r, r->n++);
     return x;
 }
 
@@ -195,23 +233,25 @@ int sdk_records_merge(boxlet_box *b, boxlet_exec_info **xs, size_t *n, bool runn
             memcpy((*xs)[i].command, x->info.command, sizeof x->info.command);
         if ((*xs)[i].exit.status != BOXLET_EXEC_RUNNING && (!x || !x->finished))
             sdk_record_finish(path, (*xs)[i].id, &(*xs)[i].exit);
-        if (x) x->info.id[0] = 0; /* the agent's entry stands */
+        if (x) x->listed = true;
     }
     size_t extra = 0;
     for (size_t i = 0; i < r.n; i++)
-        extra += r.v[i].info.id[0] != 0;
+        extra += !r.v[i].listed;
     boxlet_exec_info *v = extra ? realloc(*xs, (*n + extra + 1) * sizeof *v) : *xs;
     if (!v) {
         free(r.v);
+        free(r.slot);
         return BOXLET_ENOMEM;
     }
     *xs = v;
     for (size_t i = 0; i < r.n; i++) {
-        if (!r.v[i].info.id[0]) continue;
+        if (r.v[i].listed) continue;
         bool before = !running || r.v[i].info.created_ms < b->rec.started_ms;
         unseen_end(&r.v[i], before);
         v[(*n)++] = r.v[i].info;
     }
     free(r.v);
+    free(r.slot);
     return 0;
 }
