@@ -81,7 +81,7 @@ static int attach_to(const struct attach *o, boxlet_box *b)
     if (rc == BOXLET_ECONFLICT && !o->observer)
         return cli_fail("attach", rc,
                         "another client owns the execution's stdin: use --observer to watch");
-    if (rc != BOXLET_OK) return cli_fail("attach", rc, boxlet_box_errmsg(b));
+    if (rc != BOXLET_OK) return cli_attach_failed("attach", b, &x, rc);
     struct cli_stream_opts so = {
         .forward_stdin = !o->observer,
         .tty = tty,

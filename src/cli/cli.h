@@ -105,6 +105,9 @@ int cli_get_box(boxlet_runtime *rt, const char *key, boxlet_box **out);
  * box's main command (its oldest execution). 0 with *out filled, or -1
  * after printing why. */
 int cli_find_exec(boxlet_box *b, const char *key, boxlet_exec_info *out);
+/* Reports a failed attach to x (a note when only its record is left).
+ * Returns CLI_EXIT_FAIL. */
+int cli_attach_failed(const char *what, boxlet_box *b, const boxlet_exec_info *x, int rc);
 /* Keeps the running executions of xs (all of them when all), oldest first;
  * returns how many. */
 size_t cli_exec_select(boxlet_exec_info *xs, size_t n, int all);

@@ -68,7 +68,7 @@ static int logs(boxlet_box *b, const char *key, int follow)
     if (cli_find_exec(b, key, &x) < 0) return CLI_EXIT_FAIL;
     struct logs l = {.end = {0, x.stdout_end, x.stderr_end}};
     int rc = boxlet_exec_attach(b, x.id, 0, 0, BOXLET_ATTACH_OBSERVER, &l.e);
-    if (rc != BOXLET_OK) return cli_fail("logs", rc, boxlet_box_errmsg(b));
+    if (rc != BOXLET_OK) return cli_attach_failed("logs", b, &x, rc);
     int code;
     if (follow) {
         struct cli_stream_opts so = {.observer = 1};

@@ -115,3 +115,16 @@ size_t cli_exec_select(boxlet_exec_info *xs, size_t n, int all)
     qsort(xs, kept, sizeof *xs, by_created);
     return kept;
 }
+
+int cli_attach_failed(const char *what, boxlet_box *b, const boxlet_exec_info *x, int rc)
+{
+    /* Known from its record, gone from the agent: its output was dropped. */
+    if (rc == BOXLET_ENOTFOUND && x->exit.status != BOXLET_EXEC_RUNNING &&
+        boxlet_box_state_of(b) == BOXLET_BOX_RUNNING) {
+        cli_warn("%s: execution %s has ended and its output is no longer kept (output is kept "
+                 "5 minutes after the end; 'ps -a' still shows how it ended)",
+                 what, x->id);
+        return CLI_EXIT_FAIL;
+    }
+    return cli_fail(what, rc, boxlet_box_errmsg(b));
+}

@@ -165,6 +165,12 @@ else
 fi
 printf 'A=1\n# a comment\n  B=two words\n\nHOME\n' >"$SCRATCH/envfile"
 check "--env-file" "1|two words|/somewhere" "$(HOME=/somewhere "$BOXLET" exec --env-file "$SCRATCH/envfile" kb -- sh -c 'echo "$A|$B|$HOME"')"
+# KILL evicts an execution once it ended: its record stays, its output not.
+eid=$("$BOXLET" exec -d kb -- sleep 1000)
+"$BOXLET" kill kb "$eid" >/dev/null
+n=0; while err=$($T "$BOXLET" attach kb "$eid" 2>&1) && [ $n -lt 100 ]; do n=$((n + 1)); sleep 0.1; done
+check "attach to an execution whose output is gone: says so" 1 "$(echo "$err" | grep -c 'no longer kept')"
+check "ps -a still shows it, killed" 1 "$("$BOXLET" ps -a kb | grep "^$(echo "$eid" | cut -c1-12)" | grep -c killed)"
 "$BOXLET" rm -f kb >/dev/null
 
 # The lifetime cap: per execution (none by default for run's command).
