@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 2u /* 2: PAUSE and RESUME */
+#define PROTO_VERSION 3u /* 2: PAUSE and RESUME; 3: EXEC_START lifetime_ms */
 #define PROTO_HEADER_LEN 5u
 #define PROTO_MAX_FRAME (2u * 1024 * 1024) /* type + body */
 #define PROTO_MAX_CHUNK (64u * 1024)       /* OUTPUT / STDIN data */
