@@ -123,6 +123,8 @@ check "logs: the main command's stdout" "one" "$($T "$BOXLET" logs "$id" 2>/dev/
 check "logs: its stderr" "two" "$($T "$BOXLET" logs "$id" 2>&1 >/dev/null)"
 "$BOXLET" exec "$id" -- sh -c 'echo "a  b" c'  >/dev/null
 check "ps: the full command" 1 "$("$BOXLET" ps -a "$id" | grep -c 'sh -c echo "a  b" c')"
+eid=$("$BOXLET" ps -a --json "$id" | python3 -c 'import json,sys; print([x["id"] for x in json.load(sys.stdin) if x["command"].endswith("c")][0])')
+check "logs -f of an execution: its output, to its end" "a  b c" "$($T "$BOXLET" logs -f "$id" "$eid")"
 check "ps: oldest first (the main command)" 1 "$("$BOXLET" ps -a "$id" | sed -n 2p | grep -c 'echo one')"
 "$BOXLET" exec "$id" -- touch /tmp/go
 check "wait: the main command's exit code" 5 "$($T "$BOXLET" wait "$id")"
