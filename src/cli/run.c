@@ -148,7 +148,7 @@ static int run_box(const struct cli *g, struct run *r)
     int code = cli_box_create(rt, &r->box, r->image, &b);
     if (code == 0) code = interrupted() ? interrupted() : run_in(r, b);
     int rm = r->box.o.auto_remove;
-    if (b && (!r->exec.detach || (code != 0 && rm))) finish_box(b, rm);
+    if (b && (!r->exec.detach || code != 0)) finish_box(b, rm); /* -d: the watcher will */
     boxlet_box_free(b);
     boxlet_runtime_free(rt);
     if (code == 0 && r->exec_id[0] && cli_watch_detached(g, r->box_id, r->exec_id) < 0)
