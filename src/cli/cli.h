@@ -69,6 +69,7 @@ enum {
     OPT_STDERR_OFFSET,
     OPT_ENV_FILE,
     OPT_MAX_LIFETIME,
+    OPT_FORMAT,
 };
 
 /* ---- common.c: messages, usage, numbers, runtime ------------------------ */
@@ -271,6 +272,26 @@ void cli_json_exec(FILE *f, const boxlet_exec_info *x, int indent);
 /* A JSON array of boxes (ls --json, inspect). */
 void cli_json_boxes(FILE *f, boxlet_box *const *boxes, size_t n);
 const char *cli_exec_status_name(boxlet_exec_status st);
+
+/* ---- format.c: --format TEMPLATE ------------------------------------------ */
+
+/* One field of a row: its name as in --json ("created_at") and its text. */
+struct cli_field {
+    const char *name;
+    char value[1024];
+};
+/* 0 when every {{.Field}} of tmpl is a field of row (a sample row), else
+ * -1 after saying which is not and listing those there are. */
+int cli_format_check(const char *tmpl, const struct cli_field *row, size_t n);
+/* Prints tmpl for row, then a newline. */
+void cli_format_row(const char *tmpl, const struct cli_field *row, size_t n, FILE *f);
+/* The rows of each listing, for --format: fill row (n fields). */
+enum { CLI_BOX_FIELDS = 7, CLI_EXEC_FIELDS = 8, CLI_IMAGE_FIELDS = 8 };
+void cli_box_fields(const boxlet_box *b, struct cli_field *row);
+void cli_exec_fields(const boxlet_exec_info *x, struct cli_field *row);
+void cli_image_fields(const boxlet_image_info *im, struct cli_field *row);
+/* A time as RFC 3339 text into buf ("" when not set). */
+void cli_time_text(long long ms, char *buf, size_t len);
 
 struct cli_table {
     size_t ncols, ncells, cap;

@@ -20,6 +20,9 @@ static const char usage[] = "usage: boxlet ps [OPTIONS] BOX\n"
                             "Options:\n"
                             "  -a, --all       include finished executions\n"
                             "      --json      print a JSON array (full ids, every field)\n"
+                            "      --format T  print T per execution, {{.FIELD}} replaced\n"
+                            "                  (FIELD: id, command, pid, status, exit_code,\n"
+                            "                  signal, created_at, duration_ms)\n"
                             "      --no-trunc  do not shorten ids and commands\n"
                             "  -h, --help      show this help\n";
 
@@ -27,6 +30,7 @@ enum { COMMAND_MIN = 20, ID_WIDTH = 12 };
 
 struct ps {
     int json, no_trunc, all;
+    const char *format;
     const char *box;
 };
 
@@ -35,6 +39,7 @@ static int parse(struct ps *o, int argc, char **argv)
     static const struct option longopts[] = {
         {"all", no_argument, NULL, 'a'},
         {"json", no_argument, NULL, OPT_JSON},
+        {"format", required_argument, NULL, OPT_FORMAT},
         {"no-trunc", no_argument, NULL, OPT_NO_TRUNC},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -46,6 +51,8 @@ static int parse(struct ps *o, int argc, char **argv)
             o->all = 1;
         else if (opt == OPT_JSON)
             o->json = 1;
+        else if (opt == OPT_FORMAT)
+            o->format = optarg;
         else if (opt == OPT_NO_TRUNC)
             o->no_trunc = 1;
         else
@@ -102,6 +109,19 @@ static int print_table(const boxlet_exec_info *xs, size_t n, int no_trunc)
     return rc == 0 ? 0 : cli_fail("list executions", BOXLET_ENOMEM, NULL);
 }
 
+static int print_format(const char *tmpl, const boxlet_exec_info *xs, size_t n)
+{
+    struct cli_field row[CLI_EXEC_FIELDS];
+    boxlet_exec_info none = {0};
+    cli_exec_fields(&none, row);
+    if (cli_format_check(tmpl, row, CLI_EXEC_FIELDS) < 0) return CLI_EXIT_FAIL;
+    for (size_t i = 0; i < n; i++) {
+        cli_exec_fields(&xs[i], row);
+        cli_format_row(tmpl, row, CLI_EXEC_FIELDS, stdout);
+    }
+    return 0;
+}
+
 static void print_json(const boxlet_exec_info *xs, size_t n)
 {
     fputc('[', stdout);
@@ -120,7 +140,9 @@ static int list(const struct ps *o, boxlet_box *b)
     if (rc != BOXLET_OK) return cli_fail("list executions", rc, boxlet_box_errmsg(b));
     n = cli_exec_select(xs, n, o->all);
     int code = 0;
-    if (o->json)
+    if (o->format)
+        code = print_format(o->format, xs, n);
+    else if (o->json)
         print_json(xs, n);
     else
         code = print_table(xs, n, o->no_trunc);

@@ -125,6 +125,7 @@ check "logs: its stderr" "two" "$($T "$BOXLET" logs "$id" 2>&1 >/dev/null)"
 check "ps: the full command" 1 "$("$BOXLET" ps -a "$id" | grep -c 'sh -c echo "a  b" c')"
 eid=$("$BOXLET" ps -a --json "$id" | python3 -c 'import json,sys; print([x["id"] for x in json.load(sys.stdin) if x["command"].endswith("c")][0])')
 check "logs -f of an execution: its output, to its end" "a  b c" "$($T "$BOXLET" logs -f "$id" "$eid")"
+check "ps --format" "sh -c echo \"a  b\" c|0" "$("$BOXLET" ps -a --format '{{.Command}}|{{.ExitCode}}' "$id" | grep '^sh -c echo "a')"
 check "ps: oldest first (the main command)" 1 "$("$BOXLET" ps -a "$id" | sed -n 2p | grep -c 'echo one')"
 "$BOXLET" exec "$id" -- touch /tmp/go
 check "wait: the main command's exit code" 5 "$($T "$BOXLET" wait "$id")"
@@ -147,6 +148,9 @@ check "ls shows short ids" "$sa $sb" "$("$BOXLET" ls | awk -v a="$sa" -v b="$sb"
 check "a short id is accepted (any case)" "$a" "$("$BOXLET" inspect "$(echo "$sa" | tr A-Z a-z)" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
 check "ls --no-trunc: full ids" 1 "$("$BOXLET" ls --no-trunc | grep -c "^$a ")"
 check "JSON times are RFC 3339" 1 "$("$BOXLET" ls --json | python3 -c 'import json,sys,datetime; [datetime.datetime.fromisoformat(x["created_at"].replace("Z","+00:00")) for x in json.load(sys.stdin)]; print(1)')"
+check "ls --format: fields by name" "$sa|configured" "$("$BOXLET" ls --format '{{.ShortID}}|{{ .State }}' | grep "^$sa|")"
+err=$("$BOXLET" ls --format '{{.Nope}}' 2>&1); st=$?
+check "--format: an unknown field is refused, the fields listed" "125 1" "$st $(echo "$err" | grep -c '^  created_at$')"
 "$BOXLET" rm "$a" "$b" >/dev/null
 
 # Docker's other verbs: kill, restart, stats, top, rename, --env-file.
@@ -187,6 +191,7 @@ lay=$LAYOUT_HOME/layout
 python3 "$(dirname "$0")/../fixtures/make_oci.py" "$lay" --tag busybox
 check "import an OCI layout" "bb" "$("$BOXLET" import "oci:$lay:busybox" bb)"
 check "images lists it" 1 "$("$BOXLET" images -q | grep -c '^bb$')"
+check "images --format" "bb|oci" "$("$BOXLET" images --format '{{.Image}}|{{.Kind}}' | grep '^bb|')"
 "$BOXLET" import "oci:$lay:busybox" bb 2>/dev/null; check "import: name taken" 125 $?
 out=$("$BOXLET" run --rm bb -- sh -c 'pwd; ls /data; echo $FOO')
 check "run an imported OCI image (config defaults, whiteouts)" "/data
