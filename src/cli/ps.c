@@ -138,7 +138,11 @@ static int list(const struct ps *o, boxlet_box *b)
     size_t n = 0;
     int rc = boxlet_exec_list(b, &xs, &n);
     if (rc != BOXLET_OK) return cli_fail("list executions", rc, boxlet_box_errmsg(b));
+    size_t total = n;
     n = cli_exec_select(xs, n, o->all);
+    if (!o->all && boxlet_box_state_of(b) != BOXLET_BOX_RUNNING)
+        cli_warn("box %s is not running: 'ps -a' shows the %zu execution%s it ran",
+                 boxlet_box_name(b), total, total == 1 ? "" : "s");
     int code = 0;
     if (o->format)
         code = print_format(o->format, xs, n);

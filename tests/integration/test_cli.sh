@@ -135,6 +135,7 @@ check "ps -a: the main command's exit" 1 "$("$BOXLET" ps -a --json "$id" | pytho
 err=$("$BOXLET" attach "$id" "$("$BOXLET" ps -a --json "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" 2>&1); st=$?
 check "attach on a stopped box: refused, one line" "125 1" "$st $(echo "$err" | wc -l)"
 check "attach on a stopped box: says why" 1 "$(echo "$err" | grep -c 'is not running')"
+check "ps on a stopped box points to ps -a" 1 "$("$BOXLET" ps "$id" 2>&1 >/dev/null | grep -c "is not running: 'ps -a' shows the 4 executions")"
 check "ps on a stopped box did not start it" stopped "$("$BOXLET" ls | awk -v s="$(echo "$id" | cut -c11-22)" '$1 == s {print $4}')"
 "$BOXLET" rm "$id" >/dev/null
 id=$("$BOXLET" run -d --rm host -- true)
