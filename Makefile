@@ -1,8 +1,11 @@
 # boxlet — the front door. CMake does the building; this file names the jobs.
 #   make          build everything into build/
-#   make run      build, then stream a command's output from boxlet's engine
-#   make test     install deps, build, run the suite, then the suite under
-#                 ASan+UBSan, then a bounded fuzz run of every decoder
+#   make run      build boxlet and its agent (quietly), then stream a command's
+#                 output from boxlet's engine (scripts/run-demo.sh)
+#   make test     install deps, then every stage, whatever the others did: the
+#                 format check, the suite, the suite under ASan+UBSan, a bounded
+#                 fuzz run of every decoder; one summary of all of them at the
+#                 end (scripts/test.sh)
 #   make asan     the suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz     fuzz the decoders for FUZZ_SECONDS each (libFuzzer, clang)
 #   make install PREFIX=/usr/local
@@ -24,15 +27,14 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	@MAKEFLAGS= cmake --build $(BUILD) -j$(JOBS) -- -s
 
-run: build
-	@sh scripts/run-demo.sh $(BUILD)
+run:
+	@MAKEFLAGS= sh scripts/run-demo.sh $(BUILD)
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-test: format-check unit
-	@$(MAKE) --no-print-directory asan
-	@$(MAKE) --no-print-directory fuzz
+test:
+	@MAKE="$(MAKE)" LOGS="$(CURDIR)/build-logs" sh scripts/test.sh
 
 asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DBOXLET_SANITIZE=ON >/dev/null
@@ -54,8 +56,12 @@ format:
 format-check: deps
 	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
-install: build
+# Installs what `make` built, as built: build/ is not configured again.
+# ldconfig runs for prefixes the loader searches (cmake/install_pkgconfig.cmake).
+install:
+	@test -f $(BUILD)/CMakeCache.txt || $(MAKE) --no-print-directory build
+	@MAKEFLAGS= cmake --build $(BUILD) -j$(JOBS) -- -s
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-logs

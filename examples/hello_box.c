@@ -2,7 +2,8 @@
  * create a box on the built-in `host` image, run a command in it, stream its
  * output as it arrives, print the exit status, remove the box.
  *
- *   cc hello_box.c $(pkg-config --cflags --libs --static boxlet) -o hello_box
+ *   cc hello_box.c $(pkg-config --cflags --libs boxlet) -o hello_box
+ *   cc hello_box.c $(pkg-config --cflags --libs boxlet-static) -o hello_box  # libboxlet.a
  *   sudo ./hello_box            # boxes need root for now
  */
 #include <boxlet.h>

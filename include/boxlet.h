@@ -139,6 +139,11 @@ int boxlet_box_stop(boxlet_box *b, double timeout_s);
  * must still be freed) but refers to nothing. */
 int boxlet_box_remove(boxlet_box *b, int force);
 void boxlet_box_free(boxlet_box *b);
+/* Renames box b to name (1-63 letters, digits, '-', '_' or '.'); a running
+ * box keeps its old hostname until it starts again. BOXLET_EINVAL (bad
+ * name), BOXLET_ECONFLICT (name taken), BOXLET_ENOTFOUND (removed),
+ * BOXLET_EUNSUPPORTED on a remote runtime (the REST API has no rename). */
+int boxlet_box_rename(boxlet_box *b, const char *name);
 /* Refreshes the box's state from the store and reality. */
 int boxlet_box_refresh(boxlet_box *b);
 /* Fields of the box as last loaded; owned by b, valid until it changes. */
@@ -184,8 +189,10 @@ int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
  * source or tag; the message is boxlet_runtime_errmsg(rt). */
 int boxlet_image_import(boxlet_runtime *rt, const char *source, const char *name);
 /* Pulls `ref` (REGISTRY/REPO:TAG, REPO:TAG — docker.io/library by default —
- * or REPO@sha256:...) from its registry and stores it as `name` (NULL: the
- * reference with every character outside [a-z0-9._-] turned into '-').
+ * REPO for :latest, or REPO@sha256:...) from its registry and stores it as
+ * `name` (NULL: the canonical reference, docker.io/library/REPO:TAG, with
+ * every character outside [a-z0-9._-] turned into '-'; the image is found
+ * by any spelling of its reference anyway).
  * Credentials come from $DOCKER_CONFIG/config.json or ~/.docker/config.json;
  * plain HTTP is used only for loopback registries. Blobs are verified
  * against their digests; an interrupted pull resumes. Creating a box from a
@@ -229,9 +236,10 @@ void boxlet_pull_opts_init(boxlet_pull_opts *o);
 /* boxlet_image_pull with options: a progress callback. Same results. */
 int boxlet_image_pull_with(boxlet_runtime *rt, const char *ref, const boxlet_pull_opts *o);
 /* Non-zero when image (as boxlet_box_opts.image takes it) is a registry
- * reference, which creating a box would pull when it is not stored yet;
- * zero for "host", plain names, paths and OCI layouts. No I/O beyond a
- * stat of paths. */
+ * reference, which creating a box would pull when it is not stored yet —
+ * a plain name too ("busybox": docker.io/library/busybox:latest), which a
+ * stored image of that name takes precedence over; zero for "host", paths
+ * and OCI layouts. No I/O beyond a stat of paths. */
 int boxlet_image_is_registry_ref(const char *image);
 
 typedef enum boxlet_image_kind {
@@ -314,6 +322,11 @@ int boxlet_cmd_settty(boxlet_cmd *c, unsigned rows, unsigned cols);
 int boxlet_cmd_setstdin(boxlet_cmd *c, const void *data, size_t len);
 /* Output bytes kept per stream for late readers (default 1 MiB). */
 int boxlet_cmd_setretain(boxlet_cmd *c, size_t bytes);
+/* The longest the execution may run, in seconds, before its process group
+ * is killed (SIGKILL); 0 = no cap. Default: the agent's cap, 24 hours.
+ * BOXLET_EINVAL for negative or NaN. Local runtimes only: a server
+ * (boxlet_runtime_connect) applies its own default. */
+int boxlet_cmd_setlifetime(boxlet_cmd *c, double seconds);
 /* Seconds a detached execution may live before SIGHUP (default 300;
  * 0 = never). */
 int boxlet_cmd_setgrace(boxlet_cmd *c, double seconds);

@@ -1,11 +1,24 @@
 #!/bin/sh
-# Installs what boxlet needs to build and test, with apt, on Debian/Ubuntu.
-# Harmless when everything is present already: it checks before it installs.
+# Installs what boxlet needs, with apt, on Debian/Ubuntu. Harmless when
+# everything is present already: it checks before it installs.
+#   sh scripts/deps.sh run    what `make run` needs: a compiler, CMake and the
+#                             libraries boxlet links (apt only, no npm)
+#   sh scripts/deps.sh        everything `make test` needs on top: clang,
+#                             cmocka, the test tools, node and the WebSocket
+#                             tests' npm packages
+# Prints one line saying what it installs, nothing when there is nothing to do.
 set -eu
-PKGS="build-essential cmake pkg-config clang clang-format git libclang-rt-dev libcmocka-dev \
-libjansson-dev libseccomp-dev libsqlite3-dev libarchive-dev libcap-dev python3-yaml \
-busybox-static util-linux procps coreutils iproute2 python3 slirp4netns libwebsockets-dev curl \
-libcurl4-openssl-dev docker-registry apache2-utils zstd"
+MODE=${1:-test}
+BUILD_PKGS="build-essential cmake pkg-config libjansson-dev libseccomp-dev libsqlite3-dev \
+libarchive-dev libwebsockets-dev libcurl4-openssl-dev"
+TEST_PKGS="clang clang-format git libclang-rt-dev libcmocka-dev libcap-dev python3-yaml \
+busybox-static util-linux procps coreutils iproute2 python3 slirp4netns curl \
+docker-registry apache2-utils zstd"
+case $MODE in
+run) PKGS=$BUILD_PKGS ;;
+test) PKGS="$BUILD_PKGS $TEST_PKGS" ;;
+*) echo "usage: sh scripts/deps.sh [run|test]" >&2; exit 2 ;;
+esac
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -13,12 +26,15 @@ done
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
+if [ "$MODE" = test ]; then
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
+fi
 if [ -n "$missing" ]; then
     echo "deps: installing:$missing" >&2
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+[ "$MODE" = test ] || exit 0
 # The WebSocket tests' client (node's `ws`), pinned by tests/node/package-lock.json.
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ ! -d "$here/tests/node/node_modules/ws" ] || [ ! -d "$here/tests/node/node_modules/@boxlite-ai/boxlite" ]; then

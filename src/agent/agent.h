@@ -87,6 +87,7 @@ struct exec {
     int64_t timeout_at, kill_at; /* 0 = unset */
     uint64_t kill_grace_ms;
     int64_t reconnect_grace_ms; /* 0 = never reap */
+    int64_t lifetime_ms;        /* killed this long after its start; -1 = never */
     int64_t detached_since;     /* when it last lost (or never had) an owner */
     int reap_stage;             /* 0 none, 1 HUP sent, 2 TERM sent, 3 KILL sent */
     bool leader_exited;

@@ -63,6 +63,9 @@ static int validate(const proto_exec_start *s, err_t *e)
     if (s->reconnect_grace_ms < -1)
         return err_make(e, ERR_INVAL, "reconnect grace %lld ms: must be -1, 0 or positive",
                         (long long)s->reconnect_grace_ms);
+    if (s->lifetime_ms < -1 || s->lifetime_ms > ((int64_t)1 << 52))
+        return err_make(e, ERR_INVAL, "lifetime %lld ms: must be -1 (none), 0 or positive",
+                        (long long)s->lifetime_ms);
     return 0;
 }
 
@@ -108,6 +111,7 @@ static exec_t *exec_alloc(agent_t *ag, const proto_exec_start *s)
     ex->kill_grace_ms = s->kill_grace_ms ? s->kill_grace_ms : 2000;
     ex->reconnect_grace_ms =
         s->reconnect_grace_ms < 0 ? ag->o.reconnect_grace_ms : s->reconnect_grace_ms;
+    ex->lifetime_ms = s->lifetime_ms ? s->lifetime_ms : ag->o.lifetime_ms;
     ex->next = ag->execs;
     ag->execs = ex;
     ag->nexecs++;
@@ -520,7 +524,8 @@ static void run_exec_timers(agent_t *ag, exec_t *ex, int64_t now)
     }
     if (!ex->leader_exited) {
         reap_detached(ag, ex, now);
-        if (now >= ex->created_ms + ag->o.lifetime_ms) signal_group(ex, SIGKILL);
+        if (ex->lifetime_ms > 0 && now >= ex->created_ms + ex->lifetime_ms)
+            signal_group(ex, SIGKILL);
     }
     check_done(ex, now);
 }
@@ -571,7 +576,7 @@ int64_t execs_next_deadline(agent_t *ag)
             earliest(&best, ex->leader_exit_ms + ag->o.drain_ms);
             continue;
         }
-        earliest(&best, ex->created_ms + ag->o.lifetime_ms);
+        if (ex->lifetime_ms > 0) earliest(&best, ex->created_ms + ex->lifetime_ms);
         if (!ex->owner && ex->reconnect_grace_ms > 0 && ex->reap_stage < 3)
             earliest(&best, ex->detached_since + ex->reconnect_grace_ms +
                                 ex->reap_stage * ag->o.reap_step_ms);

@@ -13,8 +13,9 @@
 static const char usage[] =
     "usage: boxlet attach [OPTIONS] BOX EXEC_ID\n"
     "\n"
-    "Attach to execution EXEC_ID (see 'boxlet ps BOX') of BOX and stream its\n"
-    "output; forward our stdin unless --observer. Exits with its status.\n"
+    "Attach to execution EXEC_ID (see 'boxlet ps BOX'; a unique prefix will do)\n"
+    "of BOX and stream its output; forward our stdin unless --observer. Exits\n"
+    "with its status.\n"
     "\n"
     "Options:\n"
     "      --observer           read only: no stdin, signals detach\n"
@@ -69,28 +70,18 @@ static int parse(struct attach *o, int argc, char **argv)
     return CLI_CONTINUE;
 }
 
-/* Whether the execution has a terminal (0 when it cannot be told). */
-static int exec_has_tty(boxlet_box *b, const char *id)
-{
-    boxlet_exec_info *xs = NULL;
-    size_t n = 0;
-    int tty = 0;
-    if (boxlet_exec_list(b, &xs, &n) != BOXLET_OK) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(xs[i].id, id) == 0) tty = xs[i].tty;
-    free(xs);
-    return tty;
-}
-
 static int attach_to(const struct attach *o, boxlet_box *b)
 {
     boxlet_exec *e;
+    boxlet_exec_info x;
+    if (cli_find_exec(b, o->exec_id, &x) < 0) return CLI_EXIT_FAIL;
     int flags = o->observer ? BOXLET_ATTACH_OBSERVER : 0;
-    int tty = !o->observer && isatty(STDIN_FILENO) && exec_has_tty(b, o->exec_id);
-    int rc = boxlet_exec_attach(b, o->exec_id, o->out_off, o->err_off, flags, &e);
+    int tty = !o->observer && isatty(STDIN_FILENO) && x.tty;
+    int rc = boxlet_exec_attach(b, x.id, o->out_off, o->err_off, flags, &e);
     if (rc == BOXLET_ECONFLICT && !o->observer)
-        cli_warn("another client owns the execution's stdin: use --observer to watch");
-    if (rc != BOXLET_OK) return cli_fail("attach", rc, boxlet_box_errmsg(b));
+        return cli_fail("attach", rc,
+                        "another client owns the execution's stdin: use --observer to watch");
+    if (rc != BOXLET_OK) return cli_attach_failed("attach", b, &x, rc);
     struct cli_stream_opts so = {
         .forward_stdin = !o->observer,
         .tty = tty,

@@ -44,6 +44,13 @@ int cmd_serve(const struct cli *g, int argc, char **argv);
 int cmd_pull(const struct cli *g, int argc, char **argv);
 int cmd_rmi(const struct cli *g, int argc, char **argv);
 int cmd_image(const struct cli *g, int argc, char **argv);
+int cmd_kill(const struct cli *g, int argc, char **argv);
+int cmd_wait(const struct cli *g, int argc, char **argv);
+int cmd_restart(const struct cli *g, int argc, char **argv);
+int cmd_stats(const struct cli *g, int argc, char **argv);
+int cmd_logs(const struct cli *g, int argc, char **argv);
+int cmd_top(const struct cli *g, int argc, char **argv);
+int cmd_rename(const struct cli *g, int argc, char **argv);
 
 /* Codes of long-only options (short options use their letter). */
 enum {
@@ -60,6 +67,9 @@ enum {
     OPT_OBSERVER,
     OPT_STDOUT_OFFSET,
     OPT_STDERR_OFFSET,
+    OPT_ENV_FILE,
+    OPT_MAX_LIFETIME,
+    OPT_FORMAT,
 };
 
 /* ---- common.c: messages, usage, numbers, runtime ------------------------ */
@@ -83,8 +93,25 @@ int cli_parse_ull(const char *opt, const char *s, unsigned long long max, unsign
 /* Opens the local runtime, or connects to the server of --url / $BOXLET_URL.
  * 0, or -1 after printing why. */
 int cli_open(const struct cli *g, boxlet_runtime **rt);
-/* boxlet_box_get with an error message. 0, or -1 after printing why. */
+/* ---- lookup.c: boxes and executions by what a user typed --------------- */
+
+/* Characters of a box's short id (the start of its id's random part). */
+enum { CLI_SHORT_ID = 12 };
+/* The short id of box id `id` in buf (id itself when it is not a ULID). */
+const char *cli_short_id(const char *id, char *buf, size_t len);
+/* boxlet_box_get (id, name, unique id prefix), then a unique prefix (4 or
+ * more characters, any case) of a short id. 0, or -1 after printing why. */
 int cli_get_box(boxlet_runtime *rt, const char *key, boxlet_box **out);
+/* The execution key names (an id or a unique prefix), or with key NULL the
+ * box's main command (its oldest execution). 0 with *out filled, or -1
+ * after printing why. */
+int cli_find_exec(boxlet_box *b, const char *key, boxlet_exec_info *out);
+/* Reports a failed attach to x (a note when only its record is left).
+ * Returns CLI_EXIT_FAIL. */
+int cli_attach_failed(const char *what, boxlet_box *b, const boxlet_exec_info *x, int rc);
+/* Keeps the running executions of xs (all of them when all), oldest first;
+ * returns how many. */
+size_t cli_exec_select(boxlet_exec_info *xs, size_t n, int all);
 /* The process exit code for an execution's result (Docker's conventions),
  * printing its error message and the timed-out note. timeout_s is the
  * timeout asked for (0: unknown, the duration is shown instead). */
@@ -113,7 +140,8 @@ struct cli_box_args {
     struct cli_strv env, labels;
 };
 #define CLI_ENV_LONGOPTS                                                                           \
-    {"env", required_argument, NULL, 'e'}, {"workdir", required_argument, NULL, 'w'},              \
+    {"env", required_argument, NULL, 'e'}, {"env-file", required_argument, NULL, OPT_ENV_FILE},    \
+        {"workdir", required_argument, NULL, 'w'},                                                 \
     {                                                                                              \
         "user", required_argument, NULL, 'u'                                                       \
     }
@@ -127,7 +155,7 @@ struct cli_box_args {
     }
 void cli_box_args_init(struct cli_box_args *a);
 void cli_box_args_free(struct cli_box_args *a);
-/* Takes option opt (-e -w -u and CLI_BOX_LONGOPTS): 1 taken, 0 not a box
+/* Takes option opt (-e --env-file -w -u and CLI_BOX_LONGOPTS): 1 taken, 0 not a box
  * option, -1 invalid (printed). */
 int cli_box_opt(struct cli_box_args *a, int opt, const char *arg);
 /* Creates the box from image. 0, or CLI_EXIT_FAIL after printing why. */
@@ -138,25 +166,37 @@ struct cli_exec_opts {
     struct cli_strv env;
     const char *dir, *user;
     double timeout;
+    double lifetime; /* --max-lifetime, when lifetime_set; 0 = no cap */
+    int lifetime_set;
+    int main_cmd; /* run's command: no lifetime cap unless asked */
     int detach, interactive, tty;
 };
 #define CLI_EXEC_SHORTOPTS "+de:hitu:w:"
 #define CLI_EXEC_LONGOPTS                                                                          \
     {"detach", no_argument, NULL, 'd'}, {"interactive", no_argument, NULL, 'i'},                   \
         {"tty", no_argument, NULL, 't'},                                                           \
+        {"max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME},                               \
     {                                                                                              \
         "timeout", required_argument, NULL, OPT_TIMEOUT                                            \
     }
 void cli_exec_opts_free(struct cli_exec_opts *x);
 /* Takes option opt (-d -i -t -e -w -u --timeout): 1, 0 or -1 as above. */
 int cli_exec_opt(struct cli_exec_opts *x, int opt, const char *arg);
-/* CLI_CONTINUE, or CLI_EXIT_FAIL when -t is asked for without a terminal. */
+/* CLI_CONTINUE, or 1 after "the input device is not a TTY" for -it without
+ * a terminal on our stdin (Docker's message and status). */
 int cli_exec_check(const struct cli_exec_opts *x);
 /* Builds the command argv[0..argc) with x's settings. 0, or CLI_EXIT_FAIL. */
 int cli_exec_cmd(const struct cli_exec_opts *x, int argc, char *const *argv, boxlet_cmd **out);
 /* Runs a started execution as x says: attached (streams it, returns its
  * exit code) or detached (leaves it running, returns 0). */
 int cli_exec_follow(boxlet_exec *e, const struct cli_exec_opts *x);
+
+/* ---- watch.c: the watcher of run -d ------------------------------------- */
+
+/* Forks a detached process that waits for execution exec_id of box box_id
+ * to end, then stops the box (removing it when it was made with --rm).
+ * Flushes our stdio first. 0, or -1 when fork failed (errno). */
+int cli_watch_detached(const struct cli *g, const char *box_id, const char *exec_id);
 
 /* ---- signals.c: SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGWINCH as flags ---------- */
 
@@ -215,9 +255,15 @@ void cli_size(unsigned long long bytes, char *buf, size_t len);
 /* images.c: an image as a JSON object, indented; its kind's name. */
 void cli_json_image(FILE *f, const boxlet_image_info *im, int indent);
 const char *cli_image_kind(boxlet_image_kind k);
+/* How an image is shown: its registry reference in Docker's familiar form
+ * (docker.io/library/ dropped: "busybox:latest"), else its name. */
+const char *cli_image_shown(const boxlet_image_info *im);
 
 /* ---- json.c and table.c: output ----------------------------------------- */
 
+/* A time (ms since the epoch) as an RFC 3339 string in UTC with
+ * milliseconds ("2026-12-03T08:34:45.123Z"), or null when not set. */
+void cli_json_time(FILE *f, long long ms);
 /* A JSON string (escaped; invalid UTF-8 becomes U+FFFD), or null for NULL. */
 void cli_json_str(FILE *f, const char *s);
 /* A box / an execution as a JSON object, indented by `indent` spaces. */
@@ -226,6 +272,26 @@ void cli_json_exec(FILE *f, const boxlet_exec_info *x, int indent);
 /* A JSON array of boxes (ls --json, inspect). */
 void cli_json_boxes(FILE *f, boxlet_box *const *boxes, size_t n);
 const char *cli_exec_status_name(boxlet_exec_status st);
+
+/* ---- format.c: --format TEMPLATE ------------------------------------------ */
+
+/* One field of a row: its name as in --json ("created_at") and its text. */
+struct cli_field {
+    const char *name;
+    char value[1024];
+};
+/* 0 when every {{.Field}} of tmpl is a field of row (a sample row), else
+ * -1 after saying which is not and listing those there are. */
+int cli_format_check(const char *tmpl, const struct cli_field *row, size_t n);
+/* Prints tmpl for row, then a newline. */
+void cli_format_row(const char *tmpl, const struct cli_field *row, size_t n, FILE *f);
+/* The rows of each listing, for --format: fill row (n fields). */
+enum { CLI_BOX_FIELDS = 7, CLI_EXEC_FIELDS = 8, CLI_IMAGE_FIELDS = 8 };
+void cli_box_fields(const boxlet_box *b, struct cli_field *row);
+void cli_exec_fields(const boxlet_exec_info *x, struct cli_field *row);
+void cli_image_fields(const boxlet_image_info *im, struct cli_field *row);
+/* A time as RFC 3339 text into buf ("" when not set). */
+void cli_time_text(long long ms, char *buf, size_t len);
 
 struct cli_table {
     size_t ncols, ncells, cap;

@@ -112,18 +112,6 @@ int cli_open(const struct cli *g, boxlet_runtime **rt)
     return -1;
 }
 
-int cli_get_box(boxlet_runtime *rt, const char *key, boxlet_box **out)
-{
-    *out = NULL;
-    int rc = boxlet_box_get(rt, key, out);
-    if (rc == BOXLET_OK) return 0;
-    char what[512];
-    snprintf(what, sizeof what, "look up box \"%s\"", key);
-    cli_fail(what, rc, boxlet_runtime_errmsg(rt));
-    *out = NULL;
-    return -1;
-}
-
 static void note_timeout(const boxlet_exit *x, double timeout_s)
 {
     if (timeout_s > 0)

@@ -14,6 +14,7 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  -e, --env K=V         default environment of every exec (K alone: pass ours on)\n"
+    "      --env-file FILE   read KEY=VALUE lines from FILE (# comments)\n"
     "  -w, --workdir DIR     default working directory (default /)\n"
     "  -u, --user USER       default user: name|uid[:group|gid] (default root)\n"
     "      --name NAME       name of the box (default: its id)\n"

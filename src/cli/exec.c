@@ -16,11 +16,14 @@ static const char usage[] =
     "Options:\n"
     "  -d, --detach          print the execution id and leave the command running\n"
     "  -i, --interactive     forward our stdin to the command\n"
-    "  -t, --tty             run the command on a terminal (needs one on our stdin)\n"
+    "  -t, --tty             run the command on a terminal (with -i, ours must be one)\n"
     "  -e, --env K=V         set an environment variable (K alone: pass ours on)\n"
+    "      --env-file FILE   read KEY=VALUE lines from FILE (# comments)\n"
     "  -w, --workdir DIR     working directory (default: the box's)\n"
     "  -u, --user USER       name|uid[:group|gid] (default: the box's)\n"
     "      --timeout S       kill the command after S seconds (0 = none)\n"
+    "      --max-lifetime S  SIGKILL after S seconds, whatever else (0 = none;\n"
+    "                        default: none for run and -d, else 24 h)\n"
     "  -h, --help            show this help\n";
 
 struct exec {

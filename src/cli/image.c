@@ -27,7 +27,7 @@ static const char inspect_usage[] =
     "Print a JSON array with one object per image found: name, id (of its\n"
     "manifest, null for rootfs images), kind (oci, rootfs, host), reference\n"
     "(the registry reference it was pulled from, or null), layers, size_bytes,\n"
-    "created_ms, boxes (how many use it). Images not found are reported on\n"
+    "created_at, boxes (how many use it). Images not found are reported on\n"
     "stderr and left out; the exit code is then 1.\n";
 
 static const char prune_usage[] =

@@ -1,5 +1,5 @@
 /* inspect — `boxlet inspect BOX...`: the named boxes as a JSON array of the
- * objects ls --json prints ({id, name, image, state, created_ms, pid,
+ * objects ls --json prints ({id, name, image, state, created_at, pid,
  * config}). A box that cannot be found is reported on stderr and left out;
  * the array is printed anyway and the exit code is then 1. */
 #include "cli/cli.h"
@@ -10,7 +10,7 @@ static const char usage[] =
     "usage: boxlet inspect BOX...\n"
     "\n"
     "Print each BOX (an id, a unique id prefix or a name) as a JSON object\n"
-    "{id, name, image, state, created_ms, pid, config}, all in one array.\n"
+    "{id, name, image, state, created_at, pid, config}, all in one array.\n"
     "Exits 1 if any BOX could not be found.\n"
     "\n"
     "Options:\n"

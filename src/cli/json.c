@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 
 #include <string.h>
+#include <time.h>
 
 /* The length of the valid UTF-8 sequence at p, 0 if there is none. */
 static size_t utf8_seq(const unsigned char *p)
@@ -59,6 +60,60 @@ void cli_json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+void cli_time_text(long long ms, char *buf, size_t len)
+{
+    char secs_text[64];
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || !gmtime_r(&secs, &tm)) {
+        snprintf(buf, len, "%s", "");
+        return;
+    }
+    strftime(secs_text, sizeof secs_text, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%03lldZ", secs_text, ms % 1000);
+}
+
+void cli_json_time(FILE *f, long long ms)
+{
+    char buf[96];
+    cli_time_text(ms, buf, sizeof buf);
+    if (*buf)
+        fprintf(f, "\"%s\"", buf);
+    else
+        fputs("null", f);
+}
+
+#define FIELD(row, i, k, ...)                                                                      \
+    ((row)[i].name = (k), snprintf((row)[i].value, sizeof(row)[i].value, __VA_ARGS__))
+
+void cli_box_fields(const boxlet_box *b, struct cli_field *row)
+{
+    char shortid[32];
+    FIELD(row, 0, "id", "%s", boxlet_box_id(b));
+    FIELD(row, 1, "short_id", "%s", cli_short_id(boxlet_box_id(b), shortid, sizeof shortid));
+    FIELD(row, 2, "name", "%s", boxlet_box_name(b));
+    FIELD(row, 3, "image", "%s", boxlet_box_image(b));
+    FIELD(row, 4, "state", "%s", boxlet_box_state_name(boxlet_box_state_of(b)));
+    row[5].name = "created_at";
+    cli_time_text(boxlet_box_created_ms(b), row[5].value, sizeof row[5].value);
+    FIELD(row, 6, "pid", "%d", boxlet_box_pid(b));
+}
+
+void cli_exec_fields(const boxlet_exec_info *x, struct cli_field *row)
+{
+    int running = x->exit.status == BOXLET_EXEC_RUNNING;
+    FIELD(row, 0, "id", "%s", x->id);
+    FIELD(row, 1, "command", "%s", x->command);
+    FIELD(row, 2, "pid", "%d", x->pid);
+    FIELD(row, 3, "status", "%s", cli_exec_status_name(x->exit.status));
+    FIELD(row, 4, "exit_code", "%d", x->exit.exit_code);
+    if (running) row[4].value[0] = 0; /* null in JSON */
+    FIELD(row, 5, "signal", "%d", x->exit.signal);
+    row[6].name = "created_at";
+    cli_time_text(x->created_ms, row[6].value, sizeof row[6].value);
+    FIELD(row, 7, "duration_ms", "%llu", x->exit.duration_ms);
+}
+
 /* `"key": ` at the given indent, after a comma unless first. */
 static void key(FILE *f, int indent, const char *k, int first)
 {
@@ -99,7 +154,8 @@ void cli_json_box(FILE *f, const boxlet_box *b, int indent)
     key_str(f, in, "name", boxlet_box_name(b));
     key_str(f, in, "image", boxlet_box_image(b));
     key_str(f, in, "state", boxlet_box_state_name(boxlet_box_state_of(b)));
-    key_num(f, in, "created_ms", boxlet_box_created_ms(b));
+    key(f, in, "created_at", 0);
+    cli_json_time(f, boxlet_box_created_ms(b));
     key_num(f, in, "pid", boxlet_box_pid(b));
     key(f, in, "config", 0);
     fputs(config && *config ? config : "null", f);
@@ -148,7 +204,8 @@ void cli_json_exec(FILE *f, const boxlet_exec_info *x, int indent)
     key_str(f, in, "command", x->command);
     key_num(f, in, "pid", x->pid);
     key_bool(f, in, "tty", x->tty);
-    key_num(f, in, "created_ms", x->created_ms);
+    key(f, in, "created_at", 0);
+    cli_json_time(f, x->created_ms);
     key_unum(f, in, "stdout_end", x->stdout_end);
     key_unum(f, in, "stderr_end", x->stderr_end);
     key_bool(f, in, "stdin_attached", x->stdin_attached);

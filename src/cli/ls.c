@@ -1,5 +1,5 @@
 /* ls — `boxlet ls`: every box, oldest first, as a table (ID NAME IMAGE STATE
- * CREATED, ids cut to 12 characters), as full ids only (-q), or as a JSON
+ * CREATED, short ids: see lookup.c), as full ids only (-q), or as a JSON
  * array (--json, the same objects as inspect). All boxes are listed, not
  * only running ones; -a is accepted for Docker's sake. */
 #include "cli/cli.h"
@@ -14,19 +14,26 @@ static const char usage[] = "usage: boxlet ls [OPTIONS]\n"
                             "  -a, --all       accepted for compatibility (all boxes are listed)\n"
                             "  -q, --quiet     print full box ids only\n"
                             "      --json      print a JSON array (see 'boxlet inspect')\n"
-                            "      --no-trunc  do not shorten ids\n"
+                            "      --format T  print T per box, {{.FIELD}} replaced (FIELD: a\n"
+                            "                  --json key, or short_id: '{{.Name}}\\t{{.State}}')\n"
+                            "      --no-trunc  full ids instead of short ones\n"
                             "  -h, --help      show this help\n";
 
 struct ls {
     int quiet, json, no_trunc;
+    const char *format;
 };
 
 static int parse(struct ls *o, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"all", no_argument, NULL, 'a'},       {"quiet", no_argument, NULL, 'q'},
-        {"json", no_argument, NULL, OPT_JSON}, {"no-trunc", no_argument, NULL, OPT_NO_TRUNC},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+        {"all", no_argument, NULL, 'a'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"no-trunc", no_argument, NULL, OPT_NO_TRUNC},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "ahq", longopts, NULL)) != -1) {
@@ -37,6 +44,8 @@ static int parse(struct ls *o, int argc, char **argv)
             o->json = 1;
         else if (opt == OPT_NO_TRUNC)
             o->no_trunc = 1;
+        else if (opt == OPT_FORMAT)
+            o->format = optarg;
         else if (opt != 'a')
             return cli_bad_usage(argv[0], NULL);
     }
@@ -46,9 +55,10 @@ static int parse(struct ls *o, int argc, char **argv)
 
 static int add_row(struct cli_table *t, const boxlet_box *b, int no_trunc)
 {
-    char ago[64];
+    char ago[64], id[32];
     cli_ago(boxlet_box_created_ms(b), ago, sizeof ago);
-    int rc = cli_table_add(t, "%.*s", no_trunc ? 1024 : 12, boxlet_box_id(b));
+    int rc = cli_table_add(
+        t, "%s", no_trunc ? boxlet_box_id(b) : cli_short_id(boxlet_box_id(b), id, sizeof id));
     rc |= cli_table_add(t, "%s", boxlet_box_name(b));
     rc |= cli_table_add(t, "%s", boxlet_box_image(b));
     rc |= cli_table_add(t, "%s", boxlet_box_state_name(boxlet_box_state_of(b)));
@@ -70,8 +80,20 @@ static int print_table(boxlet_box *const *boxes, size_t n, int no_trunc)
     return rc == 0 ? 0 : cli_fail("list boxes", BOXLET_ENOMEM, NULL);
 }
 
+static int print_format(const char *tmpl, boxlet_box *const *boxes, size_t n)
+{
+    struct cli_field row[CLI_BOX_FIELDS];
+    for (size_t i = 0; i < n; i++) {
+        cli_box_fields(boxes[i], row);
+        if (i == 0 && cli_format_check(tmpl, row, CLI_BOX_FIELDS) < 0) return CLI_EXIT_FAIL;
+        cli_format_row(tmpl, row, CLI_BOX_FIELDS, stdout);
+    }
+    return 0;
+}
+
 static int print_boxes(const struct ls *o, boxlet_box *const *boxes, size_t n)
 {
+    if (o->format) return print_format(o->format, boxes, n);
     if (o->json) {
         cli_json_boxes(stdout, boxes, n);
         return 0;

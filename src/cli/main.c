@@ -20,11 +20,18 @@ static const struct command commands[] = {
     {"create", cmd_create, "Create a box without starting it"},
     {"start", cmd_start, "Start one or more boxes"},
     {"stop", cmd_stop, "Stop one or more running boxes"},
+    {"restart", cmd_restart, "Stop and start one or more boxes"},
     {"rm", cmd_rm, "Remove one or more boxes"},
+    {"rename", cmd_rename, "Rename a box"},
     {"ls", cmd_ls, "List boxes"},
     {"inspect", cmd_inspect, "Show boxes in detail, as JSON"},
+    {"wait", cmd_wait, "Wait for boxes to stop; print their main command's exit code"},
     {"ps", cmd_ps, "List the executions of a box"},
     {"attach", cmd_attach, "Attach to an execution: stream its output (and stdin)"},
+    {"logs", cmd_logs, "Print the output of a box's main command (or an execution)"},
+    {"kill", cmd_kill, "Send a signal to a box's main command (or an execution)"},
+    {"top", cmd_top, "List the processes of a box"},
+    {"stats", cmd_stats, "Show live resource use of boxes"},
     {"images", cmd_images, "List the images in the store"},
     {"import", cmd_import, "Import a rootfs directory, tarball or OCI layout as an image"},
     {"pull", cmd_pull, "Pull an image from a registry into the store"},
@@ -62,8 +69,8 @@ static const char usage_tail[] =
     "  127      the command was not found\n"
     "  125      boxlet itself failed: bad usage, no such box, runtime error\n"
     "Other commands exit 0 on success, 125 on boxlet's own failure, and 1 when\n"
-    "start, stop, rm, inspect, rmi or image inspect failed for some of several\n"
-    "boxes or images.\n"
+    "start, stop, restart, rm, inspect, wait, stats, rmi or image inspect failed\n"
+    "for some of several boxes or images. -it without a terminal: 1.\n"
     "\n"
     "Run 'boxlet COMMAND --help' for the options of a command.\n";
 

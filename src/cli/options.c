@@ -6,6 +6,7 @@
  * and exec take once the command started: follow it attached or detached. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,6 +46,44 @@ static int env_push(struct cli_strv *s, const char *arg)
     else if (asprintf(&kv, "%s=%s", arg, val) < 0)
         kv = NULL;
     return strv_push(s, kv);
+}
+
+enum { ENV_FILE_MAX = 1 << 20 };
+
+/* One line of an env file: blank lines and # comments are skipped. */
+static int env_line(struct cli_strv *s, char *line)
+{
+    line += strspn(line, " \t");
+    line[strcspn(line, "\r\n")] = 0;
+    if (!*line || *line == '#') return 0;
+    return env_push(s, line);
+}
+
+/* --env-file FILE: KEY=VALUE lines (KEY alone passes ours on), as Docker
+ * reads them: no quoting, the value is the rest of the line. */
+static int env_file(struct cli_strv *s, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        cli_warn("read --env-file \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0, total = 0;
+    ssize_t len;
+    int rc = 0;
+    while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
+        total += (size_t)len;
+        if (total > ENV_FILE_MAX) {
+            cli_warn("read --env-file \"%s\": over %d bytes", path, ENV_FILE_MAX);
+            rc = -1;
+        } else {
+            rc = env_line(s, line);
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc;
 }
 
 void cli_box_args_init(struct cli_box_args *a)
@@ -88,6 +127,8 @@ int cli_box_opt(struct cli_box_args *a, int opt, const char *arg)
     switch (opt) {
     case 'e':
         return env_push(&a->env, arg) < 0 ? -1 : 1;
+    case OPT_ENV_FILE:
+        return env_file(&a->env, arg) < 0 ? -1 : 1;
     case 'w':
         a->o.working_dir = arg;
         return 1;
@@ -147,6 +188,8 @@ int cli_exec_opt(struct cli_exec_opts *x, int opt, const char *arg)
         return 1;
     case 'e':
         return env_push(&x->env, arg) < 0 ? -1 : 1;
+    case OPT_ENV_FILE:
+        return env_file(&x->env, arg) < 0 ? -1 : 1;
     case 'w':
         x->dir = arg;
         return 1;
@@ -155,15 +198,20 @@ int cli_exec_opt(struct cli_exec_opts *x, int opt, const char *arg)
         return 1;
     case OPT_TIMEOUT:
         return cli_parse_double("--timeout", arg, 0, &x->timeout) < 0 ? -1 : 1;
+    case OPT_MAX_LIFETIME:
+        x->lifetime_set = 1;
+        return cli_parse_double("--max-lifetime", arg, 0, &x->lifetime) < 0 ? -1 : 1;
     }
     return 0;
 }
 
 int cli_exec_check(const struct cli_exec_opts *x)
 {
-    if (x->tty && !x->detach && !isatty(STDIN_FILENO)) {
-        cli_warn("-t needs a terminal on stdin (use -i without -t to pipe input)");
-        return CLI_EXIT_FAIL;
+    /* As Docker: -t alone gives the command a terminal whatever ours is;
+     * -it forwards our stdin to it, which needs ours to be a terminal. */
+    if (x->tty && x->interactive && !x->detach && !isatty(STDIN_FILENO)) {
+        fputs("the input device is not a TTY\n", stderr);
+        return 1;
     }
     return CLI_CONTINUE;
 }
@@ -193,6 +241,13 @@ static int cmd_settings(boxlet_cmd *c, const struct cli_exec_opts *x, const char
         return failed_at(what, "-t", rc);
     if (x->detach && (rc = boxlet_cmd_setgrace(c, 0)) != BOXLET_OK)
         return failed_at(what, "-d", rc);
+    /* run's command and detached ones live as long as they like, unless
+     * asked; an attached exec keeps the agent's cap (24 h). Remotely the
+     * server's default applies: its API has no such field. */
+    int uncapped = x->main_cmd || x->detach;
+    if ((x->lifetime_set || uncapped) &&
+        (rc = boxlet_cmd_setlifetime(c, x->lifetime_set ? x->lifetime : 0)) != BOXLET_OK)
+        return failed_at(what, "--max-lifetime", rc);
     return BOXLET_OK;
 }
 

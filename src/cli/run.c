@@ -5,11 +5,14 @@
  * container is, and removed with --rm; that cleanup runs on every path,
  * including SIGINT/SIGTERM/SIGHUP (the first is forwarded to the command,
  * the second kills it, the third exits at once without cleanup). Detached
- * (-d), run prints the box id and the execution id and leaves both running
- * (--rm then only marks the box to be removed when it stops). */
+ * (-d), run prints the box's id alone (`id=$(boxlet run -d ...)`; `ps`
+ * shows the execution) and leaves a watcher (watch.c) that stops the box
+ * when the command ends, and so removes it with --rm. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 static const char usage[] =
     "usage: boxlet run [OPTIONS] IMAGE [--] [CMD [ARG...]]\n"
@@ -20,14 +23,19 @@ static const char usage[] =
     "status (see 'boxlet --help').\n"
     "\n"
     "Options:\n"
-    "  -d, --detach          print the box and execution ids and leave both running\n"
+    "  -d, --detach          print the box's id and return; the box stops when\n"
+    "                        the command ends (and is removed with --rm)\n"
     "  -i, --interactive     forward our stdin to the command\n"
-    "  -t, --tty             run the command on a terminal (needs one on our stdin)\n"
+    "  -t, --tty             run the command on a terminal (with -i, ours must be one)\n"
     "  -e, --env K=V         set an environment variable (K alone: pass ours on)\n"
+    "      --env-file FILE   read KEY=VALUE lines from FILE (# comments)\n"
     "  -w, --workdir DIR     working directory (default /)\n"
     "  -u, --user USER       name|uid[:group|gid] (default root)\n"
     "      --timeout S       kill the command after S seconds (0 = none)\n"
-    "      --rm              remove the box afterwards (stop it in any case)\n"
+    "      --max-lifetime S  SIGKILL after S seconds, whatever else (0 = none;\n"
+    "                        default: none for run and -d, else 24 h)\n"
+    "      --rm              remove the box when the command ends (it stops in\n"
+    "                        any case)\n"
     "      --name NAME       name of the box (default: its id)\n"
     "      --memory MIB      memory limit in MiB (0 = none)\n"
     "      --cpus N          CPU limit, fractions allowed (0 = none)\n"
@@ -42,6 +50,7 @@ struct run {
     const char *prog, *image;
     int argc; /* the command: argv[0..argc) */
     char **argv;
+    char box_id[64], exec_id[130]; /* -d: what the watcher follows */
 };
 
 static int take_option(struct run *r, int opt, const char *arg)
@@ -61,6 +70,7 @@ static int parse(struct run *r, int argc, char **argv)
     };
     int opt, code = CLI_CONTINUE;
     r->prog = argv[0];
+    r->exec.main_cmd = 1;
     while (code == CLI_CONTINUE &&
            (opt = getopt_long(argc, argv, CLI_EXEC_SHORTOPTS, longopts, NULL)) != -1)
         code = opt == 'h' ? cli_help(usage) : take_option(r, opt, optarg);
@@ -109,7 +119,11 @@ static int run_in(struct run *r, boxlet_box *b)
     boxlet_exec *e;
     int code = start_command(r, b, &e);
     if (code) return code;
-    if (r->exec.detach) printf("%s\n%s\n", boxlet_box_id(b), boxlet_exec_id(e));
+    if (r->exec.detach) {
+        printf("%s\n", boxlet_box_id(b));
+        snprintf(r->box_id, sizeof r->box_id, "%s", boxlet_box_id(b));
+        snprintf(r->exec_id, sizeof r->exec_id, "%s", boxlet_exec_id(e));
+    }
     code = cli_exec_follow(e, &r->exec);
     boxlet_exec_free(e);
     return code;
@@ -134,9 +148,12 @@ static int run_box(const struct cli *g, struct run *r)
     int code = cli_box_create(rt, &r->box, r->image, &b);
     if (code == 0) code = interrupted() ? interrupted() : run_in(r, b);
     int rm = r->box.o.auto_remove;
-    if (b && (!r->exec.detach || (code != 0 && rm))) finish_box(b, rm);
+    if (b && (!r->exec.detach || code != 0)) finish_box(b, rm); /* -d: the watcher will */
     boxlet_box_free(b);
     boxlet_runtime_free(rt);
+    if (code == 0 && r->exec_id[0] && cli_watch_detached(g, r->box_id, r->exec_id) < 0)
+        cli_warn("start the watcher of box %s: %s (it keeps running after its command)", r->box_id,
+                 strerror(errno));
     return code;
 }
 

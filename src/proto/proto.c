@@ -148,6 +148,7 @@ static const field start_fields[] = {
     BOOL(proto_exec_start, has_stdin),
     BYTES(proto_exec_start, stdin_data, 0, PROTO_MAX_INLINE_STDIN),
     U32(proto_exec_start, attach_chan),
+    I64(proto_exec_start, lifetime_ms),
 };
 
 static const field info_msg_fields[] = {

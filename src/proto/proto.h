@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 2u /* 2: PAUSE and RESUME */
+#define PROTO_VERSION 3u /* 2: PAUSE and RESUME; 3: EXEC_START lifetime_ms */
 #define PROTO_HEADER_LEN 5u
 #define PROTO_MAX_FRAME (2u * 1024 * 1024) /* type + body */
 #define PROTO_MAX_CHUNK (64u * 1024)       /* OUTPUT / STDIN data */
@@ -79,7 +79,7 @@ typedef struct proto_bytes {
     uint32_t len;
 } proto_bytes;
 
-/* The exit result of an execution (DESIGN §2). */
+/* The exit result of an execution (docs/exec.md). */
 typedef struct proto_exit {
     uint8_t status; /* enum proto_status */
     uint8_t timed_out;
@@ -140,6 +140,8 @@ typedef struct proto_exec_start {
     proto_bytes stdin_data;     /* cap PROTO_MAX_INLINE_STDIN */
     uint32_t attach_chan;       /* non-zero: also open this channel as stdin owner
                                    at offset 0, before any output is read */
+    int64_t lifetime_ms;        /* longest it may run: 0 = agent default (24 h),
+                                   -1 = no cap */
 } proto_exec_start;
 
 typedef struct proto_attach {

@@ -373,16 +373,27 @@ static bool registry_ref(const char *ref)
     return strchr(ref, ':') || strchr(ref, '/') || strchr(ref, '@');
 }
 
-/* The store name of a pulled image: the reference, lower-cased, with
- * everything but [a-z0-9._-] turned into '-'. */
+/* The store name of a pulled image: its canonical reference (Docker's
+ * rules: docker.io and library/ for short names, the tag latest), so that
+ * "busybox", "busybox:latest" and "docker.io/library/busybox" are one
+ * image; lower-cased, everything but [a-z0-9._-] turned into '-'; a long
+ * one cut, with a hash of the whole to keep it apart. An internal name:
+ * users see and type the reference. */
 void image_pulled_name(const char *ref, char *out, size_t n)
 {
-    size_t k = 0;
-    for (const char *p = ref; *p && k < n - 1 && k < 120; p++) {
+    char canon[512];
+    if (registry_ref_canonical(ref, canon, sizeof canon, NULL) == 0) ref = canon;
+    uint64_t h = 1469598103934665603ull;
+    size_t k = 0, len = strlen(ref);
+    for (const char *p = ref; *p; p++) {
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
         char c = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-        out[k++] = strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", c) ? c : '-';
+        if (k < n - 1 && k < 100)
+            out[k++] = strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", c) ? c : '-';
     }
     out[k] = '\0';
+    if (len > 100 && n > 112)
+        snprintf(out + k, n - k, "-%08llx", (unsigned long long)(h & 0xffffffffu));
     if (!k || !image_name_valid(out)) snprintf(out, n, "pulled-image");
 }
 
@@ -470,9 +481,17 @@ static bool is_path_ref(const char *ref)
            (strchr(ref, '/') && access(ref, F_OK) == 0);
 }
 
+/* A plain name ("busybox") is a registry reference too when no image of
+ * that name is stored: docker.io/library/NAME:latest, as for Docker. */
+static bool plain_ref(const char *ref)
+{
+    char canon[512];
+    return image_name_valid(ref) && registry_ref_canonical(ref, canon, sizeof canon, NULL) == 0;
+}
+
 bool image_is_registry_ref(const char *ref)
 {
-    return strcmp(ref, "host") != 0 && !is_path_ref(ref) && registry_ref(ref);
+    return strcmp(ref, "host") != 0 && !is_path_ref(ref) && (registry_ref(ref) || plain_ref(ref));
 }
 
 bool image_ref_name(const char *ref, char *out, size_t n)
@@ -488,6 +507,31 @@ bool image_ref_name(const char *ref, char *out, size_t n)
     else
         return false;
     return true;
+}
+
+/* An image imported from a path a box named is shown as that path (its
+ * store name is derived from it): the path, made absolute, is recorded as
+ * its reference. Best effort: the name still finds it. */
+static void note_source(const char *dir, const char *ref, const image_info *im)
+{
+    char real[PATH_MAX];
+    const char *src = strncmp(ref, "oci:", 4) != 0 && realpath(ref, real) ? real : ref;
+    imgstore_write_meta(dir, src, im->rootfs, NULL);
+}
+
+/* A registry reference: pulled once, then used from the store. */
+static int resolve_pulled(const char *home, const char *ref, uint32_t uid_base, image_info *out,
+                          err_t *e)
+{
+    char name[128], dir[PATH_MAX + 300];
+    image_pulled_name(ref, name, sizeof name);
+    snprintf(dir, sizeof dir, "%s/images/%s", home, name);
+    if (access(dir, F_OK) != 0) {
+        int rc = image_pull(home, ref, name, uid_base, NULL, out, e);
+        if (rc == 0 || rc != -ERR_CONFLICT) return rc;
+        image_info_free(out);
+    }
+    return image_resolve(home, name, uid_base, out, e);
 }
 
 int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_info *out, err_t *e)
@@ -510,25 +554,18 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
         snprintf(dir, sizeof dir, "%s/images/%s", home, name);
         if (access(dir, F_OK) != 0) {
             int rc = image_import(home, ref, name, uid_base, out, e);
+            if (rc == 0) note_source(dir, ref, out);
             if (rc == 0 || rc != -ERR_CONFLICT) return rc;
             image_info_free(out);
         }
         return image_resolve(home, name, uid_base, out, e);
     }
-    if (registry_ref(ref)) { /* pulled once, then used from the store */
-        char name[128];
-        image_pulled_name(ref, name, sizeof name);
-        snprintf(dir, sizeof dir, "%s/images/%s", home, name);
-        if (access(dir, F_OK) != 0) {
-            int rc = image_pull(home, ref, name, uid_base, NULL, out, e);
-            if (rc == 0 || rc != -ERR_CONFLICT) return rc;
-            image_info_free(out);
-        }
-        return image_resolve(home, name, uid_base, out, e);
-    }
+    if (registry_ref(ref)) return resolve_pulled(home, ref, uid_base, out, e);
     snprintf(dir, sizeof dir, "%s/images/%s/image.json", home, ref);
     if (image_name_valid(ref) && access(dir, F_OK) == 0) return load_oci(home, ref, out, e);
     snprintf(dir, sizeof dir, "%s/images/%s/rootfs", home, ref);
+    if (access(dir, F_OK) != 0 && plain_ref(ref)) /* no such name: Docker Hub's */
+        return resolve_pulled(home, ref, uid_base, out, e);
     if (!image_name_valid(ref) || access(dir, F_OK) != 0)
         return err_make(e, ERR_NOTFOUND,
                         "image \"%s\": not found (use \"host\", an imported name, a path, or a "

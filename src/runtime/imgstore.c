@@ -204,6 +204,10 @@ int imgstore_find(const char *home, const char *key, image_desc *out, err_t *e)
     if (image_ref_name(key, name, sizeof name) && strcmp(name, key) != 0 &&
         imgstore_describe(home, name, out, NULL) == 0)
         return 0;
+    /* "busybox" when no image has that name: docker.io/library/busybox:latest */
+    if (image_is_registry_ref(key) && (image_pulled_name(key, name, sizeof name), 1) &&
+        strcmp(name, key) != 0 && imgstore_describe(home, name, out, NULL) == 0)
+        return 0;
     return err_make(e, ERR_NOTFOUND, "image \"%s\": not found", key);
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/id.h"
 #include "core/util.h"
+#include "runtime/agent_path.h"
 #include "runtime/image.h"
 #include "runtime/imgstore.h"
 
@@ -49,14 +50,7 @@ void rt_default_home(char *out, size_t n)
 
 static void find_agent(rt_t *rt)
 {
-    const char *env = getenv("BOXLET_AGENT");
-    const char *cands[] = {env, BOXLET_AGENT_BUILD_PATH, BOXLET_AGENT_INSTALL_PATH};
-    for (size_t i = 0; i < 3; i++)
-        if (cands[i] && *cands[i] && access(cands[i], X_OK) == 0) {
-            snprintf(rt->agent, sizeof rt->agent, "%s", cands[i]);
-            return;
-        }
-    snprintf(rt->agent, sizeof rt->agent, "%s", BOXLET_AGENT_INSTALL_PATH);
+    agent_path_find(rt->agent, sizeof rt->agent);
 }
 
 /* The home is root's alone (0700): it holds the box store (every box's
@@ -452,4 +446,29 @@ int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
     rc = agent_client_connect(sock, AGENT_TIMEOUT_MS, out, e);
     close(fd);
     return rc < 0 ? err_wrap(e, "box \"%s\" (agent socket in \"%s/sock\")", r->name, dir) : 0;
+}
+
+int rt_rename(rt_t *rt, box_rec *r, const char *name, err_t *e)
+{
+    if (!hostname_ok(name))
+        return err_make(e, ERR_INVAL, "box name \"%s\": use 1-63 letters, digits, '-', '_' or '.'",
+                        name);
+    char *dup = strdup(name);
+    if (!dup) return err_make(e, ERR_NOMEM, "rename box %s: out of memory", r->id);
+    int rc = store_set_name(rt->store, r->id, name, e);
+    if (rc < 0) {
+        free(dup);
+        return rc;
+    }
+    free(r->name);
+    r->name = dup;
+    return 0;
+}
+
+int rt_connect_live(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
+{
+    int rc = rt_refresh(rt, r, e);
+    if (rc == 0 && r->state != BOX_RUNNING)
+        rc = err_make(e, ERR_CLOSED, "box \"%s\" is not running", r->name);
+    return rc < 0 ? rc : rt_connect(rt, r, out, e);
 }

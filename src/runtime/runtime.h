@@ -69,6 +69,10 @@ int rt_refresh(rt_t *rt, box_rec *r, err_t *e);
 int rt_start(rt_t *rt, box_rec *r, err_t *e);
 /* Stops r (no-op when not running); r is refreshed. */
 int rt_stop(rt_t *rt, box_rec *r, int timeout_ms, err_t *e);
+/* rt_connect without starting r: -ERR_CLOSED when it is not running. */
+int rt_connect_live(rt_t *rt, box_rec *r, agent_client **out, err_t *e);
+/* Renames r (a running box keeps its hostname until it starts again). */
+int rt_rename(rt_t *rt, box_rec *r, const char *name, err_t *e);
 /* Removes r; running is -ERR_CONFLICT unless force. */
 int rt_remove(rt_t *rt, box_rec *r, bool force, err_t *e);
 /* Resource use of running box r; -ERR_CLOSED when it is not running. */

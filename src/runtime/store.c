@@ -499,3 +499,17 @@ int store_set_config(store_t *s, const char *id, const char *config, err_t *e)
         return err_make(e, ERR_NOTFOUND, "set config of box %s: no such box", id);
     return 0;
 }
+
+int store_set_name(store_t *s, const char *id, const char *name, err_t *e)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, &st, "UPDATE boxes SET name = ?1 WHERE id = ?2", "ss", name, id);
+    if (rc == SQLITE_OK) rc = run(st);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE)
+        return err_make(e, ERR_CONFLICT, "rename box %s: the name \"%s\" is already taken", id,
+                        name);
+    if (rc != SQLITE_OK) return db_fail(s, rc, e, "rename box %s in box store", id);
+    if (sqlite3_changes(s->db) == 0)
+        return err_make(e, ERR_NOTFOUND, "rename box %s: no such box", id);
+    return 0;
+}

@@ -63,6 +63,8 @@ int store_set_state(store_t *s, const char *id, box_state st, int init_pid, uint
                     int64_t started_ms, const char *error, err_t *e);
 /* Replaces the config JSON of box id; -ERR_NOTFOUND if it does not exist. */
 int store_set_config(store_t *s, const char *id, const char *config, err_t *e);
+/* Renames box id; -ERR_CONFLICT if the name is taken, -ERR_NOTFOUND. */
+int store_set_name(store_t *s, const char *id, const char *name, err_t *e);
 /* Deletes box id; -ERR_NOTFOUND if it does not exist. */
 int store_delete(store_t *s, const char *id, err_t *e);
 

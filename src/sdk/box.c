@@ -132,11 +132,25 @@ int boxlet_box_start(boxlet_box *b)
     return box_result(b, rc ? rc : rt_start(b->rt->rt, &b->rec, &b->err));
 }
 
+/* The agent forgets its executions when the box stops: listing them first
+ * records the ends it saw (records.c). Best effort. */
+static void record_before_stop(boxlet_box *b)
+{
+    boxlet_exec_info *xs = NULL;
+    size_t n = 0;
+    err_t saved = b->err;
+    if (rt_refresh(b->rt->rt, &b->rec, &b->err) == 0 && b->rec.state == BOX_RUNNING)
+        boxlet_exec_list(b, &xs, &n);
+    free(xs);
+    b->err = saved;
+}
+
 int boxlet_box_stop(boxlet_box *b, double timeout_s)
 {
     int rc = live(b);
     if (rc == 0 && b->rt->remote) return sdk_remote_box_verb(b, "stop", timeout_s);
     int ms = timeout_s < 0 ? 10000 : (int)(timeout_s * 1000);
+    if (rc == 0) record_before_stop(b);
     if (rc == 0) rc = rt_stop(b->rt->rt, &b->rec, ms, &b->err);
     box_config c;
     if (rc == 0 && box_config_from_json(b->rec.config, &c, NULL) == 0) {
@@ -270,4 +284,15 @@ int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
     *out = boxes;
     *n = k;
     return BOXLET_OK;
+}
+
+int boxlet_box_rename(boxlet_box *b, const char *name)
+{
+    int rc = live(b);
+    if (rc == 0 && !name) rc = err_make(&b->err, ERR_INVAL, "rename box %s: no name", b->rec.id);
+    if (rc == 0 && b->rt->remote)
+        rc = err_make(&b->err, ERR_UNSUPPORTED,
+                      "rename box %s: the server's API has no rename (rename on its host)",
+                      b->rec.id);
+    return box_result(b, rc ? rc : rt_rename(b->rt->rt, &b->rec, name, &b->err));
 }

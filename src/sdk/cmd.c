@@ -149,6 +149,14 @@ int boxlet_cmd_setretain(boxlet_cmd *c, size_t bytes)
     return BOXLET_OK;
 }
 
+int boxlet_cmd_setlifetime(boxlet_cmd *c, double seconds)
+{
+    if (isnan(seconds) || seconds < 0 || seconds > 9e15 / 1000) return note(c, BOXLET_EINVAL);
+    c->lifetime_ms = seconds == 0 ? -1 : (int64_t)(seconds * 1000);
+    if (c->lifetime_ms == 0) c->lifetime_ms = 1; /* under a millisecond: the shortest cap */
+    return BOXLET_OK;
+}
+
 int boxlet_cmd_setgrace(boxlet_cmd *c, double seconds)
 {
     if (isnan(seconds) || seconds < 0) return note(c, BOXLET_EINVAL);

@@ -16,9 +16,17 @@ int boxlet_conn_open(boxlet_box *b, boxlet_conn **out)
         return sdk_fail(
             &b->err, NULL,
             err_make(&b->err, ERR_UNSUPPORTED, "a shared agent connection needs a local runtime"));
+    /* Attaching never starts a box: a stopped box's executions ended with it. */
+    int rc = rt_refresh(b->rt->rt, &b->rec, &b->err);
+    if (rc == 0 && b->rec.state != BOX_RUNNING)
+        rc = err_make(&b->err, ERR_NOTFOUND,
+                      "box %s is not running (its executions ended when it stopped; "
+                      "'ps -a' shows their records)",
+                      b->rec.name);
+    if (rc < 0) return sdk_fail(&b->err, NULL, rc);
     boxlet_conn *c = calloc(1, sizeof *c);
     if (!c) return sdk_fail(&b->err, NULL, err_make(&b->err, ERR_NOMEM, "out of memory"));
-    int rc = rt_connect(b->rt->rt, &b->rec, &c->c, &b->err);
+    rc = rt_connect_live(b->rt->rt, &b->rec, &c->c, &b->err);
     if (rc < 0) {
         free(c);
         return sdk_fail(&b->err, NULL, rc);

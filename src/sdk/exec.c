@@ -60,6 +60,7 @@ static void set_exit(boxlet_exec *e, const proto_exit *x)
 {
     e->ended = true;
     sdk_exit_from(&e->st, x);
+    sdk_record_finish(e->record, e->id, &e->st);
 }
 
 static int enqueue(boxlet_exec *e, const proto_msg *m)
@@ -310,6 +311,7 @@ static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
                             .timeout_ms = cmd->timeout_ms,
                             .retain = cmd->retain,
                             .reconnect_grace_ms = cmd->grace_ms,
+                            .lifetime_ms = cmd->lifetime_ms,
                             .has_stdin = cmd->has_stdin,
                             .attach_chan = e->chan};
     s->stdin_data = (proto_bytes){buf_data(&cmd->stdin_data), (uint32_t)cmd->stdin_data.len};
@@ -337,6 +339,24 @@ static int finish_open(boxlet_box *b, boxlet_exec *e, int rc, boxlet_exec **out)
     return BOXLET_OK;
 }
 
+static void keep_record_path(const boxlet_box *b, boxlet_exec *e)
+{
+    char path[PATH_MAX];
+    if (sdk_record_path(b, path, sizeof path) == 0) e->record = strdup(path);
+}
+
+/* Attaching never starts a box: a stopped box's executions ended with it. */
+static int running_for_attach(boxlet_box *b, boxlet_exec *e)
+{
+    int rc = rt_refresh(b->rt->rt, &b->rec, &e->err);
+    if (rc == 0 && b->rec.state != BOX_RUNNING)
+        rc = err_make(&e->err, ERR_NOTFOUND,
+                      "attach to execution %s: box %s is not running (its executions ended "
+                      "when it stopped; 'ps -a' shows their records)",
+                      e->id, b->rec.name);
+    return rc;
+}
+
 int boxlet_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec **out)
 {
     *out = NULL;
@@ -353,6 +373,10 @@ int boxlet_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec **out)
         rc = sdk_rexec_start(b, cmd, e);
     else if ((rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err)) == 0)
         rc = send_start(e, b, cmd);
+    if (rc == 0 && !b->rt->remote) {
+        sdk_record_start(b, e->id, cmd);
+        keep_record_path(b, e);
+    }
     return finish_open(b, e, rc, out);
 }
 
@@ -366,8 +390,11 @@ int boxlet_exec_attach(boxlet_box *b, const char *exec_id, unsigned long long st
     snprintf(e->id, sizeof e->id, "%s", exec_id);
     if (b->rt->remote)
         return finish_open(b, e, sdk_rexec_attach(b, e, stdout_offset, stderr_offset), out);
-    int rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err);
+    int rc = running_for_attach(b, e);
+    if (rc == 0) rc = rt_connect_live(b->rt->rt, &b->rec, &e->c, &e->err);
+    if (rc == -ERR_CLOSED) rc = running_for_attach(b, e); /* it stopped meanwhile */
     if (rc == 0) rc = send_attach(e, stdout_offset, stderr_offset);
+    if (rc == 0) keep_record_path(b, e);
     return finish_open(b, e, rc, out);
 }
 
@@ -600,5 +627,6 @@ void boxlet_exec_free(boxlet_exec *e)
     }
     agent_client_free(e->c); /* closing the connection detaches */
     wsc_close(e->ws, 1000);
+    free(e->record);
     free(e);
 }

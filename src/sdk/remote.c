@@ -288,8 +288,9 @@ int sdk_remote_image_get(boxlet_runtime *rt, const char *key, boxlet_image_info 
             if (strcmp(kind, kinds[i]) == 0) out->kind = (boxlet_image_kind)i;
         if ((s = json_string_value(json_object_get(v, "id"))) && strncmp(s, "sha256:", 7) == 0)
             snprintf(out->id, sizeof out->id, "%s", s);
+        /* a pulled image's reference, or the path a box's image came from */
         if ((s = json_string_value(json_object_get(v, "reference"))) &&
-            out->kind == BOXLET_IMAGE_OCI && strcmp(s, out->name) != 0)
+            out->kind != BOXLET_IMAGE_HOST && strcmp(s, out->name) != 0)
             snprintf(out->reference, sizeof out->reference, "%s", s);
         out->layers = (unsigned)json_integer_value(json_object_get(v, "layers"));
         out->size_bytes = (unsigned long long)json_integer_value(json_object_get(v, "size_bytes"));

@@ -159,6 +159,11 @@ static json_t *start_body(const boxlet_cmd *cmd)
 int sdk_rexec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e)
 {
     set_box(b, e);
+    /* The REST API has no lifetime field: a cap asked for explicitly is
+     * refused rather than dropped ("none" just gets the server's default). */
+    if (cmd->lifetime_ms > 0)
+        return err_make(&e->err, ERR_UNSUPPORTED,
+                        "a lifetime cap per execution: the server's API has no such field");
     json_t *req = start_body(cmd), *v = NULL;
     char path[128];
     snprintf(path, sizeof path, "/v1/boxes/%s/exec", b->rec.id);

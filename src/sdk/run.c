@@ -50,11 +50,32 @@ int boxlet_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n)
     *out = NULL;
     *n = 0;
     if (b->rt->remote) return sdk_rexec_list(b, out, n);
-    agent_client *c;
-    int rc = rt_connect(b->rt->rt, &b->rec, &c, &b->err);
-    if (rc == 0) {
-        rc = listing(c, out, n, &b->err);
+    /* Listing never starts a box: a stopped one has only its records. */
+    int rc = rt_refresh(b->rt->rt, &b->rec, &b->err);
+    bool running = rc == 0 && b->rec.state == BOX_RUNNING;
+    if (running) {
+        agent_client *c = NULL;
+        rc = rt_connect_live(b->rt->rt, &b->rec, &c, &b->err);
+        if (rc == 0) rc = listing(c, out, n, &b->err);
         agent_client_free(c);
+        /* The box stopped under us (its agent went away mid-call): what is
+         * left is its records, as for any stopped box. */
+        if (rc < 0 && rt_refresh(b->rt->rt, &b->rec, &b->err) == 0 && b->rec.state != BOX_RUNNING) {
+            free(*out);
+            *out = NULL;
+            *n = 0;
+            rc = 0;
+            running = false;
+        }
+    }
+    if (rc == 0 && !running && !(*out = calloc(1, sizeof **out)))
+        rc = err_make(&b->err, ERR_NOMEM, "list executions: out of memory");
+    if (rc == 0 && sdk_records_merge(b, out, n, running) != 0)
+        rc = err_make(&b->err, ERR_NOMEM, "list executions: out of memory");
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
     }
     return sdk_fail(&b->err, NULL, rc);
 }

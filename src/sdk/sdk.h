@@ -37,8 +37,9 @@ struct boxlet_cmd {
     bool has_stdin;
     buf_t stdin_data;
     uint64_t retain;
-    int64_t grace_ms; /* -1 = agent default */
-    int error;        /* first failed setter (reported by exec_start) */
+    int64_t grace_ms;    /* -1 = agent default */
+    int64_t lifetime_ms; /* 0 = agent default (24 h), -1 = no cap */
+    int error;           /* first failed setter (reported by exec_start) */
 };
 
 /* Output queued while a local call waits for its reply. */
@@ -96,6 +97,7 @@ struct boxlet_exec {
     uint64_t stdin_base; /* the server's stdin offset when we attached */
     uint64_t written;    /* stdin bytes given to this handle since */
     err_t err;
+    char *record; /* local: the box's execution records, for the end (records.c) */
 };
 
 /* ---- conn.c: executions sharing a connection ------------------------------ */
@@ -151,5 +153,19 @@ int sdk_rexec_signal(boxlet_exec *e, int sig);
 int sdk_rexec_resize(boxlet_exec *e, unsigned rows, unsigned cols);
 int sdk_rexec_kill(boxlet_exec *e);
 int sdk_rexec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n);
+
+/* ---- records.c: executions' records for the box's life ------------------ */
+
+/* BOXDIR/execs.jsonl of local box b into out. 0, or -1 (remote, too long). */
+int sdk_record_path(const boxlet_box *b, char *out, size_t n);
+/* Records that execution id of b started with cmd (best effort). */
+void sdk_record_start(const boxlet_box *b, const char *id, const boxlet_cmd *cmd);
+/* Records the end of execution id in the records file path (NULL: none). */
+void sdk_record_finish(const char *path, const char *id, const boxlet_exit *x);
+/* Completes the agent's list *xs (*n entries, malloc'd) with the records:
+ * full commands, and the executions the agent no longer has (running:
+ * whether the box runs now). Records ends the agent reports. 0, or
+ * BOXLET_ENOMEM. */
+int sdk_records_merge(boxlet_box *b, boxlet_exec_info **xs, size_t *n, bool running);
 
 #endif

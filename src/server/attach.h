@@ -1,4 +1,4 @@
-/* attach — the WebSocket attach of an execution (DESIGN §3), BoxLite's
+/* attach — the WebSocket attach of an execution (docs/server.md), BoxLite's
  * framing: binary frames [0x01|bytes] stdout, [0x02|bytes] stderr to the
  * client; binary frames from the client are stdin; text frames carry JSON
  * control messages (resize, signal, stdin_eof) and, last, the exit frame,

@@ -334,7 +334,7 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* Keepalive (DESIGN §3): a Ping after 15 s without traffic, the peer is
+/* Keepalive (docs/server.md): a Ping after 15 s without traffic, the peer is
  * dropped after 45 s of silence, which releases its stdin slot. */
 static lws_retry_bo_t keepalive = {.secs_since_valid_ping = 15, .secs_since_valid_hangup = 45};
 

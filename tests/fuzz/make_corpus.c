@@ -83,7 +83,8 @@ static int sample_msg(int type, proto_msg *m)
                                         .retain = 1 << 20,
                                         .reconnect_grace_ms = -1,
                                         .has_stdin = 1,
-                                        .stdin_data = {sample, 5}};
+                                        .stdin_data = {sample, 5},
+                                        .lifetime_ms = -1};
         return 1;
     case PROTO_EXEC_STARTED:
     case PROTO_INFO:

@@ -74,7 +74,11 @@ done
 check "exec -i: 3 MB of stdin, 25 times" 25 "$n_ok"
 out=$("$BOXLET" exec clibox -- sh -c 'cat; echo no-stdin')
 check "exec without -i: stdin is closed" "no-stdin" "$out"
-"$BOXLET" exec -t clibox -- true </dev/null 2>/dev/null; check "exec -t without a terminal" 125 $?
+err=$("$BOXLET" exec -it clibox -- true </dev/null 2>&1); st=$?
+check "exec -it without a terminal: Docker's status" 1 "$st"
+check "exec -it without a terminal: Docker's message" "the input device is not a TTY" "$err"
+check "exec -t alone: a terminal for the command" "tty:yes" \
+    "$("$BOXLET" exec -t clibox -- sh -c '[ -t 1 ] && echo tty:yes' </dev/null | tr -d '\r')"
 "$BOXLET" exec clibox 2>/dev/null; check "exec without a command" 125 $?
 "$BOXLET" exec nosuchbox -- true 2>/dev/null; check "exec: unknown box" 125 $?
 
@@ -87,7 +91,9 @@ tick 3" "$out"
 out=$("$BOXLET" attach --stdout-offset 7 clibox "$id")
 check "attach from an offset" "tick 2
 tick 3" "$out"
-check "ps lists it" 1 "$("$BOXLET" ps clibox | grep -c "$(echo "$id" | cut -c1-12)")"
+check "ps -a lists it, finished" 1 "$("$BOXLET" ps -a clibox | grep -c "^$(echo "$id" | cut -c1-12) .*completed")"
+check "ps: running ones only" 0 "$("$BOXLET" ps clibox | grep -c "^$(echo "$id" | cut -c1-12)")"
+check "attach takes a unique prefix" "tick 3" "$("$BOXLET" attach clibox "$(echo "$id" | cut -c1-8)" | tail -n 1)"
 check "ls shows running" "running" "$("$BOXLET" ls | awk '$2 == "clibox" {print $4}')"
 out=$(python3 "$(dirname "$0")/../fixtures/pty_run.py" 30 100 ready 'hello\n' -- \
     "$BOXLET" exec -it clibox -- sh -c 'stty size; echo ready; read x; echo got:$x; exit 4')
@@ -105,10 +111,88 @@ check "inspect is JSON" 1 "$("$BOXLET" inspect clibox | python3 -c 'import json,
 "$BOXLET" rm clibox 2>/dev/null; check "rm of a running box is refused" 1 $?
 "$BOXLET" rm -f clibox >/dev/null; check "rm -f" 0 $?
 check "gone" 0 "$("$BOXLET" ls -q | wc -l)"
+# run -d: one id, the box stops when its command ends (a watcher, in both
+# modes), logs of its main command, wait's exit code.
+T="timeout -s KILL 120" # what waits for something is bounded: a hang fails, named
+id=$("$BOXLET" run -d host -- sh -c 'echo one; echo two >&2; touch /tmp/printed
+    while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 5')
+check "run -d prints one line" 1 "$(echo "$id" | wc -l)"
+check "run -d prints the box's id" "$id" "$("$BOXLET" inspect "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+$T "$BOXLET" exec "$id" -- sh -c 'while [ ! -e /tmp/printed ]; do sleep 0.05; done'
+check "logs: the main command's stdout" "one" "$($T "$BOXLET" logs "$id" 2>/dev/null)"
+check "logs: its stderr" "two" "$($T "$BOXLET" logs "$id" 2>&1 >/dev/null)"
+"$BOXLET" exec "$id" -- sh -c 'echo "a  b" c'  >/dev/null
+check "ps: the full command" 1 "$("$BOXLET" ps -a "$id" | grep -c 'sh -c echo "a  b" c')"
+eid=$("$BOXLET" ps -a --json "$id" | python3 -c 'import json,sys; print([x["id"] for x in json.load(sys.stdin) if x["command"].endswith("c")][0])')
+check "logs -f of an execution: its output, to its end" "a  b c" "$($T "$BOXLET" logs -f "$id" "$eid")"
+check "ps --format" "sh -c echo \"a  b\" c|0" "$("$BOXLET" ps -a --format '{{.Command}}|{{.ExitCode}}' "$id" | grep '^sh -c echo "a')"
+check "ps: oldest first (the main command)" 1 "$("$BOXLET" ps -a "$id" | sed -n 2p | grep -c 'echo one')"
+"$BOXLET" exec "$id" -- touch /tmp/go
+check "wait: the main command's exit code" 5 "$($T "$BOXLET" wait "$id")"
+check "run -d: the box stopped with its command" stopped "$("$BOXLET" ls | awk -v s="$(echo "$id" | cut -c11-22)" '$1 == s {print $4}')"
+check "ps -a on a stopped box: every record" 4 "$("$BOXLET" ps -a "$id" | grep -c completed)"
+check "ps -a: the main command's exit" 1 "$("$BOXLET" ps -a --json "$id" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for x in d if x["exit_code"] == 5 and x["command"].startswith("sh -c echo one")))')"
+err=$("$BOXLET" attach "$id" "$("$BOXLET" ps -a --json "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" 2>&1); st=$?
+check "attach on a stopped box: refused, one line" "125 1" "$st $(echo "$err" | wc -l)"
+check "attach on a stopped box: says why" 1 "$(echo "$err" | grep -c 'is not running')"
+check "ps on a stopped box points to ps -a" 1 "$("$BOXLET" ps "$id" 2>&1 >/dev/null | grep -c "is not running: 'ps -a' shows the 4 executions")"
+check "ps on a stopped box did not start it" stopped "$("$BOXLET" ls | awk -v s="$(echo "$id" | cut -c11-22)" '$1 == s {print $4}')"
+"$BOXLET" rm "$id" >/dev/null
+id=$("$BOXLET" run -d --rm host -- true)
+n=0; while "$BOXLET" inspect "$id" >/dev/null 2>&1 && [ $n -lt 600 ]; do n=$((n + 1)); sleep 0.1; done
+check "run -d --rm: the box is removed when its command ends" 1 "$("$BOXLET" inspect "$id" >/dev/null 2>&1 || echo 1)"
+
+# Short ids: boxes made together differ early in the random part.
+a=$("$BOXLET" create host); b=$("$BOXLET" create host)
+sa=$(echo "$a" | cut -c11-22); sb=$(echo "$b" | cut -c11-22)
+check "ls shows short ids" "$sa $sb" "$("$BOXLET" ls | awk -v a="$sa" -v b="$sb" '$1 == a || $1 == b {printf "%s ", $1}' | sed 's/ $//')"
+check "a short id is accepted (any case)" "$a" "$("$BOXLET" inspect "$(echo "$sa" | tr A-Z a-z)" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
+check "ls --no-trunc: full ids" 1 "$("$BOXLET" ls --no-trunc | grep -c "^$a ")"
+check "JSON times are RFC 3339" 1 "$("$BOXLET" ls --json | python3 -c 'import json,sys,datetime; [datetime.datetime.fromisoformat(x["created_at"].replace("Z","+00:00")) for x in json.load(sys.stdin)]; print(1)')"
+check "ls --format: fields by name" "$sa|configured" "$("$BOXLET" ls --format '{{.ShortID}}|{{ .State }}' | grep "^$sa|")"
+err=$("$BOXLET" ls --format '{{.Nope}}' 2>&1); st=$?
+check "--format: an unknown field is refused, the fields listed" "125 1" "$st $(echo "$err" | grep -c '^  created_at$')"
+"$BOXLET" rm "$a" "$b" >/dev/null
+
+# Docker's other verbs: kill, restart, stats, top, rename, --env-file.
+"$BOXLET" run -d --name kb host -- sleep 1000 >/dev/null
+check "top: the box's processes" 1 "$("$BOXLET" top kb | grep -c 'sleep 1000')"
+check "stats --no-stream --json" 1 "$("$BOXLET" stats --no-stream --json kb | python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(len(d) == 1 and d[0]["name"] == "kb" and d[0]["pids"] >= 2))')"
+check "stats --no-stream: a table row" 1 "$("$BOXLET" stats --no-stream | awk '$2 == "kb"' | wc -l)"
+check "kill -s TERM: to the main command" 1 "$("$BOXLET" kill -s TERM kb | wc -l)"
+check "wait after kill: 128+SIGTERM" 143 "$($T "$BOXLET" wait kb)"
+"$BOXLET" kill -s STOP kb >/dev/null 2>&1; check "kill: an unknown signal" 125 $?
+"$BOXLET" restart kb >/dev/null; check "restart" running "$("$BOXLET" ls | awk '$2 == "kb" {print $4}')"
+if [ "$MODE" = local ]; then
+    check "rename" "kb2" "$("$BOXLET" rename kb kb2 && "$BOXLET" ls | awk '$2 == "kb2" {print $2}')"
+    "$BOXLET" rename kb2 kb >/dev/null
+else
+    err=$("$BOXLET" rename kb kb2 2>&1); st=$?
+    check "rename against a server: unsupported, said" "125 1" "$st $(echo "$err" | grep -c 'no rename')"
+fi
+printf 'A=1\n# a comment\n  B=two words\n\nHOME\n' >"$SCRATCH/envfile"
+check "--env-file" "1|two words|/somewhere" "$(HOME=/somewhere "$BOXLET" exec --env-file "$SCRATCH/envfile" kb -- sh -c 'echo "$A|$B|$HOME"')"
+# KILL evicts an execution once it ended: its record stays, its output not.
+eid=$("$BOXLET" exec -d kb -- sleep 1000)
+"$BOXLET" kill kb "$eid" >/dev/null
+n=0; while err=$($T "$BOXLET" attach kb "$eid" 2>&1) && [ $n -lt 100 ]; do n=$((n + 1)); sleep 0.1; done
+check "attach to an execution whose output is gone: says so" 1 "$(echo "$err" | grep -c 'no longer kept')"
+check "ps -a still shows it, killed" 1 "$("$BOXLET" ps -a kb | grep "^$(echo "$eid" | cut -c1-12)" | grep -c killed)"
+"$BOXLET" rm -f kb >/dev/null
+
+# The lifetime cap: per execution (none by default for run's command).
+if [ "$MODE" = local ]; then
+    "$BOXLET" run --rm --max-lifetime 0.3 host -- sleep 1000; check "--max-lifetime: SIGKILL at the cap" 137 $?
+else
+    err=$("$BOXLET" run --rm --max-lifetime 5 host -- true 2>&1); st=$?
+    check "--max-lifetime against a server: refused, said" "125 1" "$st $(echo "$err" | grep -c 'no such field')"
+fi
+
 lay=$LAYOUT_HOME/layout
 python3 "$(dirname "$0")/../fixtures/make_oci.py" "$lay" --tag busybox
 check "import an OCI layout" "bb" "$("$BOXLET" import "oci:$lay:busybox" bb)"
 check "images lists it" 1 "$("$BOXLET" images -q | grep -c '^bb$')"
+check "images --format" "bb|oci" "$("$BOXLET" images --format '{{.Image}}|{{.Kind}}' | grep '^bb|')"
 "$BOXLET" import "oci:$lay:busybox" bb 2>/dev/null; check "import: name taken" 125 $?
 out=$("$BOXLET" run --rm bb -- sh -c 'pwd; ls /data; echo $FOO')
 check "run an imported OCI image (config defaults, whiteouts)" "/data
@@ -121,6 +205,13 @@ mkdir -p "$rootfs/bin" && cp "$(command -v busybox)" "$rootfs/bin/busybox"
 check "import a rootfs directory" "mini" "$("$BOXLET" import "$rootfs" mini)"
 check "run it (no /etc of its own)" "hi" "$("$BOXLET" run --rm mini -- /bin/busybox echo hi)"
 "$BOXLET" rmi mini >/dev/null
+check "run a rootfs path" "hi" "$("$BOXLET" run --rm "$rootfs" -- /bin/busybox echo hi)"
+check "images shows it as its path" 1 "$("$BOXLET" images | awk -v p="$(realpath "$rootfs")" '$1 == p' | wc -l)"
+if [ "$MODE" = local ]; then # a server's image routes take no absolute path
+    "$BOXLET" rmi "$rootfs" >/dev/null; check "rmi by its path" 0 $?
+else
+    "$BOXLET" rmi "$("$BOXLET" images -q | grep '^path-')" >/dev/null; check "rmi of the path's image" 0 $?
+fi
 
 # Registry images: pull (plain progress lines off a terminal), images, rmi, prune.
 if start_registry "$SCRATCH/registry" >/dev/null; then
@@ -133,8 +224,8 @@ if start_registry "$SCRATCH/registry" >/dev/null; then
     check "pull: no terminal codes in a pipe" 0 "$(echo "$out" | grep -c "$(printf '\033')")"
     check "pull: the last line" "pulled $ref" "$(echo "$out" | tail -n 1)"
     check "pull again: in the store already" 0 "$("$BOXLET" pull "$ref" >/dev/null; echo $?)"
-    name=127.0.0.1-$REG_PORT-busybox-1
-    check "images: a row" "oci 0" "$("$BOXLET" images | awk -v n="$name" '$1 == n {print $3, $NF}')"
+    name=$("$BOXLET" image inspect "$ref" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["name"])')
+    check "images: a row, shown by its reference" "oci 0" "$("$BOXLET" images | awk -v n="$ref" '$1 == n {print $3, $NF}')"
     check "image inspect" "$ref oci 2" "$("$BOXLET" image inspect "$ref" | python3 -c 'import json,sys; d=json.load(sys.stdin)[0]; print(d["reference"], d["kind"], d["layers"])')"
     check "run from a reference" "a2" "$("$BOXLET" run --rm "$ref" -- cat /data/a)"
     "$BOXLET" create --name keeper "$ref" >/dev/null
@@ -164,7 +255,18 @@ if start_registry "$SCRATCH/registry" >/dev/null; then
     check "a docker.io image through its mirror" "a2" "$("$BOXLET" run --rm busybox:1 -- cat /data/a)"
     check "it keeps its docker.io reference" "docker.io/library/busybox:1" \
         "$("$BOXLET" image inspect busybox:1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["reference"])')"
+    check "images shows it as written: busybox:1" 1 "$("$BOXLET" images | awk '$1 == "busybox:1"' | wc -l)"
+    check "the same image by its full reference" "docker.io/library/busybox:1" \
+        "$("$BOXLET" image inspect docker.io/library/busybox:1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["reference"])')"
     "$BOXLET" rmi -f busybox:1 >/dev/null
+    # A short name is docker.io/library/NAME:latest (Docker's rules).
+    python3 "$FIXTURES/push_registry.py" "$SCRATCH/registry/layout" busybox \
+        "127.0.0.1:$REG_PORT/library/busybox:latest" >/dev/null
+    check "busybox resolves (docker.io, library/, latest)" "a2" "$("$BOXLET" run --rm busybox -- cat /data/a)"
+    check "busybox and busybox:latest are one image" "docker.io/library/busybox:latest" \
+        "$("$BOXLET" image inspect busybox:latest | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["reference"])')"
+    check "no mangled name shown" 0 "$("$BOXLET" images | grep -c -- '-busybox-')"
+    "$BOXLET" rmi -f busybox >/dev/null
     python3 "$FIXTURES/tcp_forward.py" 127.0.0.2 "$REG_PORT" >"$SCRATCH/fwd" &
     fwd=$!
     for _ in $(seq 50); do [ -s "$SCRATCH/fwd" ] && break; sleep 0.1; done
@@ -188,6 +290,18 @@ else
 fi
 
 "$BOXLET" frobnicate 2>/dev/null; check "unknown command" 125 $?
+# docs/cli.md documents every verb of --help and every option of each verb's --help.
+DOC=$(dirname "$0")/../../docs/cli.md
+verbs=$("$BOXLET" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 && $1 != "Commands:" && $1 != "help" {print $1}')
+missing=""
+for v in $verbs; do
+    grep -q "^boxlet $v\b\|^| \`$v\`" "$DOC" || missing="$missing $v"
+    for o in $("$BOXLET" $v --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+        grep -q -- "$o" "$DOC" || missing="$missing $v:$o"
+    done
+done
+check "docs/cli.md documents every verb and option of --help" "" "$missing"
+check "--help lists the new verbs" 7 "$(echo "$verbs" | grep -cxE 'kill|wait|restart|stats|logs|top|rename')"
 if [ "$MODE" = remote ]; then
     check_key; check "remote: a wrong API key is refused" 125 $?
     out=$(BOXLET_API_KEY=wrong "$BOXLET" ls 2>&1 >/dev/null)

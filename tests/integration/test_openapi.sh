@@ -471,7 +471,8 @@ def requests():
                want=201) or {}
     ids = {"box_id": box.get("box_id", "oapi-nosuch"), "exec_id": "nosuch", "image_id": "host"}
     call("POST", "/boxes", body={"image": "host", "name": "oapi-box"}, want=409, what="name taken")
-    call("POST", "/boxes", body={"image": "oapi-no-such-image"}, want=404, what="no such image")
+    # a plain name is a registry reference (Docker's rules): a missing path is the local miss
+    call("POST", "/boxes", body={"image": "/nonexistent/oapi-no-such-image"}, want=404, what="no such image")
     call("GET", "/boxes", want=200)
     call("GET", B, ids, want=200)
     call("GET", B, {"box_id": "oapi-box"}, want=200, what="by name")

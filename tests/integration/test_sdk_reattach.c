@@ -1,5 +1,5 @@
 /* Zero lost or duplicated bytes across attach/detach/reattach cycles (a
- * DESIGN target): one execution writes ~10 MB as fast as it can while the
+ * target of docs/BENCHMARKS.md): one execution writes ~10 MB as fast as it can while the
  * test attaches at the offset it has, reads a chunk, detaches,
  * and attaches again — 10,000 times locally, 1,000 times through a
  * `boxlet serve` when $BOXLET_TEST_SERVER is set (each cycle is then a new

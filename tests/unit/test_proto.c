@@ -278,6 +278,7 @@ static void test_exec_start(void **state)
         .has_stdin = 1,
         .stdin_data = {blob, sizeof blob},
         .attach_chan = 77,
+        .lifetime_ms = -1,
     };
     size_t n;
     uint8_t *f = roundtrip(&in, &out, &n);
@@ -299,9 +300,11 @@ static void test_exec_start(void **state)
     assert_true(g->timeout_ms == 5000 && g->kill_grace_ms == 250 && g->retain == 1u << 20);
     assert_true(g->reconnect_grace_ms == -1);
     assert_int_equal(g->attach_chan, 77);
+    assert_true(g->lifetime_ms == -1);
     assert_int_equal(g->has_stdin, 1);
     assert_bytes(w->stdin_data, g->stdin_data);
-    assert_ptr_equal(g->stdin_data.data, f + n - 4 - sizeof blob); /* a view, not a copy */
+    /* a view, not a copy; attach_chan (4) and lifetime_ms (8) follow it */
+    assert_ptr_equal(g->stdin_data.data, f + n - 12 - sizeof blob);
     proto_msg_free(&out);
     free(f);
 }
