@@ -3,8 +3,11 @@
  * hashing it as it is read. Layers are unpacked with libarchive into a
  * temporary directory and renamed into the store; what libarchive cannot
  * know about (OCI whiteouts, parents a tar omits, paths that would leave
- * the layer) is handled here with *at() calls that never follow symlinks.
- * libarchive's SECURE_* checks stay on underneath as a second guard. */
+ * the layer, hard links) is handled here with *at() calls that never
+ * follow symlinks. libarchive's SECURE_* checks stay on underneath as a
+ * second guard. The layout itself is untrusted too: its files are opened
+ * beneath it without symlinks (layout_open), and no error quotes what was
+ * read. The same unpacker serves rootfs tarballs (oci_unpack_rootfs). */
 #include "runtime/fsutil.h"
 #include "runtime/oci.h"
 
