@@ -123,7 +123,8 @@ int oci_import_with(const char *home, const char *layout, const char *tag, uint3
  * device nodes and sockets are skipped, owners are the tar's (no uid_base
  * shift) and setuid/setgid bits are kept; ".wh." names are ordinary files.
  * Any write error, a full disk included, fails it; root is then left with
- * what was written, for the caller to remove. */
+ * what was written, for the caller to remove. A tarball that is not a
+ * regular file (a FIFO, a device) is -ERR_INVAL, before anything is read. */
 int oci_unpack_rootfs(const char *tarball, const char *root, err_t *e);
 
 /* Writes im's description (digest, layers, config) as JSON to path,
