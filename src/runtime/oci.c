@@ -3,8 +3,11 @@
  * hashing it as it is read. Layers are unpacked with libarchive into a
  * temporary directory and renamed into the store; what libarchive cannot
  * know about (OCI whiteouts, parents a tar omits, paths that would leave
- * the layer) is handled here with *at() calls that never follow symlinks.
- * libarchive's SECURE_* checks stay on underneath as a second guard. */
+ * the layer, hard links) is handled here with *at() calls that never
+ * follow symlinks. libarchive's SECURE_* checks stay on underneath as a
+ * second guard. The layout itself is untrusted too: its files are opened
+ * beneath it without symlinks (layout_open), and no error quotes what was
+ * read. The same unpacker serves rootfs tarballs (oci_unpack_rootfs). */
 #include "runtime/fsutil.h"
 #include "runtime/oci.h"
 
@@ -889,9 +892,15 @@ int oci_unpack_rootfs(const char *tarball, const char *root, err_t *e)
     unpack u = {.root = root, .rootfd = -1};
     int rc = lazy_archive_load(e);
     if (rc < 0) return rc;
-    int fd = open(tarball, O_RDONLY | O_CLOEXEC);
+    /* non-blocking: a FIFO named as a tarball must not hang the import */
+    int fd = open(tarball, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return err_sys(e, errno, "open tarball \"%s\"", tarball);
-    if ((u.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+    struct stat st;
+    if (fstat(fd, &st) < 0 || fcntl(fd, F_SETFL, 0) < 0)
+        rc = err_sys(e, errno, "open");
+    else if (!S_ISREG(st.st_mode)) /* a device would be read without end, or as a tar */
+        rc = err_make(e, ERR_INVAL, "not a regular file");
+    if (rc == 0 && (u.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         rc = err_sys(e, errno, "open \"%s\"", root);
     if (rc == 0) rc = unpack_into(&u, fd, ANY_TAR, e);
     if (u.rootfd >= 0) close(u.rootfd);

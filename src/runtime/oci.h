@@ -97,7 +97,17 @@ bool oci_str_in(const char *s, const char *const *list, size_t n);
  * ACLs and file capabilities in the tar are not restored. An entry whose
  * path or hard link target is absolute, has a ".." component or goes
  * through a symlink is refused (-ERR_INVAL naming the entry) and the import
- * fails. Imports into one home are serialized by a lock on
+ * fails, as is a hard link carrying data; hard links never follow a
+ * symlink. Any write error (a full disk included) or writer warning fails
+ * the layer, which is then removed: a layer is stored under its digest
+ * only when whole. Setuid/setgid bits are kept.
+ *
+ * The layout is untrusted: its files (oci-layout, index.json, blobs) are
+ * opened beneath `layout` one component at a time, never through a symlink
+ * (-ERR_PERM "refused: a symlink"), and must be regular files (a FIFO or
+ * device is refused before it is read); its JSON files, manifests, indexes
+ * and configs are at most OCI_JSON_MAX bytes. No error quotes the bytes of
+ * a file it read. Imports into one home are serialized by a lock on
  * $home/layers/.lock; a failed import removes every layer it added, so on
  * failure nothing new remains in the store. Needs root (or uid_base 0) to
  * set owners and trusted xattrs.
@@ -120,7 +130,8 @@ int oci_import_with(const char *home, const char *layout, const char *tag, uint3
  * device nodes and sockets are skipped, owners are the tar's (no uid_base
  * shift) and setuid/setgid bits are kept; ".wh." names are ordinary files.
  * Any write error, a full disk included, fails it; root is then left with
- * what was written, for the caller to remove. */
+ * what was written, for the caller to remove. A tarball that is not a
+ * regular file (a FIFO, a device) is -ERR_INVAL, before anything is read. */
 int oci_unpack_rootfs(const char *tarball, const char *root, err_t *e);
 
 /* Writes im's description (digest, layers, config) as JSON to path,

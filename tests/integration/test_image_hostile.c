@@ -570,8 +570,13 @@ static void test_layout_reads_nothing_of_the_host(void **state)
     write_file(secret, SECRET ":$6$salt$hash:19000:0:99999:7:::\n");
     chmod(secret, 0600);
 
-    /* a plain file given as a tarball */
+    /* a plain file given as a tarball; a FIFO and a device (no hang, no
+     * endless read, no empty image from /dev/zero's zero blocks) */
     expect_refused_quietly(secret, "plain", NULL);
+    snprintf(p, sizeof p, "%s/fifo.tar", work);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    expect_refused_quietly(p, "fifo", "not a regular file");
+    expect_refused_quietly("/dev/zero", "zero", "not a regular file");
 
     /* index.json, then oci-layout, a symlink to the secret */
     snprintf(lay, sizeof lay, "%s/layout-sym", work);
