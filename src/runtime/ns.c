@@ -185,14 +185,17 @@ static __attribute__((noreturn)) void slirp_child(launch *l, pid_t pid, int read
     /* Nothing else: holding the exit pipe's write end (or the agent's ready
      * pipe) itself would keep slirp4netns alive after the box is gone. */
     syscall(SYS_close_range, 5, ~0U, 0);
-    execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--exit-fd=3",
-           "--ready-fd=4", p, "tap0", (char *)NULL);
+    execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+           "--exit-fd=3", "--ready-fd=4", p, "tap0", (char *)NULL);
     _exit(127);
 }
 
 /* User-mode networking: slirp4netns gives the box a tap0 with a NAT to the
- * host (the host's loopback is 10.0.2.2 from inside), then waits for EOF on
- * its exit pipe, whose only write end the agent holds. */
+ * outside, then waits for EOF on its exit pipe, whose only write end the
+ * agent holds. Never the host's loopback (--disable-host-loopback): through
+ * the gateway 10.0.2.2 a box would otherwise reach every service bound to
+ * 127.0.0.1, `boxlet serve` included. Host ports a box may reach go through
+ * the relay (start_relay). */
 static void start_network(launch *l, pid_t pid)
 {
     int rp[2];
