@@ -60,6 +60,7 @@ enum {
     OPT_OBSERVER,
     OPT_STDOUT_OFFSET,
     OPT_STDERR_OFFSET,
+    OPT_HOST_PORT,
 };
 
 /* ---- common.c: messages, usage, numbers, runtime ------------------------ */
@@ -111,6 +112,7 @@ void cli_strv_free(struct cli_strv *s);
 struct cli_box_args {
     boxlet_box_opts o;
     struct cli_strv env, labels;
+    unsigned host_ports[32]; /* --host-port, repeatable */
 };
 #define CLI_ENV_LONGOPTS                                                                           \
     {"env", required_argument, NULL, 'e'}, {"workdir", required_argument, NULL, 'w'},              \
@@ -122,6 +124,7 @@ struct cli_box_args {
         {"cpus", required_argument, NULL, OPT_CPUS}, {"pids", required_argument, NULL, OPT_PIDS},  \
         {"network", required_argument, NULL, OPT_NETWORK},                                         \
         {"label", required_argument, NULL, OPT_LABEL},                                             \
+        {"host-port", required_argument, NULL, OPT_HOST_PORT},                                     \
     {                                                                                              \
         "rm", no_argument, NULL, OPT_RM                                                            \
     }

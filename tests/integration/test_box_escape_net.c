@@ -10,6 +10,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -66,7 +67,7 @@ static void *greet_loop(void *arg)
         int n = snprintf(msg, sizeof msg, "hello from port %d\n", g->port);
         ssize_t w = write(c, msg, (size_t)n);
         (void)w;
-        shutdown(c, SHUT_WR); /* the box reads to EOF; the socket stays counted until it closes */
+        close(c);
     }
     return NULL;
 }
@@ -105,6 +106,35 @@ static void host_address(char *out, size_t n)
     freeifaddrs(all);
 }
 
+/* Whether a relay for host port `port` runs (its argv ends with it). */
+static bool relay_running(int port)
+{
+    char want[16];
+    snprintf(want, sizeof want, "%d", port);
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    bool found = false;
+    while (d && !found && (de = readdir(d))) {
+        char p[64], args[512];
+        snprintf(p, sizeof p, "/proc/%s/cmdline", de->d_name);
+        FILE *f = fopen(p, "r");
+        if (!f) continue;
+        size_t n = fread(args, 1, sizeof args - 1, f);
+        fclose(f);
+        args[n] = '\0';
+        size_t at = strlen(args) + 1; /* argv[1] */
+        if (at >= n || strcmp(args + at, "--relay") != 0) continue;
+        while (n > 0 && args[n - 1] == '\0')
+            n--;
+        size_t last = n;
+        while (last > 0 && args[last - 1] != '\0')
+            last--;
+        found = strcmp(args + last, want) == 0;
+    }
+    if (d) closedir(d);
+    return found;
+}
+
 static void need_slirp(void)
 {
     if (system("command -v slirp4netns >/dev/null") != 0)
@@ -113,15 +143,14 @@ static void need_slirp(void)
 
 /* Python run in the box: connect to each HOST:PORT argument, print
  * "HOST:PORT ok <greeting>" or "HOST:PORT failed <error>". */
-static const char connect_py[] =
-    "import socket, sys\n"
-    "for a in sys.argv[1:]:\n"
-    "    h, p = a.rsplit(':', 1)\n"
-    "    try:\n"
-    "        s = socket.create_connection((h, int(p)), 5)\n"
-    "        print(a, 'ok', s.makefile().readline().strip())\n"
-    "    except Exception as e:\n"
-    "        print(a, 'failed', e)\n";
+static const char connect_py[] = "import socket, sys\n"
+                                 "for a in sys.argv[1:]:\n"
+                                 "    h, p = a.rsplit(':', 1)\n"
+                                 "    try:\n"
+                                 "        s = socket.create_connection((h, int(p)), 5)\n"
+                                 "        print(a, 'ok', s.makefile().readline().strip())\n"
+                                 "    except Exception as e:\n"
+                                 "        print(a, 'failed', e)\n";
 
 static char *try_connect(boxlet_box *b, const char *targets)
 {
@@ -179,10 +208,122 @@ static void gateway_does_not_reach_host_loopback(void **state)
     boxlet_box_free(b);
 }
 
+/* Allowed: port A. The box reaches A at host.boxlet.internal, and neither
+ * B (also on the host's loopback) there, nor A or B through the gateway;
+ * the same holds for a box without outbound networking. */
+static void only_allowed_host_ports_are_relayed(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    need_slirp();
+    greeter a, b;
+    greeter_start(&a, htonl(INADDR_LOOPBACK));
+    greeter_start(&b, htonl(INADDR_LOOPBACK));
+    unsigned ports[] = {(unsigned)a.port};
+    for (int network = 1; network >= 0; network--) {
+        boxlet_box_opts o;
+        boxlet_box_opts_init(&o);
+        o.network = network;
+        o.host_ports = ports;
+        o.nhost_ports = 1;
+        boxlet_box *box = box_up(&env, &o);
+        char targets[256], want[128];
+        snprintf(targets, sizeof targets,
+                 "host.boxlet.internal:%d host.boxlet.internal:%d 10.0.2.254:%d 10.0.2.2:%d "
+                 "10.0.2.2:%d",
+                 a.port, b.port, a.port, a.port, b.port);
+        char *out = try_connect(box, targets);
+        snprintf(want, sizeof want, "host.boxlet.internal:%d ok hello from port %d", a.port,
+                 a.port);
+        assert_non_null(strstr(out, want));
+        snprintf(want, sizeof want, "10.0.2.254:%d ok hello from port %d", a.port, a.port);
+        assert_non_null(strstr(out, want));
+        snprintf(want, sizeof want, "host.boxlet.internal:%d failed", b.port);
+        assert_non_null(strstr(out, want));
+        snprintf(want, sizeof want, "10.0.2.2:%d failed", a.port);
+        assert_non_null(strstr(out, want));
+        snprintf(want, sizeof want, "10.0.2.2:%d failed", b.port);
+        assert_non_null(strstr(out, want));
+        free(out);
+        assert_true(relay_running(a.port));
+        boxlet_box_remove(box, 1);
+        boxlet_box_free(box);
+        for (int i = 0; relay_running(a.port); i++) { /* it ends with the box */
+            assert_true(i < 100);
+            usleep(50000);
+        }
+    }
+    assert_int_equal(atomic_load(&b.accepted), 0);
+    greeter_stop(&a);
+    greeter_stop(&b);
+}
+
+/* The box opens 200 connections at once and holds them: the relay serves
+ * at most 64 of them (the others wait unanswered in its backlog or fail),
+ * and once the box lets go, a new connection goes through again. */
+static void relay_caps_connections(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    greeter a;
+    greeter_start(&a, htonl(INADDR_LOOPBACK));
+    unsigned ports[] = {(unsigned)a.port};
+    boxlet_box_opts o;
+    boxlet_box_opts_init(&o);
+    o.host_ports = ports;
+    o.nhost_ports = 1;
+    boxlet_box *box = box_up(&env, &o);
+    char script[1024];
+    snprintf(script, sizeof script,
+             "import select, socket, time\n"
+             "held = []\n"
+             "for i in range(200):\n"
+             "    s = socket.socket(); s.setblocking(False)\n"
+             "    s.connect_ex(('host.boxlet.internal', %d)); held.append(s)\n"
+             "greeted, deadline = set(), time.time() + 5\n"
+             "while time.time() < deadline:\n"
+             "    r, _, _ = select.select([s for s in held if s not in greeted], [], [], 0.2)\n"
+             "    for s in r:\n"
+             "        try:\n"
+             "            if s.recv(100).startswith(b'hello'): greeted.add(s)\n"
+             "        except OSError: pass\n"
+             "print('greeted', len(greeted))\n"
+             "for s in held: s.close()\n",
+             a.port);
+    boxlet_cmd *c = boxlet_cmd_new("python3", "-c", script, NULL);
+    boxlet_exit st;
+    char *out = NULL, *err = NULL;
+    assert_int_equal(boxlet_run(box, c, 1u << 20, &st, &out, NULL, &err, NULL), BOXLET_OK);
+    boxlet_cmd_free(c);
+    printf("%s%s", out, err);
+    int greeted = -1;
+    const char *g = strstr(out, "greeted ");
+    if (g) greeted = atoi(g + 8);
+    free(out);
+    free(err);
+    assert_true(greeted >= 1 && greeted <= 64);
+    char targets[64], want[96];
+    snprintf(targets, sizeof targets, "host.boxlet.internal:%d", a.port);
+    snprintf(want, sizeof want, "%s ok hello from port %d", targets, a.port);
+    for (int i = 0; i < 50; i++) { /* the relay frees slots as the box's closes reach it */
+        out = try_connect(box, targets);
+        bool ok = strstr(out, want) != NULL;
+        free(out);
+        if (ok) break;
+        assert_true(i < 49);
+        usleep(100000);
+    }
+    greeter_stop(&a);
+    boxlet_box_remove(box, 1);
+    boxlet_box_free(box);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gateway_does_not_reach_host_loopback),
+        cmocka_unit_test(only_allowed_host_ports_are_relayed),
+        cmocka_unit_test(relay_caps_connections),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
