@@ -281,6 +281,10 @@ static int run(agent_t *ag)
 
 int main(int argc, char **argv)
 {
+    /* Not dumpable: box root (which has no CAP_SYS_PTRACE) cannot ptrace the
+     * agent nor open its /proc/1/fd, mem, environ... Executions are not
+     * affected: execve makes an ordinary program dumpable again. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc > 1 && strcmp(argv[1], "--relay") == 0) return relay_main(argc, argv);
     agent_t ag = {0};
     int ready_fd = -1;

@@ -305,8 +305,9 @@ static int loop(relay_t *r)
 int relay_main(int argc, char **argv)
 {
     if (argc < 6 || argc - 5 > RELAY_MAX_PORTS) {
-        fprintf(stderr, "usage: boxlet-agent --relay EXIT_FD READY_FD NETNS_FD PORT... "
-                        "(at most %d ports)\n",
+        fprintf(stderr,
+                "usage: boxlet-agent --relay EXIT_FD READY_FD NETNS_FD PORT... "
+                "(at most %d ports)\n",
                 RELAY_MAX_PORTS);
         return 2;
     }

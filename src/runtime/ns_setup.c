@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -26,17 +27,33 @@
 static const char *const host_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
                                         "/lib32", "/lib64", "/libx32"};
 
+/* The overlay's options name the layers as the init stages them
+ * (stage_layers): l0, l1, ... and b/upper, b/work, relative to the staging
+ * directory, so the box's mountinfo shows no host path. */
+static void staged_overlay_opts(setup_plan *p)
+{
+    size_t n = (size_t)snprintf(p->overlay_opts, sizeof p->overlay_opts, "lowerdir=l0");
+    int layer = 1;
+    for (const char *c = p->lower; *c && n < sizeof p->overlay_opts - 16; c++)
+        if (*c == ':')
+            n += (size_t)snprintf(p->overlay_opts + n, sizeof p->overlay_opts - n, ":l%d", layer++);
+    snprintf(p->overlay_opts + n, sizeof p->overlay_opts - n, ",upperdir=b/upper,workdir=b/work%s",
+             p->userns ? ",userxattr" : "");
+}
+
 int setup_plan_make(const box_spec *s, setup_plan *p, err_t *e)
 {
     memset(p, 0, sizeof *p);
     p->userns = s->uid_count > 0;
     snprintf(p->root, sizeof p->root, "%s/root", s->dir);
-    int n = snprintf(p->overlay_opts, sizeof p->overlay_opts,
-                     "lowerdir=%s,upperdir=%s/upper,workdir=%s/work%s", s->rootfs, s->dir, s->dir,
-                     p->userns ? ",userxattr" : "");
-    if (n >= (int)sizeof p->overlay_opts || strchr(s->rootfs, ',') || strchr(s->dir, ','))
+    int n = snprintf(p->lower, sizeof p->lower, "%s", s->rootfs);
+    if (n >= (int)sizeof p->lower || strchr(s->rootfs, ',') || strlen(s->dir) >= PATH_MAX - 16)
         return err_make(e, ERR_INVAL, "box paths \"%s\" / \"%s\": too long or contain ','",
                         s->rootfs, s->dir);
+    snprintf(p->box_dir, sizeof p->box_dir, "%s", s->dir);
+    staged_overlay_opts(p);
+    snprintf(p->ping_range, sizeof p->ping_range, "0 %u",
+             p->userns ? s->uid_count - 1 : 2147483647u);
     for (size_t i = 0; s->host_binds && i < sizeof host_dirs / sizeof *host_dirs; i++) {
         struct stat st;
         if (lstat(host_dirs[i], &st) == 0 && S_ISDIR(st.st_mode)) /* symlinks live in the image */
@@ -151,31 +168,139 @@ static void make_run(const setup_plan *p)
     bind_file(p, p->agent, "/run/boxlet-agent", true);
 }
 
+static const char *const etc_files[] = {"hostname", "hosts", "resolv.conf"};
+#define ETC_FILE_MAX 4096
+
 static void make_etc(const setup_plan *p)
 {
-    static const char *const files[] = {"hostname", "hosts", "resolv.conf"};
     char src[PATH_MAX + 32], rel[64];
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        snprintf(src, sizeof src, "%s/%s", p->etc_dir, files[i]);
-        snprintf(rel, sizeof rel, "/etc/%s", files[i]);
+    for (size_t i = 0; i < sizeof etc_files / sizeof *etc_files; i++) {
+        snprintf(src, sizeof src, "%s/%s", p->etc_dir, etc_files[i]);
+        snprintf(rel, sizeof rel, "/etc/%s", etc_files[i]);
         bind_file(p, src, rel, false);
+    }
+}
+
+/* The staging directory: a tmpfs over the box's etc/ in this (private)
+ * mount namespace, holding copies of the generated /etc files and binds of
+ * the overlay's layers under neutral names. What the box's mountinfo shows
+ * of them (the overlay's options, the root of each /etc bind) is then a
+ * name in that tmpfs, never a path under the host's $BOXLET_HOME; the
+ * staging mounts vanish with the host's root at pivot_root. */
+static void stage_etc(const setup_plan *p)
+{
+    char text[sizeof etc_files / sizeof *etc_files][ETC_FILE_MAX], path[PATH_MAX + 32];
+    ssize_t len[sizeof etc_files / sizeof *etc_files];
+    for (size_t i = 0; i < sizeof etc_files / sizeof *etc_files; i++) {
+        snprintf(path, sizeof path, "%s/%s", p->etc_dir, etc_files[i]);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        len[i] = fd < 0 ? -1 : read(fd, text[i], sizeof text[i]);
+        if (len[i] < 0) fail(p, "read \"%s\"", path);
+        close(fd);
+    }
+    if (mount("tmpfs", p->etc_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=1m") <
+        0)
+        fail(p, "mount the staging tmpfs on \"%s\"", p->etc_dir);
+    for (size_t i = 0; i < sizeof etc_files / sizeof *etc_files; i++) {
+        snprintf(path, sizeof path, "%s/%s", p->etc_dir, etc_files[i]);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, text[i], (size_t)len[i]) != len[i]) fail(p, "write \"%s\"", path);
+        close(fd);
+    }
+}
+
+static void stage_bind(const setup_plan *p, const char *src, const char *name)
+{
+    char dst[PATH_MAX + 32];
+    snprintf(dst, sizeof dst, "%s/%s", p->etc_dir, name);
+    if (mkdir(dst, 0755) < 0) fail(p, "create directory \"%s\"", dst);
+    if (mount(src, dst, NULL, MS_BIND, NULL) < 0) fail(p, "bind \"%s\" on \"%s\"", src, dst);
+}
+
+static void stage_layers(const setup_plan *p)
+{
+    char lower[sizeof p->lower], name[16];
+    snprintf(lower, sizeof lower, "%s", p->lower);
+    int i = 0;
+    for (char *save = NULL, *l = strtok_r(lower, ":", &save); l; l = strtok_r(NULL, ":", &save)) {
+        snprintf(name, sizeof name, "l%d", i++);
+        stage_bind(p, l, name);
+    }
+    stage_bind(p, p->box_dir, "b"); /* upper and work: one mount, as overlayfs wants */
+    if (chdir(p->etc_dir) < 0) fail(p, "chdir \"%s\"", p->etc_dir);
+}
+
+/* Unprivileged ping (ICMP datagram sockets) for every group of the box,
+ * as boxes have no CAP_NET_RAW. Best effort: a box works without it. */
+static void allow_ping(const setup_plan *p)
+{
+    char path[PATH_MAX + 64];
+    at(path, sizeof path, p, "/proc/sys/net/ipv4/ping_group_range");
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, p->ping_range, strlen(p->ping_range)) < 0)
+        fprintf(stderr, "boxlet: set ping_group_range \"%s\": %s\n", p->ping_range,
+                strerror(errno));
+    if (fd >= 0) close(fd);
+}
+
+/* As runc: kernel files that leak host state or offer host-wide knobs are
+ * masked (a file by /dev/null, a directory by an empty read-only tmpfs);
+ * kernel tunables are read-only. Paths this kernel lacks are skipped. */
+static const char *const masked_files[] = {
+    "/proc/kcore",       "/proc/keys",        "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/kallsyms",
+};
+static const char *const masked_dirs[] = {
+    "/proc/acpi", "/proc/asound", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+static void mask_paths(const setup_plan *p)
+{
+    const unsigned long hard = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    char dst[PATH_MAX + 64];
+    struct stat st;
+    for (size_t i = 0; i < sizeof masked_files / sizeof *masked_files; i++) {
+        at(dst, sizeof dst, p, masked_files[i]);
+        if (lstat(dst, &st) == 0 && mount("/dev/null", dst, NULL, MS_BIND, NULL) < 0)
+            fail(p, "mask \"%s\"", dst);
+    }
+    for (size_t i = 0; i < sizeof masked_dirs / sizeof *masked_dirs; i++) {
+        at(dst, sizeof dst, p, masked_dirs[i]);
+        if (lstat(dst, &st) == 0 &&
+            mount("tmpfs", dst, "tmpfs", MS_RDONLY | hard, "mode=555,size=4k") < 0)
+            fail(p, "mask \"%s\"", dst);
+    }
+    for (size_t i = 0; i < sizeof readonly_paths / sizeof *readonly_paths; i++) {
+        at(dst, sizeof dst, p, readonly_paths[i]);
+        if (lstat(dst, &st) < 0) continue;
+        if (mount(dst, dst, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+            mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | hard, NULL) < 0)
+            fail(p, "make \"%s\" read-only", dst);
     }
 }
 
 static void build_root(const setup_plan *p)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail(p, "make / private");
+    stage_etc(p);
+    stage_layers(p);
     if (mount("overlay", p->root, "overlay", 0, p->overlay_opts) < 0)
-        fail(p, "mount overlay on \"%s\" (%s)", p->root, p->overlay_opts);
+        fail(p, "mount overlay on \"%s\" (%s; lower layers \"%s\")", p->root, p->overlay_opts,
+             p->lower);
     for (int i = 0; i < p->nbinds; i++)
         bind_ro(p, p->bind_src[i], p->bind_src[i]);
     do_mount(p, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    allow_ping(p);
     make_dev(p);
     char sys[PATH_MAX + 64];
     at(sys, sizeof sys, p, "/sys");
     mkdir(sys, 0755);
     /* Best effort: a read-only sysfs; a box works without one. */
     mount("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    mask_paths(p);
     do_mount(p, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
     make_run(p);
     make_etc(p);
@@ -221,6 +346,8 @@ static void redirect_stdio(const setup_plan *p)
 static void lock_down(const setup_plan *p)
 {
     err_t e;
+    struct rlimit none = {0, 0}; /* no core dumps: a hard 0 the box cannot raise */
+    if (setrlimit(RLIMIT_CORE, &none) < 0) fail(p, "set RLIMIT_CORE to 0");
     if (security_drop_caps(&e) < 0 || security_no_new_privs(&e) < 0 ||
         security_seccomp(p->seccomp, &e) < 0) {
         errno = 0;

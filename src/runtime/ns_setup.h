@@ -15,12 +15,15 @@
 
 typedef struct setup_plan {
     bool userns;
-    char root[PATH_MAX]; /* merged root mount point */
-    char overlay_opts[3 * PATH_MAX + 64];
+    char root[PATH_MAX];                  /* merged root mount point */
+    char overlay_opts[3 * PATH_MAX + 64]; /* paths relative to the staging dir */
+    char lower[2 * PATH_MAX];             /* the image's layers, ':'-separated (host paths) */
+    char box_dir[PATH_MAX];               /* holds upper/ and work/ */
+    char ping_range[32];                  /* net.ipv4.ping_group_range: the box's gids */
     int nbinds;
     char bind_src[SETUP_MAX_BINDS][64]; /* host dirs of the `host` image, e.g. "/usr" */
     char run_dir[PATH_MAX];             /* host side of /run/boxlet */
-    char etc_dir[PATH_MAX];             /* generated hostname, hosts, resolv.conf */
+    char etc_dir[PATH_MAX];             /* generated hostname, hosts, resolv.conf; staging */
     char agent[PATH_MAX];               /* boxlet-agent on the host */
     char log[PATH_MAX];                 /* the agent's stdout/stderr */
     char hostname[65];
