@@ -195,8 +195,11 @@ static void link_accept(relay_t *r, listener_t *ls)
     r->links = l;
     /* Edge-triggered: each event runs the link until nothing moves, so an
      * end that hung up while its buffer waits cannot wake us in a loop. */
-    watch(r, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &l->e[0]);
-    watch(r, EPOLL_CTL_ADD, h, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &l->e[1]);
+    const uint32_t ev = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    struct epoll_event e0 = {.events = ev, .data.ptr = &l->e[0]};
+    struct epoll_event e1 = {.events = ev, .data.ptr = &l->e[1]};
+    if (epoll_ctl(r->ep, EPOLL_CTL_ADD, c, &e0) < 0 || epoll_ctl(r->ep, EPOLL_CTL_ADD, h, &e1) < 0)
+        l->dead = true; /* out of kernel memory: this connection only; reaped this turn */
     if (++r->nlinks >= RELAY_MAX_LINKS) set_accepting(r, false);
 }
 

@@ -318,12 +318,94 @@ static void relay_caps_connections(void **state)
     boxlet_box_free(box);
 }
 
+static bool write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0) return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Echoes one connection until its EOF, then closes. */
+static void *echo_once(void *arg)
+{
+    greeter *g = arg;
+    struct pollfd p = {.fd = g->fd, .events = POLLIN};
+    if (poll(&p, 1, 30000) != 1) return NULL;
+    int c = accept(g->fd, NULL, NULL);
+    if (c < 0) return NULL;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(c, buf, sizeof buf)) > 0 && write_all(c, buf, (size_t)n)) {
+    }
+    close(c);
+    return NULL;
+}
+
+/* 8 MiB through the relay and back: every byte in order, and the box's
+ * half-close reaches the host (the echo ends, so the box reads its EOF). */
+static void relay_carries_bytes_both_ways(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    greeter g;
+    memset(&g, 0, sizeof g);
+    g.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(g.fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(g.fd, (struct sockaddr *)&a, &len);
+    listen(g.fd, 4);
+    pthread_t t;
+    pthread_create(&t, NULL, echo_once, &g);
+    unsigned ports[] = {ntohs(a.sin_port)};
+    boxlet_box_opts o;
+    boxlet_box_opts_init(&o);
+    o.host_ports = ports;
+    o.nhost_ports = 1;
+    boxlet_box *box = box_up(&env, &o);
+    char script[1024];
+    snprintf(script, sizeof script,
+             "import hashlib, os, socket, threading\n"
+             "data = os.urandom(8 << 20)\n"
+             "s = socket.create_connection(('host.boxlet.internal', %u), 10)\n"
+             "s.settimeout(60)\n"
+             "def send():\n"
+             "    s.sendall(data); s.shutdown(socket.SHUT_WR)\n"
+             "t = threading.Thread(target=send); t.start()\n"
+             "got = bytearray()\n"
+             "while True:\n"
+             "    b = s.recv(1 << 16)\n"
+             "    if not b: break\n"
+             "    got += b\n"
+             "t.join()\n"
+             "print('echoed', len(got), got == data)\n",
+             ports[0]);
+    boxlet_cmd *c = boxlet_cmd_new("python3", "-c", script, NULL);
+    boxlet_exit st;
+    char *out = NULL, *err = NULL;
+    assert_int_equal(boxlet_run(box, c, 1u << 20, &st, &out, NULL, &err, NULL), BOXLET_OK);
+    boxlet_cmd_free(c);
+    printf("%s%s", out, err);
+    assert_non_null(strstr(out, "echoed 8388608 True\n"));
+    free(out);
+    free(err);
+    pthread_join(t, NULL);
+    close(g.fd);
+    boxlet_box_remove(box, 1);
+    boxlet_box_free(box);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gateway_does_not_reach_host_loopback),
         cmocka_unit_test(only_allowed_host_ports_are_relayed),
         cmocka_unit_test(relay_caps_connections),
+        cmocka_unit_test(relay_carries_bytes_both_ways),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
