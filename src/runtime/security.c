@@ -162,7 +162,7 @@ static const struct sock_fprog personality_filter = {
 static int deny_vsock(scmp_filter_ctx ctx)
 {
     return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
-                            SCMP_A0(SCMP_CMP_EQ, AF_VSOCK));
+                            SCMP_A0(SCMP_CMP_EQ, AF_VSOCK, 0));
 }
 
 /* clone with any namespace flag; clone3 cannot be filtered by its flags
