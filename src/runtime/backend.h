@@ -17,19 +17,20 @@
 
 typedef struct box_spec {
     const char *id;
-    const char *hostname;       /* the box's name, as its hostname */
-    const char *dir;            /* the box's directory: $BOXLET_HOME/boxes/<id> */
-    const char *rootfs;         /* the image's root filesystem (lower layer) */
-    bool host_binds;            /* the `host` image: bind the host's /usr, /bin, ... */
-    const char *agent_path;     /* boxlet-agent on the host */
-    uint64_t memory_bytes;      /* 0 = no limit */
-    double cpus;                /* 0 = no limit */
-    uint32_t pids_max;          /* 0 = no limit */
-    bool network;               /* outbound networking (else loopback only) */
-    const unsigned *host_ports; /* host loopback ports the box may reach (relay.c) */
-    size_t nhost_ports;
-    uint32_t uid_base; /* box uid 0 = this host uid; 0 = no user namespace */
+    const char *hostname;   /* the box's name, as its hostname */
+    const char *dir;        /* the box's directory: $BOXLET_HOME/boxes/<id> */
+    const char *rootfs;     /* the image's root filesystem (lower layer) */
+    bool host_binds;        /* the `host` image: bind the host's /usr, /bin, ... */
+    const char *agent_path; /* boxlet-agent on the host */
+    uint64_t memory_bytes;  /* 0 = no limit */
+    double cpus;            /* 0 = no limit */
+    uint32_t pids_max;      /* 0 = no limit */
+    bool network;           /* outbound networking (else loopback only) */
+    uint32_t uid_base;      /* box uid 0 = this host uid; 0 = no user namespace */
     uint32_t uid_count;
+    /* Host loopback ports the box may reach (src/agent/relay.c). */
+    const unsigned *host_ports;
+    size_t nhost_ports;
 } box_spec;
 
 typedef struct box_proc {

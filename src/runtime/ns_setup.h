@@ -17,7 +17,7 @@ typedef struct setup_plan {
     bool userns;
     char root[PATH_MAX];                  /* merged root mount point */
     char overlay_opts[3 * PATH_MAX + 64]; /* paths relative to the staging dir */
-    char lower[2 * PATH_MAX];             /* the image's layers, ':'-separated (host paths) */
+    char lower[3 * PATH_MAX];             /* the image's layers, ':'-separated (host paths) */
     char box_dir[PATH_MAX];               /* holds upper/ and work/ */
     char ping_range[32];                  /* net.ipv4.ping_group_range: the box's gids */
     int nbinds;
