@@ -116,6 +116,14 @@ typedef struct boxlet_box_opts {
     const char *const *labels;     /* KEY=VALUE, informational */
     size_t nlabels;
     int auto_remove; /* remove the box when it stops */
+    /* TCP ports of the host's loopback the box may reach, at
+     * host.boxlet.internal (10.0.2.254) on the same port; every other host
+     * loopback port stays closed to it (docs/security.md, "Network"). At
+     * most 32, each 1..65535, no duplicates; works with or without
+     * `network`. Local runtimes only for now: a remote one answers
+     * BOXLET_EINVAL. */
+    const unsigned int *host_ports;
+    size_t nhost_ports;
 } boxlet_box_opts;
 
 /* Sets o to the defaults (image "host", no limits, network disabled). */

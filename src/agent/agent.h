@@ -219,4 +219,8 @@ typedef struct user_ids {
 } user_ids;
 int users_resolve(const char *spec, user_ids *out, err_t *e);
 
+/* relay.c: `boxlet-agent --relay ...`, the host side of a box's allowed
+ * host ports; returns the process's exit code. */
+int relay_main(int argc, char **argv);
+
 #endif

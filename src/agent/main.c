@@ -42,7 +42,10 @@ static const char usage[] =
     "  --drain MS             leader dead, pipes held open: exit after MS (1000)\n"
     "  --max-execs N          executions kept per box (1024)\n"
     "  --retain BYTES         default output bytes kept per stream (1048576)\n"
-    "  --help, --version\n";
+    "  --help, --version\n"
+    "\n"
+    "boxlet-agent --relay EXIT_FD READY_FD NETNS_FD PORT... runs on the host instead:\n"
+    "the relay of a box's allowed host ports (see src/agent/relay.c).\n";
 
 static int64_t num(const char *opt, const char *s)
 {
@@ -294,6 +297,11 @@ static int run(agent_t *ag)
 
 int main(int argc, char **argv)
 {
+    /* Not dumpable: box root (which has no CAP_SYS_PTRACE) cannot ptrace the
+     * agent nor open its /proc/1/fd, mem, environ... Executions are not
+     * affected: execve makes an ordinary program dumpable again. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (argc > 1 && strcmp(argv[1], "--relay") == 0) return relay_main(argc, argv);
     agent_t ag = {0};
     int ready_fd = -1, listen_fd = -1;
     parse_args(argc, argv, &ag.o, &ready_fd, &listen_fd);

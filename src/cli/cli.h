@@ -70,6 +70,7 @@ enum {
     OPT_ENV_FILE,
     OPT_MAX_LIFETIME,
     OPT_FORMAT,
+    OPT_HOST_PORT,
 };
 
 /* ---- common.c: messages, usage, numbers, runtime ------------------------ */
@@ -138,6 +139,7 @@ void cli_strv_free(struct cli_strv *s);
 struct cli_box_args {
     boxlet_box_opts o;
     struct cli_strv env, labels;
+    unsigned host_ports[32]; /* --host-port, repeatable */
 };
 #define CLI_ENV_LONGOPTS                                                                           \
     {"env", required_argument, NULL, 'e'}, {"env-file", required_argument, NULL, OPT_ENV_FILE},    \
@@ -150,6 +152,7 @@ struct cli_box_args {
         {"cpus", required_argument, NULL, OPT_CPUS}, {"pids", required_argument, NULL, OPT_PIDS},  \
         {"network", required_argument, NULL, OPT_NETWORK},                                         \
         {"label", required_argument, NULL, OPT_LABEL},                                             \
+        {"host-port", required_argument, NULL, OPT_HOST_PORT},                                     \
     {                                                                                              \
         "rm", no_argument, NULL, OPT_RM                                                            \
     }

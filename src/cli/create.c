@@ -22,6 +22,9 @@ static const char usage[] =
     "      --cpus N          CPU limit, fractions allowed (0 = none)\n"
     "      --pids N          process limit (0 = the default, 4096)\n"
     "      --network MODE    enabled (outbound) or disabled (loopback only, default)\n"
+    "      --host-port PORT  let the box reach the host's 127.0.0.1:PORT at\n"
+    "                        host.boxlet.internal:PORT (repeatable; nothing else of\n"
+    "                        the host's loopback is reachable)\n"
     "      --label K=V       an informational label (repeatable)\n"
     "      --rm              remove the box when it stops\n"
     "  -h, --help            show this help\n";

@@ -1,6 +1,6 @@
 /* options — the options shared by several verbs, turned into library
  * objects: box options (--name, --memory, --cpus, --pids, --network,
- * --label, --rm, and -e/-w/-u as the box's defaults) for run and create,
+ * --host-port, --label, --rm, and -e/-w/-u as the box's defaults) for run and create,
  * and command options (-e/-w/-u as the command's own, --timeout, -t, -i, -d)
  * for run and exec, ending in a boxlet_cmd. It also holds the step both run
  * and exec take once the command started: follow it attached or detached. */
@@ -108,6 +108,21 @@ static int parse_network(const char *arg, int *out)
     return -1;
 }
 
+static int host_port(struct cli_box_args *a, const char *arg)
+{
+    unsigned long long n;
+    size_t max = sizeof a->host_ports / sizeof *a->host_ports;
+    if (cli_parse_ull("--host-port", arg, 65535, &n) < 0) return -1;
+    if (n == 0 || a->o.nhost_ports == max) {
+        cli_warn(n == 0 ? "invalid --host-port 0: a port is 1..65535"
+                        : "--host-port: at most 32 ports");
+        return -1;
+    }
+    a->host_ports[a->o.nhost_ports++] = (unsigned)n;
+    a->o.host_ports = a->host_ports;
+    return 1;
+}
+
 static int box_limit(struct cli_box_args *a, int opt, const char *arg)
 {
     unsigned long long n;
@@ -142,6 +157,8 @@ int cli_box_opt(struct cli_box_args *a, int opt, const char *arg)
         return strv_push(&a->labels, strdup(arg)) < 0 ? -1 : 1;
     case OPT_NETWORK:
         return parse_network(arg, &a->o.network);
+    case OPT_HOST_PORT:
+        return host_port(a, arg);
     case OPT_RM:
         a->o.auto_remove = 1;
         return 1;

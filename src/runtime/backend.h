@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define BOX_MAX_HOST_PORTS 32 /* as many as the relay takes */
+
 typedef struct box_spec {
     const char *id;
     const char *hostname;   /* the box's name, as its hostname */
@@ -30,6 +32,9 @@ typedef struct box_spec {
      * when stored by older boxlet; newer ones keep their image's owners.
      * Either way they are mapped onto the box's range when it starts. */
     uint32_t legacy_uid_base;
+    /* Host loopback ports the box may reach (src/agent/relay.c). */
+    const unsigned *host_ports;
+    size_t nhost_ports;
 } box_spec;
 
 typedef struct box_proc {

@@ -23,6 +23,7 @@ void box_config_free(box_config *c)
     free(c->working_dir);
     free(c->user);
     free(c->rootfs);
+    free(c->host_ports);
     memset(c, 0, sizeof *c);
 }
 
@@ -46,6 +47,14 @@ int box_config_to_json(const box_config *c, char **out, err_t *e)
     if (o && c->rootfs &&
         (json_object_set_new(o, "rootfs", json_string(c->rootfs)) < 0 ||
          json_object_set_new(o, "host_binds", json_boolean(c->host_binds)) < 0)) {
+        json_decref(o);
+        o = NULL;
+    }
+    json_t *ports = c->nhost_ports ? json_array() : NULL; /* absent when none */
+    for (size_t i = 0; ports && i < c->nhost_ports; i++)
+        json_array_append_new(ports, json_integer(c->host_ports[i]));
+    if (!o) json_decref(ports);
+    if (o && c->nhost_ports && json_object_set_new(o, "host_ports", ports) < 0) {
         json_decref(o);
         o = NULL;
     }
@@ -76,6 +85,28 @@ static int get_strv(json_t *o, const char *key, char ***v, size_t *n, err_t *e)
     return 0;
 }
 
+static int get_ports(json_t *o, box_config *c, err_t *e)
+{
+    json_t *a = json_object_get(o, "host_ports"), *v;
+    size_t i;
+    if (!a || json_is_null(a)) return 0;
+    if (!json_is_array(a) || json_array_size(a) > BOX_MAX_HOST_PORTS)
+        return err_make(e, ERR_INVAL,
+                        "box config: \"host_ports\" must be an array of at most %d "
+                        "ports",
+                        BOX_MAX_HOST_PORTS);
+    if (!(c->host_ports = calloc(json_array_size(a) + 1, sizeof *c->host_ports)))
+        return err_make(e, ERR_NOMEM, "box config: out of memory");
+    json_array_foreach(a, i, v)
+    {
+        json_int_t p = json_integer_value(v);
+        if (!json_is_integer(v) || p < 1 || p > 65535)
+            return err_make(e, ERR_INVAL, "box config: \"host_ports\"[%zu]: want 1..65535", i);
+        c->host_ports[c->nhost_ports++] = (unsigned)p;
+    }
+    return 0;
+}
+
 static char *get_str(json_t *o, const char *key)
 {
     json_t *s = json_object_get(o, key);
@@ -94,6 +125,7 @@ int box_config_from_json(const char *text, box_config *c, err_t *e)
     int rc = get_strv(o, "env", &c->env, &c->nenv, e);
     if (rc == 0) rc = get_strv(o, "labels", &c->labels, &c->nlabels, e);
     if (rc == 0) rc = get_strv(o, "cmd", &c->cmd, &c->ncmd, e);
+    if (rc == 0) rc = get_ports(o, c, e);
     c->working_dir = get_str(o, "working_dir");
     c->user = get_str(o, "user");
     c->cpus = json_number_value(json_object_get(o, "cpus"));
@@ -119,6 +151,21 @@ static int check_kv(char **v, size_t n, const char *what, err_t *e)
     return 0;
 }
 
+static int check_ports(const box_config *c, err_t *e)
+{
+    if (c->nhost_ports > BOX_MAX_HOST_PORTS)
+        return err_make(e, ERR_INVAL, "host ports: %zu given, at most %d", c->nhost_ports,
+                        BOX_MAX_HOST_PORTS);
+    for (size_t i = 0; i < c->nhost_ports; i++) {
+        if (c->host_ports[i] < 1 || c->host_ports[i] > 65535)
+            return err_make(e, ERR_INVAL, "host port %u: want 1..65535", c->host_ports[i]);
+        for (size_t j = 0; j < i; j++)
+            if (c->host_ports[j] == c->host_ports[i])
+                return err_make(e, ERR_INVAL, "host port %u: given twice", c->host_ports[i]);
+    }
+    return 0;
+}
+
 int box_config_validate(const box_config *c, err_t *e)
 {
     int rc = check_kv(c->env, c->nenv, "env", e);
@@ -131,6 +178,7 @@ int box_config_validate(const box_config *c, err_t *e)
     if (rc == 0 && c->memory_mib > (1ull << 30))
         rc =
             err_make(e, ERR_INVAL, "memory_mib %llu: too large", (unsigned long long)c->memory_mib);
+    if (rc == 0) rc = check_ports(c, e);
     if (rc == 0 && c->working_dir && c->working_dir[0] != '/')
         rc = err_make(e, ERR_INVAL, "working_dir \"%s\": must be absolute", c->working_dir);
     return rc;

@@ -33,6 +33,9 @@
 #include <unistd.h>
 
 #define READY_TIMEOUT_MS 10000
+/* Where a box reaches its allowed host ports (the relay listens there). */
+#define RELAY_ADDR "10.0.2.254"
+#define RELAY_NAME "host.boxlet.internal"
 
 uint64_t proc_start_time(int pid)
 {
@@ -102,8 +105,8 @@ static int write_etc(const box_spec *s, err_t *e)
     int rc = write_text(p, text, e);
     path_of(p, sizeof p, s, "etc/hosts");
     snprintf(text, sizeof text,
-             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
-             s->hostname);
+             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n%s",
+             s->hostname, s->nhost_ports ? RELAY_ADDR "\t" RELAY_NAME "\n" : "");
     if (rc == 0) rc = write_text(p, text, e);
     path_of(p, sizeof p, s, "etc/resolv.conf");
     if (rc == 0) /* slirp4netns's DNS forwarder, when networking is on */
@@ -172,7 +175,7 @@ typedef struct launch {
     const box_spec *s;
     setup_plan plan;
     int errp[2], readyp[2], syncp[2], pidp[2];
-    int netp[2]; /* slirp4netns exits when the agent, holding netp[1], dies */
+    int netp[2]; /* slirp4netns and the relay exit when the agent, holding netp[1], dies */
 } launch;
 
 static __attribute__((noreturn)) void init_main(launch *l)
@@ -227,14 +230,17 @@ static __attribute__((noreturn)) void slirp_child(launch *l, pid_t pid, int read
     /* Nothing else: holding the exit pipe's write end (or the agent's ready
      * pipe) itself would keep slirp4netns alive after the box is gone. */
     syscall(SYS_close_range, 5, ~0U, 0);
-    execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--exit-fd=3",
-           "--ready-fd=4", p, "tap0", (char *)NULL);
+    execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+           "--exit-fd=3", "--ready-fd=4", p, "tap0", (char *)NULL);
     _exit(127);
 }
 
 /* User-mode networking: slirp4netns gives the box a tap0 with a NAT to the
- * host (the host's loopback is 10.0.2.2 from inside), then waits for EOF on
- * its exit pipe, whose only write end the agent holds. */
+ * outside, then waits for EOF on its exit pipe, whose only write end the
+ * agent holds. Never the host's loopback (--disable-host-loopback): through
+ * the gateway 10.0.2.2 a box would otherwise reach every service bound to
+ * 127.0.0.1, `boxlet serve` included. Host ports a box may reach go through
+ * the relay (start_relay). */
 static void start_network(launch *l, pid_t pid)
 {
     int rp[2];
@@ -251,6 +257,49 @@ static void start_network(launch *l, pid_t pid)
                     "(is the slirp4netns package installed? see agent.log)");
 }
 
+static __attribute__((noreturn)) void relay_child(launch *l, int netns, int ready)
+{
+    int log = open(l->plan.log, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (dup2(l->netp[0], 3) < 0 || dup2(ready, 4) < 0 || dup2(netns, 5) < 0 ||
+        (log >= 0 && (dup2(log, 1) < 0 || dup2(log, 2) < 0)))
+        _exit(127);
+    syscall(SYS_close_range, 6, ~0U, 0); /* as slirp_child: nothing that keeps the box alive */
+    char *argv[6 + BOX_MAX_HOST_PORTS] = {(char *)"boxlet-agent", (char *)"--relay", (char *)"3",
+                                          (char *)"4", (char *)"5"};
+    char ports[BOX_MAX_HOST_PORTS][8];
+    for (size_t i = 0; i < l->s->nhost_ports && i < BOX_MAX_HOST_PORTS; i++) {
+        snprintf(ports[i], sizeof ports[i], "%u", l->s->host_ports[i]);
+        argv[5 + i] = ports[i];
+    }
+    execv(l->s->agent_path, argv);
+    _exit(127);
+}
+
+/* The box's allowed host ports: boxlet-agent --relay (src/agent/relay.c)
+ * listens on RELAY_ADDR inside the box's network namespace and connects to
+ * the same port on the host's 127.0.0.1; it exits with the box, as
+ * slirp4netns does. */
+static void start_relay(launch *l, pid_t pid)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/ns/net", (int)pid);
+    int netns = open(p, O_RDONLY | O_CLOEXEC);
+    int rp[2];
+    if (netns < 0 || pipe2(rp, O_CLOEXEC) < 0)
+        launch_fail(l, pid, "open the box's network namespace for its host-port relay");
+    pid_t rl = fork();
+    if (rl == 0) relay_child(l, netns, rp[1]);
+    close(rp[1]);
+    close(netns);
+    char c;
+    ssize_t n = rl < 0 ? -1 : read_all(rp[0], &c, 1, READY_TIMEOUT_MS);
+    close(rp[0]);
+    if (n != 1)
+        launch_fail(l, pid,
+                    "start the relay of the box's host ports: boxlet-agent --relay did not "
+                    "come up (see agent.log)");
+}
+
 static __attribute__((noreturn)) void launcher_main(launch *l)
 {
     setsid();
@@ -264,8 +313,9 @@ static __attribute__((noreturn)) void launcher_main(launch *l)
     close(l->errp[0]);
     close(l->pidp[0]);
     l->netp[0] = l->netp[1] = -1;
-    if (l->s->network && pipe2(l->netp, 0) < 0) launch_fail(l, 0, "create pipe for slirp4netns");
-    if (l->s->network) {
+    bool helpers = l->s->network || l->s->nhost_ports; /* slirp4netns, the relay */
+    if (helpers && pipe2(l->netp, 0) < 0) launch_fail(l, 0, "create pipe for slirp4netns");
+    if (helpers) {
         fcntl(l->netp[0], F_SETFD, FD_CLOEXEC); /* the init keeps only the write end */
         l->plan.net_fd = l->netp[1];
     }
@@ -288,8 +338,9 @@ static __attribute__((noreturn)) void launcher_main(launch *l)
         kill(pid, SIGKILL);
         _exit(1);
     }
-    if (l->s->network) {
-        start_network(l, pid);
+    if (l->s->network) start_network(l, pid);
+    if (l->s->nhost_ports) start_relay(l, pid);
+    if (helpers) {
         close(l->netp[0]);
         close(l->netp[1]);
     }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -42,6 +43,8 @@ int setup_plan_make(const box_spec *s, const char *lowerdir, setup_plan *p, err_
                         "image layers \"%.200s...\": the overlay's options are over 4096 bytes "
                         "or a path holds ','",
                         lowerdir);
+    snprintf(p->ping_range, sizeof p->ping_range, "0 %u",
+             p->userns ? s->uid_count - 1 : 2147483647u);
     for (size_t i = 0; s->host_binds && i < sizeof host_dirs / sizeof *host_dirs; i++) {
         struct stat st;
         if (lstat(host_dirs[i], &st) == 0 && S_ISDIR(st.st_mode)) /* symlinks live in the image */
@@ -173,14 +176,95 @@ static void attach_lowers(const setup_plan *p)
     }
 }
 
+static const char *const etc_files[] = {"hostname", "hosts", "resolv.conf"};
+#define ETC_FILE_MAX 4096
+
 static void make_etc(const setup_plan *p)
 {
-    static const char *const files[] = {"hostname", "hosts", "resolv.conf"};
     char src[PATH_MAX + 32], rel[64];
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        snprintf(src, sizeof src, "%s/%s", p->etc_dir, files[i]);
-        snprintf(rel, sizeof rel, "/etc/%s", files[i]);
+    for (size_t i = 0; i < sizeof etc_files / sizeof *etc_files; i++) {
+        snprintf(src, sizeof src, "%s/%s", p->etc_dir, etc_files[i]);
+        snprintf(rel, sizeof rel, "/etc/%s", etc_files[i]);
         bind_file(p, src, rel, false);
+    }
+}
+
+/* A tmpfs over the box's etc/ in this (private) mount namespace, holding
+ * copies of the generated /etc files: the root of each /etc bind that the
+ * box's mountinfo shows is then a name in that tmpfs, never a path under
+ * the host's $BOXLET_HOME (the overlay's options are relative paths
+ * already). The tmpfs vanishes with the host's root at pivot_root. */
+static void stage_etc(const setup_plan *p)
+{
+    char text[sizeof etc_files / sizeof *etc_files][ETC_FILE_MAX], path[PATH_MAX + 32];
+    ssize_t len[sizeof etc_files / sizeof *etc_files];
+    for (size_t i = 0; i < sizeof etc_files / sizeof *etc_files; i++) {
+        snprintf(path, sizeof path, "%s/%s", p->etc_dir, etc_files[i]);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        len[i] = fd < 0 ? -1 : read(fd, text[i], sizeof text[i]);
+        if (len[i] < 0) fail(p, "read \"%s\"", path);
+        close(fd);
+    }
+    if (mount("tmpfs", p->etc_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=1m") <
+        0)
+        fail(p, "mount the staging tmpfs on \"%s\"", p->etc_dir);
+    for (size_t i = 0; i < sizeof etc_files / sizeof *etc_files; i++) {
+        snprintf(path, sizeof path, "%s/%s", p->etc_dir, etc_files[i]);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, text[i], (size_t)len[i]) != len[i]) fail(p, "write \"%s\"", path);
+        close(fd);
+    }
+}
+
+/* Unprivileged ping (ICMP datagram sockets) for every group of the box,
+ * as boxes have no CAP_NET_RAW. Best effort: a box works without it. */
+static void allow_ping(const setup_plan *p)
+{
+    char path[PATH_MAX + 64];
+    at(path, sizeof path, p, "/proc/sys/net/ipv4/ping_group_range");
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, p->ping_range, strlen(p->ping_range)) < 0)
+        fprintf(stderr, "boxlet: set ping_group_range \"%s\": %s\n", p->ping_range,
+                strerror(errno));
+    if (fd >= 0) close(fd);
+}
+
+/* As runc: kernel files that leak host state or offer host-wide knobs are
+ * masked (a file by /dev/null, a directory by an empty read-only tmpfs);
+ * kernel tunables are read-only. Paths this kernel lacks are skipped. */
+static const char *const masked_files[] = {
+    "/proc/kcore",       "/proc/keys",        "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/kallsyms",
+};
+static const char *const masked_dirs[] = {
+    "/proc/acpi", "/proc/asound", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+static void mask_paths(const setup_plan *p)
+{
+    const unsigned long hard = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    char dst[PATH_MAX + 64];
+    struct stat st;
+    for (size_t i = 0; i < sizeof masked_files / sizeof *masked_files; i++) {
+        at(dst, sizeof dst, p, masked_files[i]);
+        if (lstat(dst, &st) == 0 && mount("/dev/null", dst, NULL, MS_BIND, NULL) < 0)
+            fail(p, "mask \"%s\"", dst);
+    }
+    for (size_t i = 0; i < sizeof masked_dirs / sizeof *masked_dirs; i++) {
+        at(dst, sizeof dst, p, masked_dirs[i]);
+        if (lstat(dst, &st) == 0 &&
+            mount("tmpfs", dst, "tmpfs", MS_RDONLY | hard, "mode=555,size=4k") < 0)
+            fail(p, "mask \"%s\"", dst);
+    }
+    for (size_t i = 0; i < sizeof readonly_paths / sizeof *readonly_paths; i++) {
+        at(dst, sizeof dst, p, readonly_paths[i]);
+        if (lstat(dst, &st) < 0) continue;
+        if (mount(dst, dst, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+            mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | hard, NULL) < 0)
+            fail(p, "make \"%s\" read-only", dst);
     }
 }
 
@@ -188,17 +272,20 @@ static void build_root(const setup_plan *p)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail(p, "make / private");
     attach_lowers(p);
+    stage_etc(p);
     if (mount("overlay", p->root, "overlay", 0, p->overlay_opts) < 0)
         fail(p, "mount overlay on \"%s\" (%s)", p->root, p->overlay_opts);
     for (int i = 0; i < p->nbinds; i++)
         bind_ro(p, p->bind_src[i], p->bind_src[i]);
     do_mount(p, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    allow_ping(p);
     make_dev(p);
     char sys[PATH_MAX + 64];
     at(sys, sizeof sys, p, "/sys");
     mkdir(sys, 0755);
     /* Best effort: a read-only sysfs; a box works without one. */
     mount("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    mask_paths(p);
     do_mount(p, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
     make_run(p);
     make_etc(p);
@@ -244,6 +331,8 @@ static void redirect_stdio(const setup_plan *p)
 static void lock_down(const setup_plan *p)
 {
     err_t e;
+    struct rlimit none = {0, 0}; /* no core dumps: a hard 0 the box cannot raise */
+    if (setrlimit(RLIMIT_CORE, &none) < 0) fail(p, "set RLIMIT_CORE to 0");
     if (security_drop_caps(&e) < 0 || security_no_new_privs(&e) < 0 ||
         security_seccomp(p->seccomp, &e) < 0) {
         errno = 0;

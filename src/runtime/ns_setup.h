@@ -22,6 +22,7 @@ typedef struct setup_plan {
     bool userns;
     char root[PATH_MAX]; /* merged root mount point */
     char overlay_opts[3 * PATH_MAX + 64];
+    char ping_range[32]; /* net.ipv4.ping_group_range: the box's gids */
     int nbinds;
     char bind_src[SETUP_MAX_BINDS][64]; /* host dirs of the `host` image, e.g. "/usr" */
     char etc_dir[PATH_MAX];             /* generated hostname, hosts, resolv.conf */

@@ -205,6 +205,8 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
                       .cpus = b->cfg.cpus,
                       .pids_max = b->cfg.pids_max ? b->cfg.pids_max : DEFAULT_PIDS,
                       .network = b->cfg.network,
+                      .host_ports = b->cfg.host_ports,
+                      .nhost_ports = b->cfg.nhost_ports,
                       .uid_base = base,
                       .uid_count = rt->uid_count,
                       .legacy_uid_base = LEGACY_UID_BASE};

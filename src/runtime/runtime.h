@@ -25,6 +25,8 @@ typedef struct box_config {
     uint64_t memory_mib;
     uint32_t pids_max;
     bool network;
+    unsigned *host_ports; /* host loopback ports the box may reach, 1..65535 */
+    size_t nhost_ports;
     char **labels; /* KEY=VALUE */
     size_t nlabels;
     bool auto_remove;

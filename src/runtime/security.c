@@ -5,6 +5,7 @@
 #include "runtime/security.h"
 
 #include <errno.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -14,14 +15,15 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 static const int keep_caps[] = {
-    CAP_CHOWN,      CAP_DAC_OVERRIDE, CAP_FOWNER,      CAP_FSETID,           CAP_KILL,
-    CAP_SETGID,     CAP_SETUID,       CAP_SETPCAP,     CAP_NET_BIND_SERVICE, CAP_NET_RAW,
-    CAP_SYS_CHROOT, CAP_MKNOD,        CAP_AUDIT_WRITE, CAP_SETFCAP,
-};
+    CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FOWNER,  CAP_FSETID,           CAP_KILL,
+    CAP_SETGID, CAP_SETUID,       CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+    CAP_MKNOD,  CAP_AUDIT_WRITE,  CAP_SETFCAP,
+}; /* Docker's default minus NET_RAW: ping works through ICMP datagram sockets */
 
 static int kept(int cap)
 {
@@ -99,7 +101,69 @@ static const char *const denied[] = {
     "get_kernel_syms",
     "query_module",
     "fanotify_init",
+    /* io_uring runs its work in kernel threads that seccomp never sees, and
+     * has been a steady source of kernel bugs (Docker refuses it too). */
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    /* Docker allows these only with CAP_SYS_PTRACE, which boxes lack. */
+    "kcmp",
+    "pidfd_getfd",
+    "process_madvise",
+    /* x86 segment and vm86 tricks; Docker refuses them. */
+    "modify_ldt",
+    "vm86",
+    "vm86old",
 };
+
+/* personality: only the values Docker's default profile allows (Linux,
+ * Linux32, their UNAME26 variants, and the query 0xffffffff); the others
+ * switch off address randomization (ADDR_NO_RANDOMIZE), make reads imply
+ * exec, and the like. libseccomp takes one comparison per argument and
+ * rule, which cannot say "none of these five", so this is a second, small
+ * filter of its own (the kernel runs both; the stricter answer wins). It
+ * compares the low 32 bits: the kernel's personality() takes an unsigned
+ * int. Other architectures than the native one are the main filter's. */
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#endif
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARG0_LOW offsetof(struct seccomp_data, args[0])
+#else
+#define ARG0_LOW (offsetof(struct seccomp_data, args[0]) + 4)
+#endif
+#define ALLOW_IF(v, skip) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (v), (skip), 0)
+
+#ifdef NATIVE_ARCH
+static struct sock_filter personality_insns[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_personality, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW),
+    ALLOW_IF(0x0, 5),
+    ALLOW_IF(0x8, 4),
+    ALLOW_IF(0x20000, 3),
+    ALLOW_IF(0x20008, 2),
+    ALLOW_IF(0xffffffff, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+static const struct sock_fprog personality_filter = {
+    .len = sizeof personality_insns / sizeof *personality_insns, .filter = personality_insns};
+#endif
+
+/* AF_VSOCK: a network namespace does not confine it, and on a VM host the
+ * hypervisor's services listen there. */
+static int deny_vsock(scmp_filter_ctx ctx)
+{
+    return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                            SCMP_A0(SCMP_CMP_EQ, AF_VSOCK, 0));
+}
 
 /* clone with any namespace flag; clone3 cannot be filtered by its flags
  * (they are behind a pointer), so it reports ENOSYS and libc falls back. */
@@ -134,6 +198,8 @@ static int compile(struct sock_fprog *out, err_t *e)
     }
     if (rc == 0 && (rc = deny_clone_namespaces(ctx)) < 0)
         err_make(e, ERR_INTERNAL, "seccomp rule for clone: %d", rc);
+    if (rc == 0 && (rc = deny_vsock(ctx)) < 0)
+        err_make(e, ERR_INTERNAL, "seccomp rule for socket(AF_VSOCK): %d", rc);
     int fd = rc == 0 ? memfd_create("boxlet-seccomp", MFD_CLOEXEC) : -1;
     if (rc == 0 && fd < 0) rc = err_sys(e, errno, "seccomp: memfd_create");
     if (rc == 0 && (rc = seccomp_export_bpf(ctx, fd)) < 0)
@@ -174,5 +240,9 @@ int security_seccomp(const struct sock_fprog *prog, err_t *e)
 {
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) < 0)
         return err_sys(e, errno, "load the seccomp filter");
+#ifdef NATIVE_ARCH
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &personality_filter) < 0)
+        return err_sys(e, errno, "load the seccomp filter of personality()");
+#endif
     return 0;
 }

@@ -19,7 +19,7 @@ int security_filter(const struct sock_fprog **out, err_t *e);
 
 /* Drops capabilities from the bounding set (and so from what any exec'd
  * program can get) except the default set: CHOWN DAC_OVERRIDE FOWNER FSETID
- * KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD
+ * KILL SETGID SETUID SETPCAP NET_BIND_SERVICE SYS_CHROOT MKNOD
  * AUDIT_WRITE SETFCAP. Stops at the first capability the kernel does not
  * know (they are numbered without holes up to cap_last_cap). */
 int security_drop_caps(err_t *e);

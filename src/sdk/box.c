@@ -84,7 +84,9 @@ int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
                     .network = o->network != 0,
                     .labels = (char **)o->labels,
                     .nlabels = o->nlabels,
-                    .auto_remove = o->auto_remove != 0};
+                    .auto_remove = o->auto_remove != 0,
+                    .host_ports = (unsigned *)o->host_ports,
+                    .nhost_ports = o->nhost_ports};
     rc = rt_create(rt->rt, o->name, o->image, &c, &b->rec, &rt->err);
     if (rc < 0) {
         free(b);

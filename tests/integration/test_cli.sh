@@ -108,6 +108,13 @@ check "ls shows stopped" "stopped" "$("$BOXLET" ls | awk '$2 == "clibox" {print 
 "$BOXLET" start clibox >/dev/null; check "start" 0 $?
 check "files survive stop/start" "persisted" "$("$BOXLET" exec clibox -- cat /root/f)"
 check "inspect is JSON" 1 "$("$BOXLET" inspect clibox | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+if [ "$MODE" = local ]; then # REST does not take host ports yet (docs/security.md)
+    hp=$("$BOXLET" create --host-port 5432 --host-port 8080 host)
+    check "create --host-port: inspect shows the ports" "[5432, 8080]" \
+        "$("$BOXLET" inspect "$hp" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["config"]["host_ports"])')"
+    "$BOXLET" rm "$hp" >/dev/null
+    "$BOXLET" create --host-port 70000 host >/dev/null 2>&1; check "--host-port 70000 is refused" 125 $?
+fi
 "$BOXLET" rm clibox 2>/dev/null; check "rm of a running box is refused" 1 $?
 "$BOXLET" rm -f clibox >/dev/null; check "rm -f" 0 $?
 check "gone" 0 "$("$BOXLET" ls -q | wc -l)"
