@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential cmake pkg-config clang clang-format git libclang-rt-dev libcmocka-dev \
 libjansson-dev libseccomp-dev libsqlite3-dev libarchive-dev libcap-dev python3-yaml \
 busybox-static util-linux procps coreutils iproute2 python3 slirp4netns libwebsockets-dev curl \
-libcurl4-openssl-dev docker-registry apache2-utils zstd"
+libcurl4-openssl-dev docker-registry apache2-utils zstd e2fsprogs"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -60,6 +60,7 @@ enum {
     OPT_OBSERVER,
     OPT_STDOUT_OFFSET,
     OPT_STDERR_OFFSET,
+    OPT_DISK,
 };
 
 /* ---- common.c: messages, usage, numbers, runtime ------------------------ */
@@ -121,6 +122,7 @@ struct cli_box_args {
     {"name", required_argument, NULL, OPT_NAME}, {"memory", required_argument, NULL, OPT_MEMORY},  \
         {"cpus", required_argument, NULL, OPT_CPUS}, {"pids", required_argument, NULL, OPT_PIDS},  \
         {"network", required_argument, NULL, OPT_NETWORK},                                         \
+        {"disk", required_argument, NULL, OPT_DISK},                                               \
         {"label", required_argument, NULL, OPT_LABEL},                                             \
     {                                                                                              \
         "rm", no_argument, NULL, OPT_RM                                                            \

@@ -15,16 +15,20 @@
 
 typedef struct box_spec {
     const char *id;
-    const char *hostname;   /* the box's name, as its hostname */
-    const char *dir;        /* the box's directory: $BOXLET_HOME/boxes/<id> */
-    const char *rootfs;     /* the image's root filesystem (lower layer) */
-    bool host_binds;        /* the `host` image: bind the host's /usr, /bin, ... */
-    const char *agent_path; /* boxlet-agent on the host */
-    uint64_t memory_bytes;  /* 0 = no limit */
-    double cpus;            /* 0 = no limit */
-    uint32_t pids_max;      /* 0 = no limit */
-    bool network;           /* outbound networking (else loopback only) */
-    uint32_t uid_base;      /* box uid 0 = this host uid; 0 = no user namespace */
+    const char *hostname;       /* the box's name, as its hostname */
+    const char *dir;            /* the box's directory: $BOXLET_HOME/boxes/<id> */
+    const char *rootfs;         /* the image's root filesystem (lower layer) */
+    bool host_binds;            /* the `host` image: bind the host's /usr, /bin, ... */
+    const char *agent_path;     /* boxlet-agent on the host */
+    uint64_t memory_bytes;      /* 0 = no limit */
+    double cpus;                /* 0 = no limit */
+    uint32_t pids_max;          /* 0 = no limit */
+    uint64_t disk_bytes;        /* the writable layer's quota (disk.c); 0 = a plain
+                                   directory on the home's file system, no quota */
+    uint64_t tmp_bytes;         /* size of the /tmp tmpfs; 0 = the kernel's default */
+    const char *disk_templates; /* where empty disk images are kept, or NULL */
+    bool network;               /* outbound networking (else loopback only) */
+    uint32_t uid_base;          /* box uid 0 = this host uid; 0 = no user namespace */
     uint32_t uid_count;
 } box_spec;
 

@@ -12,6 +12,7 @@
 #include "runtime/fsutil.h"
 #include "runtime/backend.h"
 #include "runtime/cgroup.h"
+#include "runtime/disk.h"
 #include "runtime/ns_setup.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -99,6 +101,18 @@ static int write_etc(const box_spec *s, err_t *e)
     return rc;
 }
 
+/* The writable layer's image and its mount point, when the box has a quota. */
+static int prepare_disk(const box_spec *s, err_t *e)
+{
+    if (!s->disk_bytes) return 0;
+    char p[4096];
+    path_of(p, sizeof p, s, "disk");
+    int rc = make_dir(p, 0711, 0, e);
+    path_of(p, sizeof p, s, "disk.img");
+    uid_t owner = s->uid_count ? s->uid_base : 0;
+    return rc ? rc : disk_image_create(p, s->disk_bytes, owner, s->disk_templates, e);
+}
+
 static int ns_prepare(const box_spec *s, err_t *e)
 {
     static const char *const subs[] = {"upper", "work", "root", "run", "etc"};
@@ -119,6 +133,7 @@ static int ns_prepare(const box_spec *s, err_t *e)
             rc = err_sys(e, errno, "create \"%s\"", p);
         if (fd >= 0) close(fd);
     }
+    if (rc == 0) rc = prepare_disk(s, e);
     return rc ? rc : write_etc(s, e);
 }
 
@@ -209,11 +224,29 @@ static void start_network(launch *l, pid_t pid)
                     "(is the slirp4netns package installed? see agent.log)");
 }
 
+/* Mounts the box's disk image in a mount namespace of the launcher's own,
+ * which the init's namespace is then copied from: the host never sees it. */
+static void mount_disk(launch *l)
+{
+    if (!l->s->disk_bytes) return;
+    char img[4096], target[4096];
+    path_of(img, sizeof img, l->s, "disk.img");
+    path_of(target, sizeof target, l->s, "disk");
+    err_t e;
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        snprintf(e.msg, sizeof e.msg, "mount namespace for the disk image: %s", strerror(errno));
+        launch_fail(l, 0, e.msg);
+    }
+    if (disk_mount(img, target, l->s->uid_count ? l->s->uid_base : 0, &e) < 0)
+        launch_fail(l, 0, e.msg);
+}
+
 static __attribute__((noreturn)) void launcher_main(launch *l)
 {
     setsid();
     close(l->errp[0]);
     close(l->pidp[0]);
+    mount_disk(l);
     l->netp[0] = l->netp[1] = -1;
     if (l->s->network && pipe2(l->netp, 0) < 0) launch_fail(l, 0, "create pipe for slirp4netns");
     if (l->s->network) {

@@ -26,13 +26,27 @@
 static const char *const host_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
                                         "/lib32", "/lib64", "/libx32"};
 
+/* /tmp is a tmpfs of a fixed size: its pages count against the box's
+ * memory limit too, but without a size a box would see (and could try to
+ * fill) half of the host's memory. */
+static void tmp_options(const box_spec *s, setup_plan *p)
+{
+    if (s->tmp_bytes)
+        snprintf(p->tmp_opts, sizeof p->tmp_opts, "mode=1777,size=%lluk",
+                 (unsigned long long)(s->tmp_bytes >> 10));
+    else
+        snprintf(p->tmp_opts, sizeof p->tmp_opts, "mode=1777");
+}
+
 int setup_plan_make(const box_spec *s, setup_plan *p, err_t *e)
 {
     memset(p, 0, sizeof *p);
     p->userns = s->uid_count > 0;
     snprintf(p->root, sizeof p->root, "%s/root", s->dir);
+    char layer[PATH_MAX]; /* where upper/ and work/ are: see disk.h */
+    snprintf(layer, sizeof layer, "%s%s", s->dir, s->disk_bytes ? "/disk" : "");
     int n = snprintf(p->overlay_opts, sizeof p->overlay_opts,
-                     "lowerdir=%s,upperdir=%s/upper,workdir=%s/work%s", s->rootfs, s->dir, s->dir,
+                     "lowerdir=%s,upperdir=%s/upper,workdir=%s/work%s", s->rootfs, layer, layer,
                      p->userns ? ",userxattr" : "");
     if (n >= (int)sizeof p->overlay_opts || strchr(s->rootfs, ',') || strchr(s->dir, ','))
         return err_make(e, ERR_INVAL, "box paths \"%s\" / \"%s\": too long or contain ','",
@@ -42,6 +56,7 @@ int setup_plan_make(const box_spec *s, setup_plan *p, err_t *e)
         if (lstat(host_dirs[i], &st) == 0 && S_ISDIR(st.st_mode)) /* symlinks live in the image */
             snprintf(p->bind_src[p->nbinds++], sizeof p->bind_src[0], "%s", host_dirs[i]);
     }
+    tmp_options(s, p);
     snprintf(p->run_dir, sizeof p->run_dir, "%s/run", s->dir);
     snprintf(p->etc_dir, sizeof p->etc_dir, "%s/etc", s->dir);
     snprintf(p->log, sizeof p->log, "%s/agent.log", s->dir);
@@ -176,7 +191,7 @@ static void build_root(const setup_plan *p)
     mkdir(sys, 0755);
     /* Best effort: a read-only sysfs; a box works without one. */
     mount("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-    do_mount(p, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+    do_mount(p, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts);
     make_run(p);
     make_etc(p);
 }

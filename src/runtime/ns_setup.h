@@ -17,6 +17,7 @@ typedef struct setup_plan {
     bool userns;
     char root[PATH_MAX]; /* merged root mount point */
     char overlay_opts[3 * PATH_MAX + 64];
+    char tmp_opts[64]; /* the /tmp tmpfs's options, with its size */
     int nbinds;
     char bind_src[SETUP_MAX_BINDS][64]; /* host dirs of the `host` image, e.g. "/usr" */
     char run_dir[PATH_MAX];             /* host side of /run/boxlet */

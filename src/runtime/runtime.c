@@ -21,7 +21,6 @@
 
 #define UID_BASE 1000000u /* box uid 0 = this host uid; see docs/boxes.md */
 #define UID_COUNT 65536u
-#define DEFAULT_PIDS 4096u
 #define AGENT_TIMEOUT_MS 5000
 
 void rt_default_home(char *out, size_t n)
@@ -150,6 +149,7 @@ void rt_unlock_box(int fd)
 typedef struct spec_buf {
     box_spec s;
     char dir[RT_HOME_MAX + 64];
+    char templates[RT_HOME_MAX + 64];
     image_info img;
     box_config cfg;
 } spec_buf;
@@ -174,6 +174,12 @@ static int pinned_rootfs(const box_rec *r, const box_config *c, image_info *img,
     return 0;
 }
 
+static uint64_t tmp_bytes(const box_config *c)
+{
+    uint64_t mib = c->memory_mib ? c->memory_mib : BOX_DEFAULT_MEMORY_MIB;
+    return (mib << 20) / BOX_TMP_SHARE;
+}
+
 static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
 {
     memset(b, 0, sizeof *b);
@@ -187,6 +193,7 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
         return rc;
     }
     snprintf(b->dir, sizeof b->dir, "%s/boxes/%s", rt->home, r->id);
+    snprintf(b->templates, sizeof b->templates, "%s/disk-templates", rt->home);
     b->s = (box_spec){.id = r->id,
                       .hostname = r->name,
                       .dir = b->dir,
@@ -195,7 +202,10 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
                       .agent_path = rt->agent,
                       .memory_bytes = b->cfg.memory_mib << 20,
                       .cpus = b->cfg.cpus,
-                      .pids_max = b->cfg.pids_max ? b->cfg.pids_max : DEFAULT_PIDS,
+                      .pids_max = b->cfg.pids_max ? b->cfg.pids_max : BOX_DEFAULT_PIDS,
+                      .disk_bytes = (uint64_t)b->cfg.disk_size_gb << 30,
+                      .tmp_bytes = tmp_bytes(&b->cfg),
+                      .disk_templates = b->templates,
                       .network = b->cfg.network,
                       .uid_base = rt->uid_base,
                       .uid_count = rt->uid_count};
@@ -230,6 +240,11 @@ static int config_with_defaults(const box_config *c, const image_info *img, char
     m.env = env;
     m.working_dir = c->working_dir ? c->working_dir : img->working_dir;
     m.user = c->user ? c->user : img->user;
+    /* The limits a box gets are recorded, so inspect shows what applies. */
+    m.memory_mib = c->memory_mib ? c->memory_mib : BOX_DEFAULT_MEMORY_MIB;
+    m.cpus = c->cpus > 0 ? c->cpus : BOX_DEFAULT_CPUS;
+    m.pids_max = c->pids_max ? c->pids_max : BOX_DEFAULT_PIDS;
+    m.disk_size_gb = c->disk_size_gb ? c->disk_size_gb : BOX_DEFAULT_DISK_GB;
     m.cmd = img->cmd;
     m.ncmd = img->ncmd;
     m.rootfs = (char *)img->rootfs; /* pinned: see box_config */
