@@ -38,6 +38,8 @@ static const char usage[] =
     "  --drain MS             leader dead, pipes held open: exit after MS (1000)\n"
     "  --max-execs N          executions kept per box (1024)\n"
     "  --retain BYTES         default output bytes kept per stream (1048576)\n"
+    "  --cgroup-fd N          fd N is the box's (delegated) cgroup v2 directory: each\n"
+    "                         execution runs in a cgroup of its own below it\n"
     "  --help, --version\n";
 
 static int64_t num(const char *opt, const char *s)
@@ -52,21 +54,16 @@ static int64_t num(const char *opt, const char *s)
     return v;
 }
 
-static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd)
+static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd, int *cgroup_fd)
 {
-    static const struct option opts[] = {{"socket", 1, 0, 's'},
-                                         {"ready-fd", 1, 0, 'r'},
-                                         {"reconnect-grace", 1, 0, 'g'},
-                                         {"reap-step", 1, 0, 'p'},
-                                         {"lifetime", 1, 0, 'l'},
-                                         {"keep-finished", 1, 0, 'k'},
-                                         {"stop-grace", 1, 0, 't'},
-                                         {"drain", 1, 0, 'd'},
-                                         {"max-execs", 1, 0, 'm'},
-                                         {"retain", 1, 0, 'R'},
-                                         {"help", 0, 0, 'h'},
-                                         {"version", 0, 0, 'V'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"socket", 1, 0, 's'},          {"ready-fd", 1, 0, 'r'},
+        {"reconnect-grace", 1, 0, 'g'}, {"reap-step", 1, 0, 'p'},
+        {"lifetime", 1, 0, 'l'},        {"keep-finished", 1, 0, 'k'},
+        {"stop-grace", 1, 0, 't'},      {"drain", 1, 0, 'd'},
+        {"max-execs", 1, 0, 'm'},       {"retain", 1, 0, 'R'},
+        {"cgroup-fd", 1, 0, 'c'},       {"help", 0, 0, 'h'},
+        {"version", 0, 0, 'V'},         {0, 0, 0, 0}};
     *o = (agent_opts){.reconnect_grace_ms = 300000,
                       .reap_step_ms = 30000,
                       .lifetime_ms = 86400000,
@@ -109,6 +106,9 @@ static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd)
             break;
         case 'R':
             o->default_retain = (uint64_t)MAX(1, num(n, optarg));
+            break;
+        case 'c':
+            *cgroup_fd = (int)num(n, optarg);
             break;
         case 'h':
             fputs(usage, stdout);
@@ -280,7 +280,8 @@ int main(int argc, char **argv)
 {
     agent_t ag = {0};
     int ready_fd = -1;
-    parse_args(argc, argv, &ag.o, &ready_fd);
+    ag.cgroup_fd = -1;
+    parse_args(argc, argv, &ag.o, &ready_fd, &ag.cgroup_fd);
     /* Whatever our parent left open must not leak into executions. */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     ag.is_init = getpid() == 1;

@@ -91,6 +91,25 @@ int cgroup_create(const char *id, const cgroup_limits *l, err_t *e)
     return apply_limits(id, l, e);
 }
 
+bool cgroup_v2_present(void)
+{
+    return hierarchy_present("unified");
+}
+
+int cgroup_delegate(const char *id, uid_t uid, err_t *e)
+{
+    static const char *const files[] = {"", "/cgroup.procs", "/cgroup.subtree_control",
+                                        "/cgroup.threads"};
+    if (!hierarchy_present("unified")) return 0;
+    char dir[512], p[600];
+    group_path(dir, sizeof dir, "unified", id);
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(p, sizeof p, "%s%s", dir, files[i]);
+        if (chown(p, uid, uid) < 0) return err_sys(e, errno, "delegate cgroup \"%s\"", p);
+    }
+    return 0;
+}
+
 int cgroup_attach(const char *id, pid_t pid, err_t *e)
 {
     char dir[512], v[32];

@@ -397,6 +397,7 @@ static int ns_start(const box_spec *s, box_proc *out, err_t *e)
 {
     cgroup_limits lim = {.memory_bytes = s->memory_bytes, .cpus = s->cpus, .pids_max = s->pids_max};
     int rc = cgroup_create(s->id, &lim, e);
+    if (rc == 0 && s->uid_count) rc = cgroup_delegate(s->id, s->uid_base, e);
     if (rc < 0) return err_wrap(e, "start box %s", s->id);
     launch l = {.s = s};
     if ((rc = setup_plan_make(s, &l.plan, e)) < 0 || (rc = open_pipes(&l, e)) < 0) {

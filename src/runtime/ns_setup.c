@@ -4,6 +4,7 @@
  * (taking the whole new pid namespace with it). */
 #include "runtime/ns_setup.h"
 
+#include "runtime/cgroup.h"
 #include "runtime/security.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mount.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -57,6 +59,7 @@ int setup_plan_make(const box_spec *s, setup_plan *p, err_t *e)
             snprintf(p->bind_src[p->nbinds++], sizeof p->bind_src[0], "%s", host_dirs[i]);
     }
     tmp_options(s, p);
+    p->exec_cgroups = cgroup_v2_present();
     snprintf(p->run_dir, sizeof p->run_dir, "%s/run", s->dir);
     snprintf(p->etc_dir, sizeof p->etc_dir, "%s/etc", s->dir);
     snprintf(p->log, sizeof p->log, "%s/agent.log", s->dir);
@@ -263,12 +266,41 @@ static void close_inherited(const setup_plan *p)
     syscall(SYS_close_range, from, ~0U, 0);
 }
 
+/* The box's own cgroup (the root of its cgroup namespace) as a cgroup2
+ * mount that is never attached anywhere: only the agent holds it (no
+ * close-on-exec), to make a cgroup per execution. Box processes see no
+ * writable cgroup file system. -1 without the v2 tree. */
+static int open_cgroup(const setup_plan *p)
+{
+    if (!p->exec_cgroups) return -1;
+    int fs = (int)syscall(SYS_fsopen, "cgroup2", FSOPEN_CLOEXEC);
+    if (fs < 0) fail(p, "open a cgroup2 file system for the agent");
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        fail(p, "create a cgroup2 file system for the agent");
+    int m = (int)syscall(SYS_fsmount, fs, 0, 0);
+    if (m < 0) fail(p, "mount a cgroup2 file system for the agent");
+    close(fs);
+    return m;
+}
+
+/* Appends --cgroup-fd N at the first free slot of argv (which has two). */
+static void add_cgroup_arg(char **argv, int fd, char *buf, size_t n)
+{
+    if (fd < 0) return;
+    while (*argv)
+        argv++;
+    snprintf(buf, n, "%d", fd);
+    argv[0] = (char *)"--cgroup-fd";
+    argv[1] = buf;
+}
+
 void setup_run(const setup_plan *p)
 {
     close_inherited(p);
     become_root(p);
     if (unshare(CLONE_NEWCGROUP) < 0) /* now that the launcher moved us into the box's groups */
         fail(p, "new cgroup namespace");
+    int cgroup_fd = open_cgroup(p);
     redirect_stdio(p);
     build_root(p);
     if (sethostname(p->hostname, strlen(p->hostname)) < 0)
@@ -282,7 +314,11 @@ void setup_run(const setup_plan *p)
                     (char *)"/run/boxlet/agent.sock",
                     (char *)"--ready-fd",
                     fd,
+                    NULL,
+                    NULL,
                     NULL};
+    char cgfd[16];
+    add_cgroup_arg(argv, cgroup_fd, cgfd, sizeof cgfd);
     char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     (char *)"HOME=/root", NULL};
     lock_down(p);

@@ -28,6 +28,7 @@ typedef struct setup_plan {
     int ready_fd;                     /* inherited by the agent (--ready-fd) */
     int err_fd;                       /* close-on-exec: setup failures are written here */
     int net_fd;                       /* slirp4netns's exit pipe (kept by the agent), or -1 */
+    bool exec_cgroups;                /* hand the agent the box's cgroup (--cgroup-fd) */
     const struct sock_fprog *seccomp; /* compiled once per process */
 } setup_plan;
 
