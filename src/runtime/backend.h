@@ -53,6 +53,9 @@ typedef struct backend_ops {
     void (*socket_path)(const box_spec *s, char *out, size_t n);
     /* Resource use of a running box. */
     void (*stats)(const box_spec *s, cgroup_stats *out);
+    /* Whether any process runs in the box (its cgroups), whatever the
+     * store says: how a start that was never recorded is found. */
+    bool (*occupied)(const box_spec *s);
 } backend_ops;
 
 extern const backend_ops ns_backend;

@@ -47,9 +47,8 @@ static int run_mkfs(const char *path, uid_t owner, err_t *e)
              (unsigned)owner, (unsigned)owner);
     /* -m 0: the box's root is not the host's root, so blocks reserved for
      * root would only be lost to it. */
-    char *argv[] = {(char *)"mkfs.ext4", (char *)"-q", (char *)"-F", (char *)"-m",
-                    (char *)"0",         (char *)"-E", ext,          (char *)path,
-                    NULL};
+    char *argv[] = {(char *)"mkfs.ext4", (char *)"-q", (char *)"-F", (char *)"-m", (char *)"0",
+                    (char *)"-E",        ext,          (char *)path, NULL};
     char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin",
                     (char *)"LC_ALL=C", NULL};
     int p[2];
@@ -64,16 +63,15 @@ static int run_mkfs(const char *path, uid_t owner, err_t *e)
     close(p[1]);
     if (rc != 0) {
         close(p[0]);
-        return err_sys(e, rc,
-                       "make disk image \"%s\": run mkfs.ext4 (is e2fsprogs installed?)", path);
+        return err_sys(e, rc, "make disk image \"%s\": run mkfs.ext4 (is e2fsprogs installed?)",
+                       path);
     }
     char out[MKFS_OUT_MAX];
     int st = reap_mkfs(pid, p[0], out, sizeof out);
     close(p[0]);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
     return err_make(e, ERR_IO, "make disk image \"%s\": mkfs.ext4 failed (status %d)%s%s", path,
-                    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out[0] ? ": " : "",
-                    out);
+                    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out[0] ? ": " : "", out);
 }
 
 /* Makes the image `path` with mkfs, through `path`.new. */

@@ -474,6 +474,7 @@ static int ns_stop(const box_spec *s, const box_proc *p, int timeout_ms, err_t *
 
 static int ns_destroy(const box_spec *s, err_t *e)
 {
+    cgroup_kill(s->id, NULL); /* a start that was never recorded */
     int rc = cgroup_destroy(s->id, e);
     if (rc < 0) return rc;
     if ((rc = fs_rm_tree(s->dir)) < 0) return err_sys(e, -rc, "remove \"%s\"", s->dir);
@@ -485,6 +486,11 @@ static void ns_stats(const box_spec *s, cgroup_stats *out)
     cgroup_read_stats(s->id, out);
 }
 
+static bool ns_occupied(const box_spec *s)
+{
+    return cgroup_count(s->id) > 0;
+}
+
 const backend_ops ns_backend = {
     .name = "namespaces",
     .prepare = ns_prepare,
@@ -494,4 +500,5 @@ const backend_ops ns_backend = {
     .destroy = ns_destroy,
     .socket_path = ns_socket_path,
     .stats = ns_stats,
+    .occupied = ns_occupied,
 };

@@ -319,13 +319,40 @@ static void correct(rt_t *rt, box_rec *r)
     }
 }
 
+/* Ends whatever runs in a box the store does not record as running: an
+ * agent whose start was never recorded (its starter died, or the store
+ * could not be written), or what outlived a dead init. The caller holds
+ * the box's lock and has just reloaded r. */
+static void end_unrecorded(rt_t *rt, const box_rec *r)
+{
+    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING) return;
+    box_spec s = {.id = r->id};
+    if (!rt->be->occupied(&s)) return;
+    box_proc none = {0};
+    rt->be->stop(&s, &none, 0, NULL);
+}
+
+/* At open: records checked against reality both ways. A box being started
+ * or stopped by another process right now holds its lock: it is skipped
+ * (its starter records or undoes it). */
+static void reconcile_one(rt_t *rt, box_rec *r)
+{
+    correct(rt, r);
+    box_spec s = {.id = r->id};
+    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING || !rt->be->occupied(&s)) return;
+    int fd = rt_try_lock_box(rt, r->id, NULL);
+    if (fd < 0) return;
+    if (rt_refresh(rt, r, NULL) == 0) end_unrecorded(rt, r);
+    unlock_box(fd);
+}
+
 static void reconcile(rt_t *rt)
 {
     box_rec *v;
     size_t n;
     if (store_list(rt->store, &v, &n, NULL) < 0) return;
     for (size_t i = 0; i < n; i++)
-        correct(rt, &v[i]);
+        reconcile_one(rt, &v[i]);
     box_recs_free(v, n);
 }
 
@@ -365,12 +392,18 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
     box_proc p;
     rc = rt->be->prepare(&b.s, e);
     if (rc == 0) rc = rt->be->start(&b.s, &p, e);
-    box_config_free(&b.cfg);
     if (rc < 0) {
+        box_config_free(&b.cfg);
         store_set_state(rt->store, r->id, BOX_FAILED, 0, 0, r->started_ms, e->msg, NULL);
         return rc;
     }
     rc = store_set_state(rt->store, r->id, BOX_RUNNING, p.pid, p.start_time, wall_ms(), "", e);
+    if (rc < 0) { /* a box the store does not know runs must not run */
+        rt->be->stop(&b.s, &p, 0, NULL);
+        err_wrap(e, "start box \"%s\": it was stopped again, as its start could not be recorded",
+                 r->name);
+    }
+    box_config_free(&b.cfg);
     return rc < 0 ? rc : reload(rt, r, e);
 }
 
@@ -386,6 +419,7 @@ int rt_start(rt_t *rt, box_rec *r, err_t *e)
 static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
+    if (rc == 0) end_unrecorded(rt, r);
     if (rc < 0 || (r->state != BOX_RUNNING && r->state != BOX_STOPPING)) return rc;
     spec_buf b;
     if ((rc = make_spec(rt, r, &b, e)) < 0) return err_wrap(e, "stop box \"%s\"", r->name);
