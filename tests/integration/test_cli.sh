@@ -102,6 +102,10 @@ check "ls shows stopped" "stopped" "$("$BOXLET" ls | awk '$2 == "clibox" {print 
 "$BOXLET" start clibox >/dev/null; check "start" 0 $?
 check "files survive stop/start" "persisted" "$("$BOXLET" exec clibox -- cat /root/f)"
 check "inspect is JSON" 1 "$("$BOXLET" inspect clibox | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+check "inspect shows the limits, given and default" "128 1.0 1024 10" \
+    "$("$BOXLET" inspect clibox | python3 -c 'import json,sys; c=json.load(sys.stdin)[0]["config"]; print(c["memory_mib"], c["cpus"], c["pids_max"], c["disk_size_gb"])')"
+check "run --disk: the quota is the box's disk" 1 \
+    "$("$BOXLET" run --rm --disk 2 host -- df -k / | awk 'NR == 2 {print ($2 > 1800 * 1024 && $2 <= 2 * 1024 * 1024)}')"
 "$BOXLET" rm clibox 2>/dev/null; check "rm of a running box is refused" 1 $?
 "$BOXLET" rm -f clibox >/dev/null; check "rm -f" 0 $?
 check "gone" 0 "$("$BOXLET" ls -q | wc -l)"

@@ -48,10 +48,11 @@ static int teardown(void **state)
 static int leftovers(void)
 {
     boxlet_exit st;
-    char *out = box_sh(box,
-                       "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done "
-                       "| grep -c 'sleep 100[1]'",
-                       &st, NULL);
+    char *out =
+        box_sh(box,
+               "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done "
+               "| grep -c 'sleep 100[1]'",
+               &st, NULL);
     int n = atoi(out);
     free(out);
     return n;
