@@ -40,11 +40,9 @@ static int reap_mkfs(pid_t pid, int fd, char *out, size_t n)
     return st;
 }
 
-static int run_mkfs(const char *path, uid_t owner, err_t *e)
+static int run_mkfs(const char *path, err_t *e)
 {
-    char ext[128];
-    snprintf(ext, sizeof ext, "lazy_itable_init=1,lazy_journal_init=1,nodiscard,root_owner=%u:%u",
-             (unsigned)owner, (unsigned)owner);
+    char ext[] = "lazy_itable_init=1,lazy_journal_init=1,nodiscard";
     /* -m 0: the box's root is not the host's root, so blocks reserved for
      * root would only be lost to it. */
     char *argv[] = {(char *)"mkfs.ext4", (char *)"-q", (char *)"-F", (char *)"-m", (char *)"0",
@@ -75,7 +73,7 @@ static int run_mkfs(const char *path, uid_t owner, err_t *e)
 }
 
 /* Makes the image `path` with mkfs, through `path`.new. */
-static int make_image(const char *path, uint64_t bytes, uid_t owner, err_t *e)
+static int make_image(const char *path, uint64_t bytes, err_t *e)
 {
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp)
@@ -88,7 +86,7 @@ static int make_image(const char *path, uint64_t bytes, uid_t owner, err_t *e)
         rc = err_sys(e, errno, "size disk image \"%s\" to %llu bytes", tmp,
                      (unsigned long long)bytes);
     close(fd);
-    if (rc == 0) rc = run_mkfs(tmp, owner, e);
+    if (rc == 0) rc = run_mkfs(tmp, e);
     if (rc == 0 && rename(tmp, path) < 0) rc = err_sys(e, errno, "rename \"%s\"", tmp);
     if (rc < 0) unlink(tmp);
     return rc;
@@ -131,19 +129,18 @@ static int copy_image(const char *from, const char *path, err_t *e)
     return rc;
 }
 
-int disk_image_create(const char *path, uint64_t bytes, uid_t owner, const char *templates,
-                      err_t *e)
+int disk_image_create(const char *path, uint64_t bytes, const char *templates, err_t *e)
 {
     if (access(path, F_OK) == 0) return 0;
-    if (!templates) return make_image(path, bytes, owner, e);
+    if (!templates) return make_image(path, bytes, e);
     /* mkfs costs ~25 ms; copying the few MiB an empty file system has
-     * written takes a tenth of that. Boxes share an image per size/owner. */
+     * written takes a tenth of that. Boxes share an image per size (who
+     * owns what is set at mount). */
     char tpl[4200];
-    snprintf(tpl, sizeof tpl, "%s/ext4-%llu-%u.img", templates, (unsigned long long)bytes,
-             (unsigned)owner);
+    snprintf(tpl, sizeof tpl, "%s/ext4-%llu.img", templates, (unsigned long long)bytes);
     if (mkdir(templates, 0700) < 0 && errno != EEXIST)
         return err_sys(e, errno, "create directory \"%s\"", templates);
-    int rc = access(tpl, F_OK) == 0 ? 0 : make_image(tpl, bytes, owner, e);
+    int rc = access(tpl, F_OK) == 0 ? 0 : make_image(tpl, bytes, e);
     return rc < 0 ? rc : copy_image(tpl, path, e);
 }
 
@@ -221,11 +218,11 @@ static int mount_ext4(const char *dev, err_t *e)
 
 static int layer_dirs(int m, const char *image, uid_t owner, err_t *e)
 {
-    static const char *const dirs[] = {"upper", "work"};
-    for (int i = 0; i < 2; i++) {
-        if (mkdirat(m, dirs[i], 0755) < 0 && errno != EEXIST)
+    static const char *const dirs[] = {"", "upper", "work"};
+    for (int i = 0; i < 3; i++) {
+        if (i > 0 && mkdirat(m, dirs[i], 0755) < 0 && errno != EEXIST)
             return err_sys(e, errno, "create \"%s\" in disk image \"%s\"", dirs[i], image);
-        if (fchownat(m, dirs[i], owner, owner, AT_SYMLINK_NOFOLLOW) < 0)
+        if (fchownat(m, dirs[i], owner, owner, AT_SYMLINK_NOFOLLOW | (i ? 0 : AT_EMPTY_PATH)) < 0)
             return err_sys(e, errno, "chown \"%s\" in disk image \"%s\"", dirs[i], image);
     }
     return 0;

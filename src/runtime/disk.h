@@ -23,16 +23,15 @@
 #define DISK_MAX_BYTES (16ull << 40)
 
 /* Creates the sparse image `path` of `bytes` holding an empty ext4 file
- * system (mkfs.ext4 from e2fsprogs) whose root is owned by `owner`. With
- * `templates` (a directory, created if missing), the file system is made
- * once per size and owner there and copied (its data only). The image
- * appears under its name only once complete. An existing image is kept as
- * it is (0). Errors name the path and say why (mkfs's own message). */
-int disk_image_create(const char *path, uint64_t bytes, uid_t owner, const char *templates,
-                      err_t *e);
+ * system (mkfs.ext4 from e2fsprogs). With `templates` (a directory,
+ * created if missing), the file system is made once per size there and
+ * copied (its data only). The image appears under its name only once
+ * complete. An existing image is kept as it is (0). Errors name the path
+ * and say why (mkfs's own message). */
+int disk_image_create(const char *path, uint64_t bytes, const char *templates, err_t *e);
 /* Mounts the image on `target` in the caller's mount namespace (nosuid,
- * nodev) and makes sure its `upper` and `work` directories exist, owned by
- * `owner`. Meant for a launcher that unshared its mount namespace: the
+ * nodev) and makes sure its root and its `upper` and `work` directories
+ * exist and are owned by `owner`. Meant for a launcher that unshared its mount namespace: the
  * mount lives only there and in namespaces copied from it. */
 int disk_mount(const char *image, const char *target, uid_t owner, err_t *e);
 

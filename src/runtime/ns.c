@@ -109,8 +109,7 @@ static int prepare_disk(const box_spec *s, err_t *e)
     path_of(p, sizeof p, s, "disk");
     int rc = make_dir(p, 0711, 0, e);
     path_of(p, sizeof p, s, "disk.img");
-    uid_t owner = s->uid_count ? s->uid_base : 0;
-    return rc ? rc : disk_image_create(p, s->disk_bytes, owner, s->disk_templates, e);
+    return rc ? rc : disk_image_create(p, s->disk_bytes, s->disk_templates, e);
 }
 
 static int ns_prepare(const box_spec *s, err_t *e)
