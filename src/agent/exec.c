@@ -524,7 +524,12 @@ static void reap_detached(agent_t *ag, exec_t *ex, int64_t now)
     if (ex->owner || ex->reconnect_grace_ms <= 0 || ex->reap_stage >= 3) return;
     static const int sigs[3] = {SIGHUP, SIGTERM, SIGKILL};
     int64_t due = ex->detached_since + ex->reconnect_grace_ms + ex->reap_stage * ag->o.reap_step_ms;
-    if (now >= due) signal_group(ex, sigs[ex->reap_stage++]);
+    if (now < due) return;
+    int sig = sigs[ex->reap_stage++];
+    if (sig == SIGKILL)
+        kill_tree(ex);
+    else
+        signal_group(ex, sig);
 }
 
 static void run_exec_timers(agent_t *ag, exec_t *ex, int64_t now)

@@ -7,6 +7,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -284,6 +285,10 @@ int main(int argc, char **argv)
     parse_args(argc, argv, &ag.o, &ready_fd, &ag.cgroup_fd);
     /* Whatever our parent left open must not leak into executions. */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (ag.cgroup_fd >= 0 && fcntl(ag.cgroup_fd, F_GETFD) < 0) {
+        fprintf(stderr, "boxlet-agent: --cgroup-fd %d: %s\n", ag.cgroup_fd, strerror(errno));
+        return 1;
+    }
     ag.is_init = getpid() == 1;
     if (!ag.is_init) prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of our executions come to us */
     ag.epfd = epoll_create1(EPOLL_CLOEXEC);
