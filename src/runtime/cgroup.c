@@ -16,6 +16,8 @@
 
 static const char *const hierarchies[] = {"memory", "pids", "cpu", "unified"};
 
+static int64_t read_num(const char *h, const char *id, const char *file, const char *key);
+
 #define DELEGATED_MAX_DEPTH "4"
 #define DELEGATED_MAX_GROUPS "4096" /* the agent keeps at most 1024 executions */
 
@@ -206,6 +208,13 @@ static int remove_group(const char *p)
         close(dir);
     }
     return rmdir(p);
+}
+
+bool cgroup_populated(const char *id)
+{
+    if (!hierarchy_present("unified")) return cgroup_count(id) > 0;
+    int64_t v = read_num("unified", id, "cgroup.events", "populated");
+    return v > 0;
 }
 
 int cgroup_destroy(const char *id, err_t *e)

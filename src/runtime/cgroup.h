@@ -34,6 +34,9 @@ int cgroup_attach(const char *id, pid_t pid, err_t *e);
 int cgroup_kill(const char *id, err_t *e);
 /* Number of processes in the box, -1 if unknown. */
 int cgroup_count(const char *id);
+/* Whether any process is in the box's groups, its executions' included
+ * (v2 cgroup.events "populated"; without the v2 tree, cgroup_count > 0). */
+bool cgroup_populated(const char *id);
 /* Removes the groups (they must be empty; retries briefly). */
 int cgroup_destroy(const char *id, err_t *e);
 /* Resource use of a box; a field is -1 when its controller is missing. */

@@ -487,7 +487,7 @@ static void ns_stats(const box_spec *s, cgroup_stats *out)
 
 static bool ns_occupied(const box_spec *s)
 {
-    return cgroup_count(s->id) > 0;
+    return cgroup_populated(s->id);
 }
 
 const backend_ops ns_backend = {
