@@ -23,9 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sched.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -153,7 +151,6 @@ typedef struct child_plan {
     int fds[3];        /* child's stdin/stdout/stderr (pipes) */
     int report;        /* write end of the failure pipe */
     bool reset_oom;    /* the agent is OOM-protected: the child is not */
-    bool in_cgroup;    /* created in r->cgroup already (CLONE_INTO_CGROUP) */
 } child_plan;
 
 static __attribute__((noreturn)) void child_fail(const child_plan *p, int stage)
@@ -245,78 +242,34 @@ static int child_entry(void *arg)
  * to exec or exit), a few KiB of it touched. */
 static uint8_t child_stack[64 * 1024] __attribute__((aligned(16)));
 
-#if defined(__x86_64__)
-/* clone3 running fn(arg) on the new stack, as glibc's clone does for
- * clone(2): clone3 has no wrapper that takes a function. Only the kernel's
- * return differs between parent and child; fn and arg ride in registers
- * the kernel preserves. Returns the pid, or -errno. */
-static long clone3_fn(struct clone_args *ca, int (*fn)(void *), void *arg)
-{
-    register long r12 __asm__("r12") = (long)fn;
-    register long r13 __asm__("r13") = (long)arg;
-    long ret;
-    __asm__ volatile("syscall\n\t"
-                     "test %%rax, %%rax\n\t"
-                     "jnz 1f\n\t"
-                     "xor %%ebp, %%ebp\n\t"
-                     "mov %%r13, %%rdi\n\t"
-                     "call *%%r12\n\t"
-                     "mov %%eax, %%edi\n\t"
-                     "mov $60, %%eax\n\t" /* SYS_exit, should fn ever return */
-                     "syscall\n\t"
-                     "1:\n\t"
-                     : "=a"(ret)
-                     : "0"((long)SYS_clone3), "D"(ca), "S"(sizeof *ca), "r"(r12), "r"(r13)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-
-/* Creates the child in the execution's cgroup: unlike moving it there
- * (a write to cgroup.procs takes the kernel's cgroup-migration lock for
- * writing, which costs an RCU grace period, milliseconds, when it was not
- * taken recently), CLONE_INTO_CGROUP costs what a fork does. */
-static pid_t start_in_cgroup(child_plan *p)
-{
-    struct clone_args ca = {.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP,
-                            .exit_signal = SIGCHLD,
-                            .stack = (uint64_t)(uintptr_t)child_stack,
-                            .stack_size = sizeof child_stack,
-                            .cgroup = (uint64_t)p->r->cgroup};
-    p->in_cgroup = true;
-    long pid = clone3_fn(&ca, child_entry, p);
-    if (pid >= 0) return (pid_t)pid;
-    p->in_cgroup = false;
-    errno = (int)-pid;
-    return -1;
-}
-#else
-static pid_t start_in_cgroup(child_plan *p)
-{
-    (void)p;
-    errno = ENOSYS;
-    return -1;
-}
-#endif
-
 static pid_t start_child(child_plan *p)
 {
-    if (p->r->cgroup >= 0) {
-        pid_t pid = start_in_cgroup(p);
-        if (pid >= 0 || errno != ENOSYS) return pid;
-    }
     return clone(child_entry, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD,
                  p);
 }
 
-/* Where clone3 could not create the child in the execution's cgroup, it
- * joins it first: everything the command starts, whatever session it
- * makes, is born inside it. */
+/* The child joins the execution's cgroup first: everything the command
+ * starts, whatever session it makes, is born inside it. The group is a
+ * threaded one (cgexec.c), so the child moves its one thread through
+ * cgroup.threads: moving a whole process through cgroup.procs takes the
+ * kernel's global cgroup-migration lock for writing, which waits for an
+ * RCU grace period whenever it was not taken within the last one
+ * (10-20 ms measured here); a thread moving itself does not take it.
+ * (clone3's CLONE_INTO_CGROUP would avoid both, but a box's seccomp
+ * filter answers clone3 with ENOSYS.) */
+static bool join(int dir, const char *file)
+{
+    int fd = openat(dir, file, O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && write(fd, "0", 1) == 1;
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
 static void child_join_cgroup(const child_plan *p)
 {
-    if (p->r->cgroup < 0 || p->in_cgroup) return;
-    int fd = openat(p->r->cgroup, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) child_fail(p, ST_CGROUP);
-    close(fd);
+    if (p->r->cgroup < 0) return;
+    if (!join(p->r->cgroup, "cgroup.threads") && !join(p->r->cgroup, "cgroup.procs"))
+        child_fail(p, ST_CGROUP);
 }
 
 static __attribute__((noreturn)) void child_main(const child_plan *p)

@@ -150,6 +150,24 @@ static void kill_after_the_leader_left(void **state)
     assert_int_equal(settle(0), 0);
 }
 
+static void kill_reaches_a_tree_that_keeps_forking(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    boxlet_exec *e = start("n=1001; while :; do setsid sleep $n & setsid sh -c 'sleep $0' $n & "
+                           "sleep 0.01; done",
+                           0);
+    int64_t until = now_ms() + 20000;
+    while (leftovers() < 6 && now_ms() < until)
+        usleep(50000);
+    assert_true(leftovers() >= 6);
+    assert_int_equal(boxlet_exec_kill(e), BOXLET_OK);
+    boxlet_exit st;
+    assert_int_equal(boxlet_exec_wait(e, &st, 30000), BOXLET_OK);
+    boxlet_exec_free(e);
+    assert_int_equal(settle(0), 0);
+}
+
 static void empty_cgroups_are_removed(void **state)
 {
     (void)state;
@@ -176,6 +194,7 @@ int main(void)
         cmocka_unit_test(timeout_applies_after_the_leader_left),
         cmocka_unit_test(kill_kills_the_whole_tree),
         cmocka_unit_test(kill_after_the_leader_left),
+        cmocka_unit_test(kill_reaches_a_tree_that_keeps_forking),
         cmocka_unit_test(empty_cgroups_are_removed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
