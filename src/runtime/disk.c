@@ -44,9 +44,20 @@ static int run_mkfs(const char *path, err_t *e)
 {
     char ext[] = "lazy_itable_init=1,lazy_journal_init=1,nodiscard";
     /* -m 0: the box's root is not the host's root, so blocks reserved for
-     * root would only be lost to it. */
-    char *argv[] = {(char *)"mkfs.ext4", (char *)"-q", (char *)"-F", (char *)"-m", (char *)"0",
-                    (char *)"-E",        ext,          (char *)path, NULL};
+     * root would only be lost to it. No resize_inode: an image is never
+     * grown online, and its reserved descriptor blocks were 4 MiB of the
+     * 4.3 an empty 10 GiB file system writes (236 KiB without). */
+    char *argv[] = {(char *)"mkfs.ext4",
+                    (char *)"-q",
+                    (char *)"-F",
+                    (char *)"-m",
+                    (char *)"0",
+                    (char *)"-O",
+                    (char *)"^resize_inode",
+                    (char *)"-E",
+                    ext,
+                    (char *)path,
+                    NULL};
     char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin",
                     (char *)"LC_ALL=C", NULL};
     int p[2];
