@@ -187,6 +187,21 @@ static void empty_cgroups_are_removed(void **state)
     assert_int_equal(exec_cgroups(), 0);
 }
 
+static void no_cgroup_file_system_in_view(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    /* The agent's cgroup2 mount was never attached: box processes find no
+     * cgroup file system to write to. */
+    boxlet_exit st;
+    char *out = box_sh(box,
+                       "grep -c ' - cgroup' /proc/self/mountinfo; "
+                       "mkdir /sys/fs/cgroup/x 2>/dev/null && echo made || echo refused",
+                       &st, NULL);
+    assert_string_equal(out, "0\nrefused\n");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +211,7 @@ int main(void)
         cmocka_unit_test(kill_after_the_leader_left),
         cmocka_unit_test(kill_reaches_a_tree_that_keeps_forking),
         cmocka_unit_test(empty_cgroups_are_removed),
+        cmocka_unit_test(no_cgroup_file_system_in_view),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
