@@ -109,9 +109,9 @@ typedef struct boxlet_box_opts {
     size_t nenv;
     const char *working_dir;       /* default for every exec; NULL = "/" */
     const char *user;              /* default for every exec; NULL = root */
-    double cpus;                   /* 0 = no limit */
-    unsigned long long memory_mib; /* 0 = no limit */
-    unsigned int pids_max;         /* 0 = the default (4096) */
+    double cpus;                   /* 0 = the default (1 CPU) */
+    unsigned long long memory_mib; /* 0 = the default (1024); /tmp gets a quarter */
+    unsigned int pids_max;         /* 0 = the default (1024) */
     int network;                   /* 0 = loopback only, 1 = outbound enabled */
     const char *const *labels;     /* KEY=VALUE, informational */
     size_t nlabels;
@@ -124,9 +124,16 @@ typedef struct boxlet_box_opts {
      * BOXLET_EINVAL. */
     const unsigned int *host_ports;
     size_t nhost_ports;
+    /* Disk quota of the box's writable layer (what it writes outside its
+     * tmpfs mounts) in GiB; 0 = the default (10). Past it, writes fail with
+     * ENOSPC inside the box. Host space is taken only as the box writes. */
+    unsigned int disk_size_gb;
 } boxlet_box_opts;
 
-/* Sets o to the defaults (image "host", no limits, network disabled). */
+/* Sets o to the defaults (image "host", the default limits of
+ * docs/boxes.md, network disabled). The limits a box gets are recorded in
+ * its config (boxlet_box_config_json): memory_mib, cpus, pids_max and
+ * disk_size_gb. */
 void boxlet_box_opts_init(boxlet_box_opts *o);
 
 /* Creates a box (state configured). On success *out must be freed with

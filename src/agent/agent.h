@@ -95,6 +95,7 @@ struct exec {
     struct rusage ru;
     int64_t leader_exit_ms;
     bool timed_out, killed_by_request;
+    bool cgroup; /* runs in the cgroup named ex->id (cgexec.c) */
     bool finished, evicted;
     int64_t finished_ms;
     proto_exit result;
@@ -119,6 +120,13 @@ typedef struct agent_opts {
     size_t stdin_cap;           /* stdin accepted but not written (4 MiB) */
 } agent_opts;
 
+/* A finished execution's cgroup that still holds processes (cgexec.c). */
+typedef struct cg_pending {
+    char name[PROTO_MAX_ID + 1];
+    int64_t kill_at; /* its timeout: what is left is killed then; 0 = never */
+    struct cg_pending *next;
+} cg_pending;
+
 struct agent {
     agent_opts o;
     int epfd;
@@ -135,6 +143,8 @@ struct agent {
     exec_t *touched;
     conn_t *flushq;
     uint32_t dead_conns; /* closed, not yet freed */
+    int cgroup_fd;       /* the box's cgroup (--cgroup-fd), -1 = none */
+    cg_pending *cg_pending;
 };
 
 /* loop.c */
@@ -176,6 +186,16 @@ int64_t execs_next_deadline(agent_t *ag); /* 0 = none */
 void execs_signal_all(agent_t *ag, int sig);
 bool execs_any_alive(agent_t *ag);
 
+/* cgexec.c — a cgroup per execution (when the agent has --cgroup-fd) */
+/* Creates the cgroup `name` and opens its directory into *dir (for the
+ * child to be created in; -1 when the agent has no execution cgroups).
+ * 0 or a negative code with e set. */
+int cgexec_create(agent_t *ag, const char *name, int *dir, err_t *e);
+void cgexec_kill(agent_t *ag, const char *name); /* everything in it */
+void cgexec_release(agent_t *ag, const char *name, int64_t kill_at);
+void cgexec_sweep(agent_t *ag, int64_t now); /* remove emptied, kill due */
+int64_t cgexec_next_deadline(agent_t *ag);   /* 0 = none */
+
 /* chan.c — delivery of output to attached channels */
 chan_t *chan_open(conn_t *c, exec_t *ex, const proto_attach *a, err_t *e);
 void chan_close(chan_t *ch); /* unlink from both sides, free */
@@ -193,6 +213,7 @@ typedef struct spawn_req {
     const char *user;        /* NULL/"" = the agent's own */
     bool tty;
     uint16_t rows, cols;
+    int cgroup; /* the execution's cgroup directory, made in it; -1 = none */
 } spawn_req;
 
 typedef struct spawn_res {

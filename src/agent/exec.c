@@ -174,13 +174,20 @@ int exec_start(agent_t *ag, const proto_exec_start *s, exec_t **out, err_t *e)
                      .user = s->user,
                      .tty = s->tty,
                      .rows = s->rows,
-                     .cols = s->cols};
+                     .cols = s->cols,
+                     .cgroup = -1};
     spawn_res res;
     err_t serr;
-    if (spawn_process(&req, &res, &serr) < 0)
+    if (cgexec_create(ag, ex->id, &req.cgroup, &serr) < 0) {
+        finish_spawn_failure(ex, 126, serr.msg);
+    } else if (spawn_process(&req, &res, &serr) < 0) {
         finish_spawn_failure(ex, res.exit_code, serr.msg);
-    else
+    } else {
+        ex->cgroup = req.cgroup >= 0;
         attach_fds(ag, ex, &res);
+    }
+    if (req.cgroup >= 0) close(req.cgroup);
+    if (!ex->cgroup && req.cgroup >= 0) cgexec_release(ag, ex->id, 0);
     free_strv(argv);
     free_strv(envp);
     if (!ex->finished) {
@@ -270,14 +277,25 @@ static void compute_result(exec_t *ex)
     if (!r->error_message) r->error_message = xstrdup("");
 }
 
+/* SIGKILL to the execution's process group and, when it has a cgroup, to
+ * everything in it: also what left the group. */
+static void kill_tree(exec_t *ex)
+{
+    if (ex->pid > 0) kill(-ex->pid, SIGKILL);
+    if (ex->cgroup) cgexec_kill(ex->ag, ex->id);
+}
+
 static void exec_finish(exec_t *ex)
 {
     agent_t *ag = ex->ag;
     for (int s = 0; s < 2; s++)
         if (ex->out[s].w.fd >= 0) watch_drop(ag, &ex->out[s].w);
     close_stdin(ex);
-    if (ex->kill_at) /* a timed-out group's stragglers do not outlive it */
-        kill(-ex->pid, SIGKILL);
+    if (ex->kill_at) /* a timed-out execution's stragglers do not outlive it */
+        kill_tree(ex);
+    /* What the leader left behind may run on (the exec contract), but not
+     * past the execution's timeout. */
+    if (ex->cgroup) cgexec_release(ag, ex->id, ex->kill_at ? 0 : ex->timeout_at);
     ex->timeout_at = ex->kill_at = 0;
     compute_result(ex);
     ex->finished = true;
@@ -444,10 +462,12 @@ int exec_kill(exec_t *ex, err_t *e)
 {
     (void)e;
     ex->killed_by_request = true;
-    if (ex->finished)
+    if (ex->finished) {
+        if (ex->cgroup) cgexec_kill(ex->ag, ex->id); /* what the leader left behind */
         evict(ex);
-    else
-        signal_group(ex, SIGKILL);
+    } else {
+        kill_tree(ex);
+    }
     return 0;
 }
 
@@ -490,16 +510,17 @@ void execs_reap_children(agent_t *ag)
         int st;
         struct rusage ru;
         pid_t pid = wait4(-1, &st, WNOHANG, &ru);
-        if (pid <= 0) return;
+        if (pid <= 0) break;
         exec_t *ex = find_leader(ag, pid);
         if (!ex) continue; /* an orphan we inherited as init/subreaper */
         ex->leader_exited = true;
         ex->wstatus = st;
         ex->ru = ru;
         ex->leader_exit_ms = now_ms();
-        if (ex->killed_by_request) kill(-pid, SIGKILL);
+        if (ex->killed_by_request) kill_tree(ex);
         check_done(ex, ex->leader_exit_ms);
     }
+    cgexec_sweep(ag, now_ms()); /* a process ended: a cgroup may be empty now */
 }
 
 static void reap_detached(agent_t *ag, exec_t *ex, int64_t now)
@@ -507,7 +528,12 @@ static void reap_detached(agent_t *ag, exec_t *ex, int64_t now)
     if (ex->owner || ex->reconnect_grace_ms <= 0 || ex->reap_stage >= 3) return;
     static const int sigs[3] = {SIGHUP, SIGTERM, SIGKILL};
     int64_t due = ex->detached_since + ex->reconnect_grace_ms + ex->reap_stage * ag->o.reap_step_ms;
-    if (now >= due) signal_group(ex, sigs[ex->reap_stage++]);
+    if (now < due) return;
+    int sig = sigs[ex->reap_stage++];
+    if (sig == SIGKILL)
+        kill_tree(ex);
+    else
+        signal_group(ex, sig);
 }
 
 static void run_exec_timers(agent_t *ag, exec_t *ex, int64_t now)
@@ -520,12 +546,11 @@ static void run_exec_timers(agent_t *ag, exec_t *ex, int64_t now)
     }
     if (ex->kill_at && now >= ex->kill_at) {
         ex->kill_at = 0;
-        signal_group(ex, SIGKILL);
+        kill_tree(ex);
     }
     if (!ex->leader_exited) {
         reap_detached(ag, ex, now);
-        if (ex->lifetime_ms > 0 && now >= ex->created_ms + ex->lifetime_ms)
-            signal_group(ex, SIGKILL);
+        if (ex->lifetime_ms > 0 && now >= ex->created_ms + ex->lifetime_ms) kill_tree(ex);
     }
     check_done(ex, now);
 }
@@ -542,6 +567,7 @@ static void free_exec(exec_t *ex)
 
 void execs_timers(agent_t *ag, int64_t now)
 {
+    if (ag->cg_pending) cgexec_sweep(ag, now);
     for (exec_t **pp = &ag->execs; *pp;) {
         exec_t *ex = *pp;
         if (!ex->finished)
@@ -564,7 +590,7 @@ static void earliest(int64_t *best, int64_t t)
 
 int64_t execs_next_deadline(agent_t *ag)
 {
-    int64_t best = 0;
+    int64_t best = cgexec_next_deadline(ag);
     for (exec_t *ex = ag->execs; ex; ex = ex->next) {
         if (ex->finished) {
             if (!ex->evicted) earliest(&best, ex->finished_ms + ag->o.keep_finished_ms);

@@ -7,6 +7,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
@@ -42,6 +43,8 @@ static const char usage[] =
     "  --drain MS             leader dead, pipes held open: exit after MS (1000)\n"
     "  --max-execs N          executions kept per box (1024)\n"
     "  --retain BYTES         default output bytes kept per stream (1048576)\n"
+    "  --cgroup-fd N          fd N is the box's (delegated) cgroup v2 directory: each\n"
+    "                         execution runs in a cgroup of its own below it\n"
     "  --help, --version\n"
     "\n"
     "boxlet-agent --relay EXIT_FD READY_FD NETNS_FD PORT... runs on the host instead:\n"
@@ -59,16 +62,24 @@ static int64_t num(const char *opt, const char *s)
     return v;
 }
 
-static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd, int *listen_fd)
+static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd, int *listen_fd,
+                       int *cgroup_fd)
 {
-    static const struct option opts[] = {
-        {"socket", 1, 0, 's'},        {"listen-fd", 1, 0, 'L'},
-        {"ready-fd", 1, 0, 'r'},      {"reconnect-grace", 1, 0, 'g'},
-        {"reap-step", 1, 0, 'p'},     {"lifetime", 1, 0, 'l'},
-        {"keep-finished", 1, 0, 'k'}, {"stop-grace", 1, 0, 't'},
-        {"drain", 1, 0, 'd'},         {"max-execs", 1, 0, 'm'},
-        {"retain", 1, 0, 'R'},        {"help", 0, 0, 'h'},
-        {"version", 0, 0, 'V'},       {0, 0, 0, 0}};
+    static const struct option opts[] = {{"socket", 1, 0, 's'},
+                                         {"listen-fd", 1, 0, 'L'},
+                                         {"ready-fd", 1, 0, 'r'},
+                                         {"reconnect-grace", 1, 0, 'g'},
+                                         {"reap-step", 1, 0, 'p'},
+                                         {"lifetime", 1, 0, 'l'},
+                                         {"keep-finished", 1, 0, 'k'},
+                                         {"stop-grace", 1, 0, 't'},
+                                         {"drain", 1, 0, 'd'},
+                                         {"max-execs", 1, 0, 'm'},
+                                         {"retain", 1, 0, 'R'},
+                                         {"cgroup-fd", 1, 0, 'c'},
+                                         {"help", 0, 0, 'h'},
+                                         {"version", 0, 0, 'V'},
+                                         {0, 0, 0, 0}};
     *o = (agent_opts){.reconnect_grace_ms = 300000,
                       .reap_step_ms = 30000,
                       .lifetime_ms = 86400000,
@@ -114,6 +125,9 @@ static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd, int 
             break;
         case 'R':
             o->default_retain = (uint64_t)MAX(1, num(n, optarg));
+            break;
+        case 'c':
+            *cgroup_fd = (int)num(n, optarg);
             break;
         case 'h':
             fputs(usage, stdout);
@@ -304,9 +318,14 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "--relay") == 0) return relay_main(argc, argv);
     agent_t ag = {0};
     int ready_fd = -1, listen_fd = -1;
-    parse_args(argc, argv, &ag.o, &ready_fd, &listen_fd);
+    ag.cgroup_fd = -1;
+    parse_args(argc, argv, &ag.o, &ready_fd, &listen_fd, &ag.cgroup_fd);
     /* Whatever our parent left open must not leak into executions. */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (ag.cgroup_fd >= 0 && fcntl(ag.cgroup_fd, F_GETFD) < 0) {
+        fprintf(stderr, "boxlet-agent: --cgroup-fd %d: %s\n", ag.cgroup_fd, strerror(errno));
+        return 1;
+    }
     ag.is_init = getpid() == 1;
     if (!ag.is_init) prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of our executions come to us */
     ag.epfd = epoll_create1(EPOLL_CLOEXEC);

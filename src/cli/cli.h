@@ -71,6 +71,7 @@ enum {
     OPT_MAX_LIFETIME,
     OPT_FORMAT,
     OPT_HOST_PORT,
+    OPT_DISK,
 };
 
 /* ---- common.c: messages, usage, numbers, runtime ------------------------ */
@@ -151,6 +152,7 @@ struct cli_box_args {
     {"name", required_argument, NULL, OPT_NAME}, {"memory", required_argument, NULL, OPT_MEMORY},  \
         {"cpus", required_argument, NULL, OPT_CPUS}, {"pids", required_argument, NULL, OPT_PIDS},  \
         {"network", required_argument, NULL, OPT_NETWORK},                                         \
+        {"disk", required_argument, NULL, OPT_DISK},                                               \
         {"label", required_argument, NULL, OPT_LABEL},                                             \
         {"host-port", required_argument, NULL, OPT_HOST_PORT},                                     \
     {                                                                                              \

@@ -1,5 +1,5 @@
 /* options — the options shared by several verbs, turned into library
- * objects: box options (--name, --memory, --cpus, --pids, --network,
+ * objects: box options (--name, --memory, --cpus, --pids, --disk, --network,
  * --host-port, --label, --rm, and -e/-w/-u as the box's defaults) for run and create,
  * and command options (-e/-w/-u as the command's own, --timeout, -t, -i, -d)
  * for run and exec, ending in a boxlet_cmd. It also holds the step both run
@@ -132,6 +132,11 @@ static int box_limit(struct cli_box_args *a, int opt, const char *arg)
         a->o.memory_mib = n;
         return 1;
     }
+    if (opt == OPT_DISK) {
+        if (cli_parse_ull("--disk", arg, 0xffffffffu, &n) < 0) return -1;
+        a->o.disk_size_gb = (unsigned)n;
+        return 1;
+    }
     if (cli_parse_ull("--pids", arg, 0xffffffffu, &n) < 0) return -1;
     a->o.pids_max = (unsigned)n;
     return 1;
@@ -165,6 +170,7 @@ int cli_box_opt(struct cli_box_args *a, int opt, const char *arg)
     case OPT_CPUS:
     case OPT_MEMORY:
     case OPT_PIDS:
+    case OPT_DISK:
         return box_limit(a, opt, arg);
     }
     return 0;

@@ -17,17 +17,21 @@
 
 typedef struct box_spec {
     const char *id;
-    const char *hostname;   /* the box's name, as its hostname */
-    const char *dir;        /* the box's directory: $BOXLET_HOME/boxes/<id> */
-    const char *rootfs;     /* the image's root filesystem (lower layer) */
-    bool host_binds;        /* the `host` image: bind the host's /usr, /bin, ... */
-    const char *agent_path; /* boxlet-agent on the host */
-    uint64_t memory_bytes;  /* 0 = no limit */
-    double cpus;            /* 0 = no limit */
-    uint32_t pids_max;      /* 0 = no limit */
-    bool network;           /* outbound networking (else loopback only) */
-    uint32_t uid_base;      /* box uid 0 = this host uid (the box's own range) */
-    uint32_t uid_count;     /* 0 = no user namespace */
+    const char *hostname;       /* the box's name, as its hostname */
+    const char *dir;            /* the box's directory: $BOXLET_HOME/boxes/<id> */
+    const char *rootfs;         /* the image's root filesystem (lower layer) */
+    bool host_binds;            /* the `host` image: bind the host's /usr, /bin, ... */
+    const char *agent_path;     /* boxlet-agent on the host */
+    uint64_t memory_bytes;      /* 0 = no limit */
+    double cpus;                /* 0 = no limit */
+    uint32_t pids_max;          /* 0 = no limit */
+    uint64_t disk_bytes;        /* the writable layer's quota (disk.c); 0 = a plain
+                                   directory on the home's file system, no quota */
+    uint64_t tmp_bytes;         /* size of the /tmp tmpfs; 0 = the kernel's default */
+    const char *disk_templates; /* where empty disk images are kept, or NULL */
+    bool network;               /* outbound networking (else loopback only) */
+    uint32_t uid_base;          /* box uid 0 = this host uid (the box's own range) */
+    uint32_t uid_count;         /* 0 = no user namespace */
     /* Image files owned by [legacy_uid_base, +uid_count) were shifted there
      * when stored by older boxlet; newer ones keep their image's owners.
      * Either way they are mapped onto the box's range when it starts. */
@@ -61,6 +65,9 @@ typedef struct backend_ops {
     int (*socket_dir)(const box_spec *s, err_t *e);
     /* Resource use of a running box. */
     void (*stats)(const box_spec *s, cgroup_stats *out);
+    /* Whether any process runs in the box (its cgroups), whatever the
+     * store says: how a start that was never recorded is found. */
+    bool (*occupied)(const box_spec *s);
 } backend_ops;
 
 extern const backend_ops ns_backend;

@@ -44,6 +44,10 @@ int box_config_to_json(const box_config *c, char **out, err_t *e)
         (json_int_t)c->memory_mib, "pids_max", (json_int_t)c->pids_max, "network", c->network,
         "labels", str_array(c->labels, c->nlabels), "auto_remove", c->auto_remove, "cmd",
         str_array(c->cmd, c->ncmd));
+    if (o && json_object_set_new(o, "disk_size_gb", json_integer(c->disk_size_gb)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
     if (o && c->rootfs &&
         (json_object_set_new(o, "rootfs", json_string(c->rootfs)) < 0 ||
          json_object_set_new(o, "host_binds", json_boolean(c->host_binds)) < 0)) {
@@ -131,6 +135,7 @@ int box_config_from_json(const char *text, box_config *c, err_t *e)
     c->cpus = json_number_value(json_object_get(o, "cpus"));
     c->memory_mib = (uint64_t)json_integer_value(json_object_get(o, "memory_mib"));
     c->pids_max = (uint32_t)json_integer_value(json_object_get(o, "pids_max"));
+    c->disk_size_gb = (uint32_t)json_integer_value(json_object_get(o, "disk_size_gb"));
     c->network = json_is_true(json_object_get(o, "network"));
     c->auto_remove = json_is_true(json_object_get(o, "auto_remove"));
     c->rootfs = get_str(o, "rootfs");
@@ -179,6 +184,9 @@ int box_config_validate(const box_config *c, err_t *e)
         rc =
             err_make(e, ERR_INVAL, "memory_mib %llu: too large", (unsigned long long)c->memory_mib);
     if (rc == 0) rc = check_ports(c, e);
+    if (rc == 0 && c->disk_size_gb > BOX_DISK_GB_MAX)
+        rc =
+            err_make(e, ERR_INVAL, "disk_size_gb %u: at most %u", c->disk_size_gb, BOX_DISK_GB_MAX);
     if (rc == 0 && c->working_dir && c->working_dir[0] != '/')
         rc = err_make(e, ERR_INVAL, "working_dir \"%s\": must be absolute", c->working_dir);
     return rc;

@@ -1,6 +1,7 @@
 /* cgroup — see cgroup.h. Paths are /sys/fs/cgroup/<hierarchy>/boxlet/<id>. */
 #include "runtime/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +15,11 @@
 #define CG_ROOT "/sys/fs/cgroup"
 
 static const char *const hierarchies[] = {"memory", "pids", "cpu", "unified"};
+
+static int64_t read_num(const char *h, const char *id, const char *file, const char *key);
+
+#define DELEGATED_MAX_DEPTH "4"
+#define DELEGATED_MAX_GROUPS "4096" /* the agent keeps at most 1024 executions */
 
 static void group_path(char *out, size_t n, const char *h, const char *id)
 {
@@ -91,6 +97,30 @@ int cgroup_create(const char *id, const cgroup_limits *l, err_t *e)
     return apply_limits(id, l, e);
 }
 
+bool cgroup_v2_present(void)
+{
+    return hierarchy_present("unified");
+}
+
+int cgroup_delegate(const char *id, uid_t uid, err_t *e)
+{
+    static const char *const files[] = {"", "/cgroup.procs", "/cgroup.subtree_control",
+                                        "/cgroup.threads"};
+    if (!hierarchy_present("unified")) return 0;
+    char dir[512], p[600];
+    group_path(dir, sizeof dir, "unified", id);
+    /* The box makes groups below its own (one per execution): bounded, as
+     * each costs kernel memory; these files stay the host's. */
+    int rc = write_file(dir, "cgroup.max.depth", DELEGATED_MAX_DEPTH, e);
+    if (rc == 0) rc = write_file(dir, "cgroup.max.descendants", DELEGATED_MAX_GROUPS, e);
+    if (rc < 0) return rc;
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(p, sizeof p, "%s%s", dir, files[i]);
+        if (chown(p, uid, uid) < 0) return err_sys(e, errno, "delegate cgroup \"%s\"", p);
+    }
+    return 0;
+}
+
 int cgroup_attach(const char *id, pid_t pid, err_t *e)
 {
     char dir[512], v[32];
@@ -147,6 +177,46 @@ int cgroup_count(const char *id)
     return n;
 }
 
+/* Removes the groups below dir (the box's delegated v2 group may hold
+ * some its agent had no chance to remove), depth first, by descriptor.
+ * Only directories and the kernel's files live in a cgroup file system;
+ * the depth is bounded by cgroup.max.depth. */
+static void remove_below(int dir, int depth)
+{
+    int fd = dup(dir);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0) close(fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_type != DT_DIR || de->d_name[0] == '.') continue;
+        int sub = openat(dir, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0 && depth < 16) remove_below(sub, depth + 1);
+        if (sub >= 0) close(sub);
+        unlinkat(dir, de->d_name, AT_REMOVEDIR);
+    }
+    closedir(d);
+}
+
+static int remove_group(const char *p)
+{
+    int dir = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir >= 0) {
+        remove_below(dir, 0);
+        close(dir);
+    }
+    return rmdir(p);
+}
+
+bool cgroup_populated(const char *id)
+{
+    if (!hierarchy_present("unified")) return cgroup_count(id) > 0;
+    int64_t v = read_num("unified", id, "cgroup.events", "populated");
+    return v > 0;
+}
+
 int cgroup_destroy(const char *id, err_t *e)
 {
     int rc = 0;
@@ -154,7 +224,7 @@ int cgroup_destroy(const char *id, err_t *e)
         char p[512];
         group_path(p, sizeof p, hierarchies[i], id);
         int tries = 0;
-        while (rmdir(p) < 0 && errno == EBUSY && tries++ < 200) {
+        while (remove_group(p) < 0 && errno == EBUSY && tries++ < 200) {
             struct timespec ts = {0, 10 * 1000 * 1000}; /* processes are still exiting */
             nanosleep(&ts, NULL);
         }

@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -19,6 +20,13 @@ typedef struct cgroup_limits {
 
 /* Creates the box's groups and applies the limits. */
 int cgroup_create(const char *id, const cgroup_limits *l, err_t *e);
+/* Delegates the box's v2 group to uid (the box's root on the host), as the
+ * kernel's cgroup-v2 delegation rules ask: the directory and its
+ * cgroup.procs, cgroup.subtree_control and cgroup.threads. The box's agent
+ * then makes a group per execution below it. No-op without the v2 tree. */
+int cgroup_delegate(const char *id, uid_t uid, err_t *e);
+/* Whether the box's v2 group exists (then the init hands it to the agent). */
+bool cgroup_v2_present(void);
 /* Moves pid into every group of the box. */
 int cgroup_attach(const char *id, pid_t pid, err_t *e);
 /* Kills every process of the box (v2 cgroup.kill, else SIGKILL to each pid
@@ -26,6 +34,9 @@ int cgroup_attach(const char *id, pid_t pid, err_t *e);
 int cgroup_kill(const char *id, err_t *e);
 /* Number of processes in the box, -1 if unknown. */
 int cgroup_count(const char *id);
+/* Whether any process is in the box's groups, its executions' included
+ * (v2 cgroup.events "populated"; without the v2 tree, cgroup_count > 0). */
+bool cgroup_populated(const char *id);
 /* Removes the groups (they must be empty; retries briefly). */
 int cgroup_destroy(const char *id, err_t *e);
 /* Resource use of a box; a field is -1 when its controller is missing. */

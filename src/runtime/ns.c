@@ -13,6 +13,7 @@
 #include "runtime/backend.h"
 #include "runtime/cgroup.h"
 #include "runtime/idmap.h"
+#include "runtime/disk.h"
 #include "runtime/ns_setup.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -114,6 +116,17 @@ static int write_etc(const box_spec *s, err_t *e)
     return rc;
 }
 
+/* The writable layer's image and its mount point, when the box has a quota. */
+static int prepare_disk(const box_spec *s, err_t *e)
+{
+    if (!s->disk_bytes) return 0;
+    char p[4096];
+    path_of(p, sizeof p, s, "disk");
+    int rc = make_dir(p, 0711, 0, e);
+    path_of(p, sizeof p, s, "disk.img");
+    return rc ? rc : disk_image_create(p, s->disk_bytes, s->disk_templates, e);
+}
+
 /* The box's directory (root's; the init, a mapped uid, may only search
  * it): upper and work belong to the box's root; root (the merged root's
  * mount point), lower (mount points of the image's layers), copy (their
@@ -142,6 +155,7 @@ static int ns_prepare(const box_spec *s, err_t *e)
         if (fd < 0 || fchown(fd, owner, owner) < 0) rc = err_sys(e, errno, "create \"%s\"", p);
         if (fd >= 0) close(fd);
     }
+    if (rc == 0) rc = prepare_disk(s, e);
     return rc ? rc : write_etc(s, e);
 }
 
@@ -300,6 +314,23 @@ static void start_relay(launch *l, pid_t pid)
                     "come up (see agent.log)");
 }
 
+/* Mounts the box's disk image in a mount namespace of the launcher's own,
+ * which the init's namespace is then copied from: the host never sees it. */
+static void mount_disk(launch *l)
+{
+    if (!l->s->disk_bytes) return;
+    char img[4096], target[4096];
+    path_of(img, sizeof img, l->s, "disk.img");
+    path_of(target, sizeof target, l->s, "disk");
+    err_t e;
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        snprintf(e.msg, sizeof e.msg, "mount namespace for the disk image: %s", strerror(errno));
+        launch_fail(l, 0, e.msg);
+    }
+    if (disk_mount(img, target, l->s->uid_count ? l->s->uid_base : 0, &e) < 0)
+        launch_fail(l, 0, e.msg);
+}
+
 static __attribute__((noreturn)) void launcher_main(launch *l)
 {
     setsid();
@@ -312,6 +343,7 @@ static __attribute__((noreturn)) void launcher_main(launch *l)
     }
     close(l->errp[0]);
     close(l->pidp[0]);
+    mount_disk(l);
     l->netp[0] = l->netp[1] = -1;
     bool helpers = l->s->network || l->s->nhost_ports; /* slirp4netns, the relay */
     if (helpers && pipe2(l->netp, 0) < 0) launch_fail(l, 0, "create pipe for slirp4netns");
@@ -496,6 +528,7 @@ static int ns_start(const box_spec *s, box_proc *out, err_t *e)
 {
     cgroup_limits lim = {.memory_bytes = s->memory_bytes, .cpus = s->cpus, .pids_max = s->pids_max};
     int rc = cgroup_create(s->id, &lim, e);
+    if (rc == 0 && s->uid_count) rc = cgroup_delegate(s->id, s->uid_base, e);
     if (rc < 0) return err_wrap(e, "start box %s", s->id);
     launch l = {.s = s, .plan = {.listen_fd = -1}};
     if ((rc = make_launch(s, &l, e)) < 0) {
@@ -572,6 +605,7 @@ static int ns_stop(const box_spec *s, const box_proc *p, int timeout_ms, err_t *
 
 static int ns_destroy(const box_spec *s, err_t *e)
 {
+    cgroup_kill(s->id, NULL); /* a start that was never recorded */
     int rc = cgroup_destroy(s->id, e);
     if (rc < 0) return rc;
     if ((rc = fs_rm_tree(s->dir)) < 0) return err_sys(e, -rc, "remove \"%s\"", s->dir);
@@ -583,6 +617,11 @@ static void ns_stats(const box_spec *s, cgroup_stats *out)
     cgroup_read_stats(s->id, out);
 }
 
+static bool ns_occupied(const box_spec *s)
+{
+    return cgroup_populated(s->id);
+}
+
 const backend_ops ns_backend = {
     .name = "namespaces",
     .prepare = ns_prepare,
@@ -592,4 +631,5 @@ const backend_ops ns_backend = {
     .destroy = ns_destroy,
     .socket_dir = ns_socket_dir,
     .stats = ns_stats,
+    .occupied = ns_occupied,
 };

@@ -4,6 +4,7 @@
  * (taking the whole new pid namespace with it). */
 #include "runtime/ns_setup.h"
 
+#include "runtime/cgroup.h"
 #include "runtime/security.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mount.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -28,14 +30,29 @@
 static const char *const host_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
                                         "/lib32", "/lib64", "/libx32"};
 
+/* /tmp is a tmpfs of a fixed size: its pages count against the box's
+ * memory limit too, but without a size a box would see (and could try to
+ * fill) half of the host's memory. */
+static void tmp_options(const box_spec *s, setup_plan *p)
+{
+    if (s->tmp_bytes)
+        snprintf(p->tmp_opts, sizeof p->tmp_opts, "mode=1777,size=%lluk",
+                 (unsigned long long)(s->tmp_bytes >> 10));
+    else
+        snprintf(p->tmp_opts, sizeof p->tmp_opts, "mode=1777");
+}
+
 int setup_plan_make(const box_spec *s, const char *lowerdir, setup_plan *p, err_t *e)
 {
     memset(p, 0, sizeof *p);
     p->listen_fd = p->net_fd = -1;
     p->userns = s->uid_count > 0;
     snprintf(p->root, sizeof p->root, "root");
+    /* upper/ and work/ are on the box's disk image when it has a quota
+     * (disk.h), mounted on disk/ in the launcher's mount namespace */
+    const char *layer = s->disk_bytes ? "disk/" : "";
     int n = snprintf(p->overlay_opts, sizeof p->overlay_opts,
-                     "lowerdir=%s,upperdir=upper,workdir=work%s", lowerdir,
+                     "lowerdir=%s,upperdir=%supper,workdir=%swork%s", lowerdir, layer, layer,
                      p->userns ? ",userxattr" : "");
     /* mount(2) takes one page of options */
     if (n >= 4096 || n >= (int)sizeof p->overlay_opts || strchr(lowerdir, ','))
@@ -50,6 +67,8 @@ int setup_plan_make(const box_spec *s, const char *lowerdir, setup_plan *p, err_
         if (lstat(host_dirs[i], &st) == 0 && S_ISDIR(st.st_mode)) /* symlinks live in the image */
             snprintf(p->bind_src[p->nbinds++], sizeof p->bind_src[0], "%s", host_dirs[i]);
     }
+    tmp_options(s, p);
+    p->exec_cgroups = cgroup_v2_present();
     snprintf(p->etc_dir, sizeof p->etc_dir, "etc");
     snprintf(p->log, sizeof p->log, "agent.log");
     snprintf(p->agent, sizeof p->agent, "%s", s->agent_path);
@@ -286,7 +305,7 @@ static void build_root(const setup_plan *p)
     /* Best effort: a read-only sysfs; a box works without one. */
     mount("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mask_paths(p);
-    do_mount(p, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+    do_mount(p, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts);
     make_run(p);
     make_etc(p);
 }
@@ -363,12 +382,41 @@ static void close_inherited(const setup_plan *p)
     syscall(SYS_close_range, from, ~0U, 0);
 }
 
+/* The box's own cgroup (the root of its cgroup namespace) as a cgroup2
+ * mount that is never attached anywhere: only the agent holds it (no
+ * close-on-exec), to make a cgroup per execution. Box processes see no
+ * writable cgroup file system. -1 without the v2 tree. */
+static int open_cgroup(const setup_plan *p)
+{
+    if (!p->exec_cgroups) return -1;
+    int fs = (int)syscall(SYS_fsopen, "cgroup2", FSOPEN_CLOEXEC);
+    if (fs < 0) fail(p, "open a cgroup2 file system for the agent");
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        fail(p, "create a cgroup2 file system for the agent");
+    int m = (int)syscall(SYS_fsmount, fs, 0, 0);
+    if (m < 0) fail(p, "mount a cgroup2 file system for the agent");
+    close(fs);
+    return m;
+}
+
+/* Appends --cgroup-fd N at the first free slot of argv (which has two). */
+static void add_cgroup_arg(char **argv, int fd, char *buf, size_t n)
+{
+    if (fd < 0) return;
+    while (*argv)
+        argv++;
+    snprintf(buf, n, "%d", fd);
+    argv[0] = (char *)"--cgroup-fd";
+    argv[1] = buf;
+}
+
 void setup_run(const setup_plan *p)
 {
     close_inherited(p);
     become_root(p);
     if (unshare(CLONE_NEWCGROUP) < 0) /* now that the launcher moved us into the box's groups */
         fail(p, "new cgroup namespace");
+    int cgroup_fd = open_cgroup(p);
     redirect_stdio(p);
     build_root(p);
     if (sethostname(p->hostname, strlen(p->hostname)) < 0)
@@ -379,8 +427,16 @@ void setup_run(const setup_plan *p)
     snprintf(fd, sizeof fd, "%d", p->ready_fd);
     snprintf(lfd, sizeof lfd, "%d", p->listen_fd);
     if (fcntl(p->listen_fd, F_SETFD, 0) < 0) fail(p, "keep the agent's socket open");
-    char *argv[] = {
-        (char *)"boxlet-agent", (char *)"--listen-fd", lfd, (char *)"--ready-fd", fd, NULL};
+    char *argv[] = {(char *)"boxlet-agent",
+                    (char *)"--listen-fd",
+                    lfd,
+                    (char *)"--ready-fd",
+                    fd,
+                    NULL,
+                    NULL,
+                    NULL};
+    char cgfd[16];
+    add_cgroup_arg(argv, cgroup_fd, cgfd, sizeof cgfd);
     char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     (char *)"HOME=/root", NULL};
     lock_down(p);

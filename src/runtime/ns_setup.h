@@ -23,16 +23,18 @@ typedef struct setup_plan {
     char root[PATH_MAX]; /* merged root mount point */
     char overlay_opts[3 * PATH_MAX + 64];
     char ping_range[32]; /* net.ipv4.ping_group_range: the box's gids */
+    char tmp_opts[64];   /* the /tmp tmpfs's options, with its size */
     int nbinds;
     char bind_src[SETUP_MAX_BINDS][64]; /* host dirs of the `host` image, e.g. "/usr" */
     char etc_dir[PATH_MAX];             /* generated hostname, hosts, resolv.conf */
     char agent[PATH_MAX];               /* boxlet-agent on the host */
     char log[PATH_MAX];                 /* the agent's stdout/stderr */
     char hostname[65];
-    int ready_fd;  /* inherited by the agent (--ready-fd) */
-    int err_fd;    /* close-on-exec: setup failures are written here */
-    int net_fd;    /* slirp4netns's exit pipe (kept by the agent), or -1 */
-    int listen_fd; /* the agent's listening socket, made by the host (--listen-fd) */
+    int ready_fd;      /* inherited by the agent (--ready-fd) */
+    int err_fd;        /* close-on-exec: setup failures are written here */
+    int net_fd;        /* slirp4netns's exit pipe (kept by the agent), or -1 */
+    int listen_fd;     /* the agent's listening socket, made by the host (--listen-fd) */
+    bool exec_cgroups; /* hand the agent the box's cgroup (--cgroup-fd) */
     /* Detached (idmapped) mounts of the image's layers, top first, attached
      * at lower/<i> before the overlay is mounted; nlower_fds 0 when the
      * overlay's lowerdir names directories (copies, or no user namespace). */

@@ -30,7 +30,6 @@
 #define LEGACY_UID_BASE OCI_LEGACY_UID_BASE /* 1000000 */
 #define BOX_UID_FIRST (LEGACY_UID_BASE + UID_COUNT)
 #define UID_SLOTS ((0x7fffffffu - BOX_UID_FIRST) / UID_COUNT)
-#define DEFAULT_PIDS 4096u
 #define AGENT_TIMEOUT_MS 5000
 
 void rt_default_home(char *out, size_t n)
@@ -156,6 +155,7 @@ void rt_unlock_box(int fd)
 typedef struct spec_buf {
     box_spec s;
     char dir[RT_HOME_MAX + 64];
+    char templates[RT_HOME_MAX + 64];
     image_info img;
     box_config cfg;
 } spec_buf;
@@ -180,6 +180,12 @@ static int pinned_rootfs(const box_rec *r, const box_config *c, image_info *img,
     return 0;
 }
 
+static uint64_t tmp_bytes(const box_config *c)
+{
+    uint64_t mib = c->memory_mib ? c->memory_mib : BOX_DEFAULT_MEMORY_MIB;
+    return (mib << 20) / BOX_TMP_SHARE;
+}
+
 static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
 {
     memset(b, 0, sizeof *b);
@@ -195,6 +201,7 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
     snprintf(b->dir, sizeof b->dir, "%s/boxes/%s", rt->home, r->id);
     uint32_t base =
         r->uid_slot < 0 ? LEGACY_UID_BASE : BOX_UID_FIRST + (uint32_t)r->uid_slot * UID_COUNT;
+    snprintf(b->templates, sizeof b->templates, "%s/disk-templates", rt->home);
     b->s = (box_spec){.id = r->id,
                       .hostname = r->name,
                       .dir = b->dir,
@@ -203,7 +210,10 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
                       .agent_path = rt->agent,
                       .memory_bytes = b->cfg.memory_mib << 20,
                       .cpus = b->cfg.cpus,
-                      .pids_max = b->cfg.pids_max ? b->cfg.pids_max : DEFAULT_PIDS,
+                      .pids_max = b->cfg.pids_max ? b->cfg.pids_max : BOX_DEFAULT_PIDS,
+                      .disk_bytes = (uint64_t)b->cfg.disk_size_gb << 30,
+                      .tmp_bytes = tmp_bytes(&b->cfg),
+                      .disk_templates = b->templates,
                       .network = b->cfg.network,
                       .host_ports = b->cfg.host_ports,
                       .nhost_ports = b->cfg.nhost_ports,
@@ -241,6 +251,11 @@ static int config_with_defaults(const box_config *c, const image_info *img, char
     m.env = env;
     m.working_dir = c->working_dir ? c->working_dir : img->working_dir;
     m.user = c->user ? c->user : img->user;
+    /* The limits a box gets are recorded, so inspect shows what applies. */
+    m.memory_mib = c->memory_mib ? c->memory_mib : BOX_DEFAULT_MEMORY_MIB;
+    m.cpus = c->cpus > 0 ? c->cpus : BOX_DEFAULT_CPUS;
+    m.pids_max = c->pids_max ? c->pids_max : BOX_DEFAULT_PIDS;
+    m.disk_size_gb = c->disk_size_gb ? c->disk_size_gb : BOX_DEFAULT_DISK_GB;
     m.cmd = img->cmd;
     m.ncmd = img->ncmd;
     m.rootfs = (char *)img->rootfs; /* pinned: see box_config */
@@ -323,13 +338,40 @@ static void correct(rt_t *rt, box_rec *r)
     }
 }
 
+/* Ends whatever runs in a box the store does not record as running: an
+ * agent whose start was never recorded (its starter died, or the store
+ * could not be written), or what outlived a dead init. The caller holds
+ * the box's lock and has just reloaded r. */
+static void end_unrecorded(rt_t *rt, const box_rec *r)
+{
+    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING) return;
+    box_spec s = {.id = r->id};
+    if (!rt->be->occupied(&s)) return;
+    box_proc none = {0};
+    rt->be->stop(&s, &none, 0, NULL);
+}
+
+/* At open: records checked against reality both ways. A box being started
+ * or stopped by another process right now holds its lock: it is skipped
+ * (its starter records or undoes it). */
+static void reconcile_one(rt_t *rt, box_rec *r)
+{
+    correct(rt, r);
+    box_spec s = {.id = r->id};
+    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING || !rt->be->occupied(&s)) return;
+    int fd = rt_try_lock_box(rt, r->id, NULL);
+    if (fd < 0) return;
+    if (rt_refresh(rt, r, NULL) == 0) end_unrecorded(rt, r);
+    unlock_box(fd);
+}
+
 static void reconcile(rt_t *rt)
 {
     box_rec *v;
     size_t n;
     if (store_list(rt->store, &v, &n, NULL) < 0) return;
     for (size_t i = 0; i < n; i++)
-        correct(rt, &v[i]);
+        reconcile_one(rt, &v[i]);
     box_recs_free(v, n);
 }
 
@@ -349,12 +391,18 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
     box_proc p;
     rc = rt->be->prepare(&b.s, e);
     if (rc == 0) rc = rt->be->start(&b.s, &p, e);
-    box_config_free(&b.cfg);
     if (rc < 0) {
+        box_config_free(&b.cfg);
         store_set_state(rt->store, r->id, BOX_FAILED, 0, 0, r->started_ms, e->msg, NULL);
         return rc;
     }
     rc = store_set_state(rt->store, r->id, BOX_RUNNING, p.pid, p.start_time, wall_ms(), "", e);
+    if (rc < 0) { /* a box the store does not know runs must not run */
+        rt->be->stop(&b.s, &p, 0, NULL);
+        err_wrap(e, "start box \"%s\": it was stopped again, as its start could not be recorded",
+                 r->name);
+    }
+    box_config_free(&b.cfg);
     return rc < 0 ? rc : reload(rt, r, e);
 }
 
@@ -370,6 +418,7 @@ int rt_start(rt_t *rt, box_rec *r, err_t *e)
 static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
+    if (rc == 0) end_unrecorded(rt, r);
     if (rc < 0 || (r->state != BOX_RUNNING && r->state != BOX_STOPPING)) return rc;
     spec_buf b;
     if ((rc = make_spec(rt, r, &b, e)) < 0) return err_wrap(e, "stop box \"%s\"", r->name);

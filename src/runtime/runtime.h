@@ -24,6 +24,8 @@ typedef struct box_config {
     double cpus;
     uint64_t memory_mib;
     uint32_t pids_max;
+    uint32_t disk_size_gb; /* the writable layer's quota; 0 in records older
+                              than quotas: a plain directory, no quota */
     bool network;
     unsigned *host_ports; /* host loopback ports the box may reach, 1..65535 */
     size_t nhost_ports;
@@ -39,6 +41,15 @@ typedef struct box_config {
     char *rootfs;
     bool host_binds;
 } box_config;
+
+/* Limits of a box whose options leave them 0 (docs/boxes.md). */
+#define BOX_DEFAULT_MEMORY_MIB 1024
+#define BOX_DEFAULT_CPUS 1.0
+#define BOX_DEFAULT_PIDS 1024
+#define BOX_DEFAULT_DISK_GB 10
+#define BOX_DISK_GB_MAX 16384
+/* /tmp is a tmpfs of this fraction of the box's memory limit. */
+#define BOX_TMP_SHARE 4
 
 void box_config_free(box_config *c);
 /* JSON text of c (free it). -ERR_NOMEM. */

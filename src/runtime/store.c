@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,12 +23,15 @@
 #include <unistd.h>
 
 #define STORE_FILE "boxlet.db"
+#define RESERVE_FILE "store.reserve"
+#define RESERVE_BYTES (1 << 20)
 #define BUSY_TIMEOUT_MS 10000
 #define ID_PREFIX_MIN 4
 
 struct store {
     sqlite3 *db;
-    char *path; /* <home>/boxlet.db, for messages */
+    char *path;    /* <home>/boxlet.db, for messages */
+    char *reserve; /* <home>/store.reserve: see reserve_release */
 };
 
 /* migrations[i] takes the schema from version i to i + 1. Each one sets
@@ -148,11 +152,35 @@ static int prepare(store_t *s, sqlite3_stmt **st, const char *sql, const char *t
     return rc;
 }
 
+/* Space kept in reserve for the store. A box can fill the home's file
+ * system (its disk image is sparse: quotas may add up to more than the
+ * disk), and SQLite needs a little space to record anything, also that a
+ * box stopped or was removed. A change that fails for lack of space frees
+ * the reserve and is tried once more; the next store_open makes it again,
+ * once there is room. */
+static void reserve_make(store_t *s)
+{
+    int fd = open(s->reserve, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return; /* there already, or no room: both fine here */
+    int rc = posix_fallocate(fd, 0, RESERVE_BYTES);
+    close(fd);
+    if (rc != 0) unlink(s->reserve);
+}
+
+static bool reserve_release(store_t *s)
+{
+    return unlink(s->reserve) == 0;
+}
+
 /* Runs a statement that returns no rows and finalizes it. The connection
  * keeps the error message for db_fail. */
-static int run(sqlite3_stmt *st)
+static int run(store_t *s, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
+    if ((rc & 0xff) == SQLITE_FULL && reserve_release(s)) { /* one statement: rolled back */
+        sqlite3_reset(st);
+        rc = sqlite3_step(st);
+    }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -254,14 +282,19 @@ int store_open(const char *home, store_t **out, err_t *e)
 {
     if (!home || !*home) return err_make(e, ERR_INVAL, "open box store: no home directory given");
     size_t n = strlen(home) + sizeof "/" STORE_FILE;
+    size_t nr = strlen(home) + sizeof "/" RESERVE_FILE;
     store_t *s = calloc(1, sizeof *s);
     if (s) s->path = malloc(n);
-    if (!s || !s->path) {
+    if (s) s->reserve = malloc(nr);
+    if (!s || !s->path || !s->reserve) {
+        if (s) free(s->path);
         free(s);
         return err_make(e, ERR_NOMEM, "open box store in \"%s\": out of memory", home);
     }
     snprintf(s->path, n, "%s/%s", home, STORE_FILE);
+    snprintf(s->reserve, nr, "%s/%s", home, RESERVE_FILE);
     int rc = restrict_files(s->path, e);
+    if (rc == 0) reserve_make(s);
     if (rc == 0) rc = connect_db(s, e);
     if (rc == 0) rc = migrate(s, e);
     if (rc < 0) {
@@ -277,6 +310,7 @@ void store_close(store_t *s)
     if (!s) return;
     sqlite3_close(s->db);
     free(s->path);
+    free(s->reserve);
     free(s);
 }
 
@@ -320,7 +354,7 @@ int store_insert(store_t *s, const box_rec *r, err_t *e)
                  "ssssllilss", r->id, r->name, r->image, box_state_name(r->state), r->created_ms,
                  r->started_ms, r->init_pid, (int64_t)r->init_start, r->config,
                  r->error ? r->error : "");
-    if (rc == SQLITE_OK) rc = run(st);
+    if (rc == SQLITE_OK) rc = run(s, st);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return err_make(e, ERR_CONFLICT, "box id \"%s\" is already taken", r->id);
     if (rc == SQLITE_CONSTRAINT_UNIQUE)
@@ -471,7 +505,7 @@ int store_set_state(store_t *s, const char *id, box_state st, int init_pid, uint
                      " started_ms = ?4, error = ?5 WHERE id = ?6",
                      "sillss", box_state_name(st), init_pid, (int64_t)init_start, started_ms,
                      error ? error : "", id);
-    if (rc == SQLITE_OK) rc = run(stmt);
+    if (rc == SQLITE_OK) rc = run(s, stmt);
     if (rc != SQLITE_OK) return db_fail(s, rc, e, "set state of box %s in box store", id);
     if (sqlite3_changes(s->db) == 0)
         return err_make(e, ERR_NOTFOUND, "set state of box %s: no such box", id);
@@ -482,7 +516,7 @@ int store_delete(store_t *s, const char *id, err_t *e)
 {
     sqlite3_stmt *st;
     int rc = prepare(s, &st, "DELETE FROM boxes WHERE id = ?1", "s", id);
-    if (rc == SQLITE_OK) rc = run(st);
+    if (rc == SQLITE_OK) rc = run(s, st);
     if (rc != SQLITE_OK) return db_fail(s, rc, e, "delete box %s from box store", id);
     if (sqlite3_changes(s->db) == 0)
         return err_make(e, ERR_NOTFOUND, "delete box %s: no such box", id);
@@ -493,7 +527,7 @@ int store_set_config(store_t *s, const char *id, const char *config, err_t *e)
 {
     sqlite3_stmt *st;
     int rc = prepare(s, &st, "UPDATE boxes SET config = ?1 WHERE id = ?2", "ss", config, id);
-    if (rc == SQLITE_OK) rc = run(st);
+    if (rc == SQLITE_OK) rc = run(s, st);
     if (rc != SQLITE_OK) return db_fail(s, rc, e, "set config of box %s in box store", id);
     if (sqlite3_changes(s->db) == 0)
         return err_make(e, ERR_NOTFOUND, "set config of box %s: no such box", id);
@@ -504,7 +538,7 @@ int store_set_name(store_t *s, const char *id, const char *name, err_t *e)
 {
     sqlite3_stmt *st;
     int rc = prepare(s, &st, "UPDATE boxes SET name = ?1 WHERE id = ?2", "ss", name, id);
-    if (rc == SQLITE_OK) rc = run(st);
+    if (rc == SQLITE_OK) rc = run(s, st);
     if (rc == SQLITE_CONSTRAINT_UNIQUE)
         return err_make(e, ERR_CONFLICT, "rename box %s: the name \"%s\" is already taken", id,
                         name);

@@ -81,6 +81,7 @@ int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
                     .cpus = o->cpus,
                     .memory_mib = o->memory_mib,
                     .pids_max = o->pids_max,
+                    .disk_size_gb = o->disk_size_gb,
                     .network = o->network != 0,
                     .labels = (char **)o->labels,
                     .nlabels = o->nlabels,

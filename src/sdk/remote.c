@@ -103,6 +103,7 @@ int sdk_remote_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_b
     if (o->memory_mib)
         json_object_set_new(req, "memory_mib", json_integer((json_int_t)o->memory_mib));
     if (o->pids_max) json_object_set_new(req, "pids_max", json_integer(o->pids_max));
+    if (o->disk_size_gb) json_object_set_new(req, "disk_size_gb", json_integer(o->disk_size_gb));
     json_t *v = NULL;
     int rc = rest_call(rt->remote, "POST", "/v1/boxes", req, &v, &rt->err);
     json_decref(req);

@@ -225,6 +225,7 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
         !want_type(o, "working_dir", JSON_STRING, "a string", rs) ||
         !want_type(o, "user", JSON_STRING, "a string", rs) ||
         !want_type(o, "pids_max", JSON_INTEGER, "an integer", rs) ||
+        !want_type(o, "disk_size_gb", JSON_INTEGER, "an integer", rs) ||
         !env_list(o, "env", env, nenv, rs) || !env_list(o, "labels", labels, nlabels, rs))
         return false;
     boxlet_box_opts_init(opts);
@@ -244,6 +245,12 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
         return false;
     }
     opts->pids_max = (unsigned)pids;
+    json_int_t disk = json_integer_value(json_object_get(o, "disk_size_gb"));
+    if (disk < 0 || disk > 16384) {
+        reply_error(rs, 400, ERR_INVAL, "field \"disk_size_gb\" must be 0..16384");
+        return false;
+    }
+    opts->disk_size_gb = (unsigned)disk;
     opts->working_dir = json_string_value(json_object_get(o, "working_dir"));
     opts->user = json_string_value(json_object_get(o, "user"));
     json_t *net = json_object_get(o, "network");

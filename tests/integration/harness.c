@@ -4,6 +4,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -482,7 +484,12 @@ static void track_env(const box_env *b, bool open)
 
 void box_env_open(box_env *b)
 {
-    snprintf(b->home, sizeof b->home, "/tmp/boxlet-home.XXXXXX");
+    box_env_open_in(b, "/tmp");
+}
+
+void box_env_open_in(box_env *b, const char *dir)
+{
+    snprintf(b->home, sizeof b->home, "%s/boxlet-home.XXXXXX", dir);
     if (!mkdtemp(b->home)) die("mkdtemp: %s", strerror(errno));
     chmod(b->home, 0711);
     b->server = 0;
@@ -544,4 +551,78 @@ char *box_sh(boxlet_box *box, const char *script, boxlet_exit *st, char **err)
     boxlet_cmd_free(c);
     if (rc != BOXLET_OK) die("run in box: %s: %s", boxlet_strerror(rc), boxlet_box_errmsg(box));
     return out;
+}
+
+/* ---- a small file system ---- */
+
+#define MAX_SMALL_FS 4
+static small_fs small_fss[MAX_SMALL_FS];
+
+static void remove_leftover_fss(void)
+{
+    for (int i = 0; i < MAX_SMALL_FS; i++)
+        if (small_fss[i].dir[0]) {
+            small_fs f = small_fss[i];
+            fprintf(stderr, "harness: cleaning up after a failed test: %s\n", f.dir);
+            small_fs_remove(&f);
+        }
+}
+
+static void run_or_die(const char *cmd)
+{
+    if (system(cmd) != 0) die("%s: failed", cmd);
+}
+
+void small_fs_make(small_fs *f, unsigned mib)
+{
+    static bool registered; /* before any box_env: atexit runs it after theirs */
+    if (!registered) atexit(remove_leftover_fss), registered = true;
+    snprintf(f->dir, sizeof f->dir, "/tmp/boxlet-smallfs.XXXXXX");
+    if (!mkdtemp(f->dir)) die("mkdtemp: %s", strerror(errno));
+    snprintf(f->img, sizeof f->img, "%s.img", f->dir);
+    for (int i = 0; i < MAX_SMALL_FS; i++)
+        if (!small_fss[i].dir[0]) {
+            small_fss[i] = *f;
+            break;
+        }
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "truncate -s %uM '%s' && mkfs.ext4 -q -F -m 0 '%s' && mount -o loop '%s' '%s' && "
+             "chmod 0711 '%s'",
+             mib, f->img, f->img, f->img, f->dir, f->dir);
+    run_or_die(cmd);
+}
+
+void small_fs_remove(small_fs *f)
+{
+    for (int i = 0; i < MAX_SMALL_FS; i++)
+        if (strcmp(small_fss[i].dir, f->dir) == 0) small_fss[i].dir[0] = '\0';
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "umount '%s' 2>/dev/null || umount -l '%s'; rmdir '%s'; rm -f '%s'",
+             f->dir, f->dir, f->dir, f->img);
+    if (system(cmd) != 0) fprintf(stderr, "harness: could not remove %s\n", f->dir);
+}
+
+long long fs_free_bytes(const char *path)
+{
+    struct statvfs sv;
+    if (statvfs(path, &sv) < 0) die("statvfs %s: %s", path, strerror(errno));
+    return (long long)sv.f_bavail * (long long)sv.f_frsize;
+}
+
+void fs_fill(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) die("create %s: %s", path, strerror(errno));
+    long long room = fs_free_bytes(path);
+    if (room > (1 << 20) && posix_fallocate(fd, 0, room - (1 << 20)) != 0)
+        die("fallocate %s: %s", path, strerror(errno));
+    static char block[4096];
+    while (write(fd, block, sizeof block) > 0)
+        ;
+    if (errno != ENOSPC) die("fill %s: %s", path, strerror(errno));
+    while (write(fd, block, 512) > 0) /* the last partial block */
+        ;
+    fsync(fd);
+    close(fd);
 }

@@ -111,10 +111,27 @@ typedef struct box_env {
     char url[64];
 } box_env;
 void box_env_open(box_env *b);
+/* box_env_open with the home made inside dir (a small_fs, say). */
+void box_env_open_in(box_env *b, const char *dir);
 /* Force-removes every box of the home, closes the runtime, deletes it. */
 void box_env_close(box_env *b);
 /* Creates and starts a box from o (NULL: defaults); aborts on failure. */
 boxlet_box *box_up(box_env *b, const boxlet_box_opts *o);
+/* A small ext4 file system on a loop device, mounted on a fresh directory
+ * under /tmp: a boxlet home whose disk a box can fill. Removed at exit even
+ * when a test fails (after the boxes of every box_env). */
+typedef struct small_fs {
+    char dir[64];
+    char img[80];
+} small_fs;
+void small_fs_make(small_fs *f, unsigned mib);
+void small_fs_remove(small_fs *f);
+/* Fills the file system of path to its last block with the file path
+ * (root's view: as full as the host can make it). */
+void fs_fill(const char *path);
+/* Free bytes of the file system holding path (for an unprivileged user). */
+long long fs_free_bytes(const char *path);
+
 /* Runs `sh -c script` in the box, returns stdout (free it) and fills *st;
  * stderr goes into *err when err is non-NULL (free it). */
 char *box_sh(boxlet_box *box, const char *script, boxlet_exit *st, char **err);

@@ -115,6 +115,10 @@ if [ "$MODE" = local ]; then # REST does not take host ports yet (docs/security.
     "$BOXLET" rm "$hp" >/dev/null
     "$BOXLET" create --host-port 70000 host >/dev/null 2>&1; check "--host-port 70000 is refused" 125 $?
 fi
+check "inspect shows the limits, given and default" "128 1.0 1024 10" \
+    "$("$BOXLET" inspect clibox | python3 -c 'import json,sys; c=json.load(sys.stdin)[0]["config"]; print(c["memory_mib"], c["cpus"], c["pids_max"], c["disk_size_gb"])')"
+check "run --disk: the quota is the box's disk" 1 \
+    "$("$BOXLET" run --rm --disk 2 host -- df -k / | awk 'NR == 2 {print ($2 > 1800 * 1024 && $2 <= 2 * 1024 * 1024)}')"
 "$BOXLET" rm clibox 2>/dev/null; check "rm of a running box is refused" 1 $?
 "$BOXLET" rm -f clibox >/dev/null; check "rm -f" 0 $?
 check "gone" 0 "$("$BOXLET" ls -q | wc -l)"
