@@ -173,9 +173,19 @@ static void setuid_file_of_box_root_cannot_be_run_from_the_host(void **state)
     free(out);
     char path[512], how[4096];
     snprintf(path, sizeof path, "%s/boxes/%s/upper/suid-id", env.home, boxlet_box_id(box_a));
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_true(st.st_mode & S_ISUID); /* there it is, for root */
+    /* A box's writable layer is on its disk image, mounted only in its own
+     * mount namespace, so root finds no host path of it either; a box
+     * without a quota keeps it in upper/, where root sees it. Either way,
+     * nobody must not run it. */
+    found[0] = '\0';
+    nftw(env.home, find_suid, 16, FTW_PHYS);
+    print_message("as root: %s\n", found[0] ? found : "no host path holds it");
+    if (found[0]) {
+        struct stat st;
+        assert_int_equal(stat(found, &st), 0);
+        assert_true(st.st_mode & S_ISUID);
+        snprintf(path, sizeof path, "%s", found);
+    }
     char *ran = run_as_nobody(path, how, sizeof how);
     print_message("as nobody: %s", how);
     if (ran) fail_msg("an unprivileged host user ran the box's setuid program: %s", ran);
