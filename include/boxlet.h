@@ -13,6 +13,14 @@
 
 #include <stddef.h>
 
+/* Marks the library's exported functions: libboxlet.so is built with hidden
+ * visibility, so these and nothing else are its ABI. */
+#if defined(__GNUC__)
+#define BOXLET_API __attribute__((visibility("default")))
+#else
+#define BOXLET_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -39,14 +47,14 @@ typedef enum boxlet_code {
 
 /* A short English description of code ("invalid argument"); never NULL.
  * The string is static: do not free it. Thread-safe. */
-const char *boxlet_strerror(int code);
+BOXLET_API const char *boxlet_strerror(int code);
 
 /* The stable snake_case name of code ("invalid_argument"), as used in the
  * REST error envelope; "unknown" for a code boxlet does not define. Static. */
-const char *boxlet_code_name(int code);
+BOXLET_API const char *boxlet_code_name(int code);
 
 /* The library's version, "MAJOR.MINOR.PATCH". Static. */
-const char *boxlet_version(void);
+BOXLET_API const char *boxlet_version(void);
 
 /* ---- handles ------------------------------------------------------------
  * All handles are opaque. A runtime may be used by one thread at a time;
@@ -68,7 +76,7 @@ typedef struct boxlet_exec boxlet_exec;
  * must be freed with boxlet_runtime_free. On failure *out is still set when
  * memory allowed it, so boxlet_runtime_errmsg(*out) explains; free it too.
  * Returns BOXLET_OK, BOXLET_EPERM, BOXLET_EIO, BOXLET_ENOMEM. */
-int boxlet_runtime_open(const char *home, boxlet_runtime **out);
+BOXLET_API int boxlet_runtime_open(const char *home, boxlet_runtime **out);
 /* Connects to a `boxlet serve` at url (http://HOST:PORT, https://...,
  * or unix:/PATH for a server on a unix socket) with api_key (NULL: none).
  * The runtime then offers the same calls as a local one, over REST and a
@@ -78,14 +86,14 @@ int boxlet_runtime_open(const char *home, boxlet_runtime **out);
  * locally say so: boxlet_box_pid is the pid on the server's host, and
  * boxlet_image_import reads its source on the server's machine. Errors
  * as boxlet_runtime_open, plus BOXLET_EINVAL for a bad URL. */
-int boxlet_runtime_connect(const char *url, const char *api_key, boxlet_runtime **out);
+BOXLET_API int boxlet_runtime_connect(const char *url, const char *api_key, boxlet_runtime **out);
 /* Non-zero for a runtime made by boxlet_runtime_connect. */
-int boxlet_runtime_is_remote(const boxlet_runtime *rt);
+BOXLET_API int boxlet_runtime_is_remote(const boxlet_runtime *rt);
 /* Frees the runtime. Boxes keep running. */
-void boxlet_runtime_free(boxlet_runtime *rt);
+BOXLET_API void boxlet_runtime_free(boxlet_runtime *rt);
 /* The message of the last failed call on rt or on a box made from it ("" if
  * none). Owned by rt; valid until its next call. */
-const char *boxlet_runtime_errmsg(const boxlet_runtime *rt);
+BOXLET_API const char *boxlet_runtime_errmsg(const boxlet_runtime *rt);
 
 /* ---- boxes -------------------------------------------------------------- */
 
@@ -134,48 +142,48 @@ typedef struct boxlet_box_opts {
  * docs/boxes.md, network disabled). The limits a box gets are recorded in
  * its config (boxlet_box_config_json): memory_mib, cpus, pids_max and
  * disk_size_gb. */
-void boxlet_box_opts_init(boxlet_box_opts *o);
+BOXLET_API void boxlet_box_opts_init(boxlet_box_opts *o);
 
 /* Creates a box (state configured). On success *out must be freed with
  * boxlet_box_free. Errors: BOXLET_EINVAL (bad option, with a message),
  * BOXLET_ECONFLICT (name taken), BOXLET_ENOTFOUND (image), BOXLET_EIO. */
-int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out);
+BOXLET_API int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out);
 /* Looks a box up by id, name or unique id prefix. BOXLET_ENOTFOUND,
  * BOXLET_ECONFLICT (ambiguous prefix). */
-int boxlet_box_get(boxlet_runtime *rt, const char *key, boxlet_box **out);
+BOXLET_API int boxlet_box_get(boxlet_runtime *rt, const char *key, boxlet_box **out);
 /* Starts a configured or stopped box and waits until it can run commands.
  * Starting a running box is BOXLET_OK. */
-int boxlet_box_start(boxlet_box *b);
+BOXLET_API int boxlet_box_start(boxlet_box *b);
 /* Stops a running box: SIGTERM to everything in it, SIGKILL after
  * timeout_s seconds (< 0: 10 s). Stopping a stopped box is BOXLET_OK. */
-int boxlet_box_stop(boxlet_box *b, double timeout_s);
+BOXLET_API int boxlet_box_stop(boxlet_box *b, double timeout_s);
 /* Removes a box and its files. A running box is BOXLET_ECONFLICT unless
  * force is non-zero (then it is stopped first). The handle stays valid (and
  * must still be freed) but refers to nothing. */
-int boxlet_box_remove(boxlet_box *b, int force);
-void boxlet_box_free(boxlet_box *b);
+BOXLET_API int boxlet_box_remove(boxlet_box *b, int force);
+BOXLET_API void boxlet_box_free(boxlet_box *b);
 /* Renames box b to name (1-63 letters, digits, '-', '_' or '.'); a running
  * box keeps its old hostname until it starts again. BOXLET_EINVAL (bad
  * name), BOXLET_ECONFLICT (name taken), BOXLET_ENOTFOUND (removed),
  * BOXLET_EUNSUPPORTED on a remote runtime (the REST API has no rename). */
-int boxlet_box_rename(boxlet_box *b, const char *name);
+BOXLET_API int boxlet_box_rename(boxlet_box *b, const char *name);
 /* Refreshes the box's state from the store and reality. */
-int boxlet_box_refresh(boxlet_box *b);
+BOXLET_API int boxlet_box_refresh(boxlet_box *b);
 /* Fields of the box as last loaded; owned by b, valid until it changes. */
-const char *boxlet_box_id(const boxlet_box *b);
-const char *boxlet_box_name(const boxlet_box *b);
-const char *boxlet_box_image(const boxlet_box *b);
-boxlet_box_state boxlet_box_state_of(const boxlet_box *b);
-const char *boxlet_box_state_name(boxlet_box_state st);
+BOXLET_API const char *boxlet_box_id(const boxlet_box *b);
+BOXLET_API const char *boxlet_box_name(const boxlet_box *b);
+BOXLET_API const char *boxlet_box_image(const boxlet_box *b);
+BOXLET_API boxlet_box_state boxlet_box_state_of(const boxlet_box *b);
+BOXLET_API const char *boxlet_box_state_name(boxlet_box_state st);
 /* The box's options as JSON text, owned by b. */
-const char *boxlet_box_config_json(const boxlet_box *b);
+BOXLET_API const char *boxlet_box_config_json(const boxlet_box *b);
 /* Milliseconds since the epoch. */
-long long boxlet_box_created_ms(const boxlet_box *b);
+BOXLET_API long long boxlet_box_created_ms(const boxlet_box *b);
 /* The image's default command (OCI Entrypoint then Cmd) as a NULL-terminated
  * array owned by b, or NULL when the image has none. */
-const char *const *boxlet_box_default_cmd(const boxlet_box *b);
+BOXLET_API const char *const *boxlet_box_default_cmd(const boxlet_box *b);
 /* Host pid of the box's init, 0 when not running. */
-int boxlet_box_pid(const boxlet_box *b);
+BOXLET_API int boxlet_box_pid(const boxlet_box *b);
 
 /* Resource use of a running box, from its cgroups; a field is -1 when the
  * host cannot measure it. */
@@ -187,11 +195,11 @@ typedef struct boxlet_stats {
     long long cpu_usec;          /* CPU time used since start */
 } boxlet_stats;
 /* BOXLET_ECLOSED when the box is not running. */
-int boxlet_box_stats(boxlet_box *b, boxlet_stats *out);
+BOXLET_API int boxlet_box_stats(boxlet_box *b, boxlet_stats *out);
 
 /* Every box, oldest first. *out is an array of *n handles; free each with
  * boxlet_box_free and the array with free(). */
-int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
+BOXLET_API int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
 
 /* ---- images -------------------------------------------------------------- */
 
@@ -202,7 +210,7 @@ int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
  * the name exists, BOXLET_EINVAL for a bad name, a corrupt blob (digest
  * mismatch) or an entry escaping its root, BOXLET_ENOTFOUND for a missing
  * source or tag; the message is boxlet_runtime_errmsg(rt). */
-int boxlet_image_import(boxlet_runtime *rt, const char *source, const char *name);
+BOXLET_API int boxlet_image_import(boxlet_runtime *rt, const char *source, const char *name);
 /* Pulls `ref` (REGISTRY/REPO:TAG, REPO:TAG — docker.io/library by default —
  * REPO for :latest, or REPO@sha256:...) from its registry and stores it as
  * `name` (NULL: the canonical reference, docker.io/library/REPO:TAG, with
@@ -212,10 +220,10 @@ int boxlet_image_import(boxlet_runtime *rt, const char *source, const char *name
  * plain HTTP is used only for loopback registries. Blobs are verified
  * against their digests; an interrupted pull resumes. Creating a box from a
  * registry reference pulls it the same way on first use. */
-int boxlet_image_pull(boxlet_runtime *rt, const char *ref, const char *name);
+BOXLET_API int boxlet_image_pull(boxlet_runtime *rt, const char *ref, const char *name);
 /* The names of the images in the store (`host` appears once it was built).
  * *names is an array of *n malloc'd strings: free each, then the array. */
-int boxlet_image_list(boxlet_runtime *rt, char ***names, size_t *n);
+BOXLET_API int boxlet_image_list(boxlet_runtime *rt, char ***names, size_t *n);
 
 /* Where one layer of a pull stands (boxlet_pull_event.phase). */
 typedef enum boxlet_pull_phase {
@@ -247,15 +255,16 @@ typedef struct boxlet_pull_opts {
     void (*progress)(const boxlet_pull_event *ev, void *arg);
     void *progress_arg;
 } boxlet_pull_opts;
-void boxlet_pull_opts_init(boxlet_pull_opts *o);
+BOXLET_API void boxlet_pull_opts_init(boxlet_pull_opts *o);
 /* boxlet_image_pull with options: a progress callback. Same results. */
-int boxlet_image_pull_with(boxlet_runtime *rt, const char *ref, const boxlet_pull_opts *o);
+BOXLET_API int boxlet_image_pull_with(boxlet_runtime *rt, const char *ref,
+                                      const boxlet_pull_opts *o);
 /* Non-zero when image (as boxlet_box_opts.image takes it) is a registry
  * reference, which creating a box would pull when it is not stored yet —
  * a plain name too ("busybox": docker.io/library/busybox:latest), which a
  * stored image of that name takes precedence over; zero for "host", paths
  * and OCI layouts. No I/O beyond a stat of paths. */
-int boxlet_image_is_registry_ref(const char *image);
+BOXLET_API int boxlet_image_is_registry_ref(const char *image);
 
 typedef enum boxlet_image_kind {
     BOXLET_IMAGE_ROOTFS = 0, /* an imported rootfs directory or tarball */
@@ -280,7 +289,7 @@ typedef struct boxlet_image_info {
  * a unique prefix of its hex digits, at least 4), or a reference as boxes
  * take it (a registry reference or path: the image it was stored as).
  * BOXLET_ENOTFOUND, BOXLET_ECONFLICT (an ambiguous id prefix). */
-int boxlet_image_get(boxlet_runtime *rt, const char *key, boxlet_image_info *out);
+BOXLET_API int boxlet_image_get(boxlet_runtime *rt, const char *key, boxlet_image_info *out);
 
 /* Removes image `name` (any key boxlet_image_get takes), then collects
  * what that left unreferenced (as boxlet_image_prune). An image a box uses
@@ -291,7 +300,7 @@ int boxlet_image_get(boxlet_runtime *rt, const char *key, boxlet_image_info *out
  * built again the next time a box asks for it. BOXLET_ENOTFOUND;
  * BOXLET_ETIMEOUT if a box using the image stays busy starting or stopping
  * for 30 s. */
-int boxlet_image_remove(boxlet_runtime *rt, const char *name, int force);
+BOXLET_API int boxlet_image_remove(boxlet_runtime *rt, const char *name, int force);
 
 /* What boxlet_image_prune freed. */
 typedef struct boxlet_prune_result {
@@ -308,43 +317,43 @@ typedef struct boxlet_prune_result {
  * starts over) unless a pull is running. Never touches what an image or a
  * box references; waits for running imports and pulls to finish. out may
  * be NULL. */
-int boxlet_image_prune(boxlet_runtime *rt, boxlet_prune_result *out);
+BOXLET_API int boxlet_image_prune(boxlet_runtime *rt, boxlet_prune_result *out);
 
 /* ---- commands ------------------------------------------------------------ */
 
 /* A command to run: the program and its arguments, then optional settings.
  * boxlet_cmd_new takes a NULL-terminated list of arguments after the
  * program. Returns NULL only when out of memory. Free with boxlet_cmd_free. */
-boxlet_cmd *boxlet_cmd_new(const char *program, ...);
+BOXLET_API boxlet_cmd *boxlet_cmd_new(const char *program, ...);
 /* The same from an array (argv[0] is the program, argc >= 1). */
-boxlet_cmd *boxlet_cmd_newv(int argc, const char *const *argv);
-void boxlet_cmd_free(boxlet_cmd *c);
+BOXLET_API boxlet_cmd *boxlet_cmd_newv(int argc, const char *const *argv);
+BOXLET_API void boxlet_cmd_free(boxlet_cmd *c);
 /* Appends an argument. BOXLET_ENOMEM. */
-int boxlet_cmd_arg(boxlet_cmd *c, const char *arg);
+BOXLET_API int boxlet_cmd_arg(boxlet_cmd *c, const char *arg);
 /* Adds KEY=VALUE to the environment (a later duplicate key wins).
  * BOXLET_EINVAL for an empty key or one containing '='. */
-int boxlet_cmd_setenv(boxlet_cmd *c, const char *key, const char *value);
+BOXLET_API int boxlet_cmd_setenv(boxlet_cmd *c, const char *key, const char *value);
 /* Adds "KEY=VALUE" as one string. BOXLET_EINVAL without a '=' after a key. */
-int boxlet_cmd_putenv(boxlet_cmd *c, const char *kv);
-int boxlet_cmd_setdir(boxlet_cmd *c, const char *dir);
+BOXLET_API int boxlet_cmd_putenv(boxlet_cmd *c, const char *kv);
+BOXLET_API int boxlet_cmd_setdir(boxlet_cmd *c, const char *dir);
 /* name|uid[:group|gid], resolved in the box. */
-int boxlet_cmd_setuser(boxlet_cmd *c, const char *user);
+BOXLET_API int boxlet_cmd_setuser(boxlet_cmd *c, const char *user);
 /* Seconds; 0 = none. BOXLET_EINVAL for negative or NaN. */
-int boxlet_cmd_settimeout(boxlet_cmd *c, double seconds);
+BOXLET_API int boxlet_cmd_settimeout(boxlet_cmd *c, double seconds);
 /* Runs on a terminal of rows x cols (1..65535 each). */
-int boxlet_cmd_settty(boxlet_cmd *c, unsigned rows, unsigned cols);
+BOXLET_API int boxlet_cmd_settty(boxlet_cmd *c, unsigned rows, unsigned cols);
 /* Bytes written to stdin, which is then closed (copied; at most 1 MiB). */
-int boxlet_cmd_setstdin(boxlet_cmd *c, const void *data, size_t len);
+BOXLET_API int boxlet_cmd_setstdin(boxlet_cmd *c, const void *data, size_t len);
 /* Output bytes kept per stream for late readers (default 1 MiB). */
-int boxlet_cmd_setretain(boxlet_cmd *c, size_t bytes);
+BOXLET_API int boxlet_cmd_setretain(boxlet_cmd *c, size_t bytes);
 /* The longest the execution may run, in seconds, before its process group
  * is killed (SIGKILL); 0 = no cap. Default: the agent's cap, 24 hours.
  * BOXLET_EINVAL for negative or NaN. Local runtimes only: a server
  * (boxlet_runtime_connect) applies its own default. */
-int boxlet_cmd_setlifetime(boxlet_cmd *c, double seconds);
+BOXLET_API int boxlet_cmd_setlifetime(boxlet_cmd *c, double seconds);
 /* Seconds a detached execution may live before SIGHUP (default 300;
  * 0 = never). */
-int boxlet_cmd_setgrace(boxlet_cmd *c, double seconds);
+BOXLET_API int boxlet_cmd_setgrace(boxlet_cmd *c, double seconds);
 
 /* ---- executions ---------------------------------------------------------- */
 
@@ -391,7 +400,7 @@ typedef struct boxlet_exit {
  * not an error: the execution ends at once with exit code 127 or 126 and an
  * error_message. Errors: BOXLET_EINVAL (with a message), BOXLET_EIO,
  * BOXLET_ELIMIT, BOXLET_EDISCONNECTED. */
-int boxlet_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec **out);
+BOXLET_API int boxlet_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec **out);
 
 enum { BOXLET_ATTACH_OBSERVER = 1 };
 /* Attaches to a running or finished execution by id, reading from the
@@ -399,24 +408,25 @@ enum { BOXLET_ATTACH_OBSERVER = 1 };
  * owner (BOXLET_ECONFLICT if one is attached), BOXLET_ATTACH_OBSERVER = read
  * only. BOXLET_ENOTFOUND for an unknown id. */
 #define BOXLET_OFFSET_TAIL (~0ULL)
-int boxlet_exec_attach(boxlet_box *b, const char *exec_id, unsigned long long stdout_offset,
-                       unsigned long long stderr_offset, int flags, boxlet_exec **out);
+BOXLET_API int boxlet_exec_attach(boxlet_box *b, const char *exec_id,
+                                  unsigned long long stdout_offset,
+                                  unsigned long long stderr_offset, int flags, boxlet_exec **out);
 /* The execution's id (owned by e). */
-const char *boxlet_exec_id(const boxlet_exec *e);
+BOXLET_API const char *boxlet_exec_id(const boxlet_exec *e);
 /* Reads the next chunk, waiting up to timeout_ms (-1: forever). Returns
  * BOXLET_OK with *c filled, BOXLET_ETIMEOUT, or BOXLET_EDISCONNECTED. After
  * a BOXLET_CHUNK_END chunk every later read returns END again. */
-int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms);
+BOXLET_API int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms);
 /* A file descriptor that is readable when boxlet_exec_read may have
  * something (poll it, never read it). Owned by e. */
-int boxlet_exec_fd(const boxlet_exec *e);
+BOXLET_API int boxlet_exec_fd(const boxlet_exec *e);
 /* For event loops that must own what they poll (libwebsockets closes the
  * descriptors it adopts): boxlet_exec_free will then leave
  * boxlet_exec_fd(e) open, and the caller closes it once e is freed (the
  * execution is detached when the descriptor closes). Saves the dup() such a
  * loop would otherwise need. Local executions only; a no-op on a remote
  * one. */
-void boxlet_exec_fd_disown(boxlet_exec *e);
+BOXLET_API void boxlet_exec_fd_disown(boxlet_exec *e);
 
 /* ---- shared agent connections (servers holding many attaches) ---------- */
 
@@ -430,38 +440,39 @@ void boxlet_exec_fd_disown(boxlet_exec *e);
  * on a remote one). Single-threaded like every handle: the connection and
  * the executions on it are used from one thread. */
 typedef struct boxlet_conn boxlet_conn;
-int boxlet_conn_open(boxlet_box *b, boxlet_conn **out);
+BOXLET_API int boxlet_conn_open(boxlet_box *b, boxlet_conn **out);
 /* Like boxlet_exec_attach, over c. Errors as there, in boxlet_conn_errmsg. */
-int boxlet_conn_attach(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
-                       unsigned long long stderr_offset, int flags, boxlet_exec **out);
+BOXLET_API int boxlet_conn_attach(boxlet_conn *c, const char *exec_id,
+                                  unsigned long long stdout_offset,
+                                  unsigned long long stderr_offset, int flags, boxlet_exec **out);
 /* The descriptor to poll for readability (-1 once the connection failed);
  * when readable, call boxlet_conn_pump. */
-int boxlet_conn_fd(const boxlet_conn *c);
+BOXLET_API int boxlet_conn_fd(const boxlet_conn *c);
 /* As boxlet_exec_fd_disown, for c's descriptor. */
-void boxlet_conn_fd_disown(boxlet_conn *c);
+BOXLET_API void boxlet_conn_fd_disown(boxlet_conn *c);
 /* The caller closed the disowned descriptor (its loop dropped it): c is
  * dead from now on and touches it no more; every execution on it is ready
  * and its reads return BOXLET_EDISCONNECTED. */
-void boxlet_conn_fd_closed(boxlet_conn *c);
+BOXLET_API void boxlet_conn_fd_closed(boxlet_conn *c);
 /* Reads everything the descriptor has and routes it. BOXLET_OK, or the
  * error that ended the connection (every execution on it is then ready, and
  * its reads return BOXLET_EDISCONNECTED). */
-int boxlet_conn_pump(boxlet_conn *c);
+BOXLET_API int boxlet_conn_pump(boxlet_conn *c);
 /* An execution on c that got output, its end, or an error since it was
  * last returned here, or NULL. Any call on any execution of c may read the
  * socket, so drain this list after each such call, not only after a pump:
  * boxlet_exec_read with timeout 0 on each, until BOXLET_ETIMEOUT. */
-boxlet_exec *boxlet_conn_next_ready(boxlet_conn *c);
+BOXLET_API boxlet_exec *boxlet_conn_next_ready(boxlet_conn *c);
 /* The number of executions attached through c. */
-size_t boxlet_conn_count(const boxlet_conn *c);
+BOXLET_API size_t boxlet_conn_count(const boxlet_conn *c);
 /* A caller's pointer carried by an execution (for boxlet_conn_next_ready). */
-void boxlet_exec_set_user(boxlet_exec *e, void *user);
-void *boxlet_exec_user(const boxlet_exec *e);
+BOXLET_API void boxlet_exec_set_user(boxlet_exec *e, void *user);
+BOXLET_API void *boxlet_exec_user(const boxlet_exec *e);
 /* Why the last call on c failed. */
-const char *boxlet_conn_errmsg(const boxlet_conn *c);
+BOXLET_API const char *boxlet_conn_errmsg(const boxlet_conn *c);
 /* Closes c. Free every execution attached through it first (each detaches
  * its own channel). */
-void boxlet_conn_free(boxlet_conn *c);
+BOXLET_API void boxlet_conn_free(boxlet_conn *c);
 /* Writes stdin bytes (stdin owner only). The bytes are always taken: they
  * are queued in e and sent to the agent within a window of unacknowledged
  * bytes; the call waits up to timeout_ms (-1: forever, 0: not at all) for all
@@ -471,33 +482,33 @@ void boxlet_conn_free(boxlet_conn *c);
  * see boxlet_exec_stdin_pending. BOXLET_ECLOSED if the execution finished or
  * stdin was closed; BOXLET_EPERM for an observer. While it waits, output is
  * kept for boxlet_exec_read (see boxlet_exec_buffered). */
-int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms);
+BOXLET_API int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms);
 /* The stdin offset this handle continues from: for an attachment, the
  * agent's accepted offset when it attached (resend from here after a
  * reconnect: every byte below it already reached the execution), plus what
  * was written through this handle since. */
-unsigned long long boxlet_exec_stdin_offset(const boxlet_exec *e);
+BOXLET_API unsigned long long boxlet_exec_stdin_offset(const boxlet_exec *e);
 /* Bytes given to boxlet_exec_write that the process has not been given yet
  * (sent or still queued). */
-size_t boxlet_exec_stdin_pending(const boxlet_exec *e);
+BOXLET_API size_t boxlet_exec_stdin_pending(const boxlet_exec *e);
 /* Non-zero when boxlet_exec_read would return at once without touching the
  * connection: output queued while another call waited, or the end reached.
  * Check it before poll()ing boxlet_exec_fd, which cannot see that queue. */
-int boxlet_exec_buffered(const boxlet_exec *e);
+BOXLET_API int boxlet_exec_buffered(const boxlet_exec *e);
 /* Closes stdin (a terminal gets end-of-input). */
-int boxlet_exec_close_stdin(boxlet_exec *e);
+BOXLET_API int boxlet_exec_close_stdin(boxlet_exec *e);
 /* Sends signal sig (1,2,3,6,10,12,15,28 only: else BOXLET_EINVAL) to the
  * execution's process group. BOXLET_ECLOSED once finished. */
-int boxlet_exec_signal(boxlet_exec *e, int sig);
+BOXLET_API int boxlet_exec_signal(boxlet_exec *e, int sig);
 /* Resizes its terminal. BOXLET_EINVAL without one; BOXLET_ECLOSED. */
-int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols);
+BOXLET_API int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols);
 /* SIGKILL to the process group; the execution is forgotten once it ended. */
-int boxlet_exec_kill(boxlet_exec *e);
+BOXLET_API int boxlet_exec_kill(boxlet_exec *e);
 /* Waits up to timeout_ms for the end, discarding output not yet read, and
  * fills *st. BOXLET_ETIMEOUT. */
-int boxlet_exec_wait(boxlet_exec *e, boxlet_exit *st, int timeout_ms);
+BOXLET_API int boxlet_exec_wait(boxlet_exec *e, boxlet_exit *st, int timeout_ms);
 /* Detaches (the process keeps running) and frees. */
-void boxlet_exec_free(boxlet_exec *e);
+BOXLET_API void boxlet_exec_free(boxlet_exec *e);
 
 /* One entry of boxlet_exec_list. */
 typedef struct boxlet_exec_info {
@@ -511,18 +522,18 @@ typedef struct boxlet_exec_info {
     boxlet_exit exit; /* exit.status RUNNING while it runs */
 } boxlet_exec_info;
 /* Every execution the box's agent keeps. Free *out with free(). */
-int boxlet_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n);
+BOXLET_API int boxlet_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n);
 
 /* Runs cmd, captures at most max_bytes of stdout and of stderr each (the
  * rest is counted but dropped) and waits for the end. *out_stdout and
  * *out_stderr (either may be NULL) receive malloc'd NUL-terminated buffers
  * to free(); lengths in *out_len and *err_len when non-NULL. */
-int boxlet_run(boxlet_box *b, const boxlet_cmd *cmd, size_t max_bytes, boxlet_exit *st,
-               char **out_stdout, size_t *out_len, char **out_stderr, size_t *err_len);
+BOXLET_API int boxlet_run(boxlet_box *b, const boxlet_cmd *cmd, size_t max_bytes, boxlet_exit *st,
+                          char **out_stdout, size_t *out_len, char **out_stderr, size_t *err_len);
 
 /* The message of the last failed call on this box or execution. */
-const char *boxlet_box_errmsg(const boxlet_box *b);
-const char *boxlet_exec_errmsg(const boxlet_exec *e);
+BOXLET_API const char *boxlet_box_errmsg(const boxlet_box *b);
+BOXLET_API const char *boxlet_exec_errmsg(const boxlet_exec *e);
 
 #ifdef __cplusplus
 }
