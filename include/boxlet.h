@@ -32,7 +32,7 @@ typedef enum boxlet_code {
     BOXLET_EINVAL = 1,         /* invalid argument or request */
     BOXLET_ENOTFOUND = 2,      /* no such box, execution, image, file */
     BOXLET_ECLOSED = 3,        /* the execution has finished (invalid_state) */
-    BOXLET_ECONFLICT = 4,      /* already taken: stdin owner, name */
+    BOXLET_ECONFLICT = 4,      /* taken or in use: the stdin owner, an image a box uses */
     BOXLET_ETIMEOUT = 5,       /* a deadline passed */
     BOXLET_ENOMEM = 6,         /* out of memory */
     BOXLET_EIO = 7,            /* a system call failed */
@@ -43,6 +43,7 @@ typedef enum boxlet_code {
     BOXLET_EINTERNAL = 12,     /* a bug in boxlet */
     BOXLET_ELIMIT = 13,        /* a count limit was reached */
     BOXLET_EPERM = 14,         /* not permitted */
+    BOXLET_EEXISTS = 15,       /* a box or image of that name or id exists already */
 } boxlet_code;
 
 /* A short English description of code ("invalid argument"); never NULL.
@@ -146,7 +147,7 @@ BOXLET_API void boxlet_box_opts_init(boxlet_box_opts *o);
 
 /* Creates a box (state configured). On success *out must be freed with
  * boxlet_box_free. Errors: BOXLET_EINVAL (bad option, with a message),
- * BOXLET_ECONFLICT (name taken), BOXLET_ENOTFOUND (image), BOXLET_EIO. */
+ * BOXLET_EEXISTS (name taken), BOXLET_ENOTFOUND (image), BOXLET_EIO. */
 BOXLET_API int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out);
 /* Looks a box up by id, name or unique id prefix. BOXLET_ENOTFOUND,
  * BOXLET_ECONFLICT (ambiguous prefix). */
@@ -164,7 +165,7 @@ BOXLET_API int boxlet_box_remove(boxlet_box *b, int force);
 BOXLET_API void boxlet_box_free(boxlet_box *b);
 /* Renames box b to name (1-63 letters, digits, '-', '_' or '.'); a running
  * box keeps its old hostname until it starts again. BOXLET_EINVAL (bad
- * name), BOXLET_ECONFLICT (name taken), BOXLET_ENOTFOUND (removed),
+ * name), BOXLET_EEXISTS (name taken), BOXLET_ENOTFOUND (removed),
  * BOXLET_EUNSUPPORTED on a remote runtime (the REST API has no rename). */
 BOXLET_API int boxlet_box_rename(boxlet_box *b, const char *name);
 /* Refreshes the box's state from the store and reality. */
@@ -206,7 +207,7 @@ BOXLET_API int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
 /* Imports an image named `name` ([a-z0-9][a-z0-9._-]*, at most 128) from
  * `source`: a rootfs directory, a .tar/.tar.gz/.tar.xz rootfs tarball, or an
  * OCI image layout ("oci:DIR[:TAG]", or a DIR holding `oci-layout`). Layers
- * are stored once by digest and shared between images. BOXLET_ECONFLICT if
+ * are stored once by digest and shared between images. BOXLET_EEXISTS if
  * the name exists, BOXLET_EINVAL for a bad name, a corrupt blob (digest
  * mismatch) or an entry escaping its root, BOXLET_ENOTFOUND for a missing
  * source or tag; the message is boxlet_runtime_errmsg(rt). */

@@ -162,5 +162,5 @@ int cli_pull_missing(boxlet_runtime *rt, const char *image)
         return BOXLET_OK; /* creating the box pulls it quietly, if at all */
     fprintf(stderr, "pulling %s\n", image);
     int rc = cli_pull(rt, image, NULL, stderr);
-    return rc == BOXLET_ECONFLICT ? BOXLET_OK : rc; /* pulled meanwhile */
+    return rc == BOXLET_EEXISTS ? BOXLET_OK : rc; /* pulled meanwhile */
 }

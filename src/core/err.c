@@ -54,9 +54,9 @@ static void append(char *msg, size_t *pos, const char *s)
     msg[*pos] = '\0';
 }
 
-int err_wrap(err_t *e, const char *fmt, ...)
+void err_wrap(err_t *e, const char *fmt, ...)
 {
-    if (!e) return -ERR_INTERNAL;
+    if (!e) return;
     char ctx[ERR_MSG_MAX], old[ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -67,7 +67,6 @@ int err_wrap(err_t *e, const char *fmt, ...)
     append(e->msg, &pos, ctx);
     append(e->msg, &pos, ": ");
     append(e->msg, &pos, old);
-    return -(e->code ? e->code : ERR_INTERNAL);
 }
 
 void err_clear(err_t *e)
@@ -78,21 +77,53 @@ void err_clear(err_t *e)
     }
 }
 
-static const char *const names[ERR_MAX_] = {
-    "ok",          "invalid_argument", "not_found", "invalid_state",  "conflict",
-    "timeout",     "out_of_memory",    "io_error",  "protocol_error", "too_large",
-    "unsupported", "disconnected",     "internal",  "limit_reached",  "permission_denied",
+typedef struct err_row {
+    const char *name, *text;
+    int http;
+    const char *wire_code, *wire_type;
+} err_row;
+
+static const err_row rows[ERR_MAX_] = {
+#define ERR_ROW(c, n, name, text, http, wcode, wtype) [n] = {name, text, http, wcode, wtype},
+    ERR_TABLE(ERR_ROW)
+#undef ERR_ROW
 };
+
+/* The row of a code or of a negative return value; NULL for other numbers. */
+static const err_row *row_of(int code)
+{
+    if (code < 0 && code > -ERR_MAX_) code = -code;
+    return code >= 0 && code < ERR_MAX_ ? &rows[code] : NULL;
+}
 
 const char *err_name(int code)
 {
-    if (code < 0 && code > -ERR_MAX_) code = -code;
-    return code >= 0 && code < ERR_MAX_ ? names[code] : "unknown";
+    const err_row *r = row_of(code);
+    return r ? r->name : "unknown";
+}
+
+const char *err_text(int code)
+{
+    const err_row *r = row_of(code);
+    return r ? r->text : "unknown error";
+}
+
+int err_http_status(int code)
+{
+    const err_row *r = row_of(code);
+    return r && code != 0 ? r->http : 500;
+}
+
+void err_wire(int code, const char **wire_code, const char **wire_type)
+{
+    const err_row *r = row_of(code);
+    *wire_code = r ? r->wire_code : "internal";
+    *wire_type = r ? r->wire_type : "InternalError";
 }
 
 int err_code_of(const char *name)
 {
     for (int i = 1; name && i < ERR_MAX_; i++)
-        if (strcmp(names[i], name) == 0) return i;
+        if (strcmp(rows[i].name, name) == 0) return i;
     return 0;
 }

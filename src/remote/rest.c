@@ -106,7 +106,7 @@ static int code_of_wire(const char *c, long status)
         int code;
     } map[] = {
         {"invalid_argument", ERR_INVAL},     {"not_found", ERR_NOTFOUND},
-        {"already_exists", ERR_CONFLICT},    {"invalid_state", ERR_CLOSED},
+        {"already_exists", ERR_EXISTS},      {"invalid_state", ERR_CLOSED},
         {"unauthenticated", ERR_PERM},       {"permission_denied", ERR_PERM},
         {"resource_exhausted", ERR_LIMIT},   {"timeout", ERR_TIMEOUT},
         {"unsupported", ERR_UNSUPPORTED},    {"upstream_unavailable", ERR_DISCONNECTED},

@@ -76,7 +76,10 @@ static int hello(agent_client *c, int64_t deadline, const char *path, err_t *e)
     if (rc < 0) return rc;
     rc = agent_client_recv(c, &m, ms_until(deadline), e);
     if (rc == 0) return err_make(e, ERR_TIMEOUT, "agent socket \"%s\": no HELLO in time", path);
-    if (rc < 0) return err_wrap(e, "agent socket \"%s\"", path);
+    if (rc < 0) {
+        err_wrap(e, "agent socket \"%s\"", path);
+        return rc;
+    }
     int bad = m.type != PROTO_HELLO || m.u.hello.version != PROTO_VERSION;
     uint32_t v = m.type == PROTO_HELLO ? m.u.hello.version : 0;
     proto_msg_free(&m);

@@ -247,7 +247,10 @@ static int copied_lowers(const box_spec *s, int n, box_lowers *lw, err_t *e)
         int rc = 0;
         if (access(copy, F_OK) != 0)
             rc = idmap_copy_shifted(dir, copy, stored_shift(s, dir), s->uid_base, s->uid_count, e);
-        if (rc < 0) return err_wrap(e, "copy the image of box %s (no idmapped mounts)", s->id);
+        if (rc < 0) {
+            err_wrap(e, "copy the image of box %s (no idmapped mounts)", s->id);
+            return rc;
+        }
         pos += (size_t)snprintf(lw->opt + pos, sizeof lw->opt - pos, "%scopy/%d", i ? ":" : "", i);
     }
     return 0;

@@ -166,7 +166,8 @@ static int fill_host(const char *root, const void *arg, err_t *e)
 static int fill_tar(const char *root, const void *arg, err_t *e)
 {
     int rc = oci_unpack_rootfs(arg, root, e);
-    return rc < 0 ? err_wrap(e, "import") : 0;
+    if (rc < 0) err_wrap(e, "import");
+    return rc < 0 ? rc : 0;
 }
 
 static int fill_dir(const char *root, const void *arg, err_t *e)
@@ -299,7 +300,7 @@ static int import_oci(const char *home, const char *dir, const char *tag, const 
     /* Installed whole or not at all; a name taken meanwhile is a conflict. */
     if (rc == 0 && rename(tmp, idir) < 0)
         rc = errno == EEXIST || errno == ENOTEMPTY
-                 ? err_make(e, ERR_CONFLICT, "image \"%s\" already exists", name)
+                 ? err_make(e, ERR_EXISTS, "image \"%s\" already exists", name)
                  : err_sys(e, errno, "install image \"%s\" at \"%s\"", name, idir);
     if (rc < 0) {
         image_info_free(out);
@@ -315,7 +316,7 @@ static int import_locked(const char *home, const char *src, const char *name, ui
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/images/%s", home, name);
     if (access(dir, F_OK) == 0 || strcmp(name, "host") == 0)
-        return err_make(e, ERR_CONFLICT, "image \"%s\" already exists", name);
+        return err_make(e, ERR_EXISTS, "image \"%s\" already exists", name);
     char odir[PATH_MAX], tag[256];
     if (oci_ref(src, odir, sizeof odir, tag, sizeof tag))
         return import_oci(home, odir, tag, name, uid_base, io, out, e);
@@ -528,7 +529,7 @@ static int resolve_pulled(const char *home, const char *ref, uint32_t uid_base, 
     snprintf(dir, sizeof dir, "%s/images/%s", home, name);
     if (access(dir, F_OK) != 0) {
         int rc = image_pull(home, ref, name, uid_base, NULL, out, e);
-        if (rc == 0 || rc != -ERR_CONFLICT) return rc;
+        if (rc == 0 || rc != -ERR_EXISTS) return rc;
         image_info_free(out);
     }
     return image_resolve(home, name, uid_base, out, e);
@@ -555,7 +556,7 @@ int image_resolve(const char *home, const char *ref, uint32_t uid_base, image_in
         if (access(dir, F_OK) != 0) {
             int rc = image_import(home, ref, name, uid_base, out, e);
             if (rc == 0) note_source(dir, ref, out);
-            if (rc == 0 || rc != -ERR_CONFLICT) return rc;
+            if (rc == 0 || rc != -ERR_EXISTS) return rc;
             image_info_free(out);
         }
         return image_resolve(home, name, uid_base, out, e);

@@ -559,5 +559,6 @@ int imgstore_gc(rt_t *rt, gc_report *rep, err_t *e)
     if (lock < 0) return lock;
     int rc = gc_locked(rt, rep, e);
     imgstore_unlock(lock);
-    return rc < 0 ? err_wrap(e, "collect unused image files"), rc : 0;
+    if (rc < 0) err_wrap(e, "collect unused image files");
+    return rc < 0 ? rc : 0;
 }

@@ -529,11 +529,15 @@ static int ns_start(const box_spec *s, box_proc *out, err_t *e)
     cgroup_limits lim = {.memory_bytes = s->memory_bytes, .cpus = s->cpus, .pids_max = s->pids_max};
     int rc = cgroup_create(s->id, &lim, e);
     if (rc == 0 && s->uid_count) rc = cgroup_delegate(s->id, s->uid_base, e);
-    if (rc < 0) return err_wrap(e, "start box %s", s->id);
+    if (rc < 0) {
+        err_wrap(e, "start box %s", s->id);
+        return rc;
+    }
     launch l = {.s = s, .plan = {.listen_fd = -1}};
     if ((rc = make_launch(s, &l, e)) < 0) {
         close_launch(&l);
-        return err_wrap(e, "start box %s", s->id);
+        err_wrap(e, "start box %s", s->id);
+        return rc;
     }
     pid_t launcher = fork();
     if (launcher < 0) {

@@ -387,7 +387,10 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
     int rc = rt_refresh(rt, r, e);
     if (rc < 0 || r->state == BOX_RUNNING) return rc;
     spec_buf b;
-    if ((rc = make_spec(rt, r, &b, e)) < 0) return err_wrap(e, "start box \"%s\"", r->name);
+    if ((rc = make_spec(rt, r, &b, e)) < 0) {
+        err_wrap(e, "start box \"%s\"", r->name);
+        return rc;
+    }
     box_proc p;
     rc = rt->be->prepare(&b.s, e);
     if (rc == 0) rc = rt->be->start(&b.s, &p, e);
@@ -421,7 +424,10 @@ static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
     if (rc == 0) end_unrecorded(rt, r);
     if (rc < 0 || (r->state != BOX_RUNNING && r->state != BOX_STOPPING)) return rc;
     spec_buf b;
-    if ((rc = make_spec(rt, r, &b, e)) < 0) return err_wrap(e, "stop box \"%s\"", r->name);
+    if ((rc = make_spec(rt, r, &b, e)) < 0) {
+        err_wrap(e, "stop box \"%s\"", r->name);
+        return rc;
+    }
     store_set_state(rt->store, r->id, BOX_STOPPING, r->init_pid, r->init_start, r->started_ms, "",
                     NULL);
     box_proc p = {.pid = r->init_pid, .start_time = r->init_start};
@@ -492,11 +498,15 @@ int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
     snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r->id);
     box_spec s = {.id = r->id, .dir = dir};
     int fd = rt->be->socket_dir(&s, e);
-    if (fd < 0) return err_wrap(e, "box \"%s\"", r->name);
+    if (fd < 0) {
+        err_wrap(e, "box \"%s\"", r->name);
+        return fd;
+    }
     snprintf(sock, sizeof sock, "/proc/self/fd/%d/agent.sock", fd);
     rc = agent_client_connect(sock, AGENT_TIMEOUT_MS, out, e);
     close(fd);
-    return rc < 0 ? err_wrap(e, "box \"%s\" (agent socket in \"%s/sock\")", r->name, dir) : 0;
+    if (rc < 0) err_wrap(e, "box \"%s\" (agent socket in \"%s/sock\")", r->name, dir);
+    return rc < 0 ? rc : 0;
 }
 
 int rt_rename(rt_t *rt, box_rec *r, const char *name, err_t *e)

@@ -356,9 +356,9 @@ int store_insert(store_t *s, const box_rec *r, err_t *e)
                  r->error ? r->error : "");
     if (rc == SQLITE_OK) rc = run(s, st);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-        return err_make(e, ERR_CONFLICT, "box id \"%s\" is already taken", r->id);
+        return err_make(e, ERR_EXISTS, "box id \"%s\" is already taken", r->id);
     if (rc == SQLITE_CONSTRAINT_UNIQUE)
-        return err_make(e, ERR_CONFLICT, "box name \"%s\" is already taken", r->name);
+        return err_make(e, ERR_EXISTS, "box name \"%s\" is already taken", r->name);
     if (rc != SQLITE_OK) return db_fail(s, rc, e, "insert box \"%s\" into box store", r->name);
     return 0;
 }
@@ -540,8 +540,7 @@ int store_set_name(store_t *s, const char *id, const char *name, err_t *e)
     int rc = prepare(s, &st, "UPDATE boxes SET name = ?1 WHERE id = ?2", "ss", name, id);
     if (rc == SQLITE_OK) rc = run(s, st);
     if (rc == SQLITE_CONSTRAINT_UNIQUE)
-        return err_make(e, ERR_CONFLICT, "rename box %s: the name \"%s\" is already taken", id,
-                        name);
+        return err_make(e, ERR_EXISTS, "rename box %s: the name \"%s\" is already taken", id, name);
     if (rc != SQLITE_OK) return db_fail(s, rc, e, "rename box %s in box store", id);
     if (sqlite3_changes(s->db) == 0)
         return err_make(e, ERR_NOTFOUND, "rename box %s: no such box", id);

@@ -4,19 +4,13 @@
 #include "core/err.h"
 
 _Static_assert((int)BOXLET_EPERM == (int)ERR_PERM && (int)BOXLET_EINVAL == (int)ERR_INVAL &&
-                   (int)BOXLET_ECLOSED == (int)ERR_CLOSED && (int)BOXLET_ELIMIT == (int)ERR_LIMIT,
+                   (int)BOXLET_ECLOSED == (int)ERR_CLOSED && (int)BOXLET_ELIMIT == (int)ERR_LIMIT &&
+                   (int)BOXLET_EEXISTS == (int)ERR_EXISTS && (int)BOXLET_EEXISTS + 1 == ERR_MAX_,
                "public codes must equal internal codes");
 
 const char *boxlet_strerror(int code)
 {
-    static const char *const text[] = {
-        "success",        "invalid argument", "not found",         "execution is closed",
-        "conflict",       "timed out",        "out of memory",     "input/output error",
-        "protocol error", "too large",        "not supported",     "disconnected",
-        "internal error", "limit reached",    "permission denied",
-    };
-    if (code < 0) code = -code;
-    return code < (int)(sizeof text / sizeof text[0]) ? text[code] : "unknown error";
+    return err_text(code);
 }
 
 const char *boxlet_code_name(int code)

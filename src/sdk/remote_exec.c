@@ -236,7 +236,10 @@ int sdk_rexec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
         int rc = wsc_recv(e->ws, &m, left, &e->err);
         if (rc == 0)
             return fail(e, err_make(&e->err, ERR_TIMEOUT, "no output within %d ms", timeout_ms));
-        if (rc < 0) return fail(e, err_wrap(&e->err, "execution %s", e->id));
+        if (rc < 0) {
+            err_wrap(&e->err, "execution %s", e->id);
+            return fail(e, rc);
+        }
         if (m.opcode == WS_BINARY) {
             if (m.len < 2 || (m.data[0] != 1 && m.data[0] != 2)) continue;
             int s = m.data[0];

@@ -72,7 +72,8 @@ static int image_path(const char *path, char seg[MAX_SEGS][256])
 static void pull_failed(boxlet_runtime *rt, int rc, http_resp *rs)
 {
     const char *msg = boxlet_runtime_errmsg(rt);
-    if (rc == BOXLET_EINVAL || rc == BOXLET_ECONFLICT || rc == BOXLET_ENOMEM)
+    if (rc == BOXLET_EINVAL || rc == BOXLET_ECONFLICT || rc == BOXLET_EEXISTS ||
+        rc == BOXLET_ENOMEM)
         reply_code(rs, rc, msg);
     else
         reply_wire_error(rs, 422, "image_pull_failed", "ImageError",
@@ -155,7 +156,7 @@ static bool pull_work(boxlet_runtime *rt, void *arg, http_resp *rs)
     if (rc == BOXLET_OK) rc = boxlet_image_get(rt, j->name ? j->name : j->ref, &im);
     if (rc == BOXLET_OK)
         reply_json(rs, 200, image_json(&im));
-    else if (rc == BOXLET_ECONFLICT) /* a name given, and taken */
+    else if (rc == BOXLET_EEXISTS) /* a name given, and taken */
         reply_wire_error(rs, 409, "already_exists", "AlreadyExistsError",
                          boxlet_runtime_errmsg(rt));
     else
@@ -245,7 +246,7 @@ static bool pull_missing_work(boxlet_runtime *rt, void *arg, http_resp *rs)
 {
     pull_job *j = arg;
     int rc = boxlet_image_pull(rt, j->ref, NULL);
-    if (rc == BOXLET_OK || rc == BOXLET_ECONFLICT) return true; /* (or pulled meanwhile) */
+    if (rc == BOXLET_OK || rc == BOXLET_EEXISTS) return true; /* (or pulled meanwhile) */
     pull_failed(rt, rc, rs);
     return false;
 }

@@ -24,46 +24,23 @@ void reply_json(http_resp *rs, int status, json_t *v)
 
 int reply_status_of(int code)
 {
-    static const int status[ERR_MAX_] = {
-        200, 400, 404, 409, 409, 504, 500, 500, 503, 413, 501, 503, 500, 429, 403,
-    };
-    if (code < 0) code = -code;
-    return code > 0 && code < ERR_MAX_ ? status[code] : 500;
+    return err_http_status(code);
 }
 
 /* BoxLite's code and type for an error (docs/internals/boxlite-wire.md §3):
  * its SDKs dispatch on these strings, so boxlet's own names stay internal. */
-static void wire_code(int status, int code, const char *message, const char **c, const char **t)
+static void wire_code(int status, int code, const char **c, const char **t)
 {
-    if (code < 0) code = -code;
-    *c = "internal", *t = "InternalError";
     if (status == 401)
         *c = "unauthenticated", *t = "AuthError";
-    else if (code == ERR_INVAL || code == ERR_TOOBIG)
-        *c = "invalid_argument", *t = "InvalidArgumentError";
-    else if (code == ERR_NOTFOUND)
-        *c = "not_found", *t = "NotFoundError";
-    else if (code == ERR_CONFLICT &&
-             (strstr(message, "already taken") || strstr(message, "already exists")))
-        *c = "already_exists", *t = "AlreadyExistsError";
-    else if (code == ERR_CLOSED || code == ERR_CONFLICT)
-        *c = "invalid_state", *t = "InvalidStateError";
-    else if (code == ERR_TIMEOUT)
-        *c = "timeout", *t = "TimeoutError";
-    else if (code == ERR_LIMIT)
-        *c = "resource_exhausted", *t = "ResourceExhaustedError";
-    else if (code == ERR_UNSUPPORTED)
-        *c = "unsupported", *t = "UnsupportedError";
-    else if (code == ERR_PERM)
-        *c = "permission_denied", *t = "AuthError";
-    else if (code == ERR_DISCONNECTED || code == ERR_PROTO)
-        *c = "upstream_unavailable", *t = "UpstreamUnavailableError";
+    else
+        err_wire(code, c, t);
 }
 
 static void envelope(http_resp *rs, int status, int code, const char *message)
 {
     const char *c, *t;
-    wire_code(status, code, message, &c, &t);
+    wire_code(status, code, &c, &t);
     /* boxlet_code: the exact code, for boxlet's own client (an extension) */
     json_t *v = json_pack("{s:{s:s, s:s, s:s, s:s}}", "error", "message", message, "type", t,
                           "code", c, "boxlet_code", err_name(code));

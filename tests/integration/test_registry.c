@@ -151,7 +151,7 @@ static void test_box_from_reference(void **state)
     assert_string_equal(out, "a2\nbar\n");
     free(out);
     boxlet_box_free(b);
-    assert_int_equal(boxlet_image_pull(env.rt, ref, NULL), BOXLET_ECONFLICT); /* stored already */
+    assert_int_equal(boxlet_image_pull(env.rt, ref, NULL), BOXLET_EEXISTS); /* stored already */
     char **names;
     size_t n;
     assert_int_equal(boxlet_image_list(env.rt, &names, &n), BOXLET_OK);

@@ -68,7 +68,7 @@ static void boxes_stats_and_lookups(void **state)
     o.memory_mib = 256;
     assert_int_equal(boxlet_box_create(env.rt, &o, &b), BOXLET_OK);
     assert_int_equal(boxlet_box_state_of(b), BOXLET_BOX_CONFIGURED); /* not started */
-    assert_int_equal(boxlet_box_create(env.rt, &o, &again), BOXLET_ECONFLICT);
+    assert_int_equal(boxlet_box_create(env.rt, &o, &again), BOXLET_EEXISTS);
     boxlet_stats st;
     assert_int_equal(boxlet_box_stats(b, &st), BOXLET_ECLOSED);
     assert_int_equal(boxlet_box_start(b), BOXLET_OK);

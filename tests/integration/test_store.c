@@ -212,12 +212,12 @@ static void duplicates_conflict(void **state)
 
     box_rec r = rec(other, "web", 2);
     err_t e = {0};
-    assert_int_equal(store_insert(f->s, &r, &e), -ERR_CONFLICT);
-    assert_int_equal(e.code, ERR_CONFLICT);
+    assert_int_equal(store_insert(f->s, &r, &e), -ERR_EXISTS);
+    assert_int_equal(e.code, ERR_EXISTS);
     assert_string_equal(e.msg, "box name \"web\" is already taken");
 
     r = rec(id, "web2", 2);
-    assert_int_equal(store_insert(f->s, &r, &e), -ERR_CONFLICT);
+    assert_int_equal(store_insert(f->s, &r, &e), -ERR_EXISTS);
     assert_non_null(strstr(e.msg, id));
 
     box_rec *v;
@@ -609,7 +609,7 @@ static int racer(int i, const char *home)
         int rc = store_insert(s, &r, &e);
         if (rc == 0)
             won++;
-        else if (rc != -ERR_CONFLICT || !strstr(e.msg, name))
+        else if (rc != -ERR_EXISTS || !strstr(e.msg, name))
             return child_fail("insert", &e);
     }
     store_close(s);

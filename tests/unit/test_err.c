@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -53,7 +54,7 @@ static void test_wrap_adds_context(void **state)
     err_t e;
     const char *root = "/var/lib/boxlet/boxes/ID/root";
     err_sys(&e, EACCES, "mount overlay on \"%s\"", root);
-    assert_int_equal(err_wrap(&e, "start box \"%s\"", "dev"), -ERR_PERM);
+    err_wrap(&e, "start box \"%s\"", "dev");
     assert_int_equal(e.code, ERR_PERM);
     char want[ERR_MSG_MAX];
     snprintf(want, sizeof want, "start box \"dev\": mount overlay on \"%s\": %s", root,
@@ -61,9 +62,10 @@ static void test_wrap_adds_context(void **state)
     assert_string_equal(e.msg, want);
 
     err_make(&e, ERR_TIMEOUT, "read");
-    assert_int_equal(err_wrap(&e, "c"), -ERR_TIMEOUT);
-    assert_int_equal(err_wrap(&e, "b"), -ERR_TIMEOUT);
-    assert_int_equal(err_wrap(&e, "a%d", 1), -ERR_TIMEOUT);
+    err_wrap(&e, "c");
+    err_wrap(&e, "b");
+    err_wrap(&e, "a%d", 1);
+    assert_int_equal(e.code, ERR_TIMEOUT); /* context never changes the code */
     assert_string_equal(e.msg, "a1: b: c: read");
 }
 
@@ -72,7 +74,7 @@ static void test_null_err_accepted(void **state)
     (void)state;
     assert_int_equal(err_make(NULL, ERR_IO, "x"), -ERR_IO);
     assert_int_equal(err_sys(NULL, ENOENT, "x"), -ERR_NOTFOUND);
-    assert_true(err_wrap(NULL, "x") < 0); /* nothing to wrap, still an error */
+    err_wrap(NULL, "x"); /* nothing to wrap */
     err_clear(NULL);
 }
 
@@ -109,6 +111,7 @@ static void test_codes_and_names_are_stable(void **state)
         {ERR_INTERNAL, 12, "internal"},
         {ERR_LIMIT, 13, "limit_reached"},
         {ERR_PERM, 14, "permission_denied"},
+        {ERR_EXISTS, 15, "already_exists"},
     };
     assert_int_equal(sizeof tab / sizeof *tab, ERR_MAX_);
     for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) {
@@ -138,11 +141,12 @@ static void test_long_messages_truncate(void **state)
     assert_int_equal(e.msg[0], 'm');
 
     /* Context goes in front, so it survives and the oldest detail is cut. */
-    assert_int_equal(err_wrap(&e, "ctx"), -ERR_NOTFOUND);
+    err_wrap(&e, "ctx");
+    assert_int_equal(e.code, ERR_NOTFOUND);
     assert_int_equal(strlen(e.msg), ERR_MSG_MAX - 1);
     assert_memory_equal(e.msg, "ctx: mmm", 8);
 
-    assert_int_equal(err_wrap(&e, "%s", big), -ERR_NOTFOUND);
+    err_wrap(&e, "%s", big);
     assert_int_equal(strlen(e.msg), ERR_MSG_MAX - 1);
     assert_int_equal(e.msg[ERR_MSG_MAX - 2], 'm');
 
@@ -150,6 +154,62 @@ static void test_long_messages_truncate(void **state)
         err_wrap(&e, "layer %d", i);
     assert_int_equal(strlen(e.msg), ERR_MSG_MAX - 1);
     assert_memory_equal(e.msg, "layer 99: layer 98: ", 20);
+}
+
+/* docs/internals/errors.md's table of codes is the table in err.h, row for
+ * row: number, constant, name and HTTP status. */
+static void test_doc_table_is_the_code_table(void **state)
+{
+    (void)state;
+    FILE *f = fopen(BOXLET_SOURCE_DIR "/docs/internals/errors.md", "r");
+    assert_non_null(f);
+    char line[512];
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        int num;
+        char cname[64], name[64], http[16];
+        if (sscanf(line, "| %d | `ERR_%63[A-Z_]` | `%63[a-z_]` | %*[^|] | %15[^ |]", &num, cname,
+                   name, http) != 4)
+            continue;
+        assert_true(num >= 0 && num < ERR_MAX_);
+        assert_int_equal(num, rows); /* in order, none left out */
+        assert_string_equal(err_name(num), name);
+        if (num) assert_int_equal(err_http_status(num), atoi(http));
+        static const char *const consts[] = {
+#define ERR_CONST(c, n, nm, text, h, wc, wt) [n] = #c,
+            ERR_TABLE(ERR_CONST)
+#undef ERR_CONST
+        };
+        assert_string_equal(consts[num], cname);
+        rows++;
+    }
+    fclose(f);
+    assert_int_equal(rows, ERR_MAX_);
+}
+
+static void test_texts_statuses_and_wire(void **state)
+{
+    (void)state;
+    assert_string_equal(err_text(ERR_NOTFOUND), "not found");
+    assert_string_equal(err_text(-ERR_NOTFOUND), "not found");
+    assert_string_equal(err_text(999), "unknown error");
+    assert_int_equal(err_http_status(ERR_EXISTS), 409);
+    assert_int_equal(err_http_status(-ERR_TOOBIG), 413);
+    assert_int_equal(err_http_status(0), 500); /* not an error: a bug to answer with */
+    assert_int_equal(err_http_status(999), 500);
+    const char *c, *t;
+    err_wire(ERR_EXISTS, &c, &t);
+    assert_string_equal(c, "already_exists");
+    assert_string_equal(t, "AlreadyExistsError");
+    err_wire(ERR_CONFLICT, &c, &t);
+    assert_string_equal(c, "invalid_state");
+    err_wire(-999, &c, &t);
+    assert_string_equal(c, "internal");
+    assert_string_equal(t, "InternalError");
+    for (int i = 1; i < ERR_MAX_; i++)
+        assert_int_equal(err_code_of(err_name(i)), i);
+    assert_int_equal(err_code_of("nonsense"), 0);
+    assert_int_equal(err_code_of(NULL), 0);
 }
 
 int main(void)
@@ -162,6 +222,8 @@ int main(void)
         cmocka_unit_test(test_clear),
         cmocka_unit_test(test_codes_and_names_are_stable),
         cmocka_unit_test(test_long_messages_truncate),
+        cmocka_unit_test(test_doc_table_is_the_code_table),
+        cmocka_unit_test(test_texts_statuses_and_wire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
