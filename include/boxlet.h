@@ -383,6 +383,13 @@ typedef enum boxlet_exec_status {
     BOXLET_EXEC_TIMED_OUT = 3,
 } boxlet_exec_status;
 
+/* The wire name of an execution status: "running", "completed", "killed",
+ * "timed_out", as REST, the WebSocket exit frame and the CLI's JSON give
+ * it; "unknown" for any other value. Static: do not free it. */
+BOXLET_API const char *boxlet_exec_status_name(boxlet_exec_status st);
+/* The status a wire name stands for, or -1 for an unknown name or NULL. */
+BOXLET_API int boxlet_exec_status_of(const char *name);
+
 typedef struct boxlet_exit {
     boxlet_exec_status status;
     int exit_code; /* the code, or -N for death by signal N */

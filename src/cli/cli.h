@@ -276,7 +276,6 @@ void cli_json_box(FILE *f, const boxlet_box *b, int indent);
 void cli_json_exec(FILE *f, const boxlet_exec_info *x, int indent);
 /* A JSON array of boxes (ls --json, inspect). */
 void cli_json_boxes(FILE *f, boxlet_box *const *boxes, size_t n);
-const char *cli_exec_status_name(boxlet_exec_status st);
 
 /* ---- format.c: --format TEMPLATE ------------------------------------------ */
 

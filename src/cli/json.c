@@ -105,7 +105,7 @@ void cli_exec_fields(const boxlet_exec_info *x, struct cli_field *row)
     FIELD(row, 0, "id", "%s", x->id);
     FIELD(row, 1, "command", "%s", x->command);
     FIELD(row, 2, "pid", "%d", x->pid);
-    FIELD(row, 3, "status", "%s", cli_exec_status_name(x->exit.status));
+    FIELD(row, 3, "status", "%s", boxlet_exec_status_name(x->exit.status));
     FIELD(row, 4, "exit_code", "%d", x->exit.exit_code);
     if (running) row[4].value[0] = 0; /* null in JSON */
     FIELD(row, 5, "signal", "%d", x->exit.signal);
@@ -172,12 +172,6 @@ void cli_json_boxes(FILE *f, boxlet_box *const *boxes, size_t n)
     fputs(n ? "\n]\n" : "]\n", f);
 }
 
-const char *cli_exec_status_name(boxlet_exec_status st)
-{
-    static const char *const names[] = {"running", "completed", "killed", "timed_out"};
-    return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "unknown";
-}
-
 static void exec_result(FILE *f, const boxlet_exit *x, int in)
 {
     key(f, in, "exit_code", 0);
@@ -209,7 +203,7 @@ void cli_json_exec(FILE *f, const boxlet_exec_info *x, int indent)
     key_unum(f, in, "stdout_end", x->stdout_end);
     key_unum(f, in, "stderr_end", x->stderr_end);
     key_bool(f, in, "stdin_attached", x->stdin_attached);
-    key_str(f, in, "status", cli_exec_status_name(x->exit.status));
+    key_str(f, in, "status", boxlet_exec_status_name(x->exit.status));
     exec_result(f, &x->exit, in);
     fprintf(f, "\n%*s}", indent, "");
 }

@@ -88,7 +88,7 @@ static int add_row(struct cli_table *t, const boxlet_exec_info *x, int no_trunc,
     rc |= cli_table_add(
         t, "%s", no_trunc || !width ? x->command : cli_trunc(x->command, width, cut, sizeof cut));
     rc |= x->pid > 0 ? cli_table_add(t, "%d", x->pid) : cli_table_add(t, "-");
-    rc |= cli_table_add(t, "%s", cli_exec_status_name(x->exit.status));
+    rc |= cli_table_add(t, "%s", boxlet_exec_status_name(x->exit.status));
     rc |= add_exit(t, &x->exit);
     rc |= cli_table_add(t, "%s", ago);
     return rc;

@@ -24,8 +24,6 @@
 #define RECORDS_MAX (8 << 20)
 #define RECORDS_FILE "execs.jsonl"
 
-static const char *const status_names[] = {"running", "completed", "killed", "timed_out"};
-
 int sdk_record_path(const boxlet_box *b, char *out, size_t n)
 {
     if (!b->rt->rt) return -1;
@@ -79,10 +77,11 @@ void sdk_record_finish(const char *path, const char *id, const boxlet_exit *x)
 {
     if (!path || x->status == BOXLET_EXEC_RUNNING || (unsigned)x->status > 3) return;
     append(path, json_pack("{s:s, s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:s}", "id", id, "status",
-                           status_names[x->status], "exit_code", x->exit_code, "signal", x->signal,
-                           "timed_out", x->timed_out, "duration_ms", (json_int_t)x->duration_ms,
-                           "stdout_bytes", (json_int_t)x->stdout_bytes, "stderr_bytes",
-                           (json_int_t)x->stderr_bytes, "error_message", x->error_message));
+                           boxlet_exec_status_name(x->status), "exit_code", x->exit_code, "signal",
+                           x->signal, "timed_out", x->timed_out, "duration_ms",
+                           (json_int_t)x->duration_ms, "stdout_bytes", (json_int_t)x->stdout_bytes,
+                           "stderr_bytes", (json_int_t)x->stderr_bytes, "error_message",
+                           x->error_message));
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -161,9 +160,8 @@ static record *add(records *r, const char *id)
 
 static int status_of(const char *name)
 {
-    for (int i = 0; name && i < 4; i++)
-        if (strcmp(name, status_names[i]) == 0) return i;
-    return BOXLET_EXEC_COMPLETED;
+    int st = boxlet_exec_status_of(name);
+    return st < 0 ? BOXLET_EXEC_COMPLETED : st;
 }
 
 static void take_finish(record *x, json_t *o)

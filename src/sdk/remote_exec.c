@@ -30,13 +30,10 @@ static const char *exec_path(const boxlet_exec *e, const char *verb, char *buf, 
     return buf;
 }
 
-static const char *const status_names[] = {"running", "completed", "killed", "timed_out"};
-
 static boxlet_exec_status status_of(const char *s)
 {
-    for (int i = 0; s && i < 4; i++)
-        if (strcmp(s, status_names[i]) == 0) return (boxlet_exec_status)i;
-    return BOXLET_EXEC_COMPLETED;
+    int st = boxlet_exec_status_of(s);
+    return st < 0 ? BOXLET_EXEC_COMPLETED : (boxlet_exec_status)st;
 }
 
 static unsigned long long num(json_t *o, const char *key)

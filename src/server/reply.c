@@ -84,8 +84,7 @@ json_t *reply_timestamp(long long ms)
 
 json_t *reply_exit_json(const boxlet_exit *x)
 {
-    static const char *const names[] = {"running", "completed", "killed", "timed_out"};
-    const char *status = x->status <= BOXLET_EXEC_TIMED_OUT ? names[x->status] : "unknown";
+    const char *status = boxlet_exec_status_name(x->status);
     return json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:s}", "status", status,
                      "exit_code", x->exit_code, "signal", x->signal, "timed_out", x->timed_out,
                      "duration_ms", (json_int_t)x->duration_ms, "stdout_bytes",

@@ -264,9 +264,26 @@ static void attach_resume_observe_and_gap(void **state)
     boxlet_cmd_free(c);
 }
 
+/* The status names every layer uses on the wire, from the one table. */
+static void status_names_round_trip(void **state)
+{
+    (void)state;
+    static const char *const want[] = {"running", "completed", "killed", "timed_out"};
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(boxlet_exec_status_name((boxlet_exec_status)i), want[i]);
+        assert_int_equal(boxlet_exec_status_of(want[i]), i);
+    }
+    assert_string_equal(boxlet_exec_status_name((boxlet_exec_status)4), "unknown");
+    assert_string_equal(boxlet_exec_status_name((boxlet_exec_status)-1), "unknown");
+    assert_int_equal(boxlet_exec_status_of("Running"), -1);
+    assert_int_equal(boxlet_exec_status_of(""), -1);
+    assert_int_equal(boxlet_exec_status_of(NULL), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(status_names_round_trip),
         cmocka_unit_test(env_dir_user_defaults_and_overrides),
         cmocka_unit_test(timeout_and_exit_fields),
         cmocka_unit_test(stdin_write_and_close),
