@@ -1,7 +1,7 @@
 /* idmap — see idmap.h. */
 #include "runtime/idmap.h"
 
-#include "runtime/fsutil.h"
+#include "core/fsutil.h"
 #include "runtime/ns_setup.h"
 
 #include <errno.h>

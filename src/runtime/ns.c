@@ -9,7 +9,7 @@
  * agent, which signals readiness on an inherited pipe. Every string the
  * children need is computed here, before fork. */
 #include "core/util.h"
-#include "runtime/fsutil.h"
+#include "core/fsutil.h"
 #include "runtime/backend.h"
 #include "runtime/cgroup.h"
 #include "runtime/idmap.h"

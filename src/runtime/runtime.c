@@ -7,7 +7,7 @@
 #include "core/id.h"
 #include "core/util.h"
 #include "runtime/agent_path.h"
-#include "runtime/image.h"
+#include "image/image.h"
 #include "runtime/imgstore.h"
 
 #include <errno.h>

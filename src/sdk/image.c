@@ -2,7 +2,7 @@
  * builds and imports, imgstore.c describes, removes and collects). */
 #include "sdk/sdk.h"
 
-#include "runtime/image.h"
+#include "image/image.h"
 #include "runtime/imgstore.h"
 
 #include <stdio.h>

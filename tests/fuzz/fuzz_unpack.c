@@ -1,12 +1,12 @@
-/* fuzz_unpack — the tar unpacker (runtime/oci.c, through oci_unpack_rootfs)
+/* fuzz_unpack — the tar unpacker (image/oci.c, through oci_unpack_rootfs)
  * on arbitrary bytes: every input is a tarball (plain or compressed),
  * unpacked into a fresh directory beside an "outside" directory holding one
  * file. Whatever the entries say, unpacking returns (0 or an error), the
  * outside directory keeps exactly its file, and fs_rm_tree removes what
  * was unpacked. Runs as root in the fuzz build (owners, FIFOs); each input
  * costs a few file system calls, so runs are slower than a codec's. */
-#include "runtime/fsutil.h"
-#include "runtime/oci.h"
+#include "core/fsutil.h"
+#include "image/oci.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -9,7 +9,7 @@
  * for images and boxes an older boxlet left in a home. Needs root (boxes):
  * skipped without. */
 #include "harness.h"
-#include "runtime/image.h"
+#include "image/image.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -19,8 +19,8 @@
  * - an OCI layout whose files are symlinks to host files (or FIFOs) is
  *   refused without reading them, and no error quotes a host file's bytes.
  * Needs root; skipped without. Fixtures: tests/fixtures/hostile_images.py. */
-#include "runtime/fsutil.h"
-#include "runtime/image.h"
+#include "core/fsutil.h"
+#include "image/image.h"
 
 #include "harness.h"
 

@@ -9,7 +9,7 @@
  * root without it. Needs root (owners, whiteouts, mounts): skipped without.
  * Children never call cmocka: they report through a pipe and their exit
  * status. */
-#include "runtime/oci.h"
+#include "image/oci.h"
 
 #include "core/sha256.h"
 #include "harness.h"

@@ -11,8 +11,8 @@
  * exactly the missing bytes). Registries are stopped by PID in teardown and
  * die with the test process (PR_SET_PDEATHSIG). Needs root (imports set
  * owners, boxes) and docker-registry + htpasswd: skipped without. */
-#include "runtime/image.h"
-#include "runtime/registry.h"
+#include "image/image.h"
+#include "image/registry.h"
 
 #include "harness.h"
 #include "regfix.h"

@@ -7,8 +7,8 @@
  * (lowerdir=layers[n-1]:...:layers[0]), with `userxattr` when mounting
  * inside a user namespace. Registries, pushing and garbage collection of
  * unused layers are not here (registry.c, imgstore.c). */
-#ifndef BOXLET_RUNTIME_OCI_H
-#define BOXLET_RUNTIME_OCI_H
+#ifndef BOXLET_IMAGE_OCI_H
+#define BOXLET_IMAGE_OCI_H
 
 #include "core/err.h"
 

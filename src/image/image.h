@@ -9,11 +9,11 @@
  * older boxlet did. Every image is installed whole by a rename, with a
  * meta.json (imgstore.h), under the image store's shared lock. Removing and
  * collecting are imgstore.c's; not for running anything. */
-#ifndef BOXLET_RUNTIME_IMAGE_H
-#define BOXLET_RUNTIME_IMAGE_H
+#ifndef BOXLET_IMAGE_IMAGE_H
+#define BOXLET_IMAGE_IMAGE_H
 
 #include "core/err.h"
-#include "runtime/oci.h"
+#include "image/oci.h"
 
 #include <limits.h>
 #include <stdbool.h>

@@ -7,13 +7,13 @@
  * manifest and blob fetchers retry transient ones with backoff. Response
  * bodies go to memory (manifests, tokens, error bodies) or, for blobs, to a
  * .partial file through a running sha256. */
-#include "runtime/registry_int.h"
+#include "image/registry_int.h"
 
 #include "core/base64.h"
 #include "core/sha256.h"
-#include "runtime/fsutil.h"
-#include "runtime/oci.h"
-#include "runtime/registry.h"
+#include "core/fsutil.h"
+#include "image/oci.h"
+#include "image/registry.h"
 
 #include "lazy/curl.h"
 #include <errno.h>

@@ -9,7 +9,7 @@
  * outlive a failed pull. The calling thread only watches: it reports each
  * job's progress to the caller's callback, so callbacks never run on a
  * worker. */
-#include "runtime/registry_int.h"
+#include "image/registry_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,8 +2,8 @@
  * its parents, remove a tree, measure one. Trees are walked with
  * descriptors (any depth, never through a symlink, never into another
  * mount). Not for anything box- or image-specific. */
-#ifndef BOXLET_RUNTIME_FSUTIL_H
-#define BOXLET_RUNTIME_FSUTIL_H
+#ifndef BOXLET_CORE_FSUTIL_H
+#define BOXLET_CORE_FSUTIL_H
 
 #include "core/err.h"
 

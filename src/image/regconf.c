@@ -1,5 +1,5 @@
 /* regconf — see regconf.h. */
-#include "runtime/regconf.h"
+#include "image/regconf.h"
 
 #include <errno.h>
 #include <jansson.h>

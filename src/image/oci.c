@@ -8,8 +8,8 @@
  * second guard. The layout itself is untrusted too: its files are opened
  * beneath it without symlinks (layout_open), and no error quotes what was
  * read. The same unpacker serves rootfs tarballs (oci_unpack_rootfs). */
-#include "runtime/fsutil.h"
-#include "runtime/oci.h"
+#include "core/fsutil.h"
+#include "image/oci.h"
 
 #include "core/sha256.h"
 

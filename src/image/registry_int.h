@@ -3,11 +3,11 @@
  * requests, manifests, the layout) and registry_blobs.c (blob downloads:
  * resumed, verified, several at once, with progress). Not for anyone else:
  * registry.h is the module's interface. */
-#ifndef BOXLET_RUNTIME_REGISTRY_INT_H
-#define BOXLET_RUNTIME_REGISTRY_INT_H
+#ifndef BOXLET_IMAGE_REGISTRY_INT_H
+#define BOXLET_IMAGE_REGISTRY_INT_H
 
-#include "runtime/oci.h"
-#include "runtime/registry.h"
+#include "image/oci.h"
+#include "image/registry.h"
 
 #include "core/sha256.h"
 

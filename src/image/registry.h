@@ -5,11 +5,11 @@
  * lists and blobs are verified by sha256 digest; anonymous, Basic and
  * Bearer-token (WWW-Authenticate challenge) access are supported. Pushing,
  * signatures and mirrors are not here. */
-#ifndef BOXLET_RUNTIME_REGISTRY_H
-#define BOXLET_RUNTIME_REGISTRY_H
+#ifndef BOXLET_IMAGE_REGISTRY_H
+#define BOXLET_IMAGE_REGISTRY_H
 
 #include "core/err.h"
-#include "runtime/oci.h"
+#include "image/oci.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -8,7 +8,7 @@
  * nearest the bottom of the walk keep a descriptor, the ones above are found
  * again through "..", checked against the inode remembered, so a tree of
  * any depth costs a bounded number of descriptors. */
-#include "runtime/fsutil.h"
+#include "core/fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>

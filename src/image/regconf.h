@@ -9,8 +9,8 @@
  * references name it ("docker.io", "ghcr.io", "127.0.0.1:5000"), to
  * registries tried first, in order, for its pulls; a mirror written with
  * "http://" may be reached over plain HTTP. See docs/images.md. */
-#ifndef BOXLET_RUNTIME_REGCONF_H
-#define BOXLET_RUNTIME_REGCONF_H
+#ifndef BOXLET_IMAGE_REGCONF_H
+#define BOXLET_IMAGE_REGCONF_H
 
 #include "core/err.h"
 

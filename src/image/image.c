@@ -1,13 +1,13 @@
 /* image — see image.h. Images are built in a temporary directory beside
  * their final place and renamed into it, so a failed or concurrent build
  * never leaves a half image under a real name. */
-#include "runtime/fsutil.h"
-#include "runtime/image.h"
+#include "core/fsutil.h"
+#include "image/image.h"
 
-#include "runtime/imgstore.h"
-#include "runtime/regconf.h"
-#include "runtime/oci.h"
-#include "runtime/registry.h"
+#include "image/imgmeta.h"
+#include "image/regconf.h"
+#include "image/oci.h"
+#include "image/registry.h"
 
 #include <dirent.h>
 #include <errno.h>
