@@ -70,7 +70,10 @@ typedef struct boxlet_exec boxlet_exec;
  * Returns BOXLET_OK, BOXLET_EPERM, BOXLET_EIO, BOXLET_ENOMEM. */
 int boxlet_runtime_open(const char *home, boxlet_runtime **out);
 /* Connects to a `boxlet serve` at url (http://HOST:PORT, https://...,
- * or unix:/PATH for a server on a unix socket) with api_key (NULL: none).
+ * or unix:/PATH for a server on a unix socket) with api_key. With a NULL
+ * api_key and a server on this machine (unix:, localhost, 127.0.0.0/8,
+ * [::1]), the token a `boxlet serve` keeps in $BOXLET_HOME/serve.token (the
+ * default home's) is sent when this process can read it; otherwise none.
  * The runtime then offers the same calls as a local one, over REST and a
  * WebSocket per attached execution (docs/remote.md); nothing is contacted
  * until the first call. Not thread-safe: use a runtime, its boxes and

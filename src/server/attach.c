@@ -299,19 +299,6 @@ static bool parse_attach_path(const char *path, char *box, char *eid, size_t n)
     return true;
 }
 
-static bool ws_authorized(server_t *s, struct lws *wsi)
-{
-    if (!s->api_key || !*s->api_key) return true;
-    char got[512] = {0}, want[512];
-    lws_hdr_copy(wsi, got, sizeof got, WSI_TOKEN_HTTP_AUTHORIZATION);
-    snprintf(want, sizeof want, "Bearer %s", s->api_key);
-    size_t n = strlen(want), gl = strlen(got);
-    unsigned diff = gl != n;
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned)(want[i] ^ got[i < gl ? i : 0]);
-    return diff == 0;
-}
-
 /* The value of query argument `name` in *out; false when absent. */
 static bool query_arg(struct lws *wsi, const char *name, char *out, size_t n)
 {
@@ -351,7 +338,7 @@ attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t 
         snprintf(msg, msglen, "no WebSocket route for %s", path);
         return NULL;
     }
-    if (!ws_authorized(s, wsi)) {
+    if (!http_authorized(s, wsi)) {
         *status = 401;
         snprintf(msg, msglen, "missing or wrong API key (Authorization: Bearer KEY)");
         return NULL;

@@ -1,6 +1,7 @@
 /* worker — see worker.h. */
 #include "server/worker.h"
 
+#include "core/err.h"
 #include "server/lazy_lws.h"
 #include "server/reply.h"
 
@@ -19,6 +20,7 @@ struct job {
     http_resp rs;
     void *owner;
     bool orphan; /* read and written on the loop only */
+    bool routed; /* handed over with its deferred work (rs.work) to run */
 };
 
 struct workers {
@@ -27,18 +29,59 @@ struct workers {
     job_t *todo, *todo_tail, *done;
     bool quit;
     int n, running;
+    size_t queued, max_queued; /* jobs waiting for a thread, and their cap */
+    workers_t *handoff;        /* where deferred work (a pull) goes, or NULL */
     pthread_t th[MAX_WORKERS];
     server_t s; /* the template each thread copies */
     char *home;
     struct lws_context *ctx;
 };
 
-bool worker_wants(const http_req *rq)
+workers_t *worker_pool_for(const server_t *s, const http_req *rq)
 {
-    const char *m = rq->method, *p = rq->path;
-    if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) return false;
-    if (strstr(p, "/executions/") || strstr(p, "/exec")) return false; /* quick, and urgent */
-    return strstr(p, "/boxes") || strstr(p, "/images");
+    switch (route_where_of(rq)) {
+    case ROUTE_PULL:
+        return s->pulls ? s->pulls : s->workers;
+    case ROUTE_WORKER:
+        return s->workers;
+    default:
+        return NULL;
+    }
+}
+
+/* Queues j on w unless w's queue is full (then false). Under w->mu. */
+static bool enqueue_locked(workers_t *w, job_t *j)
+{
+    if (w->max_queued && w->queued >= w->max_queued) return false;
+    j->next = NULL;
+    if (w->todo_tail)
+        w->todo_tail->next = j;
+    else
+        w->todo = j;
+    w->todo_tail = j;
+    w->queued++;
+    pthread_cond_signal(&w->cv);
+    return true;
+}
+
+/* A route on a lifecycle thread deferred its work (a pull): the pull
+ * threads take it over, so that a slow registry holds only them. */
+static bool hand_off(workers_t *w, job_t *j)
+{
+    workers_t *h = w->handoff;
+    if (!h || !j->rs.work) return false;
+    pthread_mutex_lock(&h->mu);
+    j->routed = true;
+    bool ok = !h->quit && enqueue_locked(h, j);
+    pthread_mutex_unlock(&h->mu);
+    if (ok) return true;
+    j->routed = false;
+    if (j->rs.work_free) j->rs.work_free(j->rs.work_arg);
+    j->rs.work = NULL;
+    buf_reset(&j->rs.body);
+    reply_error(&j->rs, 503, ERR_LIMIT, "%zu image pulls are already waiting: try again later",
+                h->queued);
+    return false;
 }
 
 void worker_run_deferred(server_t *s, const http_req *rq, http_resp *rs)
@@ -79,12 +122,16 @@ static void *serve_jobs(void *arg)
         }
         w->todo = j->next;
         if (!w->todo) w->todo_tail = NULL;
+        w->queued--;
         pthread_mutex_unlock(&w->mu);
-        buf_init(&j->rs.body, 0);
-        if (orc != BOXLET_OK)
+        if (!j->routed) buf_init(&j->rs.body, 0);
+        if (orc != BOXLET_OK) {
             reply_code(&j->rs, orc, rt ? boxlet_runtime_errmsg(rt) : "out of memory");
-        else
-            route(&mine, &j->rq, &j->rs), worker_run_deferred(&mine, &j->rq, &j->rs);
+        } else {
+            if (!j->routed) route(&mine, &j->rq, &j->rs);
+            if (hand_off(w, j)) continue;
+            worker_run_deferred(&mine, &j->rq, &j->rs);
+        }
         pthread_mutex_lock(&w->mu);
         j->next = w->done;
         w->done = j;
@@ -95,10 +142,13 @@ static void *serve_jobs(void *arg)
     return NULL;
 }
 
-workers_t *workers_start(const server_t *s, const char *home, void *lws_ctx, int n)
+workers_t *workers_start(const server_t *s, const char *home, void *lws_ctx, int n,
+                         size_t max_queued, workers_t *handoff)
 {
     workers_t *w = calloc(1, sizeof *w);
     if (!w) return NULL;
+    w->max_queued = max_queued;
+    w->handoff = handoff;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->s = *s;
@@ -122,6 +172,7 @@ workers_t *workers_start(const server_t *s, const char *home, void *lws_ctx, int
 
 static void job_free(job_t *j)
 {
+    if (j->rs.work_free) j->rs.work_free(j->rs.work_arg);
     buf_free(&j->rs.body);
     free(j->body);
     free(j);
@@ -159,8 +210,9 @@ void workers_stop(workers_t *w, int wait_ms)
     free(w);
 }
 
-job_t *worker_submit(workers_t *w, const http_req *rq, void *owner)
+job_t *worker_submit(workers_t *w, const http_req *rq, void *owner, bool *busy)
 {
+    *busy = false;
     job_t *j = calloc(1, sizeof *j);
     if (!j) return NULL;
     j->rq = *rq;
@@ -173,14 +225,13 @@ job_t *worker_submit(workers_t *w, const http_req *rq, void *owner)
     j->body[rq->body ? rq->body_len : 0] = '\0';
     j->rq.body = j->body;
     pthread_mutex_lock(&w->mu);
-    if (w->todo_tail)
-        w->todo_tail->next = j;
-    else
-        w->todo = j;
-    w->todo_tail = j;
-    pthread_cond_signal(&w->cv);
+    bool ok = enqueue_locked(w, j);
     pthread_mutex_unlock(&w->mu);
-    return j;
+    if (ok) return j;
+    *busy = true;
+    free(j->body);
+    free(j);
+    return NULL;
 }
 
 void worker_orphan(job_t *j)
