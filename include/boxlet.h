@@ -70,8 +70,8 @@ typedef struct boxlet_exec boxlet_exec;
  * Returns BOXLET_OK, BOXLET_EPERM, BOXLET_EIO, BOXLET_ENOMEM. */
 int boxlet_runtime_open(const char *home, boxlet_runtime **out);
 /* Connects to a `boxlet serve` at url (http://HOST:PORT, https://...,
- * or unix:/PATH for a server on a unix socket) with api_key. With a NULL
- * api_key and a server on this machine (unix:, localhost, 127.0.0.0/8,
+ * or unix:/PATH for a server on a unix socket) with api_key. With no
+ * api_key (NULL or "") and a server on this machine (unix:, localhost, 127.0.0.0/8,
  * [::1]), the token a `boxlet serve` keeps in $BOXLET_HOME/serve.token (the
  * default home's) is sent when this process can read it; otherwise none.
  * The runtime then offers the same calls as a local one, over REST and a

@@ -545,7 +545,7 @@ static void exec_route(server_t *s, const http_req *rq, const path_t *p, int at,
  * (RESOLVE_BENEATH: no "..", absolute path or symlink leads out of it;
  * RESOLVE_NO_MAGICLINKS: no /proc link either). src is a path inside the
  * directory, absolute or relative to it, optionally as oci:PATH[:TAG]. The
- * importer then reads "/proc/self/fd/N", the very file or directory checked,
+ * importer then reads "/proc/PID/fd/N", the very file or directory checked,
  * so nothing can be swapped in between. An O_PATH descriptor, or -1 with rs
  * set. */
 static int open_import_source(const server_t *s, const char *src, char *via, size_t n,
@@ -589,7 +589,8 @@ static int open_import_source(const server_t *s, const char *src, char *via, siz
                                    : strerror(en));
         return -1;
     }
-    snprintf(via, n, "%s/proc/self/fd/%d%s", oci ? "oci:" : "", fd, tag);
+    /* By the server's pid: the importer may read it from a child (tar). */
+    snprintf(via, n, "%s/proc/%d/fd/%d%s", oci ? "oci:" : "", (int)getpid(), fd, tag);
     return fd;
 }
 

@@ -151,7 +151,10 @@ sock=$BOXLET_HOME/api.sock
 usrv=$!
 check "unix socket: ready line is the path" "$sock" "$(head -n 1 "$fifo")"
 check "unix socket: REST" 200 "$(code --unix-socket "$sock" http://boxlet/v1/config)"
-check "unix socket: the CLI's remote mode" "hi" "$(BOXLET_HOME= "$BOXLET" --url "unix:$sock" run --rm host -- echo hi)"
+check "unix socket: the key is needed there too" 401 "$(code --unix-socket "$sock" http://boxlet/v1/boxes)"
+check "unix socket: the token file's key" 200 "$(code --unix-socket "$sock" -H "Authorization: Bearer $(cat "$BOXLET_HOME/serve.token")" http://boxlet/v1/boxes)"
+# The CLI on this machine reads the token from the home (no key given).
+check "unix socket: the CLI's remote mode" "hi" "$(BOXLET_API_KEY= "$BOXLET" --url "unix:$sock" run --rm host -- echo hi)"
 kill -TERM "$usrv"; wait "$usrv"; check "unix socket: SIGTERM exits 0" 0 $?
 rm -f /tmp/srv-body.$$
 echo "$pass passed, $fail failed"
