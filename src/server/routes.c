@@ -581,7 +581,8 @@ static int open_import_source(const server_t *s, const char *src, char *via, siz
     int en = errno;
     if (dfd >= 0) close(dfd);
     if (fd < 0) {
-        reply_error(rs, 403, ERR_PERM, "import \"%s\": %s", src,
+        reply_error(rs, en == ENOENT && rel ? 404 : 403,
+                    en == ENOENT && rel ? ERR_NOTFOUND : ERR_PERM, "import \"%s\": %s", src,
                     !rel           ? "not beneath the server's --import-dir"
                     : en == EXDEV  ? "it leads out of the server's --import-dir"
                     : en == ENOENT ? "no such file beneath the server's --import-dir"

@@ -76,7 +76,7 @@ check "create: pids_max must be an integer" 400 "$(code -H "$A" -XPOST $U/v1/box
 check "stop: a bad timeout" 400 "$(code -H "$A" -XPOST "$U/v1/boxes/rest1/stop?timeout=soon")"
 check "stop: a bad timeout_seconds in the body" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/stop -d '{"timeout_seconds":"soon"}')"
 check "import: source and name required" 400 "$(code -H "$A" -XPOST $U/v1/images/import -d '{"name":"x"}')"
-check "import: a missing source" 404 "$(code -H "$A" -XPOST $U/v1/images/import -d '{"source":"/nonexistent","name":"x"}')"
+check "import: off without --import-dir" 403 "$(code -H "$A" -XPOST $U/v1/images/import -d '{"source":"/nonexistent","name":"x"}')"
 check "stop (BoxLite's body form)" 200 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/stop -d '{"timeout_seconds":5}')"
 check "stopped" "stopped" "$(field "d['status']")"
 check "delete" 204 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
