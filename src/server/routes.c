@@ -149,7 +149,15 @@ static bool want_type(json_t *o, const char *key, json_type t, const char *what,
     return false;
 }
 
-/* A JSON object of strings as KEY=VALUE strings (free each and the array). */
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* A JSON object of strings as KEY=VALUE strings (free each and the array;
+ * nothing to free after a refusal). */
 static bool env_list(json_t *o, const char *key, char ***out, size_t *n, http_resp *rs)
 {
     json_t *m = json_object_get(o, key);
@@ -160,30 +168,27 @@ static bool env_list(json_t *o, const char *key, char ***out, size_t *n, http_re
         reply_error(rs, 400, ERR_INVAL, "field \"%s\" must be an object of strings", key);
         return false;
     }
-    *out = calloc(json_object_size(m) + 1, sizeof **out);
+    *out = xcalloc(json_object_size(m) + 1, sizeof **out);
     const char *k;
     json_t *v;
     json_object_foreach(m, k, v)
     {
-        if (!json_is_string(v) || !*k || strchr(k, '=')) {
+        if (!json_is_string(v) || !*k || strchr(k, '=') ||
+            strlen(json_string_value(v)) != json_string_length(v)) {
             reply_error(rs, 400, ERR_INVAL,
-                        "%s entry \"%s\": keys must be non-empty without "
-                        "'=', values strings",
+                        "%s entry \"%.64s\": keys must be non-empty without '=', values strings "
+                        "without NUL",
                         key, k);
+            free_list(*out, *n);
+            *out = NULL;
+            *n = 0;
             return false;
         }
         size_t len = strlen(k) + json_string_length(v) + 2;
-        (*out)[*n] = malloc(len);
+        (*out)[*n] = xmalloc(len);
         snprintf((*out)[(*n)++], len, "%s=%s", k, json_string_value(v));
     }
     return true;
-}
-
-static void free_list(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 /* ---- boxes --------------------------------------------------------------------- */
