@@ -318,7 +318,7 @@ int boxlet_cmd_setstdin(boxlet_cmd *c, const void *data, size_t len);
 /* Output bytes kept per stream for late readers (default 1 MiB). */
 int boxlet_cmd_setretain(boxlet_cmd *c, size_t bytes);
 /* Seconds a detached execution may live before SIGHUP (default 300;
- * 0 = never). */
+ * 0 = never; at most 1e9, else BOXLET_EINVAL). */
 int boxlet_cmd_setgrace(boxlet_cmd *c, double seconds);
 
 /* ---- executions ---------------------------------------------------------- */

@@ -47,7 +47,7 @@ serve() {
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
 # ---- a default start -------------------------------------------------------
-serve --port 0 --log-requests --max-body 65536
+serve --port 0 --log-requests --max-body 200000
 U=http://127.0.0.1:$port
 TOK=$(cat "$BOXLET_HOME/serve.token")
 A="Authorization: Bearer $TOK"
@@ -80,6 +80,17 @@ check "a key given is sent instead" 125 \
 # Import: off without --import-dir, whatever the path.
 check "import is off without --import-dir" 403 \
     "$(code -H "$A" -XPOST $U/v1/images/import -d '{"source":"/etc","name":"etc"}')"
+
+# Input edges: limits checked where the input comes in.
+big=$(head -c 70000 /dev/zero | tr '\0' v)
+printf '{"image":"host","name":"bigenv","env":{"BIG":"%s"}}' "$big" >"$W/bigenv.json"
+check "a box env entry over 64 KiB is refused at create" 400 \
+    "$(code -H "$A" -XPOST $U/v1/boxes --data-binary @"$W/bigenv.json")"
+check "saying why" 1 "$(grep -c 'BIG.*at most 65535' "$W/body")"
+check "reconnect_grace_seconds 1e300 is 400" 400 \
+    "$(code -H "$A" -XPOST $U/v1/boxes/nobox/exec -d '{"command":"true","reconnect_grace_seconds":1e300}')"
+check "a path with invalid UTF-8 gets a JSON error" 1 \
+    "$(code -H "$A" "$U/v1/boxes%b1x/y/z/w" >/dev/null; grep -c '"error"' "$W/body")"
 
 # Refused bodies interleaved with normal traffic leave the loop serving.
 check "a box for execs" 201 "$(code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","name":"tr"}')"
