@@ -68,6 +68,9 @@ bool http_authorized(const server_t *s, struct lws *wsi);
  * agent or a box's lifecycle on the worker threads; pulls on their own. */
 typedef enum route_where { ROUTE_LOOP, ROUTE_WORKER, ROUTE_PULL } route_where;
 route_where route_where_of(const http_req *rq);
+/* The box a request is about (/v1[/prefix]/boxes/{id}/...) into out, ""
+ * if none. */
+void route_box_of(const http_req *rq, char *out, size_t n);
 
 /* routes.c: answers one request. Never fails: every error is a response. */
 void route(server_t *s, const http_req *rq, http_resp *rs);

@@ -688,6 +688,17 @@ route_where route_where_of(const http_req *rq)
     return strcmp(res, "boxes") == 0 && rest >= 2 ? ROUTE_WORKER : ROUTE_LOOP;
 }
 
+void route_box_of(const http_req *rq, char *out, size_t n)
+{
+    path_t p;
+    out[0] = '\0';
+    if (!split_path(rq->path, &p) || p.n < 2 || strcmp(p.seg[0], "v1") != 0) return;
+    int at = 1;
+    while (at < p.n && !is_resource(p.seg[at]))
+        at++;
+    if (at + 1 < p.n && strcmp(p.seg[at], "boxes") == 0) snprintf(out, n, "%s", p.seg[at + 1]);
+}
+
 void route(server_t *s, const http_req *rq, http_resp *rs)
 {
     path_t p;

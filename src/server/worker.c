@@ -12,6 +12,7 @@
 #include <time.h>
 
 #define MAX_WORKERS 16
+#define BOX_KEY_MAX 256
 
 struct job {
     job_t *next;
@@ -19,8 +20,9 @@ struct job {
     char *body; /* rq.body's copy */
     http_resp rs;
     void *owner;
-    bool orphan; /* read and written on the loop only */
-    bool routed; /* handed over with its deferred work (rs.work) to run */
+    bool orphan;           /* read and written on the loop only */
+    bool routed;           /* handed over with its deferred work (rs.work) to run */
+    char box[BOX_KEY_MAX]; /* the box the request is about, "" if none */
 };
 
 struct workers {
@@ -32,6 +34,11 @@ struct workers {
     size_t queued, max_queued; /* jobs waiting for a thread, and their cap */
     workers_t *handoff;        /* where deferred work (a pull) goes, or NULL */
     pthread_t th[MAX_WORKERS];
+    /* The box each thread works on ("" if none): a box's requests are taken
+     * one at a time, so a box whose agent does not answer holds one thread,
+     * never all of them. */
+    char busy[MAX_WORKERS][BOX_KEY_MAX];
+    int slots;  /* threads that took their slot */
     server_t s; /* the template each thread copies */
     char *home;
     struct lws_context *ctx;
@@ -103,6 +110,31 @@ void worker_run_deferred(server_t *s, const http_req *rq, http_resp *rs)
     }
 }
 
+static bool box_busy(const workers_t *w, const char *box)
+{
+    if (!*box) return false;
+    for (int i = 0; i < w->n; i++)
+        if (strcmp(w->busy[i], box) == 0) return true;
+    return false;
+}
+
+/* Takes the first job whose box no other thread works on. Under w->mu. */
+static job_t *take_locked(workers_t *w)
+{
+    job_t *prev = NULL;
+    for (job_t *j = w->todo; j; prev = j, j = j->next) {
+        if (box_busy(w, j->box)) continue;
+        if (prev)
+            prev->next = j->next;
+        else
+            w->todo = j->next;
+        if (w->todo_tail == j) w->todo_tail = prev;
+        w->queued--;
+        return j;
+    }
+    return NULL;
+}
+
 static void *serve_jobs(void *arg)
 {
     workers_t *w = arg;
@@ -110,19 +142,20 @@ static void *serve_jobs(void *arg)
     int orc = boxlet_runtime_open(w->home, &rt);
     server_t mine = w->s;
     mine.rt = rt;
+    pthread_mutex_lock(&w->mu);
+    int slot = w->slots++;
+    pthread_mutex_unlock(&w->mu);
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (!w->todo && !w->quit)
+        job_t *j;
+        while (!(j = take_locked(w)) && !(w->quit && !w->todo))
             pthread_cond_wait(&w->cv, &w->mu);
-        job_t *j = w->todo;
         if (!j) { /* quit, nothing left */
             w->running--;
             pthread_mutex_unlock(&w->mu);
             break;
         }
-        w->todo = j->next;
-        if (!w->todo) w->todo_tail = NULL;
-        w->queued--;
+        snprintf(w->busy[slot], BOX_KEY_MAX, "%s", j->box);
         pthread_mutex_unlock(&w->mu);
         if (!j->routed) buf_init(&j->rs.body, 0);
         if (orc != BOXLET_OK) {
@@ -133,6 +166,8 @@ static void *serve_jobs(void *arg)
             worker_run_deferred(&mine, &j->rq, &j->rs);
         }
         pthread_mutex_lock(&w->mu);
+        if (w->busy[slot][0]) pthread_cond_broadcast(&w->cv); /* its box's next request */
+        w->busy[slot][0] = '\0';
         j->next = w->done;
         w->done = j;
         if (w->ctx) lws_cancel_service(w->ctx); /* under the lock: see workers_stop */
@@ -221,6 +256,7 @@ job_t *worker_submit(workers_t *w, const http_req *rq, void *owner, bool *busy)
         free(j);
         return NULL;
     }
+    route_box_of(rq, j->box, sizeof j->box);
     memcpy(j->body, rq->body ? rq->body : "", rq->body ? rq->body_len : 0);
     j->body[rq->body ? rq->body_len : 0] = '\0';
     j->rq.body = j->body;

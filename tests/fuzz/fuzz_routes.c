@@ -78,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t q = qm ? (size_t)(qm - data - 1) : len;
         snprintf(rq->method, sizeof rq->method, "%s", (data[0] & 1) ? "POST" : "GET");
         snprintf(rq->path, sizeof rq->path, "%.*s", (int)(q < len ? q : len), data + 1);
-        if (q < len) snprintf(rq->query, sizeof rq->query, "%.*s", (int)(len - q - 1), data + 2 + q);
+        if (q < len)
+            snprintf(rq->query, sizeof rq->query, "%.*s", (int)(len - q - 1), data + 2 + q);
         off = nl ? (size_t)(nl - data) + 1 : size;
     } else {
         size_t i = data[0] % (sizeof routes / sizeof routes[0]);
