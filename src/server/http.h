@@ -7,6 +7,7 @@
 #include "core/buf.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct http_req {
     char method[8];   /* GET, HEAD, POST, PUT, DELETE, PATCH */
@@ -51,6 +52,13 @@ typedef struct server {
     struct workers *workers; /* slow requests' threads (worker.h), or NULL */
     struct workers *pulls;   /* registry pulls' own threads: they never hold up the rest */
     struct mux *muxes;       /* shared agent connections, one per box (attach.c) */
+    /* Boxes whose agent did not answer an attach in time: their attaches
+     * are refused at once until `until` (attach.c), so such a box holds the
+     * event loop once per SLOW_BOX_MS, not once per attach. */
+    struct {
+        char box_id[64];
+        int64_t until;
+    } slow_boxes[16];
 } server_t;
 
 /* Answers rs later, off the event loop, which goes on serving meanwhile:
