@@ -40,6 +40,7 @@
     X(lws_set_log_level)                                                                           \
     X(lws_set_opaque_user_data)                                                                    \
     X(lws_set_timeout)                                                                             \
+    X(lws_set_timer_usecs)                                                                         \
     X(lws_write)
 
 LAZY_DECLARE(lws, BX_LWS_FNS)
@@ -76,6 +77,7 @@ LAZY_DECLARE(lws, BX_LWS_FNS)
 #define lws_set_log_level (bx_lws()->lws_set_log_level)
 #define lws_set_opaque_user_data (bx_lws()->lws_set_opaque_user_data)
 #define lws_set_timeout (bx_lws()->lws_set_timeout)
+#define lws_set_timer_usecs (bx_lws()->lws_set_timer_usecs)
 #define lws_write (bx_lws()->lws_write)
 #endif
 

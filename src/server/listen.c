@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #define BACKLOG 512
-#define ACCEPTS_PER_TURN 64 /* then the loop serves others before more */
+#define ACCEPTS_PER_TURN 64  /* then the loop serves others before more */
+#define FULL_PAUSE_US 100000 /* out of descriptors: accept again after this */
 
 static bool addr_is_loopback(const struct sockaddr *sa)
 {
@@ -130,10 +131,22 @@ int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     (void)in;
     (void)len;
     listener_t *l = lws_get_opaque_user_data(wsi);
-    if (reason != LWS_CALLBACK_RAW_RX_FILE || !l) return 0;
+    if (!l) return 0;
+    if (reason == LWS_CALLBACK_TIMER) { /* descriptors may be free again */
+        lws_rx_flow_control(wsi, 1);
+        return 0;
+    }
+    if (reason != LWS_CALLBACK_RAW_RX_FILE) return 0;
     for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
         int c = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (c < 0) break; /* EAGAIN, or out of descriptors: retried when readable */
+        if (c < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* The pending connection stays queued and the socket readable:
+             * stop watching it for a while rather than spin on it. */
+            lws_rx_flow_control(wsi, 0);
+            lws_set_timer_usecs(wsi, FULL_PAUSE_US);
+            break;
+        }
+        if (c < 0) break; /* EAGAIN: all taken */
         /* lws closes c when it cannot adopt it. */
         lws_adopt_socket_vhost(lws_get_vhost(wsi), c);
     }

@@ -194,5 +194,26 @@ check "--insecure-no-auth on loopback serves without a key" 200 "$(code http://1
 check "loudly" 1 "$(grep -c 'WARNING: no authentication' "$W/serve.log")"
 stop "$srv"
 
+# Out of descriptors: the pending connections wait; the loop does not spin
+# on the readable listening socket, and serves again once they are freed.
+rm -f "$W/ready"; mkfifo "$W/ready"
+(ulimit -n 64; exec "$BOXLET" serve --port 0 --insecure-no-auth --ready-fd 3 3>"$W/ready" 2>/dev/null) &
+srv=$!
+pids="$pids $srv"
+port=$(head -n 1 "$W/ready")
+python3 -c '
+import socket, sys, time
+ss = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(100)]
+time.sleep(float(sys.argv[2]))' "$port" 3 &
+holder=$!
+sleep 1
+t1=$(awk '{print $14 + $15}' /proc/$srv/stat)
+sleep 1
+t2=$(awk '{print $14 + $15}' /proc/$srv/stat)
+check "out of descriptors: no busy loop (CPU ticks in 1 s)" yes "$([ $((t2 - t1)) -lt 50 ] && echo yes || echo "no: $((t2 - t1))")"
+wait "$holder"
+check "serving again once they are freed" 200 "$(code --max-time 5 http://127.0.0.1:$port/v1/config)"
+stop "$srv"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
