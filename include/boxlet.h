@@ -73,7 +73,8 @@ int boxlet_runtime_open(const char *home, boxlet_runtime **out);
  * or unix:/PATH for a server on a unix socket) with api_key. With no
  * api_key (NULL or "") and a server on this machine (unix:, localhost, 127.0.0.0/8,
  * [::1]), the token a `boxlet serve` keeps in $BOXLET_HOME/serve.token (the
- * default home's) is sent when this process can read it; otherwise none.
+ * default home's) is sent when this process can read it and the server at
+ * url runs as the file's owner; otherwise none.
  * The runtime then offers the same calls as a local one, over REST and a
  * WebSocket per attached execution (docs/remote.md); nothing is contacted
  * until the first call. Not thread-safe: use a runtime, its boxes and

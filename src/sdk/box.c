@@ -28,7 +28,7 @@ int boxlet_runtime_connect(const char *url, const char *api_key, boxlet_runtime 
     if (!r) return BOXLET_ENOMEM;
     /* A server on this machine keeps its token where its user can read it:
      * a caller that may read it needs no key of its own (token.h). */
-    char *found = (!api_key || !*api_key) && token_url_is_local(url) ? token_find_local() : NULL;
+    char *found = (!api_key || !*api_key) && token_url_is_local(url) ? token_find_local(url) : NULL;
     int rc = rest_open(url, found ? found : api_key, &r->remote, &r->err);
     free(found);
     return sdk_fail(&r->err, &r->err, rc);

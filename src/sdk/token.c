@@ -115,14 +115,65 @@ int token_load_or_create(const char *home, char *out, size_t n, err_t *e)
     return 0;
 }
 
-char *token_find_local(void)
+/* Does every socket listening on TCP port `port` (IPv4 and IPv6) belong
+ * to uid, and is there one? From /proc/net/tcp{,6}: "sl local rem st ...
+ * uid ...", LISTEN is st 0A. */
+static bool port_owned_by(unsigned port, uid_t uid)
+{
+    static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    int found = 0;
+    for (size_t t = 0; t < 2; t++) {
+        FILE *f = fopen(tables[t], "re");
+        if (!f) continue;
+        char line[512], local[64], rem[64], st[8];
+        unsigned lport, owner;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, " %*s %63s %63s %7s %*s %*s %*s %u", local, rem, st, &owner) == 4 &&
+                strcmp(st, "0A") == 0 && strchr(local, ':') &&
+                sscanf(strchr(local, ':') + 1, "%x", &lport) == 1 && lport == port) {
+                if (owner != uid) {
+                    fclose(f);
+                    return false;
+                }
+                found++;
+            }
+        fclose(f);
+    }
+    return found > 0;
+}
+
+/* Is the server at url run by uid? So the token goes to the server that
+ * made it, never to whoever else listens at that address (another local
+ * user's program on the port while the server is down). */
+static bool server_owned_by(const char *url, uid_t uid)
+{
+    if (strncmp(url, "unix:", 5) == 0) {
+        const char *p = url + 5;
+        while (p[0] == '/' && p[1] == '/')
+            p++;
+        struct stat st;
+        return lstat(p, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == uid;
+    }
+    const char *h = strstr(url, "://") + 3;
+    const char *colon = h[0] == '[' ? strchr(h, ']') : h;
+    colon = colon ? strchr(colon, ':') : NULL;
+    const char *end = colon ? colon + 1 + strspn(colon + 1, "0123456789") : NULL;
+    unsigned port = colon && end > colon + 1 && (!*end || *end == '/')
+                        ? (unsigned)strtoul(colon + 1, NULL, 10)
+                        : (strncmp(url, "https", 5) == 0 ? 443 : 80);
+    return port > 0 && port < 65536 && port_owned_by(port, uid);
+}
+
+char *token_find_local(const char *url)
 {
     char path[RT_HOME_MAX + 32];
     token_path(NULL, path, sizeof path);
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) return NULL;
+    struct stat st;
     char *tok = NULL;
-    read_line(fd, path, &tok, NULL);
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && server_owned_by(url, st.st_uid))
+        read_line(fd, path, &tok, NULL);
     close(fd);
     return tok;
 }

@@ -25,9 +25,11 @@ int token_load_or_create(const char *home, char *out, size_t n, err_t *e);
  * most TOKEN_MAX bytes, not empty. *out is malloc'd (free it). 0 or a
  * negative ERR_* code with e set. */
 int token_read_file(const char *path, char **out, err_t *e);
-/* The client side: the token of the default home if it is readable, else
- * NULL (malloc'd; free it). */
-char *token_find_local(void);
+/* The client side, for a server at url (token_url_is_local): the token of
+ * the default home if it is readable and the server at url runs as the
+ * token file's owner (the unix socket's owner; every TCP listener on the
+ * port, from /proc/net/tcp), else NULL. malloc'd; free it. */
+char *token_find_local(const char *url);
 /* Is url a server on this machine: unix:PATH, or http(s) to localhost,
  * 127.0.0.0/8 or [::1]? */
 bool token_url_is_local(const char *url);
