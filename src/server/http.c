@@ -6,6 +6,7 @@
  * worker threads (worker.h) so that attachments keep streaming. */
 #include "server/server.h"
 
+#include "core/utf8.h"
 #include "core/util.h"
 #include "server/attach.h"
 #include "server/http.h"
@@ -123,10 +124,12 @@ bool http_authorized(const server_t *s, struct lws *wsi)
 static void log_request(const server_t *s, const pss_t *p)
 {
     if (!s->log_requests) return;
+    size_t n = strlen(p->rq.path);
+    bool utf8 = utf8_valid_prefix((const uint8_t *)p->rq.path, n) == n; /* else no JSON */
     json_t *v =
         json_pack("{s:I, s:s, s:s, s:i, s:I, s:s}", "time_ms", (json_int_t)wall_ms(), "method",
-                  p->rq.method, "path", p->rq.path, "status", p->rs.status, "duration_ms",
-                  (json_int_t)(now_ms() - p->t0_ms), "request_id", p->rq.request_id);
+                  p->rq.method, "path", utf8 ? p->rq.path : "(not UTF-8)", "status", p->rs.status,
+                  "duration_ms", (json_int_t)(now_ms() - p->t0_ms), "request_id", p->rq.request_id);
     char *line = v ? json_dumps(v, JSON_COMPACT) : NULL;
     if (line) fprintf(stderr, "%s\n", line);
     free(line);
