@@ -158,6 +158,20 @@ static bool refuse_early(struct lws *wsi, server_t *s, pss_t *p, unsigned long l
     return true;
 }
 
+/* The id of the box rq names (by name, id or id prefix: one box, one
+ * key), "" if none or no such box. A read of the store. */
+static void box_id_of(server_t *s, const http_req *rq, char *out, size_t n)
+{
+    char key[256];
+    boxlet_box *b;
+    route_box_of(rq, key, sizeof key);
+    out[0] = '\0';
+    if (*key && boxlet_box_get(s->rt, key, &b) == BOXLET_OK) {
+        snprintf(out, n, "%s", boxlet_box_id(b));
+        boxlet_box_free(b);
+    }
+}
+
 static void answer(struct lws *wsi, server_t *s, pss_t *p)
 {
     buf_init(&p->rs.body, 0);
@@ -174,7 +188,9 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
         p->wsi = wsi;
         workers_t *pool = worker_pool_for(s, &p->rq);
         bool busy = false;
-        if (pool && (p->job = worker_submit(pool, &p->rq, p, &busy))) {
+        char box[80];
+        if (pool) box_id_of(s, &p->rq, box, sizeof box);
+        if (pool && (p->job = worker_submit(pool, &p->rq, box, p, &busy))) {
             lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* a pull may take long */
             return; /* answered when the job comes back (job_done) */
         }

@@ -245,7 +245,7 @@ void workers_stop(workers_t *w, int wait_ms)
     free(w);
 }
 
-job_t *worker_submit(workers_t *w, const http_req *rq, void *owner, bool *busy)
+job_t *worker_submit(workers_t *w, const http_req *rq, const char *box, void *owner, bool *busy)
 {
     *busy = false;
     job_t *j = calloc(1, sizeof *j);
@@ -256,7 +256,7 @@ job_t *worker_submit(workers_t *w, const http_req *rq, void *owner, bool *busy)
         free(j);
         return NULL;
     }
-    route_box_of(rq, j->box, sizeof j->box);
+    snprintf(j->box, sizeof j->box, "%s", box ? box : "");
     memcpy(j->body, rq->body ? rq->body : "", rq->body ? rq->body_len : 0);
     j->body[rq->body ? rq->body_len : 0] = '\0';
     j->rq.body = j->body;

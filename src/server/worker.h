@@ -26,9 +26,10 @@ void workers_stop(workers_t *w, int wait_ms);
  * event loop answers it. */
 workers_t *worker_pool_for(const server_t *s, const http_req *rq);
 /* Queues a copy of rq for the workers; owner comes back with the result.
- * NULL with *busy set when w's queue is full (answer 503), NULL alone when
- * out of memory (answer on the loop then). */
-job_t *worker_submit(workers_t *w, const http_req *rq, void *owner, bool *busy);
+ * box (the id of the box rq is about, or NULL) keeps a box's requests to
+ * one thread at a time. NULL with *busy set when w's queue is full (answer
+ * 503), NULL alone when out of memory (answer on the loop then). */
+job_t *worker_submit(workers_t *w, const http_req *rq, const char *box, void *owner, bool *busy);
 /* The owner went away (its connection closed): the result is dropped. */
 void worker_orphan(job_t *j);
 /* Runs the work a route deferred with http_defer (on s->rt, here and

@@ -1,5 +1,6 @@
 // No box, client or registry stalls the others: while one box's agent is
-// unreachable (SIGSTOPped: it takes connections and never answers) and four
+// unreachable (SIGSTOPped: it takes connections and never answers; asked
+// for by its name, id and id prefixes) and four
 // pulls hang on a registry that trickles bytes (tests/fixtures/
 // slow_registry.py), other clients' REST calls — reads, execs in another
 // box, box creates — and another box's attach stream are answered at once.
@@ -56,8 +57,12 @@ async function main() {
     const send = (method, path, body) => hostile.push(fetch(base + path,
       { method, headers: { ...authHeaders(), 'content-type': 'application/json' }, signal: aborts.signal,
         body: body ? JSON.stringify(body) : undefined }).catch(() => null));
-    for (let i = 0; i < 3; i++) send('POST', '/v1/boxes/victim/exec', { command: 'true' });
-    send('GET', '/v1/boxes/victim/executions');
+    // By name, id and id prefixes: four keys, one box, one worker thread.
+    const vid = victim.json.id;
+    for (const key of ['victim', vid, vid.slice(0, 12), vid.slice(0, 16)]) {
+      send('POST', `/v1/boxes/${key}/exec`, { command: 'true' });
+      send('GET', `/v1/boxes/${key}/executions`);
+    }
     send('GET', '/v1/boxes/victim/metrics');
     for (let i = 0; i < 4; i++) send('POST', '/v1/images/pull', { reference: `127.0.0.1:${reg.port}/slow${i}:1` });
     await sleep(300); // they are all in progress
