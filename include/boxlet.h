@@ -79,7 +79,11 @@ typedef struct boxlet_exec boxlet_exec;
  * Returns BOXLET_OK, BOXLET_EPERM, BOXLET_EIO, BOXLET_ENOMEM. */
 BOXLET_API int boxlet_runtime_open(const char *home, boxlet_runtime **out);
 /* Connects to a `boxlet serve` at url (http://HOST:PORT, https://...,
- * or unix:/PATH for a server on a unix socket) with api_key (NULL: none).
+ * or unix:/PATH for a server on a unix socket) with api_key. With no
+ * api_key (NULL or "") and a server on this machine (unix:, localhost, 127.0.0.0/8,
+ * [::1]), the token a `boxlet serve` keeps in $BOXLET_HOME/serve.token (the
+ * default home's) is sent when this process can read it and the server at
+ * url runs as the file's owner; otherwise none.
  * The runtime then offers the same calls as a local one, over REST and a
  * WebSocket per attached execution (docs/remote.md); nothing is contacted
  * until the first call. Not thread-safe: use a runtime, its boxes and
@@ -353,7 +357,7 @@ BOXLET_API int boxlet_cmd_setretain(boxlet_cmd *c, size_t bytes);
  * (boxlet_runtime_connect) applies its own default. */
 BOXLET_API int boxlet_cmd_setlifetime(boxlet_cmd *c, double seconds);
 /* Seconds a detached execution may live before SIGHUP (default 300;
- * 0 = never). */
+ * 0 = never; at most 1e9, else BOXLET_EINVAL). */
 BOXLET_API int boxlet_cmd_setgrace(boxlet_cmd *c, double seconds);
 
 /* ---- executions ---------------------------------------------------------- */

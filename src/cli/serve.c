@@ -7,20 +7,29 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: boxlet serve [--host ADDR] [--port N | --unix PATH] [--api-key KEY] [OPTIONS]\n"
+    "usage: boxlet serve [--host ADDR] [--port N | --unix PATH] [OPTIONS]\n"
     "\n"
     "Serve the boxlet REST API (BoxLite v1 Box API routes) and WebSocket attach on\n"
-    "ADDR:N (default 127.0.0.1:8100) or a unix socket. With an API key (--api-key\n"
-    "or $BOXLET_API_KEY) every route but GET /v1/config needs\n"
-    "\"Authorization: Bearer KEY\". SIGTERM closes attachments with 1001 and\n"
-    "exits; boxes and executions keep running.\n"
+    "ADDR:N (default 127.0.0.1:8100) or a unix socket. Every route but\n"
+    "GET /v1/config needs \"Authorization: Bearer KEY\": the key of --api-key-file\n"
+    "or $BOXLET_API_KEY, else a token made at the first start in the home's\n"
+    "serve.token (mode 0600), which the local CLI and SDK read by themselves.\n"
+    "SIGTERM closes attachments with 1001 and exits; boxes keep running.\n"
     "\n"
     "Options:\n"
-    "  --host ADDR       listen address (default 127.0.0.1)\n"
+    "  --host ADDR       listen address: IPv4, IPv6 or a name (default 127.0.0.1)\n"
     "  --port N          listen port (default 8100; 0 = any free port)\n"
     "  --unix PATH       listen on a unix socket at PATH instead (clients:\n"
     "                    --url unix:PATH)\n"
-    "  --api-key KEY     require this bearer token\n"
+    "  --api-key-file F  require the key on the first line of F\n"
+    "  --api-key KEY     require KEY (visible to every local user in ps: prefer\n"
+    "                    --api-key-file or $BOXLET_API_KEY)\n"
+    "  --insecure-no-auth  no key at all: anyone who can connect runs anything as\n"
+    "                    root (refused on a non-loopback address)\n"
+    "  --import-dir DIR  allow POST /v1/images/import of paths beneath DIR (off\n"
+    "                    without it)\n"
+    "  --log-requests    one JSON line per request on stderr (method, path,\n"
+    "                    status, duration, request id)\n"
     "  --max-body BYTES  largest request body (default 1048576; larger: 413)\n"
     "  --ready-fd FD     write the listening port (or PATH) and a newline to FD\n"
     "                    once ready\n"
@@ -35,6 +44,10 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
         {"unix", required_argument, NULL, 'U'},
         {"port", required_argument, NULL, 'p'},
         {"api-key", required_argument, NULL, 'k'},
+        {"api-key-file", required_argument, NULL, 'K'},
+        {"insecure-no-auth", no_argument, NULL, 'N'},
+        {"import-dir", required_argument, NULL, 'D'},
+        {"log-requests", no_argument, NULL, 'L'},
         {"max-body", required_argument, NULL, 'b'},
         {"ready-fd", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
@@ -49,6 +62,7 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
                      .ready_fd = -1};
     unsigned long long v;
     int opt;
+    bool key_flag = false;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'H':
@@ -63,6 +77,21 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
             break;
         case 'k':
             o.api_key = optarg;
+            key_flag = true;
+            cli_warn("--api-key: the key is visible to every local user in ps; prefer "
+                     "--api-key-file FILE or $BOXLET_API_KEY");
+            break;
+        case 'K':
+            o.api_key_file = optarg;
+            break;
+        case 'N':
+            o.no_auth = true;
+            break;
+        case 'D':
+            o.import_dir = optarg;
+            break;
+        case 'L':
+            o.log_requests = true;
             break;
         case 'b':
             if (cli_parse_ull("--max-body", optarg, 1ull << 30, &v) < 0) return CLI_EXIT_FAIL;
@@ -85,6 +114,8 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
             return cli_bad_usage(argv[0], NULL);
         }
     }
+    if (o.no_auth && (o.api_key_file || key_flag))
+        return cli_bad_usage(argv[0], "--insecure-no-auth excludes an API key");
     if (optind != argc) return cli_bad_usage(argv[0], "unexpected argument \"%s\"", argv[optind]);
     if (g->url || (getenv("BOXLET_URL") && *getenv("BOXLET_URL")))
         return cli_bad_usage(argv[0],

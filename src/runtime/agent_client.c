@@ -4,6 +4,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -94,8 +95,11 @@ int agent_client_connect(const char *path, int timeout_ms, agent_client **out, e
     int64_t deadline = deadline_of(timeout_ms);
     int fd = -1, rc;
     while ((rc = try_connect(path, &fd, e)) < 0) {
-        if (ms_until(deadline) == 0)
-            return err_make(e, ERR_TIMEOUT, "%s (gave up after %d ms)", e->msg, timeout_ms);
+        if (ms_until(deadline) == 0) { /* the cause is copied out: it is e's own message */
+            char why[ERR_MSG_MAX];
+            snprintf(why, sizeof why, "%s", e ? e->msg : "connect failed");
+            return err_make(e, ERR_TIMEOUT, "%.900s (gave up after %d ms)", why, timeout_ms);
+        }
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

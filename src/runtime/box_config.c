@@ -1,5 +1,7 @@
 /* box_config — a box's options and their JSON form in the store. The JSON is
  * the same shape the REST API will show as a box's config. */
+#include "core/util.h"
+#include "proto/proto.h"
 #include "runtime/runtime.h"
 
 #include <jansson.h>
@@ -145,14 +147,32 @@ int box_config_from_json(const char *text, box_config *c, err_t *e)
     return rc;
 }
 
+/* A box's env travels with every exec of the box (proto.h's caps: a
+ * string of PROTO_MAX_STR, PROTO_MAX_ARGS entries, one frame): it is held
+ * to half of those, leaving the exec's own env the other half, so a box
+ * that was created can always run a command. */
+#define BOX_KV_MAX (PROTO_MAX_ARGS / 2)
+#define BOX_KV_BYTES (PROTO_MAX_FRAME / 4)
+
 static int check_kv(char **v, size_t n, const char *what, err_t *e)
 {
+    if (n > BOX_KV_MAX)
+        return err_make(e, ERR_INVAL, "%zu %s entries: at most %u", n, what, BOX_KV_MAX);
+    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(v[i], '=');
+        size_t len = strlen(v[i]);
         if (!eq || eq == v[i])
             return err_make(e, ERR_INVAL, "%s entry \"%.64s\": want KEY=VALUE with a non-empty KEY",
                             what, v[i]);
+        if (len >= PROTO_MAX_STR)
+            return err_make(e, ERR_INVAL, "%s entry \"%.*s...\" is %zu bytes: at most %u", what,
+                            (int)MIN((size_t)(eq - v[i]), 64), v[i], len, PROTO_MAX_STR - 1);
+        total += len;
     }
+    if (total > BOX_KV_BYTES)
+        return err_make(e, ERR_INVAL, "%s entries of %zu bytes in all: at most %u", what, total,
+                        BOX_KV_BYTES);
     return 0;
 }
 

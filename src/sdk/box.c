@@ -1,5 +1,6 @@
 /* box — boxlet_runtime and boxlet_box over the local runtime. */
 #include "sdk/sdk.h"
+#include "sdk/token.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,12 @@ int boxlet_runtime_connect(const char *url, const char *api_key, boxlet_runtime 
     boxlet_runtime *r = calloc(1, sizeof *r);
     *out = r;
     if (!r) return BOXLET_ENOMEM;
-    return sdk_fail(&r->err, &r->err, rest_open(url, api_key, &r->remote, &r->err));
+    /* A server on this machine keeps its token where its user can read it:
+     * a caller that may read it needs no key of its own (token.h). */
+    char *found = (!api_key || !*api_key) && token_url_is_local(url) ? token_find_local(url) : NULL;
+    int rc = rest_open(url, found ? found : api_key, &r->remote, &r->err);
+    free(found);
+    return sdk_fail(&r->err, &r->err, rc);
 }
 
 int boxlet_runtime_is_remote(const boxlet_runtime *rt)

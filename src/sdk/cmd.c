@@ -159,7 +159,8 @@ int boxlet_cmd_setlifetime(boxlet_cmd *c, double seconds)
 
 int boxlet_cmd_setgrace(boxlet_cmd *c, double seconds)
 {
-    if (isnan(seconds) || seconds < 0) return note(c, BOXLET_EINVAL);
+    /* The timeout's bound: 1e300 s would overflow the conversion (UB). */
+    if (isnan(seconds) || seconds < 0 || seconds > 1e9) return note(c, BOXLET_EINVAL);
     c->grace_ms = (int64_t)(seconds * 1000);
     return BOXLET_OK;
 }

@@ -299,19 +299,6 @@ static bool parse_attach_path(const char *path, char *box, char *eid, size_t n)
     return true;
 }
 
-static bool ws_authorized(server_t *s, struct lws *wsi)
-{
-    if (!s->api_key || !*s->api_key) return true;
-    char got[512] = {0}, want[512];
-    lws_hdr_copy(wsi, got, sizeof got, WSI_TOKEN_HTTP_AUTHORIZATION);
-    snprintf(want, sizeof want, "Bearer %s", s->api_key);
-    size_t n = strlen(want), gl = strlen(got);
-    unsigned diff = gl != n;
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned)(want[i] ^ got[i < gl ? i : 0]);
-    return diff == 0;
-}
-
 /* The value of query argument `name` in *out; false when absent. */
 static bool query_arg(struct lws *wsi, const char *name, char *out, size_t n)
 {
@@ -342,6 +329,26 @@ static int offset_arg(struct lws *wsi, const char *name, unsigned long long *out
     return *v && !*end ? 0 : -1;
 }
 
+#define SLOW_BOX_MS 30000   /* how long a box whose agent did not answer is refused */
+#define SLOW_ATTACH_MS 1000 /* an attach that took this long marks its box slow */
+
+static bool box_is_slow(server_t *s, const char *id)
+{
+    int64_t now = now_ms();
+    for (size_t i = 0; i < ARRAY_LEN(s->slow_boxes); i++)
+        if (s->slow_boxes[i].until > now && strcmp(s->slow_boxes[i].box_id, id) == 0) return true;
+    return false;
+}
+
+static void mark_box_slow(server_t *s, const char *id)
+{
+    size_t oldest = 0;
+    for (size_t i = 1; i < ARRAY_LEN(s->slow_boxes); i++)
+        if (s->slow_boxes[i].until < s->slow_boxes[oldest].until) oldest = i;
+    snprintf(s->slow_boxes[oldest].box_id, sizeof s->slow_boxes[oldest].box_id, "%s", id);
+    s->slow_boxes[oldest].until = now_ms() + SLOW_BOX_MS;
+}
+
 attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t msglen, int *status)
 {
     char path[1024] = {0}, box[256], eid[256];
@@ -351,7 +358,7 @@ attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t 
         snprintf(msg, msglen, "no WebSocket route for %s", path);
         return NULL;
     }
-    if (!ws_authorized(s, wsi)) {
+    if (!http_authorized(s, wsi)) {
         *status = 401;
         snprintf(msg, msglen, "missing or wrong API key (Authorization: Bearer KEY)");
         return NULL;
@@ -369,6 +376,15 @@ attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t 
     a->owner = !wants_observer(wsi);
     int rc = boxlet_box_get(s->rt, box, &a->box);
     const char *why = NULL;
+    if (rc == BOXLET_OK && box_is_slow(s, boxlet_box_id(a->box))) {
+        *status = 503;
+        snprintf(msg, msglen,
+                 "box %s: its agent did not answer an attach in time; try again in a while", box);
+        boxlet_box_free(a->box);
+        free(a);
+        return NULL;
+    }
+    int64_t t0 = now_ms();
     /* Twice at most: a shared connection whose agent went away (the box was
      * restarted) may not have been seen to close yet; its failure marks it
      * dead, and the second try opens a fresh one. */
@@ -394,6 +410,8 @@ attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t 
             break;
     }
     if (rc == BOXLET_OK && !a->ex) rc = BOXLET_EDISCONNECTED, why = msg;
+    if (rc != BOXLET_OK && a->box && (rc == BOXLET_ETIMEOUT || now_ms() - t0 >= SLOW_ATTACH_MS))
+        mark_box_slow(s, boxlet_box_id(a->box));
     if (rc != BOXLET_OK) {
         *status = reply_status_of(rc);
         if (!why)

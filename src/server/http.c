@@ -6,14 +6,18 @@
  * worker threads (worker.h) so that attachments keep streaming. */
 #include "server/server.h"
 
+#include "core/utf8.h"
 #include "core/util.h"
 #include "server/attach.h"
 #include "server/http.h"
+#include "sdk/token.h"
 #include "server/lazy_lws.h"
+#include "server/listen.h"
 #include "server/reply.h"
 #include "server/worker.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,7 +31,10 @@ typedef struct pss {
     http_req rq;
     buf_t body;
     bool too_big;
+    bool refused;     /* answered from the headers (401, 413): the body is dropped unread
+                         and the connection closed after the answer */
     bool close_after; /* lws ends a body-less POST's connection: say so */
+    int64_t t0_ms;    /* when the headers were in (the request log) */
     http_resp rs;
     bool answered;
     attach_t *at; /* a WebSocket attach */
@@ -39,7 +46,11 @@ typedef struct pss {
 
 #define MAX_WS_MESSAGE (1u << 20)
 #define SHUTDOWN_MS 3000
-#define WORKERS 4 /* threads for slow requests */
+#define WORKERS 4      /* threads for box lifecycle and exec requests */
+#define PULL_WORKERS 2 /* threads for registry pulls: at most this many at once */
+#define BODY_SECS 20   /* a request body has this long to arrive */
+#define MAX_PULLS_QUEUED 16
+#define MAX_HEADER_BYTES 8192 /* per connection, before it is authenticated */
 
 static volatile sig_atomic_t stop_requested;
 static struct lws_context *the_context;
@@ -91,42 +102,105 @@ static bool read_request(struct lws *wsi, pss_t *p)
     return p->rq.method[0] != '\0';
 }
 
-/* Constant-time comparison of the Authorization header with "Bearer KEY". */
-static bool authorized(struct lws *wsi, const server_t *s)
+bool http_authorized(const server_t *s, struct lws *wsi)
 {
-    char got[512] = {0}, want[512];
-    lws_hdr_copy(wsi, got, sizeof got, WSI_TOKEN_HTTP_AUTHORIZATION);
-    int n = snprintf(want, sizeof want, "Bearer %s", s->api_key);
-    size_t gl = strlen(got);
-    unsigned diff = gl != (size_t)n;
-    for (int i = 0; i < n; i++)
-        diff |= (unsigned)(want[i] ^ got[i < (int)gl ? i : 0]);
+    if (!s->auth) return true;
+    int gl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (gl <= 0 || (size_t)gl != s->auth_len) return false; /* only the length leaks */
+    char *got = calloc(1, (size_t)gl + 1);
+    if (!got || lws_hdr_copy(wsi, got, gl + 1, WSI_TOKEN_HTTP_AUTHORIZATION) != gl) {
+        free(got);
+        return false;
+    }
+    unsigned diff = 0;
+    for (size_t i = 0; i < s->auth_len; i++)
+        diff |= (unsigned)(s->auth[i] ^ got[i]);
+    free(got);
     return diff == 0;
+}
+
+/* One JSON line per request on stderr (--log-requests): never a header's
+ * value, a query or a body, so no credential and no payload is logged. */
+static void log_request(const server_t *s, const pss_t *p)
+{
+    if (!s->log_requests) return;
+    size_t n = strlen(p->rq.path);
+    bool utf8 = utf8_valid_prefix((const uint8_t *)p->rq.path, n) == n; /* else no JSON */
+    json_t *v =
+        json_pack("{s:I, s:s, s:s, s:i, s:I, s:s}", "time_ms", (json_int_t)wall_ms(), "method",
+                  p->rq.method, "path", utf8 ? p->rq.path : "(not UTF-8)", "status", p->rs.status,
+                  "duration_ms", (json_int_t)(now_ms() - p->t0_ms), "request_id", p->rq.request_id);
+    char *line = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    if (line) fprintf(stderr, "%s\n", line);
+    free(line);
+    json_decref(v);
+}
+
+/* Answers from the headers alone, before a byte of the body is read:
+ * a request without the key, or with a body over the cap. The body is
+ * dropped as it comes and the connection closed after the answer, so an
+ * unauthenticated peer costs a connection and its headers, nothing more. */
+static bool refuse_early(struct lws *wsi, server_t *s, pss_t *p, unsigned long long clen)
+{
+    bool open_route = strcmp(p->rq.method, "GET") == 0 && strcmp(p->rq.path, "/v1/config") == 0;
+    buf_init(&p->rs.body, 0);
+    if (!open_route && !http_authorized(s, wsi))
+        reply_error(&p->rs, 401, ERR_PERM,
+                    "missing or wrong API key (Authorization: Bearer KEY; a server on this "
+                    "machine keeps it in its home's serve.token)");
+    else if (clen > s->max_body)
+        reply_error(&p->rs, 413, ERR_TOOBIG, "request body of %llu bytes exceeds %zu bytes", clen,
+                    s->max_body);
+    else
+        return false;
+    p->refused = p->close_after = true;
+    answered(wsi, s, p);
+    return true;
+}
+
+/* The id of the box rq names (by name, id or id prefix: one box, one
+ * key), "" if none or no such box. A read of the store. */
+static void box_id_of(server_t *s, const http_req *rq, char *out, size_t n)
+{
+    char key[256];
+    boxlet_box *b;
+    route_box_of(rq, key, sizeof key);
+    out[0] = '\0';
+    if (*key && boxlet_box_get(s->rt, key, &b) == BOXLET_OK) {
+        snprintf(out, n, "%s", boxlet_box_id(b));
+        boxlet_box_free(b);
+    }
 }
 
 static void answer(struct lws *wsi, server_t *s, pss_t *p)
 {
     buf_init(&p->rs.body, 0);
     p->rs.status = 500;
-    bool open_route = strcmp(p->rq.method, "GET") == 0 && strcmp(p->rq.path, "/v1/config") == 0;
     if (s->stopping) {
         reply_error(&p->rs, 503, ERR_DISCONNECTED, "the server is shutting down");
     } else if (p->too_big) {
         reply_error(&p->rs, 413, ERR_TOOBIG, "request body exceeds %zu bytes", s->max_body);
-    } else if (s->api_key && *s->api_key && !open_route && !authorized(wsi, s)) {
-        reply_error(&p->rs, 401, ERR_PERM, "missing or wrong API key (Authorization: Bearer KEY)");
     } else {
         uint8_t nul = 0;
         buf_append(&p->body, &nul, 1); /* routes get a C string */
         p->rq.body = (const char *)buf_data(&p->body);
         p->rq.body_len = p->body.len - 1;
         p->wsi = wsi;
-        if (s->workers && worker_wants(&p->rq) && (p->job = worker_submit(s->workers, &p->rq, p))) {
+        workers_t *pool = worker_pool_for(s, &p->rq);
+        bool busy = false;
+        char box[80];
+        if (pool) box_id_of(s, &p->rq, box, sizeof box);
+        if (pool && (p->job = worker_submit(pool, &p->rq, box, p, &busy))) {
             lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* a pull may take long */
             return; /* answered when the job comes back (job_done) */
         }
-        route(s, &p->rq, &p->rs);
-        worker_run_deferred(s, &p->rq, &p->rs); /* only without workers */
+        if (busy) {
+            reply_error(&p->rs, 503, ERR_LIMIT,
+                        "the server has too many requests of this kind waiting: try again later");
+        } else {
+            route(s, &p->rq, &p->rs);
+            worker_run_deferred(s, &p->rq, &p->rs); /* only without workers */
+        }
     }
     answered(wsi, s, p);
 }
@@ -154,6 +228,7 @@ static int write_response(struct lws *wsi, pss_t *p)
                                      (const unsigned char *)"close", 5, &pos, end)) ||
         lws_finalize_write_http_header(wsi, start, &pos, end))
         return 1;
+    log_request(lws_context_user(lws_get_context(wsi)), p);
     if (!head && len) {
         uint8_t *out = malloc(LWS_PRE + len);
         if (!out) return 1;
@@ -162,6 +237,10 @@ static int write_response(struct lws *wsi, pss_t *p)
         free(out);
         if (w < (int)len) return 1;
     }
+    /* A refused request's body is still on its way: the connection cannot
+     * be reused (lws would take the rest of the body for the next request's
+     * headers), so it ends here. */
+    if (p->refused) return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -191,6 +270,7 @@ static void reset(pss_t *p)
 static int on_http(struct lws *wsi, server_t *s, pss_t *p)
 {
     reset(p);
+    p->t0_ms = now_ms();
     buf_init(&p->body, s->max_body + 1);
     if (!read_request(wsi, p)) {
         snprintf(p->rq.method, sizeof p->rq.method, "GET");
@@ -203,14 +283,17 @@ static int on_http(struct lws *wsi, server_t *s, pss_t *p)
     char cl[32] = {0};
     lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     unsigned long long clen = strtoull(cl, NULL, 10);
-    if (clen > s->max_body) p->too_big = true;
+    if (refuse_early(wsi, s, p, clen)) return 0;
+    /* No body is read before the request is authenticated; a body without a
+     * length (chunked) gets as long as a header would to come in. */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, BODY_SECS);
     bool has_body = clen > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
     /* A POST/PUT/PATCH without Content-Length: lws 4.1 will not reuse the
      * connection afterwards. Clients that pool connections (the BoxLite SDK's
      * HTTP client does not retry) must be told, or their next request fails. */
     p->close_after = !has_body && !cl[0] && strcmp(p->rq.method, "GET") != 0 &&
                      strcmp(p->rq.method, "HEAD") != 0 && strcmp(p->rq.method, "DELETE") != 0;
-    if (!has_body || p->too_big) answer(wsi, s, p);
+    if (!has_body) answer(wsi, s, p);
     return 0;
 }
 
@@ -291,10 +374,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, s, p);
     case LWS_CALLBACK_HTTP_BODY:
-        if (!p->too_big && buf_append(&p->body, in, len) < 0) p->too_big = true;
+        if (!p->refused && !p->too_big && buf_append(&p->body, in, len) < 0) p->too_big = true;
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (!p->answered && !p->job)
+        if (!p->answered && !p->job && !p->refused)
             answer(wsi, s, p); /* lws 4.1 may come here after
                                     a body-less request too */
         return 0;
@@ -311,8 +394,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: /* a worker finished (or a signal) */
-        if (the_context)
-            workers_collect(((server_t *)lws_context_user(the_context))->workers, job_done);
+        if (the_context) {
+            server_t *srv = lws_context_user(the_context);
+            workers_collect(srv->workers, job_done);
+            workers_collect(srv->pulls, job_done);
+        }
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -331,6 +417,7 @@ static const struct lws_protocols protocols[] = {
     /* Chosen only by a client asking for it (Sec-WebSocket-Protocol). */
     {"boxlet.v1", callback, sizeof(pss_t), 4096, 0, NULL, TX_PACKET_MAX},
     {"boxlet-exec", attach_raw_callback, 0, 0, 0, NULL, 0},
+    {"boxlet-listen", listen_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -342,8 +429,8 @@ static struct lws_context *make_context(const server_opts *o, server_t *s)
 {
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.port = o->port;
-    info.iface = o->host && *o->host ? o->host : "127.0.0.1";
+    /* TCP: boxlet binds the socket itself (listen.c); lws only serves. */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     if (o->unix_path) { /* the socket's permissions are the umask's: 0600 under 077 */
         info.iface = o->unix_path;
         info.port = 0;
@@ -351,9 +438,9 @@ static struct lws_context *make_context(const server_opts *o, server_t *s)
     }
     info.protocols = protocols;
     info.user = s;
-    /* An IPv4 address with IPv6 left on makes lws 4.1 bind every interface. */
     info.options |= LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
-    info.timeout_secs = 30;
+    info.timeout_secs = 30; /* headers, and each wait lws does not know better of */
+    info.max_http_header_data = MAX_HEADER_BYTES;
     if (o->ping_secs > 0) keepalive.secs_since_valid_ping = (uint16_t)o->ping_secs;
     if (o->idle_secs > 0) keepalive.secs_since_valid_hangup = (uint16_t)o->idle_secs;
     info.retry_and_idle_policy = &keepalive;
@@ -361,15 +448,13 @@ static struct lws_context *make_context(const server_opts *o, server_t *s)
     return lws_create_context(&info);
 }
 
-static void report_ready(struct lws_context *ctx, const server_opts *o)
+static void report_ready(const server_opts *o, const listener_t *l)
 {
     int fd = o->ready_fd;
     if (fd < 0) return;
-    struct lws_vhost *vh = lws_get_vhost_by_name(ctx, "default");
     char line[4200];
-    int n = o->unix_path
-                ? snprintf(line, sizeof line, "%s\n", o->unix_path)
-                : snprintf(line, sizeof line, "%d\n", vh ? lws_get_vhost_listen_port(vh) : -1);
+    int n = o->unix_path ? snprintf(line, sizeof line, "%s\n", o->unix_path)
+                         : snprintf(line, sizeof line, "%d\n", listen_port(l));
     ssize_t w = write(fd, line, (size_t)n);
     (void)w;
     close(fd);
@@ -392,6 +477,84 @@ static void shut_down(struct lws_context *ctx, server_t *s)
         ;
 }
 
+/* The credential: the key given, else the home's token file (made at the
+ * first start), else none when --insecure-no-auth says so. On stderr, the
+ * line a person reads first says where the server listens and how to
+ * authenticate. */
+static int set_up_auth(const server_opts *o, server_t *s, char *how, size_t n)
+{
+    if (o->no_auth) {
+        snprintf(how, n,
+                 "WITHOUT AUTHENTICATION (--insecure-no-auth): anyone who can connect "
+                 "runs anything as root");
+        return 0;
+    }
+    char token[TOKEN_MAX + 1];
+    const char *key = o->api_key;
+    cleanup_free char *from_file = NULL;
+    if (o->api_key_file) {
+        err_t e;
+        if (token_read_file(o->api_key_file, &from_file, &e) < 0) {
+            fprintf(stderr, "boxlet serve: --api-key-file: %s\n", e.msg);
+            return -1;
+        }
+        key = from_file;
+    }
+    if (!key || !*key) {
+        err_t e;
+        if (token_load_or_create(o->home, token, sizeof token, &e) < 0) {
+            fprintf(stderr, "boxlet serve: %s\n", e.msg);
+            return -1;
+        }
+        key = token;
+        char path[4200];
+        token_path(o->home, path, sizeof path);
+        snprintf(how, n, "API key in %s (Authorization: Bearer KEY)", path);
+    } else {
+        snprintf(how, n, "API key required (Authorization: Bearer KEY)");
+    }
+    if (strlen(key) > TOKEN_MAX) {
+        fprintf(stderr, "boxlet serve: the API key is longer than %d bytes\n", TOKEN_MAX);
+        return -1;
+    }
+    if (asprintf(&s->auth, "Bearer %s", key) < 0) abort();
+    s->auth_len = strlen(s->auth);
+    return 0;
+}
+
+static int open_listener(const server_opts *o, listener_t *l, char *where, size_t n)
+{
+    if (o->unix_path) {
+        snprintf(where, n, "unix:%s", o->unix_path);
+        return 0;
+    }
+    const char *host = o->host && *o->host ? o->host : "127.0.0.1";
+    err_t e;
+    if (listen_tcp(host, o->port, l, &e) < 0) {
+        fprintf(stderr, "boxlet serve: %s\n", e.msg);
+        return -1;
+    }
+    if (o->no_auth && !l->loopback) {
+        fprintf(stderr,
+                "boxlet serve: --insecure-no-auth is refused on %s, a non-loopback address: "
+                "anyone who reaches it would own this machine\n",
+                l->where);
+        close(l->fd);
+        l->fd = -1;
+        return -1;
+    }
+    snprintf(where, n, "http://%s", l->where);
+    return 0;
+}
+
+static void server_free(server_t *s, listener_t *l)
+{
+    if (l->fd >= 0) close(l->fd);
+    boxlet_runtime_free(s->rt);
+    free(s->auth);
+    free(s->import_dir);
+}
+
 int server_run(const server_opts *o)
 {
     /* Streaming output moves through short-lived buffers (queued chunks,
@@ -401,9 +564,11 @@ int server_run(const server_opts *o)
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     server_t s = {.home = o->home,
-                  .api_key = o->api_key,
                   .max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY,
+                  .log_requests = o->log_requests,
                   .started_ms = wall_ms()};
+    listener_t l = {.fd = -1};
+    char how[4300], where[200];
     err_t le;
     if (lazy_lws_load(&le) < 0) {
         fprintf(stderr, "boxlet serve: %s\n", le.msg);
@@ -411,35 +576,46 @@ int server_run(const server_opts *o)
     }
     if (boxlet_runtime_open(o->home, &s.rt) != BOXLET_OK) {
         fprintf(stderr, "boxlet serve: open the runtime: %s\n", boxlet_runtime_errmsg(s.rt));
-        boxlet_runtime_free(s.rt);
+        server_free(&s, &l);
+        return 1;
+    }
+    if (o->import_dir && !(s.import_dir = realpath(o->import_dir, NULL))) {
+        fprintf(stderr, "boxlet serve: --import-dir \"%s\": %s\n", o->import_dir, strerror(errno));
+        server_free(&s, &l);
+        return 1;
+    }
+    if (set_up_auth(o, &s, how, sizeof how) < 0 || open_listener(o, &l, where, sizeof where) < 0) {
+        server_free(&s, &l);
         return 1;
     }
     struct lws_context *ctx = make_context(o, &s);
-    if (!ctx) {
-        if (o->unix_path)
-            fprintf(stderr,
-                    "boxlet serve: listen on unix socket %s: failed (in use, or its "
-                    "directory missing?)\n",
-                    o->unix_path);
-        else
-            fprintf(stderr, "boxlet serve: listen on %s:%d: failed (address in use?)\n",
-                    o->host && *o->host ? o->host : "127.0.0.1", o->port);
-        boxlet_runtime_free(s.rt);
+    if (!ctx || (!o->unix_path && listen_adopt(ctx, &l) < 0)) {
+        fprintf(stderr, "boxlet serve: listen on %s: failed (%s)\n", where,
+                o->unix_path ? "in use, or its directory missing?" : "the event loop refused it");
+        if (ctx) lws_context_destroy(ctx);
+        server_free(&s, &l);
         return 1;
     }
     the_context = ctx;
     signal(SIGTERM, on_stop_signal);
     signal(SIGINT, on_stop_signal);
     signal(SIGPIPE, SIG_IGN);
-    s.workers = workers_start(&s, o->home, ctx, WORKERS);
-    report_ready(ctx, o);
+    s.pulls = workers_start(&s, o->home, ctx, PULL_WORKERS, MAX_PULLS_QUEUED, NULL);
+    s.workers = workers_start(&s, o->home, ctx, WORKERS, 0, s.pulls);
+    fprintf(stderr, "boxlet serve: listening on %s; %s\n", where, how);
+    if (o->no_auth)
+        fprintf(stderr, "boxlet serve: WARNING: no authentication: every local user and "
+                        "every box that reaches this address controls the machine\n");
+    report_ready(o, &l);
     while (!stop_requested && lws_service(ctx, 0) >= 0)
         ;
     shut_down(ctx, &s);
     workers_stop(s.workers, 2000);
-    s.workers = NULL;
+    workers_stop(s.pulls, 2000);
+    s.workers = s.pulls = NULL;
     lws_context_destroy(ctx);
     the_context = NULL;
-    boxlet_runtime_free(s.rt);
+    l.fd = -1; /* lws closed it with the context */
+    server_free(&s, &l);
     return 0;
 }

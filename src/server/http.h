@@ -7,6 +7,7 @@
 #include "core/buf.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct http_req {
     char method[8];   /* GET, HEAD, POST, PUT, DELETE, PATCH */
@@ -18,6 +19,7 @@ typedef struct http_req {
 } http_req;
 
 struct http_resp;
+struct lws;
 
 /* Work a route hands to a worker thread (http_defer): it runs with a
  * runtime of its own and either fills out (the answer) or returns true to
@@ -38,14 +40,25 @@ struct workers;
 typedef struct server {
     boxlet_runtime *rt;
     const char *home; /* the runtime's home (NULL: the default), for workers */
-    const char *api_key;
+    char *auth;       /* "Bearer KEY" every route but GET /v1/config needs; NULL: none */
+    size_t auth_len;  /* strlen(auth) */
+    char *import_dir; /* the directory REST imports read beneath; NULL: import is off */
+    bool log_requests;
     size_t max_body;
     long long started_ms;
     unsigned long long requests, errors;
     unsigned attaches;       /* WebSocket attachments open */
     bool stopping;           /* SIGTERM: shutting down */
     struct workers *workers; /* slow requests' threads (worker.h), or NULL */
+    struct workers *pulls;   /* registry pulls' own threads: they never hold up the rest */
     struct mux *muxes;       /* shared agent connections, one per box (attach.c) */
+    /* Boxes whose agent did not answer an attach in time: their attaches
+     * are refused at once until `until` (attach.c), so such a box holds the
+     * event loop once per SLOW_BOX_MS, not once per attach. */
+    struct {
+        char box_id[64];
+        int64_t until;
+    } slow_boxes[16];
 } server_t;
 
 /* Answers rs later, off the event loop, which goes on serving meanwhile:
@@ -53,6 +66,19 @@ typedef struct server {
  * pull); free_arg (may be NULL) frees arg after. If the client goes away
  * first the work still finishes and its answer is dropped. */
 void http_defer(http_resp *rs, http_work_fn work, void *arg, void (*free_arg)(void *arg));
+
+/* Does the request on wsi carry the API key (or is none needed)? Compares
+ * in constant time over the key's length. */
+bool http_authorized(const server_t *s, struct lws *wsi);
+
+/* Where a request is answered (routes.c decides, from its route):
+ * quick reads of the store on the event loop; anything that may touch an
+ * agent or a box's lifecycle on the worker threads; pulls on their own. */
+typedef enum route_where { ROUTE_LOOP, ROUTE_WORKER, ROUTE_PULL } route_where;
+route_where route_where_of(const http_req *rq);
+/* The box a request is about (/v1[/prefix]/boxes/{id}/...) into out, ""
+ * if none. */
+void route_box_of(const http_req *rq, char *out, size_t n);
 
 /* routes.c: answers one request. Never fails: every error is a response. */
 void route(server_t *s, const http_req *rq, http_resp *rs);

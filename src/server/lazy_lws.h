@@ -12,6 +12,7 @@
     X(lws_add_http_common_headers)                                                                 \
     X(lws_add_http_header_by_name)                                                                 \
     X(lws_adopt_descriptor_vhost_via_info)                                                         \
+    X(lws_adopt_socket_vhost)                                                                      \
     X(lws_callback_http_dummy)                                                                     \
     X(lws_callback_on_writable)                                                                    \
     X(lws_callback_on_writable_all_protocol)                                                       \
@@ -39,6 +40,7 @@
     X(lws_set_log_level)                                                                           \
     X(lws_set_opaque_user_data)                                                                    \
     X(lws_set_timeout)                                                                             \
+    X(lws_set_timer_usecs)                                                                         \
     X(lws_write)
 
 LAZY_DECLARE(lws, BX_LWS_FNS)
@@ -47,6 +49,7 @@ LAZY_DECLARE(lws, BX_LWS_FNS)
 #define lws_add_http_common_headers (bx_lws()->lws_add_http_common_headers)
 #define lws_add_http_header_by_name (bx_lws()->lws_add_http_header_by_name)
 #define lws_adopt_descriptor_vhost_via_info (bx_lws()->lws_adopt_descriptor_vhost_via_info)
+#define lws_adopt_socket_vhost (bx_lws()->lws_adopt_socket_vhost)
 #define lws_callback_http_dummy (bx_lws()->lws_callback_http_dummy)
 #define lws_callback_on_writable (bx_lws()->lws_callback_on_writable)
 #define lws_callback_on_writable_all_protocol (bx_lws()->lws_callback_on_writable_all_protocol)
@@ -74,6 +77,7 @@ LAZY_DECLARE(lws, BX_LWS_FNS)
 #define lws_set_log_level (bx_lws()->lws_set_log_level)
 #define lws_set_opaque_user_data (bx_lws()->lws_set_opaque_user_data)
 #define lws_set_timeout (bx_lws()->lws_set_timeout)
+#define lws_set_timer_usecs (bx_lws()->lws_set_timer_usecs)
 #define lws_write (bx_lws()->lws_write)
 #endif
 

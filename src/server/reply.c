@@ -1,6 +1,8 @@
 /* reply — see reply.h. The statuses follow docs/internals/errors.md. */
 #include "server/reply.h"
 
+#include "core/utf8.h"
+
 #include <stdarg.h>
 #include <string.h>
 #include <stdio.h>
@@ -37,14 +39,34 @@ static void wire_code(int status, int code, const char **c, const char **t)
         err_wire(code, c, t);
 }
 
+/* message as valid UTF-8 (invalid bytes become U+FFFD): it may quote a
+ * path or a value a client sent, and a JSON string must be UTF-8 or the
+ * answer would have no body at all. *out is freed with buf_free. */
+static const char *valid_text(const char *message, buf_t *out)
+{
+    size_t n = strlen(message);
+    if (utf8_valid_prefix((const uint8_t *)message, n) == n) return message;
+    utf8_stream u;
+    utf8_init(&u);
+    buf_init(out, 0);
+    uint8_t nul = 0;
+    if (utf8_feed(&u, (const uint8_t *)message, n, out) < 0 || utf8_flush(&u, out) < 0 ||
+        buf_append(out, &nul, 1) < 0)
+        return "(a message that is not UTF-8)";
+    return (const char *)buf_data(out);
+}
+
 static void envelope(http_resp *rs, int status, int code, const char *message)
 {
     const char *c, *t;
+    buf_t fixed = {0};
+    message = valid_text(message, &fixed);
     wire_code(status, code, &c, &t);
     /* boxlet_code: the exact code, for boxlet's own client (an extension) */
     json_t *v = json_pack("{s:{s:s, s:s, s:s, s:s}}", "error", "message", message, "type", t,
                           "code", c, "boxlet_code", err_name(code));
     reply_json(rs, status, v);
+    buf_free(&fixed);
 }
 
 void reply_error(http_resp *rs, int status, int code, const char *fmt, ...)
@@ -66,9 +88,12 @@ void reply_code(http_resp *rs, int code, const char *message)
 void reply_wire_error(http_resp *rs, int status, const char *code, const char *type,
                       const char *message)
 {
+    buf_t fixed = {0};
+    message = valid_text(message, &fixed);
     reply_json(
         rs, status,
         json_pack("{s:{s:s, s:s, s:s}}", "error", "message", message, "type", type, "code", code));
+    buf_free(&fixed);
 }
 
 json_t *reply_timestamp(long long ms)

@@ -9,8 +9,14 @@
 #include "server/images.h"
 #include "server/reply.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,7 +149,15 @@ static bool want_type(json_t *o, const char *key, json_type t, const char *what,
     return false;
 }
 
-/* A JSON object of strings as KEY=VALUE strings (free each and the array). */
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* A JSON object of strings as KEY=VALUE strings (free each and the array;
+ * nothing to free after a refusal). */
 static bool env_list(json_t *o, const char *key, char ***out, size_t *n, http_resp *rs)
 {
     json_t *m = json_object_get(o, key);
@@ -154,30 +168,27 @@ static bool env_list(json_t *o, const char *key, char ***out, size_t *n, http_re
         reply_error(rs, 400, ERR_INVAL, "field \"%s\" must be an object of strings", key);
         return false;
     }
-    *out = calloc(json_object_size(m) + 1, sizeof **out);
+    *out = xcalloc(json_object_size(m) + 1, sizeof **out);
     const char *k;
     json_t *v;
     json_object_foreach(m, k, v)
     {
-        if (!json_is_string(v) || !*k || strchr(k, '=')) {
+        if (!json_is_string(v) || !*k || strchr(k, '=') ||
+            strlen(json_string_value(v)) != json_string_length(v)) {
             reply_error(rs, 400, ERR_INVAL,
-                        "%s entry \"%s\": keys must be non-empty without "
-                        "'=', values strings",
+                        "%s entry \"%.64s\": keys must be non-empty without '=', values strings "
+                        "without NUL",
                         key, k);
+            free_list(*out, *n);
+            *out = NULL;
+            *n = 0;
             return false;
         }
         size_t len = strlen(k) + json_string_length(v) + 2;
-        (*out)[*n] = malloc(len);
+        (*out)[*n] = xmalloc(len);
         snprintf((*out)[(*n)++], len, "%s=%s", k, json_string_value(v));
     }
     return true;
-}
-
-static void free_list(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 /* ---- boxes --------------------------------------------------------------------- */
@@ -542,9 +553,64 @@ static void exec_route(server_t *s, const http_req *rq, const path_t *p, int at,
 
 /* ---- images ---------------------------------------------------------------------- */
 
+/* The source of a REST import, opened beneath the server's --import-dir
+ * (RESOLVE_BENEATH: no "..", absolute path or symlink leads out of it;
+ * RESOLVE_NO_MAGICLINKS: no /proc link either). src is a path inside the
+ * directory, absolute or relative to it, optionally as oci:PATH[:TAG]. The
+ * importer then reads "/proc/PID/fd/N", the very file or directory checked,
+ * so nothing can be swapped in between. An O_PATH descriptor, or -1 with rs
+ * set. */
+static int open_import_source(const server_t *s, const char *src, char *via, size_t n,
+                              http_resp *rs)
+{
+    if (!s->import_dir) {
+        reply_error(rs, 403, ERR_PERM,
+                    "importing server-side paths is off: start the server with --import-dir DIR "
+                    "to allow paths beneath DIR");
+        return -1;
+    }
+    bool oci = strncmp(src, "oci:", 4) == 0;
+    char path[PATH_MAX], tag[256] = "";
+    snprintf(path, sizeof path, "%s", oci ? src + 4 : src);
+    char *colon = oci ? strrchr(path, ':') : NULL;
+    if (colon && !strchr(colon, '/')) {
+        snprintf(tag, sizeof tag, ":%s", colon + 1);
+        *colon = '\0';
+    }
+    size_t dl = strlen(s->import_dir);
+    const char *rel = path;
+    if (path[0] == '/') {
+        bool under = strncmp(path, s->import_dir, dl) == 0 && (path[dl] == '/' || !path[dl]);
+        rel = under ? path + dl : NULL;
+        while (rel && *rel == '/')
+            rel++;
+        if (rel && !*rel) rel = ".";
+    }
+    int dfd = rel ? open(s->import_dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    int fd = dfd >= 0 ? (int)syscall(SYS_openat2, dfd, rel, &how, sizeof how) : -1;
+    int en = errno;
+    if (dfd >= 0) close(dfd);
+    if (fd < 0) {
+        reply_error(rs, en == ENOENT && rel ? 404 : 403,
+                    en == ENOENT && rel ? ERR_NOTFOUND : ERR_PERM, "import \"%s\": %s", src,
+                    !rel           ? "not beneath the server's --import-dir"
+                    : en == EXDEV  ? "it leads out of the server's --import-dir"
+                    : en == ENOENT ? "no such file beneath the server's --import-dir"
+                    : en == ELOOP  ? "too many symlinks"
+                                   : strerror(en));
+        return -1;
+    }
+    /* By the server's pid: the importer may read it from a child (tar). */
+    snprintf(via, n, "%s/proc/%d/fd/%d%s", oci ? "oci:" : "", (int)getpid(), fd, tag);
+    return fd;
+}
+
 /* POST /v1/images/import {"source","name"} (boxlet's extension): imports a
  * rootfs directory, tarball or OCI layout that is on the server's machine,
- * as `boxlet import` does locally (boxlet_runtime_connect's remote import). */
+ * beneath its --import-dir, as `boxlet import` does locally
+ * (boxlet_runtime_connect's remote import). */
 static void import_image(server_t *s, const http_req *rq, http_resp *rs)
 {
     static const char *const fields[] = {"source", "name", NULL};
@@ -554,14 +620,17 @@ static void import_image(server_t *s, const http_req *rq, http_resp *rs)
         want_type(o, "name", JSON_STRING, "a string", rs)) {
         const char *src = json_string_value(json_object_get(o, "source"));
         const char *name = json_string_value(json_object_get(o, "name"));
+        char via[PATH_MAX + 300];
+        int fd = -1;
         if (!src || !name) {
             reply_error(rs, 400, ERR_INVAL, "fields \"source\" and \"name\" are required");
-        } else {
-            int rc = boxlet_image_import(s->rt, src, name);
+        } else if ((fd = open_import_source(s, src, via, sizeof via, rs)) >= 0) {
+            int rc = boxlet_image_import(s->rt, via, name);
             if (rc != BOXLET_OK)
                 reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
             else
                 reply_json(rs, 201, json_pack("{s:s, s:s}", "name", name, "source", src));
+            close(fd);
         }
     }
     json_decref(o);
@@ -574,7 +643,7 @@ static void top_level(server_t *s, const http_req *rq, const char *what, http_re
     if (strcmp(what, "config") == 0)
         reply_json(rs, 200,
                    json_pack("{s:s, s:s, s:b}", "version", boxlet_version(), "api", "v1",
-                             "auth_required", s->api_key && *s->api_key));
+                             "auth_required", s->auth != NULL));
     else if (strcmp(what, "me") == 0)
         reply_json(rs, 200, json_pack("{s:s, s:s}", "id", "local", "name", "boxlet"));
     else
@@ -605,6 +674,36 @@ static void route_unprefixed(server_t *s, const http_req *rq, const path_t *p, i
         o += (size_t)snprintf(n->path + o, sizeof n->path - o, "/%s", p->seg[i]);
     route(s, n, rs);
     free(n);
+}
+
+route_where route_where_of(const http_req *rq)
+{
+    path_t p;
+    if (!split_path(rq->path, &p) || p.n < 2 || strcmp(p.seg[0], "v1") != 0) return ROUTE_LOOP;
+    int at = 1;
+    while (at < p.n && !is_resource(p.seg[at]))
+        at++;
+    if (at == p.n) return ROUTE_LOOP; /* 404 */
+    int rest = p.n - at - 1;
+    const char *m = rq->method, *res = p.seg[at];
+    if (strcmp(res, "images") == 0 && rest == 1 && strcmp(p.seg[at + 1], "pull") == 0 &&
+        strcmp(m, "POST") == 0)
+        return ROUTE_PULL;
+    if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) return ROUTE_WORKER;
+    /* Reads: the box and image records are the store's; executions and
+     * metrics are the agent's, which a box may make slow to answer. */
+    return strcmp(res, "boxes") == 0 && rest >= 2 ? ROUTE_WORKER : ROUTE_LOOP;
+}
+
+void route_box_of(const http_req *rq, char *out, size_t n)
+{
+    path_t p;
+    out[0] = '\0';
+    if (!split_path(rq->path, &p) || p.n < 2 || strcmp(p.seg[0], "v1") != 0) return;
+    int at = 1;
+    while (at < p.n && !is_resource(p.seg[at]))
+        at++;
+    if (at + 1 < p.n && strcmp(p.seg[at], "boxes") == 0) snprintf(out, n, "%s", p.seg[at + 1]);
 }
 
 void route(server_t *s, const http_req *rq, http_resp *rs)

@@ -27,9 +27,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM # the EXIT trap cleans up, once, and the run stops
 if [ "$MODE" = remote ]; then
-    # The server owns the home; the CLI only knows its URL and key.
-    "$BOXLET" serve --port 0 --api-key clikey --ready-fd 3 3>"$BOXLET_HOME/ready" \
-        2>"$BOXLET_HOME/serve.log" &
+    # The server owns the home; the CLI only knows its URL and key. The
+    # images imported below are in the home, which the server may import from.
+    BOXLET_API_KEY=clikey "$BOXLET" serve --port 0 --import-dir "$BOXLET_HOME" --ready-fd 3 \
+        3>"$BOXLET_HOME/ready" 2>"$BOXLET_HOME/serve.log" &
     SERVER=$!
     for _ in $(seq 100); do [ -s "$BOXLET_HOME/ready" ] && break; sleep 0.05; done
     port=$(head -n 1 "$BOXLET_HOME/ready")

@@ -21,7 +21,8 @@ python3 -c 'import yaml' 2>/dev/null ||
 export BOXLET_HOME=$(mktemp -d /tmp/boxlet-oapi.XXXXXX)
 chmod 711 "$BOXLET_HOME"
 fifo=$BOXLET_HOME/ready; mkfifo "$fifo"
-"$BOXLET" serve --port 0 --api-key oapi-key --max-body 65536 --ready-fd 3 3>"$fifo" &
+BOXLET_API_KEY=oapi-key "$BOXLET" serve --port 0 --max-body 65536 --import-dir "$BOXLET_HOME" \
+    --ready-fd 3 3>"$fifo" &
 srv=$!
 cleanup() {
     kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
@@ -572,8 +573,10 @@ def requests():
     # Images. POST /v1/images/import is in every version of the server.
     call("POST", "/images/import", body={"source": "oci:%s:multi" % LAYOUT, "name": "oapi-img"},
          want=201)
-    call("POST", "/images/import", body={"source": "/nonexistent/oapi", "name": "oapi-img2"},
+    call("POST", "/images/import", body={"source": LAYOUT + "-missing", "name": "oapi-img2"},
          want=404, what="no such source")
+    call("POST", "/images/import", body={"source": "/etc", "name": "oapi-img3"},
+         want=403, what="out of --import-dir")
     call("GET", "/images", want=200)
     call("GET", I, ids, want=200)
     call("GET", I, none, want=404)

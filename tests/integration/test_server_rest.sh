@@ -76,7 +76,7 @@ check "create: pids_max must be an integer" 400 "$(code -H "$A" -XPOST $U/v1/box
 check "stop: a bad timeout" 400 "$(code -H "$A" -XPOST "$U/v1/boxes/rest1/stop?timeout=soon")"
 check "stop: a bad timeout_seconds in the body" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/stop -d '{"timeout_seconds":"soon"}')"
 check "import: source and name required" 400 "$(code -H "$A" -XPOST $U/v1/images/import -d '{"name":"x"}')"
-check "import: a missing source" 404 "$(code -H "$A" -XPOST $U/v1/images/import -d '{"source":"/nonexistent","name":"x"}')"
+check "import: off without --import-dir" 403 "$(code -H "$A" -XPOST $U/v1/images/import -d '{"source":"/nonexistent","name":"x"}')"
 check "stop (BoxLite's body form)" 200 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/stop -d '{"timeout_seconds":5}')"
 check "stopped" "stopped" "$(field "d['status']")"
 check "delete" 204 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
@@ -151,7 +151,10 @@ sock=$BOXLET_HOME/api.sock
 usrv=$!
 check "unix socket: ready line is the path" "$sock" "$(head -n 1 "$fifo")"
 check "unix socket: REST" 200 "$(code --unix-socket "$sock" http://boxlet/v1/config)"
-check "unix socket: the CLI's remote mode" "hi" "$(BOXLET_HOME= "$BOXLET" --url "unix:$sock" run --rm host -- echo hi)"
+check "unix socket: the key is needed there too" 401 "$(code --unix-socket "$sock" http://boxlet/v1/boxes)"
+check "unix socket: the token file's key" 200 "$(code --unix-socket "$sock" -H "Authorization: Bearer $(cat "$BOXLET_HOME/serve.token")" http://boxlet/v1/boxes)"
+# The CLI on this machine reads the token from the home (no key given).
+check "unix socket: the CLI's remote mode" "hi" "$(BOXLET_API_KEY= "$BOXLET" --url "unix:$sock" run --rm host -- echo hi)"
 kill -TERM "$usrv"; wait "$usrv"; check "unix socket: SIGTERM exits 0" 0 $?
 rm -f /tmp/srv-body.$$
 echo "$pass passed, $fail failed"

@@ -12,11 +12,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 export BOXLET_HOME=$(mktemp -d /tmp/boxlet-ws.XXXXXX)
 chmod 711 "$BOXLET_HOME"
 mkfifo "$BOXLET_HOME/ready"
-KEY=k3y
-case $SCRIPT in attach.test.mjs | badframes.test.mjs) ;; *) KEY="" ;; esac
-"$BOXLET" serve --port 0 ${KEY:+--api-key $KEY} --ready-fd 3 3>"$BOXLET_HOME/ready" &
+# A default start: the server makes its token in the home; a client on this
+# machine reads it from there.
+"$BOXLET" serve --port 0 --ready-fd 3 3>"$BOXLET_HOME/ready" &
 srv=$!
 port=$(head -n 1 "$BOXLET_HOME/ready")
+KEY=$(cat "$BOXLET_HOME/serve.token")
 cleanup() {
     kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done

@@ -1,10 +1,11 @@
 // BoxLite's own Node SDK (@boxlite-ai/boxlite, REST mode) driving `boxlet
 // serve` unchanged: create a box, exec with env, working_dir and timeout,
 // read stdout and stderr, write stdin and close it, wait for the exit code,
-// signal, kill, stop, remove. argv: the server URL. Prints "N passed, N failed".
-import { JsBoxlite, BoxliteRestOptions } from '@boxlite-ai/boxlite';
+// signal, kill, stop, remove. argv: the server URL, its API key (the
+// credential travels in the SDK's REST options). Prints "N passed, N failed".
+import { ApiKeyCredential, JsBoxlite, BoxliteRestOptions } from '@boxlite-ai/boxlite';
 
-const url = process.argv[2];
+const [, , url, key] = process.argv;
 let passed = 0, failed = 0;
 const check = (name, cond, detail = '') => {
   if (cond) passed++; else { failed++; console.log(`FAIL ${name} ${detail}`); }
@@ -29,7 +30,7 @@ async function run(box, cmd, args, env, opts = {}) {
 }
 
 async function main() {
-  const rt = JsBoxlite.rest(new BoxliteRestOptions({ url }));
+  const rt = JsBoxlite.rest(new BoxliteRestOptions({ url, credential: key ? new ApiKeyCredential(key) : undefined }));
   const box = await rt.create({ image: 'host', workingDir: '/tmp', env: [{ key: 'BOXV', value: 'boxdefault' }] }, 'sdkbox');
   check('create', !!box);
 

@@ -5,7 +5,7 @@
 // argv: boxlet binary.
 import fs from 'node:fs';
 import WebSocket from 'ws';
-import { api, counter, sleep, startServer } from './serve.mjs';
+import { api, authHeaders, counter, sleep, startServer } from './serve.mjs';
 
 const [, , boxlet] = process.argv;
 const t = counter(), check = t.check;
@@ -15,7 +15,7 @@ const N = 100;
 
 function open(base, eid) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/boxes/fd/executions/${eid}/attach?stdin=false`);
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/boxes/fd/executions/${eid}/attach?stdin=false`, { headers: authHeaders() });
     ws.on('open', () => resolve(ws));
     ws.on('error', reject);
   });
@@ -46,7 +46,7 @@ async function main() {
   // server stops reading the client's socket (2 MiB queued) rather than
   // holding all of it.
   const deaf = (await api(srv.base, 'POST', '/v1/boxes/fd/exec', { command: 'sleep', args: ['30'] })).json.execution_id;
-  const owner = new WebSocket(`${srv.base.replace('http', 'ws')}/v1/boxes/fd/executions/${deaf}/attach`);
+  const owner = new WebSocket(`${srv.base.replace('http', 'ws')}/v1/boxes/fd/executions/${deaf}/attach`, { headers: authHeaders() });
   await new Promise((ok, no) => { owner.on('open', ok); owner.on('error', no); });
   const rssBefore = rssKib(pid), chunk = Buffer.alloc(1 << 20, 0x61);
   for (let i = 0; i < 64; i++) owner.send(chunk); // 64 MiB, as fast as the socket takes it

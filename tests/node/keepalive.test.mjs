@@ -5,7 +5,7 @@
 import net from 'node:net';
 import crypto from 'node:crypto';
 import WebSocket from 'ws';
-import { counter, sleep, startServer as spawnServer } from './serve.mjs';
+import { authHeaders, counter, sleep, startServer as spawnServer } from './serve.mjs';
 
 const [, , boxlet] = process.argv;
 const t = counter(), check = t.check;
@@ -18,6 +18,7 @@ function silentPeer(port, path) {
     const t0 = Date.now(), pings = [];
     let upgraded = false, buf = Buffer.alloc(0), tUp = 0;
     s.on('connect', () => s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n` +
+      `Authorization: ${authHeaders().Authorization}\r\n` +
       `Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\n\r\n`));
     s.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
@@ -42,7 +43,7 @@ function silentPeer(port, path) {
 
 function owner(port, path) {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers: authHeaders() });
     ws.on('open', () => { ws.close(); resolve(101); });
     ws.on('unexpected-response', (q, r) => resolve(r.statusCode));
     ws.on('error', () => resolve(0));
@@ -52,7 +53,7 @@ function owner(port, path) {
 async function main() {
   const srv = await startServer();
   const base = `http://127.0.0.1:${srv.port}`;
-  const post = (p, b) => fetch(base + p, { method: 'POST', body: JSON.stringify(b) }).then((r) => r.json());
+  const post = (p, b) => fetch(base + p, { method: 'POST', headers: authHeaders(), body: JSON.stringify(b) }).then((r) => r.json());
   await post('/v1/boxes', { image: 'host', name: 'ka' });
   const { execution_id: eid } = await post('/v1/boxes/ka/exec', { command: 'sleep', args: ['30'] });
   const path = `/v1/boxes/ka/executions/${eid}/attach`;
@@ -66,7 +67,7 @@ async function main() {
   check('silent peer dropped within the window', peer.closedAfter >= 2500 && peer.closedAfter < 8000, peer.closedAfter);
   await sleep(300);
   check('its slot was released', (await owner(srv.port, path)) === 101);
-  await fetch(`${base}/v1/boxes/ka?force=true`, { method: 'DELETE' });
+  await fetch(`${base}/v1/boxes/ka?force=true`, { method: 'DELETE', headers: authHeaders() });
   srv.proc.kill('SIGTERM');
   t.done();
 }

@@ -2,7 +2,7 @@
 // clients; restart it on the same home; every client resumes by offset and
 // the concatenated output of each is byte-exact. argv: boxlet binary.
 import WebSocket from 'ws';
-import { api, counter, sleep, startServer as spawnServer } from './serve.mjs';
+import { api, authHeaders, counter, sleep, startServer as spawnServer } from './serve.mjs';
 
 const [, , boxlet] = process.argv;
 const t = counter(), check = t.check;
@@ -11,7 +11,7 @@ const startServer = () => spawnServer(boxlet);
 // Streams one execution from `state.offset` until exit or the socket dies.
 function follow(base, eid, state) {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/boxes/rs/executions/${eid}/attach?stdin=false&stdout_offset=${state.offset}`, 'boxlet.v1');
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/boxes/rs/executions/${eid}/attach?stdin=false&stdout_offset=${state.offset}`, 'boxlet.v1', { headers: authHeaders() });
     ws.on('message', (data, binary) => {
       if (binary) { const b = Buffer.from(data); state.chunks.push(b.subarray(1)); state.offset += b.length - 1; }
       else { const m = JSON.parse(data.toString()); if (m.type === 'exit') state.exit = m; if (m.type === 'gap') state.gaps++; }

@@ -1,7 +1,14 @@
 // What the node tests that start `boxlet serve` themselves share: a result
 // counter, a sleep, starting a server on a free port (resolved once it
-// reports the port on --ready-fd) and a JSON REST call.
+// reports the port on --ready-fd), its credential (the token the server
+// keeps in $BOXLET_HOME/serve.token, as a client on this machine finds it)
+// and a JSON REST call that sends it.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+let token = null;
+// The Authorization header of the server startServer started last.
+export const authHeaders = () => (token ? { Authorization: `Bearer ${token}` } : {});
 
 export function counter() {
   const c = { passed: 0, failed: 0 };
@@ -22,6 +29,7 @@ export function startServer(boxlet, extra = []) {
       { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
     p.stdio[3].once('data', (d) => {
       const port = parseInt(d.toString(), 10);
+      token = readFileSync(`${process.env.BOXLET_HOME}/serve.token`, 'utf8').trim();
       resolve({ proc: p, port, base: `http://127.0.0.1:${port}` });
     });
     p.once('exit', (code) => reject(new Error(`server exited ${code}`)));
@@ -29,7 +37,7 @@ export function startServer(boxlet, extra = []) {
 }
 
 export async function api(base, method, path, body) {
-  const r = await fetch(base + path, { method, headers: { 'content-type': 'application/json' },
+  const r = await fetch(base + path, { method, headers: { ...authHeaders(), 'content-type': 'application/json' },
     body: body ? JSON.stringify(body) : undefined });
   return { status: r.status, json: await r.json().catch(() => null) };
 }

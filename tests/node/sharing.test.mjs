@@ -10,17 +10,18 @@
 //    accounts for every byte: received, or reported in a gap frame (an
 //    observer never paces the process; it may fall behind the retained
 //    window when the owner's burst comes, and is told so).
-// argv: base URL.
+// argv: base URL, API key.
 import WebSocket from 'ws';
 
-const [, , base] = process.argv;
+const [, , base, key] = process.argv;
+const auth = key ? { Authorization: `Bearer ${key}` } : {};
 let passed = 0, failed = 0;
 const check = (n, c, d = '') => { if (c) passed++; else { failed++; console.log(`FAIL ${n} ${d}`); } };
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 const wsBase = base.replace(/^http/, 'ws');
 
 async function api(method, path, body) {
-  const r = await fetch(base + path, { method, headers: { 'content-type': 'application/json' },
+  const r = await fetch(base + path, { method, headers: { ...auth, 'content-type': 'application/json' },
     body: body ? JSON.stringify(body) : undefined });
   const t = await r.text();
   return { status: r.status, json: t ? JSON.parse(t) : null };
@@ -30,7 +31,7 @@ async function api(method, path, body) {
 function attach(eid, query = '', protocol = undefined) {
   const r = { bytes: 0, gapped: 0, arrivals: [], exit: null, chunks: [] };
   r.done = new Promise((resolve) => {
-    r.ws = new WebSocket(`${wsBase}/v1/boxes/share/executions/${eid}/attach${query}`, protocol);
+    r.ws = new WebSocket(`${wsBase}/v1/boxes/share/executions/${eid}/attach${query}`, protocol, { headers: auth });
     r.ws.on('message', (d, bin) => {
       if (bin) {
         r.bytes += d.length - 1;

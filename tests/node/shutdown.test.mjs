@@ -4,7 +4,7 @@
 // serves the execution again and the client resumes by offset with
 // nothing lost. argv: boxlet binary.
 import WebSocket from 'ws';
-import { api, counter, sleep, startServer as spawnServer } from './serve.mjs';
+import { api, authHeaders, counter, sleep, startServer as spawnServer } from './serve.mjs';
 
 const [, , boxlet] = process.argv;
 const t = counter(), check = t.check;
@@ -14,7 +14,7 @@ const startServer = () => spawnServer(boxlet);
 function follow(base, eid, state, owner) {
   return new Promise((resolve) => {
     const q = `stdout_offset=${state.offset}${owner ? '' : '&stdin=false'}`;
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/boxes/sd/executions/${eid}/attach?${q}`, 'boxlet.v1');
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/boxes/sd/executions/${eid}/attach?${q}`, 'boxlet.v1', { headers: authHeaders() });
     ws.on('message', (data, binary) => {
       if (binary) { const b = Buffer.from(data); state.chunks.push(b.subarray(1)); state.offset += b.length - 1; }
       else { const m = JSON.parse(data.toString()); if (m.type === 'exit') state.exit = m; }

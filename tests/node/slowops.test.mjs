@@ -1,15 +1,16 @@
 // Slow requests do not stall the server: while one box's stop waits out
 // its timeout (a process that ignores SIGTERM), another box's attachment
-// keeps streaming and quick requests are answered at once. argv: base URL.
+// keeps streaming and quick requests are answered at once. argv: base URL, API key.
 import WebSocket from 'ws';
 
-const [, , base] = process.argv;
+const [, , base, key] = process.argv;
+const auth = key ? { Authorization: `Bearer ${key}` } : {};
 let passed = 0, failed = 0;
 const check = (n, c, d = '') => { if (c) passed++; else { failed++; console.log(`FAIL ${n} ${d}`); } };
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 async function api(method, path, body) {
-  const r = await fetch(base + path, { method, headers: { 'content-type': 'application/json' },
+  const r = await fetch(base + path, { method, headers: { ...auth, 'content-type': 'application/json' },
     body: body ? JSON.stringify(body) : undefined });
   const t = await r.text();
   return { status: r.status, json: t ? JSON.parse(t) : null };
@@ -23,7 +24,7 @@ async function main() {
   const tick = await api('POST', '/v1/boxes/live/exec', { command: 'sh', args: ['-c', 'i=0; while [ $i -lt 120 ]; do echo $i; i=$((i+1)); sleep 0.05; done'] });
   const arrivals = [];
   const done = new Promise((resolve) => {
-    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/boxes/live/executions/${tick.json.execution_id}/attach`);
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/boxes/live/executions/${tick.json.execution_id}/attach`, { headers: auth });
     ws.on('message', (d, bin) => { if (bin) arrivals.push(Date.now()); });
     ws.on('close', resolve);
   });
