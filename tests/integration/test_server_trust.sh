@@ -20,14 +20,15 @@ PROBE=$HERE/../fixtures/serve_probe.py
 [ "$(id -u)" -eq 0 ] || { echo "0 passed, 0 failed, 1 skipped (boxes need root)"; exit 0; }
 command -v curl >/dev/null || { echo "test_server_trust: curl is missing"; exit 1; }
 export BOXLET_HOME=$(mktemp -d /tmp/boxlet-trust.XXXXXX)
-chmod 711 "$BOXLET_HOME"
-W=$BOXLET_HOME/work
-mkdir -p "$W"
+# The test's own files, outside the home (root's alone: boxlet makes it
+# 0700): the fake server below runs as nobody and writes here.
+W=$(mktemp -d /tmp/boxlet-trust-work.XXXXXX)
+chmod 755 "$W"
 pids=""
 cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
-    rm -rf "$BOXLET_HOME"
+    rm -rf "$BOXLET_HOME" "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
