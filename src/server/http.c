@@ -213,6 +213,37 @@ static void answered(struct lws *wsi, server_t *s, pss_t *p)
     lws_callback_on_writable(wsi);
 }
 
+/* The reason phrases libwebsockets 4.1 does not know: it writes an empty
+ * one ("HTTP/1.1 201 \r\n") for any code outside its small table. */
+static const char *reason_of(int status)
+{
+    static const struct {
+        int code;
+        const char *text;
+    } reasons[] = {{201, "Created"},
+                   {202, "Accepted"},
+                   {204, "No Content"},
+                   {422, "Unprocessable Entity"},
+                   {429, "Too Many Requests"}};
+    for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)
+        if (reasons[i].code == status) return reasons[i].text;
+    return NULL;
+}
+
+/* Puts the reason phrase into a status line written without one. */
+static int add_reason(uint8_t *start, uint8_t **pos, const uint8_t *end, int status)
+{
+    const char *reason = reason_of(status);
+    uint8_t *eol = memmem(start, (size_t)(*pos - start), "\r\n", 2);
+    if (!reason || !eol || eol == start || eol[-1] != ' ') return 0;
+    size_t n = strlen(reason);
+    if ((size_t)(end - *pos) < n) return 1;
+    memmove(eol + n, eol, (size_t)(*pos - eol));
+    memcpy(eol, reason, n);
+    *pos += n;
+    return 0;
+}
+
 static int write_response(struct lws *wsi, pss_t *p)
 {
     uint8_t hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *pos = start, *end = hdr + sizeof hdr - 1;
@@ -220,6 +251,7 @@ static int write_response(struct lws *wsi, pss_t *p)
     size_t len = p->rs.body.len;
     if (lws_add_http_common_headers(wsi, (unsigned)p->rs.status, "application/json", head ? 0 : len,
                                     &pos, end) ||
+        add_reason(start, &pos, end, p->rs.status) ||
         lws_add_http_header_by_name(
             wsi, (const unsigned char *)"x-request-id:", (const unsigned char *)p->rq.request_id,
             (int)strlen(p->rq.request_id), &pos, end) ||

@@ -38,6 +38,10 @@ check "create a box" 201 "$(code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host",
 check "it runs" "running" "$(field "d['status']")"
 check "BoxLite's Box fields" "True" "$(field "all(k in d for k in ('box_id','status','created_at','updated_at','image','cpus','memory_mib'))")"
 check "name taken" 409 "$(code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","name":"rest1"}')"
+status_line() { curl -si "$@" | head -n 1 | tr -d '\r'; }
+check "201's status line has its reason phrase" "HTTP/1.1 201 Created" \
+    "$(status_line -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","name":"rest-reason","auto_start":false}')"
+check "204's too" "HTTP/1.1 204 No Content" "$(status_line -H "$A" -XDELETE $U/v1/boxes/rest-reason)"
 check "name taken: already_exists" "already_exists" "$(field "d['error']['code']")"
 check "get by name with a prefix segment" 200 "$(code -H "$A" $U/v1/tenant-a/boxes/rest1)"
 check "list" 1 "$(code -H "$A" $U/v1/boxes >/dev/null; field "len(d['boxes'])")"
