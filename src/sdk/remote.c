@@ -11,9 +11,7 @@
 
 /* ---- boxes ----------------------------------------------------------------- */
 
-/* Milliseconds of an RFC 3339 UTC time ("2026-11-28T12:00:00.123Z"); 0 if
- * it does not parse. */
-static long long parse_time(const char *s)
+long long sdk_parse_time(const char *s)
 {
     struct tm tm = {0};
     const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
@@ -44,7 +42,7 @@ static int rec_from_json(json_t *v, box_rec *r, err_t *e)
     snprintf(r->id, sizeof r->id, "%s", id);
     int st = box_state_parse(json_string_value(json_object_get(v, "status")));
     r->state = st < 0 ? BOX_FAILED : (box_state)st;
-    r->created_ms = parse_time(json_string_value(json_object_get(v, "created_at")));
+    r->created_ms = sdk_parse_time(json_string_value(json_object_get(v, "created_at")));
     r->init_pid = (int)json_integer_value(json_object_get(v, "pid"));
     json_t *cfg = json_object_get(v, "config");
     r->config = cfg ? json_dumps(cfg, JSON_COMPACT) : strdup("{}");
@@ -300,7 +298,7 @@ int sdk_remote_image_get(boxlet_runtime *rt, const char *key, boxlet_image_info 
             snprintf(out->reference, sizeof out->reference, "%s", s);
         out->layers = (unsigned)json_integer_value(json_object_get(v, "layers"));
         out->size_bytes = (unsigned long long)json_integer_value(json_object_get(v, "size_bytes"));
-        out->created_ms = parse_time(json_string_value(json_object_get(v, "cached_at")));
+        out->created_ms = sdk_parse_time(json_string_value(json_object_get(v, "cached_at")));
         out->boxes = (unsigned)json_integer_value(json_object_get(v, "boxes"));
     }
     json_decref(v);

@@ -340,7 +340,9 @@ int sdk_rexec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n)
         snprintf(in->command, sizeof in->command, "%s", cmd ? cmd : "");
         in->pid = (int)json_integer_value(json_object_get(x, "pid"));
         in->tty = json_is_true(json_object_get(x, "tty"));
-        in->created_ms = (long long)json_integer_value(json_object_get(x, "created_at"));
+        json_t *at = json_object_get(x, "created_at"); /* older servers: epoch ms */
+        in->created_ms = json_is_string(at) ? sdk_parse_time(json_string_value(at))
+                                            : (long long)json_integer_value(at);
         in->stdout_end = num(x, "stdout_offset");
         in->stderr_end = num(x, "stderr_offset");
         in->stdin_attached = json_is_true(json_object_get(x, "stdin_attached"));

@@ -121,6 +121,9 @@ boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem);
 
 /* The public exit result of an agent's exit result. */
 void sdk_exit_from(boxlet_exit *out, const proto_exit *x);
+/* Milliseconds of an RFC 3339 UTC time ("2026-11-28T12:00:00.123Z"), as
+ * the server writes times; 0 if it does not parse (remote.c). */
+long long sdk_parse_time(const char *s);
 
 /* Records code/message in e and returns the public code (>= 0). */
 int sdk_fail(err_t *dst, const err_t *src, int rc);

@@ -98,7 +98,7 @@ static json_t *exec_json(const boxlet_exec_info *i)
     json_object_set_new(v, "command", json_string(i->command));
     json_object_set_new(v, "pid", json_integer(i->pid));
     json_object_set_new(v, "tty", json_boolean(i->tty));
-    json_object_set_new(v, "created_at", json_integer(i->created_ms));
+    json_object_set_new(v, "created_at", reply_timestamp(i->created_ms));
     json_object_set_new(v, "stdout_offset", json_integer((json_int_t)i->stdout_end));
     json_object_set_new(v, "stderr_offset", json_integer((json_int_t)i->stderr_end));
     json_object_set_new(v, "stdin_attached", json_boolean(i->stdin_attached));

@@ -49,6 +49,7 @@ check "exec" 201 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":"s
 eid=$(field "d['execution_id']")
 sleep 0.5
 check "execution result" "completed 4 11" "$(code -H "$A" $U/v1/boxes/rest1/executions/$eid >/dev/null; field "d['status'], d['exit_code'], d['stdout_bytes']" | tr -d "(),'")"
+check "an execution's created_at is RFC 3339, as a box's" 1 "$(code -H "$A" $U/v1/boxes/rest1/executions >/dev/null; field "int(all(__import__('re').fullmatch(r'\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z', x['created_at']) is not None for x in d['executions']))")"
 check "exec with a timeout" 201 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":"sleep","args":["30"],"timeout_seconds":0.5}')"
 eid2=$(field "d['execution_id']"); sleep 1.5
 check "timed out" "timed_out" "$(code -H "$A" $U/v1/boxes/rest1/executions/$eid2 >/dev/null; field "d['status']")"
