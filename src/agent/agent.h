@@ -147,7 +147,7 @@ struct agent {
     cg_pending *cg_pending;
 };
 
-/* loop.c */
+/* main.c — the event loop's watches */
 void watch_set(agent_t *ag, watch_t *w, uint32_t events);
 void watch_drop(agent_t *ag, watch_t *w); /* unregister and close */
 

@@ -1,6 +1,7 @@
 /* image — see image.h. Images are built in a temporary directory beside
  * their final place and renamed into it, so a failed or concurrent build
  * never leaves a half image under a real name. */
+#include "core/fscopy.h"
 #include "core/fsutil.h"
 #include "image/image.h"
 
@@ -61,13 +62,14 @@ static int chown_entry(const char *path, const struct stat *st, int flag, struct
  * host's /usr need them, and neither holds anything private. */
 static void copy_host_bits(const char *root)
 {
-    char cmd[PATH_MAX * 2 + 128];
-    snprintf(cmd, sizeof cmd,
-             "cp -a /etc/ld.so.cache '%s/etc/' 2>/dev/null; "
-             "[ -d /etc/alternatives ] && cp -a /etc/alternatives '%s/etc/'",
-             root, root);
-    if (system(cmd) != 0) { /* optional: absent on some hosts */
-    }
+    char dst[PATH_MAX];
+    /* optional: either may be absent on a host, and a box works without */
+    snprintf(dst, sizeof dst, "%s/etc/ld.so.cache", root);
+    fs_copy_file("/etc/ld.so.cache", dst, NULL);
+    snprintf(dst, sizeof dst, "%s/etc/alternatives", root);
+    struct stat st;
+    if (lstat("/etc/alternatives", &st) == 0 && S_ISDIR(st.st_mode) && mkdir(dst, 0755) == 0)
+        fs_copy_tree("/etc/alternatives", dst, NULL, NULL);
 }
 
 static int host_skeleton(const char *root, err_t *e)
@@ -172,15 +174,10 @@ static int fill_tar(const char *root, const void *arg, err_t *e)
 
 static int fill_dir(const char *root, const void *arg, err_t *e)
 {
-    /* tar preserves owners, modes, links and special bits; stream it. */
-    char cmd[PATH_MAX * 2 + 64];
-    snprintf(cmd, sizeof cmd, "tar -C '%s' -cf - . | tar -C '%s' -xpf - --numeric-owner",
-             (const char *)arg, root);
-    if (strchr((const char *)arg, '\'') || strchr(root, '\''))
-        return err_make(e, ERR_INVAL, "import \"%s\": quote in path", (const char *)arg);
-    if (system(cmd) != 0)
-        return err_make(e, ERR_IO, "import directory \"%s\": tar failed", (const char *)arg);
-    return 0;
+    /* owners, modes, links and special bits, as tar would */
+    int rc = fs_copy_tree(arg, root, NULL, e);
+    if (rc < 0) err_wrap(e, "import directory \"%s\"", (const char *)arg);
+    return rc;
 }
 
 static void free_v(char **v, size_t n)

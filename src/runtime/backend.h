@@ -1,4 +1,4 @@
-/* backend — how a box is isolated and run. The runtime (box.c) decides what
+/* backend — how a box is isolated and run. The runtime (runtime.c) decides what
  * a box is and records it; a backend makes it real: create its files, start
  * its init (boxlet-agent), stop it, tell whether it lives, tear it down.
  * Implementations: ns.c (Linux namespaces). A micro-VM backend comes later

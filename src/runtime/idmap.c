@@ -1,12 +1,12 @@
 /* idmap — see idmap.h. */
 #include "runtime/idmap.h"
 
+#include "core/fscopy.h"
 #include "core/fsutil.h"
 #include "runtime/ns_setup.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <linux/mount.h>
 #include <sched.h>
@@ -114,20 +114,6 @@ static int idmap_tree(const char *dir, int userns_fd, err_t *e)
 
 /* ---- the copy ---------------------------------------------------------------- */
 
-static __thread uint32_t sh_from, sh_to, sh_count; /* nftw has no argument */
-
-static uint32_t shifted(uint32_t id)
-{
-    return id - sh_from < sh_count ? id - sh_from + sh_to : sh_to + 65534;
-}
-
-static int shift_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)flag;
-    (void)f;
-    return lchown(path, shifted(st->st_uid), shifted(st->st_gid)) < 0 ? -1 : 0;
-}
-
 /* Copies the tree src to dst (made beside it and renamed into place, so a
  * copy is whole or absent) keeping modes, times, links, device nodes and
  * user.* xattrs, every owner in [from, from + count) moved to the same
@@ -135,24 +121,16 @@ static int shift_entry(const char *path, const struct stat *st, int flag, struct
 static int idmap_copy_shifted(const char *src, const char *dst, uint32_t from, uint32_t to,
                               uint32_t count, err_t *e)
 {
-    char tmp[PATH_MAX], cmd[3 * PATH_MAX];
+    char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp-%d", dst, (int)getpid()) >= (int)sizeof tmp)
         return err_make(e, ERR_TOOBIG, "path \"%.100s...\": too long", dst);
-    if (strchr(src, '\'') || strchr(tmp, '\''))
-        return err_make(e, ERR_INVAL, "copy \"%s\": a quote in the path", src);
     fs_rm_tree(tmp);
     int rc = fs_mkdir_p(tmp, 0755, e);
     if (rc < 0) return rc;
-    /* tar keeps owners, modes, times, links, device nodes (whiteouts) and,
-     * asked to, the user.overlay.* xattrs of opaque directories. */
-    snprintf(cmd, sizeof cmd,
-             "tar -C '%s' --xattrs --xattrs-include='user.*' -cf - . | "
-             "tar -C '%s' --xattrs --xattrs-include='user.*' --numeric-owner -xpf -",
-             src, tmp);
-    if (system(cmd) != 0) rc = err_make(e, ERR_IO, "copy \"%s\" to \"%s\": tar failed", src, tmp);
-    sh_from = from, sh_to = to, sh_count = count;
-    if (rc == 0 && nftw(tmp, shift_entry, 32, FTW_PHYS) < 0)
-        rc = err_sys(e, errno, "shift owners in \"%s\" to uid %u", tmp, to);
+    /* owners, modes, times, links, device nodes (whiteouts) and the
+     * user.overlay.* xattrs of opaque directories */
+    fs_idshift shift = {.from = from, .to = to, .count = count};
+    rc = fs_copy_tree(src, tmp, &shift, e);
     if (rc == 0 && rename(tmp, dst) < 0)
         rc = err_sys(e, errno, "rename \"%s\" to \"%s\"", tmp, dst);
     if (rc < 0) fs_rm_tree(tmp);

@@ -2,7 +2,7 @@
  * (`$BOXLET_HOME/boxlet.db`) holding every box's record. Safe when several
  * processes use it at once (WAL, a busy timeout, each change one statement or
  * one IMMEDIATE transaction). It stores records only; it never touches a
- * box's files or processes (lifecycle.c does, under the box's lock). */
+ * box's files or processes (runtime.c does, under the box's lock). */
 #ifndef BOXLET_RUNTIME_STORE_H
 #define BOXLET_RUNTIME_STORE_H
 
