@@ -49,8 +49,8 @@ static uint32_t map_id(const copier *c, uint32_t id)
 
 static int fail(copier *c, int err, const char *what, const char *name)
 {
-    return err_sys(c->e, err, "copy \"%s/%s%s%s\": %s", c->src, c->rel, c->rel_len ? "/" : "",
-                   name, what);
+    return err_sys(c->e, err, "copy \"%s/%s%s%s\": %s", c->src, c->rel, c->rel_len ? "/" : "", name,
+                   what);
 }
 
 /* The user.* extended attributes of sfd onto dfd (what tar's --xattrs
@@ -67,8 +67,7 @@ static int copy_xattrs(copier *c, int sfd, int dfd, const char *name)
         char val[4096];
         ssize_t len = fgetxattr(sfd, key, val, sizeof val);
         if (len < 0) continue; /* gone meanwhile, or over 4 KiB: not an overlay mark */
-        if (fsetxattr(dfd, key, val, (size_t)len, 0) < 0 && errno != ENOTSUP &&
-            errno != EOPNOTSUPP)
+        if (fsetxattr(dfd, key, val, (size_t)len, 0) < 0 && errno != ENOTSUP && errno != EOPNOTSUPP)
             rc = fail(c, errno, "set an extended attribute", name);
     }
     free(list);
@@ -159,7 +158,8 @@ static int copy_file(copier *c, int sdir, int ddir, const char *name, const stru
     struct stat fst;
     int rc = fstat(in, &fst) < 0 ? fail(c, errno, "stat", name) : 0;
     if (rc == 0 && !S_ISREG(fst.st_mode)) rc = fail(c, ESTALE, "replaced while copied", name);
-    int out = rc ? -1 : openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int out =
+        rc ? -1 : openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (rc == 0 && out < 0) rc = fail(c, errno, "create", name);
     if (rc == 0) rc = copy_data(c, in, out, name);
     if (rc == 0) rc = copy_xattrs(c, in, out, name);
