@@ -441,9 +441,11 @@ int image_pull(const char *home, const char *ref, const char *name, uint32_t uid
     if (rc < 0) return rc;
     regconf rc_ = {0};
     if ((rc = regconf_load(home, &rc_, e)) < 0) return rc;
+    const char *limit = getenv("BOXLET_PULL_TIMEOUT"); /* seconds; docs/images.md */
     registry_opts o = {.config_json = docker_config(cfg, sizeof cfg),
                        .insecure_hosts = (const char *const *)rc_.insecure,
                        .skip_unpacked = true,
+                       .timeout_s = limit ? atoi(limit) : 0,
                        .progress = progress};
     /* Shared until imported: no collection takes the layers the pull
      * skipped, nor its layout, meanwhile. */

@@ -11,6 +11,7 @@
 
 #include "core/base64.h"
 #include "core/sha256.h"
+#include "core/util.h"
 #include "core/fsutil.h"
 #include "image/oci.h"
 #include "image/registry.h"
@@ -357,6 +358,8 @@ static CURLcode perform(sess *s, const char *url, const char *accept, const char
                                                     : (long)CURLPROTO_HTTPS);
 #endif
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    int left = s->deadline_ms ? ms_until(s->deadline_ms) : -1;
+    if (left >= 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)MAX(left, 1));
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "boxlet/" BOXLET_VERSION);
@@ -524,6 +527,9 @@ int reg_attempt(sess *s, const char *what, const char *url, const char *accept, 
                             rs->max);
         if (rs->bad_range)
             return *kind = TRANSIENT, err_make(e, ERR_PROTO, "%s: wrong Content-Range", what);
+        if (cc == CURLE_OPERATION_TIMEDOUT && s->deadline_ms && now_ms() >= s->deadline_ms)
+            return err_make(e, ERR_TIMEOUT, "%s: the pull's deadline (%d s) passed", what,
+                            s->timeout_s);
         if (cc != CURLE_OK) {
             *kind = TRANSIENT;
             return err_make(e, cc == CURLE_OPERATION_TIMEDOUT ? ERR_TIMEOUT : ERR_IO, "%s: %s",
@@ -543,6 +549,8 @@ int reg_attempt(sess *s, const char *what, const char *url, const char *accept, 
 void reg_backoff(const sess *s, int i)
 {
     long ms = (long)s->backoff_ms << (i < 10 ? i : 10);
+    if (s->deadline_ms && now_ms() + ms > s->deadline_ms) /* the next try fails at once */
+        ms = (long)MAX(0, s->deadline_ms - now_ms());
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
     }
@@ -734,6 +742,8 @@ static int pull_run(pull *p, const char *ref, const registry_opts *o, err_t *e)
     s->scheme = plain_http_ok(s->r.host, o) ? "http" : "https";
     s->tries = o && o->tries > 0 ? o->tries : 4;
     s->backoff_ms = o && o->backoff_ms > 0 ? o->backoff_ms : 250;
+    s->timeout_s = o && o->timeout_s > 0 ? MIN(o->timeout_s, 30 * 86400) : 3600;
+    s->deadline_ms = deadline_of(s->timeout_s * 1000);
     snprintf(p->tag, sizeof p->tag, "%s%s", s->r.digest[0] ? "sha256-" : "",
              s->r.digest[0] ? s->r.digest + 7 : s->r.tag);
     if ((rc = lazy_curl_load(e)) < 0) return rc;

@@ -31,6 +31,10 @@ typedef struct registry_opts {
     int tries;      /* attempts per request on 5xx/429/transport errors; 0: 4 */
     int backoff_ms; /* the first retry's delay, doubled each time; 0: 250 */
     int parallel;   /* blobs downloaded at once; 0: 3 */
+    /* The whole pull's deadline in seconds (every request and retry of it,
+     * on every thread); 0: 3600. A registry that keeps a transfer alive by
+     * trickling bytes cannot hold a pull past it: ERR_TIMEOUT. */
+    int timeout_s;
     /* Layers already unpacked in $home/layers/<hex> are not downloaded (the
      * layout then lacks their blobs: oci_import reuses the layer without
      * reading it). The caller must keep them from being collected until it

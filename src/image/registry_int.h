@@ -39,6 +39,8 @@ typedef struct sess {
     char *token;        /* a Bearer token, or NULL */
     bool basic;         /* the registry asked for Basic */
     int tries, backoff_ms;
+    int64_t deadline_ms; /* the pull's end (now_ms clock), for every request */
+    int timeout_s;       /* what that deadline was, for messages */
 } sess;
 
 /* What one response brought. Bodies of 2xx replies go to the file sink when

@@ -427,6 +427,41 @@ static void test_registry_sizes_bound_a_pull(void **state)
     pull_refused("bigindex", "larger than");
 }
 
+/* A registry that keeps its transfers alive by trickling a byte now and
+ * then (tests/fixtures/slow_registry.py) holds a pull only until the
+ * pull's deadline ($BOXLET_PULL_TIMEOUT, here 2 s): then the pull fails as
+ * timed out, saying so. Before, it held the pull as long as it liked. */
+static void test_a_trickling_registry_meets_the_deadline(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    char dir[PATH_MAX], py[PATH_MAX + 32], ref[128];
+    fixture_dir(dir, sizeof dir);
+    snprintf(py, sizeof py, "%s/slow_registry.py", dir);
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    if ((liar = fork()) < 0) fail_msg("fork: %s", strerror(errno));
+    if (liar == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(out[1], 1);
+        execlp("python3", "python3", py, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    FILE *f = fdopen(out[0], "r");
+    int port = 0;
+    if (!f || fscanf(f, "%d", &port) != 1) fail_msg("the slow registry did not start");
+    fclose(f);
+    snprintf(ref, sizeof ref, "127.0.0.1:%d/slow:t", port);
+    setenv("BOXLET_PULL_TIMEOUT", "2", 1);
+    int rc = boxlet_image_pull(env.rt, ref, NULL);
+    unsetenv("BOXLET_PULL_TIMEOUT");
+    const char *msg = boxlet_runtime_errmsg(env.rt);
+    print_message("pull from a trickling registry: %s\n", msg);
+    assert_int_equal(rc, BOXLET_ETIMEOUT);
+    if (!strstr(msg, "deadline (2 s)")) fail_msg("the error does not name the deadline: %s", msg);
+}
+
 /* ---- 4. trees deeper than PATH_MAX ------------------------------------------------------ */
 
 static void test_deep_tree_of_a_box_is_removed(void **state)
@@ -618,6 +653,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_setuid_bits_kept_inside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_fails_the_layer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registry_sizes_bound_a_pull, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_trickling_registry_meets_the_deadline, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_deep_tree_of_a_box_is_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_layer_is_collected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_rootfs_image_is_removed, setup, teardown),
