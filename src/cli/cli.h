@@ -33,6 +33,10 @@ int cmd_exec(const struct cli *g, int argc, char **argv);
 int cmd_create(const struct cli *g, int argc, char **argv);
 int cmd_start(const struct cli *g, int argc, char **argv);
 int cmd_stop(const struct cli *g, int argc, char **argv);
+/* stop.c: parses `[-t SECONDS] BOX...` (stop, restart) and calls one(box,
+ * &grace) for each BOX, as cli_each_box does. */
+int cli_stop_each(const struct cli *g, int argc, char **argv, const char *usage_text,
+                  const char *verb, int (*one)(boxlet_box *b, void *grace));
 int cmd_rm(const struct cli *g, int argc, char **argv);
 int cmd_ls(const struct cli *g, int argc, char **argv);
 int cmd_inspect(const struct cli *g, int argc, char **argv);

@@ -24,18 +24,5 @@ static int restart_one(boxlet_box *b, void *arg)
 
 int cmd_restart(const struct cli *g, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"time", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    double grace = -1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "ht:", longopts, NULL)) != -1) {
-        if (opt == 'h') return cli_help(usage);
-        if (opt != 't') return cli_bad_usage(argv[0], NULL);
-        if (cli_parse_double("-t", optarg, 0, &grace) < 0) return CLI_EXIT_FAIL;
-    }
-    if (optind >= argc) return cli_bad_usage(argv[0], "at least one BOX is required");
-    return cli_each_box(g, "restart", argc - optind, argv + optind, restart_one, &grace);
+    return cli_stop_each(g, argc, argv, usage, "restart", restart_one);
 }

@@ -20,7 +20,8 @@ static int stop_one(boxlet_box *b, void *arg)
     return boxlet_box_stop(b, *(const double *)arg);
 }
 
-int cmd_stop(const struct cli *g, int argc, char **argv)
+int cli_stop_each(const struct cli *g, int argc, char **argv, const char *usage_text,
+                  const char *verb, int (*one)(boxlet_box *b, void *grace))
 {
     static const struct option longopts[] = {
         {"time", required_argument, NULL, 't'},
@@ -31,10 +32,15 @@ int cmd_stop(const struct cli *g, int argc, char **argv)
     double grace = -1;
     int opt;
     while ((opt = getopt_long(argc, argv, "ht:", longopts, NULL)) != -1) {
-        if (opt == 'h') return cli_help(usage);
+        if (opt == 'h') return cli_help(usage_text);
         if (opt != 't') return cli_bad_usage(argv[0], NULL);
         if (cli_parse_double("-t", optarg, 0, &grace) < 0) return CLI_EXIT_FAIL;
     }
     if (optind >= argc) return cli_bad_usage(argv[0], "at least one BOX is required");
-    return cli_each_box(g, "stop", argc - optind, argv + optind, stop_one, &grace);
+    return cli_each_box(g, verb, argc - optind, argv + optind, one, &grace);
+}
+
+int cmd_stop(const struct cli *g, int argc, char **argv)
+{
+    return cli_stop_each(g, argc, argv, usage, "stop", stop_one);
 }
