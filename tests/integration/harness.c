@@ -3,6 +3,7 @@
 
 #include "core/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -625,4 +626,16 @@ void fs_fill(const char *path)
         ;
     fsync(fd);
     close(fd);
+}
+
+int dir_entries(const char *dir, bool dots)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && (dots || de->d_name[0] != '.'))
+            n++;
+    if (d) closedir(d);
+    return n;
 }

@@ -94,6 +94,9 @@ proto_exec_start hc_cmd(const char *const *argv);
 
 /* Skips the test with a reason (exit code 77 is never used: cmocka skip). */
 bool running_as_root(void);
+/* Entries of dir, "." and ".." aside; names starting with '.' only if
+ * dots. 0 when dir cannot be opened. */
+int dir_entries(const char *dir, bool dots);
 
 #endif
 

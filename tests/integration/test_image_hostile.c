@@ -103,24 +103,11 @@ static bool exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-/* Entries of dir, "." and ".." aside; those starting with '.' only if dots. */
-static int count_dir(const char *dir, bool dots)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && (dots || de->d_name[0] != '.'))
-            n++;
-    if (d) closedir(d);
-    return n;
-}
-
 static int count_home(const char *sub, bool dots)
 {
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/%s", env.home, sub);
-    return count_dir(p, dots);
+    return dir_entries(p, dots);
 }
 
 /* The outside directory holds exactly "target" ("secret\n"), both as made. */
@@ -132,7 +119,8 @@ static void expect_outside_intact(const char *what)
         st.st_uid != 0)
         fail_msg("%s: the outside directory changed (mode %o, uid %u)", what, (unsigned)st.st_mode,
                  (unsigned)st.st_uid);
-    if (count_dir(outside, true) != 1) fail_msg("%s: something was written into %s", what, outside);
+    if (dir_entries(outside, true) != 1)
+        fail_msg("%s: something was written into %s", what, outside);
     snprintf(p, sizeof p, "%s/target", outside);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
@@ -314,7 +302,7 @@ static int disk_full_child(const char *home, const char *src, int fd)
             return dprintf(fd, "round %d: the error does not say the disk is full: %s", round,
                            e.msg),
                    1;
-        if (count_dir(p, false) != 0 || count_dir(p, true) != 1)
+        if (dir_entries(p, false) != 0 || dir_entries(p, true) != 1)
             return dprintf(fd, "round %d: a layer or a temporary directory stayed in %s", round, p),
                    1;
     }

@@ -69,14 +69,7 @@ static int count_dir(const char *sub, bool dots)
 {
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/%s", env.home, sub);
-    DIR *d = opendir(p);
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && (dots || de->d_name[0] != '.'))
-            n++;
-    if (d) closedir(d);
-    return n;
+    return dir_entries(p, dots);
 }
 
 static bool layer_present(const char *digest)
