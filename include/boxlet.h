@@ -57,6 +57,31 @@ BOXLET_API const char *boxlet_code_name(int code);
 /* The library's version, "MAJOR.MINOR.PATCH". Static. */
 BOXLET_API const char *boxlet_version(void);
 
+/* ---- output as text ------------------------------------------------------
+ * Output is bytes, cut into chunks anywhere. A boxlet_utf8 turns a stream of
+ * them into valid UTF-8 the way `boxlet serve`'s text frames do: a character
+ * split by a chunk boundary is held until its rest arrives, and what can
+ * never be valid becomes U+FFFD, one per maximal subpart, so the same bytes
+ * give the same text however they were split. One per stream; plain data,
+ * nothing to free. */
+typedef struct boxlet_utf8 {
+    unsigned char held[4]; /* a character cut off by the end of the last chunk */
+    unsigned char nheld;
+} boxlet_utf8;
+/* The most bytes boxlet_utf8_feed writes for n bytes in (and, for n = 0,
+ * what boxlet_utf8_flush needs). */
+#define BOXLET_UTF8_ROOM(n) (3 * ((size_t)(n) + 3))
+/* Starts s with nothing held. */
+BOXLET_API void boxlet_utf8_init(boxlet_utf8 *s);
+/* Writes the valid UTF-8 for what s held followed by in[0..n) to out, which
+ * has room for BOXLET_UTF8_ROOM(n) bytes, and returns how many it wrote; an
+ * incomplete character at the end is held in s. Never fails: 0 for NULL s or
+ * out (or NULL in with n > 0). Not NUL-terminated. */
+BOXLET_API size_t boxlet_utf8_feed(boxlet_utf8 *s, const void *in, size_t n, char *out);
+/* Ends the stream: a held incomplete character becomes one U+FFFD in out
+ * (room for BOXLET_UTF8_ROOM(0)); returns the bytes written (0 or 3). */
+BOXLET_API size_t boxlet_utf8_flush(boxlet_utf8 *s, char *out);
+
 /* ---- handles ------------------------------------------------------------
  * All handles are opaque. A runtime may be used by one thread at a time;
  * boxes and executions made from it share that rule unless noted. Every
