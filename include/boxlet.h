@@ -528,8 +528,10 @@ BOXLET_API unsigned long long boxlet_exec_stdin_offset(const boxlet_exec *e);
 /* Bytes given to boxlet_exec_write that the process has not been given yet
  * (sent or still queued). */
 BOXLET_API size_t boxlet_exec_stdin_pending(const boxlet_exec *e);
-/* Non-zero when boxlet_exec_read would return at once without touching the
- * connection: output queued while another call waited, or the end reached.
+/* Non-zero when boxlet_exec_read would return at once without waiting for
+ * the connection: output queued while another call waited (a write, a
+ * signal), bytes read from the socket past such a call's reply, or the end
+ * reached.
  * Check it before poll()ing boxlet_exec_fd, which cannot see that queue. */
 BOXLET_API int boxlet_exec_buffered(const boxlet_exec *e);
 /* Closes stdin (a terminal gets end-of-input). */

@@ -157,6 +157,11 @@ int agent_client_send(agent_client *c, const proto_msg *m, int timeout_ms, err_t
     return rc;
 }
 
+int agent_client_buffered(const agent_client *c)
+{
+    return c->in.len > c->pending;
+}
+
 int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e)
 {
     buf_consume(&c->in, c->pending);

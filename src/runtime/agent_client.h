@@ -30,6 +30,11 @@ int agent_client_send_raw(agent_client *c, const void *p, size_t n, int timeout_
  * stay valid until the next recv). Returns 1, 0 on timeout (timeout_ms, -1 =
  * forever), -ERR_DISCONNECTED at EOF, -ERR_PROTO on a malformed frame. */
 int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e);
+
+/* Non-zero when bytes already read from the socket wait behind the frame
+ * last returned: the descriptor will not announce them, so a caller that
+ * polls it must call agent_client_recv first. */
+int agent_client_buffered(const agent_client *c);
 /* The next request id (never 0). */
 uint32_t agent_client_next_req(agent_client *c);
 

@@ -563,7 +563,10 @@ size_t boxlet_exec_stdin_pending(const boxlet_exec *e)
 
 int boxlet_exec_buffered(const boxlet_exec *e)
 {
-    return e->qlen > 0 || e->ended || (e->ws && wsc_pending(e->ws));
+    /* Bytes read past a reply (a signal's OK, a write's ACK) sit in the
+     * connection's buffer, where polling the descriptor cannot see them. */
+    return e->qlen > 0 || e->ended || (e->ws && wsc_pending(e->ws)) ||
+           (e->c && !e->conn && agent_client_buffered(e->c));
 }
 
 int boxlet_exec_close_stdin(boxlet_exec *e)

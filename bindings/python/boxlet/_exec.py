@@ -158,7 +158,7 @@ class Execution:
         ex._space = asyncio.Event()
         ex._space.set()
         ex._progress = asyncio.Event()
-        ex._kicked = False
+        ex._kicked = True  # the start or attach may have queued output already
         ex._waiter: Optional[asyncio.Future] = None
         ex._chunks: Optional[deque] = None
         ex._chunk_wake = asyncio.Event()
@@ -198,13 +198,15 @@ class Execution:
             self._kicked = False
 
     def _drain_sync(self):
-        """Every chunk ready now (runtime thread): (chunks, exit or None)."""
+        """Every chunk ready now, up to a budget (runtime thread): (chunks,
+        exit or None, whether the library still holds output the descriptor
+        will not announce)."""
         out, taken = [], 0
         c = _lib.Chunk()
         while taken < DRAIN_BUDGET:
             rc = L.boxlet_exec_read(self._h, ctypes.byref(c), 0)
             if rc == ETIMEOUT:
-                return out, None
+                return out, None, bool(L.boxlet_exec_buffered(self._h))
             if rc != 0:
                 raise error(rc, _lib.text(L.boxlet_exec_errmsg(self._h)))
             stream = STREAMS.get(c.stream, "stdout")
@@ -219,8 +221,8 @@ class Execution:
                 rc = L.boxlet_exec_wait(self._h, ctypes.byref(st), 0)
                 if rc != 0:
                     raise error(rc, _lib.text(L.boxlet_exec_errmsg(self._h)))
-                return out, ExitResult._from_c(st)
-        return out, None
+                return out, ExitResult._from_c(st), False
+        return out, None, True
 
     async def _run_pump(self) -> None:
         try:
@@ -228,7 +230,9 @@ class Execution:
                 await self._readable()
                 if self._h is None:
                     return
-                chunks, ex = await self._rt_call(self._drain_sync)
+                chunks, ex, more = await self._rt_call(self._drain_sync)
+                if more:
+                    self._kicked = True
                 for c in chunks:
                     self._deliver(c)
                 self._progress.set()
