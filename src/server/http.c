@@ -134,7 +134,8 @@ bool http_authorized(const server_t *s, struct lws *wsi)
 }
 
 /* One JSON line per request on stderr (--log-requests): never a header's
- * value, a query or a body, so no credential and no payload is logged. */
+ * value, a query or a body, so no credential and no payload is logged.
+ * `route` is the table's row the path matched (null: none). */
 static void log_request(const server_t *s, const pss_t *p)
 {
     if (!s->log_requests) return;
@@ -144,6 +145,9 @@ static void log_request(const server_t *s, const pss_t *p)
         json_pack("{s:I, s:s, s:s, s:i, s:I, s:s}", "time_ms", (json_int_t)wall_ms(), "method",
                   p->rq.method, "path", utf8 ? p->rq.path : "(not UTF-8)", "status", p->rs.status,
                   "duration_ms", (json_int_t)(now_ms() - p->t0_ms), "request_id", p->rq.request_id);
+    char pattern[256];
+    if (p->rq.route) route_path(p->rq.route, pattern, sizeof pattern);
+    json_object_set_new(v, "route", p->rq.route ? json_string(pattern) : json_null());
     char *line = v ? json_dumps(v, JSON_COMPACT) : NULL;
     if (line) fprintf(stderr, "%s\n", line);
     free(line);

@@ -168,6 +168,14 @@ route_match_result route_match(const char *method, const char *path, const route
     return path_known ? ROUTE_NOT_ALLOWED : ROUTE_NOT_FOUND;
 }
 
+void route_path(const route_t *r, char *out, size_t n)
+{
+    size_t o = (size_t)snprintf(out, n, "/v1");
+    for (const char *c = r->pattern; *c && o + 1 < n; c++)
+        if (*c != '*') out[o++] = *c;
+    out[o < n ? o : n - 1] = '\0';
+}
+
 void route_print(FILE *f)
 {
     static const struct {
@@ -177,9 +185,9 @@ void route_print(FILE *f)
                  {ROUTE_PULL, "pull"},           {ROUTE_WS, "websocket"},
                  {ROUTE_STREAM_IN, "stream-in"}, {ROUTE_STREAM_OUT, "stream-out"}};
     for (size_t r = 0; r < ARRAY_LEN(table); r++) {
-        fprintf(f, "%s /v1", table[r].method);
-        for (const char *c = table[r].pattern; *c; c++)
-            if (*c != '*') fputc(*c, f);
+        char path[256];
+        route_path(&table[r], path, sizeof path);
+        fprintf(f, "%s %s", table[r].method, path);
         const char *sep = " ";
         for (size_t i = 0; i < ARRAY_LEN(names); i++)
             if (table[r].flags & names[i].flag) {

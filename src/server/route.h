@@ -97,6 +97,10 @@ route_match_result route_match(const char *method, const char *path, const route
 /* The table, for those who walk it (the thread pools, --routes). */
 const route_t *route_table(size_t *n);
 
+/* The row's path as OpenAPI writes it, "/v1/images/{image_id}", into out
+ * (truncated to n). */
+void route_path(const route_t *r, char *out, size_t n);
+
 /* Prints "METHOD /v1PATTERN FLAGS" per row (the pattern as OpenAPI
  * writes it: {image_id}), one a line, for `boxlet serve --routes` and the
  * test that holds docs/openapi.yaml against the table. */
