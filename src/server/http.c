@@ -60,7 +60,7 @@ typedef struct pss {
 #define MAX_PULLS_QUEUED 16
 #define MAX_HEADER_BYTES 8192 /* per connection, before it is authenticated */
 #define STREAM_THREADS 4      /* threads for streamed bodies */
-#define MAX_STREAMS_QUEUED 16
+#define MAX_STREAMS_QUEUED 64
 #define STREAM_CHUNK (64u << 10) /* response bytes per write to the socket */
 
 static volatile sig_atomic_t stop_requested;
