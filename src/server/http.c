@@ -252,7 +252,9 @@ static bool submit(struct lws *wsi, server_t *s, pss_t *p, bool *busy)
         stream_drop(s, p);
         return false;
     }
-    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* a pull may take long */
+    /* A pull may take long; a streamed body keeps its deadline while it
+     * comes (a client that sends nothing must not hold a thread). */
+    if (!stream_in(&p->rq) || p->body_done) lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
     return true;
 }
 
@@ -390,7 +392,11 @@ static int end_stream(struct lws *wsi, pss_t *p)
 {
     static const char last[] = "0\r\n\r\n";
     uint8_t fin[LWS_PRE + sizeof last];
-    if (http_stream_failed(p->rq.stream) || p->refused || !p->body_done) return -1;
+    bool cut = http_stream_failed(p->rq.stream) || p->refused || !p->body_done;
+    /* Done with the stream: a wake-up still pending must not end it twice. */
+    stream_drop(lws_context_user(lws_get_context(wsi)), p);
+    p->answered = false;
+    if (cut) return -1;
     if (p->chunked) {
         memcpy(fin + LWS_PRE, last, sizeof last - 1);
         if (lws_write(wsi, fin + LWS_PRE, sizeof last - 1, LWS_WRITE_HTTP_FINAL) < 0) return -1;
@@ -512,9 +518,10 @@ static int on_body(struct lws *wsi, server_t *s, pss_t *p, const void *in, size_
 static void on_body_end(struct lws *wsi, server_t *s, pss_t *p)
 {
     p->body_done = true;
-    if (p->rq.stream)
+    if (p->rq.stream) {
         http_stream_feed_end(p->rq.stream);
-    else if (!p->answered && !p->job && !p->refused)
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* the rest is the handler's */
+    } else if (!p->answered && !p->job && !p->refused)
         answer(wsi, s, p); /* lws 4.1 may come here after a body-less request too */
 }
 
