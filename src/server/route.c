@@ -181,20 +181,21 @@ void route_print(FILE *f)
     static const struct {
         unsigned flag;
         const char *name;
-    } names[] = {{ROUTE_OPEN, "open"},           {ROUTE_WORKER, "worker"},
-                 {ROUTE_PULL, "pull"},           {ROUTE_WS, "websocket"},
-                 {ROUTE_STREAM_IN, "stream-in"}, {ROUTE_STREAM_OUT, "stream-out"}};
+    } names[] = {{ROUTE_WORKER, "worker"},         {ROUTE_PULL, "pull"},
+                 {ROUTE_WS, "websocket"},          {ROUTE_STREAM_IN, "stream-in"},
+                 {ROUTE_STREAM_OUT, "stream-out"}, {ROUTE_OPEN, "open"}};
+    const unsigned off_loop =
+        ROUTE_WORKER | ROUTE_PULL | ROUTE_WS | ROUTE_STREAM_IN | ROUTE_STREAM_OUT;
     for (size_t r = 0; r < ARRAY_LEN(table); r++) {
         char path[256];
         route_path(&table[r], path, sizeof path);
-        fprintf(f, "%s %s", table[r].method, path);
-        const char *sep = " ";
+        fprintf(f, "%s %s %s", table[r].method, path, table[r].flags & off_loop ? "" : "loop");
+        const char *sep = table[r].flags & off_loop ? "" : ",";
         for (size_t i = 0; i < ARRAY_LEN(names); i++)
             if (table[r].flags & names[i].flag) {
                 fprintf(f, "%s%s", sep, names[i].name);
                 sep = ",";
             }
-        if (*sep == ' ') fprintf(f, " loop");
         fputc('\n', f);
     }
 }

@@ -101,9 +101,11 @@ const route_t *route_table(size_t *n);
  * (truncated to n). */
 void route_path(const route_t *r, char *out, size_t n);
 
-/* Prints "METHOD /v1PATTERN FLAGS" per row (the pattern as OpenAPI
- * writes it: {image_id}), one a line, for `boxlet serve --routes` and the
- * test that holds docs/openapi.yaml against the table. */
+/* Prints "METHOD /v1PATTERN HOW" per row (the pattern as OpenAPI writes
+ * it: {image_id}; HOW is "loop" for rows the event loop answers, then the
+ * flags, comma-separated: worker, pull, websocket, stream-in, stream-out,
+ * open), one a line, for `boxlet serve --routes` and the test that holds
+ * docs/openapi.yaml against the table. */
 void route_print(FILE *f);
 
 #endif

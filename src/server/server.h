@@ -36,8 +36,9 @@ typedef struct server_opts {
 int server_run(const server_opts *o);
 
 /* Prints the route table, a route a line: "METHOD /v1/PATH HOW", HOW
- * being "loop" or flags among open, worker, pull, websocket, stream-in,
- * stream-out (route.h). For `boxlet serve --routes`. */
+ * being "loop" for what the event loop answers, then flags among worker,
+ * pull, websocket, stream-in, stream-out, open, comma-separated (route.h).
+ * For `boxlet serve --routes`. */
 void server_print_routes(FILE *f);
 
 #endif

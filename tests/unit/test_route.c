@@ -147,7 +147,7 @@ static void test_print(void **state)
     FILE *f = open_memstream(&text, &len);
     route_print(f);
     fclose(f);
-    assert_non_null(strstr(text, "GET /v1/config open\n"));
+    assert_non_null(strstr(text, "GET /v1/config loop,open\n"));
     assert_non_null(strstr(text, "GET /v1/images/{image_id} loop\n")); /* no '*' */
     assert_non_null(strstr(text, "GET /v1/boxes/{box_id}/executions/{exec_id}/attach websocket\n"));
     free(text);
