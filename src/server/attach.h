@@ -22,11 +22,16 @@
 
 typedef struct attach attach_t;
 
-/* During the upgrade: validates path, auth and the execution, and attaches
- * to it. Returns the attachment, or NULL with *status and msg filled (the
- * upgrade is then refused with that HTTP status). */
-attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t msglen,
-                      int *status);
+/* The attach route's operations for route.c's table (ROUTE_WS): the
+ * functions below, for an upgrade http.c has matched and authenticated. */
+extern const route_ws_ops attach_ws;
+
+/* During the upgrade (path, key and route checked by http.c): attaches to
+ * the execution rq->params names. Returns the attachment, or NULL with
+ * *status and msg filled (the upgrade is then refused with that HTTP
+ * status). */
+attach_t *attach_open(server_t *s, struct lws *wsi, const http_req *rq, bool ext, char *msg,
+                      size_t msglen, int *status);
 /* The WebSocket is up: start streaming. */
 void attach_established(attach_t *a, struct lws *wsi);
 /* A frame from the client. */
