@@ -79,6 +79,9 @@ static int ports_of(const boxlet_box_opts *o, box_port *out, err_t *e)
     if (o->nports > BOX_MAX_PORTS)
         return err_make(e, ERR_INVAL, "published ports: %zu given, at most %d", o->nports,
                         BOX_MAX_PORTS);
+    if (o->nports && !o->ports)
+        return err_make(e, ERR_INVAL, "published ports: nports is %zu but ports is NULL",
+                        o->nports);
     for (size_t i = 0; i < o->nports; i++) {
         const char *a =
             o->ports[i].host_addr && *o->ports[i].host_addr ? o->ports[i].host_addr : "127.0.0.1";

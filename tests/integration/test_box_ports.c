@@ -469,6 +469,8 @@ static void taken_port_is_refused_at_create(void **state)
         o.ports = &bad[i];
         assert_int_equal(boxlet_box_create(env.rt, &o, &b), BOXLET_EINVAL);
     }
+    o.ports = NULL; /* nports without ports */
+    assert_int_equal(boxlet_box_create(env.rt, &o, &b), BOXLET_EINVAL);
     assert_int_equal(box_count(), before);
 }
 

@@ -130,6 +130,11 @@ if [ "$MODE" = local ]; then # REST does not take host ports yet (docs/security.
     out=$("$BOXLET" create -p "$p1:80" host 2>&1); st=$?
     check "create -p with a taken port: refused" "125 1" "$st $(echo "$out" | grep -c "publish 127.0.0.1:$p1: address in use")"
     "$BOXLET" create -p 80:80/udp host >/dev/null 2>&1; check "-p .../udp is refused" 125 $?
+    "$BOXLET" create -p 8080 host >/dev/null 2>&1; check "-p without a box port is refused" 125 $?
+    n=$("$BOXLET" ls -q | wc -l)
+    out=$("$BOXLET" create -p 192.0.2.1:8080:80 host 2>&1)
+    check "-p on an address the host lacks: refused, named, no box left" "1 $n" \
+        "$(echo "$out" | grep -c 'publish 192.0.2.1:8080: no such address') $("$BOXLET" ls -q | wc -l)"
     p2=$(free_port)
     "$BOXLET" port-forward web "$p2:8000" >"$SCRATCH/pf.out" 2>&1 &
     pf=$!
