@@ -135,6 +135,16 @@ typedef enum boxlet_box_state {
     BOXLET_BOX_FAILED = 4,
 } boxlet_box_state;
 
+/* A published port (boxlet_box_opts.ports): TCP connections to
+ * host_addr:host_port on the host reach box_port on the box's loopback,
+ * as Docker's `-p [ADDR:]HOST:BOX`. */
+typedef struct boxlet_port {
+    const char *host_addr;  /* numeric IPv4/IPv6 address to listen on;
+                               NULL or "" = "127.0.0.1" (loopback only) */
+    unsigned int host_port; /* 1..65535 */
+    unsigned int box_port;  /* 1..65535 */
+} boxlet_port;
+
 /* Options of a new box. Initialize with boxlet_box_opts_init; every pointer
  * is borrowed for the duration of the call only. */
 typedef struct boxlet_box_opts {
@@ -166,6 +176,15 @@ typedef struct boxlet_box_opts {
      * tmpfs mounts) in GiB; 0 = the default (10). Past it, writes fail with
      * ENOSPC inside the box. Host space is taken only as the box writes. */
     unsigned int disk_size_gb;
+    /* Published ports, at most 32 (docs/network.md). The box's agent
+     * listens on them while the box runs, whether or not `network` is on;
+     * they are kept in the box's config and published again at every
+     * start. A host address and port that cannot be listened on now (in
+     * use: BOXLET_ECONFLICT, "publish 127.0.0.1:8080: address in use ...")
+     * fails the create. Local runtimes only for now: a remote one answers
+     * BOXLET_EINVAL. */
+    const boxlet_port *ports;
+    size_t nports;
 } boxlet_box_opts;
 
 /* Sets o to the defaults (image "host", the default limits of
@@ -207,6 +226,10 @@ BOXLET_API boxlet_box_state boxlet_box_state_of(const boxlet_box *b);
 BOXLET_API const char *boxlet_box_state_name(boxlet_box_state st);
 /* The box's options as JSON text, owned by b. */
 BOXLET_API const char *boxlet_box_config_json(const boxlet_box *b);
+/* The box's published ports (from its config): fills out[0..max) and
+ * returns how many there are (so max 0 counts them). Each host_addr is
+ * owned by b and valid until the next call on b. */
+BOXLET_API size_t boxlet_box_ports(const boxlet_box *b, boxlet_port *out, size_t max);
 /* Milliseconds since the epoch. */
 BOXLET_API long long boxlet_box_created_ms(const boxlet_box *b);
 /* The image's default command (OCI Entrypoint then Cmd) as a NULL-terminated
@@ -226,6 +249,27 @@ typedef struct boxlet_stats {
 } boxlet_stats;
 /* BOXLET_ECLOSED when the box is not running. */
 BOXLET_API int boxlet_box_stats(boxlet_box *b, boxlet_stats *out);
+
+/* Opens a TCP stream to `port` (1..65535) on the loopback of a running
+ * box (127.0.0.1 inside the box) through the box's agent: it needs no
+ * box networking, and reaches only the box's own services. On success
+ * *fd is a connected, blocking, close-on-exec stream socket owned by the
+ * caller (close it); reads and writes go to the box's service directly,
+ * with the kernel's flow control, and shutdown(SHUT_WR) reaches the
+ * service as EOF. Errors: BOXLET_ECLOSED (box not running),
+ * BOXLET_EDISCONNECTED (nothing listens on the port: "connection
+ * refused"), BOXLET_ETIMEOUT, BOXLET_ELIMIT (too many port connections
+ * open in the box), BOXLET_EINVAL (port out of range, or a remote runtime:
+ * not available over REST yet). */
+BOXLET_API int boxlet_box_connect_port(boxlet_box *b, unsigned int port, int *fd);
+
+/* Copies bytes both ways between two connected stream sockets until both
+ * directions ended, passing half-close on (EOF from one side becomes
+ * shutdown(SHUT_WR) of the other), with a bounded buffer per direction:
+ * a side that stops reading stops its sender, nothing else. Blocks; makes
+ * both descriptors non-blocking and closes neither. Returns BOXLET_OK
+ * after a clean end, BOXLET_EIO after an error on either side (a reset). */
+BOXLET_API int boxlet_stream_relay(int fd_a, int fd_b);
 
 /* Every box, oldest first. *out is an array of *n handles; free each with
  * boxlet_box_free and the array with free(). */

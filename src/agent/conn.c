@@ -165,6 +165,7 @@ static void process_input(conn_t *c)
         dispatch(c, &m);
         proto_msg_free(&m);
         buf_consume(&c->in, used);
+        if (c->port_pending) return port_handoff(c); /* no more frames: a stream now */
     }
 }
 

@@ -55,6 +55,7 @@ int cmd_stats(const struct cli *g, int argc, char **argv);
 int cmd_logs(const struct cli *g, int argc, char **argv);
 int cmd_top(const struct cli *g, int argc, char **argv);
 int cmd_rename(const struct cli *g, int argc, char **argv);
+int cmd_port_forward(const struct cli *g, int argc, char **argv);
 
 /* Codes of long-only options (short options use their letter). */
 enum {
@@ -145,6 +146,8 @@ struct cli_box_args {
     boxlet_box_opts o;
     struct cli_strv env, labels;
     unsigned host_ports[32]; /* --host-port, repeatable */
+    boxlet_port ports[32];   /* -p/--publish, repeatable */
+    char port_addrs[32][64];
 };
 #define CLI_ENV_LONGOPTS                                                                           \
     {"env", required_argument, NULL, 'e'}, {"env-file", required_argument, NULL, OPT_ENV_FILE},    \
@@ -159,6 +162,7 @@ struct cli_box_args {
         {"disk", required_argument, NULL, OPT_DISK},                                               \
         {"label", required_argument, NULL, OPT_LABEL},                                             \
         {"host-port", required_argument, NULL, OPT_HOST_PORT},                                     \
+        {"publish", required_argument, NULL, 'p'},                                                 \
     {                                                                                              \
         "rm", no_argument, NULL, OPT_RM                                                            \
     }
@@ -181,6 +185,12 @@ struct cli_exec_opts {
     int detach, interactive, tty;
 };
 #define CLI_EXEC_SHORTOPTS "+de:hitu:w:"
+#define CLI_RUN_SHORTOPTS "+de:hitu:w:p:" /* run: the exec options and -p */
+/* Parses -p's [ADDR:]HOST:BOX[/tcp] into *p (ADDR copied to addr, which
+ * has n bytes; IPv6 in brackets). 0, or -1 after printing what is wrong. */
+int cli_parse_publish(const char *opt, const char *arg, boxlet_port *p, char *addr, size_t n);
+/* "127.0.0.1:8080->80/tcp, ..." for a box's published ports ("" if none). */
+void cli_ports_text(const boxlet_box *b, char *buf, size_t n);
 #define CLI_EXEC_LONGOPTS                                                                          \
     {"detach", no_argument, NULL, 'd'}, {"interactive", no_argument, NULL, 'i'},                   \
         {"tty", no_argument, NULL, 't'},                                                           \

@@ -32,6 +32,7 @@ static const struct command commands[] = {
     {"kill", cmd_kill, "Send a signal to a box's main command (or an execution)"},
     {"top", cmd_top, "List the processes of a box"},
     {"stats", cmd_stats, "Show live resource use of boxes"},
+    {"port-forward", cmd_port_forward, "Relay connections to a port of a running box"},
     {"images", cmd_images, "List the images in the store"},
     {"import", cmd_import, "Import a rootfs directory, tarball or OCI layout as an image"},
     {"pull", cmd_pull, "Pull an image from a registry into the store"},

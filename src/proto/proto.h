@@ -25,7 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 3u /* 2: PAUSE and RESUME; 3: EXEC_START lifetime_ms */
+/* 2: PAUSE and RESUME; 3: EXEC_START lifetime_ms; 4: PORT_CONNECT */
+#define PROTO_VERSION 4u
 #define PROTO_HEADER_LEN 5u
 #define PROTO_MAX_FRAME (2u * 1024 * 1024) /* type + body */
 #define PROTO_MAX_CHUNK (64u * 1024)       /* OUTPUT / STDIN data */
@@ -34,6 +35,7 @@
 #define PROTO_MAX_ID 128u          /* exec ids, client ids */
 #define PROTO_MAX_ARGS 4096u       /* args, env entries */
 #define PROTO_MAX_LIST 4096u       /* infos in one LISTING */
+#define PROTO_MAX_HOST 64u         /* PORT_CONNECT's address */
 
 /* Offsets with a meaning of their own in ATTACH. */
 #define PROTO_OFFSET_TAIL UINT64_MAX /* from the current end: live only */
@@ -62,6 +64,9 @@ enum proto_type {
     PROTO_LISTING = 27,
     PROTO_PAUSE = 28,  /* host→agent: stop sending on a channel (no reply) */
     PROTO_RESUME = 29, /* host→agent: send on it again (no reply) */
+    /* 30, 31: reserved (file transfers) */
+    PROTO_PORT_CONNECT = 32, /* host→agent: this connection becomes a TCP
+                                stream to a port inside the box */
 };
 
 enum proto_stream { PROTO_STDOUT = 1, PROTO_STDERR = 2 };
@@ -217,6 +222,14 @@ typedef struct proto_listing {
     proto_info *infos;
 } proto_listing;
 
+/* PORT_CONNECT: the first request on a fresh connection; after its OK the
+ * connection carries the stream's raw bytes both ways (no more frames). */
+typedef struct proto_port_connect {
+    uint32_t req;
+    uint16_t port; /* 1..65535 */
+    char *host;    /* "" = 127.0.0.1; a loopback address of the box */
+} proto_port_connect;
+
 typedef struct proto_msg {
     uint8_t type; /* enum proto_type */
     union {
@@ -237,6 +250,7 @@ typedef struct proto_msg {
         proto_req list;            /* LIST */
         proto_info_msg info;       /* INFO */
         proto_listing listing;     /* LISTING */
+        proto_port_connect port;   /* PORT_CONNECT */
     } u;
 } proto_msg;
 

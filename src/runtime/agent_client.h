@@ -35,6 +35,17 @@ int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e);
  * last returned: the descriptor will not announce them, so a caller that
  * polls it must call agent_client_recv first. */
 int agent_client_buffered(const agent_client *c);
+
+/* Turns a fresh connection (nothing but HELLO exchanged) into a TCP stream
+ * to host:port inside the box (host NULL/"" = 127.0.0.1): sends
+ * PORT_CONNECT, reads the reply without reading past it, and on OK hands
+ * the socket over in *fd (blocking, close-on-exec; the caller closes it;
+ * c keeps no claim on it and must still be freed). Errors: the agent's
+ * ERROR (-ERR_DISCONNECTED: nothing listens there; -ERR_TIMEOUT;
+ * -ERR_PERM: not a loopback address), -ERR_PROTO, -ERR_TIMEOUT (no reply
+ * within timeout_ms). */
+int agent_client_port_connect(agent_client *c, const char *host, unsigned port, int timeout_ms,
+                              int *fd, err_t *e);
 /* The next request id (never 0). */
 uint32_t agent_client_next_req(agent_client *c);
 

@@ -14,6 +14,15 @@
 #include <sys/types.h>
 
 #define BOX_MAX_HOST_PORTS 32 /* as many as the relay takes */
+#define BOX_MAX_PORTS 32      /* published ports, as many as the agent takes */
+#define BOX_ADDR_MAX 46       /* a numeric IPv4 or IPv6 address and its NUL */
+
+/* A published port: connections to addr:host_port on the host reach
+ * box_port on the box's loopback (TCP). */
+typedef struct box_port {
+    char addr[BOX_ADDR_MAX]; /* numeric; "127.0.0.1" unless asked otherwise */
+    unsigned host_port, box_port;
+} box_port;
 
 typedef struct box_spec {
     const char *id;
@@ -39,6 +48,10 @@ typedef struct box_spec {
     /* Host loopback ports the box may reach (src/agent/relay.c). */
     const unsigned *host_ports;
     size_t nhost_ports;
+    /* Published ports: listened on by the agent, on sockets made here
+     * (src/agent/port.c). */
+    const box_port *ports;
+    size_t nports;
 } box_spec;
 
 typedef struct box_proc {

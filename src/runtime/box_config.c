@@ -2,6 +2,7 @@
  * the same shape the REST API will show as a box's config. */
 #include "core/util.h"
 #include "proto/proto.h"
+#include "runtime/publish.h"
 #include "runtime/runtime.h"
 
 #include <jansson.h>
@@ -26,6 +27,7 @@ void box_config_free(box_config *c)
     free(c->user);
     free(c->rootfs);
     free(c->host_ports);
+    free(c->ports);
     memset(c, 0, sizeof *c);
 }
 
@@ -34,6 +36,19 @@ static json_t *str_array(char **v, size_t n)
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++)
         json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* BoxLite's PortSpec shape: host_ip, host_port, guest_port, protocol. */
+static json_t *ports_json(const box_config *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < c->nports; i++) {
+        const box_port *p = &c->ports[i];
+        json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:s}", "host_ip", p->addr, "host_port",
+                                           (json_int_t)p->host_port, "guest_port",
+                                           (json_int_t)p->box_port, "protocol", "tcp"));
+    }
     return a;
 }
 
@@ -61,6 +76,10 @@ int box_config_to_json(const box_config *c, char **out, err_t *e)
         json_array_append_new(ports, json_integer(c->host_ports[i]));
     if (!o) json_decref(ports);
     if (o && c->nhost_ports && json_object_set_new(o, "host_ports", ports) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o && c->nports && json_object_set_new(o, "ports", ports_json(c)) < 0) {
         json_decref(o);
         o = NULL;
     }
@@ -113,6 +132,34 @@ static int get_ports(json_t *o, box_config *c, err_t *e)
     return 0;
 }
 
+static int get_published(json_t *o, box_config *c, err_t *e)
+{
+    json_t *a = json_object_get(o, "ports"), *v;
+    size_t i;
+    if (!a || json_is_null(a)) return 0;
+    if (!json_is_array(a) || json_array_size(a) > BOX_MAX_PORTS)
+        return err_make(e, ERR_INVAL, "box config: \"ports\" must be an array of at most %d",
+                        BOX_MAX_PORTS);
+    if (!(c->ports = calloc(json_array_size(a) + 1, sizeof *c->ports)))
+        return err_make(e, ERR_NOMEM, "box config: out of memory");
+    json_array_foreach(a, i, v)
+    {
+        const char *ip = json_string_value(json_object_get(v, "host_ip"));
+        json_int_t hp = json_integer_value(json_object_get(v, "host_port"));
+        json_int_t bp = json_integer_value(json_object_get(v, "guest_port"));
+        if (!ip || strlen(ip) >= BOX_ADDR_MAX || hp < 1 || hp > 65535 || bp < 1 || bp > 65535)
+            return err_make(e, ERR_INVAL,
+                            "box config: \"ports\"[%zu]: want host_ip, host_port and "
+                            "guest_port",
+                            i);
+        box_port *p = &c->ports[c->nports++];
+        snprintf(p->addr, sizeof p->addr, "%s", ip);
+        p->host_port = (unsigned)hp;
+        p->box_port = (unsigned)bp;
+    }
+    return 0;
+}
+
 static char *get_str(json_t *o, const char *key)
 {
     json_t *s = json_object_get(o, key);
@@ -132,6 +179,7 @@ int box_config_from_json(const char *text, box_config *c, err_t *e)
     if (rc == 0) rc = get_strv(o, "labels", &c->labels, &c->nlabels, e);
     if (rc == 0) rc = get_strv(o, "cmd", &c->cmd, &c->ncmd, e);
     if (rc == 0) rc = get_ports(o, c, e);
+    if (rc == 0) rc = get_published(o, c, e);
     c->working_dir = get_str(o, "working_dir");
     c->user = get_str(o, "user");
     c->cpus = json_number_value(json_object_get(o, "cpus"));
@@ -204,6 +252,7 @@ int box_config_validate(const box_config *c, err_t *e)
         rc =
             err_make(e, ERR_INVAL, "memory_mib %llu: too large", (unsigned long long)c->memory_mib);
     if (rc == 0) rc = check_ports(c, e);
+    if (rc == 0) rc = publish_validate(c->ports, c->nports, e);
     if (rc == 0 && c->disk_size_gb > BOX_DISK_GB_MAX)
         rc =
             err_make(e, ERR_INVAL, "disk_size_gb %u: at most %u", c->disk_size_gb, BOX_DISK_GB_MAX);

@@ -15,6 +15,7 @@
 #include "runtime/idmap.h"
 #include "runtime/disk.h"
 #include "runtime/ns_setup.h"
+#include "runtime/publish.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -509,6 +510,15 @@ static int make_launch(const box_spec *s, launch *l, err_t *e)
         rc = open_pipes(l, e);
     }
     if (rc == 0 && (l->plan.listen_fd = listen_socket(s, e)) < 0) rc = l->plan.listen_fd;
+    for (size_t i = 0; rc == 0 && i < s->nports && i < BOX_MAX_PORTS; i++) {
+        int fd = publish_listen(&s->ports[i], e);
+        if (fd < 0) {
+            rc = fd;
+            break;
+        }
+        l->plan.publish_fds[l->plan.npublish] = fd;
+        l->plan.publish_ports[l->plan.npublish++] = s->ports[i].box_port;
+    }
     box_lowers_close(&lw);
     return rc;
 }
@@ -522,6 +532,9 @@ static void close_launch(launch *l)
     l->plan.nlower_fds = 0;
     if (l->plan.listen_fd >= 0) close(l->plan.listen_fd);
     l->plan.listen_fd = -1;
+    for (int i = 0; i < l->plan.npublish; i++)
+        close(l->plan.publish_fds[i]);
+    l->plan.npublish = 0;
 }
 
 static int ns_start(const box_spec *s, box_proc *out, err_t *e)

@@ -368,10 +368,13 @@ static int cmp_int(const void *a, const void *b)
  * box needs: a long-lived box must not hold, say, the caller's stdout. */
 static void close_inherited(const setup_plan *p)
 {
-    int keep[4 + SETUP_MAX_LOWERS] = {p->err_fd, p->ready_fd, p->net_fd, p->listen_fd};
+    int keep[4 + SETUP_MAX_LOWERS + BOX_MAX_PORTS] = {p->err_fd, p->ready_fd, p->net_fd,
+                                                      p->listen_fd};
     int n = 4;
     for (int i = 0; i < p->nlower_fds; i++)
         keep[n++] = p->lower_fds[i];
+    for (int i = 0; i < p->npublish; i++)
+        keep[n++] = p->publish_fds[i];
     qsort(keep, (size_t)n, sizeof *keep, cmp_int);
     unsigned from = 3;
     for (int i = 0; i < n; i++) {
@@ -397,6 +400,20 @@ static int open_cgroup(const setup_plan *p)
     if (m < 0) fail(p, "mount a cgroup2 file system for the agent");
     close(fs);
     return m;
+}
+
+/* Appends --publish FD:PORT for each published port at the first free
+ * slots of argv (which has two per port). */
+static void add_publish_args(const setup_plan *p, char **argv, char (*buf)[24])
+{
+    while (*argv)
+        argv++;
+    for (int i = 0; i < p->npublish; i++) {
+        if (fcntl(p->publish_fds[i], F_SETFD, 0) < 0) fail(p, "keep a published port's socket");
+        snprintf(buf[i], sizeof buf[i], "%d:%u", p->publish_fds[i], p->publish_ports[i]);
+        *argv++ = (char *)"--publish";
+        *argv++ = buf[i];
+    }
 }
 
 /* Appends --cgroup-fd N at the first free slot of argv (which has two). */
@@ -427,16 +444,11 @@ void setup_run(const setup_plan *p)
     snprintf(fd, sizeof fd, "%d", p->ready_fd);
     snprintf(lfd, sizeof lfd, "%d", p->listen_fd);
     if (fcntl(p->listen_fd, F_SETFD, 0) < 0) fail(p, "keep the agent's socket open");
-    char *argv[] = {(char *)"boxlet-agent",
-                    (char *)"--listen-fd",
-                    lfd,
-                    (char *)"--ready-fd",
-                    fd,
-                    NULL,
-                    NULL,
-                    NULL};
-    char cgfd[16];
+    char *argv[8 + 2 * BOX_MAX_PORTS] = {(char *)"boxlet-agent", (char *)"--listen-fd", lfd,
+                                         (char *)"--ready-fd", fd};
+    char cgfd[16], pub[BOX_MAX_PORTS][24];
     add_cgroup_arg(argv, cgroup_fd, cgfd, sizeof cgfd);
+    add_publish_args(p, argv, pub);
     char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     (char *)"HOME=/root", NULL};
     lock_down(p);

@@ -35,6 +35,11 @@ typedef struct setup_plan {
     int net_fd;        /* slirp4netns's exit pipe (kept by the agent), or -1 */
     int listen_fd;     /* the agent's listening socket, made by the host (--listen-fd) */
     bool exec_cgroups; /* hand the agent the box's cgroup (--cgroup-fd) */
+    /* Published ports: listening sockets made by the host, in its network
+     * namespace, handed to the agent (--publish FD:PORT). */
+    int npublish;
+    int publish_fds[BOX_MAX_PORTS];
+    unsigned publish_ports[BOX_MAX_PORTS];
     /* Detached (idmapped) mounts of the image's layers, top first, attached
      * at lower/<i> before the overlay is mounted; nlower_fds 0 when the
      * overlay's lowerdir names directories (copies, or no user namespace). */

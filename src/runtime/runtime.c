@@ -3,6 +3,7 @@
  * box's state in the store is a claim that open/refresh checks against the
  * backend (is its init still the process we started?). */
 #include "runtime/runtime.h"
+#include "runtime/publish.h"
 
 #include "core/id.h"
 #include "core/util.h"
@@ -31,6 +32,8 @@
 #define BOX_UID_FIRST (LEGACY_UID_BASE + UID_COUNT)
 #define UID_SLOTS ((0x7fffffffu - BOX_UID_FIRST) / UID_COUNT)
 #define AGENT_TIMEOUT_MS 5000
+/* A port connection: the agent gives up its own connect after 10 s */
+#define PORT_TIMEOUT_MS 15000
 
 void rt_default_home(char *out, size_t n)
 {
@@ -217,6 +220,8 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
                       .network = b->cfg.network,
                       .host_ports = b->cfg.host_ports,
                       .nhost_ports = b->cfg.nhost_ports,
+                      .ports = b->cfg.ports,
+                      .nports = b->cfg.nports,
                       .uid_base = base,
                       .uid_count = rt->uid_count,
                       .legacy_uid_base = LEGACY_UID_BASE};
@@ -278,6 +283,11 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
     if (name && *name && !hostname_ok(name))
         return err_make(e, ERR_INVAL, "box name \"%s\": use 1-63 letters, digits, '-', '_' or '.'",
                         name);
+    /* A port that is taken now is refused now, not at the first start. */
+    if ((rc = publish_check(c->ports, c->nports, e)) < 0) {
+        err_wrap(e, "create box");
+        return rc;
+    }
     /* Under the image store's shared lock until the record (which pins the
      * image's files) is in: no removal or collection can come between. */
     int lock = imgstore_lock(rt->home, false, e);
@@ -532,4 +542,14 @@ int rt_connect_live(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
     if (rc == 0 && r->state != BOX_RUNNING)
         rc = err_make(e, ERR_CLOSED, "box \"%s\" is not running", r->name);
     return rc < 0 ? rc : rt_connect(rt, r, out, e);
+}
+
+int rt_port_connect(rt_t *rt, box_rec *r, unsigned port, int *fd, err_t *e)
+{
+    agent_client *c = NULL;
+    int rc = rt_connect_live(rt, r, &c, e);
+    if (rc == 0) rc = agent_client_port_connect(c, NULL, port, PORT_TIMEOUT_MS, fd, e);
+    agent_client_free(c);
+    if (rc < 0) err_wrap(e, "box \"%s\" port %u", r->name, port);
+    return rc;
 }

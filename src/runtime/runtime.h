@@ -29,6 +29,8 @@ typedef struct box_config {
     bool network;
     unsigned *host_ports; /* host loopback ports the box may reach, 1..65535 */
     size_t nhost_ports;
+    box_port *ports; /* published ports (docs/network.md) */
+    size_t nports;
     char **labels; /* KEY=VALUE */
     size_t nlabels;
     bool auto_remove;
@@ -84,6 +86,12 @@ int rt_start(rt_t *rt, box_rec *r, err_t *e);
 int rt_stop(rt_t *rt, box_rec *r, int timeout_ms, err_t *e);
 /* rt_connect without starting r: -ERR_CLOSED when it is not running. */
 int rt_connect_live(rt_t *rt, box_rec *r, agent_client **out, err_t *e);
+/* A TCP stream to port on the loopback of r's box (running: it is not
+ * started for this), through a connection of its own to the box's agent:
+ * *fd is a blocking stream socket the caller closes. Errors as
+ * agent_client_port_connect, plus -ERR_CLOSED for a box that is not
+ * running, with e naming the box. */
+int rt_port_connect(rt_t *rt, box_rec *r, unsigned port, int *fd, err_t *e);
 /* Renames r (a running box keeps its hostname until it starts again). */
 int rt_rename(rt_t *rt, box_rec *r, const char *name, err_t *e);
 /* Removes r; running is -ERR_CONFLICT unless force. */

@@ -1,4 +1,5 @@
 /* box — boxlet_runtime and boxlet_box over the local runtime. */
+#include "core/pump.h"
 #include "sdk/sdk.h"
 #include "sdk/token.h"
 
@@ -72,6 +73,27 @@ static boxlet_box *new_box(boxlet_runtime *rt)
     return b;
 }
 
+/* The runtime's form of o's published ports (the address defaulted). */
+static int ports_of(const boxlet_box_opts *o, box_port *out, err_t *e)
+{
+    if (o->nports > BOX_MAX_PORTS)
+        return err_make(e, ERR_INVAL, "published ports: %zu given, at most %d", o->nports,
+                        BOX_MAX_PORTS);
+    if (o->nports && !o->ports)
+        return err_make(e, ERR_INVAL, "published ports: nports is %zu but ports is NULL",
+                        o->nports);
+    for (size_t i = 0; i < o->nports; i++) {
+        const char *a =
+            o->ports[i].host_addr && *o->ports[i].host_addr ? o->ports[i].host_addr : "127.0.0.1";
+        if (strlen(a) >= sizeof out[i].addr)
+            return err_make(e, ERR_INVAL, "published port: address \"%.64s\" is too long", a);
+        snprintf(out[i].addr, sizeof out[i].addr, "%s", a);
+        out[i].host_port = o->ports[i].host_port;
+        out[i].box_port = o->ports[i].box_port;
+    }
+    return 0;
+}
+
 int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
 {
     *out = NULL;
@@ -80,6 +102,11 @@ int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
     if (rt->remote) return sdk_remote_box_create(rt, o, out);
     boxlet_box *b = new_box(rt);
     if (!b) return BOXLET_ENOMEM;
+    box_port ports[BOX_MAX_PORTS];
+    if ((rc = ports_of(o, ports, &rt->err)) < 0) {
+        free(b);
+        return sdk_fail(&rt->err, NULL, rc);
+    }
     box_config c = {.env = (char **)o->env,
                     .nenv = o->nenv,
                     .working_dir = (char *)o->working_dir,
@@ -93,7 +120,9 @@ int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
                     .nlabels = o->nlabels,
                     .auto_remove = o->auto_remove != 0,
                     .host_ports = (unsigned *)o->host_ports,
-                    .nhost_ports = o->nhost_ports};
+                    .nhost_ports = o->nhost_ports,
+                    .ports = ports,
+                    .nports = o->nports};
     rc = rt_create(rt->rt, o->name, o->image, &c, &b->rec, &rt->err);
     if (rc < 0) {
         free(b);
@@ -233,6 +262,18 @@ const char *const *boxlet_box_default_cmd(const boxlet_box *b)
     return (const char *const *)m->cfg.cmd;
 }
 
+size_t boxlet_box_ports(const boxlet_box *b, boxlet_port *out, size_t max)
+{
+    boxlet_box *m = (boxlet_box *)b; /* as boxlet_box_default_cmd */
+    box_config_free(&m->cfg);
+    if (!b->rec.config || box_config_from_json(b->rec.config, &m->cfg, NULL) < 0) return 0;
+    for (size_t i = 0; i < m->cfg.nports && i < max; i++)
+        out[i] = (boxlet_port){.host_addr = m->cfg.ports[i].addr,
+                               .host_port = m->cfg.ports[i].host_port,
+                               .box_port = m->cfg.ports[i].box_port};
+    return m->cfg.nports;
+}
+
 long long boxlet_box_created_ms(const boxlet_box *b)
 {
     return b->rec.created_ms;
@@ -256,6 +297,24 @@ int boxlet_box_stats(boxlet_box *b, boxlet_stats *out)
                               .pids = cs.pids,
                               .cpu_usec = cs.cpu_usec};
     return box_result(b, rc);
+}
+
+int boxlet_box_connect_port(boxlet_box *b, unsigned int port, int *fd)
+{
+    *fd = -1;
+    int rc = live(b);
+    if (rc == 0 && b->rt->remote)
+        rc = err_make(&b->err, ERR_INVAL,
+                      "connect to port %u of box %s: not available over REST yet (a remote "
+                      "runtime); connect on the server's machine",
+                      port, b->rec.name);
+    if (rc == 0) rc = rt_port_connect(b->rt->rt, &b->rec, port, fd, &b->err);
+    return box_result(b, rc);
+}
+
+int boxlet_stream_relay(int fd_a, int fd_b)
+{
+    return pump_run(fd_a, fd_b) < 0 ? BOXLET_EIO : BOXLET_OK;
 }
 
 const char *boxlet_box_errmsg(const boxlet_box *b)

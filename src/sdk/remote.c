@@ -89,6 +89,11 @@ int sdk_remote_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_b
                         err_make(&rt->err, ERR_INVAL,
                                  "host ports: not supported by a remote runtime (boxlet serve) "
                                  "yet; create the box with a local runtime"));
+    if (o->nports)
+        return sdk_fail(&rt->err, NULL,
+                        err_make(&rt->err, ERR_INVAL,
+                                 "published ports: not supported by a remote runtime (boxlet "
+                                 "serve) yet; create the box with a local runtime"));
     json_t *req =
         json_pack("{s:s, s:o, s:o, s:b, s:b, s:b}", "image", o->image ? o->image : "host", "env",
                   kv_object(o->env, o->nenv), "labels", kv_object(o->labels, o->nlabels), "network",

@@ -129,6 +129,9 @@ static int sample_msg(int type, proto_msg *m)
         m->u.exec_req =
             (proto_exec_req){.req = 6, .exec_id = S("e1"), .signal = 15, .rows = 40, .cols = 120};
         return 1;
+    case PROTO_PORT_CONNECT:
+        m->u.port = (proto_port_connect){.req = 8, .port = 8080, .host = S("127.0.0.1")};
+        return 1;
     case PROTO_LISTING:
         infos[0] = sample_info("e1");
         infos[1] = sample_info("e2");
