@@ -6,7 +6,10 @@ import ctypes
 from typing import TYPE_CHECKING, Optional
 
 from . import _lib
-from ._types import BoxInfo, ExecInfo, ExecOptions, RunResult, Stats, config_of, env_list
+import asyncio
+import socket
+
+from ._types import BoxInfo, ExecInfo, ExecOptions, PortMapping, RunResult, Stats, config_of, env_list
 from .errors import InvalidArgument, error
 
 if TYPE_CHECKING:
@@ -107,6 +110,35 @@ class Box:
             return Stats(s.memory_bytes, s.memory_peak_bytes, s.oom_kills, s.pids, s.cpu_usec)
 
         return await self._rt._call(run)
+
+    async def ports(self) -> list[PortMapping]:
+        """The box's published ports (from its config)."""
+
+        def run():
+            n = L.boxlet_box_ports(self._h, None, 0)
+            arr = (_lib.Port * max(n, 1))()
+            n = L.boxlet_box_ports(self._h, arr, n)
+            return [PortMapping(p.host_port, p.box_port, _lib.text(p.host_addr) or "127.0.0.1") for p in arr[:n]]
+
+        return await self._rt._call(run)
+
+    async def connect_port(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP stream to `port` on the box's loopback, through its agent
+        (no box networking needed): asyncio's reader and writer;
+        writer.write_eof() reaches the service as EOF. Disconnected when
+        nothing listens there."""
+
+        def run():
+            fd = ctypes.c_int(-1)
+            rc = L.boxlet_box_connect_port(self._h, int(port), ctypes.byref(fd))
+            if rc != 0:
+                raise self._fail(rc)
+            return fd.value
+
+        fd = await self._rt._call(run)
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        return await asyncio.open_connection(sock=sock)
 
     async def close(self) -> None:
         """Frees the handle (the box keeps running)."""

@@ -68,6 +68,10 @@ lib = _load()
 # overrun, and fields it does not know keep the library's defaults.
 
 
+class Port(Structure):
+    _fields_ = [("host_addr", c_char_p), ("host_port", c_uint), ("box_port", c_uint)]
+
+
 class BoxOpts(Structure):
     _fields_ = [
         ("name", c_char_p),
@@ -86,6 +90,8 @@ class BoxOpts(Structure):
         ("host_ports", POINTER(c_uint)),
         ("nhost_ports", c_size_t),
         ("disk_size_gb", c_uint),
+        ("ports", POINTER(Port)),
+        ("nports", c_size_t),
         ("_reserve", c_char * 512),
     ]
 
@@ -211,6 +217,8 @@ _PROTOS = {
     "boxlet_box_created_ms": (c_longlong, [P]),
     "boxlet_box_pid": (c_int, [P]),
     "boxlet_box_stats": (c_int, [P, POINTER(Stats)]),
+    "boxlet_box_ports": (c_size_t, [P, POINTER(Port), c_size_t]),
+    "boxlet_box_connect_port": (c_int, [P, c_uint, POINTER(c_int)]),
     "boxlet_box_list": (c_int, [P, POINTER(POINTER(P)), POINTER(c_size_t)]),
     "boxlet_box_errmsg": (c_char_p, [P]),
     "boxlet_image_import": (c_int, [P, c_char_p, c_char_p]),

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
 from . import _lib
-from ._types import BoxOptions, ImageInfo, PULL_PHASES, PullProgress, env_list
+from ._types import BoxOptions, ImageInfo, PortMapping, PULL_PHASES, PullProgress, env_list
 from .errors import InvalidArgument, error
 
 L = _lib.lib
@@ -174,6 +174,16 @@ class Runtime:
             c.host_ports, c.nhost_ports = ports, len(o.host_ports)
         if o.disk_size_gb is not None:
             c.disk_size_gb = int(o.disk_size_gb)
+        if o.ports:
+            try:
+                maps = [PortMapping.parse(p) for p in o.ports]
+            except (ValueError, TypeError, IndexError) as exc:
+                raise InvalidArgument(1, f"create: {exc}") from None
+            ports = (_lib.Port * len(maps))()
+            for i, m in enumerate(maps):
+                ports[i].host_addr, ports[i].host_port, ports[i].box_port = m.host_addr.encode(), m.host_port, m.box_port
+            keep.append(ports)
+            c.ports, c.nports = ports, len(maps)
         h = ctypes.c_void_p()
         rc = L.boxlet_box_create(self._h, ctypes.byref(c), ctypes.byref(h))
         if rc != 0:

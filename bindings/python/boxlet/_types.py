@@ -38,6 +38,35 @@ class BoxOptions:
     auto_remove: bool = False
     host_ports: Sequence[int] = ()
     disk_size_gb: Optional[int] = None
+    # published ports: (host_port, box_port), (host_addr, host_port,
+    # box_port) or Docker's "[ADDR:]HOST:BOX"; host_addr defaults to
+    # 127.0.0.1 (docs/network.md)
+    ports: Sequence[Union[tuple, str, "PortMapping"]] = ()
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    """A published port: host_addr:host_port on the host reaches box_port on
+    the box's loopback."""
+
+    host_port: int
+    box_port: int
+    host_addr: str = "127.0.0.1"
+
+    @classmethod
+    def parse(cls, p) -> "PortMapping":
+        if isinstance(p, PortMapping):
+            return p
+        if isinstance(p, str):
+            addr, _, rest = p.rpartition(":")
+            host, sep, box = (addr.rpartition(":")[2], ":", rest) if addr else (None, "", None)
+            if not sep or not host.isdigit() or not rest.isdigit():
+                raise ValueError(f"port {p!r}: expected [ADDR:]HOST:BOX")
+            a = addr.rpartition(":")[0].strip("[]")
+            return cls(int(host), int(box), a or "127.0.0.1")
+        if len(p) == 2:
+            return cls(int(p[0]), int(p[1]))
+        return cls(int(p[1]), int(p[2]), str(p[0]))
 
 
 @dataclass

@@ -20,6 +20,8 @@ running (Jupyter) and needs no `asyncio.run` of the caller's.
 from __future__ import annotations
 
 import asyncio
+import os as _os
+import socket
 import threading
 from typing import Any, Iterator, Optional
 
@@ -158,6 +160,19 @@ class Box:
 
     def attach(self, exec_id: str, stdout_offset: int = 0, stderr_offset: int = 0, observer: bool = False) -> Execution:
         return Execution(_wait(self._b.attach(exec_id, stdout_offset, stderr_offset, observer)))
+
+    def ports(self) -> list:
+        return _wait(self._b.ports())
+
+    def connect_port(self, port: int) -> "socket.socket":
+        """A connected blocking socket to port on the box's loopback."""
+        reader, writer = _wait(self._b.connect_port(port))
+        sock = writer.get_extra_info("socket")
+        fd = _os.dup(sock.fileno())
+        writer.transport.abort()
+        s = socket.socket(fileno=fd)
+        s.setblocking(True)
+        return s
 
     def executions(self) -> list[ExecInfo]:
         return _wait(self._b.executions())

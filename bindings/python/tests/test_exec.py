@@ -239,3 +239,57 @@ def test_box_lifecycle_and_listing(make_runtime):
                 await rt.remove("py-life", force=True)
 
     run(main())
+
+
+def test_ports_published_and_connected(make_runtime, mode):
+    async def main():
+        async with make_runtime() as rt:
+            if rt.remote:
+                with pytest.raises(errors.InvalidArgument):
+                    await rt.create(image="host", ports=[(free_port(), 8000)])
+                return
+            host_port = free_port()
+            async with await _box(rt, ports=[f"127.0.0.1:{host_port}:7000"]) as box:
+                assert await box.ports() == [boxlet.PortMapping(host_port, 7000)]
+                srv = await box.exec("python3", "-c", ECHO, "7000")
+                it = srv.stdout.__aiter__()
+                assert await it.__anext__() == b"listening\n"
+                reader, writer = await box.connect_port(7000)
+                writer.write(b"through the agent")
+                writer.write_eof()
+                assert await reader.read() == b"through the agent"
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", host_port)
+                writer.write(b"published")
+                writer.write_eof()
+                assert await reader.read() == b"published"
+                writer.close()
+                await srv.kill()
+                with pytest.raises(errors.Disconnected):
+                    await box.connect_port(7001)
+
+    run(main())
+
+
+ECHO = """
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    data = b""
+    while (d := c.recv(65536)):
+        data += d
+    c.sendall(data); c.close()
+"""
+
+
+def free_port():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -23,6 +23,7 @@ STRUCTS = {
     "boxlet_stats": _lib.Stats,
     "boxlet_image_info": _lib.ImageInfo,
     "boxlet_utf8": _lib.Utf8,
+    "boxlet_port": _lib.Port,
     "boxlet_pull_opts": _lib.PullOpts,
     "boxlet_pull_event": _lib.PullEvent,
 }
