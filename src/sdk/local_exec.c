@@ -263,8 +263,26 @@ static int await(boxlet_exec *e, uint32_t want, proto_msg *m, int timeout_ms)
     }
 }
 
+/* On a shared connection, frames that came in together with the one a call
+ * waited for stay in the client's buffer, where a reader that waits for the
+ * descriptor would never see them: they are routed now, without waiting (a
+ * failure marks the connection, for the next read to report). Never while
+ * a received message is in use: receiving again frees its bytes. */
+static void route_buffered(boxlet_exec *e)
+{
+    if (e->conn && !e->conn->dead) boxlet_conn_pump(e->conn);
+}
+
+/* Frees the reply to a call, then routes what came with it. */
+static void reply_done(boxlet_exec *e, proto_msg *reply)
+{
+    proto_msg_free(reply);
+    route_buffered(e);
+}
+
 /* Sends a request and waits for its reply; 0 or a negative error (the
- * agent's ERROR becomes e->err). On 0, *reply must be freed. */
+ * agent's ERROR becomes e->err). On 0, *reply must be given back with
+ * reply_done. */
 static int call(boxlet_exec *e, proto_msg *req, uint32_t *req_field, proto_msg *reply)
 {
     *req_field = agent_client_next_req(e->c);
@@ -276,7 +294,7 @@ static int call(boxlet_exec *e, proto_msg *req, uint32_t *req_field, proto_msg *
     if (rc < 0) return rc;
     if (reply->type == PROTO_ERROR) {
         rc = err_make(&e->err, (int)reply->u.error.code, "%s", reply->u.error.message);
-        proto_msg_free(reply);
+        reply_done(e, reply);
         return rc;
     }
     return 0;
@@ -296,7 +314,7 @@ int sdk_agent_attach(boxlet_exec *e, unsigned long long so, unsigned long long s
     int rc = call(e, &m, &m.u.attach.req, &reply);
     if (rc == 0) {
         e->acked = e->sent = reply.u.attached.info.stdin_offset; /* resend from here */
-        proto_msg_free(&reply);
+        reply_done(e, &reply);
     }
     return rc;
 }
@@ -346,7 +364,7 @@ static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
     snprintf(e->id, sizeof e->id, "%s", reply.u.info.info.exec_id);
     if (reply.u.info.info.exit.status != PROTO_RUNNING)
         e->eof_sent = true; /* spawn failed: there is no stdin to close */
-    proto_msg_free(&reply);
+    reply_done(e, &reply);
     return 0;
 }
 
@@ -528,16 +546,21 @@ static int agent_write(boxlet_exec *e, const void *data, size_t len, int timeout
         return err_make(&e->err, ERR_NOMEM, "stdin: out of memory");
     int rc = flush_stdin(e);
     int64_t deadline = deadline_of(timeout_ms);
+    bool waited = false;
     while (rc == 0 && e->sent < e->acked + e->pend.len && !e->ended) {
-        if (e->qbytes > QUEUE_MAX || (deadline >= 0 && now_ms() >= deadline))
-            return err_make(&e->err, ERR_TIMEOUT,
-                            "stdin: the process is not reading (bytes stay queued)");
+        if (e->qbytes > QUEUE_MAX || (deadline >= 0 && now_ms() >= deadline)) {
+            rc = err_make(&e->err, ERR_TIMEOUT,
+                          "stdin: the process is not reading (bytes stay queued)");
+            break;
+        }
         proto_msg m;
         rc = await(e, WANT_ACK, &m, ms_until(deadline));
         if (rc == 1) /* an unrelated reply: not ours to keep */
             proto_msg_free(&m);
         rc = rc < 0 ? rc : 0;
+        waited = true;
     }
+    if (waited) route_buffered(e);
     return rc;
 }
 
@@ -567,7 +590,7 @@ static int exec_call(boxlet_exec *e, proto_msg *m)
 {
     proto_msg reply;
     int rc = call(e, m, &m->u.exec_req.req, &reply);
-    if (rc == 0) proto_msg_free(&reply);
+    if (rc == 0) reply_done(e, &reply);
     return rc;
 }
 
