@@ -126,7 +126,9 @@ struct boxlet_exec {
  * transport (or NULL), in the transport's own file (a new file when it is
  * a subject of its own: local_files.c, remote_files.c), and one public
  * function that checks its arguments and calls through b->rt->tp, as
- * boxlet_box_rename does. */
+ * boxlet_box_rename does. The tables are at the end of local.c and
+ * remote.c; an entry's function in another file is declared in this
+ * header (as sdk_agent_exec_start and sdk_ws_exec_start are). */
 struct sdk_transport {
     const char *api;     /* what lacks an operation, for sdk_unsupported */
     const char *instead; /* ... and what to do instead */
