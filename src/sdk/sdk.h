@@ -118,9 +118,10 @@ struct boxlet_exec {
  * details in one handle's err: the runtime's for runtime and image entries,
  * the box's for box entries (and exec_list, conn_open), the execution's
  * for exec_start, exec_attach and every sdk_exec_ops entry. The public
- * function turns that into the public code, once. An entry a transport
- * cannot do is NULL: the public function then fails with sdk_unsupported,
- * the one place that says so.
+ * function turns that into the public code, once. An operation a
+ * transport cannot do is a NULL entry, where the entry is marked "may be
+ * NULL" (its public function checks, and fails with sdk_unsupported, the
+ * one place that says so); every other entry is required.
  *
  * Adding an operation (say a file copy): one entry here, one function per
  * transport (or NULL), in the transport's own file (a new file when it is
@@ -142,7 +143,7 @@ struct sdk_transport {
     int (*box_remove)(boxlet_box *b, bool force);
     int (*box_refresh)(boxlet_box *b);
     int (*box_stats)(boxlet_box *b, boxlet_stats *out);
-    int (*box_rename)(boxlet_box *b, const char *name);
+    int (*box_rename)(boxlet_box *b, const char *name); /* may be NULL */
     /* images; errors in rt->err */
     int (*image_import)(boxlet_runtime *rt, const char *source, const char *name);
     int (*image_pull)(boxlet_runtime *rt, const char *ref,
@@ -156,8 +157,8 @@ struct sdk_transport {
     int (*exec_start)(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e);
     int (*exec_attach)(boxlet_box *b, boxlet_exec *e, unsigned long long so, unsigned long long se);
     int (*exec_list)(boxlet_box *b, boxlet_exec_info **out, size_t *n);
-    int (*conn_open)(boxlet_box *b, boxlet_conn **out);
-    const sdk_exec_ops *exec; /* what its executions do */
+    int (*conn_open)(boxlet_box *b, boxlet_conn **out); /* may be NULL */
+    const sdk_exec_ops *exec;                           /* what its executions do */
 };
 
 /* What an execution does, by its transport; errors in e->err. */
@@ -170,7 +171,7 @@ struct sdk_exec_ops {
     int (*resize)(boxlet_exec *e, unsigned rows, unsigned cols); /* 1..65535 (checked) */
     int (*kill)(boxlet_exec *e);
     int (*fd)(const boxlet_exec *e);
-    void (*fd_disown)(boxlet_exec *e); /* NULL: nothing to disown */
+    void (*fd_disown)(boxlet_exec *e); /* may be NULL: nothing to disown */
     unsigned long long (*stdin_offset)(const boxlet_exec *e);
     size_t (*stdin_pending)(const boxlet_exec *e);
     bool (*buffered)(const boxlet_exec *e);
