@@ -68,8 +68,7 @@ static int box_from_json(boxlet_runtime *rt, json_t *v, boxlet_box **out)
     return 0;
 }
 
-/* A JSON object of KEY=VALUE strings (later entries win, as locally). */
-static json_t *kv_object(const char *const *kv, size_t n)
+json_t *sdk_kv_object(const char *const *kv, size_t n)
 {
     json_t *o = json_object();
     for (size_t i = 0; o && i < n; i++) {
@@ -90,8 +89,8 @@ static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
                         "yet; create the box with a local runtime");
     json_t *req =
         json_pack("{s:s, s:o, s:o, s:b, s:b, s:b}", "image", o->image ? o->image : "host", "env",
-                  kv_object(o->env, o->nenv), "labels", kv_object(o->labels, o->nlabels), "network",
-                  o->network != 0, "auto_remove", o->auto_remove != 0, "auto_start", 0);
+                  sdk_kv_object(o->env, o->nenv), "labels", sdk_kv_object(o->labels, o->nlabels),
+                  "network", o->network != 0, "auto_remove", o->auto_remove != 0, "auto_start", 0);
     if (!req) return err_make(&rt->err, ERR_NOMEM, "out of memory");
     if (o->name) json_object_set_new(req, "name", json_string(o->name));
     if (o->working_dir) json_object_set_new(req, "working_dir", json_string(o->working_dir));

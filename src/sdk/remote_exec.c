@@ -127,15 +127,9 @@ int sdk_ws_exec_attach(boxlet_box *b, boxlet_exec *e, unsigned long long so, uns
 
 static json_t *start_body(const boxlet_cmd *cmd)
 {
-    json_t *args = json_array(), *env = json_object();
+    json_t *args = json_array(), *env = sdk_kv_object((const char *const *)cmd->env, cmd->nenv);
     for (size_t i = 1; args && i < cmd->argc; i++)
         json_array_append_new(args, json_string(cmd->argv[i]));
-    for (size_t i = 0; env && i < cmd->nenv; i++) {
-        const char *eq = strchr(cmd->env[i], '=');
-        char *k = eq ? strndup(cmd->env[i], (size_t)(eq - cmd->env[i])) : NULL;
-        if (k) json_object_set_new(env, k, json_string(eq + 1));
-        free(k);
-    }
     json_t *o = json_pack("{s:s, s:o, s:o}", "command", cmd->argv[0], "args", args, "env", env);
     if (!o) return NULL;
     if (cmd->dir) json_object_set_new(o, "working_dir", json_string(cmd->dir));

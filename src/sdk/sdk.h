@@ -232,6 +232,10 @@ boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem);
 
 /* The public exit result of an agent's exit result. */
 void sdk_exit_from(boxlet_exit *out, const proto_exit *x);
+/* A JSON object of KEY=VALUE strings (entries without '=' skipped; later
+ * ones win, as locally), for the server's requests (remote.c); NULL: out
+ * of memory. */
+json_t *sdk_kv_object(const char *const *kv, size_t n);
 /* Milliseconds of an RFC 3339 UTC time ("2026-11-28T12:00:00.123Z"), as
  * the server writes times; 0 if it does not parse (remote.c). */
 long long sdk_parse_time(const char *s);
