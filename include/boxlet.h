@@ -542,7 +542,11 @@ BOXLET_API int boxlet_conn_pump(boxlet_conn *c);
 /* An execution on c that got output, its end, or an error since it was
  * last returned here, or NULL. Any call on any execution of c may read the
  * socket, so drain this list after each such call, not only after a pump:
- * boxlet_exec_read with timeout 0 on each, until BOXLET_ETIMEOUT. */
+ * boxlet_exec_read with timeout 0 on each, until BOXLET_ETIMEOUT. A call
+ * that waits for the agent (attach, signal, resize, kill, a write waiting
+ * for its window) also routes what arrived with its answer before it
+ * returns: nothing is left read but unrouted, where polling the descriptor
+ * would not show it. */
 BOXLET_API boxlet_exec *boxlet_conn_next_ready(boxlet_conn *c);
 /* The number of executions attached through c. */
 BOXLET_API size_t boxlet_conn_count(const boxlet_conn *c);
