@@ -253,6 +253,7 @@ static int resolve_dest(tarfs_put *p, int root, const char *path, err_t *e)
             o.subdir = NULL;
             close(p->dest);
             p->dest = -1;
+            p->kind = DEST_NEW;
             p->o = o;
             return resolve_dest(p, root, sub, e);
         }
@@ -511,7 +512,7 @@ static void note_entry(tarfs_put *p, const char *rel, const tar_entry *ent)
 {
     p->entries++;
     if (p->entries == 1) {
-        p->single_file = ent->type == TAR_FILE && !strchr(rel, '/');
+        p->single_file = ent->type != TAR_DIR && !strchr(rel, '/');
         snprintf(p->first, sizeof p->first, "%s", strlen(rel) < sizeof p->first ? rel : "");
         if (!p->first[0]) p->single_file = false;
     } else {

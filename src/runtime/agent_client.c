@@ -186,3 +186,15 @@ int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e)
         }
     }
 }
+
+uint8_t *agent_client_take_input(agent_client *c, size_t *n)
+{
+    buf_consume(&c->in, c->pending);
+    c->pending = 0;
+    *n = c->in.len;
+    uint8_t *copy = *n ? malloc(*n) : NULL;
+    if (copy) memcpy(copy, buf_data(&c->in), *n);
+    if (!copy) *n = 0;
+    buf_reset(&c->in);
+    return copy;
+}

@@ -30,6 +30,10 @@ int agent_client_send_raw(agent_client *c, const void *p, size_t n, int timeout_
  * stay valid until the next recv). Returns 1, 0 on timeout (timeout_ms, -1 =
  * forever), -ERR_DISCONNECTED at EOF, -ERR_PROTO on a malformed frame. */
 int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e);
+/* Hands over the bytes received after the last frame agent_client_recv
+ * returned (a connection that stops carrying frames: a files transfer).
+ * Returns a malloc'd copy (free it) of *n bytes, NULL with *n 0 if none. */
+uint8_t *agent_client_take_input(agent_client *c, size_t *n);
 /* The next request id (never 0). */
 uint32_t agent_client_next_req(agent_client *c);
 
