@@ -140,6 +140,12 @@ static void child_main(conn_t *c, const proto_msg *m, const uint8_t *pre, size_t
 
 void files_start(conn_t *c, const proto_msg *m)
 {
+    if (c->chans) { /* the transfer takes the whole connection */
+        conn_send_error(c, m->u.files.req, 0, ERR_CONFLICT,
+                        "%s needs a connection of its own: this one has channels open",
+                        proto_type_name(m->type));
+        return;
+    }
     conn_flush(c);
     if (c->dead) return;
     const uint8_t *pre = buf_data(&c->in) + c->frame_len;
