@@ -89,6 +89,7 @@ static void read_all(const uint8_t *data, size_t size)
     tar_reader_free(&r);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     once();
