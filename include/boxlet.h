@@ -596,6 +596,41 @@ BOXLET_API int boxlet_box_copy_in_fd(boxlet_box *b, int tar_fd, const char *box_
 BOXLET_API int boxlet_box_copy_out_fd(boxlet_box *b, const char *box_path, int tar_fd,
                                       const boxlet_copy_opts *o);
 
+/* A tar stream into or out of a box, pushed or pulled by the caller a piece
+ * at a time (what a server does with a request or response body): opened
+ * with boxlet_box_copy_in_open / boxlet_box_copy_out_open, ended with
+ * boxlet_copy_finish or boxlet_copy_abort, which free it. Blocking; not
+ * thread-safe; use it from the thread that uses its box. */
+typedef struct boxlet_copy boxlet_copy;
+
+/* Starts extracting a tar archive at box_path (the rules of
+ * boxlet_box_copy_in_fd). The destination is checked before this returns:
+ * BOXLET_ENOTFOUND, BOXLET_ECONFLICT, BOXLET_EINVAL (a mount), BOXLET_EPERM
+ * come from here, with nothing written. On success *out is the stream. */
+BOXLET_API int boxlet_box_copy_in_open(boxlet_box *b, const char *box_path,
+                                       const boxlet_copy_opts *o, boxlet_copy **out);
+/* Sends len bytes of the archive (any split). When the box refused the
+ * archive midway (a bad entry, its disk full), that error is returned; then
+ * only boxlet_copy_abort remains. */
+BOXLET_API int boxlet_copy_write(boxlet_copy *c, const void *data, size_t len);
+/* Starts a tar archive of box_path (the rules of boxlet_box_copy_out_fd);
+ * a missing source or one on a mount fails here. */
+BOXLET_API int boxlet_box_copy_out_open(boxlet_box *b, const char *box_path,
+                                        const boxlet_copy_opts *o, boxlet_copy **out);
+/* Reads up to cap bytes of the archive: the count, 0 at its end (the box
+ * vouched for it whole), or minus an error code (e.g. -BOXLET_ENOTFOUND: a
+ * file vanished midway; the bytes before are not a whole archive). */
+BOXLET_API long boxlet_copy_read(boxlet_copy *c, void *buf, size_t cap);
+/* In: ends the archive and waits until it is extracted and in place. Out:
+ * reads what is left and the box's verdict. Returns BOXLET_OK or the error;
+ * frees c (its message is copied to the box's boxlet_box_errmsg). */
+BOXLET_API int boxlet_copy_finish(boxlet_copy *c);
+/* Abandons the stream: an archive going in is discarded whole, nothing of
+ * it stays in the box. Frees c; NULL is a no-op. */
+BOXLET_API void boxlet_copy_abort(boxlet_copy *c);
+/* The message of c's last failed call. */
+BOXLET_API const char *boxlet_copy_errmsg(const boxlet_copy *c);
+
 /* The message of the last failed call on this box or execution. */
 BOXLET_API const char *boxlet_box_errmsg(const boxlet_box *b);
 BOXLET_API const char *boxlet_exec_errmsg(const boxlet_exec *e);

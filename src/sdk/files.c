@@ -104,27 +104,96 @@ int boxlet_box_copy_in(boxlet_box *b, const char *host_path, const char *box_pat
     return result(b, files_put_finish(x, &b->err));
 }
 
+struct boxlet_copy {
+    boxlet_box *box;
+    files_xfer *x;
+    bool in;
+    bool ended; /* out: the stream's end and verdict were read */
+    err_t err;
+};
+
+static int copy_new(boxlet_box *b, files_xfer *x, bool in, boxlet_copy **out)
+{
+    boxlet_copy *c = calloc(1, sizeof *c);
+    if (!c) {
+        files_xfer_free(x);
+        return err_make(&b->err, ERR_NOMEM, "out of memory");
+    }
+    *c = (boxlet_copy){.box = b, .x = x, .in = in};
+    *out = c;
+    return 0;
+}
+
+int boxlet_box_copy_in_open(boxlet_box *b, const char *box_path, const boxlet_copy_opts *o,
+                            boxlet_copy **out)
+{
+    files_xfer *x;
+    *out = NULL;
+    int rc = put_open(b, box_path, "", o, &x);
+    if (rc == 0) rc = copy_new(b, x, true, out);
+    return result(b, rc);
+}
+
+int boxlet_copy_write(boxlet_copy *c, const void *data, size_t len)
+{
+    if (!c->in || !c->x)
+        return sdk_fail(&c->err, NULL, err_make(&c->err, ERR_INVAL, "not a stream into a box"));
+    return sdk_fail(&c->err, NULL, files_put_write(c->x, data, len, &c->err));
+}
+
+long boxlet_copy_read(boxlet_copy *c, void *buf, size_t cap)
+{
+    if (c->in || !c->x)
+        return -sdk_fail(&c->err, NULL, err_make(&c->err, ERR_INVAL, "not a stream out of a box"));
+    if (c->ended) return 0;
+    int n = files_get_read(c->x, buf, cap > INT32_MAX ? INT32_MAX : cap, &c->err);
+    if (n == 0) c->ended = true;
+    return n < 0 ? -(long)sdk_fail(&c->err, NULL, n) : n;
+}
+
+int boxlet_copy_finish(boxlet_copy *c)
+{
+    boxlet_box *b = c->box;
+    int rc = c->in ? files_put_finish(c->x, &c->err) : files_get_finish(c->x, &c->err);
+    if (rc < 0) b->err = c->err;
+    free(c);
+    return result(b, rc);
+}
+
+void boxlet_copy_abort(boxlet_copy *c)
+{
+    if (!c) return;
+    files_xfer_free(c->x); /* the stream ends without its marker */
+    free(c);
+}
+
+const char *boxlet_copy_errmsg(const boxlet_copy *c)
+{
+    return c ? c->err.msg : "no copy";
+}
+
 int boxlet_box_copy_in_fd(boxlet_box *b, int tar_fd, const char *box_path,
                           const boxlet_copy_opts *o)
 {
-    files_xfer *x;
-    int rc = put_open(b, box_path, "", o, &x);
-    if (rc < 0) return result(b, rc);
+    boxlet_copy *c;
+    int rc = boxlet_box_copy_in_open(b, box_path, o, &c);
+    if (rc != BOXLET_OK) return rc;
     uint8_t *buf = malloc(FD_CHUNK);
-    if (!buf) rc = err_make(&b->err, ERR_NOMEM, "out of memory");
-    while (rc == 0) {
+    if (!buf) rc = sdk_fail(&c->err, NULL, err_make(&c->err, ERR_NOMEM, "out of memory"));
+    while (rc == BOXLET_OK) {
         ssize_t n = read(tar_fd, buf, FD_CHUNK);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) rc = err_sys(&b->err, errno, "read the archive");
+        if (n < 0) rc = sdk_fail(&c->err, NULL, err_sys(&c->err, errno, "read the archive"));
         if (n <= 0) break;
-        rc = files_put_write(x, buf, (size_t)n, &b->err);
+        rc = boxlet_copy_write(c, buf, (size_t)n);
     }
     free(buf);
-    if (rc < 0) {
-        files_xfer_free(x);
-        return result(b, rc);
+    if (rc != BOXLET_OK) {
+        b->err = c->err;
+        boxlet_copy_abort(c);
+        return result(b, -rc);
     }
-    return result(b, files_put_finish(x, &b->err));
+    return boxlet_copy_finish(c);
 }
 
 static int get_open(boxlet_box *b, const char *box_path, const boxlet_copy_opts *o, files_xfer **x)
@@ -176,6 +245,18 @@ int boxlet_box_copy_out(boxlet_box *b, const char *box_path, const char *host_pa
     return result(b, tarfs_put_end(p, &b->err));
 }
 
+int boxlet_box_copy_out_open(boxlet_box *b, const char *box_path, const boxlet_copy_opts *o,
+                             boxlet_copy **out)
+{
+    boxlet_copy_opts d;
+    if (!o) boxlet_copy_opts_init(&d), o = &d;
+    files_xfer *x;
+    *out = NULL;
+    int rc = get_open(b, box_path, o, &x);
+    if (rc == 0) rc = copy_new(b, x, false, out);
+    return result(b, rc);
+}
+
 static int write_all(int fd, const uint8_t *p, size_t n, err_t *e)
 {
     while (n) {
@@ -191,21 +272,21 @@ static int write_all(int fd, const uint8_t *p, size_t n, err_t *e)
 int boxlet_box_copy_out_fd(boxlet_box *b, const char *box_path, int tar_fd,
                            const boxlet_copy_opts *o)
 {
-    boxlet_copy_opts d;
-    if (!o) boxlet_copy_opts_init(&d), o = &d;
-    files_xfer *x;
-    int rc = get_open(b, box_path, o, &x);
-    if (rc < 0) return result(b, rc);
+    boxlet_copy *c;
+    int rc = boxlet_box_copy_out_open(b, box_path, o, &c);
+    if (rc != BOXLET_OK) return rc;
     uint8_t *buf = malloc(FD_CHUNK);
-    if (!buf) rc = err_make(&b->err, ERR_NOMEM, "out of memory");
-    int n = 0;
-    while (rc == 0 && (n = files_get_read(x, buf, FD_CHUNK, &b->err)) > 0)
-        rc = write_all(tar_fd, buf, (size_t)n, &b->err);
-    if (n < 0) rc = n;
+    long n = buf ? 0 : -sdk_fail(&c->err, NULL, err_make(&c->err, ERR_NOMEM, "out of memory"));
+    while (buf && (n = boxlet_copy_read(c, buf, FD_CHUNK)) > 0)
+        if (write_all(tar_fd, buf, (size_t)n, &c->err) < 0) {
+            n = -sdk_fail(&c->err, NULL, -c->err.code);
+            break;
+        }
     free(buf);
-    if (rc < 0) {
-        files_xfer_free(x);
-        return result(b, rc);
+    if (n < 0) {
+        b->err = c->err;
+        boxlet_copy_abort(c);
+        return result(b, (int)n);
     }
-    return result(b, files_get_finish(x, &b->err));
+    return boxlet_copy_finish(c);
 }

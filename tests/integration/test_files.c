@@ -323,6 +323,56 @@ static void interrupted_and_truncated(void **state)
     box_env_close(&env);
 }
 
+/* The push/pull API a server uses for request and response bodies. */
+static void stream_api(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    box_env env;
+    box_env_open(&env);
+    boxlet_box *b = box_up(&env, NULL);
+    assert_sh(b, "mkdir -p /w && echo ok", "ok\n");
+    const ent v[] = {{".", NULL, TAR_DIR, NULL},
+                     {"./a", NULL, TAR_FILE, "alpha"},
+                     {"./sub", NULL, TAR_DIR, NULL},
+                     {"./sub/b", NULL, TAR_FILE, "beta"}};
+    buf_t a;
+    archive(&a, v, 4, true);
+    boxlet_copy *c;
+    assert_int_equal(boxlet_box_copy_in_open(b, "/w/s", NULL, &c), BOXLET_OK);
+    for (size_t off = 0; off < a.len; off += 7)
+        assert_int_equal(
+            boxlet_copy_write(c, buf_data(&a) + off, a.len - off < 7 ? a.len - off : 7), BOXLET_OK);
+    assert_int_equal(boxlet_copy_finish(c), BOXLET_OK);
+    assert_sh(b, "cat /w/s/a /w/s/sub/b", "alphabeta");
+
+    /* abandoned midway: nothing of it stays */
+    assert_int_equal(boxlet_box_copy_in_open(b, "/w/t", NULL, &c), BOXLET_OK);
+    assert_int_equal(boxlet_copy_write(c, buf_data(&a), a.len), BOXLET_OK);
+    boxlet_copy_abort(c);
+    wait_no_temp(b);
+    assert_sh(b, "test -e /w/t && echo visible || echo nothing", "nothing\n");
+
+    /* out: the archive, pulled in small reads, reads back whole */
+    assert_int_equal(boxlet_box_copy_out_open(b, "/w/s", NULL, &c), BOXLET_OK);
+    buf_t got;
+    buf_init(&got, 0);
+    char piece[100];
+    long n;
+    while ((n = boxlet_copy_read(c, piece, sizeof piece)) > 0)
+        assert_int_equal(buf_append(&got, piece, (size_t)n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(boxlet_copy_finish(c), BOXLET_OK);
+    assert_true(got.len >= 5 * 512);
+    assert_non_null(memmem(buf_data(&got), got.len, "beta", 4));
+    buf_free(&got);
+    assert_int_equal(boxlet_box_copy_out_open(b, "/w/none", NULL, &c), BOXLET_ENOTFOUND);
+    assert_null(c);
+    buf_free(&a);
+    boxlet_box_free(b);
+    box_env_close(&env);
+}
+
 static void quota(void **state)
 {
     (void)state;
@@ -493,6 +543,7 @@ int main(void)
         cmocka_unit_test(hostile_archives),
         cmocka_unit_test(symlink_swapped_mid_extract),
         cmocka_unit_test(interrupted_and_truncated),
+        cmocka_unit_test(stream_api),
         cmocka_unit_test(quota),
         cmocka_unit_test(two_gib_round_trip),
     };
