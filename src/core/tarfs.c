@@ -401,18 +401,13 @@ static int copy_data(tarfs_put *p, tar_reader *r, int fd, const char *rel, err_t
     (void)p;
 }
 
-static int set_meta(tarfs_put *p, int dir, const char *leaf, int fd, const tar_entry *ent,
-                    const char *rel, err_t *e)
+static int set_meta(tarfs_put *p, int fd, const tar_entry *ent, const char *rel, err_t *e)
 {
     struct timespec ts[2] = {{.tv_sec = ent->mtime}, {.tv_sec = ent->mtime}};
-    if (p->o.keep_owners) {
-        int rc = fd >= 0 ? fchown(fd, ent->uid, ent->gid)
-                         : fchownat(dir, leaf, ent->uid, ent->gid, AT_SYMLINK_NOFOLLOW);
-        if (rc < 0) return sys_fail(e, errno, "set the owner of", rel);
-    }
-    if (fd >= 0 && fchmod(fd, entry_mode(p, ent)) < 0) return sys_fail(e, errno, "chmod", rel);
-    int rc = fd >= 0 ? futimens(fd, ts) : utimensat(dir, leaf, ts, AT_SYMLINK_NOFOLLOW);
-    if (rc < 0 && errno != EOPNOTSUPP) return sys_fail(e, errno, "set the time of", rel);
+    if (p->o.keep_owners && fchown(fd, ent->uid, ent->gid) < 0)
+        return sys_fail(e, errno, "set the owner of", rel);
+    if (fchmod(fd, entry_mode(p, ent)) < 0) return sys_fail(e, errno, "chmod", rel);
+    if (futimens(fd, ts) < 0) return sys_fail(e, errno, "set the time of", rel);
     return 0;
 }
 
@@ -435,7 +430,7 @@ static int put_file(tarfs_put *p, tar_reader *r, int dir, const char *leaf, cons
     int fd = openat(dir, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return sys_fail(e, errno, "create", rel);
     int rc = copy_data(p, r, fd, rel, e);
-    if (rc == 0) rc = set_meta(p, dir, leaf, fd, ent, rel, e);
+    if (rc == 0) rc = set_meta(p, fd, ent, rel, e);
     if (close(fd) < 0 && rc == 0) rc = sys_fail(e, errno, "write", rel);
     return rc;
 }
@@ -496,16 +491,27 @@ static int put_node(tarfs_put *p, int dir, const char *leaf, const tar_entry *en
                      makedev(ent->devmajor, ent->devminor));
     }
     if (rc < 0) return sys_fail(e, errno, "create", rel);
-    if (ent->type != TAR_SYMLINK) {
-        int fd = openat2_(dir, leaf, O_PATH, BENEATH);
-        if (fd < 0) return sys_fail(e, errno, "open", rel);
-        /* fchmod does not take O_PATH descriptors: go through the name, which
-         * the O_PATH open proved is no symlink right now */
-        if (fchmodat(dir, leaf, entry_mode(p, ent), 0) < 0) rc = sys_fail(e, errno, "chmod", rel);
+    /* Owner and mode through a descriptor of what was just made (O_PATH,
+     * never a symlink followed): a name swapped meanwhile is not touched. */
+    int fd = openat2_(dir, leaf, O_PATH | O_NOFOLLOW, BENEATH);
+    if (fd < 0) return sys_fail(e, errno, "open", rel);
+    struct stat st;
+    if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode) != (ent->type == TAR_SYMLINK)) {
         close(fd);
-        if (rc < 0) return rc;
+        return err_make(e, ERR_CONFLICT, "archive entry \"%s\" changed while being made", rel);
     }
-    return set_meta(p, dir, leaf, -1, ent, rel, e);
+    if (p->o.keep_owners && fchownat(fd, "", ent->uid, ent->gid, AT_EMPTY_PATH) < 0)
+        rc = sys_fail(e, errno, "set the owner of", rel);
+    if (rc == 0 && ent->type != TAR_SYMLINK) {
+        char self[64]; /* fchmod does not take O_PATH descriptors; /proc does */
+        snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+        if (chmod(self, entry_mode(p, ent)) < 0) rc = sys_fail(e, errno, "chmod", rel);
+    }
+    close(fd);
+    if (rc < 0) return rc;
+    struct timespec ts[2] = {{.tv_sec = ent->mtime}, {.tv_sec = ent->mtime}};
+    utimensat(dir, leaf, ts, AT_SYMLINK_NOFOLLOW); /* times only: a swap harms nothing */
+    return 0;
 }
 
 static void note_entry(tarfs_put *p, const char *rel, const tar_entry *ent)
