@@ -618,6 +618,94 @@ BOXLET_API int boxlet_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n
 BOXLET_API int boxlet_run(boxlet_box *b, const boxlet_cmd *cmd, size_t max_bytes, boxlet_exit *st,
                           char **out_stdout, size_t *out_len, char **out_stderr, size_t *err_len);
 
+/* ---- files: tar streams into and out of a box (docs/files.md) ----------- */
+
+typedef struct boxlet_copy_opts {
+    int overwrite;       /* replace existing files, merge into existing
+                            directories (1, the default); 0: an existing
+                            destination (a non-empty directory) is
+                            BOXLET_ECONFLICT */
+    int keep_owners;     /* keep the archive's numeric owners (`cp -a`);
+                            otherwise files belong to the box's user (in)
+                            or to the caller (out) */
+    int follow_symlinks; /* the source itself, if a symlink, is followed */
+} boxlet_copy_opts;
+
+/* Sets o to the defaults: overwrite on, owners not kept, no following. */
+BOXLET_API void boxlet_copy_opts_init(boxlet_copy_opts *o);
+
+/* Copies host_path (a file, a directory, or "DIR/." for a directory's
+ * content) into the box at box_path, with `docker cp`'s rules: a file lands
+ * as box_path, or inside it when it is a directory (box_path ending in "/"
+ * must be one); a directory becomes box_path (parents created), or
+ * box_path/NAME when box_path is an existing directory. The bytes travel as
+ * a tar stream through the box's agent and are extracted inside the box as
+ * the box's user (as box root with keep_owners), never through a symlink
+ * out of the destination, into a temporary directory renamed into place:
+ * an interrupted copy leaves nothing. The box is started if it is not
+ * running. o NULL = the defaults. Errors: BOXLET_ENOTFOUND (source, or a
+ * "DIR/" destination that is not a directory), BOXLET_ECONFLICT (a
+ * directory onto a file; an existing destination without overwrite),
+ * BOXLET_EINVAL (a destination on a mount inside the box: /proc, /sys, /dev
+ * or a volume; an archive entry leaving the destination), BOXLET_ELIMIT
+ * (the box's disk quota), BOXLET_EPERM, BOXLET_EIO, BOXLET_EDISCONNECTED,
+ * BOXLET_EUNSUPPORTED (a remote runtime: copy over REST is not yet there). */
+BOXLET_API int boxlet_box_copy_in(boxlet_box *b, const char *host_path, const char *box_path,
+                                  const boxlet_copy_opts *o);
+/* Copies box_path out of the box to host_path, with the same rules the
+ * other way. Device nodes from the box are refused; setuid and setgid bits
+ * are dropped unless keep_owners. Errors as boxlet_box_copy_in. */
+BOXLET_API int boxlet_box_copy_out(boxlet_box *b, const char *box_path, const char *host_path,
+                                   const boxlet_copy_opts *o);
+/* Extracts the tar archive read from tar_fd (until its end; the descriptor
+ * stays open) at box_path: an archive of exactly one file lands as the
+ * file box_path (or in it, when it is a directory); any other archive is
+ * the content of directory box_path. Errors as boxlet_box_copy_in, and
+ * BOXLET_EINVAL for bytes that are not a tar archive. */
+BOXLET_API int boxlet_box_copy_in_fd(boxlet_box *b, int tar_fd, const char *box_path,
+                                     const boxlet_copy_opts *o);
+/* Writes a tar archive of box_path to tar_fd (left open): a file as one
+ * entry named by its basename, a directory as "." and its entries. On an
+ * error midway the archive is incomplete (no end marker). Errors as
+ * boxlet_box_copy_out. */
+BOXLET_API int boxlet_box_copy_out_fd(boxlet_box *b, const char *box_path, int tar_fd,
+                                      const boxlet_copy_opts *o);
+
+/* A tar stream into or out of a box, pushed or pulled by the caller a piece
+ * at a time (what a server does with a request or response body): opened
+ * with boxlet_box_copy_in_open / boxlet_box_copy_out_open, ended with
+ * boxlet_copy_finish or boxlet_copy_abort, which free it. Blocking; not
+ * thread-safe; use it from the thread that uses its box. */
+typedef struct boxlet_copy boxlet_copy;
+
+/* Starts extracting a tar archive at box_path (the rules of
+ * boxlet_box_copy_in_fd). The destination is checked before this returns:
+ * BOXLET_ENOTFOUND, BOXLET_ECONFLICT, BOXLET_EINVAL (a mount), BOXLET_EPERM
+ * come from here, with nothing written. On success *out is the stream. */
+BOXLET_API int boxlet_box_copy_in_open(boxlet_box *b, const char *box_path,
+                                       const boxlet_copy_opts *o, boxlet_copy **out);
+/* Sends len bytes of the archive (any split). When the box refused the
+ * archive midway (a bad entry, its disk full), that error is returned; then
+ * only boxlet_copy_abort remains. */
+BOXLET_API int boxlet_copy_write(boxlet_copy *c, const void *data, size_t len);
+/* Starts a tar archive of box_path (the rules of boxlet_box_copy_out_fd);
+ * a missing source or one on a mount fails here. */
+BOXLET_API int boxlet_box_copy_out_open(boxlet_box *b, const char *box_path,
+                                        const boxlet_copy_opts *o, boxlet_copy **out);
+/* Reads up to cap bytes of the archive: the count, 0 at its end (the box
+ * vouched for it whole), or minus an error code (e.g. -BOXLET_ENOTFOUND: a
+ * file vanished midway; the bytes before are not a whole archive). */
+BOXLET_API long boxlet_copy_read(boxlet_copy *c, void *buf, size_t cap);
+/* In: ends the archive and waits until it is extracted and in place. Out:
+ * reads what is left and the box's verdict. Returns BOXLET_OK or the error;
+ * frees c (its message is copied to the box's boxlet_box_errmsg). */
+BOXLET_API int boxlet_copy_finish(boxlet_copy *c);
+/* Abandons the stream: an archive going in is discarded whole, nothing of
+ * it stays in the box. Frees c; NULL is a no-op. */
+BOXLET_API void boxlet_copy_abort(boxlet_copy *c);
+/* The message of c's last failed call. */
+BOXLET_API const char *boxlet_copy_errmsg(const boxlet_copy *c);
+
 /* The message of the last failed call on this box or execution. */
 BOXLET_API const char *boxlet_box_errmsg(const boxlet_box *b);
 BOXLET_API const char *boxlet_exec_errmsg(const boxlet_exec *e);

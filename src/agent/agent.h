@@ -54,11 +54,13 @@ struct conn {
     watch_t w;
     agent_t *ag;
     buf_t in, out;
-    bool hello;  /* the peer's HELLO arrived */
-    bool dead;   /* closed; freed at the end of the loop turn */
-    bool more;   /* pumping stopped at the backlog limit with output left:
-                    keep EPOLLOUT armed so draining wakes the loop */
-    bool queued; /* on the agent's flush queue */
+    bool hello;       /* the peer's HELLO arrived */
+    bool dead;        /* closed; freed at the end of the loop turn */
+    bool more;        /* pumping stopped at the backlog limit with output left:
+                         keep EPOLLOUT armed so draining wakes the loop */
+    bool queued;      /* on the agent's flush queue */
+    size_t frame_len; /* of the frame being dispatched (what follows it in
+                         `in` is not dispatched once a transfer takes over) */
     /* PORT_CONNECT decoded: once its frame is consumed, the connection is
      * handed to a port relay (port.c) and leaves the loop. */
     bool port_pending;
@@ -185,6 +187,10 @@ bool conn_backlogged(const conn_t *c);
 
 /* dispatch.c — requests from the host */
 void dispatch(conn_t *c, proto_msg *m);
+
+/* files.c — FILES_PUT / FILES_GET: hands the connection to a transfer
+ * process it forks, and closes it in the agent. */
+void files_start(conn_t *c, const proto_msg *m);
 
 /* exec.c — executions */
 exec_t *exec_find(agent_t *ag, const char *id);

@@ -56,6 +56,7 @@ int cmd_logs(const struct cli *g, int argc, char **argv);
 int cmd_top(const struct cli *g, int argc, char **argv);
 int cmd_rename(const struct cli *g, int argc, char **argv);
 int cmd_port_forward(const struct cli *g, int argc, char **argv);
+int cmd_cp(const struct cli *g, int argc, char **argv);
 
 /* Codes of long-only options (short options use their letter). */
 enum {

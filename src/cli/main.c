@@ -31,6 +31,7 @@ static const struct command commands[] = {
     {"logs", cmd_logs, "Print the output of a box's main command (or an execution)"},
     {"kill", cmd_kill, "Send a signal to a box's main command (or an execution)"},
     {"top", cmd_top, "List the processes of a box"},
+    {"cp", cmd_cp, "Copy files between the host and a box (tar archives with -)"},
     {"stats", cmd_stats, "Show live resource use of boxes"},
     {"port-forward", cmd_port_forward, "Relay connections to a port of a running box"},
     {"images", cmd_images, "List the images in the store"},

@@ -238,6 +238,22 @@ static const field port_connect_fields[] = {
     STR(proto_port_connect, host, PROTO_MAX_HOST),
 };
 
+static const field files_put_fields[] = {
+    U32(proto_files, req),
+    STR(proto_files, path, PROTO_MAX_STR),
+    STR(proto_files, user, PROTO_MAX_STR),
+    STR(proto_files, subdir, PROTO_MAX_STR),
+    BOOL(proto_files, overwrite),
+    BOOL(proto_files, keep_owners),
+};
+
+static const field files_get_fields[] = {
+    U32(proto_files, req),
+    STR(proto_files, path, PROTO_MAX_STR),
+    STR(proto_files, user, PROTO_MAX_STR),
+    BOOL(proto_files, follow_symlinks),
+};
+
 static const shape hello_shape = SHAPE(proto_hello, hello_fields);
 static const shape error_shape = SHAPE(proto_error, error_fields);
 static const shape req_shape = SHAPE(proto_req, req_fields);
@@ -257,6 +273,8 @@ static const shape exec_id_shape = SHAPE(proto_exec_req, exec_id_fields);
 static const shape listing_shape = SHAPE(proto_listing, listing_fields);
 static const shape port_connect_shape =
     SHAPE(proto_port_connect, port_connect_fields, .check = check_port);
+static const shape files_put_shape = SHAPE(proto_files, files_put_fields);
+static const shape files_get_shape = SHAPE(proto_files, files_get_fields);
 
 typedef struct msg_desc {
     const char *name;
@@ -288,6 +306,8 @@ static const msg_desc messages[] = {
     [PROTO_PAUSE] = {"PAUSE", &chan_req_shape},
     [PROTO_RESUME] = {"RESUME", &chan_req_shape},
     [PROTO_PORT_CONNECT] = {"PORT_CONNECT", &port_connect_shape},
+    [PROTO_FILES_PUT] = {"FILES_PUT", &files_put_shape},
+    [PROTO_FILES_GET] = {"FILES_GET", &files_get_shape},
 };
 
 static const msg_desc *lookup(int type)

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 2: PAUSE and RESUME; 3: EXEC_START lifetime_ms; 4: PORT_CONNECT */
+/* 2: PAUSE and RESUME; 3: EXEC_START lifetime_ms; 4: PORT_CONNECT, FILES_PUT and FILES_GET */
 #define PROTO_VERSION 4u
 #define PROTO_HEADER_LEN 5u
 #define PROTO_MAX_FRAME (2u * 1024 * 1024) /* type + body */
@@ -64,10 +64,31 @@ enum proto_type {
     PROTO_LISTING = 27,
     PROTO_PAUSE = 28,  /* host→agent: stop sending on a channel (no reply) */
     PROTO_RESUME = 29, /* host→agent: send on it again (no reply) */
-    /* 30, 31: reserved (file transfers) */
+    /* 30, 31: a connection given over to one transfer of a tar stream (see
+     * "Files" in docs/internals/protocol.md): OK or ERROR, then chunks */
+    PROTO_FILES_PUT = 30, /* host→agent: extract the tar that follows at a path */
+    PROTO_FILES_GET = 31, /* host→agent: send a tar of a path */
     PROTO_PORT_CONNECT = 32, /* host→agent: this connection becomes a TCP
                                 stream to a port inside the box */
 };
+
+/* The stream after a FILES_PUT/FILES_GET's OK: chunks of u32 length (LE,
+ * 1..PROTO_MAX_STREAM_CHUNK) + bytes, ended by a u32 0. A stream that stops
+ * without its 0 was interrupted, whatever the bytes looked like. */
+#define PROTO_MAX_STREAM_CHUNK (1024u * 1024)
+
+static inline void proto_chunk_header(uint8_t out[4], uint32_t n)
+{
+    out[0] = (uint8_t)n;
+    out[1] = (uint8_t)(n >> 8);
+    out[2] = (uint8_t)(n >> 16);
+    out[3] = (uint8_t)(n >> 24);
+}
+
+static inline uint32_t proto_chunk_len(const uint8_t in[4])
+{
+    return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
+}
 
 enum proto_stream { PROTO_STDOUT = 1, PROTO_STDERR = 2 };
 
@@ -230,6 +251,18 @@ typedef struct proto_port_connect {
     char *host;    /* "" = 127.0.0.1; a loopback address of the box */
 } proto_port_connect;
 
+/* FILES_PUT and FILES_GET. */
+typedef struct proto_files {
+    uint32_t req;
+    char *path;              /* in the box; cap PROTO_MAX_STR */
+    char *user;              /* as whom: name|uid[:group|gid]; "" = the agent's */
+    char *subdir;            /* PUT: a directory archive onto an existing
+                                directory lands in path/subdir ("" = in path) */
+    uint8_t overwrite;       /* PUT: replace existing files, merge directories */
+    uint8_t keep_owners;     /* PUT: the archive's owners (runs as box root) */
+    uint8_t follow_symlinks; /* GET: follow path itself if it is a symlink */
+} proto_files;
+
 typedef struct proto_msg {
     uint8_t type; /* enum proto_type */
     union {
@@ -251,6 +284,7 @@ typedef struct proto_msg {
         proto_info_msg info;       /* INFO */
         proto_listing listing;     /* LISTING */
         proto_port_connect port;   /* PORT_CONNECT */
+        proto_files files;         /* FILES_PUT, FILES_GET */
     } u;
 } proto_msg;
 

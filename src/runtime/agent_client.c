@@ -259,3 +259,15 @@ int agent_client_port_connect(agent_client *c, const char *host, unsigned port, 
     c->disowned = true;
     return 0;
 }
+
+uint8_t *agent_client_take_input(agent_client *c, size_t *n)
+{
+    buf_consume(&c->in, c->pending);
+    c->pending = 0;
+    *n = c->in.len;
+    uint8_t *copy = *n ? malloc(*n) : NULL;
+    if (copy) memcpy(copy, buf_data(&c->in), *n);
+    if (!copy) *n = 0;
+    buf_reset(&c->in);
+    return copy;
+}

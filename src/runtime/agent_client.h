@@ -46,6 +46,10 @@ int agent_client_buffered(const agent_client *c);
  * within timeout_ms). */
 int agent_client_port_connect(agent_client *c, const char *host, unsigned port, int timeout_ms,
                               int *fd, err_t *e);
+/* Hands over the bytes received after the last frame agent_client_recv
+ * returned (a connection that stops carrying frames: a files transfer).
+ * Returns a malloc'd copy (free it) of *n bytes, NULL with *n 0 if none. */
+uint8_t *agent_client_take_input(agent_client *c, size_t *n);
 /* The next request id (never 0). */
 uint32_t agent_client_next_req(agent_client *c);
 

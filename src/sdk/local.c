@@ -288,6 +288,7 @@ const sdk_transport sdk_local_transport = {
     .box_stats = box_stats,
     .box_rename = box_rename,
     .box_port_connect = box_port_connect,
+    .files_open = sdk_local_files_open,
     .image_import = image_import_local,
     .image_pull = image_pull_local,
     .image_list = image_list_local,

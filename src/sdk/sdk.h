@@ -130,6 +130,11 @@ struct boxlet_exec {
  * boxlet_box_rename does. The tables are at the end of local.c and
  * remote.c; an entry's function in another file is declared in this
  * header (as sdk_agent_exec_start and sdk_ws_exec_start are). */
+struct proto_msg;
+struct files_xfer;
+/* The local transport's files_open (files.c). */
+int sdk_local_files_open(boxlet_box *b, struct proto_msg *m, struct files_xfer **x);
+
 struct sdk_transport {
     const char *api;     /* what lacks an operation, for sdk_unsupported */
     const char *instead; /* ... and what to do instead */
@@ -145,6 +150,8 @@ struct sdk_transport {
     int (*box_stats)(boxlet_box *b, boxlet_stats *out);
     int (*box_rename)(boxlet_box *b, const char *name);             /* may be NULL */
     int (*box_port_connect)(boxlet_box *b, unsigned port, int *fd); /* *fd: a stream to it */
+    /* a file transfer (FILES_PUT/GET in m) opened on the box's agent */
+    int (*files_open)(boxlet_box *b, struct proto_msg *m, struct files_xfer **x);
     /* images; errors in rt->err */
     int (*image_import)(boxlet_runtime *rt, const char *source, const char *name);
     int (*image_pull)(boxlet_runtime *rt, const char *ref,

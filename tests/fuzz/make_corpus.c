@@ -138,6 +138,15 @@ static int sample_msg(int type, proto_msg *m)
         infos[1].exit.status = PROTO_RUNNING;
         m->u.listing = (proto_listing){.req = 7, .count = 2, .infos = infos};
         return 1;
+    case PROTO_FILES_PUT:
+    case PROTO_FILES_GET:
+        m->u.files = (proto_files){.req = 8,
+                                   .path = S("/tmp/dest"),
+                                   .user = S("1000:1000"),
+                                   .subdir = S("src"),
+                                   .overwrite = 1,
+                                   .follow_symlinks = 1};
+        return 1;
     default:
         return 0;
     }

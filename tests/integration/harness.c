@@ -306,6 +306,9 @@ static uint32_t *req_field(proto_msg *m)
         return &m->u.exec_req.req;
     case PROTO_LIST:
         return &m->u.list.req;
+    case PROTO_FILES_PUT:
+    case PROTO_FILES_GET:
+        return &m->u.files.req;
     default:
         return NULL;
     }

@@ -430,6 +430,47 @@ static void test_port_connect(void **state)
     expect_reject(&b, ERR_TOOBIG, "PORT_CONNECT: field \"host\"");
 }
 
+static void test_files(void **state)
+{
+    (void)state;
+    proto_msg in = {.type = PROTO_FILES_PUT}, out;
+    in.u.files = (proto_files){.req = 9,
+                               .path = S("/tmp/x"),
+                               .user = S("1000:1000"),
+                               .subdir = S("src"),
+                               .overwrite = 1,
+                               .keep_owners = 1};
+    size_t n;
+    uint8_t *f = roundtrip(&in, &out, &n);
+    assert_int_equal(out.u.files.req, 9);
+    assert_string_equal(out.u.files.path, "/tmp/x");
+    assert_string_equal(out.u.files.user, "1000:1000");
+    assert_string_equal(out.u.files.subdir, "src");
+    assert_int_equal(out.u.files.overwrite, 1);
+    assert_int_equal(out.u.files.keep_owners, 1);
+    proto_msg_free(&out);
+    free(f);
+    in = (proto_msg){.type = PROTO_FILES_GET};
+    in.u.files = (proto_files){.req = 10, .path = S("/etc"), .user = S(""), .follow_symlinks = 1};
+    f = roundtrip(&in, &out, &n);
+    assert_string_equal(out.u.files.path, "/etc");
+    assert_int_equal(out.u.files.follow_symlinks, 1);
+    proto_msg_free(&out);
+    free(f);
+    /* a bool of 2 is refused */
+    in = (proto_msg){.type = PROTO_FILES_GET};
+    in.u.files = (proto_files){.req = 1, .path = S("/"), .user = S(""), .follow_symlinks = 1};
+    buf_t b;
+    buf_init(&b, 0);
+    err_t e;
+    assert_int_equal(proto_encode(&b, &in, &e), 0);
+    buf_data(&b)[b.len - 1] = 2;
+    proto_msg m;
+    size_t used;
+    assert_int_equal(proto_decode(buf_data(&b), b.len, &used, &m, &e), -ERR_PROTO);
+    buf_free(&b);
+}
+
 static void test_output(void **state)
 {
     (void)state;
@@ -1134,7 +1175,9 @@ static void test_type_names(void **state)
     assert_string_equal(proto_type_name(PROTO_PAUSE), "PAUSE");
     assert_string_equal(proto_type_name(PROTO_RESUME), "RESUME");
     assert_string_equal(proto_type_name(PROTO_PORT_CONNECT), "PORT_CONNECT");
-    assert_string_equal(proto_type_name(30), "UNKNOWN");
+    assert_string_equal(proto_type_name(30), "FILES_PUT");
+    assert_string_equal(proto_type_name(31), "FILES_GET");
+    assert_string_equal(proto_type_name(36), "UNKNOWN");
     assert_string_equal(proto_type_name(-1), "UNKNOWN");
 }
 
@@ -1167,6 +1210,7 @@ int main(void)
         cmocka_unit_test(test_attached),
         cmocka_unit_test(test_chan_reqs),
         cmocka_unit_test(test_output),
+        cmocka_unit_test(test_files),
         cmocka_unit_test(test_output_max_chunk),
         cmocka_unit_test(test_gap),
         cmocka_unit_test(test_exit),
