@@ -149,7 +149,7 @@ class Box:
     def __del__(self):
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
-            self._rt._thread.submit(L.boxlet_box_free, h)
+            self._rt._thread.release(L.boxlet_box_free, h)
 
     async def __aenter__(self) -> "Box":
         return self

@@ -365,7 +365,7 @@ class Execution:
     def __del__(self):
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
-            self._rt._thread.submit(L.boxlet_exec_free, h)
+            self._rt._thread.release(L.boxlet_exec_free, h)
 
     async def __aenter__(self) -> "Execution":
         return self

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
@@ -35,23 +36,33 @@ class _Thread:
 
     def __init__(self, name: str):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._released: deque = deque()
         self.closed = False
 
     async def call(self, fn: Callable, *args) -> Any:
         if self.closed:
             raise error(3, "the runtime is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, fn, args)
 
-    def submit(self, fn: Callable, *args) -> None:
-        """Runs fn later without waiting (releasing handles from __del__)."""
+    def _run(self, fn: Callable, args) -> Any:
+        self.flush()
+        return fn(*args)
+
+    def flush(self) -> None:
+        """Frees the handles garbage collection let go (runtime thread)."""
+        while self._released:
+            free, h = self._released.popleft()
+            free(h)
+
+    def release(self, free: Callable, h) -> None:
+        """Queues a handle to free on the runtime's thread at its next call.
+        Safe from __del__, which may run inside any code, the executor's own
+        locked sections included: a deque append takes no lock."""
         if not self.closed:
-            try:
-                self._pool.submit(fn, *args)
-            except RuntimeError:
-                pass
+            self._released.append((free, h))
 
     def close(self) -> None:
-        self.closed = True
+        self.closed = True  # handles released from now on outlived their runtime: dropped
         self._pool.shutdown(wait=True)
 
 
