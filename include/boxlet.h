@@ -206,6 +206,49 @@ BOXLET_API int boxlet_box_stats(boxlet_box *b, boxlet_stats *out);
  * boxlet_box_free and the array with free(). */
 BOXLET_API int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
 
+/* ---- snapshots and clones (docs/state.md) ---------------------------------
+ * A snapshot freezes a stopped box's writable layer into a read-only layer
+ * that the box, its snapshots and its clones share; the box goes on with a
+ * fresh writable layer on top. It costs the same for an empty box as for a
+ * full one (a rename, no copy). Local runtimes only for now: on a remote
+ * one each of these returns BOXLET_EUNSUPPORTED ("not yet over REST"). */
+
+typedef struct boxlet_snapshot_info {
+    char id[32];          /* a ULID */
+    char name[129];       /* unique within its box */
+    char box_id[32];      /* the box it belongs to */
+    long long created_ms; /* milliseconds since the epoch */
+    unsigned layers;      /* frozen layers it holds (its stack's depth) */
+    long long size_bytes; /* host disk its top layer takes */
+} boxlet_snapshot_info;
+
+/* Snapshots stopped box b as name (NULL: "snap-<id tail>"; else 1-63
+ * letters, digits, '-', '_' or '.'); fills *out when non-NULL.
+ * BOXLET_ECONFLICT while b runs, BOXLET_EEXISTS (name taken in b),
+ * BOXLET_ELIMIT (b holds 32 frozen layers: remove snapshots or clone),
+ * BOXLET_EUNSUPPORTED (a box made by older boxlet without a disk image). */
+BOXLET_API int boxlet_snapshot_create(boxlet_box *b, const char *name, boxlet_snapshot_info *out);
+/* b's snapshots, oldest first: *out is an array of *n (free() it). */
+BOXLET_API int boxlet_snapshot_list(boxlet_box *b, boxlet_snapshot_info **out, size_t *n);
+/* b's snapshot whose name or id is key. BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_snapshot_get(boxlet_box *b, const char *key, boxlet_snapshot_info *out);
+/* Removes b's snapshot key; the disk it alone held is freed. The box and
+ * clones made from it are unaffected. BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_snapshot_remove(boxlet_box *b, const char *key);
+/* Puts stopped box b back to snapshot key: what b wrote since is
+ * discarded. The snapshot stays. BOXLET_ECONFLICT while b runs,
+ * BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_snapshot_restore(boxlet_box *b, const char *key);
+/* A new box (configured) with b's files: those of b's snapshot `snapshot`,
+ * or (NULL) b's current ones, for which b must be stopped. The clone has
+ * its own id, name (NULL: "box-<id tail>"), uid range and writable layer,
+ * and b's options (image, env, limits, volumes); it shares b's frozen
+ * layers, so it takes almost no disk until it writes. On success *out must
+ * be freed with boxlet_box_free. BOXLET_ECONFLICT (b runs, for a clone of
+ * its current state), BOXLET_ENOTFOUND (snapshot), BOXLET_EEXISTS (name). */
+BOXLET_API int boxlet_box_clone(boxlet_box *b, const char *snapshot, const char *name,
+                                boxlet_box **out);
+
 /* ---- images -------------------------------------------------------------- */
 
 /* Imports an image named `name` ([a-z0-9][a-z0-9._-]*, at most 128) from

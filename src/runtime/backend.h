@@ -36,6 +36,12 @@ typedef struct box_spec {
      * when stored by older boxlet; newer ones keep their image's owners.
      * Either way they are mapped onto the box's range when it starts. */
     uint32_t legacy_uid_base;
+    /* Frozen layers between the box's writable layer and its image
+     * (docs/state.md), top first: their disk images and the host uid of
+     * the root of the box each was frozen from (their files' owners). */
+    const char *const *layer_images;
+    const uint32_t *layer_bases;
+    size_t nlayers;
     /* Host loopback ports the box may reach (src/agent/relay.c). */
     const unsigned *host_ports;
     size_t nhost_ports;

@@ -35,4 +35,15 @@ int disk_image_create(const char *path, uint64_t bytes, const char *templates, e
  * mount lives only there and in namespaces copied from it. */
 int disk_mount(const char *image, const char *target, uid_t owner, err_t *e);
 
+/* A frozen layer (docs/state.md): the image of a writable layer that no
+ * box writes any more, attached read-only and mounted read-only; returns a
+ * detached mount (close-on-exec fd) of its `upper` directory, for an
+ * overlay's lower layer. The file system and loop device go away with the
+ * last user of that mount. */
+int disk_mount_frozen(const char *image, err_t *e);
+/* Waits (up to timeout_ms) until no loop device holds the image: after a
+ * box stops, its file system is released by the kernel shortly after its
+ * last process. -ERR_CONFLICT if it still is. */
+int disk_wait_released(const char *image, int timeout_ms, err_t *e);
+
 #endif

@@ -59,8 +59,8 @@ static void find_agent(rt_t *rt)
  * older boxlet (0711) is tightened here. */
 static int make_layout(const char *home, err_t *e)
 {
-    static const char *const subs[] = {"", "/boxes", "/images", "/locks"};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const subs[] = {"", "/boxes", "/images", "/locks", "/layers", "/volumes"};
+    for (size_t i = 0; i < sizeof subs / sizeof *subs; i++) {
         char p[RT_HOME_MAX + 16];
         snprintf(p, sizeof p, "%s%s", home, subs[i]);
         if (mkdir(p, 0700) < 0 && errno != EEXIST) return err_sys(e, errno, "create \"%s\"", p);
@@ -114,7 +114,7 @@ void rt_close(rt_t *rt)
 
 /* ---- locks, specs ---------------------------------------------------------- */
 
-static int lock_box(rt_t *rt, const char *id, err_t *e)
+int rt_lock_box(rt_t *rt, const char *id, err_t *e)
 {
     char p[RT_HOME_MAX + 64];
     snprintf(p, sizeof p, "%s/locks/%s", rt->home, id);
@@ -129,9 +129,19 @@ static int lock_box(rt_t *rt, const char *id, err_t *e)
     return fd;
 }
 
+static int lock_box(rt_t *rt, const char *id, err_t *e)
+{
+    return rt_lock_box(rt, id, e);
+}
+
 static void unlock_box(int fd)
 {
     if (fd >= 0) close(fd); /* closing releases the flock */
+}
+
+uint32_t rt_uid_base(const box_rec *r)
+{
+    return r->uid_slot < 0 ? LEGACY_UID_BASE : BOX_UID_FIRST + (uint32_t)r->uid_slot * UID_COUNT;
 }
 
 int rt_try_lock_box(rt_t *rt, const char *id, err_t *e)
@@ -158,7 +168,29 @@ typedef struct spec_buf {
     char templates[RT_HOME_MAX + 64];
     image_info img;
     box_config cfg;
+    char layer_path[BOX_LAYERS_MAX][RT_HOME_MAX + 64];
+    const char *layer_ptr[BOX_LAYERS_MAX];
+    uint32_t layer_base[BOX_LAYERS_MAX];
 } spec_buf;
+
+/* The frozen layers under r's writable layer (docs/state.md). */
+static int spec_layers(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
+{
+    char user[BOX_ID_LEN + 8];
+    layer_ref v[BOX_LAYERS_MAX];
+    size_t n;
+    snprintf(user, sizeof user, "box:%s", r->id);
+    int rc = store_layers_of(rt->store, user, v, BOX_LAYERS_MAX, &n, e);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rt_layer_path(rt, v[i].id, b->layer_path[i], sizeof b->layer_path[i]);
+        b->layer_ptr[i] = b->layer_path[i];
+        b->layer_base[i] = v[i].uid_base;
+    }
+    b->s.layer_images = b->layer_ptr;
+    b->s.layer_bases = b->layer_base;
+    b->s.nlayers = rc == 0 ? n : 0;
+    return rc;
+}
 
 /* The image files pinned in a box's config, checked for presence so that
  * a missing one is named rather than failing the overlay mount. */
@@ -199,8 +231,7 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
         return rc;
     }
     snprintf(b->dir, sizeof b->dir, "%s/boxes/%s", rt->home, r->id);
-    uint32_t base =
-        r->uid_slot < 0 ? LEGACY_UID_BASE : BOX_UID_FIRST + (uint32_t)r->uid_slot * UID_COUNT;
+    uint32_t base = rt_uid_base(r);
     snprintf(b->templates, sizeof b->templates, "%s/disk-templates", rt->home);
     b->s = (box_spec){.id = r->id,
                       .hostname = r->name,
@@ -220,7 +251,8 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
                       .uid_base = base,
                       .uid_count = rt->uid_count,
                       .legacy_uid_base = LEGACY_UID_BASE};
-    return 0;
+    if ((rc = spec_layers(rt, r, b, e)) < 0) box_config_free(&b->cfg);
+    return rc;
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -233,6 +265,11 @@ static bool hostname_ok(const char *n)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", n[i]))
             return false;
     return true;
+}
+
+bool rt_name_ok(const char *n)
+{
+    return hostname_ok(n);
 }
 
 /* The image's config supplies defaults: its env comes first (the box's
@@ -305,6 +342,7 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
     for (char *p = idname; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
     r.name = (char *)(name && *name ? name : idname);
+    (void)idname;
     rc = store_insert(rt->store, &r, e);
     imgstore_unlock(lock);
     free(cfg);
@@ -369,6 +407,7 @@ static void reconcile(rt_t *rt)
 {
     box_rec *v;
     size_t n;
+    rt_state_reconcile(rt);
     if (store_list(rt->store, &v, &n, NULL) < 0) return;
     for (size_t i = 0; i < n; i++)
         reconcile_one(rt, &v[i]);
@@ -386,6 +425,7 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
     if (rc < 0 || r->state == BOX_RUNNING) return rc;
+    if ((rc = rt_finish_intent(rt, r->id, e)) < 0) return rc; /* a restore's last step */
     spec_buf b;
     if ((rc = make_spec(rt, r, &b, e)) < 0) {
         err_wrap(e, "start box \"%s\"", r->name);
@@ -470,6 +510,7 @@ int rt_remove(rt_t *rt, box_rec *r, bool force, err_t *e)
     if (fd < 0) return fd;
     int rc = remove_locked(rt, r, force, e);
     unlock_box(fd);
+    if (rc == 0) rt_layers_collect(rt); /* the layers only it held */
     if (rc == 0) {
         char p[RT_HOME_MAX + 64];
         snprintf(p, sizeof p, "%s/locks/%s", rt->home, r->id);

@@ -97,5 +97,51 @@ int rt_try_lock_box(rt_t *rt, const char *id, err_t *e);
 void rt_unlock_box(int fd);
 /* Connects to r's agent, starting the box first if it is not running. */
 int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e);
+/* Takes box id's lifecycle lock, waiting for it: the lock's fd (release
+ * with rt_unlock_box) or an error. */
+int rt_lock_box(rt_t *rt, const char *id, err_t *e);
+/* The host uid of box r's root (the start of its uid range). */
+uint32_t rt_uid_base(const box_rec *r);
+/* Whether n is a valid box (host) name, also used for snapshots and volumes. */
+bool rt_name_ok(const char *n);
+
+/* ---- state.c: snapshots, clones, layers (docs/state.md) ------------------- */
+
+/* A snapshot with what it costs: its stack's depth and the host bytes its
+ * own top layer takes (0 when it froze nothing new). */
+typedef struct snap_info {
+    snap_rec rec;
+    size_t nlayers;
+    uint64_t bytes;
+} snap_info;
+
+/* The image file of layer id. */
+void rt_layer_path(rt_t *rt, const char *id, char *out, size_t n);
+/* Snapshot of stopped box r named name (NULL: "snap-<id tail>"): its
+ * writable layer is frozen into a shared layer and it gets a fresh one.
+ * -ERR_CONFLICT while r runs, -ERR_EXISTS (name), -ERR_LIMIT (stack full),
+ * -ERR_UNSUPPORTED for a box without a disk image. */
+int rt_snapshot_create(rt_t *rt, box_rec *r, const char *name, snap_info *out, err_t *e);
+/* r's snapshots, oldest first (*out malloc'd). */
+int rt_snapshot_list(rt_t *rt, const box_rec *r, snap_info **out, size_t *n, err_t *e);
+/* r's snapshot with name or id key. -ERR_NOTFOUND. */
+int rt_snapshot_get(rt_t *rt, const box_rec *r, const char *key, snap_info *out, err_t *e);
+/* Removes r's snapshot key; its layers go when nothing else holds them. */
+int rt_snapshot_remove(rt_t *rt, box_rec *r, const char *key, err_t *e);
+/* Puts stopped box r back to snapshot key: its stack becomes the
+ * snapshot's and its writable layer is discarded. -ERR_CONFLICT if running. */
+int rt_snapshot_restore(rt_t *rt, box_rec *r, const char *key, err_t *e);
+/* A new box (configured, its own id, name, uid range and writable layer)
+ * on src's state: its snapshot `snap`, or (NULL) its current state, for
+ * which src must be stopped (its writable layer is frozen first). *out is
+ * the clone's record (box_rec_free). */
+int rt_clone(rt_t *rt, box_rec *src, const char *snap, const char *name, box_rec *out, err_t *e);
+/* Runs the step a restore of box id left (discarding its writable
+ * layer), if any. The box's lock is held. */
+int rt_finish_intent(rt_t *rt, const char *id, err_t *e);
+/* Deletes every layer nothing holds (files, then record). Best effort. */
+void rt_layers_collect(rt_t *rt);
+/* At open: undoes half-made layers, finishes restores, collects. */
+void rt_state_reconcile(rt_t *rt);
 
 #endif

@@ -388,7 +388,7 @@ static void reopen_persists(void **state)
 
     char text[64];
     pragma_text(f->home, "PRAGMA user_version", text, sizeof text);
-    assert_string_equal(text, "2");
+    assert_string_equal(text, "3");
     pragma_text(f->home, "PRAGMA journal_mode", text, sizeof text);
     assert_string_equal(text, "wal");
 }
