@@ -110,6 +110,21 @@ typedef enum boxlet_box_state {
     BOXLET_BOX_FAILED = 4,
 } boxlet_box_state;
 
+/* A volume of a new box (docs/state.md): a host directory or file bound in
+ * (host_path), or a managed volume (volume, see boxlet_volume_create),
+ * mounted at guest_path (absolute; not /, /proc, /sys, /dev, /run/boxlet;
+ * symlinks on the way resolve inside the box, never to the host). A
+ * managed volume's files belong to the box's users in every box that
+ * mounts it. A host path keeps its host owners: the box writes there only
+ * where those let the box's own uids write (boxlet never maps a host user
+ * into a box). */
+typedef struct boxlet_volume_mount {
+    const char *host_path;  /* an existing host directory or file, or NULL */
+    const char *volume;     /* a managed volume's name, or NULL (one of the two) */
+    const char *guest_path; /* where it appears in the box */
+    int read_only;          /* non-zero: writes fail with EROFS in the box */
+} boxlet_volume_mount;
+
 /* Options of a new box. Initialize with boxlet_box_opts_init; every pointer
  * is borrowed for the duration of the call only. */
 typedef struct boxlet_box_opts {
@@ -141,6 +156,12 @@ typedef struct boxlet_box_opts {
      * tmpfs mounts) in GiB; 0 = the default (10). Past it, writes fail with
      * ENOSPC inside the box. Host space is taken only as the box writes. */
     unsigned int disk_size_gb;
+    /* Volumes, at most 16, mounted at every start in this order. Host
+     * paths must exist when the box is created and when it starts; a
+     * managed volume in use by a box cannot be removed unless forced.
+     * Local runtimes only for now: a remote one answers BOXLET_EINVAL. */
+    const boxlet_volume_mount *volumes;
+    size_t nvolumes;
 } boxlet_box_opts;
 
 /* Sets o to the defaults (image "host", the default limits of
@@ -248,6 +269,34 @@ BOXLET_API int boxlet_snapshot_restore(boxlet_box *b, const char *key);
  * its current state), BOXLET_ENOTFOUND (snapshot), BOXLET_EEXISTS (name). */
 BOXLET_API int boxlet_box_clone(boxlet_box *b, const char *snapshot, const char *name,
                                 boxlet_box **out);
+
+/* ---- managed volumes (docs/state.md) --------------------------------------
+ * Named, persistent file systems with a size quota that outlive boxes and
+ * that several boxes may mount at once (boxlet_box_opts.volumes). Local
+ * runtimes only for now: a remote one returns BOXLET_EUNSUPPORTED. */
+
+typedef struct boxlet_volume_info {
+    char name[129];
+    unsigned long long size_bytes; /* the quota: writes past it fail with ENOSPC */
+    unsigned long long used_bytes; /* host disk it takes now */
+    long long created_ms;
+    unsigned boxes; /* boxes that mount it */
+} boxlet_volume_info;
+
+/* Creates volume name (1-63 letters, digits, '-', '_' or '.') with a quota
+ * of size_bytes (0: 10 GiB; 64 MiB to 16 TiB); fills *out when non-NULL.
+ * BOXLET_EINVAL, BOXLET_EEXISTS. */
+BOXLET_API int boxlet_volume_create(boxlet_runtime *rt, const char *name,
+                                    unsigned long long size_bytes, boxlet_volume_info *out);
+/* Every volume, oldest first: *out is an array of *n (free() it). */
+BOXLET_API int boxlet_volume_list(boxlet_runtime *rt, boxlet_volume_info **out, size_t *n);
+/* Volume name. BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_volume_get(boxlet_runtime *rt, const char *name, boxlet_volume_info *out);
+/* Removes volume name and its files. BOXLET_ECONFLICT while boxes use it,
+ * unless force (they then fail to start until a volume of that name is
+ * made again; running ones keep their mount until they stop).
+ * BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_volume_remove(boxlet_runtime *rt, const char *name, int force);
 
 /* ---- images -------------------------------------------------------------- */
 

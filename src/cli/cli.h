@@ -55,6 +55,9 @@ int cmd_stats(const struct cli *g, int argc, char **argv);
 int cmd_logs(const struct cli *g, int argc, char **argv);
 int cmd_top(const struct cli *g, int argc, char **argv);
 int cmd_rename(const struct cli *g, int argc, char **argv);
+int cmd_snapshot(const struct cli *g, int argc, char **argv);
+int cmd_clone(const struct cli *g, int argc, char **argv);
+int cmd_volume(const struct cli *g, int argc, char **argv);
 
 /* Codes of long-only options (short options use their letter). */
 enum {
@@ -144,7 +147,9 @@ void cli_strv_free(struct cli_strv *s);
 struct cli_box_args {
     boxlet_box_opts o;
     struct cli_strv env, labels;
-    unsigned host_ports[32]; /* --host-port, repeatable */
+    unsigned host_ports[32];         /* --host-port, repeatable */
+    boxlet_volume_mount volumes[16]; /* -v, repeatable */
+    char *volume_args[16];           /* their copies, split in place */
 };
 #define CLI_ENV_LONGOPTS                                                                           \
     {"env", required_argument, NULL, 'e'}, {"env-file", required_argument, NULL, OPT_ENV_FILE},    \
@@ -159,12 +164,13 @@ struct cli_box_args {
         {"disk", required_argument, NULL, OPT_DISK},                                               \
         {"label", required_argument, NULL, OPT_LABEL},                                             \
         {"host-port", required_argument, NULL, OPT_HOST_PORT},                                     \
+        {"volume", required_argument, NULL, 'v'},                                                  \
     {                                                                                              \
         "rm", no_argument, NULL, OPT_RM                                                            \
     }
 void cli_box_args_init(struct cli_box_args *a);
 void cli_box_args_free(struct cli_box_args *a);
-/* Takes option opt (-e --env-file -w -u and CLI_BOX_LONGOPTS): 1 taken, 0 not a box
+/* Takes option opt (-e --env-file -w -u -v and CLI_BOX_LONGOPTS): 1 taken, 0 not a box
  * option, -1 invalid (printed). */
 int cli_box_opt(struct cli_box_args *a, int opt, const char *arg);
 /* Creates the box from image. 0, or CLI_EXIT_FAIL after printing why. */

@@ -15,6 +15,14 @@
 
 #define BOX_MAX_HOST_PORTS 32 /* as many as the relay takes */
 
+/* A volume bound into a box (docs/state.md). */
+typedef struct box_mount {
+    const char *source;     /* a host directory or file */
+    const char *guest_path; /* absolute, resolved inside the box's root */
+    bool read_only;
+    bool idmap; /* a managed volume: owners 0..65535 shown as the box's */
+} box_mount;
+
 typedef struct box_spec {
     const char *id;
     const char *hostname;       /* the box's name, as its hostname */
@@ -42,6 +50,9 @@ typedef struct box_spec {
     const char *const *layer_images;
     const uint32_t *layer_bases;
     size_t nlayers;
+    /* Volumes, bound in after the root is built. */
+    const box_mount *mounts;
+    size_t nmounts;
     /* Host loopback ports the box may reach (src/agent/relay.c). */
     const unsigned *host_ports;
     size_t nhost_ports;

@@ -315,3 +315,22 @@ int disk_wait_released(const char *image, int timeout_ms, err_t *e)
     }
     return 0;
 }
+
+int disk_mount_volume(const char *image, const char *target, err_t *e)
+{
+    char dev[64];
+    int loop = loop_attach(image, false, dev, sizeof dev, e);
+    if (loop < 0) return loop;
+    int m = mount_ext4(dev, false, e);
+    close(loop);
+    if (m < 0) return m;
+    int rc = 0;
+    /* its files keep the owners box processes gave them, shifted back to
+     * 0..65535 by each box's idmapped mount: the volume's root is root's */
+    if (fchownat(m, "", 0, 0, AT_EMPTY_PATH) < 0 || fchmodat(m, ".", 0755, 0) < 0)
+        rc = err_sys(e, errno, "chown the root of volume image \"%s\"", image);
+    if (rc == 0 && syscall(SYS_move_mount, m, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        rc = err_sys(e, errno, "mount volume image \"%s\" on \"%s\"", image, target);
+    close(m);
+    return rc;
+}

@@ -41,6 +41,11 @@ int disk_mount(const char *image, const char *target, uid_t owner, err_t *e);
  * overlay's lower layer. The file system and loop device go away with the
  * last user of that mount. */
 int disk_mount_frozen(const char *image, err_t *e);
+/* A managed volume's image (docs/state.md), mounted read-write on target
+ * in the caller's mount namespace (the host's: boxes share the one mount),
+ * nosuid, nodev, its root owned by 0 and mode 0755. The caller makes sure
+ * it is not mounted already (two mounts would corrupt it). */
+int disk_mount_volume(const char *image, const char *target, err_t *e);
 /* Waits (up to timeout_ms) until no loop device holds the image: after a
  * box stops, its file system is released by the kernel shortly after its
  * last process. -ERR_CONFLICT if it still is. */

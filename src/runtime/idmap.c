@@ -322,3 +322,26 @@ int box_lowers_make(const box_spec *s, box_lowers *lw, err_t *e)
     if (rc < 0) box_lowers_close(lw);
     return rc;
 }
+
+int box_mount_tree(const box_spec *s, const box_mount *m, err_t *e)
+{
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (fd < 0) return err_sys(e, errno, "volume \"%s\": clone its mount", m->source);
+    int ns = -1;
+    struct mount_attr a = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                       (m->read_only ? MOUNT_ATTR_RDONLY : 0)};
+    if (m->idmap && s->uid_count) {
+        if ((ns = idmap_userns(0, s->uid_base, s->uid_count, e)) < 0) {
+            close(fd);
+            return ns;
+        }
+        a.attr_set |= MOUNT_ATTR_IDMAP;
+        a.userns_fd = (uint64_t)ns;
+    }
+    int rc = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &a, sizeof a) < 0
+                 ? err_sys(e, errno, "volume \"%s\": set its mount's attributes", m->source)
+                 : 0;
+    if (ns >= 0) close(ns);
+    if (rc < 0) close(fd);
+    return rc < 0 ? rc : fd;
+}

@@ -171,7 +171,39 @@ typedef struct spec_buf {
     char layer_path[BOX_LAYERS_MAX][RT_HOME_MAX + 64];
     const char *layer_ptr[BOX_LAYERS_MAX];
     uint32_t layer_base[BOX_LAYERS_MAX];
+    char vol_src[BOX_VOLUMES_MAX][RT_HOME_MAX + 200];
+    box_mount mounts[BOX_VOLUMES_MAX];
 } spec_buf;
+
+/* A host path volume's source must be there, a directory or a file. */
+static int check_host_path(const char *path, err_t *e)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) return err_sys(e, errno, "volume host path \"%s\"", path);
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+        return err_make(e, ERR_INVAL, "volume host path \"%s\": not a directory or a file", path);
+    return 0;
+}
+
+/* The box's volumes: host paths as they are, managed volumes where they
+ * are mounted (mounting them if need be). */
+static int spec_mounts(rt_t *rt, spec_buf *b, err_t *e)
+{
+    for (size_t i = 0; i < b->cfg.nvolumes && i < BOX_VOLUMES_MAX; i++) {
+        const box_volume *v = &b->cfg.volumes[i];
+        box_mount *m = &b->mounts[i];
+        int rc = v->volume ? rt_volume_source(rt, v->volume, b->vol_src[i], sizeof b->vol_src[i], e)
+                           : check_host_path(v->host_path, e);
+        if (rc < 0) return rc;
+        *m = (box_mount){.source = v->volume ? b->vol_src[i] : v->host_path,
+                         .guest_path = v->guest_path,
+                         .read_only = v->read_only,
+                         .idmap = v->volume != NULL};
+    }
+    b->s.mounts = b->mounts;
+    b->s.nmounts = b->cfg.nvolumes;
+    return 0;
+}
 
 /* The frozen layers under r's writable layer (docs/state.md). */
 static int spec_layers(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
@@ -251,7 +283,8 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
                       .uid_base = base,
                       .uid_count = rt->uid_count,
                       .legacy_uid_base = LEGACY_UID_BASE};
-    if ((rc = spec_layers(rt, r, b, e)) < 0) box_config_free(&b->cfg);
+    if ((rc = spec_layers(rt, r, b, e)) == 0) rc = spec_mounts(rt, b, e);
+    if (rc < 0) box_config_free(&b->cfg);
     return rc;
 }
 
@@ -302,6 +335,30 @@ static int config_with_defaults(const box_config *c, const image_info *img, char
     return rc;
 }
 
+/* Each volume's source exists: a host path, or a managed volume. */
+static int check_volumes(rt_t *rt, const box_config *c, err_t *e)
+{
+    for (size_t i = 0; i < c->nvolumes; i++) {
+        vol_rec vr;
+        const box_volume *v = &c->volumes[i];
+        int rc =
+            v->volume ? rt_volume_get(rt, v->volume, &vr, e) : check_host_path(v->host_path, e);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* Records which managed volumes box id uses (removing them is refused
+ * while it does); the box is deleted again if one went meanwhile. */
+static int record_volumes(rt_t *rt, const char *id, const box_config *c, err_t *e)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->nvolumes; i++)
+        if (c->volumes[i].volume) rc = store_vol_use(rt->store, id, c->volumes[i].volume, e);
+    if (rc < 0) store_delete(rt->store, id, NULL);
+    return rc;
+}
+
 int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c, box_rec *out,
               err_t *e)
 {
@@ -310,6 +367,7 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
     if (rc < 0) return rc;
     if (geteuid() != 0)
         return err_make(e, ERR_PERM, "boxes need root for now (rootless mode is not supported)");
+    if ((rc = check_volumes(rt, c, e)) < 0) return rc;
     char id[ULID_LEN + 1];
     if (ulid_new(id) < 0) return err_sys(e, errno, "make a box id");
     if (name && *name && !hostname_ok(name))
@@ -346,6 +404,7 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
     rc = store_insert(rt->store, &r, e);
     imgstore_unlock(lock);
     free(cfg);
+    if (rc == 0) rc = record_volumes(rt, id, c, e);
     if (rc == 0) rc = store_get(rt->store, id, out, e);
     if (rc == 0 && out->uid_slot >= (int64_t)UID_SLOTS) {
         rc = err_make(e, ERR_LIMIT,
@@ -408,6 +467,7 @@ static void reconcile(rt_t *rt)
     box_rec *v;
     size_t n;
     rt_state_reconcile(rt);
+    rt_volume_reconcile(rt);
     if (store_list(rt->store, &v, &n, NULL) < 0) return;
     for (size_t i = 0; i < n; i++)
         reconcile_one(rt, &v[i]);

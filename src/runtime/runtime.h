@@ -15,6 +15,18 @@
 
 #define RT_HOME_MAX 512
 
+/* A volume of a box: a host path bound in, or a managed volume
+ * (docs/state.md), at guest_path inside the box. */
+typedef struct box_volume {
+    char *host_path;  /* an existing host directory or file, or NULL */
+    char *volume;     /* a managed volume's name, or NULL */
+    char *guest_path; /* absolute, resolved inside the box's root */
+    bool read_only;
+} box_volume;
+
+#define BOX_VOLUMES_MAX 16
+#define BOX_GUEST_PATH_MAX 1024
+
 /* A box's options, stored as JSON in its record. */
 typedef struct box_config {
     char **env; /* KEY=VALUE */
@@ -40,6 +52,8 @@ typedef struct box_config {
      * records older than this field: the image is then resolved by name. */
     char *rootfs;
     bool host_binds;
+    box_volume *volumes; /* mounted at every start, in this order */
+    size_t nvolumes;
 } box_config;
 
 /* Limits of a box whose options leave them 0 (docs/boxes.md). */
@@ -143,5 +157,23 @@ int rt_finish_intent(rt_t *rt, const char *id, err_t *e);
 void rt_layers_collect(rt_t *rt);
 /* At open: undoes half-made layers, finishes restores, collects. */
 void rt_state_reconcile(rt_t *rt);
+
+/* ---- volume.c: managed volumes (docs/state.md) ---------------------------- */
+
+/* Creates volume name with a quota of bytes (0: 10 GiB) and fills *out
+ * (may be NULL). -ERR_INVAL (name, size), -ERR_EXISTS. */
+int rt_volume_create(rt_t *rt, const char *name, uint64_t bytes, vol_rec *out, err_t *e);
+/* Volume name's record. -ERR_NOTFOUND. */
+int rt_volume_get(rt_t *rt, const char *name, vol_rec *out, err_t *e);
+/* Host bytes the volume's image takes. */
+uint64_t rt_volume_bytes(rt_t *rt, const char *name);
+/* Removes volume name and its files; -ERR_CONFLICT while a box uses it
+ * unless force (those boxes then fail to start until it is made again). */
+int rt_volume_remove(rt_t *rt, const char *name, bool force, err_t *e);
+/* The host directory where volume name is mounted (mounting it if it is
+ * not, after a reboot say), for binding into a box. */
+int rt_volume_source(rt_t *rt, const char *name, char *out, size_t n, err_t *e);
+/* At open: removes half-made or half-removed volumes. */
+void rt_volume_reconcile(rt_t *rt);
 
 #endif

@@ -94,6 +94,20 @@ int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
                     .auto_remove = o->auto_remove != 0,
                     .host_ports = (unsigned *)o->host_ports,
                     .nhost_ports = o->nhost_ports};
+    box_volume vols[BOX_VOLUMES_MAX];
+    if (o->nvolumes > BOX_VOLUMES_MAX) {
+        free(b);
+        return sdk_fail(&rt->err, NULL,
+                        err_make(&rt->err, ERR_INVAL, "volumes: %zu given, at most %d", o->nvolumes,
+                                 BOX_VOLUMES_MAX));
+    }
+    for (size_t i = 0; i < o->nvolumes; i++)
+        vols[i] = (box_volume){.host_path = (char *)o->volumes[i].host_path,
+                               .volume = (char *)o->volumes[i].volume,
+                               .guest_path = (char *)o->volumes[i].guest_path,
+                               .read_only = o->volumes[i].read_only != 0};
+    c.volumes = o->nvolumes ? vols : NULL;
+    c.nvolumes = o->nvolumes;
     rc = rt_create(rt->rt, o->name, o->image, &c, &b->rec, &rt->err);
     if (rc < 0) {
         free(b);

@@ -84,6 +84,11 @@ static json_t *kv_object(const char *const *kv, size_t n)
 
 int sdk_remote_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
 {
+    if (o->nvolumes)
+        return sdk_fail(&rt->err, NULL,
+                        err_make(&rt->err, ERR_INVAL,
+                                 "volumes: not yet over REST (boxlet serve); create the box "
+                                 "with a local runtime"));
     if (o->nhost_ports) /* refusing beats creating a box that lacks what was asked */
         return sdk_fail(&rt->err, NULL,
                         err_make(&rt->err, ERR_INVAL,

@@ -117,3 +117,72 @@ int boxlet_box_clone(boxlet_box *b, const char *snapshot, const char *name, boxl
     *out = c;
     return BOXLET_OK;
 }
+
+/* ---- volumes ---------------------------------------------------------------- */
+
+static int local_rt(boxlet_runtime *rt, const char *what)
+{
+    if (rt->rt) return 0;
+    int rc = rt->remote ? not_remote(&rt->err, what)
+                        : err_make(&rt->err, ERR_INVAL, "the runtime failed to open");
+    return sdk_fail(&rt->err, NULL, rc);
+}
+
+static void vol_from(boxlet_runtime *rt, boxlet_volume_info *out, const vol_rec *v)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", v->name);
+    out->size_bytes = v->size_bytes;
+    out->used_bytes = rt_volume_bytes(rt->rt, v->name);
+    out->created_ms = v->created_ms;
+    out->boxes = (unsigned)v->users;
+}
+
+int boxlet_volume_create(boxlet_runtime *rt, const char *name, unsigned long long size_bytes,
+                         boxlet_volume_info *out)
+{
+    int rc = local_rt(rt, "volume create");
+    if (rc) return rc;
+    vol_rec v;
+    rc = rt_volume_create(rt->rt, name, size_bytes, &v, &rt->err);
+    if (rc == 0 && out) vol_from(rt, out, &v);
+    return sdk_fail(&rt->err, NULL, rc);
+}
+
+int boxlet_volume_list(boxlet_runtime *rt, boxlet_volume_info **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int rc = local_rt(rt, "volume list");
+    if (rc) return rc;
+    vol_rec *v;
+    size_t k, m = 0;
+    if ((rc = store_vols(rt->rt->store, &v, &k, &rt->err)) < 0) return sdk_fail(&rt->err, NULL, rc);
+    boxlet_volume_info *w = calloc(k ? k : 1, sizeof *w);
+    for (size_t i = 0; w && i < k; i++)
+        if (v[i].ready) vol_from(rt, &w[m++], &v[i]);
+    free(v);
+    if (!w) return sdk_fail(&rt->err, NULL, err_make(&rt->err, ERR_NOMEM, "out of memory"));
+    *out = w;
+    *n = m;
+    return BOXLET_OK;
+}
+
+int boxlet_volume_get(boxlet_runtime *rt, const char *name, boxlet_volume_info *out)
+{
+    int rc = local_rt(rt, "volume get");
+    if (rc) return rc;
+    vol_rec v;
+    if (!name) return sdk_fail(&rt->err, NULL, err_make(&rt->err, ERR_INVAL, "no volume name"));
+    rc = rt_volume_get(rt->rt, name, &v, &rt->err);
+    if (rc == 0) vol_from(rt, out, &v);
+    return sdk_fail(&rt->err, NULL, rc);
+}
+
+int boxlet_volume_remove(boxlet_runtime *rt, const char *name, int force)
+{
+    int rc = local_rt(rt, "volume remove");
+    if (rc) return rc;
+    if (!name) return sdk_fail(&rt->err, NULL, err_make(&rt->err, ERR_INVAL, "no volume name"));
+    return sdk_fail(&rt->err, NULL, rt_volume_remove(rt->rt, name, force != 0, &rt->err));
+}
