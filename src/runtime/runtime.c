@@ -59,7 +59,7 @@ static void find_agent(rt_t *rt)
  * older boxlet (0711) is tightened here. */
 static int make_layout(const char *home, err_t *e)
 {
-    static const char *const subs[] = {"", "/boxes", "/images", "/locks", "/layers", "/volumes"};
+    static const char *const subs[] = {"", "/boxes", "/images", "/locks", "/frozen", "/volumes"};
     for (size_t i = 0; i < sizeof subs / sizeof *subs; i++) {
         char p[RT_HOME_MAX + 16];
         snprintf(p, sizeof p, "%s%s", home, subs[i]);

@@ -1,6 +1,6 @@
 /* state — box state that travels: snapshots, clones and the frozen layers
  * they share (runtime.h, docs/state.md). A box's writable layer is a disk
- * image (disk.h); freezing it renames that file into $home/layers/<id>/
+ * image (disk.h); freezing it renames that file into $home/frozen/<id>/
  * (O(1) whatever the box wrote) and the box gets a fresh image on its next
  * start, with the frozen one as a read-only lower layer. Stacks of layers
  * are recorded in the store; a layer nothing holds is deleted.
@@ -38,12 +38,12 @@ static void crash_point(const char *step)
 
 void rt_layer_path(rt_t *rt, const char *id, char *out, size_t n)
 {
-    snprintf(out, n, "%s/layers/%s/disk.img", rt->home, id);
+    snprintf(out, n, "%s/frozen/%s/disk.img", rt->home, id);
 }
 
 static void layer_dir(rt_t *rt, const char *id, char *out, size_t n)
 {
-    snprintf(out, n, "%s/layers/%s", rt->home, id);
+    snprintf(out, n, "%s/frozen/%s", rt->home, id);
 }
 
 static void box_image(rt_t *rt, const char *id, char *out, size_t n)

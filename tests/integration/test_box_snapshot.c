@@ -98,7 +98,7 @@ static long long db_count(const char *sql)
 static int layer_dirs(void)
 {
     char p[160];
-    snprintf(p, sizeof p, "%s/layers", env.home);
+    snprintf(p, sizeof p, "%s/frozen", env.home);
     return dir_entries(p, true);
 }
 
@@ -263,7 +263,7 @@ static void snapshot_cost_is_flat(void **state)
     OK(big, boxlet_box_start(big));
     expect_sh(big, "stat -c %s /root/big", "1073741824\n");
     char layers[160];
-    snprintf(layers, sizeof layers, "%s/layers", env.home);
+    snprintf(layers, sizeof layers, "%s/frozen", env.home);
     long long before = du(layers);
     remove_box(big);
     long long after = du(layers);
