@@ -139,6 +139,11 @@ static void unlock_box(int fd)
     if (fd >= 0) close(fd); /* closing releases the flock */
 }
 
+bool rt_uid_slot_ok(const box_rec *r)
+{
+    return r->uid_slot < (int64_t)UID_SLOTS;
+}
+
 uint32_t rt_uid_base(const box_rec *r)
 {
     return r->uid_slot < 0 ? LEGACY_UID_BASE : BOX_UID_FIRST + (uint32_t)r->uid_slot * UID_COUNT;

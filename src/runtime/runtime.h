@@ -114,6 +114,9 @@ int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e);
 /* Takes box id's lifecycle lock, waiting for it: the lock's fd (release
  * with rt_unlock_box) or an error. */
 int rt_lock_box(rt_t *rt, const char *id, err_t *e);
+/* Whether r's uid slot names a range that exists (false: every range was
+ * taken when it was inserted; the record must go). */
+bool rt_uid_slot_ok(const box_rec *r);
 /* The host uid of box r's root (the start of its uid range). */
 uint32_t rt_uid_base(const box_rec *r);
 /* Whether n is a valid box (host) name, also used for snapshots and volumes. */

@@ -292,7 +292,13 @@ static int insert_clone(rt_t *rt, const box_rec *src, const char *from, const ch
     snprintf(r.id, sizeof r.id, "%s", id);
     crash_point("clone-frozen");
     int rc = store_insert_clone(rt->store, &r, from, src->id, e);
-    return rc < 0 ? rc : store_get(rt->store, id, out, e);
+    if (rc == 0) rc = store_get(rt->store, id, out, e);
+    if (rc == 0 && !rt_uid_slot_ok(out)) {
+        rc = err_make(e, ERR_LIMIT, "every host uid range is taken");
+        store_delete(rt->store, id, NULL);
+        box_rec_free(out);
+    }
+    return rc;
 }
 
 int rt_clone(rt_t *rt, box_rec *src, const char *snap, const char *name, box_rec *out, err_t *e)
