@@ -255,7 +255,10 @@ static uint64_t tmp_bytes(const box_config *c)
     return (mib << 20) / BOX_TMP_SHARE;
 }
 
-static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
+/* The backend's view of r. Its frozen layers and volumes are resolved
+ * (volumes mounted) only to start it: stopping needs neither, and must
+ * work when a volume was removed meanwhile. */
+static int make_spec(rt_t *rt, const box_rec *r, bool start, spec_buf *b, err_t *e)
 {
     memset(b, 0, sizeof *b);
     int rc = box_config_from_json(r->config, &b->cfg, e);
@@ -288,7 +291,7 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
                       .uid_base = base,
                       .uid_count = rt->uid_count,
                       .legacy_uid_base = LEGACY_UID_BASE};
-    if ((rc = spec_layers(rt, r, b, e)) == 0) rc = spec_mounts(rt, b, e);
+    if (start && (rc = spec_layers(rt, r, b, e)) == 0) rc = spec_mounts(rt, b, e);
     if (rc < 0) box_config_free(&b->cfg);
     return rc;
 }
@@ -492,7 +495,7 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
     if (rc < 0 || r->state == BOX_RUNNING) return rc;
     if ((rc = rt_finish_intent(rt, r->id, e)) < 0) return rc; /* a restore's last step */
     spec_buf b;
-    if ((rc = make_spec(rt, r, &b, e)) < 0) {
+    if ((rc = make_spec(rt, r, true, &b, e)) < 0) {
         err_wrap(e, "start box \"%s\"", r->name);
         return rc;
     }
@@ -529,7 +532,7 @@ static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
     if (rc == 0) end_unrecorded(rt, r);
     if (rc < 0 || (r->state != BOX_RUNNING && r->state != BOX_STOPPING)) return rc;
     spec_buf b;
-    if ((rc = make_spec(rt, r, &b, e)) < 0) {
+    if ((rc = make_spec(rt, r, false, &b, e)) < 0) {
         err_wrap(e, "stop box \"%s\"", r->name);
         return rc;
     }
