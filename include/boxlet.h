@@ -231,8 +231,8 @@ BOXLET_API int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
  * A snapshot freezes a stopped box's writable layer into a read-only layer
  * that the box, its snapshots and its clones share; the box goes on with a
  * fresh writable layer on top. It costs the same for an empty box as for a
- * full one (a rename, no copy). Local runtimes only for now: on a remote
- * one each of these returns BOXLET_EUNSUPPORTED ("not yet over REST"). */
+ * full one (a rename, no copy). A running box's layer is copied instead. Local runtimes only for
+ * now: on a remote one each of these returns BOXLET_EUNSUPPORTED ("not yet over REST"). */
 
 typedef struct boxlet_snapshot_info {
     char id[32];          /* a ULID */
@@ -243,9 +243,12 @@ typedef struct boxlet_snapshot_info {
     long long size_bytes; /* host disk its top layer takes */
 } boxlet_snapshot_info;
 
-/* Snapshots stopped box b as name (NULL: "snap-<id tail>"; else 1-63
- * letters, digits, '-', '_' or '.'); fills *out when non-NULL.
- * BOXLET_ECONFLICT while b runs, BOXLET_EEXISTS (name taken in b),
+/* Snapshots box b as name (NULL: "snap-<id tail>"; else 1-63 letters,
+ * digits, '-', '_' or '.'); fills *out when non-NULL. A stopped box is
+ * frozen in place (the same cost whatever it holds); a running one is
+ * copied while its processes are frozen for that time (it costs what the
+ * box wrote; the copy is crash-consistent, see docs/state.md).
+ * BOXLET_EEXISTS (name taken in b), BOXLET_ETIMEOUT (could not freeze),
  * BOXLET_ELIMIT (b holds 32 frozen layers: remove snapshots or clone),
  * BOXLET_EUNSUPPORTED (a box made by older boxlet without a disk image). */
 BOXLET_API int boxlet_snapshot_create(boxlet_box *b, const char *name, boxlet_snapshot_info *out);

@@ -125,7 +125,7 @@ static int copy_sparse(int in, int out, const char *from, err_t *e)
     return errno == ENXIO ? 0 : err_sys(e, errno, "read \"%s\"", from);
 }
 
-static int copy_image(const char *from, const char *path, err_t *e)
+int disk_image_copy(const char *from, const char *path, err_t *e)
 {
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp)
@@ -155,7 +155,7 @@ int disk_image_create(const char *path, uint64_t bytes, const char *templates, e
     if (mkdir(templates, 0700) < 0 && errno != EEXIST)
         return err_sys(e, errno, "create directory \"%s\"", templates);
     int rc = access(tpl, F_OK) == 0 ? 0 : make_image(tpl, bytes, e);
-    return rc < 0 ? rc : copy_image(tpl, path, e);
+    return rc < 0 ? rc : disk_image_copy(tpl, path, e);
 }
 
 /* Attaches the image to a free loop device; returns the device's fd. The
@@ -333,4 +333,16 @@ int disk_mount_volume(const char *image, const char *target, err_t *e)
         rc = err_sys(e, errno, "mount volume image \"%s\" on \"%s\"", image, target);
     close(m);
     return rc;
+}
+
+int disk_image_replay(const char *image, err_t *e)
+{
+    char dev[64];
+    int loop = loop_attach(image, false, dev, sizeof dev, e);
+    if (loop < 0) return loop;
+    int m = mount_ext4(dev, false, e); /* replays the journal */
+    close(loop);
+    if (m < 0) return m;
+    close(m); /* a detached mount: closing it unmounts the file system */
+    return 0;
 }

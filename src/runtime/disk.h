@@ -35,6 +35,13 @@ int disk_image_create(const char *path, uint64_t bytes, const char *templates, e
  * mount lives only there and in namespaces copied from it. */
 int disk_mount(const char *image, const char *target, uid_t owner, err_t *e);
 
+/* Copies image `from` to `path` (made as path.new, then renamed), its
+ * data only (holes stay holes). */
+int disk_image_copy(const char *from, const char *path, err_t *e);
+/* Mounts the image read-write and unmounts it at once: the journal of a
+ * file system copied while mounted is replayed, leaving it clean (then
+ * wait for disk_wait_released before mounting it read-only). */
+int disk_image_replay(const char *image, err_t *e);
 /* A frozen layer (docs/state.md): the image of a writable layer that no
  * box writes any more, attached read-only and mounted read-only; returns a
  * detached mount (close-on-exec fd) of its `upper` directory, for an

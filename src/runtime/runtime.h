@@ -134,10 +134,11 @@ typedef struct snap_info {
 
 /* The image file of layer id. */
 void rt_layer_path(rt_t *rt, const char *id, char *out, size_t n);
-/* Snapshot of stopped box r named name (NULL: "snap-<id tail>"): its
+/* Snapshot of box r named name (NULL: "snap-<id tail>"). Stopped: its
  * writable layer is frozen into a shared layer and it gets a fresh one.
- * -ERR_CONFLICT while r runs, -ERR_EXISTS (name), -ERR_LIMIT (stack full),
- * -ERR_UNSUPPORTED for a box without a disk image. */
+ * Running: a copy of its writable layer, taken with its processes frozen,
+ * becomes the snapshot's top layer. -ERR_EXISTS (name), -ERR_LIMIT (stack
+ * full), -ERR_UNSUPPORTED for a box without a disk image. */
 int rt_snapshot_create(rt_t *rt, box_rec *r, const char *name, snap_info *out, err_t *e);
 /* r's snapshots, oldest first (*out malloc'd). */
 int rt_snapshot_list(rt_t *rt, const box_rec *r, snap_info **out, size_t *n, err_t *e);

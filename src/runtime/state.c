@@ -16,6 +16,7 @@
 #include "core/fsutil.h"
 #include "core/id.h"
 #include "core/util.h"
+#include "runtime/cgroup.h"
 #include "runtime/disk.h"
 
 #include <errno.h>
@@ -56,10 +57,11 @@ static bool box_running(const box_rec *r)
     return r->state == BOX_RUNNING || r->state == BOX_STOPPING;
 }
 
-/* Stopped, with a writable layer of its own on a disk image. */
-static int check_freezable(const box_rec *r, const char *what, err_t *e)
+/* Stopped (unless running is allowed), with a writable layer of its own
+ * on a disk image. */
+static int check_freezable(const box_rec *r, bool running, const char *what, err_t *e)
 {
-    if (box_running(r))
+    if (box_running(r) && !running)
         return err_make(e, ERR_CONFLICT, "%s box \"%s\": it is running (stop it first)", what,
                         r->name);
     box_config c;
@@ -164,10 +166,69 @@ static void default_name(const char *prefix, const char *id, char *out, size_t n
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 }
 
+/* syncfs of the running box's root: its overlay syncs the writable layer. */
+static int sync_box(const box_rec *r, err_t *e)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/root", r->init_pid);
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return err_sys(e, errno, "open the root of box \"%s\" (%s)", r->name, p);
+    int rc = syncfs(fd) < 0 ? err_sys(e, errno, "sync the disk of box \"%s\"", r->name) : 0;
+    close(fd);
+    return rc;
+}
+
+/* Copies the running box's writable layer into L while its processes are
+ * frozen, then replays the copy's journal: a crash-consistent image. */
+static int copy_live(rt_t *rt, const box_rec *r, const layer_ref *L, err_t *e)
+{
+    char img[RT_HOME_MAX + 64], dir[RT_HOME_MAX + 64], to[RT_HOME_MAX + 64];
+    box_image(rt, r->id, img, sizeof img);
+    layer_dir(rt, L->id, dir, sizeof dir);
+    rt_layer_path(rt, L->id, to, sizeof to);
+    if (mkdir(dir, 0700) < 0) return err_sys(e, errno, "create layer directory \"%s\"", dir);
+    int rc = cgroup_freeze(r->id, true, RELEASE_TIMEOUT_MS, e);
+    if (rc == 0) {
+        rc = sync_box(r, e);
+        if (rc == 0) rc = disk_image_copy(img, to, e);
+        crash_point("live-copied");
+        cgroup_freeze(r->id, false, 0, NULL);
+    }
+    if (rc == 0) rc = disk_image_replay(to, e);
+    if (rc == 0) rc = disk_wait_released(to, RELEASE_TIMEOUT_MS, e);
+    return rc;
+}
+
+/* A snapshot of running box r (docs/state.md, "Consistency"): its stack
+ * with a copy of its writable layer on top; the box keeps running on its
+ * own layer. Costs what the box wrote. */
+static int snapshot_live(rt_t *rt, const box_rec *r, const snap_rec *snap, err_t *e)
+{
+    size_t depth;
+    int rc = stack_depth(rt, r->id, &depth, e);
+    if (rc == 0 && depth >= BOX_LAYERS_MAX)
+        rc = err_make(e, ERR_LIMIT, "box \"%s\" has %d frozen layers, the most a box can have",
+                      r->name, BOX_LAYERS_MAX);
+    layer_ref L = {.uid_base = rt_uid_base(r)};
+    snprintf(L.origin, sizeof L.origin, "%s", r->id);
+    if (rc == 0 && ulid_new(L.id) < 0) rc = err_sys(e, errno, "make a layer id");
+    if (rc == 0) rc = store_layer_begin(rt->store, &L, wall_ms(), e);
+    if (rc < 0) return rc;
+    if ((rc = copy_live(rt, r, &L, e)) == 0)
+        rc = store_snap_commit_above(rt->store, L.id, r->id, snap, e);
+    if (rc < 0) {
+        char dir[RT_HOME_MAX + 64];
+        layer_dir(rt, L.id, dir, sizeof dir);
+        fs_rm_tree(dir);
+        store_layer_delete(rt->store, L.id, NULL);
+    }
+    return rc;
+}
+
 static int snapshot_locked(rt_t *rt, box_rec *r, const char *name, snap_info *out, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
-    if (rc == 0) rc = check_freezable(r, "snapshot", e);
+    if (rc == 0) rc = check_freezable(r, true, "snapshot", e);
     if (rc < 0) return rc;
     snap_rec s = {.created_ms = wall_ms()};
     snprintf(s.box_id, sizeof s.box_id, "%s", r->id);
@@ -176,7 +237,8 @@ static int snapshot_locked(rt_t *rt, box_rec *r, const char *name, snap_info *ou
         snprintf(s.name, sizeof s.name, "%s", name);
     else
         default_name("snap", s.id, s.name, sizeof s.name);
-    if ((rc = freeze(rt, r, &s, e)) < 0) return rc;
+    rc = box_running(r) ? snapshot_live(rt, r, &s, e) : freeze(rt, r, &s, e);
+    if (rc < 0) return rc;
     return out ? snap_info_of(rt, &s, out, e) : 0;
 }
 
@@ -273,7 +335,7 @@ static int clone_source(rt_t *rt, box_rec *src, const char *snap, char *from, si
         return rc;
     }
     snprintf(from, n, "box:%s", src->id);
-    if ((rc = check_freezable(src, "clone", e)) == 0) rc = freeze(rt, src, NULL, e);
+    if ((rc = check_freezable(src, false, "clone", e)) == 0) rc = freeze(rt, src, NULL, e);
     return rc;
 }
 
@@ -358,6 +420,7 @@ static void undo_freeze(rt_t *rt, const layer_ref *L)
 {
     int fd = rt_try_lock_box(rt, L->origin, NULL);
     if (fd < 0) return;
+    cgroup_freeze(L->origin, false, 0, NULL); /* a copy of a running box stopped midway */
     box_rec r = {0};
     snprintf(r.id, sizeof r.id, "%s", L->origin);
     char img[RT_HOME_MAX + 64], dir[RT_HOME_MAX + 64];

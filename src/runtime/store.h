@@ -102,6 +102,11 @@ int store_layer_begin(store_t *s, const layer_ref *r, int64_t created_ms, err_t 
  * taken (nothing changes). */
 int store_freeze_commit(store_t *s, const char *layer, const char *box_id, const snap_rec *snap,
                         err_t *e);
+/* In one transaction: layer becomes ready and snapshot snap is recorded
+ * holding it on top of box box_id's stack, which stays as it is (a copy
+ * of a running box's writable layer). -ERR_EXISTS (name). */
+int store_snap_commit_above(store_t *s, const char *layer, const char *box_id, const snap_rec *snap,
+                            err_t *e);
 /* Deletes layer id's record (no user may hold it). */
 int store_layer_delete(store_t *s, const char *id, err_t *e);
 /* Layers no user holds (ready only), or (unready) the ones being made.

@@ -127,6 +127,25 @@ int store_freeze_commit(store_t *s, const char *layer, const char *box_id, const
     return rc == SQLITE_OK ? 0 : store_fail(s, rc, e, "record the new layer of box %s", box_id);
 }
 
+int store_snap_commit_above(store_t *s, const char *layer, const char *box_id, const snap_rec *snap,
+                            err_t *e)
+{
+    char user[BOX_ID_LEN + 8], suser[BOX_ID_LEN + 8];
+    snprintf(user, sizeof user, "box:%s", box_id);
+    snprintf(suser, sizeof suser, "snap:%s", snap->id);
+    int rc = begin(s);
+    if (rc == SQLITE_OK) rc = step(s, "UPDATE layers SET ready = 1 WHERE id = ?1", "s", layer);
+    if (rc == SQLITE_OK)
+        rc = step(s, "INSERT INTO snapshots (id, box_id, name, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                  "sssl", snap->id, box_id, snap->name, snap->created_ms);
+    if (rc == SQLITE_OK) rc = copy_stack(s, suser, user);
+    if (rc == SQLITE_OK) rc = push_layer(s, suser, layer);
+    rc = finish(s, rc);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return err_make(e, ERR_EXISTS, "snapshot name \"%s\" is already taken", snap->name);
+    return rc == SQLITE_OK ? 0 : store_fail(s, rc, e, "record snapshot of box %s", box_id);
+}
+
 int store_layer_delete(store_t *s, const char *id, err_t *e)
 {
     int rc = step(s, "DELETE FROM layers WHERE id = ?1", "s", id);
