@@ -157,6 +157,9 @@ int rt_clone(rt_t *rt, box_rec *src, const char *snap, const char *name, box_rec
 /* Runs the step a restore of box id left (discarding its writable
  * layer), if any. The box's lock is held. */
 int rt_finish_intent(rt_t *rt, const char *id, err_t *e);
+/* Dies by SIGKILL when $BOXLET_CRASH_AT is step: the crash tests' hook
+ * (docs/state.md). */
+void rt_crash_point(const char *step);
 /* Deletes every layer nothing holds (files, then record). Best effort. */
 void rt_layers_collect(rt_t *rt);
 /* At open: undoes half-made layers, finishes restores, collects. */

@@ -31,7 +31,7 @@
 
 #define RELEASE_TIMEOUT_MS 5000
 
-static void crash_point(const char *step)
+void rt_crash_point(const char *step)
 {
     const char *at = getenv("BOXLET_CRASH_AT");
     if (at && strcmp(at, step) == 0) raise(SIGKILL);
@@ -129,9 +129,9 @@ static int freeze(rt_t *rt, const box_rec *r, const snap_rec *snap, err_t *e)
     if (rc == 0 && ulid_new(L.id) < 0) rc = err_sys(e, errno, "make a layer id");
     if (rc == 0) rc = store_layer_begin(rt->store, &L, wall_ms(), e);
     if (rc < 0) return rc;
-    crash_point("freeze-begun");
+    rt_crash_point("freeze-begun");
     if ((rc = move_into_layer(rt, r, &L, e)) == 0) {
-        crash_point("freeze-moved");
+        rt_crash_point("freeze-moved");
         if ((rc = store_freeze_commit(rt->store, L.id, r->id, snap, e)) < 0) move_back(rt, r, &L);
     }
     if (rc < 0) store_layer_delete(rt->store, L.id, NULL);
@@ -191,7 +191,7 @@ static int copy_live(rt_t *rt, const box_rec *r, const layer_ref *L, err_t *e)
     if (rc == 0) {
         rc = sync_box(r, e);
         if (rc == 0) rc = disk_image_copy(img, to, e);
-        crash_point("live-copied");
+        rt_crash_point("live-copied");
         cgroup_freeze(r->id, false, 0, NULL);
     }
     if (rc == 0) rc = disk_image_replay(to, e);
@@ -314,7 +314,7 @@ int rt_snapshot_restore(rt_t *rt, box_rec *r, const char *key, err_t *e)
             err_make(e, ERR_CONFLICT, "restore box \"%s\": it is running (stop it first)", r->name);
     if (rc == 0) rc = store_snap_get(rt->store, r->id, key, &s, e);
     if (rc == 0) rc = store_restore(rt->store, r->id, s.id, e);
-    if (rc == 0) crash_point("restore-recorded");
+    if (rc == 0) rt_crash_point("restore-recorded");
     if (rc == 0) rc = rt_finish_intent(rt, r->id, e);
     rt_unlock_box(fd);
     if (rc == 0) rt_layers_collect(rt);
@@ -352,7 +352,7 @@ static int insert_clone(rt_t *rt, const box_rec *src, const char *from, const ch
                  .image = src->image,
                  .name = (char *)(name && *name ? name : idname)};
     snprintf(r.id, sizeof r.id, "%s", id);
-    crash_point("clone-frozen");
+    rt_crash_point("clone-frozen");
     int rc = store_insert_clone(rt->store, &r, from, src->id, e);
     if (rc == 0) rc = store_get(rt->store, id, out, e);
     if (rc == 0 && !rt_uid_slot_ok(out)) {
@@ -405,7 +405,7 @@ void rt_layers_collect(rt_t *rt)
             char dir[RT_HOME_MAX + 64];
             layer_dir(rt, v[i].id, dir, sizeof dir);
             if (fs_rm_tree(dir) < 0) continue; /* kept, and tried again next time */
-            crash_point("collect-removed");
+            rt_crash_point("collect-removed");
             store_layer_delete(rt->store, v[i].id, NULL);
         }
         free(v);

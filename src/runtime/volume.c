@@ -111,7 +111,10 @@ int rt_volume_create(rt_t *rt, const char *name, uint64_t bytes, vol_rec *out, e
     int fd = lock_volume(rt, name, e);
     if (fd < 0) return fd;
     if ((rc = store_vol_insert(rt->store, &r, e)) == 0) {
-        if ((rc = make_volume(rt, &r, e)) == 0) rc = store_vol_ready(rt->store, name, e);
+        if ((rc = make_volume(rt, &r, e)) == 0) {
+            rt_crash_point("volume-made");
+            rc = store_vol_ready(rt->store, name, e);
+        }
         if (rc < 0) {
             remove_files(rt, name);
             store_vol_delete(rt->store, name, true, NULL);
@@ -144,6 +147,7 @@ int rt_volume_remove(rt_t *rt, const char *name, bool force, err_t *e)
     int fd = lock_volume(rt, name, e);
     if (fd < 0) return fd;
     int rc = store_vol_delete(rt->store, name, force, e);
+    if (rc == 0) rt_crash_point("volume-unrecorded");
     if (rc == 0) remove_files(rt, name);
     close(fd);
     return rc;

@@ -4,7 +4,8 @@
  * refuse writes; its quota holds; host paths are bound with their host
  * owners and must exist; a clone keeps its source's volumes; and a guest
  * path through a symlink the image planted stays inside the box (the host
- * directory it names is never touched). */
+ * directory it names is never touched); a process killed while making or
+ * removing a volume leaves nothing the next open does not clean. */
 #include "harness.h"
 
 #include <errno.h>
@@ -14,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -218,6 +221,44 @@ static void symlink_in_guest_path_stays_inside(void **state)
     assert_int_equal(left, 0); /* the host's directory was untouched */
 }
 
+/* A process killed while making or removing a volume: the next open
+ * removes what it left (files, record, host mount). */
+static void crash_mid_volume_operation(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    static const char *const steps[] = {"volume-made", "volume-unrecorded"};
+    for (size_t i = 0; i < 2; i++) {
+        if (i == 1) RT_OK(boxlet_volume_create(env.rt, "crashy", 0, NULL));
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            setenv("BOXLET_CRASH_AT", steps[i], 1);
+            boxlet_runtime *rt;
+            if (boxlet_runtime_open(env.home, &rt)) _exit(2);
+            _exit(i == 0 ? boxlet_volume_create(rt, "crashy", 0, NULL)
+                         : boxlet_volume_remove(rt, "crashy", 0));
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        boxlet_runtime_free(env.rt);
+        RT_OK(boxlet_runtime_open(env.home, &env.rt)); /* reconciles */
+        boxlet_volume_info vi;
+        assert_int_equal(boxlet_volume_get(env.rt, "crashy", &vi), BOXLET_ENOTFOUND);
+        char dir[200];
+        snprintf(dir, sizeof dir, "%s/volumes", env.home);
+        assert_int_equal(dir_entries(dir, true), 0);
+        FILE *f = fopen("/proc/self/mountinfo", "r");
+        char line[1024];
+        while (f && fgets(line, sizeof line, f))
+            assert_null(strstr(line, dir));
+        if (f) fclose(f);
+        RT_OK(boxlet_volume_create(env.rt, "crashy", 0, NULL)); /* and the name is free */
+        RT_OK(boxlet_volume_remove(env.rt, "crashy", 0));
+    }
+}
+
 static void clone_keeps_volumes(void **state)
 {
     (void)state;
@@ -248,6 +289,7 @@ int main(void)
         cmocka_unit_test(quota_and_forced_removal),
         cmocka_unit_test(host_paths),
         cmocka_unit_test(symlink_in_guest_path_stays_inside),
+        cmocka_unit_test(crash_mid_volume_operation),
         cmocka_unit_test(clone_keeps_volumes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
