@@ -423,13 +423,14 @@ static void undo_freeze(rt_t *rt, const layer_ref *L)
     cgroup_freeze(L->origin, false, 0, NULL); /* a copy of a running box stopped midway */
     box_rec r = {0};
     snprintf(r.id, sizeof r.id, "%s", L->origin);
-    char img[RT_HOME_MAX + 64], dir[RT_HOME_MAX + 64];
+    char img[RT_HOME_MAX + 64], box_dir[RT_HOME_MAX + 64], dir[RT_HOME_MAX + 64];
     box_image(rt, r.id, img, sizeof img);
-    snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r.id);
-    if (access(dir, F_OK) == 0 && access(img, F_OK) != 0)
-        move_back(rt, &r, L);
+    snprintf(box_dir, sizeof box_dir, "%s/boxes/%s", rt->home, r.id);
+    layer_dir(rt, L->id, dir, sizeof dir);
+    if (access(box_dir, F_OK) == 0 && access(img, F_OK) != 0)
+        move_back(rt, &r, L); /* renamed, not committed: the box's again */
     else
-        layer_dir(rt, L->id, dir, sizeof dir), fs_rm_tree(dir);
+        fs_rm_tree(dir); /* not renamed yet, or a copy */
     store_layer_delete(rt->store, L->id, NULL);
     rt_unlock_box(fd);
 }
