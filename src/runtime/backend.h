@@ -45,9 +45,10 @@ typedef struct box_spec {
      * Either way they are mapped onto the box's range when it starts. */
     uint32_t legacy_uid_base;
     /* Frozen layers between the box's writable layer and its image
-     * (docs/state.md), top first: their disk images and the host uid of
-     * the root of the box each was frozen from (their files' owners). */
-    const char *const *layer_images;
+     * (docs/state.md), top first: their directories (mounted read-only on
+     * the host) and the host uid of the root of the box each was frozen
+     * from (their files' owners). */
+    const char *const *layer_dirs;
     const uint32_t *layer_bases;
     size_t nlayers;
     /* Volumes, bound in after the root is built. */

@@ -261,7 +261,7 @@ int disk_mount(const char *image, const char *target, uid_t owner, err_t *e)
     return rc;
 }
 
-int disk_mount_frozen(const char *image, err_t *e)
+int disk_mount_frozen(const char *image, const char *target, err_t *e)
 {
     char dev[64];
     int loop = loop_attach(image, true, dev, sizeof dev, e);
@@ -269,11 +269,11 @@ int disk_mount_frozen(const char *image, err_t *e)
     int m = mount_ext4(dev, true, e);
     close(loop);
     if (m < 0) return m;
-    int t = (int)syscall(SYS_open_tree, m, "upper",
-                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
-    if (t < 0) t = err_sys(e, errno, "open \"upper\" of frozen layer \"%s\"", image);
+    int rc = 0;
+    if (syscall(SYS_move_mount, m, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        rc = err_sys(e, errno, "mount frozen layer \"%s\" on \"%s\"", image, target);
     close(m);
-    return t;
+    return rc;
 }
 
 /* Whether a loop device is attached to the file `path` (its sysfs

@@ -43,11 +43,11 @@ int disk_image_copy(const char *from, const char *path, err_t *e);
  * wait for disk_wait_released before mounting it read-only). */
 int disk_image_replay(const char *image, err_t *e);
 /* A frozen layer (docs/state.md): the image of a writable layer that no
- * box writes any more, attached read-only and mounted read-only; returns a
- * detached mount (close-on-exec fd) of its `upper` directory, for an
- * overlay's lower layer. The file system and loop device go away with the
- * last user of that mount. */
-int disk_mount_frozen(const char *image, err_t *e);
+ * box writes any more, attached to a read-only loop device and mounted
+ * read-only (nosuid, nodev) on target in the caller's mount namespace (the
+ * host's: every box using the layer binds the one mount). The caller makes
+ * sure it is not mounted there already. */
+int disk_mount_frozen(const char *image, const char *target, err_t *e);
 /* A managed volume's image (docs/state.md), mounted read-write on target
  * in the caller's mount namespace (the host's: boxes share the one mount),
  * nosuid, nodev, its root owned by 0 and mode 0755. The caller makes sure

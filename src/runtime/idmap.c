@@ -3,7 +3,6 @@
 
 #include "core/fscopy.h"
 #include "core/fsutil.h"
-#include "runtime/disk.h"
 #include "runtime/ns_setup.h"
 
 #include <errno.h>
@@ -241,8 +240,9 @@ static int copied_lowers(const box_spec *s, int n, box_lowers *lw, err_t *e)
     return 0;
 }
 
-/* One frozen layer: its `upper` as a detached read-only mount, idmapped
- * from the owners it was written with onto the box's range. */
+/* One frozen layer: its `upper` directory (where the layer is mounted on
+ * the host) as a detached read-only mount, idmapped from the owners it
+ * was written with onto the box's range. */
 static int frozen_lower(const box_spec *s, size_t i, err_t *e)
 {
     uint32_t from = s->layer_bases[i];
@@ -251,22 +251,12 @@ static int frozen_lower(const box_spec *s, size_t i, err_t *e)
         return err_make(e, ERR_UNSUPPORTED,
                         "layer \"%s\" of box %s was frozen from another box: using it needs "
                         "idmapped mounts, which are off or unsupported here",
-                        s->layer_images[i], s->id);
-    int fd = disk_mount_frozen(s->layer_images[i], e);
-    if (fd < 0 || !shift) return fd;
-    int ns = idmap_userns(from, s->uid_base, s->uid_count, e);
-    if (ns < 0) {
-        close(fd);
-        return ns;
-    }
-    struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_IDMAP,
-                           .userns_fd = (uint64_t)ns};
-    int rc = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &a, sizeof a) < 0
-                 ? err_sys(e, errno, "idmapped mount of layer \"%s\"", s->layer_images[i])
-                 : 0;
-    close(ns);
-    if (rc < 0) close(fd);
-    return rc < 0 ? rc : fd;
+                        s->layer_dirs[i], s->id);
+    int ns = shift ? idmap_userns(from, s->uid_base, s->uid_count, e) : -1;
+    if (shift && ns < 0) return ns;
+    int fd = idmap_tree(s->layer_dirs[i], ns, e);
+    if (ns >= 0) close(ns);
+    return fd;
 }
 
 /* The frozen layers, at lower/0 .. lower/<nlayers - 1>. */

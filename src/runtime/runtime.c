@@ -173,7 +173,7 @@ typedef struct spec_buf {
     char templates[RT_HOME_MAX + 64];
     image_info img;
     box_config cfg;
-    char layer_path[BOX_LAYERS_MAX][RT_HOME_MAX + 64];
+    char layer_path[BOX_LAYERS_MAX][RT_HOME_MAX + 80];
     const char *layer_ptr[BOX_LAYERS_MAX];
     uint32_t layer_base[BOX_LAYERS_MAX];
     char vol_src[BOX_VOLUMES_MAX][RT_HOME_MAX + 200];
@@ -219,11 +219,11 @@ static int spec_layers(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
     snprintf(user, sizeof user, "box:%s", r->id);
     int rc = store_layers_of(rt->store, user, v, BOX_LAYERS_MAX, &n, e);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        rt_layer_path(rt, v[i].id, b->layer_path[i], sizeof b->layer_path[i]);
+        rc = rt_layer_mount(rt, v[i].id, b->layer_path[i], sizeof b->layer_path[i], e);
         b->layer_ptr[i] = b->layer_path[i];
         b->layer_base[i] = v[i].uid_base;
     }
-    b->s.layer_images = b->layer_ptr;
+    b->s.layer_dirs = b->layer_ptr;
     b->s.layer_bases = b->layer_base;
     b->s.nlayers = rc == 0 ? n : 0;
     return rc;

@@ -134,6 +134,10 @@ typedef struct snap_info {
 
 /* The image file of layer id. */
 void rt_layer_path(rt_t *rt, const char *id, char *out, size_t n);
+/* Mounts layer id read-only at $home/frozen/<id>/mnt unless it is (one
+ * mount per layer, shared by every box using it) and gives the directory
+ * a box's overlay uses (its `upper`). */
+int rt_layer_mount(rt_t *rt, const char *id, char *out, size_t n, err_t *e);
 /* Snapshot of box r named name (NULL: "snap-<id tail>"). Stopped: its
  * writable layer is frozen into a shared layer and it gets a fresh one.
  * Running: a copy of its writable layer, taken with its processes frozen,

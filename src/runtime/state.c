@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +46,50 @@ void rt_layer_path(rt_t *rt, const char *id, char *out, size_t n)
 static void layer_dir(rt_t *rt, const char *id, char *out, size_t n)
 {
     snprintf(out, n, "%s/frozen/%s", rt->home, id);
+}
+
+static void layer_mnt(rt_t *rt, const char *id, char *out, size_t n)
+{
+    snprintf(out, n, "%s/frozen/%s/mnt", rt->home, id);
+}
+
+static bool layer_mounted(rt_t *rt, const char *id)
+{
+    char dir[RT_HOME_MAX + 64], mnt[RT_HOME_MAX + 64];
+    struct stat a, b;
+    layer_dir(rt, id, dir, sizeof dir);
+    layer_mnt(rt, id, mnt, sizeof mnt);
+    return stat(dir, &a) == 0 && stat(mnt, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+static int lock_layers(rt_t *rt);
+
+int rt_layer_mount(rt_t *rt, const char *id, char *out, size_t n, err_t *e)
+{
+    char img[RT_HOME_MAX + 64], mnt[RT_HOME_MAX + 64];
+    rt_layer_path(rt, id, img, sizeof img);
+    layer_mnt(rt, id, mnt, sizeof mnt);
+    snprintf(out, n, "%s/upper", mnt);
+    if (layer_mounted(rt, id)) return 0;
+    int fd = lock_layers(rt); /* no second mount of it, no collection meanwhile */
+    if (fd < 0) return err_sys(e, errno, "lock the layers of \"%s\"", rt->home);
+    int rc = 0;
+    if (!layer_mounted(rt, id)) {
+        if (mkdir(mnt, 0700) < 0 && errno != EEXIST)
+            rc = err_sys(e, errno, "create directory \"%s\"", mnt);
+        if (rc == 0) rc = disk_mount_frozen(img, mnt, e);
+    }
+    close(fd);
+    return rc;
+}
+
+/* Unmounts layer id's host mount (boxes that bound it keep theirs). */
+static void layer_unmount(rt_t *rt, const char *id)
+{
+    char mnt[RT_HOME_MAX + 64];
+    layer_mnt(rt, id, mnt, sizeof mnt);
+    while (layer_mounted(rt, id) && umount2(mnt, MNT_DETACH) == 0) {
+    }
 }
 
 static void box_image(rt_t *rt, const char *id, char *out, size_t n)
@@ -404,6 +449,7 @@ void rt_layers_collect(rt_t *rt)
         for (size_t i = 0; i < n; i++) {
             char dir[RT_HOME_MAX + 64];
             layer_dir(rt, v[i].id, dir, sizeof dir);
+            layer_unmount(rt, v[i].id);
             if (fs_rm_tree(dir) < 0) continue; /* kept, and tried again next time */
             rt_crash_point("collect-removed");
             store_layer_delete(rt->store, v[i].id, NULL);

@@ -76,7 +76,7 @@ static int du_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 static long long du(const char *path)
 {
     du_total = 0;
-    nftw(path, du_one, 16, FTW_PHYS);
+    nftw(path, du_one, 16, FTW_PHYS | FTW_MOUNT); /* not the layers' mounts again */
     return du_total;
 }
 
@@ -92,6 +92,19 @@ static long long db_count(const char *sql)
     long long n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
+    return n;
+}
+
+/* Host mounts of frozen layers of the home (one per layer in use). */
+static int layer_mounts(void)
+{
+    char want[160], line[2048];
+    snprintf(want, sizeof want, "%s/frozen/", env.home);
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, want) != NULL;
+    if (f) fclose(f);
     return n;
 }
 
@@ -244,6 +257,7 @@ static void clone_is_independent(void **state)
     OK(src, boxlet_box_start(src));
     expect_sh(src, "cat /root/f /root/u /root/d/x", "base\nuser\ngone\n");
     expect_sh(src, "echo src-only > /root/s; echo ok", "ok\n");
+    assert_int_equal(layer_mounts(), 1); /* both run on one mount of the shared layer */
     expect_sh(c, "test -e /root/s || echo not-in-clone", "not-in-clone\n");
     /* the clone's uid range is its own */
     char *a = box_sh(src, "cat /proc/self/uid_map", &(boxlet_exit){0}, NULL);
@@ -259,6 +273,7 @@ static void clone_is_independent(void **state)
     assert_true(layer_dirs() > 0);
     remove_box(c);
     assert_int_equal(layer_dirs(), 0);
+    assert_int_equal(layer_mounts(), 0);
     assert_no_orphans();
 }
 
