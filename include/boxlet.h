@@ -172,7 +172,8 @@ BOXLET_API void boxlet_box_opts_init(boxlet_box_opts *o);
 
 /* Creates a box (state configured). On success *out must be freed with
  * boxlet_box_free. Errors: BOXLET_EINVAL (bad option, with a message),
- * BOXLET_EEXISTS (name taken), BOXLET_ENOTFOUND (image), BOXLET_EIO. */
+ * BOXLET_EEXISTS (name taken), BOXLET_ENOTFOUND (image, a volume's host
+ * path or managed volume), BOXLET_EIO. */
 BOXLET_API int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out);
 /* Looks a box up by id, name or unique id prefix. BOXLET_ENOTFOUND,
  * BOXLET_ECONFLICT (ambiguous prefix). */
