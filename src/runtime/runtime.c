@@ -178,7 +178,30 @@ typedef struct spec_buf {
     uint32_t layer_base[BOX_LAYERS_MAX];
     char vol_src[BOX_VOLUMES_MAX][RT_HOME_MAX + 200];
     box_mount mounts[BOX_VOLUMES_MAX];
+    int vol_locks[BOX_VOLUMES_MAX]; /* held from lookup until the box's start */
+    size_t nvol_locks;
 } spec_buf;
+
+static void spec_release(spec_buf *b)
+{
+    while (b->nvol_locks > 0)
+        close(b->vol_locks[--b->nvol_locks]);
+    box_config_free(&b->cfg);
+}
+
+/* Managed volume i of b's config, held (once per name) and mounted. */
+static int hold_volume(rt_t *rt, spec_buf *b, size_t i, err_t *e)
+{
+    const char *name = b->cfg.volumes[i].volume;
+    for (size_t j = 0; j < i; j++) /* a second flock of ours would wait for the first */
+        if (b->cfg.volumes[j].volume && !strcmp(b->cfg.volumes[j].volume, name)) {
+            snprintf(b->vol_src[i], sizeof b->vol_src[i], "%s", b->vol_src[j]);
+            return 0;
+        }
+    int fd = rt_volume_hold(rt, name, b->vol_src[i], sizeof b->vol_src[i], e);
+    if (fd >= 0) b->vol_locks[b->nvol_locks++] = fd;
+    return fd < 0 ? fd : 0;
+}
 
 /* A host path volume's source must be there, a directory or a file. */
 static int check_host_path(const char *path, err_t *e)
@@ -197,8 +220,7 @@ static int spec_mounts(rt_t *rt, spec_buf *b, err_t *e)
     for (size_t i = 0; i < b->cfg.nvolumes && i < BOX_VOLUMES_MAX; i++) {
         const box_volume *v = &b->cfg.volumes[i];
         box_mount *m = &b->mounts[i];
-        int rc = v->volume ? rt_volume_source(rt, v->volume, b->vol_src[i], sizeof b->vol_src[i], e)
-                           : check_host_path(v->host_path, e);
+        int rc = v->volume ? hold_volume(rt, b, i, e) : check_host_path(v->host_path, e);
         if (rc < 0) return rc;
         *m = (box_mount){.source = v->volume ? b->vol_src[i] : v->host_path,
                          .guest_path = v->guest_path,
@@ -292,7 +314,7 @@ static int make_spec(rt_t *rt, const box_rec *r, bool start, spec_buf *b, err_t 
                       .uid_count = rt->uid_count,
                       .legacy_uid_base = LEGACY_UID_BASE};
     if (start && (rc = spec_layers(rt, r, b, e)) == 0) rc = spec_mounts(rt, b, e);
-    if (rc < 0) box_config_free(&b->cfg);
+    if (rc < 0) spec_release(b);
     return rc;
 }
 
@@ -503,7 +525,7 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
     rc = rt->be->prepare(&b.s, e);
     if (rc == 0) rc = rt->be->start(&b.s, &p, e);
     if (rc < 0) {
-        box_config_free(&b.cfg);
+        spec_release(&b);
         store_set_state(rt->store, r->id, BOX_FAILED, 0, 0, r->started_ms, e->msg, NULL);
         return rc;
     }
@@ -513,7 +535,7 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
         err_wrap(e, "start box \"%s\": it was stopped again, as its start could not be recorded",
                  r->name);
     }
-    box_config_free(&b.cfg);
+    spec_release(&b);
     return rc < 0 ? rc : reload(rt, r, e);
 }
 
@@ -540,7 +562,7 @@ static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
                     NULL);
     box_proc p = {.pid = r->init_pid, .start_time = r->init_start};
     rc = rt->be->stop(&b.s, &p, timeout_ms, e);
-    box_config_free(&b.cfg);
+    spec_release(&b);
     if (rc < 0) return rc;
     rc = store_set_state(rt->store, r->id, BOX_STOPPED, 0, 0, r->started_ms, "", e);
     return rc < 0 ? rc : reload(rt, r, e);

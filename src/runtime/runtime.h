@@ -182,8 +182,10 @@ uint64_t rt_volume_bytes(rt_t *rt, const char *name);
  * unless force (those boxes then fail to start until it is made again). */
 int rt_volume_remove(rt_t *rt, const char *name, bool force, err_t *e);
 /* The host directory where volume name is mounted (mounting it if it is
- * not, after a reboot say), for binding into a box. */
-int rt_volume_source(rt_t *rt, const char *name, char *out, size_t n, err_t *e);
+ * not, after a reboot say), for binding into a box, in out. Returns the
+ * volume's lock, held so that no removal comes between this and the bind:
+ * close it once the box's mount of it is made. */
+int rt_volume_hold(rt_t *rt, const char *name, char *out, size_t n, err_t *e);
 /* At open: removes half-made or half-removed volumes. */
 void rt_volume_reconcile(rt_t *rt);
 

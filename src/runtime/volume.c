@@ -153,17 +153,16 @@ int rt_volume_remove(rt_t *rt, const char *name, bool force, err_t *e)
     return rc;
 }
 
-int rt_volume_source(rt_t *rt, const char *name, char *out, size_t n, err_t *e)
+int rt_volume_hold(rt_t *rt, const char *name, char *out, size_t n, err_t *e)
 {
-    vol_rec r;
-    int rc = rt_volume_get(rt, name, &r, e);
-    if (rc < 0) return rc;
     int fd = lock_volume(rt, name, e);
     if (fd < 0) return fd;
-    rc = ensure_mounted(rt, name, e);
-    close(fd);
+    vol_rec r; /* looked up under the lock: a removal is all done or not begun */
+    int rc = rt_volume_get(rt, name, &r, e);
+    if (rc == 0) rc = ensure_mounted(rt, name, e);
     vol_path(rt, name, "data", out, n);
-    return rc;
+    if (rc < 0) close(fd);
+    return rc < 0 ? rc : fd;
 }
 
 /* Volumes half made (not ready) and directories no record names. */
