@@ -145,6 +145,21 @@ typedef struct boxlet_port {
     unsigned int box_port;  /* 1..65535 */
 } boxlet_port;
 
+/* A volume of a new box (docs/state.md): a host directory or file bound in
+ * (host_path), or a managed volume (volume, see boxlet_volume_create),
+ * mounted at guest_path (absolute; not /, /proc, /sys, /dev, /run/boxlet;
+ * symlinks on the way resolve inside the box, never to the host). A
+ * managed volume's files belong to the box's users in every box that
+ * mounts it. A host path keeps its host owners: the box writes there only
+ * where those let the box's own uids write (boxlet never maps a host user
+ * into a box). */
+typedef struct boxlet_volume_mount {
+    const char *host_path;  /* an existing host directory or file, or NULL */
+    const char *volume;     /* a managed volume's name, or NULL (one of the two) */
+    const char *guest_path; /* where it appears in the box */
+    int read_only;          /* non-zero: writes fail with EROFS in the box */
+} boxlet_volume_mount;
+
 /* Options of a new box. Initialize with boxlet_box_opts_init; every pointer
  * is borrowed for the duration of the call only. */
 typedef struct boxlet_box_opts {
@@ -185,6 +200,12 @@ typedef struct boxlet_box_opts {
      * BOXLET_EINVAL. */
     const boxlet_port *ports;
     size_t nports;
+    /* Volumes, at most 16, mounted at every start in this order. Host
+     * paths must exist when the box is created and when it starts; a
+     * managed volume in use by a box cannot be removed unless forced.
+     * Local runtimes only for now: a remote one answers BOXLET_EINVAL. */
+    const boxlet_volume_mount *volumes;
+    size_t nvolumes;
 } boxlet_box_opts;
 
 /* Sets o to the defaults (image "host", the default limits of
@@ -195,7 +216,8 @@ BOXLET_API void boxlet_box_opts_init(boxlet_box_opts *o);
 
 /* Creates a box (state configured). On success *out must be freed with
  * boxlet_box_free. Errors: BOXLET_EINVAL (bad option, with a message),
- * BOXLET_EEXISTS (name taken), BOXLET_ENOTFOUND (image), BOXLET_EIO. */
+ * BOXLET_EEXISTS (name taken), BOXLET_ENOTFOUND (image, a volume's host
+ * path or managed volume), BOXLET_EIO. */
 BOXLET_API int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out);
 /* Looks a box up by id, name or unique id prefix. BOXLET_ENOTFOUND,
  * BOXLET_ECONFLICT (ambiguous prefix). */
@@ -274,6 +296,80 @@ BOXLET_API int boxlet_stream_relay(int fd_a, int fd_b);
 /* Every box, oldest first. *out is an array of *n handles; free each with
  * boxlet_box_free and the array with free(). */
 BOXLET_API int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
+
+/* ---- snapshots and clones (docs/state.md) ---------------------------------
+ * A snapshot freezes a stopped box's writable layer into a read-only layer
+ * that the box, its snapshots and its clones share; the box goes on with a
+ * fresh writable layer on top. It costs the same for an empty box as for a
+ * full one (a rename, no copy). A running box's layer is copied instead. Local runtimes only for
+ * now: on a remote one each of these returns BOXLET_EUNSUPPORTED ("not yet over REST"). */
+
+typedef struct boxlet_snapshot_info {
+    char id[32];          /* a ULID */
+    char name[129];       /* unique within its box */
+    char box_id[32];      /* the box it belongs to */
+    long long created_ms; /* milliseconds since the epoch */
+    unsigned layers;      /* frozen layers it holds (its stack's depth) */
+    long long size_bytes; /* host disk its top layer takes */
+} boxlet_snapshot_info;
+
+/* Snapshots box b as name (NULL: "snap-<id tail>"; else 1-63 letters,
+ * digits, '-', '_' or '.'); fills *out when non-NULL. A stopped box is
+ * frozen in place (the same cost whatever it holds); a running one is
+ * copied while its processes are frozen for that time (it costs what the
+ * box wrote; the copy is crash-consistent, see docs/state.md).
+ * BOXLET_EEXISTS (name taken in b), BOXLET_ETIMEOUT (could not freeze),
+ * BOXLET_ELIMIT (b holds 32 frozen layers: remove snapshots or clone),
+ * BOXLET_EUNSUPPORTED (a box made by older boxlet without a disk image). */
+BOXLET_API int boxlet_snapshot_create(boxlet_box *b, const char *name, boxlet_snapshot_info *out);
+/* b's snapshots, oldest first: *out is an array of *n (free() it). */
+BOXLET_API int boxlet_snapshot_list(boxlet_box *b, boxlet_snapshot_info **out, size_t *n);
+/* b's snapshot whose name or id is key. BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_snapshot_get(boxlet_box *b, const char *key, boxlet_snapshot_info *out);
+/* Removes b's snapshot key; the disk it alone held is freed. The box and
+ * clones made from it are unaffected. BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_snapshot_remove(boxlet_box *b, const char *key);
+/* Puts stopped box b back to snapshot key: what b wrote since is
+ * discarded. The snapshot stays. BOXLET_ECONFLICT while b runs,
+ * BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_snapshot_restore(boxlet_box *b, const char *key);
+/* A new box (configured) with b's files: those of b's snapshot `snapshot`,
+ * or (NULL) b's current ones, for which b must be stopped. The clone has
+ * its own id, name (NULL: "box-<id tail>"), uid range and writable layer,
+ * and b's options (image, env, limits, volumes); it shares b's frozen
+ * layers, so it takes almost no disk until it writes. On success *out must
+ * be freed with boxlet_box_free. BOXLET_ECONFLICT (b runs, for a clone of
+ * its current state), BOXLET_ENOTFOUND (snapshot), BOXLET_EEXISTS (name). */
+BOXLET_API int boxlet_box_clone(boxlet_box *b, const char *snapshot, const char *name,
+                                boxlet_box **out);
+
+/* ---- managed volumes (docs/state.md) --------------------------------------
+ * Named, persistent file systems with a size quota that outlive boxes and
+ * that several boxes may mount at once (boxlet_box_opts.volumes). Local
+ * runtimes only for now: a remote one returns BOXLET_EUNSUPPORTED. */
+
+typedef struct boxlet_volume_info {
+    char name[129];
+    unsigned long long size_bytes; /* the quota: writes past it fail with ENOSPC */
+    unsigned long long used_bytes; /* host disk it takes now */
+    long long created_ms;
+    unsigned boxes; /* boxes that mount it */
+} boxlet_volume_info;
+
+/* Creates volume name (1-63 letters, digits, '-', '_' or '.') with a quota
+ * of size_bytes (0: 10 GiB; 64 MiB to 16 TiB); fills *out when non-NULL.
+ * BOXLET_EINVAL, BOXLET_EEXISTS. */
+BOXLET_API int boxlet_volume_create(boxlet_runtime *rt, const char *name,
+                                    unsigned long long size_bytes, boxlet_volume_info *out);
+/* Every volume, oldest first: *out is an array of *n (free() it). */
+BOXLET_API int boxlet_volume_list(boxlet_runtime *rt, boxlet_volume_info **out, size_t *n);
+/* Volume name. BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_volume_get(boxlet_runtime *rt, const char *name, boxlet_volume_info *out);
+/* Removes volume name and its files. BOXLET_ECONFLICT while boxes use it,
+ * unless force (they then fail to start until a volume of that name is
+ * made again; running ones keep their mount until they stop).
+ * BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_volume_remove(boxlet_runtime *rt, const char *name, int force);
 
 /* ---- images -------------------------------------------------------------- */
 

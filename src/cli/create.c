@@ -30,6 +30,9 @@ static const char usage[] =
     "  -p, --publish [ADDR:]HOST:BOX\n"
     "                        publish the box's TCP port BOX on the host's ADDR:HOST\n"
     "                        (ADDR default 127.0.0.1; repeatable, at most 32)\n"
+    "  -v, --volume SRC:PATH[:ro]  mount SRC at PATH in the box (repeatable): a host\n"
+    "                        directory or file (SRC starting with /, kept with its\n"
+    "                        host owners) or a managed volume's name (boxlet volume)\n"
     "      --label K=V       an informational label (repeatable)\n"
     "      --rm              remove the box when it stops\n"
     "  -h, --help            show this help\n";
@@ -43,7 +46,7 @@ static int parse(struct cli_box_args *a, int argc, char **argv, const char **ima
         {NULL, 0, NULL, 0},
     };
     int opt, rc = 1;
-    while (rc > 0 && (opt = getopt_long(argc, argv, "e:hu:w:p:", longopts, NULL)) != -1) {
+    while (rc > 0 && (opt = getopt_long(argc, argv, "e:hu:v:w:p:", longopts, NULL)) != -1) {
         if (opt == 'h') return cli_help(usage);
         rc = cli_box_opt(a, opt, optarg);
     }

@@ -39,6 +39,9 @@ static const struct command commands[] = {
     {"pull", cmd_pull, "Pull an image from a registry into the store"},
     {"rmi", cmd_rmi, "Remove images (then free what nothing uses)"},
     {"image", cmd_image, "Image commands: ls, pull, rm, inspect, prune"},
+    {"snapshot", cmd_snapshot, "Snapshot commands: create, ls, inspect, rm, restore"},
+    {"clone", cmd_clone, "Create boxes from a box's current state or a snapshot"},
+    {"volume", cmd_volume, "Managed volume commands: create, ls, inspect, rm"},
     {"serve", cmd_serve, "Serve the REST API (BoxLite v1 Box API routes)"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };

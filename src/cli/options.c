@@ -96,6 +96,44 @@ void cli_box_args_free(struct cli_box_args *a)
 {
     cli_strv_free(&a->env);
     cli_strv_free(&a->labels);
+    for (size_t i = 0; i < a->o.nvolumes; i++)
+        free(a->volume_args[i]);
+}
+
+/* -v HOST:BOX[:ro|:rw]: HOST is a host path (starting with /) or the name
+ * of a managed volume. */
+static int volume(struct cli_box_args *a, const char *arg)
+{
+    size_t max = sizeof a->volumes / sizeof *a->volumes;
+    if (a->o.nvolumes == max) {
+        cli_warn("-v: at most %zu volumes", max);
+        return -1;
+    }
+    char *s = strdup(arg), *guest = s ? strchr(s, ':') : NULL;
+    if (!guest || guest == s || guest[1] != '/') {
+        cli_warn("invalid -v \"%s\": HOST-PATH:BOX-PATH[:ro] or VOLUME:BOX-PATH[:ro] is "
+                 "expected",
+                 arg);
+        free(s);
+        return -1;
+    }
+    *guest++ = '\0';
+    char *mode = strchr(guest, ':');
+    if (mode) *mode++ = '\0';
+    if (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0) {
+        cli_warn("invalid -v \"%s\": the mode is ro or rw", arg);
+        free(s);
+        return -1;
+    }
+    boxlet_volume_mount *m = &a->volumes[a->o.nvolumes];
+    *m = (boxlet_volume_mount){.guest_path = guest, .read_only = mode && !strcmp(mode, "ro")};
+    if (s[0] == '/')
+        m->host_path = s;
+    else
+        m->volume = s;
+    a->volume_args[a->o.nvolumes++] = s;
+    a->o.volumes = a->volumes;
+    return 1;
 }
 
 static int parse_network(const char *arg, int *out)
@@ -235,6 +273,8 @@ int cli_box_opt(struct cli_box_args *a, int opt, const char *arg)
         return host_port(a, arg);
     case 'p':
         return publish(a, arg);
+    case 'v':
+        return volume(a, arg);
     case OPT_RM:
         a->o.auto_remove = 1;
         return 1;

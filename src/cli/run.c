@@ -49,6 +49,9 @@ static const char usage[] =
     "  -p, --publish [ADDR:]HOST:BOX\n"
     "                        publish the box's TCP port BOX on the host's ADDR:HOST\n"
     "                        (ADDR default 127.0.0.1; repeatable, at most 32)\n"
+    "  -v, --volume SRC:PATH[:ro]  mount SRC at PATH in the box (repeatable): a host\n"
+    "                        directory or file (SRC starting with /, kept with its\n"
+    "                        host owners) or a managed volume's name (boxlet volume)\n"
     "      --label K=V       an informational label (repeatable)\n"
     "  -h, --help            show this help\n";
 

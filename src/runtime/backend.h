@@ -24,6 +24,14 @@ typedef struct box_port {
     unsigned host_port, box_port;
 } box_port;
 
+/* A volume bound into a box (docs/state.md). */
+typedef struct box_mount {
+    const char *source;     /* a host directory or file */
+    const char *guest_path; /* absolute, resolved inside the box's root */
+    bool read_only;
+    bool idmap; /* a managed volume: owners 0..65535 shown as the box's */
+} box_mount;
+
 typedef struct box_spec {
     const char *id;
     const char *hostname;       /* the box's name, as its hostname */
@@ -45,6 +53,16 @@ typedef struct box_spec {
      * when stored by older boxlet; newer ones keep their image's owners.
      * Either way they are mapped onto the box's range when it starts. */
     uint32_t legacy_uid_base;
+    /* Frozen layers between the box's writable layer and its image
+     * (docs/state.md), top first: their directories (mounted read-only on
+     * the host) and the host uid of the root of the box each was frozen
+     * from (their files' owners). */
+    const char *const *layer_dirs;
+    const uint32_t *layer_bases;
+    size_t nlayers;
+    /* Volumes, bound in after the root is built. */
+    const box_mount *mounts;
+    size_t nmounts;
     /* Host loopback ports the box may reach (src/agent/relay.c). */
     const unsigned *host_ports;
     size_t nhost_ports;

@@ -493,8 +493,25 @@ static int await_box(launch *l, pid_t launcher, box_proc *out, err_t *e)
     return 0;
 }
 
-/* Everything the init inherits: the plan, its pipes, the agent's socket
- * and the image's layers. */
+/* Detached mounts of the box's volumes, for the init to bind in. */
+static int make_volumes(const box_spec *s, launch *l, err_t *e)
+{
+    for (size_t i = 0; i < s->nmounts && i < SETUP_MAX_VOLUMES; i++) {
+        const box_mount *m = &s->mounts[i];
+        int fd = box_mount_tree(s, m, e);
+        if (fd < 0) return fd;
+        struct stat st;
+        l->plan.vol_fds[l->plan.nvol_fds] = fd;
+        l->plan.vol_file[l->plan.nvol_fds] = fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode);
+        snprintf(l->plan.vol_guest[l->plan.nvol_fds], sizeof l->plan.vol_guest[0], "%s",
+                 m->guest_path);
+        l->plan.nvol_fds++;
+    }
+    return 0;
+}
+
+/* Everything the init inherits: the plan, its pipes, the agent's socket,
+ * the image's layers and the volumes. */
 static int make_launch(const box_spec *s, launch *l, err_t *e)
 {
     int *pairs[] = {l->errp, l->readyp, l->syncp, l->pidp};
@@ -520,7 +537,7 @@ static int make_launch(const box_spec *s, launch *l, err_t *e)
         l->plan.publish_ports[l->plan.npublish++] = s->ports[i].box_port;
     }
     box_lowers_close(&lw);
-    return rc;
+    return rc == 0 ? make_volumes(s, l, e) : rc;
 }
 
 /* The caller's copies of what only the init needs. */
@@ -530,6 +547,9 @@ static void close_launch(launch *l)
     for (int i = 0; i < l->plan.nlower_fds; i++)
         close(l->plan.lower_fds[i]);
     l->plan.nlower_fds = 0;
+    for (int i = 0; i < l->plan.nvol_fds; i++)
+        close(l->plan.vol_fds[i]);
+    l->plan.nvol_fds = 0;
     if (l->plan.listen_fd >= 0) close(l->plan.listen_fd);
     l->plan.listen_fd = -1;
     for (int i = 0; i < l->plan.npublish; i++)

@@ -69,6 +69,19 @@ static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
                     .nhost_ports = o->nhost_ports,
                     .ports = ports,
                     .nports = o->nports};
+    box_volume vols[BOX_VOLUMES_MAX];
+    if (o->nvolumes > BOX_VOLUMES_MAX) {
+        free(b);
+        return err_make(&rt->err, ERR_INVAL, "volumes: %zu given, at most %d", o->nvolumes,
+                        BOX_VOLUMES_MAX);
+    }
+    for (size_t i = 0; i < o->nvolumes; i++)
+        vols[i] = (box_volume){.host_path = (char *)o->volumes[i].host_path,
+                               .volume = (char *)o->volumes[i].volume,
+                               .guest_path = (char *)o->volumes[i].guest_path,
+                               .read_only = o->volumes[i].read_only != 0};
+    c.volumes = o->nvolumes ? vols : NULL;
+    c.nvolumes = o->nvolumes;
     rc = rt_create(rt->rt, o->name, o->image, &c, &b->rec, &rt->err);
     if (rc < 0) {
         free(b);

@@ -83,6 +83,10 @@ json_t *sdk_kv_object(const char *const *kv, size_t n)
 
 static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
 {
+    if (o->nvolumes)
+        return err_make(&rt->err, ERR_INVAL,
+                        "volumes: not yet over REST (boxlet serve); create the box with a "
+                        "local runtime");
     if (o->nhost_ports) /* refusing beats creating a box that lacks what was asked */
         return err_make(&rt->err, ERR_INVAL,
                         "host ports: not supported by a remote runtime (boxlet serve) "

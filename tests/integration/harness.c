@@ -524,6 +524,14 @@ void box_env_close(box_env *b)
         }
         free(v);
     }
+    boxlet_volume_info *vols; /* mounted on the host until removed */
+    if (b->rt && boxlet_volume_list(b->rt, &vols, &n) == BOXLET_OK) {
+        for (size_t i = 0; i < n; i++)
+            if (boxlet_volume_remove(b->rt, vols[i].name, 1) != BOXLET_OK)
+                fprintf(stderr, "harness: remove volume %s: %s\n", vols[i].name,
+                        boxlet_runtime_errmsg(b->rt));
+        free(vols);
+    }
     boxlet_runtime_free(b->rt);
     b->rt = NULL;
     if (b->server > 0) {
