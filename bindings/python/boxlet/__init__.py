@@ -34,7 +34,9 @@ from ._types import (
     PortMapping,
     PullProgress,
     RunResult,
+    SnapshotInfo,
     Stats,
+    VolumeInfo,
 )
 from .errors import BoxletError
 
@@ -65,6 +67,8 @@ __all__ = [
     "PortMapping",
     "PullProgress",
     "Stats",
+    "SnapshotInfo",
+    "VolumeInfo",
     "BoxletError",
     "errors",
     "TAIL",

@@ -9,7 +9,17 @@ from . import _lib
 import asyncio
 import socket
 
-from ._types import BoxInfo, ExecInfo, ExecOptions, PortMapping, RunResult, Stats, config_of, env_list
+from ._types import (
+    BoxInfo,
+    ExecInfo,
+    ExecOptions,
+    PortMapping,
+    RunResult,
+    SnapshotInfo,
+    Stats,
+    config_of,
+    env_list,
+)
 from .errors import InvalidArgument, error
 
 if TYPE_CHECKING:
@@ -139,6 +149,90 @@ class Box:
         sock = socket.socket(fileno=fd)
         sock.setblocking(False)
         return await asyncio.open_connection(sock=sock)
+
+    # ---- files ---------------------------------------------------------------
+
+    @staticmethod
+    def _copy_opts(overwrite: bool, keep_owners: bool, follow_symlinks: bool):
+        o = _lib.CopyOpts()
+        L.boxlet_copy_opts_init(ctypes.byref(o))
+        o.overwrite, o.keep_owners, o.follow_symlinks = int(overwrite), int(keep_owners), int(follow_symlinks)
+        return o
+
+    async def copy_in(
+        self, host_path: str, box_path: str, *, overwrite: bool = True, keep_owners: bool = False,
+        follow_symlinks: bool = False,
+    ) -> None:
+        """Copies host_path into the box at box_path, as `docker cp` does
+        (docs/files.md): files belong to the box's user unless keep_owners."""
+        o = self._copy_opts(overwrite, keep_owners, follow_symlinks)
+        await self._do_plain(L.boxlet_box_copy_in, host_path.encode(), box_path.encode(), ctypes.byref(o))
+
+    async def copy_out(
+        self, box_path: str, host_path: str, *, overwrite: bool = True, keep_owners: bool = False,
+        follow_symlinks: bool = False,
+    ) -> None:
+        """Copies box_path out of the box to host_path, as `docker cp`."""
+        o = self._copy_opts(overwrite, keep_owners, follow_symlinks)
+        await self._do_plain(L.boxlet_box_copy_out, box_path.encode(), host_path.encode(), ctypes.byref(o))
+
+    async def _do_plain(self, fn, *args) -> None:
+        def run():
+            rc = fn(self._h, *args)
+            if rc != 0:
+                raise self._fail(rc)
+
+        await self._rt._call(run)
+
+    # ---- snapshots and clones -------------------------------------------------------
+
+    async def snapshot(self, name: Optional[str] = None) -> SnapshotInfo:
+        """Snapshots the box (docs/state.md): O(1) when stopped."""
+
+        def run():
+            info = _lib.SnapshotInfo()
+            rc = L.boxlet_snapshot_create(self._h, name.encode() if name else None, ctypes.byref(info))
+            if rc != 0:
+                raise self._fail(rc)
+            return SnapshotInfo._from_c(info)
+
+        return await self._rt._call(run)
+
+    async def snapshots(self) -> list[SnapshotInfo]:
+        def run():
+            arr = ctypes.POINTER(_lib.SnapshotInfo)()
+            n = ctypes.c_size_t()
+            rc = L.boxlet_snapshot_list(self._h, ctypes.byref(arr), ctypes.byref(n))
+            if rc != 0:
+                raise self._fail(rc)
+            try:
+                return [SnapshotInfo._from_c(arr[i]) for i in range(n.value)]
+            finally:
+                _lib.libc.free(arr)
+
+        return await self._rt._call(run)
+
+    async def remove_snapshot(self, key: str) -> None:
+        await self._do_plain(L.boxlet_snapshot_remove, key.encode())
+
+    async def restore(self, snapshot: str) -> None:
+        """Brings the (stopped) box back to a snapshot: later writes are lost."""
+        await self._do_plain(L.boxlet_snapshot_restore, snapshot.encode())
+
+    async def clone(self, snapshot: Optional[str] = None, name: Optional[str] = None) -> "Box":
+        """A new box with this box's files (a snapshot's, or its current ones
+        when stopped), sharing its layers."""
+
+        def run():
+            h = ctypes.c_void_p()
+            rc = L.boxlet_box_clone(
+                self._h, snapshot.encode() if snapshot else None, name.encode() if name else None, ctypes.byref(h)
+            )
+            if rc != 0:
+                raise self._fail(rc)
+            return Box._made(self._rt, h)
+
+        return await self._rt._call(run)
 
     async def close(self) -> None:
         """Frees the handle (the box keeps running)."""

@@ -72,6 +72,35 @@ class Port(Structure):
     _fields_ = [("host_addr", c_char_p), ("host_port", c_uint), ("box_port", c_uint)]
 
 
+class VolumeMount(Structure):
+    _fields_ = [("host_path", c_char_p), ("volume", c_char_p), ("guest_path", c_char_p), ("read_only", c_int)]
+
+
+class CopyOpts(Structure):
+    _fields_ = [("overwrite", c_int), ("keep_owners", c_int), ("follow_symlinks", c_int)]
+
+
+class SnapshotInfo(Structure):
+    _fields_ = [
+        ("id", c_char * 32),
+        ("name", c_char * 129),
+        ("box_id", c_char * 32),
+        ("created_ms", c_longlong),
+        ("layers", c_uint),
+        ("size_bytes", c_longlong),
+    ]
+
+
+class VolumeInfo(Structure):
+    _fields_ = [
+        ("name", c_char * 129),
+        ("size_bytes", c_ulonglong),
+        ("used_bytes", c_ulonglong),
+        ("created_ms", c_longlong),
+        ("boxes", c_uint),
+    ]
+
+
 class BoxOpts(Structure):
     _fields_ = [
         ("name", c_char_p),
@@ -92,6 +121,8 @@ class BoxOpts(Structure):
         ("disk_size_gb", c_uint),
         ("ports", POINTER(Port)),
         ("nports", c_size_t),
+        ("volumes", POINTER(VolumeMount)),
+        ("nvolumes", c_size_t),
         ("_reserve", c_char * 512),
     ]
 
@@ -221,6 +252,19 @@ _PROTOS = {
     "boxlet_box_connect_port": (c_int, [P, c_uint, POINTER(c_int)]),
     "boxlet_box_list": (c_int, [P, POINTER(POINTER(P)), POINTER(c_size_t)]),
     "boxlet_box_errmsg": (c_char_p, [P]),
+    "boxlet_copy_opts_init": (None, [POINTER(CopyOpts)]),
+    "boxlet_box_copy_in": (c_int, [P, c_char_p, c_char_p, POINTER(CopyOpts)]),
+    "boxlet_box_copy_out": (c_int, [P, c_char_p, c_char_p, POINTER(CopyOpts)]),
+    "boxlet_snapshot_create": (c_int, [P, c_char_p, POINTER(SnapshotInfo)]),
+    "boxlet_snapshot_list": (c_int, [P, POINTER(POINTER(SnapshotInfo)), POINTER(c_size_t)]),
+    "boxlet_snapshot_get": (c_int, [P, c_char_p, POINTER(SnapshotInfo)]),
+    "boxlet_snapshot_remove": (c_int, [P, c_char_p]),
+    "boxlet_snapshot_restore": (c_int, [P, c_char_p]),
+    "boxlet_box_clone": (c_int, [P, c_char_p, c_char_p, POINTER(P)]),
+    "boxlet_volume_create": (c_int, [P, c_char_p, c_ulonglong, POINTER(VolumeInfo)]),
+    "boxlet_volume_list": (c_int, [P, POINTER(POINTER(VolumeInfo)), POINTER(c_size_t)]),
+    "boxlet_volume_get": (c_int, [P, c_char_p, POINTER(VolumeInfo)]),
+    "boxlet_volume_remove": (c_int, [P, c_char_p, c_int]),
     "boxlet_image_import": (c_int, [P, c_char_p, c_char_p]),
     "boxlet_image_pull_with": (c_int, [P, c_char_p, POINTER(PullOpts)]),
     "boxlet_pull_opts_init": (None, [POINTER(PullOpts)]),

@@ -18,7 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
 from . import _lib
-from ._types import BoxOptions, ImageInfo, PortMapping, PULL_PHASES, PullProgress, env_list
+from ._types import (
+    PULL_PHASES,
+    BoxOptions,
+    ImageInfo,
+    PortMapping,
+    PullProgress,
+    VolumeInfo,
+    env_list,
+    volume_mount,
+)
 from .errors import InvalidArgument, error
 
 L = _lib.lib
@@ -195,6 +204,19 @@ class Runtime:
                 ports[i].host_addr, ports[i].host_port, ports[i].box_port = m.host_addr.encode(), m.host_port, m.box_port
             keep.append(ports)
             c.ports, c.nports = ports, len(maps)
+        if o.volumes:
+            try:
+                mounts = [volume_mount(v) for v in o.volumes]
+            except (ValueError, TypeError) as exc:
+                raise InvalidArgument(1, f"create: {exc}") from None
+            vols = (_lib.VolumeMount * len(mounts))()
+            for i, (host, vol, guest, ro) in enumerate(mounts):
+                vols[i].host_path = host.encode() if host else None
+                vols[i].volume = vol.encode() if vol else None
+                vols[i].guest_path = guest.encode()
+                vols[i].read_only = 1 if ro else 0
+            keep.append(vols)
+            c.volumes, c.nvolumes = vols, len(mounts)
         h = ctypes.c_void_p()
         rc = L.boxlet_box_create(self._h, ctypes.byref(c), ctypes.byref(h))
         if rc != 0:
@@ -235,6 +257,54 @@ class Runtime:
             await box.remove(force=force)
         finally:
             await box.close()
+
+    # ---- volumes ------------------------------------------------------------
+
+    async def create_volume(self, name: str, size_bytes: int = 0) -> VolumeInfo:
+        """A managed volume (size_bytes 0: 10 GiB) for BoxOptions.volumes."""
+
+        def run():
+            info = _lib.VolumeInfo()
+            rc = L.boxlet_volume_create(self._h, name.encode(), int(size_bytes), ctypes.byref(info))
+            if rc != 0:
+                raise self._fail(rc)
+            return VolumeInfo._from_c(info)
+
+        return await self._call(run)
+
+    async def volumes(self) -> list[VolumeInfo]:
+        def run():
+            arr = ctypes.POINTER(_lib.VolumeInfo)()
+            n = ctypes.c_size_t()
+            rc = L.boxlet_volume_list(self._h, ctypes.byref(arr), ctypes.byref(n))
+            if rc != 0:
+                raise self._fail(rc)
+            try:
+                return [VolumeInfo._from_c(arr[i]) for i in range(n.value)]
+            finally:
+                _lib.libc.free(arr)
+
+        return await self._call(run)
+
+    async def volume(self, name: str) -> VolumeInfo:
+        def run():
+            info = _lib.VolumeInfo()
+            rc = L.boxlet_volume_get(self._h, name.encode(), ctypes.byref(info))
+            if rc != 0:
+                raise self._fail(rc)
+            return VolumeInfo._from_c(info)
+
+        return await self._call(run)
+
+    async def remove_volume(self, name: str, force: bool = False) -> None:
+        """Conflict while boxes use it, unless force."""
+
+        def run():
+            rc = L.boxlet_volume_remove(self._h, name.encode(), 1 if force else 0)
+            if rc != 0:
+                raise self._fail(rc)
+
+        await self._call(run)
 
     # ---- images -------------------------------------------------------------
 

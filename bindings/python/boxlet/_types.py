@@ -42,6 +42,9 @@ class BoxOptions:
     # box_port) or Docker's "[ADDR:]HOST:BOX"; host_addr defaults to
     # 127.0.0.1 (docs/network.md)
     ports: Sequence[Union[tuple, str, "PortMapping"]] = ()
+    # volumes: Docker's "SRC:PATH[:ro]" (SRC an absolute host path or a
+    # managed volume's name), (src, path) or (src, path, read_only)
+    volumes: Sequence[Union[tuple, str]] = ()
 
 
 @dataclass(frozen=True)
@@ -255,3 +258,50 @@ def config_of(text: str) -> dict:
         return json.loads(text) if text else {}
     except ValueError:
         return {}
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot of a box (docs/state.md)."""
+
+    id: str
+    name: str
+    box_id: str
+    created_ms: int
+    layers: int
+    size_bytes: int
+
+    @classmethod
+    def _from_c(cls, i) -> "SnapshotInfo":
+        return cls(_lib.text(i.id), _lib.text(i.name), _lib.text(i.box_id), i.created_ms, i.layers, i.size_bytes)
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    """A managed volume: named, persistent, with a size quota."""
+
+    name: str
+    size_bytes: int
+    used_bytes: int
+    created_ms: int
+    boxes: int
+
+    @classmethod
+    def _from_c(cls, i) -> "VolumeInfo":
+        return cls(_lib.text(i.name), i.size_bytes, i.used_bytes, i.created_ms, i.boxes)
+
+
+def volume_mount(v) -> tuple:
+    """(host_path or None, volume or None, guest_path, read_only) from a
+    "SRC:PATH[:ro]" string or a (src, path[, read_only]) tuple."""
+    if isinstance(v, str):
+        parts = v.split(":")
+        ro = len(parts) == 3 and parts[2] == "ro"
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+            raise ValueError(f"volume {v!r}: expected SRC:PATH[:ro]")
+        src, path = parts[0], parts[1]
+    else:
+        src, path, ro = (tuple(v) + (False,))[:3]
+    if src.startswith("/"):
+        return src, None, path, bool(ro)
+    return None, src, path, bool(ro)

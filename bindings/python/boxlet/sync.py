@@ -174,6 +174,27 @@ class Box:
         s.setblocking(True)
         return s
 
+    def copy_in(self, host_path: str, box_path: str, **kw) -> None:
+        _wait(self._b.copy_in(host_path, box_path, **kw))
+
+    def copy_out(self, box_path: str, host_path: str, **kw) -> None:
+        _wait(self._b.copy_out(box_path, host_path, **kw))
+
+    def snapshot(self, name: Optional[str] = None):
+        return _wait(self._b.snapshot(name))
+
+    def snapshots(self) -> list:
+        return _wait(self._b.snapshots())
+
+    def remove_snapshot(self, key: str) -> None:
+        _wait(self._b.remove_snapshot(key))
+
+    def restore(self, snapshot: str) -> None:
+        _wait(self._b.restore(snapshot))
+
+    def clone(self, snapshot: Optional[str] = None, name: Optional[str] = None) -> "Box":
+        return Box(_wait(self._b.clone(snapshot, name)))
+
     def executions(self) -> list[ExecInfo]:
         return _wait(self._b.executions())
 
@@ -241,6 +262,18 @@ class Runtime:
 
     def remove_image(self, key: str, force: bool = False) -> None:
         _wait(self._rt.remove_image(key, force))
+
+    def create_volume(self, name: str, size_bytes: int = 0):
+        return _wait(self._rt.create_volume(name, size_bytes))
+
+    def volumes(self) -> list:
+        return _wait(self._rt.volumes())
+
+    def volume(self, name: str):
+        return _wait(self._rt.volume(name))
+
+    def remove_volume(self, name: str, force: bool = False) -> None:
+        _wait(self._rt.remove_volume(name, force))
 
     def pull(self, ref: str, name: Optional[str] = None, progress=None) -> None:
         _wait(self._rt.pull(ref, name, progress))

@@ -4,6 +4,7 @@ offsets with no loss, observers, text, gaps-free capture, errors as typed
 exceptions, and 100 concurrent executions on one event loop."""
 
 import asyncio
+import os
 import signal
 
 import pytest
@@ -293,3 +294,50 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def test_files_snapshots_clones_volumes(make_runtime, tmp_path):
+    async def main():
+        async with make_runtime() as rt:
+            if rt.remote:  # not over REST yet: a clear refusal, never a silent no-op
+                async with await _box(rt) as box:
+                    with pytest.raises(errors.Unsupported):
+                        await box.copy_in(str(tmp_path), "/tmp/x")
+                    with pytest.raises(errors.Unsupported):
+                        await box.snapshot("s")
+                with pytest.raises(errors.Unsupported):
+                    await rt.create_volume("pyvol")
+                return
+            src = tmp_path / "in"
+            (src / "sub").mkdir(parents=True)
+            (src / "sub" / "f.txt").write_bytes(b"hello")
+            os.chmod(src / "sub" / "f.txt", 0o750)
+            await rt.create_volume("pyvol", 64 << 20)
+            try:
+                async with await _box(rt, volumes=["pyvol:/data"]) as box:
+                    await box.copy_in(str(src), "/work")
+                    r = await box.run("sh", "-c", "cat /work/sub/f.txt; stat -c %a /work/sub/f.txt; echo v > /data/v")
+                    assert r.stdout == b"hello750\n" and r.ok
+                    await box.copy_out("/work/sub", str(tmp_path / "out"))
+                    assert (tmp_path / "out" / "f.txt").read_bytes() == b"hello"
+                    assert (os.stat(tmp_path / "out" / "f.txt").st_mode & 0o777) == 0o750
+                    await box.stop(timeout=1)
+                    snap = await box.snapshot("before")
+                    assert [s.name for s in await box.snapshots()] == ["before"] and snap.box_id == box.id
+                    await box.run("sh", "-c", "echo later > /work/sub/f.txt")
+                    await box.stop(timeout=1)
+                    await box.restore("before")
+                    assert (await box.run("cat", "/work/sub/f.txt")).stdout == b"hello"
+                    await box.stop(timeout=1)
+                    async with await box.clone(snapshot="before") as twin:
+                        r = await twin.run("sh", "-c", "cat /work/sub/f.txt /data/v")
+                        assert r.stdout == b"hellov\n"
+                    assert (await rt.volume("pyvol")).boxes == 1
+                    with pytest.raises(errors.Conflict):
+                        await rt.remove_volume("pyvol")
+                    await box.remove_snapshot("before")
+            finally:
+                await rt.remove_volume("pyvol", force=True)
+            assert "pyvol" not in [v.name for v in await rt.volumes()]
+
+    run(main())

@@ -24,6 +24,10 @@ STRUCTS = {
     "boxlet_image_info": _lib.ImageInfo,
     "boxlet_utf8": _lib.Utf8,
     "boxlet_port": _lib.Port,
+    "boxlet_volume_mount": _lib.VolumeMount,
+    "boxlet_copy_opts": _lib.CopyOpts,
+    "boxlet_snapshot_info": _lib.SnapshotInfo,
+    "boxlet_volume_info": _lib.VolumeInfo,
     "boxlet_pull_opts": _lib.PullOpts,
     "boxlet_pull_event": _lib.PullEvent,
 }
