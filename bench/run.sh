@@ -26,6 +26,10 @@ ver() { command -v "$1" >/dev/null 2>&1 && "$@" 2>/dev/null | head -1 || echo "$
     echo
 } > "$out/$stamp.md"
 BOXLET_AGENT="$BUILD/boxlet-agent" "$BUILD/bench_box" --csv "$out/$stamp.csv" ${BENCH_ARGS:-}
+# The Python package's exec round trip beside the SDK's (BENCH_PYTHON=0: skip).
+if [ "${BENCH_PYTHON:-1}" != 0 ]; then
+    BOXLET_AGENT="$BUILD/boxlet-agent" /usr/bin/python3 "$here/python_exec.py" "$BUILD" "$out/$stamp.csv"
+fi
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg). Raw samples: $stamp.csv." >> "$out/$stamp.md"
 echo >> "$out/$stamp.md"
 /usr/bin/python3 "$here/report.py" "$out/$stamp.csv" --plot "$out/$stamp.png" >> "$out/$stamp.md"

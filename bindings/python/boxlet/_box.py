@@ -275,10 +275,9 @@ class Box:
             setattr(o, k, v)
         from ._exec import Execution
 
-        h = await self._rt._call(self._start_sync, [str(a) for a in argv], o)
-        return await Execution._made(self, h)
+        return Execution._made(self, await self._rt._call(self._start_sync, [str(a) for a in argv], o))
 
-    def _start_sync(self, argv: list[str], o: ExecOptions) -> ctypes.c_void_p:
+    def _start_sync(self, argv: list[str], o: ExecOptions) -> tuple:
         arr = (ctypes.c_char_p * len(argv))(*[a.encode() for a in argv])
         cmd = L.boxlet_cmd_newv(len(argv), arr)
         if not cmd:
@@ -311,7 +310,9 @@ class Box:
                 if h:
                     L.boxlet_exec_free(h)
                 raise error(rc, msg or _lib.text(L.boxlet_box_errmsg(self._h)))
-            return h
+            from ._exec import Execution
+
+            return Execution._identify(h)
         finally:
             L.boxlet_cmd_free(cmd)
 
@@ -332,9 +333,9 @@ class Box:
                 if h:
                     L.boxlet_exec_free(h)
                 raise error(rc, msg or _lib.text(L.boxlet_box_errmsg(self._h)))
-            return h
+            return Execution._identify(h)
 
-        return await Execution._made(self, await self._rt._call(run))
+        return Execution._made(self, await self._rt._call(run))
 
     async def executions(self) -> list[ExecInfo]:
         """Every execution the box's agent keeps, running and finished."""

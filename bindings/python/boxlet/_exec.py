@@ -145,12 +145,17 @@ class Execution:
     def __init__(self):
         raise TypeError("executions come from Box.exec and Box.attach")
 
+    @staticmethod
+    def _identify(h: ctypes.c_void_p) -> tuple:
+        """(handle, id, descriptor) of a new handle (runtime thread)."""
+        return h, _lib.text(L.boxlet_exec_id(h)), L.boxlet_exec_fd(h)
+
     @classmethod
-    async def _made(cls, box: "Box", h: ctypes.c_void_p) -> "Execution":
+    def _made(cls, box: "Box", made: tuple) -> "Execution":
+        """Wraps (handle, id, fd) from _identify; starts its pump."""
         ex = object.__new__(cls)
-        ex.box, ex._rt, ex._h = box, box._rt, h
-        ex.id = await ex._rt_call(lambda: _lib.text(L.boxlet_exec_id(h)))
-        ex._fd = await ex._rt_call(lambda: L.boxlet_exec_fd(h))
+        ex.box, ex._rt = box, box._rt
+        ex._h, ex.id, ex._fd = made
         ex._stdin_offset = 0
         ex.stdout, ex.stderr = OutputStream(ex, "stdout"), OutputStream(ex, "stderr")
         ex.stdin = Stdin(ex)

@@ -89,3 +89,21 @@ def test_sync_facade(mode, home, request):
             assert ex.wait().exit_code == 0
             with pytest.raises(boxlet.errors.NotFound):
                 rt.get("no-such-box")
+
+
+@pytest.mark.parametrize("example", ["code_tool.py", "notebook.py"])
+def test_examples_run(example, home, tmp_path):
+    env = dict(os.environ, BOXLET_HOME=home, TMPDIR=str(tmp_path))  # what it collects stays here
+    r = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "python", example)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    if example == "code_tool.py":
+        assert "[out] wrote /work/out/result.txt" in r.stdout and "collected:" in r.stdout
+        assert "runaway: timed_out" in r.stdout
+    else:
+        assert "captured: 45 exit 0" in r.stdout and "snapshots: ['clean']" in r.stdout
