@@ -107,3 +107,27 @@ def test_examples_run(example, home, tmp_path):
         assert "runaway: timed_out" in r.stdout
     else:
         assert "captured: 45 exit 0" in r.stdout and "snapshots: ['clean']" in r.stdout
+
+
+def test_pip_installs_offline(tmp_path):
+    """`pip install ./bindings/python` needs no network: no index, no build
+    isolation (Debian's setuptools), and the installed package loads."""
+    import shutil
+
+    target, src = tmp_path / "site", tmp_path / "src"  # setuptools builds in the tree it is given
+    shutil.copytree(
+        os.path.join(ROOT, "bindings", "python"), src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-build-isolation",
+         "--target", str(target), str(src)],
+        capture_output=True, text=True, cwd=str(tmp_path),
+    )
+    assert r.returncode == 0, r.stderr
+    assert (target / "boxlet" / "_paths.py").exists() and (target / "boxlet" / "py.typed").exists()
+    r = subprocess.run(
+        [sys.executable, "-c", "import boxlet; print(boxlet.__file__, boxlet.library_version())"],
+        env=dict(os.environ, PYTHONPATH=str(target)), capture_output=True, text=True, cwd=str(tmp_path),
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(str(target))
