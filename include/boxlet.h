@@ -457,6 +457,27 @@ BOXLET_API int boxlet_conn_open(boxlet_box *b, boxlet_conn **out);
 BOXLET_API int boxlet_conn_attach(boxlet_conn *c, const char *exec_id,
                                   unsigned long long stdout_offset,
                                   unsigned long long stderr_offset, int flags, boxlet_exec **out);
+/* Like boxlet_conn_attach without waiting for the agent's answer, for
+ * event loops that must never block on a box: sends the ATTACH and returns
+ * BOXLET_OK with *out (free with boxlet_exec_free) at once; the answer
+ * arrives through boxlet_conn_pump (or any call on the connection), which
+ * puts *out on the ready list (boxlet_conn_next_ready). Until then,
+ * boxlet_conn_attach_result(*out) is BOXLET_ETIMEOUT and *out must not be
+ * read, written or controlled; it may be freed (the channel is then closed
+ * behind the ATTACH, in order). Fails at once with BOXLET_EDISCONNECTED (c
+ * is dead) or BOXLET_ETIMEOUT (the agent is not reading its socket), the
+ * reason in boxlet_conn_errmsg. Giving up after a deadline is the caller's
+ * choice: free *out. */
+BOXLET_API int boxlet_conn_attach_start(boxlet_conn *c, const char *exec_id,
+                                        unsigned long long stdout_offset,
+                                        unsigned long long stderr_offset, int flags,
+                                        boxlet_exec **out);
+/* The outcome of boxlet_conn_attach_start for e: BOXLET_ETIMEOUT while the
+ * agent has not answered, BOXLET_OK once attached (e is then an ordinary
+ * attached execution), or the error boxlet_exec_attach would have returned
+ * (BOXLET_ENOTFOUND, BOXLET_ECONFLICT, ...; BOXLET_EDISCONNECTED if the
+ * connection failed first), the reason in boxlet_exec_errmsg(e). */
+BOXLET_API int boxlet_conn_attach_result(boxlet_exec *e);
 /* The descriptor to poll for readability (-1 once the connection failed);
  * when readable, call boxlet_conn_pump. */
 BOXLET_API int boxlet_conn_fd(const boxlet_conn *c);

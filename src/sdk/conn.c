@@ -90,10 +90,23 @@ void sdk_conn_mark_ready(boxlet_exec *e)
     e->conn->ready = e;
 }
 
+void sdk_conn_unlist_attaching(boxlet_exec *e)
+{
+    if (!e->attach_req || !e->conn) return;
+    for (boxlet_exec **p = &e->conn->attaching; *p; p = &(*p)->attaching_next)
+        if (*p == e) {
+            *p = e->attaching_next;
+            break;
+        }
+    e->attach_req = 0;
+    e->attaching_next = NULL;
+}
+
 void sdk_conn_unlink(boxlet_exec *e)
 {
     boxlet_conn *c = e->conn;
     if (!c) return;
+    sdk_conn_unlist_attaching(e);
     for (boxlet_exec **p = &c->bucket[e->chan % SDK_CONN_BUCKETS]; *p; p = &(*p)->hash_next)
         if (*p == e) {
             *p = e->hash_next;

@@ -14,6 +14,7 @@
 
 #include "core/util.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,9 +188,36 @@ static int apply(boxlet_exec *t, const proto_msg *m)
     return 0;
 }
 
+/* The answer to an ATTACH that boxlet_conn_attach_start sent: settles
+ * that attach and returns it; NULL when m answers no such ATTACH. */
+static boxlet_exec *settle_attach(boxlet_conn *c, const proto_msg *m)
+{
+    uint32_t req = proto_reply_req(m);
+    boxlet_exec *e = c->attaching;
+    while (req && e && e->attach_req != req)
+        e = e->attaching_next;
+    if (!req || !e) return NULL;
+    sdk_conn_unlist_attaching(e);
+    if (m->type == PROTO_ATTACHED) {
+        e->acked = e->sent = m->u.attached.info.stdin_offset; /* resend from here */
+        e->attach_rc = BOXLET_OK;
+    } else if (m->type == PROTO_ERROR) {
+        e->attach_rc = fail(e, err_make(&e->err, (int)m->u.error.code, "%s", m->u.error.message));
+    } else {
+        e->attach_rc = fail(e, err_make(&e->err, ERR_PROTO,
+                                        "attach to execution %s: the agent answered with a "
+                                        "message of type %d",
+                                        e->id, (int)m->type));
+    }
+    sdk_conn_mark_ready(e);
+    return e;
+}
+
 boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem)
 {
-    boxlet_exec *t = sdk_conn_find(c, chan_of(m));
+    boxlet_exec *t = settle_attach(c, m);
+    if (t) return t;
+    t = sdk_conn_find(c, chan_of(m));
     if (!t) return NULL;
     if (apply(t, m) < 0) *nomem = true;
     sdk_conn_mark_ready(t);
@@ -420,6 +448,63 @@ int boxlet_conn_attach(boxlet_conn *c, const char *exec_id, unsigned long long s
     }
     *out = e;
     return BOXLET_OK;
+}
+
+/* Room in the socket for a small frame: an agent that stopped reading
+ * fails a non-blocking attach at once instead of blocking its caller. */
+static bool writable_now(boxlet_exec *e)
+{
+    struct pollfd p = {.fd = agent_client_fd(e->c), .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
+int boxlet_conn_attach_start(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
+                             unsigned long long stderr_offset, int flags, boxlet_exec **out)
+{
+    *out = NULL;
+    if (c->dead)
+        return sdk_fail(&c->err, NULL,
+                        err_make(&c->err, ERR_DISCONNECTED, "the shared agent connection is gone"));
+    boxlet_exec *e = exec_new();
+    if (!e) return sdk_fail(&c->err, NULL, err_make(&c->err, ERR_NOMEM, "out of memory"));
+    e->owner = !(flags & BOXLET_ATTACH_OBSERVER);
+    snprintf(e->id, sizeof e->id, "%s", exec_id);
+    sdk_conn_link(c, e);
+    proto_msg m = {.type = PROTO_ATTACH,
+                   .u.attach = {.req = agent_client_next_req(e->c),
+                                .chan = e->chan,
+                                .exec_id = e->id,
+                                .stdout_offset = stdout_offset,
+                                .stderr_offset = stderr_offset,
+                                .owner = e->owner}};
+    int rc = writable_now(e) ? send_msg(e, &m)
+                             : err_make(&e->err, ERR_TIMEOUT,
+                                        "attach to execution %s: the agent is not reading its "
+                                        "connection",
+                                        e->id);
+    if (rc < 0) {
+        c->err = e->err;
+        sdk_conn_unlink(e); /* the channel never opened: nothing to detach */
+        e->c = NULL;
+        boxlet_exec_free(e);
+        return sdk_fail(&c->err, NULL, rc);
+    }
+    e->attach_req = m.u.attach.req;
+    e->attach_rc = BOXLET_ETIMEOUT;
+    e->attaching_next = c->attaching;
+    c->attaching = e;
+    *out = e;
+    return BOXLET_OK;
+}
+
+int boxlet_conn_attach_result(boxlet_exec *e)
+{
+    if (e->attach_req && (!e->conn || e->conn->dead))
+        return fail(e, e->conn
+                           ? conn_gone(e)
+                           : err_make(&e->err, ERR_DISCONNECTED,
+                                      "attach to execution %s: the connection was closed", e->id));
+    return e->attach_rc;
 }
 
 const char *boxlet_exec_id(const boxlet_exec *e)

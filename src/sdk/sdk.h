@@ -61,6 +61,7 @@ struct boxlet_conn {
                                               closed channel are dropped */
     boxlet_exec *bucket[SDK_CONN_BUCKETS]; /* by chan % SDK_CONN_BUCKETS */
     boxlet_exec *ready;                    /* got something since last asked */
+    boxlet_exec *attaching;                /* ATTACH sent, no answer yet (attach_start) */
     size_t nexecs;
     bool dead;
     err_t err;
@@ -76,6 +77,11 @@ struct boxlet_exec {
     boxlet_exec *hash_next, *ready_next;
     bool in_ready;
     bool paused; /* PAUSE sent: the queue is over its high mark */
+    /* boxlet_conn_attach_start: the ATTACH's request id while its answer is
+     * awaited (0 after), and the attach's result once it came */
+    uint32_t attach_req;
+    boxlet_exec *attaching_next;
+    int attach_rc;
     void *user;
     char id[PROTO_MAX_ID + 1];
     bool owner;
@@ -108,7 +114,9 @@ boxlet_exec *sdk_conn_find(boxlet_conn *c, uint32_t chan);
 void sdk_conn_mark_ready(boxlet_exec *e);
 /* Puts e (new, not yet attached) on c with a fresh channel number. */
 void sdk_conn_link(boxlet_conn *c, boxlet_exec *e);
-/* Takes e off its connection (hash and ready list). */
+/* Takes e off its connection's list of attaches awaiting an answer. */
+void sdk_conn_unlist_attaching(boxlet_exec *e);
+/* Takes e off its connection (hash, ready and attaching lists). */
 void sdk_conn_unlink(boxlet_exec *e);
 /* The connection failed (err says why): every execution on it is marked
  * ready, so its reader sees the error. */

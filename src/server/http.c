@@ -8,6 +8,7 @@
 
 #include "core/utf8.h"
 #include "core/util.h"
+#include "server/agent_open.h"
 #include "server/attach.h"
 #include "server/http.h"
 #include "sdk/token.h"
@@ -48,6 +49,7 @@ typedef struct pss {
 #define SHUTDOWN_MS 3000
 #define WORKERS 4      /* threads for box lifecycle and exec requests */
 #define PULL_WORKERS 2 /* threads for registry pulls: at most this many at once */
+#define OPENERS 4      /* threads opening agent connections for attaches */
 #define BODY_SECS 20   /* a request body has this long to arrive */
 #define MAX_PULLS_QUEUED 16
 #define MAX_HEADER_BYTES 8192 /* per connection, before it is authenticated */
@@ -374,6 +376,9 @@ static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reaso
         return 0;
     case LWS_CALLBACK_RECEIVE:
         return p->at ? on_receive(wsi, p, in, len) : -1;
+    case LWS_CALLBACK_TIMER:
+        if (p->at) attach_timer(p->at);
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (s->stopping) { /* SIGTERM: every attachment is told why it ends */
             lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"server shutdown",
@@ -402,6 +407,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_RECEIVE:
     case LWS_CALLBACK_SERVER_WRITEABLE:
     case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_TIMER:
         return on_ws(wsi, s, p, reason, in, len);
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, s, p);
@@ -430,6 +436,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             server_t *srv = lws_context_user(the_context);
             workers_collect(srv->workers, job_done);
             workers_collect(srv->pulls, job_done);
+            attach_collect(srv);
         }
         return 0;
     default:
@@ -634,6 +641,7 @@ int server_run(const server_opts *o)
     signal(SIGPIPE, SIG_IGN);
     s.pulls = workers_start(&s, o->home, ctx, PULL_WORKERS, MAX_PULLS_QUEUED, NULL);
     s.workers = workers_start(&s, o->home, ctx, WORKERS, 0, s.pulls);
+    s.opens = agent_opens_start(o->home, ctx, OPENERS);
     fprintf(stderr, "boxlet serve: listening on %s; %s\n", where, how);
     if (o->no_auth)
         fprintf(stderr, "boxlet serve: WARNING: no authentication: every local user and "
@@ -645,6 +653,9 @@ int server_run(const server_opts *o)
     workers_stop(s.workers, 2000);
     workers_stop(s.pulls, 2000);
     s.workers = s.pulls = NULL;
+    attach_stop(&s);
+    agent_opens_stop(s.opens, 2000);
+    s.opens = NULL;
     lws_context_destroy(ctx);
     the_context = NULL;
     l.fd = -1; /* lws closed it with the context */
