@@ -450,8 +450,13 @@ BOXLET_API void boxlet_exec_fd_disown(boxlet_exec *e);
  * a connection of its own; an observer later gets a GAP), so it holds up
  * neither the others nor memory. Local runtimes only (BOXLET_EUNSUPPORTED
  * on a remote one). Single-threaded like every handle: the connection and
- * the executions on it are used from one thread. */
+ * the executions on it are used by one thread at a time (a loop may have
+ * another thread open it, then take it over: it keeps no tie to b). */
 typedef struct boxlet_conn boxlet_conn;
+/* Connects to box b's agent (connect and HELLO; waits up to the agent
+ * deadline, 5 s). Never starts the box: BOXLET_ENOTFOUND if it is not
+ * running. On success *out must be freed with boxlet_conn_free; errors in
+ * boxlet_box_errmsg(b). */
 BOXLET_API int boxlet_conn_open(boxlet_box *b, boxlet_conn **out);
 /* Like boxlet_exec_attach, over c. Errors as there, in boxlet_conn_errmsg. */
 BOXLET_API int boxlet_conn_attach(boxlet_conn *c, const char *exec_id,

@@ -10,6 +10,10 @@
  *  - The connection failing (the box stops): every execution on it is
  *    ready and its reads say BOXLET_EDISCONNECTED; a dead connection takes
  *    no new attach; boxlet_conn_fd_closed the same.
+ *  - Attaching without waiting (boxlet_conn_attach_start): no answer until
+ *    the connection is pumped; then attached, or refused as the blocking
+ *    attach would be (unknown id, a second owner); a pending owner attach
+ *    freed before its answer leaves the stdin slot free.
  * (A remote runtime refuses a shared connection: test_sdk_remote.) */
 #include "harness.h"
 
@@ -298,6 +302,68 @@ static void a_failed_connection_says_so(void **state)
     teardown_box(&env, b, c);
 }
 
+/* Pumps c until the attach e started is settled: its result. */
+static int settled(boxlet_conn *c, boxlet_exec *e)
+{
+    for (int64_t until = now_ms() + WAIT_MS; now_ms() < until;) {
+        int rc = boxlet_conn_attach_result(e);
+        if (rc != BOXLET_ETIMEOUT) return rc;
+        struct pollfd p = {.fd = boxlet_conn_fd(c), .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) assert_int_equal(boxlet_conn_pump(c), BOXLET_OK);
+        while (boxlet_conn_next_ready(c))
+            ; /* the test asks each execution itself */
+    }
+    fail_msg("no answer to the ATTACH");
+    return -1;
+}
+
+static void attach_without_waiting(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    box_env env;
+    boxlet_conn *c;
+    boxlet_box *b = setup(&env, &c);
+    char *cat = start_detached(b, "echo hi; exec cat");
+    char *other = start_detached(b, "exec cat");
+    sink a = {0};
+    buf_init(&a.out, 0);
+    assert_int_equal(boxlet_conn_attach_start(c, cat, 0, 0, 0, &a.e), BOXLET_OK);
+    boxlet_exec_set_user(a.e, &a);
+    assert_int_equal(boxlet_conn_attach_result(a.e), BOXLET_ETIMEOUT); /* nothing read yet */
+    boxlet_exec *none, *dup, *gone;
+    assert_int_equal(boxlet_conn_attach_start(c, "no-such-exec", 0, 0, 0, &none), BOXLET_OK);
+    assert_int_equal(boxlet_conn_attach_start(c, cat, 0, 0, 0, &dup), BOXLET_OK);
+    /* A client that leaves before the answer: its channel is closed behind
+     * the ATTACH, so the stdin slot is free again. */
+    assert_int_equal(boxlet_conn_attach_start(c, other, 0, 0, 0, &gone), BOXLET_OK);
+    boxlet_exec_free(gone);
+
+    assert_int_equal(settled(c, a.e), BOXLET_OK);
+    assert_int_equal(settled(c, none), BOXLET_ENOTFOUND);
+    assert_non_null(strstr(boxlet_exec_errmsg(none), "no-such-exec"));
+    assert_int_equal(settled(c, dup), BOXLET_ECONFLICT);
+    assert_non_null(strstr(boxlet_exec_errmsg(dup), "owner"));
+    boxlet_exec_free(none);
+    boxlet_exec_free(dup);
+    boxlet_exec *again;
+    assert_int_equal(boxlet_conn_attach(c, other, 0, 0, 0, &again), BOXLET_OK);
+    boxlet_exec_free(again);
+
+    /* Attached: an ordinary execution from here. */
+    assert_int_equal(boxlet_exec_write(a.e, "there\n", 6, 5000), BOXLET_OK);
+    assert_int_equal(boxlet_exec_close_stdin(a.e), BOXLET_OK);
+    for (int64_t until = now_ms() + WAIT_MS; !a.ended && now_ms() < until;)
+        turn(c, 50);
+    assert_true(a.ended);
+    assert_int_equal(a.out.len, 9);
+    assert_memory_equal(buf_data(&a.out), "hi\nthere\n", 9);
+    sink_free(&a);
+    free(cat);
+    free(other);
+    teardown_box(&env, b, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +371,7 @@ int main(void)
         cmocka_unit_test(a_stalled_reader_holds_back_only_its_own),
         cmocka_unit_test(stdin_and_calls),
         cmocka_unit_test(a_failed_connection_says_so),
+        cmocka_unit_test(attach_without_waiting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
