@@ -405,10 +405,11 @@ static void attach_drop(attach_t *a)
 /* The attach failed after the upgrade: an error frame says why (with the
  * HTTP status the upgrade would have had, and the error code), then the
  * socket closes with 4000 + that status. A timeout marks the box slow. */
-static void attach_fail(attach_t *a, int rc, const char *why)
+static void attach_fail(attach_t *a, int rc, const char *reason)
 {
-    char box_id[64];
+    char box_id[64], why[600];
     snprintf(box_id, sizeof box_id, "%s", a->mux ? a->mux->box_id : "");
+    snprintf(why, sizeof why, "%s", reason); /* it may be the execution's message */
     attach_drop(a);
     if (rc == BOXLET_ETIMEOUT && *box_id) mark_box_slow(a->s, box_id);
     int status = reply_status_of(rc);

@@ -293,9 +293,19 @@ static void job_done(void *owner, http_resp *rs)
     lws_callback_on_writable(p->wsi);
 }
 
+/* The connection went: its worker's answer is dropped. After shutdown
+ * stopped the workers (the context is being destroyed), their jobs are
+ * freed already: there is nothing left to drop. */
+static void drop_job(pss_t *p)
+{
+    server_t *s = the_context ? lws_context_user(the_context) : NULL;
+    if (p->job && s && s->workers) worker_orphan(p->job);
+    p->job = NULL;
+}
+
 static void reset(pss_t *p)
 {
-    worker_orphan(p->job); /* the connection went: its answer is dropped */
+    drop_job(p);
     buf_free(&p->body);
     buf_free(&p->rs.body);
     memset(p, 0, sizeof *p);
@@ -426,10 +436,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (p) reset(p); /* lws may close a refused request without our data */
         return 0;
     case LWS_CALLBACK_WSI_DESTROY: /* also when lws ends a connection on its own */
-        if (p && p->job) {
-            worker_orphan(p->job);
-            p->job = NULL;
-        }
+        if (p) drop_job(p);
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: /* a worker finished (or a signal) */
         if (the_context) {

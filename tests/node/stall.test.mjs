@@ -173,6 +173,22 @@ async function main() {
     check('the server still serves', cfg.status === 200);
     for (const p of pending) p.ws.terminate();
     early.ws.terminate();
+
+    // A client that leaves while its box's connection is still being opened
+    // (connect and HELLO on an opening thread, the agent stopped): the open
+    // is dropped when it comes back, and the next attach works.
+    await sleep(200); // the connection closes with the box's last attach
+    process.kill(victimPid, 'SIGSTOP');
+    const orphan = attachVictim(vex);
+    await new Promise((ok) => orphan.ws.once('open', ok));
+    orphan.ws.terminate();
+    await sleep(200);
+    process.kill(victimPid, 'SIGCONT');
+    const next = attachVictim(vex);
+    const n = await next.settled;
+    check('after a client left a pending open, the next attach streams', n.out.includes('ready'),
+      JSON.stringify(n));
+    next.ws.terminate();
   } finally {
     if (victimPid) try { process.kill(victimPid, 'SIGCONT'); } catch { /* gone */ }
     aborts.abort();
