@@ -10,7 +10,11 @@
 // where a stall is the agent's 5-10 s deadline or a pull's minutes). Then
 // one waiting client leaves before the agent answers (its pending attach is
 // dropped: the ASan build checks for leaks and use-after-free), the agent
-// resumes, and every other waiting attach settles.
+// resumes, and every other waiting attach settles. Then: a client leaves
+// while its box's connection is still being opened; an attach the agent
+// never answers gives up after its deadline (Close 4504) and the box is
+// refused for a while (503); the server stops while an attach waits, and
+// exits 0.
 // argv: the boxlet binary.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -37,11 +41,13 @@ async function timed(base, method, path, body) {
   return { ...r, ms: performance.now() - t0 };
 }
 
-// An attach to execution eid of the victim, as a plain client: settled
+// An attach to execution eid of box, as a plain client: settled
 // resolves once output arrived or the socket closed; state is live.
-function attachVictim(eid) {
+const attachVictim = (eid) => attachBox('victim', eid);
+
+function attachBox(box, eid) {
   const state = { opened: false, closed: false, out: '', errors: [], close: 0 };
-  const ws = new WebSocket(`${wsBase}/v1/boxes/victim/executions/${eid}/attach?stdin=false`,
+  const ws = new WebSocket(`${wsBase}/v1/boxes/${box}/executions/${eid}/attach?stdin=false`,
     { headers: authHeaders() });
   const settled = new Promise((resolve) => {
     ws.on('open', () => { state.opened = true; });
@@ -76,9 +82,10 @@ async function main() {
   const srv = await startServer(boxlet);
   const reg = await startRegistry();
   base = srv.base;
+  const exitP = new Promise((ok) => srv.proc.once('exit', (code, sig) => ok(sig || code)));
   wsBase = base.replace('http', 'ws');
   const aborts = new AbortController();
-  let victimPid = 0, exited = null;
+  let victimPid = 0, otherPid = 0, exited = null;
   try {
     check('create other', (await api(base, 'POST', '/v1/boxes', { name: 'other', image: 'host' })).status === 201);
     const victim = await api(base, 'POST', '/v1/boxes', { name: 'victim', image: 'host' });
@@ -189,12 +196,41 @@ async function main() {
     check('after a client left a pending open, the next attach streams', n.out.includes('ready'),
       JSON.stringify(n));
     next.ws.terminate();
+
+    // An agent that never answers: the attach gives up after its deadline
+    // (10 s) with an error frame and Close 4504, and the box's attaches are
+    // then refused in the upgrade (503) for a while.
+    const next2 = attachVictim(vex);
+    await new Promise((ok) => setTimeout(ok, 300));
+    await next2.settled; // it streams: the connection is open again
+    process.kill(victimPid, 'SIGSTOP');
+    const late = attachVictim(vex);
+    const l = await late.settled;
+    next2.ws.terminate();
+    check('an attach the agent never answers ends with 4504 and says why', l.close === 4504 &&
+      l.errors.length === 1 && l.errors[0].status === 504 && /did not answer/.test(l.errors[0].message),
+      JSON.stringify(l));
+    const refused = await attachVictim(vex).settled;
+    check('then the box is refused in the upgrade', refused.close === 503 && !refused.opened,
+      JSON.stringify(refused));
+
+    // The server is stopped while an attach (to another box, whose agent
+    // is stopped now) still waits: it exits cleanly all the same.
+    otherPid = (await api(base, 'GET', '/v1/boxes/other')).json.pid;
+    process.kill(otherPid, 'SIGSTOP');
+    const last = attachBox('other', tick.json.execution_id);
+    await new Promise((ok) => last.ws.once('open', ok));
+    srv.proc.kill('SIGTERM');
+    const lastEnd = await last.settled;
+    process.kill(otherPid, 'SIGCONT');
+    check('a waiting attach is closed at shutdown', lastEnd.close === 1001, JSON.stringify(lastEnd));
   } finally {
-    if (victimPid) try { process.kill(victimPid, 'SIGCONT'); } catch { /* gone */ }
+    for (const pid of [victimPid, otherPid])
+      if (pid) try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
     aborts.abort();
     reg.proc.kill();
     srv.proc.kill('SIGTERM');
-    exited = await new Promise((ok) => srv.proc.once('exit', (code, sig) => ok(sig || code)));
+    exited = await exitP;
   }
   check('the server exits cleanly (under ASan: no leak)', exited === 0, exited);
   t.done();
