@@ -63,7 +63,7 @@ typedef struct mux {
     bool servicing;
     struct lws_vhost *vh; /* where the connection's descriptor is adopted */
     agent_open *job;      /* the open in flight, or NULL */
-    attach_t *waiting;    /* attaches waiting for the open */
+    attach_t *waiting;    /* attaches waiting for the open, newest first */
 } mux_t;
 
 struct attach {
@@ -488,7 +488,12 @@ static void mux_opened(void *owner, int rc, boxlet_conn *conn, const char *msg)
         m->dead = true;
         mux_unlist(m);
     }
-    attach_t *list = m->waiting;
+    attach_t *list = NULL; /* in the order they came: the first owner wins */
+    for (attach_t *a = m->waiting, *next; a; a = next) {
+        next = a->wait_next;
+        a->wait_next = list;
+        list = a;
+    }
     m->waiting = NULL;
     m->users++; /* held while the waiters move on */
     for (attach_t *a = list, *next; a; a = next) {
