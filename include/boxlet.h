@@ -540,6 +540,21 @@ BOXLET_API int boxlet_exec_close_stdin(boxlet_exec *e);
 BOXLET_API int boxlet_exec_signal(boxlet_exec *e, int sig);
 /* Resizes its terminal. BOXLET_EINVAL without one; BOXLET_ECLOSED. */
 BOXLET_API int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols);
+/* Like boxlet_exec_signal and boxlet_exec_resize, for event loops that
+ * must never wait on a box, on an execution attached through a boxlet_conn:
+ * sends the request and returns BOXLET_OK without waiting for the agent's
+ * answer. Errors found before sending come at once: BOXLET_EINVAL (a size
+ * out of range), BOXLET_ELIMIT (4 such requests of e already wait),
+ * BOXLET_ETIMEOUT (the agent is not reading its socket),
+ * BOXLET_EDISCONNECTED. A refusal by the agent (a signal off the whitelist,
+ * no terminal, BOXLET_ECLOSED) comes later: e is put on its connection's
+ * ready list and boxlet_exec_control_error returns it. On any other
+ * execution these wait for the answer, as the plain calls. */
+BOXLET_API int boxlet_exec_signal_start(boxlet_exec *e, int sig);
+BOXLET_API int boxlet_exec_resize_start(boxlet_exec *e, unsigned rows, unsigned cols);
+/* The first refusal of a *_start control not yet returned (the message in
+ * boxlet_exec_errmsg), once; BOXLET_OK when there is none. */
+BOXLET_API int boxlet_exec_control_error(boxlet_exec *e);
 /* SIGKILL to the process group; the execution is forgotten once it ended. */
 BOXLET_API int boxlet_exec_kill(boxlet_exec *e);
 /* Waits up to timeout_ms for the end, discarding output not yet read, and

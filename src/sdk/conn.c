@@ -102,11 +102,24 @@ void sdk_conn_unlist_attaching(boxlet_exec *e)
     e->attaching_next = NULL;
 }
 
+void sdk_conn_unlist_controlling(boxlet_exec *e)
+{
+    if (!e->conn) return;
+    for (boxlet_exec **p = &e->conn->controlling; *p; p = &(*p)->controlling_next)
+        if (*p == e) {
+            *p = e->controlling_next;
+            break;
+        }
+    e->nctl = 0;
+    e->controlling_next = NULL;
+}
+
 void sdk_conn_unlink(boxlet_exec *e)
 {
     boxlet_conn *c = e->conn;
     if (!c) return;
     sdk_conn_unlist_attaching(e);
+    sdk_conn_unlist_controlling(e);
     for (boxlet_exec **p = &c->bucket[e->chan % SDK_CONN_BUCKETS]; *p; p = &(*p)->hash_next)
         if (*p == e) {
             *p = e->hash_next;

@@ -213,9 +213,31 @@ static boxlet_exec *settle_attach(boxlet_conn *c, const proto_msg *m)
     return e;
 }
 
+/* The answer to a control sent without waiting (boxlet_exec_signal_start,
+ * _resize_start): a refusal is kept for boxlet_exec_control_error and its
+ * execution made ready. NULL when m answers no such control. */
+static boxlet_exec *settle_control(boxlet_conn *c, const proto_msg *m)
+{
+    uint32_t req = proto_reply_req(m);
+    for (boxlet_exec *e = c->controlling; req && e; e = e->controlling_next)
+        for (int i = 0; i < e->nctl; i++) {
+            if (e->ctl_req[i] != req) continue;
+            e->ctl_req[i] = e->ctl_req[--e->nctl];
+            if (!e->nctl) sdk_conn_unlist_controlling(e);
+            if (m->type == PROTO_ERROR && !e->ctl_rc) {
+                e->ctl_rc = (int)m->u.error.code;
+                e->ctl_msg = strdup(m->u.error.message ? m->u.error.message : "");
+                sdk_conn_mark_ready(e);
+            }
+            return e;
+        }
+    return NULL;
+}
+
 boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem)
 {
     boxlet_exec *t = settle_attach(c, m);
+    if (!t) t = settle_control(c, m);
     if (t) return t;
     t = sdk_conn_find(c, chan_of(m));
     if (!t) return NULL;
@@ -688,6 +710,57 @@ int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols)
     return exec_call(e, &m);
 }
 
+/* Sends control request m (its exec_req.req filled here) over e's shared
+ * connection without waiting for the answer (settle_control takes it). */
+static int control_start(boxlet_exec *e, proto_msg *m)
+{
+    if (e->conn->dead) return fail(e, conn_gone(e));
+    if (e->nctl == SDK_CTL_MAX)
+        return fail(e, err_make(&e->err, ERR_LIMIT,
+                                "execution %s: %d control messages already wait for the agent",
+                                e->id, SDK_CTL_MAX));
+    if (!writable_now(e))
+        return fail(e, err_make(&e->err, ERR_TIMEOUT,
+                                "execution %s: the agent is not reading its connection", e->id));
+    m->u.exec_req.req = agent_client_next_req(e->c);
+    int rc = send_msg(e, m);
+    if (rc < 0) return fail(e, rc);
+    if (!e->nctl) {
+        e->controlling_next = e->conn->controlling;
+        e->conn->controlling = e;
+    }
+    e->ctl_req[e->nctl++] = m->u.exec_req.req;
+    return BOXLET_OK;
+}
+
+int boxlet_exec_signal_start(boxlet_exec *e, int sig)
+{
+    if (!e->conn) return boxlet_exec_signal(e, sig);
+    proto_msg m = {.type = PROTO_SIGNAL, .u.exec_req = {.exec_id = e->id, .signal = sig}};
+    return control_start(e, &m);
+}
+
+int boxlet_exec_resize_start(boxlet_exec *e, unsigned rows, unsigned cols)
+{
+    if (!e->conn || rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
+        return boxlet_exec_resize(e, rows, cols);
+    proto_msg m = {
+        .type = PROTO_RESIZE,
+        .u.exec_req = {.exec_id = e->id, .rows = (uint16_t)rows, .cols = (uint16_t)cols}};
+    return control_start(e, &m);
+}
+
+int boxlet_exec_control_error(boxlet_exec *e)
+{
+    int code = e->ctl_rc;
+    if (!code) return BOXLET_OK;
+    e->ctl_rc = 0;
+    int rc = fail(e, err_make(&e->err, code, "%s", e->ctl_msg ? e->ctl_msg : "refused"));
+    free(e->ctl_msg);
+    e->ctl_msg = NULL;
+    return rc;
+}
+
 int boxlet_exec_kill(boxlet_exec *e)
 {
     if (e->rest) return sdk_rexec_kill(e);
@@ -713,5 +786,6 @@ void boxlet_exec_free(boxlet_exec *e)
     agent_client_free(e->c); /* closing the connection detaches */
     wsc_close(e->ws, 1000);
     free(e->record);
+    free(e->ctl_msg);
     free(e);
 }

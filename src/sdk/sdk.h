@@ -55,6 +55,7 @@ typedef struct sdk_qchunk {
  * own channel (conn.c). Frames are routed by channel into each execution's
  * queue; executions that got something wait in a ready list. */
 #define SDK_CONN_BUCKETS 1024u
+#define SDK_CTL_MAX 4 /* controls in flight per execution (signal_start, resize_start) */
 struct boxlet_conn {
     agent_client *c;
     uint32_t next_chan;                    /* never reused: late frames of a
@@ -62,6 +63,7 @@ struct boxlet_conn {
     boxlet_exec *bucket[SDK_CONN_BUCKETS]; /* by chan % SDK_CONN_BUCKETS */
     boxlet_exec *ready;                    /* got something since last asked */
     boxlet_exec *attaching;                /* ATTACH sent, no answer yet (attach_start) */
+    boxlet_exec *controlling;              /* controls sent, no answer yet (*_start) */
     size_t nexecs;
     bool dead;
     err_t err;
@@ -82,6 +84,14 @@ struct boxlet_exec {
     uint32_t attach_req;
     boxlet_exec *attaching_next;
     int attach_rc;
+    /* boxlet_exec_signal_start / _resize_start: the requests whose answers
+     * are awaited, and the first refusal not yet asked for (its message
+     * kept apart: later calls overwrite err) */
+    uint32_t ctl_req[SDK_CTL_MAX];
+    int nctl;
+    boxlet_exec *controlling_next;
+    int ctl_rc;
+    char *ctl_msg;
     void *user;
     char id[PROTO_MAX_ID + 1];
     bool owner;
@@ -116,6 +126,8 @@ void sdk_conn_mark_ready(boxlet_exec *e);
 void sdk_conn_link(boxlet_conn *c, boxlet_exec *e);
 /* Takes e off its connection's list of attaches awaiting an answer. */
 void sdk_conn_unlist_attaching(boxlet_exec *e);
+/* Takes e off its connection's list of executions with controls in flight. */
+void sdk_conn_unlist_controlling(boxlet_exec *e);
 /* Takes e off its connection (hash, ready and attaching lists). */
 void sdk_conn_unlink(boxlet_exec *e);
 /* The connection failed (err says why): every execution on it is marked

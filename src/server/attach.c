@@ -173,11 +173,15 @@ static void flush_held(attach_t *a)
     push_data(a, BOXLET_STDERR, NULL, 0, true);
 }
 
+static __attribute__((format(printf, 2, 3))) void control_error(attach_t *a, const char *fmt, ...);
+
 /* Moves what the execution has into frames, up to the queue's high mark. */
 static void pump(attach_t *a)
 {
     boxlet_chunk c;
-    if (a->pending || !a->ex) return; /* no stream (yet) */
+    if (a->pending || !a->ex) return;                  /* no stream (yet) */
+    if (boxlet_exec_control_error(a->ex) != BOXLET_OK) /* a refused signal or resize */
+        control_error(a, "%s", boxlet_exec_errmsg(a->ex));
     while (!a->exit_queued && a->queued < QUEUE_HIGH) {
         int rc = boxlet_exec_read(a->ex, &c, 0);
         if (rc == BOXLET_ETIMEOUT) break; /* nothing now */
@@ -634,7 +638,7 @@ static __attribute__((format(printf, 2, 3))) void control_error(attach_t *a, con
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     push_json(a, json_pack("{s:s, s:s}", "type", "error", "message", msg));
-    lws_callback_on_writable(a->ws);
+    if (a->ws) lws_callback_on_writable(a->ws);
 }
 
 static void control(attach_t *a, const void *in, size_t len)
@@ -646,11 +650,12 @@ static void control(attach_t *a, const void *in, size_t len)
     if (!o || !type) {
         control_error(a, "control message is not a JSON object with a \"type\": %s",
                       o ? "no type" : je.text);
-    } else if (strcmp(type, "resize") == 0) {
-        rc = boxlet_exec_resize(a->ex, (unsigned)json_integer_value(json_object_get(o, "rows")),
-                                (unsigned)json_integer_value(json_object_get(o, "cols")));
+    } else if (strcmp(type, "resize") == 0) { /* the agent's refusal comes later: pump */
+        rc = boxlet_exec_resize_start(a->ex,
+                                      (unsigned)json_integer_value(json_object_get(o, "rows")),
+                                      (unsigned)json_integer_value(json_object_get(o, "cols")));
     } else if (strcmp(type, "signal") == 0) {
-        rc = boxlet_exec_signal(a->ex, (int)json_integer_value(json_object_get(o, "sig")));
+        rc = boxlet_exec_signal_start(a->ex, (int)json_integer_value(json_object_get(o, "sig")));
     } else if (strcmp(type, "stdin_offset") == 0 && a->ext) {
         /* The client's next stdin byte is at K; the execution has all bytes
          * below our offset already: drop that overlap from what follows. */

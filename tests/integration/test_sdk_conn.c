@@ -13,7 +13,8 @@
  *  - Attaching without waiting (boxlet_conn_attach_start): no answer until
  *    the connection is pumped; then attached, or refused as the blocking
  *    attach would be (unknown id, a second owner); a pending owner attach
- *    freed before its answer leaves the stdin slot free.
+ *    freed before its answer leaves the stdin slot free. Signal and resize
+ *    without waiting: the agent's refusal comes with a later pump.
  * (A remote runtime refuses a shared connection: test_sdk_remote.) */
 #include "harness.h"
 
@@ -317,6 +318,19 @@ static int settled(boxlet_conn *c, boxlet_exec *e)
     return -1;
 }
 
+/* Pumps c until e's control sent without waiting was refused: its code. */
+static int controlled(boxlet_conn *c, boxlet_exec *e)
+{
+    for (int64_t until = now_ms() + WAIT_MS; now_ms() < until;) {
+        struct pollfd p = {.fd = boxlet_conn_fd(c), .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) assert_int_equal(boxlet_conn_pump(c), BOXLET_OK);
+        for (boxlet_exec *r; (r = boxlet_conn_next_ready(c));)
+            if (r == e) return boxlet_exec_control_error(e);
+    }
+    fail_msg("no answer to the control");
+    return -1;
+}
+
 static void attach_without_waiting(void **state)
 {
     (void)state;
@@ -349,6 +363,15 @@ static void attach_without_waiting(void **state)
     boxlet_exec *again;
     assert_int_equal(boxlet_conn_attach(c, other, 0, 0, 0, &again), BOXLET_OK);
     boxlet_exec_free(again);
+
+    /* Controls without waiting: sent at once, a refusal comes with a pump. */
+    assert_int_equal(boxlet_exec_resize_start(a.e, 30, 90), BOXLET_OK);
+    assert_int_equal(controlled(c, a.e), BOXLET_EINVAL); /* no terminal */
+    assert_non_null(strstr(boxlet_exec_errmsg(a.e), "terminal"));
+    assert_int_equal(boxlet_exec_signal_start(a.e, 9), BOXLET_OK);
+    assert_int_equal(controlled(c, a.e), BOXLET_EINVAL);         /* not on the whitelist */
+    assert_int_equal(boxlet_exec_control_error(a.e), BOXLET_OK); /* once */
+    assert_int_equal(boxlet_exec_resize_start(a.e, 0, 90), BOXLET_EINVAL); /* checked here */
 
     /* Attached: an ordinary execution from here. */
     assert_int_equal(boxlet_exec_write(a.e, "there\n", 6, 5000), BOXLET_OK);

@@ -5,7 +5,8 @@
 // slow_registry.py), other clients' REST calls — reads, execs in another
 // box, box creates, an exec and attach with output in another box — and
 // another box's attach stream are answered at once, while four WebSocket
-// attaches to the stopped box wait for its agent off the event loop. The
+// attaches to the stopped box wait for its agent off the event loop and an
+// established attach to it has sent a signal and a resize. The
 // latencies are printed; the asserts are loose (median and worst under 1 s,
 // where a stall is the agent's 5-10 s deadline or a pull's minutes). Then
 // one waiting client leaves before the agent answers (its pending attach is
@@ -130,6 +131,10 @@ async function main() {
     for (let i = 0; i < 4; i++) send('POST', '/v1/images/pull', { reference: `127.0.0.1:${reg.port}/slow${i}:1` });
     const pending = [];
     for (let i = 0; i < 4; i++) pending.push(attachVictim(vex));
+    // Control messages on an established attach to the stopped box: sent,
+    // their answers awaited off the loop.
+    early.ws.send(JSON.stringify({ type: 'signal', sig: 28 }));
+    early.ws.send(JSON.stringify({ type: 'resize', rows: 30, cols: 90 }));
     await sleep(300); // they are all in progress
 
     const from = performance.now();
