@@ -38,7 +38,8 @@
  * process that does not read its stdin cannot grow the server's memory. */
 #define STDIN_HIGH (2u << 20)
 #define STDIN_LOW (512u << 10)
-#define EXEC_ID_MAX 128 /* the agent's longest execution id */
+#define EXEC_ID_MAX 128                  /* the agent's longest execution id */
+#define LINGER_US (2 * LWS_USEC_PER_SEC) /* a connection without attaches stays this long */
 
 typedef struct frame {
     struct frame *next;
@@ -254,9 +255,9 @@ static void mux_lost(mux_t *m)
     mux_service(m);
 }
 
-static void mux_release(mux_t *m)
+/* Closes m: no attach uses it, and it does not linger. */
+static void mux_free(mux_t *m)
 {
-    if (--m->users) return;
     if (!m->dead) mux_unlist(m);
     agent_open_orphan(m->job); /* still opening: the connection is closed when it comes */
     if (m->raw) {              /* lws closes the descriptor it adopted */
@@ -265,6 +266,19 @@ static void mux_release(mux_t *m)
     }
     boxlet_conn_free(m->conn);
     free(m);
+}
+
+/* An attach (or a call holding m) lets go of it. A live connection whose
+ * last attach left stays open for LINGER_US, for the box's next attach: a
+ * client that execs and attaches in turn then pays no open (a thread hop,
+ * a connect and a HELLO) each time. */
+static void mux_release(mux_t *m)
+{
+    if (--m->users) return;
+    if (m->raw && !m->dead && !m->s->stopping)
+        lws_set_timer_usecs(m->raw, LINGER_US); /* attach_raw_callback's TIMER */
+    else
+        mux_free(m);
 }
 
 /* Takes a off its mux's waiting list (if on it). */
@@ -766,6 +780,9 @@ int attach_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             return -1; /* lws closes the descriptor */
         }
         mux_service(m);
+        return 0;
+    case LWS_CALLBACK_TIMER: /* lingered long enough without an attach */
+        if (m && !m->users) mux_free(m);
         return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
         if (m) { /* lws closes the descriptor: the connection must not use it */

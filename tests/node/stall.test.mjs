@@ -189,7 +189,7 @@ async function main() {
     // A client that leaves while its box's connection is still being opened
     // (connect and HELLO on an opening thread, the agent stopped): the open
     // is dropped when it comes back, and the next attach works.
-    await sleep(200); // the connection closes with the box's last attach
+    await sleep(2500); // the connection closes 2 s after the box's last attach
     process.kill(victimPid, 'SIGSTOP');
     const orphan = attachVictim(vex);
     await new Promise((ok) => orphan.ws.once('open', ok));
