@@ -552,8 +552,9 @@ BOXLET_API int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols);
  * execution these wait for the answer, as the plain calls. */
 BOXLET_API int boxlet_exec_signal_start(boxlet_exec *e, int sig);
 BOXLET_API int boxlet_exec_resize_start(boxlet_exec *e, unsigned rows, unsigned cols);
-/* The first refusal of a *_start control not yet returned (the message in
- * boxlet_exec_errmsg), once; BOXLET_OK when there is none. */
+/* The oldest refusal of a *_start control not yet returned (the message in
+ * boxlet_exec_errmsg), each once; BOXLET_OK when there is none. Call it
+ * until BOXLET_OK: refusals not yet read count against the 4 in flight. */
 BOXLET_API int boxlet_exec_control_error(boxlet_exec *e);
 /* SIGKILL to the process group; the execution is forgotten once it ended. */
 BOXLET_API int boxlet_exec_kill(boxlet_exec *e);

@@ -224,9 +224,9 @@ static boxlet_exec *settle_control(boxlet_conn *c, const proto_msg *m)
             if (e->ctl_req[i] != req) continue;
             e->ctl_req[i] = e->ctl_req[--e->nctl];
             if (!e->nctl) sdk_conn_unlist_controlling(e);
-            if (m->type == PROTO_ERROR && !e->ctl_rc) {
-                e->ctl_rc = (int)m->u.error.code;
-                e->ctl_msg = strdup(m->u.error.message ? m->u.error.message : "");
+            if (m->type == PROTO_ERROR) { /* room: it was counted in flight */
+                e->ctl_rc[e->nrefused] = (int)m->u.error.code;
+                e->ctl_msg[e->nrefused++] = strdup(m->u.error.message ? m->u.error.message : "");
                 sdk_conn_mark_ready(e);
             }
             return e;
@@ -715,9 +715,10 @@ int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols)
 static int control_start(boxlet_exec *e, proto_msg *m)
 {
     if (e->conn->dead) return fail(e, conn_gone(e));
-    if (e->nctl == SDK_CTL_MAX)
+    if (e->nctl + e->nrefused >= SDK_CTL_MAX)
         return fail(e, err_make(&e->err, ERR_LIMIT,
-                                "execution %s: %d control messages already wait for the agent",
+                                "execution %s: %d control messages already wait for the "
+                                "agent or for their refusal to be read",
                                 e->id, SDK_CTL_MAX));
     if (!writable_now(e))
         return fail(e, err_make(&e->err, ERR_TIMEOUT,
@@ -752,12 +753,13 @@ int boxlet_exec_resize_start(boxlet_exec *e, unsigned rows, unsigned cols)
 
 int boxlet_exec_control_error(boxlet_exec *e)
 {
-    int code = e->ctl_rc;
-    if (!code) return BOXLET_OK;
-    e->ctl_rc = 0;
-    int rc = fail(e, err_make(&e->err, code, "%s", e->ctl_msg ? e->ctl_msg : "refused"));
-    free(e->ctl_msg);
-    e->ctl_msg = NULL;
+    if (!e->nrefused) return BOXLET_OK;
+    char *msg = e->ctl_msg[0];
+    int rc = fail(e, err_make(&e->err, e->ctl_rc[0], "%s", msg ? msg : "refused"));
+    free(msg);
+    e->nrefused--;
+    memmove(e->ctl_rc, e->ctl_rc + 1, (size_t)e->nrefused * sizeof *e->ctl_rc);
+    memmove(e->ctl_msg, e->ctl_msg + 1, (size_t)e->nrefused * sizeof *e->ctl_msg);
     return rc;
 }
 
@@ -786,6 +788,7 @@ void boxlet_exec_free(boxlet_exec *e)
     agent_client_free(e->c); /* closing the connection detaches */
     wsc_close(e->ws, 1000);
     free(e->record);
-    free(e->ctl_msg);
+    for (int i = 0; i < e->nrefused; i++)
+        free(e->ctl_msg[i]);
     free(e);
 }

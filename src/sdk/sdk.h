@@ -85,13 +85,15 @@ struct boxlet_exec {
     boxlet_exec *attaching_next;
     int attach_rc;
     /* boxlet_exec_signal_start / _resize_start: the requests whose answers
-     * are awaited, and the first refusal not yet asked for (its message
-     * kept apart: later calls overwrite err) */
+     * are awaited, and the refusals not yet asked for, oldest first (their
+     * messages kept apart: later calls overwrite err). Together at most
+     * SDK_CTL_MAX. */
     uint32_t ctl_req[SDK_CTL_MAX];
     int nctl;
     boxlet_exec *controlling_next;
-    int ctl_rc;
-    char *ctl_msg;
+    int ctl_rc[SDK_CTL_MAX];
+    char *ctl_msg[SDK_CTL_MAX];
+    int nrefused;
     void *user;
     char id[PROTO_MAX_ID + 1];
     bool owner;

@@ -180,8 +180,8 @@ static __attribute__((format(printf, 2, 3))) void control_error(attach_t *a, con
 static void pump(attach_t *a)
 {
     boxlet_chunk c;
-    if (a->pending || !a->ex) return;                  /* no stream (yet) */
-    if (boxlet_exec_control_error(a->ex) != BOXLET_OK) /* a refused signal or resize */
+    if (a->pending || !a->ex) return;                     /* no stream (yet) */
+    while (boxlet_exec_control_error(a->ex) != BOXLET_OK) /* refused signals, resizes */
         control_error(a, "%s", boxlet_exec_errmsg(a->ex));
     while (!a->exit_queued && a->queued < QUEUE_HIGH) {
         int rc = boxlet_exec_read(a->ex, &c, 0);

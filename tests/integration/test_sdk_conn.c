@@ -371,6 +371,16 @@ static void attach_without_waiting(void **state)
     assert_int_equal(boxlet_exec_signal_start(a.e, 9), BOXLET_OK);
     assert_int_equal(controlled(c, a.e), BOXLET_EINVAL);         /* not on the whitelist */
     assert_int_equal(boxlet_exec_control_error(a.e), BOXLET_OK); /* once */
+    /* Refusals that arrive together are each kept, in order. A blocking
+     * call after them reads their answers first (the agent answers in order). */
+    assert_int_equal(boxlet_exec_signal_start(a.e, 9), BOXLET_OK);
+    assert_int_equal(boxlet_exec_resize_start(a.e, 30, 90), BOXLET_OK);
+    assert_int_equal(boxlet_exec_signal(a.e, 28), BOXLET_OK);
+    assert_int_equal(boxlet_exec_control_error(a.e), BOXLET_EINVAL);
+    assert_null(strstr(boxlet_exec_errmsg(a.e), "terminal")); /* the signal's, first */
+    assert_int_equal(boxlet_exec_control_error(a.e), BOXLET_EINVAL);
+    assert_non_null(strstr(boxlet_exec_errmsg(a.e), "terminal"));
+    assert_int_equal(boxlet_exec_control_error(a.e), BOXLET_OK);
     assert_int_equal(boxlet_exec_resize_start(a.e, 0, 90), BOXLET_EINVAL); /* checked here */
 
     /* Attached: an ordinary execution from here. */
