@@ -444,18 +444,24 @@ static void attach_fail(attach_t *a, int rc, const char *reason)
 static void attach_begin(attach_t *a, struct lws_vhost *vh);
 static void attach_started(attach_t *a);
 
+/* a's connection went away: a shared connection whose agent went away (the
+ * box was restarted) may not have been seen to close yet, so once, a's
+ * attach starts again on a new one. False when it did already. */
+static bool retry_fresh(attach_t *a)
+{
+    if (a->retried++) return false;
+    struct lws_vhost *vh = a->mux->vh;
+    attach_drop(a);
+    attach_begin(a, vh);
+    return true;
+}
+
 /* The agent answered a's ATTACH (or its connection failed first). */
 static void settle(attach_t *a)
 {
     int rc = boxlet_conn_attach_result(a->ex);
     if (rc == BOXLET_ETIMEOUT) return; /* not yet */
-    if (rc == BOXLET_EDISCONNECTED && !a->retried++) {
-        /* A shared connection whose agent went away (the box was restarted)
-         * may not have been seen to close yet: once more, on a new one. */
-        struct lws_vhost *vh = a->mux->vh;
-        attach_drop(a);
-        return attach_begin(a, vh);
-    }
+    if (rc == BOXLET_EDISCONNECTED && retry_fresh(a)) return;
     if (rc != BOXLET_OK) return attach_fail(a, rc, boxlet_exec_errmsg(a->ex));
     a->pending = false;
     if (!a->ws) return; /* attach_established starts the stream */
@@ -470,15 +476,9 @@ static void attach_send(attach_t *a)
     int rc = boxlet_conn_attach_start(m->conn, a->eid, a->out_off, a->err_off,
                                       a->owner ? 0 : BOXLET_ATTACH_OBSERVER, &a->ex);
     if (rc == BOXLET_OK) return boxlet_exec_set_user(a->ex, a);
-    if (rc == BOXLET_EDISCONNECTED) mux_lost(m); /* settle tries a new one */
-    char why[600];
-    snprintf(why, sizeof why, "%s", boxlet_conn_errmsg(m->conn));
-    if (rc == BOXLET_EDISCONNECTED && !a->retried++) {
-        struct lws_vhost *vh = m->vh;
-        attach_drop(a);
-        return attach_begin(a, vh);
-    }
-    attach_fail(a, rc, why);
+    if (rc == BOXLET_EDISCONNECTED) mux_lost(m);
+    if (rc == BOXLET_EDISCONNECTED && retry_fresh(a)) return;
+    attach_fail(a, rc, boxlet_conn_errmsg(m->conn)); /* copied before m may go */
 }
 
 /* Joins the box's shared connection: sends the ATTACH now if it is open,
