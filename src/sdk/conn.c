@@ -114,12 +114,25 @@ void sdk_conn_unlist_controlling(boxlet_exec *e)
     e->controlling_next = NULL;
 }
 
+void sdk_conn_unlist_flushing(boxlet_exec *e)
+{
+    if (!e->in_flushing || !e->conn) return;
+    for (boxlet_exec **p = &e->conn->flushing; *p; p = &(*p)->flushing_next)
+        if (*p == e) {
+            *p = e->flushing_next;
+            break;
+        }
+    e->in_flushing = false;
+    e->flushing_next = NULL;
+}
+
 void sdk_conn_unlink(boxlet_exec *e)
 {
     boxlet_conn *c = e->conn;
     if (!c) return;
     sdk_conn_unlist_attaching(e);
     sdk_conn_unlist_controlling(e);
+    sdk_conn_unlist_flushing(e);
     for (boxlet_exec **p = &c->bucket[e->chan % SDK_CONN_BUCKETS]; *p; p = &(*p)->hash_next)
         if (*p == e) {
             *p = e->hash_next;

@@ -14,10 +14,13 @@
 
 #include "core/util.h"
 
+#include <linux/sockios.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #define CHAN 1u
 #define STDIN_WINDOW (1u << 20)
@@ -113,11 +116,31 @@ static int send_msg(boxlet_exec *e, const proto_msg *m)
     return rc < 0 ? rc : 0;
 }
 
-/* Sends stdin within the window, then EOF once everything went out. */
+static bool writable_now(boxlet_exec *e);
+
+/* On a shared connection, whether the socket has room now; if not, e waits
+ * on the connection's flushing list, retried as frames come in (the agent
+ * reading its socket is what makes room, and it answers what it reads). */
+static bool room_for(boxlet_exec *e)
+{
+    if (!e->conn || writable_now(e)) return true;
+    if (!e->in_flushing) {
+        e->in_flushing = true;
+        e->flushing_next = e->conn->flushing;
+        e->conn->flushing = e;
+    }
+    return false;
+}
+
+/* Sends stdin within the window, then EOF once everything went out. On a
+ * shared connection it never waits for room in the socket: what does not
+ * fit now goes later (room_for), so a loop is not held by an agent that
+ * stopped reading. */
 static int flush_stdin(boxlet_exec *e)
 {
     uint64_t end = e->acked + e->pend.len;
     while (e->sent < end && e->sent - e->acked < STDIN_WINDOW) {
+        if (!room_for(e)) return 0;
         size_t n =
             (size_t)MIN(MIN(end - e->sent, PROTO_MAX_CHUNK), STDIN_WINDOW - (e->sent - e->acked));
         proto_msg m = {
@@ -130,6 +153,7 @@ static int flush_stdin(boxlet_exec *e)
         e->sent += n;
     }
     if (e->eof_wanted && !e->eof_sent && e->sent == end) {
+        if (!room_for(e)) return 0;
         proto_msg m = {.type = PROTO_STDIN_EOF, .u.chan_req = {.req = 0, .chan = e->chan}};
         e->eof_sent = true;
         return send_msg(e, &m);
@@ -234,7 +258,22 @@ static boxlet_exec *settle_control(boxlet_conn *c, const proto_msg *m)
     return NULL;
 }
 
-boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem)
+/* Gives the executions waiting for room in c's socket another go (each
+ * goes back on the list if there is still none). */
+static void retry_flushes(boxlet_conn *c)
+{
+    boxlet_exec *list = c->flushing;
+    c->flushing = NULL;
+    for (boxlet_exec *e = list, *next; e; e = next) {
+        next = e->flushing_next;
+        e->in_flushing = false;
+        e->flushing_next = NULL;
+        flush_stdin(e); /* a failure shows on e's next call */
+    }
+}
+
+/* Routes one frame that answers no call now to its execution. */
+static boxlet_exec *route_one(boxlet_conn *c, const proto_msg *m, bool *nomem)
 {
     boxlet_exec *t = settle_attach(c, m);
     if (!t) t = settle_control(c, m);
@@ -243,6 +282,13 @@ boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem)
     if (!t) return NULL;
     if (apply(t, m) < 0) *nomem = true;
     sdk_conn_mark_ready(t);
+    return t;
+}
+
+boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem)
+{
+    boxlet_exec *t = route_one(c, m, nomem);
+    if (c->flushing) retry_flushes(c);
     return t;
 }
 
@@ -472,12 +518,26 @@ int boxlet_conn_attach(boxlet_conn *c, const char *exec_id, unsigned long long s
     return BOXLET_OK;
 }
 
-/* Room in the socket for a small frame: an agent that stopped reading
- * fails a non-blocking attach at once instead of blocking its caller. */
+/* Room in the socket for stdin: the kernel says writable (at most a
+ * quarter of the send buffer in use), so a chunk never has to wait. */
 static bool writable_now(boxlet_exec *e)
 {
     struct pollfd p = {.fd = agent_client_fd(e->c), .events = POLLOUT};
     return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
+/* Room for a small frame (an ATTACH, a control): under 85% of the send
+ * buffer in use. Stdin stops at a quarter, so small frames keep room of
+ * their own while stdin waits for an agent that stopped reading, and an
+ * agent that stopped reading altogether fails them at once instead of
+ * holding the caller. */
+static bool room_for_small(boxlet_exec *e)
+{
+    int fd = agent_client_fd(e->c), queued = 0, size = 0;
+    socklen_t len = sizeof size;
+    if (ioctl(fd, SIOCOUTQ, &queued) < 0 || getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0)
+        return writable_now(e);
+    return (long long)queued * 100 < (long long)size * 85;
 }
 
 int boxlet_conn_attach_start(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
@@ -499,11 +559,11 @@ int boxlet_conn_attach_start(boxlet_conn *c, const char *exec_id, unsigned long 
                                 .stdout_offset = stdout_offset,
                                 .stderr_offset = stderr_offset,
                                 .owner = e->owner}};
-    int rc = writable_now(e) ? send_msg(e, &m)
-                             : err_make(&e->err, ERR_TIMEOUT,
-                                        "attach to execution %s: the agent is not reading its "
-                                        "connection",
-                                        e->id);
+    int rc = room_for_small(e) ? send_msg(e, &m)
+                               : err_make(&e->err, ERR_TIMEOUT,
+                                          "attach to execution %s: the agent is not reading its "
+                                          "connection",
+                                          e->id);
     if (rc < 0) {
         c->err = e->err;
         sdk_conn_unlink(e); /* the channel never opened: nothing to detach */
@@ -720,7 +780,7 @@ static int control_start(boxlet_exec *e, proto_msg *m)
                                 "execution %s: %d control messages already wait for the "
                                 "agent or for their refusal to be read",
                                 e->id, SDK_CTL_MAX));
-    if (!writable_now(e))
+    if (!room_for_small(e))
         return fail(e, err_make(&e->err, ERR_TIMEOUT,
                                 "execution %s: the agent is not reading its connection", e->id));
     m->u.exec_req.req = agent_client_next_req(e->c);

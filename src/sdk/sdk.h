@@ -64,6 +64,7 @@ struct boxlet_conn {
     boxlet_exec *ready;                    /* got something since last asked */
     boxlet_exec *attaching;                /* ATTACH sent, no answer yet (attach_start) */
     boxlet_exec *controlling;              /* controls sent, no answer yet (*_start) */
+    boxlet_exec *flushing;                 /* stdin to send once the socket has room */
     size_t nexecs;
     bool dead;
     err_t err;
@@ -94,6 +95,10 @@ struct boxlet_exec {
     int ctl_rc[SDK_CTL_MAX];
     char *ctl_msg[SDK_CTL_MAX];
     int nrefused;
+    /* shared connection: stdin (or its EOF) waits for room in the socket,
+     * on the connection's flushing list */
+    bool in_flushing;
+    boxlet_exec *flushing_next;
     void *user;
     char id[PROTO_MAX_ID + 1];
     bool owner;
@@ -130,6 +135,8 @@ void sdk_conn_link(boxlet_conn *c, boxlet_exec *e);
 void sdk_conn_unlist_attaching(boxlet_exec *e);
 /* Takes e off its connection's list of executions with controls in flight. */
 void sdk_conn_unlist_controlling(boxlet_exec *e);
+/* Takes e off its connection's list of executions waiting to send stdin. */
+void sdk_conn_unlist_flushing(boxlet_exec *e);
 /* Takes e off its connection (hash, ready and attaching lists). */
 void sdk_conn_unlink(boxlet_exec *e);
 /* The connection failed (err says why): every execution on it is marked
