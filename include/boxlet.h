@@ -519,7 +519,10 @@ BOXLET_API void boxlet_conn_free(boxlet_conn *c);
  * (reads, writes, a zero-length write) and are never dropped or duplicated;
  * see boxlet_exec_stdin_pending. BOXLET_ECLOSED if the execution finished or
  * stdin was closed; BOXLET_EPERM for an observer. While it waits, output is
- * kept for boxlet_exec_read (see boxlet_exec_buffered). */
+ * kept for boxlet_exec_read (see boxlet_exec_buffered). On an execution of
+ * a boxlet_conn, bytes never wait for room in the agent's socket: what does
+ * not fit is sent as the agent reads, during later calls on the
+ * connection. */
 BOXLET_API int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms);
 /* The stdin offset this handle continues from: for an attachment, the
  * agent's accepted offset when it attached (resend from here after a
