@@ -57,6 +57,31 @@ BOXLET_API const char *boxlet_code_name(int code);
 /* The library's version, "MAJOR.MINOR.PATCH". Static. */
 BOXLET_API const char *boxlet_version(void);
 
+/* ---- output as text ------------------------------------------------------
+ * Output is bytes, cut into chunks anywhere. A boxlet_utf8 turns a stream of
+ * them into valid UTF-8 the way `boxlet serve`'s text frames do: a character
+ * split by a chunk boundary is held until its rest arrives, and what can
+ * never be valid becomes U+FFFD, one per maximal subpart, so the same bytes
+ * give the same text however they were split. One per stream; plain data,
+ * nothing to free. */
+typedef struct boxlet_utf8 {
+    unsigned char held[4]; /* a character cut off by the end of the last chunk */
+    unsigned char nheld;
+} boxlet_utf8;
+/* The most bytes boxlet_utf8_feed writes for n bytes in (and, for n = 0,
+ * what boxlet_utf8_flush needs). */
+#define BOXLET_UTF8_ROOM(n) (3 * ((size_t)(n) + 3))
+/* Starts s with nothing held. */
+BOXLET_API void boxlet_utf8_init(boxlet_utf8 *s);
+/* Writes the valid UTF-8 for what s held followed by in[0..n) to out, which
+ * has room for BOXLET_UTF8_ROOM(n) bytes, and returns how many it wrote; an
+ * incomplete character at the end is held in s. Never fails: 0 for NULL s or
+ * out (or NULL in with n > 0). Not NUL-terminated. */
+BOXLET_API size_t boxlet_utf8_feed(boxlet_utf8 *s, const void *in, size_t n, char *out);
+/* Ends the stream: a held incomplete character becomes one U+FFFD in out
+ * (room for BOXLET_UTF8_ROOM(0)); returns the bytes written (0 or 3). */
+BOXLET_API size_t boxlet_utf8_flush(boxlet_utf8 *s, char *out);
+
 /* ---- handles ------------------------------------------------------------
  * All handles are opaque. A runtime may be used by one thread at a time;
  * boxes and executions made from it share that rule unless noted. Every
@@ -110,6 +135,31 @@ typedef enum boxlet_box_state {
     BOXLET_BOX_FAILED = 4,
 } boxlet_box_state;
 
+/* A published port (boxlet_box_opts.ports): TCP connections to
+ * host_addr:host_port on the host reach box_port on the box's loopback,
+ * as Docker's `-p [ADDR:]HOST:BOX`. */
+typedef struct boxlet_port {
+    const char *host_addr;  /* numeric IPv4/IPv6 address to listen on;
+                               NULL or "" = "127.0.0.1" (loopback only) */
+    unsigned int host_port; /* 1..65535 */
+    unsigned int box_port;  /* 1..65535 */
+} boxlet_port;
+
+/* A volume of a new box (docs/state.md): a host directory or file bound in
+ * (host_path), or a managed volume (volume, see boxlet_volume_create),
+ * mounted at guest_path (absolute; not /, /proc, /sys, /dev, /run/boxlet;
+ * symlinks on the way resolve inside the box, never to the host). A
+ * managed volume's files belong to the box's users in every box that
+ * mounts it. A host path keeps its host owners: the box writes there only
+ * where those let the box's own uids write (boxlet never maps a host user
+ * into a box). */
+typedef struct boxlet_volume_mount {
+    const char *host_path;  /* an existing host directory or file, or NULL */
+    const char *volume;     /* a managed volume's name, or NULL (one of the two) */
+    const char *guest_path; /* where it appears in the box */
+    int read_only;          /* non-zero: writes fail with EROFS in the box */
+} boxlet_volume_mount;
+
 /* Options of a new box. Initialize with boxlet_box_opts_init; every pointer
  * is borrowed for the duration of the call only. */
 typedef struct boxlet_box_opts {
@@ -141,6 +191,21 @@ typedef struct boxlet_box_opts {
      * tmpfs mounts) in GiB; 0 = the default (10). Past it, writes fail with
      * ENOSPC inside the box. Host space is taken only as the box writes. */
     unsigned int disk_size_gb;
+    /* Published ports, at most 32 (docs/network.md). The box's agent
+     * listens on them while the box runs, whether or not `network` is on;
+     * they are kept in the box's config and published again at every
+     * start. A host address and port that cannot be listened on now (in
+     * use: BOXLET_ECONFLICT, "publish 127.0.0.1:8080: address in use ...")
+     * fails the create. Local runtimes only for now: a remote one answers
+     * BOXLET_EINVAL. */
+    const boxlet_port *ports;
+    size_t nports;
+    /* Volumes, at most 16, mounted at every start in this order. Host
+     * paths must exist when the box is created and when it starts; a
+     * managed volume in use by a box cannot be removed unless forced.
+     * Local runtimes only for now: a remote one answers BOXLET_EINVAL. */
+    const boxlet_volume_mount *volumes;
+    size_t nvolumes;
 } boxlet_box_opts;
 
 /* Sets o to the defaults (image "host", the default limits of
@@ -151,7 +216,8 @@ BOXLET_API void boxlet_box_opts_init(boxlet_box_opts *o);
 
 /* Creates a box (state configured). On success *out must be freed with
  * boxlet_box_free. Errors: BOXLET_EINVAL (bad option, with a message),
- * BOXLET_EEXISTS (name taken), BOXLET_ENOTFOUND (image), BOXLET_EIO. */
+ * BOXLET_EEXISTS (name taken), BOXLET_ENOTFOUND (image, a volume's host
+ * path or managed volume), BOXLET_EIO. */
 BOXLET_API int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out);
 /* Looks a box up by id, name or unique id prefix. BOXLET_ENOTFOUND,
  * BOXLET_ECONFLICT (ambiguous prefix). */
@@ -182,6 +248,10 @@ BOXLET_API boxlet_box_state boxlet_box_state_of(const boxlet_box *b);
 BOXLET_API const char *boxlet_box_state_name(boxlet_box_state st);
 /* The box's options as JSON text, owned by b. */
 BOXLET_API const char *boxlet_box_config_json(const boxlet_box *b);
+/* The box's published ports (from its config): fills out[0..max) and
+ * returns how many there are (so max 0 counts them). Each host_addr is
+ * owned by b and valid until the next call on b. */
+BOXLET_API size_t boxlet_box_ports(const boxlet_box *b, boxlet_port *out, size_t max);
 /* Milliseconds since the epoch. */
 BOXLET_API long long boxlet_box_created_ms(const boxlet_box *b);
 /* The image's default command (OCI Entrypoint then Cmd) as a NULL-terminated
@@ -202,9 +272,104 @@ typedef struct boxlet_stats {
 /* BOXLET_ECLOSED when the box is not running. */
 BOXLET_API int boxlet_box_stats(boxlet_box *b, boxlet_stats *out);
 
+/* Opens a TCP stream to `port` (1..65535) on the loopback of a running
+ * box (127.0.0.1 inside the box) through the box's agent: it needs no
+ * box networking, and reaches only the box's own services. On success
+ * *fd is a connected, blocking, close-on-exec stream socket owned by the
+ * caller (close it); reads and writes go to the box's service directly,
+ * with the kernel's flow control, and shutdown(SHUT_WR) reaches the
+ * service as EOF. Errors: BOXLET_ECLOSED (box not running),
+ * BOXLET_EDISCONNECTED (nothing listens on the port: "connection
+ * refused"), BOXLET_ETIMEOUT, BOXLET_ELIMIT (too many port connections
+ * open in the box), BOXLET_EINVAL (port out of range, or a remote runtime:
+ * not available over REST yet). */
+BOXLET_API int boxlet_box_connect_port(boxlet_box *b, unsigned int port, int *fd);
+
+/* Copies bytes both ways between two connected stream sockets until both
+ * directions ended, passing half-close on (EOF from one side becomes
+ * shutdown(SHUT_WR) of the other), with a bounded buffer per direction:
+ * a side that stops reading stops its sender, nothing else. Blocks; makes
+ * both descriptors non-blocking and closes neither. Returns BOXLET_OK
+ * after a clean end, BOXLET_EIO after an error on either side (a reset). */
+BOXLET_API int boxlet_stream_relay(int fd_a, int fd_b);
+
 /* Every box, oldest first. *out is an array of *n handles; free each with
  * boxlet_box_free and the array with free(). */
 BOXLET_API int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
+
+/* ---- snapshots and clones (docs/state.md) ---------------------------------
+ * A snapshot freezes a stopped box's writable layer into a read-only layer
+ * that the box, its snapshots and its clones share; the box goes on with a
+ * fresh writable layer on top. It costs the same for an empty box as for a
+ * full one (a rename, no copy). A running box's layer is copied instead. Local runtimes only for
+ * now: on a remote one each of these returns BOXLET_EUNSUPPORTED ("not yet over REST"). */
+
+typedef struct boxlet_snapshot_info {
+    char id[32];          /* a ULID */
+    char name[129];       /* unique within its box */
+    char box_id[32];      /* the box it belongs to */
+    long long created_ms; /* milliseconds since the epoch */
+    unsigned layers;      /* frozen layers it holds (its stack's depth) */
+    long long size_bytes; /* host disk its top layer takes */
+} boxlet_snapshot_info;
+
+/* Snapshots box b as name (NULL: "snap-<id tail>"; else 1-63 letters,
+ * digits, '-', '_' or '.'); fills *out when non-NULL. A stopped box is
+ * frozen in place (the same cost whatever it holds); a running one is
+ * copied while its processes are frozen for that time (it costs what the
+ * box wrote; the copy is crash-consistent, see docs/state.md).
+ * BOXLET_EEXISTS (name taken in b), BOXLET_ETIMEOUT (could not freeze),
+ * BOXLET_ELIMIT (b holds 32 frozen layers: remove snapshots or clone),
+ * BOXLET_EUNSUPPORTED (a box made by older boxlet without a disk image). */
+BOXLET_API int boxlet_snapshot_create(boxlet_box *b, const char *name, boxlet_snapshot_info *out);
+/* b's snapshots, oldest first: *out is an array of *n (free() it). */
+BOXLET_API int boxlet_snapshot_list(boxlet_box *b, boxlet_snapshot_info **out, size_t *n);
+/* b's snapshot whose name or id is key. BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_snapshot_get(boxlet_box *b, const char *key, boxlet_snapshot_info *out);
+/* Removes b's snapshot key; the disk it alone held is freed. The box and
+ * clones made from it are unaffected. BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_snapshot_remove(boxlet_box *b, const char *key);
+/* Puts stopped box b back to snapshot key: what b wrote since is
+ * discarded. The snapshot stays. BOXLET_ECONFLICT while b runs,
+ * BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_snapshot_restore(boxlet_box *b, const char *key);
+/* A new box (configured) with b's files: those of b's snapshot `snapshot`,
+ * or (NULL) b's current ones, for which b must be stopped. The clone has
+ * its own id, name (NULL: "box-<id tail>"), uid range and writable layer,
+ * and b's options (image, env, limits, volumes); it shares b's frozen
+ * layers, so it takes almost no disk until it writes. On success *out must
+ * be freed with boxlet_box_free. BOXLET_ECONFLICT (b runs, for a clone of
+ * its current state), BOXLET_ENOTFOUND (snapshot), BOXLET_EEXISTS (name). */
+BOXLET_API int boxlet_box_clone(boxlet_box *b, const char *snapshot, const char *name,
+                                boxlet_box **out);
+
+/* ---- managed volumes (docs/state.md) --------------------------------------
+ * Named, persistent file systems with a size quota that outlive boxes and
+ * that several boxes may mount at once (boxlet_box_opts.volumes). Local
+ * runtimes only for now: a remote one returns BOXLET_EUNSUPPORTED. */
+
+typedef struct boxlet_volume_info {
+    char name[129];
+    unsigned long long size_bytes; /* the quota: writes past it fail with ENOSPC */
+    unsigned long long used_bytes; /* host disk it takes now */
+    long long created_ms;
+    unsigned boxes; /* boxes that mount it */
+} boxlet_volume_info;
+
+/* Creates volume name (1-63 letters, digits, '-', '_' or '.') with a quota
+ * of size_bytes (0: 10 GiB; 64 MiB to 16 TiB); fills *out when non-NULL.
+ * BOXLET_EINVAL, BOXLET_EEXISTS. */
+BOXLET_API int boxlet_volume_create(boxlet_runtime *rt, const char *name,
+                                    unsigned long long size_bytes, boxlet_volume_info *out);
+/* Every volume, oldest first: *out is an array of *n (free() it). */
+BOXLET_API int boxlet_volume_list(boxlet_runtime *rt, boxlet_volume_info **out, size_t *n);
+/* Volume name. BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_volume_get(boxlet_runtime *rt, const char *name, boxlet_volume_info *out);
+/* Removes volume name and its files. BOXLET_ECONFLICT while boxes use it,
+ * unless force (they then fail to start until a volume of that name is
+ * made again; running ones keep their mount until they stop).
+ * BOXLET_ENOTFOUND. */
+BOXLET_API int boxlet_volume_remove(boxlet_runtime *rt, const char *name, int force);
 
 /* ---- images -------------------------------------------------------------- */
 
@@ -499,7 +664,11 @@ BOXLET_API int boxlet_conn_pump(boxlet_conn *c);
 /* An execution on c that got output, its end, or an error since it was
  * last returned here, or NULL. Any call on any execution of c may read the
  * socket, so drain this list after each such call, not only after a pump:
- * boxlet_exec_read with timeout 0 on each, until BOXLET_ETIMEOUT. */
+ * boxlet_exec_read with timeout 0 on each, until BOXLET_ETIMEOUT. A call
+ * that waits for the agent (attach, signal, resize, kill, a write waiting
+ * for its window) also routes what arrived with its answer before it
+ * returns: nothing is left read but unrouted, where polling the descriptor
+ * would not show it. */
 BOXLET_API boxlet_exec *boxlet_conn_next_ready(boxlet_conn *c);
 /* The number of executions attached through c. */
 BOXLET_API size_t boxlet_conn_count(const boxlet_conn *c);
@@ -532,8 +701,10 @@ BOXLET_API unsigned long long boxlet_exec_stdin_offset(const boxlet_exec *e);
 /* Bytes given to boxlet_exec_write that the process has not been given yet
  * (sent or still queued). */
 BOXLET_API size_t boxlet_exec_stdin_pending(const boxlet_exec *e);
-/* Non-zero when boxlet_exec_read would return at once without touching the
- * connection: output queued while another call waited, or the end reached.
+/* Non-zero when boxlet_exec_read would return at once without waiting for
+ * the connection: output queued while another call waited (a write, a
+ * signal), bytes read from the socket past such a call's reply, or the end
+ * reached.
  * Check it before poll()ing boxlet_exec_fd, which cannot see that queue. */
 BOXLET_API int boxlet_exec_buffered(const boxlet_exec *e);
 /* Closes stdin (a terminal gets end-of-input). */
@@ -587,6 +758,94 @@ BOXLET_API int boxlet_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n
  * to free(); lengths in *out_len and *err_len when non-NULL. */
 BOXLET_API int boxlet_run(boxlet_box *b, const boxlet_cmd *cmd, size_t max_bytes, boxlet_exit *st,
                           char **out_stdout, size_t *out_len, char **out_stderr, size_t *err_len);
+
+/* ---- files: tar streams into and out of a box (docs/files.md) ----------- */
+
+typedef struct boxlet_copy_opts {
+    int overwrite;       /* replace existing files, merge into existing
+                            directories (1, the default); 0: an existing
+                            destination (a non-empty directory) is
+                            BOXLET_ECONFLICT */
+    int keep_owners;     /* keep the archive's numeric owners (`cp -a`);
+                            otherwise files belong to the box's user (in)
+                            or to the caller (out) */
+    int follow_symlinks; /* the source itself, if a symlink, is followed */
+} boxlet_copy_opts;
+
+/* Sets o to the defaults: overwrite on, owners not kept, no following. */
+BOXLET_API void boxlet_copy_opts_init(boxlet_copy_opts *o);
+
+/* Copies host_path (a file, a directory, or "DIR/." for a directory's
+ * content) into the box at box_path, with `docker cp`'s rules: a file lands
+ * as box_path, or inside it when it is a directory (box_path ending in "/"
+ * must be one); a directory becomes box_path (parents created), or
+ * box_path/NAME when box_path is an existing directory. The bytes travel as
+ * a tar stream through the box's agent and are extracted inside the box as
+ * the box's user (as box root with keep_owners), never through a symlink
+ * out of the destination, into a temporary directory renamed into place:
+ * an interrupted copy leaves nothing. The box is started if it is not
+ * running. o NULL = the defaults. Errors: BOXLET_ENOTFOUND (source, or a
+ * "DIR/" destination that is not a directory), BOXLET_ECONFLICT (a
+ * directory onto a file; an existing destination without overwrite),
+ * BOXLET_EINVAL (a destination on a mount inside the box: /proc, /sys, /dev
+ * or a volume; an archive entry leaving the destination), BOXLET_ELIMIT
+ * (the box's disk quota), BOXLET_EPERM, BOXLET_EIO, BOXLET_EDISCONNECTED,
+ * BOXLET_EUNSUPPORTED (a remote runtime: copy over REST is not yet there). */
+BOXLET_API int boxlet_box_copy_in(boxlet_box *b, const char *host_path, const char *box_path,
+                                  const boxlet_copy_opts *o);
+/* Copies box_path out of the box to host_path, with the same rules the
+ * other way. Device nodes from the box are refused; setuid and setgid bits
+ * are dropped unless keep_owners. Errors as boxlet_box_copy_in. */
+BOXLET_API int boxlet_box_copy_out(boxlet_box *b, const char *box_path, const char *host_path,
+                                   const boxlet_copy_opts *o);
+/* Extracts the tar archive read from tar_fd (until its end; the descriptor
+ * stays open) at box_path: an archive of exactly one file lands as the
+ * file box_path (or in it, when it is a directory); any other archive is
+ * the content of directory box_path. Errors as boxlet_box_copy_in, and
+ * BOXLET_EINVAL for bytes that are not a tar archive. */
+BOXLET_API int boxlet_box_copy_in_fd(boxlet_box *b, int tar_fd, const char *box_path,
+                                     const boxlet_copy_opts *o);
+/* Writes a tar archive of box_path to tar_fd (left open): a file as one
+ * entry named by its basename, a directory as "." and its entries. On an
+ * error midway the archive is incomplete (no end marker). Errors as
+ * boxlet_box_copy_out. */
+BOXLET_API int boxlet_box_copy_out_fd(boxlet_box *b, const char *box_path, int tar_fd,
+                                      const boxlet_copy_opts *o);
+
+/* A tar stream into or out of a box, pushed or pulled by the caller a piece
+ * at a time (what a server does with a request or response body): opened
+ * with boxlet_box_copy_in_open / boxlet_box_copy_out_open, ended with
+ * boxlet_copy_finish or boxlet_copy_abort, which free it. Blocking; not
+ * thread-safe; use it from the thread that uses its box. */
+typedef struct boxlet_copy boxlet_copy;
+
+/* Starts extracting a tar archive at box_path (the rules of
+ * boxlet_box_copy_in_fd). The destination is checked before this returns:
+ * BOXLET_ENOTFOUND, BOXLET_ECONFLICT, BOXLET_EINVAL (a mount), BOXLET_EPERM
+ * come from here, with nothing written. On success *out is the stream. */
+BOXLET_API int boxlet_box_copy_in_open(boxlet_box *b, const char *box_path,
+                                       const boxlet_copy_opts *o, boxlet_copy **out);
+/* Sends len bytes of the archive (any split). When the box refused the
+ * archive midway (a bad entry, its disk full), that error is returned; then
+ * only boxlet_copy_abort remains. */
+BOXLET_API int boxlet_copy_write(boxlet_copy *c, const void *data, size_t len);
+/* Starts a tar archive of box_path (the rules of boxlet_box_copy_out_fd);
+ * a missing source or one on a mount fails here. */
+BOXLET_API int boxlet_box_copy_out_open(boxlet_box *b, const char *box_path,
+                                        const boxlet_copy_opts *o, boxlet_copy **out);
+/* Reads up to cap bytes of the archive: the count, 0 at its end (the box
+ * vouched for it whole), or minus an error code (e.g. -BOXLET_ENOTFOUND: a
+ * file vanished midway; the bytes before are not a whole archive). */
+BOXLET_API long boxlet_copy_read(boxlet_copy *c, void *buf, size_t cap);
+/* In: ends the archive and waits until it is extracted and in place. Out:
+ * reads what is left and the box's verdict. Returns BOXLET_OK or the error;
+ * frees c (its message is copied to the box's boxlet_box_errmsg). */
+BOXLET_API int boxlet_copy_finish(boxlet_copy *c);
+/* Abandons the stream: an archive going in is discarded whole, nothing of
+ * it stays in the box. Frees c; NULL is a no-op. */
+BOXLET_API void boxlet_copy_abort(boxlet_copy *c);
+/* The message of c's last failed call. */
+BOXLET_API const char *boxlet_copy_errmsg(const boxlet_copy *c);
 
 /* The message of the last failed call on this box or execution. */
 BOXLET_API const char *boxlet_box_errmsg(const boxlet_box *b);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 typedef struct agent agent_t;
@@ -25,7 +26,7 @@ typedef struct conn conn_t;
 typedef struct exec exec_t;
 typedef struct chan chan_t;
 
-enum watch_kind { W_LISTEN, W_SIGNAL, W_CONN, W_OUTPUT, W_STDIN };
+enum watch_kind { W_LISTEN, W_SIGNAL, W_CONN, W_OUTPUT, W_STDIN, W_PUBLISH };
 
 typedef struct watch {
     enum watch_kind kind;
@@ -53,11 +54,18 @@ struct conn {
     watch_t w;
     agent_t *ag;
     buf_t in, out;
-    bool hello;  /* the peer's HELLO arrived */
-    bool dead;   /* closed; freed at the end of the loop turn */
-    bool more;   /* pumping stopped at the backlog limit with output left:
-                    keep EPOLLOUT armed so draining wakes the loop */
-    bool queued; /* on the agent's flush queue */
+    bool hello;       /* the peer's HELLO arrived */
+    bool dead;        /* closed; freed at the end of the loop turn */
+    bool more;        /* pumping stopped at the backlog limit with output left:
+                         keep EPOLLOUT armed so draining wakes the loop */
+    bool queued;      /* on the agent's flush queue */
+    size_t frame_len; /* of the frame being dispatched (what follows it in
+                         `in` is not dispatched once a transfer takes over) */
+    /* PORT_CONNECT decoded: once its frame is consumed, the connection is
+     * handed to a port relay (port.c) and leaves the loop. */
+    bool port_pending;
+    uint32_t port_req;
+    struct sockaddr_storage port_addr; /* a loopback address of the box */
     chan_t *chans;
     conn_t *next;
     conn_t *next_queued;
@@ -120,6 +128,16 @@ typedef struct agent_opts {
     size_t stdin_cap;           /* stdin accepted but not written (4 MiB) */
 } agent_opts;
 
+#define AGENT_MAX_PUBLISH 32     /* published ports per box */
+#define AGENT_MAX_PORT_LINKS 256 /* port relays alive at once (port.c) */
+
+/* A published port: a listening socket the host made in its own network
+ * namespace (--publish FD:PORT); each connection goes to PORT in the box. */
+typedef struct publish {
+    watch_t w;
+    uint16_t port;
+} publish_t;
+
 /* A finished execution's cgroup that still holds processes (cgexec.c). */
 typedef struct cg_pending {
     char name[PROTO_MAX_ID + 1];
@@ -145,6 +163,10 @@ struct agent {
     uint32_t dead_conns; /* closed, not yet freed */
     int cgroup_fd;       /* the box's cgroup (--cgroup-fd), -1 = none */
     cg_pending *cg_pending;
+    publish_t pub[AGENT_MAX_PUBLISH];
+    int npub;
+    pid_t port_pids[AGENT_MAX_PORT_LINKS]; /* live port relays; 0 = free slot */
+    int nport_pids;
 };
 
 /* main.c — the event loop's watches */
@@ -165,6 +187,10 @@ bool conn_backlogged(const conn_t *c);
 
 /* dispatch.c — requests from the host */
 void dispatch(conn_t *c, proto_msg *m);
+
+/* files.c — FILES_PUT / FILES_GET: hands the connection to a transfer
+ * process it forks, and closes it in the agent. */
+void files_start(conn_t *c, const proto_msg *m);
 
 /* exec.c — executions */
 exec_t *exec_find(agent_t *ag, const char *id);
@@ -239,6 +265,21 @@ typedef struct user_ids {
     char home[1024];
 } user_ids;
 int users_resolve(const char *spec, user_ids *out, err_t *e);
+
+/* port.c — TCP connections to ports inside the box, each relayed by a child
+ * of its own (unprivileged) so that no peer can stall the agent's loop */
+/* Checks a PORT_CONNECT and records its target in c (port_pending), or
+ * answers ERROR and closes c. */
+void port_request(conn_t *c, const proto_port_connect *p);
+/* Answers c's PORT_CONNECT (c->port_addr): hands the connection to a relay child
+ * that connects and replies OK or ERROR; c leaves the loop either way. */
+void port_handoff(conn_t *c);
+/* Accepts the connections waiting on a published port's listener. */
+void port_accept(agent_t *ag, publish_t *p);
+/* Called for every reaped pid; true if it was a port relay. */
+bool port_reaped(agent_t *ag, pid_t pid);
+/* Parses "FD:PORT" of --publish into ag->pub; false if malformed or full. */
+bool port_add_publish(agent_t *ag, const char *spec);
 
 /* relay.c: `boxlet-agent --relay ...`, the host side of a box's allowed
  * host ports; returns the process's exit code. */

@@ -162,9 +162,12 @@ static void process_input(conn_t *c)
             conn_close(c);
             return;
         }
+        c->frame_len = used;
         dispatch(c, &m);
         proto_msg_free(&m);
+        if (c->dead) return; /* closed, or given to a transfer with what followed */
         buf_consume(&c->in, used);
+        if (c->port_pending) return port_handoff(c); /* no more frames: a stream now */
     }
 }
 

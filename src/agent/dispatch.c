@@ -202,6 +202,11 @@ void dispatch(conn_t *c, proto_msg *m)
         return on_exec_req(c, m->type, &m->u.exec_req);
     case PROTO_LIST:
         return on_list(c, m->u.list.req);
+    case PROTO_PORT_CONNECT:
+        return port_request(c, &m->u.port);
+    case PROTO_FILES_PUT:
+    case PROTO_FILES_GET:
+        return files_start(c, m);
     default:
         conn_send_error(c, 0, 0, ERR_PROTO, "%s is not a request the agent accepts",
                         proto_type_name(m->type));

@@ -511,6 +511,7 @@ void execs_reap_children(agent_t *ag)
         struct rusage ru;
         pid_t pid = wait4(-1, &st, WNOHANG, &ru);
         if (pid <= 0) break;
+        if (port_reaped(ag, pid)) continue;
         exec_t *ex = find_leader(ag, pid);
         if (!ex) continue; /* an orphan we inherited as init/subreaper */
         ex->leader_exited = true;

@@ -45,6 +45,9 @@ static const char usage[] =
     "  --retain BYTES         default output bytes kept per stream (1048576)\n"
     "  --cgroup-fd N          fd N is the box's (delegated) cgroup v2 directory: each\n"
     "                         execution runs in a cgroup of its own below it\n"
+    "  --publish FD:PORT      fd FD is a listening TCP socket (made by the host, in\n"
+    "                         its network namespace): relay each connection to PORT\n"
+    "                         on the box's loopback (repeatable, at most 32)\n"
     "  --help, --version\n"
     "\n"
     "boxlet-agent --relay EXIT_FD READY_FD NETNS_FD PORT... runs on the host instead:\n"
@@ -62,24 +65,18 @@ static int64_t num(const char *opt, const char *s)
     return v;
 }
 
-static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd, int *listen_fd,
-                       int *cgroup_fd)
+static void parse_args(int argc, char **argv, agent_t *ag, int *ready_fd, int *listen_fd)
 {
-    static const struct option opts[] = {{"socket", 1, 0, 's'},
-                                         {"listen-fd", 1, 0, 'L'},
-                                         {"ready-fd", 1, 0, 'r'},
-                                         {"reconnect-grace", 1, 0, 'g'},
-                                         {"reap-step", 1, 0, 'p'},
-                                         {"lifetime", 1, 0, 'l'},
-                                         {"keep-finished", 1, 0, 'k'},
-                                         {"stop-grace", 1, 0, 't'},
-                                         {"drain", 1, 0, 'd'},
-                                         {"max-execs", 1, 0, 'm'},
-                                         {"retain", 1, 0, 'R'},
-                                         {"cgroup-fd", 1, 0, 'c'},
-                                         {"help", 0, 0, 'h'},
-                                         {"version", 0, 0, 'V'},
-                                         {0, 0, 0, 0}};
+    agent_opts *o = &ag->o;
+    static const struct option opts[] = {
+        {"socket", 1, 0, 's'},        {"listen-fd", 1, 0, 'L'},
+        {"ready-fd", 1, 0, 'r'},      {"reconnect-grace", 1, 0, 'g'},
+        {"reap-step", 1, 0, 'p'},     {"lifetime", 1, 0, 'l'},
+        {"keep-finished", 1, 0, 'k'}, {"stop-grace", 1, 0, 't'},
+        {"drain", 1, 0, 'd'},         {"max-execs", 1, 0, 'm'},
+        {"retain", 1, 0, 'R'},        {"cgroup-fd", 1, 0, 'c'},
+        {"publish", 1, 0, 'P'},       {"help", 0, 0, 'h'},
+        {"version", 0, 0, 'V'},       {0, 0, 0, 0}};
     *o = (agent_opts){.reconnect_grace_ms = 300000,
                       .reap_step_ms = 30000,
                       .lifetime_ms = 86400000,
@@ -127,7 +124,16 @@ static void parse_args(int argc, char **argv, agent_opts *o, int *ready_fd, int 
             o->default_retain = (uint64_t)MAX(1, num(n, optarg));
             break;
         case 'c':
-            *cgroup_fd = (int)num(n, optarg);
+            ag->cgroup_fd = (int)num(n, optarg);
+            break;
+        case 'P':
+            if (!port_add_publish(ag, optarg)) {
+                fprintf(stderr,
+                        "boxlet-agent: --publish \"%s\": want FD:PORT, FD a listening "
+                        "socket, at most %d\n",
+                        optarg, AGENT_MAX_PUBLISH);
+                exit(2);
+            }
             break;
         case 'h':
             fputs(usage, stdout);
@@ -259,6 +265,9 @@ static void on_event(agent_t *ag, watch_t *w, uint32_t events)
     case W_STDIN:
         exec_stdin_event(w->obj, events);
         break;
+    case W_PUBLISH:
+        port_accept(ag, w->obj);
+        break;
     }
 }
 
@@ -319,7 +328,7 @@ int main(int argc, char **argv)
     agent_t ag = {0};
     int ready_fd = -1, listen_fd = -1;
     ag.cgroup_fd = -1;
-    parse_args(argc, argv, &ag.o, &ready_fd, &listen_fd, &ag.cgroup_fd);
+    parse_args(argc, argv, &ag, &ready_fd, &listen_fd);
     /* Whatever our parent left open must not leak into executions. */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     if (ag.cgroup_fd >= 0 && fcntl(ag.cgroup_fd, F_GETFD) < 0) {
@@ -335,6 +344,8 @@ int main(int argc, char **argv)
                   .fd = listen_fd >= 0 ? listen_inherited(listen_fd) : listen_on(ag.o.socket_path)};
     watch_set(&ag, &ag.sw, EPOLLIN);
     watch_set(&ag, &ag.lw, EPOLLIN);
+    for (int i = 0; i < ag.npub; i++)
+        watch_set(&ag, &ag.pub[i].w, EPOLLIN);
     if (ready_fd >= 0) {
         ssize_t w = write(ready_fd, "ready\n", 6);
         (void)w;

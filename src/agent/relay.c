@@ -10,10 +10,13 @@
  * the host through it: the listening sockets are its only doors and each
  * leads to one fixed host port. A hostile box cannot exhaust the host
  * through it either: at most RELAY_MAX_LINKS connections at once (further
- * ones wait in a short backlog) and RELAY_BUF bytes buffered per direction.
+ * ones wait in a short backlog) and PUMP_BUF bytes buffered per direction
+ * (core/pump.c moves the bytes).
  * It exits when its exit pipe reports EOF: the box's agent holds the only
  * write end. */
 #include "agent.h"
+
+#include "core/pump.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,7 +39,6 @@
 #define RELAY_ADDR "10.0.2.254"
 #define RELAY_MAX_PORTS 32
 #define RELAY_MAX_LINKS 64
-#define RELAY_BUF 16384
 #define RELAY_BACKLOG 16
 
 typedef struct end {
@@ -45,17 +47,9 @@ typedef struct end {
     struct link *l;
 } end_t;
 
-/* Bytes read from one end, waiting to be written to the other. */
-typedef struct half {
-    char buf[RELAY_BUF];
-    size_t off, len;
-    bool eof;  /* the reading end reported EOF */
-    bool shut; /* ... and the writing end was shut down after the last byte */
-} half_t;
-
 typedef struct link {
     end_t e[2];
-    half_t h[2]; /* h[i] read from e[i], written to e[1 - i] */
+    pump_t p; /* p.fd[i] is e[i].fd */
     bool connecting;
     bool dead;
     struct link *next;
@@ -190,6 +184,7 @@ static void link_accept(relay_t *r, listener_t *ls)
     }
     l->e[0] = (end_t){.fd = c, .side = 0, .l = l};
     l->e[1] = (end_t){.fd = h, .side = 1, .l = l};
+    pump_init(&l->p, c, h);
     l->connecting = true;
     l->next = r->links;
     r->links = l;
@@ -203,48 +198,6 @@ static void link_accept(relay_t *r, listener_t *ls)
     if (++r->nlinks >= RELAY_MAX_LINKS) set_accepting(r, false);
 }
 
-/* Reads from end `side` into its empty buffer; true if anything changed. */
-static bool pump_in(link_t *l, int side)
-{
-    half_t *h = &l->h[side];
-    if (h->eof || h->len) return false;
-    ssize_t n = read(l->e[side].fd, h->buf, sizeof h->buf);
-    if (n > 0) {
-        h->off = 0;
-        h->len = (size_t)n;
-    } else if (n == 0) {
-        h->eof = true;
-    } else if (errno != EAGAIN && errno != EINTR) {
-        l->dead = true;
-    }
-    return n >= 0;
-}
-
-/* Writes what end `side` sent to the other end, shutting that end's write
- * side after the last byte of an EOF; true if anything changed. */
-static bool pump_out(link_t *l, int side)
-{
-    half_t *h = &l->h[side];
-    int fd = l->e[1 - side].fd;
-    bool moved = false;
-    if (h->len) {
-        ssize_t n = send(fd, h->buf + h->off, h->len, MSG_NOSIGNAL);
-        if (n > 0) {
-            h->off += (size_t)n;
-            h->len -= (size_t)n;
-            moved = true;
-        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            l->dead = true;
-        }
-    }
-    if (h->eof && !h->len && !h->shut) {
-        shutdown(fd, SHUT_WR);
-        h->shut = true;
-        moved = true;
-    }
-    return moved;
-}
-
 static void link_event(end_t *e, uint32_t events)
 {
     link_t *l = e->l;
@@ -256,16 +209,8 @@ static void link_event(end_t *e, uint32_t events)
         l->connecting = false;
         l->dead = err != 0; /* the box sees its connection closed */
     }
-    bool moved = true;
-    while (moved && !l->dead) {
-        moved = false;
-        for (int i = 0; i < 2 && !l->dead; i++) {
-            moved |= pump_in(l, i);
-            moved |= pump_out(l, i);
-        }
-    }
-    if (events & EPOLLERR) l->dead = true;
-    if (l->h[0].shut && l->h[1].shut) l->dead = true;
+    if (!l->dead) pump_step(&l->p);
+    if ((events & EPOLLERR) || pump_done(&l->p)) l->dead = true;
 }
 
 static void reap_links(relay_t *r)

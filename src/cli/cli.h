@@ -55,6 +55,11 @@ int cmd_stats(const struct cli *g, int argc, char **argv);
 int cmd_logs(const struct cli *g, int argc, char **argv);
 int cmd_top(const struct cli *g, int argc, char **argv);
 int cmd_rename(const struct cli *g, int argc, char **argv);
+int cmd_port_forward(const struct cli *g, int argc, char **argv);
+int cmd_cp(const struct cli *g, int argc, char **argv);
+int cmd_snapshot(const struct cli *g, int argc, char **argv);
+int cmd_clone(const struct cli *g, int argc, char **argv);
+int cmd_volume(const struct cli *g, int argc, char **argv);
 
 /* Codes of long-only options (short options use their letter). */
 enum {
@@ -145,6 +150,10 @@ struct cli_box_args {
     boxlet_box_opts o;
     struct cli_strv env, labels;
     unsigned host_ports[32]; /* --host-port, repeatable */
+    boxlet_port ports[32];   /* -p/--publish, repeatable */
+    char port_addrs[32][64];
+    boxlet_volume_mount volumes[16]; /* -v, repeatable */
+    char *volume_args[16];           /* their copies, split in place */
 };
 #define CLI_ENV_LONGOPTS                                                                           \
     {"env", required_argument, NULL, 'e'}, {"env-file", required_argument, NULL, OPT_ENV_FILE},    \
@@ -159,12 +168,13 @@ struct cli_box_args {
         {"disk", required_argument, NULL, OPT_DISK},                                               \
         {"label", required_argument, NULL, OPT_LABEL},                                             \
         {"host-port", required_argument, NULL, OPT_HOST_PORT},                                     \
+        {"publish", required_argument, NULL, 'p'}, {"volume", required_argument, NULL, 'v'},       \
     {                                                                                              \
         "rm", no_argument, NULL, OPT_RM                                                            \
     }
 void cli_box_args_init(struct cli_box_args *a);
 void cli_box_args_free(struct cli_box_args *a);
-/* Takes option opt (-e --env-file -w -u and CLI_BOX_LONGOPTS): 1 taken, 0 not a box
+/* Takes option opt (-e --env-file -w -u -v and CLI_BOX_LONGOPTS): 1 taken, 0 not a box
  * option, -1 invalid (printed). */
 int cli_box_opt(struct cli_box_args *a, int opt, const char *arg);
 /* Creates the box from image. 0, or CLI_EXIT_FAIL after printing why. */
@@ -181,6 +191,12 @@ struct cli_exec_opts {
     int detach, interactive, tty;
 };
 #define CLI_EXEC_SHORTOPTS "+de:hitu:w:"
+#define CLI_RUN_SHORTOPTS "+de:hitu:w:p:v:" /* run: the exec options, -p and -v */
+/* Parses -p's [ADDR:]HOST:BOX[/tcp] into *p (ADDR copied to addr, which
+ * has n bytes; IPv6 in brackets). 0, or -1 after printing what is wrong. */
+int cli_parse_publish(const char *opt, const char *arg, boxlet_port *p, char *addr, size_t n);
+/* "127.0.0.1:8080->80/tcp, ..." for a box's published ports ("" if none). */
+void cli_ports_text(const boxlet_box *b, char *buf, size_t n);
 #define CLI_EXEC_LONGOPTS                                                                          \
     {"detach", no_argument, NULL, 'd'}, {"interactive", no_argument, NULL, 'i'},                   \
         {"tty", no_argument, NULL, 't'},                                                           \

@@ -1,6 +1,6 @@
 /* create — `boxlet create`: create a box from an image without starting it
  * and print its id. Takes the box options of run (-e, -w, -u as the box's
- * defaults for every exec, --name, the limits, --network, --label, and --rm
+ * defaults for every exec, --name, the limits, --network, -p, --label, and --rm
  * to remove the box whenever it stops). */
 #include "cli/cli.h"
 
@@ -27,6 +27,12 @@ static const char usage[] =
     "      --host-port PORT  let the box reach the host's 127.0.0.1:PORT at\n"
     "                        host.boxlet.internal:PORT (repeatable; nothing else of\n"
     "                        the host's loopback is reachable)\n"
+    "  -p, --publish [ADDR:]HOST:BOX\n"
+    "                        publish the box's TCP port BOX on the host's ADDR:HOST\n"
+    "                        (ADDR default 127.0.0.1; repeatable, at most 32)\n"
+    "  -v, --volume SRC:PATH[:ro]  mount SRC at PATH in the box (repeatable): a host\n"
+    "                        directory or file (SRC starting with /, kept with its\n"
+    "                        host owners) or a managed volume's name (boxlet volume)\n"
     "      --label K=V       an informational label (repeatable)\n"
     "      --rm              remove the box when it stops\n"
     "  -h, --help            show this help\n";
@@ -40,7 +46,7 @@ static int parse(struct cli_box_args *a, int argc, char **argv, const char **ima
         {NULL, 0, NULL, 0},
     };
     int opt, rc = 1;
-    while (rc > 0 && (opt = getopt_long(argc, argv, "e:hu:w:", longopts, NULL)) != -1) {
+    while (rc > 0 && (opt = getopt_long(argc, argv, "e:hu:v:w:p:", longopts, NULL)) != -1) {
         if (opt == 'h') return cli_help(usage);
         rc = cli_box_opt(a, opt, optarg);
     }

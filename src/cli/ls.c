@@ -1,5 +1,5 @@
 /* ls — `boxlet ls`: every box, oldest first, as a table (ID NAME IMAGE STATE
- * CREATED, short ids: see lookup.c), as full ids only (-q), or as a JSON
+ * CREATED PORTS, short ids: see lookup.c), as full ids only (-q), or as a JSON
  * array (--json, the same objects as inspect). All boxes are listed, not
  * only running ones; -a is accepted for Docker's sake. */
 #include "cli/cli.h"
@@ -63,13 +63,16 @@ static int add_row(struct cli_table *t, const boxlet_box *b, int no_trunc)
     rc |= cli_table_add(t, "%s", boxlet_box_image(b));
     rc |= cli_table_add(t, "%s", boxlet_box_state_name(boxlet_box_state_of(b)));
     rc |= cli_table_add(t, "%s", ago);
+    char ports[512];
+    cli_ports_text(b, ports, sizeof ports);
+    rc |= cli_table_add(t, "%s", ports);
     return rc;
 }
 
 static int print_table(boxlet_box *const *boxes, size_t n, int no_trunc)
 {
-    static const char *const head[] = {"ID", "NAME", "IMAGE", "STATE", "CREATED"};
-    struct cli_table t = {.ncols = 5};
+    static const char *const head[] = {"ID", "NAME", "IMAGE", "STATE", "CREATED", "PORTS"};
+    struct cli_table t = {.ncols = 6};
     int rc = 0;
     for (size_t i = 0; i < t.ncols; i++)
         rc |= cli_table_add(&t, "%s", head[i]);

@@ -31,12 +31,17 @@ static const struct command commands[] = {
     {"logs", cmd_logs, "Print the output of a box's main command (or an execution)"},
     {"kill", cmd_kill, "Send a signal to a box's main command (or an execution)"},
     {"top", cmd_top, "List the processes of a box"},
+    {"cp", cmd_cp, "Copy files between the host and a box (tar archives with -)"},
     {"stats", cmd_stats, "Show live resource use of boxes"},
+    {"port-forward", cmd_port_forward, "Relay connections to a port of a running box"},
     {"images", cmd_images, "List the images in the store"},
     {"import", cmd_import, "Import a rootfs directory, tarball or OCI layout as an image"},
     {"pull", cmd_pull, "Pull an image from a registry into the store"},
     {"rmi", cmd_rmi, "Remove images (then free what nothing uses)"},
     {"image", cmd_image, "Image commands: ls, pull, rm, inspect, prune"},
+    {"snapshot", cmd_snapshot, "Snapshot commands: create, ls, inspect, rm, restore"},
+    {"clone", cmd_clone, "Create boxes from a box's current state or a snapshot"},
+    {"volume", cmd_volume, "Managed volume commands: create, ls, inspect, rm"},
     {"serve", cmd_serve, "Serve the REST API (BoxLite v1 Box API routes)"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };

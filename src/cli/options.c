@@ -1,6 +1,6 @@
 /* options — the options shared by several verbs, turned into library
  * objects: box options (--name, --memory, --cpus, --pids, --disk, --network,
- * --host-port, --label, --rm, and -e/-w/-u as the box's defaults) for run and create,
+ * --host-port, -p/--publish, --label, --rm, and -e/-w/-u as the box's defaults) for run and create,
  * and command options (-e/-w/-u as the command's own, --timeout, -t, -i, -d)
  * for run and exec, ending in a boxlet_cmd. It also holds the step both run
  * and exec take once the command started: follow it attached or detached. */
@@ -96,6 +96,44 @@ void cli_box_args_free(struct cli_box_args *a)
 {
     cli_strv_free(&a->env);
     cli_strv_free(&a->labels);
+    for (size_t i = 0; i < a->o.nvolumes; i++)
+        free(a->volume_args[i]);
+}
+
+/* -v HOST:BOX[:ro|:rw]: HOST is a host path (starting with /) or the name
+ * of a managed volume. */
+static int volume(struct cli_box_args *a, const char *arg)
+{
+    size_t max = sizeof a->volumes / sizeof *a->volumes;
+    if (a->o.nvolumes == max) {
+        cli_warn("-v: at most %zu volumes", max);
+        return -1;
+    }
+    char *s = strdup(arg), *guest = s ? strchr(s, ':') : NULL;
+    if (!guest || guest == s || guest[1] != '/') {
+        cli_warn("invalid -v \"%s\": HOST-PATH:BOX-PATH[:ro] or VOLUME:BOX-PATH[:ro] is "
+                 "expected",
+                 arg);
+        free(s);
+        return -1;
+    }
+    *guest++ = '\0';
+    char *mode = strchr(guest, ':');
+    if (mode) *mode++ = '\0';
+    if (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0) {
+        cli_warn("invalid -v \"%s\": the mode is ro or rw", arg);
+        free(s);
+        return -1;
+    }
+    boxlet_volume_mount *m = &a->volumes[a->o.nvolumes];
+    *m = (boxlet_volume_mount){.guest_path = guest, .read_only = mode && !strcmp(mode, "ro")};
+    if (s[0] == '/')
+        m->host_path = s;
+    else
+        m->volume = s;
+    a->volume_args[a->o.nvolumes++] = s;
+    a->o.volumes = a->volumes;
+    return 1;
 }
 
 static int parse_network(const char *arg, int *out)
@@ -121,6 +159,75 @@ static int host_port(struct cli_box_args *a, const char *arg)
     a->host_ports[a->o.nhost_ports++] = (unsigned)n;
     a->o.host_ports = a->host_ports;
     return 1;
+}
+
+int cli_parse_publish(const char *opt, const char *arg, boxlet_port *p, char *addr, size_t n)
+{
+    char spec[128];
+    snprintf(spec, sizeof spec, "%s", arg);
+    char *proto = strchr(spec, '/');
+    if (proto) *proto++ = '\0';
+    char *box = strrchr(spec, ':');
+    unsigned long long hp = 0, bp = 0;
+    if (!box || (proto && strcmp(proto, "tcp") != 0) || strlen(arg) >= sizeof spec) {
+        cli_warn("invalid %s \"%s\": [ADDR:]HOST:BOX[/tcp] is expected%s", opt, arg,
+                 proto && strcmp(proto, "tcp") ? " (only TCP is published)" : "");
+        return -1;
+    }
+    *box++ = '\0';
+    char *host = strrchr(spec, ':');
+    const char *a = "";
+    if (host) {
+        *host++ = '\0';
+        a = spec;
+    } else {
+        host = spec;
+    }
+    size_t alen = strlen(a);
+    if (alen >= 2 && a[0] == '[' && a[alen - 1] == ']') { /* [::1] */
+        a++;
+        alen -= 2;
+    }
+    if (alen >= n || cli_parse_ull(opt, host, 65535, &hp) < 0 ||
+        cli_parse_ull(opt, box, 65535, &bp) < 0 || hp == 0 || bp == 0) {
+        if (hp && bp)
+            cli_warn("invalid %s \"%s\": the address is too long", opt, arg);
+        else
+            cli_warn("invalid %s \"%s\": ports are 1..65535", opt, arg);
+        return -1;
+    }
+    snprintf(addr, n, "%.*s", (int)alen, a);
+    *p = (boxlet_port){
+        .host_addr = addr[0] ? addr : NULL, .host_port = (unsigned)hp, .box_port = (unsigned)bp};
+    return 0;
+}
+
+static int publish(struct cli_box_args *a, const char *arg)
+{
+    size_t max = sizeof a->ports / sizeof *a->ports, i = a->o.nports;
+    if (i == max) {
+        cli_warn("--publish: at most %zu ports", max);
+        return -1;
+    }
+    if (cli_parse_publish("--publish", arg, &a->ports[i], a->port_addrs[i],
+                          sizeof a->port_addrs[i]) < 0)
+        return -1;
+    a->o.nports++;
+    a->o.ports = a->ports;
+    return 1;
+}
+
+void cli_ports_text(const boxlet_box *b, char *buf, size_t n)
+{
+    boxlet_port ps[32];
+    size_t k = boxlet_box_ports(b, ps, 32), len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < k && i < 32 && len < n; i++) {
+        int v6 = strchr(ps[i].host_addr, ':') != NULL;
+        int w = snprintf(buf + len, n - len, "%s%s%s%s:%u->%u/tcp", i ? ", " : "", v6 ? "[" : "",
+                         ps[i].host_addr, v6 ? "]" : "", ps[i].host_port, ps[i].box_port);
+        len += w > 0 ? (size_t)w : 0;
+    }
 }
 
 static int box_limit(struct cli_box_args *a, int opt, const char *arg)
@@ -164,6 +271,10 @@ int cli_box_opt(struct cli_box_args *a, int opt, const char *arg)
         return parse_network(arg, &a->o.network);
     case OPT_HOST_PORT:
         return host_port(a, arg);
+    case 'p':
+        return publish(a, arg);
+    case 'v':
+        return volume(a, arg);
     case OPT_RM:
         a->o.auto_remove = 1;
         return 1;

@@ -46,6 +46,12 @@ static const char usage[] =
     "      --host-port PORT  let the box reach the host's 127.0.0.1:PORT at\n"
     "                        host.boxlet.internal:PORT (repeatable; nothing else of\n"
     "                        the host's loopback is reachable)\n"
+    "  -p, --publish [ADDR:]HOST:BOX\n"
+    "                        publish the box's TCP port BOX on the host's ADDR:HOST\n"
+    "                        (ADDR default 127.0.0.1; repeatable, at most 32)\n"
+    "  -v, --volume SRC:PATH[:ro]  mount SRC at PATH in the box (repeatable): a host\n"
+    "                        directory or file (SRC starting with /, kept with its\n"
+    "                        host owners) or a managed volume's name (boxlet volume)\n"
     "      --label K=V       an informational label (repeatable)\n"
     "  -h, --help            show this help\n";
 
@@ -77,7 +83,7 @@ static int parse(struct run *r, int argc, char **argv)
     r->prog = argv[0];
     r->exec.main_cmd = 1;
     while (code == CLI_CONTINUE &&
-           (opt = getopt_long(argc, argv, CLI_EXEC_SHORTOPTS, longopts, NULL)) != -1)
+           (opt = getopt_long(argc, argv, CLI_RUN_SHORTOPTS, longopts, NULL)) != -1)
         code = opt == 'h' ? cli_help(usage) : take_option(r, opt, optarg);
     if (code != CLI_CONTINUE) return code;
     if (optind >= argc) return cli_bad_usage(r->prog, "an IMAGE is required");

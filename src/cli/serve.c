@@ -35,6 +35,8 @@ static const char usage[] =
     "                    once ready\n"
     "  --ping-interval S WebSocket ping after S seconds of silence (default 15)\n"
     "  --idle-timeout S  drop a WebSocket peer silent for S seconds (default 45)\n"
+    "  --routes          print every route (method, path, how it is served) and\n"
+    "                    exit\n"
     "  -h, --help        show this help\n";
 
 int cmd_serve(const struct cli *g, int argc, char **argv)
@@ -53,6 +55,7 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"ping-interval", required_argument, NULL, 'P'},
         {"idle-timeout", required_argument, NULL, 'I'},
+        {"routes", no_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     server_opts o = {.host = "127.0.0.1",
@@ -108,6 +111,9 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
                 return CLI_EXIT_FAIL;
             *(opt == 'P' ? &o.ping_secs : &o.idle_secs) = (int)v;
             break;
+        case 'R':
+            server_print_routes(stdout);
+            return 0;
         case 'h':
             return cli_help(usage);
         default:

@@ -82,6 +82,7 @@ struct shape {
 // clang-format on
 
 static int check_gap(struct codec *c, const void *s);
+static int check_port(struct codec *c, const void *s);
 
 static const field exit_fields[] = {
     RANGE(proto_exit, status, PROTO_RUNNING, PROTO_TIMED_OUT),
@@ -231,6 +232,28 @@ static const field listing_fields[] = {
     ARRAY(proto_listing, infos, count, PROTO_MAX_LIST, info_shape),
 };
 
+static const field port_connect_fields[] = {
+    U32(proto_port_connect, req),
+    U16(proto_port_connect, port),
+    STR(proto_port_connect, host, PROTO_MAX_HOST),
+};
+
+static const field files_put_fields[] = {
+    U32(proto_files, req),
+    STR(proto_files, path, PROTO_MAX_STR),
+    STR(proto_files, user, PROTO_MAX_STR),
+    STR(proto_files, subdir, PROTO_MAX_STR),
+    BOOL(proto_files, overwrite),
+    BOOL(proto_files, keep_owners),
+};
+
+static const field files_get_fields[] = {
+    U32(proto_files, req),
+    STR(proto_files, path, PROTO_MAX_STR),
+    STR(proto_files, user, PROTO_MAX_STR),
+    BOOL(proto_files, follow_symlinks),
+};
+
 static const shape hello_shape = SHAPE(proto_hello, hello_fields);
 static const shape error_shape = SHAPE(proto_error, error_fields);
 static const shape req_shape = SHAPE(proto_req, req_fields);
@@ -248,6 +271,10 @@ static const shape exec_signal_shape = SHAPE(proto_exec_req, exec_signal_fields)
 static const shape exec_resize_shape = SHAPE(proto_exec_req, exec_resize_fields);
 static const shape exec_id_shape = SHAPE(proto_exec_req, exec_id_fields);
 static const shape listing_shape = SHAPE(proto_listing, listing_fields);
+static const shape port_connect_shape =
+    SHAPE(proto_port_connect, port_connect_fields, .check = check_port);
+static const shape files_put_shape = SHAPE(proto_files, files_put_fields);
+static const shape files_get_shape = SHAPE(proto_files, files_get_fields);
 
 typedef struct msg_desc {
     const char *name;
@@ -278,6 +305,9 @@ static const msg_desc messages[] = {
     [PROTO_LISTING] = {"LISTING", &listing_shape},
     [PROTO_PAUSE] = {"PAUSE", &chan_req_shape},
     [PROTO_RESUME] = {"RESUME", &chan_req_shape},
+    [PROTO_PORT_CONNECT] = {"PORT_CONNECT", &port_connect_shape},
+    [PROTO_FILES_PUT] = {"FILES_PUT", &files_put_shape},
+    [PROTO_FILES_GET] = {"FILES_GET", &files_get_shape},
 };
 
 static const msg_desc *lookup(int type)
@@ -347,6 +377,12 @@ static int check_gap(codec *c, const void *s)
     if (g->from < g->to) return 0;
     return fail(c, ERR_PROTO, "to", -1, "%llu is not above \"from\" (%llu)",
                 (unsigned long long)g->to, (unsigned long long)g->from);
+}
+
+static int check_port(codec *c, const void *s)
+{
+    const proto_port_connect *p = s;
+    return p->port ? 0 : fail(c, ERR_PROTO, "port", -1, "0 is not a port (1..65535)");
 }
 
 static const unsigned width[] = {

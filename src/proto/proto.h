@@ -25,7 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 3u /* 2: PAUSE and RESUME; 3: EXEC_START lifetime_ms */
+/* 2: PAUSE and RESUME; 3: EXEC_START lifetime_ms; 4: PORT_CONNECT, FILES_PUT and FILES_GET */
+#define PROTO_VERSION 4u
 #define PROTO_HEADER_LEN 5u
 #define PROTO_MAX_FRAME (2u * 1024 * 1024) /* type + body */
 #define PROTO_MAX_CHUNK (64u * 1024)       /* OUTPUT / STDIN data */
@@ -34,6 +35,7 @@
 #define PROTO_MAX_ID 128u          /* exec ids, client ids */
 #define PROTO_MAX_ARGS 4096u       /* args, env entries */
 #define PROTO_MAX_LIST 4096u       /* infos in one LISTING */
+#define PROTO_MAX_HOST 64u         /* PORT_CONNECT's address */
 
 /* Offsets with a meaning of their own in ATTACH. */
 #define PROTO_OFFSET_TAIL UINT64_MAX /* from the current end: live only */
@@ -62,7 +64,31 @@ enum proto_type {
     PROTO_LISTING = 27,
     PROTO_PAUSE = 28,  /* host→agent: stop sending on a channel (no reply) */
     PROTO_RESUME = 29, /* host→agent: send on it again (no reply) */
+    /* 30, 31: a connection given over to one transfer of a tar stream (see
+     * "Files" in docs/internals/protocol.md): OK or ERROR, then chunks */
+    PROTO_FILES_PUT = 30,    /* host→agent: extract the tar that follows at a path */
+    PROTO_FILES_GET = 31,    /* host→agent: send a tar of a path */
+    PROTO_PORT_CONNECT = 32, /* host→agent: this connection becomes a TCP
+                                stream to a port inside the box */
 };
+
+/* The stream after a FILES_PUT/FILES_GET's OK: chunks of u32 length (LE,
+ * 1..PROTO_MAX_STREAM_CHUNK) + bytes, ended by a u32 0. A stream that stops
+ * without its 0 was interrupted, whatever the bytes looked like. */
+#define PROTO_MAX_STREAM_CHUNK (1024u * 1024)
+
+static inline void proto_chunk_header(uint8_t out[4], uint32_t n)
+{
+    out[0] = (uint8_t)n;
+    out[1] = (uint8_t)(n >> 8);
+    out[2] = (uint8_t)(n >> 16);
+    out[3] = (uint8_t)(n >> 24);
+}
+
+static inline uint32_t proto_chunk_len(const uint8_t in[4])
+{
+    return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
+}
 
 enum proto_stream { PROTO_STDOUT = 1, PROTO_STDERR = 2 };
 
@@ -217,6 +243,26 @@ typedef struct proto_listing {
     proto_info *infos;
 } proto_listing;
 
+/* PORT_CONNECT: the first request on a fresh connection; after its OK the
+ * connection carries the stream's raw bytes both ways (no more frames). */
+typedef struct proto_port_connect {
+    uint32_t req;
+    uint16_t port; /* 1..65535 */
+    char *host;    /* "" = 127.0.0.1; a loopback address of the box */
+} proto_port_connect;
+
+/* FILES_PUT and FILES_GET. */
+typedef struct proto_files {
+    uint32_t req;
+    char *path;              /* in the box; cap PROTO_MAX_STR */
+    char *user;              /* as whom: name|uid[:group|gid]; "" = the agent's */
+    char *subdir;            /* PUT: a directory archive onto an existing
+                                directory lands in path/subdir ("" = in path) */
+    uint8_t overwrite;       /* PUT: replace existing files, merge directories */
+    uint8_t keep_owners;     /* PUT: the archive's owners (runs as box root) */
+    uint8_t follow_symlinks; /* GET: follow path itself if it is a symlink */
+} proto_files;
+
 typedef struct proto_msg {
     uint8_t type; /* enum proto_type */
     union {
@@ -237,6 +283,8 @@ typedef struct proto_msg {
         proto_req list;            /* LIST */
         proto_info_msg info;       /* INFO */
         proto_listing listing;     /* LISTING */
+        proto_port_connect port;   /* PORT_CONNECT */
+        proto_files files;         /* FILES_PUT, FILES_GET */
     } u;
 } proto_msg;
 

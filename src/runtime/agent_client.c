@@ -157,6 +157,11 @@ int agent_client_send(agent_client *c, const proto_msg *m, int timeout_ms, err_t
     return rc;
 }
 
+int agent_client_buffered(const agent_client *c)
+{
+    return c->in.len > c->pending;
+}
+
 int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e)
 {
     buf_consume(&c->in, c->pending);
@@ -185,4 +190,84 @@ int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e)
             return err_sys(e, errno, "receive from agent"), -ERR_DISCONNECTED;
         }
     }
+}
+
+/* Reads exactly n bytes: what follows the reply belongs to the stream. */
+static int recv_exact(int fd, uint8_t *p, size_t n, int64_t deadline, err_t *e)
+{
+    while (n > 0) {
+        ssize_t k = recv(fd, p, n, 0);
+        if (k > 0) {
+            p += k, n -= (size_t)k;
+        } else if (k == 0) {
+            return err_make(e, ERR_DISCONNECTED, "agent closed the connection"), -ERR_DISCONNECTED;
+        } else if (errno == EAGAIN) {
+            if (wait_fd(fd, POLLIN, deadline) == 0)
+                return err_make(e, ERR_TIMEOUT, "port connection: no reply from the agent in time");
+        } else if (errno != EINTR) {
+            return err_sys(e, errno, "receive from agent"), -ERR_DISCONNECTED;
+        }
+    }
+    return 0;
+}
+
+#define PORT_REPLY_MAX 4096u /* an OK or an ERROR with its message */
+
+static int port_reply(agent_client *c, uint32_t req, int64_t deadline, err_t *e)
+{
+    uint8_t f[PROTO_HEADER_LEN + PORT_REPLY_MAX];
+    int rc = recv_exact(c->fd, f, PROTO_HEADER_LEN, deadline, e);
+    uint32_t len =
+        (uint32_t)f[0] | (uint32_t)f[1] << 8 | (uint32_t)f[2] << 16 | (uint32_t)f[3] << 24;
+    if (rc == 0 && (len < 1 || len > PORT_REPLY_MAX))
+        return err_make(e, ERR_PROTO, "port connection: a reply frame of %u bytes", len);
+    if (rc == 0) rc = recv_exact(c->fd, f + PROTO_HEADER_LEN, len - 1, deadline, e);
+    proto_msg m;
+    size_t used;
+    if (rc < 0 || (rc = proto_decode(f, 4 + (size_t)len, &used, &m, e)) < 0) return rc;
+    if (m.type == PROTO_ERROR && m.u.error.req == req) {
+        char msg[ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", m.u.error.message);
+        int code = (int)m.u.error.code;
+        proto_msg_free(&m);
+        return err_make(e, code > 0 && code < ERR_MAX_ ? code : ERR_IO, "%s", msg);
+    }
+    int ok = m.type == PROTO_OK && m.u.ok.req == req, type = m.type;
+    proto_msg_free(&m);
+    return ok ? 0
+              : err_make(e, ERR_PROTO, "port connection: the agent answered %s",
+                         proto_type_name(type));
+}
+
+int agent_client_port_connect(agent_client *c, const char *host, unsigned port, int timeout_ms,
+                              int *fd, err_t *e)
+{
+    buf_consume(&c->in, c->pending);
+    c->pending = 0;
+    if (c->in.len) return err_make(e, ERR_PROTO, "port connection: not a fresh agent connection");
+    if (port < 1 || port > 65535) return err_make(e, ERR_INVAL, "port %u: want 1..65535", port);
+    int64_t deadline = deadline_of(timeout_ms);
+    uint32_t req = agent_client_next_req(c);
+    proto_msg m = {
+        .type = PROTO_PORT_CONNECT,
+        .u.port = {.req = req, .port = (uint16_t)port, .host = (char *)(host ? host : "")}};
+    int rc = agent_client_send(c, &m, timeout_ms, e);
+    if (rc == 0) rc = port_reply(c, req, deadline, e);
+    if (rc < 0) return rc;
+    fd_set_nonblock(c->fd, 0);
+    *fd = c->fd;
+    c->disowned = true;
+    return 0;
+}
+
+uint8_t *agent_client_take_input(agent_client *c, size_t *n)
+{
+    buf_consume(&c->in, c->pending);
+    c->pending = 0;
+    *n = c->in.len;
+    uint8_t *copy = *n ? malloc(*n) : NULL;
+    if (copy) memcpy(copy, buf_data(&c->in), *n);
+    if (!copy) *n = 0;
+    buf_reset(&c->in);
+    return copy;
 }

@@ -30,6 +30,26 @@ int agent_client_send_raw(agent_client *c, const void *p, size_t n, int timeout_
  * stay valid until the next recv). Returns 1, 0 on timeout (timeout_ms, -1 =
  * forever), -ERR_DISCONNECTED at EOF, -ERR_PROTO on a malformed frame. */
 int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e);
+
+/* Non-zero when bytes already read from the socket wait behind the frame
+ * last returned: the descriptor will not announce them, so a caller that
+ * polls it must call agent_client_recv first. */
+int agent_client_buffered(const agent_client *c);
+
+/* Turns a fresh connection (nothing but HELLO exchanged) into a TCP stream
+ * to host:port inside the box (host NULL/"" = 127.0.0.1): sends
+ * PORT_CONNECT, reads the reply without reading past it, and on OK hands
+ * the socket over in *fd (blocking, close-on-exec; the caller closes it;
+ * c keeps no claim on it and must still be freed). Errors: the agent's
+ * ERROR (-ERR_DISCONNECTED: nothing listens there; -ERR_TIMEOUT;
+ * -ERR_PERM: not a loopback address), -ERR_PROTO, -ERR_TIMEOUT (no reply
+ * within timeout_ms). */
+int agent_client_port_connect(agent_client *c, const char *host, unsigned port, int timeout_ms,
+                              int *fd, err_t *e);
+/* Hands over the bytes received after the last frame agent_client_recv
+ * returned (a connection that stops carrying frames: a files transfer).
+ * Returns a malloc'd copy (free it) of *n bytes, NULL with *n 0 if none. */
+uint8_t *agent_client_take_input(agent_client *c, size_t *n);
 /* The next request id (never 0). */
 uint32_t agent_client_next_req(agent_client *c);
 

@@ -14,6 +14,23 @@
 #include <sys/types.h>
 
 #define BOX_MAX_HOST_PORTS 32 /* as many as the relay takes */
+#define BOX_MAX_PORTS 32      /* published ports, as many as the agent takes */
+#define BOX_ADDR_MAX 46       /* a numeric IPv4 or IPv6 address and its NUL */
+
+/* A published port: connections to addr:host_port on the host reach
+ * box_port on the box's loopback (TCP). */
+typedef struct box_port {
+    char addr[BOX_ADDR_MAX]; /* numeric; "127.0.0.1" unless asked otherwise */
+    unsigned host_port, box_port;
+} box_port;
+
+/* A volume bound into a box (docs/state.md). */
+typedef struct box_mount {
+    const char *source;     /* a host directory or file */
+    const char *guest_path; /* absolute, resolved inside the box's root */
+    bool read_only;
+    bool idmap; /* a managed volume: owners 0..65535 shown as the box's */
+} box_mount;
 
 typedef struct box_spec {
     const char *id;
@@ -36,9 +53,23 @@ typedef struct box_spec {
      * when stored by older boxlet; newer ones keep their image's owners.
      * Either way they are mapped onto the box's range when it starts. */
     uint32_t legacy_uid_base;
+    /* Frozen layers between the box's writable layer and its image
+     * (docs/state.md), top first: their directories (mounted read-only on
+     * the host) and the host uid of the root of the box each was frozen
+     * from (their files' owners). */
+    const char *const *layer_dirs;
+    const uint32_t *layer_bases;
+    size_t nlayers;
+    /* Volumes, bound in after the root is built. */
+    const box_mount *mounts;
+    size_t nmounts;
     /* Host loopback ports the box may reach (src/agent/relay.c). */
     const unsigned *host_ports;
     size_t nhost_ports;
+    /* Published ports: listened on by the agent, on sockets made here
+     * (src/agent/port.c). */
+    const box_port *ports;
+    size_t nports;
 } box_spec;
 
 typedef struct box_proc {

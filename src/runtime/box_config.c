@@ -2,6 +2,7 @@
  * the same shape the REST API will show as a box's config. */
 #include "core/util.h"
 #include "proto/proto.h"
+#include "runtime/publish.h"
 #include "runtime/runtime.h"
 
 #include <jansson.h>
@@ -26,6 +27,13 @@ void box_config_free(box_config *c)
     free(c->user);
     free(c->rootfs);
     free(c->host_ports);
+    free(c->ports);
+    for (size_t i = 0; c->volumes && i < c->nvolumes; i++) {
+        free(c->volumes[i].host_path);
+        free(c->volumes[i].volume);
+        free(c->volumes[i].guest_path);
+    }
+    free(c->volumes);
     memset(c, 0, sizeof *c);
 }
 
@@ -34,6 +42,36 @@ static json_t *str_array(char **v, size_t n)
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++)
         json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* BoxLite's PortSpec shape: host_ip, host_port, guest_port, protocol. */
+static json_t *ports_json(const box_config *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < c->nports; i++) {
+        const box_port *p = &c->ports[i];
+        json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:s}", "host_ip", p->addr, "host_port",
+                                           (json_int_t)p->host_port, "guest_port",
+                                           (json_int_t)p->box_port, "protocol", "tcp"));
+    }
+    return a;
+}
+
+/* [{"host_path"|"volume", "guest_path", "read_only"}...] */
+static json_t *volumes_json(const box_config *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < c->nvolumes; i++) {
+        const box_volume *v = &c->volumes[i];
+        json_t *o = json_pack("{s:s, s:b}", "guest_path", v->guest_path, "read_only", v->read_only);
+        if (o && v->host_path) json_object_set_new(o, "host_path", json_string(v->host_path));
+        if (o && v->volume) json_object_set_new(o, "volume", json_string(v->volume));
+        if (!o || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
     return a;
 }
 
@@ -61,6 +99,14 @@ int box_config_to_json(const box_config *c, char **out, err_t *e)
         json_array_append_new(ports, json_integer(c->host_ports[i]));
     if (!o) json_decref(ports);
     if (o && c->nhost_ports && json_object_set_new(o, "host_ports", ports) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o && c->nports && json_object_set_new(o, "ports", ports_json(c)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o && c->nvolumes && json_object_set_new(o, "volumes", volumes_json(c)) < 0) {
         json_decref(o);
         o = NULL;
     }
@@ -113,10 +159,64 @@ static int get_ports(json_t *o, box_config *c, err_t *e)
     return 0;
 }
 
+static int get_published(json_t *o, box_config *c, err_t *e)
+{
+    json_t *a = json_object_get(o, "ports"), *v;
+    size_t i;
+    if (!a || json_is_null(a)) return 0;
+    if (!json_is_array(a) || json_array_size(a) > BOX_MAX_PORTS)
+        return err_make(e, ERR_INVAL, "box config: \"ports\" must be an array of at most %d",
+                        BOX_MAX_PORTS);
+    if (!(c->ports = calloc(json_array_size(a) + 1, sizeof *c->ports)))
+        return err_make(e, ERR_NOMEM, "box config: out of memory");
+    json_array_foreach(a, i, v)
+    {
+        const char *ip = json_string_value(json_object_get(v, "host_ip"));
+        json_int_t hp = json_integer_value(json_object_get(v, "host_port"));
+        json_int_t bp = json_integer_value(json_object_get(v, "guest_port"));
+        if (!ip || strlen(ip) >= BOX_ADDR_MAX || hp < 1 || hp > 65535 || bp < 1 || bp > 65535)
+            return err_make(e, ERR_INVAL,
+                            "box config: \"ports\"[%zu]: want host_ip, host_port and "
+                            "guest_port",
+                            i);
+        box_port *p = &c->ports[c->nports++];
+        snprintf(p->addr, sizeof p->addr, "%s", ip);
+        p->host_port = (unsigned)hp;
+        p->box_port = (unsigned)bp;
+    }
+    return 0;
+}
+
 static char *get_str(json_t *o, const char *key)
 {
     json_t *s = json_object_get(o, key);
     return json_is_string(s) ? strdup(json_string_value(s)) : NULL;
+}
+
+static int get_volumes(json_t *o, box_config *c, err_t *e)
+{
+    json_t *a = json_object_get(o, "volumes"), *v;
+    size_t i;
+    if (!a || json_is_null(a)) return 0;
+    if (!json_is_array(a) || json_array_size(a) > BOX_VOLUMES_MAX)
+        return err_make(e, ERR_INVAL, "box config: \"volumes\" must be an array of at most %d",
+                        BOX_VOLUMES_MAX);
+    if (!(c->volumes = calloc(json_array_size(a) + 1, sizeof *c->volumes)))
+        return err_make(e, ERR_NOMEM, "box config: out of memory");
+    json_array_foreach(a, i, v)
+    {
+        box_volume *bv = &c->volumes[c->nvolumes++];
+        bv->host_path = get_str(v, "host_path");
+        bv->volume = get_str(v, "volume");
+        bv->guest_path = get_str(v, "guest_path");
+        bv->read_only = json_is_true(json_object_get(v, "read_only"));
+        if (!bv->guest_path || !bv->host_path == !bv->volume)
+            return err_make(e, ERR_INVAL,
+                            "box config: \"volumes\"[%zu]: want guest_path and one of host_path "
+                            "or volume",
+                            i);
+    }
+    return 0;
 }
 
 int box_config_from_json(const char *text, box_config *c, err_t *e)
@@ -132,6 +232,8 @@ int box_config_from_json(const char *text, box_config *c, err_t *e)
     if (rc == 0) rc = get_strv(o, "labels", &c->labels, &c->nlabels, e);
     if (rc == 0) rc = get_strv(o, "cmd", &c->cmd, &c->ncmd, e);
     if (rc == 0) rc = get_ports(o, c, e);
+    if (rc == 0) rc = get_published(o, c, e);
+    if (rc == 0) rc = get_volumes(o, c, e);
     c->working_dir = get_str(o, "working_dir");
     c->user = get_str(o, "user");
     c->cpus = json_number_value(json_object_get(o, "cpus"));
@@ -191,6 +293,53 @@ static int check_ports(const box_config *c, err_t *e)
     return 0;
 }
 
+/* A guest path: absolute, normalized (no "." or ".." or empty component),
+ * not the root, nor in the kernel's or boxlet's own trees of the box. */
+static int check_guest_path(const char *p, err_t *e)
+{
+    static const char *const taken[] = {"/proc", "/sys", "/dev", "/run/boxlet"};
+    size_t len = strlen(p);
+    if (p[0] != '/' || len < 2 || len >= BOX_GUEST_PATH_MAX || p[len - 1] == '/' ||
+        strstr(p, "//") || strstr(p, "/./") || strstr(p, "/../") || strchr(p, ',') ||
+        (len >= 2 && !strcmp(p + len - 2, "/.")) || (len >= 3 && !strcmp(p + len - 3, "/..")))
+        return err_make(e, ERR_INVAL,
+                        "volume guest path \"%.200s\": want an absolute path (not /) without "
+                        "\".\", \"..\", empty components or ','",
+                        p);
+    for (size_t i = 0; i < sizeof taken / sizeof *taken; i++) {
+        size_t n = strlen(taken[i]);
+        if (!strncmp(p, taken[i], n) && (p[n] == '\0' || p[n] == '/'))
+            return err_make(e, ERR_INVAL, "volume guest path \"%s\": %s is the box's own", p,
+                            taken[i]);
+    }
+    return 0;
+}
+
+static int check_volumes(const box_config *c, err_t *e)
+{
+    if (c->nvolumes > BOX_VOLUMES_MAX)
+        return err_make(e, ERR_INVAL, "volumes: %zu given, at most %d", c->nvolumes,
+                        BOX_VOLUMES_MAX);
+    for (size_t i = 0; i < c->nvolumes; i++) {
+        const box_volume *v = &c->volumes[i];
+        if (!v->guest_path || !v->host_path == !v->volume)
+            return err_make(e, ERR_INVAL,
+                            "volume %zu: want a guest path and one of a host path "
+                            "or a volume name",
+                            i + 1);
+        int rc = check_guest_path(v->guest_path, e);
+        if (rc < 0) return rc;
+        if (v->host_path && v->host_path[0] != '/')
+            return err_make(e, ERR_INVAL, "volume host path \"%.200s\": must be absolute",
+                            v->host_path);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(c->volumes[j].guest_path, v->guest_path))
+                return err_make(e, ERR_INVAL, "volume guest path \"%s\": given twice",
+                                v->guest_path);
+    }
+    return 0;
+}
+
 int box_config_validate(const box_config *c, err_t *e)
 {
     int rc = check_kv(c->env, c->nenv, "env", e);
@@ -204,6 +353,8 @@ int box_config_validate(const box_config *c, err_t *e)
         rc =
             err_make(e, ERR_INVAL, "memory_mib %llu: too large", (unsigned long long)c->memory_mib);
     if (rc == 0) rc = check_ports(c, e);
+    if (rc == 0) rc = publish_validate(c->ports, c->nports, e);
+    if (rc == 0) rc = check_volumes(c, e);
     if (rc == 0 && c->disk_size_gb > BOX_DISK_GB_MAX)
         rc =
             err_make(e, ERR_INVAL, "disk_size_gb %u: at most %u", c->disk_size_gb, BOX_DISK_GB_MAX);

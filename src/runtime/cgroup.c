@@ -265,3 +265,23 @@ void cgroup_read_stats(const char *id, cgroup_stats *out)
     out->pids = read_num("pids", id, "pids.current", NULL);
     out->cpu_usec = read_num("unified", id, "cpu.stat", "usage_usec");
 }
+
+int cgroup_freeze(const char *id, bool frozen, int timeout_ms, err_t *e)
+{
+    if (!hierarchy_present("unified"))
+        return err_make(e, ERR_UNSUPPORTED, "freeze box %s: no cgroup v2 tree", id);
+    char dir[512];
+    group_path(dir, sizeof dir, "unified", id);
+    int rc = write_file(dir, "cgroup.freeze", frozen ? "1" : "0", e);
+    if (rc < 0 || !frozen) return rc;
+    for (int waited = 0; read_num("unified", id, "cgroup.events", "frozen") != 1; waited++) {
+        if (waited >= timeout_ms) {
+            write_file(dir, "cgroup.freeze", "0", NULL);
+            return err_make(e, ERR_TIMEOUT, "freeze box %s: not frozen after %d ms", id,
+                            timeout_ms);
+        }
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}

@@ -48,4 +48,10 @@ typedef struct cgroup_stats {
 } cgroup_stats;
 void cgroup_read_stats(const char *id, cgroup_stats *out);
 
+/* Freezes (frozen) or thaws box id's processes through the v2 tree's
+ * cgroup.freeze; a freeze waits until every process is frozen (up to
+ * timeout_ms, then thaws and fails with -ERR_TIMEOUT). -ERR_UNSUPPORTED
+ * without the v2 tree. */
+int cgroup_freeze(const char *id, bool frozen, int timeout_ms, err_t *e);
+
 #endif

@@ -3,7 +3,10 @@
  * every step names what failed; only mkfs is an external program. */
 #include "runtime/disk.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <time.h>
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <linux/mount.h>
@@ -122,7 +125,7 @@ static int copy_sparse(int in, int out, const char *from, err_t *e)
     return errno == ENXIO ? 0 : err_sys(e, errno, "read \"%s\"", from);
 }
 
-static int copy_image(const char *from, const char *path, err_t *e)
+int disk_image_copy(const char *from, const char *path, err_t *e)
 {
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp)
@@ -152,21 +155,23 @@ int disk_image_create(const char *path, uint64_t bytes, const char *templates, e
     if (mkdir(templates, 0700) < 0 && errno != EEXIST)
         return err_sys(e, errno, "create directory \"%s\"", templates);
     int rc = access(tpl, F_OK) == 0 ? 0 : make_image(tpl, bytes, e);
-    return rc < 0 ? rc : copy_image(tpl, path, e);
+    return rc < 0 ? rc : disk_image_copy(tpl, path, e);
 }
 
 /* Attaches the image to a free loop device; returns the device's fd. The
  * device detaches itself once its last user (the file system) is gone. */
-static int loop_attach(const char *image, char *dev, size_t n, err_t *e)
+static int loop_attach(const char *image, bool ro, char *dev, size_t n, err_t *e)
 {
     int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
     if (ctl < 0) return err_sys(e, errno, "open /dev/loop-control");
-    int back = open(image, O_RDWR | O_CLOEXEC);
+    int back = open(image, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (back < 0) {
         close(ctl);
         return err_sys(e, errno, "open disk image \"%s\"", image);
     }
-    struct loop_config cfg = {.fd = (uint32_t)back, .info = {.lo_flags = LO_FLAGS_AUTOCLEAR}};
+    struct loop_config cfg = {
+        .fd = (uint32_t)back,
+        .info = {.lo_flags = LO_FLAGS_AUTOCLEAR | (ro ? LO_FLAGS_READ_ONLY : 0)}};
     snprintf((char *)cfg.info.lo_file_name, sizeof cfg.info.lo_file_name, "%s", image);
     int rc = -1;
     bool failed = false;
@@ -179,7 +184,7 @@ static int loop_attach(const char *image, char *dev, size_t n, err_t *e)
             break;
         }
         snprintf(dev, n, "/dev/loop%d", nr);
-        int fd = open(dev, O_RDWR | O_CLOEXEC);
+        int fd = open(dev, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         if (fd >= 0 && ioctl(fd, LOOP_CONFIGURE, &cfg) == 0) {
             rc = fd;
         } else if (fd < 0 || errno != EBUSY) {
@@ -207,13 +212,14 @@ static int fs_fail(int fs, err_t *e, const char *what, const char *dev)
     return err_sys(e, saved, "%s ext4 on %s%s%s", what, dev, k > 0 ? " " : "", k > 0 ? log : "");
 }
 
-/* A detached mount of the ext4 file system on dev. */
-static int mount_ext4(const char *dev, err_t *e)
+/* A detached mount of the ext4 file system on dev (read-only: ro). */
+static int mount_ext4(const char *dev, bool ro, err_t *e)
 {
     int fs = (int)syscall(SYS_fsopen, "ext4", FSOPEN_CLOEXEC);
     if (fs < 0) return fs_fail(-1, e, "open", dev);
     int m = -1;
     if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", dev, 0) < 0 ||
+        (ro && syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0) ||
         syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "errors", "remount-ro", 0) < 0 ||
         /* the inode tables stay unwritten (the group descriptors say which
          * inodes are in use): zeroing them would write ~16 MiB per GiB */
@@ -221,7 +227,8 @@ static int mount_ext4(const char *dev, err_t *e)
         syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
         m = fs_fail(fs, e, "mount", dev);
     else if ((m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
-                               MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0)
+                               MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                   (ro ? MOUNT_ATTR_RDONLY : 0))) < 0)
         m = fs_fail(fs, e, "attach", dev);
     close(fs);
     return m;
@@ -242,9 +249,9 @@ static int layer_dirs(int m, const char *image, uid_t owner, err_t *e)
 int disk_mount(const char *image, const char *target, uid_t owner, err_t *e)
 {
     char dev[64];
-    int loop = loop_attach(image, dev, sizeof dev, e);
+    int loop = loop_attach(image, false, dev, sizeof dev, e);
     if (loop < 0) return loop;
-    int m = mount_ext4(dev, e);
+    int m = mount_ext4(dev, false, e);
     close(loop); /* the mount holds the device now; AUTOCLEAR frees it after */
     if (m < 0) return m;
     int rc = layer_dirs(m, image, owner, e);
@@ -252,4 +259,90 @@ int disk_mount(const char *image, const char *target, uid_t owner, err_t *e)
         rc = err_sys(e, errno, "mount disk image \"%s\" on \"%s\"", image, target);
     close(m);
     return rc;
+}
+
+int disk_mount_frozen(const char *image, const char *target, err_t *e)
+{
+    char dev[64];
+    int loop = loop_attach(image, true, dev, sizeof dev, e);
+    if (loop < 0) return loop;
+    int m = mount_ext4(dev, true, e);
+    close(loop);
+    if (m < 0) return m;
+    int rc = 0;
+    if (syscall(SYS_move_mount, m, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        rc = err_sys(e, errno, "mount frozen layer \"%s\" on \"%s\"", image, target);
+    close(m);
+    return rc;
+}
+
+/* Whether a loop device is attached to the file `path` (its sysfs
+ * backing_file names it). */
+static bool loop_holds(const char *path)
+{
+    DIR *d = opendir("/sys/block");
+    if (!d) return false;
+    bool held = false;
+    struct dirent *de;
+    while (!held && (de = readdir(d))) {
+        if (strncmp(de->d_name, "loop", 4) != 0) continue;
+        char p[300], back[PATH_MAX + 2];
+        snprintf(p, sizeof p, "/sys/block/%s/loop/backing_file", de->d_name);
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t k = read(fd, back, sizeof back - 1);
+        close(fd);
+        if (k <= 0) continue;
+        back[k] = '\0';
+        if (back[k - 1] == '\n') back[k - 1] = '\0';
+        held = strcmp(back, path) == 0;
+    }
+    closedir(d);
+    return held;
+}
+
+int disk_wait_released(const char *image, int timeout_ms, err_t *e)
+{
+    char real[PATH_MAX];
+    if (!realpath(image, real)) return err_sys(e, errno, "resolve disk image \"%s\"", image);
+    for (int waited = 0; loop_holds(real); waited += 5) {
+        if (waited >= timeout_ms)
+            return err_make(e, ERR_CONFLICT,
+                            "disk image \"%s\" is still attached to a loop device (in use?)",
+                            image);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+int disk_mount_volume(const char *image, const char *target, err_t *e)
+{
+    char dev[64];
+    int loop = loop_attach(image, false, dev, sizeof dev, e);
+    if (loop < 0) return loop;
+    int m = mount_ext4(dev, false, e);
+    close(loop);
+    if (m < 0) return m;
+    int rc = 0;
+    /* its files keep the owners box processes gave them, shifted back to
+     * 0..65535 by each box's idmapped mount: the volume's root is root's */
+    if (fchownat(m, "", 0, 0, AT_EMPTY_PATH) < 0 || fchmodat(m, ".", 0755, 0) < 0)
+        rc = err_sys(e, errno, "chown the root of volume image \"%s\"", image);
+    if (rc == 0 && syscall(SYS_move_mount, m, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        rc = err_sys(e, errno, "mount volume image \"%s\" on \"%s\"", image, target);
+    close(m);
+    return rc;
+}
+
+int disk_image_replay(const char *image, err_t *e)
+{
+    char dev[64];
+    int loop = loop_attach(image, false, dev, sizeof dev, e);
+    if (loop < 0) return loop;
+    int m = mount_ext4(dev, false, e); /* replays the journal */
+    close(loop);
+    if (m < 0) return m;
+    close(m); /* a detached mount: closing it unmounts the file system */
+    return 0;
 }

@@ -35,4 +35,27 @@ int disk_image_create(const char *path, uint64_t bytes, const char *templates, e
  * mount lives only there and in namespaces copied from it. */
 int disk_mount(const char *image, const char *target, uid_t owner, err_t *e);
 
+/* Copies image `from` to `path` (made as path.new, then renamed), its
+ * data only (holes stay holes). */
+int disk_image_copy(const char *from, const char *path, err_t *e);
+/* Mounts the image read-write and unmounts it at once: the journal of a
+ * file system copied while mounted is replayed, leaving it clean (then
+ * wait for disk_wait_released before mounting it read-only). */
+int disk_image_replay(const char *image, err_t *e);
+/* A frozen layer (docs/state.md): the image of a writable layer that no
+ * box writes any more, attached to a read-only loop device and mounted
+ * read-only (nosuid, nodev) on target in the caller's mount namespace (the
+ * host's: every box using the layer binds the one mount). The caller makes
+ * sure it is not mounted there already. */
+int disk_mount_frozen(const char *image, const char *target, err_t *e);
+/* A managed volume's image (docs/state.md), mounted read-write on target
+ * in the caller's mount namespace (the host's: boxes share the one mount),
+ * nosuid, nodev, its root owned by 0 and mode 0755. The caller makes sure
+ * it is not mounted already (two mounts would corrupt it). */
+int disk_mount_volume(const char *image, const char *target, err_t *e);
+/* Waits (up to timeout_ms) until no loop device holds the image: after a
+ * box stops, its file system is released by the kernel shortly after its
+ * last process. -ERR_CONFLICT if it still is. */
+int disk_wait_released(const char *image, int timeout_ms, err_t *e);
+
 #endif

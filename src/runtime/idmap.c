@@ -186,7 +186,8 @@ static int idmapped_lowers(const box_spec *s, int n, box_lowers *lw, err_t *e)
 {
     int ns[2] = {-1, -1}; /* user namespaces for shift 0 and the legacy shift */
     int rc = 0;
-    size_t pos = 0;
+    size_t pos = strlen(lw->opt);
+    int first = lw->nfds; /* after the frozen layers */
     for (int i = 0; rc == 0 && i < n; i++) {
         char dir[PATH_MAX];
         nth_layer(s, i, dir, sizeof dir);
@@ -200,16 +201,19 @@ static int idmapped_lowers(const box_spec *s, int n, box_lowers *lw, err_t *e)
             rc = fd;
             break;
         }
+        int at = lw->nfds;
         lw->fds[lw->nfds++] = fd;
-        pos += (size_t)snprintf(lw->opt + pos, sizeof lw->opt - pos, "%slower/%d", i ? ":" : "", i);
+        pos += (size_t)snprintf(lw->opt + pos, sizeof lw->opt - pos, "%slower/%d",
+                                i + first ? ":" : "", at);
         char mp[PATH_MAX + 64];
-        snprintf(mp, sizeof mp, "%s/lower/%d", s->dir, i);
+        snprintf(mp, sizeof mp, "%s/lower/%d", s->dir, at);
         if (mkdir(mp, 0755) < 0 && errno != EEXIST)
             rc = err_sys(e, errno, "create directory \"%s\"", mp);
     }
     for (int k = 0; k < 2; k++)
         if (ns[k] >= 0) close(ns[k]);
-    if (rc < 0) box_lowers_close(lw);
+    while (rc < 0 && lw->nfds > first) /* the frozen layers' stay */
+        close(lw->fds[--lw->nfds]);
     return rc;
 }
 
@@ -217,7 +221,8 @@ static int idmapped_lowers(const box_spec *s, int n, box_lowers *lw, err_t *e)
  * the box's range, made on the box's first start and kept. */
 static int copied_lowers(const box_spec *s, int n, box_lowers *lw, err_t *e)
 {
-    size_t pos = 0;
+    size_t pos = strlen(lw->opt);
+    bool after = pos > 0;
     for (int i = 0; i < n; i++) {
         char dir[PATH_MAX], copy[PATH_MAX + 64];
         nth_layer(s, i, dir, sizeof dir);
@@ -229,27 +234,104 @@ static int copied_lowers(const box_spec *s, int n, box_lowers *lw, err_t *e)
             err_wrap(e, "copy the image of box %s (no idmapped mounts)", s->id);
             return rc;
         }
-        pos += (size_t)snprintf(lw->opt + pos, sizeof lw->opt - pos, "%scopy/%d", i ? ":" : "", i);
+        pos += (size_t)snprintf(lw->opt + pos, sizeof lw->opt - pos, "%scopy/%d",
+                                i || after ? ":" : "", i);
     }
     return 0;
 }
 
-int box_lowers_make(const box_spec *s, box_lowers *lw, err_t *e)
+/* One frozen layer: its `upper` directory (where the layer is mounted on
+ * the host) as a detached read-only mount, idmapped from the owners it
+ * was written with onto the box's range. */
+static int frozen_lower(const box_spec *s, size_t i, err_t *e)
 {
-    memset(lw, 0, sizeof *lw);
+    uint32_t from = s->layer_bases[i];
+    bool shift = s->uid_count && from != s->uid_base;
+    if (shift && !idmap_wanted())
+        return err_make(e, ERR_UNSUPPORTED,
+                        "layer \"%s\" of box %s was frozen from another box: using it needs "
+                        "idmapped mounts, which are off or unsupported here",
+                        s->layer_dirs[i], s->id);
+    int ns = shift ? idmap_userns(from, s->uid_base, s->uid_count, e) : -1;
+    if (shift && ns < 0) return ns;
+    int fd = idmap_tree(s->layer_dirs[i], ns, e);
+    if (ns >= 0) close(ns);
+    return fd;
+}
+
+/* The frozen layers, at lower/0 .. lower/<nlayers - 1>. */
+static int frozen_lowers(const box_spec *s, box_lowers *lw, err_t *e)
+{
+    size_t pos = 0;
+    for (size_t i = 0; i < s->nlayers; i++) {
+        char mp[PATH_MAX + 64];
+        snprintf(mp, sizeof mp, "%s/lower/%zu", s->dir, i);
+        if (mkdir(mp, 0755) < 0 && errno != EEXIST)
+            return err_sys(e, errno, "create directory \"%s\"", mp);
+        int fd = frozen_lower(s, i, e);
+        if (fd < 0) return fd;
+        lw->fds[lw->nfds++] = fd;
+        pos +=
+            (size_t)snprintf(lw->opt + pos, sizeof lw->opt - pos, "%slower/%zu", i ? ":" : "", i);
+    }
+    return 0;
+}
+
+static int image_lowers(const box_spec *s, box_lowers *lw, err_t *e)
+{
     if (!s->uid_count) { /* no user namespace: the layers as they are */
-        snprintf(lw->opt, sizeof lw->opt, "%s", s->rootfs);
-        return strlen(s->rootfs) < sizeof lw->opt
+        size_t pos = strlen(lw->opt);
+        snprintf(lw->opt + pos, sizeof lw->opt - pos, "%s%s", pos ? ":" : "", s->rootfs);
+        return pos + 1 + strlen(s->rootfs) < sizeof lw->opt
                    ? 0
                    : err_make(e, ERR_TOOBIG, "image of box %s: layer paths too long", s->id);
     }
     int n = count_layers(s, e);
     if (n < 0) return n;
+    if (n + (int)s->nlayers > SETUP_MAX_LOWERS)
+        return err_make(e, ERR_LIMIT,
+                        "box %s: %d image layers and %zu frozen ones, over the %d "
+                        "supported",
+                        s->id, n, s->nlayers, SETUP_MAX_LOWERS);
     if (idmap_wanted()) {
         err_t ie;
+        size_t pos = strlen(lw->opt);
         int rc = idmapped_lowers(s, n, lw, &ie);
         if (rc == 0) return 0;
         if (rc != -ERR_UNSUPPORTED) return e ? (*e = ie, rc) : rc;
+        lw->opt[pos] = '\0'; /* the frozen layers stay */
     }
     return copied_lowers(s, n, lw, e);
+}
+
+int box_lowers_make(const box_spec *s, box_lowers *lw, err_t *e)
+{
+    memset(lw, 0, sizeof *lw);
+    int rc = frozen_lowers(s, lw, e);
+    if (rc == 0) rc = image_lowers(s, lw, e);
+    if (rc < 0) box_lowers_close(lw);
+    return rc;
+}
+
+int box_mount_tree(const box_spec *s, const box_mount *m, err_t *e)
+{
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (fd < 0) return err_sys(e, errno, "volume \"%s\": clone its mount", m->source);
+    int ns = -1;
+    struct mount_attr a = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                       (m->read_only ? MOUNT_ATTR_RDONLY : 0)};
+    if (m->idmap && s->uid_count) {
+        if ((ns = idmap_userns(0, s->uid_base, s->uid_count, e)) < 0) {
+            close(fd);
+            return ns;
+        }
+        a.attr_set |= MOUNT_ATTR_IDMAP;
+        a.userns_fd = (uint64_t)ns;
+    }
+    int rc = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &a, sizeof a) < 0
+                 ? err_sys(e, errno, "volume \"%s\": set its mount's attributes", m->source)
+                 : 0;
+    if (ns >= 0) close(ns);
+    if (rc < 0) close(fd);
+    return rc < 0 ? rc : fd;
 }

@@ -31,6 +31,10 @@ typedef struct box_lowers {
  * on-exec), or shifted copies at copy/<i>; without a user namespace
  * (uid_count 0), the layers as they are. Free with box_lowers_close. */
 int box_lowers_make(const box_spec *s, box_lowers *out, err_t *e);
+/* A detached mount (close-on-exec fd) of volume m for box s: nosuid,
+ * nodev, read-only if asked, idmapped from 0 onto the box's range for a
+ * managed volume. For move_mount(2) into the box's root. */
+int box_mount_tree(const box_spec *s, const box_mount *m, err_t *e);
 /* Closes the descriptors still in lw. */
 void box_lowers_close(box_lowers *lw);
 

@@ -15,6 +15,7 @@
 #include "runtime/idmap.h"
 #include "runtime/disk.h"
 #include "runtime/ns_setup.h"
+#include "runtime/publish.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -492,8 +493,25 @@ static int await_box(launch *l, pid_t launcher, box_proc *out, err_t *e)
     return 0;
 }
 
-/* Everything the init inherits: the plan, its pipes, the agent's socket
- * and the image's layers. */
+/* Detached mounts of the box's volumes, for the init to bind in. */
+static int make_volumes(const box_spec *s, launch *l, err_t *e)
+{
+    for (size_t i = 0; i < s->nmounts && i < SETUP_MAX_VOLUMES; i++) {
+        const box_mount *m = &s->mounts[i];
+        int fd = box_mount_tree(s, m, e);
+        if (fd < 0) return fd;
+        struct stat st;
+        l->plan.vol_fds[l->plan.nvol_fds] = fd;
+        l->plan.vol_file[l->plan.nvol_fds] = fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode);
+        snprintf(l->plan.vol_guest[l->plan.nvol_fds], sizeof l->plan.vol_guest[0], "%s",
+                 m->guest_path);
+        l->plan.nvol_fds++;
+    }
+    return 0;
+}
+
+/* Everything the init inherits: the plan, its pipes, the agent's socket,
+ * the image's layers and the volumes. */
 static int make_launch(const box_spec *s, launch *l, err_t *e)
 {
     int *pairs[] = {l->errp, l->readyp, l->syncp, l->pidp};
@@ -509,8 +527,17 @@ static int make_launch(const box_spec *s, launch *l, err_t *e)
         rc = open_pipes(l, e);
     }
     if (rc == 0 && (l->plan.listen_fd = listen_socket(s, e)) < 0) rc = l->plan.listen_fd;
+    for (size_t i = 0; rc == 0 && i < s->nports && i < BOX_MAX_PORTS; i++) {
+        int fd = publish_listen(&s->ports[i], e);
+        if (fd < 0) {
+            rc = fd;
+            break;
+        }
+        l->plan.publish_fds[l->plan.npublish] = fd;
+        l->plan.publish_ports[l->plan.npublish++] = s->ports[i].box_port;
+    }
     box_lowers_close(&lw);
-    return rc;
+    return rc == 0 ? make_volumes(s, l, e) : rc;
 }
 
 /* The caller's copies of what only the init needs. */
@@ -520,8 +547,14 @@ static void close_launch(launch *l)
     for (int i = 0; i < l->plan.nlower_fds; i++)
         close(l->plan.lower_fds[i]);
     l->plan.nlower_fds = 0;
+    for (int i = 0; i < l->plan.nvol_fds; i++)
+        close(l->plan.vol_fds[i]);
+    l->plan.nvol_fds = 0;
     if (l->plan.listen_fd >= 0) close(l->plan.listen_fd);
     l->plan.listen_fd = -1;
+    for (int i = 0; i < l->plan.npublish; i++)
+        close(l->plan.publish_fds[i]);
+    l->plan.npublish = 0;
 }
 
 static int ns_start(const box_spec *s, box_proc *out, err_t *e)

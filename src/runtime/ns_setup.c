@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -287,6 +288,71 @@ static void mask_paths(const setup_plan *p)
     }
 }
 
+/* path (relative, no "." or ".." components) opened O_PATH inside the
+ * box's root: symlinks the box or its image planted resolve as they would
+ * in the box, never to the host's files. */
+static int open_in_root(int root, const char *path, bool dir)
+{
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC | (dir ? O_DIRECTORY : 0),
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    return (int)syscall(SYS_openat2, root, *path ? path : ".", &how, sizeof how);
+}
+
+/* Creates the last component of `part` (a directory, or an empty file)
+ * in its parent, resolved inside the root. */
+static void make_in_root(const setup_plan *p, int root, char *part, bool file)
+{
+    char *slash = strrchr(part, '/');
+    const char *name = slash ? slash + 1 : part;
+    if (slash) *slash = '\0';
+    int parent = open_in_root(root, slash ? part : "", true);
+    if (parent < 0) fail(p, "volume: open \"/%s\" in the box", slash ? part : "");
+    int rc = file ? openat(parent, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)
+                  : mkdirat(parent, name, 0755);
+    if (rc < 0 && errno != EEXIST) fail(p, "volume: create \"%s\" in the box", name);
+    if (file && rc >= 0) close(rc);
+    close(parent);
+    if (slash) *slash = '/';
+}
+
+/* Binds volume i at its guest path, creating what is missing on the way. */
+static void attach_volume(const setup_plan *p, int root, int i)
+{
+    const char *g = p->vol_guest[i] + 1; /* relative to the root */
+    char part[SETUP_GUEST_PATH_MAX];
+    for (const char *s = g;;) {
+        const char *slash = strchr(s, '/');
+        bool last = !slash, dir = !last || !p->vol_file[i];
+        snprintf(part, sizeof part, "%.*s", (int)(slash ? (size_t)(slash - g) : strlen(g)), g);
+        int fd = open_in_root(root, part, dir);
+        if (fd < 0 && errno == ENOENT) {
+            make_in_root(p, root, part, !dir);
+            fd = open_in_root(root, part, dir);
+        }
+        if (fd < 0) fail(p, "volume: open \"/%s\" in the box", part);
+        if (last) {
+            if (syscall(SYS_move_mount, p->vol_fds[i], "", fd, "",
+                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                fail(p, "mount a volume on \"%s\"", p->vol_guest[i]);
+            close(fd);
+            close(p->vol_fds[i]);
+            return;
+        }
+        close(fd);
+        s = slash + 1;
+    }
+}
+
+static void attach_volumes(const setup_plan *p)
+{
+    if (!p->nvol_fds) return;
+    int root = open(p->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) fail(p, "open the box's root \"%s\"", p->root);
+    for (int i = 0; i < p->nvol_fds; i++)
+        attach_volume(p, root, i);
+    close(root);
+}
+
 static void build_root(const setup_plan *p)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail(p, "make / private");
@@ -308,6 +374,7 @@ static void build_root(const setup_plan *p)
     do_mount(p, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, p->tmp_opts);
     make_run(p);
     make_etc(p);
+    attach_volumes(p);
 }
 
 static void enter_root(const setup_plan *p)
@@ -368,10 +435,15 @@ static int cmp_int(const void *a, const void *b)
  * box needs: a long-lived box must not hold, say, the caller's stdout. */
 static void close_inherited(const setup_plan *p)
 {
-    int keep[4 + SETUP_MAX_LOWERS] = {p->err_fd, p->ready_fd, p->net_fd, p->listen_fd};
+    int keep[4 + SETUP_MAX_LOWERS + BOX_MAX_PORTS + SETUP_MAX_VOLUMES] = {p->err_fd, p->ready_fd,
+                                                                          p->net_fd, p->listen_fd};
     int n = 4;
     for (int i = 0; i < p->nlower_fds; i++)
         keep[n++] = p->lower_fds[i];
+    for (int i = 0; i < p->npublish; i++)
+        keep[n++] = p->publish_fds[i];
+    for (int i = 0; i < p->nvol_fds; i++)
+        keep[n++] = p->vol_fds[i];
     qsort(keep, (size_t)n, sizeof *keep, cmp_int);
     unsigned from = 3;
     for (int i = 0; i < n; i++) {
@@ -397,6 +469,20 @@ static int open_cgroup(const setup_plan *p)
     if (m < 0) fail(p, "mount a cgroup2 file system for the agent");
     close(fs);
     return m;
+}
+
+/* Appends --publish FD:PORT for each published port at the first free
+ * slots of argv (which has two per port). */
+static void add_publish_args(const setup_plan *p, char **argv, char (*buf)[24])
+{
+    while (*argv)
+        argv++;
+    for (int i = 0; i < p->npublish; i++) {
+        if (fcntl(p->publish_fds[i], F_SETFD, 0) < 0) fail(p, "keep a published port's socket");
+        snprintf(buf[i], sizeof buf[i], "%d:%u", p->publish_fds[i], p->publish_ports[i]);
+        *argv++ = (char *)"--publish";
+        *argv++ = buf[i];
+    }
 }
 
 /* Appends --cgroup-fd N at the first free slot of argv (which has two). */
@@ -427,16 +513,11 @@ void setup_run(const setup_plan *p)
     snprintf(fd, sizeof fd, "%d", p->ready_fd);
     snprintf(lfd, sizeof lfd, "%d", p->listen_fd);
     if (fcntl(p->listen_fd, F_SETFD, 0) < 0) fail(p, "keep the agent's socket open");
-    char *argv[] = {(char *)"boxlet-agent",
-                    (char *)"--listen-fd",
-                    lfd,
-                    (char *)"--ready-fd",
-                    fd,
-                    NULL,
-                    NULL,
-                    NULL};
-    char cgfd[16];
+    char *argv[8 + 2 * BOX_MAX_PORTS] = {(char *)"boxlet-agent", (char *)"--listen-fd", lfd,
+                                         (char *)"--ready-fd", fd};
+    char cgfd[16], pub[BOX_MAX_PORTS][24];
     add_cgroup_arg(argv, cgroup_fd, cgfd, sizeof cgfd);
+    add_publish_args(p, argv, pub);
     char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     (char *)"HOME=/root", NULL};
     lock_down(p);

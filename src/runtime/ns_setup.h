@@ -13,6 +13,8 @@
 
 #define SETUP_MAX_BINDS 8
 #define SETUP_MAX_LOWERS 128 /* image layers; overlayfs takes up to 500 */
+#define SETUP_MAX_VOLUMES 16
+#define SETUP_GUEST_PATH_MAX 1024
 
 /* Paths are relative to the box's directory, the init's working directory
  * (ns.c changes into it before the clone): the init, a mapped uid, cannot
@@ -35,11 +37,22 @@ typedef struct setup_plan {
     int net_fd;        /* slirp4netns's exit pipe (kept by the agent), or -1 */
     int listen_fd;     /* the agent's listening socket, made by the host (--listen-fd) */
     bool exec_cgroups; /* hand the agent the box's cgroup (--cgroup-fd) */
+    /* Published ports: listening sockets made by the host, in its network
+     * namespace, handed to the agent (--publish FD:PORT). */
+    int npublish;
+    int publish_fds[BOX_MAX_PORTS];
+    unsigned publish_ports[BOX_MAX_PORTS];
     /* Detached (idmapped) mounts of the image's layers, top first, attached
      * at lower/<i> before the overlay is mounted; nlower_fds 0 when the
      * overlay's lowerdir names directories (copies, or no user namespace). */
     int nlower_fds;
     int lower_fds[SETUP_MAX_LOWERS];
+    /* Detached mounts of the box's volumes (idmap.h: box_mount_tree), bound
+     * at their guest paths (resolved inside the root) once it is built. */
+    int nvol_fds;
+    int vol_fds[SETUP_MAX_VOLUMES];
+    bool vol_file[SETUP_MAX_VOLUMES]; /* a file, not a directory */
+    char vol_guest[SETUP_MAX_VOLUMES][SETUP_GUEST_PATH_MAX];
     const struct sock_fprog *seccomp; /* compiled once per process */
 } setup_plan;
 

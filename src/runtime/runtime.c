@@ -3,6 +3,7 @@
  * box's state in the store is a claim that open/refresh checks against the
  * backend (is its init still the process we started?). */
 #include "runtime/runtime.h"
+#include "runtime/publish.h"
 
 #include "core/id.h"
 #include "core/util.h"
@@ -31,6 +32,8 @@
 #define BOX_UID_FIRST (LEGACY_UID_BASE + UID_COUNT)
 #define UID_SLOTS ((0x7fffffffu - BOX_UID_FIRST) / UID_COUNT)
 #define AGENT_TIMEOUT_MS 5000
+/* A port connection: the agent gives up its own connect after 10 s */
+#define PORT_TIMEOUT_MS 15000
 
 void rt_default_home(char *out, size_t n)
 {
@@ -59,8 +62,8 @@ static void find_agent(rt_t *rt)
  * older boxlet (0711) is tightened here. */
 static int make_layout(const char *home, err_t *e)
 {
-    static const char *const subs[] = {"", "/boxes", "/images", "/locks"};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const subs[] = {"", "/boxes", "/images", "/locks", "/frozen", "/volumes"};
+    for (size_t i = 0; i < sizeof subs / sizeof *subs; i++) {
         char p[RT_HOME_MAX + 16];
         snprintf(p, sizeof p, "%s%s", home, subs[i]);
         if (mkdir(p, 0700) < 0 && errno != EEXIST) return err_sys(e, errno, "create \"%s\"", p);
@@ -114,7 +117,7 @@ void rt_close(rt_t *rt)
 
 /* ---- locks, specs ---------------------------------------------------------- */
 
-static int lock_box(rt_t *rt, const char *id, err_t *e)
+int rt_lock_box(rt_t *rt, const char *id, err_t *e)
 {
     char p[RT_HOME_MAX + 64];
     snprintf(p, sizeof p, "%s/locks/%s", rt->home, id);
@@ -129,9 +132,24 @@ static int lock_box(rt_t *rt, const char *id, err_t *e)
     return fd;
 }
 
+static int lock_box(rt_t *rt, const char *id, err_t *e)
+{
+    return rt_lock_box(rt, id, e);
+}
+
 static void unlock_box(int fd)
 {
     if (fd >= 0) close(fd); /* closing releases the flock */
+}
+
+bool rt_uid_slot_ok(const box_rec *r)
+{
+    return r->uid_slot < (int64_t)UID_SLOTS;
+}
+
+uint32_t rt_uid_base(const box_rec *r)
+{
+    return r->uid_slot < 0 ? LEGACY_UID_BASE : BOX_UID_FIRST + (uint32_t)r->uid_slot * UID_COUNT;
 }
 
 int rt_try_lock_box(rt_t *rt, const char *id, err_t *e)
@@ -158,7 +176,83 @@ typedef struct spec_buf {
     char templates[RT_HOME_MAX + 64];
     image_info img;
     box_config cfg;
+    char layer_path[BOX_LAYERS_MAX][RT_HOME_MAX + 80];
+    const char *layer_ptr[BOX_LAYERS_MAX];
+    uint32_t layer_base[BOX_LAYERS_MAX];
+    char vol_src[BOX_VOLUMES_MAX][RT_HOME_MAX + 200];
+    box_mount mounts[BOX_VOLUMES_MAX];
+    int vol_locks[BOX_VOLUMES_MAX]; /* held from lookup until the box's start */
+    size_t nvol_locks;
 } spec_buf;
+
+static void spec_release(spec_buf *b)
+{
+    while (b->nvol_locks > 0)
+        close(b->vol_locks[--b->nvol_locks]);
+    box_config_free(&b->cfg);
+}
+
+/* Managed volume i of b's config, held (once per name) and mounted. */
+static int hold_volume(rt_t *rt, spec_buf *b, size_t i, err_t *e)
+{
+    const char *name = b->cfg.volumes[i].volume;
+    for (size_t j = 0; j < i; j++) /* a second flock of ours would wait for the first */
+        if (b->cfg.volumes[j].volume && !strcmp(b->cfg.volumes[j].volume, name)) {
+            snprintf(b->vol_src[i], sizeof b->vol_src[i], "%s", b->vol_src[j]);
+            return 0;
+        }
+    int fd = rt_volume_hold(rt, name, b->vol_src[i], sizeof b->vol_src[i], e);
+    if (fd >= 0) b->vol_locks[b->nvol_locks++] = fd;
+    return fd < 0 ? fd : 0;
+}
+
+/* A host path volume's source must be there, a directory or a file. */
+static int check_host_path(const char *path, err_t *e)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) return err_sys(e, errno, "volume host path \"%s\"", path);
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+        return err_make(e, ERR_INVAL, "volume host path \"%s\": not a directory or a file", path);
+    return 0;
+}
+
+/* The box's volumes: host paths as they are, managed volumes where they
+ * are mounted (mounting them if need be). */
+static int spec_mounts(rt_t *rt, spec_buf *b, err_t *e)
+{
+    for (size_t i = 0; i < b->cfg.nvolumes && i < BOX_VOLUMES_MAX; i++) {
+        const box_volume *v = &b->cfg.volumes[i];
+        box_mount *m = &b->mounts[i];
+        int rc = v->volume ? hold_volume(rt, b, i, e) : check_host_path(v->host_path, e);
+        if (rc < 0) return rc;
+        *m = (box_mount){.source = v->volume ? b->vol_src[i] : v->host_path,
+                         .guest_path = v->guest_path,
+                         .read_only = v->read_only,
+                         .idmap = v->volume != NULL};
+    }
+    b->s.mounts = b->mounts;
+    b->s.nmounts = b->cfg.nvolumes;
+    return 0;
+}
+
+/* The frozen layers under r's writable layer (docs/state.md). */
+static int spec_layers(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
+{
+    char user[BOX_ID_LEN + 8];
+    layer_ref v[BOX_LAYERS_MAX];
+    size_t n;
+    snprintf(user, sizeof user, "box:%s", r->id);
+    int rc = store_layers_of(rt->store, user, v, BOX_LAYERS_MAX, &n, e);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = rt_layer_mount(rt, v[i].id, b->layer_path[i], sizeof b->layer_path[i], e);
+        b->layer_ptr[i] = b->layer_path[i];
+        b->layer_base[i] = v[i].uid_base;
+    }
+    b->s.layer_dirs = b->layer_ptr;
+    b->s.layer_bases = b->layer_base;
+    b->s.nlayers = rc == 0 ? n : 0;
+    return rc;
+}
 
 /* The image files pinned in a box's config, checked for presence so that
  * a missing one is named rather than failing the overlay mount. */
@@ -186,7 +280,10 @@ static uint64_t tmp_bytes(const box_config *c)
     return (mib << 20) / BOX_TMP_SHARE;
 }
 
-static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
+/* The backend's view of r. Its frozen layers and volumes are resolved
+ * (volumes mounted) only to start it: stopping needs neither, and must
+ * work when a volume was removed meanwhile. */
+static int make_spec(rt_t *rt, const box_rec *r, bool start, spec_buf *b, err_t *e)
 {
     memset(b, 0, sizeof *b);
     int rc = box_config_from_json(r->config, &b->cfg, e);
@@ -199,8 +296,7 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
         return rc;
     }
     snprintf(b->dir, sizeof b->dir, "%s/boxes/%s", rt->home, r->id);
-    uint32_t base =
-        r->uid_slot < 0 ? LEGACY_UID_BASE : BOX_UID_FIRST + (uint32_t)r->uid_slot * UID_COUNT;
+    uint32_t base = rt_uid_base(r);
     snprintf(b->templates, sizeof b->templates, "%s/disk-templates", rt->home);
     b->s = (box_spec){.id = r->id,
                       .hostname = r->name,
@@ -217,10 +313,14 @@ static int make_spec(rt_t *rt, const box_rec *r, spec_buf *b, err_t *e)
                       .network = b->cfg.network,
                       .host_ports = b->cfg.host_ports,
                       .nhost_ports = b->cfg.nhost_ports,
+                      .ports = b->cfg.ports,
+                      .nports = b->cfg.nports,
                       .uid_base = base,
                       .uid_count = rt->uid_count,
                       .legacy_uid_base = LEGACY_UID_BASE};
-    return 0;
+    if (start && (rc = spec_layers(rt, r, b, e)) == 0) rc = spec_mounts(rt, b, e);
+    if (rc < 0) spec_release(b);
+    return rc;
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -233,6 +333,11 @@ static bool hostname_ok(const char *n)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", n[i]))
             return false;
     return true;
+}
+
+bool rt_name_ok(const char *n)
+{
+    return hostname_ok(n);
 }
 
 /* The image's config supplies defaults: its env comes first (the box's
@@ -265,6 +370,30 @@ static int config_with_defaults(const box_config *c, const image_info *img, char
     return rc;
 }
 
+/* Each volume's source exists: a host path, or a managed volume. */
+static int check_volumes(rt_t *rt, const box_config *c, err_t *e)
+{
+    for (size_t i = 0; i < c->nvolumes; i++) {
+        vol_rec vr;
+        const box_volume *v = &c->volumes[i];
+        int rc =
+            v->volume ? rt_volume_get(rt, v->volume, &vr, e) : check_host_path(v->host_path, e);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* Records which managed volumes box id uses (removing them is refused
+ * while it does); the box is deleted again if one went meanwhile. */
+static int record_volumes(rt_t *rt, const char *id, const box_config *c, err_t *e)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->nvolumes; i++)
+        if (c->volumes[i].volume) rc = store_vol_use(rt->store, id, c->volumes[i].volume, e);
+    if (rc < 0) store_delete(rt->store, id, NULL);
+    return rc;
+}
+
 int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c, box_rec *out,
               err_t *e)
 {
@@ -273,11 +402,17 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
     if (rc < 0) return rc;
     if (geteuid() != 0)
         return err_make(e, ERR_PERM, "boxes need root for now (rootless mode is not supported)");
+    if ((rc = check_volumes(rt, c, e)) < 0) return rc;
     char id[ULID_LEN + 1];
     if (ulid_new(id) < 0) return err_sys(e, errno, "make a box id");
     if (name && *name && !hostname_ok(name))
         return err_make(e, ERR_INVAL, "box name \"%s\": use 1-63 letters, digits, '-', '_' or '.'",
                         name);
+    /* A port that is taken now is refused now, not at the first start. */
+    if ((rc = publish_check(c->ports, c->nports, e)) < 0) {
+        err_wrap(e, "create box");
+        return rc;
+    }
     /* Under the image store's shared lock until the record (which pins the
      * image's files) is in: no removal or collection can come between. */
     int lock = imgstore_lock(rt->home, false, e);
@@ -305,9 +440,11 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
     for (char *p = idname; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
     r.name = (char *)(name && *name ? name : idname);
+    (void)idname;
     rc = store_insert(rt->store, &r, e);
     imgstore_unlock(lock);
     free(cfg);
+    if (rc == 0) rc = record_volumes(rt, id, c, e);
     if (rc == 0) rc = store_get(rt->store, id, out, e);
     if (rc == 0 && out->uid_slot >= (int64_t)UID_SLOTS) {
         rc = err_make(e, ERR_LIMIT,
@@ -369,6 +506,8 @@ static void reconcile(rt_t *rt)
 {
     box_rec *v;
     size_t n;
+    rt_state_reconcile(rt);
+    rt_volume_reconcile(rt);
     if (store_list(rt->store, &v, &n, NULL) < 0) return;
     for (size_t i = 0; i < n; i++)
         reconcile_one(rt, &v[i]);
@@ -386,8 +525,9 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
     if (rc < 0 || r->state == BOX_RUNNING) return rc;
+    if ((rc = rt_finish_intent(rt, r->id, e)) < 0) return rc; /* a restore's last step */
     spec_buf b;
-    if ((rc = make_spec(rt, r, &b, e)) < 0) {
+    if ((rc = make_spec(rt, r, true, &b, e)) < 0) {
         err_wrap(e, "start box \"%s\"", r->name);
         return rc;
     }
@@ -395,7 +535,7 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
     rc = rt->be->prepare(&b.s, e);
     if (rc == 0) rc = rt->be->start(&b.s, &p, e);
     if (rc < 0) {
-        box_config_free(&b.cfg);
+        spec_release(&b);
         store_set_state(rt->store, r->id, BOX_FAILED, 0, 0, r->started_ms, e->msg, NULL);
         return rc;
     }
@@ -405,7 +545,7 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
         err_wrap(e, "start box \"%s\": it was stopped again, as its start could not be recorded",
                  r->name);
     }
-    box_config_free(&b.cfg);
+    spec_release(&b);
     return rc < 0 ? rc : reload(rt, r, e);
 }
 
@@ -424,7 +564,7 @@ static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
     if (rc == 0) end_unrecorded(rt, r);
     if (rc < 0 || (r->state != BOX_RUNNING && r->state != BOX_STOPPING)) return rc;
     spec_buf b;
-    if ((rc = make_spec(rt, r, &b, e)) < 0) {
+    if ((rc = make_spec(rt, r, false, &b, e)) < 0) {
         err_wrap(e, "stop box \"%s\"", r->name);
         return rc;
     }
@@ -432,7 +572,7 @@ static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
                     NULL);
     box_proc p = {.pid = r->init_pid, .start_time = r->init_start};
     rc = rt->be->stop(&b.s, &p, timeout_ms, e);
-    box_config_free(&b.cfg);
+    spec_release(&b);
     if (rc < 0) return rc;
     rc = store_set_state(rt->store, r->id, BOX_STOPPED, 0, 0, r->started_ms, "", e);
     return rc < 0 ? rc : reload(rt, r, e);
@@ -470,6 +610,7 @@ int rt_remove(rt_t *rt, box_rec *r, bool force, err_t *e)
     if (fd < 0) return fd;
     int rc = remove_locked(rt, r, force, e);
     unlock_box(fd);
+    if (rc == 0) rt_layers_collect(rt); /* the layers only it held */
     if (rc == 0) {
         char p[RT_HOME_MAX + 64];
         snprintf(p, sizeof p, "%s/locks/%s", rt->home, r->id);
@@ -532,4 +673,14 @@ int rt_connect_live(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
     if (rc == 0 && r->state != BOX_RUNNING)
         rc = err_make(e, ERR_CLOSED, "box \"%s\" is not running", r->name);
     return rc < 0 ? rc : rt_connect(rt, r, out, e);
+}
+
+int rt_port_connect(rt_t *rt, box_rec *r, unsigned port, int *fd, err_t *e)
+{
+    agent_client *c = NULL;
+    int rc = rt_connect_live(rt, r, &c, e);
+    if (rc == 0) rc = agent_client_port_connect(c, NULL, port, PORT_TIMEOUT_MS, fd, e);
+    agent_client_free(c);
+    if (rc < 0) err_wrap(e, "box \"%s\" port %u", r->name, port);
+    return rc;
 }

@@ -15,6 +15,18 @@
 
 #define RT_HOME_MAX 512
 
+/* A volume of a box: a host path bound in, or a managed volume
+ * (docs/state.md), at guest_path inside the box. */
+typedef struct box_volume {
+    char *host_path;  /* an existing host directory or file, or NULL */
+    char *volume;     /* a managed volume's name, or NULL */
+    char *guest_path; /* absolute, resolved inside the box's root */
+    bool read_only;
+} box_volume;
+
+#define BOX_VOLUMES_MAX 16
+#define BOX_GUEST_PATH_MAX 1024
+
 /* A box's options, stored as JSON in its record. */
 typedef struct box_config {
     char **env; /* KEY=VALUE */
@@ -29,6 +41,8 @@ typedef struct box_config {
     bool network;
     unsigned *host_ports; /* host loopback ports the box may reach, 1..65535 */
     size_t nhost_ports;
+    box_port *ports; /* published ports (docs/network.md) */
+    size_t nports;
     char **labels; /* KEY=VALUE */
     size_t nlabels;
     bool auto_remove;
@@ -40,6 +54,8 @@ typedef struct box_config {
      * records older than this field: the image is then resolved by name. */
     char *rootfs;
     bool host_binds;
+    box_volume *volumes; /* mounted at every start, in this order */
+    size_t nvolumes;
 } box_config;
 
 /* Limits of a box whose options leave them 0 (docs/boxes.md). */
@@ -84,6 +100,12 @@ int rt_start(rt_t *rt, box_rec *r, err_t *e);
 int rt_stop(rt_t *rt, box_rec *r, int timeout_ms, err_t *e);
 /* rt_connect without starting r: -ERR_CLOSED when it is not running. */
 int rt_connect_live(rt_t *rt, box_rec *r, agent_client **out, err_t *e);
+/* A TCP stream to port on the loopback of r's box (running: it is not
+ * started for this), through a connection of its own to the box's agent:
+ * *fd is a blocking stream socket the caller closes. Errors as
+ * agent_client_port_connect, plus -ERR_CLOSED for a box that is not
+ * running, with e naming the box. */
+int rt_port_connect(rt_t *rt, box_rec *r, unsigned port, int *fd, err_t *e);
 /* Renames r (a running box keeps its hostname until it starts again). */
 int rt_rename(rt_t *rt, box_rec *r, const char *name, err_t *e);
 /* Removes r; running is -ERR_CONFLICT unless force. */
@@ -97,5 +119,82 @@ int rt_try_lock_box(rt_t *rt, const char *id, err_t *e);
 void rt_unlock_box(int fd);
 /* Connects to r's agent, starting the box first if it is not running. */
 int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e);
+/* Takes box id's lifecycle lock, waiting for it: the lock's fd (release
+ * with rt_unlock_box) or an error. */
+int rt_lock_box(rt_t *rt, const char *id, err_t *e);
+/* Whether r's uid slot names a range that exists (false: every range was
+ * taken when it was inserted; the record must go). */
+bool rt_uid_slot_ok(const box_rec *r);
+/* The host uid of box r's root (the start of its uid range). */
+uint32_t rt_uid_base(const box_rec *r);
+/* Whether n is a valid box (host) name, also used for snapshots and volumes. */
+bool rt_name_ok(const char *n);
+
+/* ---- state.c: snapshots, clones, layers (docs/state.md) ------------------- */
+
+/* A snapshot with what it costs: its stack's depth and the host bytes its
+ * own top layer takes (0 when it froze nothing new). */
+typedef struct snap_info {
+    snap_rec rec;
+    size_t nlayers;
+    uint64_t bytes;
+} snap_info;
+
+/* The image file of layer id. */
+void rt_layer_path(rt_t *rt, const char *id, char *out, size_t n);
+/* Mounts layer id read-only at $home/frozen/<id>/mnt unless it is (one
+ * mount per layer, shared by every box using it) and gives the directory
+ * a box's overlay uses (its `upper`). */
+int rt_layer_mount(rt_t *rt, const char *id, char *out, size_t n, err_t *e);
+/* Snapshot of box r named name (NULL: "snap-<id tail>"). Stopped: its
+ * writable layer is frozen into a shared layer and it gets a fresh one.
+ * Running: a copy of its writable layer, taken with its processes frozen,
+ * becomes the snapshot's top layer. -ERR_EXISTS (name), -ERR_LIMIT (stack
+ * full), -ERR_UNSUPPORTED for a box without a disk image. */
+int rt_snapshot_create(rt_t *rt, box_rec *r, const char *name, snap_info *out, err_t *e);
+/* r's snapshots, oldest first (*out malloc'd). */
+int rt_snapshot_list(rt_t *rt, const box_rec *r, snap_info **out, size_t *n, err_t *e);
+/* r's snapshot with name or id key. -ERR_NOTFOUND. */
+int rt_snapshot_get(rt_t *rt, const box_rec *r, const char *key, snap_info *out, err_t *e);
+/* Removes r's snapshot key; its layers go when nothing else holds them. */
+int rt_snapshot_remove(rt_t *rt, box_rec *r, const char *key, err_t *e);
+/* Puts stopped box r back to snapshot key: its stack becomes the
+ * snapshot's and its writable layer is discarded. -ERR_CONFLICT if running. */
+int rt_snapshot_restore(rt_t *rt, box_rec *r, const char *key, err_t *e);
+/* A new box (configured, its own id, name, uid range and writable layer)
+ * on src's state: its snapshot `snap`, or (NULL) its current state, for
+ * which src must be stopped (its writable layer is frozen first). *out is
+ * the clone's record (box_rec_free). */
+int rt_clone(rt_t *rt, box_rec *src, const char *snap, const char *name, box_rec *out, err_t *e);
+/* Runs the step a restore of box id left (discarding its writable
+ * layer), if any. The box's lock is held. */
+int rt_finish_intent(rt_t *rt, const char *id, err_t *e);
+/* Dies by SIGKILL when $BOXLET_CRASH_AT is step: the crash tests' hook
+ * (docs/state.md). */
+void rt_crash_point(const char *step);
+/* Deletes every layer nothing holds (files, then record). Best effort. */
+void rt_layers_collect(rt_t *rt);
+/* At open: undoes half-made layers, finishes restores, collects. */
+void rt_state_reconcile(rt_t *rt);
+
+/* ---- volume.c: managed volumes (docs/state.md) ---------------------------- */
+
+/* Creates volume name with a quota of bytes (0: 10 GiB) and fills *out
+ * (may be NULL). -ERR_INVAL (name, size), -ERR_EXISTS. */
+int rt_volume_create(rt_t *rt, const char *name, uint64_t bytes, vol_rec *out, err_t *e);
+/* Volume name's record. -ERR_NOTFOUND. */
+int rt_volume_get(rt_t *rt, const char *name, vol_rec *out, err_t *e);
+/* Host bytes the volume's image takes. */
+uint64_t rt_volume_bytes(rt_t *rt, const char *name);
+/* Removes volume name and its files; -ERR_CONFLICT while a box uses it
+ * unless force (those boxes then fail to start until it is made again). */
+int rt_volume_remove(rt_t *rt, const char *name, bool force, err_t *e);
+/* The host directory where volume name is mounted (mounting it if it is
+ * not, after a reboot say), for binding into a box, in out. Returns the
+ * volume's lock, held so that no removal comes between this and the bind:
+ * close it once the box's mount of it is made. */
+int rt_volume_hold(rt_t *rt, const char *name, char *out, size_t n, err_t *e);
+/* At open: removes half-made or half-removed volumes. */
+void rt_volume_reconcile(rt_t *rt);
 
 #endif

@@ -8,6 +8,7 @@
 #include "runtime/store.h"
 
 #include "core/util.h"
+#include "runtime/store_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,12 +28,6 @@
 #define RESERVE_BYTES (1 << 20)
 #define BUSY_TIMEOUT_MS 10000
 #define ID_PREFIX_MIN 4
-
-struct store {
-    sqlite3 *db;
-    char *path;    /* <home>/boxlet.db, for messages */
-    char *reserve; /* <home>/store.reserve: see reserve_release */
-};
 
 /* migrations[i] takes the schema from version i to i + 1. Each one sets
  * user_version itself so the step and its version commit together. */
@@ -54,6 +49,40 @@ static const char *const migrations[] = {
     "ALTER TABLE boxes ADD COLUMN uid_slot INTEGER;"
     "CREATE UNIQUE INDEX boxes_uid_slot ON boxes (uid_slot);"
     "PRAGMA user_version = 2;",
+    /* Frozen writable layers and who uses them (a box's stack or a
+     * snapshot's, top first), snapshots, pending steps of a restore, and
+     * managed volumes with the boxes that mount them (docs/state.md). */
+    "CREATE TABLE layers ("
+    " id TEXT PRIMARY KEY,"
+    " origin TEXT NOT NULL,"
+    " uid_base INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " ready INTEGER NOT NULL);"
+    "CREATE TABLE layer_uses ("
+    " user TEXT NOT NULL,"
+    " pos INTEGER NOT NULL,"
+    " layer_id TEXT NOT NULL REFERENCES layers (id),"
+    " PRIMARY KEY (user, pos));"
+    "CREATE INDEX layer_uses_layer ON layer_uses (layer_id);"
+    "CREATE TABLE snapshots ("
+    " id TEXT PRIMARY KEY,"
+    " box_id TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " UNIQUE (box_id, name));"
+    "CREATE TABLE intents ("
+    " box_id TEXT PRIMARY KEY,"
+    " op TEXT NOT NULL);"
+    "CREATE TABLE volumes ("
+    " name TEXT PRIMARY KEY,"
+    " size_bytes INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " ready INTEGER NOT NULL);"
+    "CREATE TABLE volume_uses ("
+    " box_id TEXT NOT NULL,"
+    " volume TEXT NOT NULL REFERENCES volumes (name),"
+    " PRIMARY KEY (box_id, volume));"
+    "PRAGMA user_version = 3;",
 };
 #define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
 
@@ -97,8 +126,7 @@ void box_recs_free(box_rec *v, size_t n)
 /* Fails with what was being done (a printf-formatted verb phrase naming its
  * object), the database file and SQLite's reason. When the operating system
  * gave the reason, its errno picks the code as err_sys does. */
-static __attribute__((format(printf, 4, 5))) int db_fail(const store_t *s, int rc, err_t *e,
-                                                         const char *fmt, ...)
+int store_fail(const store_t *s, int rc, err_t *e, const char *fmt, ...)
 {
     char what[512];
     va_list ap;
@@ -136,7 +164,7 @@ static int bind_args(sqlite3_stmt *st, const char *types, va_list ap)
 
 /* Prepares sql and binds one argument per letter of types: s = const char *,
  * i = int, l = int64_t. Returns an SQLite code; *st is NULL on failure. */
-static int prepare(store_t *s, sqlite3_stmt **st, const char *sql, const char *types, ...)
+int store_prepare(store_t *s, sqlite3_stmt **st, const char *sql, const char *types, ...)
 {
     int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
     if (rc == SQLITE_OK) {
@@ -174,7 +202,7 @@ static bool reserve_release(store_t *s)
 
 /* Runs a statement that returns no rows and finalizes it. The connection
  * keeps the error message for db_fail. */
-static int run(store_t *s, sqlite3_stmt *st)
+int store_run(store_t *s, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     if ((rc & 0xff) == SQLITE_FULL && reserve_release(s)) { /* one statement: rolled back */
@@ -188,7 +216,7 @@ static int run(store_t *s, sqlite3_stmt *st)
 static int user_version(store_t *s, int *v)
 {
     sqlite3_stmt *st;
-    int rc = prepare(s, &st, "PRAGMA user_version", "");
+    int rc = store_prepare(s, &st, "PRAGMA user_version", "");
     if (rc != SQLITE_OK) return rc;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -218,7 +246,7 @@ static int migrate(store_t *s, err_t *e)
     /* The common case: already current, and no write lock taken. */
     if (rc == SQLITE_OK && v < SCHEMA_VERSION) rc = migrate_locked(s, &v);
     if (rc != SQLITE_OK) {
-        int r = db_fail(s, rc, e, "migrate box store");
+        int r = store_fail(s, rc, e, "migrate box store");
         if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return r;
     }
@@ -256,7 +284,7 @@ static int connect_db(store_t *s, err_t *e)
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL,
                           NULL);
-    return rc == SQLITE_OK ? 0 : db_fail(s, rc, e, "open box store");
+    return rc == SQLITE_OK ? 0 : store_fail(s, rc, e, "open box store");
 }
 
 /* The store holds every box's env (secrets, often): root only. SQLite
@@ -345,21 +373,21 @@ int store_insert(store_t *s, const box_rec *r, err_t *e)
     /* The lowest free uid slot, chosen inside the INSERT: a write statement
      * holds the database's write lock from its first step, so two processes
      * cannot pick the same slot (and the unique index would refuse it). */
-    rc = prepare(s, &st,
-                 "INSERT INTO boxes (id, name, image, state, created_ms, started_ms, init_pid,"
-                 " init_start, config, error, uid_slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-                 " ?9, ?10, (SELECT MIN(s) FROM (SELECT 0 AS s UNION ALL SELECT uid_slot + 1"
-                 " FROM boxes WHERE uid_slot IS NOT NULL) WHERE s NOT IN (SELECT uid_slot FROM"
-                 " boxes WHERE uid_slot IS NOT NULL)))",
-                 "ssssllilss", r->id, r->name, r->image, box_state_name(r->state), r->created_ms,
-                 r->started_ms, r->init_pid, (int64_t)r->init_start, r->config,
-                 r->error ? r->error : "");
-    if (rc == SQLITE_OK) rc = run(s, st);
+    rc = store_prepare(
+        s, &st,
+        "INSERT INTO boxes (id, name, image, state, created_ms, started_ms, init_pid,"
+        " init_start, config, error, uid_slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+        " ?9, ?10, (SELECT MIN(s) FROM (SELECT 0 AS s UNION ALL SELECT uid_slot + 1"
+        " FROM boxes WHERE uid_slot IS NOT NULL) WHERE s NOT IN (SELECT uid_slot FROM"
+        " boxes WHERE uid_slot IS NOT NULL)))",
+        "ssssllilss", r->id, r->name, r->image, box_state_name(r->state), r->created_ms,
+        r->started_ms, r->init_pid, (int64_t)r->init_start, r->config, r->error ? r->error : "");
+    if (rc == SQLITE_OK) rc = store_run(s, st);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return err_make(e, ERR_EXISTS, "box id \"%s\" is already taken", r->id);
     if (rc == SQLITE_CONSTRAINT_UNIQUE)
         return err_make(e, ERR_EXISTS, "box name \"%s\" is already taken", r->name);
-    if (rc != SQLITE_OK) return db_fail(s, rc, e, "insert box \"%s\" into box store", r->name);
+    if (rc != SQLITE_OK) return store_fail(s, rc, e, "insert box \"%s\" into box store", r->name);
     return 0;
 }
 
@@ -407,14 +435,14 @@ static int get_where(store_t *s, const char *sql, const char *key, box_rec *out,
                      char second[BOX_ID_LEN + 1], err_t *e)
 {
     sqlite3_stmt *st;
-    int rc = prepare(s, &st, sql, "s", key);
+    int rc = store_prepare(s, &st, sql, "s", key);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         rc = read_row(s, st, out, e);
     else if (rc == SQLITE_DONE)
         rc = -ERR_NOTFOUND;
     else
-        rc = db_fail(s, rc, e, "look up box \"%s\" in box store", key);
+        rc = store_fail(s, rc, e, "look up box \"%s\" in box store", key);
     if (rc == 0 && second && sqlite3_step(st) == SQLITE_ROW)
         strncat(second, id_col(st), BOX_ID_LEN);
     sqlite3_finalize(st);
@@ -473,7 +501,7 @@ static int read_rows(store_t *s, sqlite3_stmt *st, box_rec **v, size_t *n, err_t
         if (r < 0) return r;
         ++*n;
     }
-    return rc == SQLITE_DONE ? 0 : db_fail(s, rc, e, "list boxes in box store");
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc, e, "list boxes in box store");
 }
 
 int store_list(store_t *s, box_rec **out, size_t *n, err_t *e)
@@ -481,8 +509,8 @@ int store_list(store_t *s, box_rec **out, size_t *n, err_t *e)
     sqlite3_stmt *st;
     box_rec *v = NULL;
     size_t len = 0;
-    int rc = prepare(s, &st, SELECT_BOX "ORDER BY created_ms, id", "");
-    if (rc != SQLITE_OK) return db_fail(s, rc, e, "list boxes in box store");
+    int rc = store_prepare(s, &st, SELECT_BOX "ORDER BY created_ms, id", "");
+    if (rc != SQLITE_OK) return store_fail(s, rc, e, "list boxes in box store");
     rc = read_rows(s, st, &v, &len, e);
     sqlite3_finalize(st);
     if (rc < 0) {
@@ -500,13 +528,13 @@ int store_set_state(store_t *s, const char *id, box_state st, int init_pid, uint
     if ((unsigned)st >= ARRAY_LEN(state_names))
         return err_make(e, ERR_INVAL, "set state of box %s: invalid state %d", id, (int)st);
     sqlite3_stmt *stmt;
-    int rc = prepare(s, &stmt,
-                     "UPDATE boxes SET state = ?1, init_pid = ?2, init_start = ?3,"
-                     " started_ms = ?4, error = ?5 WHERE id = ?6",
-                     "sillss", box_state_name(st), init_pid, (int64_t)init_start, started_ms,
-                     error ? error : "", id);
-    if (rc == SQLITE_OK) rc = run(s, stmt);
-    if (rc != SQLITE_OK) return db_fail(s, rc, e, "set state of box %s in box store", id);
+    int rc = store_prepare(s, &stmt,
+                           "UPDATE boxes SET state = ?1, init_pid = ?2, init_start = ?3,"
+                           " started_ms = ?4, error = ?5 WHERE id = ?6",
+                           "sillss", box_state_name(st), init_pid, (int64_t)init_start, started_ms,
+                           error ? error : "", id);
+    if (rc == SQLITE_OK) rc = store_run(s, stmt);
+    if (rc != SQLITE_OK) return store_fail(s, rc, e, "set state of box %s in box store", id);
     if (sqlite3_changes(s->db) == 0)
         return err_make(e, ERR_NOTFOUND, "set state of box %s: no such box", id);
     return 0;
@@ -515,20 +543,24 @@ int store_set_state(store_t *s, const char *id, box_state st, int init_pid, uint
 int store_delete(store_t *s, const char *id, err_t *e)
 {
     sqlite3_stmt *st;
-    int rc = prepare(s, &st, "DELETE FROM boxes WHERE id = ?1", "s", id);
-    if (rc == SQLITE_OK) rc = run(s, st);
-    if (rc != SQLITE_OK) return db_fail(s, rc, e, "delete box %s from box store", id);
-    if (sqlite3_changes(s->db) == 0)
-        return err_make(e, ERR_NOTFOUND, "delete box %s: no such box", id);
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = store_delete_state(s, id);
+    if (rc == SQLITE_OK) rc = store_prepare(s, &st, "DELETE FROM boxes WHERE id = ?1", "s", id);
+    if (rc == SQLITE_OK) rc = store_run(s, st);
+    bool gone = rc == SQLITE_OK && sqlite3_changes(s->db) == 0;
+    if (rc == SQLITE_OK && !gone) rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return store_fail(s, rc, e, "delete box %s from box store", id);
+    if (gone) return err_make(e, ERR_NOTFOUND, "delete box %s: no such box", id);
     return 0;
 }
 
 int store_set_config(store_t *s, const char *id, const char *config, err_t *e)
 {
     sqlite3_stmt *st;
-    int rc = prepare(s, &st, "UPDATE boxes SET config = ?1 WHERE id = ?2", "ss", config, id);
-    if (rc == SQLITE_OK) rc = run(s, st);
-    if (rc != SQLITE_OK) return db_fail(s, rc, e, "set config of box %s in box store", id);
+    int rc = store_prepare(s, &st, "UPDATE boxes SET config = ?1 WHERE id = ?2", "ss", config, id);
+    if (rc == SQLITE_OK) rc = store_run(s, st);
+    if (rc != SQLITE_OK) return store_fail(s, rc, e, "set config of box %s in box store", id);
     if (sqlite3_changes(s->db) == 0)
         return err_make(e, ERR_NOTFOUND, "set config of box %s: no such box", id);
     return 0;
@@ -537,11 +569,11 @@ int store_set_config(store_t *s, const char *id, const char *config, err_t *e)
 int store_set_name(store_t *s, const char *id, const char *name, err_t *e)
 {
     sqlite3_stmt *st;
-    int rc = prepare(s, &st, "UPDATE boxes SET name = ?1 WHERE id = ?2", "ss", name, id);
-    if (rc == SQLITE_OK) rc = run(s, st);
+    int rc = store_prepare(s, &st, "UPDATE boxes SET name = ?1 WHERE id = ?2", "ss", name, id);
+    if (rc == SQLITE_OK) rc = store_run(s, st);
     if (rc == SQLITE_CONSTRAINT_UNIQUE)
         return err_make(e, ERR_EXISTS, "rename box %s: the name \"%s\" is already taken", id, name);
-    if (rc != SQLITE_OK) return db_fail(s, rc, e, "rename box %s in box store", id);
+    if (rc != SQLITE_OK) return store_fail(s, rc, e, "rename box %s in box store", id);
     if (sqlite3_changes(s->db) == 0)
         return err_make(e, ERR_NOTFOUND, "rename box %s: no such box", id);
     return 0;

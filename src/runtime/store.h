@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,8 +66,89 @@ int store_set_state(store_t *s, const char *id, box_state st, int init_pid, uint
 int store_set_config(store_t *s, const char *id, const char *config, err_t *e);
 /* Renames box id; -ERR_CONFLICT if the name is taken, -ERR_NOTFOUND. */
 int store_set_name(store_t *s, const char *id, const char *name, err_t *e);
-/* Deletes box id; -ERR_NOTFOUND if it does not exist. */
+/* Deletes box id with its layer stack, its snapshots and its volume uses
+ * (one transaction); -ERR_NOTFOUND if it does not exist. */
 int store_delete(store_t *s, const char *id, err_t *e);
+
+/* ---- layers, snapshots, volumes (store_state.c; docs/state.md) ----------
+ * A layer is a frozen writable layer of some box, shared by every box and
+ * snapshot whose stack holds it ("users": "box:<id>" or "snap:<id>", each
+ * with its layers top first). A layer no user holds is garbage; one whose
+ * `ready` is 0 is being made (or was, by a process that died). */
+
+#define BOX_LAYERS_MAX 32 /* frozen layers under one box's writable layer */
+
+typedef struct layer_ref {
+    char id[BOX_ID_LEN + 1];
+    char origin[BOX_ID_LEN + 1]; /* the box it was frozen from */
+    uint32_t uid_base;           /* host uid of that box's root: its files' owners */
+    bool ready;
+} layer_ref;
+
+typedef struct snap_rec {
+    char id[BOX_ID_LEN + 1];
+    char box_id[BOX_ID_LEN + 1];
+    char name[BOX_NAME_MAX + 1];
+    int64_t created_ms;
+} snap_rec;
+
+/* The layers of user ("box:ID" or "snap:ID"), top first, at most max. */
+int store_layers_of(store_t *s, const char *user, layer_ref *out, size_t max, size_t *n, err_t *e);
+/* Records layer r (ready 0) before its files are made. */
+int store_layer_begin(store_t *s, const layer_ref *r, int64_t created_ms, err_t *e);
+/* In one transaction: layer (NULL: none) becomes ready and the top of box
+ * box_id's stack; with snap (NULL: none), the snapshot is recorded holding
+ * the box's stack as it then is. -ERR_EXISTS if the snapshot's name is
+ * taken (nothing changes). */
+int store_freeze_commit(store_t *s, const char *layer, const char *box_id, const snap_rec *snap,
+                        err_t *e);
+/* In one transaction: layer becomes ready and snapshot snap is recorded
+ * holding it on top of box box_id's stack, which stays as it is (a copy
+ * of a running box's writable layer). -ERR_EXISTS (name). */
+int store_snap_commit_above(store_t *s, const char *layer, const char *box_id, const snap_rec *snap,
+                            err_t *e);
+/* Deletes layer id's record (no user may hold it). */
+int store_layer_delete(store_t *s, const char *id, err_t *e);
+/* Layers no user holds (ready only), or (unready) the ones being made.
+ * *out is malloc'd (free it). */
+int store_layers_list(store_t *s, bool unready, layer_ref **out, size_t *n, err_t *e);
+/* Inserts box r (as store_insert) holding the stack of user `from` (NULL:
+ * none) and the volumes of box src_box (NULL: none), in one transaction. */
+int store_insert_clone(store_t *s, const box_rec *r, const char *from, const char *src_box,
+                       err_t *e);
+/* In one transaction: box box_id's stack becomes snapshot snap_id's and a
+ * "discard_upper" intent is recorded for the box. */
+int store_restore(store_t *s, const char *box_id, const char *snap_id, err_t *e);
+/* Box ids with a pending intent (*out malloc'd, BOX_ID_LEN + 1 each), or
+ * whether box_id has one (store_intent_pending). */
+int store_intents(store_t *s, char (**out)[BOX_ID_LEN + 1], size_t *n, err_t *e);
+bool store_intent_pending(store_t *s, const char *box_id);
+int store_intent_done(store_t *s, const char *box_id, err_t *e);
+/* Snapshots of box box_id, oldest first (*out malloc'd). */
+int store_snaps(store_t *s, const char *box_id, snap_rec **out, size_t *n, err_t *e);
+/* The snapshot of box box_id named or with id `key`; -ERR_NOTFOUND. */
+int store_snap_get(store_t *s, const char *box_id, const char *key, snap_rec *out, err_t *e);
+/* Deletes snapshot id and its stack; -ERR_NOTFOUND. */
+int store_snap_delete(store_t *s, const char *id, err_t *e);
+
+typedef struct vol_rec {
+    char name[BOX_NAME_MAX + 1];
+    uint64_t size_bytes;
+    int64_t created_ms;
+    bool ready;
+    int users; /* boxes that mount it */
+} vol_rec;
+
+/* Records volume r (ready 0 until store_vol_ready). -ERR_EXISTS. */
+int store_vol_insert(store_t *s, const vol_rec *r, err_t *e);
+int store_vol_ready(store_t *s, const char *name, err_t *e);
+int store_vol_get(store_t *s, const char *name, vol_rec *out, err_t *e);
+int store_vols(store_t *s, vol_rec **out, size_t *n, err_t *e);
+/* Deletes volume name; -ERR_CONFLICT while a box uses it unless force
+ * (its uses are dropped then). */
+int store_vol_delete(store_t *s, const char *name, bool force, err_t *e);
+/* Records that box box_id mounts volume name. -ERR_NOTFOUND. */
+int store_vol_use(store_t *s, const char *box_id, const char *name, err_t *e);
 
 void box_rec_free(box_rec *r);
 void box_recs_free(box_rec *v, size_t n);

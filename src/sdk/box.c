@@ -1,7 +1,11 @@
-/* box — boxlet_runtime and boxlet_box over the local runtime. */
+/* box — boxlet_runtime and boxlet_box: opening a runtime chooses its
+ * transport (local or remote, sdk.h); every call on a box checks its
+ * arguments here and goes through that transport (local.c, remote.c). */
+#include "core/pump.h"
 #include "sdk/sdk.h"
 #include "sdk/token.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,12 +17,19 @@ int sdk_fail(err_t *dst, const err_t *src, int rc)
     return -rc;
 }
 
+int sdk_unsupported(err_t *e, const sdk_transport *tp, const char *what, const char *op)
+{
+    return err_make(e, ERR_UNSUPPORTED, "%s: %s has no %s (%s)", what, tp->api, op, tp->instead);
+}
+
 int boxlet_runtime_open(const char *home, boxlet_runtime **out)
 {
     boxlet_runtime *r = calloc(1, sizeof *r);
     *out = r;
     if (!r) return BOXLET_ENOMEM;
-    return sdk_fail(&r->err, &r->err, rt_open(home, &r->rt, &r->err));
+    int rc = rt_open(home, &r->rt, &r->err);
+    if (rc == 0) r->tp = &sdk_local_transport;
+    return sdk_fail(&r->err, &r->err, rc);
 }
 
 int boxlet_runtime_connect(const char *url, const char *api_key, boxlet_runtime **out)
@@ -31,12 +42,13 @@ int boxlet_runtime_connect(const char *url, const char *api_key, boxlet_runtime 
     char *found = (!api_key || !*api_key) && token_url_is_local(url) ? token_find_local(url) : NULL;
     int rc = rest_open(url, found ? found : api_key, &r->remote, &r->err);
     free(found);
+    if (rc == 0) r->tp = &sdk_remote_transport;
     return sdk_fail(&r->err, &r->err, rc);
 }
 
 int boxlet_runtime_is_remote(const boxlet_runtime *rt)
 {
-    return rt && rt->remote;
+    return rt && rt->tp == &sdk_remote_transport;
 }
 
 void boxlet_runtime_free(boxlet_runtime *rt)
@@ -52,11 +64,10 @@ const char *boxlet_runtime_errmsg(const boxlet_runtime *rt)
     return rt ? rt->err.msg : "no runtime";
 }
 
-static int need_rt(boxlet_runtime *rt)
+int sdk_need_rt(boxlet_runtime *rt)
 {
-    if (rt->rt || rt->remote) return BOXLET_OK;
-    err_make(&rt->err, ERR_INVAL, "the runtime failed to open");
-    return BOXLET_EINVAL;
+    if (rt->tp) return 0;
+    return err_make(&rt->err, ERR_INVAL, "the runtime failed to open");
 }
 
 void boxlet_box_opts_init(boxlet_box_opts *o)
@@ -65,7 +76,7 @@ void boxlet_box_opts_init(boxlet_box_opts *o)
     o->image = "host";
 }
 
-static boxlet_box *new_box(boxlet_runtime *rt)
+boxlet_box *sdk_box_new(boxlet_runtime *rt)
 {
     boxlet_box *b = calloc(1, sizeof *b);
     if (b) b->rt = rt;
@@ -75,53 +86,29 @@ static boxlet_box *new_box(boxlet_runtime *rt)
 int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
 {
     *out = NULL;
-    int rc = need_rt(rt);
-    if (rc) return rc;
-    if (rt->remote) return sdk_remote_box_create(rt, o, out);
-    boxlet_box *b = new_box(rt);
-    if (!b) return BOXLET_ENOMEM;
-    box_config c = {.env = (char **)o->env,
-                    .nenv = o->nenv,
-                    .working_dir = (char *)o->working_dir,
-                    .user = (char *)o->user,
-                    .cpus = o->cpus,
-                    .memory_mib = o->memory_mib,
-                    .pids_max = o->pids_max,
-                    .disk_size_gb = o->disk_size_gb,
-                    .network = o->network != 0,
-                    .labels = (char **)o->labels,
-                    .nlabels = o->nlabels,
-                    .auto_remove = o->auto_remove != 0,
-                    .host_ports = (unsigned *)o->host_ports,
-                    .nhost_ports = o->nhost_ports};
-    rc = rt_create(rt->rt, o->name, o->image, &c, &b->rec, &rt->err);
-    if (rc < 0) {
-        free(b);
-        return sdk_fail(&rt->err, NULL, rc);
-    }
-    *out = b;
-    return BOXLET_OK;
+    int rc = sdk_need_rt(rt);
+    if (rc == 0) rc = rt->tp->box_create(rt, o, out);
+    return sdk_fail(&rt->err, NULL, rc);
 }
 
 int boxlet_box_get(boxlet_runtime *rt, const char *key, boxlet_box **out)
 {
     *out = NULL;
-    int rc = need_rt(rt);
-    if (rc) return rc;
-    if (rt->remote) return sdk_remote_box_get(rt, key, out);
-    boxlet_box *b = new_box(rt);
-    if (!b) return BOXLET_ENOMEM;
-    rc = store_get(rt->rt->store, key, &b->rec, &rt->err);
-    if (rc == 0) rc = rt_refresh(rt->rt, &b->rec, &rt->err);
-    if (rc < 0) {
-        box_rec_free(&b->rec);
-        free(b);
-        return sdk_fail(&rt->err, NULL, rc);
-    }
-    *out = b;
-    return BOXLET_OK;
+    int rc = sdk_need_rt(rt);
+    if (rc == 0) rc = rt->tp->box_get(rt, key, out);
+    return sdk_fail(&rt->err, NULL, rc);
 }
 
+int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int rc = sdk_need_rt(rt);
+    if (rc == 0) rc = rt->tp->box_list(rt, out, n);
+    return sdk_fail(&rt->err, NULL, rc);
+}
+
+/* The result of a call on b: its message also becomes the runtime's. */
 static int box_result(boxlet_box *b, int rc)
 {
     if (rc < 0) b->rt->err = b->err;
@@ -137,56 +124,48 @@ static int live(boxlet_box *b)
 int boxlet_box_start(boxlet_box *b)
 {
     int rc = live(b);
-    if (rc == 0 && b->rt->remote) return sdk_remote_box_verb(b, "start", -1);
-    return box_result(b, rc ? rc : rt_start(b->rt->rt, &b->rec, &b->err));
-}
-
-/* The agent forgets its executions when the box stops: listing them first
- * records the ends it saw (records.c). Best effort. */
-static void record_before_stop(boxlet_box *b)
-{
-    boxlet_exec_info *xs = NULL;
-    size_t n = 0;
-    err_t saved = b->err;
-    if (rt_refresh(b->rt->rt, &b->rec, &b->err) == 0 && b->rec.state == BOX_RUNNING)
-        boxlet_exec_list(b, &xs, &n);
-    free(xs);
-    b->err = saved;
+    return box_result(b, rc ? rc : b->rt->tp->box_start(b));
 }
 
 int boxlet_box_stop(boxlet_box *b, double timeout_s)
 {
     int rc = live(b);
-    if (rc == 0 && b->rt->remote) return sdk_remote_box_verb(b, "stop", timeout_s);
-    int ms = timeout_s < 0 ? 10000 : (int)(timeout_s * 1000);
-    if (rc == 0) record_before_stop(b);
-    if (rc == 0) rc = rt_stop(b->rt->rt, &b->rec, ms, &b->err);
-    box_config c;
-    if (rc == 0 && box_config_from_json(b->rec.config, &c, NULL) == 0) {
-        bool remove = c.auto_remove;
-        box_config_free(&c);
-        if (remove && (rc = rt_remove(b->rt->rt, &b->rec, false, &b->err)) == 0) b->removed = true;
-    }
-    return box_result(b, rc);
+    return box_result(b, rc ? rc : b->rt->tp->box_stop(b, timeout_s));
 }
 
 int boxlet_box_remove(boxlet_box *b, int force)
 {
     int rc = live(b);
-    if (rc == 0 && b->rt->remote) return sdk_remote_box_remove(b, force);
-    if (rc == 0 && (rc = rt_remove(b->rt->rt, &b->rec, force != 0, &b->err)) == 0)
-        b->removed = true;
-    return box_result(b, rc);
+    return box_result(b, rc ? rc : b->rt->tp->box_remove(b, force != 0));
 }
 
 int boxlet_box_refresh(boxlet_box *b)
 {
     int rc = live(b);
-    if (rc == 0 && b->rt->remote) return sdk_remote_box_refresh(b);
-    return box_result(b, rc ? rc : rt_refresh(b->rt->rt, &b->rec, &b->err));
+    return box_result(b, rc ? rc : b->rt->tp->box_refresh(b));
+}
+
+int boxlet_box_stats(boxlet_box *b, boxlet_stats *out)
+{
+    int rc = live(b);
+    return box_result(b, rc ? rc : b->rt->tp->box_stats(b, out));
+}
+
+int boxlet_box_rename(boxlet_box *b, const char *name)
+{
+    const sdk_transport *tp = b->rt->tp;
+    int rc = live(b);
+    if (rc == 0 && !name) rc = err_make(&b->err, ERR_INVAL, "rename box %s: no name", b->rec.id);
+    if (rc == 0 && !tp->box_rename) {
+        char what[64];
+        snprintf(what, sizeof what, "rename box %s", b->rec.id);
+        rc = sdk_unsupported(&b->err, tp, what, "rename");
+    }
+    return box_result(b, rc ? rc : tp->box_rename(b, name));
 }
 
 void boxlet_box_free(boxlet_box *b)
+
 {
     if (!b) return;
     box_config_free(&b->cfg);
@@ -233,6 +212,18 @@ const char *const *boxlet_box_default_cmd(const boxlet_box *b)
     return (const char *const *)m->cfg.cmd;
 }
 
+size_t boxlet_box_ports(const boxlet_box *b, boxlet_port *out, size_t max)
+{
+    boxlet_box *m = (boxlet_box *)b; /* as boxlet_box_default_cmd */
+    box_config_free(&m->cfg);
+    if (!b->rec.config || box_config_from_json(b->rec.config, &m->cfg, NULL) < 0) return 0;
+    for (size_t i = 0; i < m->cfg.nports && i < max; i++)
+        out[i] = (boxlet_port){.host_addr = m->cfg.ports[i].addr,
+                               .host_port = m->cfg.ports[i].host_port,
+                               .box_port = m->cfg.ports[i].box_port};
+    return m->cfg.nports;
+}
+
 long long boxlet_box_created_ms(const boxlet_box *b)
 {
     return b->rec.created_ms;
@@ -243,65 +234,19 @@ int boxlet_box_pid(const boxlet_box *b)
     return b->rec.state == BOX_RUNNING ? b->rec.init_pid : 0;
 }
 
-int boxlet_box_stats(boxlet_box *b, boxlet_stats *out)
+int boxlet_box_connect_port(boxlet_box *b, unsigned int port, int *fd)
 {
-    cgroup_stats cs;
+    *fd = -1;
     int rc = live(b);
-    if (rc == 0 && b->rt->remote) return sdk_remote_box_stats(b, out);
-    if (rc == 0) rc = rt_stats(b->rt->rt, &b->rec, &cs, &b->err);
-    if (rc == 0)
-        *out = (boxlet_stats){.memory_bytes = cs.memory_bytes,
-                              .memory_peak_bytes = cs.memory_peak_bytes,
-                              .oom_kills = cs.oom_kills,
-                              .pids = cs.pids,
-                              .cpu_usec = cs.cpu_usec};
-    return box_result(b, rc);
+    return box_result(b, rc ? rc : b->rt->tp->box_port_connect(b, port, fd));
+}
+
+int boxlet_stream_relay(int fd_a, int fd_b)
+{
+    return pump_run(fd_a, fd_b) < 0 ? BOXLET_EIO : BOXLET_OK;
 }
 
 const char *boxlet_box_errmsg(const boxlet_box *b)
 {
     return b ? b->err.msg : "no box";
-}
-
-int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    int rc = need_rt(rt);
-    if (rc) return rc;
-    if (rt->remote) return sdk_remote_box_list(rt, out, n);
-    box_rec *v;
-    size_t k;
-    if ((rc = store_list(rt->rt->store, &v, &k, &rt->err)) < 0) return sdk_fail(&rt->err, NULL, rc);
-    boxlet_box **boxes = calloc(k + 1, sizeof *boxes);
-    for (size_t i = 0; boxes && i < k; i++)
-        if (!(boxes[i] = new_box(rt))) {
-            for (size_t j = 0; j < i; j++)
-                free(boxes[j]);
-            free(boxes);
-            boxes = NULL;
-        }
-    if (!boxes) {
-        box_recs_free(v, k);
-        return BOXLET_ENOMEM;
-    }
-    for (size_t i = 0; i < k; i++) {
-        boxes[i]->rec = v[i]; /* the record moves into the handle */
-        rt_refresh(rt->rt, &boxes[i]->rec, NULL);
-    }
-    free(v);
-    *out = boxes;
-    *n = k;
-    return BOXLET_OK;
-}
-
-int boxlet_box_rename(boxlet_box *b, const char *name)
-{
-    int rc = live(b);
-    if (rc == 0 && !name) rc = err_make(&b->err, ERR_INVAL, "rename box %s: no name", b->rec.id);
-    if (rc == 0 && b->rt->remote)
-        rc = err_make(&b->err, ERR_UNSUPPORTED,
-                      "rename box %s: the server's API has no rename (rename on its host)",
-                      b->rec.id);
-    return box_result(b, rc ? rc : rt_rename(b->rt->rt, &b->rec, name, &b->err));
 }

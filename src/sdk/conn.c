@@ -1,21 +1,30 @@
 /* conn — boxlet_conn: one connection to a box's agent that many executions
- * share, each on a channel of its own (boxlet_conn_attach in exec.c). The
+ * share, each on a channel of its own (boxlet_conn_attach below). The
  * agent protocol has carried channels from the start; what a sharing reader
  * adds is routing: every frame read from the socket, by whichever call, goes
  * to the queue of its channel's execution, and that execution joins a ready
  * list its owner drains. A server holding thousands of idle attaches then
- * spends one descriptor per box on them instead of one per attach. */
+ * spends one descriptor per box on them instead of one per attach. Only
+ * the local transport has it (sdk_conn_open is its conn_open). */
 #include "sdk/sdk.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 int boxlet_conn_open(boxlet_box *b, boxlet_conn **out)
 {
     *out = NULL;
-    if (b->rt->remote)
-        return sdk_fail(
-            &b->err, NULL,
-            err_make(&b->err, ERR_UNSUPPORTED, "a shared agent connection needs a local runtime"));
+    const sdk_transport *tp = b->rt->tp;
+    char what[64];
+    snprintf(what, sizeof what, "box %s", b->rec.id);
+    int rc = tp->conn_open ? tp->conn_open(b, out)
+                           : sdk_unsupported(&b->err, tp, what, "shared agent connection");
+    return sdk_fail(&b->err, NULL, rc);
+}
+
+int sdk_conn_open(boxlet_box *b, boxlet_conn **out)
+{
     /* Attaching never starts a box: a stopped box's executions ended with it. */
     int rc = rt_refresh(b->rt->rt, &b->rec, &b->err);
     if (rc == 0 && b->rec.state != BOX_RUNNING)
@@ -23,16 +32,63 @@ int boxlet_conn_open(boxlet_box *b, boxlet_conn **out)
                       "box %s is not running (its executions ended when it stopped; "
                       "'ps -a' shows their records)",
                       b->rec.name);
-    if (rc < 0) return sdk_fail(&b->err, NULL, rc);
+    if (rc < 0) return rc;
     boxlet_conn *c = calloc(1, sizeof *c);
-    if (!c) return sdk_fail(&b->err, NULL, err_make(&b->err, ERR_NOMEM, "out of memory"));
+    if (!c) return err_make(&b->err, ERR_NOMEM, "out of memory");
     rc = rt_connect_live(b->rt->rt, &b->rec, &c->c, &b->err);
     if (rc < 0) {
         free(c);
-        return sdk_fail(&b->err, NULL, rc);
+        return rc;
     }
     *out = c;
+    return 0;
+}
+
+/* A new execution on a channel of c, attached to exec_id: waiting for the
+ * agent's answer, or (wait false) with only the ATTACH sent. */
+static int attach_on(boxlet_conn *c, const char *exec_id, unsigned long long so,
+                     unsigned long long se, int flags, bool wait, boxlet_exec **out)
+{
+    *out = NULL;
+    if (c->dead)
+        return sdk_fail(&c->err, NULL,
+                        err_make(&c->err, ERR_DISCONNECTED, "the shared agent connection is gone"));
+    boxlet_exec *e = sdk_exec_new(&sdk_agent_exec_ops);
+    if (!e) return sdk_fail(&c->err, NULL, err_make(&c->err, ERR_NOMEM, "out of memory"));
+    e->owner = !(flags & BOXLET_ATTACH_OBSERVER);
+    snprintf(e->id, sizeof e->id, "%s", exec_id);
+    sdk_conn_link(c, e);
+    int rc = wait ? sdk_agent_attach(e, so, se) : sdk_agent_attach_start(e, so, se);
+    if (rc < 0) {
+        c->err = e->err;
+        sdk_conn_unlink(e); /* the channel never opened: nothing to detach */
+        e->c = NULL;
+        boxlet_exec_free(e);
+        return sdk_fail(&c->err, NULL, rc);
+    }
+    *out = e;
     return BOXLET_OK;
+}
+
+int boxlet_conn_attach(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
+                       unsigned long long stderr_offset, int flags, boxlet_exec **out)
+{
+    return attach_on(c, exec_id, stdout_offset, stderr_offset, flags, true, out);
+}
+
+int boxlet_conn_attach_start(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
+                             unsigned long long stderr_offset, int flags, boxlet_exec **out)
+{
+    return attach_on(c, exec_id, stdout_offset, stderr_offset, flags, false, out);
+}
+
+int boxlet_conn_attach_result(boxlet_exec *e)
+{
+    if (e->attach_req && (!e->conn || e->conn->dead))
+        return sdk_fail(&e->err, NULL,
+                        err_make(&e->err, ERR_DISCONNECTED, "attach to execution %s: %s", e->id,
+                                 e->conn ? e->conn->err.msg : "the connection was closed"));
+    return e->attach_rc;
 }
 
 int boxlet_conn_fd(const boxlet_conn *c)

@@ -1,427 +1,35 @@
-/* exec — boxlet_exec: one execution, over its own connection to the box's
- * agent (channel 1), or over a channel of a shared boxlet_conn (conn.c).
- * On its own connection, output frames are returned to the reader as they
- * come; frames that arrive while a call waits for its reply (a signal, a
- * stdin window) are queued as copies and handed out first by the next read.
- * On a shared connection every frame is routed by channel into its
- * execution's queue, whoever reads the socket; a queue over PAUSE_HIGH
- * pauses its channel at the agent (PAUSE) until the reader brings it under
- * PAUSE_LOW (RESUME), so one slow reader holds up neither the others nor
- * the server's memory. Stdin is sent within a window of unacknowledged
- * bytes, so the agent's buffer stays small and nothing is lost or
- * duplicated. */
+/* exec — the public calls on executions: each checks its arguments once
+ * and goes through the execution's transport (sdk_exec_ops: the agent's in
+ * local_exec.c, a WebSocket's in remote_exec.c), chosen when it was opened. */
 #include "sdk/sdk.h"
 
 #include "core/util.h"
 
-#include <linux/sockios.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-
-#define CHAN 1u
-#define STDIN_WINDOW (1u << 20)
-#define QUEUE_MAX (64u << 20)   /* queued output while a call waits */
-#define PAUSE_HIGH (256u << 10) /* shared connection: queued bytes that pause a channel */
-#define PAUSE_LOW (64u << 10)   /* ... and that resume it */
-#define CALL_TIMEOUT_MS 10000
-#define WANT_ACK UINT32_MAX /* next_msg: return after a STDIN_ACK */
-
-/* ---- plumbing ----------------------------------------------------------- */
 
 static int fail(boxlet_exec *e, int rc)
 {
     return sdk_fail(&e->err, NULL, rc);
 }
 
-static void release_cur(boxlet_exec *e)
-{
-    if (e->have_cur) proto_msg_free(&e->cur);
-    e->have_cur = false;
-    free(e->cur_copy);
-    e->cur_copy = NULL;
-}
-
-void sdk_exit_from(boxlet_exit *out, const proto_exit *x)
-{
-    *out = (boxlet_exit){.status = (boxlet_exec_status)x->status,
-                         .exit_code = x->exit_code,
-                         .signal = x->signal,
-                         .timed_out = x->timed_out,
-                         .duration_ms = x->duration_ms,
-                         .stdout_bytes = x->stdout_bytes,
-                         .stderr_bytes = x->stderr_bytes,
-                         .cpu_us = x->cpu_us,
-                         .peak_rss_kib = x->peak_rss_kib};
-    snprintf(out->error_message, sizeof out->error_message, "%s",
-             x->error_message ? x->error_message : "");
-}
-
-static void set_exit(boxlet_exec *e, const proto_exit *x)
-{
-    e->ended = true;
-    sdk_exit_from(&e->st, x);
-    sdk_record_finish(e->record, e->id, &e->st);
-}
-
-static int enqueue(boxlet_exec *e, const proto_msg *m)
-{
-    if (e->qhead + e->qlen == e->qcap) {
-        if (e->qhead) {
-            memmove(e->q, e->q + e->qhead, e->qlen * sizeof *e->q);
-            e->qhead = 0;
-        } else {
-            size_t ncap = e->qcap ? e->qcap * 2 : 16;
-            sdk_qchunk *nq = realloc(e->q, ncap * sizeof *nq);
-            if (!nq) return -ERR_NOMEM;
-            e->q = nq;
-            e->qcap = ncap;
-        }
-    }
-    sdk_qchunk *c = &e->q[e->qhead + e->qlen];
-    memset(c, 0, sizeof *c);
-    if (m->type == PROTO_OUTPUT) {
-        c->kind = BOXLET_CHUNK_DATA;
-        c->stream = m->u.output.stream;
-        c->offset = m->u.output.offset;
-        c->len = m->u.output.data.len;
-        if (!(c->data = malloc(c->len))) return -ERR_NOMEM;
-        memcpy(c->data, m->u.output.data.data, c->len);
-        e->qbytes += c->len;
-    } else {
-        c->kind = BOXLET_CHUNK_GAP;
-        c->stream = m->u.gap.stream;
-        c->offset = m->u.gap.from;
-        c->gap_end = m->u.gap.to;
-    }
-    e->qlen++;
-    return 0;
-}
-
-/* A shared connection that failed is never touched again: its descriptor
- * may be closed (and its number reused) by the loop that owned it. */
-static int conn_gone(boxlet_exec *e)
-{
-    return err_make(&e->err, ERR_DISCONNECTED, "execution %s: %s", e->id, e->conn->err.msg);
-}
-
-static int send_msg(boxlet_exec *e, const proto_msg *m)
-{
-    if (e->conn && e->conn->dead) return conn_gone(e);
-    int rc = agent_client_send(e->c, m, CALL_TIMEOUT_MS, &e->err);
-    if (rc == -ERR_DISCONNECTED && e->conn) sdk_conn_fail(e->conn, &e->err);
-    return rc < 0 ? rc : 0;
-}
-
-static bool writable_now(boxlet_exec *e);
-
-/* On a shared connection, whether the socket has room now; if not, e waits
- * on the connection's flushing list, retried as frames come in (the agent
- * reading its socket is what makes room, and it answers what it reads). */
-static bool room_for(boxlet_exec *e)
-{
-    if (!e->conn || writable_now(e)) return true;
-    if (!e->in_flushing) {
-        e->in_flushing = true;
-        e->flushing_next = e->conn->flushing;
-        e->conn->flushing = e;
-    }
-    return false;
-}
-
-/* Sends stdin within the window, then EOF once everything went out. On a
- * shared connection it never waits for room in the socket: what does not
- * fit now goes later (room_for), so a loop is not held by an agent that
- * stopped reading. */
-static int flush_stdin(boxlet_exec *e)
-{
-    uint64_t end = e->acked + e->pend.len;
-    while (e->sent < end && e->sent - e->acked < STDIN_WINDOW) {
-        if (!room_for(e)) return 0;
-        size_t n =
-            (size_t)MIN(MIN(end - e->sent, PROTO_MAX_CHUNK), STDIN_WINDOW - (e->sent - e->acked));
-        proto_msg m = {
-            .type = PROTO_STDIN,
-            .u.stdin_msg = {.chan = e->chan,
-                            .offset = e->sent,
-                            .data = {buf_data(&e->pend) + (e->sent - e->acked), (uint32_t)n}}};
-        int rc = send_msg(e, &m);
-        if (rc < 0) return rc;
-        e->sent += n;
-    }
-    if (e->eof_wanted && !e->eof_sent && e->sent == end) {
-        if (!room_for(e)) return 0;
-        proto_msg m = {.type = PROTO_STDIN_EOF, .u.chan_req = {.req = 0, .chan = e->chan}};
-        e->eof_sent = true;
-        return send_msg(e, &m);
-    }
-    return 0;
-}
-
-static void on_ack(boxlet_exec *e, uint64_t off)
-{
-    if (off <= e->acked || off > e->acked + e->pend.len) return;
-    buf_consume(&e->pend, (size_t)(off - e->acked));
-    e->acked = off;
-    flush_stdin(e);
-}
-
-/* Pauses or resumes e's channel on its shared connection (no reply). */
-static void flow(boxlet_exec *e, bool pause)
-{
-    proto_msg m = {.type = pause ? PROTO_PAUSE : PROTO_RESUME, .u.chan_req = {.chan = e->chan}};
-    e->paused = pause;
-    if (!e->conn->dead)
-        agent_client_send(e->c, &m, CALL_TIMEOUT_MS, NULL); /* a failure shows on the next read */
-}
-
-static uint32_t chan_of(const proto_msg *m)
-{
-    switch (m->type) {
-    case PROTO_OUTPUT:
-        return m->u.output.chan;
-    case PROTO_GAP:
-        return m->u.gap.chan;
-    case PROTO_EXIT:
-        return m->u.exit.chan;
-    case PROTO_STDIN_ACK:
-        return m->u.stdin_ack.chan;
-    case PROTO_ERROR:
-        return m->u.error.chan;
-    default:
-        return 0;
-    }
-}
-
-/* Applies a frame that answers no call to t. */
-static int apply(boxlet_exec *t, const proto_msg *m)
-{
-    if (m->type == PROTO_EXIT) {
-        set_exit(t, &m->u.exit.exit);
-    } else if (m->type == PROTO_OUTPUT || m->type == PROTO_GAP) {
-        if (enqueue(t, m) < 0) return -ERR_NOMEM;
-        if (t->conn && !t->paused && t->qbytes > PAUSE_HIGH) flow(t, true);
-    } else if (m->type == PROTO_STDIN_ACK) {
-        on_ack(t, m->u.stdin_ack.offset);
-    } else if (m->type == PROTO_ERROR && m->u.error.req == 0) {
-        err_make(&t->err, (int)m->u.error.code, "%s", m->u.error.message);
-    }
-    return 0;
-}
-
-/* The answer to an ATTACH that boxlet_conn_attach_start sent: settles
- * that attach and returns it; NULL when m answers no such ATTACH. */
-static boxlet_exec *settle_attach(boxlet_conn *c, const proto_msg *m)
-{
-    uint32_t req = proto_reply_req(m);
-    boxlet_exec *e = c->attaching;
-    while (req && e && e->attach_req != req)
-        e = e->attaching_next;
-    if (!req || !e) return NULL;
-    sdk_conn_unlist_attaching(e);
-    if (m->type == PROTO_ATTACHED) {
-        e->acked = e->sent = m->u.attached.info.stdin_offset; /* resend from here */
-        e->attach_rc = BOXLET_OK;
-    } else if (m->type == PROTO_ERROR) {
-        e->attach_rc = fail(e, err_make(&e->err, (int)m->u.error.code, "%s", m->u.error.message));
-    } else {
-        e->attach_rc = fail(e, err_make(&e->err, ERR_PROTO,
-                                        "attach to execution %s: the agent answered with a "
-                                        "message of type %d",
-                                        e->id, (int)m->type));
-    }
-    sdk_conn_mark_ready(e);
-    return e;
-}
-
-/* The answer to a control sent without waiting (boxlet_exec_signal_start,
- * _resize_start): a refusal is kept for boxlet_exec_control_error and its
- * execution made ready. NULL when m answers no such control. */
-static boxlet_exec *settle_control(boxlet_conn *c, const proto_msg *m)
-{
-    uint32_t req = proto_reply_req(m);
-    for (boxlet_exec *e = c->controlling; req && e; e = e->controlling_next)
-        for (int i = 0; i < e->nctl; i++) {
-            if (e->ctl_req[i] != req) continue;
-            e->ctl_req[i] = e->ctl_req[--e->nctl];
-            if (!e->nctl) sdk_conn_unlist_controlling(e);
-            if (m->type == PROTO_ERROR) { /* room: it was counted in flight */
-                e->ctl_rc[e->nrefused] = (int)m->u.error.code;
-                e->ctl_msg[e->nrefused++] = strdup(m->u.error.message ? m->u.error.message : "");
-                sdk_conn_mark_ready(e);
-            }
-            return e;
-        }
-    return NULL;
-}
-
-/* Gives the executions waiting for room in c's socket another go (each
- * goes back on the list if there is still none). */
-static void retry_flushes(boxlet_conn *c)
-{
-    boxlet_exec *list = c->flushing;
-    c->flushing = NULL;
-    for (boxlet_exec *e = list, *next; e; e = next) {
-        next = e->flushing_next;
-        e->in_flushing = false;
-        e->flushing_next = NULL;
-        flush_stdin(e); /* a failure shows on e's next call */
-    }
-}
-
-/* Routes one frame that answers no call now to its execution. */
-static boxlet_exec *route_one(boxlet_conn *c, const proto_msg *m, bool *nomem)
-{
-    boxlet_exec *t = settle_attach(c, m);
-    if (!t) t = settle_control(c, m);
-    if (t) return t;
-    t = sdk_conn_find(c, chan_of(m));
-    if (!t) return NULL;
-    if (apply(t, m) < 0) *nomem = true;
-    sdk_conn_mark_ready(t);
-    return t;
-}
-
-boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem)
-{
-    boxlet_exec *t = route_one(c, m, nomem);
-    if (c->flushing) retry_flushes(c);
-    return t;
-}
-
-/* Receives until a stream frame (want == 0: returned in *m, or, on a shared
- * connection, queued: returns 2) or the reply to request `want` (returned in
- * *m). Other frames are handled or queued, on a shared connection for
- * whichever execution they belong to. Returns 1 (or 2), 0 on timeout, or a
- * negative error. */
-static int next_msg(boxlet_exec *e, uint32_t want, proto_msg *m, int timeout_ms)
-{
-    int64_t deadline = deadline_of(timeout_ms);
-    for (;;) {
-        if (e->conn && e->conn->dead) return conn_gone(e);
-        int left = ms_until(deadline);
-        int rc = agent_client_recv(e->c, m, left, &e->err);
-        if (rc < 0 && e->conn) sdk_conn_fail(e->conn, &e->err);
-        if (rc <= 0) return rc;
-        bool stream = m->type == PROTO_OUTPUT || m->type == PROTO_GAP || m->type == PROTO_EXIT;
-        if (stream && !want && !e->conn) return 1; /* handed out in place */
-        if (want && want != WANT_ACK && !stream && proto_reply_req(m) == want) return 1;
-        bool nomem = false;
-        boxlet_exec *t = e;
-        if (e->conn)
-            t = sdk_conn_route(e->conn, m, &nomem);
-        else if (apply(e, m) < 0)
-            nomem = true;
-        bool ack = m->type == PROTO_STDIN_ACK;
-        /* No early return on the deadline here: frames already read into
-         * the client's buffer would then wait for a socket event that never
-         * comes. The next recv decodes them first and only times out when
-         * nothing is buffered and nothing is readable. */
-        proto_msg_free(m);
-        if (nomem) return err_make(&e->err, ERR_NOMEM, "queue output: out of memory");
-        if (t == e && ack && want == WANT_ACK) return 2;
-        if (t == e && stream && !want) return 2; /* queued for us */
-    }
-}
-
-/* Sends a request and waits for its reply; 0 or a negative error (the
- * agent's ERROR becomes e->err). On 0, *reply must be freed. */
-static int call(boxlet_exec *e, proto_msg *req, uint32_t *req_field, proto_msg *reply)
-{
-    *req_field = agent_client_next_req(e->c);
-    int rc = send_msg(e, req);
-    if (rc < 0) return rc;
-    rc = next_msg(e, *req_field, reply, CALL_TIMEOUT_MS);
-    if (rc == 0)
-        return err_make(&e->err, ERR_TIMEOUT, "execution %s: no reply from the agent", e->id);
-    if (rc < 0) return rc;
-    if (reply->type == PROTO_ERROR) {
-        rc = err_make(&e->err, (int)reply->u.error.code, "%s", reply->u.error.message);
-        proto_msg_free(reply);
-        return rc;
-    }
-    return 0;
-}
-
-/* ---- start, attach ------------------------------------------------------- */
-
-/* Opens e's channel (ATTACH) and takes the stdin offset to resume from. */
-static int send_attach(boxlet_exec *e, unsigned long long so, unsigned long long se)
-{
-    proto_msg m = {.type = PROTO_ATTACH,
-                   .u.attach = {.chan = e->chan,
-                                .exec_id = e->id,
-                                .stdout_offset = so,
-                                .stderr_offset = se,
-                                .owner = e->owner}};
-    proto_msg reply;
-    int rc = call(e, &m, &m.u.attach.req, &reply);
-    if (rc == 0) {
-        e->acked = e->sent = reply.u.attached.info.stdin_offset; /* resend from here */
-        proto_msg_free(&reply);
-    }
-    return rc;
-}
-
-static boxlet_exec *exec_new(void)
+boxlet_exec *sdk_exec_new(const sdk_exec_ops *ops)
 {
     boxlet_exec *e = calloc(1, sizeof *e);
-    if (e) buf_init(&e->pend, 0);
-    if (e) e->chan = CHAN;
+    if (!e) return NULL;
+    e->ops = ops;
+    buf_init(&e->pend, 0);
     return e;
 }
 
-static char **merged_env(const box_config *bc, const boxlet_cmd *cmd, uint32_t *n)
+void sdk_end_chunk(boxlet_chunk *c)
 {
-    char **v = calloc(bc->nenv + cmd->nenv + 1, sizeof *v);
-    if (!v) return NULL;
-    for (size_t i = 0; i < bc->nenv; i++) /* the command's entries come later: they win */
-        v[(*n)++] = bc->env[i];
-    for (size_t i = 0; i < cmd->nenv; i++)
-        v[(*n)++] = cmd->env[i];
-    return v;
+    memset(c, 0, sizeof *c);
+    c->kind = BOXLET_CHUNK_END;
 }
 
-static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
-{
-    box_config bc;
-    int rc = box_config_from_json(b->rec.config, &bc, &e->err);
-    if (rc < 0) return rc;
-    uint32_t nenv = 0;
-    char **env = merged_env(&bc, cmd, &nenv);
-    proto_msg m = {.type = PROTO_EXEC_START};
-    proto_exec_start *s = &m.u.start;
-    *s = (proto_exec_start){.command = cmd->argv[0],
-                            .argc = (uint32_t)cmd->argc - 1,
-                            .args = cmd->argv + 1,
-                            .envc = nenv,
-                            .env = env,
-                            .working_dir = cmd->dir ? cmd->dir : bc.working_dir,
-                            .user = cmd->user ? cmd->user : bc.user,
-                            .tty = cmd->tty,
-                            .rows = cmd->rows,
-                            .cols = cmd->cols,
-                            .timeout_ms = cmd->timeout_ms,
-                            .retain = cmd->retain,
-                            .reconnect_grace_ms = cmd->grace_ms,
-                            .lifetime_ms = cmd->lifetime_ms,
-                            .has_stdin = cmd->has_stdin,
-                            .attach_chan = e->chan};
-    s->stdin_data = (proto_bytes){buf_data(&cmd->stdin_data), (uint32_t)cmd->stdin_data.len};
-    proto_msg reply;
-    rc = env ? call(e, &m, &s->req, &reply) : err_make(&e->err, ERR_NOMEM, "out of memory");
-    free(env);
-    box_config_free(&bc);
-    if (rc < 0) return rc;
-    snprintf(e->id, sizeof e->id, "%s", reply.u.info.info.exec_id);
-    if (reply.u.info.info.exit.status != PROTO_RUNNING)
-        e->eof_sent = true; /* spawn failed: there is no stdin to close */
-    proto_msg_free(&reply);
-    return 0;
-}
+/* ---- opening ------------------------------------------------------------ */
 
 static int finish_open(boxlet_box *b, boxlet_exec *e, int rc, boxlet_exec **out)
 {
@@ -435,24 +43,6 @@ static int finish_open(boxlet_box *b, boxlet_exec *e, int rc, boxlet_exec **out)
     return BOXLET_OK;
 }
 
-static void keep_record_path(const boxlet_box *b, boxlet_exec *e)
-{
-    char path[PATH_MAX];
-    if (sdk_record_path(b, path, sizeof path) == 0) e->record = strdup(path);
-}
-
-/* Attaching never starts a box: a stopped box's executions ended with it. */
-static int running_for_attach(boxlet_box *b, boxlet_exec *e)
-{
-    int rc = rt_refresh(b->rt->rt, &b->rec, &e->err);
-    if (rc == 0 && b->rec.state != BOX_RUNNING)
-        rc = err_make(&e->err, ERR_NOTFOUND,
-                      "attach to execution %s: box %s is not running (its executions ended "
-                      "when it stopped; 'ps -a' shows their records)",
-                      e->id, b->rec.name);
-    return rc;
-}
-
 int boxlet_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec **out)
 {
     *out = NULL;
@@ -461,132 +51,34 @@ int boxlet_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec **out)
                  boxlet_strerror(cmd->error));
         return cmd->error;
     }
-    boxlet_exec *e = exec_new();
+    boxlet_exec *e = sdk_exec_new(b->rt->tp->exec);
     if (!e) return BOXLET_ENOMEM;
     e->owner = true;
-    int rc;
-    if (b->rt->remote)
-        rc = sdk_rexec_start(b, cmd, e);
-    else if ((rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err)) == 0)
-        rc = send_start(e, b, cmd);
-    if (rc == 0 && !b->rt->remote) {
-        sdk_record_start(b, e->id, cmd);
-        keep_record_path(b, e);
-    }
-    return finish_open(b, e, rc, out);
+    return finish_open(b, e, b->rt->tp->exec_start(b, cmd, e), out);
 }
 
 int boxlet_exec_attach(boxlet_box *b, const char *exec_id, unsigned long long stdout_offset,
                        unsigned long long stderr_offset, int flags, boxlet_exec **out)
 {
     *out = NULL;
-    boxlet_exec *e = exec_new();
+    boxlet_exec *e = sdk_exec_new(b->rt->tp->exec);
     if (!e) return BOXLET_ENOMEM;
     e->owner = !(flags & BOXLET_ATTACH_OBSERVER);
     snprintf(e->id, sizeof e->id, "%s", exec_id);
-    if (b->rt->remote)
-        return finish_open(b, e, sdk_rexec_attach(b, e, stdout_offset, stderr_offset), out);
-    int rc = running_for_attach(b, e);
-    if (rc == 0) rc = rt_connect_live(b->rt->rt, &b->rec, &e->c, &e->err);
-    if (rc == -ERR_CLOSED) rc = running_for_attach(b, e); /* it stopped meanwhile */
-    if (rc == 0) rc = send_attach(e, stdout_offset, stderr_offset);
-    if (rc == 0) keep_record_path(b, e);
-    return finish_open(b, e, rc, out);
+    return finish_open(b, e, b->rt->tp->exec_attach(b, e, stdout_offset, stderr_offset), out);
 }
 
-int boxlet_conn_attach(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
-                       unsigned long long stderr_offset, int flags, boxlet_exec **out)
+int boxlet_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n)
 {
     *out = NULL;
-    if (c->dead)
-        return sdk_fail(&c->err, NULL,
-                        err_make(&c->err, ERR_DISCONNECTED, "the shared agent connection is gone"));
-    boxlet_exec *e = exec_new();
-    if (!e) return sdk_fail(&c->err, NULL, err_make(&c->err, ERR_NOMEM, "out of memory"));
-    e->owner = !(flags & BOXLET_ATTACH_OBSERVER);
-    snprintf(e->id, sizeof e->id, "%s", exec_id);
-    sdk_conn_link(c, e);
-    int rc = send_attach(e, stdout_offset, stderr_offset);
+    *n = 0;
+    int rc = b->rt->tp->exec_list(b, out, n);
     if (rc < 0) {
-        c->err = e->err;
-        sdk_conn_unlink(e); /* the channel never opened: nothing to detach */
-        e->c = NULL;
-        boxlet_exec_free(e);
-        return sdk_fail(&c->err, NULL, rc);
+        free(*out);
+        *out = NULL;
+        *n = 0;
     }
-    *out = e;
-    return BOXLET_OK;
-}
-
-/* Room in the socket for stdin: the kernel says writable (at most a
- * quarter of the send buffer in use), so a chunk never has to wait. */
-static bool writable_now(boxlet_exec *e)
-{
-    struct pollfd p = {.fd = agent_client_fd(e->c), .events = POLLOUT};
-    return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
-}
-
-/* Room for a small frame (an ATTACH, a control): under 85% of the send
- * buffer in use. Stdin stops at a quarter, so small frames keep room of
- * their own while stdin waits for an agent that stopped reading, and an
- * agent that stopped reading altogether fails them at once instead of
- * holding the caller. */
-static bool room_for_small(boxlet_exec *e)
-{
-    int fd = agent_client_fd(e->c), queued = 0, size = 0;
-    socklen_t len = sizeof size;
-    if (ioctl(fd, SIOCOUTQ, &queued) < 0 || getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0)
-        return writable_now(e);
-    return (long long)queued * 100 < (long long)size * 85;
-}
-
-int boxlet_conn_attach_start(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
-                             unsigned long long stderr_offset, int flags, boxlet_exec **out)
-{
-    *out = NULL;
-    if (c->dead)
-        return sdk_fail(&c->err, NULL,
-                        err_make(&c->err, ERR_DISCONNECTED, "the shared agent connection is gone"));
-    boxlet_exec *e = exec_new();
-    if (!e) return sdk_fail(&c->err, NULL, err_make(&c->err, ERR_NOMEM, "out of memory"));
-    e->owner = !(flags & BOXLET_ATTACH_OBSERVER);
-    snprintf(e->id, sizeof e->id, "%s", exec_id);
-    sdk_conn_link(c, e);
-    proto_msg m = {.type = PROTO_ATTACH,
-                   .u.attach = {.req = agent_client_next_req(e->c),
-                                .chan = e->chan,
-                                .exec_id = e->id,
-                                .stdout_offset = stdout_offset,
-                                .stderr_offset = stderr_offset,
-                                .owner = e->owner}};
-    int rc = room_for_small(e) ? send_msg(e, &m)
-                               : err_make(&e->err, ERR_TIMEOUT,
-                                          "attach to execution %s: the agent is not reading its "
-                                          "connection",
-                                          e->id);
-    if (rc < 0) {
-        c->err = e->err;
-        sdk_conn_unlink(e); /* the channel never opened: nothing to detach */
-        e->c = NULL;
-        boxlet_exec_free(e);
-        return sdk_fail(&c->err, NULL, rc);
-    }
-    e->attach_req = m.u.attach.req;
-    e->attach_rc = BOXLET_ETIMEOUT;
-    e->attaching_next = c->attaching;
-    c->attaching = e;
-    *out = e;
-    return BOXLET_OK;
-}
-
-int boxlet_conn_attach_result(boxlet_exec *e)
-{
-    if (e->attach_req && (!e->conn || e->conn->dead))
-        return fail(e, e->conn
-                           ? conn_gone(e)
-                           : err_make(&e->err, ERR_DISCONNECTED,
-                                      "attach to execution %s: the connection was closed", e->id));
-    return e->attach_rc;
+    return sdk_fail(&b->err, NULL, rc);
 }
 
 const char *boxlet_exec_id(const boxlet_exec *e)
@@ -596,12 +88,12 @@ const char *boxlet_exec_id(const boxlet_exec *e)
 
 int boxlet_exec_fd(const boxlet_exec *e)
 {
-    return e->rest ? wsc_fd(e->ws) : agent_client_fd(e->c);
+    return e->ops->fd(e);
 }
 
 void boxlet_exec_fd_disown(boxlet_exec *e)
 {
-    if (e->c && !e->conn) agent_client_disown_fd(e->c);
+    if (e->ops->fd_disown) e->ops->fd_disown(e);
 }
 
 const char *boxlet_exec_errmsg(const boxlet_exec *e)
@@ -611,71 +103,9 @@ const char *boxlet_exec_errmsg(const boxlet_exec *e)
 
 /* ---- reading ------------------------------------------------------------ */
 
-static void end_chunk(boxlet_chunk *c)
-{
-    memset(c, 0, sizeof *c);
-    c->kind = BOXLET_CHUNK_END;
-}
-
-static bool pop_queued(boxlet_exec *e, boxlet_chunk *c)
-{
-    if (!e->qlen) return false;
-    sdk_qchunk *q = &e->q[e->qhead++];
-    e->qlen--;
-    e->qbytes -= q->len;
-    if (e->paused && e->qbytes < PAUSE_LOW) flow(e, false);
-    *c = (boxlet_chunk){.kind = q->kind,
-                        .stream = q->stream,
-                        .offset = q->offset,
-                        .data = q->data,
-                        .len = q->len,
-                        .gap_end = q->gap_end};
-    e->cur_copy = q->data;
-    return true;
-}
-
-static void to_chunk(boxlet_exec *e, boxlet_chunk *c)
-{
-    const proto_msg *m = &e->cur;
-    if (m->type == PROTO_OUTPUT)
-        *c = (boxlet_chunk){.kind = BOXLET_CHUNK_DATA,
-                            .stream = m->u.output.stream,
-                            .offset = m->u.output.offset,
-                            .data = m->u.output.data.data,
-                            .len = m->u.output.data.len};
-    else if (m->type == PROTO_GAP)
-        *c = (boxlet_chunk){.kind = BOXLET_CHUNK_GAP,
-                            .stream = m->u.gap.stream,
-                            .offset = m->u.gap.from,
-                            .gap_end = m->u.gap.to};
-    else {
-        set_exit(e, &m->u.exit.exit);
-        end_chunk(c);
-    }
-}
-
 int boxlet_exec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
 {
-    if (e->rest) return sdk_rexec_read(e, c, timeout_ms);
-    release_cur(e);
-    if (pop_queued(e, c)) return BOXLET_OK;
-    if (e->ended) {
-        end_chunk(c);
-        return BOXLET_OK;
-    }
-    if (e->conn && e->conn->dead) return fail(e, conn_gone(e));
-    int rc = next_msg(e, 0, &e->cur, timeout_ms);
-    if (rc == 0)
-        return fail(e, err_make(&e->err, ERR_TIMEOUT, "no output within %d ms", timeout_ms));
-    if (rc < 0) return fail(e, rc);
-    if (rc == 2) { /* queued for us by the shared connection */
-        if (pop_queued(e, c)) return BOXLET_OK;
-        end_chunk(c);
-        return BOXLET_OK;
-    }
-    e->have_cur = true;
-    to_chunk(e, c);
-    return BOXLET_OK;
+    return fail(e, e->ops->read(e, c, timeout_ms));
 }
 
 int boxlet_exec_wait(boxlet_exec *e, boxlet_exit *st, int timeout_ms)
@@ -693,69 +123,44 @@ int boxlet_exec_wait(boxlet_exec *e, boxlet_exit *st, int timeout_ms)
 
 /* ---- stdin and control ---------------------------------------------------- */
 
+static int stdin_owner(boxlet_exec *e)
+{
+    if (e->owner) return 0;
+    return err_make(&e->err, ERR_PERM, "execution %s: attached as an observer", e->id);
+}
+
 int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms)
 {
-    if (e->rest) return sdk_rexec_write(e, data, len, timeout_ms);
-    if (!e->owner)
-        return fail(e, err_make(&e->err, ERR_PERM, "execution %s: attached as an observer", e->id));
-    if (e->ended || e->eof_wanted)
-        return fail(e, err_make(&e->err, ERR_CLOSED, "execution %s: stdin is closed", e->id));
-    if (buf_append(&e->pend, data, len) < 0)
-        return fail(e, err_make(&e->err, ERR_NOMEM, "stdin: out of memory"));
-    int rc = flush_stdin(e);
-    int64_t deadline = deadline_of(timeout_ms);
-    while (rc == 0 && e->sent < e->acked + e->pend.len && !e->ended) {
-        if (e->qbytes > QUEUE_MAX || (deadline >= 0 && now_ms() >= deadline))
-            return fail(e, err_make(&e->err, ERR_TIMEOUT,
-                                    "stdin: the process is not reading (bytes stay queued)"));
-        proto_msg m;
-        int left = ms_until(deadline);
-        rc = next_msg(e, WANT_ACK, &m, left);
-        if (rc == 1) /* an unrelated reply: not ours to keep */
-            proto_msg_free(&m);
-        rc = rc < 0 ? rc : 0;
-    }
-    return fail(e, rc);
+    int rc = stdin_owner(e);
+    if (rc == 0 && (e->ended || e->eof_wanted))
+        rc = err_make(&e->err, ERR_CLOSED, "execution %s: stdin is closed", e->id);
+    return fail(e, rc ? rc : e->ops->write(e, data, len, timeout_ms));
 }
 
 unsigned long long boxlet_exec_stdin_offset(const boxlet_exec *e)
 {
-    return e->rest ? e->stdin_base + e->written : e->acked + e->pend.len;
+    return e->ops->stdin_offset(e);
 }
 
 size_t boxlet_exec_stdin_pending(const boxlet_exec *e)
 {
-    return e->rest ? wsc_unsent(e->ws) : e->pend.len;
+    return e->ops->stdin_pending(e);
 }
 
 int boxlet_exec_buffered(const boxlet_exec *e)
 {
-    return e->qlen > 0 || e->ended || (e->ws && wsc_pending(e->ws));
+    return e->ops->buffered(e);
 }
 
 int boxlet_exec_close_stdin(boxlet_exec *e)
 {
-    if (e->rest) return sdk_rexec_close_stdin(e);
-    if (!e->owner)
-        return fail(e, err_make(&e->err, ERR_PERM, "execution %s: attached as an observer", e->id));
-    if (e->ended) return fail(e, err_make(&e->err, ERR_CLOSED, "execution %s is closed", e->id));
-    e->eof_wanted = true;
-    return fail(e, flush_stdin(e)); /* EOF follows the last byte, now or on a later ACK */
-}
-
-static int exec_call(boxlet_exec *e, proto_msg *m)
-{
-    proto_msg reply;
-    int rc = call(e, m, &m->u.exec_req.req, &reply);
-    if (rc == 0) proto_msg_free(&reply);
-    return fail(e, rc);
+    int rc = stdin_owner(e);
+    return fail(e, rc ? rc : e->ops->close_stdin(e));
 }
 
 int boxlet_exec_signal(boxlet_exec *e, int sig)
 {
-    if (e->rest) return sdk_rexec_signal(e, sig);
-    proto_msg m = {.type = PROTO_SIGNAL, .u.exec_req = {.exec_id = e->id, .signal = sig}};
-    return exec_call(e, &m);
+    return fail(e, e->ops->signal(e, sig));
 }
 
 int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols)
@@ -763,52 +168,20 @@ int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols)
     if (rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
         return fail(
             e, err_make(&e->err, ERR_INVAL, "terminal size %ux%u: want 1..65535 each", rows, cols));
-    if (e->rest) return sdk_rexec_resize(e, rows, cols);
-    proto_msg m = {
-        .type = PROTO_RESIZE,
-        .u.exec_req = {.exec_id = e->id, .rows = (uint16_t)rows, .cols = (uint16_t)cols}};
-    return exec_call(e, &m);
-}
-
-/* Sends control request m (its exec_req.req filled here) over e's shared
- * connection without waiting for the answer (settle_control takes it). */
-static int control_start(boxlet_exec *e, proto_msg *m)
-{
-    if (e->conn->dead) return fail(e, conn_gone(e));
-    if (e->nctl + e->nrefused >= SDK_CTL_MAX)
-        return fail(e, err_make(&e->err, ERR_LIMIT,
-                                "execution %s: %d control messages already wait for the "
-                                "agent or for their refusal to be read",
-                                e->id, SDK_CTL_MAX));
-    if (!room_for_small(e))
-        return fail(e, err_make(&e->err, ERR_TIMEOUT,
-                                "execution %s: the agent is not reading its connection", e->id));
-    m->u.exec_req.req = agent_client_next_req(e->c);
-    int rc = send_msg(e, m);
-    if (rc < 0) return fail(e, rc);
-    if (!e->nctl) {
-        e->controlling_next = e->conn->controlling;
-        e->conn->controlling = e;
-    }
-    e->ctl_req[e->nctl++] = m->u.exec_req.req;
-    return BOXLET_OK;
+    return fail(e, e->ops->resize(e, rows, cols));
 }
 
 int boxlet_exec_signal_start(boxlet_exec *e, int sig)
 {
-    if (!e->conn) return boxlet_exec_signal(e, sig);
-    proto_msg m = {.type = PROTO_SIGNAL, .u.exec_req = {.exec_id = e->id, .signal = sig}};
-    return control_start(e, &m);
+    if (!e->ops->signal_start) return boxlet_exec_signal(e, sig);
+    return fail(e, e->ops->signal_start(e, sig));
 }
 
 int boxlet_exec_resize_start(boxlet_exec *e, unsigned rows, unsigned cols)
 {
-    if (!e->conn || rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
+    if (!e->ops->resize_start || rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
         return boxlet_exec_resize(e, rows, cols);
-    proto_msg m = {
-        .type = PROTO_RESIZE,
-        .u.exec_req = {.exec_id = e->id, .rows = (uint16_t)rows, .cols = (uint16_t)cols}};
-    return control_start(e, &m);
+    return fail(e, e->ops->resize_start(e, rows, cols));
 }
 
 int boxlet_exec_control_error(boxlet_exec *e)
@@ -825,30 +198,12 @@ int boxlet_exec_control_error(boxlet_exec *e)
 
 int boxlet_exec_kill(boxlet_exec *e)
 {
-    if (e->rest) return sdk_rexec_kill(e);
-    proto_msg m = {.type = PROTO_KILL, .u.exec_req = {.exec_id = e->id}};
-    return exec_call(e, &m);
+    return fail(e, e->ops->kill(e));
 }
 
 void boxlet_exec_free(boxlet_exec *e)
 {
     if (!e) return;
-    release_cur(e);
-    for (size_t i = 0; i < e->qlen; i++)
-        free(e->q[e->qhead + i].data);
-    free(e->q);
-    buf_free(&e->pend);
-    if (e->conn) { /* a shared connection stays: close only our channel */
-        proto_msg m = {.type = PROTO_DETACH, .u.chan_req = {.chan = e->chan}};
-        if (!e->conn->dead && !e->ended) /* after EXIT the agent closed it */
-            agent_client_send(e->c, &m, CALL_TIMEOUT_MS, NULL);
-        sdk_conn_unlink(e);
-        e->c = NULL;
-    }
-    agent_client_free(e->c); /* closing the connection detaches */
-    wsc_close(e->ws, 1000);
-    free(e->record);
-    for (int i = 0; i < e->nrefused; i++)
-        free(e->ctl_msg[i]);
+    e->ops->close(e);
     free(e);
 }

@@ -1,7 +1,8 @@
-/* remote — a runtime's boxes and images over a boxlet server (rest.h), for
- * boxlet_runtime_connect: each call is one REST request, and a box handle
- * keeps the record the server last returned (refresh asks again). Routes
- * and fields are docs/server.md's; see docs/remote.md. */
+/* remote — the remote transport's boxes and images: a runtime of
+ * boxlet_runtime_connect over a boxlet server (rest.h): each call is one
+ * REST request, and a box handle keeps the record the server last returned
+ * (refresh asks again). Routes and fields are docs/server.md's; see
+ * docs/remote.md. Executions are remote_exec.c's; the table is at the end. */
 #include "sdk/sdk.h"
 
 #include <stdio.h>
@@ -56,20 +57,18 @@ static int rec_from_json(json_t *v, box_rec *r, err_t *e)
 
 static int box_from_json(boxlet_runtime *rt, json_t *v, boxlet_box **out)
 {
-    boxlet_box *b = calloc(1, sizeof *b);
-    if (!b) return sdk_fail(&rt->err, NULL, err_make(&rt->err, ERR_NOMEM, "out of memory"));
-    b->rt = rt;
+    boxlet_box *b = sdk_box_new(rt);
+    if (!b) return err_make(&rt->err, ERR_NOMEM, "out of memory");
     int rc = rec_from_json(v, &b->rec, &rt->err);
     if (rc < 0) {
         boxlet_box_free(b);
-        return sdk_fail(&rt->err, NULL, rc);
+        return rc;
     }
     *out = b;
-    return BOXLET_OK;
+    return 0;
 }
 
-/* A JSON object of KEY=VALUE strings (later entries win, as locally). */
-static json_t *kv_object(const char *const *kv, size_t n)
+json_t *sdk_kv_object(const char *const *kv, size_t n)
 {
     json_t *o = json_object();
     for (size_t i = 0; o && i < n; i++) {
@@ -82,18 +81,25 @@ static json_t *kv_object(const char *const *kv, size_t n)
     return o;
 }
 
-int sdk_remote_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
+static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
 {
+    if (o->nvolumes)
+        return err_make(&rt->err, ERR_INVAL,
+                        "volumes: not yet over REST (boxlet serve); create the box with a "
+                        "local runtime");
     if (o->nhost_ports) /* refusing beats creating a box that lacks what was asked */
-        return sdk_fail(&rt->err, NULL,
-                        err_make(&rt->err, ERR_INVAL,
-                                 "host ports: not supported by a remote runtime (boxlet serve) "
-                                 "yet; create the box with a local runtime"));
+        return err_make(&rt->err, ERR_INVAL,
+                        "host ports: not supported by a remote runtime (boxlet serve) "
+                        "yet; create the box with a local runtime");
+    if (o->nports)
+        return err_make(&rt->err, ERR_INVAL,
+                        "published ports: not supported by a remote runtime (boxlet serve) "
+                        "yet; create the box with a local runtime");
     json_t *req =
         json_pack("{s:s, s:o, s:o, s:b, s:b, s:b}", "image", o->image ? o->image : "host", "env",
-                  kv_object(o->env, o->nenv), "labels", kv_object(o->labels, o->nlabels), "network",
-                  o->network != 0, "auto_remove", o->auto_remove != 0, "auto_start", 0);
-    if (!req) return sdk_fail(&rt->err, NULL, err_make(&rt->err, ERR_NOMEM, "out of memory"));
+                  sdk_kv_object(o->env, o->nenv), "labels", sdk_kv_object(o->labels, o->nlabels),
+                  "network", o->network != 0, "auto_remove", o->auto_remove != 0, "auto_start", 0);
+    if (!req) return err_make(&rt->err, ERR_NOMEM, "out of memory");
     if (o->name) json_object_set_new(req, "name", json_string(o->name));
     if (o->working_dir) json_object_set_new(req, "working_dir", json_string(o->working_dir));
     if (o->user) json_object_set_new(req, "user", json_string(o->user));
@@ -105,24 +111,24 @@ int sdk_remote_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_b
     json_t *v = NULL;
     int rc = rest_call(rt->remote, "POST", "/v1/boxes", req, &v, &rt->err);
     json_decref(req);
-    if (rc == 0) rc = box_from_json(rt, v, out) == BOXLET_OK ? 0 : -rt->err.code;
+    if (rc == 0) rc = box_from_json(rt, v, out);
     json_decref(v);
-    return sdk_fail(&rt->err, NULL, rc);
+    return rc;
 }
 
-int sdk_remote_box_get(boxlet_runtime *rt, const char *key, boxlet_box **out)
+static int box_get(boxlet_runtime *rt, const char *key, boxlet_box **out)
 {
     char path[512], esc[400];
     snprintf(path, sizeof path, "/v1/boxes/%s", rest_escape(key, esc, sizeof esc));
     json_t *v = NULL;
     int rc = *esc ? rest_call(rt->remote, "GET", path, NULL, &v, &rt->err)
                   : err_make(&rt->err, ERR_INVAL, "box \"%.100s...\": the name is too long", key);
-    if (rc == 0) rc = box_from_json(rt, v, out) == BOXLET_OK ? 0 : -rt->err.code;
+    if (rc == 0) rc = box_from_json(rt, v, out);
     json_decref(v);
-    return sdk_fail(&rt->err, NULL, rc);
+    return rc;
 }
 
-int sdk_remote_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
+static int box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
 {
     json_t *v = NULL;
     int rc = rest_call(rt->remote, "GET", "/v1/boxes", NULL, &v, &rt->err);
@@ -133,24 +139,17 @@ int sdk_remote_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
     boxlet_box **boxes = rc == 0 ? calloc(k + 1, sizeof *boxes) : NULL;
     if (rc == 0 && !boxes) rc = err_make(&rt->err, ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < k; i++)
-        if (box_from_json(rt, json_array_get(a, i), &boxes[i]) != BOXLET_OK) rc = -rt->err.code;
+        rc = box_from_json(rt, json_array_get(a, i), &boxes[i]);
     json_decref(v);
     if (rc < 0) {
         for (size_t i = 0; boxes && i < k; i++)
             boxlet_box_free(boxes[i]);
         free(boxes);
-        return sdk_fail(&rt->err, NULL, rc);
+        return rc;
     }
     *out = boxes;
     *n = k;
-    return BOXLET_OK;
-}
-
-/* The result of a call on b: its message also becomes the runtime's. */
-static int box_done(boxlet_box *b, int rc)
-{
-    if (rc < 0) b->rt->err = b->err;
-    return sdk_fail(&b->err, NULL, rc);
+    return 0;
 }
 
 /* METHOD /v1/boxes/ID[/verb][?query]; a box object in the reply refreshes b. */
@@ -170,7 +169,8 @@ static int box_call(boxlet_box *b, const char *method, const char *verb, const c
     return rc;
 }
 
-int sdk_remote_box_verb(boxlet_box *b, const char *verb, double timeout_s)
+/* POST start or stop (timeout_s < 0: the server's default). */
+static int box_verb(boxlet_box *b, const char *verb, double timeout_s)
 {
     char q[64] = "";
     if (timeout_s >= 0) snprintf(q, sizeof q, "?timeout=%g", timeout_s);
@@ -179,19 +179,29 @@ int sdk_remote_box_verb(boxlet_box *b, const char *verb, double timeout_s)
         b->removed = true;
         rc = 0;
     }
-    return box_done(b, rc);
+    return rc;
 }
 
-int sdk_remote_box_remove(boxlet_box *b, int force)
+static int box_start(boxlet_box *b)
+{
+    return box_verb(b, "start", -1);
+}
+
+static int box_stop(boxlet_box *b, double timeout_s)
+{
+    return box_verb(b, "stop", timeout_s);
+}
+
+static int box_remove(boxlet_box *b, bool force)
 {
     int rc = box_call(b, "DELETE", NULL, force ? "?force=true" : NULL, NULL);
     if (rc == 0) b->removed = true;
-    return box_done(b, rc);
+    return rc;
 }
 
-int sdk_remote_box_refresh(boxlet_box *b)
+static int box_refresh(boxlet_box *b)
 {
-    return box_done(b, box_call(b, "GET", NULL, NULL, NULL));
+    return box_call(b, "GET", NULL, NULL, NULL);
 }
 
 static long long stat_of(json_t *v, const char *key)
@@ -200,7 +210,7 @@ static long long stat_of(json_t *v, const char *key)
     return json_is_integer(x) ? (long long)json_integer_value(x) : -1;
 }
 
-int sdk_remote_box_stats(boxlet_box *b, boxlet_stats *out)
+static int box_stats(boxlet_box *b, boxlet_stats *out)
 {
     json_t *v = NULL;
     int rc = box_call(b, "GET", "metrics", NULL, &v);
@@ -213,31 +223,33 @@ int sdk_remote_box_stats(boxlet_box *b, boxlet_stats *out)
                               .pids = stat_of(v, "pids"),
                               .cpu_usec = stat_of(v, "cpu_usec")};
     json_decref(v);
-    return box_done(b, rc);
+    return rc;
 }
 
 /* ---- images ---------------------------------------------------------------- */
 
-int sdk_remote_image_import(boxlet_runtime *rt, const char *source, const char *name)
+static int image_import(boxlet_runtime *rt, const char *source, const char *name)
 {
     json_t *req = json_pack("{s:s, s:s}", "source", source, "name", name);
     int rc = req ? rest_call(rt->remote, "POST", "/v1/images/import", req, NULL, &rt->err)
                  : err_make(&rt->err, ERR_NOMEM, "out of memory");
     json_decref(req);
-    return sdk_fail(&rt->err, NULL, rc);
+    return rc;
 }
 
-int sdk_remote_image_pull(boxlet_runtime *rt, const char *ref, const char *name)
+/* No progress: the server's pull route answers once the image is there. */
+static int image_pull(boxlet_runtime *rt, const char *ref, const boxlet_pull_opts *o)
 {
+    const char *name = o ? o->name : NULL;
     json_t *req = json_pack("{s:s}", "reference", ref);
     if (req && name) json_object_set_new(req, "name", json_string(name));
     int rc = req ? rest_call(rt->remote, "POST", "/v1/images/pull", req, NULL, &rt->err)
                  : err_make(&rt->err, ERR_NOMEM, "out of memory");
     json_decref(req);
-    return sdk_fail(&rt->err, NULL, rc);
+    return rc;
 }
 
-int sdk_remote_image_list(boxlet_runtime *rt, char ***names, size_t *n)
+static int image_list(boxlet_runtime *rt, char ***names, size_t *n)
 {
     json_t *v = NULL;
     int rc = rest_call(rt->remote, "GET", "/v1/images", NULL, &v, &rt->err);
@@ -258,11 +270,11 @@ int sdk_remote_image_list(boxlet_runtime *rt, char ***names, size_t *n)
         for (size_t i = 0; v2 && i < k; i++)
             free(v2[i]);
         free(v2);
-        return sdk_fail(&rt->err, NULL, rc);
+        return rc;
     }
     *names = v2;
     *n = k;
-    return BOXLET_OK;
+    return 0;
 }
 
 /* "/v1/images/KEY" with KEY escaped, or "" when it does not fit. */
@@ -275,7 +287,7 @@ static const char *image_path(const char *key, char *buf, size_t len)
     return buf;
 }
 
-int sdk_remote_image_get(boxlet_runtime *rt, const char *key, boxlet_image_info *out)
+static int image_get(boxlet_runtime *rt, const char *key, boxlet_image_info *out)
 {
     static const char *const kinds[] = {"rootfs", "oci", "host"};
     char path[700];
@@ -302,21 +314,19 @@ int sdk_remote_image_get(boxlet_runtime *rt, const char *key, boxlet_image_info 
         out->boxes = (unsigned)json_integer_value(json_object_get(v, "boxes"));
     }
     json_decref(v);
-    return sdk_fail(&rt->err, NULL, rc);
+    return rc;
 }
 
-int sdk_remote_image_remove(boxlet_runtime *rt, const char *name, int force)
+static int image_remove(boxlet_runtime *rt, const char *name, bool force)
 {
     char path[720];
     if (!*image_path(name, path, sizeof path - 16))
-        return sdk_fail(
-            &rt->err, NULL,
-            err_make(&rt->err, ERR_INVAL, "image \"%.100s...\": the name is too long", name));
+        return err_make(&rt->err, ERR_INVAL, "image \"%.100s...\": the name is too long", name);
     if (force) strcat(path, "?force=true");
-    return sdk_fail(&rt->err, NULL, rest_call(rt->remote, "DELETE", path, NULL, NULL, &rt->err));
+    return rest_call(rt->remote, "DELETE", path, NULL, NULL, &rt->err);
 }
 
-int sdk_remote_image_prune(boxlet_runtime *rt, boxlet_prune_result *out)
+static int image_prune(boxlet_runtime *rt, boxlet_prune_result *out)
 {
     json_t *v = NULL;
     int rc = rest_call(rt->remote, "POST", "/v1/images/prune", NULL, &v, &rt->err);
@@ -328,5 +338,52 @@ int sdk_remote_image_prune(boxlet_runtime *rt, boxlet_prune_result *out)
             .bytes = (unsigned long long)json_integer_value(json_object_get(v, "bytes")),
             .downloads_busy = json_is_true(json_object_get(v, "downloads_busy"))};
     json_decref(v);
-    return sdk_fail(&rt->err, NULL, rc);
+    return rc;
 }
+
+/* Copies over REST wait for the files routes (docs/files.md). */
+static int files_open(boxlet_box *b, struct proto_msg *m, struct files_xfer **x)
+{
+    (void)m, (void)x;
+    return err_make(&b->err, ERR_UNSUPPORTED,
+                    "copy over REST: not yet (files are copied on a local runtime only)");
+}
+
+/* Port connections over REST wait for the tunnel route (docs/network.md). */
+static int box_port_connect(boxlet_box *b, unsigned port, int *fd)
+{
+    (void)fd;
+    return err_make(&b->err, ERR_INVAL,
+                    "connect to port %u of box %s: not available over REST yet (a remote "
+                    "runtime); connect on the server's machine",
+                    port, b->rec.name);
+}
+
+/* ---- the table ------------------------------------------------------------- */
+
+const sdk_transport sdk_remote_transport = {
+    .api = "the server's API",
+    .instead = "use a local runtime on the server's host",
+    .box_create = box_create,
+    .box_get = box_get,
+    .box_list = box_list,
+    .box_start = box_start,
+    .box_stop = box_stop,
+    .box_remove = box_remove,
+    .box_refresh = box_refresh,
+    .box_stats = box_stats,
+    .box_rename = NULL, /* the REST API has no rename */
+    .box_port_connect = box_port_connect,
+    .files_open = files_open,
+    .image_import = image_import,
+    .image_pull = image_pull,
+    .image_list = image_list,
+    .image_get = image_get,
+    .image_remove = image_remove,
+    .image_prune = image_prune,
+    .exec_start = sdk_ws_exec_start,
+    .exec_attach = sdk_ws_exec_attach,
+    .exec_list = sdk_ws_exec_list,
+    .conn_open = NULL, /* agents are the server's to share */
+    .exec = &sdk_ws_exec_ops,
+};

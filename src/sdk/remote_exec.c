@@ -4,7 +4,9 @@
  * whose offsets follow from the `attached` frame's; `gap` frames for
  * dropped ranges; `exit` last. Stdin goes out as binary frames and
  * `stdin_eof`; signal, resize, kill and the listing are REST calls, so
- * their errors come back to the caller. */
+ * their errors come back to the caller. This is the remote transport's
+ * half for executions (sdk_ws_exec_ops, at the end); checks common to both
+ * transports are exec.c's. */
 #include "sdk/sdk.h"
 
 #include "core/util.h"
@@ -17,10 +19,8 @@
 #define FRAME_MAX (64u << 10) /* stdin bytes per WebSocket frame */
 #define OPEN_TIMEOUT_MS 10000
 
-static int fail(boxlet_exec *e, int rc)
-{
-    return sdk_fail(&e->err, NULL, rc);
-}
+static int ws_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms);
+static int ws_close_stdin(boxlet_exec *e);
 
 static const char *exec_path(const boxlet_exec *e, const char *verb, char *buf, size_t len)
 {
@@ -121,7 +121,7 @@ static int tail_offsets(boxlet_box *b, boxlet_exec *e, unsigned long long *so,
     return rc;
 }
 
-int sdk_rexec_attach(boxlet_box *b, boxlet_exec *e, unsigned long long so, unsigned long long se)
+int sdk_ws_exec_attach(boxlet_box *b, boxlet_exec *e, unsigned long long so, unsigned long long se)
 {
     set_box(b, e);
     int rc = 0;
@@ -131,15 +131,9 @@ int sdk_rexec_attach(boxlet_box *b, boxlet_exec *e, unsigned long long so, unsig
 
 static json_t *start_body(const boxlet_cmd *cmd)
 {
-    json_t *args = json_array(), *env = json_object();
+    json_t *args = json_array(), *env = sdk_kv_object((const char *const *)cmd->env, cmd->nenv);
     for (size_t i = 1; args && i < cmd->argc; i++)
         json_array_append_new(args, json_string(cmd->argv[i]));
-    for (size_t i = 0; env && i < cmd->nenv; i++) {
-        const char *eq = strchr(cmd->env[i], '=');
-        char *k = eq ? strndup(cmd->env[i], (size_t)(eq - cmd->env[i])) : NULL;
-        if (k) json_object_set_new(env, k, json_string(eq + 1));
-        free(k);
-    }
     json_t *o = json_pack("{s:s, s:o, s:o}", "command", cmd->argv[0], "args", args, "env", env);
     if (!o) return NULL;
     if (cmd->dir) json_object_set_new(o, "working_dir", json_string(cmd->dir));
@@ -157,7 +151,7 @@ static json_t *start_body(const boxlet_cmd *cmd)
     return o;
 }
 
-int sdk_rexec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e)
+int sdk_ws_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e)
 {
     set_box(b, e);
     /* The REST API has no lifetime field: a cap asked for explicitly is
@@ -178,20 +172,13 @@ int sdk_rexec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e)
     json_decref(v);
     if (rc == 0) rc = open_ws(b, e, 0, 0);
     if (rc == 0 && cmd->has_stdin) { /* the bytes, then the end, as locally */
-        rc = sdk_rexec_write(e, buf_data(&cmd->stdin_data), cmd->stdin_data.len, 0);
-        rc = rc == BOXLET_OK || rc == BOXLET_ETIMEOUT ? sdk_rexec_close_stdin(e) : -rc;
-        rc = rc > 0 ? -rc : rc;
+        rc = ws_write(e, buf_data(&cmd->stdin_data), cmd->stdin_data.len, 0);
+        if (rc == 0 || rc == -ERR_TIMEOUT) rc = ws_close_stdin(e);
     }
     return rc;
 }
 
 /* ---- reading ----------------------------------------------------------------- */
-
-static void end_chunk(boxlet_chunk *c)
-{
-    memset(c, 0, sizeof *c);
-    c->kind = BOXLET_CHUNK_END;
-}
 
 /* A text frame: 1 with *c filled (gap, exit), 0 to read on, or an error. */
 static int on_text(boxlet_exec *e, const ws_msg *m, boxlet_chunk *c)
@@ -205,7 +192,7 @@ static int on_text(boxlet_exec *e, const ws_msg *m, boxlet_chunk *c)
     } else if (strcmp(type, "exit") == 0) {
         exit_from_json(o, &e->st);
         e->ended = true;
-        end_chunk(c);
+        sdk_end_chunk(c);
         rc = 1;
     } else if (strcmp(type, "gap") == 0) {
         const char *s = json_string_value(json_object_get(o, "stream"));
@@ -224,22 +211,21 @@ static int on_text(boxlet_exec *e, const ws_msg *m, boxlet_chunk *c)
     return rc;
 }
 
-int sdk_rexec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
+static int ws_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
 {
     if (e->ended) {
-        end_chunk(c);
-        return BOXLET_OK;
+        sdk_end_chunk(c);
+        return 0;
     }
     int64_t deadline = deadline_of(timeout_ms);
     for (;;) {
         int left = ms_until(deadline);
         ws_msg m;
         int rc = wsc_recv(e->ws, &m, left, &e->err);
-        if (rc == 0)
-            return fail(e, err_make(&e->err, ERR_TIMEOUT, "no output within %d ms", timeout_ms));
+        if (rc == 0) return err_make(&e->err, ERR_TIMEOUT, "no output within %d ms", timeout_ms);
         if (rc < 0) {
             err_wrap(&e->err, "execution %s", e->id);
-            return fail(e, rc);
+            return rc;
         }
         if (m.opcode == WS_BINARY) {
             if (m.len < 2 || (m.data[0] != 1 && m.data[0] != 2)) continue;
@@ -250,32 +236,24 @@ int sdk_rexec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms)
                                 .data = m.data + 1,
                                 .len = m.len - 1};
             e->off[s] += m.len - 1;
-            return BOXLET_OK;
+            return 0;
         }
         if (m.opcode == WS_CLOSE)
-            return fail(e, err_make(&e->err, ERR_DISCONNECTED,
-                                    "execution %s: the server closed the attachment (%d %.*s)",
-                                    e->id, m.close_code, (int)MIN(m.len, 120), m.data));
-        if ((rc = on_text(e, &m, c)) != 0) return rc < 0 ? fail(e, rc) : BOXLET_OK;
+            return err_make(&e->err, ERR_DISCONNECTED,
+                            "execution %s: the server closed the attachment (%d %.*s)", e->id,
+                            m.close_code, (int)MIN(m.len, 120), m.data);
+        if ((rc = on_text(e, &m, c)) != 0) return rc < 0 ? rc : 0;
         if (left == 0) /* only frames that were already here: report the timeout */
-            return fail(e, err_make(&e->err, ERR_TIMEOUT, "no output within %d ms", timeout_ms));
+            return err_make(&e->err, ERR_TIMEOUT, "no output within %d ms", timeout_ms);
     }
 }
 
 /* ---- stdin and control ------------------------------------------------------ */
 
-static int check_stdin(boxlet_exec *e)
+/* Also for the command's inline stdin: the stdin checks are the caller's. */
+static int ws_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms)
 {
-    if (!e->owner)
-        return err_make(&e->err, ERR_PERM, "execution %s: attached as an observer", e->id);
-    if (e->ended || e->eof_wanted)
-        return err_make(&e->err, ERR_CLOSED, "execution %s: stdin is closed", e->id);
-    return 0;
-}
-
-int sdk_rexec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms)
-{
-    int rc = check_stdin(e);
+    int rc = 0;
     const uint8_t *p = data;
     for (size_t off = 0; rc == 0 && off < len; off += FRAME_MAX) {
         size_t n = MIN(FRAME_MAX, len - off);
@@ -288,15 +266,16 @@ int sdk_rexec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms
                           "stdin: the server is not taking it yet (bytes stay queued)");
         rc = rc > 0 ? 0 : rc;
     }
-    return fail(e, rc);
+    return rc;
 }
 
-int sdk_rexec_close_stdin(boxlet_exec *e)
+static int ws_close_stdin(boxlet_exec *e)
 {
-    int rc = check_stdin(e);
-    if (rc == 0 && (rc = wsc_send(e->ws, WS_TEXT, "{\"type\":\"stdin_eof\"}", 20, &e->err)) == 0)
-        e->eof_wanted = true;
-    return fail(e, rc);
+    if (e->ended || e->eof_wanted)
+        return err_make(&e->err, ERR_CLOSED, "execution %s: stdin is closed", e->id);
+    int rc = wsc_send(e->ws, WS_TEXT, "{\"type\":\"stdin_eof\"}", 20, &e->err);
+    if (rc == 0) e->eof_wanted = true;
+    return rc;
 }
 
 static int control(boxlet_exec *e, const char *method, const char *verb, json_t *body)
@@ -304,25 +283,25 @@ static int control(boxlet_exec *e, const char *method, const char *verb, json_t 
     char path[600];
     int rc = rest_call(e->rest, method, exec_path(e, verb, path, sizeof path), body, NULL, &e->err);
     json_decref(body);
-    return fail(e, rc);
+    return rc;
 }
 
-int sdk_rexec_signal(boxlet_exec *e, int sig)
+static int ws_signal(boxlet_exec *e, int sig)
 {
     return control(e, "POST", "signal", json_pack("{s:i}", "signal", sig));
 }
 
-int sdk_rexec_resize(boxlet_exec *e, unsigned rows, unsigned cols)
+static int ws_resize(boxlet_exec *e, unsigned rows, unsigned cols)
 {
     return control(e, "POST", "resize", json_pack("{s:i, s:i}", "rows", rows, "cols", cols));
 }
 
-int sdk_rexec_kill(boxlet_exec *e)
+static int ws_kill(boxlet_exec *e)
 {
     return control(e, "DELETE", NULL, NULL);
 }
 
-int sdk_rexec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n)
+int sdk_ws_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n)
 {
     char path[128];
     snprintf(path, sizeof path, "/v1/boxes/%s/executions", b->rec.id);
@@ -353,5 +332,46 @@ int sdk_rexec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n)
     }
     json_decref(v);
     if (rc == 0) *n = k;
-    return sdk_fail(&b->err, NULL, rc);
+    return rc;
 }
+
+static int ws_fd(const boxlet_exec *e)
+{
+    return wsc_fd(e->ws);
+}
+
+static unsigned long long ws_stdin_offset(const boxlet_exec *e)
+{
+    return e->stdin_base + e->written;
+}
+
+static size_t ws_stdin_pending(const boxlet_exec *e)
+{
+    return wsc_unsent(e->ws);
+}
+
+static bool ws_buffered(const boxlet_exec *e)
+{
+    return e->ended || (e->ws && wsc_pending(e->ws));
+}
+
+static void ws_close(boxlet_exec *e)
+{
+    wsc_close(e->ws, 1000);
+    e->ws = NULL;
+}
+
+const sdk_exec_ops sdk_ws_exec_ops = {
+    .read = ws_read,
+    .write = ws_write,
+    .close_stdin = ws_close_stdin,
+    .signal = ws_signal,
+    .resize = ws_resize,
+    .kill = ws_kill,
+    .fd = ws_fd,
+    .fd_disown = NULL, /* the socket is the handle's: nothing is handed out */
+    .stdin_offset = ws_stdin_offset,
+    .stdin_pending = ws_stdin_pending,
+    .buffered = ws_buffered,
+    .close = ws_close,
+};

@@ -9,9 +9,14 @@
 #include "remote/rest.h"
 #include "runtime/runtime.h"
 
-/* A runtime is local (rt) or connected to a server (remote); every public
- * call on it, its boxes and their executions goes one way or the other. */
+typedef struct sdk_transport sdk_transport;
+typedef struct sdk_exec_ops sdk_exec_ops;
+
+/* A runtime is local (rt) or connected to a server (remote); which one is
+ * decided once, when it opens, by its transport (tp; NULL: it failed to
+ * open). */
 struct boxlet_runtime {
+    const sdk_transport *tp;
     rt_t *rt;
     rest_t *remote;
     err_t err;
@@ -71,6 +76,7 @@ struct boxlet_conn {
 };
 
 struct boxlet_exec {
+    const sdk_exec_ops *ops; /* its transport's (the agent's or a WebSocket's) */
     /* local: an agent connection of its own (channel 1), or a channel of a
      * shared boxlet_conn (then c is the conn's, and every frame, own or
      * not, goes through the queues) */
@@ -113,7 +119,7 @@ struct boxlet_exec {
     uint64_t acked, sent;
     bool eof_wanted, eof_sent;
     /* remote: a boxlet.v1 WebSocket attach (remote_exec.c) */
-    rest_t *rest; /* the runtime's; non-NULL means remote */
+    rest_t *rest; /* the runtime's */
     char box_id[BOX_ID_LEN + 1];
     wsc_t *ws;
     uint64_t off[3];     /* next offset of stdout [1] and stderr [2] */
@@ -122,6 +128,128 @@ struct boxlet_exec {
     err_t err;
     char *record; /* local: the box's execution records, for the end (records.c) */
 };
+
+/* ---- transports: local or remote, one table each --------------------------
+ * A runtime's calls go through its transport, chosen once when it opens:
+ * sdk_local_transport (local.c, and local_exec.c for executions: the
+ * runtime in this process and the boxes' agents) or sdk_remote_transport
+ * (remote.c, remote_exec.c: a boxlet server's REST API and a WebSocket
+ * attach). The public functions (box.c, image.c, exec.c, conn.c) check
+ * their arguments once and call through the table.
+ *
+ * Every entry returns 0 or a negative error code (core/err.h) with the
+ * details in one handle's err: the runtime's for runtime and image entries,
+ * the box's for box entries (and exec_list, conn_open), the execution's
+ * for exec_start, exec_attach and every sdk_exec_ops entry. The public
+ * function turns that into the public code, once. An operation a
+ * transport cannot do is a NULL entry, where the entry is marked "may be
+ * NULL" (its public function checks, and fails with sdk_unsupported, the
+ * one place that says so); every other entry is required.
+ *
+ * Adding an operation (say a file copy): one entry here, one function per
+ * transport (or NULL), in the transport's own file (a new file when it is
+ * a subject of its own: local_files.c, remote_files.c), and one public
+ * function that checks its arguments and calls through b->rt->tp, as
+ * boxlet_box_rename does. The tables are at the end of local.c and
+ * remote.c; an entry's function in another file is declared in this
+ * header (as sdk_agent_exec_start and sdk_ws_exec_start are). */
+struct proto_msg;
+struct files_xfer;
+/* The local transport's files_open (files.c). */
+int sdk_local_files_open(boxlet_box *b, struct proto_msg *m, struct files_xfer **x);
+
+struct sdk_transport {
+    const char *api;     /* what lacks an operation, for sdk_unsupported */
+    const char *instead; /* ... and what to do instead */
+    /* boxes of the runtime; errors in rt->err */
+    int (*box_create)(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out);
+    int (*box_get)(boxlet_runtime *rt, const char *key, boxlet_box **out);
+    int (*box_list)(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
+    /* one box (not removed); errors in b->err */
+    int (*box_start)(boxlet_box *b);
+    int (*box_stop)(boxlet_box *b, double timeout_s); /* timeout_s < 0: the default */
+    int (*box_remove)(boxlet_box *b, bool force);
+    int (*box_refresh)(boxlet_box *b);
+    int (*box_stats)(boxlet_box *b, boxlet_stats *out);
+    int (*box_rename)(boxlet_box *b, const char *name);             /* may be NULL */
+    int (*box_port_connect)(boxlet_box *b, unsigned port, int *fd); /* *fd: a stream to it */
+    /* a file transfer (FILES_PUT/GET in m) opened on the box's agent */
+    int (*files_open)(boxlet_box *b, struct proto_msg *m, struct files_xfer **x);
+    /* images; errors in rt->err */
+    int (*image_import)(boxlet_runtime *rt, const char *source, const char *name);
+    int (*image_pull)(boxlet_runtime *rt, const char *ref,
+                      const boxlet_pull_opts *o); /* o: NULL ok */
+    int (*image_list)(boxlet_runtime *rt, char ***names, size_t *n);
+    int (*image_get)(boxlet_runtime *rt, const char *key, boxlet_image_info *out);
+    int (*image_remove)(boxlet_runtime *rt, const char *name, bool force);
+    int (*image_prune)(boxlet_runtime *rt, boxlet_prune_result *out); /* out: NULL ok */
+    /* executions of box b: start and attach fill e (new, e->ops set, e->id
+     * set for attach); errors in e->err. list: errors in b->err */
+    int (*exec_start)(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e);
+    int (*exec_attach)(boxlet_box *b, boxlet_exec *e, unsigned long long so, unsigned long long se);
+    int (*exec_list)(boxlet_box *b, boxlet_exec_info **out, size_t *n);
+    int (*conn_open)(boxlet_box *b, boxlet_conn **out); /* may be NULL */
+    const sdk_exec_ops *exec;                           /* what its executions do */
+};
+
+/* What an execution does, by its transport; errors in e->err. */
+struct sdk_exec_ops {
+    int (*read)(boxlet_exec *e, boxlet_chunk *c, int timeout_ms);
+    /* write: e is the stdin owner and its stdin is open (checked) */
+    int (*write)(boxlet_exec *e, const void *data, size_t len, int timeout_ms);
+    int (*close_stdin)(boxlet_exec *e); /* e is the stdin owner (checked) */
+    int (*signal)(boxlet_exec *e, int sig);
+    int (*resize)(boxlet_exec *e, unsigned rows, unsigned cols); /* 1..65535 (checked) */
+    /* signal and resize without waiting for the answer (a refusal is queued
+     * in e->ctl_rc/ctl_msg); may be NULL: the waiting ones are used */
+    int (*signal_start)(boxlet_exec *e, int sig);
+    int (*resize_start)(boxlet_exec *e, unsigned rows, unsigned cols); /* checked as resize */
+    int (*kill)(boxlet_exec *e);
+    int (*fd)(const boxlet_exec *e);
+    void (*fd_disown)(boxlet_exec *e); /* may be NULL: nothing to disown */
+    unsigned long long (*stdin_offset)(const boxlet_exec *e);
+    size_t (*stdin_pending)(const boxlet_exec *e);
+    bool (*buffered)(const boxlet_exec *e);
+    void (*close)(boxlet_exec *e); /* frees what the transport holds, not e */
+};
+
+extern const sdk_transport sdk_local_transport;  /* local.c */
+extern const sdk_transport sdk_remote_transport; /* remote.c */
+extern const sdk_exec_ops sdk_agent_exec_ops;    /* local_exec.c */
+extern const sdk_exec_ops sdk_ws_exec_ops;       /* remote_exec.c */
+
+/* The error of an operation (op, e.g. "rename") that transport tp lacks,
+ * asked for on what (e.g. "rename box ID"): ERR_UNSUPPORTED in *e, the
+ * negative code returned. */
+int sdk_unsupported(err_t *e, const sdk_transport *tp, const char *what, const char *op);
+
+/* 0 if rt opened, else -ERR_INVAL in rt->err (box.c). */
+int sdk_need_rt(boxlet_runtime *rt);
+/* A new box handle of rt, its record empty (calloc'd; NULL: out of memory). */
+boxlet_box *sdk_box_new(boxlet_runtime *rt);
+/* A new execution handle run by ops (calloc'd; NULL: out of memory). */
+boxlet_exec *sdk_exec_new(const sdk_exec_ops *ops);
+/* Makes *c the END chunk (exec.c). */
+void sdk_end_chunk(boxlet_chunk *c);
+/* Opens e's channel on its agent connection (ATTACH) and takes the stdin
+ * offset to resume from (local_exec.c). */
+int sdk_agent_attach(boxlet_exec *e, unsigned long long so, unsigned long long se);
+/* Sends e's ATTACH over its shared connection without waiting for the
+ * answer (sdk_conn_route settles it later); 0 or a negative error in
+ * e->err, ERR_TIMEOUT when the agent is not reading its socket
+ * (local_exec.c). */
+int sdk_agent_attach_start(boxlet_exec *e, unsigned long long so, unsigned long long se);
+/* The local transport's conn_open (conn.c). */
+int sdk_conn_open(boxlet_box *b, boxlet_conn **out);
+/* The local transport's executions of a box (local_exec.c). */
+int sdk_agent_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e);
+int sdk_agent_exec_attach(boxlet_box *b, boxlet_exec *e, unsigned long long so,
+                          unsigned long long se);
+int sdk_agent_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n);
+/* The remote transport's executions of a box (remote_exec.c). */
+int sdk_ws_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e);
+int sdk_ws_exec_attach(boxlet_box *b, boxlet_exec *e, unsigned long long so, unsigned long long se);
+int sdk_ws_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n);
 
 /* ---- conn.c: executions sharing a connection ------------------------------ */
 
@@ -143,48 +271,25 @@ void sdk_conn_unlink(boxlet_exec *e);
  * ready, so its reader sees the error. */
 void sdk_conn_fail(boxlet_conn *c, const err_t *err);
 /* Routes a frame that answers no call to the execution of its channel on c
- * (queued output, exit, stdin acknowledgement, channel error) and marks it
- * ready. Returns that execution (NULL: a closed channel's, dropped), or
- * sets *nomem. */
+ * (queued output, exit, stdin acknowledgement, channel error; the answer to
+ * an ATTACH or a control sent without waiting) and marks it ready, then
+ * gives stdin waiting for room in the socket another go. Returns that
+ * execution (NULL: a closed channel's, dropped), or sets *nomem
+ * (local_exec.c). */
 boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem);
 
 /* The public exit result of an agent's exit result. */
 void sdk_exit_from(boxlet_exit *out, const proto_exit *x);
+/* A JSON object of KEY=VALUE strings (entries without '=' skipped; later
+ * ones win, as locally), for the server's requests (remote.c); NULL: out
+ * of memory. */
+json_t *sdk_kv_object(const char *const *kv, size_t n);
 /* Milliseconds of an RFC 3339 UTC time ("2026-11-28T12:00:00.123Z"), as
  * the server writes times; 0 if it does not parse (remote.c). */
 long long sdk_parse_time(const char *s);
 
 /* Records code/message in e and returns the public code (>= 0). */
 int sdk_fail(err_t *dst, const err_t *src, int rc);
-
-/* ---- remote.c: runtime, boxes and images over a server ------------------- */
-
-int sdk_remote_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out);
-int sdk_remote_box_get(boxlet_runtime *rt, const char *key, boxlet_box **out);
-int sdk_remote_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n);
-/* POST start or stop (timeout_s < 0: the server's default), DELETE, GET. */
-int sdk_remote_box_verb(boxlet_box *b, const char *verb, double timeout_s);
-int sdk_remote_box_remove(boxlet_box *b, int force);
-int sdk_remote_box_refresh(boxlet_box *b);
-int sdk_remote_box_stats(boxlet_box *b, boxlet_stats *out);
-int sdk_remote_image_import(boxlet_runtime *rt, const char *source, const char *name);
-int sdk_remote_image_pull(boxlet_runtime *rt, const char *ref, const char *name);
-int sdk_remote_image_list(boxlet_runtime *rt, char ***names, size_t *n);
-int sdk_remote_image_get(boxlet_runtime *rt, const char *key, boxlet_image_info *out);
-int sdk_remote_image_remove(boxlet_runtime *rt, const char *name, int force);
-int sdk_remote_image_prune(boxlet_runtime *rt, boxlet_prune_result *out);
-
-/* ---- remote_exec.c: executions over REST and a WebSocket ----------------- */
-
-int sdk_rexec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e);
-int sdk_rexec_attach(boxlet_box *b, boxlet_exec *e, unsigned long long so, unsigned long long se);
-int sdk_rexec_read(boxlet_exec *e, boxlet_chunk *c, int timeout_ms);
-int sdk_rexec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms);
-int sdk_rexec_close_stdin(boxlet_exec *e);
-int sdk_rexec_signal(boxlet_exec *e, int sig);
-int sdk_rexec_resize(boxlet_exec *e, unsigned rows, unsigned cols);
-int sdk_rexec_kill(boxlet_exec *e);
-int sdk_rexec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n);
 
 /* ---- records.c: executions' records for the box's life ------------------ */
 

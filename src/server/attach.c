@@ -338,28 +338,6 @@ static int mux_adopt(mux_t *m, boxlet_conn *conn, char *msg, size_t msglen)
 
 /* ---- opening ----------------------------------------------------------------- */
 
-static bool parse_attach_path(const char *path, char *box, char *eid, size_t n)
-{
-    char seg[8][256];
-    int k = 0;
-    for (const char *p = path; *p && k < 8;) {
-        while (*p == '/')
-            p++;
-        size_t len = strcspn(p, "/");
-        if (!len || len >= sizeof seg[0]) break;
-        memcpy(seg[k], p, len);
-        seg[k++][len] = '\0';
-        p += len;
-    }
-    int at = (k == 7) ? 2 : 1; /* /v1/{prefix}/boxes/... */
-    if (k != 6 + (at - 1) || strcmp(seg[0], "v1") != 0 || strcmp(seg[at], "boxes") != 0 ||
-        strcmp(seg[at + 2], "executions") != 0 || strcmp(seg[at + 4], "attach") != 0)
-        return false;
-    snprintf(box, n, "%s", seg[at + 1]);
-    snprintf(eid, n, "%s", seg[at + 3]);
-    return true;
-}
-
 /* The value of query argument `name` in *out; false when absent. */
 static bool query_arg(struct lws *wsi, const char *name, char *out, size_t n)
 {
@@ -538,20 +516,10 @@ void attach_stop(server_t *s)
     }
 }
 
-attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t msglen, int *status)
+attach_t *attach_open(server_t *s, struct lws *wsi, const http_req *rq, bool ext, char *msg,
+                      size_t msglen, int *status)
 {
-    char path[1024] = {0}, box[256], eid[256];
-    lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
-    if (!parse_attach_path(path, box, eid, sizeof box)) {
-        *status = 404;
-        snprintf(msg, msglen, "no WebSocket route for %s", path);
-        return NULL;
-    }
-    if (!http_authorized(s, wsi)) {
-        *status = 401;
-        snprintf(msg, msglen, "missing or wrong API key (Authorization: Bearer KEY)");
-        return NULL;
-    }
+    const char *box = rq->params.box_id, *eid = rq->params.exec_id;
     unsigned long long out_off = 0, err_off = 0;
     if (ext && (offset_arg(wsi, "stdout_offset", &out_off) < 0 ||
                 offset_arg(wsi, "stderr_offset", &err_off) < 0)) {
@@ -795,3 +763,39 @@ int attach_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         return 0;
     }
 }
+
+/* ---- the route's WebSocket operations (route.h) ---------------------------------- */
+
+static void *ws_open(server_t *s, struct lws *wsi, const http_req *rq, bool ext, char *msg,
+                     size_t msglen, int *status)
+{
+    return attach_open(s, wsi, rq, ext, msg, msglen, status);
+}
+
+static void ws_established(void *a, struct lws *wsi)
+{
+    attach_established(a, wsi);
+}
+
+static void ws_receive(void *a, const void *in, size_t len, bool binary)
+{
+    attach_receive(a, in, len, binary);
+}
+
+static int ws_writeable(void *a)
+{
+    return attach_writeable(a);
+}
+
+static void ws_close(void *a)
+{
+    attach_close(a);
+}
+
+static void ws_timer(void *a)
+{
+    attach_timer(a);
+}
+
+const route_ws_ops attach_ws = {ws_open,      ws_established, ws_receive,
+                                ws_writeable, ws_close,       ws_timer};

@@ -22,16 +22,21 @@
 
 typedef struct attach attach_t;
 
-/* During the upgrade: validates path, auth and what the store knows (the
- * box exists and runs, its agent is not known to be unresponsive), and
- * starts attaching without waiting for the agent: its connection is opened
+/* The attach route's operations for route.c's table (ROUTE_WS): the
+ * functions below, for an upgrade http.c has matched and authenticated. */
+extern const route_ws_ops attach_ws;
+
+/* During the upgrade (path, key and route checked by http.c): checks what
+ * the store knows (the box rq->params names exists and runs, its agent is
+ * not known to be unresponsive) and starts attaching to the execution
+ * rq->params names without waiting for the agent: its connection is opened
  * off the loop (agent_open.h) and the ATTACH answered later. Returns the
  * attachment, or NULL with *status and msg filled (the upgrade is then
  * refused with that HTTP status). What only the agent knows (no such
  * execution, a second stdin owner, no answer in time) comes after the
  * upgrade: an error frame, then Close 4000 + the HTTP status. */
-attach_t *attach_open(server_t *s, struct lws *wsi, bool ext, char *msg, size_t msglen,
-                      int *status);
+attach_t *attach_open(server_t *s, struct lws *wsi, const http_req *rq, bool ext, char *msg,
+                      size_t msglen, int *status);
 /* The WebSocket is up: start streaming. */
 void attach_established(attach_t *a, struct lws *wsi);
 /* A frame from the client. */

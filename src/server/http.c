@@ -1,9 +1,11 @@
 /* http — the libwebsockets side of `boxlet serve`: one event loop, one
- * protocol for plain HTTP. It collects a request (method, path, query,
- * a size-capped body), checks the API key, lets routes.c answer, and writes
- * the JSON response with an X-Request-Id. Quick requests are answered on
- * the loop; those that may take long (box lifecycle, images) go to the
- * worker threads (worker.h) so that attachments keep streaming. */
+ * protocol for plain HTTP and WebSocket upgrades alike. It reads a request
+ * (method, path, query), matches it against the route table (route.h)
+ * once, checks the API key unless the row is open, then, by the row's
+ * flags: collects a size-capped body and answers on the loop or hands the
+ * request to the worker or pull threads (worker.h); streams the body
+ * to and from a handler on the stream threads (stream.h); or upgrades to
+ * the row's WebSocket. Responses carry an X-Request-Id. */
 #include "server/server.h"
 
 #include "core/utf8.h"
@@ -18,6 +20,7 @@
 #include "server/worker.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <malloc.h>
 #include <signal.h>
@@ -32,17 +35,22 @@ typedef struct pss {
     http_req rq;
     buf_t body;
     bool too_big;
+    bool body_done;   /* the request body is all in (or there is none) */
     bool refused;     /* answered from the headers (401, 413): the body is dropped unread
                          and the connection closed after the answer */
     bool close_after; /* lws ends a body-less POST's connection: say so */
     int64_t t0_ms;    /* when the headers were in (the request log) */
     http_resp rs;
     bool answered;
-    attach_t *at; /* a WebSocket attach */
-    buf_t text;   /* a text message being reassembled from fragments */
-    bool counted; /* in server_t.attaches */
-    job_t *job;   /* the request is with a worker */
+    const route_ws_ops *ws; /* a WebSocket: its route's operations */
+    void *conn;             /* ... and its connection (an attach) */
+    buf_t text;             /* a text message being reassembled from fragments */
+    bool counted;           /* in server_t.attaches */
+    job_t *job;             /* the request is with a worker */
     struct lws *wsi;
+    /* A streamed body (rq.stream): */
+    struct pss *next_stream; /* in server_t.streaming */
+    bool head_sent, chunked, stream_done;
 } pss_t;
 
 #define MAX_WS_MESSAGE (1u << 20)
@@ -53,9 +61,15 @@ typedef struct pss {
 #define BODY_SECS 20   /* a request body has this long to arrive */
 #define MAX_PULLS_QUEUED 16
 #define MAX_HEADER_BYTES 8192 /* per connection, before it is authenticated */
+#define STREAM_THREADS 4      /* threads for streamed bodies */
+#define MAX_STREAMS_QUEUED 64
+#define STREAM_CHUNK (64u << 10) /* response bytes per write to the socket */
 
 static volatile sig_atomic_t stop_requested;
 static struct lws_context *the_context;
+/* Guards the_context for the stream threads' wake-ups (set to NULL before
+ * the context is destroyed). */
+static pthread_mutex_t context_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void http_defer(http_resp *rs, http_work_fn work, void *arg, void (*free_arg)(void *arg))
 {
@@ -122,7 +136,8 @@ bool http_authorized(const server_t *s, struct lws *wsi)
 }
 
 /* One JSON line per request on stderr (--log-requests): never a header's
- * value, a query or a body, so no credential and no payload is logged. */
+ * value, a query or a body, so no credential and no payload is logged.
+ * `route` is the table's row the path matched (null: none). */
 static void log_request(const server_t *s, const pss_t *p)
 {
     if (!s->log_requests) return;
@@ -132,25 +147,43 @@ static void log_request(const server_t *s, const pss_t *p)
         json_pack("{s:I, s:s, s:s, s:i, s:I, s:s}", "time_ms", (json_int_t)wall_ms(), "method",
                   p->rq.method, "path", utf8 ? p->rq.path : "(not UTF-8)", "status", p->rs.status,
                   "duration_ms", (json_int_t)(now_ms() - p->t0_ms), "request_id", p->rq.request_id);
+    char pattern[256];
+    if (p->rq.route) route_path(p->rq.route, pattern, sizeof pattern);
+    json_object_set_new(v, "route", p->rq.route ? json_string(pattern) : json_null());
     char *line = v ? json_dumps(v, JSON_COMPACT) : NULL;
     if (line) fprintf(stderr, "%s\n", line);
     free(line);
     json_decref(v);
 }
 
+static bool open_route(const http_req *rq)
+{
+    return rq->route && (rq->route->flags & ROUTE_OPEN);
+}
+
+static bool streamed(const http_req *rq)
+{
+    return rq->route && (rq->route->flags & (ROUTE_STREAM_IN | ROUTE_STREAM_OUT));
+}
+
+static bool stream_in(const http_req *rq)
+{
+    return rq->route && (rq->route->flags & ROUTE_STREAM_IN);
+}
+
 /* Answers from the headers alone, before a byte of the body is read:
- * a request without the key, or with a body over the cap. The body is
- * dropped as it comes and the connection closed after the answer, so an
- * unauthenticated peer costs a connection and its headers, nothing more. */
+ * a request without the key, or with a body over the cap (but for a
+ * route that streams its body). The body is dropped as it comes and the
+ * connection closed after the answer, so an unauthenticated peer costs a
+ * connection and its headers, nothing more. */
 static bool refuse_early(struct lws *wsi, server_t *s, pss_t *p, unsigned long long clen)
 {
-    bool open_route = strcmp(p->rq.method, "GET") == 0 && strcmp(p->rq.path, "/v1/config") == 0;
     buf_init(&p->rs.body, 0);
-    if (!open_route && !http_authorized(s, wsi))
+    if (!open_route(&p->rq) && !http_authorized(s, wsi))
         reply_error(&p->rs, 401, ERR_PERM,
                     "missing or wrong API key (Authorization: Bearer KEY; a server on this "
                     "machine keeps it in its home's serve.token)");
-    else if (clen > s->max_body)
+    else if (clen > s->max_body && !stream_in(&p->rq))
         reply_error(&p->rs, 413, ERR_TOOBIG, "request body of %llu bytes exceeds %zu bytes", clen,
                     s->max_body);
     else
@@ -164,20 +197,75 @@ static bool refuse_early(struct lws *wsi, server_t *s, pss_t *p, unsigned long l
  * key), "" if none or no such box. A read of the store. */
 static void box_id_of(server_t *s, const http_req *rq, char *out, size_t n)
 {
-    char key[256];
     boxlet_box *b;
-    route_box_of(rq, key, sizeof key);
     out[0] = '\0';
-    if (*key && boxlet_box_get(s->rt, key, &b) == BOXLET_OK) {
+    if (*rq->params.box_id && boxlet_box_get(s->rt, rq->params.box_id, &b) == BOXLET_OK) {
         snprintf(out, n, "%s", boxlet_box_id(b));
         boxlet_box_free(b);
     }
+}
+
+/* From a stream thread: the loop has a stream to serve (stream_service). */
+static void wake_loop(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&context_mu);
+    if (the_context) lws_cancel_service(the_context);
+    pthread_mutex_unlock(&context_mu);
+}
+
+static void stream_unlist(server_t *s, pss_t *p)
+{
+    for (pss_t **q = (pss_t **)&s->streaming; *q; q = &(*q)->next_stream)
+        if (*q == p) {
+            *q = p->next_stream;
+            break;
+        }
+    p->next_stream = NULL;
+}
+
+/* The request's stream ends here (the connection went, or was reused). */
+static void stream_drop(server_t *s, pss_t *p)
+{
+    if (!p->rq.stream) return;
+    stream_unlist(s, p);
+    http_stream_gone(p->rq.stream);
+    http_stream_release(p->rq.stream);
+    p->rq.stream = NULL;
+}
+
+/* Hands the request to the threads its route runs on, with a stream when
+ * it streams a body: false when it is answered on the loop, or could not
+ * be queued (*busy: the threads' queue is full). */
+static bool submit(struct lws *wsi, server_t *s, pss_t *p, bool *busy)
+{
+    *busy = false;
+    workers_t *pool = worker_pool_for(s, &p->rq);
+    if (!pool) return false;
+    char box[80];
+    box_id_of(s, &p->rq, box, sizeof box);
+    if (streamed(&p->rq)) {
+        if (!(p->rq.stream = http_stream_new(wake_loop, NULL))) return false;
+        p->next_stream = s->streaming;
+        s->streaming = p;
+    }
+    if (!(p->job = worker_submit(pool, &p->rq, box, p, busy))) {
+        if (p->rq.stream) http_stream_release(p->rq.stream); /* the handler's reference */
+        stream_drop(s, p);
+        return false;
+    }
+    /* A pull may take long; a streamed body keeps its deadline while it
+     * comes (a client that sends nothing must not hold a thread). */
+    if (!stream_in(&p->rq) || p->body_done) lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    return true;
 }
 
 static void answer(struct lws *wsi, server_t *s, pss_t *p)
 {
     buf_init(&p->rs.body, 0);
     p->rs.status = 500;
+    p->wsi = wsi;
+    bool busy = false;
     if (s->stopping) {
         reply_error(&p->rs, 503, ERR_DISCONNECTED, "the server is shutting down");
     } else if (p->too_big) {
@@ -187,16 +275,8 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
         buf_append(&p->body, &nul, 1); /* routes get a C string */
         p->rq.body = (const char *)buf_data(&p->body);
         p->rq.body_len = p->body.len - 1;
-        p->wsi = wsi;
-        workers_t *pool = worker_pool_for(s, &p->rq);
-        bool busy = false;
-        char box[80];
-        if (pool) box_id_of(s, &p->rq, box, sizeof box);
-        if (pool && (p->job = worker_submit(pool, &p->rq, box, p, &busy))) {
-            lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* a pull may take long */
-            return; /* answered when the job comes back (job_done) */
-        }
-        if (busy) {
+        if (submit(wsi, s, p, &busy)) return; /* answered when the job comes back (job_done) */
+        if (busy || streamed(&p->rq)) {       /* a stream is never served on the loop */
             reply_error(&p->rs, 503, ERR_LIMIT,
                         "the server has too many requests of this kind waiting: try again later");
         } else {
@@ -204,6 +284,7 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
             worker_run_deferred(s, &p->rq, &p->rs); /* only without workers */
         }
     }
+    if (!p->body_done) p->refused = p->close_after = true; /* its body is not read */
     answered(wsi, s, p);
 }
 
@@ -278,18 +359,119 @@ static int write_response(struct lws *wsi, pss_t *p)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-/* A worker's answer for the request of owner (a pss_t). */
+/* The head of a streamed response, once its handler has begun it. */
+static int write_stream_head(struct lws *wsi, pss_t *p)
+{
+    int status;
+    const char *ctype;
+    long long length;
+    if (!http_stream_head(p->rq.stream, &status, &ctype, &length)) return 0;
+    uint8_t hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *pos = start, *end = hdr + sizeof hdr - 1;
+    p->rs.status = status;
+    p->chunked = length < 0;
+    if (lws_add_http_header_status(wsi, (unsigned)status, &pos, end) ||
+        add_reason(start, &pos, end, status) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (const unsigned char *)ctype,
+                                     (int)strlen(ctype), &pos, end) ||
+        (p->chunked ? lws_add_http_header_by_name(wsi, (const unsigned char *)"transfer-encoding:",
+                                                  (const unsigned char *)"chunked", 7, &pos, end)
+                    : lws_add_http_header_content_length(wsi, (lws_filepos_t)length, &pos, end)) ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"x-request-id:", (const unsigned char *)p->rq.request_id,
+            (int)strlen(p->rq.request_id), &pos, end) ||
+        lws_finalize_write_http_header(wsi, start, &pos, end))
+        return -1;
+    log_request(lws_context_user(lws_get_context(wsi)), p);
+    p->head_sent = true;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* The end of a streamed response: the last chunk, and the connection
+ * kept for the next request, unless the body was cut short (a handler
+ * that failed, or a request body not read to its end). */
+static int end_stream(struct lws *wsi, pss_t *p)
+{
+    static const char last[] = "0\r\n\r\n";
+    uint8_t fin[LWS_PRE + sizeof last];
+    bool cut = http_stream_failed(p->rq.stream) || p->refused || !p->body_done;
+    /* Done with the stream: a wake-up still pending must not end it twice. */
+    stream_drop(lws_context_user(lws_get_context(wsi)), p);
+    p->answered = false;
+    if (cut) return -1;
+    if (p->chunked) {
+        memcpy(fin + LWS_PRE, last, sizeof last - 1);
+        if (lws_write(wsi, fin + LWS_PRE, sizeof last - 1, LWS_WRITE_HTTP_FINAL) < 0) return -1;
+    }
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* The client's socket takes more of a streamed response: one piece of up
+ * to STREAM_CHUNK bytes per call (lws keeps what the socket did not take
+ * and calls again only once it is sent), so the response holds at most
+ * the stream's queue and one piece. */
+static int write_stream(struct lws *wsi, pss_t *p)
+{
+    if (!p->head_sent) return write_stream_head(wsi, p);
+    enum { HEX = 16 }; /* room for a chunk's "%zx\r\n" before the bytes */
+    uint8_t *buf = malloc(LWS_PRE + HEX + STREAM_CHUNK + 2);
+    if (!buf) return -1;
+    uint8_t *data = buf + LWS_PRE + HEX;
+    size_t n = http_stream_take(p->rq.stream, data, STREAM_CHUNK);
+    int rc = 0;
+    if (!n) {
+        /* Nothing queued: the handler is working, or done. Its slowness is
+         * not the client's: no deadline while it works. */
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        rc = p->stream_done ? end_stream(wsi, p) : 0;
+    } else {
+        uint8_t *from = data;
+        size_t len = n;
+        if (p->chunked) {
+            char hex[HEX];
+            int h = snprintf(hex, sizeof hex, "%zx\r\n", n);
+            from -= h;
+            memcpy(from, hex, (size_t)h);
+            memcpy(data + n, "\r\n", 2);
+            len += (size_t)h + 2;
+        }
+        /* A client that stops reading is dropped after STREAM_WRITE_SECS;
+         * its handler's writes fail then. */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, STREAM_WRITE_SECS);
+        if (lws_write(wsi, from, len, LWS_WRITE_HTTP) < (int)len)
+            rc = -1;
+        else
+            lws_callback_on_writable(wsi); /* more, or the end */
+    }
+    free(buf);
+    return rc;
+}
+
+/* A worker's answer for the request of owner (a pss_t). A streamed
+ * response is already under way: its end is now known. */
 static void job_done(void *owner, http_resp *rs)
 {
     pss_t *p = owner;
     server_t *s = lws_context_user(the_context);
+    p->job = NULL;
+    p->answered = true;
+    if (p->rq.stream && http_stream_begun(p->rq.stream)) {
+        int status;
+        const char *ctype;
+        long long length;
+        http_stream_head(p->rq.stream, &status, &ctype, &length);
+        p->stream_done = true;
+        s->requests++;
+        s->errors += status >= 400;
+        lws_callback_on_writable(p->wsi);
+        return;
+    }
     buf_free(&p->rs.body);
     p->rs = *rs;
-    memset(&rs->body, 0, sizeof rs->body); /* moved */
-    p->job = NULL;
+    memset(&rs->body, 0, sizeof rs->body);                 /* moved */
+    if (!p->body_done) p->refused = p->close_after = true; /* the body was not read to its end */
     s->requests++;
     s->errors += p->rs.status >= 400;
-    p->answered = true;
     lws_callback_on_writable(p->wsi);
 }
 
@@ -303,17 +485,61 @@ static void drop_job(pss_t *p)
     p->job = NULL;
 }
 
-static void reset(pss_t *p)
+static void reset(server_t *s, pss_t *p)
 {
     drop_job(p);
+    stream_drop(s, p);
     buf_free(&p->body);
     buf_free(&p->rs.body);
     memset(p, 0, sizeof *p);
 }
 
+/* Loop side of the streams, after a wake-up: read clients again whose
+ * handlers took their bytes, send what handlers queued. */
+static void stream_service(server_t *s)
+{
+    for (pss_t *p = s->streaming; p; p = p->next_stream) {
+        if (http_stream_want_rx(p->rq.stream)) {
+            lws_rx_flow_control(p->wsi, 1);
+            lws_set_timeout(p->wsi, PENDING_TIMEOUT_HTTP_CONTENT, BODY_SECS);
+        }
+        if (http_stream_begun(p->rq.stream)) lws_callback_on_writable(p->wsi);
+    }
+}
+
+/* Request body bytes: buffered up to --max-body, or fed to the route's
+ * stream, whose handler's pace sets the client's (the socket is not read
+ * while STREAM_IN_HIGH bytes wait). */
+static int on_body(struct lws *wsi, server_t *s, pss_t *p, const void *in, size_t len)
+{
+    if (p->refused) return 0;
+    if (!p->rq.stream) {
+        if (!p->too_big && buf_append(&p->body, in, len) < 0) p->too_big = true;
+        return 0;
+    }
+    if (http_stream_feed(p->rq.stream, in, len)) {
+        lws_rx_flow_control(wsi, 0);
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* the handler is slow, not the client */
+    } else {
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, BODY_SECS);
+    }
+    (void)s;
+    return 0;
+}
+
+static void on_body_end(struct lws *wsi, server_t *s, pss_t *p)
+{
+    p->body_done = true;
+    if (p->rq.stream) {
+        http_stream_feed_end(p->rq.stream);
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* the rest is the handler's */
+    } else if (!p->answered && !p->job && !p->refused)
+        answer(wsi, s, p); /* lws 4.1 may come here after a body-less request too */
+}
+
 static int on_http(struct lws *wsi, server_t *s, pss_t *p)
 {
-    reset(p);
+    reset(s, p);
     p->t0_ms = now_ms();
     buf_init(&p->body, s->max_body + 1);
     if (!read_request(wsi, p)) {
@@ -324,20 +550,23 @@ static int on_http(struct lws *wsi, server_t *s, pss_t *p)
         lws_callback_on_writable(wsi);
         return 0;
     }
+    http_req_route(&p->rq);
     char cl[32] = {0};
     lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     unsigned long long clen = strtoull(cl, NULL, 10);
+    bool has_body = clen > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    p->body_done = !has_body;
     if (refuse_early(wsi, s, p, clen)) return 0;
     /* No body is read before the request is authenticated; a body without a
      * length (chunked) gets as long as a header would to come in. */
     lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, BODY_SECS);
-    bool has_body = clen > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
     /* A POST/PUT/PATCH without Content-Length: lws 4.1 will not reuse the
      * connection afterwards. Clients that pool connections (the BoxLite SDK's
      * HTTP client does not retry) must be told, or their next request fails. */
     p->close_after = !has_body && !cl[0] && strcmp(p->rq.method, "GET") != 0 &&
                      strcmp(p->rq.method, "HEAD") != 0 && strcmp(p->rq.method, "DELETE") != 0;
-    if (!has_body) answer(wsi, s, p);
+    if (!has_body || stream_in(&p->rq)) answer(wsi, s, p); /* a stream: before its body */
+    if (!has_body && p->rq.stream) http_stream_feed_end(p->rq.stream);
     return 0;
 }
 
@@ -346,7 +575,7 @@ static int on_http(struct lws *wsi, server_t *s, pss_t *p)
 static int on_receive(struct lws *wsi, pss_t *p, const void *in, size_t len)
 {
     if (lws_frame_is_binary(wsi)) {
-        attach_receive(p->at, in, len, true);
+        p->ws->receive(p->conn, in, len, true);
         return 0;
     }
     if (buf_append(&p->text, in, len) < 0) {
@@ -354,9 +583,29 @@ static int on_receive(struct lws *wsi, pss_t *p, const void *in, size_t len)
         return -1;
     }
     if (lws_is_final_fragment(wsi)) {
-        attach_receive(p->at, buf_data(&p->text), p->text.len, false);
+        p->ws->receive(p->conn, buf_data(&p->text), p->text.len, false);
         buf_reset(&p->text);
     }
+    return 0;
+}
+
+/* The upgrade: the request is read, matched and authenticated as any
+ * other (401 before 404, as for HTTP), then opened by its route's ws
+ * operations. 0, or the HTTP status to refuse it with and why in msg. */
+static int ws_upgrade(struct lws *wsi, server_t *s, pss_t *p, char *msg, size_t msglen)
+{
+    int status = 500;
+    if (s->stopping) return snprintf(msg, msglen, "the server is shutting down"), 503;
+    if (!read_request(wsi, p)) return snprintf(msg, msglen, "malformed request line or query"), 400;
+    http_req_route(&p->rq);
+    const route_t *r = p->rq.route;
+    if (!open_route(&p->rq) && !http_authorized(s, wsi))
+        return snprintf(msg, msglen, "missing or wrong API key (Authorization: Bearer KEY)"), 401;
+    if (!r || !(r->flags & ROUTE_WS))
+        return snprintf(msg, msglen, "no WebSocket route for %s", p->rq.path), 404;
+    bool ext = strcmp(lws_get_protocol(wsi)->name, "boxlet.v1") == 0;
+    if (!(p->conn = r->ws->open(s, wsi, &p->rq, ext, msg, msglen, &status))) return status;
+    p->ws = r->ws;
     return 0;
 }
 
@@ -364,16 +613,11 @@ static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reaso
                  size_t len)
 {
     char msg[512];
-    int status = 500;
+    int status;
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         memset(p, 0, sizeof *p);
-        if (s->stopping) {
-            lws_return_http_status(wsi, 503, "the server is shutting down");
-            return -1;
-        }
-        bool ext = strcmp(lws_get_protocol(wsi)->name, "boxlet.v1") == 0;
-        if (!(p->at = attach_open(s, wsi, ext, msg, sizeof msg, &status))) {
+        if ((status = ws_upgrade(wsi, s, p, msg, sizeof msg)) != 0) {
             lws_return_http_status(wsi, (unsigned)status, msg);
             return -1;
         }
@@ -382,12 +626,12 @@ static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reaso
     case LWS_CALLBACK_ESTABLISHED:
         s->attaches++;
         p->counted = true;
-        attach_established(p->at, wsi);
+        p->ws->established(p->conn, wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE:
-        return p->at ? on_receive(wsi, p, in, len) : -1;
+        return p->conn ? on_receive(wsi, p, in, len) : -1;
     case LWS_CALLBACK_TIMER:
-        if (p->at) attach_timer(p->at);
+        if (p->conn && p->ws->timer) p->ws->timer(p->conn);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (s->stopping) { /* SIGTERM: every attachment is told why it ends */
@@ -395,12 +639,12 @@ static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reaso
                              15);
             return -1;
         }
-        return p->at ? attach_writeable(p->at) : -1;
+        return p->conn ? p->ws->writeable(p->conn) : -1;
     default: /* LWS_CALLBACK_CLOSED */
         if (p->counted) s->attaches--;
         p->counted = false;
-        attach_close(p->at);
-        p->at = NULL;
+        if (p->conn) p->ws->close(p->conn);
+        p->conn = NULL;
         buf_free(&p->text);
         return 0;
     }
@@ -422,27 +666,30 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, s, p);
     case LWS_CALLBACK_HTTP_BODY:
-        if (!p->refused && !p->too_big && buf_append(&p->body, in, len) < 0) p->too_big = true;
-        return 0;
+        return on_body(wsi, s, p, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (!p->answered && !p->job && !p->refused)
-            answer(wsi, s, p); /* lws 4.1 may come here after
-                                    a body-less request too */
+        on_body_end(wsi, s, p);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (p->rq.stream && http_stream_begun(p->rq.stream)) return write_stream(wsi, p);
         return p->answered ? write_response(wsi, p) : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        if (p) reset(p); /* lws may close a refused request without our data */
+        if (p) reset(s, p); /* lws may close a refused request without our data */
         return 0;
     case LWS_CALLBACK_WSI_DESTROY: /* also when lws ends a connection on its own */
-        if (p) drop_job(p);
+        if (p) {
+            drop_job(p);
+            stream_drop(s, p);
+        }
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: /* a worker finished (or a signal) */
         if (the_context) {
             server_t *srv = lws_context_user(the_context);
             workers_collect(srv->workers, job_done);
             workers_collect(srv->pulls, job_done);
+            workers_collect(srv->streams, job_done);
+            stream_service(srv);
             attach_collect(srv);
         }
         return 0;
@@ -648,6 +895,7 @@ int server_run(const server_opts *o)
     signal(SIGPIPE, SIG_IGN);
     s.pulls = workers_start(&s, o->home, ctx, PULL_WORKERS, MAX_PULLS_QUEUED, NULL);
     s.workers = workers_start(&s, o->home, ctx, WORKERS, 0, s.pulls);
+    s.streams = workers_start(&s, o->home, ctx, STREAM_THREADS, MAX_STREAMS_QUEUED, NULL);
     s.opens = agent_opens_start(o->home, ctx, OPENERS);
     fprintf(stderr, "boxlet serve: listening on %s; %s\n", where, how);
     if (o->no_auth)
@@ -657,14 +905,19 @@ int server_run(const server_opts *o)
     while (!stop_requested && lws_service(ctx, 0) >= 0)
         ;
     shut_down(ctx, &s);
+    for (pss_t *p = s.streaming; p; p = p->next_stream) /* their handlers give up */
+        http_stream_gone(p->rq.stream);
     workers_stop(s.workers, 2000);
     workers_stop(s.pulls, 2000);
-    s.workers = s.pulls = NULL;
+    workers_stop(s.streams, 2000);
+    s.workers = s.pulls = s.streams = NULL;
     attach_stop(&s);
     agent_opens_stop(s.opens, 2000);
     s.opens = NULL;
+    pthread_mutex_lock(&context_mu);
+    the_context = NULL; /* no stream thread wakes it from here on */
+    pthread_mutex_unlock(&context_mu);
     lws_context_destroy(ctx);
-    the_context = NULL;
     l.fd = -1; /* lws closed it with the context */
     server_free(&s, &l);
     return 0;

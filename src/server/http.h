@@ -5,6 +5,8 @@
 
 #include "boxlet.h"
 #include "core/buf.h"
+#include "server/route.h"
+#include "server/stream.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,9 +15,14 @@ typedef struct http_req {
     char method[8];   /* GET, HEAD, POST, PUT, DELETE, PATCH */
     char path[1024];  /* without the query */
     char query[1024]; /* without '?', "" if none */
-    const char *body; /* NUL-terminated */
+    const char *body; /* NUL-terminated; "" for ROUTE_STREAM_IN rows */
     size_t body_len;
     char request_id[40];
+    /* Set once, by http_req_route, from method and path: */
+    const route_t *route; /* the table's row, NULL when none matched */
+    int match;            /* route_match_result: 200, 404 or 405 */
+    route_params params;  /* the path's parameters */
+    http_stream *stream;  /* the body's stream (ROUTE_STREAM_IN/OUT rows), or NULL */
 } http_req;
 
 struct http_resp;
@@ -51,6 +58,8 @@ typedef struct server {
     bool stopping;             /* SIGTERM: shutting down */
     struct workers *workers;   /* slow requests' threads (worker.h), or NULL */
     struct workers *pulls;     /* registry pulls' own threads: they never hold up the rest */
+    struct workers *streams;   /* streamed bodies' threads (ROUTE_STREAM_IN/OUT rows) */
+    struct pss *streaming;     /* connections whose body is streamed (http.c) */
     struct mux *muxes;         /* shared agent connections, one per box (attach.c) */
     struct agent_opens *opens; /* threads opening those connections (agent_open.h) */
     /* Boxes whose agent did not answer an attach in time: their attaches
@@ -72,16 +81,12 @@ void http_defer(http_resp *rs, http_work_fn work, void *arg, void (*free_arg)(vo
  * in constant time over the key's length. */
 bool http_authorized(const server_t *s, struct lws *wsi);
 
-/* Where a request is answered (routes.c decides, from its route):
- * quick reads of the store on the event loop; anything that may touch an
- * agent or a box's lifecycle on the worker threads; pulls on their own. */
-typedef enum route_where { ROUTE_LOOP, ROUTE_WORKER, ROUTE_PULL } route_where;
-route_where route_where_of(const http_req *rq);
-/* The box a request is about (/v1[/prefix]/boxes/{id}/...) into out, ""
- * if none. */
-void route_box_of(const http_req *rq, char *out, size_t n);
+/* Matches rq's method and path against the route table: sets route,
+ * match and params. */
+void http_req_route(http_req *rq);
 
-/* routes.c: answers one request. Never fails: every error is a response. */
+/* route.c: answers one request by its row's handler (404 or 405 without
+ * one). Never fails: every error is a response. */
 void route(server_t *s, const http_req *rq, http_resp *rs);
 
 /* The value of query parameter `name` ("" if present without a value);

@@ -1,6 +1,8 @@
 /* images — see images.h. An image is found by any key boxlet_image_get
  * takes (name, id, id prefix, reference); an id in a path may come
- * percent-encoded ("sha256%3A..."). Pull failures are BoxLite's 422
+ * percent-encoded ("sha256%3A..."), and a reference's own '/' as %2F:
+ * libwebsockets has decoded both, and {image_id*} takes the rest of the
+ * path. Pull failures are BoxLite's 422
  * image_pull_failed unless the request itself was wrong (a malformed
  * reference or name: 400; a name taken by another image: 409). Pulls run
  * on a worker thread (http_defer): the event loop goes on serving. */
@@ -14,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_SEGS 8
 
 static const char *const kinds[] = {"rootfs", "oci", "host"};
 
@@ -44,29 +44,6 @@ static json_t *image_json(const boxlet_image_info *im)
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-/* The segments after /v1 and an optional prefix, when the path is
- * /v1[/{prefix}]/images[/...]: their count (>= 1, seg[0] is "images"),
- * else 0. */
-static int image_path(const char *path, char seg[MAX_SEGS][256])
-{
-    int n = 0;
-    for (const char *p = path; *p;) {
-        while (*p == '/')
-            p++;
-        size_t len = strcspn(p, "/");
-        if (!len) break;
-        if (n == MAX_SEGS || len >= 256) return 0;
-        snprintf(seg[n++], 256, "%.*s", (int)len, p);
-        p += len;
-    }
-    if (n < 2 || strcmp(seg[0], "v1") != 0) return 0;
-    int at = strcmp(seg[1], "images") == 0 ? 1 : n >= 3 && strcmp(seg[2], "images") == 0 ? 2 : 0;
-    if (!at || strcmp(seg[1], "boxes") == 0) return 0;
-    for (int i = at; i < n; i++)
-        memmove(seg[i - at], seg[i], 256);
-    return n - at;
-}
-
 /* 422 image_pull_failed for the registry's and store's failures; the
  * request's own mistakes keep their usual answers. */
 static void pull_failed(boxlet_runtime *rt, int rc, http_resp *rs)
@@ -82,16 +59,19 @@ static void pull_failed(boxlet_runtime *rt, int rc, http_resp *rs)
 
 /* ---- routes -------------------------------------------------------------------- */
 
-static void get_image(server_t *s, const char *key, http_resp *rs, int ok_status)
+/* GET: 200 with the image; HEAD: 204. */
+void rest_image_get(server_t *s, const http_req *rq, http_resp *rs)
 {
     boxlet_image_info im;
-    int rc = boxlet_image_get(s->rt, key, &im);
+    int rc = boxlet_image_get(s->rt, rq->params.image_id, &im);
     if (rc != BOXLET_OK) return reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
-    reply_json(rs, ok_status, ok_status == 204 ? NULL : image_json(&im));
+    bool head = strcmp(rq->method, "HEAD") == 0;
+    reply_json(rs, head ? 204 : 200, head ? NULL : image_json(&im));
 }
 
-static void list_images(server_t *s, http_resp *rs)
+void rest_images_list(server_t *s, const http_req *rq, http_resp *rs)
 {
+    (void)rq;
     char **names;
     size_t n;
     int rc = boxlet_image_list(s->rt, &names, &n);
@@ -167,8 +147,9 @@ static bool pull_work(boxlet_runtime *rt, void *arg, http_resp *rs)
 /* {"reference": REF, "name": NAME?}: 200 with the image, pulled unless REF
  * is stored already. With a NAME (boxlet's extension) it is always pulled,
  * and a NAME taken is 409. The pull runs off the event loop. */
-static void pull(const http_req *rq, http_resp *rs)
+void rest_image_pull(server_t *s, const http_req *rq, http_resp *rs)
 {
+    (void)s;
     json_t *o = body_object(rq, rs), *v;
     if (!o) return;
     const char *key;
@@ -189,8 +170,9 @@ static void pull(const http_req *rq, http_resp *rs)
     json_decref(o);
 }
 
-static void prune(server_t *s, http_resp *rs)
+void rest_images_prune(server_t *s, const http_req *rq, http_resp *rs)
 {
+    (void)rq;
     boxlet_prune_result r;
     int rc = boxlet_image_prune(s->rt, &r);
     if (rc != BOXLET_OK) return reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
@@ -200,45 +182,16 @@ static void prune(server_t *s, http_resp *rs)
                          "downloads_busy", r.downloads_busy));
 }
 
-static void remove_image(server_t *s, const http_req *rq, const char *key, http_resp *rs)
+void rest_image_remove(server_t *s, const http_req *rq, http_resp *rs)
 {
     char force[8] = "";
     query_get(rq, "force", force, sizeof force);
-    int rc = boxlet_image_remove(s->rt, key, !strcmp(force, "true") || !strcmp(force, "1"));
+    int rc = boxlet_image_remove(s->rt, rq->params.image_id,
+                                 !strcmp(force, "true") || !strcmp(force, "1"));
     if (rc == BOXLET_OK)
         reply_json(rs, 204, NULL);
     else
         reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
-}
-
-bool images_route(server_t *s, const http_req *rq, http_resp *rs)
-{
-    char seg[MAX_SEGS][256];
-    int n = image_path(rq->path, seg);
-    if (n == 0) return false;
-    const char *m = rq->method;
-    if (n == 1 && strcmp(m, "GET") == 0) {
-        list_images(s, rs);
-    } else if (n == 2 && strcmp(m, "POST") == 0 && strcmp(seg[1], "pull") == 0) {
-        pull(rq, rs);
-    } else if (n == 2 && strcmp(m, "POST") == 0 && strcmp(seg[1], "prune") == 0) {
-        prune(s, rs);
-    } else if (n >= 2 && (!strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "DELETE"))) {
-        /* The key is the rest of the path: libwebsockets has decoded it
-         * already, so a reference's own '/' (%2F on the wire) is back. */
-        const char *key = strstr(rq->path, "/images/") + 8;
-        if (!strcmp(m, "GET"))
-            get_image(s, key, rs, 200);
-        else if (!strcmp(m, "HEAD"))
-            get_image(s, key, rs, 204);
-        else
-            remove_image(s, rq, key, rs);
-    } else if (n <= 2) {
-        reply_error(rs, 405, ERR_INVAL, "%s is not allowed on %s", m, rq->path);
-    } else {
-        reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", m, rq->path);
-    }
-    return true;
 }
 
 /* On a worker: pulls a box's image, then has the create routed again. */

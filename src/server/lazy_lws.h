@@ -11,6 +11,9 @@
 #define BX_LWS_FNS(X)                                                                              \
     X(lws_add_http_common_headers)                                                                 \
     X(lws_add_http_header_by_name)                                                                 \
+    X(lws_add_http_header_by_token)                                                                \
+    X(lws_add_http_header_content_length)                                                          \
+    X(lws_add_http_header_status)                                                                  \
     X(lws_adopt_descriptor_vhost_via_info)                                                         \
     X(lws_adopt_socket_vhost)                                                                      \
     X(lws_callback_http_dummy)                                                                     \
@@ -48,6 +51,9 @@ LAZY_DECLARE(lws, BX_LWS_FNS)
 #ifndef BX_LAZY_IMPL
 #define lws_add_http_common_headers (bx_lws()->lws_add_http_common_headers)
 #define lws_add_http_header_by_name (bx_lws()->lws_add_http_header_by_name)
+#define lws_add_http_header_by_token (bx_lws()->lws_add_http_header_by_token)
+#define lws_add_http_header_content_length (bx_lws()->lws_add_http_header_content_length)
+#define lws_add_http_header_status (bx_lws()->lws_add_http_header_status)
 #define lws_adopt_descriptor_vhost_via_info (bx_lws()->lws_adopt_descriptor_vhost_via_info)
 #define lws_adopt_socket_vhost (bx_lws()->lws_adopt_socket_vhost)
 #define lws_callback_http_dummy (bx_lws()->lws_callback_http_dummy)

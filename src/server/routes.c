@@ -1,13 +1,17 @@
-/* routes — what each REST route does, over the public SDK. Paths are
- * /v1[/{prefix}]/boxes/...; the optional prefix segment is accepted and
- * ignored (single tenant). The JSON shapes of a box and an execution are
- * made in one place each (box_json, exec_json), so the wire schema lives
- * here and only here. Streaming attach is not a REST route (WebSocket). */
+/* routes — what each REST route of the boxes, their executions and the
+ * server itself does, over the public SDK (the handlers route.c's table
+ * names; images.c has the image routes, attach.c the WebSocket). Paths
+ * are matched and their parameters parsed there, once: a handler reads
+ * rq->params. The JSON shapes of a box and an execution are made in one
+ * place each (box_json, exec_json), so the wire schema lives here and only
+ * here. */
+#include "server/routes.h"
+
 #include "core/err.h"
 #include "core/util.h"
-#include "server/http.h"
 #include "server/images.h"
 #include "server/reply.h"
+#include "server/stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,30 +24,6 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_SEGS 8
-
-typedef struct path {
-    int n;
-    char seg[MAX_SEGS][256];
-} path_t;
-
-static bool split_path(const char *p, path_t *out)
-{
-    out->n = 0;
-    while (*p == '/')
-        p++;
-    while (*p) {
-        size_t len = strcspn(p, "/");
-        if (out->n == MAX_SEGS || len >= sizeof out->seg[0]) return false;
-        memcpy(out->seg[out->n], p, len);
-        out->seg[out->n++][len] = '\0';
-        p += len;
-        while (*p == '/')
-            p++;
-    }
-    return true;
-}
 
 bool query_get(const http_req *rq, const char *name, char *out, size_t n)
 {
@@ -202,8 +182,9 @@ static boxlet_box *find_box(server_t *s, const char *key, http_resp *rs)
     return NULL;
 }
 
-static void list_boxes(server_t *s, http_resp *rs)
+void rest_boxes_list(server_t *s, const http_req *rq, http_resp *rs)
 {
+    (void)rq;
     boxlet_box **v;
     size_t n;
     int rc = boxlet_box_list(s->rt, &v, &n);
@@ -277,7 +258,7 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
     return true;
 }
 
-static void create_box(server_t *s, const http_req *rq, http_resp *rs)
+void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
 {
     json_t *o = parse_body(rq, rs);
     if (!o) return;
@@ -329,47 +310,86 @@ static void box_metrics(boxlet_box *b, http_resp *rs)
 #undef GAUGE
 }
 
-static void box_route(server_t *s, const http_req *rq, const char *id, const char *verb,
-                      http_resp *rs)
+/* The box of the path's {box_id}, or NULL with rs answered (404). */
+static boxlet_box *path_box(server_t *s, const http_req *rq, http_resp *rs)
 {
-    boxlet_box *b = find_box(s, id, rs);
+    return find_box(s, rq->params.box_id, rs);
+}
+
+/* GET and HEAD (an empty body: http.c leaves it out). */
+void rest_box_get(server_t *s, const http_req *rq, http_resp *rs)
+{
+    boxlet_box *b = path_box(s, rq, rs);
     if (!b) return;
-    int rc = BOXLET_OK;
-    const char *m = rq->method;
-    if (!verb && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)) {
+    reply_json(rs, 200, box_json(b));
+    boxlet_box_free(b);
+}
+
+void rest_box_remove(server_t *s, const http_req *rq, http_resp *rs)
+{
+    boxlet_box *b = path_box(s, rq, rs);
+    if (!b) return;
+    char force[8] = "";
+    query_get(rq, "force", force, sizeof force);
+    int rc = boxlet_box_remove(b, strcmp(force, "true") == 0 || strcmp(force, "1") == 0);
+    if (rc == BOXLET_OK)
+        reply_json(rs, 204, NULL);
+    else
+        reply_code(rs, rc, boxlet_box_errmsg(b));
+    boxlet_box_free(b);
+}
+
+void rest_box_start(server_t *s, const http_req *rq, http_resp *rs)
+{
+    boxlet_box *b = path_box(s, rq, rs);
+    if (!b) return;
+    int rc = boxlet_box_start(b);
+    if (rc == BOXLET_OK)
         reply_json(rs, 200, box_json(b));
-    } else if (!verb && strcmp(m, "DELETE") == 0) {
-        char force[8] = "";
-        query_get(rq, "force", force, sizeof force);
-        rc = boxlet_box_remove(b, strcmp(force, "true") == 0 || strcmp(force, "1") == 0);
-        if (rc == BOXLET_OK) reply_json(rs, 204, NULL);
-    } else if (verb && strcmp(verb, "start") == 0 && strcmp(m, "POST") == 0) {
-        if ((rc = boxlet_box_start(b)) == BOXLET_OK) reply_json(rs, 200, box_json(b));
-    } else if (verb && strcmp(verb, "stop") == 0 && strcmp(m, "POST") == 0) {
-        char t[32] = "";
-        double secs = -1;
-        if (query_get(rq, "timeout", t, sizeof t) && !parse_seconds(t, &secs))
-            return reply_error(rs, 400, ERR_INVAL, "timeout \"%s\": want seconds >= 0", t),
-                   boxlet_box_free(b);
-        if (rq->body_len) { /* BoxLite's body form: {"timeout_seconds": N} */
-            json_t *o = parse_body(rq, rs), *v = json_object_get(o, "timeout_seconds");
-            bool bad =
-                !o ||
-                (v && !json_is_null(v) &&
-                 (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 86400));
-            if (o && !bad && v && !json_is_null(v)) secs = json_number_value(v);
-            if (o && bad)
-                reply_error(rs, 400, ERR_INVAL, "field \"timeout_seconds\" must be seconds >= 0");
-            json_decref(o);
-            if (bad) return boxlet_box_free(b);
-        }
-        if ((rc = boxlet_box_stop(b, secs)) == BOXLET_OK) reply_json(rs, 200, box_json(b));
-    } else if (verb && strcmp(verb, "metrics") == 0 && strcmp(m, "GET") == 0) {
-        box_metrics(b, rs);
-    } else {
-        reply_error(rs, 405, ERR_INVAL, "%s is not allowed on %s", m, rq->path);
+    else
+        reply_code(rs, rc, boxlet_box_errmsg(b));
+    boxlet_box_free(b);
+}
+
+/* The stop's grace in seconds from ?timeout=S or BoxLite's body
+ * {"timeout_seconds": N}: -1 when neither says; false with rs answered
+ * when one is malformed. */
+static bool stop_timeout(const http_req *rq, double *secs, http_resp *rs)
+{
+    char t[32] = "";
+    *secs = -1;
+    if (query_get(rq, "timeout", t, sizeof t) && !parse_seconds(t, secs)) {
+        reply_error(rs, 400, ERR_INVAL, "timeout \"%s\": want seconds >= 0", t);
+        return false;
     }
+    if (!rq->body_len) return true;
+    json_t *o = parse_body(rq, rs), *v = json_object_get(o, "timeout_seconds");
+    bool bad =
+        !o || (v && !json_is_null(v) &&
+               (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 86400));
+    if (o && !bad && v && !json_is_null(v)) *secs = json_number_value(v);
+    if (o && bad) reply_error(rs, 400, ERR_INVAL, "field \"timeout_seconds\" must be seconds >= 0");
+    json_decref(o);
+    return !bad;
+}
+
+void rest_box_stop(server_t *s, const http_req *rq, http_resp *rs)
+{
+    boxlet_box *b = path_box(s, rq, rs);
+    if (!b) return;
+    double secs;
+    int rc = BOXLET_OK;
+    if (stop_timeout(rq, &secs, rs) && (rc = boxlet_box_stop(b, secs)) == BOXLET_OK)
+        reply_json(rs, 200, box_json(b));
     if (rc != BOXLET_OK) reply_code(rs, rc, boxlet_box_errmsg(b));
+    boxlet_box_free(b);
+}
+
+void rest_box_metrics(server_t *s, const http_req *rq, http_resp *rs)
+{
+    boxlet_box *b = path_box(s, rq, rs);
+    if (!b) return;
+    box_metrics(b, rs);
     boxlet_box_free(b);
 }
 
@@ -447,14 +467,14 @@ static bool exec_settings(json_t *o, boxlet_cmd *c, http_resp *rs)
     return true;
 }
 
-static void start_exec(server_t *s, const http_req *rq, const char *id, http_resp *rs)
+void rest_exec_start(server_t *s, const http_req *rq, http_resp *rs)
 {
     json_t *o = parse_body(rq, rs);
     if (!o) return;
     boxlet_cmd *c = NULL;
     boxlet_box *b = NULL;
     if (only_known(o, exec_fields, rs) && argv_from(o, &c, rs) && exec_settings(o, c, rs) &&
-        (b = find_box(s, id, rs))) {
+        (b = path_box(s, rq, rs))) {
         boxlet_exec *e;
         int rc = boxlet_exec_start(b, c, &e);
         if (rc != BOXLET_OK) {
@@ -469,41 +489,79 @@ static void start_exec(server_t *s, const http_req *rq, const char *id, http_res
     json_decref(o);
 }
 
-static void list_execs(boxlet_box *b, const char *eid, http_resp *rs)
+/* The executions of the path's box, or NULL with rs answered. */
+static boxlet_exec_info *path_execs(server_t *s, const http_req *rq, size_t *n, http_resp *rs)
 {
-    boxlet_exec_info *v;
-    size_t n;
-    int rc = boxlet_exec_list(b, &v, &n);
-    if (rc != BOXLET_OK) return reply_code(rs, rc, boxlet_box_errmsg(b));
-    json_t *a = json_array();
-    json_t *one = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (eid && strcmp(v[i].id, eid) == 0)
-            one = exec_json(&v[i]);
-        else if (!eid)
-            json_array_append_new(a, exec_json(&v[i]));
+    boxlet_box *b = path_box(s, rq, rs);
+    if (!b) return NULL;
+    boxlet_exec_info *v = NULL;
+    int rc = boxlet_exec_list(b, &v, n);
+    if (rc != BOXLET_OK) reply_code(rs, rc, boxlet_box_errmsg(b));
+    boxlet_box_free(b);
+    return rc == BOXLET_OK ? v : NULL;
+}
+
+/* Appends text to the response body: to its stream when it has one (the
+ * body is not held whole), else to rs's buffer. false when the client
+ * went away. */
+static bool emit(const http_req *rq, http_resp *rs, const char *text)
+{
+    if (rq->stream) return http_stream_write(rq->stream, text, strlen(text)) == BOXLET_OK;
+    return buf_append(&rs->body, text, strlen(text)) == 0;
+}
+
+/* {"executions":[...]}, one execution at a time: a box may run a thousand
+ * (ROUTE_STREAM_OUT; buffered when the request has no stream). */
+void rest_execs_list(server_t *s, const http_req *rq, http_resp *rs)
+{
+    size_t n = 0;
+    boxlet_exec_info *v = path_execs(s, rq, &n, rs);
+    if (!v) return;
+    rs->status = 200;
+    buf_reset(&rs->body);
+    if (rq->stream) http_stream_begin(rq->stream, 200, "application/json", -1);
+    bool ok = emit(rq, rs, "{\"executions\":[");
+    for (size_t i = 0; i < n && ok; i++) {
+        json_t *one = exec_json(&v[i]);
+        char *text = json_dumps(one, JSON_COMPACT);
+        json_decref(one);
+        ok = text && (i == 0 || emit(rq, rs, ",")) && emit(rq, rs, text);
+        free(text);
     }
+    if (ok) ok = emit(rq, rs, "]}");
+    if (!ok && rq->stream) http_stream_fail(rq->stream); /* cut: never a body that looks whole */
     free(v);
-    if (!eid)
-        reply_json(rs, 200, json_pack("{s:o}", "executions", a));
-    else if (one)
-        reply_json(rs, 200, one), json_decref(a);
+}
+
+void rest_exec_get(server_t *s, const http_req *rq, http_resp *rs)
+{
+    size_t n = 0;
+    boxlet_exec_info *v = path_execs(s, rq, &n, rs);
+    if (!v) return;
+    json_t *one = NULL;
+    for (size_t i = 0; i < n && !one; i++)
+        if (strcmp(v[i].id, rq->params.exec_id) == 0) one = exec_json(&v[i]);
+    free(v);
+    if (one)
+        reply_json(rs, 200, one);
     else
-        reply_error(rs, 404, ERR_NOTFOUND, "execution %s not found", eid), json_decref(a);
+        reply_error(rs, 404, ERR_NOTFOUND, "execution %s not found", rq->params.exec_id);
 }
 
 /* DELETE (kill), signal, resize: through an observer attachment. */
-static void control_exec(const http_req *rq, boxlet_box *b, const char *eid, const char *verb,
-                         http_resp *rs)
+static void control_exec(server_t *s, const http_req *rq, const char *verb, http_resp *rs)
 {
+    boxlet_box *b = path_box(s, rq, rs);
+    if (!b) return;
     json_t *o = NULL;
-    if (verb && !(o = parse_body(rq, rs))) return;
+    if (verb && !(o = parse_body(rq, rs))) return boxlet_box_free(b);
     boxlet_exec *e;
-    int rc = boxlet_exec_attach(b, eid, BOXLET_OFFSET_TAIL, BOXLET_OFFSET_TAIL,
+    int rc = boxlet_exec_attach(b, rq->params.exec_id, BOXLET_OFFSET_TAIL, BOXLET_OFFSET_TAIL,
                                 BOXLET_ATTACH_OBSERVER, &e);
     if (rc != BOXLET_OK) {
         json_decref(o);
-        return reply_code(rs, rc, boxlet_box_errmsg(b));
+        reply_code(rs, rc, boxlet_box_errmsg(b));
+        return boxlet_box_free(b);
     }
     if (!verb) {
         rc = boxlet_exec_kill(e);
@@ -526,29 +584,23 @@ static void control_exec(const http_req *rq, boxlet_box *b, const char *eid, con
                        ? "signal must be an integer; rows and cols integers"
                        : boxlet_exec_errmsg(e));
     boxlet_exec_free(e);
+    boxlet_box_free(b);
     json_decref(o);
 }
 
-static void exec_route(server_t *s, const http_req *rq, const path_t *p, int at, http_resp *rs)
+void rest_exec_kill(server_t *s, const http_req *rq, http_resp *rs)
 {
-    const char *id = p->seg[at], *m = rq->method;
-    int rest = p->n - at - 2; /* segments after "executions" */
-    boxlet_box *b = find_box(s, id, rs);
-    if (!b) return;
-    const char *eid = rest >= 1 ? p->seg[at + 2] : NULL;
-    const char *verb = rest == 2 ? p->seg[at + 3] : NULL;
-    if (rest == 0 && strcmp(m, "GET") == 0)
-        list_execs(b, NULL, rs);
-    else if (rest == 1 && strcmp(m, "GET") == 0)
-        list_execs(b, eid, rs);
-    else if (rest == 1 && strcmp(m, "DELETE") == 0)
-        control_exec(rq, b, eid, NULL, rs);
-    else if (rest == 2 && strcmp(m, "POST") == 0 &&
-             (strcmp(verb, "signal") == 0 || strcmp(verb, "resize") == 0))
-        control_exec(rq, b, eid, verb, rs);
-    else
-        reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", m, rq->path);
-    boxlet_box_free(b);
+    control_exec(s, rq, NULL, rs);
+}
+
+void rest_exec_signal(server_t *s, const http_req *rq, http_resp *rs)
+{
+    control_exec(s, rq, "signal", rs);
+}
+
+void rest_exec_resize(server_t *s, const http_req *rq, http_resp *rs)
+{
+    control_exec(s, rq, "resize", rs);
 }
 
 /* ---- images ---------------------------------------------------------------------- */
@@ -611,7 +663,7 @@ static int open_import_source(const server_t *s, const char *src, char *via, siz
  * rootfs directory, tarball or OCI layout that is on the server's machine,
  * beneath its --import-dir, as `boxlet import` does locally
  * (boxlet_runtime_connect's remote import). */
-static void import_image(server_t *s, const http_req *rq, http_resp *rs)
+void rest_image_import(server_t *s, const http_req *rq, http_resp *rs)
 {
     static const char *const fields[] = {"source", "name", NULL};
     json_t *o = parse_body(rq, rs);
@@ -636,110 +688,27 @@ static void import_image(server_t *s, const http_req *rq, http_resp *rs)
     json_decref(o);
 }
 
-/* ---- the table ------------------------------------------------------------------- */
+/* ---- the server ------------------------------------------------------------------- */
 
-static void top_level(server_t *s, const http_req *rq, const char *what, http_resp *rs)
+void rest_config(server_t *s, const http_req *rq, http_resp *rs)
 {
-    if (strcmp(what, "config") == 0)
-        reply_json(rs, 200,
-                   json_pack("{s:s, s:s, s:b}", "version", boxlet_version(), "api", "v1",
-                             "auth_required", s->auth != NULL));
-    else if (strcmp(what, "me") == 0)
-        reply_json(rs, 200, json_pack("{s:s, s:s}", "id", "local", "name", "boxlet"));
-    else
-        reply_json(rs, 200,
-                   json_pack("{s:I, s:I, s:I}", "uptime_ms",
-                             (json_int_t)(wall_ms() - s->started_ms), "requests",
-                             (json_int_t)s->requests, "errors", (json_int_t)s->errors));
     (void)rq;
+    reply_json(rs, 200,
+               json_pack("{s:s, s:s, s:b}", "version", boxlet_version(), "api", "v1",
+                         "auth_required", s->auth != NULL));
 }
 
-static bool is_resource(const char *seg)
+void rest_me(server_t *s, const http_req *rq, http_resp *rs)
 {
-    static const char *const names[] = {"boxes", "images", "config", "me", "metrics"};
-    for (size_t i = 0; i < ARRAY_LEN(names); i++)
-        if (strcmp(seg, names[i]) == 0) return true;
-    return false;
+    (void)s;
+    (void)rq;
+    reply_json(rs, 200, json_pack("{s:s, s:s}", "id", "local", "name", "boxlet"));
 }
 
-/* rq with the segments between /v1 and seg[at] (a prefix) taken out. */
-static void route_unprefixed(server_t *s, const http_req *rq, const path_t *p, int at,
-                             http_resp *rs)
+void rest_metrics(server_t *s, const http_req *rq, http_resp *rs)
 {
-    http_req *n = malloc(sizeof *n);
-    if (!n) return reply_error(rs, 500, ERR_NOMEM, "out of memory");
-    *n = *rq;
-    size_t o = (size_t)snprintf(n->path, sizeof n->path, "/v1");
-    for (int i = at; i < p->n && o < sizeof n->path; i++)
-        o += (size_t)snprintf(n->path + o, sizeof n->path - o, "/%s", p->seg[i]);
-    route(s, n, rs);
-    free(n);
-}
-
-route_where route_where_of(const http_req *rq)
-{
-    path_t p;
-    if (!split_path(rq->path, &p) || p.n < 2 || strcmp(p.seg[0], "v1") != 0) return ROUTE_LOOP;
-    int at = 1;
-    while (at < p.n && !is_resource(p.seg[at]))
-        at++;
-    if (at == p.n) return ROUTE_LOOP; /* 404 */
-    int rest = p.n - at - 1;
-    const char *m = rq->method, *res = p.seg[at];
-    if (strcmp(res, "images") == 0 && rest == 1 && strcmp(p.seg[at + 1], "pull") == 0 &&
-        strcmp(m, "POST") == 0)
-        return ROUTE_PULL;
-    if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) return ROUTE_WORKER;
-    /* Reads: the box and image records are the store's; executions and
-     * metrics are the agent's, which a box may make slow to answer. */
-    return strcmp(res, "boxes") == 0 && rest >= 2 ? ROUTE_WORKER : ROUTE_LOOP;
-}
-
-void route_box_of(const http_req *rq, char *out, size_t n)
-{
-    path_t p;
-    out[0] = '\0';
-    if (!split_path(rq->path, &p) || p.n < 2 || strcmp(p.seg[0], "v1") != 0) return;
-    int at = 1;
-    while (at < p.n && !is_resource(p.seg[at]))
-        at++;
-    if (at + 1 < p.n && strcmp(p.seg[at], "boxes") == 0) snprintf(out, n, "%s", p.seg[at + 1]);
-}
-
-void route(server_t *s, const http_req *rq, http_resp *rs)
-{
-    path_t p;
-    if (!split_path(rq->path, &p) || p.n < 2 || strcmp(p.seg[0], "v1") != 0)
-        return reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
-    /* /v1/{prefix}/RESOURCE/...: BoxLite's SDKs may put a prefix (of any
-     * number of segments, "acme/team") before the resource; it is ignored. */
-    int at = 1;
-    while (at < p.n && !is_resource(p.seg[at]))
-        at++;
-    if (at == p.n)
-        return reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
-    if (at > 1) return route_unprefixed(s, rq, &p, at, rs);
-    if (p.n == 3 && strcmp(p.seg[1], "images") == 0 && strcmp(p.seg[2], "import") == 0 &&
-        strcmp(rq->method, "POST") == 0)
-        return import_image(s, rq, rs);
-    if (images_route(s, rq, rs)) return;
-    if (p.n == 2 && strcmp(rq->method, "GET") == 0 &&
-        (strcmp(p.seg[1], "config") == 0 || strcmp(p.seg[1], "me") == 0 ||
-         strcmp(p.seg[1], "metrics") == 0))
-        return top_level(s, rq, p.seg[1], rs);
-    if (strcmp(p.seg[at], "boxes") != 0)
-        return reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
-    int rest = p.n - at - 1;
-    if (rest == 0 && strcmp(rq->method, "GET") == 0) return list_boxes(s, rs);
-    if (rest == 0 && strcmp(rq->method, "POST") == 0) return create_box(s, rq, rs);
-    if (rest == 0)
-        return reply_error(rs, 405, ERR_INVAL, "%s is not allowed on %s", rq->method, rq->path);
-    const char *id = p.seg[at + 1];
-    if (rest == 1 || (rest == 2 && strcmp(p.seg[at + 2], "executions") != 0 &&
-                      strcmp(p.seg[at + 2], "exec") != 0))
-        return box_route(s, rq, id, rest == 2 ? p.seg[at + 2] : NULL, rs);
-    if (rest == 2 && strcmp(p.seg[at + 2], "exec") == 0 && strcmp(rq->method, "POST") == 0)
-        return start_exec(s, rq, id, rs);
-    if (strcmp(p.seg[at + 2], "executions") == 0) return exec_route(s, rq, &p, at + 1, rs);
-    reply_error(rs, 404, ERR_NOTFOUND, "no route for %s %s", rq->method, rq->path);
+    (void)rq;
+    reply_json(rs, 200,
+               json_pack("{s:I, s:I, s:I}", "uptime_ms", (json_int_t)(wall_ms() - s->started_ms),
+                         "requests", (json_int_t)s->requests, "errors", (json_int_t)s->errors));
 }

@@ -1,13 +1,16 @@
 /* server — `boxlet serve`: the engine over HTTP (REST now; WebSocket attach
  * next), wire-compatible with the BoxLite v1 Box API where implemented.
  * This header is what the CLI calls; the pieces are http.c (libwebsockets
- * plumbing: requests, bodies, responses), routes.c (what each route does,
- * over the public SDK) and reply.c (JSON bodies and the error envelope). */
+ * plumbing: requests, bodies, responses), route.c (the route table and
+ * the path matcher), routes.c, images.c and attach.c (what each route
+ * does, over the public SDK), stream.c (streamed bodies), worker.c (the
+ * threads) and reply.c (JSON bodies and the error envelope). */
 #ifndef BOXLET_SERVER_H
 #define BOXLET_SERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct server_opts {
     const char *host;         /* listen address (default 127.0.0.1) */
@@ -31,5 +34,11 @@ typedef struct server_opts {
  * open, no credential could be made, no auth asked for on a non-loopback
  * address). */
 int server_run(const server_opts *o);
+
+/* Prints the route table, a route a line: "METHOD /v1/PATH HOW", HOW
+ * being "loop" for what the event loop answers, then flags among worker,
+ * pull, websocket, stream-in, stream-out, open, comma-separated (route.h).
+ * For `boxlet serve --routes`. */
+void server_print_routes(FILE *f);
 
 #endif

@@ -46,14 +46,10 @@ struct workers {
 
 workers_t *worker_pool_for(const server_t *s, const http_req *rq)
 {
-    switch (route_where_of(rq)) {
-    case ROUTE_PULL:
-        return s->pulls ? s->pulls : s->workers;
-    case ROUTE_WORKER:
-        return s->workers;
-    default:
-        return NULL;
-    }
+    unsigned f = rq->route ? rq->route->flags : 0;
+    if (f & ROUTE_PULL) return s->pulls ? s->pulls : s->workers;
+    if (f & (ROUTE_STREAM_IN | ROUTE_STREAM_OUT)) return s->streams;
+    return f & ROUTE_WORKER ? s->workers : NULL;
 }
 
 /* Queues j on w unless w's queue is full (then false). Under w->mu. */
@@ -208,6 +204,7 @@ workers_t *workers_start(const server_t *s, const char *home, void *lws_ctx, int
 static void job_free(job_t *j)
 {
     if (j->rs.work_free) j->rs.work_free(j->rs.work_arg);
+    http_stream_release(j->rq.stream); /* the handler's reference */
     buf_free(&j->rs.body);
     free(j->body);
     free(j);

@@ -1,6 +1,6 @@
 /* worker — requests that may take long (creating, starting, stopping and
- * removing boxes; pulling, importing and removing images) run on a few
- * threads, each with a runtime of its own on the same home, so that the
+ * removing boxes; pulling, importing and removing images; streamed
+ * bodies) run on a few threads, each with a runtime of its own on the same home, so that the
  * event loop keeps streaming attachments and answering quick requests
  * meanwhile. A finished job wakes the loop (lws_cancel_service), which
  * collects it and writes the response. Private to src/server. */
@@ -22,8 +22,8 @@ workers_t *workers_start(const server_t *s, const char *home, void *lws_ctx, int
 /* Asks the threads to finish; waits up to wait_ms for them, then leaves
  * them to the process's exit (a pull may take long). */
 void workers_stop(workers_t *w, int wait_ms);
-/* The threads that answer rq (by its route, route_where_of), or NULL: the
- * event loop answers it. */
+/* The threads that answer rq, by its route's flags (route.h): the pull,
+ * stream or worker threads, or NULL: the event loop answers it. */
 workers_t *worker_pool_for(const server_t *s, const http_req *rq);
 /* Queues a copy of rq for the workers; owner comes back with the result.
  * box (the id of the box rq is about, or NULL) keeps a box's requests to

@@ -4,9 +4,11 @@
  * the first newline, query and all), the rest is the request body. The
  * server's runtime is a remote one pointed at a closed loopback port, so
  * whatever gets past validation fails fast in the SDK instead of creating
- * boxes. Every request must be answered with a status and, but for 204
- * and HEAD, a JSON body; where it is answered (route_where_of) must be
- * decided without a crash. */
+ * boxes. The path goes through the real matcher (route_match: the {prefix}
+ * rule, the parameters' bounds). Every request must be answered with a
+ * status and, but for 204 and HEAD, a JSON body; the threads it would run
+ * on (worker_pool_for) must be decided without a crash. Streamed routes
+ * run without a stream here: they answer as buffered ones. */
 #include "boxlet.h"
 #include "server/http.h"
 #include "server/worker.h"
@@ -41,6 +43,10 @@ static const struct {
     {"PUT", "/v1/boxes/b1"},
     {"POST", "/v1/acme/team/boxes"},
     {"POST", "/v1/acme/boxes/b1/exec"},
+    {"GET", "/v1/boxes/b1/executions/e1"},
+    {"GET", "/v1/images/library%2Fbusybox:1"},
+    {"HEAD", "/v1/x/y/images/a/b/c"},
+    {"GET", "/v1/boxes/b1/executions/e1/attach"},
 };
 
 static server_t *server(void)
@@ -93,7 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rq->body = body;
     rq->body_len = size - off;
     snprintf(rq->request_id, sizeof rq->request_id, "fuzz");
-    (void)route_where_of(rq);
+    http_req_route(rq);
+    (void)worker_pool_for(server(), rq);
     http_resp rs = {.status = 500};
     buf_init(&rs.body, 0);
     server_t *s = server();

@@ -1,4 +1,4 @@
-/* fuzz_unpack — the tar unpacker (image/oci.c, through oci_unpack_rootfs)
+/* fuzz_unpack — the tar unpacker (image/oci_unpack.c, through oci_unpack_rootfs)
  * on arbitrary bytes: every input is a tarball (plain or compressed),
  * unpacked into a fresh directory beside an "outside" directory holding one
  * file. Whatever the entries say, unpacking returns (0 or an error), the

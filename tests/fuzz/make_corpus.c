@@ -129,11 +129,23 @@ static int sample_msg(int type, proto_msg *m)
         m->u.exec_req =
             (proto_exec_req){.req = 6, .exec_id = S("e1"), .signal = 15, .rows = 40, .cols = 120};
         return 1;
+    case PROTO_PORT_CONNECT:
+        m->u.port = (proto_port_connect){.req = 8, .port = 8080, .host = S("127.0.0.1")};
+        return 1;
     case PROTO_LISTING:
         infos[0] = sample_info("e1");
         infos[1] = sample_info("e2");
         infos[1].exit.status = PROTO_RUNNING;
         m->u.listing = (proto_listing){.req = 7, .count = 2, .infos = infos};
+        return 1;
+    case PROTO_FILES_PUT:
+    case PROTO_FILES_GET:
+        m->u.files = (proto_files){.req = 8,
+                                   .path = S("/tmp/dest"),
+                                   .user = S("1000:1000"),
+                                   .subdir = S("src"),
+                                   .overwrite = 1,
+                                   .follow_symlinks = 1};
         return 1;
     default:
         return 0;

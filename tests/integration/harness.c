@@ -306,6 +306,9 @@ static uint32_t *req_field(proto_msg *m)
         return &m->u.exec_req.req;
     case PROTO_LIST:
         return &m->u.list.req;
+    case PROTO_FILES_PUT:
+    case PROTO_FILES_GET:
+        return &m->u.files.req;
     default:
         return NULL;
     }
@@ -520,6 +523,14 @@ void box_env_close(box_env *b)
             boxlet_box_free(v[i]);
         }
         free(v);
+    }
+    boxlet_volume_info *vols; /* mounted on the host until removed */
+    if (b->rt && boxlet_volume_list(b->rt, &vols, &n) == BOXLET_OK) {
+        for (size_t i = 0; i < n; i++)
+            if (boxlet_volume_remove(b->rt, vols[i].name, 1) != BOXLET_OK)
+                fprintf(stderr, "harness: remove volume %s: %s\n", vols[i].name,
+                        boxlet_runtime_errmsg(b->rt));
+        free(vols);
     }
     boxlet_runtime_free(b->rt);
     b->rt = NULL;

@@ -116,7 +116,8 @@ typedef struct box_env {
 void box_env_open(box_env *b);
 /* box_env_open with the home made inside dir (a small_fs, say). */
 void box_env_open_in(box_env *b, const char *dir);
-/* Force-removes every box of the home, closes the runtime, deletes it. */
+/* Force-removes every box and volume of the home, closes the runtime,
+ * deletes it. */
 void box_env_close(box_env *b);
 /* Creates and starts a box from o (NULL: defaults); aborts on failure. */
 boxlet_box *box_up(box_env *b, const boxlet_box_opts *o);

@@ -152,6 +152,8 @@ for line in sys.stdin:
     d = json.loads(line)
     bad += not all(k in d for k in ("method", "path", "status", "duration_ms", "request_id"))
 print(bad)')"
+check "the route's pattern is logged" 1 \
+    "$(grep -c '"path":"/v1/images/import","status":401,.*"route":"/v1/images/import"' "$W/serve.log")"
 check "a 401 is logged" 1 "$(grep -c '"path":"/v1/images/import","status":401' "$W/serve.log")"
 check "a path that is not UTF-8 is logged too" 1 "$(grep -c '"path":"(not UTF-8)"' "$W/serve.log")"
 check "the key is never logged" 0 "$(grep -c "$TOK" "$W/serve.log")"

@@ -3,7 +3,8 @@
  * prefix, conflicts and missing boxes give their codes and readable messages,
  * the file survives a reopen, a lock held past the busy timeout is a timeout,
  * and several processes opening one fresh home and writing at once all
- * succeed (WAL, busy timeout, IMMEDIATE migration).
+ * succeed (WAL, busy timeout, IMMEDIATE migration); layer stacks, snapshots
+ * and volume uses (store_state.c) and the migration from schema 2.
  * Children never call cmocka: they report through their exit status. */
 #include "runtime/store.h"
 
@@ -388,7 +389,7 @@ static void reopen_persists(void **state)
 
     char text[64];
     pragma_text(f->home, "PRAGMA user_version", text, sizeof text);
-    assert_string_equal(text, "2");
+    assert_string_equal(text, "3");
     pragma_text(f->home, "PRAGMA journal_mode", text, sizeof text);
     assert_string_equal(text, "wal");
 }
@@ -639,6 +640,126 @@ static void same_name_race_has_one_winner(void **state)
     box_recs_free(v, n);
 }
 
+/* ---- layers and snapshots (store_state.c) ---- */
+
+static void layer_ok(store_t *s, const char *box, char *id)
+{
+    layer_ref L = {.uid_base = 1065536};
+    assert_int_equal(ulid_new(L.id), 0);
+    snprintf(L.origin, sizeof L.origin, "%s", box);
+    err_t e = {0};
+    if (store_layer_begin(s, &L, 1, &e) < 0) fail_msg("begin layer: %s", e.msg);
+    snprintf(id, BOX_ID_LEN + 1, "%s", L.id);
+}
+
+static size_t stack_of(store_t *s, const char *user, layer_ref *v)
+{
+    size_t n;
+    assert_int_equal(store_layers_of(s, user, v, BOX_LAYERS_MAX, &n, NULL), 0);
+    return n;
+}
+
+static size_t count_layers(store_t *s, bool unready)
+{
+    layer_ref *v;
+    size_t n;
+    assert_int_equal(store_layers_list(s, unready, &v, &n, NULL), 0);
+    free(v);
+    return n;
+}
+
+/* Stacks: pushes go on top, a snapshot copies the box's stack, a restore
+ * puts it back with an intent, and a layer nothing holds is listed as
+ * garbage only once its holders are gone; a box's deletion takes its
+ * snapshots' holds with it. */
+static void stacks_snapshots_and_garbage(void **state)
+{
+    fixture *f = *state;
+    char box[BOX_ID_LEN + 1], l1[BOX_ID_LEN + 1], l2[BOX_ID_LEN + 1], user[40];
+    insert_new(f->s, box, "stacked", 1);
+    snprintf(user, sizeof user, "box:%s", box);
+    layer_ok(f->s, box, l1);
+    assert_int_equal(count_layers(f->s, true), 1); /* being made */
+    snap_rec sn = {.created_ms = 2};
+    assert_int_equal(ulid_new(sn.id), 0);
+    snprintf(sn.name, sizeof sn.name, "s1");
+    assert_int_equal(store_freeze_commit(f->s, l1, box, &sn, NULL), 0);
+    assert_int_equal(count_layers(f->s, true), 0);
+    layer_ok(f->s, box, l2);
+    assert_int_equal(store_freeze_commit(f->s, l2, box, NULL, NULL), 0);
+    layer_ref v[BOX_LAYERS_MAX];
+    assert_int_equal(stack_of(f->s, user, v), 2);
+    assert_string_equal(v[0].id, l2); /* top first */
+    assert_string_equal(v[1].id, l1);
+    char suser[40];
+    snprintf(suser, sizeof suser, "snap:%s", sn.id);
+    assert_int_equal(stack_of(f->s, suser, v), 1);
+    snap_rec dup = sn;
+    assert_int_equal(ulid_new(dup.id), 0);
+    assert_int_equal(store_freeze_commit(f->s, NULL, box, &dup, NULL), -ERR_EXISTS);
+
+    assert_int_equal(store_restore(f->s, box, sn.id, NULL), 0);
+    assert_true(store_intent_pending(f->s, box));
+    assert_int_equal(stack_of(f->s, user, v), 1);
+    assert_int_equal(count_layers(f->s, false), 1); /* l2: nobody holds it */
+    assert_int_equal(store_intent_done(f->s, box, NULL), 0);
+    assert_false(store_intent_pending(f->s, box));
+    assert_int_equal(store_layer_delete(f->s, l2, NULL), 0);
+
+    snap_rec got;
+    assert_int_equal(store_snap_get(f->s, box, "s1", &got, NULL), 0);
+    assert_string_equal(got.id, sn.id);
+    assert_int_equal(store_snap_get(f->s, box, "nope", &got, NULL), -ERR_NOTFOUND);
+    assert_int_equal(store_delete(f->s, box, NULL), 0);
+    assert_int_equal(count_layers(f->s, false), 1); /* l1, held by nothing now */
+    snap_rec *all;
+    size_t n;
+    assert_int_equal(store_snaps(f->s, box, &all, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    free(all);
+}
+
+/* A home made by the previous schema (2) with a box in it: opening it
+ * migrates to 3 and keeps the box. */
+static void migrates_from_schema_2(void **state)
+{
+    fixture *f = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/boxlet.db", f->home);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE boxes (id TEXT PRIMARY KEY, name TEXT NOT NULL "
+                                  "UNIQUE, image TEXT NOT NULL, state TEXT NOT NULL, created_ms "
+                                  "INTEGER, started_ms INTEGER, init_pid INTEGER, init_start "
+                                  "INTEGER, config TEXT NOT NULL, error TEXT NOT NULL);"
+                                  "ALTER TABLE boxes ADD COLUMN uid_slot INTEGER;"
+                                  "CREATE UNIQUE INDEX boxes_uid_slot ON boxes (uid_slot);"
+                                  "INSERT INTO boxes VALUES ('01M8XY8XEC0S7JTCRQHSQW7TJ9', 'old', "
+                                  "'host', 'stopped', 1, 0, 0, 0, '{}', '', 0);"
+                                  "PRAGMA user_version = 2;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    err_t e = {0};
+    if (store_open(f->home, &f->s, &e) < 0) fail_msg("open: %s", e.msg);
+    box_rec r;
+    get_ok(f->s, "old", &r);
+    assert_int_equal(r.uid_slot, 0);
+    box_rec_free(&r);
+    char user[40] = "box:01M8XY8XEC0S7JTCRQHSQW7TJ9";
+    layer_ref v[BOX_LAYERS_MAX];
+    assert_int_equal(stack_of(f->s, user, v), 0);
+    vol_rec vr = {.size_bytes = 1 << 26, .created_ms = 1};
+    snprintf(vr.name, sizeof vr.name, "vol");
+    assert_int_equal(store_vol_insert(f->s, &vr, NULL), 0);
+    assert_int_equal(store_vol_use(f->s, "01M8XY8XEC0S7JTCRQHSQW7TJ9", "vol", NULL), 0);
+    assert_int_equal(store_vol_use(f->s, "01M8XY8XEC0S7JTCRQHSQW7TJ9", "nope", NULL),
+                     -ERR_NOTFOUND);
+    assert_int_equal(store_vol_delete(f->s, "vol", false, NULL), -ERR_CONFLICT);
+    assert_int_equal(store_vol_delete(f->s, "vol", true, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -657,6 +778,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(uid_slots_are_lowest_free, setup_store, teardown),
         cmocka_unit_test_setup_teardown(many_processes_on_a_fresh_home, setup_home, teardown),
         cmocka_unit_test_setup_teardown(same_name_race_has_one_winner, setup_store, teardown),
+        cmocka_unit_test_setup_teardown(stacks_snapshots_and_garbage, setup_store, teardown),
+        cmocka_unit_test_setup_teardown(migrates_from_schema_2, setup_home, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -397,6 +397,80 @@ static void test_chan_reqs(void **state)
     }
 }
 
+static void test_port_connect(void **state)
+{
+    (void)state;
+    proto_msg in = {.type = PROTO_PORT_CONNECT}, out;
+    in.u.port = (proto_port_connect){.req = 9, .port = 65535, .host = S("::1")};
+    size_t n;
+    uint8_t *f = roundtrip(&in, &out, &n);
+    assert_int_equal(out.u.port.req, 9);
+    assert_int_equal(out.u.port.port, 65535);
+    assert_string_equal(out.u.port.host, "::1");
+    assert_int_equal(n, 4 + 1 + 4 + 2 + 4 + 3);
+    assert_int_equal(proto_reply_req(&out), 0);
+    proto_msg_free(&out);
+    free(f);
+
+    buf_t b;
+    frame_begin(&b, PROTO_PORT_CONNECT); /* port 0 is nothing to connect to */
+    w_le(&b, 1, 4);
+    w_le(&b, 0, 2);
+    w_le(&b, 0, 4);
+    frame_end(&b);
+    expect_reject(&b, ERR_PROTO, "PORT_CONNECT: field \"port\": 0 is not a port");
+
+    frame_begin(&b, PROTO_PORT_CONNECT); /* an address past its cap */
+    w_le(&b, 1, 4);
+    w_le(&b, 80, 2);
+    w_le(&b, PROTO_MAX_HOST + 1, 4);
+    for (unsigned i = 0; i <= PROTO_MAX_HOST; i++)
+        w_le(&b, '1', 1);
+    frame_end(&b);
+    expect_reject(&b, ERR_TOOBIG, "PORT_CONNECT: field \"host\"");
+}
+
+static void test_files(void **state)
+{
+    (void)state;
+    proto_msg in = {.type = PROTO_FILES_PUT}, out;
+    in.u.files = (proto_files){.req = 9,
+                               .path = S("/tmp/x"),
+                               .user = S("1000:1000"),
+                               .subdir = S("src"),
+                               .overwrite = 1,
+                               .keep_owners = 1};
+    size_t n;
+    uint8_t *f = roundtrip(&in, &out, &n);
+    assert_int_equal(out.u.files.req, 9);
+    assert_string_equal(out.u.files.path, "/tmp/x");
+    assert_string_equal(out.u.files.user, "1000:1000");
+    assert_string_equal(out.u.files.subdir, "src");
+    assert_int_equal(out.u.files.overwrite, 1);
+    assert_int_equal(out.u.files.keep_owners, 1);
+    proto_msg_free(&out);
+    free(f);
+    in = (proto_msg){.type = PROTO_FILES_GET};
+    in.u.files = (proto_files){.req = 10, .path = S("/etc"), .user = S(""), .follow_symlinks = 1};
+    f = roundtrip(&in, &out, &n);
+    assert_string_equal(out.u.files.path, "/etc");
+    assert_int_equal(out.u.files.follow_symlinks, 1);
+    proto_msg_free(&out);
+    free(f);
+    /* a bool of 2 is refused */
+    in = (proto_msg){.type = PROTO_FILES_GET};
+    in.u.files = (proto_files){.req = 1, .path = S("/"), .user = S(""), .follow_symlinks = 1};
+    buf_t b;
+    buf_init(&b, 0);
+    err_t e;
+    assert_int_equal(proto_encode(&b, &in, &e), 0);
+    buf_data(&b)[b.len - 1] = 2;
+    proto_msg m;
+    size_t used;
+    assert_int_equal(proto_decode(buf_data(&b), b.len, &used, &m, &e), -ERR_PROTO);
+    buf_free(&b);
+}
+
 static void test_output(void **state)
 {
     (void)state;
@@ -1100,7 +1174,10 @@ static void test_type_names(void **state)
     assert_string_equal(proto_type_name(4), "UNKNOWN");
     assert_string_equal(proto_type_name(PROTO_PAUSE), "PAUSE");
     assert_string_equal(proto_type_name(PROTO_RESUME), "RESUME");
-    assert_string_equal(proto_type_name(30), "UNKNOWN");
+    assert_string_equal(proto_type_name(PROTO_PORT_CONNECT), "PORT_CONNECT");
+    assert_string_equal(proto_type_name(30), "FILES_PUT");
+    assert_string_equal(proto_type_name(31), "FILES_GET");
+    assert_string_equal(proto_type_name(36), "UNKNOWN");
     assert_string_equal(proto_type_name(-1), "UNKNOWN");
 }
 
@@ -1133,6 +1210,7 @@ int main(void)
         cmocka_unit_test(test_attached),
         cmocka_unit_test(test_chan_reqs),
         cmocka_unit_test(test_output),
+        cmocka_unit_test(test_files),
         cmocka_unit_test(test_output_max_chunk),
         cmocka_unit_test(test_gap),
         cmocka_unit_test(test_exit),
@@ -1165,6 +1243,7 @@ int main(void)
         cmocka_unit_test(test_encode_frame_over_cap),
         cmocka_unit_test(test_encode_buffer_cap),
         cmocka_unit_test(test_encode_unknown_type),
+        cmocka_unit_test(test_port_connect),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_info_free),
     };

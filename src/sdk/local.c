@@ -1,0 +1,316 @@
+/* local — the local transport's boxes and images: the runtime in this
+ * process (src/runtime) and its image store (src/image). Executions over
+ * the boxes' agents are local_exec.c's; the table itself is at the end.
+ * Argument checks common to both transports are the public functions'
+ * (box.c, image.c), not this file's. */
+#include "sdk/sdk.h"
+
+#include "image/image.h"
+#include "runtime/imgstore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert((int)BOXLET_PULL_WAITING == LAYER_WAITING &&
+                   (int)BOXLET_PULL_DOWNLOADING == LAYER_DOWNLOADING &&
+                   (int)BOXLET_PULL_DOWNLOADED == LAYER_DOWNLOADED &&
+                   (int)BOXLET_PULL_CACHED == LAYER_CACHED &&
+                   (int)BOXLET_PULL_EXTRACTING == LAYER_EXTRACTING &&
+                   (int)BOXLET_PULL_DONE == LAYER_DONE && (int)BOXLET_PULL_FAILED == LAYER_FAILED,
+               "public pull phases must equal the runtime's");
+_Static_assert((int)BOXLET_IMAGE_ROOTFS == IMAGE_ROOTFS && (int)BOXLET_IMAGE_OCI == IMAGE_OCI &&
+                   (int)BOXLET_IMAGE_HOST == IMAGE_HOST,
+               "public image kinds must equal the runtime's");
+
+/* ---- boxes ----------------------------------------------------------------- */
+
+/* The runtime's form of o's published ports (the address defaulted). */
+static int ports_of(const boxlet_box_opts *o, box_port *out, err_t *e)
+{
+    if (o->nports > BOX_MAX_PORTS)
+        return err_make(e, ERR_INVAL, "published ports: %zu given, at most %d", o->nports,
+                        BOX_MAX_PORTS);
+    if (o->nports && !o->ports)
+        return err_make(e, ERR_INVAL, "published ports: nports is %zu but ports is NULL",
+                        o->nports);
+    for (size_t i = 0; i < o->nports; i++) {
+        const char *a =
+            o->ports[i].host_addr && *o->ports[i].host_addr ? o->ports[i].host_addr : "127.0.0.1";
+        if (strlen(a) >= sizeof out[i].addr)
+            return err_make(e, ERR_INVAL, "published port: address \"%.64s\" is too long", a);
+        snprintf(out[i].addr, sizeof out[i].addr, "%s", a);
+        out[i].host_port = o->ports[i].host_port;
+        out[i].box_port = o->ports[i].box_port;
+    }
+    return 0;
+}
+
+static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
+{
+    box_port ports[BOX_MAX_PORTS];
+    int rc = ports_of(o, ports, &rt->err);
+    if (rc < 0) return rc;
+    boxlet_box *b = sdk_box_new(rt);
+    if (!b) return err_make(&rt->err, ERR_NOMEM, "out of memory");
+    box_config c = {.env = (char **)o->env,
+                    .nenv = o->nenv,
+                    .working_dir = (char *)o->working_dir,
+                    .user = (char *)o->user,
+                    .cpus = o->cpus,
+                    .memory_mib = o->memory_mib,
+                    .pids_max = o->pids_max,
+                    .disk_size_gb = o->disk_size_gb,
+                    .network = o->network != 0,
+                    .labels = (char **)o->labels,
+                    .nlabels = o->nlabels,
+                    .auto_remove = o->auto_remove != 0,
+                    .host_ports = (unsigned *)o->host_ports,
+                    .nhost_ports = o->nhost_ports,
+                    .ports = ports,
+                    .nports = o->nports};
+    box_volume vols[BOX_VOLUMES_MAX];
+    if (o->nvolumes > BOX_VOLUMES_MAX) {
+        free(b);
+        return err_make(&rt->err, ERR_INVAL, "volumes: %zu given, at most %d", o->nvolumes,
+                        BOX_VOLUMES_MAX);
+    }
+    for (size_t i = 0; i < o->nvolumes; i++)
+        vols[i] = (box_volume){.host_path = (char *)o->volumes[i].host_path,
+                               .volume = (char *)o->volumes[i].volume,
+                               .guest_path = (char *)o->volumes[i].guest_path,
+                               .read_only = o->volumes[i].read_only != 0};
+    c.volumes = o->nvolumes ? vols : NULL;
+    c.nvolumes = o->nvolumes;
+    rc = rt_create(rt->rt, o->name, o->image, &c, &b->rec, &rt->err);
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+static int box_get(boxlet_runtime *rt, const char *key, boxlet_box **out)
+{
+    boxlet_box *b = sdk_box_new(rt);
+    if (!b) return err_make(&rt->err, ERR_NOMEM, "out of memory");
+    int rc = store_get(rt->rt->store, key, &b->rec, &rt->err);
+    if (rc == 0) rc = rt_refresh(rt->rt, &b->rec, &rt->err);
+    if (rc < 0) {
+        box_rec_free(&b->rec);
+        free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+static int box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
+{
+    box_rec *v;
+    size_t k;
+    int rc = store_list(rt->rt->store, &v, &k, &rt->err);
+    if (rc < 0) return rc;
+    boxlet_box **boxes = calloc(k + 1, sizeof *boxes);
+    for (size_t i = 0; boxes && i < k; i++)
+        if (!(boxes[i] = sdk_box_new(rt))) {
+            for (size_t j = 0; j < i; j++)
+                free(boxes[j]);
+            free(boxes);
+            boxes = NULL;
+        }
+    if (!boxes) {
+        box_recs_free(v, k);
+        return err_make(&rt->err, ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < k; i++) {
+        boxes[i]->rec = v[i]; /* the record moves into the handle */
+        rt_refresh(rt->rt, &boxes[i]->rec, NULL);
+    }
+    free(v);
+    *out = boxes;
+    *n = k;
+    return 0;
+}
+
+static int box_start(boxlet_box *b)
+{
+    return rt_start(b->rt->rt, &b->rec, &b->err);
+}
+
+/* The agent forgets its executions when the box stops: listing them first
+ * records the ends it saw (records.c). Best effort. */
+static void record_before_stop(boxlet_box *b)
+{
+    boxlet_exec_info *xs = NULL;
+    size_t n = 0;
+    err_t saved = b->err;
+    if (rt_refresh(b->rt->rt, &b->rec, &b->err) == 0 && b->rec.state == BOX_RUNNING)
+        boxlet_exec_list(b, &xs, &n);
+    free(xs);
+    b->err = saved;
+}
+
+static int box_stop(boxlet_box *b, double timeout_s)
+{
+    int ms = timeout_s < 0 ? 10000 : (int)(timeout_s * 1000);
+    record_before_stop(b);
+    int rc = rt_stop(b->rt->rt, &b->rec, ms, &b->err);
+    box_config c;
+    if (rc == 0 && box_config_from_json(b->rec.config, &c, NULL) == 0) {
+        bool remove = c.auto_remove;
+        box_config_free(&c);
+        if (remove && (rc = rt_remove(b->rt->rt, &b->rec, false, &b->err)) == 0) b->removed = true;
+    }
+    return rc;
+}
+
+static int box_remove(boxlet_box *b, bool force)
+{
+    int rc = rt_remove(b->rt->rt, &b->rec, force, &b->err);
+    if (rc == 0) b->removed = true;
+    return rc;
+}
+
+static int box_refresh(boxlet_box *b)
+{
+    return rt_refresh(b->rt->rt, &b->rec, &b->err);
+}
+
+static int box_stats(boxlet_box *b, boxlet_stats *out)
+{
+    cgroup_stats cs;
+    int rc = rt_stats(b->rt->rt, &b->rec, &cs, &b->err);
+    if (rc == 0)
+        *out = (boxlet_stats){.memory_bytes = cs.memory_bytes,
+                              .memory_peak_bytes = cs.memory_peak_bytes,
+                              .oom_kills = cs.oom_kills,
+                              .pids = cs.pids,
+                              .cpu_usec = cs.cpu_usec};
+    return rc;
+}
+
+static int box_port_connect(boxlet_box *b, unsigned port, int *fd)
+{
+    return rt_port_connect(b->rt->rt, &b->rec, port, fd, &b->err);
+}
+
+static int box_rename(boxlet_box *b, const char *name)
+{
+    return rt_rename(b->rt->rt, &b->rec, name, &b->err);
+}
+
+/* ---- images ---------------------------------------------------------------- */
+
+static int image_import_local(boxlet_runtime *rt, const char *source, const char *name)
+{
+    image_info im;
+    int rc = image_import(rt->rt->home, source, name, rt->rt->uid_base, &im, &rt->err);
+    if (rc == 0) image_info_free(&im);
+    return rc;
+}
+
+static int image_list_local(boxlet_runtime *rt, char ***names, size_t *n)
+{
+    return image_list(rt->rt->home, names, n, &rt->err);
+}
+
+/* layer_event -> boxlet_pull_event (the phases share their numbers). */
+typedef struct relay {
+    const boxlet_pull_opts *o;
+} relay;
+
+static void relay_event(const layer_event *ev, void *arg)
+{
+    const relay *r = arg;
+    boxlet_pull_event out = {.digest = ev->digest,
+                             .index = ev->index,
+                             .count = ev->count,
+                             .phase = (boxlet_pull_phase)ev->phase,
+                             .done = ev->done,
+                             .total = ev->total};
+    r->o->progress(&out, r->o->progress_arg);
+}
+
+static int image_pull_local(boxlet_runtime *rt, const char *ref, const boxlet_pull_opts *o)
+{
+    char derived[130];
+    const char *name = o ? o->name : NULL;
+    if (!name) { /* the name image_resolve would give it */
+        image_pulled_name(ref, derived, sizeof derived);
+        name = derived;
+    }
+    relay r = {.o = o};
+    layer_progress pg = {.fn = relay_event, .arg = &r};
+    image_info im;
+    int rc = image_pull(rt->rt->home, ref, name, rt->rt->uid_base, o && o->progress ? &pg : NULL,
+                        &im, &rt->err);
+    if (rc == 0) image_info_free(&im);
+    return rc;
+}
+
+static int image_get_local(boxlet_runtime *rt, const char *key, boxlet_image_info *out)
+{
+    image_desc d;
+    size_t users = 0;
+    int rc = imgstore_find(rt->rt->home, key, &d, &rt->err);
+    if (rc == 0) rc = imgstore_count_users(rt->rt, &d, &users, &rt->err);
+    if (rc < 0) return rc;
+    snprintf(out->name, sizeof out->name, "%s", d.name);
+    out->kind = (boxlet_image_kind)d.kind;
+    snprintf(out->id, sizeof out->id, "%s", d.id);
+    snprintf(out->reference, sizeof out->reference, "%s", d.reference);
+    out->layers = d.nlayers;
+    out->size_bytes = d.size;
+    out->created_ms = d.created_ms;
+    out->boxes = (unsigned)users;
+    return 0;
+}
+
+static int image_remove_local(boxlet_runtime *rt, const char *name, bool force)
+{
+    return imgstore_remove(rt->rt, name, force, NULL, &rt->err);
+}
+
+static int image_prune_local(boxlet_runtime *rt, boxlet_prune_result *out)
+{
+    gc_report rep;
+    int rc = imgstore_gc(rt->rt, &rep, &rt->err);
+    if (rc == 0 && out)
+        *out = (boxlet_prune_result){.layers = rep.layers,
+                                     .images = rep.images,
+                                     .downloads = rep.downloads,
+                                     .bytes = rep.bytes,
+                                     .downloads_busy = rep.downloads_busy};
+    return rc;
+}
+
+/* ---- the table ------------------------------------------------------------- */
+
+const sdk_transport sdk_local_transport = {
+    .api = "the local runtime",
+    .instead = "use a server",
+    .box_create = box_create,
+    .box_get = box_get,
+    .box_list = box_list,
+    .box_start = box_start,
+    .box_stop = box_stop,
+    .box_remove = box_remove,
+    .box_refresh = box_refresh,
+    .box_stats = box_stats,
+    .box_rename = box_rename,
+    .box_port_connect = box_port_connect,
+    .files_open = sdk_local_files_open,
+    .image_import = image_import_local,
+    .image_pull = image_pull_local,
+    .image_list = image_list_local,
+    .image_get = image_get_local,
+    .image_remove = image_remove_local,
+    .image_prune = image_prune_local,
+    .exec_start = sdk_agent_exec_start,
+    .exec_attach = sdk_agent_exec_attach,
+    .exec_list = sdk_agent_exec_list,
+    .conn_open = sdk_conn_open,
+    .exec = &sdk_agent_exec_ops,
+};
