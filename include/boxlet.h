@@ -615,13 +615,39 @@ BOXLET_API void boxlet_exec_fd_disown(boxlet_exec *e);
  * a connection of its own; an observer later gets a GAP), so it holds up
  * neither the others nor memory. Local runtimes only (BOXLET_EUNSUPPORTED
  * on a remote one). Single-threaded like every handle: the connection and
- * the executions on it are used from one thread. */
+ * the executions on it are used by one thread at a time (a loop may have
+ * another thread open it, then take it over: it keeps no tie to b). */
 typedef struct boxlet_conn boxlet_conn;
+/* Connects to box b's agent (connect and HELLO; waits up to the agent
+ * deadline, 5 s). Never starts the box: BOXLET_ENOTFOUND if it is not
+ * running. On success *out must be freed with boxlet_conn_free; errors in
+ * boxlet_box_errmsg(b). */
 BOXLET_API int boxlet_conn_open(boxlet_box *b, boxlet_conn **out);
 /* Like boxlet_exec_attach, over c. Errors as there, in boxlet_conn_errmsg. */
 BOXLET_API int boxlet_conn_attach(boxlet_conn *c, const char *exec_id,
                                   unsigned long long stdout_offset,
                                   unsigned long long stderr_offset, int flags, boxlet_exec **out);
+/* Like boxlet_conn_attach without waiting for the agent's answer, for
+ * event loops that must never block on a box: sends the ATTACH and returns
+ * BOXLET_OK with *out (free with boxlet_exec_free) at once; the answer
+ * arrives through boxlet_conn_pump (or any call on the connection), which
+ * puts *out on the ready list (boxlet_conn_next_ready). Until then,
+ * boxlet_conn_attach_result(*out) is BOXLET_ETIMEOUT and *out must not be
+ * read, written or controlled; it may be freed (the channel is then closed
+ * behind the ATTACH, in order). Fails at once with BOXLET_EDISCONNECTED (c
+ * is dead) or BOXLET_ETIMEOUT (the agent is not reading its socket), the
+ * reason in boxlet_conn_errmsg. Giving up after a deadline is the caller's
+ * choice: free *out. */
+BOXLET_API int boxlet_conn_attach_start(boxlet_conn *c, const char *exec_id,
+                                        unsigned long long stdout_offset,
+                                        unsigned long long stderr_offset, int flags,
+                                        boxlet_exec **out);
+/* The outcome of boxlet_conn_attach_start for e: BOXLET_ETIMEOUT while the
+ * agent has not answered, BOXLET_OK once attached (e is then an ordinary
+ * attached execution), or the error boxlet_exec_attach would have returned
+ * (BOXLET_ENOTFOUND, BOXLET_ECONFLICT, ...; BOXLET_EDISCONNECTED if the
+ * connection failed first), the reason in boxlet_exec_errmsg(e). */
+BOXLET_API int boxlet_conn_attach_result(boxlet_exec *e);
 /* The descriptor to poll for readability (-1 once the connection failed);
  * when readable, call boxlet_conn_pump. */
 BOXLET_API int boxlet_conn_fd(const boxlet_conn *c);
@@ -662,7 +688,10 @@ BOXLET_API void boxlet_conn_free(boxlet_conn *c);
  * (reads, writes, a zero-length write) and are never dropped or duplicated;
  * see boxlet_exec_stdin_pending. BOXLET_ECLOSED if the execution finished or
  * stdin was closed; BOXLET_EPERM for an observer. While it waits, output is
- * kept for boxlet_exec_read (see boxlet_exec_buffered). */
+ * kept for boxlet_exec_read (see boxlet_exec_buffered). On an execution of
+ * a boxlet_conn, bytes never wait for room in the agent's socket: what does
+ * not fit is sent as the agent reads, during later calls on the
+ * connection. */
 BOXLET_API int boxlet_exec_write(boxlet_exec *e, const void *data, size_t len, int timeout_ms);
 /* The stdin offset this handle continues from: for an attachment, the
  * agent's accepted offset when it attached (resend from here after a
@@ -685,6 +714,22 @@ BOXLET_API int boxlet_exec_close_stdin(boxlet_exec *e);
 BOXLET_API int boxlet_exec_signal(boxlet_exec *e, int sig);
 /* Resizes its terminal. BOXLET_EINVAL without one; BOXLET_ECLOSED. */
 BOXLET_API int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols);
+/* Like boxlet_exec_signal and boxlet_exec_resize, for event loops that
+ * must never wait on a box, on an execution attached through a boxlet_conn:
+ * sends the request and returns BOXLET_OK without waiting for the agent's
+ * answer. Errors found before sending come at once: BOXLET_EINVAL (a size
+ * out of range), BOXLET_ELIMIT (4 such requests of e already wait),
+ * BOXLET_ETIMEOUT (the agent is not reading its socket),
+ * BOXLET_EDISCONNECTED. A refusal by the agent (a signal off the whitelist,
+ * no terminal, BOXLET_ECLOSED) comes later: e is put on its connection's
+ * ready list and boxlet_exec_control_error returns it. On any other
+ * execution these wait for the answer, as the plain calls. */
+BOXLET_API int boxlet_exec_signal_start(boxlet_exec *e, int sig);
+BOXLET_API int boxlet_exec_resize_start(boxlet_exec *e, unsigned rows, unsigned cols);
+/* The oldest refusal of a *_start control not yet returned (the message in
+ * boxlet_exec_errmsg), each once; BOXLET_OK when there is none. Call it
+ * until BOXLET_OK: refusals not yet read count against the 4 in flight. */
+BOXLET_API int boxlet_exec_control_error(boxlet_exec *e);
 /* SIGKILL to the process group; the execution is forgotten once it ended. */
 BOXLET_API int boxlet_exec_kill(boxlet_exec *e);
 /* Waits up to timeout_ms for the end, discarding output not yet read, and

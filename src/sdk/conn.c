@@ -8,6 +8,7 @@
  * the local transport has it (sdk_conn_open is its conn_open). */
 #include "sdk/sdk.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -43,8 +44,10 @@ int sdk_conn_open(boxlet_box *b, boxlet_conn **out)
     return 0;
 }
 
-int boxlet_conn_attach(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
-                       unsigned long long stderr_offset, int flags, boxlet_exec **out)
+/* A new execution on a channel of c, attached to exec_id: waiting for the
+ * agent's answer, or (wait false) with only the ATTACH sent. */
+static int attach_on(boxlet_conn *c, const char *exec_id, unsigned long long so,
+                     unsigned long long se, int flags, bool wait, boxlet_exec **out)
 {
     *out = NULL;
     if (c->dead)
@@ -55,7 +58,7 @@ int boxlet_conn_attach(boxlet_conn *c, const char *exec_id, unsigned long long s
     e->owner = !(flags & BOXLET_ATTACH_OBSERVER);
     snprintf(e->id, sizeof e->id, "%s", exec_id);
     sdk_conn_link(c, e);
-    int rc = sdk_agent_attach(e, stdout_offset, stderr_offset);
+    int rc = wait ? sdk_agent_attach(e, so, se) : sdk_agent_attach_start(e, so, se);
     if (rc < 0) {
         c->err = e->err;
         sdk_conn_unlink(e); /* the channel never opened: nothing to detach */
@@ -65,6 +68,27 @@ int boxlet_conn_attach(boxlet_conn *c, const char *exec_id, unsigned long long s
     }
     *out = e;
     return BOXLET_OK;
+}
+
+int boxlet_conn_attach(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
+                       unsigned long long stderr_offset, int flags, boxlet_exec **out)
+{
+    return attach_on(c, exec_id, stdout_offset, stderr_offset, flags, true, out);
+}
+
+int boxlet_conn_attach_start(boxlet_conn *c, const char *exec_id, unsigned long long stdout_offset,
+                             unsigned long long stderr_offset, int flags, boxlet_exec **out)
+{
+    return attach_on(c, exec_id, stdout_offset, stderr_offset, flags, false, out);
+}
+
+int boxlet_conn_attach_result(boxlet_exec *e)
+{
+    if (e->attach_req && (!e->conn || e->conn->dead))
+        return sdk_fail(&e->err, NULL,
+                        err_make(&e->err, ERR_DISCONNECTED, "attach to execution %s: %s", e->id,
+                                 e->conn ? e->conn->err.msg : "the connection was closed"));
+    return e->attach_rc;
 }
 
 int boxlet_conn_fd(const boxlet_conn *c)
@@ -122,10 +146,49 @@ void sdk_conn_mark_ready(boxlet_exec *e)
     e->conn->ready = e;
 }
 
+void sdk_conn_unlist_attaching(boxlet_exec *e)
+{
+    if (!e->attach_req || !e->conn) return;
+    for (boxlet_exec **p = &e->conn->attaching; *p; p = &(*p)->attaching_next)
+        if (*p == e) {
+            *p = e->attaching_next;
+            break;
+        }
+    e->attach_req = 0;
+    e->attaching_next = NULL;
+}
+
+void sdk_conn_unlist_controlling(boxlet_exec *e)
+{
+    if (!e->conn) return;
+    for (boxlet_exec **p = &e->conn->controlling; *p; p = &(*p)->controlling_next)
+        if (*p == e) {
+            *p = e->controlling_next;
+            break;
+        }
+    e->nctl = 0;
+    e->controlling_next = NULL;
+}
+
+void sdk_conn_unlist_flushing(boxlet_exec *e)
+{
+    if (!e->in_flushing || !e->conn) return;
+    for (boxlet_exec **p = &e->conn->flushing; *p; p = &(*p)->flushing_next)
+        if (*p == e) {
+            *p = e->flushing_next;
+            break;
+        }
+    e->in_flushing = false;
+    e->flushing_next = NULL;
+}
+
 void sdk_conn_unlink(boxlet_exec *e)
 {
     boxlet_conn *c = e->conn;
     if (!c) return;
+    sdk_conn_unlist_attaching(e);
+    sdk_conn_unlist_controlling(e);
+    sdk_conn_unlist_flushing(e);
     for (boxlet_exec **p = &c->bucket[e->chan % SDK_CONN_BUCKETS]; *p; p = &(*p)->hash_next)
         if (*p == e) {
             *p = e->hash_next;

@@ -171,6 +171,31 @@ int boxlet_exec_resize(boxlet_exec *e, unsigned rows, unsigned cols)
     return fail(e, e->ops->resize(e, rows, cols));
 }
 
+int boxlet_exec_signal_start(boxlet_exec *e, int sig)
+{
+    if (!e->ops->signal_start) return boxlet_exec_signal(e, sig);
+    return fail(e, e->ops->signal_start(e, sig));
+}
+
+int boxlet_exec_resize_start(boxlet_exec *e, unsigned rows, unsigned cols)
+{
+    if (!e->ops->resize_start || rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
+        return boxlet_exec_resize(e, rows, cols);
+    return fail(e, e->ops->resize_start(e, rows, cols));
+}
+
+int boxlet_exec_control_error(boxlet_exec *e)
+{
+    if (!e->nrefused) return BOXLET_OK;
+    char *msg = e->ctl_msg[0];
+    int rc = fail(e, err_make(&e->err, e->ctl_rc[0], "%s", msg ? msg : "refused"));
+    free(msg);
+    e->nrefused--;
+    memmove(e->ctl_rc, e->ctl_rc + 1, (size_t)e->nrefused * sizeof *e->ctl_rc);
+    memmove(e->ctl_msg, e->ctl_msg + 1, (size_t)e->nrefused * sizeof *e->ctl_msg);
+    return rc;
+}
+
 int boxlet_exec_kill(boxlet_exec *e)
 {
     return fail(e, e->ops->kill(e));

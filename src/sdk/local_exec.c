@@ -11,15 +11,23 @@
  * unacknowledged bytes, so the agent's buffer stays small and nothing is
  * lost or duplicated. Reading the socket is two steps: recv_frame receives
  * one frame, route_frame says whose it is and puts it there; await
- * composes them until what its caller waits for came. The public checks
- * are exec.c's; the table of operations is at the end. */
+ * composes them until what its caller waits for came. On a shared
+ * connection nothing waits for the agent unless asked to: stdin goes out as
+ * the socket has room, and an ATTACH (sdk_agent_attach_start) or a control
+ * (signal_start, resize_start) is sent without waiting, its answer settled
+ * by request id when it is routed. The public checks are exec.c's; the
+ * table of operations is at the end. */
 #include "sdk/sdk.h"
 
 #include "core/util.h"
 
+#include <linux/sockios.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #define CHAN 1u
 #define STDIN_WINDOW (1u << 20)
@@ -114,11 +122,51 @@ static int send_msg(boxlet_exec *e, const proto_msg *m)
     return rc < 0 ? rc : 0;
 }
 
-/* Sends stdin within the window, then EOF once everything went out. */
+/* Room in the socket for stdin: the kernel says writable (at most a
+ * quarter of the send buffer in use), so a chunk never has to wait. */
+static bool writable_now(boxlet_exec *e)
+{
+    struct pollfd p = {.fd = agent_client_fd(e->c), .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
+/* Room for a small frame (an ATTACH, a control): under 85% of the send
+ * buffer in use. Stdin stops at a quarter, so small frames keep room of
+ * their own while stdin waits for an agent that stopped reading, and an
+ * agent that stopped reading altogether fails them at once instead of
+ * holding the caller. */
+static bool room_for_small(boxlet_exec *e)
+{
+    int fd = agent_client_fd(e->c), queued = 0, size = 0;
+    socklen_t len = sizeof size;
+    if (ioctl(fd, SIOCOUTQ, &queued) < 0 || getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0)
+        return writable_now(e);
+    return (long long)queued * 100 < (long long)size * 85;
+}
+
+/* On a shared connection, whether the socket has room now; if not, e waits
+ * on the connection's flushing list, retried as frames come in (the agent
+ * reading its socket is what makes room, and it answers what it reads). */
+static bool room_for(boxlet_exec *e)
+{
+    if (!e->conn || writable_now(e)) return true;
+    if (!e->in_flushing) {
+        e->in_flushing = true;
+        e->flushing_next = e->conn->flushing;
+        e->conn->flushing = e;
+    }
+    return false;
+}
+
+/* Sends stdin within the window, then EOF once everything went out. On a
+ * shared connection it never waits for room in the socket: what does not
+ * fit now goes later (room_for), so a loop is not held by an agent that
+ * stopped reading. */
 static int flush_stdin(boxlet_exec *e)
 {
     uint64_t end = e->acked + e->pend.len;
     while (e->sent < end && e->sent - e->acked < STDIN_WINDOW) {
+        if (!room_for(e)) return 0;
         size_t n =
             (size_t)MIN(MIN(end - e->sent, PROTO_MAX_CHUNK), STDIN_WINDOW - (e->sent - e->acked));
         proto_msg m = {
@@ -131,6 +179,7 @@ static int flush_stdin(boxlet_exec *e)
         e->sent += n;
     }
     if (e->eof_wanted && !e->eof_sent && e->sent == end) {
+        if (!room_for(e)) return 0;
         proto_msg m = {.type = PROTO_STDIN_EOF, .u.chan_req = {.req = 0, .chan = e->chan}};
         e->eof_sent = true;
         return send_msg(e, &m);
@@ -189,12 +238,84 @@ static int apply(boxlet_exec *t, const proto_msg *m)
     return 0;
 }
 
-boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem)
+/* The answer to an ATTACH that sdk_agent_attach_start sent: settles that
+ * attach and returns it; NULL when m answers no such ATTACH. */
+static boxlet_exec *settle_attach(boxlet_conn *c, const proto_msg *m)
 {
-    boxlet_exec *t = sdk_conn_find(c, chan_of(m));
+    uint32_t req = proto_reply_req(m);
+    boxlet_exec *e = c->attaching;
+    while (req && e && e->attach_req != req)
+        e = e->attaching_next;
+    if (!req || !e) return NULL;
+    sdk_conn_unlist_attaching(e);
+    int rc;
+    if (m->type == PROTO_ATTACHED) {
+        e->acked = e->sent = m->u.attached.info.stdin_offset; /* resend from here */
+        rc = 0;
+    } else if (m->type == PROTO_ERROR) {
+        rc = err_make(&e->err, (int)m->u.error.code, "%s", m->u.error.message);
+    } else {
+        rc = err_make(&e->err, ERR_PROTO,
+                      "attach to execution %s: the agent answered with a message of type %d", e->id,
+                      (int)m->type);
+    }
+    e->attach_rc = sdk_fail(&e->err, NULL, rc);
+    sdk_conn_mark_ready(e);
+    return e;
+}
+
+/* The answer to a control sent without waiting (signal_start,
+ * resize_start): a refusal is kept for boxlet_exec_control_error and its
+ * execution made ready. NULL when m answers no such control. */
+static boxlet_exec *settle_control(boxlet_conn *c, const proto_msg *m)
+{
+    uint32_t req = proto_reply_req(m);
+    for (boxlet_exec *e = c->controlling; req && e; e = e->controlling_next)
+        for (int i = 0; i < e->nctl; i++) {
+            if (e->ctl_req[i] != req) continue;
+            e->ctl_req[i] = e->ctl_req[--e->nctl];
+            if (!e->nctl) sdk_conn_unlist_controlling(e);
+            if (m->type == PROTO_ERROR) { /* room: it was counted in flight */
+                e->ctl_rc[e->nrefused] = (int)m->u.error.code;
+                e->ctl_msg[e->nrefused++] = strdup(m->u.error.message ? m->u.error.message : "");
+                sdk_conn_mark_ready(e);
+            }
+            return e;
+        }
+    return NULL;
+}
+
+/* Gives the executions waiting for room in c's socket another go (each
+ * goes back on the list if there is still none). */
+static void retry_flushes(boxlet_conn *c)
+{
+    boxlet_exec *list = c->flushing;
+    c->flushing = NULL;
+    for (boxlet_exec *e = list, *next; e; e = next) {
+        next = e->flushing_next;
+        e->in_flushing = false;
+        e->flushing_next = NULL;
+        flush_stdin(e); /* a failure shows on e's next call */
+    }
+}
+
+/* Routes one frame that answers no call now to its execution. */
+static boxlet_exec *route_one(boxlet_conn *c, const proto_msg *m, bool *nomem)
+{
+    boxlet_exec *t = settle_attach(c, m);
+    if (!t) t = settle_control(c, m);
+    if (t) return t;
+    t = sdk_conn_find(c, chan_of(m));
     if (!t) return NULL;
     if (apply(t, m) < 0) *nomem = true;
     sdk_conn_mark_ready(t);
+    return t;
+}
+
+boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem)
+{
+    boxlet_exec *t = route_one(c, m, nomem);
+    if (c->flushing) retry_flushes(c);
     return t;
 }
 
@@ -317,6 +438,27 @@ int sdk_agent_attach(boxlet_exec *e, unsigned long long so, unsigned long long s
         reply_done(e, &reply);
     }
     return rc;
+}
+
+int sdk_agent_attach_start(boxlet_exec *e, unsigned long long so, unsigned long long se)
+{
+    proto_msg m = {.type = PROTO_ATTACH,
+                   .u.attach = {.req = agent_client_next_req(e->c),
+                                .chan = e->chan,
+                                .exec_id = e->id,
+                                .stdout_offset = so,
+                                .stderr_offset = se,
+                                .owner = e->owner}};
+    if (!room_for_small(e))
+        return err_make(&e->err, ERR_TIMEOUT,
+                        "attach to execution %s: the agent is not reading its connection", e->id);
+    int rc = send_msg(e, &m);
+    if (rc < 0) return rc;
+    e->attach_req = m.u.attach.req;
+    e->attach_rc = BOXLET_ETIMEOUT;
+    e->attaching_next = e->conn->attaching;
+    e->conn->attaching = e;
+    return 0;
 }
 
 static char **merged_env(const box_config *bc, const boxlet_cmd *cmd, uint32_t *n)
@@ -611,6 +753,48 @@ static int agent_resize(boxlet_exec *e, unsigned rows, unsigned cols)
     return exec_call(e, &m);
 }
 
+/* Sends control request m (its exec_req.req filled here) over e's shared
+ * connection without waiting for the answer (settle_control takes it). */
+static int control_start(boxlet_exec *e, proto_msg *m)
+{
+    if (e->conn->dead) return conn_gone(e);
+    if (e->nctl + e->nrefused >= SDK_CTL_MAX)
+        return err_make(&e->err, ERR_LIMIT,
+                        "execution %s: %d control messages already wait for the agent or for "
+                        "their refusal to be read",
+                        e->id, SDK_CTL_MAX);
+    if (!room_for_small(e))
+        return err_make(&e->err, ERR_TIMEOUT,
+                        "execution %s: the agent is not reading its connection", e->id);
+    m->u.exec_req.req = agent_client_next_req(e->c);
+    int rc = send_msg(e, m);
+    if (rc < 0) return rc;
+    if (!e->nctl) {
+        e->controlling_next = e->conn->controlling;
+        e->conn->controlling = e;
+    }
+    e->ctl_req[e->nctl++] = m->u.exec_req.req;
+    return 0;
+}
+
+/* Without waiting on a shared connection only: on a connection of its own
+ * nothing else would read the answer. */
+static int agent_signal_start(boxlet_exec *e, int sig)
+{
+    if (!e->conn) return agent_signal(e, sig);
+    proto_msg m = {.type = PROTO_SIGNAL, .u.exec_req = {.exec_id = e->id, .signal = sig}};
+    return control_start(e, &m);
+}
+
+static int agent_resize_start(boxlet_exec *e, unsigned rows, unsigned cols)
+{
+    if (!e->conn) return agent_resize(e, rows, cols);
+    proto_msg m = {
+        .type = PROTO_RESIZE,
+        .u.exec_req = {.exec_id = e->id, .rows = (uint16_t)rows, .cols = (uint16_t)cols}};
+    return control_start(e, &m);
+}
+
 static int agent_kill(boxlet_exec *e)
 {
     proto_msg m = {.type = PROTO_KILL, .u.exec_req = {.exec_id = e->id}};
@@ -645,6 +829,9 @@ static void agent_close(boxlet_exec *e)
     e->c = NULL;
     free(e->record);
     e->record = NULL;
+    for (int i = 0; i < e->nrefused; i++)
+        free(e->ctl_msg[i]);
+    e->nrefused = 0;
 }
 
 const sdk_exec_ops sdk_agent_exec_ops = {
@@ -653,6 +840,8 @@ const sdk_exec_ops sdk_agent_exec_ops = {
     .close_stdin = agent_close_stdin,
     .signal = agent_signal,
     .resize = agent_resize,
+    .signal_start = agent_signal_start,
+    .resize_start = agent_resize_start,
     .kill = agent_kill,
     .fd = agent_fd,
     .fd_disown = agent_fd_disown,

@@ -86,8 +86,12 @@ static int open_ws(boxlet_box *b, boxlet_exec *e, unsigned long long so, unsigne
         e->off[2] = num(o, "stderr_offset");
         e->stdin_base = num(o, "stdin_offset");
     } else if (type && strcmp(type, "error") == 0) {
+        /* What only the agent knows (no such execution, a second stdin
+         * owner, no answer in time) comes after the upgrade, with the code */
         const char *msg = json_string_value(json_object_get(o, "message"));
-        rc = err_make(&e->err, ERR_INVAL, "attach %s: %s", e->id, msg ? msg : "refused");
+        int code = err_code_of(json_string_value(json_object_get(o, "boxlet_code")));
+        rc = err_make(&e->err, code ? code : ERR_INVAL, "attach %s: %s", e->id,
+                      msg ? msg : "refused");
     } else {
         rc = err_make(&e->err, ERR_PROTO, "attach %s: the first frame is not `attached`", e->id);
     }

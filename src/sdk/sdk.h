@@ -60,12 +60,16 @@ typedef struct sdk_qchunk {
  * own channel (conn.c). Frames are routed by channel into each execution's
  * queue; executions that got something wait in a ready list. */
 #define SDK_CONN_BUCKETS 1024u
+#define SDK_CTL_MAX 4 /* controls in flight per execution (signal_start, resize_start) */
 struct boxlet_conn {
     agent_client *c;
     uint32_t next_chan;                    /* never reused: late frames of a
                                               closed channel are dropped */
     boxlet_exec *bucket[SDK_CONN_BUCKETS]; /* by chan % SDK_CONN_BUCKETS */
     boxlet_exec *ready;                    /* got something since last asked */
+    boxlet_exec *attaching;                /* ATTACH sent, no answer yet (attach_start) */
+    boxlet_exec *controlling;              /* controls sent, no answer yet (*_start) */
+    boxlet_exec *flushing;                 /* stdin to send once the socket has room */
     size_t nexecs;
     bool dead;
     err_t err;
@@ -82,6 +86,25 @@ struct boxlet_exec {
     boxlet_exec *hash_next, *ready_next;
     bool in_ready;
     bool paused; /* PAUSE sent: the queue is over its high mark */
+    /* boxlet_conn_attach_start: the ATTACH's request id while its answer is
+     * awaited (0 after), and the attach's result once it came */
+    uint32_t attach_req;
+    boxlet_exec *attaching_next;
+    int attach_rc;
+    /* boxlet_exec_signal_start / _resize_start: the requests whose answers
+     * are awaited, and the refusals not yet asked for, oldest first (their
+     * messages kept apart: later calls overwrite err). Together at most
+     * SDK_CTL_MAX. */
+    uint32_t ctl_req[SDK_CTL_MAX];
+    int nctl;
+    boxlet_exec *controlling_next;
+    int ctl_rc[SDK_CTL_MAX];
+    char *ctl_msg[SDK_CTL_MAX];
+    int nrefused;
+    /* shared connection: stdin (or its EOF) waits for room in the socket,
+     * on the connection's flushing list */
+    bool in_flushing;
+    boxlet_exec *flushing_next;
     void *user;
     char id[PROTO_MAX_ID + 1];
     bool owner;
@@ -177,6 +200,10 @@ struct sdk_exec_ops {
     int (*close_stdin)(boxlet_exec *e); /* e is the stdin owner (checked) */
     int (*signal)(boxlet_exec *e, int sig);
     int (*resize)(boxlet_exec *e, unsigned rows, unsigned cols); /* 1..65535 (checked) */
+    /* signal and resize without waiting for the answer (a refusal is queued
+     * in e->ctl_rc/ctl_msg); may be NULL: the waiting ones are used */
+    int (*signal_start)(boxlet_exec *e, int sig);
+    int (*resize_start)(boxlet_exec *e, unsigned rows, unsigned cols); /* checked as resize */
     int (*kill)(boxlet_exec *e);
     int (*fd)(const boxlet_exec *e);
     void (*fd_disown)(boxlet_exec *e); /* may be NULL: nothing to disown */
@@ -207,6 +234,11 @@ void sdk_end_chunk(boxlet_chunk *c);
 /* Opens e's channel on its agent connection (ATTACH) and takes the stdin
  * offset to resume from (local_exec.c). */
 int sdk_agent_attach(boxlet_exec *e, unsigned long long so, unsigned long long se);
+/* Sends e's ATTACH over its shared connection without waiting for the
+ * answer (sdk_conn_route settles it later); 0 or a negative error in
+ * e->err, ERR_TIMEOUT when the agent is not reading its socket
+ * (local_exec.c). */
+int sdk_agent_attach_start(boxlet_exec *e, unsigned long long so, unsigned long long se);
 /* The local transport's conn_open (conn.c). */
 int sdk_conn_open(boxlet_box *b, boxlet_conn **out);
 /* The local transport's executions of a box (local_exec.c). */
@@ -227,15 +259,23 @@ boxlet_exec *sdk_conn_find(boxlet_conn *c, uint32_t chan);
 void sdk_conn_mark_ready(boxlet_exec *e);
 /* Puts e (new, not yet attached) on c with a fresh channel number. */
 void sdk_conn_link(boxlet_conn *c, boxlet_exec *e);
-/* Takes e off its connection (hash and ready list). */
+/* Takes e off its connection's list of attaches awaiting an answer. */
+void sdk_conn_unlist_attaching(boxlet_exec *e);
+/* Takes e off its connection's list of executions with controls in flight. */
+void sdk_conn_unlist_controlling(boxlet_exec *e);
+/* Takes e off its connection's list of executions waiting to send stdin. */
+void sdk_conn_unlist_flushing(boxlet_exec *e);
+/* Takes e off its connection (hash, ready and attaching lists). */
 void sdk_conn_unlink(boxlet_exec *e);
 /* The connection failed (err says why): every execution on it is marked
  * ready, so its reader sees the error. */
 void sdk_conn_fail(boxlet_conn *c, const err_t *err);
 /* Routes a frame that answers no call to the execution of its channel on c
- * (queued output, exit, stdin acknowledgement, channel error) and marks it
- * ready. Returns that execution (NULL: a closed channel's, dropped), or
- * sets *nomem. */
+ * (queued output, exit, stdin acknowledgement, channel error; the answer to
+ * an ATTACH or a control sent without waiting) and marks it ready, then
+ * gives stdin waiting for room in the socket another go. Returns that
+ * execution (NULL: a closed channel's, dropped), or sets *nomem
+ * (local_exec.c). */
 boxlet_exec *sdk_conn_route(boxlet_conn *c, const proto_msg *m, bool *nomem);
 
 /* The public exit result of an agent's exit result. */

@@ -21,6 +21,7 @@
 
 #include "core/utf8.h"
 #include "core/util.h"
+#include "server/agent_open.h"
 #include "server/reply.h"
 
 #include <jansson.h>
@@ -37,6 +38,8 @@
  * process that does not read its stdin cannot grow the server's memory. */
 #define STDIN_HIGH (2u << 20)
 #define STDIN_LOW (512u << 10)
+#define EXEC_ID_MAX 128                  /* the agent's longest execution id */
+#define LINGER_US (2 * LWS_USEC_PER_SEC) /* a connection without attaches stays this long */
 
 typedef struct frame {
     struct frame *next;
@@ -47,7 +50,9 @@ typedef struct frame {
     uint8_t buf[];  /* LWS_PRE bytes of headroom, then the payload */
 } frame_t;
 
-/* One box's shared agent connection and the attaches using it. */
+/* One box's shared agent connection and the attaches using it. Until
+ * `conn` is there, a thread opens it (agent_open.c: `job`) and the
+ * attaches that came meanwhile wait in `waiting`. */
 typedef struct mux {
     struct mux *next; /* in server_t.muxes while it takes new attaches */
     server_t *s;
@@ -57,16 +62,28 @@ typedef struct mux {
     size_t users;    /* attaches */
     bool dead;       /* the connection failed: no new attaches */
     bool servicing;
+    struct lws_vhost *vh; /* where the connection's descriptor is adopted */
+    agent_open *job;      /* the open in flight, or NULL */
+    attach_t *waiting;    /* attaches waiting for the open, newest first */
 } mux_t;
 
 struct attach {
     server_t *s;
     struct lws *ws;
     mux_t *mux;
-    boxlet_box *box;
     boxlet_exec *ex;
     bool owner, ended, exit_queued, lost;
-    bool ext;                /* boxlet.v1 */
+    bool ext; /* boxlet.v1 */
+    /* Until the agent answered the attach (see "opening"), the WebSocket
+     * is up but no frames flow and the client is not read. */
+    bool pending;
+    int retried;         /* opens of a fresh connection after a stale one */
+    int64_t deadline;    /* when a pending attach gives up (now_ms) */
+    attach_t *wait_next; /* in its mux's waiting list */
+    int close_code;      /* the attach failed: close with this after its error frame */
+    char eid[EXEC_ID_MAX + 1];
+    char box_id[64];
+    unsigned long long out_off, err_off;
     bool ping_now;           /* a Ping right after the upgrade (clients time out without one) */
     bool rx_paused;          /* the client's socket is not read: stdin over STDIN_HIGH */
     unsigned long long skip; /* stdin bytes to drop: the execution has them */
@@ -157,10 +174,15 @@ static void flush_held(attach_t *a)
     push_data(a, BOXLET_STDERR, NULL, 0, true);
 }
 
+static __attribute__((format(printf, 2, 3))) void control_error(attach_t *a, const char *fmt, ...);
+
 /* Moves what the execution has into frames, up to the queue's high mark. */
 static void pump(attach_t *a)
 {
     boxlet_chunk c;
+    if (a->pending || !a->ex) return;                     /* no stream (yet) */
+    while (boxlet_exec_control_error(a->ex) != BOXLET_OK) /* refused signals, resizes */
+        control_error(a, "%s", boxlet_exec_errmsg(a->ex));
     while (!a->exit_queued && a->queued < QUEUE_HIGH) {
         int rc = boxlet_exec_read(a->ex, &c, 0);
         if (rc == BOXLET_ETIMEOUT) break; /* nothing now */
@@ -192,15 +214,26 @@ static void pump(attach_t *a)
 
 /* ---- the shared connection ----------------------------------------------------- */
 
+static void settle(attach_t *a);
+static void mux_release(mux_t *m);
+
 /* Pumps every attach whose execution got something: any call on any
- * execution of the connection may have read frames for the others. */
+ * execution of the connection may have read frames for the others. An
+ * attach still waiting for the agent's answer is settled instead. */
 static void mux_service(mux_t *m)
 {
-    if (!m || m->servicing) return; /* the outer loop picks up what this adds */
+    if (!m || m->servicing || !m->conn) return; /* the outer loop picks up what this adds */
     m->servicing = true;
-    for (boxlet_exec *e; (e = boxlet_conn_next_ready(m->conn));)
-        pump(boxlet_exec_user(e));
+    m->users++; /* a failed attach lets go of m: not while this runs */
+    for (boxlet_exec *e; (e = boxlet_conn_next_ready(m->conn));) {
+        attach_t *a = boxlet_exec_user(e);
+        if (a->pending)
+            settle(a);
+        else
+            pump(a);
+    }
     m->servicing = false;
+    mux_release(m);
 }
 
 static void mux_unlist(mux_t *m)
@@ -222,11 +255,12 @@ static void mux_lost(mux_t *m)
     mux_service(m);
 }
 
-static void mux_release(mux_t *m)
+/* Closes m: no attach uses it, and it does not linger. */
+static void mux_free(mux_t *m)
 {
-    if (--m->users) return;
     if (!m->dead) mux_unlist(m);
-    if (m->raw) { /* lws closes the descriptor it adopted */
+    agent_open_orphan(m->job); /* still opening: the connection is closed when it comes */
+    if (m->raw) {              /* lws closes the descriptor it adopted */
         lws_set_opaque_user_data(m->raw, NULL);
         lws_set_timeout(m->raw, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
     }
@@ -234,27 +268,57 @@ static void mux_release(mux_t *m)
     free(m);
 }
 
-/* The box's live shared connection, opened (and adopted) on first use:
- * BOXLET_OK and *out, or an error with why in msg. */
-static int mux_get(server_t *s, struct lws *wsi, boxlet_box *box, mux_t **out, char *msg,
-                   size_t msglen)
+/* An attach (or a call holding m) lets go of it. A live connection whose
+ * last attach left stays open for LINGER_US, for the box's next attach: a
+ * client that execs and attaches in turn then pays no open (a thread hop,
+ * a connect and a HELLO) each time. */
+static void mux_release(mux_t *m)
 {
-    const char *id = boxlet_box_id(box);
+    if (--m->users) return;
+    if (m->raw && !m->dead && !m->s->stopping)
+        lws_set_timer_usecs(m->raw, LINGER_US); /* attach_raw_callback's TIMER */
+    else
+        mux_free(m);
+}
+
+/* Takes a off its mux's waiting list (if on it). */
+static void unwait(attach_t *a)
+{
+    if (!a->mux) return;
+    for (attach_t **p = &a->mux->waiting; *p; p = &(*p)->wait_next)
+        if (*p == a) {
+            *p = a->wait_next;
+            break;
+        }
+    a->wait_next = NULL;
+}
+
+/* The box's shared connection, live or being opened; a new one (its open
+ * queued for a thread) when there is none. NULL when out of memory. */
+static mux_t *mux_get(server_t *s, const char *box_id, struct lws_vhost *vh)
+{
     for (mux_t *m = s->muxes; m; m = m->next)
-        if (strcmp(m->box_id, id) == 0) return *out = m, BOXLET_OK;
+        if (strcmp(m->box_id, box_id) == 0) return m;
     mux_t *m = calloc(1, sizeof *m);
-    if (!m) return snprintf(msg, msglen, "attach to box %s: out of memory", id), BOXLET_ENOMEM;
+    if (!m) return NULL;
     m->s = s;
-    snprintf(m->box_id, sizeof m->box_id, "%s", id);
-    int rc = boxlet_conn_open(box, &m->conn);
-    if (rc != BOXLET_OK) {
-        snprintf(msg, msglen, "%s", boxlet_box_errmsg(box));
+    m->vh = vh;
+    snprintf(m->box_id, sizeof m->box_id, "%s", box_id);
+    if (!(m->job = agent_open_submit(s->opens, box_id, m))) {
         free(m);
-        return rc;
+        return NULL;
     }
+    m->next = s->muxes;
+    s->muxes = m;
+    return m;
+}
+
+/* The event loop takes the opened connection's descriptor: BOXLET_OK. */
+static int mux_adopt(mux_t *m, boxlet_conn *conn, char *msg, size_t msglen)
+{
     lws_sock_file_fd_type d;
-    d.filefd = boxlet_conn_fd(m->conn);
-    lws_adopt_desc_t info = {.vh = lws_get_vhost(wsi),
+    d.filefd = boxlet_conn_fd(conn);
+    lws_adopt_desc_t info = {.vh = m->vh,
                              .type = LWS_ADOPT_RAW_FILE_DESC,
                              .fd = d,
                              .vh_prot_name = "boxlet-exec",
@@ -263,15 +327,12 @@ static int mux_get(server_t *s, struct lws *wsi, boxlet_box *box, mux_t **out, c
         snprintf(msg, msglen,
                  "attach to box %s: the server's event loop did not take the agent connection "
                  "(out of descriptors?)",
-                 id);
-        boxlet_conn_free(m->conn);
-        free(m);
+                 m->box_id);
+        boxlet_conn_free(conn);
         return BOXLET_EIO;
     }
-    boxlet_conn_fd_disown(m->conn);
-    m->next = s->muxes;
-    s->muxes = m;
-    *out = m;
+    boxlet_conn_fd_disown(conn);
+    m->conn = conn;
     return BOXLET_OK;
 }
 
@@ -307,8 +368,8 @@ static int offset_arg(struct lws *wsi, const char *name, unsigned long long *out
     return *v && !*end ? 0 : -1;
 }
 
-#define SLOW_BOX_MS 30000   /* how long a box whose agent did not answer is refused */
-#define SLOW_ATTACH_MS 1000 /* an attach that took this long marks its box slow */
+#define SLOW_BOX_MS 30000    /* how long a box whose agent did not answer is refused */
+#define ATTACH_WAIT_MS 10000 /* how long an attach waits for the agent's answer */
 
 static bool box_is_slow(server_t *s, const char *id)
 {
@@ -327,6 +388,134 @@ static void mark_box_slow(server_t *s, const char *id)
     s->slow_boxes[oldest].until = now_ms() + SLOW_BOX_MS;
 }
 
+/* Lets go of the execution and the connection. */
+static void attach_drop(attach_t *a)
+{
+    boxlet_exec_free(a->ex); /* pending: the agent closes the channel behind its ATTACH */
+    a->ex = NULL;
+    unwait(a);
+    if (a->mux) mux_release(a->mux);
+    a->mux = NULL;
+}
+
+/* The attach failed after the upgrade: an error frame says why (with the
+ * HTTP status the upgrade would have had, and the error code), then the
+ * socket closes with 4000 + that status. A timeout marks the box slow. */
+static void attach_fail(attach_t *a, int rc, const char *reason)
+{
+    char box_id[64], why[600];
+    snprintf(box_id, sizeof box_id, "%s", a->mux ? a->mux->box_id : "");
+    snprintf(why, sizeof why, "%s", reason); /* it may be the execution's message */
+    attach_drop(a);
+    if (rc == BOXLET_ETIMEOUT && *box_id) mark_box_slow(a->s, box_id);
+    int status = reply_status_of(rc);
+    const char *code, *type;
+    err_wire(rc, &code, &type);
+    a->pending = false;
+    a->close_code = 4000 + status;
+    push_json(a, json_pack("{s:s, s:s, s:s, s:s, s:i}", "type", "error", "message", why, "code",
+                           code, "boxlet_code", err_name(rc), "status", status));
+    a->exit_queued = true; /* the last frame */
+    if (a->ws) lws_callback_on_writable(a->ws);
+}
+
+static void attach_begin(attach_t *a, struct lws_vhost *vh);
+static void attach_started(attach_t *a);
+
+/* a's connection went away: a shared connection whose agent went away (the
+ * box was restarted) may not have been seen to close yet, so once, a's
+ * attach starts again on a new one. False when it did already. */
+static bool retry_fresh(attach_t *a)
+{
+    if (a->retried++) return false;
+    struct lws_vhost *vh = a->mux->vh;
+    attach_drop(a);
+    attach_begin(a, vh);
+    return true;
+}
+
+/* The agent answered a's ATTACH (or its connection failed first). */
+static void settle(attach_t *a)
+{
+    int rc = boxlet_conn_attach_result(a->ex);
+    if (rc == BOXLET_ETIMEOUT) return; /* not yet */
+    if (rc == BOXLET_EDISCONNECTED && retry_fresh(a)) return;
+    if (rc != BOXLET_OK) return attach_fail(a, rc, boxlet_exec_errmsg(a->ex));
+    a->pending = false;
+    if (!a->ws) return; /* attach_established starts the stream */
+    lws_set_timer_usecs(a->ws, LWS_SET_TIMER_USEC_CANCEL);
+    attach_started(a);
+}
+
+/* Sends the ATTACH over the box's open connection, without waiting. */
+static void attach_send(attach_t *a)
+{
+    mux_t *m = a->mux;
+    int rc = boxlet_conn_attach_start(m->conn, a->eid, a->out_off, a->err_off,
+                                      a->owner ? 0 : BOXLET_ATTACH_OBSERVER, &a->ex);
+    if (rc == BOXLET_OK) return boxlet_exec_set_user(a->ex, a);
+    if (rc == BOXLET_EDISCONNECTED) mux_lost(m);
+    if (rc == BOXLET_EDISCONNECTED && retry_fresh(a)) return;
+    attach_fail(a, rc, boxlet_conn_errmsg(m->conn)); /* copied before m may go */
+}
+
+/* Joins the box's shared connection: sends the ATTACH now if it is open,
+ * or waits for its open. */
+static void attach_begin(attach_t *a, struct lws_vhost *vh)
+{
+    mux_t *m = mux_get(a->s, a->box_id, vh);
+    if (!m) return attach_fail(a, BOXLET_ENOMEM, "attach: out of memory");
+    a->mux = m;
+    m->users++;
+    if (m->conn) return attach_send(a);
+    a->wait_next = m->waiting;
+    m->waiting = a;
+}
+
+/* On the loop: the open of m's connection finished. */
+static void mux_opened(void *owner, int rc, boxlet_conn *conn, const char *msg)
+{
+    mux_t *m = owner;
+    char why[1024];
+    snprintf(why, sizeof why, "%s", msg);
+    m->job = NULL;
+    if (rc == BOXLET_OK) rc = mux_adopt(m, conn, why, sizeof why);
+    if (rc != BOXLET_OK) {
+        m->dead = true;
+        mux_unlist(m);
+    }
+    attach_t *list = NULL; /* in the order they came: the first owner wins */
+    for (attach_t *a = m->waiting, *next; a; a = next) {
+        next = a->wait_next;
+        a->wait_next = list;
+        list = a;
+    }
+    m->waiting = NULL;
+    m->users++; /* held while the waiters move on */
+    for (attach_t *a = list, *next; a; a = next) {
+        next = a->wait_next;
+        a->wait_next = NULL;
+        if (rc == BOXLET_OK)
+            attach_send(a);
+        else
+            attach_fail(a, rc, why);
+    }
+    mux_release(m);
+}
+
+void attach_collect(server_t *s)
+{
+    agent_opens_collect(s->opens, mux_opened);
+}
+
+void attach_stop(server_t *s)
+{
+    for (mux_t *m = s->muxes; m; m = m->next) {
+        agent_open_orphan(m->job);
+        m->job = NULL;
+    }
+}
+
 attach_t *attach_open(server_t *s, struct lws *wsi, const http_req *rq, bool ext, char *msg,
                       size_t msglen, int *status)
 {
@@ -338,61 +527,63 @@ attach_t *attach_open(server_t *s, struct lws *wsi, const http_req *rq, bool ext
         snprintf(msg, msglen, "stdout_offset and stderr_offset must be byte offsets");
         return NULL;
     }
-    attach_t *a = calloc(1, sizeof *a);
-    a->s = s;
-    a->ext = ext;
-    a->owner = !wants_observer(wsi);
-    int rc = boxlet_box_get(s->rt, box, &a->box);
-    const char *why = NULL;
-    if (rc == BOXLET_OK && box_is_slow(s, boxlet_box_id(a->box))) {
-        *status = 503;
-        snprintf(msg, msglen,
-                 "box %s: its agent did not answer an attach in time; try again in a while", box);
-        boxlet_box_free(a->box);
-        free(a);
+    if (strlen(eid) > EXEC_ID_MAX) {
+        *status = 404;
+        snprintf(msg, msglen, "no execution %.*s... in box %s", 40, eid, box);
         return NULL;
     }
-    int64_t t0 = now_ms();
-    /* Twice at most: a shared connection whose agent went away (the box was
-     * restarted) may not have been seen to close yet; its failure marks it
-     * dead, and the second try opens a fresh one. */
-    for (int tries = 0; rc == BOXLET_OK && tries < 2; tries++) {
-        if ((rc = mux_get(s, wsi, a->box, &a->mux, msg, msglen)) != BOXLET_OK) {
-            why = msg;
-            break;
-        }
-        mux_t *m = a->mux;
-        m->users++; /* held from here: released below on failure */
-        rc = boxlet_conn_attach(m->conn, eid, out_off, err_off,
-                                a->owner ? 0 : BOXLET_ATTACH_OBSERVER, &a->ex);
-        if (rc == BOXLET_OK) break;
-        snprintf(msg, msglen, "%s", boxlet_conn_errmsg(m->conn));
-        why = msg;
-        bool stale = rc == BOXLET_EDISCONNECTED;
-        if (stale) mux_lost(m);
-        mux_release(m);
-        a->mux = NULL;
-        if (stale)
-            rc = BOXLET_OK, why = NULL; /* try again on a new connection */
-        else
-            break;
-    }
-    if (rc == BOXLET_OK && !a->ex) rc = BOXLET_EDISCONNECTED, why = msg;
-    if (rc != BOXLET_OK && a->box && (rc == BOXLET_ETIMEOUT || now_ms() - t0 >= SLOW_ATTACH_MS))
-        mark_box_slow(s, boxlet_box_id(a->box));
+    /* What the store knows is answered here, with an HTTP status; what
+     * only the agent knows comes after the upgrade (attach_fail). */
+    boxlet_box *b;
+    int rc = boxlet_box_get(s->rt, box, &b);
     if (rc != BOXLET_OK) {
         *status = reply_status_of(rc);
-        if (!why)
-            snprintf(msg, msglen, "%s",
-                     a->box ? boxlet_box_errmsg(a->box) : boxlet_runtime_errmsg(s->rt));
-        boxlet_box_free(a->box);
-        free(a);
+        snprintf(msg, msglen, "%s", boxlet_runtime_errmsg(s->rt));
         return NULL;
     }
-    boxlet_exec_set_user(a->ex, a);
-    boxlet_box_free(a->box); /* the execution handle does not need it: memory per attach */
-    a->box = NULL;
+    bool running = boxlet_box_state_of(b) == BOXLET_BOX_RUNNING;
+    bool slow = box_is_slow(s, boxlet_box_id(b));
+    attach_t *a = running && !slow ? calloc(1, sizeof *a) : NULL;
+    if (!running)
+        *status = 404, snprintf(msg, msglen,
+                                "box %s is not running (its executions ended when it stopped; "
+                                "'ps -a' shows their records)",
+                                boxlet_box_name(b));
+    else if (slow)
+        *status = 503, snprintf(msg, msglen,
+                                "box %s: its agent did not answer an attach in time; try again "
+                                "in a while",
+                                box);
+    else if (!a)
+        *status = 500, snprintf(msg, msglen, "attach: out of memory");
+    if (a) {
+        a->s = s;
+        a->ext = ext;
+        a->owner = !wants_observer(wsi);
+        a->pending = true;
+        a->deadline = now_ms() + ATTACH_WAIT_MS;
+        snprintf(a->box_id, sizeof a->box_id, "%s", boxlet_box_id(b));
+        snprintf(a->eid, sizeof a->eid, "%s", eid);
+        a->out_off = out_off;
+        a->err_off = err_off;
+        attach_begin(a, lws_get_vhost(wsi));
+    }
+    boxlet_box_free(b);
     return a;
+}
+
+/* The stream starts: where it resumes (boxlet.v1), the backlog, and the
+ * client's frames from now on. */
+static void attach_started(attach_t *a)
+{
+    if (a->ext) { /* where the streams resume, and where stdin continues */
+        push_json(a, json_pack("{s:s, s:s, s:I, s:I, s:I}", "type", "attached", "execution_id",
+                               boxlet_exec_id(a->ex), "stdout_offset", (json_int_t)a->out_off,
+                               "stderr_offset", (json_int_t)a->err_off, "stdin_offset",
+                               (json_int_t)boxlet_exec_stdin_offset(a->ex)));
+    }
+    pump(a); /* the backlog, and whatever the handle already holds; resumes reading */
+    mux_service(a->mux);
 }
 
 void attach_established(attach_t *a, struct lws *wsi)
@@ -400,17 +591,23 @@ void attach_established(attach_t *a, struct lws *wsi)
     a->ws = wsi;
     a->ping_now = true;
     lws_callback_on_writable(wsi);
-    if (a->ext) { /* where the streams resume, and where stdin continues */
-        unsigned long long o = 0, e = 0;
-        offset_arg(wsi, "stdout_offset", &o);
-        offset_arg(wsi, "stderr_offset", &e);
-        push_json(a, json_pack("{s:s, s:s, s:I, s:I, s:I}", "type", "attached", "execution_id",
-                               boxlet_exec_id(a->ex), "stdout_offset", (json_int_t)o,
-                               "stderr_offset", (json_int_t)e, "stdin_offset",
-                               (json_int_t)boxlet_exec_stdin_offset(a->ex)));
+    if (a->pending) { /* nothing from the client until the agent answered */
+        a->rx_paused = true;
+        lws_rx_flow_control(wsi, 0);
+        int64_t left = a->deadline - now_ms();
+        lws_set_timer_usecs(wsi, (lws_usec_t)(left > 0 ? left : 1) * 1000);
+    } else if (a->ex) {
+        attach_started(a);
     }
-    pump(a); /* the backlog, and whatever the handle already holds */
-    mux_service(a->mux);
+}
+
+void attach_timer(attach_t *a)
+{
+    if (!a->pending) return;
+    char why[300];
+    snprintf(why, sizeof why, "box %s: its agent did not answer the attach within %d s", a->box_id,
+             ATTACH_WAIT_MS / 1000);
+    attach_fail(a, BOXLET_ETIMEOUT, why);
 }
 
 /* ---- client frames ----------------------------------------------------------- */
@@ -423,7 +620,7 @@ static __attribute__((format(printf, 2, 3))) void control_error(attach_t *a, con
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     push_json(a, json_pack("{s:s, s:s}", "type", "error", "message", msg));
-    lws_callback_on_writable(a->ws);
+    if (a->ws) lws_callback_on_writable(a->ws);
 }
 
 static void control(attach_t *a, const void *in, size_t len)
@@ -435,11 +632,12 @@ static void control(attach_t *a, const void *in, size_t len)
     if (!o || !type) {
         control_error(a, "control message is not a JSON object with a \"type\": %s",
                       o ? "no type" : je.text);
-    } else if (strcmp(type, "resize") == 0) {
-        rc = boxlet_exec_resize(a->ex, (unsigned)json_integer_value(json_object_get(o, "rows")),
-                                (unsigned)json_integer_value(json_object_get(o, "cols")));
+    } else if (strcmp(type, "resize") == 0) { /* the agent's refusal comes later: pump */
+        rc = boxlet_exec_resize_start(a->ex,
+                                      (unsigned)json_integer_value(json_object_get(o, "rows")),
+                                      (unsigned)json_integer_value(json_object_get(o, "cols")));
     } else if (strcmp(type, "signal") == 0) {
-        rc = boxlet_exec_signal(a->ex, (int)json_integer_value(json_object_get(o, "sig")));
+        rc = boxlet_exec_signal_start(a->ex, (int)json_integer_value(json_object_get(o, "sig")));
     } else if (strcmp(type, "stdin_offset") == 0 && a->ext) {
         /* The client's next stdin byte is at K; the execution has all bytes
          * below our offset already: drop that overlap from what follows. */
@@ -467,6 +665,9 @@ static void control(attach_t *a, const void *in, size_t len)
 
 void attach_receive(attach_t *a, const void *in, size_t len, bool binary)
 {
+    /* The client is not read until the attach is settled; a frame lws had
+     * already taken in finds no execution to go to. */
+    if (a->pending || !a->ex) return;
     if (!binary) return control(a, in, len);
     if (!a->owner)
         return control_error(a, "%s",
@@ -507,6 +708,10 @@ int attach_writeable(attach_t *a)
     a->queued -= f->len;
     bool last = a->exit_queued && !a->head;
     free(f);
+    if (last && a->close_code) { /* the attach failed: the error frame went out */
+        lws_close_reason(a->ws, (enum lws_close_status)a->close_code, (unsigned char *)"error", 5);
+        return -1;
+    }
     if (last) { /* the exit frame went out: close normally */
         lws_close_reason(a->ws, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"exit", 4);
         return -1;
@@ -525,9 +730,7 @@ void attach_close(attach_t *a)
         a->head = f->next;
         free(f);
     }
-    boxlet_exec_free(a->ex); /* detaches its channel: the execution keeps running */
-    if (a->mux) mux_release(a->mux);
-    boxlet_box_free(a->box);
+    attach_drop(a); /* detaches its channel: the execution keeps running */
     free(a);
 }
 
@@ -545,6 +748,9 @@ int attach_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             return -1; /* lws closes the descriptor */
         }
         mux_service(m);
+        return 0;
+    case LWS_CALLBACK_TIMER: /* lingered long enough without an attach */
+        if (m && !m->users) mux_free(m);
         return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
         if (m) { /* lws closes the descriptor: the connection must not use it */
@@ -586,4 +792,10 @@ static void ws_close(void *a)
     attach_close(a);
 }
 
-const route_ws_ops attach_ws = {ws_open, ws_established, ws_receive, ws_writeable, ws_close};
+static void ws_timer(void *a)
+{
+    attach_timer(a);
+}
+
+const route_ws_ops attach_ws = {ws_open,      ws_established, ws_receive,
+                                ws_writeable, ws_close,       ws_timer};

@@ -10,6 +10,7 @@
 
 #include "core/utf8.h"
 #include "core/util.h"
+#include "server/agent_open.h"
 #include "server/attach.h"
 #include "server/http.h"
 #include "sdk/token.h"
@@ -56,6 +57,7 @@ typedef struct pss {
 #define SHUTDOWN_MS 3000
 #define WORKERS 4      /* threads for box lifecycle and exec requests */
 #define PULL_WORKERS 2 /* threads for registry pulls: at most this many at once */
+#define OPENERS 4      /* threads opening agent connections for attaches */
 #define BODY_SECS 20   /* a request body has this long to arrive */
 #define MAX_PULLS_QUEUED 16
 #define MAX_HEADER_BYTES 8192 /* per connection, before it is authenticated */
@@ -473,9 +475,19 @@ static void job_done(void *owner, http_resp *rs)
     lws_callback_on_writable(p->wsi);
 }
 
+/* The connection went: its worker's answer is dropped. After shutdown
+ * stopped the workers (the context is being destroyed), their jobs are
+ * freed already: there is nothing left to drop. */
+static void drop_job(pss_t *p)
+{
+    server_t *s = the_context ? lws_context_user(the_context) : NULL;
+    if (p->job && s && s->workers) worker_orphan(p->job);
+    p->job = NULL;
+}
+
 static void reset(server_t *s, pss_t *p)
 {
-    worker_orphan(p->job); /* the connection went: its answer is dropped */
+    drop_job(p);
     stream_drop(s, p);
     buf_free(&p->body);
     buf_free(&p->rs.body);
@@ -618,6 +630,9 @@ static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reaso
         return 0;
     case LWS_CALLBACK_RECEIVE:
         return p->conn ? on_receive(wsi, p, in, len) : -1;
+    case LWS_CALLBACK_TIMER:
+        if (p->conn && p->ws->timer) p->ws->timer(p->conn);
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (s->stopping) { /* SIGTERM: every attachment is told why it ends */
             lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"server shutdown",
@@ -646,6 +661,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_RECEIVE:
     case LWS_CALLBACK_SERVER_WRITEABLE:
     case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_TIMER:
         return on_ws(wsi, s, p, reason, in, len);
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, s, p);
@@ -662,11 +678,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (p) reset(s, p); /* lws may close a refused request without our data */
         return 0;
     case LWS_CALLBACK_WSI_DESTROY: /* also when lws ends a connection on its own */
-        if (p && p->job) {
-            worker_orphan(p->job);
-            p->job = NULL;
+        if (p) {
+            drop_job(p);
+            stream_drop(s, p);
         }
-        if (p) stream_drop(s, p);
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: /* a worker finished (or a signal) */
         if (the_context) {
@@ -675,6 +690,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             workers_collect(srv->pulls, job_done);
             workers_collect(srv->streams, job_done);
             stream_service(srv);
+            attach_collect(srv);
         }
         return 0;
     default:
@@ -880,6 +896,7 @@ int server_run(const server_opts *o)
     s.pulls = workers_start(&s, o->home, ctx, PULL_WORKERS, MAX_PULLS_QUEUED, NULL);
     s.workers = workers_start(&s, o->home, ctx, WORKERS, 0, s.pulls);
     s.streams = workers_start(&s, o->home, ctx, STREAM_THREADS, MAX_STREAMS_QUEUED, NULL);
+    s.opens = agent_opens_start(o->home, ctx, OPENERS);
     fprintf(stderr, "boxlet serve: listening on %s; %s\n", where, how);
     if (o->no_auth)
         fprintf(stderr, "boxlet serve: WARNING: no authentication: every local user and "
@@ -894,6 +911,9 @@ int server_run(const server_opts *o)
     workers_stop(s.pulls, 2000);
     workers_stop(s.streams, 2000);
     s.workers = s.pulls = s.streams = NULL;
+    attach_stop(&s);
+    agent_opens_stop(s.opens, 2000);
+    s.opens = NULL;
     pthread_mutex_lock(&context_mu);
     the_context = NULL; /* no stream thread wakes it from here on */
     pthread_mutex_unlock(&context_mu);

@@ -54,13 +54,14 @@ typedef struct server {
     size_t max_body;
     long long started_ms;
     unsigned long long requests, errors;
-    unsigned attaches;       /* WebSocket attachments open */
-    bool stopping;           /* SIGTERM: shutting down */
-    struct workers *workers; /* slow requests' threads (worker.h), or NULL */
-    struct workers *pulls;   /* registry pulls' own threads: they never hold up the rest */
-    struct workers *streams; /* streamed bodies' threads (ROUTE_STREAM_IN/OUT rows) */
-    struct pss *streaming;   /* connections whose body is streamed (http.c) */
-    struct mux *muxes;       /* shared agent connections, one per box (attach.c) */
+    unsigned attaches;         /* WebSocket attachments open */
+    bool stopping;             /* SIGTERM: shutting down */
+    struct workers *workers;   /* slow requests' threads (worker.h), or NULL */
+    struct workers *pulls;     /* registry pulls' own threads: they never hold up the rest */
+    struct workers *streams;   /* streamed bodies' threads (ROUTE_STREAM_IN/OUT rows) */
+    struct pss *streaming;     /* connections whose body is streamed (http.c) */
+    struct mux *muxes;         /* shared agent connections, one per box (attach.c) */
+    struct agent_opens *opens; /* threads opening those connections (agent_open.h) */
     /* Boxes whose agent did not answer an attach in time: their attaches
      * are refused at once until `until` (attach.c), so such a box holds the
      * event loop once per SLOW_BOX_MS, not once per attach. */

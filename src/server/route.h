@@ -69,6 +69,9 @@ typedef struct route_ws_ops {
     void (*receive)(void *conn, const void *in, size_t len, bool binary);
     int (*writeable)(void *conn); /* -1: close */
     void (*close)(void *conn);    /* frees conn; also after a failed upgrade */
+    /* The connection's timer (lws_set_timer_usecs on its wsi) fired; may be
+     * NULL for a route that sets none. */
+    void (*timer)(void *conn);
 } route_ws_ops;
 
 typedef struct route {

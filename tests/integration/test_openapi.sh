@@ -423,6 +423,17 @@ def ws_check(label, ws, want):
               getattr(ws, "body", b"")[:200])
 
 
+def ws_refused_in_band(label, ws, want):
+    """A refusal that needs the agent: 101, an error frame with the status
+    the upgrade would have had, then Close 4000 + that status."""
+    if not ws_check(label + " (upgraded)", ws, 101):
+        return
+    seen, code = ws_until_close(label, ws)
+    ok([t for t in seen if t not in ("ping", "pong")] == ["error"], label + ": one error frame",
+       str(seen))
+    ok(code == 4000 + want, "%s: Close %d" % (label, 4000 + want), str(code))
+
+
 def ws_until_close(label, ws):
     """Reads to the Close: returns the types seen and the close code."""
     seen, code = [], None
@@ -542,8 +553,8 @@ def requests():
     ws = WS(url(WS_OP[1], ids), proto="boxlet.v1")  # the terminal one, as stdin owner
     if ws_check("attach, stdin owner", ws, 101):
         second = WS(url(WS_OP[1], ids))
-        ws_check("a second stdin owner", second, 409)
-        ok("x-request-id" not in second.headers, "upgrade refusals are not REST answers")
+        ok("x-request-id" not in second.headers, "upgrade answers are not REST answers")
+        ws_refused_in_band("a second stdin owner", second, 409)
         ws.send(1, b'{"type":"no-such-message"}')
         got = None
         try:
@@ -560,7 +571,9 @@ def requests():
         ok(got == "error", "an unknown control message gets an error frame", str(got))
         ws.close()
     ws_check("attach, a bad offset", WS(att + "?stdout_offset=x", proto="boxlet.v1"), 400)
-    ws_check("attach, no such execution", WS(url(WS_OP[1], dict(ids, exec_id="nosuch"))), 404)
+    ws_refused_in_band("attach, no such execution", WS(url(WS_OP[1], dict(ids, exec_id="nosuch"))),
+                       404)
+    ws_check("attach, no such box", WS(url(WS_OP[1], dict(ids, box_id="nosuch"))), 404)
     ws = WS(url(WS_OP[1], ids2, "tenant-a") + "?stdin=false")
     ws_check("attach under /v1/tenant-a", ws, 101)
     if ws.status == 101:

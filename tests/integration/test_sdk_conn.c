@@ -10,6 +10,11 @@
  *  - The connection failing (the box stops): every execution on it is
  *    ready and its reads say BOXLET_EDISCONNECTED; a dead connection takes
  *    no new attach; boxlet_conn_fd_closed the same.
+ *  - Attaching without waiting (boxlet_conn_attach_start): no answer until
+ *    the connection is pumped; then attached, or refused as the blocking
+ *    attach would be (unknown id, a second owner); a pending owner attach
+ *    freed before its answer leaves the stdin slot free. Signal and resize
+ *    without waiting: the agent's refusal comes with a later pump.
  * (A remote runtime refuses a shared connection: test_sdk_remote.) */
 #include "harness.h"
 
@@ -298,6 +303,100 @@ static void a_failed_connection_says_so(void **state)
     teardown_box(&env, b, c);
 }
 
+/* Pumps c until the attach e started is settled: its result. */
+static int settled(boxlet_conn *c, boxlet_exec *e)
+{
+    for (int64_t until = now_ms() + WAIT_MS; now_ms() < until;) {
+        int rc = boxlet_conn_attach_result(e);
+        if (rc != BOXLET_ETIMEOUT) return rc;
+        struct pollfd p = {.fd = boxlet_conn_fd(c), .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) assert_int_equal(boxlet_conn_pump(c), BOXLET_OK);
+        while (boxlet_conn_next_ready(c))
+            ; /* the test asks each execution itself */
+    }
+    fail_msg("no answer to the ATTACH");
+    return -1;
+}
+
+/* Pumps c until e's control sent without waiting was refused: its code. */
+static int controlled(boxlet_conn *c, boxlet_exec *e)
+{
+    for (int64_t until = now_ms() + WAIT_MS; now_ms() < until;) {
+        struct pollfd p = {.fd = boxlet_conn_fd(c), .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) assert_int_equal(boxlet_conn_pump(c), BOXLET_OK);
+        for (boxlet_exec *r; (r = boxlet_conn_next_ready(c));)
+            if (r == e) return boxlet_exec_control_error(e);
+    }
+    fail_msg("no answer to the control");
+    return -1;
+}
+
+static void attach_without_waiting(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    box_env env;
+    boxlet_conn *c;
+    boxlet_box *b = setup(&env, &c);
+    char *cat = start_detached(b, "echo hi; exec cat");
+    char *other = start_detached(b, "exec cat");
+    sink a = {0};
+    buf_init(&a.out, 0);
+    assert_int_equal(boxlet_conn_attach_start(c, cat, 0, 0, 0, &a.e), BOXLET_OK);
+    boxlet_exec_set_user(a.e, &a);
+    assert_int_equal(boxlet_conn_attach_result(a.e), BOXLET_ETIMEOUT); /* nothing read yet */
+    boxlet_exec *none, *dup, *gone;
+    assert_int_equal(boxlet_conn_attach_start(c, "no-such-exec", 0, 0, 0, &none), BOXLET_OK);
+    assert_int_equal(boxlet_conn_attach_start(c, cat, 0, 0, 0, &dup), BOXLET_OK);
+    /* A client that leaves before the answer: its channel is closed behind
+     * the ATTACH, so the stdin slot is free again. */
+    assert_int_equal(boxlet_conn_attach_start(c, other, 0, 0, 0, &gone), BOXLET_OK);
+    boxlet_exec_free(gone);
+
+    assert_int_equal(settled(c, a.e), BOXLET_OK);
+    assert_int_equal(settled(c, none), BOXLET_ENOTFOUND);
+    assert_non_null(strstr(boxlet_exec_errmsg(none), "no-such-exec"));
+    assert_int_equal(settled(c, dup), BOXLET_ECONFLICT);
+    assert_non_null(strstr(boxlet_exec_errmsg(dup), "owner"));
+    boxlet_exec_free(none);
+    boxlet_exec_free(dup);
+    boxlet_exec *again;
+    assert_int_equal(boxlet_conn_attach(c, other, 0, 0, 0, &again), BOXLET_OK);
+    boxlet_exec_free(again);
+
+    /* Controls without waiting: sent at once, a refusal comes with a pump. */
+    assert_int_equal(boxlet_exec_resize_start(a.e, 30, 90), BOXLET_OK);
+    assert_int_equal(controlled(c, a.e), BOXLET_EINVAL); /* no terminal */
+    assert_non_null(strstr(boxlet_exec_errmsg(a.e), "terminal"));
+    assert_int_equal(boxlet_exec_signal_start(a.e, 9), BOXLET_OK);
+    assert_int_equal(controlled(c, a.e), BOXLET_EINVAL);         /* not on the whitelist */
+    assert_int_equal(boxlet_exec_control_error(a.e), BOXLET_OK); /* once */
+    /* Refusals that arrive together are each kept, in order. A blocking
+     * call after them reads their answers first (the agent answers in order). */
+    assert_int_equal(boxlet_exec_signal_start(a.e, 9), BOXLET_OK);
+    assert_int_equal(boxlet_exec_resize_start(a.e, 30, 90), BOXLET_OK);
+    assert_int_equal(boxlet_exec_signal(a.e, 28), BOXLET_OK);
+    assert_int_equal(boxlet_exec_control_error(a.e), BOXLET_EINVAL);
+    assert_null(strstr(boxlet_exec_errmsg(a.e), "terminal")); /* the signal's, first */
+    assert_int_equal(boxlet_exec_control_error(a.e), BOXLET_EINVAL);
+    assert_non_null(strstr(boxlet_exec_errmsg(a.e), "terminal"));
+    assert_int_equal(boxlet_exec_control_error(a.e), BOXLET_OK);
+    assert_int_equal(boxlet_exec_resize_start(a.e, 0, 90), BOXLET_EINVAL); /* checked here */
+
+    /* Attached: an ordinary execution from here. */
+    assert_int_equal(boxlet_exec_write(a.e, "there\n", 6, 5000), BOXLET_OK);
+    assert_int_equal(boxlet_exec_close_stdin(a.e), BOXLET_OK);
+    for (int64_t until = now_ms() + WAIT_MS; !a.ended && now_ms() < until;)
+        turn(c, 50);
+    assert_true(a.ended);
+    assert_int_equal(a.out.len, 9);
+    assert_memory_equal(buf_data(&a.out), "hi\nthere\n", 9);
+    sink_free(&a);
+    free(cat);
+    free(other);
+    teardown_box(&env, b, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +404,7 @@ int main(void)
         cmocka_unit_test(a_stalled_reader_holds_back_only_its_own),
         cmocka_unit_test(stdin_and_calls),
         cmocka_unit_test(a_failed_connection_says_so),
+        cmocka_unit_test(attach_without_waiting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

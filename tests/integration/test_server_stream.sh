@@ -8,7 +8,8 @@
 #    nothing lasting: it goes on answering, the stream threads free;
 #  - a WebSocket upgrade is read, matched and authenticated as any request:
 #    401 without the key on any path, 404 for a route that is no WebSocket,
-#    the attach route under a prefix of several segments;
+#    the attach route under a prefix of several segments; an unknown
+#    execution is refused after the upgrade (error frame, Close 4404);
 #  - the request log names the route's pattern.
 # Prints "N passed, N failed".
 set -u
@@ -200,8 +201,50 @@ ok(upgrade("/v1/config", auth=False) == 404, "upgrade on the open REST route: 40
 ok(upgrade("/v1" + att + "?stdin=false") == 101, "upgrade on the attach route: 101")
 ok(upgrade("/v1/acme/team" + att + "?stdin=false") == 101,
    "upgrade under a prefix of two segments: 101")
-ok(upgrade("/v1/boxes/streamer/executions/nosuch/attach") == 404,
-   "upgrade for no such execution: 404")
+# What only the agent knows comes after the upgrade (docs/server.md,
+# "Attaching never waits on the loop"): an error frame, then Close 4404.
+def refused_after_upgrade(path):
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=15)
+    req = ("GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           "Authorization: Bearer %s\r\n\r\n" % (path, KEY))
+    s.sendall(req.encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            return 0, None, None
+        data += chunk
+    head, data = data.split(b"\r\n\r\n", 1)
+    status, error = int(head.split()[1]), None
+    def frame_len(d):  # server frames are unmasked; None until the length is in
+        if len(d) < 2:
+            return None
+        n = d[1] & 0x7F
+        if n == 126:
+            return None if len(d) < 4 else (4, int.from_bytes(d[2:4], "big"))
+        return None if n == 127 else (2, n)
+
+    while status == 101:
+        while frame_len(data) is None or len(data) < sum(frame_len(data)):
+            chunk = s.recv(4096)
+            if not chunk:
+                return status, None, error
+            data += chunk
+        op, (hl, n) = data[0] & 0x0F, frame_len(data)
+        payload, data = data[hl:hl + n], data[hl + n:]
+        if op == 1:
+            error = json.loads(payload)
+        elif op == 8:
+            s.close()
+            return status, int.from_bytes(payload[:2], "big") if n >= 2 else None, error
+    s.close()
+    return status, None, error
+
+
+st, code, err = refused_after_upgrade("/v1/boxes/streamer/executions/nosuch/attach")
+ok(st == 101 and code == 4404 and err and err.get("status") == 404,
+   "attach to no such execution: upgraded, then an error frame and Close 4404", (st, code, err))
 
 st, _, _, _ = Conn().call("DELETE", "/v1/boxes/streamer?force=true")
 ok(st == 204, "remove the box", st)

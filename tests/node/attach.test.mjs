@@ -48,7 +48,10 @@ function attach(box, eid, { query = '', headers = auth, onOpen, protocol } = {})
       }
     });
     ws.on('unexpected-response', (req, r) => resolve({ http: r.statusCode }));
-    ws.on('close', (code) => resolve({ ...res, close: code, protocol: ws.protocol }));
+    // What only the agent knows refuses the attach after the upgrade: an
+    // error frame, then Close 4000 + the HTTP status the upgrade would have had.
+    ws.on('close', (code) => resolve({ ...res, close: code, protocol: ws.protocol,
+      ...(code >= 4000 && code < 5000 ? { http: code - 4000 } : {}) }));
     ws.on('error', () => {});
     res.ws = ws;
   });
@@ -86,6 +89,9 @@ async function main() {
   await new Promise((ok) => setTimeout(ok, 100));
   const second = await attach('wsbox', eid);
   check('second stdin owner refused with 409', second.http === 409, JSON.stringify(second.http));
+  const why = second.texts && second.texts.find((t) => t.type === 'error');
+  check('... with an error frame saying why', why && why.status === 409 && why.boxlet_code === 'conflict' &&
+    /stdin/.test(why.message) && second.out.length === 0, JSON.stringify(second.texts));
   const obs = await attach('wsbox', eid, { query: '?stdin=false' });
   const owner = await ownerP;
   if (!obs.out) console.log('observer:', JSON.stringify(obs));
@@ -170,7 +176,9 @@ async function main() {
 
   // refused upgrades
   r = await attach('wsbox', 'nosuch');
-  check('unknown execution: 404', r.http === 404, r.http);
+  check('unknown execution: 404', r.http === 404 && r.close === 4404, `${r.http} ${r.close}`);
+  check('... said in an error frame', r.texts.length === 1 && r.texts[0].type === 'error' &&
+    r.texts[0].code === 'not_found', JSON.stringify(r.texts));
   r = await attach('wsbox', eid, { headers: {} });
   check('no API key: 401', r.http === 401, r.http);
 

@@ -41,10 +41,16 @@ function silentPeer(port, path) {
   });
 }
 
+// Attaches as stdin owner (boxlet.v1, so that success is an `attached`
+// frame): 101 once attached, or the refusal's HTTP status (a refusal that
+// needs the agent comes after the upgrade as Close 4000 + status).
 function owner(port, path) {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers: authHeaders() });
-    ws.on('open', () => { ws.close(); resolve(101); });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, 'boxlet.v1', { headers: authHeaders() });
+    ws.on('message', (d, bin) => {
+      if (!bin && JSON.parse(d.toString()).type === 'attached') { ws.close(); resolve(101); }
+    });
+    ws.on('close', (code) => resolve(code >= 4000 && code < 5000 ? code - 4000 : 0));
     ws.on('unexpected-response', (q, r) => resolve(r.statusCode));
     ws.on('error', () => resolve(0));
   });
