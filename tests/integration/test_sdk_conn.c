@@ -177,13 +177,17 @@ static void a_stalled_reader_holds_back_only_its_own(void **state)
     sink flood = {0}, tick = {0};
     enum { TOTAL = 16 << 20 };
     char script[96];
-    snprintf(script, sizeof script, "head -c %d /dev/zero | tr '\\0' x", TOTAL);
+    /* The flood waits for its owner: started unattached, the agent would
+     * read it freely (no owner to hold it back), and on a loaded machine
+     * it could end, or drop bytes past its window, before the attach. */
+    snprintf(script, sizeof script, "read go; head -c %d /dev/zero | tr '\\0' x", TOTAL);
     char *fid = start_detached(b, script);
     char *tid = start_detached(b, "i=0; while [ $i -lt 20 ]; do echo $i; i=$((i+1)); "
                                   "sleep 0.02; done");
     sink_attach(&flood, c, fid, 0);
     sink_attach(&tick, c, tid, 0);
     flood.stalled = true;
+    assert_int_equal(boxlet_exec_write(flood.e, "\n", 1, WAIT_MS), BOXLET_OK);
     for (int64_t until = now_ms() + WAIT_MS; (!tick.ended) && now_ms() < until;)
         turn(c, 50);
     assert_true(tick.ended); /* the ticker finished while the flood was not read */
