@@ -252,9 +252,8 @@ typedef struct spawn_res {
  * res->exit_code 126/127 and the reason in e. */
 int spawn_process(const spawn_req *r, spawn_res *res, err_t *e);
 /* Builds the environment: r's entries, later duplicates winning, plus
- * defaults (PATH, HOME, TERM for a TTY). Free with free_strv. */
+ * defaults (PATH, HOME, TERM for a TTY). Free with strv_free. */
 char **spawn_env(char **env, uint32_t n, bool tty, const char *home);
-void free_strv(char **v);
 
 /* users.c — /etc/passwd and /etc/group of the box */
 typedef struct user_ids {

@@ -4,6 +4,7 @@
  * process creation is spawn.c's. All times are CLOCK_MONOTONIC ms. */
 #include "agent.h"
 
+#include "core/strv.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -188,8 +189,8 @@ int exec_start(agent_t *ag, const proto_exec_start *s, exec_t **out, err_t *e)
     }
     if (req.cgroup >= 0) close(req.cgroup);
     if (!ex->cgroup && req.cgroup >= 0) cgexec_release(ag, ex->id, 0);
-    free_strv(argv);
-    free_strv(envp);
+    strv_free(argv);
+    strv_free(envp);
     if (!ex->finished) {
         if (s->timeout_ms) ex->timeout_at = ex->created_ms + (int64_t)s->timeout_ms;
         if (s->has_stdin) {

@@ -31,14 +31,6 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-void free_strv(char **v)
-{
-    if (!v) return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
-
 static bool same_key(const char *a, const char *b)
 {
     size_t n = strcspn(a, "=");

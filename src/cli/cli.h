@@ -138,7 +138,8 @@ int cli_each_box(const struct cli *g, const char *verb, int nkeys, char **keys,
 
 /* ---- options.c: box options (run, create) and command options ------------ */
 
-/* A growable list of owned strings. */
+/* A growable list of owned strings. The CLI's own: it builds on boxlet.h
+ * alone, so it does not share the library's src/core/strv.h. */
 struct cli_strv {
     char **v;
     size_t n;

@@ -20,7 +20,8 @@ void cli_strv_free(struct cli_strv *s)
     s->n = 0;
 }
 
-static int strv_push(struct cli_strv *s, char *owned)
+/* Appends owned (freed on failure; NULL is a failed allocation). */
+static int list_take(struct cli_strv *s, char *owned)
 {
     char **v = owned ? realloc(s->v, (s->n + 1) * sizeof *v) : NULL;
     if (!v) {
@@ -45,7 +46,7 @@ static int env_push(struct cli_strv *s, const char *arg)
         return 0;
     else if (asprintf(&kv, "%s=%s", arg, val) < 0)
         kv = NULL;
-    return strv_push(s, kv);
+    return list_take(s, kv);
 }
 
 enum { ENV_FILE_MAX = 1 << 20 };
@@ -266,7 +267,7 @@ int cli_box_opt(struct cli_box_args *a, int opt, const char *arg)
         a->o.name = arg;
         return 1;
     case OPT_LABEL:
-        return strv_push(&a->labels, strdup(arg)) < 0 ? -1 : 1;
+        return list_take(&a->labels, strdup(arg)) < 0 ? -1 : 1;
     case OPT_NETWORK:
         return parse_network(arg, &a->o.network);
     case OPT_HOST_PORT:

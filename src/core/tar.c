@@ -300,7 +300,8 @@ static int fill_entry(tar_reader *r, const hdr *h, ext *x, tar_entry *ent, err_t
     if (header_nums(h, ent, &size, e) < 0) return -e->code;
     if (x->path) {
         free(r->path);
-        r->path = steal_pointer(&x->path);
+        r->path = x->path;
+        x->path = NULL;
     } else if (header_path(r, h, e) < 0) {
         return -e->code;
     }
@@ -308,7 +309,8 @@ static int fill_entry(tar_reader *r, const hdr *h, ext *x, tar_entry *ent, err_t
     field_str(lbuf, h->linkname, sizeof h->linkname);
     if (x->link) {
         free(r->link);
-        r->link = steal_pointer(&x->link);
+        r->link = x->link;
+        x->link = NULL;
     } else if (set_str(&r->link, lbuf, strlen(lbuf), "linkname", e) < 0) {
         return -e->code;
     }

@@ -1,6 +1,6 @@
-/* util — small helpers every layer uses: scoped cleanup, allocation that
- * aborts (for the agent and server, where OOM is fatal by policy), clocks,
- * and file-descriptor chores. Not for anything with a subject of its own. */
+/* util — small helpers every layer uses: allocation that aborts (for the
+ * agent and server, where OOM is fatal by policy), clocks, and
+ * file-descriptor chores. Not for anything with a subject of its own. */
 #ifndef BOXLET_CORE_UTIL_H
 #define BOXLET_CORE_UTIL_H
 
@@ -9,26 +9,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* Not the cleanup idiom: boxlet releases explicitly, once, after an rc
+ * chain ("Conventions" in docs/internals/architecture.md). cleanup_free
+ * stays only for its last user, src/server/http.c, and goes with it; do not
+ * add uses. */
 static inline void cleanup_freep(void *p)
 {
     free(*(void **)p);
 }
-static inline void cleanup_closep(int *fd)
-{
-    if (*fd >= 0) close(*fd);
-}
 #define cleanup_free __attribute__((cleanup(cleanup_freep)))
-#define cleanup_close __attribute__((cleanup(cleanup_closep)))
-
-/* Hands a pointer over: returns *pp and sets *pp to NULL. */
-static inline void *steal_ptr(void *pp)
-{
-    void **p = pp;
-    void *v = *p;
-    *p = NULL;
-    return v;
-}
-#define steal_pointer(pp) steal_ptr(pp)
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))

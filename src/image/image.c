@@ -3,6 +3,7 @@
  * never leaves a half image under a real name. */
 #include "core/fscopy.h"
 #include "core/fsutil.h"
+#include "core/strv.h"
 #include "image/image.h"
 
 #include "image/imgmeta.h"
@@ -180,17 +181,10 @@ static int fill_dir(const char *root, const void *arg, err_t *e)
     return rc;
 }
 
-static void free_v(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void image_info_free(image_info *im)
 {
-    free_v(im->env, im->nenv);
-    free_v(im->cmd, im->ncmd);
+    strv_free_n(im->env, im->nenv);
+    strv_free_n(im->cmd, im->ncmd);
     free(im->working_dir);
     free(im->user);
     im->env = im->cmd = NULL;
@@ -201,10 +195,10 @@ void image_info_free(image_info *im)
 /* A NULL-terminated copy of v[0..n) followed by w[0..m). */
 static char **copy_v(char **v, size_t n, char **w, size_t m)
 {
-    char **out = calloc(n + m + 1, sizeof *out);
-    for (size_t i = 0; out && i < n + m; i++)
-        if (!(out[i] = strdup(i < n ? v[i] : w[i - n]))) {
-            free_v(out, i);
+    char **out = strv_dup(v, n);
+    for (size_t k = n, j = 0; out && j < m; j++)
+        if (strv_push(&out, &k, w[j]) < 0) {
+            strv_free_n(out, k);
             return NULL;
         }
     return out;
@@ -588,15 +582,10 @@ int image_list(const char *home, char ***names, size_t *n, err_t *e)
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        char **v = realloc(*names, (*n + 1) * sizeof *v);
-        char *s = v ? strdup(de->d_name) : NULL;
-        if (!s) {
+        if (strv_push(names, n, de->d_name) < 0) {
             closedir(d);
-            if (v) *names = v;
             return err_make(e, ERR_NOMEM, "list images: out of memory");
         }
-        v[(*n)++] = s;
-        *names = v;
     }
     closedir(d);
     return 0;

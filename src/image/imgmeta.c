@@ -5,6 +5,7 @@
 #include "image/imgmeta.h"
 
 #include "core/id.h"
+#include "core/strv.h"
 #include "core/util.h"
 #include "core/fsutil.h"
 #include "image/image.h"
@@ -175,9 +176,7 @@ static int find_by_id(const char *home, const char *key, const char *hex, image_
             strncmp(d.id + 7, hex, strlen(hex)) == 0 && hits++ == 0)
             *out = d;
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    strv_free_n(names, n);
     if (rc < 0) return rc;
     if (hits == 1) return 0;
     return hits ? err_make(e, ERR_CONFLICT, "image id \"%s\": %zu images match, give more digits",

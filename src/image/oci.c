@@ -6,6 +6,7 @@
  * lock; a failed import removes what it added. Also here: an image's
  * description saved beside it (oci_image_save, oci_image_load). */
 #include "core/fsutil.h"
+#include "core/strv.h"
 #include "image/oci_int.h"
 
 #include <dirent.h>
@@ -227,10 +228,10 @@ static int store_layers(const char *home, const char *layout, json_t *manifest, 
 void oci_image_free(oci_image *im)
 {
     if (!im) return;
-    oci_strv_free(im->layers, im->nlayers);
-    oci_strv_free(im->env, im->nenv);
-    oci_strv_free(im->entrypoint, im->nentrypoint);
-    oci_strv_free(im->cmd, im->ncmd);
+    strv_free_n(im->layers, im->nlayers);
+    strv_free_n(im->env, im->nenv);
+    strv_free_n(im->entrypoint, im->nentrypoint);
+    strv_free_n(im->cmd, im->ncmd);
     free(im->working_dir);
     free(im->user);
     memset(im, 0, sizeof *im);

@@ -37,7 +37,6 @@ int oci_join(char out[PATH_MAX], const char *dir, const char *rel, err_t *e);
 
 /* NULL-terminated string arrays: frees v (n strings); obj[key] as a copy
  * (absent, null or [] give NULL and 0); v as a JSON array (NULL: no memory). */
-void oci_strv_free(char **v, size_t n);
 int oci_strv_get(json_t *obj, const char *key, char ***out, size_t *n, err_t *e);
 json_t *oci_strv_json(char *const *v, size_t n);
 

@@ -7,6 +7,7 @@
 #include "image/oci_int.h"
 
 #include "core/sha256.h"
+#include "core/strv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,13 +41,6 @@ int oci_join(char out[PATH_MAX], const char *dir, const char *rel, err_t *e)
 
 /* ---- string arrays -------------------------------------------------------- */
 
-void oci_strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* obj[key] as a NULL-terminated copy: absent, null or [] give NULL. */
 int oci_strv_get(json_t *obj, const char *key, char ***out, size_t *n, err_t *e)
 {
@@ -55,20 +49,19 @@ int oci_strv_get(json_t *obj, const char *key, char ***out, size_t *n, err_t *e)
     *n = 0;
     if (!a || json_is_null(a) || (json_is_array(a) && json_array_size(a) == 0)) return 0;
     if (!json_is_array(a)) return err_make(e, ERR_INVAL, "\"%s\": not an array of strings", key);
-    char **v = calloc(json_array_size(a) + 1, sizeof *v);
-    if (!v) return err_make(e, ERR_NOMEM, "\"%s\": out of memory", key);
-    size_t i;
+    char **v = NULL;
+    size_t k = 0, i;
     json_t *s;
     json_array_foreach(a, i, s)
     {
-        if (!json_is_string(s) || !(v[i] = strdup(json_string_value(s)))) {
-            oci_strv_free(v, i);
+        if (!json_is_string(s) || strv_push(&v, &k, json_string_value(s)) < 0) {
+            strv_free_n(v, k);
             return err_make(e, json_is_string(s) ? ERR_NOMEM : ERR_INVAL, "\"%s\": %s", key,
                             json_is_string(s) ? "out of memory" : "not an array of strings");
         }
     }
     *out = v;
-    *n = i;
+    *n = k;
     return 0;
 }
 

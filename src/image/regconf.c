@@ -1,6 +1,8 @@
 /* regconf — see regconf.h. */
 #include "image/regconf.h"
 
+#include "core/strv.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -8,17 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Appends s to the NULL-terminated list *v of *n entries. */
-static int push(char ***v, size_t *n, const char *s)
-{
-    char **nv = realloc(*v, (*n + 2) * sizeof *nv);
-    if (!nv) return -ERR_NOMEM;
-    *v = nv;
-    if (!(nv[*n] = strdup(s))) return -ERR_NOMEM;
-    nv[++*n] = NULL;
-    return 0;
-}
 
 /* "http://h:p/" -> "h:p" (plain: true), "h:p" -> "h:p". */
 static void host_of(const char *url, char *out, size_t n, int *plain)
@@ -55,8 +46,8 @@ static int load_mirrors(json_t *m, const char *file, regconf *c, err_t *e)
                 return err_make(e, ERR_INVAL, "%s: mirrors.\"%s\"[%zu] must be a non-empty string",
                                 file, reg, i);
             host_of(s, host, sizeof host, &plain);
-            if (push(&r->hosts, &r->n, host) < 0 ||
-                (plain && push(&c->insecure, &c->ninsecure, host) < 0))
+            if (strv_push(&r->hosts, &r->n, host) < 0 ||
+                (plain && strv_push(&c->insecure, &c->ninsecure, host) < 0))
                 return err_make(e, ERR_NOMEM, "%s: out of memory", file);
         }
     }
@@ -89,7 +80,7 @@ int regconf_load(const char *home, regconf *c, err_t *e)
             rc = err_make(e, ERR_INVAL, "%s: insecure[%zu] must be a non-empty string", file, i);
             break;
         }
-        if (push(&c->insecure, &c->ninsecure, s) < 0) {
+        if (strv_push(&c->insecure, &c->ninsecure, s) < 0) {
             rc = err_make(e, ERR_NOMEM, "%s: out of memory", file);
             break;
         }
@@ -102,13 +93,9 @@ int regconf_load(const char *home, regconf *c, err_t *e)
 
 void regconf_free(regconf *c)
 {
-    for (size_t i = 0; i < c->ninsecure; i++)
-        free(c->insecure[i]);
-    free(c->insecure);
+    strv_free_n(c->insecure, c->ninsecure);
     for (size_t i = 0; i < c->nmirrors; i++) {
-        for (size_t j = 0; j < c->mirrors[i].n; j++)
-            free(c->mirrors[i].hosts[j]);
-        free(c->mirrors[i].hosts);
+        strv_free_n(c->mirrors[i].hosts, c->mirrors[i].n);
         free(c->mirrors[i].registry);
     }
     free(c->mirrors);

@@ -11,6 +11,7 @@
 
 #include "core/base64.h"
 #include "core/sha256.h"
+#include "core/strv.h"
 #include "core/util.h"
 #include "core/fsutil.h"
 #include "image/oci.h"
@@ -790,9 +791,7 @@ void reg_sess_free(sess *s)
 
 static void pull_free(pull *p)
 {
-    for (size_t i = 0; i < p->ndone; i++)
-        free(p->done[i]);
-    free(p->done);
+    strv_free_n(p->done, p->ndone);
     json_decref(p->mj);
     free(p->man.data);
     reg_sess_free(&p->s);

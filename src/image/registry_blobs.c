@@ -11,6 +11,8 @@
  * worker. */
 #include "image/registry_int.h"
 
+#include "core/strv.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -409,11 +411,8 @@ int reg_fetch_blobs(const sess *s, const reg_fetch *f, json_t *manifest, const c
         if (pl.jobs[i].d.part[0]) unlink(pl.jobs[i].d.part);
         if (pl.jobs[i].d.done[0]) unlink(pl.jobs[i].d.done);
     }
-    if (rc == 0 && !(*done = calloc(pl.njobs + 1, sizeof **done)))
-        rc = err_make(e, ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < pl.njobs; i++)
-        if (!((*done)[(*n)++] = strdup(pl.jobs[i].d.done)))
-            rc = err_make(e, ERR_NOMEM, "out of memory");
+        if (strv_push(done, n, pl.jobs[i].d.done) < 0) rc = err_make(e, ERR_NOMEM, "out of memory");
     free(pl.jobs);
     pthread_mutex_destroy(&pl.mu);
     pthread_cond_destroy(&pl.cv);

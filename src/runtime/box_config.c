@@ -1,5 +1,6 @@
 /* box_config — a box's options and their JSON form in the store. The JSON is
  * the same shape the REST API will show as a box's config. */
+#include "core/strv.h"
 #include "core/util.h"
 #include "proto/proto.h"
 #include "runtime/publish.h"
@@ -10,19 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void free_strv(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void box_config_free(box_config *c)
 {
     if (!c) return;
-    free_strv(c->env, c->nenv);
-    free_strv(c->labels, c->nlabels);
-    free_strv(c->cmd, c->ncmd);
+    strv_free_n(c->env, c->nenv);
+    strv_free_n(c->labels, c->nlabels);
+    strv_free_n(c->cmd, c->ncmd);
     free(c->working_dir);
     free(c->user);
     free(c->rootfs);
@@ -123,15 +117,14 @@ static int get_strv(json_t *o, const char *key, char ***v, size_t *n, err_t *e)
     if (!a || json_is_null(a)) return 0;
     if (!json_is_array(a))
         return err_make(e, ERR_INVAL, "box config: \"%s\" must be an array of strings", key);
-    *v = calloc(json_array_size(a) + 1, sizeof **v);
-    if (!*v) return err_make(e, ERR_NOMEM, "box config: out of memory");
+    if (!(*v = strv_dup(NULL, 0))) return err_make(e, ERR_NOMEM, "box config: out of memory");
     size_t i;
     json_t *s;
     json_array_foreach(a, i, s)
     {
         if (!json_is_string(s))
             return err_make(e, ERR_INVAL, "box config: \"%s\"[%zu] must be a string", key, i);
-        if (!((*v)[(*n)++] = strdup(json_string_value(s))))
+        if (strv_push(v, n, json_string_value(s)) < 0)
             return err_make(e, ERR_NOMEM, "box config: out of memory");
     }
     return 0;

@@ -6,6 +6,7 @@
 #include "runtime/imgstore.h"
 
 #include "core/id.h"
+#include "core/strv.h"
 #include "core/util.h"
 #include "core/fsutil.h"
 #include "image/image.h"
@@ -205,14 +206,7 @@ typedef struct refs {
 static void ref_add(const char *dir, void *arg)
 {
     refs *r = arg;
-    char **v = realloc(r->v, (r->n + 1) * sizeof *v);
-    char *s = v ? strdup(dir) : NULL;
-    if (v) r->v = v;
-    if (!s) {
-        r->error = 1;
-        return;
-    }
-    r->v[r->n++] = s;
+    if (strv_push(&r->v, &r->n, dir) < 0) r->error = 1;
 }
 
 /* Whether path is referenced, or (prefix) is an ancestor of a reference. */
@@ -224,13 +218,6 @@ static bool referenced(const refs *r, const char *path, bool prefix)
             (prefix && strncmp(r->v[i], path, len) == 0 && r->v[i][len] == '/'))
             return true;
     return false;
-}
-
-static void refs_free(refs *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->v[i]);
-    free(r->v);
 }
 
 /* Every image's files and every box's pinned files. */
@@ -248,9 +235,7 @@ static int collect_refs(rt_t *rt, refs *r, err_t *e)
         }
         if (rc == 0) imgmeta_each_dir(d.lower, ref_add, r);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    strv_free_n(names, n);
     box_rec *v = NULL;
     size_t nv = 0;
     if (rc == 0) rc = store_list(rt->store, &v, &nv, e);
@@ -357,7 +342,7 @@ static int gc_locked(rt_t *rt, gc_report *rep, err_t *e)
     if (rc == 0) rc = sweep_layers(rt, &r, rep, e);
     if (rc == 0) sweep_images(rt, &r, rep);
     if (rc == 0) sweep_downloads(rt, rep);
-    refs_free(&r);
+    strv_free_n(r.v, r.n);
     return rc;
 }
 

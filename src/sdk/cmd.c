@@ -2,6 +2,8 @@
  * a mistake is reported where it was made (and again by boxlet_exec_start). */
 #include "sdk/sdk.h"
 
+#include "core/strv.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,16 +12,7 @@
 
 static int push(char ***v, size_t *n, const char *s)
 {
-    char *copy = strdup(s);
-    char **nv = copy ? realloc(*v, (*n + 2) * sizeof *nv) : NULL;
-    if (!nv) {
-        free(copy);
-        return BOXLET_ENOMEM;
-    }
-    nv[(*n)++] = copy;
-    nv[*n] = NULL;
-    *v = nv;
-    return BOXLET_OK;
+    return strv_push(v, n, s) < 0 ? BOXLET_ENOMEM : BOXLET_OK;
 }
 
 static int note(boxlet_cmd *c, int rc)
@@ -56,18 +49,11 @@ boxlet_cmd *boxlet_cmd_new(const char *program, ...)
     return boxlet_cmd_newv(argc, argv);
 }
 
-static void free_v(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void boxlet_cmd_free(boxlet_cmd *c)
 {
     if (!c) return;
-    free_v(c->argv, c->argc);
-    free_v(c->env, c->nenv);
+    strv_free_n(c->argv, c->argc);
+    strv_free_n(c->env, c->nenv);
     free(c->dir);
     free(c->user);
     buf_free(&c->stdin_data);

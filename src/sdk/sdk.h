@@ -147,8 +147,8 @@ struct boxlet_exec {
  * one place that says so); every other entry is required.
  *
  * Adding an operation (say a file copy): one entry here, one function per
- * transport (or NULL), in the transport's own file (a new file when it is
- * a subject of its own: local_files.c, remote_files.c), and one public
+ * transport (or NULL), in the transport's own file (or in a file of its
+ * own when it is a subject of its own, as copies are in files.c), and one public
  * function that checks its arguments and calls through b->rt->tp, as
  * boxlet_box_rename does. The tables are at the end of local.c and
  * remote.c; an entry's function in another file is declared in this

@@ -54,9 +54,11 @@ static int read_line(int fd, const char *path, char **out, err_t *e)
 
 int token_read_file(const char *path, char **out, err_t *e)
 {
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) return err_sys(e, errno, "open API key file \"%s\"", path);
-    return read_line(fd, path, out, e);
+    int rc = read_line(fd, path, out, e);
+    close(fd);
+    return rc;
 }
 
 static int create_token(const char *path, err_t *e)

@@ -9,6 +9,7 @@
 #include "server/images.h"
 
 #include "core/err.h"
+#include "core/strv.h"
 #include "core/util.h"
 #include "server/reply.h"
 
@@ -81,9 +82,8 @@ void rest_images_list(server_t *s, const http_req *rq, http_resp *rs)
         boxlet_image_info im;
         if (boxlet_image_get(s->rt, names[i], &im) == BOXLET_OK)
             json_array_append_new(a, image_json(&im));
-        free(names[i]);
     }
-    free(names);
+    strv_free_n(names, n);
     reply_json(rs, 200, json_pack("{s:o}", "images", a));
 }
 
