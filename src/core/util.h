@@ -9,16 +9,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Not the cleanup idiom: boxlet releases explicitly, once, after an rc
- * chain ("Conventions" in docs/internals/architecture.md). cleanup_free
- * stays only for its last user, src/server/http.c, and goes with it; do not
- * add uses. */
-static inline void cleanup_freep(void *p)
-{
-    free(*(void **)p);
-}
-#define cleanup_free __attribute__((cleanup(cleanup_freep)))
-
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))

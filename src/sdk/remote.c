@@ -5,6 +5,8 @@
  * docs/remote.md. Executions are remote_exec.c's; the table is at the end. */
 #include "sdk/sdk.h"
 
+#include "core/strv.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,23 +258,21 @@ static int image_list(boxlet_runtime *rt, char ***names, size_t *n)
     json_t *a = json_object_get(v, "images");
     if (rc == 0 && !json_is_array(a))
         rc = err_make(&rt->err, ERR_PROTO, "remote: GET /v1/images: no \"images\" array");
-    size_t k = rc == 0 ? json_array_size(a) : 0;
-    char **v2 = rc == 0 ? calloc(k + 1, sizeof *v2) : NULL;
-    if (rc == 0 && !v2) rc = err_make(&rt->err, ERR_NOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < k; i++) {
+    char **list = NULL;
+    size_t k = 0;
+    for (size_t i = 0; rc == 0 && i < json_array_size(a); i++) {
         json_t *im = json_array_get(a, i);
         const char *nm = json_string_value(json_object_get(im, "name"));
         if (!nm) nm = json_string_value(json_object_get(im, "reference"));
-        if (!(v2[i] = strdup(nm ? nm : ""))) rc = err_make(&rt->err, ERR_NOMEM, "out of memory");
+        if (strv_push(&list, &k, nm ? nm : "") < 0)
+            rc = err_make(&rt->err, ERR_NOMEM, "out of memory");
     }
     json_decref(v);
     if (rc < 0) {
-        for (size_t i = 0; v2 && i < k; i++)
-            free(v2[i]);
-        free(v2);
+        strv_free_n(list, k);
         return rc;
     }
-    *names = v2;
+    *names = list;
     *n = k;
     return 0;
 }

@@ -770,6 +770,8 @@ static void shut_down(struct lws_context *ctx, server_t *s)
         ;
 }
 
+static int use_key(const server_opts *o, const char *key, server_t *s, char *how, size_t n);
+
 /* The credential: the key given, else the home's token file (made at the
  * first start), else none when --insecure-no-auth says so. On stderr, the
  * line a person reads first says where the server listens and how to
@@ -782,17 +784,23 @@ static int set_up_auth(const server_opts *o, server_t *s, char *how, size_t n)
                  "runs anything as root");
         return 0;
     }
-    char token[TOKEN_MAX + 1];
-    const char *key = o->api_key;
-    cleanup_free char *from_file = NULL;
+    char *from_file = NULL;
     if (o->api_key_file) {
         err_t e;
         if (token_read_file(o->api_key_file, &from_file, &e) < 0) {
             fprintf(stderr, "boxlet serve: --api-key-file: %s\n", e.msg);
             return -1;
         }
-        key = from_file;
     }
+    int rc = use_key(o, from_file ? from_file : o->api_key, s, how, n);
+    free(from_file);
+    return rc;
+}
+
+/* The key given (or read from a file), else the home's token. */
+static int use_key(const server_opts *o, const char *key, server_t *s, char *how, size_t n)
+{
+    char token[TOKEN_MAX + 1];
     if (!key || !*key) {
         err_t e;
         if (token_load_or_create(o->home, token, sizeof token, &e) < 0) {

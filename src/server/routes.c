@@ -8,6 +8,7 @@
 #include "server/routes.h"
 
 #include "core/err.h"
+#include "core/strv.h"
 #include "core/util.h"
 #include "server/images.h"
 #include "server/reply.h"
@@ -129,13 +130,6 @@ static bool want_type(json_t *o, const char *key, json_type t, const char *what,
     return false;
 }
 
-static void free_list(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* A JSON object of strings as KEY=VALUE strings (free each and the array;
  * nothing to free after a refusal). */
 static bool env_list(json_t *o, const char *key, char ***out, size_t *n, http_resp *rs)
@@ -159,7 +153,7 @@ static bool env_list(json_t *o, const char *key, char ***out, size_t *n, http_re
                         "%s entry \"%.64s\": keys must be non-empty without '=', values strings "
                         "without NUL",
                         key, k);
-            free_list(*out, *n);
+            strv_free_n(*out, *n);
             *out = NULL;
             *n = 0;
             return false;
@@ -278,8 +272,8 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
             boxlet_box_free(b);
         }
     }
-    free_list(env, nenv);
-    free_list(labels, nlabels);
+    strv_free_n(env, nenv);
+    strv_free_n(labels, nlabels);
     json_decref(o);
 }
 
@@ -432,7 +426,7 @@ static bool exec_settings(json_t *o, boxlet_cmd *c, http_resp *rs)
     if (!env_list(o, "env", &env, &nenv, rs)) return false;
     for (size_t i = 0; i < nenv; i++)
         boxlet_cmd_putenv(c, env[i]);
-    free_list(env, nenv);
+    strv_free_n(env, nenv);
     json_t *v;
     if ((v = json_object_get(o, "working_dir")) && json_is_string(v))
         boxlet_cmd_setdir(c, json_string_value(v));
