@@ -66,8 +66,8 @@ enum proto_type {
     PROTO_RESUME = 29, /* host→agent: send on it again (no reply) */
     /* 30, 31: a connection given over to one transfer of a tar stream (see
      * "Files" in docs/internals/protocol.md): OK or ERROR, then chunks */
-    PROTO_FILES_PUT = 30, /* host→agent: extract the tar that follows at a path */
-    PROTO_FILES_GET = 31, /* host→agent: send a tar of a path */
+    PROTO_FILES_PUT = 30,    /* host→agent: extract the tar that follows at a path */
+    PROTO_FILES_GET = 31,    /* host→agent: send a tar of a path */
     PROTO_PORT_CONNECT = 32, /* host→agent: this connection becomes a TCP
                                 stream to a port inside the box */
 };
