@@ -169,6 +169,19 @@ mkdir -p "$SCRATCH/cp-tree/sub" && echo deep > "$SCRATCH/cp-tree/sub/f"
 check "cp of a tree into an existing directory: under its name" "deep" "$(cat "$SCRATCH/cp-tree-back/sub/f")"
 tar -C "$SCRATCH" -cf - cp-src | "$BOXLET" cp - clibox:/tmp/cpstdin
 check "cp - (a tar of one file on stdin: lands as the file)" "cp-data" "$("$BOXLET" exec clibox cat /tmp/cpstdin)"
+# A copy holds a chunk, not the file: 256 MiB each way in a bounded RSS (remote:
+# the upload is spooled to $TMPDIR, the download read as it comes).
+if [ -x /usr/bin/time ]; then
+    head -c 268435456 /dev/urandom > "$SCRATCH/cp-big"
+    /usr/bin/time -f %M -o "$SCRATCH/rss-in" "$BOXLET" cp "$SCRATCH/cp-big" clibox:/cp-big
+    /usr/bin/time -f %M -o "$SCRATCH/rss-out" "$BOXLET" cp clibox:/cp-big "$SCRATCH/cp-big-back"
+    cmp -s "$SCRATCH/cp-big" "$SCRATCH/cp-big-back"; check "cp of 256 MiB in and out: byte-exact" 0 $?
+    rss=$(( $(tail -n 1 "$SCRATCH/rss-in") > $(tail -n 1 "$SCRATCH/rss-out") ? $(tail -n 1 "$SCRATCH/rss-in") : $(tail -n 1 "$SCRATCH/rss-out") ))
+    echo "cp of 256 MiB ($MODE): the CLI's peak RSS $rss KiB"
+    check "cp of 256 MiB: the CLI stays under 32 MiB" 1 "$([ "$rss" -lt 32768 ] && echo 1)"
+    rm -f "$SCRATCH/cp-big" "$SCRATCH/cp-big-back"
+    "$BOXLET" exec clibox rm -f /cp-big
+fi
 err=$("$BOXLET" cp clibox:/tmp/nosuch "$SCRATCH/none" 2>&1); st=$?
 check "cp of a missing source: 125, saying so" "125 1" "$st $(echo "$err" | grep -c -i 'not found\|no such')"
 "$BOXLET" rm clibox 2>/dev/null; check "rm of a running box is refused" 1 $?
