@@ -1,6 +1,8 @@
 /* files — boxlet_box_copy_in/out and their descriptor variants: host files
- * packed or unpacked with core/tarfs, the bytes carried by runtime/files
- * through the box's agent. The `docker cp` rules live in tarfs (the same
+ * packed or unpacked with core/tarfs, the bytes carried by the transport's
+ * transfer (sdk_xfer): runtime/files through the box's agent here (the
+ * local transport's), or the Files routes of a server (remote_files.c).
+ * The `docker cp` rules live in tarfs (the same
  * code places files in the box and on the host); this file only picks the
  * options: the box's user, the subdirectory a directory takes when the
  * destination is an existing directory ("DIR" vs "DIR/."). */
