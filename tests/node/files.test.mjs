@@ -3,7 +3,7 @@
 // file and a directory tree in and out, byte-exact with modes; raw HTTP gets
 // each status (401, 404, 409, 400 for a mount, 411 without a length, an
 // upload over --max-body accepted); an upload cut midway leaves nothing in
-// the box; a 1 GiB upload and download stream through with the server's
+// the box; a 2 GiB upload and download stream through with the server's
 // peak RSS (VmHWM) reported and under 64 MiB (512 MiB sanitized). argv:
 // boxlet binary.
 import { createHash } from 'node:crypto';
@@ -17,7 +17,7 @@ import { api, authHeaders, counter, sleep, startServer } from './serve.mjs';
 
 const [, , boxlet] = process.argv;
 const t = counter(), check = t.check;
-const BIG = 1 << 30;
+const BIG = 2 * 1024 ** 3;
 const hwmKib = (pid) => parseInt(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1], 10);
 
 // A ustar header for one regular file.
@@ -229,12 +229,12 @@ async function main() {
     check('a cut upload leaves nothing', left === '', left);
 
     const up = await bigUpload(srv.port);
-    check('1 GiB upload', up.status === 204, up.status);
-    check('1 GiB in the box', (await sh(box, 'stat -c %s /big.bin')).trim() === String(BIG));
+    check('2 GiB upload', up.status === 204, up.status);
+    check('2 GiB in the box', (await sh(box, 'stat -c %s /big.bin')).trim() === String(BIG));
     const down = await bigDownload(srv.port);
-    check('1 GiB download byte-exact', down.status === 200 && down.got === BIG && down.sum === up.sum, JSON.stringify(down));
+    check('2 GiB download byte-exact', down.status === 200 && down.got === BIG && down.sum === up.sum, JSON.stringify(down));
     const hwm = hwmKib(srv.proc.pid);
-    console.log(`server peak RSS (VmHWM) after 1 GiB up and down: ${(hwm / 1024).toFixed(1)} MiB`);
+    console.log(`server peak RSS (VmHWM) after 2 GiB up and down: ${(hwm / 1024).toFixed(1)} MiB`);
     // A sanitized server keeps freed chunks in ASan's quarantine (256 MiB)
     // and carries shadow memory: the bound is the plain build's.
     const sanitized = fs.readFileSync(boxlet).includes('AddressSanitizer');
