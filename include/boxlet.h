@@ -790,7 +790,9 @@ BOXLET_API void boxlet_copy_opts_init(boxlet_copy_opts *o);
  * BOXLET_EINVAL (a destination on a mount inside the box: /proc, /sys, /dev
  * or a volume; an archive entry leaving the destination), BOXLET_ELIMIT
  * (the box's disk quota), BOXLET_EPERM, BOXLET_EIO, BOXLET_EDISCONNECTED,
- * BOXLET_EUNSUPPORTED (a remote runtime: copy over REST is not yet there). */
+ * BOXLET_EUNSUPPORTED (keep_owners into a box of a remote runtime). Over
+ * REST (a remote runtime) the archive is spooled to an unlinked file in
+ * $TMPDIR and sent with its length (docs/files.md "Over REST"). */
 BOXLET_API int boxlet_box_copy_in(boxlet_box *b, const char *host_path, const char *box_path,
                                   const boxlet_copy_opts *o);
 /* Copies box_path out of the box to host_path, with the same rules the
@@ -822,7 +824,9 @@ typedef struct boxlet_copy boxlet_copy;
 /* Starts extracting a tar archive at box_path (the rules of
  * boxlet_box_copy_in_fd). The destination is checked before this returns:
  * BOXLET_ENOTFOUND, BOXLET_ECONFLICT, BOXLET_EINVAL (a mount), BOXLET_EPERM
- * come from here, with nothing written. On success *out is the stream. */
+ * come from here, with nothing written (a remote runtime: from
+ * boxlet_copy_finish, since the upload is sent there). On success *out is
+ * the stream. */
 BOXLET_API int boxlet_box_copy_in_open(boxlet_box *b, const char *box_path,
                                        const boxlet_copy_opts *o, boxlet_copy **out);
 /* Sends len bytes of the archive (any split). When the box refused the

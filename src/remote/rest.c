@@ -4,10 +4,12 @@
 #include "core/buf.h"
 
 #include "lazy/curl.h"
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_REPLY (256u << 20)
 
@@ -222,6 +224,85 @@ int rest_call(rest_t *r, const char *method, const char *path, json_t *body, jso
     curl_slist_free_all(hd);
     buf_free(&got);
     free(text);
+    free(url);
+    return rc;
+}
+
+/* ---- streamed bodies ---------------------------------------------------------- */
+
+#define MAX_ERROR_REPLY (64u << 10)
+
+typedef struct stream_call {
+    CURL *h;
+    int body_fd;
+    rest_sink_fn sink;
+    void *arg;
+    buf_t err; /* a non-2xx answer's body (an envelope), capped */
+} stream_call;
+
+static size_t stream_read(char *p, size_t size, size_t n, void *arg)
+{
+    stream_call *c = arg;
+    ssize_t k;
+    do
+        k = read(c->body_fd, p, size * n);
+    while (k < 0 && errno == EINTR);
+    return k < 0 ? CURL_READFUNC_ABORT : (size_t)k;
+}
+
+static size_t stream_write(char *p, size_t size, size_t n, void *arg)
+{
+    stream_call *c = arg;
+    long status = 0;
+    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299) return buf_append(&c->err, p, size * n) == 0 ? size * n : 0;
+    return c->sink ? c->sink(c->arg, p, size * n) : size * n;
+}
+
+int rest_stream(rest_t *r, const char *method, const char *path, const char *ctype, int body_fd,
+                long long body_len, rest_sink_fn out, void *arg, err_t *e)
+{
+    char *url = NULL, *ct = NULL;
+    if (asprintf(&url, "%s%s", r->base, path) < 0) return err_make(e, ERR_NOMEM, "out of memory");
+    stream_call c = {.h = r->h, .body_fd = body_fd, .sink = out, .arg = arg};
+    buf_init(&c.err, MAX_ERROR_REPLY);
+    struct curl_slist *hd = NULL;
+    if (r->auth) hd = curl_slist_append(hd, r->auth);
+    if (ctype && asprintf(&ct, "Content-Type: %s", ctype) >= 0) hd = curl_slist_append(hd, ct);
+    hd = curl_slist_append(hd, "Expect:");
+    CURL *h = r->h;
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 15L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
+    if (r->unix_path) curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, r->unix_path);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    if (body_fd >= 0) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L); /* a PUT, with Content-Length below */
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, stream_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, &c);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body_len);
+    }
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, stream_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
+    CURLcode cc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    char what[300];
+    snprintf(what, sizeof what, "%s %s", method, path);
+    int rc = 0;
+    if (status && (status < 200 || status > 299) && buf_append(&c.err, "", 1) == 0)
+        rc = rest_error(status, (const char *)buf_data(&c.err), what, e);
+    else if (cc != CURLE_OK)
+        rc = err_make(e, cc == CURLE_OPERATION_TIMEDOUT ? ERR_TIMEOUT : ERR_DISCONNECTED,
+                      "%s on %s: %s", what, r->url, curl_easy_strerror(cc));
+    curl_slist_free_all(hd);
+    buf_free(&c.err);
+    free(ct);
     free(url);
     return rc;
 }

@@ -29,6 +29,18 @@ const char *rest_url(const rest_t *r);
 int rest_call(rest_t *r, const char *method, const char *path, json_t *body, json_t **out,
               err_t *e);
 
+/* Where a streamed answer's body goes: n bytes at p; returns n, or less to
+ * stop the transfer (it then fails). */
+typedef size_t (*rest_sink_fn)(void *arg, const void *p, size_t n);
+
+/* METHOD path (query included) with a body of body_len bytes read from
+ * body_fd from its current offset (body_fd -1: none), sent with
+ * Content-Length and Content-Type ctype; a 2xx answer's body goes to out
+ * (NULL: dropped) as it arrives, never held whole. Blocking. Returns 0 on a
+ * 2xx answer, else the envelope's error (or the transport's). */
+int rest_stream(rest_t *r, const char *method, const char *path, const char *ctype, int body_fd,
+                long long body_len, rest_sink_fn out, void *arg, err_t *e);
+
 /* Opens a WebSocket on path (query included) with subprotocol (or NULL).
  * A refused upgrade returns the server's error like rest_call. */
 int rest_ws_open(rest_t *r, const char *path, const char *protocol, wsc_t **out, err_t *e);

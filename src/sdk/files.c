@@ -1,6 +1,8 @@
 /* files — boxlet_box_copy_in/out and their descriptor variants: host files
- * packed or unpacked with core/tarfs, the bytes carried by runtime/files
- * through the box's agent. The `docker cp` rules live in tarfs (the same
+ * packed or unpacked with core/tarfs, the bytes carried by the transport's
+ * transfer (sdk_xfer): runtime/files through the box's agent here (the
+ * local transport's), or the Files routes of a server (remote_files.c).
+ * The `docker cp` rules live in tarfs (the same
  * code places files in the box and on the host); this file only picks the
  * options: the box's user, the subdirectory a directory takes when the
  * destination is an existing directory ("DIR" vs "DIR/."). */
@@ -43,24 +45,64 @@ static void subdir_of(const char *path, char *out, size_t cap)
     out[n - i] = '\0';
 }
 
-static int open_xfer(boxlet_box *b, proto_msg *m, files_xfer **x)
+static int open_xfer(boxlet_box *b, proto_msg *m, sdk_xfer **x)
 {
     return b->rt->tp->files_open(b, m, x);
 }
 
+/* ---- the local transport's transfers: runtime/files on the box's agent ---- */
+
+typedef struct agent_xfer {
+    sdk_xfer base;
+    files_xfer *x;
+    bool put;
+} agent_xfer;
+
+static int agent_write(void *x, const void *p, size_t n, err_t *e)
+{
+    return files_put_write(((agent_xfer *)x)->x, p, n, e);
+}
+
+static int agent_read(void *x, void *buf, size_t n, err_t *e)
+{
+    return files_get_read(((agent_xfer *)x)->x, buf, n, e);
+}
+
+static int agent_finish(sdk_xfer *x, err_t *e)
+{
+    agent_xfer *a = (agent_xfer *)x;
+    int rc = a->put ? files_put_finish(a->x, e) : files_get_finish(a->x, e);
+    free(a);
+    return rc;
+}
+
+static void agent_abort(sdk_xfer *x)
+{
+    if (!x) return;
+    files_xfer_free(((agent_xfer *)x)->x); /* the stream ends without its marker */
+    free(x);
+}
+
+static const sdk_xfer_ops agent_xfer_ops = {agent_write, agent_read, agent_finish, agent_abort};
+
 /* A transfer through the box's agent, as the box's configured user (the
  * local transport's files_open). */
-int sdk_local_files_open(boxlet_box *b, proto_msg *m, files_xfer **x)
+int sdk_local_files_open(boxlet_box *b, proto_msg *m, sdk_xfer **x)
 {
+    agent_xfer *a = calloc(1, sizeof *a);
+    if (!a) return err_make(&b->err, ERR_NOMEM, "out of memory");
+    *a = (agent_xfer){.base = {&agent_xfer_ops}, .put = m->type == PROTO_FILES_PUT};
     box_config bc;
     int rc = box_config_from_json(b->rec.config, &bc, &b->err);
-    if (rc < 0) return rc;
+    if (rc < 0) return free(a), rc;
     agent_client *c;
     rc = rt_connect(b->rt->rt, &b->rec, &c, &b->err);
     m->u.files.user = bc.user ? bc.user : (char *)"";
-    if (rc == 0) rc = files_open(c, m, x, &b->err);
+    if (rc == 0) rc = files_open(c, m, &a->x, &b->err);
     box_config_free(&bc);
-    return rc;
+    if (rc < 0) return free(a), rc;
+    *x = &a->base;
+    return 0;
 }
 
 static int check_box_path(boxlet_box *b, const char *p)
@@ -71,7 +113,7 @@ static int check_box_path(boxlet_box *b, const char *p)
 }
 
 static int put_open(boxlet_box *b, const char *box_path, const char *subdir,
-                    const boxlet_copy_opts *o, files_xfer **x)
+                    const boxlet_copy_opts *o, sdk_xfer **x)
 {
     boxlet_copy_opts d;
     if (!o) boxlet_copy_opts_init(&d), o = &d;
@@ -96,31 +138,31 @@ int boxlet_box_copy_in(boxlet_box *b, const char *host_path, const char *box_pat
                                      : err_make(&b->err, ERR_INVAL, "the host path is empty");
     if (rc < 0) return result(b, rc);
     subdir_of(host_path, sub, sizeof sub);
-    files_xfer *x;
+    sdk_xfer *x;
     if ((rc = put_open(b, box_path, sub, o, &x)) < 0) return result(b, rc);
     tar_writer w;
-    tar_writer_init(&w, files_put_write, x);
+    tar_writer_init(&w, x->ops->write, x);
     rc = tarfs_pack(-1, host_path, &to, &w, &b->err);
     if (rc < 0) {
-        files_xfer_free(x); /* the stream ends unmarked: the agent keeps nothing */
+        x->ops->abort(x); /* the stream ends unmarked: the box keeps nothing */
         return result(b, rc);
     }
-    return result(b, files_put_finish(x, &b->err));
+    return result(b, x->ops->finish(x, &b->err));
 }
 
 struct boxlet_copy {
     boxlet_box *box;
-    files_xfer *x;
+    sdk_xfer *x;
     bool in;
     bool ended; /* out: the stream's end and verdict were read */
     err_t err;
 };
 
-static int copy_new(boxlet_box *b, files_xfer *x, bool in, boxlet_copy **out)
+static int copy_new(boxlet_box *b, sdk_xfer *x, bool in, boxlet_copy **out)
 {
     boxlet_copy *c = calloc(1, sizeof *c);
     if (!c) {
-        files_xfer_free(x);
+        x->ops->abort(x);
         return err_make(&b->err, ERR_NOMEM, "out of memory");
     }
     *c = (boxlet_copy){.box = b, .x = x, .in = in};
@@ -131,7 +173,7 @@ static int copy_new(boxlet_box *b, files_xfer *x, bool in, boxlet_copy **out)
 int boxlet_box_copy_in_open(boxlet_box *b, const char *box_path, const boxlet_copy_opts *o,
                             boxlet_copy **out)
 {
-    files_xfer *x;
+    sdk_xfer *x;
     *out = NULL;
     int rc = put_open(b, box_path, "", o, &x);
     if (rc == 0) rc = copy_new(b, x, true, out);
@@ -142,7 +184,7 @@ int boxlet_copy_write(boxlet_copy *c, const void *data, size_t len)
 {
     if (!c->in || !c->x)
         return sdk_fail(&c->err, NULL, err_make(&c->err, ERR_INVAL, "not a stream into a box"));
-    return sdk_fail(&c->err, NULL, files_put_write(c->x, data, len, &c->err));
+    return sdk_fail(&c->err, NULL, c->x->ops->write(c->x, data, len, &c->err));
 }
 
 long boxlet_copy_read(boxlet_copy *c, void *buf, size_t cap)
@@ -150,7 +192,7 @@ long boxlet_copy_read(boxlet_copy *c, void *buf, size_t cap)
     if (c->in || !c->x)
         return -sdk_fail(&c->err, NULL, err_make(&c->err, ERR_INVAL, "not a stream out of a box"));
     if (c->ended) return 0;
-    int n = files_get_read(c->x, buf, cap > INT32_MAX ? INT32_MAX : cap, &c->err);
+    int n = c->x->ops->read(c->x, buf, cap > INT32_MAX ? INT32_MAX : cap, &c->err);
     if (n == 0) c->ended = true;
     return n < 0 ? -(long)sdk_fail(&c->err, NULL, n) : n;
 }
@@ -158,7 +200,7 @@ long boxlet_copy_read(boxlet_copy *c, void *buf, size_t cap)
 int boxlet_copy_finish(boxlet_copy *c)
 {
     boxlet_box *b = c->box;
-    int rc = c->in ? files_put_finish(c->x, &c->err) : files_get_finish(c->x, &c->err);
+    int rc = c->x->ops->finish(c->x, &c->err);
     if (rc < 0) b->err = c->err;
     free(c);
     return result(b, rc);
@@ -167,7 +209,7 @@ int boxlet_copy_finish(boxlet_copy *c)
 void boxlet_copy_abort(boxlet_copy *c)
 {
     if (!c) return;
-    files_xfer_free(c->x); /* the stream ends without its marker */
+    c->x->ops->abort(c->x); /* the stream ends without its marker */
     free(c);
 }
 
@@ -200,7 +242,7 @@ int boxlet_box_copy_in_fd(boxlet_box *b, int tar_fd, const char *box_path,
     return boxlet_copy_finish(c);
 }
 
-static int get_open(boxlet_box *b, const char *box_path, const boxlet_copy_opts *o, files_xfer **x)
+static int get_open(boxlet_box *b, const char *box_path, const boxlet_copy_opts *o, sdk_xfer **x)
 {
     int rc = check_box_path(b, box_path);
     if (rc < 0) return rc;
@@ -226,22 +268,22 @@ int boxlet_box_copy_out(boxlet_box *b, const char *box_path, const char *host_pa
                      .subdir = sub};
     if (!host_path || !*host_path)
         return result(b, err_make(&b->err, ERR_INVAL, "the host path is empty"));
-    files_xfer *x;
+    sdk_xfer *x;
     int rc = get_open(b, box_path, o, &x);
     if (rc < 0) return result(b, rc);
     tarfs_put *p;
     if ((rc = tarfs_put_begin(-1, host_path, &to, &p, &b->err)) < 0) {
-        files_xfer_free(x);
+        x->ops->abort(x);
         return result(b, rc);
     }
     tar_reader r;
-    tar_reader_init(&r, files_get_read, x);
+    tar_reader_init(&r, x->ops->read, x);
     rc = tarfs_put_data(p, &r, &b->err);
     tar_reader_free(&r);
     if (rc == 0)
-        rc = files_get_finish(x, &b->err);
+        rc = x->ops->finish(x, &b->err);
     else
-        files_xfer_free(x);
+        x->ops->abort(x);
     if (rc < 0) {
         tarfs_put_abort(p);
         return result(b, rc);
@@ -254,7 +296,7 @@ int boxlet_box_copy_out_open(boxlet_box *b, const char *box_path, const boxlet_c
 {
     boxlet_copy_opts d;
     if (!o) boxlet_copy_opts_init(&d), o = &d;
-    files_xfer *x;
+    sdk_xfer *x;
     *out = NULL;
     int rc = get_open(b, box_path, o, &x);
     if (rc == 0) rc = copy_new(b, x, false, out);

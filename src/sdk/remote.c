@@ -341,14 +341,6 @@ static int image_prune(boxlet_runtime *rt, boxlet_prune_result *out)
     return rc;
 }
 
-/* Copies over REST wait for the files routes (docs/files.md). */
-static int files_open(boxlet_box *b, struct proto_msg *m, struct files_xfer **x)
-{
-    (void)m, (void)x;
-    return err_make(&b->err, ERR_UNSUPPORTED,
-                    "copy over REST: not yet (files are copied on a local runtime only)");
-}
-
 /* Port connections over REST wait for the tunnel route (docs/network.md). */
 static int box_port_connect(boxlet_box *b, unsigned port, int *fd)
 {
@@ -374,7 +366,7 @@ const sdk_transport sdk_remote_transport = {
     .box_stats = box_stats,
     .box_rename = NULL, /* the REST API has no rename */
     .box_port_connect = box_port_connect,
-    .files_open = files_open,
+    .files_open = sdk_remote_files_open,
     .image_import = image_import,
     .image_pull = image_pull,
     .image_list = image_list,

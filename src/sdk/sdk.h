@@ -154,9 +154,24 @@ struct boxlet_exec {
  * remote.c; an entry's function in another file is declared in this
  * header (as sdk_agent_exec_start and sdk_ws_exec_start are). */
 struct proto_msg;
-struct files_xfer;
-/* The local transport's files_open (files.c). */
-int sdk_local_files_open(boxlet_box *b, struct proto_msg *m, struct files_xfer **x);
+/* A file transfer a transport's files_open opened: tar bytes pushed in
+ * (FILES_PUT) or pulled out (FILES_GET), then finished or abandoned. write
+ * and read have core/tar's callback shapes (ctx: the sdk_xfer). */
+typedef struct sdk_xfer sdk_xfer;
+typedef struct sdk_xfer_ops {
+    int (*write)(void *x, const void *p, size_t n, err_t *e); /* PUT */
+    int (*read)(void *x, void *buf, size_t n, err_t *e);      /* GET: 0 at the end */
+    int (*finish)(sdk_xfer *x, err_t *e);                     /* the far end's verdict; frees x */
+    void (*abort)(sdk_xfer *x);                               /* nothing of a PUT stays; frees x */
+} sdk_xfer_ops;
+struct sdk_xfer {
+    const sdk_xfer_ops *ops;
+};
+/* The local transport's files_open (files.c): through the box's agent. */
+int sdk_local_files_open(boxlet_box *b, struct proto_msg *m, sdk_xfer **x);
+/* The remote transport's files_open (remote_files.c): PUT and GET
+ * /v1/boxes/{id}/files. */
+int sdk_remote_files_open(boxlet_box *b, struct proto_msg *m, sdk_xfer **x);
 
 struct sdk_transport {
     const char *api;     /* what lacks an operation, for sdk_unsupported */
@@ -173,8 +188,8 @@ struct sdk_transport {
     int (*box_stats)(boxlet_box *b, boxlet_stats *out);
     int (*box_rename)(boxlet_box *b, const char *name);             /* may be NULL */
     int (*box_port_connect)(boxlet_box *b, unsigned port, int *fd); /* *fd: a stream to it */
-    /* a file transfer (FILES_PUT/GET in m) opened on the box's agent */
-    int (*files_open)(boxlet_box *b, struct proto_msg *m, struct files_xfer **x);
+    /* a file transfer (FILES_PUT/GET in m) into or out of the box */
+    int (*files_open)(boxlet_box *b, struct proto_msg *m, sdk_xfer **x);
     /* images; errors in rt->err */
     int (*image_import)(boxlet_runtime *rt, const char *source, const char *name);
     int (*image_pull)(boxlet_runtime *rt, const char *ref,

@@ -186,6 +186,8 @@ static bool refuse_early(struct lws *wsi, server_t *s, pss_t *p, unsigned long l
     else if (clen > s->max_body && !stream_in(&p->rq))
         reply_error(&p->rs, 413, ERR_TOOBIG, "request body of %llu bytes exceeds %zu bytes", clen,
                     s->max_body);
+    else if (stream_in(&p->rq) && !lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH))
+        reply_error(&p->rs, 411, ERR_INVAL, "Content-Length is required (no chunked uploads)");
     else
         return false;
     p->refused = p->close_after = true;
@@ -306,6 +308,7 @@ static const char *reason_of(int status)
     } reasons[] = {{201, "Created"},
                    {202, "Accepted"},
                    {204, "No Content"},
+                   {411, "Length Required"},
                    {422, "Unprocessable Entity"},
                    {429, "Too Many Requests"}};
     for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)

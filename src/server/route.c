@@ -6,6 +6,7 @@
 
 #include "core/util.h"
 #include "server/attach.h"
+#include "server/files.h"
 #include "server/images.h"
 #include "server/reply.h"
 #include "server/routes.h"
@@ -36,6 +37,8 @@ static const route_t table[] = {
     {"POST", "/boxes/{box_id}/executions/{exec_id}/signal", rest_exec_signal, W, NULL},
     {"POST", "/boxes/{box_id}/executions/{exec_id}/resize", rest_exec_resize, W, NULL},
     {"GET", "/boxes/{box_id}/executions/{exec_id}/attach", NULL, ROUTE_WS, &attach_ws},
+    {"PUT", "/boxes/{box_id}/files", rest_files_put, ROUTE_STREAM_IN, NULL},
+    {"GET", "/boxes/{box_id}/files", rest_files_get, ROUTE_STREAM_OUT, NULL},
     {"POST", "/images/import", rest_image_import, W, NULL},
     {"POST", "/images/pull", rest_image_pull, ROUTE_PULL, NULL},
     {"POST", "/images/prune", rest_images_prune, W, NULL},

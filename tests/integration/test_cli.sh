@@ -158,15 +158,32 @@ check "inspect shows the limits, given and default" "128 1.0 1024 10" \
 check "run --disk: the quota is the box's disk" 1 \
     "$("$BOXLET" run --rm --disk 2 host -- df -k / | awk 'NR == 2 {print ($2 > 1800 * 1024 && $2 <= 2 * 1024 * 1024)}')"
 # cp: test_cli_cp.sh has the rules; here, that it works through both modes'
-# front door (remote: the server has no files routes yet, and says so).
+# front door (remote: BoxLite's Files routes of the server).
 echo cp-data > "$SCRATCH/cp-src"
-if [ "$MODE" = remote ]; then
-    err=$("$BOXLET" cp "$SCRATCH/cp-src" clibox:/tmp/cp 2>&1); st=$?
-    check "cp through --url: refused for now, saying why" "125 1" "$st $(echo "$err" | grep -c 'not yet')"
-else
-    "$BOXLET" cp "$SCRATCH/cp-src" clibox:/tmp/cp && "$BOXLET" cp clibox:/tmp/cp "$SCRATCH/cp-back"
-    check "cp in and out" "cp-data" "$(cat "$SCRATCH/cp-back")"
+chmod 640 "$SCRATCH/cp-src"
+"$BOXLET" cp "$SCRATCH/cp-src" clibox:/tmp/cp && "$BOXLET" cp clibox:/tmp/cp "$SCRATCH/cp-back"
+check "cp in and out" "cp-data 640" "$(cat "$SCRATCH/cp-back") $(stat -c %a "$SCRATCH/cp-back")"
+mkdir -p "$SCRATCH/cp-tree/sub" && echo deep > "$SCRATCH/cp-tree/sub/f"
+"$BOXLET" exec clibox mkdir -p /tmp/cpdir
+"$BOXLET" cp "$SCRATCH/cp-tree" clibox:/tmp/cpdir && "$BOXLET" cp clibox:/tmp/cpdir/cp-tree "$SCRATCH/cp-tree-back"
+check "cp of a tree into an existing directory: under its name" "deep" "$(cat "$SCRATCH/cp-tree-back/sub/f")"
+tar -C "$SCRATCH" -cf - cp-src | "$BOXLET" cp - clibox:/tmp/cpstdin
+check "cp - (a tar of one file on stdin: lands as the file)" "cp-data" "$("$BOXLET" exec clibox cat /tmp/cpstdin)"
+# A copy holds a chunk, not the file: 256 MiB each way in a bounded RSS (remote:
+# the upload is spooled to $TMPDIR, the download read as it comes).
+if [ -x /usr/bin/time ]; then
+    head -c 268435456 /dev/urandom > "$SCRATCH/cp-big"
+    /usr/bin/time -f %M -o "$SCRATCH/rss-in" "$BOXLET" cp "$SCRATCH/cp-big" clibox:/cp-big
+    /usr/bin/time -f %M -o "$SCRATCH/rss-out" "$BOXLET" cp clibox:/cp-big "$SCRATCH/cp-big-back"
+    cmp -s "$SCRATCH/cp-big" "$SCRATCH/cp-big-back"; check "cp of 256 MiB in and out: byte-exact" 0 $?
+    rss=$(( $(tail -n 1 "$SCRATCH/rss-in") > $(tail -n 1 "$SCRATCH/rss-out") ? $(tail -n 1 "$SCRATCH/rss-in") : $(tail -n 1 "$SCRATCH/rss-out") ))
+    echo "cp of 256 MiB ($MODE): the CLI's peak RSS $rss KiB"
+    check "cp of 256 MiB: the CLI stays under 32 MiB" 1 "$([ "$rss" -lt 32768 ] && echo 1)"
+    rm -f "$SCRATCH/cp-big" "$SCRATCH/cp-big-back"
+    "$BOXLET" exec clibox rm -f /cp-big
 fi
+err=$("$BOXLET" cp clibox:/tmp/nosuch "$SCRATCH/none" 2>&1); st=$?
+check "cp of a missing source: 125, saying so" "125 1" "$st $(echo "$err" | grep -c -i 'not found\|no such')"
 "$BOXLET" rm clibox 2>/dev/null; check "rm of a running box is refused" 1 $?
 "$BOXLET" rm -f clibox >/dev/null; check "rm -f" 0 $?
 check "gone" 0 "$("$BOXLET" ls -q | wc -l)"

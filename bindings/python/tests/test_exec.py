@@ -299,19 +299,25 @@ def free_port():
 def test_files_snapshots_clones_volumes(make_runtime, tmp_path):
     async def main():
         async with make_runtime() as rt:
-            if rt.remote:  # not over REST yet: a clear refusal, never a silent no-op
+            src = tmp_path / "in"
+            (src / "sub").mkdir(parents=True)
+            (src / "sub" / "f.txt").write_bytes(b"hello")
+            os.chmod(src / "sub" / "f.txt", 0o750)
+            if rt.remote:  # copies over REST; the rest not yet: a clear refusal, never a no-op
                 async with await _box(rt) as box:
+                    await box.copy_in(str(src), "/tmp/x")
+                    r = await box.run("sh", "-c", "cat /tmp/x/sub/f.txt; stat -c %a /tmp/x/sub/f.txt")
+                    assert r.stdout == b"hello750\n" and r.ok
+                    await box.copy_out("/tmp/x/sub", str(tmp_path / "out"))
+                    assert (tmp_path / "out" / "f.txt").read_bytes() == b"hello"
+                    assert (os.stat(tmp_path / "out" / "f.txt").st_mode & 0o777) == 0o750
                     with pytest.raises(errors.Unsupported):
-                        await box.copy_in(str(tmp_path), "/tmp/x")
+                        await box.copy_in(str(src), "/tmp/y", keep_owners=True)
                     with pytest.raises(errors.Unsupported):
                         await box.snapshot("s")
                 with pytest.raises(errors.Unsupported):
                     await rt.create_volume("pyvol")
                 return
-            src = tmp_path / "in"
-            (src / "sub").mkdir(parents=True)
-            (src / "sub" / "f.txt").write_bytes(b"hello")
-            os.chmod(src / "sub" / "f.txt", 0o750)
             await rt.create_volume("pyvol", 64 << 20)
             try:
                 async with await _box(rt, volumes=["pyvol:/data"]) as box:
