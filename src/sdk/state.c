@@ -19,7 +19,7 @@ static int local_box(boxlet_box *b, const char *what)
     int rc = 0;
     if (b->removed)
         rc = err_make(&b->err, ERR_NOTFOUND, "box %s was removed", b->rec.id);
-    else if (b->rt->remote)
+    else if (!b->rt->rt) /* no local store: the state lives on a server */
         rc = not_remote(&b->err, what);
     if (rc < 0) b->rt->err = b->err;
     return sdk_fail(&b->err, NULL, rc);
@@ -123,8 +123,8 @@ int boxlet_box_clone(boxlet_box *b, const char *snapshot, const char *name, boxl
 static int local_rt(boxlet_runtime *rt, const char *what)
 {
     if (rt->rt) return 0;
-    int rc = rt->remote ? not_remote(&rt->err, what)
-                        : err_make(&rt->err, ERR_INVAL, "the runtime failed to open");
+    int rc = rt->tp ? not_remote(&rt->err, what)
+                    : err_make(&rt->err, ERR_INVAL, "the runtime failed to open");
     return sdk_fail(&rt->err, NULL, rc);
 }
 
