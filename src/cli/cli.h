@@ -96,6 +96,11 @@ int cli_help(const char *usage);
 /* Bad usage: prints "PROG: MESSAGE" (when fmt is non-NULL) and a pointer to
  * PROG --help on stderr, returns CLI_EXIT_FAIL. */
 int cli_bad_usage(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The options of a listing verb's subcommand (`snapshot ls`, `volume ls`):
+ * --json, -q/--quiet, -h/--help. Returns -1 when the command goes on (the
+ * flags set, optind at the first argument), else the exit status to
+ * return (help printed, or bad usage). */
+int cli_list_opts(int argc, char **argv, const char *usage, int *json, int *quiet);
 /* Skips one "--" at argv[i], returning the index of the next argument. */
 int cli_skip_dashdash(int argc, char **argv, int i);
 /* Number options: 0, or -1 after printing what is wrong with s. */

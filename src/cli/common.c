@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -43,6 +44,25 @@ int cli_help(const char *usage)
 {
     fputs(usage, stdout);
     return 0;
+}
+
+int cli_list_opts(int argc, char **argv, const char *usage, int *json, int *quiet)
+{
+    static const struct option longopts[] = {{"json", no_argument, NULL, OPT_JSON},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int opt;
+    *json = *quiet = 0;
+    while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
+        if (opt == OPT_JSON)
+            *json = 1;
+        else if (opt == 'q')
+            *quiet = 1;
+        else
+            return opt == 'h' ? cli_help(usage) : cli_bad_usage(argv[0], NULL);
+    }
+    return -1;
 }
 
 int cli_bad_usage(const char *prog, const char *fmt, ...)

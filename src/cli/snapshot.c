@@ -87,26 +87,15 @@ static void table(const boxlet_snapshot_info *v, size_t n)
 
 static int list(const struct cli *g, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"json", no_argument, NULL, OPT_JSON},
-                                             {"quiet", no_argument, NULL, 'q'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    int opt, json = 0, quiet = 0;
-    while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
-        if (opt == OPT_JSON)
-            json = 1;
-        else if (opt == 'q')
-            quiet = 1;
-        else
-            return opt == 'h' ? cli_help(usage) : cli_bad_usage(argv[0], NULL);
-    }
+    int json, quiet, rc = cli_list_opts(argc, argv, usage, &json, &quiet);
+    if (rc >= 0) return rc;
     if (optind != argc - 1) return cli_bad_usage(argv[0], "one BOX is expected");
     boxlet_runtime *rt;
     boxlet_box *b;
     if (open_box(g, argv[optind], &rt, &b)) return CLI_EXIT_FAIL;
     boxlet_snapshot_info *v;
     size_t n;
-    int rc = boxlet_snapshot_list(b, &v, &n);
+    rc = boxlet_snapshot_list(b, &v, &n);
     if (rc != BOXLET_OK) return done(rt, b, cli_fail("list snapshots", rc, boxlet_box_errmsg(b)));
     if (json) {
         fputs("[\n", stdout);

@@ -77,25 +77,14 @@ static void table(const boxlet_volume_info *v, size_t n)
 
 static int list(const struct cli *g, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"json", no_argument, NULL, OPT_JSON},
-                                             {"quiet", no_argument, NULL, 'q'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    int opt, json = 0, quiet = 0;
-    while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
-        if (opt == OPT_JSON)
-            json = 1;
-        else if (opt == 'q')
-            quiet = 1;
-        else
-            return opt == 'h' ? cli_help(usage) : cli_bad_usage(argv[0], NULL);
-    }
+    int json, quiet, rc = cli_list_opts(argc, argv, usage, &json, &quiet);
+    if (rc >= 0) return rc;
     if (optind != argc) return cli_bad_usage(argv[0], "no arguments are expected");
     boxlet_runtime *rt;
     if (cli_open(g, &rt) < 0) return CLI_EXIT_FAIL;
     boxlet_volume_info *v;
     size_t n;
-    int rc = boxlet_volume_list(rt, &v, &n);
+    rc = boxlet_volume_list(rt, &v, &n);
     if (rc != BOXLET_OK) {
         int code = cli_fail("list volumes", rc, boxlet_runtime_errmsg(rt));
         boxlet_runtime_free(rt);

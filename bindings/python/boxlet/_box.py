@@ -78,6 +78,15 @@ class Box:
     def _fail(self, rc: int):
         return error(rc, _lib.text(L.boxlet_box_errmsg(self._h)))
 
+    def _exec_failed(self, rc: int, h: ctypes.c_void_p):
+        """The exception for a start or attach that failed (runtime thread):
+        the execution handle's message when one was made (then freed), else
+        the box's."""
+        msg = _lib.text(L.boxlet_exec_errmsg(h)) if h else ""
+        if h:
+            L.boxlet_exec_free(h)
+        return error(rc, msg or _lib.text(L.boxlet_box_errmsg(self._h)))
+
     async def _do(self, fn, *args) -> None:
         def run():
             if self._h is None:
@@ -306,10 +315,7 @@ class Box:
             # a failed setting is reported again, with its message, here
             rc = L.boxlet_exec_start(self._h, cmd, ctypes.byref(h))
             if rc != 0:
-                msg = _lib.text(L.boxlet_exec_errmsg(h)) if h else ""
-                if h:
-                    L.boxlet_exec_free(h)
-                raise error(rc, msg or _lib.text(L.boxlet_box_errmsg(self._h)))
+                raise self._exec_failed(rc, h)
             from ._exec import Execution
 
             return Execution._identify(h)
@@ -329,10 +335,7 @@ class Box:
                 self._h, exec_id.encode(), stdout_offset, stderr_offset, 1 if observer else 0, ctypes.byref(h)
             )
             if rc != 0:
-                msg = _lib.text(L.boxlet_exec_errmsg(h)) if h else ""
-                if h:
-                    L.boxlet_exec_free(h)
-                raise error(rc, msg or _lib.text(L.boxlet_box_errmsg(self._h)))
+                raise self._exec_failed(rc, h)
             return Execution._identify(h)
 
         return Execution._made(self, await self._rt._call(run))

@@ -90,26 +90,7 @@ class AlreadyExists(BoxletError):
     code = 15
 
 
-_BY_CODE = {
-    cls.code: cls
-    for cls in (
-        InvalidArgument,
-        NotFound,
-        Closed,
-        Conflict,
-        Timeout,
-        OutOfMemory,
-        IOFailure,
-        ProtocolError,
-        TooBig,
-        Unsupported,
-        Disconnected,
-        InternalError,
-        LimitReached,
-        PermissionDenied,
-        AlreadyExists,
-    )
-}
+_BY_CODE = {cls.code: cls for cls in BoxletError.__subclasses__()}
 
 
 def error(code: int, message: str = "") -> BoxletError:

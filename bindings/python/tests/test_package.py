@@ -131,3 +131,11 @@ def test_pip_installs_offline(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(str(target))
+
+
+def test_every_code_has_its_exception():
+    for code in range(1, 16):
+        exc = boxlet.errors.error(code, "m")
+        assert type(exc) is not boxlet.BoxletError and type(exc).code == code
+        assert exc.name == _lib.text(_lib.lib.boxlet_code_name(code)) != "unknown"
+    assert type(boxlet.errors.error(999, "m")) is boxlet.BoxletError
