@@ -335,8 +335,8 @@ static void mount_disk(launch *l)
         launch_fail(l, 0, e.msg);
 }
 
-/* Premove: waits until the caller has moved us into the box's groups
- * (the init is born in them then). */
+/* Premove: waits until the caller has moved us into the box's groups but
+ * memory (the init is born in them then). */
 static bool launcher_moved(launch *l)
 {
     if (l->movep[0] < 0) return false;
@@ -383,7 +383,7 @@ static __attribute__((noreturn)) void launcher_main(launch *l)
     }
     if (l->s->uid_count) write_id_maps(l, pid);
     err_t e;
-    if (!in_box && cgroup_attach(l->s->id, pid, &e) < 0) {
+    if ((in_box ? cgroup_attach_memory(l->s->id, pid, &e) : cgroup_attach(l->s->id, pid, &e)) < 0) {
         report(l->errp[1], e.msg);
         kill(pid, SIGKILL);
         _exit(1);
@@ -578,10 +578,14 @@ static void close_launch(launch *l)
 /* Premove (see launch): the box's first cgroup.procs write waits for a
  * kernel RCU grace period (the cgroup threadgroup lock; 10-16 ms here, more
  * under load), which the launcher's disk mount (loop device and ext4, about
- * as long) now overlaps; the init is then born in the box's groups. Only
- * for boxes without slirp4netns or the relay, which the launcher starts:
- * they stay out of the box's groups. The launcher is in them alone: no
- * process of the box exists yet. */
+ * as long) now overlaps; the init is then born in the box's groups but the
+ * memory one, which the launcher moves it into as before — right after
+ * the caller's writes, so without a grace period of its own. (With the
+ * launcher in the memory group, the mount's page cache and kernel memory,
+ * ~1 MiB, were charged to the box for its life.) Only for boxes without
+ * slirp4netns or the relay, which the launcher starts: they stay out of
+ * the box's groups. The launcher is in them alone: no process of the box
+ * exists yet. */
 static int premove_prepare(const box_spec *s, launch *l, err_t *e)
 {
     if (s->network || s->nhost_ports) return 0;
@@ -595,7 +599,7 @@ static int premove_prepare(const box_spec *s, launch *l, err_t *e)
 static int premove(launch *l, pid_t launcher, err_t *e)
 {
     if (l->movep[1] < 0) return 0;
-    int rc = cgroup_attach(l->s->id, launcher, e);
+    int rc = cgroup_attach_early(l->s->id, launcher, e);
     ssize_t w = write(l->movep[1], rc == 0 ? "y" : "n", 1);
     (void)w;
     close_pair(l->movep);
