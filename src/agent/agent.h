@@ -283,5 +283,9 @@ bool port_add_publish(agent_t *ag, const char *spec);
 /* relay.c: `boxlet-agent --relay ...`, the host side of a box's allowed
  * host ports; returns the process's exit code. */
 int relay_main(int argc, char **argv);
+/* main() of `boxlet-agent --remove-tree /PATH` on the host: deletes a
+ * removed box's directory in the background (rmtree.c); 0 once the
+ * deleter runs. */
+int rmtree_main(int argc, char **argv);
 
 #endif

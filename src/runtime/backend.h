@@ -36,6 +36,8 @@ typedef struct box_spec {
     const char *id;
     const char *hostname;       /* the box's name, as its hostname */
     const char *dir;            /* the box's directory: $BOXLET_HOME/boxes/<id> */
+    bool removing;              /* stop: the box is removed next, its files may go with
+                                   its init (and their teardown off the caller's path) */
     const char *rootfs;         /* the image's root filesystem (lower layer) */
     bool host_binds;            /* the `host` image: bind the host's /usr, /bin, ... */
     const char *agent_path;     /* boxlet-agent on the host */
@@ -83,7 +85,9 @@ typedef struct backend_ops {
     int (*prepare)(const box_spec *s, err_t *e);
     /* Starts the box and waits until its agent listens. */
     int (*start)(const box_spec *s, box_proc *out, err_t *e);
-    /* Stops it: SIGTERM to init, SIGKILL to everything after timeout_ms. */
+    /* Stops it: SIGTERM to init, SIGKILL to everything after timeout_ms.
+     * With s->removing, its directory may be gone afterwards (destroy
+     * then finds nothing left to remove there). */
     int (*stop)(const box_spec *s, const box_proc *p, int timeout_ms, err_t *e);
     /* Whether p is still that box's init. */
     bool (*alive)(const box_proc *p);

@@ -121,17 +121,36 @@ int cgroup_delegate(const char *id, uid_t uid, err_t *e)
     return 0;
 }
 
-int cgroup_attach(const char *id, pid_t pid, err_t *e)
+/* Moves pid into the box's group of every hierarchy, or of all but memory
+ * (memory < 0), or of memory alone (memory > 0). */
+static int attach_to(const char *id, pid_t pid, int memory, err_t *e)
 {
     char dir[512], v[32];
     snprintf(v, sizeof v, "%d", (int)pid);
     for (size_t i = 0; i < sizeof hierarchies / sizeof *hierarchies; i++) {
         if (!hierarchy_present(hierarchies[i])) continue;
+        bool is_memory = strcmp(hierarchies[i], "memory") == 0;
+        if ((memory < 0 && is_memory) || (memory > 0 && !is_memory)) continue;
         group_path(dir, sizeof dir, hierarchies[i], id);
         int rc = write_file(dir, "cgroup.procs", v, e);
         if (rc < 0) return rc;
     }
     return 0;
+}
+
+int cgroup_attach(const char *id, pid_t pid, err_t *e)
+{
+    return attach_to(id, pid, 0, e);
+}
+
+int cgroup_attach_early(const char *id, pid_t pid, err_t *e)
+{
+    return attach_to(id, pid, -1, e);
+}
+
+int cgroup_attach_memory(const char *id, pid_t pid, err_t *e)
+{
+    return attach_to(id, pid, 1, e);
 }
 
 static int kill_listed(const char *procs)

@@ -29,6 +29,10 @@ int cgroup_delegate(const char *id, uid_t uid, err_t *e);
 bool cgroup_v2_present(void);
 /* Moves pid into every group of the box. */
 int cgroup_attach(const char *id, pid_t pid, err_t *e);
+/* The same in two steps: every group but memory, then memory alone (what
+ * pid allocates in between is not charged to the box). */
+int cgroup_attach_early(const char *id, pid_t pid, err_t *e);
+int cgroup_attach_memory(const char *id, pid_t pid, err_t *e);
 /* Kills every process of the box (v2 cgroup.kill, else SIGKILL to each pid
  * listed in the v1 pids group). 0 even if there was nothing to kill. */
 int cgroup_kill(const char *id, err_t *e);

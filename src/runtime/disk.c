@@ -23,7 +23,10 @@
 #include <unistd.h>
 
 #define MKFS_OUT_MAX 512
-#define LOOP_TRIES 32
+/* Concurrent starts all get the same free device from LOOP_CTL_GET_FREE
+ * and race to configure it: one wins each round, so the last of N racers
+ * needs N tries (100 boxes started at once ran out of 32). */
+#define LOOP_TRIES 1024
 
 extern char **environ;
 

@@ -9,11 +9,11 @@
  * agent, which signals readiness on an inherited pipe. Every string the
  * children need is computed here, before fork. */
 #include "core/util.h"
-#include "core/fsutil.h"
 #include "runtime/backend.h"
 #include "runtime/cgroup.h"
 #include "runtime/idmap.h"
 #include "runtime/disk.h"
+#include "runtime/dispose.h"
 #include "runtime/ns_setup.h"
 #include "runtime/publish.h"
 
@@ -191,6 +191,9 @@ typedef struct launch {
     setup_plan plan;
     int errp[2], readyp[2], syncp[2], pidp[2];
     int netp[2]; /* slirp4netns and the relay exit when the agent, holding netp[1], dies */
+    /* The early move (premove): the caller moves the launcher into the
+     * box's groups while it mounts the disk, and says so on movep. */
+    int movep[2];
 } launch;
 
 static __attribute__((noreturn)) void init_main(launch *l)
@@ -332,6 +335,19 @@ static void mount_disk(launch *l)
         launch_fail(l, 0, e.msg);
 }
 
+/* Premove: waits until the caller has moved us into the box's groups but
+ * memory (the init is born in them then). */
+static bool launcher_moved(launch *l)
+{
+    if (l->movep[0] < 0) return false;
+    close(l->movep[1]);
+    char c = 0;
+    if (read_all(l->movep[0], &c, 1, READY_TIMEOUT_MS) != 1 || c != 'y')
+        _exit(1); /* the caller reports why */
+    close(l->movep[0]);
+    return true;
+}
+
 static __attribute__((noreturn)) void launcher_main(launch *l)
 {
     setsid();
@@ -345,6 +361,7 @@ static __attribute__((noreturn)) void launcher_main(launch *l)
     close(l->errp[0]);
     close(l->pidp[0]);
     mount_disk(l);
+    bool in_box = launcher_moved(l);
     l->netp[0] = l->netp[1] = -1;
     bool helpers = l->s->network || l->s->nhost_ports; /* slirp4netns, the relay */
     if (helpers && pipe2(l->netp, 0) < 0) launch_fail(l, 0, "create pipe for slirp4netns");
@@ -366,7 +383,7 @@ static __attribute__((noreturn)) void launcher_main(launch *l)
     }
     if (l->s->uid_count) write_id_maps(l, pid);
     err_t e;
-    if (cgroup_attach(l->s->id, pid, &e) < 0) {
+    if ((in_box ? cgroup_attach_memory(l->s->id, pid, &e) : cgroup_attach(l->s->id, pid, &e)) < 0) {
         report(l->errp[1], e.msg);
         kill(pid, SIGKILL);
         _exit(1);
@@ -544,6 +561,7 @@ static int make_launch(const box_spec *s, launch *l, err_t *e)
 static void close_launch(launch *l)
 {
     close_pipes(l);
+    close_pair(l->movep);
     for (int i = 0; i < l->plan.nlower_fds; i++)
         close(l->plan.lower_fds[i]);
     l->plan.nlower_fds = 0;
@@ -557,6 +575,37 @@ static void close_launch(launch *l)
     l->plan.npublish = 0;
 }
 
+/* Premove (see launch): the box's first cgroup.procs write waits for a
+ * kernel RCU grace period (the cgroup threadgroup lock; 10-16 ms here, more
+ * under load), which the launcher's disk mount (loop device and ext4, about
+ * as long) now overlaps; the init is then born in the box's groups but the
+ * memory one, which the launcher moves it into as before — right after
+ * the caller's writes, so without a grace period of its own. (With the
+ * launcher in the memory group, the mount's page cache and kernel memory,
+ * ~1 MiB, were charged to the box for its life.) Only for boxes without
+ * slirp4netns or the relay, which the launcher starts: they stay out of
+ * the box's groups. The launcher is in them alone: no process of the box
+ * exists yet. */
+static int premove_prepare(const box_spec *s, launch *l, err_t *e)
+{
+    if (s->network || s->nhost_ports) return 0;
+    if (pipe2(l->movep, O_CLOEXEC) < 0) return err_sys(e, errno, "create pipe");
+    return 0;
+}
+
+/* The caller's side of premove, right after the launcher's fork. The
+ * read end stays open until the answer is written: a launcher that died
+ * meanwhile (its own failure, which it reports) costs no SIGPIPE. */
+static int premove(launch *l, pid_t launcher, err_t *e)
+{
+    if (l->movep[1] < 0) return 0;
+    int rc = cgroup_attach_early(l->s->id, launcher, e);
+    ssize_t w = write(l->movep[1], rc == 0 ? "y" : "n", 1);
+    (void)w;
+    close_pair(l->movep);
+    return rc;
+}
+
 static int ns_start(const box_spec *s, box_proc *out, err_t *e)
 {
     cgroup_limits lim = {.memory_bytes = s->memory_bytes, .cpus = s->cpus, .pids_max = s->pids_max};
@@ -566,8 +615,9 @@ static int ns_start(const box_spec *s, box_proc *out, err_t *e)
         err_wrap(e, "start box %s", s->id);
         return rc;
     }
-    launch l = {.s = s, .plan = {.listen_fd = -1}};
-    if ((rc = make_launch(s, &l, e)) < 0) {
+    launch l = {.s = s, .plan = {.listen_fd = -1}, .movep = {-1, -1}};
+    if ((rc = make_launch(s, &l, e)) == 0) rc = premove_prepare(s, &l, e);
+    if (rc < 0) {
         close_launch(&l);
         err_wrap(e, "start box %s", s->id);
         return rc;
@@ -583,7 +633,15 @@ static int ns_start(const box_spec *s, box_proc *out, err_t *e)
         close(l.pidp[1]), l.pidp[1] = -1;
         close(l.syncp[0]), l.syncp[0] = -1;
         close(l.syncp[1]), l.syncp[1] = -1;
+        err_t moved = {0};
+        int mrc = premove(&l, launcher, &moved);
         rc = await_box(&l, launcher, out, e);
+        if (mrc < 0 && (rc == 0 || e->code == ERR_INTERNAL)) { /* the launcher said nothing */
+            if (rc == 0) kill_box(s, out->pid);
+            *e = moved;
+            err_wrap(e, "start box %s", s->id);
+            rc = mrc;
+        }
     }
     close_launch(&l);
     return rc;
@@ -625,19 +683,45 @@ static bool wait_gone(const box_proc *p, int timeout_ms)
     return true;
 }
 
+/* The box's root (its overlay mount), held: while the descriptor is open
+ * the overlay and the writable layer's ext4 under it stay mounted, detached,
+ * after the init's mount namespace ends; the unmount (a journal commit and
+ * a flush of the disk image: 25-100 ms on a busy disk) then happens where
+ * the descriptor is closed last instead of in the init's exit, which the
+ * stop waits for. -1 when p is not (or no longer) the box's init. */
+static int pin_root(const box_proc *p)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/root", p->pid);
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd >= 0 && !ns_alive(p)) { /* the pid was reused: not ours */
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 static int ns_stop(const box_spec *s, const box_proc *p, int timeout_ms, err_t *e)
 {
+    /* A box removed next: its file systems are released by the deleter of
+     * its directory (dispose.c), after the caller has moved on. */
+    int root = s->removing && ns_alive(p) ? pin_root(p) : -1;
     if (ns_alive(p)) {
         kill(p->pid, SIGTERM); /* the agent stops the box: TERM, grace, KILL */
         if (!wait_gone(p, timeout_ms)) {
             kill(p->pid, SIGKILL);
-            if (!wait_gone(p, 5000))
+            if (!wait_gone(p, 5000)) {
+                if (root >= 0) close(root);
                 return err_make(e, ERR_TIMEOUT, "stop box %s: init %d survived SIGKILL", s->id,
                                 p->pid);
+            }
         }
     }
     cgroup_kill(s->id, NULL); /* whatever escaped the pid namespace's end */
-    return 0;
+    if (root < 0) return 0;
+    int rc = dispose_tree(s->dir, s->agent_path, root, e);
+    close(root); /* the deleter's copy is the last (or, if it failed, this was) */
+    return rc;
 }
 
 static int ns_destroy(const box_spec *s, err_t *e)
@@ -645,8 +729,7 @@ static int ns_destroy(const box_spec *s, err_t *e)
     cgroup_kill(s->id, NULL); /* a start that was never recorded */
     int rc = cgroup_destroy(s->id, e);
     if (rc < 0) return rc;
-    if ((rc = fs_rm_tree(s->dir)) < 0) return err_sys(e, -rc, "remove \"%s\"", s->dir);
-    return 0;
+    return dispose_tree(s->dir, s->agent_path, -1, e);
 }
 
 static void ns_stats(const box_spec *s, cgroup_stats *out)

@@ -8,6 +8,7 @@
 #include "core/id.h"
 #include "core/util.h"
 #include "runtime/agent_path.h"
+#include "runtime/dispose.h"
 #include "image/image.h"
 #include "runtime/imgstore.h"
 
@@ -32,6 +33,8 @@
 #define BOX_UID_FIRST (LEGACY_UID_BASE + UID_COUNT)
 #define UID_SLOTS ((0x7fffffffu - BOX_UID_FIRST) / UID_COUNT)
 #define AGENT_TIMEOUT_MS 5000
+/* A removed box's directory older than this is its deleter's no more */
+#define DISPOSE_SWEEP_AGE_S 60
 /* A port connection: the agent gives up its own connect after 10 s */
 #define PORT_TIMEOUT_MS 15000
 
@@ -104,6 +107,9 @@ int rt_open(const char *home, rt_t **out, err_t *e)
         return rc;
     }
     reconcile(rt);
+    char boxes[RT_HOME_MAX + 16];
+    snprintf(boxes, sizeof boxes, "%s/boxes", rt->home);
+    dispose_sweep(boxes, DISPOSE_SWEEP_AGE_S); /* removals whose deleter died */
     *out = rt;
     return 0;
 }
@@ -558,7 +564,7 @@ int rt_start(rt_t *rt, box_rec *r, err_t *e)
     return rc;
 }
 
-static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
+static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, bool removing, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
     if (rc == 0) end_unrecorded(rt, r);
@@ -570,6 +576,7 @@ static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
     }
     store_set_state(rt->store, r->id, BOX_STOPPING, r->init_pid, r->init_start, r->started_ms, "",
                     NULL);
+    b.s.removing = removing;
     box_proc p = {.pid = r->init_pid, .start_time = r->init_start};
     rc = rt->be->stop(&b.s, &p, timeout_ms, e);
     spec_release(&b);
@@ -582,7 +589,7 @@ int rt_stop(rt_t *rt, box_rec *r, int timeout_ms, err_t *e)
 {
     int fd = lock_box(rt, r->id, e);
     if (fd < 0) return fd;
-    int rc = stop_locked(rt, r, timeout_ms, e);
+    int rc = stop_locked(rt, r, timeout_ms, false, e);
     unlock_box(fd);
     return rc;
 }
@@ -595,11 +602,11 @@ static int remove_locked(rt_t *rt, box_rec *r, bool force, err_t *e)
         if (!force)
             return err_make(e, ERR_CONFLICT, "box \"%s\" is running: stop it first or force",
                             r->name);
-        if ((rc = stop_locked(rt, r, 10000, e)) < 0) return rc;
+        if ((rc = stop_locked(rt, r, 10000, true, e)) < 0) return rc;
     }
     char dir[RT_HOME_MAX + 64];
     snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r->id);
-    box_spec s = {.id = r->id, .dir = dir};
+    box_spec s = {.id = r->id, .dir = dir, .agent_path = rt->agent};
     if ((rc = rt->be->destroy(&s, e)) < 0) return rc;
     return store_delete(rt->store, r->id, e);
 }
@@ -637,7 +644,7 @@ int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
     if (rc < 0) return rc;
     char dir[RT_HOME_MAX + 64], sock[64];
     snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r->id);
-    box_spec s = {.id = r->id, .dir = dir};
+    box_spec s = {.id = r->id, .dir = dir, .agent_path = rt->agent};
     int fd = rt->be->socket_dir(&s, e);
     if (fd < 0) {
         err_wrap(e, "box \"%s\"", r->name);
