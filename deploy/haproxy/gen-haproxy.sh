@@ -68,11 +68,11 @@ defaults
 frontend boxlet
     bind $BIND
     # The Authorization header goes to the nodes as it came: each checks it.
-    # A box id or name with a node tag ("n1:01J...", "%3A" escaped or not)
-    # names its node; the map says which backend that is.
-    http-request set-var(txn.node) path,url_dec,regsub(^.*/boxes/,),word(1,/),word(1,:),map_str($MAP) if { path,url_dec -m reg /boxes/[a-z0-9-]+: }
+    # A box id with a node tag ("n1_" and a 26-character ULID) names its
+    # node; the map says which backend that is.
+    http-request set-var(txn.node) path,url_dec,regsub(^.*/boxes/,),word(1,/),word(1,_),map_str($MAP) if { path,url_dec -m reg /boxes/[a-z0-9-]+_[0-9A-Z]{26}(/|\$) }
     # A tag no node has: 404, as a node would say.
-    http-request return status 404 content-type application/json string '{"error":{"message":"no node has the tag of this box id","type":"NotFoundError","code":"not_found"}}' if { path,url_dec -m reg /boxes/[a-z0-9-]+: } !{ var(txn.node) -m found }
+    http-request return status 404 content-type application/json string '{"error":{"message":"no node has the tag of this box id","type":"NotFoundError","code":"not_found"}}' if { path,url_dec -m reg /boxes/[a-z0-9-]+_[0-9A-Z]{26}(/|\$) } !{ var(txn.node) -m found }
     use_backend %[var(txn.node)] if { var(txn.node) -m found }
     default_backend any_node
 
@@ -81,7 +81,9 @@ frontend boxlet
 backend any_node
     balance leastconn
     option redispatch
-    retry-on conn-failure empty-response
+    # A node that drains or shuts down answers a create 503 before doing
+    # anything: the create is sent to another node.
+    retry-on conn-failure empty-response 503
     # Up, and not draining (a draining node keeps serving its own boxes
     # through its node_ backend, below).
     option httpchk GET /v1/config
@@ -94,6 +96,9 @@ for n in "$@"; do
     cat <<CFG
 
 backend node_${n%%=*}
+    # One server holds these boxes: a failed connect is not retried
+    # elsewhere (no other node has them), it is a 503 at once.
+    retries 0
     option httpchk GET /v1/config
     server ${n%%=*} ${n#*=} check inter 1s fall 2 rise 1
 CFG

@@ -1,6 +1,7 @@
 /* node — see node.h. */
 #include "server/node.h"
 
+#include "core/id.h"
 #include "server/reply.h"
 
 #include <signal.h>
@@ -25,10 +26,13 @@ const char *node_tag_id(const server_t *s, const char *id, char *out, size_t n)
 
 bool node_tag_of(const char *key, char *tag, size_t n)
 {
+    static const char ulid_chars[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     const char *sep = strchr(key, NODE_SEP);
     size_t len = sep ? (size_t)(sep - key) : 0;
     tag[0] = '\0';
-    if (!sep || len == 0 || len >= n) return false;
+    if (!sep || len == 0 || len >= n || strlen(sep + 1) != ULID_LEN ||
+        strspn(sep + 1, ulid_chars) != ULID_LEN)
+        return false;
     memcpy(tag, key, len);
     tag[len] = '\0';
     return node_name_ok(tag);

@@ -1,7 +1,10 @@
 /* node — this server's place in a cluster of `boxlet serve` nodes behind a
  * proxy (docs/scale.md): its node name (`--node NAME`), the box ids it
- * shows carrying that name as a routing tag ("NAME:ULID"), and the keys it
- * is given back with the tag taken off. Not for talking to other nodes
+ * shows carrying that name as a routing tag ("NAME_ULID": BoxLite's SDKs
+ * take ids of letters, digits, '-' and '_' only), and the keys it is given
+ * back with the tag taken off. A key is tagged when it is a node name, '_',
+ * then a whole ULID (26 of the uppercase Crockford alphabet), so no box
+ * name or id prefix is mistaken for one. Not for talking to other nodes
  * (peers.c) or merging their answers (cluster.c). Private to src/server. */
 #ifndef BOXLET_SERVER_NODE_H
 #define BOXLET_SERVER_NODE_H
@@ -14,18 +17,18 @@
 #include <stddef.h>
 
 #define NODE_NAME_MAX 31 /* bytes of a node name, without the NUL */
-#define NODE_SEP ':'     /* between the tag and the box's own id or name */
+#define NODE_SEP '_'     /* between the tag and the box's own id */
 
 /* Is name a node name: 1..31 of [a-z0-9-], not starting or ending with '-'
  * (a DNS label's rules, shorter, so it fits in a host name and a map key)? */
 bool node_name_ok(const char *name);
 
-/* The id a client sees for the local box id: "NODE:ID" when this server
+/* The id a client sees for the local box id: "NODE_ID" when this server
  * has a node name, else id unchanged. Writes into out[n]; returns out. */
 const char *node_tag_id(const server_t *s, const char *id, char *out, size_t n);
 
-/* The node tag of a box key ("n1" of "n1:01J..."), copied into tag[n]:
- * false (tag "") when the key carries none. */
+/* The node tag of a box key ("n1" of "n1_01J..." with a whole ULID after
+ * the '_'), copied into tag[n]: false (tag "") when the key is not tagged. */
 bool node_tag_of(const char *key, char *tag, size_t n);
 
 /* Takes this server's own tag off the path's {box_id}, in place, so the

@@ -269,8 +269,16 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
     char **env = NULL, **labels = NULL;
     size_t nenv = 0, nlabels = 0;
     boxlet_box *b;
-    if (box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs) &&
-        images_pull_missing(s, opts.image, rs)) {
+    char tag[NODE_NAME_MAX + 1];
+    bool ok = box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs);
+    if (ok && opts.name && node_tag_of(opts.name, tag, sizeof tag)) {
+        reply_error(rs, 400, ERR_INVAL,
+                    "box name \"%s\" has the shape of a node-tagged box id (NODE_ULID), which "
+                    "a proxy would route to node %s: choose another name",
+                    opts.name, tag);
+        ok = false;
+    }
+    if (ok && images_pull_missing(s, opts.image, rs)) {
         int rc = boxlet_box_create(s->rt, &opts, &b);
         if (rc != BOXLET_OK) {
             reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
