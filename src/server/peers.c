@@ -41,8 +41,7 @@ int peers_parse(const char *list, char ***out, size_t *n, err_t *e)
     *out = NULL;
     *n = 0;
     int rc = 0;
-    const char *p = list;
-    while (rc == 0 && *p) {
+    for (const char *p = list; rc == 0;) {
         size_t len = strcspn(p, ",");
         char one[300], host[256], port[8];
         if (len == 0 || len >= sizeof one) {
@@ -55,7 +54,8 @@ int peers_parse(const char *list, char ***out, size_t *n, err_t *e)
                           "--peers: \"%s\": want HOST:PORT (an IPv6 address in brackets)", one);
         else if (strv_push(out, n, one) < 0)
             rc = err_make(e, ERR_NOMEM, "--peers: out of memory");
-        p += len + (p[len] == ',');
+        if (p[len] != ',') break;
+        p += len + 1; /* an entry must follow a ',' */
     }
     if (rc == 0 && *n == 0) rc = err_make(e, ERR_INVAL, "--peers: no peer given");
     if (rc < 0) {
