@@ -214,6 +214,16 @@ async function main() {
   const info = await rt.getInfo('clusternamed');
   c.check('a box name resolves through any node', info?.id === named.id, JSON.stringify(info?.id));
 
+  // boxlet's own CLI through the proxy: ids, and a name followed to its node.
+  const cli = (...args) => spawnSync(boxlet, ['--url', base(), ...args],
+    { encoding: 'utf8', env: { ...process.env, BOXLET_API_KEY: key } });
+  let r = cli('exec', 'clusternamed', 'echo', 'by-name');
+  c.check('boxlet --url PROXY exec NAME', r.status === 0 && r.stdout === 'by-name\n', r.stdout + r.stderr);
+  r = cli('exec', b3.id, 'echo', 'by-id');
+  c.check('boxlet --url PROXY exec ID', r.status === 0 && r.stdout === 'by-id\n', r.stdout + r.stderr);
+  r = cli('ls', '-q');
+  c.check('boxlet --url PROXY ls shows every node\'s boxes', r.status === 0 && boxes.every((b) => r.stdout.includes(b.id)), r.stdout + r.stderr);
+
   for (const b of [...boxes, ...later, named]) await rt.remove(b.id, true);
   listed = await rt.listInfo();
   c.check('every box removed through the proxy', listed.length === 0, JSON.stringify(listed.map((b) => b.id)));
