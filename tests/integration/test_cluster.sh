@@ -13,11 +13,11 @@ command -v haproxy >/dev/null 2>&1 || { echo "test_cluster: haproxy is missing (
 [ -d "$HERE/../node/node_modules/@boxlite-ai/boxlite" ] || { echo "test_cluster: run scripts/deps.sh (npm install in tests/node)"; exit 1; }
 DIR=$(mktemp -d /tmp/boxlet-cluster.XXXXXX)
 chmod 711 "$DIR"
-for i in 1 2 3; do mkdir -m 711 "$DIR/home$i"; done
+for i in 1 2 3 4; do mkdir -m 711 "$DIR/home$i"; done
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DIR/key"
 chmod 600 "$DIR/key"
 cleanup() {
-    for i in 1 2 3; do
+    for i in 1 2 3 4; do
         for b in $(BOXLET_HOME=$DIR/home$i "$BOXLET" ls -q 2>/dev/null); do
             BOXLET_HOME=$DIR/home$i "$BOXLET" rm -f "$b" >/dev/null 2>&1
         done

@@ -9,7 +9,11 @@
 //   the other nodes stream on without a lost byte;
 // - the node restarted: its boxes are back;
 // - the proxy killed and started again: every box still routes right;
-// - a node drained (SIGUSR1): creates land elsewhere, its boxes still serve.
+// - a node drained (SIGUSR1): creates land elsewhere, its boxes still serve;
+// - the edges: an unknown tag 404 at the proxy, another node's tag 404 at a
+//   node, a name shaped like a tagged id refused, no key 401 through the
+//   proxy, and a fourth node with another key getting nothing from its peers;
+// - boxlet's own CLI through the proxy, by name and by id.
 // argv: boxlet, a scratch directory (home1..3, key), gen-haproxy.sh, the
 // everyday scenarios' script. Prints "N passed, N failed".
 import { spawn, spawnSync } from 'node:child_process';
@@ -213,6 +217,34 @@ async function main() {
   const named = await rt.create({ image: 'host' }, 'clusternamed');
   const info = await rt.getInfo('clusternamed');
   c.check('a box name resolves through any node', info?.id === named.id, JSON.stringify(info?.id));
+
+  // Tags and auth at the edges.
+  const ulid = vbox.id.split('_')[1];
+  let e = await get(`/v1/boxes/n9_${ulid}`);
+  c.check('the proxy: a tag no node has is 404', e.status === 404 && e.json?.error?.code === 'not_found', JSON.stringify(e));
+  e = await get(`/v1/boxes/n2_${ulid}`, `http://${nodes[0].host}:${port}`);
+  c.check('a node: another node\'s tag is 404 naming it', e.status === 404 && /on node n2/.test(e.json?.error?.message), JSON.stringify(e));
+  const tagged = await fetch(`${base()}/v1/boxes`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ image: 'host', name: `n1_${ulid}` }) });
+  c.check('a name shaped like a tagged id is refused', tagged.status === 400);
+  for (const path of ['/v1/boxes', '/v1/boxes/clusternamed', `/v1/boxes/${b1.id}`]) {
+    const r = await fetch(base() + path, { redirect: 'manual' });
+    c.check(`no key through the proxy: ${path} is 401`, r.status === 401);
+  }
+  // A node with another key learns nothing from its peers: they refuse it.
+  const odd = { i: 4, name: 'n4', host: '127.0.0.5', proc: null };
+  writeFileSync(`${dir}/key4`, 'another-key-entirely\n', { mode: 0o600 });
+  const oddPort = await freePort([odd.host]);
+  const p4 = track(spawn(boxlet, ['serve', '--host', odd.host, '--port', String(oddPort), '--node', 'n4',
+    '--peers', nodes.map((n) => `${n.host}:${port}`).join(','), '--api-key-file', `${dir}/key4`],
+  { env: { ...process.env, BOXLET_HOME: `${dir}/home4` }, stdio: ['ignore', 'ignore', 'ignore'] }));
+  const oddBase = `http://${odd.host}:${oddPort}`;
+  await until(async () => (await fetch(oddBase + '/v1/config')).status === 200);
+  const r4 = await fetch(oddBase + '/v1/boxes', { headers: { Authorization: 'Bearer another-key-entirely' } });
+  const j4 = await r4.json();
+  c.check('a node with another key gets no peer\'s boxes', r4.status === 200 && j4.boxes.length === 0 &&
+    j4.missing_nodes.length === 3 && j4.missing_nodes.every((m) => /401/.test(m.error)), JSON.stringify(j4));
+  await new Promise((ok) => { p4.once('exit', ok); p4.kill('SIGTERM'); });
 
   // boxlet's own CLI through the proxy: ids, and a name followed to its node.
   const cli = (...args) => spawnSync(boxlet, ['--url', base(), ...args],
