@@ -3,7 +3,8 @@
  * answer and every peer's, merged by cluster.c), and a box named by a key
  * no local box has (a name, or an id without its node tag), which it finds
  * on a peer and redirects to by the box's node-tagged id (307), so the
- * proxy takes the client there. Runs on a worker thread (peers.c blocks).
+ * proxy takes the client there. Runs on the fan-out threads (peers.c
+ * blocks; http.c gives them threads of their own).
  * Private to src/server; docs/scale.md. */
 #ifndef BOXLET_SERVER_FANOUT_H
 #define BOXLET_SERVER_FANOUT_H

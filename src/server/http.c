@@ -59,10 +59,12 @@ typedef struct pss {
 
 #define MAX_WS_MESSAGE (1u << 20)
 #define SHUTDOWN_MS 3000
-#define WORKERS 4      /* threads for box lifecycle and exec requests */
-#define PULL_WORKERS 2 /* threads for registry pulls: at most this many at once */
-#define OPENERS 4      /* threads opening agent connections for attaches */
-#define BODY_SECS 20   /* a request body has this long to arrive */
+#define WORKERS 4        /* threads for box lifecycle and exec requests */
+#define PULL_WORKERS 2   /* threads for registry pulls: at most this many at once */
+#define FANOUT_THREADS 2 /* threads asking a cluster's peers (--peers) */
+#define MAX_FANOUTS_QUEUED 32
+#define OPENERS 4    /* threads opening agent connections for attaches */
+#define BODY_SECS 20 /* a request body has this long to arrive */
 #define MAX_PULLS_QUEUED 16
 #define MAX_HEADER_BYTES 8192 /* per connection, before it is authenticated */
 #define STREAM_THREADS 4      /* threads for streamed bodies */
@@ -256,8 +258,9 @@ static bool submit(struct lws *wsi, server_t *s, pss_t *p, bool *busy)
     workers_t *pool = worker_pool_for(s, &p->rq);
     if (!pool && !s->npeers) return false;
     box_id_of(s, &p->rq, box, sizeof box);
-    /* A cluster-wide answer asks the peers: never on the loop. */
-    if (fanout_wants(s, &p->rq, box[0] != '\0') && !pool) pool = s->workers;
+    /* A cluster-wide answer asks the peers: never on the loop, and on
+     * threads of its own, so peers that do not answer hold those only. */
+    if (fanout_wants(s, &p->rq, box[0] != '\0')) pool = s->fanouts ? s->fanouts : s->workers;
     if (!pool) return false;
     if (streamed(&p->rq)) {
         if (!(p->rq.stream = http_stream_new(wake_loop, NULL))) return false;
@@ -709,6 +712,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             workers_collect(srv->workers, job_done);
             workers_collect(srv->pulls, job_done);
             workers_collect(srv->streams, job_done);
+            workers_collect(srv->fanouts, job_done);
             stream_service(srv);
             attach_collect(srv);
         }
@@ -948,6 +952,8 @@ int server_run(const server_opts *o)
     s.pulls = workers_start(&s, o->home, ctx, PULL_WORKERS, MAX_PULLS_QUEUED, NULL);
     s.workers = workers_start(&s, o->home, ctx, WORKERS, 0, s.pulls);
     s.streams = workers_start(&s, o->home, ctx, STREAM_THREADS, MAX_STREAMS_QUEUED, NULL);
+    if (s.npeers)
+        s.fanouts = workers_start(&s, o->home, ctx, FANOUT_THREADS, MAX_FANOUTS_QUEUED, NULL);
     s.opens = agent_opens_start(o->home, ctx, OPENERS);
     fprintf(stderr, "boxlet serve: listening on %s; %s\n", where, how);
     if (o->no_auth)
@@ -962,7 +968,8 @@ int server_run(const server_opts *o)
     workers_stop(s.workers, 2000);
     workers_stop(s.pulls, 2000);
     workers_stop(s.streams, 2000);
-    s.workers = s.pulls = s.streams = NULL;
+    workers_stop(s.fanouts, 2000);
+    s.workers = s.pulls = s.streams = s.fanouts = NULL;
     attach_stop(&s);
     agent_opens_stop(s.opens, 2000);
     s.opens = NULL;

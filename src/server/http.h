@@ -64,6 +64,7 @@ typedef struct server {
     struct workers *workers;   /* slow requests' threads (worker.h), or NULL */
     struct workers *pulls;     /* registry pulls' own threads: they never hold up the rest */
     struct workers *streams;   /* streamed bodies' threads (ROUTE_STREAM_IN/OUT rows) */
+    struct workers *fanouts;   /* --peers: the threads asking the peers (fanout.h) */
     struct pss *streaming;     /* connections whose body is streamed (http.c) */
     struct mux *muxes;         /* shared agent connections, one per box (attach.c) */
     struct agent_opens *opens; /* threads opening those connections (agent_open.h) */

@@ -12,7 +12,9 @@
 // - a node drained (SIGUSR1): creates land elsewhere, its boxes still serve;
 // - the edges: an unknown tag 404 at the proxy, another node's tag 404 at a
 //   node, a name shaped like a tagged id refused, no key 401 through the
-//   proxy, and a fourth node with another key getting nothing from its peers;
+//   proxy, a fourth node with another key getting nothing from its peers,
+//   and a peer that accepts and never answers: a partial list, in bounded
+//   time, while the node answers other requests;
 // - boxlet's own CLI through the proxy, by name and by id.
 // argv: boxlet, a scratch directory (home1..3, key), gen-haproxy.sh, the
 // everyday scenarios' script. Prints "N passed, N failed".
@@ -238,13 +240,37 @@ async function main() {
   const p4 = track(spawn(boxlet, ['serve', '--host', odd.host, '--port', String(oddPort), '--node', 'n4',
     '--peers', nodes.map((n) => `${n.host}:${port}`).join(','), '--api-key-file', `${dir}/key4`],
   { env: { ...process.env, BOXLET_HOME: `${dir}/home4` }, stdio: ['ignore', 'ignore', 'ignore'] }));
-  const oddBase = `http://${odd.host}:${oddPort}`;
+  const oddBase = `http://${odd.host}:${oddPort}`; // n4, then n5
   await until(async () => (await fetch(oddBase + '/v1/config')).status === 200);
   const r4 = await fetch(oddBase + '/v1/boxes', { headers: { Authorization: 'Bearer another-key-entirely' } });
   const j4 = await r4.json();
   c.check('a node with another key gets no peer\'s boxes', r4.status === 200 && j4.boxes.length === 0 &&
     j4.missing_nodes.length === 3 && j4.missing_nodes.every((m) => /401/.test(m.error)), JSON.stringify(j4));
   await new Promise((ok) => { p4.once('exit', ok); p4.kill('SIGTERM'); });
+
+  // A peer that accepts and never answers: a partial answer in bounded
+  // time, and the node's other requests are not held up meanwhile.
+  const hole = net.createServer(() => { /* accept, then silence */ });
+  await new Promise((ok) => hole.listen(0, '127.0.0.6', ok));
+  const p5 = track(spawn(boxlet, ['serve', '--host', '127.0.0.5', '--port', String(oddPort), '--node', 'n5',
+    '--peers', [...nodes.map((n) => `${n.host}:${port}`), `127.0.0.6:${hole.address().port}`].join(','),
+    '--api-key-file', `${dir}/key`],
+  { env: { ...process.env, BOXLET_HOME: `${dir}/home4` }, stdio: ['ignore', 'ignore', 'ignore'] }));
+  await until(async () => (await fetch(oddBase + '/v1/config')).status === 200);
+  const t5 = Date.now();
+  const listing = fetch(oddBase + '/v1/boxes', { headers: auth }).then((r) => r.json());
+  await sleep(200);
+  const t6 = Date.now();
+  const meanwhile = await fetch(oddBase + '/v1/metrics?scope=local', { headers: auth });
+  const quick = Date.now() - t6;
+  const j5 = await listing;
+  console.log(`with a silent peer: the list took ${Date.now() - t5} ms, another request meanwhile ${quick} ms`);
+  c.check('a silent peer: the list answers, naming it missing', j5.missing_nodes?.length === 1 &&
+    j5.missing_nodes[0].peer.startsWith('127.0.0.6:') && boxes.every((b) => j5.boxes.some((x) => x.id === b.id)),
+  JSON.stringify(j5.missing_nodes));
+  c.check('meanwhile the node answers other requests', meanwhile.status === 200);
+  await new Promise((ok) => { p5.once('exit', ok); p5.kill('SIGTERM'); });
+  hole.close();
 
   // boxlet's own CLI through the proxy: ids, and a name followed to its node.
   const cli = (...args) => spawnSync(boxlet, ['--url', base(), ...args],
