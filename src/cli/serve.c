@@ -35,6 +35,15 @@ static const char usage[] =
     "                    once ready\n"
     "  --ping-interval S WebSocket ping after S seconds of silence (default 15)\n"
     "  --idle-timeout S  drop a WebSocket peer silent for S seconds (default 45)\n"
+    "  --node NAME       this node's name in a cluster behind a proxy: box ids are\n"
+    "                    shown as NAME:ID, so a proxy routes by the prefix\n"
+    "                    (1-31 of a-z, 0-9, '-'; docs/scale.md)\n"
+    "  --peers LIST      the other nodes, HOST:PORT,...: box, image and metrics\n"
+    "                    lists answer for them too, and a box name no local box\n"
+    "                    has is looked up on them (a HOST naming several\n"
+    "                    addresses is every one of them)\n"
+    "  --drain           refuse new boxes (503) and serve the node's boxes as\n"
+    "                    before; SIGUSR1 drains a running server, SIGUSR2 ends it\n"
     "  --routes          print every route (method, path, how it is served) and\n"
     "                    exit\n"
     "  -h, --help        show this help\n";
@@ -56,6 +65,9 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
         {"ping-interval", required_argument, NULL, 'P'},
         {"idle-timeout", required_argument, NULL, 'I'},
         {"routes", no_argument, NULL, 'R'},
+        {"node", required_argument, NULL, 'n'},
+        {"peers", required_argument, NULL, 'e'},
+        {"drain", no_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
     server_opts o = {.host = "127.0.0.1",
@@ -110,6 +122,15 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
                 0)
                 return CLI_EXIT_FAIL;
             *(opt == 'P' ? &o.ping_secs : &o.idle_secs) = (int)v;
+            break;
+        case 'n':
+            o.node = optarg;
+            break;
+        case 'e':
+            o.peers = optarg;
+            break;
+        case 'd':
+            o.drain = true;
             break;
         case 'R':
             server_print_routes(stdout);

@@ -21,6 +21,13 @@
     X(curl_easy_setopt)                                                                            \
     X(curl_easy_strerror)                                                                          \
     X(curl_free)                                                                                   \
+    X(curl_multi_add_handle)                                                                       \
+    X(curl_multi_cleanup)                                                                          \
+    X(curl_multi_info_read)                                                                        \
+    X(curl_multi_init)                                                                             \
+    X(curl_multi_perform)                                                                          \
+    X(curl_multi_poll)                                                                             \
+    X(curl_multi_remove_handle)                                                                    \
     X(curl_global_init)                                                                            \
     X(curl_slist_append)                                                                           \
     X(curl_slist_free_all)                                                                         \
@@ -45,6 +52,13 @@ LAZY_DECLARE(curl, BX_CURL_FNS)
 #define curl_easy_setopt (bx_curl()->curl_easy_setopt)
 #define curl_easy_strerror (bx_curl()->curl_easy_strerror)
 #define curl_free (bx_curl()->curl_free)
+#define curl_multi_add_handle (bx_curl()->curl_multi_add_handle)
+#define curl_multi_cleanup (bx_curl()->curl_multi_cleanup)
+#define curl_multi_info_read (bx_curl()->curl_multi_info_read)
+#define curl_multi_init (bx_curl()->curl_multi_init)
+#define curl_multi_perform (bx_curl()->curl_multi_perform)
+#define curl_multi_poll (bx_curl()->curl_multi_poll)
+#define curl_multi_remove_handle (bx_curl()->curl_multi_remove_handle)
 #define curl_global_init (bx_curl()->curl_global_init)
 #define curl_slist_append (bx_curl()->curl_slist_append)
 #define curl_slist_free_all (bx_curl()->curl_slist_free_all)

@@ -15,6 +15,9 @@
 typedef struct store store_t;
 
 #define BOX_ID_LEN 26 /* a ULID: 26 Crockford base32 characters */
+/* A box id as a server may show it to the remote SDK: a node's tag, '_',
+ * then the ULID (docs/scale.md). The store's own ids are BOX_ID_LEN. */
+#define BOX_REF_MAX 64
 #define BOX_NAME_MAX 128
 
 typedef enum box_state {
@@ -27,9 +30,9 @@ typedef enum box_state {
 
 /* A box's record. Strings are owned by the record (box_rec_free). */
 typedef struct box_rec {
-    char id[BOX_ID_LEN + 1];
-    char *name;  /* unique; never NULL ("" is not allowed: ids name unnamed boxes) */
-    char *image; /* the image reference as the user gave it */
+    char id[BOX_REF_MAX + 1]; /* BOX_ID_LEN here; longer only from a server */
+    char *name;               /* unique; never NULL ("" is not allowed: ids name unnamed boxes) */
+    char *image;              /* the image reference as the user gave it */
     box_state state;
     int64_t created_ms;  /* wall clock */
     int64_t started_ms;  /* 0 if never started */

@@ -38,7 +38,7 @@ static int rec_from_json(json_t *v, box_rec *r, err_t *e)
 {
     const char *id = json_string_value(json_object_get(v, "box_id"));
     if (!id) id = json_string_value(json_object_get(v, "id"));
-    if (!id || !*id || strlen(id) > BOX_ID_LEN)
+    if (!id || !*id || strlen(id) > BOX_REF_MAX)
         return err_make(e, ERR_PROTO, "remote: the server sent a box without a valid box_id");
     box_rec_free(r);
     memset(r, 0, sizeof *r);

@@ -120,7 +120,7 @@ struct boxlet_exec {
     bool eof_wanted, eof_sent;
     /* remote: a boxlet.v1 WebSocket attach (remote_exec.c) */
     rest_t *rest; /* the runtime's */
-    char box_id[BOX_ID_LEN + 1];
+    char box_id[BOX_REF_MAX + 1];
     wsc_t *ws;
     uint64_t off[3];     /* next offset of stdout [1] and stderr [2] */
     uint64_t stdin_base; /* the server's stdin offset when we attached */

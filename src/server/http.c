@@ -8,14 +8,18 @@
  * the row's WebSocket. Responses carry an X-Request-Id. */
 #include "server/server.h"
 
+#include "core/strv.h"
 #include "core/utf8.h"
 #include "core/util.h"
 #include "server/agent_open.h"
 #include "server/attach.h"
+#include "server/fanout.h"
 #include "server/http.h"
 #include "sdk/token.h"
 #include "server/lazy_lws.h"
 #include "server/listen.h"
+#include "server/node.h"
+#include "server/peers.h"
 #include "server/reply.h"
 #include "server/worker.h"
 
@@ -55,10 +59,12 @@ typedef struct pss {
 
 #define MAX_WS_MESSAGE (1u << 20)
 #define SHUTDOWN_MS 3000
-#define WORKERS 4      /* threads for box lifecycle and exec requests */
-#define PULL_WORKERS 2 /* threads for registry pulls: at most this many at once */
-#define OPENERS 4      /* threads opening agent connections for attaches */
-#define BODY_SECS 20   /* a request body has this long to arrive */
+#define WORKERS 4        /* threads for box lifecycle and exec requests */
+#define PULL_WORKERS 2   /* threads for registry pulls: at most this many at once */
+#define FANOUT_THREADS 2 /* threads asking a cluster's peers (--peers) */
+#define MAX_FANOUTS_QUEUED 32
+#define OPENERS 4    /* threads opening agent connections for attaches */
+#define BODY_SECS 20 /* a request body has this long to arrive */
 #define MAX_PULLS_QUEUED 16
 #define MAX_HEADER_BYTES 8192 /* per connection, before it is authenticated */
 #define STREAM_THREADS 4      /* threads for streamed bodies */
@@ -79,6 +85,12 @@ void http_defer(http_resp *rs, http_work_fn work, void *arg, void (*free_arg)(vo
 }
 
 static void answered(struct lws *wsi, server_t *s, pss_t *p);
+
+/* SIGUSR1 drains the node (no new boxes), SIGUSR2 ends the drain. */
+static void on_drain_signal(int sig)
+{
+    node_set_draining(sig == SIGUSR1);
+}
 
 static void on_stop_signal(int sig)
 {
@@ -242,10 +254,14 @@ static void stream_drop(server_t *s, pss_t *p)
 static bool submit(struct lws *wsi, server_t *s, pss_t *p, bool *busy)
 {
     *busy = false;
-    workers_t *pool = worker_pool_for(s, &p->rq);
-    if (!pool) return false;
     char box[80];
+    workers_t *pool = worker_pool_for(s, &p->rq);
+    if (!pool && !s->npeers) return false;
     box_id_of(s, &p->rq, box, sizeof box);
+    /* A cluster-wide answer asks the peers: never on the loop, and on
+     * threads of its own, so peers that do not answer hold those only. */
+    if (fanout_wants(s, &p->rq, box[0] != '\0')) pool = s->fanouts ? s->fanouts : s->workers;
+    if (!pool) return false;
     if (streamed(&p->rq)) {
         if (!(p->rq.stream = http_stream_new(wake_loop, NULL))) return false;
         p->next_stream = s->streaming;
@@ -305,11 +321,9 @@ static const char *reason_of(int status)
     static const struct {
         int code;
         const char *text;
-    } reasons[] = {{201, "Created"},
-                   {202, "Accepted"},
-                   {204, "No Content"},
-                   {411, "Length Required"},
-                   {422, "Unprocessable Entity"},
+    } reasons[] = {{201, "Created"},          {202, "Accepted"},
+                   {204, "No Content"},       {307, "Temporary Redirect"},
+                   {411, "Length Required"},  {422, "Unprocessable Entity"},
                    {429, "Too Many Requests"}};
     for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)
         if (reasons[i].code == status) return reasons[i].text;
@@ -332,7 +346,7 @@ static int add_reason(uint8_t *start, uint8_t **pos, const uint8_t *end, int sta
 
 static int write_response(struct lws *wsi, pss_t *p)
 {
-    uint8_t hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *pos = start, *end = hdr + sizeof hdr - 1;
+    uint8_t hdr[LWS_PRE + 4096], *start = hdr + LWS_PRE, *pos = start, *end = hdr + sizeof hdr - 1;
     bool head = strcmp(p->rq.method, "HEAD") == 0;
     size_t len = p->rs.body.len;
     if (lws_add_http_common_headers(wsi, (unsigned)p->rs.status, "application/json", head ? 0 : len,
@@ -344,6 +358,10 @@ static int write_response(struct lws *wsi, pss_t *p)
         (p->close_after &&
          lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                      (const unsigned char *)"close", 5, &pos, end)) ||
+        (p->rs.location[0] &&
+         lws_add_http_header_by_name(
+             wsi, (const unsigned char *)"location:", (const unsigned char *)p->rs.location,
+             (int)strlen(p->rs.location), &pos, end)) ||
         lws_finalize_write_http_header(wsi, start, &pos, end))
         return 1;
     log_request(lws_context_user(lws_get_context(wsi)), p);
@@ -554,6 +572,7 @@ static int on_http(struct lws *wsi, server_t *s, pss_t *p)
         return 0;
     }
     http_req_route(&p->rq);
+    node_localize(s, &p->rq.params);
     char cl[32] = {0};
     lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     unsigned long long clen = strtoull(cl, NULL, 10);
@@ -601,6 +620,7 @@ static int ws_upgrade(struct lws *wsi, server_t *s, pss_t *p, char *msg, size_t 
     if (s->stopping) return snprintf(msg, msglen, "the server is shutting down"), 503;
     if (!read_request(wsi, p)) return snprintf(msg, msglen, "malformed request line or query"), 400;
     http_req_route(&p->rq);
+    node_localize(s, &p->rq.params);
     const route_t *r = p->rq.route;
     if (!open_route(&p->rq) && !http_authorized(s, wsi))
         return snprintf(msg, msglen, "missing or wrong API key (Authorization: Bearer KEY)"), 401;
@@ -692,6 +712,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             workers_collect(srv->workers, job_done);
             workers_collect(srv->pulls, job_done);
             workers_collect(srv->streams, job_done);
+            workers_collect(srv->fanouts, job_done);
             stream_service(srv);
             attach_collect(srv);
         }
@@ -854,9 +875,30 @@ static int open_listener(const server_opts *o, listener_t *l, char *where, size_
 static void server_free(server_t *s, listener_t *l)
 {
     if (l->fd >= 0) close(l->fd);
+    strv_free_n(s->peers, s->npeers);
     boxlet_runtime_free(s->rt);
     free(s->auth);
     free(s->import_dir);
+}
+
+/* --node, --peers and --drain. 0, or -1 after saying what is wrong. */
+static int set_up_cluster(const server_opts *o, server_t *s)
+{
+    if (o->node && !node_name_ok(o->node)) {
+        fprintf(stderr,
+                "boxlet serve: --node \"%s\": want 1-%d of a-z, 0-9 and '-', not starting or "
+                "ending with '-'\n",
+                o->node, NODE_NAME_MAX);
+        return -1;
+    }
+    snprintf(s->node, sizeof s->node, "%s", o->node ? o->node : "");
+    err_t e;
+    if (o->peers && peers_parse(o->peers, &s->peers, &s->npeers, &e) < 0) {
+        fprintf(stderr, "boxlet serve: %s\n", e.msg);
+        return -1;
+    }
+    node_set_draining(o->drain);
+    return 0;
 }
 
 int server_run(const server_opts *o)
@@ -888,7 +930,8 @@ int server_run(const server_opts *o)
         server_free(&s, &l);
         return 1;
     }
-    if (set_up_auth(o, &s, how, sizeof how) < 0 || open_listener(o, &l, where, sizeof where) < 0) {
+    if (set_up_cluster(o, &s) < 0 || set_up_auth(o, &s, how, sizeof how) < 0 ||
+        open_listener(o, &l, where, sizeof where) < 0) {
         server_free(&s, &l);
         return 1;
     }
@@ -904,9 +947,13 @@ int server_run(const server_opts *o)
     signal(SIGTERM, on_stop_signal);
     signal(SIGINT, on_stop_signal);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR1, on_drain_signal);
+    signal(SIGUSR2, on_drain_signal);
     s.pulls = workers_start(&s, o->home, ctx, PULL_WORKERS, MAX_PULLS_QUEUED, NULL);
     s.workers = workers_start(&s, o->home, ctx, WORKERS, 0, s.pulls);
     s.streams = workers_start(&s, o->home, ctx, STREAM_THREADS, MAX_STREAMS_QUEUED, NULL);
+    if (s.npeers)
+        s.fanouts = workers_start(&s, o->home, ctx, FANOUT_THREADS, MAX_FANOUTS_QUEUED, NULL);
     s.opens = agent_opens_start(o->home, ctx, OPENERS);
     fprintf(stderr, "boxlet serve: listening on %s; %s\n", where, how);
     if (o->no_auth)
@@ -921,7 +968,8 @@ int server_run(const server_opts *o)
     workers_stop(s.workers, 2000);
     workers_stop(s.pulls, 2000);
     workers_stop(s.streams, 2000);
-    s.workers = s.pulls = s.streams = NULL;
+    workers_stop(s.fanouts, 2000);
+    s.workers = s.pulls = s.streams = s.fanouts = NULL;
     attach_stop(&s);
     agent_opens_stop(s.opens, 2000);
     s.opens = NULL;

@@ -23,6 +23,7 @@ typedef struct http_req {
     int match;            /* route_match_result: 200, 404 or 405 */
     route_params params;  /* the path's parameters */
     http_stream *stream;  /* the body's stream (ROUTE_STREAM_IN/OUT rows), or NULL */
+    bool cluster;         /* answered for the whole cluster (fanout.h), on a worker */
 } http_req;
 
 struct http_resp;
@@ -35,7 +36,8 @@ typedef bool (*http_work_fn)(boxlet_runtime *rt, void *arg, struct http_resp *ou
 
 typedef struct http_resp {
     int status;
-    buf_t body; /* JSON text, or empty (204, HEAD) */
+    buf_t body;          /* JSON text, or empty (204, HEAD) */
+    char location[2200]; /* a Location header (a 307), or "" */
     /* Set by http_defer: the answer comes later. */
     http_work_fn work;
     void *work_arg;
@@ -54,11 +56,15 @@ typedef struct server {
     size_t max_body;
     long long started_ms;
     unsigned long long requests, errors;
-    unsigned attaches;         /* WebSocket attachments open */
-    bool stopping;             /* SIGTERM: shutting down */
+    unsigned attaches; /* WebSocket attachments open */
+    bool stopping;     /* SIGTERM: shutting down */
+    char node[32];     /* --node: the tag of the box ids shown (node.h), or "" */
+    char **peers;      /* --peers: the other nodes' HOST:PORT (peers.h) */
+    size_t npeers;
     struct workers *workers;   /* slow requests' threads (worker.h), or NULL */
     struct workers *pulls;     /* registry pulls' own threads: they never hold up the rest */
     struct workers *streams;   /* streamed bodies' threads (ROUTE_STREAM_IN/OUT rows) */
+    struct workers *fanouts;   /* --peers: the threads asking the peers (fanout.h) */
     struct pss *streaming;     /* connections whose body is streamed (http.c) */
     struct mux *muxes;         /* shared agent connections, one per box (attach.c) */
     struct agent_opens *opens; /* threads opening those connections (agent_open.h) */

@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "core/strv.h"
 #include "core/util.h"
+#include "server/node.h"
 #include "server/reply.h"
 
 #include <jansson.h>
@@ -84,7 +85,9 @@ void rest_images_list(server_t *s, const http_req *rq, http_resp *rs)
             json_array_append_new(a, image_json(&im));
     }
     strv_free_n(names, n);
-    reply_json(rs, 200, json_pack("{s:o}", "images", a));
+    json_t *out = json_pack("{s:o}", "images", a);
+    node_stamp(s, out);
+    reply_json(rs, 200, out);
 }
 
 static json_t *body_object(const http_req *rq, http_resp *rs)

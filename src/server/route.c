@@ -6,8 +6,10 @@
 
 #include "core/util.h"
 #include "server/attach.h"
+#include "server/fanout.h"
 #include "server/files.h"
 #include "server/images.h"
+#include "server/node.h"
 #include "server/reply.h"
 #include "server/routes.h"
 #include "server/server.h"
@@ -210,6 +212,8 @@ void http_req_route(http_req *rq)
 
 void route(server_t *s, const http_req *rq, http_resp *rs)
 {
+    if (rq->cluster) return fanout_route(s, rq, rs);
+    if (rq->route && node_refuse_foreign(s, rq, rs)) return;
     if (rq->route && rq->route->fn) return rq->route->fn(s, rq, rs);
     if (rq->match == ROUTE_NOT_ALLOWED)
         reply_error(rs, 405, ERR_INVAL, "%s is not allowed on %s", rq->method, rq->path);

@@ -11,6 +11,7 @@
 #include "core/strv.h"
 #include "core/util.h"
 #include "server/images.h"
+#include "server/node.h"
 #include "server/reply.h"
 #include "server/stream.h"
 
@@ -55,19 +56,20 @@ static bool parse_seconds(const char *s, double *out)
 
 /* BoxLite's Box: box_id, status, created_at, updated_at, image, cpus and
  * memory_mib are what its SDKs require; the rest is boxlet's. */
-static json_t *box_json(boxlet_box *b)
+static json_t *box_json(const server_t *s, boxlet_box *b)
 {
+    char id[ROUTE_SEG_MAX];
+    node_tag_id(s, boxlet_box_id(b), id, sizeof id);
     json_t *cfg = json_loads(boxlet_box_config_json(b), 0, NULL);
     json_int_t mem = json_integer_value(json_object_get(cfg, "memory_mib"));
     double cpus = json_number_value(json_object_get(cfg, "cpus"));
-    json_t *v =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:i}", "box_id", boxlet_box_id(b),
-                  "id", boxlet_box_id(b), "name", boxlet_box_name(b), "image", boxlet_box_image(b),
-                  "status", boxlet_box_state_name(boxlet_box_state_of(b)), "created_at",
-                  reply_timestamp(boxlet_box_created_ms(b)), "updated_at",
-                  reply_timestamp(boxlet_box_created_ms(b)), "cpus",
-                  (json_int_t)(cpus > 0 ? (cpus < 1 ? 1 : cpus) : 0), "memory_mib", mem, "pid",
-                  boxlet_box_pid(b));
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:i}", "box_id", id, "id",
+                          id, "name", boxlet_box_name(b), "image", boxlet_box_image(b), "status",
+                          boxlet_box_state_name(boxlet_box_state_of(b)), "created_at",
+                          reply_timestamp(boxlet_box_created_ms(b)), "updated_at",
+                          reply_timestamp(boxlet_box_created_ms(b)), "cpus",
+                          (json_int_t)(cpus > 0 ? (cpus < 1 ? 1 : cpus) : 0), "memory_mib", mem,
+                          "pid", boxlet_box_pid(b));
     json_object_set_new(v, "config", cfg ? cfg : json_object());
     return v;
 }
@@ -185,11 +187,13 @@ void rest_boxes_list(server_t *s, const http_req *rq, http_resp *rs)
     if (rc != BOXLET_OK) return reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(a, box_json(v[i]));
+        json_array_append_new(a, box_json(s, v[i]));
         boxlet_box_free(v[i]);
     }
     free(v);
-    reply_json(rs, 200, json_pack("{s:o}", "boxes", a));
+    json_t *out = json_pack("{s:o}", "boxes", a);
+    node_stamp(s, out);
+    reply_json(rs, 200, out);
 }
 
 /* Every field of BoxLite's CreateBoxRequest is accepted (unknown ones are
@@ -254,21 +258,34 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
 
 void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
 {
+    if (node_draining())
+        return reply_error(rs, 503, ERR_DISCONNECTED,
+                           "node %s is draining: it takes no new boxes (its boxes are served "
+                           "as before); create the box on another node",
+                           s->node[0] ? s->node : "(unnamed)");
     json_t *o = parse_body(rq, rs);
     if (!o) return;
     boxlet_box_opts opts;
     char **env = NULL, **labels = NULL;
     size_t nenv = 0, nlabels = 0;
     boxlet_box *b;
-    if (box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs) &&
-        images_pull_missing(s, opts.image, rs)) {
+    char tag[NODE_NAME_MAX + 1];
+    bool ok = box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs);
+    if (ok && opts.name && node_tag_of(opts.name, tag, sizeof tag)) {
+        reply_error(rs, 400, ERR_INVAL,
+                    "box name \"%s\" has the shape of a node-tagged box id (NODE_ULID), which "
+                    "a proxy would route to node %s: choose another name",
+                    opts.name, tag);
+        ok = false;
+    }
+    if (ok && images_pull_missing(s, opts.image, rs)) {
         int rc = boxlet_box_create(s->rt, &opts, &b);
         if (rc != BOXLET_OK) {
             reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
         } else {
             if (!json_is_false(json_object_get(o, "auto_start")))
                 boxlet_box_start(b); /* a failed start shows in its status */
-            reply_json(rs, 201, box_json(b));
+            reply_json(rs, 201, box_json(s, b));
             boxlet_box_free(b);
         }
     }
@@ -315,7 +332,7 @@ void rest_box_get(server_t *s, const http_req *rq, http_resp *rs)
 {
     boxlet_box *b = path_box(s, rq, rs);
     if (!b) return;
-    reply_json(rs, 200, box_json(b));
+    reply_json(rs, 200, box_json(s, b));
     boxlet_box_free(b);
 }
 
@@ -339,7 +356,7 @@ void rest_box_start(server_t *s, const http_req *rq, http_resp *rs)
     if (!b) return;
     int rc = boxlet_box_start(b);
     if (rc == BOXLET_OK)
-        reply_json(rs, 200, box_json(b));
+        reply_json(rs, 200, box_json(s, b));
     else
         reply_code(rs, rc, boxlet_box_errmsg(b));
     boxlet_box_free(b);
@@ -374,7 +391,7 @@ void rest_box_stop(server_t *s, const http_req *rq, http_resp *rs)
     double secs;
     int rc = BOXLET_OK;
     if (stop_timeout(rq, &secs, rs) && (rc = boxlet_box_stop(b, secs)) == BOXLET_OK)
-        reply_json(rs, 200, box_json(b));
+        reply_json(rs, 200, box_json(s, b));
     if (rc != BOXLET_OK) reply_code(rs, rc, boxlet_box_errmsg(b));
     boxlet_box_free(b);
 }
@@ -688,8 +705,10 @@ void rest_config(server_t *s, const http_req *rq, http_resp *rs)
 {
     (void)rq;
     reply_json(rs, 200,
-               json_pack("{s:s, s:s, s:b}", "version", boxlet_version(), "api", "v1",
-                         "auth_required", s->auth != NULL));
+               json_pack("{s:s, s:s, s:b, s:o, s:b}", "version", boxlet_version(), "api", "v1",
+                         "auth_required", s->auth != NULL, "node",
+                         s->node[0] ? json_string(s->node) : json_null(), "draining",
+                         node_draining()));
 }
 
 void rest_me(server_t *s, const http_req *rq, http_resp *rs)
@@ -702,7 +721,8 @@ void rest_me(server_t *s, const http_req *rq, http_resp *rs)
 void rest_metrics(server_t *s, const http_req *rq, http_resp *rs)
 {
     (void)rq;
-    reply_json(rs, 200,
-               json_pack("{s:I, s:I, s:I}", "uptime_ms", (json_int_t)(wall_ms() - s->started_ms),
-                         "requests", (json_int_t)s->requests, "errors", (json_int_t)s->errors));
+    json_t *v = json_pack("{s:I, s:I, s:I}", "uptime_ms", (json_int_t)(wall_ms() - s->started_ms),
+                          "requests", (json_int_t)s->requests, "errors", (json_int_t)s->errors);
+    node_stamp(s, v);
+    reply_json(rs, 200, v);
 }

@@ -26,6 +26,9 @@ typedef struct server_opts {
     int ready_fd;             /* if >= 0: "PORT\n" (or "PATH\n") is written here once listening */
     int ping_secs;            /* WebSocket ping after this much silence (default 15) */
     int idle_secs;            /* drop a peer silent this long (default 45) */
+    const char *node;         /* --node NAME: box ids carry it as "NAME:ID" (docs/scale.md) */
+    const char *peers;        /* --peers HOST:PORT,...: list routes answer for them too */
+    bool drain;               /* --drain: start refusing new boxes (SIGUSR1/SIGUSR2 toggle) */
 } server_opts;
 
 /* Serves until SIGTERM or SIGINT. Its first line on stderr says where it
