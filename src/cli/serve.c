@@ -35,6 +35,8 @@ static const char usage[] =
     "                    once ready\n"
     "  --ping-interval S WebSocket ping after S seconds of silence (default 15)\n"
     "  --idle-timeout S  drop a WebSocket peer silent for S seconds (default 45)\n"
+    "  --tunnel-idle S   close a service tunnel without connections for S seconds\n"
+    "                    (default 600)\n"
     "  --routes          print every route (method, path, how it is served) and\n"
     "                    exit\n"
     "  -h, --help        show this help\n";
@@ -56,6 +58,7 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
         {"ping-interval", required_argument, NULL, 'P'},
         {"idle-timeout", required_argument, NULL, 'I'},
         {"routes", no_argument, NULL, 'R'},
+        {"tunnel-idle", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     server_opts o = {.host = "127.0.0.1",
@@ -110,6 +113,10 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
                 0)
                 return CLI_EXIT_FAIL;
             *(opt == 'P' ? &o.ping_secs : &o.idle_secs) = (int)v;
+            break;
+        case 'T':
+            if (cli_parse_ull("--tunnel-idle", optarg, 86400, &v) < 0) return CLI_EXIT_FAIL;
+            o.tunnel_idle_secs = (int)v;
             break;
         case 'R':
             server_print_routes(stdout);

@@ -17,6 +17,7 @@
 #include "server/lazy_lws.h"
 #include "server/listen.h"
 #include "server/reply.h"
+#include "server/tunnel.h"
 #include "server/worker.h"
 
 #include <errno.h>
@@ -908,6 +909,7 @@ int server_run(const server_opts *o)
     s.workers = workers_start(&s, o->home, ctx, WORKERS, 0, s.pulls);
     s.streams = workers_start(&s, o->home, ctx, STREAM_THREADS, MAX_STREAMS_QUEUED, NULL);
     s.opens = agent_opens_start(o->home, ctx, OPENERS);
+    if (o->unix_path || l.loopback) s.tunnels = tunnels_start(o->home, o->tunnel_idle_secs);
     fprintf(stderr, "boxlet serve: listening on %s; %s\n", where, how);
     if (o->no_auth)
         fprintf(stderr, "boxlet serve: WARNING: no authentication: every local user and "
@@ -925,6 +927,8 @@ int server_run(const server_opts *o)
     attach_stop(&s);
     agent_opens_stop(s.opens, 2000);
     s.opens = NULL;
+    tunnels_stop(s.tunnels);
+    s.tunnels = NULL;
     pthread_mutex_lock(&context_mu);
     the_context = NULL; /* no stream thread wakes it from here on */
     pthread_mutex_unlock(&context_mu);

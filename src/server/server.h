@@ -26,6 +26,7 @@ typedef struct server_opts {
     int ready_fd;             /* if >= 0: "PORT\n" (or "PATH\n") is written here once listening */
     int ping_secs;            /* WebSocket ping after this much silence (default 15) */
     int idle_secs;            /* drop a peer silent this long (default 45) */
+    int tunnel_idle_secs;     /* close a tunnel without connections this long (default 600) */
 } server_opts;
 
 /* Serves until SIGTERM or SIGINT. Its first line on stderr says where it
