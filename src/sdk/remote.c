@@ -92,8 +92,8 @@ static json_t *ports_json(const boxlet_port *p, size_t n)
         json_array_append_new(
             a, json_pack("{s:s, s:I, s:I, s:s}", "host_ip",
                          p[i].host_addr && *p[i].host_addr ? p[i].host_addr : "127.0.0.1",
-                         (json_int_t)p[i].host_port, "guest_port", (json_int_t)p[i].box_port,
-                         "protocol", "tcp"));
+                         "host_port", (json_int_t)p[i].host_port, "guest_port",
+                         (json_int_t)p[i].box_port, "protocol", "tcp"));
     return a;
 }
 
