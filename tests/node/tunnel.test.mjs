@@ -11,7 +11,8 @@
 // connections at once leave the server, other tunnels and later
 // connections working; a client that never reads stalls only its own
 // connection; a tunnel dies with its box's stop and is not revived by a
-// start. argv: boxlet binary.
+// start; a server on a non-loopback address makes none. argv: boxlet
+// binary.
 import net from 'node:net';
 import { ApiKeyCredential, BoxliteRestOptions, JsBoxlite } from '@boxlite-ai/boxlite';
 import { api, authHeaders, counter, sleep, startServer } from './serve.mjs';
@@ -212,6 +213,14 @@ async function main() {
     await api(srv.base, 'POST', '/v1/boxes/tun/start');
     const revived = await dial(uri).then((s) => { s.destroy(); return 'open'; }, () => 'refused');
     check('after a start: the old URI stays closed', revived === 'refused');
+
+    // A server on a non-loopback address serves no tunnels (its URI would be
+    // a port anyone on the network could scan for).
+    const wide = await startServer(boxlet, ['--host', '0.0.0.0']);
+    try {
+      const w = await api(`http://127.0.0.1:${wide.port}`, 'POST', '/v1/boxes/tun/network/tunnel?port=8000');
+      check('a server on 0.0.0.0: 501, saying why', w.status === 501 && /loopback/.test(w.json.error.message), JSON.stringify(w.json));
+    } finally { wide.proc.kill(); }
   } finally {
     await api(srv.base, 'DELETE', '/v1/boxes/tun?force=true').catch(() => {});
     srv.proc.kill();
