@@ -905,11 +905,12 @@ int server_run(const server_opts *o)
     signal(SIGTERM, on_stop_signal);
     signal(SIGINT, on_stop_signal);
     signal(SIGPIPE, SIG_IGN);
+    /* Before the workers, which copy s and answer the tunnel route. */
+    if (o->unix_path || l.loopback) s.tunnels = tunnels_start(o->home, o->tunnel_idle_secs);
     s.pulls = workers_start(&s, o->home, ctx, PULL_WORKERS, MAX_PULLS_QUEUED, NULL);
     s.workers = workers_start(&s, o->home, ctx, WORKERS, 0, s.pulls);
     s.streams = workers_start(&s, o->home, ctx, STREAM_THREADS, MAX_STREAMS_QUEUED, NULL);
     s.opens = agent_opens_start(o->home, ctx, OPENERS);
-    if (o->unix_path || l.loopback) s.tunnels = tunnels_start(o->home, o->tunnel_idle_secs);
     fprintf(stderr, "boxlet serve: listening on %s; %s\n", where, how);
     if (o->no_auth)
         fprintf(stderr, "boxlet serve: WARNING: no authentication: every local user and "

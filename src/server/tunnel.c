@@ -24,6 +24,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* Reads and writes per direction of one connection per loop turn: 64 KiB
+ * at most, then the others get theirs. */
+#define TUNNEL_ROUNDS 4
+
 /* ---- tunnels ------------------------------------------------------------- */
 
 /* A listening socket on a random 127.0.0.0/8 address and a kernel-chosen
@@ -206,7 +210,7 @@ static void start_pump(tconn *c, int bfd)
         c->pump->h[1].len = sizeof ok - 1;
     }
     c->state = TC_PUMP;
-    pump_step(c->pump);
+    pump_step_some(c->pump, TUNNEL_ROUNDS);
 }
 
 void tunnel_connected(tunnels *t, tconn *c, int rc, int fd, const char *msg)
@@ -291,7 +295,7 @@ static void dispatch(tunnels *t, size_t i)
     if (c->state == TC_HEAD) read_head(t, c);
     if (c->state != TC_PUMP) return;
     if (rev & POLLERR) c->pump->dead = true;
-    pump_step(c->pump);
+    pump_step_some(c->pump, TUNNEL_ROUNDS);
     if (pump_done(c->pump)) c->state = TC_DONE;
 }
 
