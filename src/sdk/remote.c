@@ -107,6 +107,9 @@ static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
         return err_make(&rt->err, ERR_INVAL,
                         "host ports: not supported by a remote runtime (boxlet serve) "
                         "yet; create the box with a local runtime");
+    if (o->nports && !o->ports) /* the rest of the ports is the server's to check */
+        return err_make(&rt->err, ERR_INVAL, "published ports: nports is %zu but ports is NULL",
+                        o->nports);
     json_t *req =
         json_pack("{s:s, s:o, s:o, s:b, s:b, s:b}", "image", o->image ? o->image : "host", "env",
                   sdk_kv_object(o->env, o->nenv), "labels", sdk_kv_object(o->labels, o->nlabels),
