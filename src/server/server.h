@@ -4,7 +4,8 @@
  * plumbing: requests, bodies, responses), route.c (the route table and
  * the path matcher), routes.c, images.c and attach.c (what each route
  * does, over the public SDK), stream.c (streamed bodies), worker.c (the
- * threads) and reply.c (JSON bodies and the error envelope). */
+ * threads), tunnel.c (service tunnels) and reply.c (JSON bodies and the
+ * error envelope). */
 #ifndef BOXLET_SERVER_H
 #define BOXLET_SERVER_H
 
