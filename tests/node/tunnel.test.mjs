@@ -11,8 +11,10 @@
 // connections at once leave the server, other tunnels and later
 // connections working; a client that never reads stalls only its own
 // connection; a tunnel dies with its box's stop and is not revived by a
-// start; a server on a non-loopback address makes none. argv: boxlet
+// start; an idle tunnel closes; a server on a non-loopback address makes
+// none. argv: boxlet
 // binary.
+import fs from 'node:fs';
 import net from 'node:net';
 import { ApiKeyCredential, BoxliteRestOptions, JsBoxlite } from '@boxlite-ai/boxlite';
 import { api, authHeaders, counter, sleep, startServer } from './serve.mjs';
@@ -93,6 +95,18 @@ function exchange(uri, bytes, { end = true } = {}) {
     s.write(bytes);
     if (end) s.end();
   }));
+}
+
+// Whether the host listens on an http://A.B.C.D:PORT URI (/proc/net/tcp).
+function listening(uri) {
+  const u = new URL(uri);
+  const ip = u.hostname.split('.').map(Number);
+  const hex = ((ip[3] << 24 | ip[2] << 16 | ip[1] << 8 | ip[0]) >>> 0).toString(16).toUpperCase().padStart(8, '0') +
+    ':' + Number(u.port).toString(16).toUpperCase().padStart(4, '0');
+  return fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').some((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[1] === hex && f[3] === '0A';
+  });
 }
 
 // Reads a NativeBoxConnection until EOF.
@@ -213,6 +227,24 @@ async function main() {
     await api(srv.base, 'POST', '/v1/boxes/tun/start');
     const revived = await dial(uri).then((s) => { s.destroy(); return 'open'; }, () => 'refused');
     check('after a start: the old URI stays closed', revived === 'refused');
+
+    // An idle tunnel closes (--tunnel-idle 1 here): its URI stops answering,
+    // and the next POST makes a new one.
+    const quick = await startServer(boxlet, ['--tunnel-idle', '1']);
+    try {
+      const qbase = `http://127.0.0.1:${quick.port}`;
+      const first = (await api(qbase, 'POST', '/v1/boxes/tun/network/tunnel?port=8000')).json?.uri;
+      // Watched in /proc/net/tcp: a connection would be a use, and keep it.
+      check('a new tunnel listens (seen in /proc/net/tcp)', first && listening(first), first);
+      let gone = !listening(first);
+      for (let i = 0; i < 100 && !gone; i++) {
+        await sleep(100);
+        gone = !listening(first);
+      }
+      check('an idle tunnel closes', gone);
+      const second = (await api(qbase, 'POST', '/v1/boxes/tun/network/tunnel?port=8000')).json?.uri;
+      check('... and the next POST makes a new URI', second && second !== first, `${first} ${second}`);
+    } finally { quick.proc.kill(); }
 
     // A server on a non-loopback address serves no tunnels (its URI would be
     // a port anyone on the network could scan for).
