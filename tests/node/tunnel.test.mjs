@@ -142,7 +142,8 @@ async function sdkTunnels(box, base) {
   return uri;
 }
 
-async function attacks(box, base, uri) {
+async function attacks(box, base, uri, serverPid) {
+  const fds = () => fs.readdirSync(`/proc/${serverPid}/fd`).length;
   const u = new URL(uri);
   const noKey = await fetch(`${base}/v1/boxes/tun/network/tunnel?port=8000`, { method: 'POST' });
   check('the route needs the key (401)', noKey.status === 401, noKey.status);
@@ -166,6 +167,7 @@ async function attacks(box, base, uri) {
   check('CONNECT to a port nothing listens on: 502 naming it', /^HTTP\/1.1 502[^]*port 9999/.test(closedPort), closedPort.slice(0, 200));
 
   // Two thousand connections at once, sending nothing.
+  const fdsBefore = fds();
   // Past its 64 and its listen backlog they wait in SYN retries: the server
   // is asked while they do, not after.
   let established = 0;
@@ -175,6 +177,10 @@ async function attacks(box, base, uri) {
     return s;
   });
   await until(async () => { if (established < 64) throw new Error('not yet'); });
+  await until(async () => { if (fds() - fdsBefore < 64) throw new Error('not yet'); });
+  await sleep(500); // a server without the cap would have taken more by now
+  const held = fds() - fdsBefore;
+  check('2000 connections: the server holds at most 64 of them (the per-tunnel cap)', held <= 64 + 8, held);
   const ok = await api(base, 'GET', '/v1/boxes');
   check('2000 connections: the server still answers', ok.status === 200);
   check('... and another tunnel still works', (await exchange(other, 'CONNECT x:1 HTTP/1.1\r\n\r\nhi')).endsWith('hibye'));
@@ -217,7 +223,7 @@ async function main() {
       check(`bad ports ${JSON.stringify(bad)}: 400`, (await api(srv.base, 'POST', '/v1/boxes', { image: 'host', ports: bad })).status === 400);
 
     const uri = await sdkTunnels(box, srv.base);
-    await attacks(box, srv.base, uri);
+    await attacks(box, srv.base, uri, srv.proc.pid);
 
     check('stop', (await api(srv.base, 'POST', '/v1/boxes/tun/stop')).status === 200);
     const after = await dial(uri).then((s) => { s.destroy(); return 'open'; }, () => 'refused');
