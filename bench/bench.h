@@ -158,5 +158,6 @@ void scenario_concurrency(bench_t *b);
 void scenario_boxes(bench_t *b);
 void scenario_idle_attach(bench_t *b);
 void scenario_idle_boxes(bench_t *b);
+void scenario_files(bench_t *b); /* copy-in, copy-out, tunnel (sc_files.c) */
 
 #endif

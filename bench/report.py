@@ -18,12 +18,18 @@ TITLES = OrderedDict([
     ("exec", "Exec round trip of `true` in a running box (ms, lower is better)"),
     ("cold", "Cold start: create + start + first exec of `true` (ms, lower is better)"),
     ("tput", "stdout throughput (MB/s, higher is better)"),
+    ("copy-in", "Copy a file into a box's /tmp (MB/s, higher is better)"),
+    ("copy-out", "Copy a file out of a box's /tmp (MB/s, higher is better)"),
+    ("tunnel", "A box service's bytes to a host reader (MB/s, higher is better)"),
 ])
 # boxlet variants whose ratios to each peer are printed, per scenario
 HEADLINE = {
     "exec": ["boxlet-sdk", "boxlet-rest-ws", "boxlet-cli"],
     "cold": ["boxlet-sdk-hostimage", "boxlet-sdk", "boxlet-sdk-incl-remove", "boxlet-cli"],
     "tput": ["boxlet-sdk", "boxlet-rest-ws", "boxlet-sdk-tty"],
+    "copy-in": ["boxlet-sdk", "boxlet-cli"],
+    "copy-out": ["boxlet-sdk", "boxlet-cli"],
+    "tunnel": ["boxlet-rest-tunnel"],
     "conc": ["boxlet-sdk"],
     "boxes": ["boxlet-sdk"],
 }

@@ -196,8 +196,8 @@ typedef struct boxlet_box_opts {
      * they are kept in the box's config and published again at every
      * start. A host address and port that cannot be listened on now (in
      * use: BOXLET_ECONFLICT, "publish 127.0.0.1:8080: address in use ...")
-     * fails the create. Local runtimes only for now: a remote one answers
-     * BOXLET_EINVAL. */
+     * fails the create. A remote runtime sends them as BoxLite's `ports`:
+     * they are published on the server's host. */
     const boxlet_port *ports;
     size_t nports;
     /* Volumes, at most 16, mounted at every start in this order. Host
@@ -281,8 +281,12 @@ BOXLET_API int boxlet_box_stats(boxlet_box *b, boxlet_stats *out);
  * service as EOF. Errors: BOXLET_ECLOSED (box not running),
  * BOXLET_EDISCONNECTED (nothing listens on the port: "connection
  * refused"), BOXLET_ETIMEOUT, BOXLET_ELIMIT (too many port connections
- * open in the box), BOXLET_EINVAL (port out of range, or a remote runtime:
- * not available over REST yet). */
+ * open in the box), BOXLET_EINVAL (port out of range). A remote runtime
+ * goes through the server's tunnel route (docs/network.md, "Tunnels"):
+ * *fd is then a TCP socket to the server's tunnel, past its CONNECT
+ * answer, which behaves the same; it works only on the server's machine,
+ * and a refusal by the box comes back as BOXLET_EDISCONNECTED or
+ * BOXLET_ETIMEOUT with the server's reason. */
 BOXLET_API int boxlet_box_connect_port(boxlet_box *b, unsigned int port, int *fd);
 
 /* Copies bytes both ways between two connected stream sockets until both

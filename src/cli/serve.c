@@ -36,7 +36,7 @@ static const char usage[] =
     "  --ping-interval S WebSocket ping after S seconds of silence (default 15)\n"
     "  --idle-timeout S  drop a WebSocket peer silent for S seconds (default 45)\n"
     "  --node NAME       this node's name in a cluster behind a proxy: box ids are\n"
-    "                    shown as NAME:ID, so a proxy routes by the prefix\n"
+    "                    shown as NAME_ID, so a proxy routes by the prefix\n"
     "                    (1-31 of a-z, 0-9, '-'; docs/scale.md)\n"
     "  --peers LIST      the other nodes, HOST:PORT,...: box, image and metrics\n"
     "                    lists answer for them too, and a box name no local box\n"
@@ -44,6 +44,8 @@ static const char usage[] =
     "                    addresses is every one of them)\n"
     "  --drain           refuse new boxes (503) and serve the node's boxes as\n"
     "                    before; SIGUSR1 drains a running server, SIGUSR2 ends it\n"
+    "  --tunnel-idle S   close a service tunnel without connections for S seconds\n"
+    "                    (default 600)\n"
     "  --routes          print every route (method, path, how it is served) and\n"
     "                    exit\n"
     "  -h, --help        show this help\n";
@@ -68,6 +70,7 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
         {"node", required_argument, NULL, 'n'},
         {"peers", required_argument, NULL, 'e'},
         {"drain", no_argument, NULL, 'd'},
+        {"tunnel-idle", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     server_opts o = {.host = "127.0.0.1",
@@ -131,6 +134,10 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
             break;
         case 'd':
             o.drain = true;
+            break;
+        case 'T':
+            if (cli_parse_ull("--tunnel-idle", optarg, 86400, &v) < 0) return CLI_EXIT_FAIL;
+            o.tunnel_idle_secs = (int)v;
             break;
         case 'R':
             server_print_routes(stdout);

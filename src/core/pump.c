@@ -57,8 +57,13 @@ static bool pump_out(pump_t *p, int i)
 
 bool pump_step(pump_t *p)
 {
+    return pump_step_some(p, -1);
+}
+
+bool pump_step_some(pump_t *p, int rounds)
+{
     bool any = false, moved = true;
-    while (moved && !p->dead) {
+    for (; moved && !p->dead && rounds != 0; rounds -= rounds > 0) {
         moved = false;
         for (int i = 0; i < 2 && !p->dead; i++) {
             moved |= pump_in(p, i);

@@ -34,6 +34,11 @@ typedef struct pump {
 void pump_init(pump_t *p, int a, int b);
 /* Moves what can move now, until nothing does; true if anything moved. */
 bool pump_step(pump_t *p);
+/* The same, for at most `rounds` reads and writes per direction (< 0: no
+ * bound), so that one busy pump among many served by a loop cannot keep
+ * it for as long as its peers keep up; what is left is reported again by
+ * pump_events. */
+bool pump_step_some(pump_t *p, int rounds);
 /* True once both directions ended (EOF passed on) or the pump died. */
 bool pump_done(const pump_t *p);
 /* The poll(2) events side i waits for now (0: none, leave it out). */

@@ -83,6 +83,20 @@ json_t *sdk_kv_object(const char *const *kv, size_t n)
     return o;
 }
 
+/* Published ports as BoxLite's PortSpec list; they are published on the
+ * server's host (docs/network.md). */
+static json_t *ports_json(const boxlet_port *p, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(
+            a, json_pack("{s:s, s:I, s:I, s:s}", "host_ip",
+                         p[i].host_addr && *p[i].host_addr ? p[i].host_addr : "127.0.0.1",
+                         "host_port", (json_int_t)p[i].host_port, "guest_port",
+                         (json_int_t)p[i].box_port, "protocol", "tcp"));
+    return a;
+}
+
 static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
 {
     if (o->nvolumes)
@@ -93,10 +107,9 @@ static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
         return err_make(&rt->err, ERR_INVAL,
                         "host ports: not supported by a remote runtime (boxlet serve) "
                         "yet; create the box with a local runtime");
-    if (o->nports)
-        return err_make(&rt->err, ERR_INVAL,
-                        "published ports: not supported by a remote runtime (boxlet serve) "
-                        "yet; create the box with a local runtime");
+    if (o->nports && !o->ports) /* the rest of the ports is the server's to check */
+        return err_make(&rt->err, ERR_INVAL, "published ports: nports is %zu but ports is NULL",
+                        o->nports);
     json_t *req =
         json_pack("{s:s, s:o, s:o, s:b, s:b, s:b}", "image", o->image ? o->image : "host", "env",
                   sdk_kv_object(o->env, o->nenv), "labels", sdk_kv_object(o->labels, o->nlabels),
@@ -110,6 +123,7 @@ static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
         json_object_set_new(req, "memory_mib", json_integer((json_int_t)o->memory_mib));
     if (o->pids_max) json_object_set_new(req, "pids_max", json_integer(o->pids_max));
     if (o->disk_size_gb) json_object_set_new(req, "disk_size_gb", json_integer(o->disk_size_gb));
+    if (o->nports) json_object_set_new(req, "ports", ports_json(o->ports, o->nports));
     json_t *v = NULL;
     int rc = rest_call(rt->remote, "POST", "/v1/boxes", req, &v, &rt->err);
     json_decref(req);
@@ -341,16 +355,6 @@ static int image_prune(boxlet_runtime *rt, boxlet_prune_result *out)
     return rc;
 }
 
-/* Port connections over REST wait for the tunnel route (docs/network.md). */
-static int box_port_connect(boxlet_box *b, unsigned port, int *fd)
-{
-    (void)fd;
-    return err_make(&b->err, ERR_INVAL,
-                    "connect to port %u of box %s: not available over REST yet (a remote "
-                    "runtime); connect on the server's machine",
-                    port, b->rec.name);
-}
-
 /* ---- the table ------------------------------------------------------------- */
 
 const sdk_transport sdk_remote_transport = {
@@ -365,7 +369,7 @@ const sdk_transport sdk_remote_transport = {
     .box_refresh = box_refresh,
     .box_stats = box_stats,
     .box_rename = NULL, /* the REST API has no rename */
-    .box_port_connect = box_port_connect,
+    .box_port_connect = sdk_remote_port_connect,
     .files_open = sdk_remote_files_open,
     .image_import = image_import,
     .image_pull = image_pull,

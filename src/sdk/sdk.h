@@ -172,6 +172,9 @@ int sdk_local_files_open(boxlet_box *b, struct proto_msg *m, sdk_xfer **x);
 /* The remote transport's files_open (remote_files.c): PUT and GET
  * /v1/boxes/{id}/files. */
 int sdk_remote_files_open(boxlet_box *b, struct proto_msg *m, sdk_xfer **x);
+/* The remote transport's box_port_connect (remote_port.c): a CONNECT
+ * through the server's tunnel route. */
+int sdk_remote_port_connect(boxlet_box *b, unsigned port, int *fd);
 
 struct sdk_transport {
     const char *api;     /* what lacks an operation, for sdk_unsupported */

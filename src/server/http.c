@@ -21,6 +21,7 @@
 #include "server/node.h"
 #include "server/peers.h"
 #include "server/reply.h"
+#include "server/tunnel.h"
 #include "server/worker.h"
 
 #include <errno.h>
@@ -949,6 +950,8 @@ int server_run(const server_opts *o)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGUSR1, on_drain_signal);
     signal(SIGUSR2, on_drain_signal);
+    /* Before the workers, which copy s and answer the tunnel route. */
+    if (o->unix_path || l.loopback) s.tunnels = tunnels_start(o->home, o->tunnel_idle_secs);
     s.pulls = workers_start(&s, o->home, ctx, PULL_WORKERS, MAX_PULLS_QUEUED, NULL);
     s.workers = workers_start(&s, o->home, ctx, WORKERS, 0, s.pulls);
     s.streams = workers_start(&s, o->home, ctx, STREAM_THREADS, MAX_STREAMS_QUEUED, NULL);
@@ -973,6 +976,8 @@ int server_run(const server_opts *o)
     attach_stop(&s);
     agent_opens_stop(s.opens, 2000);
     s.opens = NULL;
+    tunnels_stop(s.tunnels);
+    s.tunnels = NULL;
     pthread_mutex_lock(&context_mu);
     the_context = NULL; /* no stream thread wakes it from here on */
     pthread_mutex_unlock(&context_mu);

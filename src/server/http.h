@@ -68,6 +68,7 @@ typedef struct server {
     struct pss *streaming;     /* connections whose body is streamed (http.c) */
     struct mux *muxes;         /* shared agent connections, one per box (attach.c) */
     struct agent_opens *opens; /* threads opening those connections (agent_open.h) */
+    struct tunnels *tunnels;   /* service tunnels (tunnel.h); NULL: not served on this address */
     /* Boxes whose agent did not answer an attach in time: their attaches
      * are refused at once until `until` (attach.c), so such a box holds the
      * event loop once per SLOW_BOX_MS, not once per attach. */

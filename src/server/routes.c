@@ -26,6 +26,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 bool query_get(const http_req *rq, const char *name, char *out, size_t n)
 {
@@ -196,6 +197,8 @@ void rest_boxes_list(server_t *s, const http_req *rq, http_resp *rs)
     reply_json(rs, 200, out);
 }
 
+#define REST_MAX_PORTS 32 /* as a box's config allows (docs/network.md) */
+
 /* Every field of BoxLite's CreateBoxRequest is accepted (unknown ones are
  * 400); those without a boxlet equivalent yet are ignored (docs/server.md). */
 static const char *const box_fields[] = {
@@ -204,6 +207,47 @@ static const char *const box_fields[] = {
     "auto_stop",  "auto_delete", "disk_size_gb", "ports",       "volumes",  "rootfs_path",
     "entrypoint", "cmd",         "secrets",      "tty",         "advanced", "auto_start",
     "pids_max",   NULL};
+
+/* BoxLite's PortSpec list: [{host_ip?, host_port, guest_port, protocol?}]
+ * into out (at most BOXLET_MAX_PORTS; host_ip points into o). The host
+ * port is required (boxlet never picks one); the rest is checked by the
+ * create (docs/network.md). */
+static bool ports_from(json_t *o, boxlet_port *out, size_t *n, http_resp *rs)
+{
+    json_t *a = json_object_get(o, "ports"), *v;
+    size_t i;
+    *n = 0;
+    if (!a || json_is_null(a)) return true;
+    if (!json_is_array(a) || json_array_size(a) > REST_MAX_PORTS) {
+        reply_error(rs, 400, ERR_INVAL, "field \"ports\" must be an array of at most %d ports",
+                    REST_MAX_PORTS);
+        return false;
+    }
+    json_array_foreach(a, i, v)
+    {
+        json_t *ip = json_object_get(v, "host_ip"), *hp = json_object_get(v, "host_port"),
+               *gp = json_object_get(v, "guest_port"), *proto = json_object_get(v, "protocol");
+        const char *pr = json_string_value(proto);
+        if (!json_is_object(v) || !json_is_integer(hp) || !json_is_integer(gp) ||
+            (ip && !json_is_null(ip) && !json_is_string(ip)) ||
+            (proto && !json_is_null(proto) && (!pr || strcasecmp(pr, "tcp") != 0))) {
+            reply_error(rs, 400, ERR_INVAL,
+                        "field \"ports\"[%zu]: want {\"host_port\": 1..65535, \"guest_port\": "
+                        "1..65535, \"host_ip\"?: a numeric address, \"protocol\"?: \"tcp\"} (the "
+                        "host port is always given; TCP only)",
+                        i);
+            return false;
+        }
+        json_int_t h = json_integer_value(hp), g = json_integer_value(gp);
+        if (h < 1 || h > 65535 || g < 1 || g > 65535) {
+            reply_error(rs, 400, ERR_INVAL, "field \"ports\"[%zu]: ports must be 1..65535", i);
+            return false;
+        }
+        out[(*n)++] = (boxlet_port){
+            .host_addr = json_string_value(ip), .host_port = (unsigned)h, .box_port = (unsigned)g};
+    }
+    return true;
+}
 
 static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t *nenv,
                           char ***labels, size_t *nlabels, http_resp *rs)
@@ -267,7 +311,8 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
     if (!o) return;
     boxlet_box_opts opts;
     char **env = NULL, **labels = NULL;
-    size_t nenv = 0, nlabels = 0;
+    size_t nenv = 0, nlabels = 0, nports = 0;
+    boxlet_port ports[REST_MAX_PORTS];
     boxlet_box *b;
     char tag[NODE_NAME_MAX + 1];
     bool ok = box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs);
@@ -278,7 +323,9 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
                     opts.name, tag);
         ok = false;
     }
-    if (ok && images_pull_missing(s, opts.image, rs)) {
+    if (ok && ports_from(o, ports, &nports, rs) && images_pull_missing(s, opts.image, rs)) {
+        opts.ports = ports;
+        opts.nports = nports;
         int rc = boxlet_box_create(s->rt, &opts, &b);
         if (rc != BOXLET_OK) {
             reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));

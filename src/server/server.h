@@ -4,7 +4,8 @@
  * plumbing: requests, bodies, responses), route.c (the route table and
  * the path matcher), routes.c, images.c and attach.c (what each route
  * does, over the public SDK), stream.c (streamed bodies), worker.c (the
- * threads) and reply.c (JSON bodies and the error envelope). */
+ * threads), tunnel.c (service tunnels) and reply.c (JSON bodies and the
+ * error envelope). */
 #ifndef BOXLET_SERVER_H
 #define BOXLET_SERVER_H
 
@@ -26,9 +27,10 @@ typedef struct server_opts {
     int ready_fd;             /* if >= 0: "PORT\n" (or "PATH\n") is written here once listening */
     int ping_secs;            /* WebSocket ping after this much silence (default 15) */
     int idle_secs;            /* drop a peer silent this long (default 45) */
-    const char *node;         /* --node NAME: box ids carry it as "NAME:ID" (docs/scale.md) */
+    const char *node;         /* --node NAME: box ids carry it as "NAME_ID" (docs/scale.md) */
     const char *peers;        /* --peers HOST:PORT,...: list routes answer for them too */
     bool drain;               /* --drain: start refusing new boxes (SIGUSR1/SIGUSR2 toggle) */
+    int tunnel_idle_secs;     /* close a tunnel without connections this long (default 600) */
 } server_opts;
 
 /* Serves until SIGTERM or SIGINT. Its first line on stderr says where it

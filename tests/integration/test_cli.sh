@@ -119,40 +119,40 @@ if [ "$MODE" = local ]; then # REST does not take host ports yet (docs/security.
         "$("$BOXLET" inspect "$hp" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["config"]["host_ports"])')"
     "$BOXLET" rm "$hp" >/dev/null
     "$BOXLET" create --host-port 70000 host >/dev/null 2>&1; check "--host-port 70000 is refused" 125 $?
-    # -p: a published port serves HTTP from a box without networking; ls and
-    # inspect show it; port-forward relays to it; a taken port is refused.
-    free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-    get() { # URL: the body, retried while the server comes up (bounded)
-        for _ in $(seq 200); do curl -sf -m 5 "$1" && return 0; sleep 0.05; done; return 1; }
-    p1=$(free_port)
-    "$BOXLET" run -d --name web -p "$p1:8000" host -- sh -c \
-        'mkdir -p /srv && echo from-the-box > /srv/m.txt && cd /srv && exec python3 -m http.server 8000 --bind 127.0.0.1' >/dev/null
-    check "run -p: the published port serves the box's HTTP" "from-the-box" "$(get "http://127.0.0.1:$p1/m.txt")"
-    check "ls: PORTS" "127.0.0.1:$p1->8000/tcp" "$("$BOXLET" ls | awk '$2 == "web" {print $NF}')"
-    check "inspect: config.ports" "127.0.0.1 $p1 8000 tcp" \
-        "$("$BOXLET" inspect web | python3 -c 'import json,sys; p=json.load(sys.stdin)[0]["config"]["ports"][0]; print(p["host_ip"], p["host_port"], p["guest_port"], p["protocol"])')"
-    out=$("$BOXLET" create -p "$p1:80" host 2>&1); st=$?
-    check "create -p with a taken port: refused" "125 1" "$st $(echo "$out" | grep -c "publish 127.0.0.1:$p1: address in use")"
-    "$BOXLET" create -p 80:80/udp host >/dev/null 2>&1; check "-p .../udp is refused" 125 $?
-    "$BOXLET" create -p 8080 host >/dev/null 2>&1; check "-p without a box port is refused" 125 $?
-    n=$("$BOXLET" ls -q | wc -l)
-    out=$("$BOXLET" create -p 192.0.2.1:8080:80 host 2>&1)
-    check "-p on an address the host lacks: refused, named, no box left" "1 $n" \
-        "$(echo "$out" | grep -c 'publish 192.0.2.1:8080: no such address') $("$BOXLET" ls -q | wc -l)"
-    p2=$(free_port)
-    "$BOXLET" port-forward web "$p2:8000" >"$SCRATCH/pf.out" 2>&1 &
-    pf=$!
-    check "port-forward relays to the box" "from-the-box" "$(get "http://127.0.0.1:$p2/m.txt")"
-    kill -INT "$pf"; wait "$pf"; check "port-forward: Ctrl-C ends it" 0 $?
-    check "port-forward: says what it forwards" "Forwarding from 127.0.0.1:$p2 -> 8000" "$(head -n 1 "$SCRATCH/pf.out")"
-    "$BOXLET" port-forward web 2>/dev/null; check "port-forward without a port: usage" 125 $?
-    "$BOXLET" stop web >/dev/null
-    curl -s -m 5 "http://127.0.0.1:$p1/" >/dev/null; check "stop: the published port is closed" 7 $?
-    "$BOXLET" port-forward web "$p2:8000" >/dev/null 2>&1; check "port-forward to a stopped box" 125 $?
-    "$BOXLET" rm web >/dev/null
-else
-    "$BOXLET" create -p 8080:80 host >/dev/null 2>&1; check "remote: -p is refused, not dropped" 125 $?
 fi
+# -p: a published port serves HTTP from a box without networking; ls and
+# inspect show it; port-forward relays to it; a taken port is refused. The
+# same remotely: the server publishes the port on its host (the same one
+# here), and port-forward goes through the server's tunnel route.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+get() { # URL: the body, retried while the server comes up (bounded)
+    for _ in $(seq 200); do curl -sf -m 5 "$1" && return 0; sleep 0.05; done; return 1; }
+p1=$(free_port)
+"$BOXLET" run -d --name web -p "$p1:8000" host -- sh -c \
+    'mkdir -p /srv && echo from-the-box > /srv/m.txt && cd /srv && exec python3 -m http.server 8000 --bind 127.0.0.1' >/dev/null
+check "run -p: the published port serves the box's HTTP" "from-the-box" "$(get "http://127.0.0.1:$p1/m.txt")"
+check "ls: PORTS" "127.0.0.1:$p1->8000/tcp" "$("$BOXLET" ls | awk '$2 == "web" {print $NF}')"
+check "inspect: config.ports" "127.0.0.1 $p1 8000 tcp" \
+    "$("$BOXLET" inspect web | python3 -c 'import json,sys; p=json.load(sys.stdin)[0]["config"]["ports"][0]; print(p["host_ip"], p["host_port"], p["guest_port"], p["protocol"])')"
+out=$("$BOXLET" create -p "$p1:80" host 2>&1); st=$?
+check "create -p with a taken port: refused" "125 1" "$st $(echo "$out" | grep -c "publish 127.0.0.1:$p1: address in use")"
+"$BOXLET" create -p 80:80/udp host >/dev/null 2>&1; check "-p .../udp is refused" 125 $?
+"$BOXLET" create -p 8080 host >/dev/null 2>&1; check "-p without a box port is refused" 125 $?
+n=$("$BOXLET" ls -q | wc -l)
+out=$("$BOXLET" create -p 192.0.2.1:8080:80 host 2>&1)
+check "-p on an address the host lacks: refused, named, no box left" "1 $n" \
+    "$(echo "$out" | grep -c 'publish 192.0.2.1:8080: no such address') $("$BOXLET" ls -q | wc -l)"
+p2=$(free_port)
+"$BOXLET" port-forward web "$p2:8000" >"$SCRATCH/pf.out" 2>&1 &
+pf=$!
+check "port-forward relays to the box" "from-the-box" "$(get "http://127.0.0.1:$p2/m.txt")"
+kill -INT "$pf"; wait "$pf"; check "port-forward: Ctrl-C ends it" 0 $?
+check "port-forward: says what it forwards" "Forwarding from 127.0.0.1:$p2 -> 8000" "$(head -n 1 "$SCRATCH/pf.out")"
+"$BOXLET" port-forward web 2>/dev/null; check "port-forward without a port: usage" 125 $?
+"$BOXLET" stop web >/dev/null
+curl -s -m 5 "http://127.0.0.1:$p1/" >/dev/null; check "stop: the published port is closed" 7 $?
+"$BOXLET" port-forward web "$p2:8000" >/dev/null 2>&1; check "port-forward to a stopped box" 125 $?
+"$BOXLET" rm web >/dev/null
 check "inspect shows the limits, given and default" "128 1.0 1024 10" \
     "$("$BOXLET" inspect clibox | python3 -c 'import json,sys; c=json.load(sys.stdin)[0]["config"]; print(c["memory_mib"], c["cpus"], c["pids_max"], c["disk_size_gb"])')"
 check "run --disk: the quota is the box's disk" 1 \

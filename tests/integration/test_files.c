@@ -373,6 +373,52 @@ static void stream_api(void **state)
     box_env_close(&env);
 }
 
+/* Copies out never leave the box either: a source that is a symlink
+ * pointing at a host path (absolute, or up through ..) resolves inside the
+ * box's root, a magic link (/proc/1/root) is refused, and a symlink inside
+ * a copied tree travels as a link, never as what it points to. */
+static void copy_out_stays_in_the_box(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    box_env env;
+    box_env_open(&env);
+    boxlet_box *b = box_up(&env, NULL);
+    char mark[256], script[1024];
+    snprintf(mark, sizeof mark, "%s/host-secret", env.home);
+    FILE *f = fopen(mark, "w");
+    assert_non_null(f);
+    fputs("HOST-SECRET-7731", f);
+    fclose(f);
+    snprintf(script, sizeof script,
+             "mkdir -p /w/t && ln -s %s /w/abs && ln -s ../../../../../../..%s /w/up && "
+             "ln -s /proc/1/root/etc/hostname /w/magic && ln -s %s /w/t/l && echo ok",
+             mark, mark, mark);
+    assert_sh(b, script, "ok\n");
+    boxlet_copy_opts o;
+    boxlet_copy_opts_init(&o);
+    o.follow_symlinks = 1;
+    boxlet_copy *c = NULL;
+    assert_int_equal(boxlet_box_copy_out_open(b, "/w/abs", &o, &c), BOXLET_ENOTFOUND);
+    assert_int_equal(boxlet_box_copy_out_open(b, "/w/up", &o, &c), BOXLET_ENOTFOUND);
+    assert_int_not_equal(boxlet_box_copy_out_open(b, "/w/magic", &o, &c), BOXLET_OK);
+    assert_null(c);
+    assert_int_equal(boxlet_box_copy_out_open(b, "/w/t", NULL, &c), BOXLET_OK);
+    buf_t got;
+    buf_init(&got, 0);
+    char piece[4096];
+    long n;
+    while ((n = boxlet_copy_read(c, piece, sizeof piece)) > 0)
+        assert_int_equal(buf_append(&got, piece, (size_t)n), 0);
+    assert_int_equal(boxlet_copy_finish(c), BOXLET_OK);
+    assert_non_null(memmem(buf_data(&got), got.len, mark, strlen(mark))); /* the link's target */
+    assert_null(memmem(buf_data(&got), got.len, "HOST-SECRET", 11));      /* not its content */
+    buf_free(&got);
+    unlink(mark);
+    boxlet_box_free(b);
+    box_env_close(&env);
+}
+
 static void quota(void **state)
 {
     (void)state;
@@ -544,6 +590,7 @@ int main(void)
         cmocka_unit_test(symlink_swapped_mid_extract),
         cmocka_unit_test(interrupted_and_truncated),
         cmocka_unit_test(stream_api),
+        cmocka_unit_test(copy_out_stays_in_the_box),
         cmocka_unit_test(quota),
         cmocka_unit_test(two_gib_round_trip),
     };

@@ -71,6 +71,7 @@ BOXLITE_OPS = {("GET", "/config"), ("GET", "/me"), ("GET", "/metrics"), ("GET", 
                ("POST", "/boxes/{box_id}/executions/{exec_id}/resize"),
                ("GET", "/boxes/{box_id}/executions/{exec_id}/attach"),
                ("PUT", "/boxes/{box_id}/files"), ("GET", "/boxes/{box_id}/files"),
+               ("POST", "/boxes/{box_id}/network/tunnel"),
                ("POST", "/images/pull"), ("GET", "/images"), ("GET", "/images/{image_id}"),
                ("HEAD", "/images/{image_id}")}
 WS_OP = ("GET", "/boxes/{box_id}/executions/{exec_id}/attach")
