@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 static box_env env;
 
@@ -159,6 +160,48 @@ static void reopen_reconciles_a_dead_box(void **state)
     boxlet_box_free(b);
 }
 
+static void set_backend(const char *home, const char *id, const char *backend)
+{
+    char path[256], *sql;
+    snprintf(path, sizeof path, "%s/boxlet.db", home);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sql = sqlite3_mprintf("UPDATE boxes SET backend = %Q WHERE id = %Q", backend, id);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_free(sql);
+    sqlite3_close(db);
+}
+
+/* A record naming a backend this boxlet does not have (made by a newer
+ * one): opening the home leaves it alone, and starting it or connecting
+ * to it is refused with the name of its isolation, never run as a
+ * namespaces box. */
+static void unknown_backend_is_refused(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    boxlet_box *b = box_up(&env, NULL);
+    char id[64];
+    snprintf(id, sizeof id, "%s", boxlet_box_id(b));
+    assert_int_equal(boxlet_box_stop(b, 5), BOXLET_OK);
+    boxlet_box_free(b);
+    set_backend(env.home, id, "hypervisor9");
+    boxlet_runtime *rt2;
+    assert_int_equal(boxlet_runtime_open(env.home, &rt2), BOXLET_OK);
+    assert_int_equal(boxlet_box_get(rt2, id, &b), BOXLET_OK);
+    assert_int_equal(boxlet_box_start(b), BOXLET_EUNSUPPORTED);
+    assert_non_null(strstr(boxlet_box_errmsg(b), "isolation \"hypervisor9\""));
+    boxlet_exit st;
+    boxlet_cmd *c = boxlet_cmd_new("true", NULL);
+    assert_int_equal(boxlet_run(b, c, 1024, &st, NULL, NULL, NULL, NULL), BOXLET_EUNSUPPORTED);
+    boxlet_cmd_free(c);
+    assert_int_not_equal(boxlet_box_state_of(b), BOXLET_BOX_RUNNING);
+    boxlet_box_free(b);
+    boxlet_runtime_free(rt2);
+    set_backend(env.home, id, "namespaces"); /* so the teardown can remove it */
+}
+
 /* Child body: open the home, act on box `name`, exit 0 on success. */
 static void racer(const char *home, const char *name, int what)
 {
@@ -217,6 +260,7 @@ int main(void)
         cmocka_unit_test(file_survives_stop_start),
         cmocka_unit_test(survives_its_starter),
         cmocka_unit_test(reopen_reconciles_a_dead_box),
+        cmocka_unit_test(unknown_backend_is_refused),
         cmocka_unit_test(concurrent_lifecycle),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
