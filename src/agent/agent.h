@@ -283,5 +283,7 @@ bool port_add_publish(agent_t *ag, const char *spec);
 /* relay.c: `boxlet-agent --relay ...`, the host side of a box's allowed
  * host ports; returns the process's exit code. */
 int relay_main(int argc, char **argv);
+/* vminit.c: the init of a micro-VM (docs/vm.md); never returns. */
+int vminit_main(void);
 
 #endif

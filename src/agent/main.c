@@ -51,7 +51,8 @@ static const char usage[] =
     "  --help, --version\n"
     "\n"
     "boxlet-agent --relay EXIT_FD READY_FD NETNS_FD PORT... runs on the host instead:\n"
-    "the relay of a box's allowed host ports (see src/agent/relay.c).\n";
+    "the relay of a box's allowed host ports (see src/agent/relay.c).\n"
+    "boxlet-agent --vm-init, as PID 1 of a micro-VM, is its init (src/agent/vminit.c).\n";
 
 static int64_t num(const char *opt, const char *s)
 {
@@ -325,6 +326,7 @@ int main(int argc, char **argv)
      * affected: execve makes an ordinary program dumpable again. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc > 1 && strcmp(argv[1], "--relay") == 0) return relay_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "--vm-init") == 0 && getpid() == 1) return vminit_main();
     agent_t ag = {0};
     int ready_fd = -1, listen_fd = -1;
     ag.cgroup_fd = -1;

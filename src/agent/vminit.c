@@ -1,0 +1,211 @@
+/* vminit — boxlet-agent as the init of a micro-VM (docs/vm.md): mounts the
+ * kernel's file systems, loads the modules the initramfs lists, finds the
+ * virtio-serial port the host named "boxlet.agent", starts the agent proper
+ * on a unix socket and carries the host's connection between the port and
+ * that socket. On SIGTERM (or when the agent ends): sync and power off.
+ * Not for boxes of the namespaces backend (main.c), and not yet the image
+ * root (overlay, switch_root) nor several connections over the one port:
+ * see docs/vm.md, "Not done yet". */
+#include "agent.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PORT_NAME "boxlet.agent"
+#define MODULES_LIST "/lib/boxlet/modules"
+#define AGENT_SOCK "/run/boxlet-agent.sock"
+#define WAIT_MS 10000
+
+static void say(const char *what, const char *arg)
+{
+    fprintf(stderr, "boxlet-agent (vm init): %s %s: %s\n", what, arg, strerror(errno));
+}
+
+static __attribute__((noreturn)) void power_off(void)
+{
+    sync();
+    reboot(RB_POWER_OFF);
+    _exit(1); /* only if reboot failed: the kernel panics, and QEMU ends */
+}
+
+static void mount_basics(void)
+{
+    static const struct {
+        const char *src, *dir, *type;
+    } m[] = {{"devtmpfs", "/dev", "devtmpfs"},
+             {"proc", "/proc", "proc"},
+             {"sysfs", "/sys", "sysfs"},
+             {"tmpfs", "/run", "tmpfs"}};
+    for (size_t i = 0; i < sizeof m / sizeof *m; i++) {
+        mkdir(m[i].dir, 0755);
+        if (mount(m[i].src, m[i].dir, m[i].type, MS_NOSUID, NULL) < 0 && errno != EBUSY)
+            say("mount", m[i].dir);
+    }
+    /* The kernel gives init no stdio when the initramfs has no /dev/console. */
+    int fd = open("/dev/console", O_RDWR);
+    for (int i = 0; fd >= 0 && i < 3; i++)
+        if (fcntl(i, F_GETFD) < 0) dup2(fd, i);
+    if (fd > 2) close(fd);
+}
+
+/* Each line of MODULES_LIST is a module file, in load order. */
+static void load_modules(void)
+{
+    FILE *f = fopen(MODULES_LIST, "re");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!*line) continue;
+        int fd = open(line, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST))
+            say("load module", line);
+        if (fd >= 0) close(fd);
+    }
+    fclose(f);
+}
+
+/* /dev/vportNpM of the port named PORT_NAME, once the driver has made it. */
+static int find_port(char *dev, size_t n)
+{
+    DIR *d = opendir("/sys/class/virtio-ports");
+    if (!d) return -1;
+    struct dirent *de;
+    int rc = -1;
+    while (rc < 0 && (de = readdir(d))) {
+        char p[300], name[64] = "";
+        snprintf(p, sizeof p, "/sys/class/virtio-ports/%s/name", de->d_name);
+        FILE *f = fopen(p, "re");
+        if (!f) continue;
+        if (fgets(name, sizeof name, f)) name[strcspn(name, "\n")] = 0;
+        fclose(f);
+        if (strcmp(name, PORT_NAME) == 0) {
+            snprintf(dev, n, "/dev/%s", de->d_name);
+            rc = 0;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static int open_port(void)
+{
+    char dev[300];
+    for (int waited = 0; waited < WAIT_MS; waited += 10) {
+        int fd = find_port(dev, sizeof dev) == 0 ? open(dev, O_RDWR | O_CLOEXEC) : -1;
+        if (fd >= 0) return fd;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    say("find the virtio-serial port named", PORT_NAME);
+    return -1;
+}
+
+static pid_t start_agent(const char *self)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execl(self, self, "--socket", AGENT_SOCK, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int connect_agent(void)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = AGENT_SOCK};
+    for (int waited = 0; waited < WAIT_MS; waited += 10) {
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0) return s;
+        if (s >= 0) close(s);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    say("connect to the agent on", AGENT_SOCK);
+    return -1;
+}
+
+/* Moves what one side has to the other; false when a side is done. */
+static bool pass(int from, int to)
+{
+    char buf[65536];
+    ssize_t r = read(from, buf, sizeof buf);
+    if (r <= 0) return r < 0 && (errno == EINTR || errno == EAGAIN);
+    for (ssize_t off = 0; off < r;) {
+        ssize_t w = write(to, buf + off, (size_t)(r - off));
+        if (w < 0 && errno != EINTR) return false;
+        off += w > 0 ? w : 0;
+    }
+    return true;
+}
+
+/* The host's connection, carried to a connection of its own to the agent
+ * until a signal (SIGTERM, the agent's SIGCHLD) arrives on sfd. While the
+ * host is not connected the port polls as hung up: the agent connection
+ * of a host that went away is closed, and the next host gets a new one
+ * (one host connection at a time until the port is multiplexed). */
+static void carry(int port, int sfd)
+{
+    int agent = -1;
+    for (;;) {
+        struct pollfd p[3] = {{sfd, POLLIN, 0}, {port, POLLIN, 0}, {agent, POLLIN, 0}};
+        bool host_gone = false;
+        if (poll(p, agent >= 0 ? 3 : 2, 20) < 0 && errno != EINTR) break;
+        if (p[0].revents) break;
+        if (p[1].revents & POLLIN) {
+            if (agent < 0 && (agent = connect_agent()) < 0) break;
+            host_gone = !pass(port, agent);
+        } else if (p[1].revents & POLLHUP) {
+            host_gone = true;
+        }
+        if (agent >= 0 && (p[2].revents & (POLLIN | POLLHUP)) && !pass(agent, port))
+            host_gone = true; /* the agent ended this connection: so does the host's */
+        if (host_gone && agent >= 0) {
+            close(agent);
+            agent = -1;
+        }
+        if (host_gone) {
+            struct timespec ts = {0, 20 * 1000 * 1000}; /* HUP stays until a host comes */
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (agent >= 0) close(agent);
+}
+
+int vminit_main(void)
+{
+    mount_basics();
+    load_modules();
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    int port = open_port();
+    pid_t agent = port >= 0 ? start_agent("/proc/self/exe") : -1;
+    if (agent > 0) carry(port, sfd);
+    if (agent > 0) kill(agent, SIGTERM);
+    while (agent > 0 && waitpid(agent, NULL, 0) < 0 && errno == EINTR) {
+    }
+    power_off();
+}
