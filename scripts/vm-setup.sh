@@ -4,15 +4,18 @@
 # installed on the host, nothing from anywhere else), its PVH vmlinux
 # extracted from the bzImage, and an initramfs holding the static
 # boxlet-agent as /init plus the modules the guest needs.
-#   sh scripts/vm-setup.sh OUTDIR AGENT
+#   sh scripts/vm-setup.sh OUTDIR AGENT [EXTRA]
 # OUTDIR gets vmlinux, initramfs.cpio.gz and VERSIONS (kernel package and
-# version, agent checksum). A kernel already there for the same package
+# version, agent checksum). EXTRA, a directory, is copied into the
+# initramfs too: the guest's only programs until boxes get their image as
+# root (docs/vm.md); the tests put a static busybox there. A kernel already there for the same package
 # version is kept; the initramfs is rebuilt when the agent changed.
 # Needs: apt-get, dpkg-deb, lz4, cpio, gzip.
 set -eu
-[ $# -eq 2 ] || { echo "usage: sh scripts/vm-setup.sh OUTDIR AGENT" >&2; exit 2; }
+[ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: sh scripts/vm-setup.sh OUTDIR AGENT [EXTRA]" >&2; exit 2; }
 OUT=$1
 AGENT=$2
+EXTRA=${3:-}
 META=linux-image-cloud-amd64
 # The modules the guest loads, in order: virtio over MMIO (microvm), the
 # virtio-serial port the agent talks on, virtio disks, the image's EROFS and
@@ -64,11 +67,16 @@ fi
 # The initramfs: /init is the agent (started with --vm-init), the modules
 # and their load order in /lib/boxlet/modules.
 sum=$(sha256sum "$AGENT" | cut -d' ' -f1)
+if [ -n "$EXTRA" ]; then
+    [ -d "$EXTRA" ] || fail "extra files \"$EXTRA\": not a directory"
+    sum=$sum+$( (cd "$EXTRA" && find . -type f | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-16)
+fi
 if [ -f "$OUT/initramfs.cpio.gz" ] && grep -qx "agent=$sum" "$OUT/VERSIONS"; then
     exit 0
 fi
 r=$work/initramfs
 mkdir -p "$r/lib/boxlet/ko" "$r/dev" "$r/proc" "$r/sys" "$r/run" "$r/tmp"
+[ -z "$EXTRA" ] || cp -a "$EXTRA"/. "$r/"
 cp "$AGENT" "$r/init"
 for m in $MODULES; do
     cp "$OUT/modules/$m.ko" "$r/lib/boxlet/ko/"

@@ -1,12 +1,12 @@
 /* vminit — boxlet-agent as the init of a micro-VM (docs/vm.md): mounts the
  * kernel's file systems, loads the modules the initramfs lists, finds the
  * virtio-serial port the host named "boxlet.agent", starts the agent proper
- * on a unix socket and carries the host's connection between the port and
- * that socket. On SIGTERM (or when the agent ends): sync and power off.
+ * on a unix socket and carries the host's connections between the port and
+ * that socket, multiplexed (vmux.c). On SIGTERM (or when the agent ends): sync and power off.
  * Not for boxes of the namespaces backend (main.c), and not yet the image
- * root (overlay, switch_root) nor several connections over the one port:
- * see docs/vm.md, "Not done yet". */
+ * root (overlay, switch_root): see docs/vm.md. */
 #include "agent.h"
+#include "vmux.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -130,67 +130,6 @@ static pid_t start_agent(const char *self)
     return pid;
 }
 
-static int connect_agent(void)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = AGENT_SOCK};
-    for (int waited = 0; waited < WAIT_MS; waited += 10) {
-        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0) return s;
-        if (s >= 0) close(s);
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    say("connect to the agent on", AGENT_SOCK);
-    return -1;
-}
-
-/* Moves what one side has to the other; false when a side is done. */
-static bool pass(int from, int to)
-{
-    char buf[65536];
-    ssize_t r = read(from, buf, sizeof buf);
-    if (r <= 0) return r < 0 && (errno == EINTR || errno == EAGAIN);
-    for (ssize_t off = 0; off < r;) {
-        ssize_t w = write(to, buf + off, (size_t)(r - off));
-        if (w < 0 && errno != EINTR) return false;
-        off += w > 0 ? w : 0;
-    }
-    return true;
-}
-
-/* The host's connection, carried to a connection of its own to the agent
- * until a signal (SIGTERM, the agent's SIGCHLD) arrives on sfd. While the
- * host is not connected the port polls as hung up: the agent connection
- * of a host that went away is closed, and the next host gets a new one
- * (one host connection at a time until the port is multiplexed). */
-static void carry(int port, int sfd)
-{
-    int agent = -1;
-    for (;;) {
-        struct pollfd p[3] = {{sfd, POLLIN, 0}, {port, POLLIN, 0}, {agent, POLLIN, 0}};
-        bool host_gone = false;
-        if (poll(p, agent >= 0 ? 3 : 2, 20) < 0 && errno != EINTR) break;
-        if (p[0].revents) break;
-        if (p[1].revents & POLLIN) {
-            if (agent < 0 && (agent = connect_agent()) < 0) break;
-            host_gone = !pass(port, agent);
-        } else if (p[1].revents & POLLHUP) {
-            host_gone = true;
-        }
-        if (agent >= 0 && (p[2].revents & (POLLIN | POLLHUP)) && !pass(agent, port))
-            host_gone = true; /* the agent ended this connection: so does the host's */
-        if (host_gone && agent >= 0) {
-            close(agent);
-            agent = -1;
-        }
-        if (host_gone) {
-            struct timespec ts = {0, 20 * 1000 * 1000}; /* HUP stays until a host comes */
-            nanosleep(&ts, NULL);
-        }
-    }
-    if (agent >= 0) close(agent);
-}
-
 int vminit_main(void)
 {
     mount_basics();
@@ -203,7 +142,8 @@ int vminit_main(void)
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
     int port = open_port();
     pid_t agent = port >= 0 ? start_agent("/proc/self/exe") : -1;
-    if (agent > 0) carry(port, sfd);
+    vmux_end end = {.link = port, .agent_sock = AGENT_SOCK, .ready_fd = -1, .stop_fd = sfd};
+    if (agent > 0) vmux_run(&end);
     if (agent > 0) kill(agent, SIGTERM);
     while (agent > 0 && waitpid(agent, NULL, 0) < 0 && errno == EINTR) {
     }
