@@ -117,16 +117,30 @@ static int open_port(void)
     return -1;
 }
 
+/* The agent proper, listening once this returns: the host is told READY
+ * only then, so no stream it opens finds the socket missing. */
 static pid_t start_agent(const char *self)
 {
+    int rp[2];
+    if (pipe(rp) < 0) return -1;
     pid_t pid = fork();
     if (pid == 0) {
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        execl(self, self, "--socket", AGENT_SOCK, (char *)NULL);
+        close(rp[0]);
+        char fd[16];
+        snprintf(fd, sizeof fd, "%d", rp[1]);
+        execl(self, self, "--socket", AGENT_SOCK, "--ready-fd", fd, (char *)NULL);
         _exit(127);
     }
+    close(rp[1]);
+    char buf[8];
+    ssize_t r;
+    while ((r = read(rp[0], buf, sizeof buf)) < 0 && errno == EINTR) {
+    }
+    close(rp[0]);
+    if (r <= 0) say("start the agent on", AGENT_SOCK);
     return pid;
 }
 
