@@ -30,6 +30,7 @@ typedef struct vstream {
     uint32_t id;
     int fd;
     uint32_t credit;  /* bytes we may still send on it */
+    uint32_t allowed; /* bytes the other end may still send on it */
     uint32_t written; /* bytes written to fd not yet granted back */
     buf_t out;        /* from the other end, for fd */
     bool closing;     /* the other end closed it: close once out is written */
@@ -79,7 +80,7 @@ static vstream *add_stream(vmux *m, uint32_t id, int fd)
         if (!m->s[i]) {
             vstream *s = calloc(1, sizeof *s);
             if (!s) return NULL;
-            *s = (vstream){.id = id, .fd = fd, .credit = VMUX_WINDOW};
+            *s = (vstream){.id = id, .fd = fd, .credit = VMUX_WINDOW, .allowed = VMUX_WINDOW};
             buf_init(&s->out, VMUX_WINDOW);
             return m->s[i] = s;
         }
@@ -137,7 +138,9 @@ static void on_data(vmux *m, uint32_t id, const uint8_t *p, uint32_t len)
     vstream **sp = slot_of(m, id);
     if (!sp) return; /* closed here while it was on its way */
     vstream *s = *sp;
-    if (s->closing || buf_append(&s->out, p, len) < 0) { /* past its window */
+    bool within = len <= s->allowed;
+    if (within) s->allowed -= len;
+    if (!within || s->closing || buf_append(&s->out, p, len) < 0) {
         if (m->e->host) m->broken = "data past a stream's window";
         drop(m, s, true);
     }
@@ -233,6 +236,7 @@ static void write_stream(vmux *m, vstream *s)
         uint8_t n[4];
         put32(n, s->written);
         send_frame(m, s->id, F_CREDIT, sizeof n, n);
+        s->allowed += s->written;
         s->written = 0;
     }
     if (s->closing && s->out.len == 0) drop(m, s, false);
