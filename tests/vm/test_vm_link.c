@@ -9,22 +9,14 @@
 #include "harness.h"
 
 #include "core/util.h"
+#include "runtime/vmlaunch.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -33,8 +25,8 @@
 #define RUN_TIMEOUT_MS 120000
 
 static struct vm {
-    char dir[64], link[96], sock[96], console[96];
-    pid_t qemu, mux;
+    char dir[64];
+    vm_proc proc;
     agent_proc ap; /* only its sock: where hc_open connects */
 } vm;
 
@@ -45,13 +37,7 @@ static bool have_qemu(void)
 
 static void vm_down(void)
 {
-    pid_t *ps[] = {&vm.mux, &vm.qemu};
-    for (size_t i = 0; i < 2; i++)
-        if (*ps[i] > 0) {
-            kill(*ps[i], SIGKILL);
-            waitpid(*ps[i], NULL, 0);
-            *ps[i] = 0;
-        }
+    vm_kill(&vm.proc);
     if (vm.dir[0]) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", vm.dir);
@@ -60,127 +46,27 @@ static void vm_down(void)
     }
 }
 
-static unsigned long host_khz(void)
-{
-    FILE *f = fopen("/proc/cpuinfo", "re");
-    char line[256];
-    double mhz = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "cpu MHz : %lf", &mhz) == 1) break;
-    if (f) fclose(f);
-    return (unsigned long)(mhz * 1000);
-}
-
-static pid_t start_qemu(const char *images)
-{
-    char kernel[512], initrd[512], append[512], chardev[160], serial[160];
-    snprintf(kernel, sizeof kernel, "%s/vmlinux", images);
-    snprintf(initrd, sizeof initrd, "%s/initramfs.cpio.gz", images);
-    unsigned long khz = host_khz();
-    /* Under TCG microvm hangs without the TSC given (docs/vm.md). */
-    snprintf(append, sizeof append,
-             "console=ttyS0 quiet panic=-1 tsc_early_khz=%lu tsc=reliable no_timer_check "
-             "lpj=%lu -- --vm-init",
-             khz, khz * 4);
-    snprintf(chardev, sizeof chardev, "socket,id=agent,path=%s,server=on,wait=off", vm.link);
-    snprintf(serial, sizeof serial, "file:%s", vm.console);
-    const char *argv[] = {"qemu-system-x86_64",
-                          "-M",
-                          "microvm,x-option-roms=off,pit=off,pic=off,rtc=off",
-                          "-nodefaults",
-                          "-no-user-config",
-                          "-display",
-                          "none",
-                          "-accel",
-                          "tcg",
-                          "-m",
-                          "256",
-                          "-smp",
-                          "1",
-                          "-no-reboot",
-                          "-kernel",
-                          kernel,
-                          "-initrd",
-                          initrd,
-                          "-append",
-                          append,
-                          "-serial",
-                          serial,
-                          "-chardev",
-                          chardev,
-                          "-device",
-                          "virtio-serial-device",
-                          "-device",
-                          "virtserialport,chardev=agent,name=boxlet.agent",
-                          NULL};
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test that dies leaves no VM behind */
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 1);
-        dup2(null, 0);
-        execvp(argv[0], (char **)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int listen_on(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 64) < 0) return -1;
-    return fd;
-}
-
-static pid_t start_mux(int lfd, int ready_w)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        char l[16], r[16];
-        snprintf(l, sizeof l, "%d", lfd);
-        snprintf(r, sizeof r, "%d", ready_w);
-        const char *agent = getenv("BOXLET_AGENT");
-        execl(agent, agent, "--vmux-host", l, vm.link, r, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
 static int vm_up(void **state)
 {
     (void)state;
     const char *images = getenv("BOXLET_VM_DIR");
-    if (!have_qemu() || !images) return 0; /* each test skips, saying why */
+    if (!have_qemu() || !images) return 0; /* each test skips or fails, saying why */
     snprintf(vm.dir, sizeof vm.dir, "/tmp/boxlet-vm.XXXXXX");
     if (!mkdtemp(vm.dir)) return -1;
-    snprintf(vm.link, sizeof vm.link, "%s/link.sock", vm.dir);
-    snprintf(vm.sock, sizeof vm.sock, "%s/agent.sock", vm.dir);
-    snprintf(vm.console, sizeof vm.console, "%s/console.log", vm.dir);
-    snprintf(vm.ap.sock, sizeof vm.ap.sock, "%s", vm.sock);
-    int64_t t0 = now_ms();
-    vm.qemu = start_qemu(images);
-    int lfd = listen_on(vm.sock), rp[2];
-    if (lfd < 0 || pipe(rp) < 0) return -1;
-    vm.mux = start_mux(lfd, rp[1]);
-    close(lfd);
-    close(rp[1]);
-    struct pollfd p = {rp[0], POLLIN, 0};
-    char buf[8] = "";
-    bool ready = poll(&p, 1, BOOT_TIMEOUT_MS) == 1 && read(rp[0], buf, sizeof buf) == 6;
-    close(rp[0]);
-    if (!ready) {
-        fprintf(stderr, "test_vm_link: the VM's agent never said ready; console:\n");
-        char cmd[160];
-        snprintf(cmd, sizeof cmd, "tail -20 %s >&2", vm.console);
-        if (system(cmd) != 0) fprintf(stderr, "(no console)\n");
+    snprintf(vm.ap.sock, sizeof vm.ap.sock, "%s/agent.sock", vm.dir);
+    vm_launch l = {.images = images,
+                   .dir = vm.dir,
+                   .agent = getenv("BOXLET_AGENT"),
+                   .die_with_us = true,
+                   .timeout_ms = BOOT_TIMEOUT_MS};
+    err_t e = {0};
+    if (vm_start(&l, &vm.proc, &e) < 0) {
+        fprintf(stderr, "test_vm_link: %s\n", e.msg);
         vm_down();
         return -1;
     }
     fprintf(stderr, "test_vm_link: booted to the agent in %lld ms (TCG)\n",
-            (long long)(now_ms() - t0));
+            (long long)vm.proc.boot_ms);
     return 0;
 }
 
@@ -197,7 +83,7 @@ static void need_vm(void)
         fprintf(stderr, "skipped: qemu-system-x86_64 is not installed (sh scripts/deps.sh)\n");
         skip();
     }
-    if (!vm.mux) fail_msg("no VM: BOXLET_VM_DIR is not set (ctest's vm/setup makes it)");
+    if (!vm.proc.link) fail_msg("no VM: BOXLET_VM_DIR is not set (ctest's vm/setup makes it)");
 }
 
 static char *out_of(run_result *r)

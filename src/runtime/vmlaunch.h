@@ -1,0 +1,41 @@
+/* vmlaunch — boots one QEMU microvm from what scripts/vm-setup.sh made and
+ * starts the host end of its link (boxlet-agent --vmux-host), so that agent
+ * connections to <dir>/agent.sock reach the agent inside (docs/vm.md). The
+ * piece the vm backend will start boxes with; today the vm tests and the
+ * benchmark use it. Not for choosing KVM or TCG (the caller says), nor for
+ * the box's image and disks (not done yet). */
+#ifndef BOXLET_RUNTIME_VMLAUNCH_H
+#define BOXLET_RUNTIME_VMLAUNCH_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct vm_launch {
+    const char *images;  /* vmlinux and initramfs.cpio.gz are here */
+    const char *dir;     /* the VM's own directory (exists): link.sock,
+                            agent.sock, console.log are made in it */
+    const char *agent;   /* boxlet-agent on the host (the link's host end) */
+    unsigned memory_mib; /* 0: 256 */
+    bool kvm;            /* -accel kvm, else TCG */
+    bool die_with_us;    /* QEMU and the link end are killed when we exit */
+    int timeout_ms;      /* for the guest's agent to be ready */
+} vm_launch;
+
+typedef struct vm_proc {
+    pid_t qemu, link;
+    int64_t boot_ms; /* from spawning QEMU to the guest's READY */
+} vm_proc;
+
+/* Starts the VM and waits until its agent takes connections on
+ * <dir>/agent.sock. On failure nothing is left running and e says why,
+ * with the console's last line when the guest said something:
+ * -ERR_TIMEOUT (not ready in time), -ERR_IO (QEMU or the link end could
+ * not start or died). */
+int vm_start(const vm_launch *l, vm_proc *out, err_t *e);
+/* Kills QEMU and the link end (SIGKILL) and reaps them; p is zeroed. */
+void vm_kill(vm_proc *p);
+
+#endif
