@@ -158,5 +158,6 @@ void scenario_concurrency(bench_t *b);
 void scenario_boxes(bench_t *b);
 void scenario_idle_attach(bench_t *b);
 void scenario_idle_boxes(bench_t *b);
+void scenario_vm(bench_t *b); /* sc_vm.c: the micro-VM rows */
 
 #endif

@@ -7,7 +7,7 @@
  *             [--runs N] [--cold-runs N] [--tput-mib N] [--tput-runs N]
  *             [--boxes N] [--idle-attach N] [--idle-boxes N] [--variants V1,V2,...]
  *
- * Scenarios: exec, cold, tput, conc, boxes, attach, idle (all by default).
+ * Scenarios: exec, cold, tput, conc, boxes, attach, idle, vm (all by default).
  * --variants keeps only the named rows of the scenarios run (e.g.
  * boxlet-rest-ws), for profiling one path.
  * --smoke runs every scenario with tiny sizes (the ctest run). Peers that are
@@ -75,7 +75,7 @@ static int int_arg(int argc, char **argv, int *i)
 
 static const char *parse(bench_t *b, int argc, char **argv, const char **csv)
 {
-    const char *only = "exec,cold,tput,conc,boxes,attach,idle";
+    const char *only = "exec,cold,tput,conc,boxes,attach,idle,vm";
     for (int i = 1; i < argc; i++) /* --smoke first: it sets the defaults */
         if (strcmp(argv[i], "--smoke") == 0) b->smoke = true;
     sizes(b);
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
         {"exec", scenario_roundtrip},  {"cold", scenario_coldstart},
         {"tput", scenario_throughput}, {"conc", scenario_concurrency},
         {"boxes", scenario_boxes},     {"attach", scenario_idle_attach},
-        {"idle", scenario_idle_boxes},
+        {"idle", scenario_idle_boxes}, {"vm", scenario_vm},
     };
     for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
         if (list_has(only, scenarios[i].name)) {

@@ -85,7 +85,8 @@ static const char *const migrations[] = {
     "PRAGMA user_version = 3;",
     /* How each box is isolated (store.h: backend); records made before
      * there was a choice are namespaces boxes. */
-    "ALTER TABLE boxes ADD COLUMN backend TEXT NOT NULL DEFAULT 'namespaces';"
+    "ALTER TABLE boxes ADD COLUMN backend TEXT NOT NULL"
+    " DEFAULT 'namespaces';"
     "PRAGMA user_version = 4;",
 };
 #define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
