@@ -4,7 +4,8 @@
  * The host end must carry a well-behaved stream, and end the link (exit 1,
  * never a crash, never unbounded memory) on a frame over the size limit,
  * data past a stream's window, an oversized credit, a stream the guest
- * tries to open, or a frame of unknown type. No VM needed. */
+ * tries to open, or a frame of unknown type. No VM needed; the agent is the
+ * sanitized one in sanitizer builds (a test_agent_ test). */
 #include "harness.h"
 
 #include "core/util.h"
