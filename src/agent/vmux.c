@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { F_READY = 1, F_OPEN = 2, F_DATA = 3, F_CLOSE = 4, F_CREDIT = 5 };
+enum { F_READY = 1, F_OPEN = 2, F_DATA = 3, F_CLOSE = 4, F_CREDIT = 5, F_SHUTDOWN = 6 };
 
 /* The link's queue past which no stream is read: the link itself is the
  * shared resource, and every stream waits for it alike. */
@@ -43,6 +43,8 @@ typedef struct vmux {
     vstream *s[VMUX_MAX_STREAMS];
     uint32_t next_id;
     bool ready;         /* host: the guest said READY; guest: we did */
+    bool stopping;      /* host: SHUTDOWN sent, waiting for the link to end */
+    bool shutdown;      /* guest: the host asked for SHUTDOWN */
     const char *broken; /* why the link cannot go on, NULL while it can */
 } vmux;
 
@@ -160,6 +162,10 @@ static void on_frame(vmux *m, uint32_t id, int type, const uint8_t *p, uint32_t 
     case F_OPEN:
         on_open(m, id);
         break;
+    case F_SHUTDOWN:
+        if (m->e->host) m->broken = "the guest sent shutdown";
+        m->shutdown = !m->e->host;
+        break;
     case F_DATA:
         on_data(m, id, p, len);
         break;
@@ -274,12 +280,13 @@ enum { P_STOP, P_LINK, P_LISTEN, P_FIRST };
 static int fill(vmux *m, struct pollfd *p, vstream **at)
 {
     bool room = m->out.len < LINK_OUT_MAX;
-    p[P_STOP] = (struct pollfd){m->e->stop_fd, POLLIN, 0};
+    p[P_STOP] = (struct pollfd){m->stopping ? -1 : m->e->stop_fd, POLLIN, 0};
     /* The guest learns that a host is there when the port turns writable. */
     bool hello = !m->e->host && !m->ready;
     p[P_LINK] =
         (struct pollfd){m->e->link, (short)(POLLIN | (m->out.len || hello ? POLLOUT : 0)), 0};
-    p[P_LISTEN] = (struct pollfd){m->e->host && m->ready && room ? m->e->listen_fd : -1, POLLIN, 0};
+    p[P_LISTEN] = (struct pollfd){
+        m->e->host && m->ready && room && !m->stopping ? m->e->listen_fd : -1, POLLIN, 0};
     int n = P_FIRST;
     for (int i = 0; i < VMUX_MAX_STREAMS; i++) {
         vstream *s = m->s[i];
@@ -305,7 +312,7 @@ static bool turn(vmux *m, struct pollfd *p, vstream **at, int n)
     }
     if ((lr & (POLLIN | POLLHUP | POLLERR)) && !read_link(m)) {
         if (m->e->host) {
-            m->broken = "the link ended (the VM stopped)";
+            if (!m->stopping) m->broken = "the link ended (the VM stopped)";
             return false;
         }
         host_gone(m);
@@ -319,7 +326,7 @@ static bool turn(vmux *m, struct pollfd *p, vstream **at, int n)
             read_stream(m, at[i]);
         if (!at[i]->dead && at[i]->closing && at[i]->out.len == 0) drop(m, at[i], false);
     }
-    return !m->broken;
+    return !m->broken && !m->shutdown;
 }
 
 static void flush_link(vmux *m)
@@ -344,9 +351,13 @@ int vmux_run(const vmux_end *e)
     for (;;) {
         int n = fill(&m, p, at);
         if (poll(p, (nfds_t)n, -1) < 0 && errno != EINTR) break;
-        if (p[P_STOP].revents) {
+        if (p[P_STOP].revents && (!e->host || !m.ready)) {
             rc = 0;
             break;
+        }
+        if (p[P_STOP].revents) { /* the guest syncs and powers off; the link then ends */
+            send_frame(&m, 0, F_SHUTDOWN, 0, NULL);
+            m.stopping = true;
         }
         bool go = turn(&m, p, at, n);
         flush_link(&m);
@@ -354,6 +365,7 @@ int vmux_run(const vmux_end *e)
         if (!go) break;
     }
     if (m.broken) fprintf(stderr, "boxlet-agent: vmux: %s\n", m.broken);
+    if (!m.broken && (m.stopping || m.shutdown)) rc = 0;
     for (int i = 0; i < VMUX_MAX_STREAMS; i++)
         if (m.s[i]) m.s[i]->dead = true;
     reap(&m);

@@ -10,7 +10,8 @@
  *
  * Frames: a 12-byte header (stream id, type, payload length; little
  * endian) and at most VMUX_MAX_PAYLOAD bytes. Types: READY (guest: the
- * port is open), OPEN, DATA, CLOSE, CREDIT (its 4-byte payload: bytes granted).
+ * port is open), OPEN, DATA, CLOSE, CREDIT (its 4-byte payload: bytes
+ * granted), SHUTDOWN (host: stop the agent, sync, power off).
  * A peer that breaks the rules (an oversized frame, data past its window)
  * ends the link on the host end; the host never trusts the guest. */
 #ifndef BOXLET_AGENT_VMUX_H
@@ -33,9 +34,12 @@ typedef struct vmux_end {
     int stop_fd;            /* readable (a signalfd, say) = return; -1 for none */
 } vmux_end;
 
-/* Runs the end until stop_fd is readable or (host end) the link ends or
- * breaks the rules; the guest end outlives a host that goes away and
- * serves the next one. Returns 0 on stop, -1 when the link ended. */
+/* Runs the end until (guest) stop_fd is readable or the host sends
+ * SHUTDOWN, or (host) the link ends or breaks the rules. On the host end a
+ * readable stop_fd sends SHUTDOWN and waits for the link to end (QEMU
+ * exits once the guest powered off). The guest end outlives a host that
+ * goes away and serves the next one. Returns 0 on a stop, -1 when the link
+ * ended otherwise or broke the rules. */
 int vmux_run(const vmux_end *end);
 
 /* boxlet-agent --vmux-host LISTEN_FD LINK_PATH READY_FD: the host end,

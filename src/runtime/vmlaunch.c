@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The host's TSC in kHz, which a microvm under TCG needs on its command
@@ -123,6 +124,22 @@ void vm_kill(vm_proc *p)
             }
         }
     *p = (vm_proc){0};
+}
+
+int vm_stop(vm_proc *p, int timeout_ms)
+{
+    if (p->link > 0) kill(p->link, SIGTERM);
+    int st = -1;
+    pid_t r = 0;
+    for (int64_t until = now_ms() + timeout_ms; p->qemu > 0 && now_ms() < until;) {
+        if ((r = waitpid(p->qemu, &st, WNOHANG)) != 0) break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    bool clean = r == p->qemu && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (r == p->qemu) p->qemu = 0;
+    vm_kill(p);
+    return clean ? 0 : -ERR_TIMEOUT;
 }
 
 int vm_start(const vm_launch *l, vm_proc *out, err_t *e)

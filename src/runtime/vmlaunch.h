@@ -35,6 +35,12 @@ typedef struct vm_proc {
  * -ERR_TIMEOUT (not ready in time), -ERR_IO (QEMU or the link end could
  * not start or died). */
 int vm_start(const vm_launch *l, vm_proc *out, err_t *e);
+/* Stops the VM cleanly: the guest is asked (SIGTERM to the link end, which
+ * sends SHUTDOWN) to stop its agent, sync and power off. Returns 0 when
+ * QEMU exited by itself with status 0 within timeout_ms, else -ERR_TIMEOUT
+ * (QEMU is then killed); either way nothing is left running and p is
+ * zeroed. */
+int vm_stop(vm_proc *p, int timeout_ms);
 /* Kills QEMU and the link end (SIGKILL) and reaps them; p is zeroed. */
 void vm_kill(vm_proc *p);
 

@@ -4,7 +4,8 @@
  * The host end must carry a well-behaved stream, and end the link (exit 1,
  * never a crash, never unbounded memory) on a frame over the size limit,
  * data past a stream's window, an oversized credit, a stream the guest
- * tries to open, or a frame of unknown type. No VM needed; the agent is the
+ * tries to open, a shutdown, or a frame of unknown type; and a stop sends
+ * SHUTDOWN and waits for the link to end. No VM needed; the agent is the
  * sanitized one in sanitizer builds (a test_agent_ test). */
 #include "harness.h"
 
@@ -28,7 +29,7 @@
 
 #include <cmocka.h>
 
-enum { F_READY = 1, F_OPEN = 2, F_DATA = 3, F_CLOSE = 4, F_CREDIT = 5 };
+enum { F_READY = 1, F_OPEN = 2, F_DATA = 3, F_CLOSE = 4, F_CREDIT = 5, F_SHUTDOWN = 6 };
 #define HDR 12
 
 typedef struct fx {
@@ -129,7 +130,7 @@ static int teardown(void **state)
         kill(f->mux, SIGKILL);
         waitpid(f->mux, NULL, 0);
     }
-    close(f->guest);
+    if (f->guest >= 0) close(f->guest);
     char cmd[96];
     snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", f->dir);
@@ -228,6 +229,30 @@ static void guest_opens_a_stream(void **state)
     ends_the_link(f);
 }
 
+static void guest_sends_shutdown(void **state)
+{
+    fx *f = *state;
+    frame(f->guest, 0, F_SHUTDOWN, 0, NULL, 0);
+    ends_the_link(f);
+}
+
+/* A stop asks the guest to power off and waits for the link to end. */
+static void stop_sends_shutdown(void **state)
+{
+    fx *f = *state;
+    kill(f->mux, SIGTERM);
+    uint32_t id, len;
+    assert_int_equal(read_frame(f->guest, &id, &len), F_SHUTDOWN);
+    assert_true(f->mux > 0 && waitpid(f->mux, NULL, WNOHANG) == 0); /* waits for the link */
+    close(f->guest);                                                /* the VM powered off */
+    f->guest = -1;
+    int st;
+    assert_int_equal(waitpid(f->mux, &st, 0), f->mux);
+    f->mux = 0;
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void unknown_type(void **state)
 {
     fx *f = *state;
@@ -245,6 +270,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(credit_past_the_window, setup, teardown),
         cmocka_unit_test_setup_teardown(guest_opens_a_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(guest_sends_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(stop_sends_shutdown, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,7 @@
  * of the multiplexed virtio-serial link (boxlet-agent --vmux-host) serves a
  * unix socket every check connects to: the agent protocol's exec contract
  * (output per stream, exit codes, a missing program), several connections at
- * once, and a stalled reader that must not stop the others. Boot time is
+ * once, a stalled reader that must not stop the others, and a clean stop. Boot time is
  * printed, never asserted. Skips only when qemu-system-x86_64 is missing. */
 #include "harness.h"
 
@@ -206,12 +206,23 @@ static void stalled_reader_stops_only_itself(void **state)
     hc_close(c);
 }
 
+/* Last: the host asks the guest to stop; its init stops the agent, syncs
+ * and powers off, and QEMU exits by itself (status 0), not killed. */
+static void stop_powers_off(void **state)
+{
+    (void)state;
+    need_vm();
+    assert_int_equal(vm_stop(&vm.proc, RUN_TIMEOUT_MS), 0);
+    assert_int_equal(vm.proc.qemu, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exec_contract),
         cmocka_unit_test(connections_are_independent),
         cmocka_unit_test(stalled_reader_stops_only_itself),
+        cmocka_unit_test(stop_powers_off),
     };
     atexit(vm_down);
     return cmocka_run_group_tests(tests, vm_up, vm_teardown);
