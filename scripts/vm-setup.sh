@@ -33,7 +33,12 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
 # The kernel package the meta package points at, e.g. linux-image-6.1.0-57-cloud-amd64.
-PKG=$(apt-cache depends "$META" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -1)
+kernel_pkg() { apt-cache depends "$META" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -1; }
+PKG=$(kernel_pkg)
+if [ -z "$PKG" ] && [ "$(id -u)" -eq 0 ]; then # package lists never fetched on this machine
+    apt-get update -qq >/dev/null 2>&1 || true
+    PKG=$(kernel_pkg)
+fi
 [ -n "$PKG" ] || fail "apt knows no $META (run apt-get update)"
 VER=$(apt-cache show "$PKG" | sed -n 's/^Version: //p' | head -1)
 KREL=${PKG#linux-image-}
