@@ -283,7 +283,12 @@ bool port_add_publish(agent_t *ag, const char *spec);
 /* relay.c: `boxlet-agent --relay ...`, the host side of a box's allowed
  * host ports; returns the process's exit code. */
 int relay_main(int argc, char **argv);
-/* vminit.c: the init of a micro-VM (docs/vm.md); never returns. */
-int vminit_main(void);
+/* vminit.c: the init of a micro-VM (docs/vm.md); never returns. Options
+ * after --vm-init: --root DEV (the image's EROFS disk) --upper DEV (the
+ * box's ext4 disk); without them the initramfs is the root. */
+int vminit_main(int argc, char **argv);
+/* vmroot.c: mounts the image under the box's writable layer and makes it
+ * the root, the agent copied to /run/boxlet/agent. 0, or -1 said on stderr. */
+int vmroot_enter(const char *root_dev, const char *upper_dev);
 
 #endif

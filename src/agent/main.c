@@ -329,7 +329,8 @@ int main(int argc, char **argv)
      * affected: execve makes an ordinary program dumpable again. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc > 1 && strcmp(argv[1], "--relay") == 0) return relay_main(argc, argv);
-    if (argc > 1 && strcmp(argv[1], "--vm-init") == 0 && getpid() == 1) return vminit_main();
+    if (argc > 1 && strcmp(argv[1], "--vm-init") == 0 && getpid() == 1)
+        return vminit_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "--vmux-host") == 0) return vmux_host_main(argc, argv);
     agent_t ag = {0};
     int ready_fd = -1, listen_fd = -1;

@@ -29,7 +29,7 @@
 
 #define PORT_NAME "boxlet.agent"
 #define MODULES_LIST "/lib/boxlet/modules"
-#define AGENT_SOCK "/run/boxlet-agent.sock"
+#define AGENT_SOCK "/run/boxlet/agent.sock"
 #define WAIT_MS 10000
 
 static void say(const char *what, const char *arg)
@@ -144,18 +144,28 @@ static pid_t start_agent(const char *self)
     return pid;
 }
 
-int vminit_main(void)
+int vminit_main(int argc, char **argv)
 {
     mount_basics();
     load_modules();
+    const char *root = NULL, *upper = NULL, *self = "/proc/self/exe";
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--root") == 0) root = argv[i + 1];
+        if (strcmp(argv[i], "--upper") == 0) upper = argv[i + 1];
+    }
+    if (root && upper) {
+        if (vmroot_enter(root, upper) < 0) power_off(); /* a box without its root: none */
+        self = "/run/boxlet/agent";
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    mkdir("/run/boxlet", 0700); /* the agent's socket; only the host reaches it */
     int port = open_port();
-    pid_t agent = port >= 0 ? start_agent("/proc/self/exe") : -1;
+    pid_t agent = port >= 0 ? start_agent(self) : -1;
     vmux_end end = {.link = port, .agent_sock = AGENT_SOCK, .ready_fd = -1, .stop_fd = sfd};
     if (agent > 0) vmux_run(&end);
     if (agent > 0) kill(agent, SIGTERM);

@@ -31,7 +31,8 @@ static unsigned long host_khz(void)
 }
 
 typedef struct qemu_args {
-    char kernel[600], initrd[600], append[256], chardev[600], serial[600], mem[16];
+    char kernel[600], initrd[600], append[320], chardev[600], serial[600], mem[16];
+    char root[700], upper[700];
 } qemu_args;
 
 static pid_t spawn_qemu(const vm_launch *l, qemu_args *q)
@@ -41,8 +42,13 @@ static pid_t spawn_qemu(const vm_launch *l, qemu_args *q)
     snprintf(q->initrd, sizeof q->initrd, "%s/initramfs.cpio.gz", l->images);
     snprintf(q->append, sizeof q->append,
              "console=ttyS0 quiet panic=-1 tsc_early_khz=%lu tsc=reliable no_timer_check "
-             "lpj=%lu -- --vm-init",
-             khz, khz * 4); /* loops per jiffy at Debian's HZ=250 */
+             "lpj=%lu -- --vm-init%s",
+             khz, khz * 4, /* loops per jiffy at Debian's HZ=250 */
+             l->root_image ? " --root /dev/vda --upper /dev/vdb" : "");
+    snprintf(q->root, sizeof q->root, "id=root,file=%s,if=none,format=raw,readonly=on",
+             l->root_image ? l->root_image : "");
+    snprintf(q->upper, sizeof q->upper, "id=upper,file=%s,if=none,format=raw",
+             l->upper_image ? l->upper_image : "");
     snprintf(q->chardev, sizeof q->chardev, "socket,id=agent,path=%s/link.sock,server=on,wait=off",
              l->dir);
     snprintf(q->serial, sizeof q->serial, "file:%s/console.log", l->dir);
@@ -55,7 +61,11 @@ static pid_t spawn_qemu(const vm_launch *l, qemu_args *q)
                           "-m", q->mem, "-smp", "1", "-no-reboot", "-kernel", q->kernel, "-initrd",
                           q->initrd, "-append", q->append, "-serial", q->serial, "-chardev",
                           q->chardev, "-device", "virtio-serial-device", "-device",
-                          "virtserialport,chardev=agent,name=boxlet.agent", NULL};
+                          "virtserialport,chardev=agent,name=boxlet.agent",
+                          /* the disks, in this order: vda (image), vdb (writable) */
+                          "-drive", q->root, "-device", "virtio-blk-device,drive=root", "-drive",
+                          q->upper, "-device", "virtio-blk-device,drive=upper", NULL};
+    if (!l->root_image) argv[sizeof argv / sizeof *argv - 9] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
         if (l->die_with_us) prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -14,10 +14,14 @@
 #include <sys/types.h>
 
 typedef struct vm_launch {
-    const char *images;  /* vmlinux and initramfs.cpio.gz are here */
-    const char *dir;     /* the VM's own directory (exists): link.sock,
-                            agent.sock, console.log are made in it */
-    const char *agent;   /* boxlet-agent on the host (the link's host end) */
+    const char *images; /* vmlinux and initramfs.cpio.gz are here */
+    const char *dir;    /* the VM's own directory (exists): link.sock,
+                           agent.sock, console.log are made in it */
+    const char *agent;  /* boxlet-agent on the host (the link's host end) */
+    /* The box's root (docs/vm.md), or both NULL for the initramfs alone:
+     * the image's EROFS file (read-only, shared) and the box's ext4 file
+     * (its writable layer). */
+    const char *root_image, *upper_image;
     unsigned memory_mib; /* 0: 256 */
     bool kvm;            /* -accel kvm, else TCG */
     bool die_with_us;    /* QEMU and the link end are killed when we exit */

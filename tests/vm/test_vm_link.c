@@ -46,27 +46,56 @@ static void vm_down(void)
     }
 }
 
-static int vm_up(void **state)
+/* The box's disks: a busybox image as EROFS (the root, read-only) and an
+ * empty sparse ext4 file (its writable layer). */
+static int make_disks(void)
 {
-    (void)state;
-    const char *images = getenv("BOXLET_VM_DIR");
-    if (!have_qemu() || !images) return 0; /* each test skips or fails, saying why */
-    snprintf(vm.dir, sizeof vm.dir, "/tmp/boxlet-vm.XXXXXX");
-    if (!mkdtemp(vm.dir)) return -1;
-    snprintf(vm.ap.sock, sizeof vm.ap.sock, "%s/agent.sock", vm.dir);
-    vm_launch l = {.images = images,
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "set -e; d=%s; mkdir -p $d/img/bin $d/img/etc $d/img/root $d/img/dev $d/img/proc "
+             "$d/img/sys $d/img/run $d/img/tmp; cp /bin/busybox $d/img/bin/; "
+             "for a in sh cat head uname tr sleep echo; do ln -s busybox $d/img/bin/$a; done; "
+             "echo from-the-image > $d/img/etc/marker; "
+             "mkfs.erofs $d/root.erofs $d/img >/dev/null 2>&1; truncate -s 64M $d/upper.ext4; "
+             "mkfs.ext4 -q -F $d/upper.ext4 >/dev/null 2>&1",
+             vm.dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int boot(void)
+{
+    char root[96], upper[96];
+    snprintf(root, sizeof root, "%s/root.erofs", vm.dir);
+    snprintf(upper, sizeof upper, "%s/upper.ext4", vm.dir);
+    vm_launch l = {.images = getenv("BOXLET_VM_DIR"),
                    .dir = vm.dir,
                    .agent = getenv("BOXLET_AGENT"),
+                   .root_image = root,
+                   .upper_image = upper,
                    .die_with_us = true,
                    .timeout_ms = BOOT_TIMEOUT_MS};
     err_t e = {0};
     if (vm_start(&l, &vm.proc, &e) < 0) {
         fprintf(stderr, "test_vm_link: %s\n", e.msg);
-        vm_down();
         return -1;
     }
     fprintf(stderr, "test_vm_link: booted to the agent in %lld ms (TCG)\n",
             (long long)vm.proc.boot_ms);
+    return 0;
+}
+
+static int vm_up(void **state)
+{
+    (void)state;
+    if (!have_qemu() || !getenv("BOXLET_VM_DIR"))
+        return 0; /* each test skips or fails, saying why */
+    snprintf(vm.dir, sizeof vm.dir, "/tmp/boxlet-vm.XXXXXX");
+    if (!mkdtemp(vm.dir)) return -1;
+    snprintf(vm.ap.sock, sizeof vm.ap.sock, "%s/agent.sock", vm.dir);
+    if (make_disks() < 0 || boot() < 0) {
+        vm_down();
+        return -1;
+    }
     return 0;
 }
 
@@ -83,7 +112,7 @@ static void need_vm(void)
         fprintf(stderr, "skipped: qemu-system-x86_64 is not installed (sh scripts/deps.sh)\n");
         skip();
     }
-    if (!vm.proc.link) fail_msg("no VM: BOXLET_VM_DIR is not set (ctest's vm/setup makes it)");
+    if (!vm.dir[0]) fail_msg("no VM: BOXLET_VM_DIR is not set (ctest's vm/setup makes it)");
 }
 
 static char *out_of(run_result *r)
@@ -117,10 +146,11 @@ static void exec_contract(void **state)
     assert_memory_equal(buf_data(&r.err), "err\n", 4);
     run_result_free(&r);
 
-    run_ok(h, "uname -r; cat /proc/1/cmdline | tr '\\0' ' '", &r);
+    run_ok(h, "uname -r; cat /proc/1/cmdline | tr '\\0' ' '; cat /etc/marker", &r);
     char *out = out_of(&r);
-    assert_non_null(strstr(out, "cloud-amd64\n")); /* Debian's cloud kernel, booted */
-    assert_non_null(strstr(out, "--vm-init"));     /* PID 1 is the agent as init */
+    assert_non_null(strstr(out, "from-the-image\n")); /* the image is the root */
+    assert_non_null(strstr(out, "cloud-amd64\n"));    /* Debian's cloud kernel, booted */
+    assert_non_null(strstr(out, "--vm-init"));        /* PID 1 is the agent as init */
     free(out);
     run_result_free(&r);
 
@@ -212,8 +242,30 @@ static void stop_powers_off(void **state)
 {
     (void)state;
     need_vm();
+    hconn *h = hc_open(&vm.ap);
+    run_result r;
+    run_ok(h, "echo kept > /root/note; echo changed > /etc/marker", &r);
+    run_result_free(&r);
+    hc_close(h);
     assert_int_equal(vm_stop(&vm.proc, RUN_TIMEOUT_MS), 0);
     assert_int_equal(vm.proc.qemu, 0);
+}
+
+/* After the stop: booted again on the same disks, the box's writes are
+ * there (its writable layer) over the unchanged image. */
+static void restart_keeps_the_writable_layer(void **state)
+{
+    (void)state;
+    need_vm();
+    assert_int_equal(boot(), 0);
+    hconn *h = hc_open(&vm.ap);
+    run_result r;
+    run_ok(h, "cat /root/note /etc/marker", &r);
+    char *out = out_of(&r);
+    assert_string_equal(out, "kept\nchanged\n");
+    free(out);
+    run_result_free(&r);
+    hc_close(h);
 }
 
 int main(void)
@@ -223,6 +275,7 @@ int main(void)
         cmocka_unit_test(connections_are_independent),
         cmocka_unit_test(stalled_reader_stops_only_itself),
         cmocka_unit_test(stop_powers_off),
+        cmocka_unit_test(restart_keeps_the_writable_layer),
     };
     atexit(vm_down);
     return cmocka_run_group_tests(tests, vm_up, vm_teardown);
