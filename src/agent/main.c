@@ -53,7 +53,8 @@ static const char usage[] =
     "\n"
     "boxlet-agent --relay EXIT_FD READY_FD NETNS_FD PORT... runs on the host instead:\n"
     "the relay of a box's allowed host ports (see src/agent/relay.c).\n"
-    "boxlet-agent --vm-init, as PID 1 of a micro-VM, is its init (src/agent/vminit.c);\n"
+    "boxlet-agent --vm-init [--root DEV --upper DEV], as PID 1 of a micro-VM, is its\n"
+    "init (src/agent/vminit.c); the image's disk under the box's own as its root;\n"
     "boxlet-agent --vmux-host LISTEN_FD LINK_PATH READY_FD, on the host, carries the\n"
     "connections accepted on LISTEN_FD to that VM's agent (src/agent/vmux.c).\n";
 

@@ -3,8 +3,8 @@
  * virtio-serial port the host named "boxlet.agent", starts the agent proper
  * on a unix socket and carries the host's connections between the port and
  * that socket, multiplexed (vmux.c). On SIGTERM (or when the agent ends): sync and power off.
- * Not for boxes of the namespaces backend (main.c), and not yet the image
- * root (overlay, switch_root): see docs/vm.md. */
+ * With --root and --upper the box's root is made first (vmroot.c). Not for
+ * boxes of the namespaces backend (main.c). */
 #include "agent.h"
 #include "vmux.h"
 
