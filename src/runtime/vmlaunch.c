@@ -186,3 +186,18 @@ int vm_start(const vm_launch *l, vm_proc *out, err_t *e)
                     "VM in \"%s\": QEMU or its link ended before the agent was ready%s%s", l->dir,
                     *said ? "; console: " : "", said);
 }
+
+bool vm_kvm_works(const vm_launch *l, int timeout_ms)
+{
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return false;
+    close(fd);
+    vm_launch k = *l;
+    k.kvm = true;
+    k.root_image = k.upper_image = NULL;
+    k.timeout_ms = timeout_ms;
+    vm_proc p;
+    if (vm_start(&k, &p, NULL) < 0) return false;
+    vm_kill(&p);
+    return true;
+}

@@ -2,8 +2,8 @@
  * starts the host end of its link (boxlet-agent --vmux-host), so that agent
  * connections to <dir>/agent.sock reach the agent inside (docs/vm.md). The
  * piece the vm backend will start boxes with; today the vm tests and the
- * benchmark use it. Not for choosing KVM or TCG (the caller says), nor for
- * the box's image and disks (not done yet). */
+ * benchmark use it. It probes KVM (vm_kvm_works); which one to use is the
+ * caller's choice. Not for making the disks (the image store's job). */
 #ifndef BOXLET_RUNTIME_VMLAUNCH_H
 #define BOXLET_RUNTIME_VMLAUNCH_H
 
@@ -47,5 +47,12 @@ int vm_start(const vm_launch *l, vm_proc *out, err_t *e);
 int vm_stop(vm_proc *p, int timeout_ms);
 /* Kills QEMU and the link end (SIGKILL) and reaps them; p is zeroed. */
 void vm_kill(vm_proc *p);
+/* Whether KVM runs l's guest here: /dev/kvm is opened, then one boot with
+ * -accel kvm (l->dir, l->images and l->agent as for vm_start; l->kvm and
+ * the disks are ignored) must reach the agent within timeout_ms, which
+ * real KVM does in well under a second. The presence of /dev/kvm proves
+ * nothing: a nested or paravirtual one may take the guest and never run
+ * it. Nothing is left running. */
+bool vm_kvm_works(const vm_launch *l, int timeout_ms);
 
 #endif
