@@ -7,7 +7,7 @@
  *             [--runs N] [--cold-runs N] [--tput-mib N] [--tput-runs N]
  *             [--boxes N] [--idle-attach N] [--idle-boxes N] [--variants V1,V2,...]
  *
- * Scenarios: exec, cold, tput, conc, boxes, attach, idle, files (all by
+ * Scenarios: exec, cold, tput, conc, boxes, attach, idle, files, vm (all by
  * default; files: copy-in, copy-out and tunnel throughput).
  * --variants keeps only the named rows of the scenarios run (e.g.
  * boxlet-rest-ws), for profiling one path.
@@ -76,7 +76,7 @@ static int int_arg(int argc, char **argv, int *i)
 
 static const char *parse(bench_t *b, int argc, char **argv, const char **csv)
 {
-    const char *only = "exec,cold,tput,conc,boxes,attach,idle,files";
+    const char *only = "exec,cold,tput,conc,boxes,attach,idle,files,vm";
     for (int i = 1; i < argc; i++) /* --smoke first: it sets the defaults */
         if (strcmp(argv[i], "--smoke") == 0) b->smoke = true;
     sizes(b);
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
         {"exec", scenario_roundtrip},  {"cold", scenario_coldstart},
         {"tput", scenario_throughput}, {"conc", scenario_concurrency},
         {"boxes", scenario_boxes},     {"attach", scenario_idle_attach},
-        {"idle", scenario_idle_boxes}, {"files", scenario_files},
+        {"idle", scenario_idle_boxes}, {"files", scenario_files}, {"vm", scenario_vm},
     };
     for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
         if (list_has(only, scenarios[i].name)) {

@@ -25,6 +25,14 @@ ver() { command -v "$1" >/dev/null 2>&1 && "$@" 2>/dev/null | head -1 || echo "$
     echo "(build type $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt"))."
     echo
 } > "$out/$stamp.md"
+# The vm rows boot what scripts/vm-setup.sh makes (with a busybox, as the
+# tests do); without qemu-system-x86_64 they are skipped with a note.
+if command -v qemu-system-x86_64 >/dev/null 2>&1 && [ -x /bin/busybox ]; then
+    mkdir -p "$BUILD/vm/extra/bin"
+    cp /bin/busybox "$BUILD/vm/extra/bin/" && ln -sf busybox "$BUILD/vm/extra/bin/sh"
+    sh "$here/../scripts/vm-setup.sh" "$BUILD/vm" "$BUILD/boxlet-agent" "$BUILD/vm/extra" &&
+        export BOXLET_VM_DIR="$BUILD/vm"
+fi
 BOXLET_AGENT="$BUILD/boxlet-agent" "$BUILD/bench_box" --csv "$out/$stamp.csv" ${BENCH_ARGS:-}
 # The Python package's exec round trip beside the SDK's (BENCH_PYTHON=0: skip).
 if [ "${BENCH_PYTHON:-1}" != 0 ]; then

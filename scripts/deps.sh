@@ -13,7 +13,7 @@ BUILD_PKGS="build-essential cmake pkg-config libjansson-dev libseccomp-dev libsq
 libarchive-dev libwebsockets-dev libcurl4-openssl-dev e2fsprogs"
 TEST_PKGS="clang clang-format git haproxy libclang-rt-dev libcmocka-dev libcap-dev python3-yaml python3-pytest python3-pip \
 busybox-static util-linux procps coreutils iproute2 python3 slirp4netns curl \
-docker-registry apache2-utils zstd"
+docker-registry apache2-utils zstd qemu-system-x86 lz4 cpio erofs-utils"
 case $MODE in
 run) PKGS=$BUILD_PKGS ;;
 test) PKGS="$BUILD_PKGS $TEST_PKGS" ;;

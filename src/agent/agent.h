@@ -287,5 +287,12 @@ int relay_main(int argc, char **argv);
  * removed box's directory in the background (rmtree.c); 0 once the
  * deleter runs. */
 int rmtree_main(int argc, char **argv);
+/* vminit.c: the init of a micro-VM (docs/vm.md); never returns. Options
+ * after --vm-init: --root DEV (the image's EROFS disk) --upper DEV (the
+ * box's ext4 disk); without them the initramfs is the root. */
+int vminit_main(int argc, char **argv);
+/* vmroot.c: mounts the image under the box's writable layer and makes it
+ * the root, the agent copied to /run/boxlet/agent. 0, or -1 said on stderr. */
+int vmroot_enter(const char *root_dev, const char *upper_dev);
 
 #endif

@@ -3,6 +3,7 @@
  * box on SIGTERM. This file holds the command line, the setup and the event
  * loop; the work is in conn.c, dispatch.c, exec.c, chan.c and spawn.c. */
 #include "agent.h"
+#include "vmux.h"
 
 #include "core/util.h"
 
@@ -53,7 +54,11 @@ static const char usage[] =
     "boxlet-agent --relay EXIT_FD READY_FD NETNS_FD PORT... runs on the host instead:\n"
     "the relay of a box's allowed host ports (see src/agent/relay.c).\n"
     "boxlet-agent --remove-tree /PATH, also on the host: deletes a removed box's\n"
-    "directory in the background (see src/agent/rmtree.c).\n";
+    "directory in the background (see src/agent/rmtree.c).\n"
+    "boxlet-agent --vm-init [--root DEV --upper DEV], as PID 1 of a micro-VM, is its\n"
+    "init (src/agent/vminit.c); the image's disk under the box's own as its root;\n"
+    "boxlet-agent --vmux-host LISTEN_FD LINK_PATH READY_FD, on the host, carries the\n"
+    "connections accepted on LISTEN_FD to that VM's agent (src/agent/vmux.c).\n";
 
 static int64_t num(const char *opt, const char *s)
 {
@@ -328,6 +333,9 @@ int main(int argc, char **argv)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc > 1 && strcmp(argv[1], "--relay") == 0) return relay_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "--remove-tree") == 0) return rmtree_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "--vm-init") == 0 && getpid() == 1)
+        return vminit_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "--vmux-host") == 0) return vmux_host_main(argc, argv);
     agent_t ag = {0};
     int ready_fd = -1, listen_fd = -1;
     ag.cgroup_fd = -1;

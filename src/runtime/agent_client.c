@@ -90,7 +90,7 @@ static int hello(agent_client *c, int64_t deadline, const char *path, err_t *e)
     return 0;
 }
 
-int agent_client_connect(const char *path, int timeout_ms, agent_client **out, err_t *e)
+int agent_client_dial(const char *path, int timeout_ms, err_t *e)
 {
     int64_t deadline = deadline_of(timeout_ms);
     int fd = -1, rc;
@@ -103,20 +103,35 @@ int agent_client_connect(const char *path, int timeout_ms, agent_client **out, e
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    return fd;
+}
+
+int agent_client_open(int fd, const char *what, int timeout_ms, agent_client **out, err_t *e)
+{
+    int64_t deadline = deadline_of(timeout_ms);
     agent_client *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
         return err_make(e, ERR_NOMEM, "out of memory");
     }
+    fd_set_nonblock(fd, 1);
     c->fd = fd;
     buf_init(&c->in, PROTO_HEADER_LEN + PROTO_MAX_FRAME);
     buf_init(&c->out, 0);
-    if ((rc = hello(c, deadline, path, e)) < 0) {
+    int rc = hello(c, deadline, what, e);
+    if (rc < 0) {
         agent_client_free(c);
         return rc;
     }
     *out = c;
     return 0;
+}
+
+int agent_client_connect(const char *path, int timeout_ms, agent_client **out, err_t *e)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    int fd = agent_client_dial(path, timeout_ms, e);
+    return fd < 0 ? fd : agent_client_open(fd, path, ms_until(deadline), out, e);
 }
 
 static int wait_fd(int fd, short ev, int64_t deadline)

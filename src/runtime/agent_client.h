@@ -14,6 +14,14 @@ typedef struct agent_client agent_client;
  * *out must be freed with agent_client_free. Errors: -ERR_TIMEOUT,
  * -ERR_PROTO (bad HELLO), -ERR_IO, with e naming the socket. */
 int agent_client_connect(const char *path, int timeout_ms, agent_client **out, err_t *e);
+/* The two halves of agent_client_connect. dial: a connected stream socket
+ * to the agent socket at path (close-on-exec; the caller owns it), retrying
+ * as connect does; -ERR_TIMEOUT, -ERR_TOOBIG (path). open: takes fd over (it
+ * is closed on failure too), whatever carries it, and completes HELLO
+ * within timeout_ms; `what` names the endpoint in errors. Errors as
+ * agent_client_connect. */
+int agent_client_dial(const char *path, int timeout_ms, err_t *e);
+int agent_client_open(int fd, const char *what, int timeout_ms, agent_client **out, err_t *e);
 /* Closes and frees; NULL is a no-op. */
 void agent_client_free(agent_client *c);
 /* The socket, for poll(). */

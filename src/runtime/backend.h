@@ -1,8 +1,13 @@
 /* backend — how a box is isolated and run. The runtime (runtime.c) decides what
- * a box is and records it; a backend makes it real: create its files, start
- * its init (boxlet-agent), stop it, tell whether it lives, tear it down.
- * Implementations: ns.c (Linux namespaces). A micro-VM backend comes later
- * behind the same table. Backends never touch the store. */
+ * a box is and records it, with the backend it chose for it (box_rec.backend);
+ * a backend makes it real: create its files, start its init (boxlet-agent),
+ * stop it, tell whether it lives, hand out connections to its agent, tear it
+ * down. Implementations: ns.c (Linux namespaces). A micro-VM backend is
+ * planned behind the same table (docs/vm.md). Backends never touch the store.
+ *
+ * A box_spec is what every backend reads (the box's options, its files); a
+ * backend's own per-home state (what it probed, where its files are) comes
+ * from its open() once per runtime and reaches each call as box_spec.state. */
 #ifndef BOXLET_RUNTIME_BACKEND_H
 #define BOXLET_RUNTIME_BACKEND_H
 
@@ -72,6 +77,8 @@ typedef struct box_spec {
      * (src/agent/port.c). */
     const box_port *ports;
     size_t nports;
+    /* The backend's own: what its open() made (NULL if it has none). */
+    void *state;
 } box_spec;
 
 typedef struct box_proc {
@@ -80,7 +87,13 @@ typedef struct box_proc {
 } box_proc;
 
 typedef struct backend_ops {
-    const char *name;
+    const char *name; /* as recorded in box_rec.backend, at most BOX_BACKEND_MAX bytes */
+    /* Optional. Called once when the runtime opens home: *state becomes
+     * every spec's `state` for this backend; close frees it. An error means
+     * the backend cannot run here: its boxes fail to start with that error
+     * (boxes of other backends are not affected). */
+    int (*open)(const char *home, void **state, err_t *e);
+    void (*close)(void *state);
     /* Creates the box's directories (idempotent). */
     int (*prepare)(const box_spec *s, err_t *e);
     /* Starts the box and waits until its agent listens. */
@@ -93,11 +106,14 @@ typedef struct backend_ops {
     bool (*alive)(const box_proc *p);
     /* Removes everything prepare and start created. The box must be stopped. */
     int (*destroy)(const box_spec *s, err_t *e);
-    /* The directory holding the agent's listening socket, "agent.sock",
-     * opened O_PATH: one only root reaches and the box cannot see, so
-     * nothing in the box can redirect a connection. The caller closes it;
-     * connect through "/proc/self/fd/N/agent.sock" (always short). */
-    int (*socket_dir)(const box_spec *s, err_t *e);
+    /* A new connection to the agent of running box s: a connected, blocking,
+     * close-on-exec stream descriptor (the caller owns it and speaks the
+     * agent protocol, HELLO first). Whatever carries it (a unix socket, one
+     * logical stream of a multiplexed link), nothing inside the box can
+     * redirect it. Retries a missing or refusing endpoint until timeout_ms.
+     * Errors: -ERR_TIMEOUT, -ERR_UNSUPPORTED (a box this boxlet cannot
+     * reach), others with e naming the endpoint. */
+    int (*connect)(const box_spec *s, int timeout_ms, err_t *e);
     /* Resource use of a running box. */
     void (*stats)(const box_spec *s, cgroup_stats *out);
     /* Whether any process runs in the box (its cgroups), whatever the
@@ -106,6 +122,12 @@ typedef struct backend_ops {
 } backend_ops;
 
 extern const backend_ops ns_backend;
+
+/* The backend named name (a record's box_rec.backend), NULL if this boxlet
+ * has none by that name. */
+const backend_ops *backend_find(const char *name);
+/* The backends this boxlet has, in a fixed order; *n of them. */
+const backend_ops *const *backend_all(size_t *n);
 
 /* Start time of pid from /proc, 0 if it does not exist. */
 uint64_t proc_start_time(int pid);

@@ -96,7 +96,6 @@ int rt_open(const char *home, rt_t **out, err_t *e)
         snprintf(rt->home, sizeof rt->home, "%s", home);
     else
         rt_default_home(rt->home, sizeof rt->home);
-    rt->be = &ns_backend;
     rt->uid_base = 0; /* images keep their own owners; boxes map them (ns.c) */
     rt->uid_count = UID_COUNT;
     find_agent(rt);
@@ -106,6 +105,7 @@ int rt_open(const char *home, rt_t **out, err_t *e)
         free(rt);
         return rc;
     }
+    rt_backends_open(rt);
     reconcile(rt);
     char boxes[RT_HOME_MAX + 16];
     snprintf(boxes, sizeof boxes, "%s/boxes", rt->home);
@@ -117,6 +117,7 @@ int rt_open(const char *home, rt_t **out, err_t *e)
 void rt_close(rt_t *rt)
 {
     if (!rt) return;
+    rt_backends_close(rt);
     store_close(rt->store);
     free(rt);
 }
@@ -178,6 +179,7 @@ void rt_unlock_box(int fd)
 
 typedef struct spec_buf {
     box_spec s;
+    const rt_backend *be; /* the box's */
     char dir[RT_HOME_MAX + 64];
     char templates[RT_HOME_MAX + 64];
     image_info img;
@@ -292,7 +294,9 @@ static uint64_t tmp_bytes(const box_config *c)
 static int make_spec(rt_t *rt, const box_rec *r, bool start, spec_buf *b, err_t *e)
 {
     memset(b, 0, sizeof *b);
-    int rc = box_config_from_json(r->config, &b->cfg, e);
+    int rc = rt_backend_of(rt, r, &b->be, e);
+    if (rc < 0) return rc;
+    rc = box_config_from_json(r->config, &b->cfg, e);
     if (rc == 0 && b->cfg.rootfs) /* the files it was created on */
         rc = pinned_rootfs(r, &b->cfg, &b->img, e);
     else if (rc == 0 && (rc = image_resolve(rt->home, r->image, rt->uid_base, &b->img, e)) == 0)
@@ -323,7 +327,8 @@ static int make_spec(rt_t *rt, const box_rec *r, bool start, spec_buf *b, err_t 
                       .nports = b->cfg.nports,
                       .uid_base = base,
                       .uid_count = rt->uid_count,
-                      .legacy_uid_base = LEGACY_UID_BASE};
+                      .legacy_uid_base = LEGACY_UID_BASE,
+                      .state = b->be->state};
     if (start && (rc = spec_layers(rt, r, b, e)) == 0) rc = spec_mounts(rt, b, e);
     if (rc < 0) spec_release(b);
     return rc;
@@ -409,6 +414,11 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
     if (geteuid() != 0)
         return err_make(e, ERR_PERM, "boxes need root for now (rootless mode is not supported)");
     if ((rc = check_volumes(rt, c, e)) < 0) return rc;
+    const rt_backend *be;
+    if ((rc = rt_backend_choose(rt, c->isolation, &be, e)) < 0) {
+        err_wrap(e, "create box");
+        return rc;
+    }
     char id[ULID_LEN + 1];
     if (ulid_new(id) < 0) return err_sys(e, errno, "make a box id");
     if (name && *name && !hostname_ok(name))
@@ -441,6 +451,7 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
                  .error = (char *)"",
                  .image = (char *)(image ? image : "host")};
     snprintf(r.id, sizeof r.id, "%s", id);
+    snprintf(r.backend, sizeof r.backend, "%s", be->ops->name);
     char idname[16];
     snprintf(idname, sizeof idname, "box-%.8s", id + 18); /* the random tail */
     for (char *p = idname; *p; p++)
@@ -474,7 +485,9 @@ static int reload(rt_t *rt, box_rec *r, err_t *e)
 static void correct(rt_t *rt, box_rec *r)
 {
     box_proc p = {.pid = r->init_pid, .start_time = r->init_start};
-    if ((r->state == BOX_RUNNING || r->state == BOX_STOPPING) && !rt->be->alive(&p)) {
+    const rt_backend *be;
+    if (rt_backend_of(rt, r, &be, NULL) < 0) return; /* it cannot tell: the claim stays */
+    if ((r->state == BOX_RUNNING || r->state == BOX_STOPPING) && !be->ops->alive(&p)) {
         store_set_state(rt->store, r->id, BOX_STOPPED, 0, 0, r->started_ms, "", NULL);
         r->state = BOX_STOPPED;
         r->init_pid = 0;
@@ -487,11 +500,13 @@ static void correct(rt_t *rt, box_rec *r)
  * the box's lock and has just reloaded r. */
 static void end_unrecorded(rt_t *rt, const box_rec *r)
 {
-    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING) return;
-    box_spec s = {.id = r->id};
-    if (!rt->be->occupied(&s)) return;
+    const rt_backend *be;
+    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING || rt_backend_of(rt, r, &be, NULL) < 0)
+        return;
+    box_spec s = {.id = r->id, .state = be->state};
+    if (!be->ops->occupied(&s)) return;
     box_proc none = {0};
-    rt->be->stop(&s, &none, 0, NULL);
+    be->ops->stop(&s, &none, 0, NULL);
 }
 
 /* At open: records checked against reality both ways. A box being started
@@ -500,8 +515,11 @@ static void end_unrecorded(rt_t *rt, const box_rec *r)
 static void reconcile_one(rt_t *rt, box_rec *r)
 {
     correct(rt, r);
-    box_spec s = {.id = r->id};
-    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING || !rt->be->occupied(&s)) return;
+    const rt_backend *be;
+    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING || rt_backend_of(rt, r, &be, NULL) < 0)
+        return;
+    box_spec s = {.id = r->id, .state = be->state};
+    if (!be->ops->occupied(&s)) return;
     int fd = rt_try_lock_box(rt, r->id, NULL);
     if (fd < 0) return;
     if (rt_refresh(rt, r, NULL) == 0) end_unrecorded(rt, r);
@@ -538,8 +556,8 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
         return rc;
     }
     box_proc p;
-    rc = rt->be->prepare(&b.s, e);
-    if (rc == 0) rc = rt->be->start(&b.s, &p, e);
+    rc = b.be->ops->prepare(&b.s, e);
+    if (rc == 0) rc = b.be->ops->start(&b.s, &p, e);
     if (rc < 0) {
         spec_release(&b);
         store_set_state(rt->store, r->id, BOX_FAILED, 0, 0, r->started_ms, e->msg, NULL);
@@ -547,7 +565,7 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
     }
     rc = store_set_state(rt->store, r->id, BOX_RUNNING, p.pid, p.start_time, wall_ms(), "", e);
     if (rc < 0) { /* a box the store does not know runs must not run */
-        rt->be->stop(&b.s, &p, 0, NULL);
+        b.be->ops->stop(&b.s, &p, 0, NULL);
         err_wrap(e, "start box \"%s\": it was stopped again, as its start could not be recorded",
                  r->name);
     }
@@ -578,7 +596,7 @@ static int stop_locked(rt_t *rt, box_rec *r, int timeout_ms, bool removing, err_
                     NULL);
     b.s.removing = removing;
     box_proc p = {.pid = r->init_pid, .start_time = r->init_start};
-    rc = rt->be->stop(&b.s, &p, timeout_ms, e);
+    rc = b.be->ops->stop(&b.s, &p, timeout_ms, e);
     spec_release(&b);
     if (rc < 0) return rc;
     rc = store_set_state(rt->store, r->id, BOX_STOPPED, 0, 0, r->started_ms, "", e);
@@ -606,8 +624,10 @@ static int remove_locked(rt_t *rt, box_rec *r, bool force, err_t *e)
     }
     char dir[RT_HOME_MAX + 64];
     snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r->id);
-    box_spec s = {.id = r->id, .dir = dir, .agent_path = rt->agent};
-    if ((rc = rt->be->destroy(&s, e)) < 0) return rc;
+    const rt_backend *be;
+    if ((rc = rt_backend_of(rt, r, &be, e)) < 0) return rc;
+    box_spec s = {.id = r->id, .dir = dir, .agent_path = rt->agent, .state = be->state};
+    if ((rc = be->ops->destroy(&s, e)) < 0) return rc;
     return store_delete(rt->store, r->id, e);
 }
 
@@ -632,8 +652,10 @@ int rt_stats(rt_t *rt, box_rec *r, cgroup_stats *out, err_t *e)
     if (rc < 0) return rc;
     if (r->state != BOX_RUNNING)
         return err_make(e, ERR_CLOSED, "box \"%s\" is not running", r->name);
-    box_spec s = {.id = r->id};
-    rt->be->stats(&s, out);
+    const rt_backend *be;
+    if ((rc = rt_backend_of(rt, r, &be, e)) < 0) return rc;
+    box_spec s = {.id = r->id, .state = be->state};
+    be->ops->stats(&s, out);
     return 0;
 }
 
@@ -642,17 +664,21 @@ int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
     int rc = rt_refresh(rt, r, e);
     if (rc == 0 && r->state != BOX_RUNNING) rc = rt_start(rt, r, e);
     if (rc < 0) return rc;
-    char dir[RT_HOME_MAX + 64], sock[64];
+    const rt_backend *be;
+    if ((rc = rt_backend_of(rt, r, &be, e)) < 0) return rc;
+    char dir[RT_HOME_MAX + 64];
     snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r->id);
-    box_spec s = {.id = r->id, .dir = dir, .agent_path = rt->agent};
-    int fd = rt->be->socket_dir(&s, e);
-    if (fd < 0) {
+    box_spec s = {.id = r->id, .dir = dir, .agent_path = rt->agent, .state = be->state};
+    int64_t deadline = deadline_of(AGENT_TIMEOUT_MS);
+    int fd = be->ops->connect(&s, AGENT_TIMEOUT_MS, e);
+    if (fd == -ERR_UNSUPPORTED) {
         err_wrap(e, "box \"%s\"", r->name);
         return fd;
     }
-    snprintf(sock, sizeof sock, "/proc/self/fd/%d/agent.sock", fd);
-    rc = agent_client_connect(sock, AGENT_TIMEOUT_MS, out, e);
-    close(fd);
+    if (fd >= 0)
+        rc = agent_client_open(fd, r->name, ms_until(deadline), out, e);
+    else
+        rc = fd;
     if (rc < 0) err_wrap(e, "box \"%s\" (agent socket in \"%s/sock\")", r->name, dir);
     return rc < 0 ? rc : 0;
 }

@@ -56,6 +56,10 @@ typedef struct box_config {
     bool host_binds;
     box_volume *volumes; /* mounted at every start, in this order */
     size_t nvolumes;
+    /* The backend to create the box with (backend_ops.name; NULL: the
+     * default). Borrowed, and not part of the JSON: the record keeps the
+     * choice (box_rec.backend). */
+    const char *isolation;
 } box_config;
 
 /* Limits of a box whose options leave them 0 (docs/boxes.md). */
@@ -75,10 +79,21 @@ int box_config_from_json(const char *json, box_config *c, err_t *e);
 /* Checks the options (env keys, limits); -ERR_INVAL with a message. */
 int box_config_validate(const box_config *c, err_t *e);
 
+#define RT_BACKENDS_MAX 4
+
+/* A backend as this runtime opened it: its state, or why it cannot run. */
+typedef struct rt_backend {
+    const backend_ops *ops;
+    void *state;
+    int open_rc; /* 0, or open's error (open_err says it) */
+    err_t open_err;
+} rt_backend;
+
 typedef struct rt {
     char home[RT_HOME_MAX];
     store_t *store;
-    const backend_ops *be;
+    rt_backend be[RT_BACKENDS_MAX]; /* backend_all()'s, in its order */
+    size_t nbe;
     char agent[PATH_MAX];
     uint32_t uid_base, uid_count;
 } rt_t;
@@ -127,6 +142,19 @@ int rt_lock_box(rt_t *rt, const char *id, err_t *e);
 bool rt_uid_slot_ok(const box_rec *r);
 /* The host uid of box r's root (the start of its uid range). */
 uint32_t rt_uid_base(const box_rec *r);
+/* ---- rt_backend.c: the backends of a runtime ------------------------------ */
+
+/* Opens every backend (their per-home state) for rt; one that cannot run
+ * here keeps its error for its boxes. */
+void rt_backends_open(rt_t *rt);
+void rt_backends_close(rt_t *rt);
+/* The backend of box r, ready to use: -ERR_UNSUPPORTED when this boxlet has
+ * none by its name or the backend cannot run here (e says why). */
+int rt_backend_of(rt_t *rt, const box_rec *r, const rt_backend **out, err_t *e);
+/* The backend named name for a new box (NULL: the default), or
+ * -ERR_INVAL naming the choices. */
+int rt_backend_choose(rt_t *rt, const char *name, const rt_backend **out, err_t *e);
+
 /* Whether n is a valid box (host) name, also used for snapshots and volumes. */
 bool rt_name_ok(const char *n);
 

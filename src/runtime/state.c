@@ -397,6 +397,7 @@ static int insert_clone(rt_t *rt, const box_rec *src, const char *from, const ch
                  .image = src->image,
                  .name = (char *)(name && *name ? name : idname)};
     snprintf(r.id, sizeof r.id, "%s", id);
+    snprintf(r.backend, sizeof r.backend, "%s", src->backend); /* a clone runs as its source */
     rt_crash_point("clone-frozen");
     int rc = store_insert_clone(rt->store, &r, from, src->id, e);
     if (rc == 0) rc = store_get(rt->store, id, out, e);

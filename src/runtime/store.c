@@ -83,12 +83,17 @@ static const char *const migrations[] = {
     " volume TEXT NOT NULL REFERENCES volumes (name),"
     " PRIMARY KEY (box_id, volume));"
     "PRAGMA user_version = 3;",
+    /* How each box is isolated (store.h: backend); records made before
+     * there was a choice are namespaces boxes. */
+    "ALTER TABLE boxes ADD COLUMN backend TEXT NOT NULL"
+    " DEFAULT 'namespaces';"
+    "PRAGMA user_version = 4;",
 };
 #define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
 
 #define SELECT_BOX                                                                                 \
     "SELECT id, name, image, state, created_ms, started_ms, init_pid, init_start, config, error, " \
-    "uid_slot FROM boxes "
+    "uid_slot, backend FROM boxes "
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -366,6 +371,8 @@ static int check_rec(const box_rec *r, err_t *e)
     if (strlen(r->name) > BOX_NAME_MAX)
         return err_make(e, ERR_INVAL, "insert box %s: name is %zu bytes, over the %d limit", r->id,
                         strlen(r->name), BOX_NAME_MAX);
+    if (strnlen(r->backend, sizeof r->backend) == sizeof r->backend)
+        return err_make(e, ERR_INVAL, "insert box \"%s\": backend name is not terminated", r->name);
     if ((unsigned)r->state >= ARRAY_LEN(state_names))
         return err_make(e, ERR_INVAL, "insert box \"%s\": invalid state %d", r->name,
                         (int)r->state);
@@ -383,12 +390,13 @@ int store_insert(store_t *s, const box_rec *r, err_t *e)
     rc = store_prepare(
         s, &st,
         "INSERT INTO boxes (id, name, image, state, created_ms, started_ms, init_pid,"
-        " init_start, config, error, uid_slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-        " ?9, ?10, (SELECT MIN(s) FROM (SELECT 0 AS s UNION ALL SELECT uid_slot + 1"
+        " init_start, config, error, backend, uid_slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+        " ?8, ?9, ?10, ?11, (SELECT MIN(s) FROM (SELECT 0 AS s UNION ALL SELECT uid_slot + 1"
         " FROM boxes WHERE uid_slot IS NOT NULL) WHERE s NOT IN (SELECT uid_slot FROM"
         " boxes WHERE uid_slot IS NOT NULL)))",
-        "ssssllilss", r->id, r->name, r->image, box_state_name(r->state), r->created_ms,
-        r->started_ms, r->init_pid, (int64_t)r->init_start, r->config, r->error ? r->error : "");
+        "ssssllilsss", r->id, r->name, r->image, box_state_name(r->state), r->created_ms,
+        r->started_ms, r->init_pid, (int64_t)r->init_start, r->config, r->error ? r->error : "",
+        *r->backend ? r->backend : BOX_BACKEND_DEFAULT);
     if (rc == SQLITE_OK) rc = store_run(s, st);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return err_make(e, ERR_EXISTS, "box id \"%s\" is already taken", r->id);
@@ -429,6 +437,12 @@ static int read_row(store_t *s, sqlite3_stmt *st, box_rec *r, err_t *e)
     r->config = col_dup(st, 8);
     r->error = col_dup(st, 9);
     r->uid_slot = sqlite3_column_type(st, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 10);
+    const char *be = (const char *)sqlite3_column_text(st, 11);
+    if (!be || strlen(be) >= sizeof r->backend)
+        return err_make(e, ERR_IO,
+                        "load box %s from box store \"%s\": backend \"%.32s\" is not one", r->id,
+                        s->path, be ? be : "");
+    snprintf(r->backend, sizeof r->backend, "%s", be);
     if (r->name && r->image && r->config && r->error) return 0;
     box_rec_free(r);
     return err_make(e, ERR_NOMEM, "load box %s from box store \"%s\": out of memory", r->id,

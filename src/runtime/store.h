@@ -19,6 +19,8 @@ typedef struct store store_t;
  * then the ULID (docs/scale.md). The store's own ids are BOX_ID_LEN. */
 #define BOX_REF_MAX 64
 #define BOX_NAME_MAX 128
+#define BOX_BACKEND_MAX 15               /* the longest backend name */
+#define BOX_BACKEND_DEFAULT "namespaces" /* of records made before the choice */
 
 typedef enum box_state {
     BOX_CONFIGURED = 0,
@@ -46,6 +48,9 @@ typedef struct box_rec {
      * only when its record is deleted, which the runtime does only after
      * the box's files are gone. -1 for records made before slots existed. */
     int64_t uid_slot;
+    /* The backend that isolates the box (backend.h: backend_ops.name),
+     * chosen at create and never changed; "" at insert = the default. */
+    char backend[BOX_BACKEND_MAX + 1];
 } box_rec;
 
 /* Opens (creating if needed) the database in directory home (which must

@@ -121,6 +121,9 @@ static void assert_rec_equal(const box_rec *a, const box_rec *b)
     assert_int_equal(a->init_start, b->init_start);
     assert_string_equal(a->config, b->config);
     assert_string_equal(a->error, b->error);
+    /* "" at insert is the default */
+    assert_string_equal(*a->backend ? a->backend : BOX_BACKEND_DEFAULT,
+                        *b->backend ? b->backend : BOX_BACKEND_DEFAULT);
 }
 
 static void lower(char *dst, const char *src, size_t n)
@@ -389,7 +392,7 @@ static void reopen_persists(void **state)
 
     char text[64];
     pragma_text(f->home, "PRAGMA user_version", text, sizeof text);
-    assert_string_equal(text, "3");
+    assert_string_equal(text, "4");
     pragma_text(f->home, "PRAGMA journal_mode", text, sizeof text);
     assert_string_equal(text, "wal");
 }
@@ -719,8 +722,9 @@ static void stacks_snapshots_and_garbage(void **state)
     free(all);
 }
 
-/* A home made by the previous schema (2) with a box in it: opening it
- * migrates to 3 and keeps the box. */
+/* A home made by schema 2 with a box in it: opening it migrates to the
+ * current schema and keeps the box, as a namespaces box (the only kind
+ * there was). */
 static void migrates_from_schema_2(void **state)
 {
     fixture *f = *state;
@@ -746,6 +750,7 @@ static void migrates_from_schema_2(void **state)
     box_rec r;
     get_ok(f->s, "old", &r);
     assert_int_equal(r.uid_slot, 0);
+    assert_string_equal(r.backend, "namespaces");
     box_rec_free(&r);
     char user[40] = "box:01M8XY8XEC0S7JTCRQHSQW7TJ9";
     layer_ref v[BOX_LAYERS_MAX];
@@ -758,6 +763,32 @@ static void migrates_from_schema_2(void **state)
                      -ERR_NOTFOUND);
     assert_int_equal(store_vol_delete(f->s, "vol", false, NULL), -ERR_CONFLICT);
     assert_int_equal(store_vol_delete(f->s, "vol", true, NULL), 0);
+}
+
+/* Each record keeps the backend it was inserted with; "" means the
+ * default; a name that does not fit the field is refused, not cut. */
+static void backend_round_trip(void **state)
+{
+    fixture *f = *state;
+    char a[BOX_ID_LEN + 1], b[BOX_ID_LEN + 1];
+    assert_int_equal(ulid_new(a), 0);
+    box_rec r = rec(a, "vmbox", 1);
+    snprintf(r.backend, sizeof r.backend, "vm");
+    err_t e = {0};
+    if (store_insert(f->s, &r, &e) < 0) fail_msg("insert: %s", e.msg);
+    insert_new(f->s, b, "nsbox", 2);
+    box_rec got;
+    get_ok(f->s, "vmbox", &got);
+    assert_string_equal(got.backend, "vm");
+    box_rec_free(&got);
+    get_ok(f->s, "nsbox", &got);
+    assert_string_equal(got.backend, "namespaces");
+    box_rec_free(&got);
+    assert_int_equal(ulid_new(a), 0);
+    r = rec(a, "long", 3);
+    memset(r.backend, 'x', sizeof r.backend);
+    assert_int_equal(store_insert(f->s, &r, &e), -ERR_INVAL);
+    assert_non_null(strstr(e.msg, "backend"));
 }
 
 int main(void)
@@ -780,6 +811,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(same_name_race_has_one_winner, setup_store, teardown),
         cmocka_unit_test_setup_teardown(stacks_snapshots_and_garbage, setup_store, teardown),
         cmocka_unit_test_setup_teardown(migrates_from_schema_2, setup_home, teardown),
+        cmocka_unit_test_setup_teardown(backend_round_trip, setup_store, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,58 @@
+/* vmlaunch — boots one QEMU microvm from what scripts/vm-setup.sh made and
+ * starts the host end of its link (boxlet-agent --vmux-host), so that agent
+ * connections to <dir>/agent.sock reach the agent inside (docs/vm.md). The
+ * piece the vm backend will start boxes with; today the vm tests and the
+ * benchmark use it. It probes KVM (vm_kvm_works); which one to use is the
+ * caller's choice. Not for making the disks (the image store's job). */
+#ifndef BOXLET_RUNTIME_VMLAUNCH_H
+#define BOXLET_RUNTIME_VMLAUNCH_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct vm_launch {
+    const char *images; /* vmlinux and initramfs.cpio.gz are here */
+    const char *dir;    /* the VM's own directory (exists): link.sock,
+                           agent.sock, console.log are made in it */
+    const char *agent;  /* boxlet-agent on the host (the link's host end) */
+    /* The box's root (docs/vm.md), or both NULL for the initramfs alone:
+     * the image's EROFS file (read-only, shared) and the box's ext4 file
+     * (its writable layer). */
+    const char *root_image, *upper_image;
+    unsigned memory_mib; /* 0: 256 */
+    bool kvm;            /* -accel kvm, else TCG */
+    bool die_with_us;    /* QEMU and the link end are killed when we exit */
+    int timeout_ms;      /* for the guest's agent to be ready */
+} vm_launch;
+
+typedef struct vm_proc {
+    pid_t qemu, link;
+    int64_t boot_ms; /* from spawning QEMU to the guest's READY */
+} vm_proc;
+
+/* Starts the VM and waits until its agent takes connections on
+ * <dir>/agent.sock. On failure nothing is left running and e says why,
+ * with the console's last line when the guest said something:
+ * -ERR_TIMEOUT (not ready in time), -ERR_IO (QEMU or the link end could
+ * not start or died). */
+int vm_start(const vm_launch *l, vm_proc *out, err_t *e);
+/* Stops the VM cleanly: the guest is asked (SIGTERM to the link end, which
+ * sends SHUTDOWN) to stop its agent, sync and power off. Returns 0 when
+ * QEMU exited by itself with status 0 within timeout_ms, else -ERR_TIMEOUT
+ * (QEMU is then killed); either way nothing is left running and p is
+ * zeroed. */
+int vm_stop(vm_proc *p, int timeout_ms);
+/* Kills QEMU and the link end (SIGKILL) and reaps them; p is zeroed. */
+void vm_kill(vm_proc *p);
+/* Whether KVM runs l's guest here: /dev/kvm is opened, then one boot with
+ * -accel kvm (l->dir, l->images and l->agent as for vm_start; l->kvm and
+ * the disks are ignored) must reach the agent within timeout_ms, which
+ * real KVM does in well under a second. The presence of /dev/kvm proves
+ * nothing: a nested or paravirtual one may take the guest and never run
+ * it. Nothing is left running. */
+bool vm_kvm_works(const vm_launch *l, int timeout_ms);
+
+#endif
