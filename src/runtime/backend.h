@@ -70,6 +70,13 @@ typedef struct box_spec {
      * (src/agent/port.c). */
     const box_port *ports;
     size_t nports;
+    /* The box's capability set (caps.h: bit N = capability N); the
+     * bounding set of everything in the box. */
+    uint64_t caps;
+    /* The agent stops the box after this long without a live execution,
+     * an attached reader or a port connection (docs/boxes.md, "Idle
+     * stop"); 0 = never. */
+    uint32_t idle_stop_s;
 } box_spec;
 
 typedef struct box_proc {

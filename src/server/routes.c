@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/strv.h"
 #include "core/util.h"
+#include "server/box_opts.h"
 #include "server/images.h"
 #include "server/reply.h"
 #include "server/stream.h"
@@ -68,6 +69,9 @@ static json_t *box_json(boxlet_box *b)
                   reply_timestamp(boxlet_box_created_ms(b)), "cpus",
                   (json_int_t)(cpus > 0 ? (cpus < 1 ? 1 : cpus) : 0), "memory_mib", mem, "pid",
                   boxlet_box_pid(b));
+    long long started = boxlet_box_started_ms(b);
+    json_object_set_new(v, "started_at", started ? reply_timestamp(started) : json_null());
+    box_extra_json(v, cfg);
     json_object_set_new(v, "config", cfg ? cfg : json_object());
     return v;
 }
@@ -192,8 +196,10 @@ void rest_boxes_list(server_t *s, const http_req *rq, http_resp *rs)
     reply_json(rs, 200, json_pack("{s:o}", "boxes", a));
 }
 
-/* Every field of BoxLite's CreateBoxRequest is accepted (unknown ones are
- * 400); those without a boxlet equivalent yet are ignored (docs/server.md). */
+/* Every field of BoxLite's CreateBoxRequest is known (unknown ones are
+ * 400); box_opts.c parses the main command, lifecycle, capabilities,
+ * secrets and rootfs_path, implementing each or refusing it by name
+ * (docs/server.md). */
 static const char *const box_fields[] = {
     "name",       "image",       "cpus",         "memory_mib",  "env",      "working_dir",
     "user",       "network",     "labels",       "auto_remove", "detach",   "auto_resume",
@@ -260,8 +266,9 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
     char **env = NULL, **labels = NULL;
     size_t nenv = 0, nlabels = 0;
     boxlet_box *b;
+    box_extra x = {0};
     if (box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs) &&
-        images_pull_missing(s, opts.image, rs)) {
+        box_extra_parse(s, o, &opts, &x, rs) && images_pull_missing(s, opts.image, rs)) {
         int rc = boxlet_box_create(s->rt, &opts, &b);
         if (rc != BOXLET_OK) {
             reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
@@ -272,6 +279,7 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
             boxlet_box_free(b);
         }
     }
+    box_extra_free(&x);
     strv_free_n(env, nenv);
     strv_free_n(labels, nlabels);
     json_decref(o);
@@ -606,8 +614,7 @@ void rest_exec_resize(server_t *s, const http_req *rq, http_resp *rs)
  * importer then reads "/proc/PID/fd/N", the very file or directory checked,
  * so nothing can be swapped in between. An O_PATH descriptor, or -1 with rs
  * set. */
-static int open_import_source(const server_t *s, const char *src, char *via, size_t n,
-                              http_resp *rs)
+int rest_open_import_source(const server_t *s, const char *src, char *via, size_t n, http_resp *rs)
 {
     if (!s->import_dir) {
         reply_error(rs, 403, ERR_PERM,
@@ -670,7 +677,7 @@ void rest_image_import(server_t *s, const http_req *rq, http_resp *rs)
         int fd = -1;
         if (!src || !name) {
             reply_error(rs, 400, ERR_INVAL, "fields \"source\" and \"name\" are required");
-        } else if ((fd = open_import_source(s, src, via, sizeof via, rs)) >= 0) {
+        } else if ((fd = rest_open_import_source(s, src, via, sizeof via, rs)) >= 0) {
             int rc = boxlet_image_import(s->rt, via, name);
             if (rc != BOXLET_OK)
                 reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
@@ -687,9 +694,12 @@ void rest_image_import(server_t *s, const http_req *rq, http_resp *rs)
 void rest_config(server_t *s, const http_req *rq, http_resp *rs)
 {
     (void)rq;
+    /* linux_capabilities_enabled: create's advanced.capabilities works
+     * (BoxLite's SDKs ask before sending it). */
     reply_json(rs, 200,
-               json_pack("{s:s, s:s, s:b}", "version", boxlet_version(), "api", "v1",
-                         "auth_required", s->auth != NULL));
+               json_pack("{s:s, s:s, s:b, s:{s:b}}", "version", boxlet_version(), "api", "v1",
+                         "auth_required", s->auth != NULL, "capabilities",
+                         "linux_capabilities_enabled", 1));
 }
 
 void rest_me(server_t *s, const http_req *rq, http_resp *rs)
