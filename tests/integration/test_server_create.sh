@@ -176,6 +176,8 @@ check "an exec's env overrides it" "mine" "$(run_out s1 '{"command":"sh","args":
 code -H "$A" $U/v1/boxes/s1 >/dev/null
 check "not in the Box JSON" 0 "$(grep -c "$V" "$W/body")"
 check "not in the list" 0 "$(code -H "$A" $U/v1/boxes >/dev/null; grep -c "$V" "$W/body")"
+# The local command sees what the server wrote (its runtimes opened on threads
+# once dropped the server's SQLite locks, and a local close deleted its WAL).
 "$BOXLET" inspect s1 >"$W/inspect" 2>&1
 check "inspect names it, without its value" "1 0" "$(grep -c '"secrets":\["TOKEN"\]' "$W/inspect") $(grep -c "$V" "$W/inspect")"
 check "not in the home (store, -wal, records, agent logs)" "" "$(grep -rl "$V" "$BOXLET_HOME" 2>/dev/null)"
