@@ -196,6 +196,25 @@ check "after a restart the values are gone: executions are refused" "409 1" \
 check "still nowhere on disk" "" "$(grep -rl "$V" "$BOXLET_HOME" 2>/dev/null)"
 code -H "$A" -XDELETE "$U/v1/boxes/s1?force=true" >/dev/null
 
+# ---- the command's options (local, beside the server) ---------------------------------
+lstate() { "$BOXLET" inspect "$1" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['state'])"; }
+"$BOXLET" create --name k1 --cap-drop CHOWN --cap-add NET_RAW host sh -c 'echo from-main; sleep 60' >/dev/null
+check "create with a main command and capabilities" 0 $?
+"$BOXLET" start k1 >/dev/null
+i=0; while [ $i -lt 60 ] && [ -z "$("$BOXLET" logs k1 2>/dev/null)" ]; do sleep 0.5; i=$((i + 1)); done
+check "logs show the main command" from-main "$("$BOXLET" logs k1 2>&1)"
+check "its capabilities" "1 3 4 5 6 7 8 10 13 18 27 29 31" \
+    "$(bits "$("$BOXLET" exec k1 sh -c 'grep CapBnd /proc/self/status | cut -f2')")"
+"$BOXLET" create --cap-add SYS_ADMIN host >"$W/out" 2>&1
+check "--cap-add SYS_ADMIN is refused, saying why" "125 1" "$? $(grep -c 'SYS_ADMIN cannot be added' "$W/out")"
+"$BOXLET" create --name k2 --auto-stop 1 --no-auto-resume host >/dev/null
+"$BOXLET" start k2 >/dev/null
+i=0; while [ $i -lt 240 ] && [ "$(lstate k2)" != stopped ]; do sleep 0.5; i=$((i + 1)); done
+check "--auto-stop: stopped when idle" stopped "$(lstate k2)"
+"$BOXLET" exec k2 true >"$W/out" 2>&1
+check "--no-auto-resume: exec refused" "125 1" "$? $(grep -c 'auto_resume is off' "$W/out")"
+"$BOXLET" rm -f k1 k2 >/dev/null
+
 # ---- disk_size_gb ---------------------------------------------------------------------
 check "disk_size_gb" 201 "$(create '{"image":"host","name":"d1","disk_size_gb":2,"auto_start":false}')"
 check "is the box's quota" 2 "$(field "d['config']['disk_size_gb']")"
