@@ -129,8 +129,9 @@ typedef struct agent_opts {
     int64_t idle_stop_ms;       /* stop the box after this long idle (idle.c); 0 = never */
 } agent_opts;
 
-#define AGENT_MAX_PUBLISH 32     /* published ports per box */
-#define AGENT_MAX_PORT_LINKS 256 /* port relays alive at once (port.c) */
+#define AGENT_MAX_PUBLISH 32            /* published ports per box */
+#define AGENT_IDLE_START_GRACE_MS 10000 /* idle.c: the first idle period starts this late */
+#define AGENT_MAX_PORT_LINKS 256        /* port relays alive at once (port.c) */
 
 /* A published port: a listening socket the host made in its own network
  * namespace (--publish FD:PORT); each connection goes to PORT in the box. */

@@ -366,7 +366,9 @@ int main(int argc, char **argv)
         (void)w;
         close(ready_fd);
     }
-    ag.idle_since = now_ms(); /* idle from the start: a box nobody uses stops */
+    /* Idle from the start (a box nobody uses stops), after a grace in which
+     * its starter sends the first command: the host is slow under load. */
+    ag.idle_since = now_ms() + AGENT_IDLE_START_GRACE_MS;
     int rc = run(&ag);
     if (ag.o.socket_path) unlink(ag.o.socket_path);
     /* exit(), not return: the executions still listed in ag are not freed
