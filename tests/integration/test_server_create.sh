@@ -214,6 +214,11 @@ check "--auto-stop: stopped when idle" stopped "$(lstate k2)"
 "$BOXLET" exec k2 true >"$W/out" 2>&1
 check "--no-auto-resume: exec refused" "125 1" "$? $(grep -c 'auto_resume is off' "$W/out")"
 "$BOXLET" rm -f k1 k2 >/dev/null
+BOXLET_API_KEY=s3cret "$BOXLET" --url $U create --name k3 --cap-drop CHOWN --no-auto-resume \
+    --auto-delete 7 host echo remote-main >/dev/null
+check "through --url: the options reach the server" "echo remote-main|CHOWN|0|7|False" \
+    "$(code -H "$A" $U/v1/boxes/k3 >/dev/null; field "'%s|%s|%s|%s|%s' % (' '.join(d['main']), ','.join(d['capabilities']['drop']), d['auto_stop'], d['auto_delete'], d['auto_resume'])")"
+"$BOXLET" rm -f k3 >/dev/null
 
 # ---- disk_size_gb ---------------------------------------------------------------------
 check "disk_size_gb" 201 "$(create '{"image":"host","name":"d1","disk_size_gb":2,"auto_start":false}')"
