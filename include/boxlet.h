@@ -168,7 +168,9 @@ typedef struct boxlet_volume_mount {
  * (docs/security.md, "Secrets"). */
 typedef struct boxlet_secret {
     const char *name;  /* an environment variable's name, unique in the box */
-    const char *value; /* no NUL; at most 128 KiB with its name */
+    const char *value; /* no NUL; under 64 KiB with its name, all secrets
+                          together at most an eighth of the agent
+                          protocol's frame (docs/security.md) */
 } boxlet_secret;
 
 /* Options of a new box. Initialize with boxlet_box_opts_init; every pointer

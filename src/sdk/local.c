@@ -73,11 +73,19 @@ static int secrets_of(const boxlet_box_opts *o, char ***names, err_t *e)
     if (!o->nsecrets) return 0;
     if (o->nsecrets > 64) return err_make(e, ERR_INVAL, "%zu secrets: at most 64", o->nsecrets);
     if (!o->secrets) return err_make(e, ERR_INVAL, "secrets: nsecrets is set but secrets is NULL");
-    for (size_t i = 0; i < o->nsecrets; i++)
-        if (!o->secrets[i].name || !o->secrets[i].value ||
-            strlen(o->secrets[i].name) + strlen(o->secrets[i].value) >= PROTO_MAX_STR)
+    size_t total = 0;
+    for (size_t i = 0; i < o->nsecrets; i++) {
+        size_t len = strlen(o->secrets[i].name) + strlen(o->secrets[i].value) + 1;
+        if (len >= PROTO_MAX_STR)
             return err_make(e, ERR_INVAL, "secret %zu: want a name and a value of at most %u bytes",
                             i + 1, PROTO_MAX_STR - 2);
+        total += len;
+    }
+    /* With the box's env (a quarter of a frame at most), they leave an
+     * execution's own env room in its EXEC_START. */
+    if (total > PROTO_MAX_FRAME / 8)
+        return err_make(e, ERR_INVAL, "secrets of %zu bytes in all: at most %u", total,
+                        PROTO_MAX_FRAME / 8);
     if (!(*names = calloc(o->nsecrets + 1, sizeof **names)))
         return err_make(e, ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < o->nsecrets; i++)

@@ -188,6 +188,8 @@ check "a placeholder of its own: unsupported, named" "501 1" \
     "$(create '{"image":"host","secrets":[{"name":"K","value":"v","placeholder":"{{K}}"}]}') $(grep -c 'secrets\[0\].placeholder' "$W/body")"
 check "a name that is no variable name" 400 "$(create '{"image":"host","secrets":[{"name":"A=B","value":"v"}]}')"
 check "the same name twice" 400 "$(create '{"image":"host","secrets":[{"name":"K","value":"v"},{"name":"K","value":"w"}]}')"
+big=$(head -c 70000 /dev/zero | tr '\0' a)
+check "a secret over the protocol's string cap" 400 "$(create "{\"image\":\"host\",\"secrets\":[{\"name\":\"K\",\"value\":\"$big\"}]}")"
 check "a value is required" 400 "$(create '{"image":"host","secrets":[{"name":"K"}]}')"
 stop_server
 serve
