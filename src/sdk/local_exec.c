@@ -477,6 +477,27 @@ static char **merged_env(const box_config *bc, char **secrets, size_t nsecrets,
     return v;
 }
 
+/* The values of the secrets of box b (with config bc), which this process
+ * must hold (strv_free_n them); nothing when it has none. */
+static int secrets_of(const boxlet_box *b, const box_config *bc, char ***v, size_t *n, err_t *e)
+{
+    int rc = bc->nsecrets ? sdk_secrets_env(b->rec.id, v, n, e) : 0;
+    if (rc == -ERR_CONFLICT)
+        err_make(e, ERR_CONFLICT,
+                 "box %s has secrets (%s%s) whose values only the process that created it held, "
+                 "in memory, and this process does not hold them (that one exited, or this is "
+                 "another): recreate the box with its secrets",
+                 b->rec.name, bc->secrets[0], bc->nsecrets > 1 ? ", ..." : "");
+    return rc;
+}
+
+static void secrets_wipe(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        explicit_bzero(v[i], strlen(v[i]));
+    strv_free_n(v, n);
+}
+
 static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
 {
     box_config bc;
@@ -484,13 +505,7 @@ static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
     size_t nsecrets = 0;
     int rc = box_config_from_json(b->rec.config, &bc, &e->err);
     if (rc < 0) return rc;
-    if (bc.nsecrets && (rc = sdk_secrets_env(b->rec.id, &secrets, &nsecrets, &e->err)) < 0) {
-        if (rc == -ERR_CONFLICT)
-            err_make(&e->err, ERR_CONFLICT,
-                     "box %s has secrets (%s%s) whose values only the process that created it "
-                     "held, in memory, and this process does not hold them (that one exited, "
-                     "or this is another): recreate the box with its secrets",
-                     b->rec.name, bc.secrets[0], bc.nsecrets > 1 ? ", ..." : "");
+    if ((rc = secrets_of(b, &bc, &secrets, &nsecrets, &e->err)) < 0) {
         box_config_free(&bc);
         return rc;
     }
@@ -518,9 +533,7 @@ static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
     proto_msg reply;
     rc = env ? call(e, &m, &s->req, &reply) : err_make(&e->err, ERR_NOMEM, "out of memory");
     free(env);
-    for (size_t i = 0; i < nsecrets; i++)
-        explicit_bzero(secrets[i], strlen(secrets[i]));
-    strv_free_n(secrets, nsecrets);
+    secrets_wipe(secrets, nsecrets);
     box_config_free(&bc);
     if (rc < 0) return rc;
     snprintf(e->id, sizeof e->id, "%s", reply.u.info.info.exec_id);
@@ -549,20 +562,24 @@ static int running_for_attach(boxlet_box *b, boxlet_exec *e)
 }
 
 /* A stopped box is started for an execution (with its main command)
- * unless its auto_resume is off. */
+ * unless its auto_resume is off, or the execution would be refused for
+ * the box's secrets anyway. */
 static int resume_for_exec(boxlet_box *b, boxlet_exec *e)
 {
     int rc = rt_refresh(b->rt->rt, &b->rec, &e->err);
     if (rc < 0 || b->rec.state == BOX_RUNNING) return rc;
     box_config c;
+    char **secrets = NULL;
+    size_t nsecrets = 0;
     if ((rc = box_config_from_json(b->rec.config, &c, &e->err)) < 0) return rc;
-    bool resume = !c.no_auto_resume;
+    if (c.no_auto_resume)
+        rc = err_make(&e->err, ERR_CONFLICT,
+                      "box %s is %s and its auto_resume is off: start it first", b->rec.name,
+                      box_state_name(b->rec.state));
+    if (rc == 0) rc = secrets_of(b, &c, &secrets, &nsecrets, &e->err);
+    secrets_wipe(secrets, nsecrets);
     box_config_free(&c);
-    if (!resume)
-        return err_make(&e->err, ERR_CONFLICT,
-                        "box %s is %s and its auto_resume is off: start it first", b->rec.name,
-                        box_state_name(b->rec.state));
-    if ((rc = sdk_local_box_start(b)) < 0) e->err = b->err;
+    if (rc == 0 && (rc = sdk_local_box_start(b)) < 0) e->err = b->err;
     return rc;
 }
 

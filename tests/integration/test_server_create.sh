@@ -195,6 +195,9 @@ stop_server
 serve
 check "after a restart the values are gone: executions are refused" "409 1" \
     "$(exec_in s1 '{"command":"true"}') $(grep -c 'secrets (TOKEN)' "$W/body")"
+code -H "$A" -XPOST $U/v1/boxes/s1/stop >/dev/null
+check "stopped, an exec is refused without starting it" "409 stopped" \
+    "$(exec_in s1 '{"command":"true"}') $(status s1)"
 check "still nowhere on disk" "" "$(grep -rl "$V" "$BOXLET_HOME" 2>/dev/null)"
 code -H "$A" -XDELETE "$U/v1/boxes/s1?force=true" >/dev/null
 
