@@ -160,6 +160,19 @@ typedef struct boxlet_volume_mount {
     int read_only;          /* non-zero: writes fail with EROFS in the box */
 } boxlet_volume_mount;
 
+/* A secret of a new box (boxlet_box_opts.secrets): NAME=value is in the
+ * environment of its main command and of every execution, and the value
+ * is stored nowhere: not in the box's config (which lists the name), the
+ * store, logs or execution records. It is held in the memory of the
+ * process that created the box, and lost when that process exits
+ * (docs/security.md, "Secrets"). */
+typedef struct boxlet_secret {
+    const char *name;  /* an environment variable's name, unique in the box */
+    const char *value; /* no NUL; under 64 KiB with its name, all secrets
+                          together at most an eighth of the agent
+                          protocol's frame (docs/security.md) */
+} boxlet_secret;
+
 /* Options of a new box. Initialize with boxlet_box_opts_init; every pointer
  * is borrowed for the duration of the call only. */
 typedef struct boxlet_box_opts {
@@ -206,6 +219,40 @@ typedef struct boxlet_box_opts {
      * Local runtimes only for now: a remote one answers BOXLET_EINVAL. */
     const boxlet_volume_mount *volumes;
     size_t nvolumes;
+    /* The box's main command (docs/boxes.md, "Main command"): run at every
+     * start of the box, as its first execution (what `boxlet logs` shows),
+     * with the box's env, working_dir and user, no lifetime cap and no
+     * reaping; the box keeps running after it exits. entrypoint (when
+     * given) then cmd; cmd alone replaces the image's whole default command
+     * (its Entrypoint too). Neither: no main command. On a terminal when
+     * tty is non-zero. At most 256 arguments in all. */
+    const char *const *entrypoint;
+    size_t nentrypoint;
+    const char *const *cmd;
+    size_t ncmd;
+    int tty;
+    /* Capabilities added to and dropped from the default set (docs/
+     * security.md, "Capabilities"): names such as "NET_RAW" or
+     * "CAP_NET_RAW", "ALL" in cap_drop. Adding one outside Docker's default
+     * set is refused (BOXLET_EPERM, saying why). */
+    const char *const *cap_add;
+    size_t ncap_add;
+    const char *const *cap_drop;
+    size_t ncap_drop;
+    /* Lifecycle (docs/boxes.md, "Lifecycle"): the box stops after
+     * auto_stop seconds without a live execution, an attached reader or a
+     * port connection (0 = never; enforced by the box's agent); a stopped
+     * box is removed auto_delete seconds after it stopped (0 = never;
+     * enforced by `boxlet serve`, for every box of its home, while it
+     * runs); no_auto_resume non-zero: starting an execution in a stopped
+     * box fails (BOXLET_ECONFLICT) instead of starting it. Each of
+     * auto_stop and auto_delete at most a year. */
+    unsigned int auto_stop;
+    unsigned int auto_delete;
+    int no_auto_resume;
+    /* Secrets, at most 64, names unique (see boxlet_secret). */
+    const boxlet_secret *secrets;
+    size_t nsecrets;
 } boxlet_box_opts;
 
 /* Sets o to the defaults (image "host", the default limits of
@@ -254,6 +301,9 @@ BOXLET_API const char *boxlet_box_config_json(const boxlet_box *b);
 BOXLET_API size_t boxlet_box_ports(const boxlet_box *b, boxlet_port *out, size_t max);
 /* Milliseconds since the epoch. */
 BOXLET_API long long boxlet_box_created_ms(const boxlet_box *b);
+/* When the box last started (ms since the epoch), 0 if it never did: its
+ * main command is its oldest execution since then. */
+BOXLET_API long long boxlet_box_started_ms(const boxlet_box *b);
 /* The image's default command (OCI Entrypoint then Cmd) as a NULL-terminated
  * array owned by b, or NULL when the image has none. */
 BOXLET_API const char *const *boxlet_box_default_cmd(const boxlet_box *b);

@@ -126,10 +126,12 @@ typedef struct agent_opts {
     uint32_t max_execs;         /* per box (1024) */
     uint64_t default_retain;    /* per stream (1 MiB) */
     size_t stdin_cap;           /* stdin accepted but not written (4 MiB) */
+    int64_t idle_stop_ms;       /* stop the box after this long idle (idle.c); 0 = never */
 } agent_opts;
 
-#define AGENT_MAX_PUBLISH 32     /* published ports per box */
-#define AGENT_MAX_PORT_LINKS 256 /* port relays alive at once (port.c) */
+#define AGENT_MAX_PUBLISH 32            /* published ports per box */
+#define AGENT_IDLE_START_GRACE_MS 10000 /* idle.c: the first idle period starts this late */
+#define AGENT_MAX_PORT_LINKS 256        /* port relays alive at once (port.c) */
 
 /* A published port: a listening socket the host made in its own network
  * namespace (--publish FD:PORT); each connection goes to PORT in the box. */
@@ -167,7 +169,14 @@ struct agent {
     int npub;
     pid_t port_pids[AGENT_MAX_PORT_LINKS]; /* live port relays; 0 = free slot */
     int nport_pids;
+    int64_t idle_since; /* when the box last became idle; 0 = busy (idle.c) */
 };
+
+/* idle.c — the box's idle stop (--idle-stop): true once the box has been
+ * idle for idle_stop_ms (the caller then stops it); idle_deadline is when
+ * that can next happen (0 = not armed), for the loop's wait. */
+bool idle_expired(agent_t *ag, int64_t now);
+int64_t idle_deadline(const agent_t *ag);
 
 /* main.c — the event loop's watches */
 void watch_set(agent_t *ag, watch_t *w, uint32_t events);

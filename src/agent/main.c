@@ -46,6 +46,8 @@ static const char usage[] =
     "  --retain BYTES         default output bytes kept per stream (1048576)\n"
     "  --cgroup-fd N          fd N is the box's (delegated) cgroup v2 directory: each\n"
     "                         execution runs in a cgroup of its own below it\n"
+    "  --idle-stop MS         stop the box after MS without a live execution, an\n"
+    "                         attached reader or a port connection (0 = never)\n"
     "  --publish FD:PORT      fd FD is a listening TCP socket (made by the host, in\n"
     "                         its network namespace): relay each connection to PORT\n"
     "                         on the box's loopback (repeatable, at most 32)\n"
@@ -75,15 +77,23 @@ static int64_t num(const char *opt, const char *s)
 static void parse_args(int argc, char **argv, agent_t *ag, int *ready_fd, int *listen_fd)
 {
     agent_opts *o = &ag->o;
-    static const struct option opts[] = {
-        {"socket", 1, 0, 's'},        {"listen-fd", 1, 0, 'L'},
-        {"ready-fd", 1, 0, 'r'},      {"reconnect-grace", 1, 0, 'g'},
-        {"reap-step", 1, 0, 'p'},     {"lifetime", 1, 0, 'l'},
-        {"keep-finished", 1, 0, 'k'}, {"stop-grace", 1, 0, 't'},
-        {"drain", 1, 0, 'd'},         {"max-execs", 1, 0, 'm'},
-        {"retain", 1, 0, 'R'},        {"cgroup-fd", 1, 0, 'c'},
-        {"publish", 1, 0, 'P'},       {"help", 0, 0, 'h'},
-        {"version", 0, 0, 'V'},       {0, 0, 0, 0}};
+    static const struct option opts[] = {{"socket", 1, 0, 's'},
+                                         {"listen-fd", 1, 0, 'L'},
+                                         {"ready-fd", 1, 0, 'r'},
+                                         {"reconnect-grace", 1, 0, 'g'},
+                                         {"reap-step", 1, 0, 'p'},
+                                         {"lifetime", 1, 0, 'l'},
+                                         {"keep-finished", 1, 0, 'k'},
+                                         {"stop-grace", 1, 0, 't'},
+                                         {"drain", 1, 0, 'd'},
+                                         {"max-execs", 1, 0, 'm'},
+                                         {"retain", 1, 0, 'R'},
+                                         {"cgroup-fd", 1, 0, 'c'},
+                                         {"publish", 1, 0, 'P'},
+                                         {"idle-stop", 1, 0, 'I'},
+                                         {"help", 0, 0, 'h'},
+                                         {"version", 0, 0, 'V'},
+                                         {0, 0, 0, 0}};
     *o = (agent_opts){.reconnect_grace_ms = 300000,
                       .reap_step_ms = 30000,
                       .lifetime_ms = 86400000,
@@ -132,6 +142,9 @@ static void parse_args(int argc, char **argv, agent_t *ag, int *ready_fd, int *l
             break;
         case 'c':
             ag->cgroup_fd = (int)num(n, optarg);
+            break;
+        case 'I':
+            o->idle_stop_ms = num(n, optarg);
             break;
         case 'P':
             if (!port_add_publish(ag, optarg)) {
@@ -280,7 +293,8 @@ static void on_event(agent_t *ag, watch_t *w, uint32_t events)
 
 static int wait_ms(agent_t *ag, int64_t now)
 {
-    int64_t next = execs_next_deadline(ag);
+    int64_t next = execs_next_deadline(ag), idle = idle_deadline(ag);
+    if (idle && !ag->stopping) next = next && next < idle ? next : idle;
     if (ag->stopping) next = next && next < ag->stop_at ? next : ag->stop_at;
     if (!next) return -1;
     return next <= now ? 0 : (int)MIN(next - now, 60000);
@@ -317,6 +331,7 @@ static int run(agent_t *ag)
             on_event(ag, evs[i].data.ptr, evs[i].events);
         int64_t now = now_ms();
         execs_timers(ag, now);
+        if (idle_expired(ag, now)) begin_stop(ag);
         flush_all(ag);
         if (stop_done(ag, now)) {
             flush_all(ag);
@@ -362,6 +377,9 @@ int main(int argc, char **argv)
         (void)w;
         close(ready_fd);
     }
+    /* Idle from the start (a box nobody uses stops), after a grace in which
+     * its starter sends the first command: the host is slow under load. */
+    ag.idle_since = now_ms() + AGENT_IDLE_START_GRACE_MS;
     int rc = run(&ag);
     if (ag.o.socket_path) unlink(ag.o.socket_path);
     /* exit(), not return: the executions still listed in ag are not freed

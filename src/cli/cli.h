@@ -81,6 +81,12 @@ enum {
     OPT_FORMAT,
     OPT_HOST_PORT,
     OPT_DISK,
+    OPT_CAP_ADD,
+    OPT_CAP_DROP,
+    OPT_AUTO_STOP,
+    OPT_AUTO_DELETE,
+    OPT_NO_AUTO_RESUME,
+    OPT_ENTRYPOINT,
 };
 
 /* ---- common.c: messages, usage, numbers, runtime ------------------------ */
@@ -155,8 +161,9 @@ void cli_strv_free(struct cli_strv *s);
 struct cli_box_args {
     boxlet_box_opts o;
     struct cli_strv env, labels;
-    unsigned host_ports[32]; /* --host-port, repeatable */
-    boxlet_port ports[32];   /* -p/--publish, repeatable */
+    struct cli_strv cap_add, cap_drop; /* --cap-add, --cap-drop */
+    unsigned host_ports[32];           /* --host-port, repeatable */
+    boxlet_port ports[32];             /* -p/--publish, repeatable */
     char port_addrs[32][64];
     boxlet_volume_mount volumes[16]; /* -v, repeatable */
     char *volume_args[16];           /* their copies, split in place */
@@ -175,6 +182,11 @@ struct cli_box_args {
         {"label", required_argument, NULL, OPT_LABEL},                                             \
         {"host-port", required_argument, NULL, OPT_HOST_PORT},                                     \
         {"publish", required_argument, NULL, 'p'}, {"volume", required_argument, NULL, 'v'},       \
+        {"cap-add", required_argument, NULL, OPT_CAP_ADD},                                         \
+        {"cap-drop", required_argument, NULL, OPT_CAP_DROP},                                       \
+        {"auto-stop", required_argument, NULL, OPT_AUTO_STOP},                                     \
+        {"auto-delete", required_argument, NULL, OPT_AUTO_DELETE},                                 \
+        {"no-auto-resume", no_argument, NULL, OPT_NO_AUTO_RESUME},                                 \
     {                                                                                              \
         "rm", no_argument, NULL, OPT_RM                                                            \
     }

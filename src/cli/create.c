@@ -1,16 +1,19 @@
 /* create — `boxlet create`: create a box from an image without starting it
  * and print its id. Takes the box options of run (-e, -w, -u as the box's
- * defaults for every exec, --name, the limits, --network, -p, --label, and --rm
- * to remove the box whenever it stops). */
+ * defaults for every exec, --name, the limits, --network, -p, --label, --rm
+ * to remove the box whenever it stops, capabilities and lifecycle), and the
+ * box's main command: CMD after the image, --entrypoint, -t (docs/boxes.md,
+ * "Main command"). */
 #include "cli/cli.h"
 
 #include <stdio.h>
 
 static const char usage[] =
-    "usage: boxlet create [OPTIONS] IMAGE\n"
+    "usage: boxlet create [OPTIONS] IMAGE [--] [CMD [ARG...]]\n"
     "\n"
     "Create a box from IMAGE (\"host\", an imported image name, a rootfs directory\n"
-    "or a .tar/.tar.gz path) without starting it, and print its id.\n"
+    "or a .tar/.tar.gz path) without starting it, and print its id. CMD is the\n"
+    "box's main command: run at every start of the box (`logs` shows it).\n"
     "\n"
     "Options:\n"
     "  -e, --env K=V         default environment of every exec (K alone: pass ours on)\n"
@@ -35,24 +38,58 @@ static const char usage[] =
     "                        host owners) or a managed volume's name (boxlet volume)\n"
     "      --label K=V       an informational label (repeatable)\n"
     "      --rm              remove the box when it stops\n"
+    "      --entrypoint PROG the main command's program; CMD becomes its arguments\n"
+    "  -t, --tty             run the main command on a terminal\n"
+    "      --cap-add CAP     add a capability of Docker's default set (NET_RAW);\n"
+    "                        others are refused (repeatable)\n"
+    "      --cap-drop CAP    drop a capability, or ALL (repeatable)\n"
+    "      --auto-stop S     stop the box after S seconds idle: no live execution,\n"
+    "                        attached reader or port connection (0 = never, default)\n"
+    "      --auto-delete S   remove the box S seconds after it stopped (done by\n"
+    "                        `boxlet serve` while it runs; 0 = never, default)\n"
+    "      --no-auto-resume  an exec in the stopped box fails instead of starting it\n"
     "  -h, --help            show this help\n";
 
-static int parse(struct cli_box_args *a, int argc, char **argv, const char **image)
+/* Options of create alone: the main command's. 1 taken, 0 not one. */
+static int main_opt(struct cli_box_args *a, int opt, const char **entrypoint)
+{
+    if (opt == 't')
+        a->o.tty = 1;
+    else if (opt == OPT_ENTRYPOINT)
+        *entrypoint = optarg;
+    else
+        return 0;
+    return 1;
+}
+
+static int parse(struct cli_box_args *a, int argc, char **argv, const char **image,
+                 const char **entrypoint)
 {
     static const struct option longopts[] = {
         CLI_ENV_LONGOPTS,
         CLI_BOX_LONGOPTS,
+        {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+        {"tty", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int opt, rc = 1;
-    while (rc > 0 && (opt = getopt_long(argc, argv, "e:hu:v:w:p:", longopts, NULL)) != -1) {
+    while (rc > 0 && (opt = getopt_long(argc, argv, "+e:htu:v:w:p:", longopts, NULL)) != -1) {
         if (opt == 'h') return cli_help(usage);
-        rc = cli_box_opt(a, opt, optarg);
+        rc = main_opt(a, opt, entrypoint) ? 1 : cli_box_opt(a, opt, optarg);
     }
     if (rc <= 0) return rc < 0 ? CLI_EXIT_FAIL : cli_bad_usage(argv[0], NULL);
-    if (argc - optind != 1) return cli_bad_usage(argv[0], "exactly one IMAGE is expected");
+    if (argc - optind < 1) return cli_bad_usage(argv[0], "an IMAGE is required");
     *image = argv[optind];
+    int first = cli_skip_dashdash(argc, argv, optind + 1);
+    a->o.cmd = (const char *const *)argv + first;
+    a->o.ncmd = (size_t)(argc - first);
+    if (*entrypoint) {
+        a->o.entrypoint = entrypoint;
+        a->o.nentrypoint = 1;
+    }
+    if (a->o.tty && !a->o.ncmd && !*entrypoint)
+        return cli_bad_usage(argv[0], "-t is for a main command: give CMD or --entrypoint");
     return CLI_CONTINUE;
 }
 
@@ -71,9 +108,9 @@ static int create(const struct cli *g, struct cli_box_args *a, const char *image
 int cmd_create(const struct cli *g, int argc, char **argv)
 {
     struct cli_box_args a;
-    const char *image = NULL;
+    const char *image = NULL, *entrypoint = NULL;
     cli_box_args_init(&a);
-    int code = parse(&a, argc, argv, &image);
+    int code = parse(&a, argc, argv, &image, &entrypoint);
     if (code == CLI_CONTINUE) code = create(g, &a, image);
     cli_box_args_free(&a);
     return code;

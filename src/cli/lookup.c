@@ -67,12 +67,16 @@ int cli_get_box(boxlet_runtime *rt, const char *key, boxlet_box **out)
 }
 
 /* The oldest: the box's main command. */
-static size_t oldest(const boxlet_exec_info *xs, size_t n)
+/* The main command: the oldest execution since the box last started (the
+ * records of earlier runs are listed too), else the oldest of all. */
+static size_t oldest(const boxlet_exec_info *xs, size_t n, long long since)
 {
-    size_t best = 0;
-    for (size_t i = 1; i < n; i++)
-        if (xs[i].created_ms < xs[best].created_ms) best = i;
-    return best;
+    size_t best = n;
+    for (size_t i = 0; i < n; i++)
+        if (xs[i].created_ms >= since && (best == n || xs[i].created_ms < xs[best].created_ms))
+            best = i;
+    if (best < n || !since) return best < n ? best : 0;
+    return oldest(xs, n, 0);
 }
 
 int cli_find_exec(boxlet_box *b, const char *key, boxlet_exec_info *out)
@@ -88,7 +92,7 @@ int cli_find_exec(boxlet_box *b, const char *key, boxlet_exec_info *out)
         }
         if (strncmp(xs[i].id, key, strlen(key)) == 0 && hits++ == 0) at = i;
     }
-    if (!key && n > 0) hits = 1, at = oldest(xs, n);
+    if (!key && n > 0) hits = 1, at = oldest(xs, n, boxlet_box_started_ms(b));
     if (hits == 1) *out = xs[at];
     free(xs);
     if (hits == 1) return 0;

@@ -97,6 +97,8 @@ void cli_box_args_free(struct cli_box_args *a)
 {
     cli_strv_free(&a->env);
     cli_strv_free(&a->labels);
+    cli_strv_free(&a->cap_add);
+    cli_strv_free(&a->cap_drop);
     for (size_t i = 0; i < a->o.nvolumes; i++)
         free(a->volume_args[i]);
 }
@@ -250,9 +252,34 @@ static int box_limit(struct cli_box_args *a, int opt, const char *arg)
     return 1;
 }
 
+/* --cap-add, --cap-drop, --auto-stop, --auto-delete, --no-auto-resume. */
+static int lifecycle_opt(struct cli_box_args *a, int opt, const char *arg)
+{
+    unsigned long long n;
+    switch (opt) {
+    case OPT_CAP_ADD:
+        return list_take(&a->cap_add, strdup(arg)) < 0 ? -1 : 1;
+    case OPT_CAP_DROP:
+        return list_take(&a->cap_drop, strdup(arg)) < 0 ? -1 : 1;
+    case OPT_NO_AUTO_RESUME:
+        a->o.no_auto_resume = 1;
+        return 1;
+    }
+    const char *name = opt == OPT_AUTO_STOP ? "--auto-stop" : "--auto-delete";
+    if (cli_parse_ull(name, arg, 365ull * 86400, &n) < 0) return -1;
+    *(opt == OPT_AUTO_STOP ? &a->o.auto_stop : &a->o.auto_delete) = (unsigned)n;
+    return 1;
+}
+
 int cli_box_opt(struct cli_box_args *a, int opt, const char *arg)
 {
     switch (opt) {
+    case OPT_CAP_ADD:
+    case OPT_CAP_DROP:
+    case OPT_AUTO_STOP:
+    case OPT_AUTO_DELETE:
+    case OPT_NO_AUTO_RESUME:
+        return lifecycle_opt(a, opt, arg);
     case 'e':
         return env_push(&a->env, arg) < 0 ? -1 : 1;
     case OPT_ENV_FILE:
@@ -295,6 +322,10 @@ int cli_box_create(boxlet_runtime *rt, struct cli_box_args *a, const char *image
     a->o.nenv = a->env.n;
     a->o.labels = (const char *const *)a->labels.v;
     a->o.nlabels = a->labels.n;
+    a->o.cap_add = (const char *const *)a->cap_add.v;
+    a->o.ncap_add = a->cap_add.n;
+    a->o.cap_drop = (const char *const *)a->cap_drop.v;
+    a->o.ncap_drop = a->cap_drop.n;
     *out = NULL;
     int rc = cli_pull_missing(rt, image);
     if (rc != BOXLET_OK) return cli_fail("pull", rc, boxlet_runtime_errmsg(rt));

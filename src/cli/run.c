@@ -53,6 +53,13 @@ static const char usage[] =
     "                        directory or file (SRC starting with /, kept with its\n"
     "                        host owners) or a managed volume's name (boxlet volume)\n"
     "      --label K=V       an informational label (repeatable)\n"
+    "      --cap-add CAP     add a capability of Docker's default set (NET_RAW);\n"
+    "                        others are refused (repeatable)\n"
+    "      --cap-drop CAP    drop a capability, or ALL (repeatable)\n"
+    "      --auto-stop S     stop the box after S seconds idle (0 = never, default)\n"
+    "      --auto-delete S   remove the box S seconds after it stopped (done by\n"
+    "                        `boxlet serve` while it runs; 0 = never, default)\n"
+    "      --no-auto-resume  an exec in the stopped box fails instead of starting it\n"
     "  -h, --help            show this help\n";
 
 struct run {

@@ -79,6 +79,13 @@ typedef struct box_spec {
     size_t nports;
     /* The backend's own: what its open() made (NULL if it has none). */
     void *state;
+    /* The box's capability set (caps.h: bit N = capability N); the
+     * bounding set of everything in the box. */
+    uint64_t caps;
+    /* The agent stops the box after this long without a live execution,
+     * an attached reader or a port connection (docs/boxes.md, "Idle
+     * stop"); 0 = never. */
+    uint32_t idle_stop_s;
 } box_spec;
 
 typedef struct box_proc {

@@ -3,6 +3,7 @@
 #include "core/strv.h"
 #include "core/util.h"
 #include "proto/proto.h"
+#include "runtime/caps.h"
 #include "runtime/publish.h"
 #include "runtime/runtime.h"
 
@@ -17,6 +18,10 @@ void box_config_free(box_config *c)
     strv_free_n(c->env, c->nenv);
     strv_free_n(c->labels, c->nlabels);
     strv_free_n(c->cmd, c->ncmd);
+    strv_free_n(c->main, c->nmain);
+    strv_free_n(c->cap_add, c->ncap_add);
+    strv_free_n(c->cap_drop, c->ncap_drop);
+    strv_free_n(c->secrets, c->nsecrets);
     free(c->working_dir);
     free(c->user);
     free(c->rootfs);
@@ -69,6 +74,24 @@ static json_t *volumes_json(const box_config *c)
     return a;
 }
 
+/* The main command, capabilities, secrets' names and lifecycle: each
+ * absent when unset, as in records older than them. */
+static int set_lifecycle(json_t *o, const box_config *c)
+{
+    int rc = json_object_set_new(o, "auto_stop", json_integer(c->auto_stop));
+    if (rc == 0) rc = json_object_set_new(o, "auto_delete", json_integer(c->auto_delete));
+    if (rc == 0) rc = json_object_set_new(o, "auto_resume", json_boolean(!c->no_auto_resume));
+    if (rc == 0 && c->nmain) rc = json_object_set_new(o, "main", str_array(c->main, c->nmain));
+    if (rc == 0 && c->nmain) rc = json_object_set_new(o, "main_tty", json_boolean(c->main_tty));
+    if (rc == 0 && c->ncap_add)
+        rc = json_object_set_new(o, "cap_add", str_array(c->cap_add, c->ncap_add));
+    if (rc == 0 && c->ncap_drop)
+        rc = json_object_set_new(o, "cap_drop", str_array(c->cap_drop, c->ncap_drop));
+    if (rc == 0 && c->nsecrets)
+        rc = json_object_set_new(o, "secrets", str_array(c->secrets, c->nsecrets));
+    return rc;
+}
+
 int box_config_to_json(const box_config *c, char **out, err_t *e)
 {
     json_t *o = json_pack(
@@ -101,6 +124,10 @@ int box_config_to_json(const box_config *c, char **out, err_t *e)
         o = NULL;
     }
     if (o && c->nvolumes && json_object_set_new(o, "volumes", volumes_json(c)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o && set_lifecycle(o, c) < 0) {
         json_decref(o);
         o = NULL;
     }
@@ -227,6 +254,14 @@ int box_config_from_json(const char *text, box_config *c, err_t *e)
     if (rc == 0) rc = get_ports(o, c, e);
     if (rc == 0) rc = get_published(o, c, e);
     if (rc == 0) rc = get_volumes(o, c, e);
+    if (rc == 0) rc = get_strv(o, "main", &c->main, &c->nmain, e);
+    if (rc == 0) rc = get_strv(o, "cap_add", &c->cap_add, &c->ncap_add, e);
+    if (rc == 0) rc = get_strv(o, "cap_drop", &c->cap_drop, &c->ncap_drop, e);
+    if (rc == 0) rc = get_strv(o, "secrets", &c->secrets, &c->nsecrets, e);
+    c->main_tty = json_is_true(json_object_get(o, "main_tty"));
+    c->auto_stop = (uint32_t)json_integer_value(json_object_get(o, "auto_stop"));
+    c->auto_delete = (uint32_t)json_integer_value(json_object_get(o, "auto_delete"));
+    c->no_auto_resume = json_is_false(json_object_get(o, "auto_resume"));
     c->working_dir = get_str(o, "working_dir");
     c->user = get_str(o, "user");
     c->cpus = json_number_value(json_object_get(o, "cpus"));
@@ -333,6 +368,48 @@ static int check_volumes(const box_config *c, err_t *e)
     return 0;
 }
 
+/* The main command travels in one EXEC_START, as any command does. */
+static int check_main(const box_config *c, err_t *e)
+{
+    if (c->nmain > BOX_MAIN_MAX)
+        return err_make(e, ERR_INVAL, "main command: %zu arguments, at most %d", c->nmain,
+                        BOX_MAIN_MAX);
+    size_t total = 0;
+    for (size_t i = 0; i < c->nmain; i++) {
+        size_t len = strlen(c->main[i]);
+        if (len >= PROTO_MAX_STR || (i == 0 && len == 0))
+            return err_make(e, ERR_INVAL, "main command: argument %zu is empty or over %u bytes", i,
+                            PROTO_MAX_STR - 1);
+        total += len;
+    }
+    if (total > BOX_KV_BYTES)
+        return err_make(e, ERR_INVAL, "main command: %zu bytes in all, at most %u", total,
+                        BOX_KV_BYTES);
+    return 0;
+}
+
+/* A secret's name becomes an environment variable's: [A-Za-z_][A-Za-z0-9_]*. */
+static int check_secret_names(const box_config *c, err_t *e)
+{
+    if (c->nsecrets > BOX_KV_MAX / 2)
+        return err_make(e, ERR_INVAL, "%zu secrets: at most %u", c->nsecrets, BOX_KV_MAX / 2);
+    for (size_t i = 0; i < c->nsecrets; i++) {
+        const char *n = c->secrets[i];
+        bool ok = *n && strlen(n) < 256 && !(*n >= '0' && *n <= '9');
+        for (const char *p = n; ok && *p; p++)
+            ok = *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                 (*p >= '0' && *p <= '9');
+        for (size_t j = 0; ok && j < i; j++)
+            ok = strcmp(c->secrets[j], n) != 0;
+        if (!ok)
+            return err_make(e, ERR_INVAL,
+                            "secret name \"%.64s\": want a unique environment variable name "
+                            "(letters, digits, '_', not starting with a digit)",
+                            n);
+    }
+    return 0;
+}
+
 int box_config_validate(const box_config *c, err_t *e)
 {
     int rc = check_kv(c->env, c->nenv, "env", e);
@@ -353,5 +430,12 @@ int box_config_validate(const box_config *c, err_t *e)
             err_make(e, ERR_INVAL, "disk_size_gb %u: at most %u", c->disk_size_gb, BOX_DISK_GB_MAX);
     if (rc == 0 && c->working_dir && c->working_dir[0] != '/')
         rc = err_make(e, ERR_INVAL, "working_dir \"%s\": must be absolute", c->working_dir);
+    if (rc == 0) rc = check_main(c, e);
+    uint64_t caps;
+    if (rc == 0) rc = caps_resolve(c->cap_add, c->ncap_add, c->cap_drop, c->ncap_drop, &caps, e);
+    if (rc == 0 && (c->auto_stop > BOX_AUTO_MAX || c->auto_delete > BOX_AUTO_MAX))
+        rc = err_make(e, ERR_INVAL, "auto_stop %u, auto_delete %u: each at most %u seconds",
+                      c->auto_stop, c->auto_delete, BOX_AUTO_MAX);
+    if (rc == 0) rc = check_secret_names(c, e);
     return rc;
 }

@@ -74,6 +74,10 @@ int setup_plan_make(const box_spec *s, const char *lowerdir, setup_plan *p, err_
     snprintf(p->log, sizeof p->log, "agent.log");
     snprintf(p->agent, sizeof p->agent, "%s", s->agent_path);
     snprintf(p->hostname, sizeof p->hostname, "%s", s->hostname);
+    p->caps = s->caps;
+    if (s->idle_stop_s)
+        snprintf(p->idle_stop, sizeof p->idle_stop, "%llu",
+                 (unsigned long long)s->idle_stop_s * 1000);
     return security_filter(&p->seccomp, e);
 }
 
@@ -419,7 +423,7 @@ static void lock_down(const setup_plan *p)
     err_t e;
     struct rlimit none = {0, 0}; /* no core dumps: a hard 0 the box cannot raise */
     if (setrlimit(RLIMIT_CORE, &none) < 0) fail(p, "set RLIMIT_CORE to 0");
-    if (security_drop_caps(&e) < 0 || security_no_new_privs(&e) < 0 ||
+    if (security_drop_caps(p->caps, &e) < 0 || security_no_new_privs(&e) < 0 ||
         security_seccomp(p->seccomp, &e) < 0) {
         errno = 0;
         fail(p, "%s", e.msg);
@@ -513,9 +517,13 @@ void setup_run(const setup_plan *p)
     snprintf(fd, sizeof fd, "%d", p->ready_fd);
     snprintf(lfd, sizeof lfd, "%d", p->listen_fd);
     if (fcntl(p->listen_fd, F_SETFD, 0) < 0) fail(p, "keep the agent's socket open");
-    char *argv[8 + 2 * BOX_MAX_PORTS] = {(char *)"boxlet-agent", (char *)"--listen-fd", lfd,
-                                         (char *)"--ready-fd", fd};
+    char *argv[10 + 2 * BOX_MAX_PORTS] = {(char *)"boxlet-agent", (char *)"--listen-fd", lfd,
+                                          (char *)"--ready-fd", fd};
     char cgfd[16], pub[BOX_MAX_PORTS][24];
+    if (p->idle_stop[0]) {
+        argv[5] = (char *)"--idle-stop";
+        argv[6] = (char *)p->idle_stop;
+    }
     add_cgroup_arg(argv, cgroup_fd, cgfd, sizeof cgfd);
     add_publish_args(p, argv, pub);
     char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

@@ -54,6 +54,8 @@ typedef struct setup_plan {
     bool vol_file[SETUP_MAX_VOLUMES]; /* a file, not a directory */
     char vol_guest[SETUP_MAX_VOLUMES][SETUP_GUEST_PATH_MAX];
     const struct sock_fprog *seccomp; /* compiled once per process */
+    uint64_t caps;                    /* the bounding set kept (caps.h) */
+    char idle_stop[24];               /* the agent's --idle-stop MS, "" = none */
 } setup_plan;
 
 /* Fills plan from s. lowerdir is the overlay's lowerdir option (paths

@@ -9,6 +9,7 @@
 #include "core/util.h"
 #include "runtime/agent_path.h"
 #include "runtime/dispose.h"
+#include "runtime/caps.h"
 #include "image/image.h"
 #include "runtime/imgstore.h"
 
@@ -328,8 +329,11 @@ static int make_spec(rt_t *rt, const box_rec *r, bool start, spec_buf *b, err_t 
                       .uid_base = base,
                       .uid_count = rt->uid_count,
                       .legacy_uid_base = LEGACY_UID_BASE,
-                      .state = b->be->state};
-    if (start && (rc = spec_layers(rt, r, b, e)) == 0) rc = spec_mounts(rt, b, e);
+                      .state = b->be->state,
+                      .idle_stop_s = b->cfg.auto_stop};
+    rc = caps_resolve(b->cfg.cap_add, b->cfg.ncap_add, b->cfg.cap_drop, b->cfg.ncap_drop,
+                      &b->s.caps, e);
+    if (rc == 0 && start && (rc = spec_layers(rt, r, b, e)) == 0) rc = spec_mounts(rt, b, e);
     if (rc < 0) spec_release(b);
     return rc;
 }
@@ -573,11 +577,14 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
     return rc < 0 ? rc : reload(rt, r, e);
 }
 
-int rt_start(rt_t *rt, box_rec *r, err_t *e)
+int rt_start(rt_t *rt, box_rec *r, bool *started, err_t *e)
 {
     int fd = lock_box(rt, r->id, e);
     if (fd < 0) return fd;
-    int rc = start_locked(rt, r, e);
+    int rc = rt_refresh(rt, r, e);
+    bool was = rc == 0 && r->state == BOX_RUNNING;
+    if (rc == 0) rc = start_locked(rt, r, e);
+    if (started) *started = rc == 0 && !was;
     unlock_box(fd);
     return rc;
 }
@@ -662,7 +669,7 @@ int rt_stats(rt_t *rt, box_rec *r, cgroup_stats *out, err_t *e)
 int rt_connect(rt_t *rt, box_rec *r, agent_client **out, err_t *e)
 {
     int rc = rt_refresh(rt, r, e);
-    if (rc == 0 && r->state != BOX_RUNNING) rc = rt_start(rt, r, e);
+    if (rc == 0 && r->state != BOX_RUNNING) rc = rt_start(rt, r, NULL, e);
     if (rc < 0) return rc;
     const rt_backend *be;
     if ((rc = rt_backend_of(rt, r, &be, e)) < 0) return rc;

@@ -60,7 +60,31 @@ typedef struct box_config {
      * default). Borrowed, and not part of the JSON: the record keeps the
      * choice (box_rec.backend). */
     const char *isolation;
+    /* The box's main command (docs/boxes.md, "Main command"): run at every
+     * start, on a terminal when main_tty; none when nmain is 0. */
+    char **main;
+    size_t nmain;
+    bool main_tty;
+    /* Capability names (caps.h) added to and dropped from the default set. */
+    char **cap_add;
+    size_t ncap_add;
+    char **cap_drop;
+    size_t ncap_drop;
+    /* Lifecycle (docs/boxes.md, "Lifecycle"): seconds without activity
+     * before the agent stops the box (0 = never); seconds a stopped box is
+     * kept before `boxlet serve` removes it (0 = never); whether an exec
+     * starts a stopped box (records without the field: yes). */
+    uint32_t auto_stop;
+    uint32_t auto_delete;
+    bool no_auto_resume;
+    /* Names of the box's secrets. Their values are never stored: the
+     * process that created the box holds them (src/sdk/secrets.c). */
+    char **secrets;
+    size_t nsecrets;
 } box_config;
+
+#define BOX_MAIN_MAX 256             /* arguments of a main command */
+#define BOX_AUTO_MAX (365u * 86400u) /* auto_stop and auto_delete, seconds */
 
 /* Limits of a box whose options leave them 0 (docs/boxes.md). */
 #define BOX_DEFAULT_MEMORY_MIB 1024
@@ -109,8 +133,10 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
               err_t *e);
 /* Reloads r from the store, correcting a `running` box whose init died. */
 int rt_refresh(rt_t *rt, box_rec *r, err_t *e);
-/* Starts r (no-op when running); r is refreshed. */
-int rt_start(rt_t *rt, box_rec *r, err_t *e);
+/* Starts r (no-op when running); r is refreshed. *started (may be NULL)
+ * says whether this call started it: the box's main command is then the
+ * caller's to run (src/sdk/local.c). */
+int rt_start(rt_t *rt, box_rec *r, bool *started, err_t *e);
 /* Stops r (no-op when not running); r is refreshed. */
 int rt_stop(rt_t *rt, box_rec *r, int timeout_ms, err_t *e);
 /* rt_connect without starting r: -ERR_CLOSED when it is not running. */

@@ -19,23 +19,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static const int keep_caps[] = {
-    CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FOWNER,  CAP_FSETID,           CAP_KILL,
-    CAP_SETGID, CAP_SETUID,       CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
-    CAP_MKNOD,  CAP_AUDIT_WRITE,  CAP_SETFCAP,
-}; /* Docker's default minus NET_RAW: ping works through ICMP datagram sockets */
-
-static int kept(int cap)
-{
-    for (size_t i = 0; i < sizeof keep_caps / sizeof *keep_caps; i++)
-        if (keep_caps[i] == cap) return 1;
-    return 0;
-}
-
-int security_drop_caps(err_t *e)
+int security_drop_caps(uint64_t keep, err_t *e)
 {
     for (int cap = 0; cap <= 63; cap++) {
-        if (kept(cap)) continue;
+        if (keep & (1ull << cap)) continue;
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
         if (errno == EINVAL) break; /* past cap_last_cap */
         return err_sys(e, errno, "drop capability %d from the bounding set", cap);

@@ -12,17 +12,19 @@
 #include "core/err.h"
 
 #include <linux/filter.h>
+#include <stdint.h>
 
 /* The default filter as a BPF program, compiled on the first call and kept
  * for the life of the process (thread-safe). 0 and *out set, or an error. */
 int security_filter(const struct sock_fprog **out, err_t *e);
 
 /* Drops capabilities from the bounding set (and so from what any exec'd
- * program can get) except the default set: CHOWN DAC_OVERRIDE FOWNER FSETID
- * KILL SETGID SETUID SETPCAP NET_BIND_SERVICE SYS_CHROOT MKNOD
- * AUDIT_WRITE SETFCAP. Stops at the first capability the kernel does not
- * know (they are numbered without holes up to cap_last_cap). */
-int security_drop_caps(err_t *e);
+ * program can get) except those of keep (bit N = capability N): the box's
+ * set from caps_resolve, by default caps_default (CHOWN DAC_OVERRIDE
+ * FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE SYS_CHROOT
+ * MKNOD AUDIT_WRITE SETFCAP). Stops at the first capability the kernel
+ * does not know (they are numbered without holes up to cap_last_cap). */
+int security_drop_caps(uint64_t keep, err_t *e);
 /* PR_SET_NO_NEW_PRIVS. */
 int security_no_new_privs(err_t *e);
 /* Loads prog, the deny-list filter from security_filter, described in

@@ -305,10 +305,24 @@ static int connect_db(store_t *s, err_t *e)
  * here too. */
 static int restrict_files(const char *db, err_t *e)
 {
-    int fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return err_sys(e, errno, "open box store \"%s\"", db);
-    int rc = fchmod(fd, 0600) < 0 ? err_sys(e, errno, "chmod 0600 \"%s\"", db) : 0;
-    close(fd);
+    /* Never by opening the store when it exists: closing any descriptor of
+     * a file drops every POSIX lock this process holds on it, SQLite's
+     * included, and another process could then take the database's
+     * exclusive lock, checkpoint and delete the WAL under this process's
+     * open connections (a server opening a runtime on a thread of its own
+     * lost every later write that way). */
+    struct stat st;
+    int rc = 0;
+    if (lstat(db, &st) < 0) {
+        int fd = errno == ENOENT
+                     ? open(db, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)
+                     : -1;
+        if (fd < 0 && errno != EEXIST) return err_sys(e, errno, "open box store \"%s\"", db);
+        if (fd >= 0) close(fd); /* new: no connection of ours has it */
+    } else if (!S_ISREG(st.st_mode)) {
+        return err_make(e, ERR_IO, "open box store \"%s\": not a regular file", db);
+    }
+    if (chmod(db, 0600) < 0) rc = err_sys(e, errno, "chmod 0600 \"%s\"", db);
     static const char *const sides[] = {"-wal", "-shm", "-journal"};
     for (size_t i = 0; rc == 0 && i < ARRAY_LEN(sides); i++) {
         char p[PATH_MAX];

@@ -83,10 +83,37 @@ boxlet_box *sdk_box_new(boxlet_runtime *rt)
     return b;
 }
 
+/* The arrays of o that both transports read element by element. */
+static int check_arrays(boxlet_runtime *rt, const boxlet_box_opts *o)
+{
+    const char *bad = (o->nentrypoint && !o->entrypoint) ? "entrypoint"
+                      : (o->ncmd && !o->cmd)             ? "cmd"
+                      : (o->ncap_add && !o->cap_add)     ? "cap_add"
+                      : (o->ncap_drop && !o->cap_drop)   ? "cap_drop"
+                      : (o->nsecrets && !o->secrets)     ? "secrets"
+                                                         : NULL;
+    for (size_t i = 0; !bad && i < o->nsecrets; i++)
+        if (!o->secrets[i].name || !o->secrets[i].value) bad = "secrets (a NULL name or value)";
+    for (size_t i = 0; !bad && i < o->nentrypoint; i++)
+        if (!o->entrypoint[i]) bad = "entrypoint (a NULL entry)";
+    for (size_t i = 0; !bad && i < o->ncmd; i++)
+        if (!o->cmd[i]) bad = "cmd (a NULL entry)";
+    for (size_t i = 0; !bad && i < o->ncap_add; i++)
+        if (!o->cap_add[i]) bad = "cap_add (a NULL entry)";
+    for (size_t i = 0; !bad && i < o->ncap_drop; i++)
+        if (!o->cap_drop[i]) bad = "cap_drop (a NULL entry)";
+    return bad ? err_make(&rt->err, ERR_INVAL,
+                          "box options: %s is NULL where its count says "
+                          "there are entries",
+                          bad)
+               : 0;
+}
+
 int boxlet_box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
 {
     *out = NULL;
     int rc = sdk_need_rt(rt);
+    if (rc == 0) rc = check_arrays(rt, o);
     if (rc == 0) rc = rt->tp->box_create(rt, o, out);
     return sdk_fail(&rt->err, NULL, rc);
 }
@@ -227,6 +254,11 @@ size_t boxlet_box_ports(const boxlet_box *b, boxlet_port *out, size_t max)
 long long boxlet_box_created_ms(const boxlet_box *b)
 {
     return b->rec.created_ms;
+}
+
+long long boxlet_box_started_ms(const boxlet_box *b)
+{
+    return b->rec.started_ms;
 }
 
 int boxlet_box_pid(const boxlet_box *b)

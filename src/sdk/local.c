@@ -46,11 +46,57 @@ static int ports_of(const boxlet_box_opts *o, box_port *out, err_t *e)
     return 0;
 }
 
-static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
+/* The main command: entrypoint then cmd (docs/boxes.md, "Main command").
+ * Borrowed strings; free the array. */
+static int main_of(const boxlet_box_opts *o, char ***out, size_t *n, err_t *e)
 {
-    box_port ports[BOX_MAX_PORTS];
-    int rc = ports_of(o, ports, &rt->err);
-    if (rc < 0) return rc;
+    *out = NULL;
+    *n = o->nentrypoint + o->ncmd;
+    if (!*n) return 0;
+    if (*n > BOX_MAIN_MAX)
+        return err_make(e, ERR_INVAL, "main command: %zu arguments, at most %d", *n, BOX_MAIN_MAX);
+    if ((o->nentrypoint && !o->entrypoint) || (o->ncmd && !o->cmd))
+        return err_make(e, ERR_INVAL, "main command: a count is set but its array is NULL");
+    if (!(*out = calloc(*n + 1, sizeof **out))) return err_make(e, ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < o->nentrypoint; i++)
+        (*out)[i] = (char *)o->entrypoint[i];
+    for (size_t i = 0; i < o->ncmd; i++)
+        (*out)[o->nentrypoint + i] = (char *)o->cmd[i];
+    return 0;
+}
+
+/* The secrets' names, for the config (borrowed; free the array), and
+ * their values checked: what an environment entry may hold. */
+static int secrets_of(const boxlet_box_opts *o, char ***names, err_t *e)
+{
+    *names = NULL;
+    if (!o->nsecrets) return 0;
+    if (o->nsecrets > 64) return err_make(e, ERR_INVAL, "%zu secrets: at most 64", o->nsecrets);
+    if (!o->secrets) return err_make(e, ERR_INVAL, "secrets: nsecrets is set but secrets is NULL");
+    size_t total = 0;
+    for (size_t i = 0; i < o->nsecrets; i++) {
+        size_t len = strlen(o->secrets[i].name) + strlen(o->secrets[i].value) + 1;
+        if (len >= PROTO_MAX_STR)
+            return err_make(e, ERR_INVAL, "secret %zu: want a name and a value of at most %u bytes",
+                            i + 1, PROTO_MAX_STR - 2);
+        total += len;
+    }
+    /* With the box's env (a quarter of a frame at most), they leave an
+     * execution's own env room in its EXEC_START. */
+    if (total > PROTO_MAX_FRAME / 8)
+        return err_make(e, ERR_INVAL, "secrets of %zu bytes in all: at most %u", total,
+                        PROTO_MAX_FRAME / 8);
+    if (!(*names = calloc(o->nsecrets + 1, sizeof **names)))
+        return err_make(e, ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < o->nsecrets; i++)
+        (*names)[i] = (char *)o->secrets[i].name;
+    return 0;
+}
+
+static int box_create_with(boxlet_runtime *rt, const boxlet_box_opts *o, box_port *ports,
+                           char **main, size_t nmain, char **secrets, boxlet_box **out)
+{
+    int rc;
     boxlet_box *b = sdk_box_new(rt);
     if (!b) return err_make(&rt->err, ERR_NOMEM, "out of memory");
     box_config c = {.env = (char **)o->env,
@@ -68,7 +114,19 @@ static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
                     .host_ports = (unsigned *)o->host_ports,
                     .nhost_ports = o->nhost_ports,
                     .ports = ports,
-                    .nports = o->nports};
+                    .nports = o->nports,
+                    .main = main,
+                    .nmain = nmain,
+                    .main_tty = o->tty != 0,
+                    .cap_add = (char **)o->cap_add,
+                    .ncap_add = o->ncap_add,
+                    .cap_drop = (char **)o->cap_drop,
+                    .ncap_drop = o->ncap_drop,
+                    .auto_stop = o->auto_stop,
+                    .auto_delete = o->auto_delete,
+                    .no_auto_resume = o->no_auto_resume != 0,
+                    .secrets = secrets,
+                    .nsecrets = o->nsecrets};
     box_volume vols[BOX_VOLUMES_MAX];
     if (o->nvolumes > BOX_VOLUMES_MAX) {
         free(b);
@@ -89,6 +147,26 @@ static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
     }
     *out = b;
     return 0;
+}
+
+static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
+{
+    box_port ports[BOX_MAX_PORTS];
+    char **main = NULL, **secrets = NULL;
+    size_t nmain = 0;
+    int rc = ports_of(o, ports, &rt->err);
+    if (rc == 0) rc = main_of(o, &main, &nmain, &rt->err);
+    if (rc == 0) rc = secrets_of(o, &secrets, &rt->err);
+    if (rc == 0) rc = box_create_with(rt, o, ports, main, nmain, secrets, out);
+    if (rc == 0 && o->nsecrets &&
+        (rc = sdk_secrets_put((*out)->rec.id, o->secrets, o->nsecrets, &rt->err)) < 0) {
+        rt_remove(rt->rt, &(*out)->rec, true, NULL); /* a box without its secrets is no use */
+        boxlet_box_free(*out);
+        *out = NULL;
+    }
+    free(main);
+    free(secrets);
+    return rc;
 }
 
 static int box_get(boxlet_runtime *rt, const char *key, boxlet_box **out)
@@ -134,9 +212,36 @@ static int box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
     return 0;
 }
 
-static int box_start(boxlet_box *b)
+/* The main command of a box this call started: its first execution,
+ * detached, never reaped nor capped (docs/boxes.md, "Main command"). */
+static int start_main(boxlet_box *b)
 {
-    return rt_start(b->rt->rt, &b->rec, &b->err);
+    box_config c;
+    int rc = box_config_from_json(b->rec.config, &c, &b->err);
+    if (rc < 0 || !c.nmain) {
+        box_config_free(&c);
+        return rc;
+    }
+    boxlet_cmd *cmd = boxlet_cmd_newv((int)c.nmain, (const char *const *)c.main);
+    boxlet_exec *e = NULL;
+    if (!cmd) rc = err_make(&b->err, ERR_NOMEM, "out of memory");
+    if (rc == 0 && c.main_tty) rc = boxlet_cmd_settty(cmd, 24, 80);
+    if (rc == 0) rc = boxlet_cmd_setgrace(cmd, 0);
+    if (rc == 0) rc = boxlet_cmd_setlifetime(cmd, 0);
+    if (rc == 0 && (rc = boxlet_exec_start(b, cmd, &e)) == 0) boxlet_exec_close_stdin(e);
+    if (rc != 0) err_wrap(&b->err, "start the main command of box \"%s\"", b->rec.name);
+    boxlet_exec_free(e);
+    boxlet_cmd_free(cmd);
+    box_config_free(&c);
+    return rc;
+}
+
+int sdk_local_box_start(boxlet_box *b)
+{
+    bool started = false;
+    int rc = rt_start(b->rt->rt, &b->rec, &started, &b->err);
+    if (rc == 0 && started) rc = start_main(b);
+    return rc;
 }
 
 /* The agent forgets its executions when the box stops: listing them first
@@ -161,7 +266,10 @@ static int box_stop(boxlet_box *b, double timeout_s)
     if (rc == 0 && box_config_from_json(b->rec.config, &c, NULL) == 0) {
         bool remove = c.auto_remove;
         box_config_free(&c);
-        if (remove && (rc = rt_remove(b->rt->rt, &b->rec, false, &b->err)) == 0) b->removed = true;
+        if (remove && (rc = rt_remove(b->rt->rt, &b->rec, false, &b->err)) == 0) {
+            sdk_secrets_forget(b->rec.id);
+            b->removed = true;
+        }
     }
     return rc;
 }
@@ -169,6 +277,7 @@ static int box_stop(boxlet_box *b, double timeout_s)
 static int box_remove(boxlet_box *b, bool force)
 {
     int rc = rt_remove(b->rt->rt, &b->rec, force, &b->err);
+    if (rc == 0) sdk_secrets_forget(b->rec.id);
     if (rc == 0) b->removed = true;
     return rc;
 }
@@ -294,7 +403,7 @@ const sdk_transport sdk_local_transport = {
     .box_create = box_create,
     .box_get = box_get,
     .box_list = box_list,
-    .box_start = box_start,
+    .box_start = sdk_local_box_start,
     .box_stop = box_stop,
     .box_remove = box_remove,
     .box_refresh = box_refresh,

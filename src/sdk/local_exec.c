@@ -19,6 +19,7 @@
  * table of operations is at the end. */
 #include "sdk/sdk.h"
 
+#include "core/strv.h"
 #include "core/util.h"
 
 #include <linux/sockios.h>
@@ -461,24 +462,55 @@ int sdk_agent_attach_start(boxlet_exec *e, unsigned long long so, unsigned long 
     return 0;
 }
 
-static char **merged_env(const box_config *bc, const boxlet_cmd *cmd, uint32_t *n)
+/* The box's env, its secrets, then the command's: a later entry wins. */
+static char **merged_env(const box_config *bc, char **secrets, size_t nsecrets,
+                         const boxlet_cmd *cmd, uint32_t *n)
 {
-    char **v = calloc(bc->nenv + cmd->nenv + 1, sizeof *v);
+    char **v = calloc(bc->nenv + nsecrets + cmd->nenv + 1, sizeof *v);
     if (!v) return NULL;
-    for (size_t i = 0; i < bc->nenv; i++) /* the command's entries come later: they win */
+    for (size_t i = 0; i < bc->nenv; i++)
         v[(*n)++] = bc->env[i];
+    for (size_t i = 0; i < nsecrets; i++)
+        v[(*n)++] = secrets[i];
     for (size_t i = 0; i < cmd->nenv; i++)
         v[(*n)++] = cmd->env[i];
     return v;
 }
 
+/* The values of the secrets of box b (with config bc), which this process
+ * must hold (strv_free_n them); nothing when it has none. */
+static int secrets_of(const boxlet_box *b, const box_config *bc, char ***v, size_t *n, err_t *e)
+{
+    int rc = bc->nsecrets ? sdk_secrets_env(b->rec.id, v, n, e) : 0;
+    if (rc == -ERR_CONFLICT)
+        err_make(e, ERR_CONFLICT,
+                 "box %s has secrets (%s%s) whose values only the process that created it held, "
+                 "in memory, and this process does not hold them (that one exited, or this is "
+                 "another): recreate the box with its secrets",
+                 b->rec.name, bc->secrets[0], bc->nsecrets > 1 ? ", ..." : "");
+    return rc;
+}
+
+static void secrets_wipe(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        explicit_bzero(v[i], strlen(v[i]));
+    strv_free_n(v, n);
+}
+
 static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
 {
     box_config bc;
+    char **secrets = NULL;
+    size_t nsecrets = 0;
     int rc = box_config_from_json(b->rec.config, &bc, &e->err);
     if (rc < 0) return rc;
+    if ((rc = secrets_of(b, &bc, &secrets, &nsecrets, &e->err)) < 0) {
+        box_config_free(&bc);
+        return rc;
+    }
     uint32_t nenv = 0;
-    char **env = merged_env(&bc, cmd, &nenv);
+    char **env = merged_env(&bc, secrets, nsecrets, cmd, &nenv);
     proto_msg m = {.type = PROTO_EXEC_START};
     proto_exec_start *s = &m.u.start;
     *s = (proto_exec_start){.command = cmd->argv[0],
@@ -501,6 +533,7 @@ static int send_start(boxlet_exec *e, boxlet_box *b, const boxlet_cmd *cmd)
     proto_msg reply;
     rc = env ? call(e, &m, &s->req, &reply) : err_make(&e->err, ERR_NOMEM, "out of memory");
     free(env);
+    secrets_wipe(secrets, nsecrets);
     box_config_free(&bc);
     if (rc < 0) return rc;
     snprintf(e->id, sizeof e->id, "%s", reply.u.info.info.exec_id);
@@ -528,10 +561,33 @@ static int running_for_attach(boxlet_box *b, boxlet_exec *e)
     return rc;
 }
 
+/* A stopped box is started for an execution (with its main command)
+ * unless its auto_resume is off, or the execution would be refused for
+ * the box's secrets anyway. */
+static int resume_for_exec(boxlet_box *b, boxlet_exec *e)
+{
+    int rc = rt_refresh(b->rt->rt, &b->rec, &e->err);
+    if (rc < 0 || b->rec.state == BOX_RUNNING) return rc;
+    box_config c;
+    char **secrets = NULL;
+    size_t nsecrets = 0;
+    if ((rc = box_config_from_json(b->rec.config, &c, &e->err)) < 0) return rc;
+    if (c.no_auto_resume)
+        rc = err_make(&e->err, ERR_CONFLICT,
+                      "box %s is %s and its auto_resume is off: start it first", b->rec.name,
+                      box_state_name(b->rec.state));
+    if (rc == 0) rc = secrets_of(b, &c, &secrets, &nsecrets, &e->err);
+    secrets_wipe(secrets, nsecrets);
+    box_config_free(&c);
+    if (rc == 0 && (rc = sdk_local_box_start(b)) < 0) e->err = b->err;
+    return rc;
+}
+
 int sdk_agent_exec_start(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e)
 {
     e->chan = CHAN;
-    int rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err);
+    int rc = resume_for_exec(b, e);
+    if (rc == 0) rc = rt_connect(b->rt->rt, &b->rec, &e->c, &e->err);
     if (rc == 0) rc = send_start(e, b, cmd);
     if (rc == 0) {
         sdk_record_start(b, e->id, cmd);

@@ -46,6 +46,8 @@ static int rec_from_json(json_t *v, box_rec *r, err_t *e)
     int st = box_state_parse(json_string_value(json_object_get(v, "status")));
     r->state = st < 0 ? BOX_FAILED : (box_state)st;
     r->created_ms = sdk_parse_time(json_string_value(json_object_get(v, "created_at")));
+    json_t *started = json_object_get(v, "started_at");
+    r->started_ms = json_is_string(started) ? sdk_parse_time(json_string_value(started)) : 0;
     r->init_pid = (int)json_integer_value(json_object_get(v, "pid"));
     json_t *cfg = json_object_get(v, "config");
     r->config = cfg ? json_dumps(cfg, JSON_COMPACT) : strdup("{}");
@@ -97,6 +99,38 @@ static json_t *ports_json(const boxlet_port *p, size_t n)
     return a;
 }
 
+static json_t *str_array(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* The main command, lifecycle, capabilities and secrets, as BoxLite names
+ * them. auto_stop is always sent: 0 (the C default) means never, where a
+ * server's default for a request without it is 900 s. */
+static void add_extras(json_t *req, const boxlet_box_opts *o)
+{
+    if (o->nentrypoint)
+        json_object_set_new(req, "entrypoint", str_array(o->entrypoint, o->nentrypoint));
+    if (o->ncmd) json_object_set_new(req, "cmd", str_array(o->cmd, o->ncmd));
+    if (o->tty) json_object_set_new(req, "tty", json_true());
+    json_object_set_new(req, "auto_stop", json_integer(o->auto_stop));
+    json_object_set_new(req, "auto_delete", json_integer(o->auto_delete));
+    json_object_set_new(req, "auto_resume", json_boolean(!o->no_auto_resume));
+    if (o->ncap_add || o->ncap_drop)
+        json_object_set_new(req, "advanced",
+                            json_pack("{s:{s:o, s:o}}", "capabilities", "add",
+                                      str_array(o->cap_add, o->ncap_add), "drop",
+                                      str_array(o->cap_drop, o->ncap_drop)));
+    json_t *secrets = o->nsecrets ? json_array() : NULL;
+    for (size_t i = 0; secrets && i < o->nsecrets; i++)
+        json_array_append_new(secrets, json_pack("{s:s, s:s}", "name", o->secrets[i].name, "value",
+                                                 o->secrets[i].value));
+    if (secrets) json_object_set_new(req, "secrets", secrets);
+}
+
 static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
 {
     if (o->nvolumes)
@@ -124,6 +158,7 @@ static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
     if (o->pids_max) json_object_set_new(req, "pids_max", json_integer(o->pids_max));
     if (o->disk_size_gb) json_object_set_new(req, "disk_size_gb", json_integer(o->disk_size_gb));
     if (o->nports) json_object_set_new(req, "ports", ports_json(o->ports, o->nports));
+    add_extras(req, o);
     json_t *v = NULL;
     int rc = rest_call(rt->remote, "POST", "/v1/boxes", req, &v, &rt->err);
     json_decref(req);

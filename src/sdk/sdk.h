@@ -315,6 +315,17 @@ int sdk_fail(err_t *dst, const err_t *src, int rc);
 int sdk_record_path(const boxlet_box *b, char *out, size_t n);
 /* Records that execution id of b started with cmd (best effort). */
 void sdk_record_start(const boxlet_box *b, const char *id, const boxlet_cmd *cmd);
+
+/* secrets.c — boxes' secret values, in this process's memory only. put
+ * copies v (NAME=value each) under box id; env gives a copy (strv_free)
+ * or -ERR_CONFLICT when this process holds none for the box; forget wipes
+ * them. */
+/* local.c — starts b and, when this call started it, its main command. */
+int sdk_local_box_start(boxlet_box *b);
+
+int sdk_secrets_put(const char *id, const boxlet_secret *v, size_t n, err_t *e);
+int sdk_secrets_env(const char *id, char ***out, size_t *n, err_t *e);
+void sdk_secrets_forget(const char *id);
 /* Records the end of execution id in the records file path (NULL: none). */
 void sdk_record_finish(const char *path, const char *id, const boxlet_exit *x);
 /* Completes the agent's list *xs (*n entries, malloc'd) with the records:

@@ -14,6 +14,7 @@
 #include "server/agent_open.h"
 #include "server/attach.h"
 #include "server/fanout.h"
+#include "server/autodelete.h"
 #include "server/http.h"
 #include "sdk/token.h"
 #include "server/lazy_lws.h"
@@ -958,6 +959,8 @@ int server_run(const server_opts *o)
     if (s.npeers)
         s.fanouts = workers_start(&s, o->home, ctx, FANOUT_THREADS, MAX_FANOUTS_QUEUED, NULL);
     s.opens = agent_opens_start(o->home, ctx, OPENERS);
+    autodelete *ad = autodelete_start(o->home);
+    if (!ad) fprintf(stderr, "boxlet serve: auto_delete is off: its thread did not start\n");
     fprintf(stderr, "boxlet serve: listening on %s; %s\n", where, how);
     if (o->no_auth)
         fprintf(stderr, "boxlet serve: WARNING: no authentication: every local user and "
@@ -968,6 +971,7 @@ int server_run(const server_opts *o)
     shut_down(ctx, &s);
     for (pss_t *p = s.streaming; p; p = p->next_stream) /* their handlers give up */
         http_stream_gone(p->rq.stream);
+    autodelete_stop(ad);
     workers_stop(s.workers, 2000);
     workers_stop(s.pulls, 2000);
     workers_stop(s.streams, 2000);

@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/strv.h"
 #include "core/util.h"
+#include "server/box_opts.h"
 #include "server/images.h"
 #include "server/node.h"
 #include "server/reply.h"
@@ -71,6 +72,9 @@ static json_t *box_json(const server_t *s, boxlet_box *b)
                           reply_timestamp(boxlet_box_created_ms(b)), "cpus",
                           (json_int_t)(cpus > 0 ? (cpus < 1 ? 1 : cpus) : 0), "memory_mib", mem,
                           "pid", boxlet_box_pid(b));
+    long long started = boxlet_box_started_ms(b);
+    json_object_set_new(v, "started_at", started ? reply_timestamp(started) : json_null());
+    box_extra_json(v, cfg);
     json_object_set_new(v, "config", cfg ? cfg : json_object());
     return v;
 }
@@ -199,8 +203,10 @@ void rest_boxes_list(server_t *s, const http_req *rq, http_resp *rs)
 
 #define REST_MAX_PORTS 32 /* as a box's config allows (docs/network.md) */
 
-/* Every field of BoxLite's CreateBoxRequest is accepted (unknown ones are
- * 400); those without a boxlet equivalent yet are ignored (docs/server.md). */
+/* Every field of BoxLite's CreateBoxRequest is known (unknown ones are
+ * 400); box_opts.c parses the main command, lifecycle, capabilities,
+ * secrets and rootfs_path, implementing each or refusing it by name
+ * (docs/server.md). */
 static const char *const box_fields[] = {
     "name",       "image",       "cpus",         "memory_mib",  "env",      "working_dir",
     "user",       "network",     "labels",       "auto_remove", "detach",   "auto_resume",
@@ -314,6 +320,7 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
     size_t nenv = 0, nlabels = 0, nports = 0;
     boxlet_port ports[REST_MAX_PORTS];
     boxlet_box *b;
+    box_extra x = {0};
     char tag[NODE_NAME_MAX + 1];
     bool ok = box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs);
     if (ok && opts.name && node_tag_of(opts.name, tag, sizeof tag)) {
@@ -323,7 +330,8 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
                     opts.name, tag);
         ok = false;
     }
-    if (ok && ports_from(o, ports, &nports, rs) && images_pull_missing(s, opts.image, rs)) {
+    if (ok && ports_from(o, ports, &nports, rs) && box_extra_parse(s, o, &opts, &x, rs) &&
+        images_pull_missing(s, opts.image, rs)) {
         opts.ports = ports;
         opts.nports = nports;
         int rc = boxlet_box_create(s->rt, &opts, &b);
@@ -336,6 +344,7 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
             boxlet_box_free(b);
         }
     }
+    box_extra_free(&x);
     strv_free_n(env, nenv);
     strv_free_n(labels, nlabels);
     json_decref(o);
@@ -670,8 +679,7 @@ void rest_exec_resize(server_t *s, const http_req *rq, http_resp *rs)
  * importer then reads "/proc/PID/fd/N", the very file or directory checked,
  * so nothing can be swapped in between. An O_PATH descriptor, or -1 with rs
  * set. */
-static int open_import_source(const server_t *s, const char *src, char *via, size_t n,
-                              http_resp *rs)
+int rest_open_import_source(const server_t *s, const char *src, char *via, size_t n, http_resp *rs)
 {
     if (!s->import_dir) {
         reply_error(rs, 403, ERR_PERM,
@@ -734,7 +742,7 @@ void rest_image_import(server_t *s, const http_req *rq, http_resp *rs)
         int fd = -1;
         if (!src || !name) {
             reply_error(rs, 400, ERR_INVAL, "fields \"source\" and \"name\" are required");
-        } else if ((fd = open_import_source(s, src, via, sizeof via, rs)) >= 0) {
+        } else if ((fd = rest_open_import_source(s, src, via, sizeof via, rs)) >= 0) {
             int rc = boxlet_image_import(s->rt, via, name);
             if (rc != BOXLET_OK)
                 reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
@@ -751,11 +759,13 @@ void rest_image_import(server_t *s, const http_req *rq, http_resp *rs)
 void rest_config(server_t *s, const http_req *rq, http_resp *rs)
 {
     (void)rq;
+    /* linux_capabilities_enabled: create's advanced.capabilities works
+     * (BoxLite's SDKs ask before sending it). */
     reply_json(rs, 200,
-               json_pack("{s:s, s:s, s:b, s:o, s:b}", "version", boxlet_version(), "api", "v1",
+               json_pack("{s:s, s:s, s:b, s:o, s:b, s:{s:b}}", "version", boxlet_version(), "api", "v1",
                          "auth_required", s->auth != NULL, "node",
                          s->node[0] ? json_string(s->node) : json_null(), "draining",
-                         node_draining()));
+                         node_draining(), "capabilities", "linux_capabilities_enabled", 1));
 }
 
 void rest_me(server_t *s, const http_req *rq, http_resp *rs)

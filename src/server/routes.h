@@ -27,6 +27,12 @@ void rest_exec_kill(server_t *s, const http_req *rq, http_resp *rs);
 void rest_exec_signal(server_t *s, const http_req *rq, http_resp *rs);
 void rest_exec_resize(server_t *s, const http_req *rq, http_resp *rs);
 
+/* The source of a REST import (or a box's rootfs_path), src, opened
+ * beneath the server's --import-dir: an O_PATH descriptor to close, with
+ * via the path the importer reads; -1 with rs answered (403 when imports
+ * are off or src leads out of the directory, 404 when missing). */
+int rest_open_import_source(const server_t *s, const char *src, char *via, size_t n, http_resp *rs);
+
 /* POST /v1/images/import: a path beneath the server's --import-dir. */
 void rest_image_import(server_t *s, const http_req *rq, http_resp *rs);
 

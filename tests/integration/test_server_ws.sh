@@ -5,6 +5,7 @@
 # packages are installed by scripts/deps.sh from the npm registry.
 set -u
 BOXLET=$1
+export BOXLET # for scripts that run the command (create_fields.test.mjs)
 SCRIPT=${2:-attach.test.mjs}
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "0 passed, 0 failed, 1 skipped (boxes need root)"; exit 0; }
