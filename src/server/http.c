@@ -16,6 +16,7 @@
 #include "sdk/token.h"
 #include "server/lazy_lws.h"
 #include "server/listen.h"
+#include "server/idem.h"
 #include "server/reply.h"
 #include "server/worker.h"
 
@@ -42,6 +43,7 @@ typedef struct pss {
     int64_t t0_ms;    /* when the headers were in (the request log) */
     http_resp rs;
     bool answered;
+    bool idem_pending;      /* its Idempotency-Key waits for the answer (idem.h) */
     const route_ws_ops *ws; /* a WebSocket: its route's operations */
     void *conn;             /* ... and its connection (an attach) */
     buf_t text;             /* a text message being reassembled from fragments */
@@ -111,6 +113,11 @@ static bool read_request(struct lws *wsi, pss_t *p)
         if (n < 0 || (size_t)n >= sizeof p->rq.query - q) return false;
         q += (size_t)n;
     }
+    int kl = lws_hdr_custom_length(wsi, "idempotency-key:", 16);
+    if (kl > 0 && (size_t)kl >= sizeof p->rq.idem_key) return false; /* 400 */
+    if (kl > 0 && lws_hdr_custom_copy(wsi, p->rq.idem_key, sizeof p->rq.idem_key,
+                                      "idempotency-key:", 16) != kl)
+        return false;
     uint8_t rnd[8];
     random_bytes(rnd, sizeof rnd);
     for (size_t i = 0; i < sizeof rnd; i++)
@@ -262,10 +269,27 @@ static bool submit(struct lws *wsi, server_t *s, pss_t *p, bool *busy)
     return true;
 }
 
+/* Does BoxLite's Idempotency-Key apply to rq? Mutating requests that
+ * carry one, with a JSON body (a streamed one is not held to compare). */
+static bool idem_applies(const http_req *rq)
+{
+    return rq->idem_key[0] && strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0 &&
+           rq->route && !streamed(rq);
+}
+
+/* p's request was answered: its key, if any, keeps the answer. */
+static void idem_done(server_t *s, pss_t *p)
+{
+    if (!p->idem_pending) return;
+    p->idem_pending = false;
+    idem_end(s->idem, p->rq.idem_key, &p->rs);
+}
+
 static void answer(struct lws *wsi, server_t *s, pss_t *p)
 {
     buf_init(&p->rs.body, 0);
     p->rs.status = 500;
+    p->rs.location[0] = '\0';
     p->wsi = wsi;
     bool busy = false;
     if (s->stopping) {
@@ -277,6 +301,10 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
         buf_append(&p->body, &nul, 1); /* routes get a C string */
         p->rq.body = (const char *)buf_data(&p->body);
         p->rq.body_len = p->body.len - 1;
+        if (idem_applies(&p->rq) &&
+            idem_begin(s->idem, p->rq.idem_key, &p->rq, wall_ms(), &p->rs) == IDEM_ANSWERED)
+            return answered(wsi, s, p);
+        p->idem_pending = idem_applies(&p->rq);
         if (submit(wsi, s, p, &busy)) return; /* answered when the job comes back (job_done) */
         if (busy || streamed(&p->rq)) {       /* a stream is never served on the loop */
             reply_error(&p->rs, 503, ERR_LIMIT,
@@ -292,6 +320,7 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
 
 static void answered(struct lws *wsi, server_t *s, pss_t *p)
 {
+    idem_done(s, p);
     s->requests++;
     s->errors += p->rs.status >= 400;
     p->answered = true;
@@ -332,7 +361,7 @@ static int add_reason(uint8_t *start, uint8_t **pos, const uint8_t *end, int sta
 
 static int write_response(struct lws *wsi, pss_t *p)
 {
-    uint8_t hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *pos = start, *end = hdr + sizeof hdr - 1;
+    uint8_t hdr[LWS_PRE + 2400], *start = hdr + LWS_PRE, *pos = start, *end = hdr + sizeof hdr - 1;
     bool head = strcmp(p->rq.method, "HEAD") == 0;
     size_t len = p->rs.body.len;
     if (lws_add_http_common_headers(wsi, (unsigned)p->rs.status, "application/json", head ? 0 : len,
@@ -344,6 +373,10 @@ static int write_response(struct lws *wsi, pss_t *p)
         (p->close_after &&
          lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                      (const unsigned char *)"close", 5, &pos, end)) ||
+        (p->rs.location[0] &&
+         lws_add_http_header_by_name(
+             wsi, (const unsigned char *)"location:", (const unsigned char *)p->rs.location,
+             (int)strlen(p->rs.location), &pos, end)) ||
         lws_finalize_write_http_header(wsi, start, &pos, end))
         return 1;
     log_request(lws_context_user(lws_get_context(wsi)), p);
@@ -369,7 +402,7 @@ static int write_stream_head(struct lws *wsi, pss_t *p)
     const char *ctype;
     long long length;
     if (!http_stream_head(p->rq.stream, &status, &ctype, &length)) return 0;
-    uint8_t hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *pos = start, *end = hdr + sizeof hdr - 1;
+    uint8_t hdr[LWS_PRE + 2400], *start = hdr + LWS_PRE, *pos = start, *end = hdr + sizeof hdr - 1;
     p->rs.status = status;
     p->chunked = length < 0;
     if (lws_add_http_header_status(wsi, (unsigned)status, &pos, end) ||
@@ -471,7 +504,8 @@ static void job_done(void *owner, http_resp *rs)
     }
     buf_free(&p->rs.body);
     p->rs = *rs;
-    memset(&rs->body, 0, sizeof rs->body);                 /* moved */
+    memset(&rs->body, 0, sizeof rs->body); /* moved */
+    idem_done(s, p);
     if (!p->body_done) p->refused = p->close_after = true; /* the body was not read to its end */
     s->requests++;
     s->errors += p->rs.status >= 400;
@@ -490,6 +524,7 @@ static void drop_job(pss_t *p)
 
 static void reset(server_t *s, pss_t *p)
 {
+    if (p->idem_pending) idem_abandon(s->idem, p->rq.idem_key); /* never answered */
     drop_job(p);
     stream_drop(s, p);
     buf_free(&p->body);
@@ -857,6 +892,7 @@ static void server_free(server_t *s, listener_t *l)
     boxlet_runtime_free(s->rt);
     free(s->auth);
     free(s->import_dir);
+    idem_free(s->idem);
 }
 
 int server_run(const server_opts *o)
@@ -867,7 +903,11 @@ int server_run(const server_opts *o)
      * again, page by page, which cost more than the copies themselves. */
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    rest_counters counters = {0};
+    idem_t *idem = idem_new();
     server_t s = {.home = o->home,
+                  .counters = &counters,
+                  .idem = idem,
                   .max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY,
                   .log_requests = o->log_requests,
                   .started_ms = wall_ms()};

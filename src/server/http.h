@@ -18,6 +18,7 @@ typedef struct http_req {
     const char *body; /* NUL-terminated; "" for ROUTE_STREAM_IN rows */
     size_t body_len;
     char request_id[40];
+    char idem_key[256]; /* the Idempotency-Key header, "" if none */
     /* Set once, by http_req_route, from method and path: */
     const route_t *route; /* the table's row, NULL when none matched */
     int match;            /* route_match_result: 200, 404 or 405 */
@@ -35,7 +36,8 @@ typedef bool (*http_work_fn)(boxlet_runtime *rt, void *arg, struct http_resp *ou
 
 typedef struct http_resp {
     int status;
-    buf_t body; /* JSON text, or empty (204, HEAD) */
+    buf_t body;          /* JSON text, or empty (204, HEAD) */
+    char location[1100]; /* a Location header (201s), or "" */
     /* Set by http_defer: the answer comes later. */
     http_work_fn work;
     void *work_arg;
@@ -43,6 +45,13 @@ typedef struct http_resp {
 } http_resp;
 
 struct workers;
+
+/* GET /v1/metrics's counters (BoxLite's RuntimeMetrics), since the server
+ * started: one set, shared by every thread's copy of server_t. */
+typedef struct rest_counters {
+    _Atomic unsigned long long boxes_created, boxes_failed, boxes_stopped;
+    _Atomic unsigned long long commands, exec_errors;
+} rest_counters;
 
 typedef struct server {
     boxlet_runtime *rt;
@@ -54,6 +63,8 @@ typedef struct server {
     size_t max_body;
     long long started_ms;
     unsigned long long requests, errors;
+    rest_counters *counters;   /* shared by the threads' copies */
+    struct idem *idem;         /* Idempotency-Keys (idem.h): the event loop's */
     unsigned attaches;         /* WebSocket attachments open */
     bool stopping;             /* SIGTERM: shutting down */
     struct workers *workers;   /* slow requests' threads (worker.h), or NULL */

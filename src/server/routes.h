@@ -27,6 +27,9 @@ void rest_exec_kill(server_t *s, const http_req *rq, http_resp *rs);
 void rest_exec_signal(server_t *s, const http_req *rq, http_resp *rs);
 void rest_exec_resize(server_t *s, const http_req *rq, http_resp *rs);
 
+/* Every row of the route table's unsupported section: 501 unsupported. */
+void rest_unsupported(server_t *s, const http_req *rq, http_resp *rs);
+
 /* POST /v1/images/import: a path beneath the server's --import-dir. */
 void rest_image_import(server_t *s, const http_req *rq, http_resp *rs);
 

@@ -1,0 +1,285 @@
+"""The conformance walk of test_boxlite_conform.sh: argv = port, API key,
+docs/openapi.yaml. Prints "N passed, N failed"."""
+import base64, http.client as httpc, json, os, socket, struct, sys, time
+
+import yaml
+
+from boxlite_ops import OPERATIONS, SCHEMAS, BOX_STATUSES, EXEC_STATUSES
+
+PORT, KEY, DOCS = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+passed = failed = 0
+
+
+def ok(cond, what, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL %s%s" % (what, ("\n  " + str(detail)[:400]) if detail else ""), flush=True)
+    return cond
+
+
+def call(method, path, body=None, headers=None, raw=None):
+    c = httpc.HTTPConnection("127.0.0.1", PORT, timeout=120)
+    h = {"Authorization": "Bearer " + KEY}
+    h.update(headers or {})
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    if data is not None:
+        h["Content-Type"] = "application/json"
+    c.request(method, "/v1" + path, body=data, headers=h)
+    r = c.getresponse()
+    st, hd, b = r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    c.close()
+    try:
+        doc = json.loads(b) if b else None
+    except ValueError:
+        doc = None
+    return st, hd, doc
+
+
+TYPES = {"str": str, "int": int, "num": (int, float), "bool": bool, "list": list, "obj": dict}
+
+
+def shape(doc, name, label):
+    s = SCHEMAS[name]
+    if not ok(isinstance(doc, dict), label + ": a JSON object", doc):
+        return
+    for r in s["required"]:
+        ok(r in doc, "%s: required %r" % (label, r), doc)
+    for k, t in s["types"].items():
+        if k not in doc:
+            continue
+        v, null_ok = doc[k], t.endswith("?")
+        py = TYPES[t.rstrip("?")]
+        good = (v is None and null_ok) or (isinstance(v, py) and
+                                           not (isinstance(v, bool) and py in (int, (int, float))))
+        ok(good, "%s: %s is %s" % (label, k, t), repr(v))
+
+
+def envelope(doc, code, label):
+    if not ok(isinstance(doc, dict) and "error" in doc, label + ": the error envelope", doc):
+        return
+    shape(doc["error"], "ErrorModel", label + " error")
+    ok(doc["error"].get("code") == code, "%s: code %s" % (label, code), doc)
+
+
+class WS:
+    def __init__(self, target):
+        self.s = socket.create_connection(("127.0.0.1", PORT), timeout=120)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall(("GET /v1%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                        "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n"
+                        % (target, key, KEY)).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        head, _, self.buf = buf.partition(b"\r\n\r\n")
+        line = head.decode("latin1").split("\r\n")[0]
+        self.status = int(line.split()[1]) if line else 0
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def frame(self):
+        b0, b1 = self._need(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack(">H", self._need(2))[0]
+        elif n == 127:
+            n = struct.unpack(">Q", self._need(8))[0]
+        return b0 & 0x0F, self._need(n)
+
+    def send(self, opcode, payload):
+        mask = os.urandom(4)
+        n = len(payload)
+        hdr = bytes([0x80 | opcode]) + (bytes([0x80 | n]) if n < 126 else
+                                        bytes([0x80 | 126]) + struct.pack(">H", n))
+        self.s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def until_close(self, on_data=None):
+        """Reads to the Close: (text frames as JSON, close code or None on a
+        reset)."""
+        texts = []
+        try:
+            while True:
+                op, p = self.frame()
+                if op == 8:
+                    return texts, struct.unpack(">H", p[:2])[0] if len(p) >= 2 else None
+                if op == 9:
+                    self.send(10, p)
+                elif op == 1:
+                    texts.append(json.loads(p))
+                elif op == 2 and on_data:
+                    on_data(p)
+        except (EOFError, OSError):
+            return texts, None
+
+
+def wait_exec(box, eid, want="completed"):
+    for _ in range(600):
+        st, _, d = call("GET", "/boxes/%s/executions/%s" % (box, eid))
+        if st != 200 or d.get("status") != "running":
+            return d
+        time.sleep(0.1)
+    return d
+
+
+# ---- finding 1: stopping a box never restarts it ------------------------------
+
+def stop_never_restarts():
+    st, _, box = call("POST", "/boxes", {"image": "host", "name": "conf-stop"})
+    ok(st == 201, "create conf-stop", box)
+    b = "conf-stop"
+    st, _, ex = call("POST", "/boxes/%s/exec" % b,
+                     {"command": "sh", "args": ["-c", "trap '' TERM; echo ready; sleep 300"]})
+    ok(st == 201, "exec a TERM-ignoring command", ex)
+    eid = ex["execution_id"]
+    ws = WS("/boxes/%s/executions/%s/attach" % (b, eid))
+    ok(ws.status == 101, "attach", ws.status)
+    got = b""
+    while b"ready" not in got:  # the process is up and has ignored TERM
+        op, p = ws.frame()
+        if op == 2:
+            got += p[1:]
+        elif op == 9:
+            ws.send(10, p)
+    st, _, d = call("POST", "/boxes/%s/stop" % b, {"timeout_seconds": 1})
+    ok(st == 200 and d.get("status") == "stopped", "stop with an attached, TERM-ignoring exec",
+       (st, d))
+    texts, code = ws.until_close()
+    exits = [t for t in texts if t.get("type") == "exit"]
+    ok(len(exits) == 1 and exits[0].get("status") == "killed" and exits[0].get("signal") == 9,
+       "the attach gets one exit frame, killed by 9", texts)
+    ok(code == 1000, "then a normal close (1000), not a reset", code)
+    st, _, d = call("GET", "/boxes/%s/executions/%s" % (b, eid))
+    ok(st == 200 and d.get("status") == "killed" and d.get("exit_code") == -9,
+       "the stopped box's execution stays readable (killed)", (st, d))
+    st, _, d = call("GET", "/boxes/%s/executions" % b)
+    ok(st == 200 and [x["execution_id"] for x in d["executions"]] == [eid],
+       "the stopped box's executions are listed", (st, d))
+    st, _, d = call("GET", "/boxes/%s/executions/nosuch" % b)
+    ok(st == 404, "an unknown execution of a stopped box: 404", (st, d))
+    call("GET", "/boxes/%s/metrics" % b)
+    call("HEAD", "/boxes/%s" % b)
+    st, _, d = call("GET", "/boxes/%s" % b)
+    ok(d.get("status") == "stopped", "no read-only route started the box", d)
+    ws = WS("/boxes/%s/executions/%s/attach" % (b, eid))
+    if ws.status == 101:
+        ws.until_close()
+    st, _, d = call("GET", "/boxes/%s" % b)
+    ok(d.get("status") == "stopped", "attaching to its execution did not start it", d)
+    call("DELETE", "/boxes/%s?force=true" % b)
+
+
+# ---- the walk ------------------------------------------------------------------
+
+def walk():
+    docs = yaml.safe_load(open(DOCS))
+    doc_ops = {}
+    for path, item in docs["paths"].items():
+        for m in ("get", "put", "post", "delete", "head", "patch"):
+            if m in item:
+                doc_ops[(m.upper(), path)] = item[m]
+    st, _, cfg = call("GET", "/config")
+    shape(cfg, "ServerConfig", "GET /config")
+    caps = cfg.get("capabilities", {})
+    shape(caps, "ServerCapabilities", "capabilities")
+    for k in SCHEMAS["ServerCapabilities"]["types"]:
+        if k not in ("max_boxes_per_path_prefix", "file_transfer_max_bytes"):
+            ok(k in caps, "capabilities.%s is advertised" % k, caps)
+
+    st, _, box = call("POST", "/boxes", {"image": "host", "name": "conf-walk"})
+    B = box["box_id"]
+    st, _, ex = call("POST", "/boxes/%s/exec" % B, {"command": "sleep", "args": ["60"],
+                                                   "tty": True})
+    E = ex["execution_id"]
+    st, _, imgs = call("GET", "/images")
+    I = imgs["images"][0]["id"] if imgs.get("images") else "host"
+    ids = {"box_id": B, "exec_id": E, "image_id": I, "name": "conf-key",
+           "volume_id": "conf-vol", "snapshot_name": "conf-snap"}
+    bodies = {"createBox": {"image": "host", "name": "conf-walk2", "auto_start": False},
+              "startExecution": {"command": "true"}, "signalExecution": {"signal": 28},
+              "resizeExecution": {"rows": 30, "cols": 100}, "pullImage": {"reference": "host"},
+              "createApiKey": {"name": "k", "permissions": ["write:boxes"]},
+              "createSnapshot": {"name": "s"}, "cloneBox": {"name": "c"},
+              "createVolume": {"name": "vv"}}
+    flag_of = {"createSnapshot": "snapshots_enabled", "listSnapshots": "snapshots_enabled",
+               "getSnapshot": "snapshots_enabled", "removeSnapshot": "snapshots_enabled",
+               "restoreSnapshot": "snapshots_enabled", "cloneBox": "clone_enabled",
+               "exportBox": "export_enabled", "importBox": "import_enabled"}
+    # Order: what removes or stops comes last.
+    last = ["killExecution", "stopBox", "removeBox"]
+    order = [o for o in OPERATIONS if o[0] not in last] + \
+        [o for n in last for o in OPERATIONS if o[0] == n]
+    for op_id, method, path, want, schema in order:
+        label = "%s (%s %s)" % (op_id, method, path)
+        target = path.format(**ids)
+        d = doc_ops.get((method, path))
+        ok(d is not None, label + ": in docs/openapi.yaml")
+        unsupported = bool(d and d.get("x-boxlet-unsupported"))
+        if op_id in flag_of:
+            ok(caps.get(flag_of[op_id]) is (not unsupported),
+               "%s: capabilities.%s matches" % (label, flag_of[op_id]), caps)
+        if op_id == "attachExecution":
+            ws = WS(target)
+            ok(ws.status == 101, label + ": 101", ws.status)
+            ws.s.close()
+            continue
+        if op_id == "uploadFiles":
+            continue  # a tar stream: test_openapi covers it
+        if op_id == "downloadFiles":
+            target += "?path=%2Fbin%2Fsh"
+        if op_id == "removeBox":
+            target += "?force=true"
+        st, hd, doc = call(method, target, bodies.get(op_id))
+        if unsupported:
+            ok(st == 501, label + ": 501 (not served)", (st, doc))
+            envelope(doc, "unsupported", label)
+            continue
+        ok(st == want, "%s: %d" % (label, want), (st, doc))
+        if st == want and schema and method != "HEAD":
+            shape(doc, schema, label)
+        if st == 201:
+            ok(hd.get("location", "").startswith("/v1/"), label + ": a Location header", hd)
+        if st == want and op_id == "listBoxes":
+            for x in doc["boxes"]:
+                shape(x, "Box", label + " item")
+                ok(x["status"] in BOX_STATUSES, label + ": a BoxStatus", x["status"])
+        if st == want and op_id == "getExecution":
+            ok(doc["status"] in EXEC_STATUSES, label + ": an execution status", doc)
+            ok(doc["status"] != "running" or doc.get("exit_code", 0) is None,
+               label + ": a running execution's exit_code is null", doc)
+            ok("started_at" in doc, label + ": started_at", doc)
+        if st == want and op_id == "getCurrentPrincipal":
+            ok("path_prefix" in doc and doc["path_prefix"] is None, label + ": path_prefix null")
+            ok(doc["principal_type"] in ("user", "service_account"), label + ": principal_type")
+    # Error envelope on a miss.
+    st, _, doc = call("GET", "/boxes/conf-nosuch")
+    ok(st == 404, "a missing box: 404", st)
+    envelope(doc, "not_found", "a missing box")
+    call("DELETE", "/boxes/conf-walk2?force=true")
+
+
+def main():
+    for name, fn in (("stop_never_restarts", stop_never_restarts), ("walk", walk)):
+        try:
+            fn()
+        except Exception:
+            import traceback
+            ok(False, name + " ran to its end", traceback.format_exc())
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+main()
