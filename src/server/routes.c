@@ -373,29 +373,34 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
 }
 
 /* BoxLite's BoxMetrics (every field optional for its clients) from the
- * box's cgroups and its agent's executions, plus boxlet's own counters.
- * A box that is not running has null gauges (BoxLite would boot it). */
+ * box's cgroups and its executions' records (the box's whole life, so the
+ * counters only grow), plus boxlet's own gauges, null when the box is not
+ * running. Listing never starts a box. Not measured, so not sent:
+ * bytes_sent_total (stdin), boot_timing; null: cpu_percent, network. */
 static void box_metrics(boxlet_box *b, http_resp *rs)
 {
     boxlet_stats st;
     bool up = boxlet_box_stats(b, &st) == BOXLET_OK;
     boxlet_exec_info *v = NULL;
     size_t n = 0, errors = 0;
-    if (up && boxlet_exec_list(b, &v, &n) == BOXLET_OK)
-        for (size_t i = 0; i < n; i++)
+    unsigned long long received = 0;
+    if (boxlet_exec_list(b, &v, &n) == BOXLET_OK)
+        for (size_t i = 0; i < n; i++) {
             errors += v[i].exit.error_message[0] != '\0';
+            received += v[i].exit.stdout_bytes + v[i].exit.stderr_bytes;
+        }
     free(v);
 #define GAUGE(x) ((up && (x) >= 0) ? json_integer((json_int_t)(x)) : json_null())
     reply_json(rs, 200,
-               json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+               json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                          "commands_executed_total", (json_int_t)n, "exec_errors_total",
-                         (json_int_t)errors, "bytes_sent_total", (json_int_t)0,
-                         "bytes_received_total", (json_int_t)0, "cpu_percent", json_null(),
-                         "memory_bytes", GAUGE(st.memory_bytes), "network_bytes_sent", json_null(),
-                         "network_bytes_received", json_null(), "network_tcp_connections",
-                         json_null(), "network_tcp_errors", json_null(), "memory_peak_bytes",
-                         GAUGE(st.memory_peak_bytes), "oom_kills", GAUGE(st.oom_kills), "pids",
-                         GAUGE(st.pids), "cpu_usec", GAUGE(st.cpu_usec)));
+                         (json_int_t)errors, "bytes_received_total", (json_int_t)received,
+                         "cpu_percent", json_null(), "memory_bytes", GAUGE(st.memory_bytes),
+                         "network_bytes_sent", json_null(), "network_bytes_received", json_null(),
+                         "network_tcp_connections", json_null(), "network_tcp_errors", json_null(),
+                         "memory_peak_bytes", GAUGE(st.memory_peak_bytes), "oom_kills",
+                         GAUGE(st.oom_kills), "pids", GAUGE(st.pids), "cpu_usec",
+                         GAUGE(st.cpu_usec)));
 #undef GAUGE
 }
 
@@ -446,8 +451,10 @@ void rest_box_start(server_t *s, const http_req *rq, http_resp *rs)
 }
 
 /* The stop's grace in seconds from ?timeout=S or BoxLite's body
- * {"timeout_seconds": N}: BoxLite's default, 30 s, when neither says;
- * false with rs answered when one is malformed. */
+ * {"timeout_seconds": N}: BoxLite's default, 30 s, when neither says (the
+ * box's agent kills what is left after its own --stop-grace, 10 s, so
+ * that is the longest a grace lasts today: docs/server.md); false with rs
+ * answered when one is malformed. */
 #define REST_STOP_GRACE 30.0
 static bool stop_timeout(const http_req *rq, double *secs, http_resp *rs)
 {

@@ -182,6 +182,76 @@ def stop_never_restarts():
     call("DELETE", "/boxes/%s?force=true" % b)
 
 
+# ---- findings 3 and 5: counters, manners ---------------------------------------
+
+def counters_and_manners():
+    _, _, m0 = call("GET", "/metrics")
+    shape(m0, "RuntimeMetrics", "GET /metrics")
+    st, hd, box = call("POST", "/boxes", {"image": "host", "name": "conf-m"},
+                       headers={"Idempotency-Key": "k-create-1"})
+    ok(st == 201 and hd.get("location") == "/v1/boxes/" + box.get("box_id", "?"),
+       "create: 201 with Location", (st, hd.get("location")))
+    st2, hd2, box2 = call("POST", "/boxes", {"image": "host", "name": "conf-m"},
+                          headers={"Idempotency-Key": "k-create-1"})
+    ok(st2 == 201 and box2 == box and hd2.get("location") == hd.get("location"),
+       "the same Idempotency-Key and body: the original answer, not a 409", (st2, box2))
+    st3, _, d = call("POST", "/boxes", {"image": "host", "name": "conf-m-other"},
+                     headers={"Idempotency-Key": "k-create-1"})
+    ok(st3 == 422, "the same key with another body: 422", (st3, d))
+    _, _, lst = call("GET", "/boxes")
+    ok([b["name"] for b in lst["boxes"]].count("conf-m") == 1 and
+       "conf-m-other" not in [b["name"] for b in lst["boxes"]],
+       "a replay created nothing", lst)
+    st, hd, ex = call("POST", "/tenant-a/boxes/conf-m/exec",
+                      {"command": "sh", "args": ["-c", "printf 12345; printf 678 >&2"]})
+    ok(st == 201 and hd.get("location") ==
+       "/v1/tenant-a/boxes/conf-m/executions/" + ex.get("execution_id", "?"),
+       "exec: Location under the request's prefix", hd.get("location"))
+    wait_exec("conf-m", ex["execution_id"])
+    st, _, ex2 = call("POST", "/boxes/conf-m/exec", {"command": "sleep", "args": ["60"]})
+    st, _, d = call("GET", "/boxes/conf-m/executions/" + ex2["execution_id"])
+    ok(d.get("status") == "running" and d.get("exit_code", 0) is None and
+       d.get("duration_ms", 0) is None and "started_at" in d,
+       "a running execution: exit_code null, started_at", d)
+    st, _, d = call("POST", "/boxes/conf-m/executions/%s/signal" % ex2["execution_id"],
+                    {"signal": 15})
+    ok(st == 204, "signal: 204", (st, d))
+    st, _, bm = call("GET", "/boxes/conf-m/metrics")
+    shape(bm, "BoxMetrics", "box metrics")
+    ok(bm.get("commands_executed_total") == 2 and bm.get("bytes_received_total") == 8,
+       "box metrics: 2 commands, 8 bytes of stdout and stderr", bm)
+    st, _, d = call("POST", "/boxes/conf-m/stop", {"timeout_seconds": 2})
+    _, _, m1 = call("GET", "/metrics")
+    for k, n in (("boxes_created_total", 1), ("total_commands_executed", 2),
+                 ("boxes_stopped_total", 1)):
+        ok(m1.get(k, 0) - m0.get(k, 0) == n, "metrics: %s grew by %d" % (k, n), (m0, m1))
+    st, _, d = call("POST", "/boxes/conf-nosuch/exec", {"command": "true"})
+    # pagination and the status filter
+    for i in range(3):
+        call("POST", "/boxes", {"image": "host", "name": "conf-p%d" % i, "auto_start": False})
+    st, _, p1 = call("GET", "/boxes?pageSize=2")
+    ok(st == 200 and len(p1["boxes"]) == 2 and isinstance(p1.get("next_page_token"), str),
+       "pageSize=2: two boxes and a next_page_token", p1)
+    seen = [b["box_id"] for b in p1["boxes"]]
+    tok = p1.get("next_page_token")
+    while tok:
+        st, _, pn = call("GET", "/boxes?pageSize=2&pageToken=" + tok)
+        seen += [b["box_id"] for b in pn["boxes"]]
+        tok = pn.get("next_page_token")
+    _, _, whole = call("GET", "/boxes")
+    ok(seen == [b["box_id"] for b in whole["boxes"]] and whole.get("next_page_token") is None,
+       "the pages put together are the whole list, once each", (seen, whole))
+    _, _, cf = call("GET", "/boxes?status=configured")
+    ok(sorted(b["name"] for b in cf["boxes"]) == ["conf-p0", "conf-p1", "conf-p2"],
+       "status=configured keeps only those", cf)
+    for bad in ("pageSize=0", "pageSize=x", "pageToken=-1", "status=sleeping"):
+        st, _, d = call("GET", "/boxes?" + bad)
+        ok(st == 400, "GET /boxes?%s: 400" % bad, (st, d))
+    for i in range(3):
+        call("DELETE", "/boxes/conf-p%d" % i)
+    call("DELETE", "/boxes/conf-m?force=true")
+
+
 # ---- the walk ------------------------------------------------------------------
 
 def walk():
@@ -204,6 +274,8 @@ def walk():
     st, _, ex = call("POST", "/boxes/%s/exec" % B, {"command": "sleep", "args": ["60"],
                                                    "tty": True})
     E = ex["execution_id"]
+    call("POST", "/boxes/%s/exec" % B, {"command": "sh", "args": ["-c", "echo hi >/tmp/conf.txt"]})
+    time.sleep(0.5)
     st, _, imgs = call("GET", "/images")
     I = imgs["images"][0]["id"] if imgs.get("images") else "host"
     ids = {"box_id": B, "exec_id": E, "image_id": I, "name": "conf-key",
@@ -239,7 +311,7 @@ def walk():
         if op_id == "uploadFiles":
             continue  # a tar stream: test_openapi covers it
         if op_id == "downloadFiles":
-            target += "?path=%2Fbin%2Fsh"
+            target += "?path=%2Ftmp%2Fconf.txt"
         if op_id == "removeBox":
             target += "?force=true"
         st, hd, doc = call(method, target, bodies.get(op_id))
@@ -272,7 +344,9 @@ def walk():
 
 
 def main():
-    for name, fn in (("stop_never_restarts", stop_never_restarts), ("walk", walk)):
+    for name, fn in (("stop_never_restarts", stop_never_restarts),
+                     ("counters_and_manners", counters_and_manners),
+                     ("walk", walk)):
         try:
             fn()
         except Exception:

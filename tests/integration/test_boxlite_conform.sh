@@ -9,8 +9,8 @@
 # attach gets a killed exit frame and a normal close; its executions stay
 # readable), GET /v1/config's capabilities follow the routes served,
 # /v1/me, /v1/metrics and box metrics in BoxLite's shapes with real
-# counters, Idempotency-Key, Location, pagination and the status filter,
-# the 30 s default stop grace. Prints "N passed, N failed".
+# counters, Idempotency-Key, Location, pagination and the status filter.
+# Prints "N passed, N failed".
 set -u
 BOXLET=$1
 here=$(cd "$(dirname "$0")" && pwd)

@@ -73,6 +73,18 @@ BOXLITE_OPS = {("GET", "/config"), ("GET", "/me"), ("GET", "/metrics"), ("GET", 
                ("PUT", "/boxes/{box_id}/files"), ("GET", "/boxes/{box_id}/files"),
                ("POST", "/images/pull"), ("GET", "/images"), ("GET", "/images/{image_id}"),
                ("HEAD", "/images/{image_id}")}
+# BoxLite's operations boxlet answers 501 unsupported (the route table's
+# unsupported section; x-boxlet-unsupported in the spec).
+UNSUPPORTED = {("POST", "/api-keys"), ("GET", "/api-keys"), ("DELETE", "/api-keys/{name}"),
+               ("POST", "/volumes"), ("GET", "/volumes"), ("GET", "/volumes/{volume_id}"),
+               ("DELETE", "/volumes/{volume_id}"), ("POST", "/boxes/import"),
+               ("POST", "/boxes/{box_id}/snapshots"), ("GET", "/boxes/{box_id}/snapshots"),
+               ("GET", "/boxes/{box_id}/snapshots/{snapshot_name}"),
+               ("DELETE", "/boxes/{box_id}/snapshots/{snapshot_name}"),
+               ("POST", "/boxes/{box_id}/snapshots/{snapshot_name}/restore"),
+               ("POST", "/boxes/{box_id}/clone"), ("POST", "/boxes/{box_id}/export"),
+               ("POST", "/boxes/{box_id}/network/tunnel")}
+BOXLITE_OPS |= UNSUPPORTED
 WS_OP = ("GET", "/boxes/{box_id}/executions/{exec_id}/attach")
 METHODS = ("get", "put", "post", "delete", "head", "patch", "options", "trace")
 
@@ -152,6 +164,9 @@ for key in sorted(served):
            str(flags))
         ok(("websocket" in flags) == (key == WS_OP),
            "route %s /v1%s: a WebSocket exactly where the spec says so" % key, str(flags))
+        ok(("unsupported" in flags) == (op.get("x-boxlet-unsupported") is True) ==
+           (key in UNSUPPORTED),
+           "route %s /v1%s: unsupported exactly where the spec says so" % key, str(flags))
 for key in sorted(ops):
     ok(key in served or key in NOT_IMPLEMENTED,
        "spec operation %s %s is a row of the route table (or listed as not implemented)" % key)
@@ -464,7 +479,8 @@ def ws_until_close(label, ws):
 
 def requests():
     B, E, I = "/boxes/{box_id}", "/boxes/{box_id}/executions/{exec_id}", "/images/{image_id}"
-    none = {"box_id": "oapi-nosuch", "exec_id": "nosuch", "image_id": "oapi-nosuch"}
+    none = {"box_id": "oapi-nosuch", "exec_id": "nosuch", "image_id": "oapi-nosuch",
+            "name": "oapi-nosuch", "volume_id": "oapi-nosuch", "snapshot_name": "oapi-nosuch"}
 
     # Authentication: every route but GET /v1/config wants the key; 401 comes
     # before routing, so nonexistent ids do.
@@ -501,7 +517,7 @@ def requests():
     call("GET", B, ids, want=200)
     call("GET", B, {"box_id": "oapi-box"}, want=200, what="by name")
     call("GET", B, none, want=404)
-    call("HEAD", B, ids, want=200)
+    call("HEAD", B, ids, want=204)
     call("HEAD", B, none, want=404)
     call("GET", B + "/metrics", ids, want=200)
     call("POST", B + "/start", ids, want=200)
@@ -521,10 +537,13 @@ def requests():
     call("GET", B + "/executions", ids, want=200)
     call("GET", E, ids, want=200)
     call("GET", E, dict(ids, exec_id="nosuch"), want=404)
-    call("POST", E + "/signal", ids, body={"signal": 28}, want=200)
+    call("POST", E + "/signal", ids, body={"signal": 28}, want=204)
     call("POST", E + "/signal", ids, body={"signal": 9}, want=400, what="not whitelisted")
     call("POST", E + "/signal", dict(ids, exec_id="nosuch"), body={"signal": 15}, want=404)
-    call("POST", E + "/resize", ids, body={"rows": 40, "cols": 100}, want=200)
+    call("POST", E + "/resize", ids, body={"rows": 40, "cols": 100}, want=204)
+    for (m, path) in sorted(UNSUPPORTED):  # BoxLite's operations not served
+        call(m, path, dict(ids, name="k", volume_id="v", snapshot_name="s"), want=501,
+             what="not served")
 
     # Unknown fields where the spec refuses them; a missing required field (with
     # a real box and execution: bodies of signal and resize are read after the
