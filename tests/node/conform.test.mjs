@@ -1,0 +1,62 @@
+// BoxLite's own Node SDK (REST mode) against `boxlet serve`: the runtime's
+// and a box's metrics report real counters after a few execs, and an
+// InteractiveBox started then stopped leaves its box stopped (a stop never
+// restarts a box). argv: the server URL, its API key. Prints "N passed, N
+// failed".
+import { ApiKeyCredential, JsBoxlite, BoxliteRestOptions, InteractiveBox } from '@boxlite-ai/boxlite';
+
+const [, , url, key] = process.argv;
+let passed = 0, failed = 0;
+const check = (name, cond, detail = '') => {
+  if (cond) passed++; else { failed++; console.log(`FAIL ${name} ${detail}`); }
+};
+
+async function drain(stream) {
+  let s = '';
+  for (;;) { const chunk = await stream.next(); if (chunk === null) return s; s += chunk; }
+}
+
+async function rest(path) {
+  const r = await fetch(`${url}/v1${path}`, { headers: { Authorization: `Bearer ${key}` } });
+  return [r.status, r.status === 200 ? await r.json() : null];
+}
+
+async function main() {
+  const rt = JsBoxlite.rest(new BoxliteRestOptions({ url, credential: new ApiKeyCredential(key) }));
+  const m0 = await rt.metrics();
+  const box = await rt.create({ image: 'host' }, 'conf-node');
+  let out = '';
+  for (const word of ['one', 'two', 'three']) {
+    const ex = await box.exec('sh', ['-c', `printf ${word}; printf e >&2`], null, false);
+    const o = drain(await ex.stdout()), e = drain(await ex.stderr());
+    const res = await ex.wait();
+    out += (await o) + (await e);
+    check(`exec ${word}`, res.exitCode === 0, JSON.stringify(res));
+  }
+  const m1 = await rt.metrics();
+  check('rt.metrics(): boxesCreatedTotal grew by 1', m1.boxesCreatedTotal - m0.boxesCreatedTotal === 1, JSON.stringify([m0, m1]));
+  check('rt.metrics(): totalCommandsExecuted grew by 3', m1.totalCommandsExecuted - m0.totalCommandsExecuted === 3, JSON.stringify([m0, m1]));
+  check('rt.metrics(): numRunningBoxes counts it', m1.numRunningBoxes >= 1, JSON.stringify(m1));
+  const bm = await box.metrics();
+  check('box.metrics(): commandsExecutedTotal 3', bm.commandsExecutedTotal === 3, JSON.stringify(bm));
+  check('box.metrics(): bytesReceivedTotal is stdout + stderr', bm.bytesReceivedTotal === out.length, JSON.stringify([bm, out]));
+  check('box.metrics(): memoryBytes measured', bm.memoryBytes > 0, JSON.stringify(bm));
+  await box.stop();
+  await rt.remove('conf-node', true);
+
+  const ib = new InteractiveBox({ runtime: rt, image: 'host', name: 'conf-ibox', autoRemove: false, tty: false });
+  await ib.start();
+  let [st, b] = await rest('/boxes/conf-ibox');
+  check('InteractiveBox.start(): running', st === 200 && b.status === 'running', JSON.stringify([st, b]));
+  await ib.stop();
+  await new Promise((ok) => setTimeout(ok, 1000)); // whatever the SDK does after its stop has had its turn
+  [st, b] = await rest('/boxes/conf-ibox');
+  check('InteractiveBox.stop(): the box stays stopped', st === 200 && b.status === 'stopped', JSON.stringify([st, b]));
+  const m2 = await rt.metrics();
+  check('rt.metrics() after: the InteractiveBox\'s box was counted', m2.boxesCreatedTotal - m1.boxesCreatedTotal === 1, JSON.stringify(m2));
+  await rt.remove('conf-ibox', true);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e) => { console.log(`FAIL exception ${e.stack || e}`); console.log(`${passed} passed, ${failed + 1} failed`); process.exit(1); });
