@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define DEFAULT_MAX_BODY (1u << 20)
@@ -43,7 +44,10 @@ typedef struct pss {
     int64_t t0_ms;    /* when the headers were in (the request log) */
     http_resp rs;
     bool answered;
-    bool idem_pending;      /* its Idempotency-Key waits for the answer (idem.h) */
+    bool idem_pending; /* its Idempotency-Key waits for the answer (idem.h) */
+    /* The key as idem.c keeps it: the caller's identity, then the header's
+     * value, so one API key never replays another's answers. */
+    char idem_id[IDEM_KEY_MAX];
     const route_ws_ops *ws; /* a WebSocket: its route's operations */
     void *conn;             /* ... and its connection (an attach) */
     buf_t text;             /* a text message being reassembled from fragments */
@@ -125,21 +129,28 @@ static bool read_request(struct lws *wsi, pss_t *p)
     return p->rq.method[0] != '\0';
 }
 
-bool http_authorized(const server_t *s, struct lws *wsi)
+bool http_authorized(const server_t *s, struct lws *wsi, principal_t *who)
 {
+    *who = (principal_t){.perms = PERM_ALL};
     if (!s->auth) return true;
     int gl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-    if (gl <= 0 || (size_t)gl != s->auth_len) return false; /* only the length leaks */
+    if (gl <= 0 || gl > TOKEN_MAX + 16) return false;
     char *got = calloc(1, (size_t)gl + 1);
     if (!got || lws_hdr_copy(wsi, got, gl + 1, WSI_TOKEN_HTTP_AUTHORIZATION) != gl) {
         free(got);
         return false;
     }
-    unsigned diff = 0;
-    for (size_t i = 0; i < s->auth_len; i++)
-        diff |= (unsigned)(s->auth[i] ^ got[i]);
+    bool ok = false;
+    if ((size_t)gl == s->auth_len) { /* only the length leaks */
+        unsigned diff = 0;
+        for (size_t i = 0; i < s->auth_len; i++)
+            diff |= (unsigned)(s->auth[i] ^ got[i]);
+        ok = diff == 0;
+    }
+    if (!ok && gl > 7 && strncasecmp(got, "bearer ", 7) == 0)
+        ok = apikeys_check(s->keys, got + 7, (size_t)gl - 7, wall_ms(), who);
     free(got);
-    return diff == 0;
+    return ok;
 }
 
 /* One JSON line per request on stderr (--log-requests): never a header's
@@ -186,10 +197,15 @@ static bool stream_in(const http_req *rq)
 static bool refuse_early(struct lws *wsi, server_t *s, pss_t *p, unsigned long long clen)
 {
     buf_init(&p->rs.body, 0);
-    if (!open_route(&p->rq) && !http_authorized(s, wsi))
+    unsigned lacks = 0;
+    if (!open_route(&p->rq) && !http_authorized(s, wsi, &p->rq.who))
         reply_error(&p->rs, 401, ERR_PERM,
                     "missing or wrong API key (Authorization: Bearer KEY; a server on this "
                     "machine keeps it in its home's serve.token)");
+    else if (p->rq.route &&
+             (lacks = apikeys_needed(p->rq.method, p->rq.route->pattern, false) & ~p->rq.who.perms))
+        reply_error(&p->rs, 403, ERR_PERM, "API key \"%s\" lacks the permission %s", p->rq.who.name,
+                    apikeys_perm_name(lacks & -lacks));
     else if (clen > s->max_body && !stream_in(&p->rq))
         reply_error(&p->rs, 413, ERR_TOOBIG, "request body of %llu bytes exceeds %zu bytes", clen,
                     s->max_body);
@@ -282,7 +298,7 @@ static void idem_done(server_t *s, pss_t *p)
 {
     if (!p->idem_pending) return;
     p->idem_pending = false;
-    idem_end(s->idem, p->rq.idem_key, &p->rs);
+    idem_end(s->idem, p->idem_id, &p->rs);
 }
 
 static void answer(struct lws *wsi, server_t *s, pss_t *p)
@@ -301,8 +317,10 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
         buf_append(&p->body, &nul, 1); /* routes get a C string */
         p->rq.body = (const char *)buf_data(&p->body);
         p->rq.body_len = p->body.len - 1;
+        snprintf(p->idem_id, sizeof p->idem_id, "%d/%s/%s", p->rq.who.issued, p->rq.who.name,
+                 p->rq.idem_key);
         if (idem_applies(&p->rq) &&
-            idem_begin(s->idem, p->rq.idem_key, &p->rq, wall_ms(), &p->rs) == IDEM_ANSWERED)
+            idem_begin(s->idem, p->idem_id, &p->rq, wall_ms(), &p->rs) == IDEM_ANSWERED)
             return answered(wsi, s, p);
         p->idem_pending = idem_applies(&p->rq);
         if (submit(wsi, s, p, &busy)) return; /* answered when the job comes back (job_done) */
@@ -524,7 +542,7 @@ static void drop_job(pss_t *p)
 
 static void reset(server_t *s, pss_t *p)
 {
-    if (p->idem_pending) idem_abandon(s->idem, p->rq.idem_key); /* never answered */
+    if (p->idem_pending) idem_abandon(s->idem, p->idem_id); /* never answered */
     drop_job(p);
     stream_drop(s, p);
     buf_free(&p->body);
@@ -637,10 +655,14 @@ static int ws_upgrade(struct lws *wsi, server_t *s, pss_t *p, char *msg, size_t 
     if (!read_request(wsi, p)) return snprintf(msg, msglen, "malformed request line or query"), 400;
     http_req_route(&p->rq);
     const route_t *r = p->rq.route;
-    if (!open_route(&p->rq) && !http_authorized(s, wsi))
+    if (!open_route(&p->rq) && !http_authorized(s, wsi, &p->rq.who))
         return snprintf(msg, msglen, "missing or wrong API key (Authorization: Bearer KEY)"), 401;
     if (!r || !(r->flags & ROUTE_WS))
         return snprintf(msg, msglen, "no WebSocket route for %s", p->rq.path), 404;
+    if (apikeys_needed("GET", r->pattern, true) & ~p->rq.who.perms)
+        return snprintf(msg, msglen, "API key \"%s\" lacks the permission write:boxes",
+                        p->rq.who.name),
+               403;
     bool ext = strcmp(lws_get_protocol(wsi)->name, "boxlet.v1") == 0;
     if (!(p->conn = r->ws->open(s, wsi, &p->rq, ext, msg, msglen, &status))) return status;
     p->ws = r->ws;
@@ -893,6 +915,22 @@ static void server_free(server_t *s, listener_t *l)
     free(s->auth);
     free(s->import_dir);
     idem_free(s->idem);
+    apikeys_free(s->keys);
+}
+
+/* The issued API keys, beside the server's own token in its home. */
+static int open_keys(const server_opts *o, server_t *s)
+{
+    char path[4096];
+    err_t e;
+    token_path(o->home, path, sizeof path);
+    char *slash = strrchr(path, '/');
+    if (slash) *slash = '\0';
+    if (!(s->keys = apikeys_open(path, &e))) {
+        fprintf(stderr, "boxlet serve: API keys: %s\n", e.msg);
+        return -1;
+    }
+    return 0;
 }
 
 int server_run(const server_opts *o)
@@ -928,7 +966,8 @@ int server_run(const server_opts *o)
         server_free(&s, &l);
         return 1;
     }
-    if (set_up_auth(o, &s, how, sizeof how) < 0 || open_listener(o, &l, where, sizeof where) < 0) {
+    if (open_keys(o, &s) < 0 || set_up_auth(o, &s, how, sizeof how) < 0 ||
+        open_listener(o, &l, where, sizeof where) < 0) {
         server_free(&s, &l);
         return 1;
     }

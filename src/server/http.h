@@ -5,6 +5,7 @@
 
 #include "boxlet.h"
 #include "core/buf.h"
+#include "server/apikeys.h"
 #include "server/route.h"
 #include "server/stream.h"
 
@@ -19,6 +20,7 @@ typedef struct http_req {
     size_t body_len;
     char request_id[40];
     char idem_key[256]; /* the Idempotency-Key header, "" if none */
+    principal_t who;    /* whose key it carries (apikeys.h) */
     /* Set once, by http_req_route, from method and path: */
     const route_t *route; /* the table's row, NULL when none matched */
     int match;            /* route_match_result: 200, 404 or 405 */
@@ -65,6 +67,7 @@ typedef struct server {
     unsigned long long requests, errors;
     rest_counters *counters;   /* shared by the threads' copies */
     struct idem *idem;         /* Idempotency-Keys (idem.h): the event loop's */
+    apikeys_t *keys;           /* issued API keys (apikeys.h): the event loop's */
     unsigned attaches;         /* WebSocket attachments open */
     bool stopping;             /* SIGTERM: shutting down */
     struct workers *workers;   /* slow requests' threads (worker.h), or NULL */
@@ -88,9 +91,10 @@ typedef struct server {
  * first the work still finishes and its answer is dropped. */
 void http_defer(http_resp *rs, http_work_fn work, void *arg, void (*free_arg)(void *arg));
 
-/* Does the request on wsi carry the API key (or is none needed)? Compares
- * in constant time over the key's length. */
-bool http_authorized(const server_t *s, struct lws *wsi);
+/* Does the request on wsi carry the server's API key (compared in
+ * constant time over the key's length), an unexpired issued key, or is
+ * none needed? Fills *who. */
+bool http_authorized(const server_t *s, struct lws *wsi, principal_t *who);
 
 /* Matches rq's method and path against the route table: sets route,
  * match and params. */

@@ -2,7 +2,9 @@
  * is answered once; a retry with the same key and the same request (method,
  * path, body) gets the original answer without running again, one with the
  * same key and a different request 422, one while the first is still being
- * answered 409. Kept in the server's memory only (a restart forgets them),
+ * answered 409. Keys are the caller's: http.c prefixes the header's value
+ * with the API key's identity, so one key never replays another's answer.
+ * Kept in the server's memory only (a restart forgets them),
  * at most IDEM_MAX keys of at most IDEM_BODY_MAX answer bytes each, for
  * IDEM_LIFETIME_MS (advertised in GET /v1/config as
  * idempotency_key_lifetime); past IDEM_MAX the oldest key goes. 5xx answers
@@ -20,7 +22,9 @@
 #define IDEM_LIFETIME_ISO "PT24H"
 #define IDEM_MAX 1024
 #define IDEM_BODY_MAX (64u << 10)
-#define IDEM_KEY_MAX 256 /* a key's bytes, NUL included */
+/* A key's bytes, NUL included: the caller's identity and the header's
+ * value (at most 255 bytes). */
+#define IDEM_KEY_MAX 400
 
 typedef struct idem idem_t;
 

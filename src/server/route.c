@@ -20,6 +20,10 @@
 static const route_t table[] = {
     {"GET", "/config", rest_config, ROUTE_OPEN, NULL},
     {"GET", "/me", rest_me, 0, NULL},
+    /* API keys: the event loop's (apikeys.h), a file write at most. */
+    {"POST", "/api-keys", rest_apikey_create, 0, NULL},
+    {"GET", "/api-keys", rest_apikey_list, 0, NULL},
+    {"DELETE", "/api-keys/{name}", rest_apikey_revoke, 0, NULL},
     {"GET", "/metrics", rest_metrics, 0, NULL},
     {"GET", "/boxes", rest_boxes_list, 0, NULL},
     {"POST", "/boxes", rest_box_create, W, NULL},
@@ -52,9 +56,6 @@ static const route_t table[] = {
      * BoxLite client learns "not here" rather than "no such box". This is
      * the one list of them: serving one is replacing its row here with a
      * real one (GET /v1/config's capabilities follow by themselves). */
-    {"POST", "/api-keys", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
-    {"GET", "/api-keys", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
-    {"DELETE", "/api-keys/{name}", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
     {"POST", "/volumes", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
     {"GET", "/volumes", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
     {"GET", "/volumes/{volume_id}", rest_unsupported, ROUTE_UNSUPPORTED, NULL},

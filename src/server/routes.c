@@ -835,12 +835,12 @@ void rest_config(server_t *s, const http_req *rq, http_resp *rs)
                          "capabilities", capabilities()));
 }
 
-/* BoxLite's Principal. One tenant, one key: a service account whose scopes
- * are what the server serves (BoxLite: "a single-tenant server with no
- * permission model reports everything it serves"). */
+/* BoxLite's Principal. One tenant: a service account, the server's own
+ * key or an issued one (its name is the sub). Its scopes are exact: each
+ * is there when its route is served and the key holds what that route
+ * needs (apikeys_needed), as BoxLite asks. */
 void rest_me(server_t *s, const http_req *rq, http_resp *rs)
 {
-    (void)rq;
     static const struct {
         const char *scope, *method, *pattern;
     } scopes[] = {
@@ -856,14 +856,21 @@ void rest_me(server_t *s, const http_req *rq, http_resp *rs)
         {"api_key:delete", "DELETE", "/api-keys/{name}"},
         {"me:read", "GET", "/me"},
     };
+    const principal_t *who = &rq->who;
     json_t *a = json_array();
     for (size_t i = 0; i < ARRAY_LEN(scopes); i++)
-        if (route_served(scopes[i].method, scopes[i].pattern))
+        if (route_served(scopes[i].method, scopes[i].pattern) &&
+            !(apikeys_needed(scopes[i].method, scopes[i].pattern, false) & ~who->perms))
             json_array_append_new(a, json_string(scopes[i].scope));
     reply_json(rs, 200,
-               json_pack("{s:s, s:s, s:s, s:n, s:o, s:n}", "sub", s->auth ? "api-key" : "local",
-                         "principal_type", "service_account", "display_name", "boxlet serve",
-                         "path_prefix", "scopes", a, "expires_at"));
+               json_pack("{s:s, s:s, s:s, s:n, s:o, s:o}", "sub",
+                         who->issued ? who->name
+                         : s->auth   ? "server-key"
+                                     : "local",
+                         "principal_type", "service_account", "display_name",
+                         who->issued ? "an API key issued by boxlet serve" : "boxlet serve",
+                         "path_prefix", "scopes", a, "expires_at",
+                         who->expires_ms ? reply_timestamp(who->expires_ms) : json_null()));
 }
 
 /* BoxLite's RuntimeMetrics: the counters since this server started (as

@@ -27,6 +27,11 @@ void rest_exec_kill(server_t *s, const http_req *rq, http_resp *rs);
 void rest_exec_signal(server_t *s, const http_req *rq, http_resp *rs);
 void rest_exec_resize(server_t *s, const http_req *rq, http_resp *rs);
 
+/* BoxLite's API keys (apikey_routes.c), as rq->who. */
+void rest_apikey_create(server_t *s, const http_req *rq, http_resp *rs);
+void rest_apikey_list(server_t *s, const http_req *rq, http_resp *rs);
+void rest_apikey_revoke(server_t *s, const http_req *rq, http_resp *rs);
+
 /* Every row of the route table's unsupported section: 501 unsupported. */
 void rest_unsupported(server_t *s, const http_req *rq, http_resp *rs);
 

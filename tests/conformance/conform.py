@@ -6,7 +6,7 @@ import yaml
 
 from boxlite_ops import OPERATIONS, SCHEMAS, BOX_STATUSES, EXEC_STATUSES
 
-PORT, KEY, DOCS = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+PORT, KEY, DOCS, HOME = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 passed = failed = 0
 
 
@@ -20,9 +20,9 @@ def ok(cond, what, detail=""):
     return cond
 
 
-def call(method, path, body=None, headers=None, raw=None):
+def call(method, path, body=None, headers=None, raw=None, key=None):
     c = httpc.HTTPConnection("127.0.0.1", PORT, timeout=120)
-    h = {"Authorization": "Bearer " + KEY}
+    h = {"Authorization": "Bearer " + (key or KEY)}
     h.update(headers or {})
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     if data is not None:
@@ -65,13 +65,14 @@ def envelope(doc, code, label):
 
 
 class WS:
-    def __init__(self, target):
+    def __init__(self, target, key=None):
+        kkey = key
         self.s = socket.create_connection(("127.0.0.1", PORT), timeout=120)
         key = base64.b64encode(os.urandom(16)).decode()
         self.s.sendall(("GET /v1%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                         "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                         "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n"
-                        % (target, key, KEY)).encode())
+                        % (target, key, kkey or KEY)).encode())
         buf = b""
         while b"\r\n\r\n" not in buf:
             chunk = self.s.recv(4096)
@@ -252,6 +253,87 @@ def counters_and_manners():
     call("DELETE", "/boxes/conf-m?force=true")
 
 
+# ---- API keys: issued, bounded by their issuer, hashed, revocable -------------
+
+def api_keys():
+    st, hd, k1 = call("POST", "/api-keys", {"name": "writer", "permissions": ["write:boxes"]})
+    ok(st == 201 and k1.get("value", "").startswith("blk_"), "issue a key", (st, k1))
+    ok(hd.get("location") == "/v1/api-keys/writer", "its Location", hd.get("location"))
+    v1 = k1.get("value", "x")
+    stored = open(os.path.join(HOME, "api-keys.json")).read()
+    ok(v1 not in stored and len(json.loads(stored)) == 1, "the store keeps a hash, not the value")
+    ok(oct(os.stat(os.path.join(HOME, "api-keys.json")).st_mode & 0o777) == "0o600",
+       "the store is mode 0600")
+    st, _, me = call("GET", "/me", key=v1)
+    ok(st == 200 and me["sub"] == "writer" and "box:write" in me["scopes"] and
+       "box:delete" not in me["scopes"], "GET /me as the key: its own scopes", me)
+    st, _, d = call("POST", "/boxes", {"image": "host", "name": "conf-k"}, key=v1)
+    ok(st == 201, "write:boxes creates a box", (st, d))
+    st, _, d = call("DELETE", "/boxes/conf-k?force=true", key=v1)
+    ok(st == 403 and d["error"]["code"] == "permission_denied",
+       "without delete:boxes, removing is 403", (st, d))
+    st, _, k2 = call("POST", "/api-keys", {"name": "reader", "permissions": ["write:boxes"]},
+                     key=v1)
+    ok(st == 201, "a key passes on what it holds", (st, k2))
+    st, _, d = call("POST", "/api-keys", {"name": "escalate", "permissions": ["delete:boxes"]},
+                    key=v1)
+    ok(st == 403 and "delete:boxes" in d["error"]["message"],
+       "a key cannot grant more than it holds (403 names it)", (st, d))
+    st, _, d = call("POST", "/api-keys", {"name": "x", "permissions": []}, key=v1)
+    ok(st == 400, "an empty grant is 400", (st, d))
+    st, _, k3 = call("POST", "/api-keys", {"name": "short", "permissions": ["write:boxes"],
+                                           "expires_at": "2099-01-01T00:00:00Z"})
+    st, _, d = call("POST", "/api-keys", {"name": "longer", "permissions": ["write:boxes"],
+                                          "expires_at": "2100-01-01T00:00:00Z"},
+                    key=k3["value"])
+    ok(st == 403, "a child cannot outlive its issuer", (st, d))
+    st, _, k4 = call("POST", "/api-keys", {"name": "inherits", "permissions": ["write:boxes"]},
+                     key=k3["value"])
+    ok(st == 201 and k4.get("expires_at", "").startswith("2099-01-01T00:00:00"),
+       "an omitted expiry is the issuer's", (st, k4))
+    st, _, d = call("POST", "/api-keys", {"name": "past", "permissions": ["write:boxes"],
+                                          "expires_at": "2001-01-01T00:00:00Z"})
+    ok(st == 400, "an expiry in the past is 400", (st, d))
+    st, _, lst = call("GET", "/api-keys", key=v1)
+    ok(st == 200 and [k["name"] for k in lst["api_keys"]] == ["reader"] and
+       all("value" not in k for k in lst["api_keys"]),
+       "a key lists what it issued, never a value", lst)
+    st, _, lst = call("GET", "/api-keys")
+    ok(sorted(k["name"] for k in lst["api_keys"]) == ["inherits", "reader", "short", "writer"],
+       "the server's key lists them all", lst)
+    st, _, d = call("DELETE", "/api-keys/short", key=v1)
+    ok(st == 404, "a key cannot revoke one it did not issue", (st, d))
+    st, _, d = call("DELETE", "/api-keys/reader", key=k2["value"])
+    ok(st == 404, "nor itself", (st, d))
+    # A key without write:boxes: no exec, no attach.
+    st, _, k5 = call("POST", "/api-keys", {"name": "vols", "permissions": ["read:volumes"]})
+    st, _, d = call("POST", "/boxes/conf-k/exec", {"command": "true"}, key=k5["value"])
+    ok(st == 403, "without write:boxes, exec is 403", (st, d))
+    st, _, ex = call("POST", "/boxes/conf-k/exec", {"command": "sleep", "args": ["5"]}, key=v1)
+    ws = WS("/boxes/conf-k/executions/%s/attach" % ex.get("execution_id"), key=k5["value"])
+    ok(ws.status == 403, "without write:boxes, attaching is 403", ws.status)
+    ws.s.close()
+    st, _, d = call("GET", "/boxes/conf-k", key=k5["value"])
+    ok(st == 200, "reading needs no permission beyond a valid key", (st, d))
+    # An Idempotency-Key is its caller's: another key's replay runs anew.
+    st, _, a1 = call("POST", "/boxes", {"image": "host", "name": "conf-ik", "auto_start": False},
+                     headers={"Idempotency-Key": "shared-1"}, key=v1)
+    st2, _, a2 = call("POST", "/boxes", {"image": "host", "name": "conf-ik", "auto_start": False},
+                      headers={"Idempotency-Key": "shared-1"}, key=k2["value"])
+    ok(st == 201 and st2 == 409, "the same Idempotency-Key from another API key is not a replay",
+       (st, st2, a2))
+    call("DELETE", "/boxes/conf-ik")
+    st, _, d = call("DELETE", "/api-keys/writer")
+    ok(st == 204, "revoke", (st, d))
+    st, _, d = call("GET", "/boxes", key=v1)
+    ok(st == 401, "a revoked key is refused at once", (st, d))
+    st, _, d = call("GET", "/boxes", key=v1 + "0")
+    ok(st == 401, "a key that is not one is refused", (st, d))
+    for n in ("reader", "short", "inherits", "vols"):
+        call("DELETE", "/api-keys/" + n)
+    call("DELETE", "/boxes/conf-k?force=true")
+
+
 # ---- the walk ------------------------------------------------------------------
 
 def walk():
@@ -283,7 +365,7 @@ def walk():
     bodies = {"createBox": {"image": "host", "name": "conf-walk2", "auto_start": False},
               "startExecution": {"command": "true"}, "signalExecution": {"signal": 28},
               "resizeExecution": {"rows": 30, "cols": 100}, "pullImage": {"reference": "host"},
-              "createApiKey": {"name": "k", "permissions": ["write:boxes"]},
+              "createApiKey": {"name": "conf-key", "permissions": ["write:boxes"]},
               "createSnapshot": {"name": "s"}, "cloneBox": {"name": "c"},
               "createVolume": {"name": "vv"}}
     flag_of = {"createSnapshot": "snapshots_enabled", "listSnapshots": "snapshots_enabled",
@@ -345,7 +427,7 @@ def walk():
 
 def main():
     for name, fn in (("stop_never_restarts", stop_never_restarts),
-                     ("counters_and_manners", counters_and_manners),
+                     ("counters_and_manners", counters_and_manners), ("api_keys", api_keys),
                      ("walk", walk)):
         try:
             fn()

@@ -9,7 +9,8 @@
 # attach gets a killed exit frame and a normal close; its executions stay
 # readable), GET /v1/config's capabilities follow the routes served,
 # /v1/me, /v1/metrics and box metrics in BoxLite's shapes with real
-# counters, Idempotency-Key, Location, pagination and the status filter.
+# counters, Idempotency-Key, Location, pagination and the status filter,
+# API keys (bounded grants, hashed, revocable, enforced).
 # Prints "N passed, N failed".
 set -u
 BOXLET=$1
@@ -32,4 +33,4 @@ trap 'exit 1' INT TERM
 port=$(head -n 1 "$fifo")
 [ -n "$port" ] || { echo "test_boxlite_conform: the server did not start"; exit 1; }
 PYTHONPATH=$here/../conformance python3 "$here/../conformance/conform.py" "$port" conf-key \
-    "$here/../../docs/openapi.yaml"
+    "$here/../../docs/openapi.yaml" "$BOXLET_HOME"

@@ -72,11 +72,11 @@ BOXLITE_OPS = {("GET", "/config"), ("GET", "/me"), ("GET", "/metrics"), ("GET", 
                ("GET", "/boxes/{box_id}/executions/{exec_id}/attach"),
                ("PUT", "/boxes/{box_id}/files"), ("GET", "/boxes/{box_id}/files"),
                ("POST", "/images/pull"), ("GET", "/images"), ("GET", "/images/{image_id}"),
-               ("HEAD", "/images/{image_id}")}
+               ("HEAD", "/images/{image_id}"), ("POST", "/api-keys"), ("GET", "/api-keys"),
+               ("DELETE", "/api-keys/{name}")}
 # BoxLite's operations boxlet answers 501 unsupported (the route table's
 # unsupported section; x-boxlet-unsupported in the spec).
-UNSUPPORTED = {("POST", "/api-keys"), ("GET", "/api-keys"), ("DELETE", "/api-keys/{name}"),
-               ("POST", "/volumes"), ("GET", "/volumes"), ("GET", "/volumes/{volume_id}"),
+UNSUPPORTED = {("POST", "/volumes"), ("GET", "/volumes"), ("GET", "/volumes/{volume_id}"),
                ("DELETE", "/volumes/{volume_id}"), ("POST", "/boxes/import"),
                ("POST", "/boxes/{box_id}/snapshots"), ("GET", "/boxes/{box_id}/snapshots"),
                ("GET", "/boxes/{box_id}/snapshots/{snapshot_name}"),
@@ -504,6 +504,14 @@ def requests():
     call("GET", "/config", want=200)
     call("GET", "/me", want=200)
     call("GET", "/metrics", want=200)
+    call("POST", "/api-keys", body={"name": "oapi-k", "permissions": ["write:boxes"]}, want=201)
+    call("POST", "/api-keys", body={"name": "oapi-k", "permissions": ["write:boxes"]}, want=409,
+         what="name taken")
+    call("POST", "/api-keys", body={"name": "oapi-k2", "permissions": ["root"]}, want=400,
+         what="no such permission")
+    call("GET", "/api-keys", want=200)
+    call("DELETE", "/api-keys/{name}", {"name": "oapi-k"}, want=204)
+    call("DELETE", "/api-keys/{name}", {"name": "oapi-k"}, want=404)
 
     # A box and its executions.
     box = call("POST", "/boxes", body={"image": "host", "name": "oapi-box", "env": {"A": "1"},
