@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/strv.h"
 #include "core/util.h"
+#include "server/boxnet.h"
 #include "server/idem.h"
 #include "server/images.h"
 #include "server/route.h"
@@ -372,11 +373,29 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
     json_decref(o);
 }
 
+/* The box's CPU use now, in percent of the host's CPUs: its cgroup's CPU
+ * time over a short sample (on a worker thread). -1 when not measurable. */
+static double cpu_percent(boxlet_box *b, const boxlet_stats *first)
+{
+    boxlet_stats next;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long long t0 = now_ms();
+    struct timespec nap = {0, 100 * 1000 * 1000};
+    nanosleep(&nap, NULL);
+    long long dt = now_ms() - t0;
+    if (first->cpu_usec < 0 || boxlet_box_stats(b, &next) != BOXLET_OK || next.cpu_usec < 0 ||
+        dt <= 0 || ncpu <= 0)
+        return -1;
+    double pct =
+        (double)(next.cpu_usec - first->cpu_usec) / ((double)dt * 1000.0 * (double)ncpu) * 100.0;
+    return pct < 0 ? 0 : pct > 100 ? 100 : pct;
+}
+
 /* BoxLite's BoxMetrics (every field optional for its clients) from the
- * box's cgroups and its executions' records (the box's whole life, so the
- * counters only grow), plus boxlet's own gauges, null when the box is not
- * running. Listing never starts a box. Not measured, so not sent:
- * bytes_sent_total (stdin), boot_timing; null: cpu_percent, network. */
+ * box's cgroups, its network namespace and its executions' records (the
+ * box's whole life, so the counters only grow), plus boxlet's own gauges;
+ * the gauges are null when the box is not running. Listing never starts a
+ * box. Not measured, so not sent: bytes_sent_total (stdin), boot_timing. */
 static void box_metrics(boxlet_box *b, http_resp *rs)
 {
     boxlet_stats st;
@@ -387,20 +406,28 @@ static void box_metrics(boxlet_box *b, http_resp *rs)
     if (boxlet_exec_list(b, &v, &n) == BOXLET_OK)
         for (size_t i = 0; i < n; i++) {
             errors += v[i].exit.error_message[0] != '\0';
-            received += v[i].exit.stdout_bytes + v[i].exit.stderr_bytes;
+            received += v[i].exit.status == BOXLET_EXEC_RUNNING /* what it wrote so far */
+                            ? v[i].stdout_end + v[i].stderr_end
+                            : v[i].exit.stdout_bytes + v[i].exit.stderr_bytes;
         }
     free(v);
+    boxnet_t net;
+    bool has_net = up && boxnet_read(boxlet_box_pid(b), &net);
+    double cpu = up ? cpu_percent(b, &st) : -1;
 #define GAUGE(x) ((up && (x) >= 0) ? json_integer((json_int_t)(x)) : json_null())
+#define NET(x) ((has_net && (x) >= 0) ? json_integer((json_int_t)(x)) : json_null())
     reply_json(rs, 200,
                json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                          "commands_executed_total", (json_int_t)n, "exec_errors_total",
                          (json_int_t)errors, "bytes_received_total", (json_int_t)received,
-                         "cpu_percent", json_null(), "memory_bytes", GAUGE(st.memory_bytes),
-                         "network_bytes_sent", json_null(), "network_bytes_received", json_null(),
-                         "network_tcp_connections", json_null(), "network_tcp_errors", json_null(),
+                         "cpu_percent", cpu >= 0 ? json_real(cpu) : json_null(), "memory_bytes",
+                         GAUGE(st.memory_bytes), "network_bytes_sent", NET(net.rx_bytes),
+                         "network_bytes_received", NET(net.tx_bytes), "network_tcp_connections",
+                         NET(net.tcp_established), "network_tcp_errors", NET(net.tcp_attempt_fails),
                          "memory_peak_bytes", GAUGE(st.memory_peak_bytes), "oom_kills",
                          GAUGE(st.oom_kills), "pids", GAUGE(st.pids), "cpu_usec",
                          GAUGE(st.cpu_usec)));
+#undef NET
 #undef GAUGE
 }
 

@@ -217,13 +217,36 @@ def counters_and_manners():
     st, _, d = call("POST", "/boxes/conf-m/executions/%s/signal" % ex2["execution_id"],
                     {"signal": 15})
     ok(st == 204, "signal: 204", (st, d))
+    # Network counters from the box's own namespace: two ends of a TCP
+    # connection on its loopback, and a refused connect.
+    net = ("import socket,time\n"
+           "s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n"
+           "c=socket.create_connection(s.getsockname()); a,_=s.accept()\n"
+           "try: socket.create_connection(('127.0.0.1', 1))\n"
+           "except OSError: pass\n"
+           "print('up', flush=True); time.sleep(60)\n")
+    st, _, ex3 = call("POST", "/boxes/conf-m/exec", {"command": "python3", "args": ["-c", net]})
+    for _ in range(300):
+        _, _, d = call("GET", "/boxes/conf-m/executions/" + ex3["execution_id"])
+        if d.get("stdout_bytes", 0) > 0 or d.get("status") != "running":
+            break
+        time.sleep(0.1)
     st, _, bm = call("GET", "/boxes/conf-m/metrics")
     shape(bm, "BoxMetrics", "box metrics")
-    ok(bm.get("commands_executed_total") == 2 and bm.get("bytes_received_total") == 8,
-       "box metrics: 2 commands, 8 bytes of stdout and stderr", bm)
+    ok(isinstance(bm.get("network_tcp_connections"), int) and bm["network_tcp_connections"] >= 2,
+       "box metrics: the box's ESTABLISHED connections", bm)
+    ok(isinstance(bm.get("network_tcp_errors"), int) and bm["network_tcp_errors"] >= 1,
+       "box metrics: a refused connect is a TCP error", bm)
+    ok(bm.get("network_bytes_sent") == 0 and bm.get("network_bytes_received") == 0,
+       "box metrics: no traffic beyond loopback in a box without network", bm)
+    ok(isinstance(bm.get("cpu_percent"), (int, float)) and 0 <= bm["cpu_percent"] <= 100,
+       "box metrics: cpu_percent 0..100", bm)
+    call("DELETE", "/boxes/conf-m/executions/" + ex3["execution_id"])
+    ok(bm.get("commands_executed_total") == 3 and bm.get("bytes_received_total") == 11,
+       "box metrics: 3 commands, 11 bytes of stdout and stderr", bm)
     st, _, d = call("POST", "/boxes/conf-m/stop", {"timeout_seconds": 2})
     _, _, m1 = call("GET", "/metrics")
-    for k, n in (("boxes_created_total", 1), ("total_commands_executed", 2),
+    for k, n in (("boxes_created_total", 1), ("total_commands_executed", 3),
                  ("boxes_stopped_total", 1)):
         ok(m1.get(k, 0) - m0.get(k, 0) == n, "metrics: %s grew by %d" % (k, n), (m0, m1))
     st, _, d = call("POST", "/boxes/conf-nosuch/exec", {"command": "true"})
