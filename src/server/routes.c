@@ -202,7 +202,7 @@ void rest_unsupported(server_t *s, const http_req *rq, http_resp *rs)
 /* A list's page from ?pageSize and ?pageToken (BoxLite's names): the
  * token is the offset of the page's first item, as decimal text (opaque to
  * clients). False with rs answered when either is malformed. */
-static bool page_of(const http_req *rq, size_t *first, size_t *size, http_resp *rs)
+bool rest_page_of(const http_req *rq, size_t *first, size_t *size, http_resp *rs)
 {
     char v[32] = "";
     char *end;
@@ -229,7 +229,7 @@ static bool page_of(const http_req *rq, size_t *first, size_t *size, http_resp *
 
 /* Sets next_page_token on a list answer: the offset after this page, or
  * null when it was the last. */
-static void page_next(json_t *o, size_t first, size_t size, size_t total)
+void rest_page_next(json_t *o, size_t first, size_t size, size_t total)
 {
     char t[32];
     snprintf(t, sizeof t, "%zu", first + size);
@@ -264,7 +264,7 @@ void rest_boxes_list(server_t *s, const http_req *rq, http_resp *rs)
                                "paused, failed or unknown",
                                want);
     }
-    if (!page_of(rq, &first, &size, rs)) return;
+    if (!rest_page_of(rq, &first, &size, rs)) return;
     boxlet_box **v;
     size_t n, matched = 0;
     int rc = boxlet_box_list(s->rt, &v, &n);
@@ -280,7 +280,7 @@ void rest_boxes_list(server_t *s, const http_req *rq, http_resp *rs)
     }
     free(v);
     json_t *o = json_pack("{s:o}", "boxes", a);
-    page_next(o, first, size, matched);
+    rest_page_next(o, first, size, matched);
     reply_json(rs, 200, o);
 }
 

@@ -7,6 +7,8 @@
 
 #include "server/http.h"
 
+#include <jansson.h>
+
 void rest_config(server_t *s, const http_req *rq, http_resp *rs);
 void rest_me(server_t *s, const http_req *rq, http_resp *rs);
 void rest_metrics(server_t *s, const http_req *rq, http_resp *rs);
@@ -26,6 +28,15 @@ void rest_exec_get(server_t *s, const http_req *rq, http_resp *rs);
 void rest_exec_kill(server_t *s, const http_req *rq, http_resp *rs);
 void rest_exec_signal(server_t *s, const http_req *rq, http_resp *rs);
 void rest_exec_resize(server_t *s, const http_req *rq, http_resp *rs);
+
+/* BoxLite's pagination of lists: the page from ?pageSize (1..1000,
+ * default 100) and ?pageToken (a next_page_token this server gave: the
+ * offset of the page's first item, opaque to clients); false with rs
+ * answered (400) when either is malformed. Then rest_page_next sets
+ * next_page_token on the answer o: the next page's token, or null after
+ * the last of total items. */
+bool rest_page_of(const http_req *rq, size_t *first, size_t *size, http_resp *rs);
+void rest_page_next(json_t *o, size_t first, size_t size, size_t total);
 
 /* BoxLite's API keys (apikey_routes.c), as rq->who. */
 void rest_apikey_create(server_t *s, const http_req *rq, http_resp *rs);

@@ -271,6 +271,10 @@ def counters_and_manners():
     for bad in ("pageSize=0", "pageSize=x", "pageToken=-1", "status=sleeping"):
         st, _, d = call("GET", "/boxes?" + bad)
         ok(st == 400, "GET /boxes?%s: 400" % bad, (st, d))
+    _, _, im = call("GET", "/images?pageSize=1")
+    ok(len(im["images"]) <= 1 and "next_page_token" in im, "images: pageSize=1", im)
+    st, _, d = call("GET", "/images?pageSize=1001")
+    ok(st == 400, "images: pageSize over 1000 is 400", (st, d))
     for i in range(3):
         call("DELETE", "/boxes/conf-p%d" % i)
     call("DELETE", "/boxes/conf-m?force=true")
