@@ -1,8 +1,9 @@
 // BoxLite's own Node SDK (REST mode) against `boxlet serve`: the runtime's
-// and a box's metrics report real counters after a few execs, and an
-// InteractiveBox started then stopped leaves its box stopped (a stop never
-// restarts a box). argv: the server URL, its API key. Prints "N passed, N
-// failed".
+// and a box's metrics report real counters after a few execs; a box
+// stopped under an attached execution that ignores SIGTERM gives wait()
+// the killed result (not "connection reset") and stays stopped; an
+// InteractiveBox started then stopped leaves its box stopped. argv: the
+// server URL, its API key. Prints "N passed, N failed".
 import { ApiKeyCredential, JsBoxlite, BoxliteRestOptions, InteractiveBox } from '@boxlite-ai/boxlite';
 
 const [, , url, key] = process.argv;
@@ -44,6 +45,24 @@ async function main() {
   await box.stop();
   await rt.remove('conf-node', true);
 
+  // Stop a box while an attached execution ignores SIGTERM: wait() gets the
+  // killed result (not "connection reset"), and the box stays stopped.
+  const sb = await rt.create({ image: 'host' }, 'conf-stopper');
+  const ex = await sb.exec('sh', ['-c', "trap '' TERM; echo ready; sleep 300"], null, false);
+  const so = await ex.stdout();
+  check('the TERM-ignoring command is up', (await so.next()).includes('ready'));
+  const waiting = ex.wait().then((r) => r, (e) => ({ error: String(e) }));
+  const rest0 = await fetch(`${url}/v1/boxes/conf-stopper/stop`, {
+    method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ timeout_seconds: 1 }),
+  });
+  check('stop answers 200', rest0.status === 200, String(rest0.status));
+  const res = await waiting;
+  check('wait() after a box stop: killed by 9, not a reset', res.exitCode === -9 && !res.error, JSON.stringify(res));
+  let [st0, b0] = await rest('/boxes/conf-stopper');
+  check('the stopped box stays stopped', st0 === 200 && b0.status === 'stopped', JSON.stringify(b0));
+  await rt.remove('conf-stopper', true);
+
   const ib = new InteractiveBox({ runtime: rt, image: 'host', name: 'conf-ibox', autoRemove: false, tty: false });
   await ib.start();
   let [st, b] = await rest('/boxes/conf-ibox');
@@ -53,7 +72,7 @@ async function main() {
   [st, b] = await rest('/boxes/conf-ibox');
   check('InteractiveBox.stop(): the box stays stopped', st === 200 && b.status === 'stopped', JSON.stringify([st, b]));
   const m2 = await rt.metrics();
-  check('rt.metrics() after: the InteractiveBox\'s box was counted', m2.boxesCreatedTotal - m1.boxesCreatedTotal === 1, JSON.stringify(m2));
+  check('rt.metrics() after: the two boxes since were counted', m2.boxesCreatedTotal - m1.boxesCreatedTotal === 2, JSON.stringify(m2));
   await rt.remove('conf-ibox', true);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
