@@ -478,10 +478,8 @@ void rest_box_start(server_t *s, const http_req *rq, http_resp *rs)
 }
 
 /* The stop's grace in seconds from ?timeout=S or BoxLite's body
- * {"timeout_seconds": N}: BoxLite's default, 30 s, when neither says (the
- * box's agent kills what is left after its own --stop-grace, 10 s, so
- * that is the longest a grace lasts today: docs/server.md); false with rs
- * answered when one is malformed. */
+ * {"timeout_seconds": N}: BoxLite's default, 30 s, when neither says;
+ * false with rs answered when one is malformed. */
 #define REST_STOP_GRACE 30.0
 static bool stop_timeout(const http_req *rq, double *secs, http_resp *rs)
 {

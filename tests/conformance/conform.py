@@ -280,6 +280,27 @@ def counters_and_manners():
     call("DELETE", "/boxes/conf-m?force=true")
 
 
+def default_grace():
+    """A REST stop without a timeout gives a process that ignores SIGTERM
+    BoxLite's 30 s (the CLI's default is 10 s): a lower bound only, which a
+    slow machine cannot break."""
+    call("POST", "/boxes", {"image": "host", "name": "conf-g"})
+    st, _, ex = call("POST", "/boxes/conf-g/exec",
+                     {"command": "sh", "args": ["-c", "trap '' TERM; echo up; sleep 300"]})
+    for _ in range(300):
+        _, _, d = call("GET", "/boxes/conf-g/executions/" + ex["execution_id"])
+        if d.get("stdout_bytes", 0) > 0 or d.get("stdout_offset", 0) > 0:
+            break
+        time.sleep(0.1)
+    t0 = time.time()
+    st, _, d = call("POST", "/boxes/conf-g/stop")
+    took = time.time() - t0
+    ok(st == 200 and took >= 25, "a stop without a timeout waits BoxLite's 30 s", (st, took))
+    _, _, d = call("GET", "/boxes/conf-g/executions/" + ex["execution_id"])
+    ok(d.get("status") == "killed", "then the process is killed", d)
+    call("DELETE", "/boxes/conf-g?force=true")
+
+
 # ---- API keys: issued, bounded by their issuer, hashed, revocable -------------
 
 def api_keys():
@@ -455,6 +476,7 @@ def walk():
 def main():
     for name, fn in (("stop_never_restarts", stop_never_restarts),
                      ("counters_and_manners", counters_and_manners), ("api_keys", api_keys),
+                     ("default_grace", default_grace),
                      ("walk", walk)):
         try:
             fn()

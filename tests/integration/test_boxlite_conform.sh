@@ -10,7 +10,8 @@
 # readable), GET /v1/config's capabilities follow the routes served,
 # /v1/me, /v1/metrics and box metrics in BoxLite's shapes with real
 # counters, Idempotency-Key, Location, pagination and the status filter,
-# API keys (bounded grants, hashed, revocable, enforced).
+# API keys (bounded grants, hashed, revocable, enforced), the 30 s default
+# grace of a REST stop.
 # Prints "N passed, N failed".
 set -u
 BOXLET=$1
