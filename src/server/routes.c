@@ -815,8 +815,10 @@ void rest_image_import(server_t *s, const http_req *rq, http_resp *rs)
             int rc = boxlet_image_import(s->rt, via, name);
             if (rc != BOXLET_OK)
                 reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
-            else
+            else {
+                set_location(rq, rs, true, name);
                 reply_json(rs, 201, json_pack("{s:s, s:s}", "name", name, "source", src));
+            }
             close(fd);
         }
     }
