@@ -4,15 +4,15 @@
 # image, or nonexistent ones), and each answer's status must be one the spec
 # lists for it, 2xx JSON bodies must match their schemas (every required
 # property, the types, no property the spec does not name), errors the
-# envelope, and every REST answer must carry X-Request-Id. Also: 401 without
-# the key on every route but GET /v1/config, 413 over --max-body on every
-# route, 400 for an unknown field where the spec refuses them and for a
-# missing required field, the {prefix} segment exactly where the spec allows
-# it, the WebSocket attach (upgrade, subprotocol, frames against the frame
-# schemas), and the other way round, that every row of the server's route
-# table (`boxlet serve --routes`, src/server/route.c) is in the spec and
-# nothing else is, with the spec's security and WebSocket marks matching the
-# rows' flags. Prints "N passed, N failed".
+# envelope, and every REST answer must carry X-Request-Id (and a 201 a
+# Location). Also: 401 without the key on every route but GET /v1/config,
+# 413 over --max-body on every route, 400 for an unknown field where the
+# spec refuses them and for a missing required field, the {prefix} segment
+# exactly where the spec allows it, the WebSocket attach (upgrade,
+# subprotocol, frames against the frame schemas), and the other way round,
+# that every row of the server's route table (`boxlet serve --routes`,
+# src/server/route.c) is in the spec and nothing else is, with the spec's security, WebSocket and unsupported marks
+# matching the rows' flags. Prints "N passed, N failed".
 set -u
 BOXLET=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -297,6 +297,9 @@ def check(method, tmpl, answer, want=None, what=""):
         return None
     ok(re.match(r"^[0-9a-f]{16}$", headers.get("x-request-id", "")),
        label + ": X-Request-Id header", str(headers))
+    if status == 201:  # BoxLite's Location on what a request made
+        ok(headers.get("location", "").startswith("/v1/"), label + ": a Location header",
+           str(headers))
     resp = resolve(responses[str(status)])
     content = resp.get("content", {})
     if method == "HEAD" or not content:
