@@ -11,8 +11,9 @@
 # exactly where the spec allows it, the WebSocket attach (upgrade,
 # subprotocol, frames against the frame schemas), and the other way round,
 # that every row of the server's route table (`boxlet serve --routes`,
-# src/server/route.c) is in the spec and nothing else is, with the spec's security, WebSocket and unsupported marks
-# matching the rows' flags. Prints "N passed, N failed".
+# src/server/route.c) is in the spec and nothing else is, with the spec's
+# security, WebSocket and unsupported marks matching the rows' flags.
+# Prints "N passed, N failed".
 set -u
 BOXLET=$1
 here=$(cd "$(dirname "$0")" && pwd)
