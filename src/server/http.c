@@ -601,7 +601,11 @@ static int on_http(struct lws *wsi, server_t *s, pss_t *p)
     if (!read_request(wsi, p)) {
         snprintf(p->rq.method, sizeof p->rq.method, "GET");
         buf_init(&p->rs.body, 0);
-        reply_error(&p->rs, 400, ERR_INVAL, "malformed request line or query");
+        if (lws_hdr_custom_length(wsi, "idempotency-key:", 16) >= (int)sizeof p->rq.idem_key)
+            reply_error(&p->rs, 400, ERR_INVAL, "Idempotency-Key: at most %zu bytes",
+                        sizeof p->rq.idem_key - 1);
+        else
+            reply_error(&p->rs, 400, ERR_INVAL, "malformed request line or query");
         p->answered = true;
         lws_callback_on_writable(wsi);
         return 0;

@@ -199,6 +199,10 @@ def counters_and_manners():
     st3, _, d = call("POST", "/boxes", {"image": "host", "name": "conf-m-other"},
                      headers={"Idempotency-Key": "k-create-1"})
     ok(st3 == 422, "the same key with another body: 422", (st3, d))
+    st4, _, d = call("POST", "/boxes", {"image": "host", "name": "conf-m-long"},
+                     headers={"Idempotency-Key": "k" * 256})
+    ok(st4 == 400 and "Idempotency-Key" in d["error"]["message"],
+       "an Idempotency-Key over 255 bytes is 400, saying so", (st4, d))
     _, _, lst = call("GET", "/boxes")
     ok([b["name"] for b in lst["boxes"]].count("conf-m") == 1 and
        "conf-m-other" not in [b["name"] for b in lst["boxes"]],
