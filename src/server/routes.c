@@ -91,6 +91,7 @@ static json_t *exec_json(const boxlet_exec_info *i)
     json_object_set_new(v, "stdout_offset", json_integer((json_int_t)i->stdout_end));
     json_object_set_new(v, "stderr_offset", json_integer((json_int_t)i->stderr_end));
     json_object_set_new(v, "stdin_attached", json_boolean(i->stdin_attached));
+    json_object_set_new(v, "stdin_bytes", json_integer((json_int_t)i->stdin_bytes));
     return v;
 }
 
@@ -395,16 +396,17 @@ static double cpu_percent(boxlet_box *b, const boxlet_stats *first)
  * box's cgroups, its network namespace and its executions' records (the
  * box's whole life, so the counters only grow), plus boxlet's own gauges;
  * the gauges are null when the box is not running. Listing never starts a
- * box. Not measured, so not sent: bytes_sent_total (stdin), boot_timing. */
+ * box. Not measured, so not sent: boot_timing. */
 static void box_metrics(boxlet_box *b, http_resp *rs)
 {
     boxlet_stats st;
     bool up = boxlet_box_stats(b, &st) == BOXLET_OK;
     boxlet_exec_info *v = NULL;
     size_t n = 0, errors = 0;
-    unsigned long long received = 0;
+    unsigned long long received = 0, sent = 0;
     if (boxlet_exec_list(b, &v, &n) == BOXLET_OK)
         for (size_t i = 0; i < n; i++) {
+            sent += v[i].stdin_bytes;
             errors += v[i].exit.error_message[0] != '\0';
             received += v[i].exit.status == BOXLET_EXEC_RUNNING /* what it wrote so far */
                             ? v[i].stdout_end + v[i].stderr_end
@@ -416,17 +418,17 @@ static void box_metrics(boxlet_box *b, http_resp *rs)
     double cpu = up ? cpu_percent(b, &st) : -1;
 #define GAUGE(x) ((up && (x) >= 0) ? json_integer((json_int_t)(x)) : json_null())
 #define NET(x) ((has_net && (x) >= 0) ? json_integer((json_int_t)(x)) : json_null())
-    reply_json(rs, 200,
-               json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                         "commands_executed_total", (json_int_t)n, "exec_errors_total",
-                         (json_int_t)errors, "bytes_received_total", (json_int_t)received,
-                         "cpu_percent", cpu >= 0 ? json_real(cpu) : json_null(), "memory_bytes",
-                         GAUGE(st.memory_bytes), "network_bytes_sent", NET(net.rx_bytes),
-                         "network_bytes_received", NET(net.tx_bytes), "network_tcp_connections",
-                         NET(net.tcp_established), "network_tcp_errors", NET(net.tcp_attempt_fails),
-                         "memory_peak_bytes", GAUGE(st.memory_peak_bytes), "oom_kills",
-                         GAUGE(st.oom_kills), "pids", GAUGE(st.pids), "cpu_usec",
-                         GAUGE(st.cpu_usec)));
+    reply_json(
+        rs, 200,
+        json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                  "commands_executed_total", (json_int_t)n, "exec_errors_total", (json_int_t)errors,
+                  "bytes_sent_total", (json_int_t)sent, "bytes_received_total",
+                  (json_int_t)received, "cpu_percent", cpu >= 0 ? json_real(cpu) : json_null(),
+                  "memory_bytes", GAUGE(st.memory_bytes), "network_bytes_sent", NET(net.rx_bytes),
+                  "network_bytes_received", NET(net.tx_bytes), "network_tcp_connections",
+                  NET(net.tcp_established), "network_tcp_errors", NET(net.tcp_attempt_fails),
+                  "memory_peak_bytes", GAUGE(st.memory_peak_bytes), "oom_kills",
+                  GAUGE(st.oom_kills), "pids", GAUGE(st.pids), "cpu_usec", GAUGE(st.cpu_usec)));
 #undef NET
 #undef GAUGE
 }

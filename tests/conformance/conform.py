@@ -246,11 +246,38 @@ def counters_and_manners():
     ok(isinstance(bm.get("cpu_percent"), (int, float)) and 0 <= bm["cpu_percent"] <= 100,
        "box metrics: cpu_percent 0..100", bm)
     call("DELETE", "/boxes/conf-m/executions/" + ex3["execution_id"])
-    ok(bm.get("commands_executed_total") == 3 and bm.get("bytes_received_total") == 11,
-       "box metrics: 3 commands, 11 bytes of stdout and stderr", bm)
+    ok(bm.get("commands_executed_total") == 3 and bm.get("bytes_received_total") == 11 and
+       bm.get("bytes_sent_total") == 0, "box metrics: 3 commands, 11 bytes out, none in", bm)
+    # stdin: the inline `stdin` field of an exec and bytes written on an
+    # attach both count in bytes_sent_total, and the count survives a stop.
+    st, _, ex4 = call("POST", "/boxes/conf-m/exec", {"command": "cat", "stdin": "hello"})
+    wait_exec("conf-m", ex4["execution_id"])
+    st, _, ex5 = call("POST", "/boxes/conf-m/exec", {"command": "sh", "args": ["-c", "read x; echo $x; sleep 60"]})
+    ws = WS("/boxes/conf-m/executions/%s/attach" % ex5["execution_id"])
+    ws.send(2, b"abc\n")
+    got = b""
+    while b"abc" not in got:
+        op, p = ws.frame()
+        if op == 2:
+            got += p[1:]
+        elif op == 9:
+            ws.send(10, p)
+    ws.s.close()
+    st, _, bm = call("GET", "/boxes/conf-m/metrics")
+    ok(bm.get("bytes_sent_total") == 9, "box metrics: bytes_sent_total counts stdin (5 + 4)", bm)
+    st, _, d = call("GET", "/boxes/conf-m/executions/" + ex4["execution_id"])
+    ok(d.get("stdin_bytes") == 5, "an execution's stdin_bytes", d)
+    sent_before = bm.get("bytes_sent_total")
+    received_before = bm.get("bytes_received_total")
     st, _, d = call("POST", "/boxes/conf-m/stop", {"timeout_seconds": 2})
+    st, _, bm2 = call("GET", "/boxes/conf-m/metrics")
+    ok(bm2.get("bytes_sent_total") == sent_before and
+       bm2.get("bytes_received_total") >= received_before,
+       "after the stop the counters have not gone down",
+       [(x.get("bytes_sent_total"), x.get("bytes_received_total"), x.get("exec_errors_total"))
+        for x in (bm, bm2)])
     _, _, m1 = call("GET", "/metrics")
-    for k, n in (("boxes_created_total", 1), ("total_commands_executed", 3),
+    for k, n in (("boxes_created_total", 1), ("total_commands_executed", 5),
                  ("boxes_stopped_total", 1)):
         ok(m1.get(k, 0) - m0.get(k, 0) == n, "metrics: %s grew by %d" % (k, n), (m0, m1))
     st, _, d = call("POST", "/boxes/conf-nosuch/exec", {"command": "true"})
