@@ -1,5 +1,6 @@
 // BoxLite's own Node SDK (REST mode) against `boxlet serve`: the runtime's
-// and a box's metrics report real counters after a few execs; a box
+// and a box's metrics report real counters (stdin and output bytes
+// included) after a few execs; a box
 // stopped under an attached execution that ignores SIGTERM gives wait()
 // the killed result (not "connection reset") and stays stopped; an
 // InteractiveBox started then stopped leaves its box stopped. argv: the
@@ -34,12 +35,23 @@ async function main() {
     out += (await o) + (await e);
     check(`exec ${word}`, res.exitCode === 0, JSON.stringify(res));
   }
+  {
+    const ex = await box.exec('cat', [], null, false);
+    const o = drain(await ex.stdout());
+    const w = await ex.stdin();
+    await w.write(Buffer.from('xyz'));
+    await w.close();
+    const res = await ex.wait();
+    out += await o;
+    check('exec cat with stdin', res.exitCode === 0, JSON.stringify(res));
+  }
   const m1 = await rt.metrics();
   check('rt.metrics(): boxesCreatedTotal grew by 1', m1.boxesCreatedTotal - m0.boxesCreatedTotal === 1, JSON.stringify([m0, m1]));
-  check('rt.metrics(): totalCommandsExecuted grew by 3', m1.totalCommandsExecuted - m0.totalCommandsExecuted === 3, JSON.stringify([m0, m1]));
+  check('rt.metrics(): totalCommandsExecuted grew by 4', m1.totalCommandsExecuted - m0.totalCommandsExecuted === 4, JSON.stringify([m0, m1]));
   check('rt.metrics(): numRunningBoxes counts it', m1.numRunningBoxes >= 1, JSON.stringify(m1));
   const bm = await box.metrics();
-  check('box.metrics(): commandsExecutedTotal 3', bm.commandsExecutedTotal === 3, JSON.stringify(bm));
+  check('box.metrics(): commandsExecutedTotal 4', bm.commandsExecutedTotal === 4, JSON.stringify(bm));
+  check('box.metrics(): bytesSentTotal is the stdin written', bm.bytesSentTotal === 3, JSON.stringify(bm));
   check('box.metrics(): bytesReceivedTotal is stdout + stderr', bm.bytesReceivedTotal === out.length, JSON.stringify([bm, out]));
   check('box.metrics(): memoryBytes measured', bm.memoryBytes > 0, JSON.stringify(bm));
   await box.stop();
