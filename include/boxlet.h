@@ -802,6 +802,10 @@ typedef struct boxlet_exec_info {
     unsigned long long stdout_end, stderr_end;
     int stdin_attached;
     boxlet_exit exit; /* exit.status RUNNING while it runs */
+    /* Stdin bytes the execution took (the agent accepted), so far while it
+     * runs; 0 for a record whose count nobody saw before the agent forgot
+     * it (docs/exec.md "Records"). */
+    unsigned long long stdin_bytes;
 } boxlet_exec_info;
 /* Every execution the box's agent keeps. Free *out with free(). */
 BOXLET_API int boxlet_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n);

@@ -40,7 +40,9 @@ static const char usage[] =
     "  --lifetime MS          longest an execution may run unless it asks\n"
     "                         otherwise (86400000)\n"
     "  --keep-finished MS     how long finished executions are kept (300000)\n"
-    "  --stop-grace MS        SIGTERM of the box: TERM all, KILL after MS (10000)\n"
+    "  --stop-grace MS        SIGTERM of the box: TERM all, KILL after MS (600000;\n"
+    "                         the host's stop, which SIGKILLs the box after its\n"
+    "                         own timeout, decides first)\n"
     "  --drain MS             leader dead, pipes held open: exit after MS (1000)\n"
     "  --max-execs N          executions kept per box (1024)\n"
     "  --retain BYTES         default output bytes kept per stream (1048576)\n"
@@ -98,7 +100,7 @@ static void parse_args(int argc, char **argv, agent_t *ag, int *ready_fd, int *l
                       .reap_step_ms = 30000,
                       .lifetime_ms = 86400000,
                       .keep_finished_ms = 300000,
-                      .stop_grace_ms = 10000,
+                      .stop_grace_ms = 600000, /* a backstop: the host's timeout rules */
                       .drain_ms = 1000,
                       .max_execs = 1024,
                       .default_retain = 1u << 20,

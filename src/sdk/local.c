@@ -245,14 +245,16 @@ int sdk_local_box_start(boxlet_box *b)
 }
 
 /* The agent forgets its executions when the box stops: listing them first
- * records the ends it saw (records.c). Best effort. */
+ * records the ends it saw, and the byte counts of those still running
+ * (records.c). Best effort. */
 static void record_before_stop(boxlet_box *b)
 {
     boxlet_exec_info *xs = NULL;
     size_t n = 0;
     err_t saved = b->err;
-    if (rt_refresh(b->rt->rt, &b->rec, &b->err) == 0 && b->rec.state == BOX_RUNNING)
-        boxlet_exec_list(b, &xs, &n);
+    if (rt_refresh(b->rt->rt, &b->rec, &b->err) == 0 && b->rec.state == BOX_RUNNING &&
+        boxlet_exec_list(b, &xs, &n) == BOXLET_OK)
+        sdk_records_note_running(b, xs, n);
     free(xs);
     b->err = saved;
 }

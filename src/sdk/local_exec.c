@@ -71,7 +71,7 @@ static void set_exit(boxlet_exec *e, const proto_exit *x)
 {
     e->ended = true;
     sdk_exit_from(&e->st, x);
-    sdk_record_finish(e->record, e->id, &e->st);
+    sdk_record_finish(e->record, e->id, &e->st, SDK_STDIN_UNKNOWN); /* a listing adds it */
 }
 
 static int enqueue(boxlet_exec *e, const proto_msg *m)
@@ -621,6 +621,7 @@ static void info_to_public(const proto_info *in, boxlet_exec_info *out)
     out->stdout_end = in->stdout_end;
     out->stderr_end = in->stderr_end;
     out->stdin_attached = in->stdin_owned;
+    out->stdin_bytes = in->stdin_offset;
     sdk_exit_from(&out->exit, &in->exit);
 }
 

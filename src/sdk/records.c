@@ -73,15 +73,32 @@ void sdk_record_start(const boxlet_box *b, const char *id, const boxlet_cmd *cmd
     free(command);
 }
 
-void sdk_record_finish(const char *path, const char *id, const boxlet_exit *x)
+void sdk_record_finish(const char *path, const char *id, const boxlet_exit *x,
+                       unsigned long long stdin_bytes)
 {
     if (!path || x->status == BOXLET_EXEC_RUNNING || (unsigned)x->status > 3) return;
-    append(path, json_pack("{s:s, s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:s}", "id", id, "status",
-                           boxlet_exec_status_name(x->status), "exit_code", x->exit_code, "signal",
-                           x->signal, "timed_out", x->timed_out, "duration_ms",
-                           (json_int_t)x->duration_ms, "stdout_bytes", (json_int_t)x->stdout_bytes,
-                           "stderr_bytes", (json_int_t)x->stderr_bytes, "error_message",
-                           x->error_message));
+    json_t *o =
+        json_pack("{s:s, s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:s}", "id", id, "status",
+                  boxlet_exec_status_name(x->status), "exit_code", x->exit_code, "signal",
+                  x->signal, "timed_out", x->timed_out, "duration_ms", (json_int_t)x->duration_ms,
+                  "stdout_bytes", (json_int_t)x->stdout_bytes, "stderr_bytes",
+                  (json_int_t)x->stderr_bytes, "error_message", x->error_message);
+    if (o && stdin_bytes != SDK_STDIN_UNKNOWN)
+        json_object_set_new(o, "stdin_bytes", json_integer((json_int_t)stdin_bytes));
+    append(path, o);
+}
+
+void sdk_records_note_running(const boxlet_box *b, const boxlet_exec_info *xs, size_t n)
+{
+    char path[PATH_MAX];
+    if (sdk_record_path(b, path, sizeof path) < 0) return;
+    for (size_t i = 0; i < n; i++)
+        if (xs[i].exit.status == BOXLET_EXEC_RUNNING &&
+            (xs[i].stdin_bytes || xs[i].stdout_end || xs[i].stderr_end))
+            append(path, json_pack("{s:s, s:I, s:I, s:I}", "id", xs[i].id, "stdin_bytes",
+                                   (json_int_t)xs[i].stdin_bytes, "stdout_bytes",
+                                   (json_int_t)xs[i].stdout_end, "stderr_bytes",
+                                   (json_int_t)xs[i].stderr_end));
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -89,7 +106,8 @@ void sdk_record_finish(const char *path, const char *id, const boxlet_exit *x)
 typedef struct record {
     boxlet_exec_info info;
     bool finished;
-    bool listed; /* the agent's list has it: its entry stands */
+    bool has_stdin; /* its finish line has stdin_bytes */
+    bool listed;    /* the agent's list has it: its entry stands */
 } record;
 
 typedef struct records {
@@ -174,6 +192,9 @@ static void take_finish(record *x, json_t *o)
     e->duration_ms = (unsigned long long)json_integer_value(json_object_get(o, "duration_ms"));
     e->stdout_bytes = (unsigned long long)json_integer_value(json_object_get(o, "stdout_bytes"));
     e->stderr_bytes = (unsigned long long)json_integer_value(json_object_get(o, "stderr_bytes"));
+    json_t *in = json_object_get(o, "stdin_bytes");
+    x->has_stdin = json_is_integer(in);
+    if (x->has_stdin) x->info.stdin_bytes = (unsigned long long)json_integer_value(in);
     const char *msg = json_string_value(json_object_get(o, "error_message"));
     snprintf(e->error_message, sizeof e->error_message, "%s", msg ? msg : "");
     x->finished = true;
@@ -186,6 +207,13 @@ static void take_line(records *r, const char *line)
     record *x = id && strlen(id) <= PROTO_MAX_ID ? add(r, id) : NULL;
     if (x && json_object_get(o, "status")) {
         take_finish(x, o);
+    } else if (x && !json_object_get(o, "command")) { /* a running one's counts, before a stop */
+        x->info.stdin_bytes =
+            (unsigned long long)json_integer_value(json_object_get(o, "stdin_bytes"));
+        x->info.exit.stdout_bytes =
+            (unsigned long long)json_integer_value(json_object_get(o, "stdout_bytes"));
+        x->info.exit.stderr_bytes =
+            (unsigned long long)json_integer_value(json_object_get(o, "stderr_bytes"));
     } else if (x) {
         const char *cmd = json_string_value(json_object_get(o, "command"));
         snprintf(x->info.command, sizeof x->info.command, "%s", cmd ? cmd : "");
@@ -229,8 +257,8 @@ int sdk_records_merge(boxlet_box *b, boxlet_exec_info **xs, size_t *n, bool runn
         record *x = find(&r, (*xs)[i].id);
         if (x && x->info.command[0]) /* the full command, not only argv[0] */
             memcpy((*xs)[i].command, x->info.command, sizeof x->info.command);
-        if ((*xs)[i].exit.status != BOXLET_EXEC_RUNNING && (!x || !x->finished))
-            sdk_record_finish(path, (*xs)[i].id, &(*xs)[i].exit);
+        if ((*xs)[i].exit.status != BOXLET_EXEC_RUNNING && (!x || !x->finished || !x->has_stdin))
+            sdk_record_finish(path, (*xs)[i].id, &(*xs)[i].exit, (*xs)[i].stdin_bytes);
         if (x) x->listed = true;
     }
     size_t extra = 0;

@@ -329,6 +329,7 @@ int sdk_ws_exec_list(boxlet_box *b, boxlet_exec_info **out, size_t *n)
         in->stdout_end = num(x, "stdout_offset");
         in->stderr_end = num(x, "stderr_offset");
         in->stdin_attached = json_is_true(json_object_get(x, "stdin_attached"));
+        in->stdin_bytes = num(x, "stdin_bytes");
     }
     json_decref(v);
     if (rc == 0) *n = k;

@@ -327,11 +327,17 @@ int sdk_secrets_put(const char *id, const boxlet_secret *v, size_t n, err_t *e);
 int sdk_secrets_env(const char *id, char ***out, size_t *n, err_t *e);
 void sdk_secrets_forget(const char *id);
 /* Records the end of execution id in the records file path (NULL: none). */
-void sdk_record_finish(const char *path, const char *id, const boxlet_exit *x);
+void sdk_record_finish(const char *path, const char *id, const boxlet_exit *x,
+                       unsigned long long stdin_bytes);
+#define SDK_STDIN_UNKNOWN (~0ull) /* sdk_record_finish: a later listing records it */
 /* Completes the agent's list *xs (*n entries, malloc'd) with the records:
  * full commands, and the executions the agent no longer has (running:
  * whether the box runs now). Records ends the agent reports. 0, or
  * BOXLET_ENOMEM. */
 int sdk_records_merge(boxlet_box *b, boxlet_exec_info **xs, size_t *n, bool running);
+/* Records the byte counts (stdin, stdout, stderr) of the running
+ * executions among xs (before a stop: the agent is about to forget them),
+ * so the records of the killed ones keep them. */
+void sdk_records_note_running(const boxlet_box *b, const boxlet_exec_info *xs, size_t n);
 
 #endif

@@ -186,9 +186,17 @@ static void pump(attach_t *a)
     while (!a->exit_queued && a->queued < QUEUE_HIGH) {
         int rc = boxlet_exec_read(a->ex, &c, 0);
         if (rc == BOXLET_ETIMEOUT) break; /* nothing now */
-        if (rc != BOXLET_OK) { /* the agent went away: so does the client (once it is up) */
+        if (rc != BOXLET_OK) {
+            /* The agent went away. It is the box's PID 1: the box stopped
+             * (or died) and took the execution with it. The client gets the
+             * exec contract's result for that, killed by signal 9, and a
+             * normal close, not a reset (the execution's record keeps the
+             * result `boxlet_box_stop` saw, for GET .../executions/ID). */
             if (!a->lost && a->ws) {
-                lws_set_timeout(a->ws, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+                boxlet_exit x = {.status = BOXLET_EXEC_KILLED, .exit_code = -9, .signal = 9};
+                snprintf(x.error_message, sizeof x.error_message, "ended when the box stopped");
+                flush_held(a);
+                push_exit(a, &x);
                 a->lost = true;
             }
             break;

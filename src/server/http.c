@@ -21,6 +21,7 @@
 #include "server/listen.h"
 #include "server/node.h"
 #include "server/peers.h"
+#include "server/idem.h"
 #include "server/reply.h"
 #include "server/tunnel.h"
 #include "server/worker.h"
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define DEFAULT_MAX_BODY (1u << 20)
@@ -48,6 +50,10 @@ typedef struct pss {
     int64_t t0_ms;    /* when the headers were in (the request log) */
     http_resp rs;
     bool answered;
+    bool idem_pending; /* its Idempotency-Key waits for the answer (idem.h) */
+    /* The key as idem.c keeps it: the caller's identity, then the header's
+     * value, so one API key never replays another's answers. */
+    char idem_id[IDEM_KEY_MAX];
     const route_ws_ops *ws; /* a WebSocket: its route's operations */
     void *conn;             /* ... and its connection (an attach) */
     buf_t text;             /* a text message being reassembled from fragments */
@@ -125,6 +131,11 @@ static bool read_request(struct lws *wsi, pss_t *p)
         if (n < 0 || (size_t)n >= sizeof p->rq.query - q) return false;
         q += (size_t)n;
     }
+    int kl = lws_hdr_custom_length(wsi, "idempotency-key:", 16);
+    if (kl > 0 && (size_t)kl >= sizeof p->rq.idem_key) return false; /* 400 */
+    if (kl > 0 && lws_hdr_custom_copy(wsi, p->rq.idem_key, sizeof p->rq.idem_key,
+                                      "idempotency-key:", 16) != kl)
+        return false;
     uint8_t rnd[8];
     random_bytes(rnd, sizeof rnd);
     for (size_t i = 0; i < sizeof rnd; i++)
@@ -132,21 +143,28 @@ static bool read_request(struct lws *wsi, pss_t *p)
     return p->rq.method[0] != '\0';
 }
 
-bool http_authorized(const server_t *s, struct lws *wsi)
+bool http_authorized(const server_t *s, struct lws *wsi, principal_t *who)
 {
+    *who = (principal_t){.perms = PERM_ALL};
     if (!s->auth) return true;
     int gl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-    if (gl <= 0 || (size_t)gl != s->auth_len) return false; /* only the length leaks */
+    if (gl <= 0 || gl > TOKEN_MAX + 16) return false;
     char *got = calloc(1, (size_t)gl + 1);
     if (!got || lws_hdr_copy(wsi, got, gl + 1, WSI_TOKEN_HTTP_AUTHORIZATION) != gl) {
         free(got);
         return false;
     }
-    unsigned diff = 0;
-    for (size_t i = 0; i < s->auth_len; i++)
-        diff |= (unsigned)(s->auth[i] ^ got[i]);
+    bool ok = false;
+    if ((size_t)gl == s->auth_len) { /* only the length leaks */
+        unsigned diff = 0;
+        for (size_t i = 0; i < s->auth_len; i++)
+            diff |= (unsigned)(s->auth[i] ^ got[i]);
+        ok = diff == 0;
+    }
+    if (!ok && gl > 7 && strncasecmp(got, "bearer ", 7) == 0)
+        ok = apikeys_check(s->keys, got + 7, (size_t)gl - 7, wall_ms(), who);
     free(got);
-    return diff == 0;
+    return ok;
 }
 
 /* One JSON line per request on stderr (--log-requests): never a header's
@@ -193,10 +211,15 @@ static bool stream_in(const http_req *rq)
 static bool refuse_early(struct lws *wsi, server_t *s, pss_t *p, unsigned long long clen)
 {
     buf_init(&p->rs.body, 0);
-    if (!open_route(&p->rq) && !http_authorized(s, wsi))
+    unsigned lacks = 0;
+    if (!open_route(&p->rq) && !http_authorized(s, wsi, &p->rq.who))
         reply_error(&p->rs, 401, ERR_PERM,
                     "missing or wrong API key (Authorization: Bearer KEY; a server on this "
                     "machine keeps it in its home's serve.token)");
+    else if (p->rq.route &&
+             (lacks = apikeys_needed(p->rq.method, p->rq.route->pattern, false) & ~p->rq.who.perms))
+        reply_error(&p->rs, 403, ERR_PERM, "API key \"%s\" lacks the permission %s", p->rq.who.name,
+                    apikeys_perm_name(lacks & -lacks));
     else if (clen > s->max_body && !stream_in(&p->rq))
         reply_error(&p->rs, 413, ERR_TOOBIG, "request body of %llu bytes exceeds %zu bytes", clen,
                     s->max_body);
@@ -280,10 +303,27 @@ static bool submit(struct lws *wsi, server_t *s, pss_t *p, bool *busy)
     return true;
 }
 
+/* Does BoxLite's Idempotency-Key apply to rq? Mutating requests that
+ * carry one, with a JSON body (a streamed one is not held to compare). */
+static bool idem_applies(const http_req *rq)
+{
+    return rq->idem_key[0] && strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0 &&
+           rq->route && !streamed(rq);
+}
+
+/* p's request was answered: its key, if any, keeps the answer. */
+static void idem_done(server_t *s, pss_t *p)
+{
+    if (!p->idem_pending) return;
+    p->idem_pending = false;
+    idem_end(s->idem, p->idem_id, &p->rs);
+}
+
 static void answer(struct lws *wsi, server_t *s, pss_t *p)
 {
     buf_init(&p->rs.body, 0);
     p->rs.status = 500;
+    p->rs.location[0] = '\0';
     p->wsi = wsi;
     bool busy = false;
     if (s->stopping) {
@@ -295,6 +335,12 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
         buf_append(&p->body, &nul, 1); /* routes get a C string */
         p->rq.body = (const char *)buf_data(&p->body);
         p->rq.body_len = p->body.len - 1;
+        snprintf(p->idem_id, sizeof p->idem_id, "%d/%s/%s", p->rq.who.issued, p->rq.who.name,
+                 p->rq.idem_key);
+        if (idem_applies(&p->rq) &&
+            idem_begin(s->idem, p->idem_id, &p->rq, wall_ms(), &p->rs) == IDEM_ANSWERED)
+            return answered(wsi, s, p);
+        p->idem_pending = idem_applies(&p->rq);
         if (submit(wsi, s, p, &busy)) return; /* answered when the job comes back (job_done) */
         if (busy || streamed(&p->rq)) {       /* a stream is never served on the loop */
             reply_error(&p->rs, 503, ERR_LIMIT,
@@ -310,6 +356,7 @@ static void answer(struct lws *wsi, server_t *s, pss_t *p)
 
 static void answered(struct lws *wsi, server_t *s, pss_t *p)
 {
+    idem_done(s, p);
     s->requests++;
     s->errors += p->rs.status >= 400;
     p->answered = true;
@@ -389,7 +436,7 @@ static int write_stream_head(struct lws *wsi, pss_t *p)
     const char *ctype;
     long long length;
     if (!http_stream_head(p->rq.stream, &status, &ctype, &length)) return 0;
-    uint8_t hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *pos = start, *end = hdr + sizeof hdr - 1;
+    uint8_t hdr[LWS_PRE + 2400], *start = hdr + LWS_PRE, *pos = start, *end = hdr + sizeof hdr - 1;
     p->rs.status = status;
     p->chunked = length < 0;
     if (lws_add_http_header_status(wsi, (unsigned)status, &pos, end) ||
@@ -491,7 +538,8 @@ static void job_done(void *owner, http_resp *rs)
     }
     buf_free(&p->rs.body);
     p->rs = *rs;
-    memset(&rs->body, 0, sizeof rs->body);                 /* moved */
+    memset(&rs->body, 0, sizeof rs->body); /* moved */
+    idem_done(s, p);
     if (!p->body_done) p->refused = p->close_after = true; /* the body was not read to its end */
     s->requests++;
     s->errors += p->rs.status >= 400;
@@ -510,6 +558,7 @@ static void drop_job(pss_t *p)
 
 static void reset(server_t *s, pss_t *p)
 {
+    if (p->idem_pending) idem_abandon(s->idem, p->idem_id); /* never answered */
     drop_job(p);
     stream_drop(s, p);
     buf_free(&p->body);
@@ -568,7 +617,11 @@ static int on_http(struct lws *wsi, server_t *s, pss_t *p)
     if (!read_request(wsi, p)) {
         snprintf(p->rq.method, sizeof p->rq.method, "GET");
         buf_init(&p->rs.body, 0);
-        reply_error(&p->rs, 400, ERR_INVAL, "malformed request line or query");
+        if (lws_hdr_custom_length(wsi, "idempotency-key:", 16) >= (int)sizeof p->rq.idem_key)
+            reply_error(&p->rs, 400, ERR_INVAL, "Idempotency-Key: at most %zu bytes",
+                        sizeof p->rq.idem_key - 1);
+        else
+            reply_error(&p->rs, 400, ERR_INVAL, "malformed request line or query");
         p->answered = true;
         lws_callback_on_writable(wsi);
         return 0;
@@ -624,10 +677,14 @@ static int ws_upgrade(struct lws *wsi, server_t *s, pss_t *p, char *msg, size_t 
     http_req_route(&p->rq);
     node_localize(s, &p->rq.params);
     const route_t *r = p->rq.route;
-    if (!open_route(&p->rq) && !http_authorized(s, wsi))
+    if (!open_route(&p->rq) && !http_authorized(s, wsi, &p->rq.who))
         return snprintf(msg, msglen, "missing or wrong API key (Authorization: Bearer KEY)"), 401;
     if (!r || !(r->flags & ROUTE_WS))
         return snprintf(msg, msglen, "no WebSocket route for %s", p->rq.path), 404;
+    if (apikeys_needed("GET", r->pattern, true) & ~p->rq.who.perms)
+        return snprintf(msg, msglen, "API key \"%s\" lacks the permission write:boxes",
+                        p->rq.who.name),
+               403;
     bool ext = strcmp(lws_get_protocol(wsi)->name, "boxlet.v1") == 0;
     if (!(p->conn = r->ws->open(s, wsi, &p->rq, ext, msg, msglen, &status))) return status;
     p->ws = r->ws;
@@ -881,6 +938,23 @@ static void server_free(server_t *s, listener_t *l)
     boxlet_runtime_free(s->rt);
     free(s->auth);
     free(s->import_dir);
+    idem_free(s->idem);
+    apikeys_free(s->keys);
+}
+
+/* The issued API keys, beside the server's own token in its home. */
+static int open_keys(const server_opts *o, server_t *s)
+{
+    char path[4096];
+    err_t e;
+    token_path(o->home, path, sizeof path);
+    char *slash = strrchr(path, '/');
+    if (slash) *slash = '\0';
+    if (!(s->keys = apikeys_open(path, &e))) {
+        fprintf(stderr, "boxlet serve: API keys: %s\n", e.msg);
+        return -1;
+    }
+    return 0;
 }
 
 /* --node, --peers and --drain. 0, or -1 after saying what is wrong. */
@@ -911,7 +985,11 @@ int server_run(const server_opts *o)
      * again, page by page, which cost more than the copies themselves. */
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    rest_counters counters = {0};
+    idem_t *idem = idem_new();
     server_t s = {.home = o->home,
+                  .counters = &counters,
+                  .idem = idem,
                   .max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY,
                   .log_requests = o->log_requests,
                   .started_ms = wall_ms()};
@@ -932,7 +1010,7 @@ int server_run(const server_opts *o)
         server_free(&s, &l);
         return 1;
     }
-    if (set_up_cluster(o, &s) < 0 || set_up_auth(o, &s, how, sizeof how) < 0 ||
+    if (set_up_cluster(o, &s) < 0 || open_keys(o, &s) < 0 || set_up_auth(o, &s, how, sizeof how) < 0 ||
         open_listener(o, &l, where, sizeof where) < 0) {
         server_free(&s, &l);
         return 1;

@@ -5,6 +5,7 @@
 
 #include "boxlet.h"
 #include "core/buf.h"
+#include "server/apikeys.h"
 #include "server/route.h"
 #include "server/stream.h"
 
@@ -18,6 +19,8 @@ typedef struct http_req {
     const char *body; /* NUL-terminated; "" for ROUTE_STREAM_IN rows */
     size_t body_len;
     char request_id[40];
+    char idem_key[256]; /* the Idempotency-Key header, "" if none */
+    principal_t who;    /* whose key it carries (apikeys.h) */
     /* Set once, by http_req_route, from method and path: */
     const route_t *route; /* the table's row, NULL when none matched */
     int match;            /* route_match_result: 200, 404 or 405 */
@@ -37,7 +40,7 @@ typedef bool (*http_work_fn)(boxlet_runtime *rt, void *arg, struct http_resp *ou
 typedef struct http_resp {
     int status;
     buf_t body;          /* JSON text, or empty (204, HEAD) */
-    char location[2200]; /* a Location header (a 307), or "" */
+    char location[2200]; /* a Location header (a 307 or a 201), or "" */
     /* Set by http_defer: the answer comes later. */
     http_work_fn work;
     void *work_arg;
@@ -45,6 +48,13 @@ typedef struct http_resp {
 } http_resp;
 
 struct workers;
+
+/* GET /v1/metrics's counters (BoxLite's RuntimeMetrics), since the server
+ * started: one set, shared by every thread's copy of server_t. */
+typedef struct rest_counters {
+    _Atomic unsigned long long boxes_created, boxes_failed, boxes_stopped;
+    _Atomic unsigned long long commands, exec_errors;
+} rest_counters;
 
 typedef struct server {
     boxlet_runtime *rt;
@@ -56,10 +66,13 @@ typedef struct server {
     size_t max_body;
     long long started_ms;
     unsigned long long requests, errors;
-    unsigned attaches; /* WebSocket attachments open */
-    bool stopping;     /* SIGTERM: shutting down */
-    char node[32];     /* --node: the tag of the box ids shown (node.h), or "" */
-    char **peers;      /* --peers: the other nodes' HOST:PORT (peers.h) */
+    rest_counters *counters;   /* shared by the threads' copies */
+    struct idem *idem;         /* Idempotency-Keys (idem.h): the event loop's */
+    apikeys_t *keys;           /* issued API keys (apikeys.h): the event loop's */
+    unsigned attaches;         /* WebSocket attachments open */
+    bool stopping;             /* SIGTERM: shutting down */
+    char node[32];             /* --node: the tag of the box ids shown (node.h), or "" */
+    char **peers;              /* --peers: the other nodes' HOST:PORT (peers.h) */
     size_t npeers;
     struct workers *workers;   /* slow requests' threads (worker.h), or NULL */
     struct workers *pulls;     /* registry pulls' own threads: they never hold up the rest */
@@ -84,9 +97,10 @@ typedef struct server {
  * first the work still finishes and its answer is dropped. */
 void http_defer(http_resp *rs, http_work_fn work, void *arg, void (*free_arg)(void *arg));
 
-/* Does the request on wsi carry the API key (or is none needed)? Compares
- * in constant time over the key's length. */
-bool http_authorized(const server_t *s, struct lws *wsi);
+/* Does the request on wsi carry the server's API key (compared in
+ * constant time over the key's length), an unexpired issued key, or is
+ * none needed? Fills *who. */
+bool http_authorized(const server_t *s, struct lws *wsi, principal_t *who);
 
 /* Matches rq's method and path against the route table: sets route,
  * match and params. */

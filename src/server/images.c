@@ -13,6 +13,7 @@
 #include "core/util.h"
 #include "server/node.h"
 #include "server/reply.h"
+#include "server/routes.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -71,23 +72,25 @@ void rest_image_get(server_t *s, const http_req *rq, http_resp *rs)
     reply_json(rs, head ? 204 : 200, head ? NULL : image_json(&im));
 }
 
+/* ?pageSize=, ?pageToken= (BoxLite's pagination). */
 void rest_images_list(server_t *s, const http_req *rq, http_resp *rs)
 {
-    (void)rq;
     char **names;
-    size_t n;
+    size_t n, first, size;
+    if (!rest_page_of(rq, &first, &size, rs)) return;
     int rc = boxlet_image_list(s->rt, &names, &n);
     if (rc != BOXLET_OK) return reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = first; i < n && i - first < size; i++) {
         boxlet_image_info im;
         if (boxlet_image_get(s->rt, names[i], &im) == BOXLET_OK)
             json_array_append_new(a, image_json(&im));
     }
     strv_free_n(names, n);
-    json_t *out = json_pack("{s:o}", "images", a);
-    node_stamp(s, out);
-    reply_json(rs, 200, out);
+    json_t *o = json_pack("{s:o}", "images", a);
+    rest_page_next(o, first, size, n);
+    node_stamp(s, o);
+    reply_json(rs, 200, o);
 }
 
 static json_t *body_object(const http_req *rq, http_resp *rs)

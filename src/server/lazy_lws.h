@@ -34,6 +34,8 @@
     X(lws_get_vhost_listen_port)                                                                   \
     X(lws_hdr_copy)                                                                                \
     X(lws_hdr_copy_fragment)                                                                       \
+    X(lws_hdr_custom_length)                                                                       \
+    X(lws_hdr_custom_copy)                                                                         \
     X(lws_hdr_total_length)                                                                        \
     X(lws_http_transaction_completed)                                                              \
     X(lws_is_final_fragment)                                                                       \
@@ -74,6 +76,8 @@ LAZY_DECLARE(lws, BX_LWS_FNS)
 #define lws_get_vhost_listen_port (bx_lws()->lws_get_vhost_listen_port)
 #define lws_hdr_copy (bx_lws()->lws_hdr_copy)
 #define lws_hdr_copy_fragment (bx_lws()->lws_hdr_copy_fragment)
+#define lws_hdr_custom_length (bx_lws()->lws_hdr_custom_length)
+#define lws_hdr_custom_copy (bx_lws()->lws_hdr_custom_copy)
 #define lws_hdr_total_length (bx_lws()->lws_hdr_total_length)
 #define lws_http_transaction_completed (bx_lws()->lws_http_transaction_completed)
 #define lws_is_final_fragment (bx_lws()->lws_is_final_fragment)

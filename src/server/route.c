@@ -23,6 +23,10 @@
 static const route_t table[] = {
     {"GET", "/config", rest_config, ROUTE_OPEN, NULL},
     {"GET", "/me", rest_me, 0, NULL},
+    /* API keys: the event loop's (apikeys.h), a file write at most. */
+    {"POST", "/api-keys", rest_apikey_create, 0, NULL},
+    {"GET", "/api-keys", rest_apikey_list, 0, NULL},
+    {"DELETE", "/api-keys/{name}", rest_apikey_revoke, 0, NULL},
     {"GET", "/metrics", rest_metrics, 0, NULL},
     {"GET", "/boxes", rest_boxes_list, 0, NULL},
     {"POST", "/boxes", rest_box_create, W, NULL},
@@ -50,6 +54,27 @@ static const route_t table[] = {
     {"GET", "/images/{image_id*}", rest_image_get, 0, NULL},
     {"HEAD", "/images/{image_id*}", rest_image_get, 0, NULL},
     {"DELETE", "/images/{image_id*}", rest_image_remove, W, NULL},
+
+    /* ---- BoxLite operations boxlet does not serve ----------------------
+     * Each answers 501 with the error envelope, code "unsupported", so a
+     * BoxLite client learns "not here" rather than "no such box". This is
+     * the one list of them: serving one is replacing its row here with a
+     * real one (GET /v1/config's capabilities follow by themselves). */
+    {"POST", "/volumes", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
+    {"GET", "/volumes", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
+    {"GET", "/volumes/{volume_id}", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
+    {"DELETE", "/volumes/{volume_id}", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
+    {"POST", "/boxes/import", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
+    {"POST", "/boxes/{box_id}/snapshots", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
+    {"GET", "/boxes/{box_id}/snapshots", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
+    {"GET", "/boxes/{box_id}/snapshots/{snapshot_name}", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
+    {"DELETE", "/boxes/{box_id}/snapshots/{snapshot_name}", rest_unsupported, ROUTE_UNSUPPORTED,
+     NULL},
+    {"POST", "/boxes/{box_id}/snapshots/{snapshot_name}/restore", rest_unsupported,
+     ROUTE_UNSUPPORTED, NULL},
+    {"POST", "/boxes/{box_id}/clone", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
+    {"POST", "/boxes/{box_id}/export", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
+    {"POST", "/boxes/{box_id}/network/tunnel", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
 };
 #undef W
 
@@ -107,6 +132,9 @@ static char *param_slot(route_params *p, const char *name, size_t nl, size_t *ca
         {"box_id", offsetof(route_params, box_id), sizeof((route_params *)0)->box_id},
         {"exec_id", offsetof(route_params, exec_id), sizeof((route_params *)0)->exec_id},
         {"image_id", offsetof(route_params, image_id), sizeof((route_params *)0)->image_id},
+        {"name", offsetof(route_params, name), sizeof((route_params *)0)->name},
+        {"volume_id", offsetof(route_params, name), sizeof((route_params *)0)->name},
+        {"snapshot_name", offsetof(route_params, name), sizeof((route_params *)0)->name},
     };
     for (size_t i = 0; i < ARRAY_LEN(slots); i++)
         if (strlen(slots[i].name) == nl && memcmp(slots[i].name, name, nl) == 0) {
@@ -175,6 +203,14 @@ route_match_result route_match(const char *method, const char *path, const route
     return path_known ? ROUTE_NOT_ALLOWED : ROUTE_NOT_FOUND;
 }
 
+bool route_served(const char *method, const char *pattern)
+{
+    for (size_t r = 0; r < ARRAY_LEN(table); r++)
+        if (strcmp(table[r].method, method) == 0 && strcmp(table[r].pattern, pattern) == 0)
+            return !(table[r].flags & ROUTE_UNSUPPORTED);
+    return false;
+}
+
 void route_path(const route_t *r, char *out, size_t n)
 {
     size_t o = (size_t)snprintf(out, n, "/v1");
@@ -188,9 +224,10 @@ void route_print(FILE *f)
     static const struct {
         unsigned flag;
         const char *name;
-    } names[] = {{ROUTE_WORKER, "worker"},         {ROUTE_PULL, "pull"},
-                 {ROUTE_WS, "websocket"},          {ROUTE_STREAM_IN, "stream-in"},
-                 {ROUTE_STREAM_OUT, "stream-out"}, {ROUTE_OPEN, "open"}};
+    } names[] = {{ROUTE_WORKER, "worker"},          {ROUTE_PULL, "pull"},
+                 {ROUTE_WS, "websocket"},           {ROUTE_STREAM_IN, "stream-in"},
+                 {ROUTE_STREAM_OUT, "stream-out"},  {ROUTE_OPEN, "open"},
+                 {ROUTE_UNSUPPORTED, "unsupported"}};
     const unsigned off_loop =
         ROUTE_WORKER | ROUTE_PULL | ROUTE_WS | ROUTE_STREAM_IN | ROUTE_STREAM_OUT;
     for (size_t r = 0; r < ARRAY_LEN(table); r++) {

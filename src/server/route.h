@@ -8,7 +8,7 @@
  * The path rule (docs/server.md): a path is /v1, an optional {prefix} of
  * any number of segments (ignored: one tenant), then a pattern, read from
  * the first segment that names a resource (the first word of a pattern:
- * boxes, images, config, me, metrics), so a prefix cannot be one of those
+ * boxes, images, config, me, metrics, api-keys, volumes), so a prefix cannot be one of those
  * words. Empty segments ("//") are skipped. {name} takes one segment of at
  * most ROUTE_SEG_MAX - 1 bytes; {name*}, last in a pattern, takes the rest
  * of the path as it came (an image reference keeps its '/'). libwebsockets
@@ -39,6 +39,9 @@ enum route_flags {
      * (http_stream_begin, http_stream_write); it runs on the stream
      * threads. */
     ROUTE_STREAM_OUT = 1 << 5,
+    /* A BoxLite operation boxlet does not serve: answered 501 unsupported
+     * (the table's last section). */
+    ROUTE_UNSUPPORTED = 1 << 6,
 };
 
 #define ROUTE_SEG_MAX 256 /* a path segment's bytes, NUL included */
@@ -48,7 +51,8 @@ enum route_flags {
 typedef struct route_params {
     char box_id[ROUTE_SEG_MAX];
     char exec_id[ROUTE_SEG_MAX];
-    char image_id[1024]; /* {image_id*}: the rest of the path */
+    char image_id[1024];      /* {image_id*}: the rest of the path */
+    char name[ROUTE_SEG_MAX]; /* {name}, {volume_id}, {snapshot_name} */
 } route_params;
 
 /* Answers one request: fills rs (status and JSON body, or the stream of
@@ -100,6 +104,11 @@ route_match_result route_match(const char *method, const char *path, const route
 /* The table, for those who walk it (the thread pools, --routes). */
 const route_t *route_table(size_t *n);
 
+/* Does the server really serve method on pattern (as the table writes it,
+ * "/boxes/{box_id}/clone")? False for a row of the unsupported section and
+ * for no row at all. What GET /v1/config's capabilities are made of. */
+bool route_served(const char *method, const char *pattern);
+
 /* The row's path as OpenAPI writes it, "/v1/images/{image_id}", into out
  * (truncated to n). */
 void route_path(const route_t *r, char *out, size_t n);
@@ -107,7 +116,7 @@ void route_path(const route_t *r, char *out, size_t n);
 /* Prints "METHOD /v1PATTERN HOW" per row (the pattern as OpenAPI writes
  * it: {image_id}; HOW is "loop" for rows the event loop answers, then the
  * flags, comma-separated: worker, pull, websocket, stream-in, stream-out,
- * open), one a line, for `boxlet serve --routes` and the test that holds
+ * open, unsupported), one a line, for `boxlet serve --routes` and the test that holds
  * docs/openapi.yaml against the table. */
 void route_print(FILE *f);
 

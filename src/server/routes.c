@@ -11,8 +11,11 @@
 #include "core/strv.h"
 #include "core/util.h"
 #include "server/box_opts.h"
+#include "server/boxnet.h"
+#include "server/idem.h"
 #include "server/images.h"
 #include "server/node.h"
+#include "server/route.h"
 #include "server/reply.h"
 #include "server/stream.h"
 
@@ -87,9 +90,15 @@ static json_t *exec_json(const boxlet_exec_info *i)
     json_object_set_new(v, "pid", json_integer(i->pid));
     json_object_set_new(v, "tty", json_boolean(i->tty));
     json_object_set_new(v, "created_at", reply_timestamp(i->created_ms));
+    json_object_set_new(v, "started_at", reply_timestamp(i->created_ms)); /* BoxLite's name */
+    if (i->exit.status == BOXLET_EXEC_RUNNING) { /* no result yet: BoxLite's nulls */
+        json_object_set_new(v, "exit_code", json_null());
+        json_object_set_new(v, "duration_ms", json_null());
+    }
     json_object_set_new(v, "stdout_offset", json_integer((json_int_t)i->stdout_end));
     json_object_set_new(v, "stderr_offset", json_integer((json_int_t)i->stderr_end));
     json_object_set_new(v, "stdin_attached", json_boolean(i->stdin_attached));
+    json_object_set_new(v, "stdin_bytes", json_integer((json_int_t)i->stdin_bytes));
     return v;
 }
 
@@ -172,6 +181,69 @@ static bool env_list(json_t *o, const char *key, char ***out, size_t *n, http_re
     return true;
 }
 
+/* Location of a new resource: the request's path with its last segment
+ * replaced by `tail` ("/v1/p/boxes" + ID, ".../exec" -> "executions/ID"),
+ * so a {prefix} the client used is kept. */
+static void set_location(const http_req *rq, http_resp *rs, bool replace_last, const char *tail)
+{
+    size_t n = strlen(rq->path);
+    while (n > 1 && rq->path[n - 1] == '/')
+        n--;
+    if (replace_last) /* keeps the '/' before the last segment */
+        while (n > 0 && rq->path[n - 1] != '/')
+            n--;
+    snprintf(rs->location, sizeof rs->location, "%.*s%s%s", (int)n, rq->path,
+             replace_last ? "" : "/", tail);
+}
+
+void rest_unsupported(server_t *s, const http_req *rq, http_resp *rs)
+{
+    (void)s;
+    char path[256];
+    route_path(rq->route, path, sizeof path);
+    reply_error(rs, 501, ERR_UNSUPPORTED,
+                "%s %s is a BoxLite operation this boxlet server does not serve "
+                "(GET /v1/config lists what it does)",
+                rq->method, path);
+}
+
+/* A list's page from ?pageSize and ?pageToken (BoxLite's names): the
+ * token is the offset of the page's first item, as decimal text (opaque to
+ * clients). False with rs answered when either is malformed. */
+bool rest_page_of(const http_req *rq, size_t *first, size_t *size, http_resp *rs)
+{
+    char v[32] = "";
+    char *end;
+    *first = 0;
+    *size = 100;
+    if (query_get(rq, "pageSize", v, sizeof v)) {
+        unsigned long n = strtoul(v, &end, 10);
+        if (!*v || *end || n < 1 || n > 1000) {
+            reply_error(rs, 400, ERR_INVAL, "pageSize \"%s\": want 1..1000", v);
+            return false;
+        }
+        *size = n;
+    }
+    if (query_get(rq, "pageToken", v, sizeof v) && *v) {
+        unsigned long long n = strtoull(v, &end, 10);
+        if (*end || v[0] == '-' || n > 100000000) {
+            reply_error(rs, 400, ERR_INVAL, "pageToken \"%s\": not a token this server gave", v);
+            return false;
+        }
+        *first = (size_t)n;
+    }
+    return true;
+}
+
+/* Sets next_page_token on a list answer: the offset after this page, or
+ * null when it was the last. */
+void rest_page_next(json_t *o, size_t first, size_t size, size_t total)
+{
+    char t[32];
+    snprintf(t, sizeof t, "%zu", first + size);
+    json_object_set_new(o, "next_page_token", first + size < total ? json_string(t) : json_null());
+}
+
 /* ---- boxes --------------------------------------------------------------------- */
 
 static boxlet_box *find_box(server_t *s, const char *key, http_resp *rs)
@@ -183,22 +255,42 @@ static boxlet_box *find_box(server_t *s, const char *key, http_resp *rs)
     return NULL;
 }
 
+/* ?status= (BoxLite's BoxStatus names), ?pageSize=, ?pageToken=. */
 void rest_boxes_list(server_t *s, const http_req *rq, http_resp *rs)
 {
-    (void)rq;
+    static const char *const states[] = {"configured", "running", "stopping", "stopped",
+                                         "paused",     "failed",  "unknown",  NULL};
+    char want[32] = "";
+    size_t first, size;
+    if (query_get(rq, "status", want, sizeof want) && *want) {
+        bool known = false;
+        for (const char *const *st = states; *st && !known; st++)
+            known = strcmp(*st, want) == 0;
+        if (!known)
+            return reply_error(rs, 400, ERR_INVAL,
+                               "status \"%s\": want configured, running, stopping, stopped, "
+                               "paused, failed or unknown",
+                               want);
+    }
+    if (!rest_page_of(rq, &first, &size, rs)) return;
     boxlet_box **v;
-    size_t n;
+    size_t n, matched = 0;
     int rc = boxlet_box_list(s->rt, &v, &n);
     if (rc != BOXLET_OK) return reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(a, box_json(s, v[i]));
+        if (!*want || strcmp(boxlet_box_state_name(boxlet_box_state_of(v[i])), want) == 0) {
+            if (matched >= first && matched - first < size)
+                json_array_append_new(a, box_json(s, v[i]));
+            matched++;
+        }
         boxlet_box_free(v[i]);
     }
     free(v);
-    json_t *out = json_pack("{s:o}", "boxes", a);
-    node_stamp(s, out);
-    reply_json(rs, 200, out);
+    json_t *o = json_pack("{s:o}", "boxes", a);
+    rest_page_next(o, first, size, matched);
+    node_stamp(s, o);
+    reply_json(rs, 200, o);
 }
 
 #define REST_MAX_PORTS 32 /* as a box's config allows (docs/network.md) */
@@ -338,8 +430,12 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
         if (rc != BOXLET_OK) {
             reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
         } else {
-            if (!json_is_false(json_object_get(o, "auto_start")))
-                boxlet_box_start(b); /* a failed start shows in its status */
+            s->counters->boxes_created++;
+            /* a failed start shows in its status */
+            if (!json_is_false(json_object_get(o, "auto_start")) &&
+                boxlet_box_start(b) != BOXLET_OK)
+                s->counters->boxes_failed++;
+            set_location(rq, rs, false, boxlet_box_id(b));
             reply_json(rs, 201, box_json(s, b));
             boxlet_box_free(b);
         }
@@ -350,30 +446,62 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
     json_decref(o);
 }
 
+/* The box's CPU use now, in percent of the host's CPUs: its cgroup's CPU
+ * time over a short sample (on a worker thread). -1 when not measurable. */
+static double cpu_percent(boxlet_box *b, const boxlet_stats *first)
+{
+    boxlet_stats next;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long long t0 = now_ms();
+    struct timespec nap = {0, 100 * 1000 * 1000};
+    nanosleep(&nap, NULL);
+    long long dt = now_ms() - t0;
+    if (first->cpu_usec < 0 || boxlet_box_stats(b, &next) != BOXLET_OK || next.cpu_usec < 0 ||
+        dt <= 0 || ncpu <= 0)
+        return -1;
+    double pct =
+        (double)(next.cpu_usec - first->cpu_usec) / ((double)dt * 1000.0 * (double)ncpu) * 100.0;
+    return pct < 0 ? 0 : pct > 100 ? 100 : pct;
+}
+
 /* BoxLite's BoxMetrics (every field optional for its clients) from the
- * box's cgroups and its agent's executions, plus boxlet's own counters.
- * A box that is not running has null gauges (BoxLite would boot it). */
+ * box's cgroups, its network namespace and its executions' records (the
+ * box's whole life, so the counters only grow), plus boxlet's own gauges;
+ * the gauges are null when the box is not running. Listing never starts a
+ * box. Not measured, so not sent: boot_timing. */
 static void box_metrics(boxlet_box *b, http_resp *rs)
 {
     boxlet_stats st;
     bool up = boxlet_box_stats(b, &st) == BOXLET_OK;
     boxlet_exec_info *v = NULL;
     size_t n = 0, errors = 0;
-    if (up && boxlet_exec_list(b, &v, &n) == BOXLET_OK)
-        for (size_t i = 0; i < n; i++)
+    unsigned long long received = 0, sent = 0;
+    if (boxlet_exec_list(b, &v, &n) == BOXLET_OK)
+        for (size_t i = 0; i < n; i++) {
+            sent += v[i].stdin_bytes;
             errors += v[i].exit.error_message[0] != '\0';
+            received += v[i].exit.status == BOXLET_EXEC_RUNNING /* what it wrote so far */
+                            ? v[i].stdout_end + v[i].stderr_end
+                            : v[i].exit.stdout_bytes + v[i].exit.stderr_bytes;
+        }
     free(v);
+    boxnet_t net;
+    bool has_net = up && boxnet_read(boxlet_box_pid(b), &net);
+    double cpu = up ? cpu_percent(b, &st) : -1;
 #define GAUGE(x) ((up && (x) >= 0) ? json_integer((json_int_t)(x)) : json_null())
-    reply_json(rs, 200,
-               json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                         "commands_executed_total", (json_int_t)n, "exec_errors_total",
-                         (json_int_t)errors, "bytes_sent_total", (json_int_t)0,
-                         "bytes_received_total", (json_int_t)0, "cpu_percent", json_null(),
-                         "memory_bytes", GAUGE(st.memory_bytes), "network_bytes_sent", json_null(),
-                         "network_bytes_received", json_null(), "network_tcp_connections",
-                         json_null(), "network_tcp_errors", json_null(), "memory_peak_bytes",
-                         GAUGE(st.memory_peak_bytes), "oom_kills", GAUGE(st.oom_kills), "pids",
-                         GAUGE(st.pids), "cpu_usec", GAUGE(st.cpu_usec)));
+#define NET(x) ((has_net && (x) >= 0) ? json_integer((json_int_t)(x)) : json_null())
+    reply_json(
+        rs, 200,
+        json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                  "commands_executed_total", (json_int_t)n, "exec_errors_total", (json_int_t)errors,
+                  "bytes_sent_total", (json_int_t)sent, "bytes_received_total",
+                  (json_int_t)received, "cpu_percent", cpu >= 0 ? json_real(cpu) : json_null(),
+                  "memory_bytes", GAUGE(st.memory_bytes), "network_bytes_sent", NET(net.rx_bytes),
+                  "network_bytes_received", NET(net.tx_bytes), "network_tcp_connections",
+                  NET(net.tcp_established), "network_tcp_errors", NET(net.tcp_attempt_fails),
+                  "memory_peak_bytes", GAUGE(st.memory_peak_bytes), "oom_kills",
+                  GAUGE(st.oom_kills), "pids", GAUGE(st.pids), "cpu_usec", GAUGE(st.cpu_usec)));
+#undef NET
 #undef GAUGE
 }
 
@@ -383,12 +511,15 @@ static boxlet_box *path_box(server_t *s, const http_req *rq, http_resp *rs)
     return find_box(s, rq->params.box_id, rs);
 }
 
-/* GET and HEAD (an empty body: http.c leaves it out). */
+/* GET, and HEAD: 204 without a body, as BoxLite's boxExists. */
 void rest_box_get(server_t *s, const http_req *rq, http_resp *rs)
 {
     boxlet_box *b = path_box(s, rq, rs);
     if (!b) return;
-    reply_json(rs, 200, box_json(s, b));
+    if (strcmp(rq->method, "HEAD") == 0)
+        reply_json(rs, 204, NULL);
+    else
+        reply_json(rs, 200, box_json(s, b));
     boxlet_box_free(b);
 }
 
@@ -410,21 +541,24 @@ void rest_box_start(server_t *s, const http_req *rq, http_resp *rs)
 {
     boxlet_box *b = path_box(s, rq, rs);
     if (!b) return;
+    bool was_running = boxlet_box_state_of(b) == BOXLET_BOX_RUNNING;
     int rc = boxlet_box_start(b);
     if (rc == BOXLET_OK)
         reply_json(rs, 200, box_json(s, b));
     else
         reply_code(rs, rc, boxlet_box_errmsg(b));
+    if (rc != BOXLET_OK && !was_running) s->counters->boxes_failed++;
     boxlet_box_free(b);
 }
 
 /* The stop's grace in seconds from ?timeout=S or BoxLite's body
- * {"timeout_seconds": N}: -1 when neither says; false with rs answered
- * when one is malformed. */
+ * {"timeout_seconds": N}: BoxLite's default, 30 s, when neither says;
+ * false with rs answered when one is malformed. */
+#define REST_STOP_GRACE 30.0
 static bool stop_timeout(const http_req *rq, double *secs, http_resp *rs)
 {
     char t[32] = "";
-    *secs = -1;
+    *secs = REST_STOP_GRACE;
     if (query_get(rq, "timeout", t, sizeof t) && !parse_seconds(t, secs)) {
         reply_error(rs, 400, ERR_INVAL, "timeout \"%s\": want seconds >= 0", t);
         return false;
@@ -446,8 +580,11 @@ void rest_box_stop(server_t *s, const http_req *rq, http_resp *rs)
     if (!b) return;
     double secs;
     int rc = BOXLET_OK;
-    if (stop_timeout(rq, &secs, rs) && (rc = boxlet_box_stop(b, secs)) == BOXLET_OK)
+    bool was_running = boxlet_box_state_of(b) == BOXLET_BOX_RUNNING;
+    if (stop_timeout(rq, &secs, rs) && (rc = boxlet_box_stop(b, secs)) == BOXLET_OK) {
+        if (was_running) s->counters->boxes_stopped++;
         reply_json(rs, 200, box_json(s, b));
+    }
     if (rc != BOXLET_OK) reply_code(rs, rc, boxlet_box_errmsg(b));
     boxlet_box_free(b);
 }
@@ -545,8 +682,13 @@ void rest_exec_start(server_t *s, const http_req *rq, http_resp *rs)
         boxlet_exec *e;
         int rc = boxlet_exec_start(b, c, &e);
         if (rc != BOXLET_OK) {
+            s->counters->exec_errors++;
             reply_code(rs, rc, boxlet_box_errmsg(b));
         } else {
+            char tail[200];
+            snprintf(tail, sizeof tail, "executions/%s", boxlet_exec_id(e));
+            s->counters->commands++;
+            set_location(rq, rs, true, tail);
             reply_json(rs, 201, json_pack("{s:s}", "execution_id", boxlet_exec_id(e)));
             boxlet_exec_free(e); /* detach: the agent keeps its output for attach */
         }
@@ -644,7 +786,7 @@ static void control_exec(server_t *s, const http_req *rq, const char *verb, http
                  : BOXLET_EINVAL;
     }
     if (rc == BOXLET_OK)
-        reply_json(rs, verb ? 200 : 204, verb ? json_object() : NULL);
+        reply_json(rs, 204, NULL); /* BoxLite's kill, signal and resize: 204 */
     else
         reply_code(rs, rc,
                    rc == BOXLET_EINVAL && !*boxlet_exec_errmsg(e)
@@ -746,8 +888,10 @@ void rest_image_import(server_t *s, const http_req *rq, http_resp *rs)
             int rc = boxlet_image_import(s->rt, via, name);
             if (rc != BOXLET_OK)
                 reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
-            else
+            else {
+                set_location(rq, rs, true, name);
                 reply_json(rs, 201, json_pack("{s:s, s:s}", "name", name, "source", src));
+            }
             close(fd);
         }
     }
@@ -756,30 +900,105 @@ void rest_image_import(server_t *s, const http_req *rq, http_resp *rs)
 
 /* ---- the server ------------------------------------------------------------------- */
 
+/* BoxLite's ServerConfig.capabilities: each feature flag says whether its
+ * routes are really served (route_served: a row of the table outside its
+ * unsupported section), so serving a route turns its flag on by itself.
+ * Limits boxlet does not have (boxes per prefix, transfer sizes) are left
+ * out rather than made up. */
+static json_t *capabilities(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    bool attach = route_served("GET", "/boxes/{box_id}/executions/{exec_id}/attach");
+    json_t *c = json_pack(
+        "{s:b, s:i, s:I, s:i, s:i, s:i, s:b, s:b, s:b, s:b, s:b, s:b}",
+        "linux_capabilities_enabled", true, /* advanced.capabilities (caps.c) */
+        "max_cpus", 1024,                    /* box_config.c's bound */
+        "max_memory_mib", (json_int_t)(pages > 0 && psz > 0 ? (pages / 1024) * psz / 1024 : 0),
+        "max_disk_size_gb", 16384, "max_concurrent_executions", 1024, /* the agent's --max-execs */
+        "exec_timeout_max_seconds", 86400,                            /* the lifetime cap */
+        "tty_enabled", attach, "streaming_enabled", attach, "snapshots_enabled",
+        route_served("POST", "/boxes/{box_id}/snapshots") &&
+            route_served("POST", "/boxes/{box_id}/snapshots/{snapshot_name}/restore"),
+        "clone_enabled", route_served("POST", "/boxes/{box_id}/clone"), "export_enabled",
+        route_served("POST", "/boxes/{box_id}/export"), "import_enabled",
+        route_served("POST", "/boxes/import"));
+    json_object_set_new(c, "idempotency_key_lifetime", json_string(IDEM_LIFETIME_ISO));
+    return c;
+}
+
 void rest_config(server_t *s, const http_req *rq, http_resp *rs)
 {
     (void)rq;
-    /* linux_capabilities_enabled: create's advanced.capabilities works
-     * (BoxLite's SDKs ask before sending it). */
     reply_json(rs, 200,
-               json_pack("{s:s, s:s, s:b, s:o, s:b, s:{s:b}}", "version", boxlet_version(), "api", "v1",
-                         "auth_required", s->auth != NULL, "node",
+               json_pack("{s:s, s:s, s:b, s:o, s:b, s:{}, s:{}, s:o}", "version", boxlet_version(),
+                         "api", "v1", "auth_required", s->auth != NULL, "node",
                          s->node[0] ? json_string(s->node) : json_null(), "draining",
-                         node_draining(), "capabilities", "linux_capabilities_enabled", 1));
+                         node_draining(), "defaults", "overrides", "capabilities", capabilities()));
 }
 
+/* BoxLite's Principal. One tenant: a service account, the server's own
+ * key or an issued one (its name is the sub). Its scopes are exact: each
+ * is there when its route is served and the key holds what that route
+ * needs (apikeys_needed), as BoxLite asks. */
 void rest_me(server_t *s, const http_req *rq, http_resp *rs)
 {
-    (void)s;
-    (void)rq;
-    reply_json(rs, 200, json_pack("{s:s, s:s}", "id", "local", "name", "boxlet"));
+    static const struct {
+        const char *scope, *method, *pattern;
+    } scopes[] = {
+        {"box:read", "GET", "/boxes"},
+        {"box:write", "POST", "/boxes"},
+        {"box:exec", "POST", "/boxes/{box_id}/exec"},
+        {"box:delete", "DELETE", "/boxes/{box_id}"},
+        {"volume:read", "GET", "/volumes"},
+        {"volume:write", "POST", "/volumes"},
+        {"volume:delete", "DELETE", "/volumes/{volume_id}"},
+        {"api_key:read", "GET", "/api-keys"},
+        {"api_key:write", "POST", "/api-keys"},
+        {"api_key:delete", "DELETE", "/api-keys/{name}"},
+        {"me:read", "GET", "/me"},
+    };
+    const principal_t *who = &rq->who;
+    json_t *a = json_array();
+    for (size_t i = 0; i < ARRAY_LEN(scopes); i++)
+        if (route_served(scopes[i].method, scopes[i].pattern) &&
+            !(apikeys_needed(scopes[i].method, scopes[i].pattern, false) & ~who->perms))
+            json_array_append_new(a, json_string(scopes[i].scope));
+    reply_json(rs, 200,
+               json_pack("{s:s, s:s, s:s, s:n, s:o, s:o}", "sub",
+                         who->issued ? who->name
+                         : s->auth   ? "server-key"
+                                     : "local",
+                         "principal_type", "service_account", "display_name",
+                         who->issued ? "an API key issued by boxlet serve" : "boxlet serve",
+                         "path_prefix", "scopes", a, "expires_at",
+                         who->expires_ms ? reply_timestamp(who->expires_ms) : json_null()));
 }
 
+/* BoxLite's RuntimeMetrics: the counters since this server started (as
+ * BoxLite's "since runtime startup"), of what came through it; the running
+ * boxes are counted in the store. Plus boxlet's request counters. */
 void rest_metrics(server_t *s, const http_req *rq, http_resp *rs)
 {
     (void)rq;
-    json_t *v = json_pack("{s:I, s:I, s:I}", "uptime_ms", (json_int_t)(wall_ms() - s->started_ms),
-                          "requests", (json_int_t)s->requests, "errors", (json_int_t)s->errors);
-    node_stamp(s, v);
-    reply_json(rs, 200, v);
+    boxlet_box **v;
+    size_t n = 0, running = 0;
+    if (boxlet_box_list(s->rt, &v, &n) == BOXLET_OK) {
+        for (size_t i = 0; i < n; i++) {
+            running += boxlet_box_state_of(v[i]) == BOXLET_BOX_RUNNING;
+            boxlet_box_free(v[i]);
+        }
+        free(v);
+    }
+    const rest_counters *c = s->counters;
+    json_t *out =
+               json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "boxes_created_total",
+                         (json_int_t)c->boxes_created, "boxes_failed_total",
+                         (json_int_t)c->boxes_failed, "boxes_stopped_total",
+                         (json_int_t)c->boxes_stopped, "num_running_boxes", (json_int_t)running,
+                         "total_commands_executed", (json_int_t)c->commands, "total_exec_errors",
+                         (json_int_t)c->exec_errors, "uptime_ms",
+                         (json_int_t)(wall_ms() - s->started_ms), "requests",
+                         (json_int_t)s->requests, "errors", (json_int_t)s->errors);
+    node_stamp(s, out);
+    reply_json(rs, 200, out);
 }

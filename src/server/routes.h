@@ -7,6 +7,8 @@
 
 #include "server/http.h"
 
+#include <jansson.h>
+
 void rest_config(server_t *s, const http_req *rq, http_resp *rs);
 void rest_me(server_t *s, const http_req *rq, http_resp *rs);
 void rest_metrics(server_t *s, const http_req *rq, http_resp *rs);
@@ -32,6 +34,23 @@ void rest_exec_resize(server_t *s, const http_req *rq, http_resp *rs);
  * via the path the importer reads; -1 with rs answered (403 when imports
  * are off or src leads out of the directory, 404 when missing). */
 int rest_open_import_source(const server_t *s, const char *src, char *via, size_t n, http_resp *rs);
+
+/* BoxLite's pagination of lists: the page from ?pageSize (1..1000,
+ * default 100) and ?pageToken (a next_page_token this server gave: the
+ * offset of the page's first item, opaque to clients); false with rs
+ * answered (400) when either is malformed. Then rest_page_next sets
+ * next_page_token on the answer o: the next page's token, or null after
+ * the last of total items. */
+bool rest_page_of(const http_req *rq, size_t *first, size_t *size, http_resp *rs);
+void rest_page_next(json_t *o, size_t first, size_t size, size_t total);
+
+/* BoxLite's API keys (apikey_routes.c), as rq->who. */
+void rest_apikey_create(server_t *s, const http_req *rq, http_resp *rs);
+void rest_apikey_list(server_t *s, const http_req *rq, http_resp *rs);
+void rest_apikey_revoke(server_t *s, const http_req *rq, http_resp *rs);
+
+/* Every row of the route table's unsupported section: 501 unsupported. */
+void rest_unsupported(server_t *s, const http_req *rq, http_resp *rs);
 
 /* POST /v1/images/import: a path beneath the server's --import-dir. */
 void rest_image_import(server_t *s, const http_req *rq, http_resp *rs);

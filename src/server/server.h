@@ -42,7 +42,8 @@ int server_run(const server_opts *o);
 
 /* Prints the route table, a route a line: "METHOD /v1/PATH HOW", HOW
  * being "loop" for what the event loop answers, then flags among worker,
- * pull, websocket, stream-in, stream-out, open, comma-separated (route.h).
+ * pull, websocket, stream-in, stream-out, open, unsupported, comma-separated
+ * (route.h).
  * For `boxlet serve --routes`. */
 void server_print_routes(FILE *f);
 

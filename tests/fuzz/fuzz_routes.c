@@ -47,6 +47,9 @@ static const struct {
     {"GET", "/v1/images/library%2Fbusybox:1"},
     {"HEAD", "/v1/x/y/images/a/b/c"},
     {"GET", "/v1/boxes/b1/executions/e1/attach"},
+    {"POST", "/v1/api-keys"},
+    {"DELETE", "/v1/acme/api-keys/k1"},
+    {"POST", "/v1/boxes/b1/clone"},
 };
 
 static server_t *server(void)
@@ -57,6 +60,10 @@ static server_t *server(void)
         if (boxlet_runtime_connect("http://127.0.0.1:1", "fuzz", &s.rt) != BOXLET_OK) abort();
         s.max_body = 1 << 20;
         s.import_dir = strdup("/nonexistent-import-dir");
+        static rest_counters counters;
+        s.counters = &counters;
+        err_t e;
+        if (!(s.keys = apikeys_open("/nonexistent-keys-dir", &e))) abort(); /* no keys */
     }
     return &s;
 }
@@ -99,6 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rq->body = body;
     rq->body_len = size - off;
     snprintf(rq->request_id, sizeof rq->request_id, "fuzz");
+    rq->who.perms = PERM_ALL; /* the server's own key */
     http_req_route(rq);
     (void)worker_pool_for(server(), rq);
     http_resp rs = {.status = 500};

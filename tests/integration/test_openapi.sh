@@ -4,15 +4,16 @@
 # image, or nonexistent ones), and each answer's status must be one the spec
 # lists for it, 2xx JSON bodies must match their schemas (every required
 # property, the types, no property the spec does not name), errors the
-# envelope, and every REST answer must carry X-Request-Id. Also: 401 without
-# the key on every route but GET /v1/config, 413 over --max-body on every
-# route, 400 for an unknown field where the spec refuses them and for a
-# missing required field, the {prefix} segment exactly where the spec allows
-# it, the WebSocket attach (upgrade, subprotocol, frames against the frame
-# schemas), and the other way round, that every row of the server's route
-# table (`boxlet serve --routes`, src/server/route.c) is in the spec and
-# nothing else is, with the spec's security and WebSocket marks matching the
-# rows' flags. Prints "N passed, N failed".
+# envelope, and every REST answer must carry X-Request-Id (and a 201 a
+# Location). Also: 401 without the key on every route but GET /v1/config,
+# 413 over --max-body on every route, 400 for an unknown field where the
+# spec refuses them and for a missing required field, the {prefix} segment
+# exactly where the spec allows it, the WebSocket attach (upgrade,
+# subprotocol, frames against the frame schemas), and the other way round,
+# that every row of the server's route table (`boxlet serve --routes`,
+# src/server/route.c) is in the spec and nothing else is, with the spec's
+# security, WebSocket and unsupported marks matching the rows' flags.
+# Prints "N passed, N failed".
 set -u
 BOXLET=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,7 +74,19 @@ BOXLITE_OPS = {("GET", "/config"), ("GET", "/me"), ("GET", "/metrics"), ("GET", 
                ("PUT", "/boxes/{box_id}/files"), ("GET", "/boxes/{box_id}/files"),
                ("POST", "/boxes/{box_id}/network/tunnel"),
                ("POST", "/images/pull"), ("GET", "/images"), ("GET", "/images/{image_id}"),
-               ("HEAD", "/images/{image_id}")}
+               ("HEAD", "/images/{image_id}"), ("POST", "/api-keys"), ("GET", "/api-keys"),
+               ("DELETE", "/api-keys/{name}")}
+# BoxLite's operations boxlet answers 501 unsupported (the route table's
+# unsupported section; x-boxlet-unsupported in the spec).
+UNSUPPORTED = {("POST", "/volumes"), ("GET", "/volumes"), ("GET", "/volumes/{volume_id}"),
+               ("DELETE", "/volumes/{volume_id}"), ("POST", "/boxes/import"),
+               ("POST", "/boxes/{box_id}/snapshots"), ("GET", "/boxes/{box_id}/snapshots"),
+               ("GET", "/boxes/{box_id}/snapshots/{snapshot_name}"),
+               ("DELETE", "/boxes/{box_id}/snapshots/{snapshot_name}"),
+               ("POST", "/boxes/{box_id}/snapshots/{snapshot_name}/restore"),
+               ("POST", "/boxes/{box_id}/clone"), ("POST", "/boxes/{box_id}/export"),
+               ("POST", "/boxes/{box_id}/network/tunnel")}
+BOXLITE_OPS |= UNSUPPORTED
 WS_OP = ("GET", "/boxes/{box_id}/executions/{exec_id}/attach")
 METHODS = ("get", "put", "post", "delete", "head", "patch", "options", "trace")
 
@@ -153,6 +166,9 @@ for key in sorted(served):
            str(flags))
         ok(("websocket" in flags) == (key == WS_OP),
            "route %s /v1%s: a WebSocket exactly where the spec says so" % key, str(flags))
+        ok(("unsupported" in flags) == (op.get("x-boxlet-unsupported") is True) ==
+           (key in UNSUPPORTED),
+           "route %s /v1%s: unsupported exactly where the spec says so" % key, str(flags))
 for key in sorted(ops):
     ok(key in served or key in NOT_IMPLEMENTED,
        "spec operation %s %s is a row of the route table (or listed as not implemented)" % key)
@@ -283,6 +299,9 @@ def check(method, tmpl, answer, want=None, what=""):
         return None
     ok(re.match(r"^[0-9a-f]{16}$", headers.get("x-request-id", "")),
        label + ": X-Request-Id header", str(headers))
+    if status == 201:  # BoxLite's Location on what a request made
+        ok(headers.get("location", "").startswith("/v1/"), label + ": a Location header",
+           str(headers))
     resp = resolve(responses[str(status)])
     content = resp.get("content", {})
     if method == "HEAD" or not content:
@@ -465,7 +484,8 @@ def ws_until_close(label, ws):
 
 def requests():
     B, E, I = "/boxes/{box_id}", "/boxes/{box_id}/executions/{exec_id}", "/images/{image_id}"
-    none = {"box_id": "oapi-nosuch", "exec_id": "nosuch", "image_id": "oapi-nosuch"}
+    none = {"box_id": "oapi-nosuch", "exec_id": "nosuch", "image_id": "oapi-nosuch",
+            "name": "oapi-nosuch", "volume_id": "oapi-nosuch", "snapshot_name": "oapi-nosuch"}
 
     # Authentication: every route but GET /v1/config wants the key; 401 comes
     # before routing, so nonexistent ids do.
@@ -489,6 +509,14 @@ def requests():
     call("GET", "/config", want=200)
     call("GET", "/me", want=200)
     call("GET", "/metrics", want=200)
+    call("POST", "/api-keys", body={"name": "oapi-k", "permissions": ["write:boxes"]}, want=201)
+    call("POST", "/api-keys", body={"name": "oapi-k", "permissions": ["write:boxes"]}, want=409,
+         what="name taken")
+    call("POST", "/api-keys", body={"name": "oapi-k2", "permissions": ["root"]}, want=400,
+         what="no such permission")
+    call("GET", "/api-keys", want=200)
+    call("DELETE", "/api-keys/{name}", {"name": "oapi-k"}, want=204)
+    call("DELETE", "/api-keys/{name}", {"name": "oapi-k"}, want=404)
 
     # A box and its executions.
     box = call("POST", "/boxes", body={"image": "host", "name": "oapi-box", "env": {"A": "1"},
@@ -502,7 +530,7 @@ def requests():
     call("GET", B, ids, want=200)
     call("GET", B, {"box_id": "oapi-box"}, want=200, what="by name")
     call("GET", B, none, want=404)
-    call("HEAD", B, ids, want=200)
+    call("HEAD", B, ids, want=204)
     call("HEAD", B, none, want=404)
     call("GET", B + "/metrics", ids, want=200)
     call("POST", B + "/start", ids, want=200)
@@ -522,10 +550,13 @@ def requests():
     call("GET", B + "/executions", ids, want=200)
     call("GET", E, ids, want=200)
     call("GET", E, dict(ids, exec_id="nosuch"), want=404)
-    call("POST", E + "/signal", ids, body={"signal": 28}, want=200)
+    call("POST", E + "/signal", ids, body={"signal": 28}, want=204)
     call("POST", E + "/signal", ids, body={"signal": 9}, want=400, what="not whitelisted")
     call("POST", E + "/signal", dict(ids, exec_id="nosuch"), body={"signal": 15}, want=404)
-    call("POST", E + "/resize", ids, body={"rows": 40, "cols": 100}, want=200)
+    call("POST", E + "/resize", ids, body={"rows": 40, "cols": 100}, want=204)
+    for (m, path) in sorted(UNSUPPORTED):  # BoxLite's operations not served
+        call(m, path, dict(ids, name="k", volume_id="v", snapshot_name="s"), want=501,
+             what="not served")
 
     # Unknown fields where the spec refuses them; a missing required field (with
     # a real box and execution: bodies of signal and resize are read after the

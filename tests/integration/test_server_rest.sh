@@ -70,7 +70,7 @@ check "body over the cap" 413 "$(code -H "$A" -XPOST $U/v1/boxes -d "{\"name\":\
 check "unknown box" 404 "$(code -H "$A" $U/v1/boxes/nosuch)"
 check "unknown box envelope" "not_found NotFoundError" "$(field "d['error']['code'], d['error']['type']" | tr -d "(),'")"
 check "unknown execution" 404 "$(code -H "$A" $U/v1/boxes/rest1/executions/nosuch)"
-check "HEAD" 200 "$(code -H "$A" -I $U/v1/boxes/rest1)"
+check "HEAD: 204, as BoxLite" 204 "$(code -H "$A" -I $U/v1/boxes/rest1)"
 check "delete running without force" 409 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
 check "per-box metrics" 200 "$(code -H "$A" $U/v1/boxes/rest1/metrics)"
 check "metrics: memory and pids of a running box" "True True" "$(field "d['memory_bytes'] > 0, d['pids'] >= 1")"

@@ -164,6 +164,7 @@ class ExecInfo(Structure):
         ("stderr_end", c_ulonglong),
         ("stdin_attached", c_int),
         ("exit", Exit),
+        ("stdin_bytes", c_ulonglong),
     ]
 
 

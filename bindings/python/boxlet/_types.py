@@ -170,6 +170,7 @@ class ExecInfo:
     stderr_end: int
     stdin_attached: bool
     exit: Optional[ExitResult]  # None while it runs
+    stdin_bytes: int = 0  # stdin the execution took (so far, while it runs)
 
     @classmethod
     def _from_c(cls, i: _lib.ExecInfo) -> "ExecInfo":
@@ -184,6 +185,7 @@ class ExecInfo:
             stderr_end=i.stderr_end,
             stdin_attached=bool(i.stdin_attached),
             exit=None if running else ExitResult._from_c(i.exit),
+            stdin_bytes=i.stdin_bytes,
         )
 
 
