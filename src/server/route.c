@@ -74,7 +74,6 @@ static const route_t table[] = {
      ROUTE_UNSUPPORTED, NULL},
     {"POST", "/boxes/{box_id}/clone", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
     {"POST", "/boxes/{box_id}/export", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
-    {"POST", "/boxes/{box_id}/network/tunnel", rest_unsupported, ROUTE_UNSUPPORTED, NULL},
 };
 #undef W
 

@@ -58,6 +58,7 @@ OPERATIONS = [
 # null. REQUIRED lists what must be there; TYPES what must have that type
 # when present.
 SCHEMAS = {
+    "TunnelDescriptor": {"required": ["uri"], "types": {"uri": "str"}},
     "ServerConfig": {"required": [], "types": {"defaults": "obj", "overrides": "obj",
                                                "capabilities": "obj"}},
     "ServerCapabilities": {"required": [], "types": {

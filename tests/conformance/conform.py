@@ -475,6 +475,8 @@ def walk():
             target += "?path=%2Ftmp%2Fconf.txt"
         if op_id == "removeBox":
             target += "?force=true"
+        if op_id == "prepareTunnel":
+            target += "?port=8080"
         st, hd, doc = call(method, target, bodies.get(op_id))
         if unsupported:
             ok(st == 501, label + ": 501 (not served)", (st, doc))

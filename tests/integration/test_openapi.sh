@@ -84,8 +84,7 @@ UNSUPPORTED = {("POST", "/volumes"), ("GET", "/volumes"), ("GET", "/volumes/{vol
                ("GET", "/boxes/{box_id}/snapshots/{snapshot_name}"),
                ("DELETE", "/boxes/{box_id}/snapshots/{snapshot_name}"),
                ("POST", "/boxes/{box_id}/snapshots/{snapshot_name}/restore"),
-               ("POST", "/boxes/{box_id}/clone"), ("POST", "/boxes/{box_id}/export"),
-               ("POST", "/boxes/{box_id}/network/tunnel")}
+               ("POST", "/boxes/{box_id}/clone"), ("POST", "/boxes/{box_id}/export")}
 BOXLITE_OPS |= UNSUPPORTED
 WS_OP = ("GET", "/boxes/{box_id}/executions/{exec_id}/attach")
 METHODS = ("get", "put", "post", "delete", "head", "patch", "options", "trace")
