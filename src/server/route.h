@@ -39,6 +39,10 @@ enum route_flags {
      * (http_stream_begin, http_stream_write); it runs on the stream
      * threads. */
     ROUTE_STREAM_OUT = 1 << 5,
+    /* The handler needs to know which local user asks (rq->peer: the
+     * connection's addresses, or its unix peer's uid, taken on the loop
+     * before the request is handed on). */
+    ROUTE_PEER = 1 << 6,
 };
 
 #define ROUTE_SEG_MAX 256 /* a path segment's bytes, NUL included */

@@ -14,6 +14,7 @@
 // start; an idle tunnel closes; a server on a non-loopback address makes
 // none. argv: boxlet
 // binary.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { ApiKeyCredential, BoxliteRestOptions, JsBoxlite } from '@boxlite-ai/boxlite';
@@ -97,16 +98,58 @@ function exchange(uri, bytes, { end = true } = {}) {
   }));
 }
 
-// Whether the host listens on an http://A.B.C.D:PORT URI (/proc/net/tcp).
-function listening(uri) {
+// An http://A.B.C.D:PORT URI as /proc/net/tcp writes a local address.
+function procAddr(uri) {
   const u = new URL(uri);
   const ip = u.hostname.split('.').map(Number);
-  const hex = ((ip[3] << 24 | ip[2] << 16 | ip[1] << 8 | ip[0]) >>> 0).toString(16).toUpperCase().padStart(8, '0') +
+  return ((ip[3] << 24 | ip[2] << 16 | ip[1] << 8 | ip[0]) >>> 0).toString(16).toUpperCase().padStart(8, '0') +
     ':' + Number(u.port).toString(16).toUpperCase().padStart(4, '0');
+}
+
+// Whether the host listens on an http://A.B.C.D:PORT URI (/proc/net/tcp).
+function listening(uri) {
+  const hex = procAddr(uri);
   return fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').some((l) => {
     const f = l.trim().split(/\s+/);
     return f[1] === hex && f[3] === '0A';
   });
+}
+
+// Runs sh -c script as another local user (uid and gid `uid`, no groups):
+// its exit status and stdout.
+function asUser(uid, script) {
+  const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sh', '-c', script],
+    { encoding: 'utf8', timeout: 60000 });
+  return { status: r.status, out: (r.stdout || '').trim() };
+}
+
+// Another local user finds the tunnel's listener as `ss` would, in
+// /proc/net/tcp (it is listed there for everyone), then GETs a file
+// through it: "HTTP-STATUS BODY", or "not-listed".
+function stranger(uid, uri, file = 'm.txt') {
+  return asUser(uid, `grep -q ' ${procAddr(uri)} ' /proc/net/tcp || { echo not-listed; exit 0; }
+    curl -s --max-time 20 -o /tmp/.tunnel-$$ -w '%{http_code} ' ${uri}/${file}; cat /tmp/.tunnel-$$ 2>/dev/null; rm -f /tmp/.tunnel-$$`).out;
+}
+
+// The same user sends a CONNECT and a few bytes (/usr/bin/python3: the
+// system's, readable by every user), and prints what came back.
+function strangerConnect(uid, uri) {
+  const u = new URL(uri);
+  return asUser(uid, `exec /usr/bin/python3 -c '
+import socket, sys
+s = socket.create_connection(("${u.hostname}", ${u.port}), timeout=20)
+s.sendall(b"CONNECT x:1 HTTP/1.1\\r\\n\\r\\nsecret")
+s.shutdown(socket.SHUT_WR)
+got = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d: break
+        got += d
+except OSError:
+    pass
+sys.stdout.write(got.decode("latin-1"))
+'`).out;
 }
 
 // Reads a NativeBoxConnection until EOF.
@@ -155,6 +198,23 @@ async function attacks(box, base, uri, serverPid) {
   check('its port on 127.0.0.1 is closed (bound to its own address only)', refused);
   const other = (await api(base, 'POST', '/v1/boxes/tun/network/tunnel?port=9000')).json.uri;
   check('another tunnel: another random address', new URL(other).hostname !== u.hostname, other);
+
+  // Another local user reads the listener's address from /proc/net/tcp
+  // and connects: the tunnel is its creator's (root here) alone.
+  const seen = stranger(65534, uri);
+  check('another local user: sees the listener, but does not reach the box (403)', /^403 tunnel: refused/.test(seen) && !seen.includes('from-the-box'), seen);
+  const raw = strangerConnect(65534, other);
+  check('... nor with CONNECT (403, the bytes go nowhere)', raw.startsWith('HTTP/1.1 403') && !raw.includes('secret'), raw.slice(0, 120));
+  // A tunnel asked for by that user (API key and all, from its own
+  // socket) is its own: another listener, which serves it and no third
+  // user; root's tunnel stays root's.
+  const key = authHeaders().Authorization;
+  const mine = asUser(65534, `curl -s --max-time 20 -X POST -H 'Authorization: ${key}' '${base}/v1/boxes/tun/network/tunnel?port=8000'`).out;
+  const theirs = (() => { try { return JSON.parse(mine).uri; } catch { return undefined; } })();
+  check('a tunnel opened by another user: its own URI', theirs && theirs !== uri, mine);
+  check('... which serves that user', stranger(65534, theirs) === '200 from-the-box', stranger(65534, theirs));
+  check('... and not a third one', /^403 /.test(stranger(65533, theirs)));
+  check('... root (who could take it anyway) too', (await getText(`${theirs}/m.txt`)) === '200 from-the-box');
 
   check('garbage head: 400, closed', (await exchange(uri, 'GARBAGE\r\n\r\n')).startsWith('HTTP/1.1 400'));
   check('a binary head: 400, closed', (await exchange(uri, Buffer.from([0x16, 0x03, 1, 0, 0x0a, 0x0d, 0x0a]))).startsWith('HTTP/1.1 400'));
