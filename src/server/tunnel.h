@@ -1,7 +1,9 @@
 /* tunnel — BoxLite's service tunnels (POST /v1/boxes/{id}/network/tunnel
- * ?port=N): a listener per (box, port) on a random loopback address and a
- * kernel-chosen port, whose URI is the only credential of the clients
- * that use it (BoxLite's SDK sends a bare CONNECT). Its connections are
+ * ?port=N): a listener per (box, port, local user) on a random loopback
+ * address and a kernel-chosen port. Its clients send no credential
+ * (BoxLite's SDK sends a bare CONNECT): a connection is served only when
+ * its client's socket belongs to the user whose REST connection asked for
+ * the tunnel, or to root (peercred.h). Its connections are
  * served on a thread of their own, never on the event loop: one bounded
  * request head each, then CONNECT becomes a raw stream to the box's port
  * and any other method is passed on as plain HTTP, through the box's
