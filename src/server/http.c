@@ -609,6 +609,17 @@ static void on_body_end(struct lws *wsi, server_t *s, pss_t *p)
         answer(wsi, s, p); /* lws 4.1 may come here after a body-less request too */
 }
 
+/* For a ROUTE_PEER row: the connection's addresses (or unix peer's uid),
+ * for its handler to look up the user on its own thread. A connection
+ * that cannot say stays unidentified (family 0), and such handlers refuse
+ * it. */
+static void capture_peer(struct lws *wsi, http_req *rq)
+{
+    err_t e = {0};
+    if (rq->route && (rq->route->flags & ROUTE_PEER))
+        peercred_capture(lws_get_socket_fd(wsi), &rq->peer, &e);
+}
+
 static int on_http(struct lws *wsi, server_t *s, pss_t *p)
 {
     reset(s, p);
@@ -628,6 +639,7 @@ static int on_http(struct lws *wsi, server_t *s, pss_t *p)
     }
     http_req_route(&p->rq);
     node_localize(s, &p->rq.params);
+    capture_peer(wsi, &p->rq);
     char cl[32] = {0};
     lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
     unsigned long long clen = strtoull(cl, NULL, 10);

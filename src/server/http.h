@@ -6,6 +6,7 @@
 #include "boxlet.h"
 #include "core/buf.h"
 #include "server/apikeys.h"
+#include "server/peercred.h"
 #include "server/route.h"
 #include "server/stream.h"
 
@@ -27,6 +28,7 @@ typedef struct http_req {
     route_params params;  /* the path's parameters */
     http_stream *stream;  /* the body's stream (ROUTE_STREAM_IN/OUT rows), or NULL */
     bool cluster;         /* answered for the whole cluster (fanout.h), on a worker */
+    peercred peer;        /* ROUTE_PEER rows: who is asking; else family 0 */
 } http_req;
 
 struct http_resp;

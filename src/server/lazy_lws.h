@@ -29,6 +29,7 @@
     X(lws_get_context)                                                                             \
     X(lws_get_opaque_user_data)                                                                    \
     X(lws_get_protocol)                                                                            \
+    X(lws_get_socket_fd)                                                                           \
     X(lws_get_vhost)                                                                               \
     X(lws_get_vhost_by_name)                                                                       \
     X(lws_get_vhost_listen_port)                                                                   \
@@ -70,6 +71,7 @@ LAZY_DECLARE(lws, BX_LWS_FNS)
 #define lws_frame_is_binary (bx_lws()->lws_frame_is_binary)
 #define lws_get_context (bx_lws()->lws_get_context)
 #define lws_get_opaque_user_data (bx_lws()->lws_get_opaque_user_data)
+#define lws_get_socket_fd (bx_lws()->lws_get_socket_fd)
 #define lws_get_protocol (bx_lws()->lws_get_protocol)
 #define lws_get_vhost (bx_lws()->lws_get_vhost)
 #define lws_get_vhost_by_name (bx_lws()->lws_get_vhost_by_name)

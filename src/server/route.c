@@ -46,7 +46,7 @@ static const route_t table[] = {
     {"GET", "/boxes/{box_id}/executions/{exec_id}/attach", NULL, ROUTE_WS, &attach_ws},
     {"PUT", "/boxes/{box_id}/files", rest_files_put, ROUTE_STREAM_IN, NULL},
     {"GET", "/boxes/{box_id}/files", rest_files_get, ROUTE_STREAM_OUT, NULL},
-    {"POST", "/boxes/{box_id}/network/tunnel", rest_box_tunnel, W, NULL},
+    {"POST", "/boxes/{box_id}/network/tunnel", rest_box_tunnel, W | ROUTE_PEER, NULL},
     {"POST", "/images/import", rest_image_import, W, NULL},
     {"POST", "/images/pull", rest_image_pull, ROUTE_PULL, NULL},
     {"POST", "/images/prune", rest_images_prune, W, NULL},

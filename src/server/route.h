@@ -42,6 +42,10 @@ enum route_flags {
     /* A BoxLite operation boxlet does not serve: answered 501 unsupported
      * (the table's last section). */
     ROUTE_UNSUPPORTED = 1 << 6,
+    /* The handler needs to know which local user asks (rq->peer: the
+     * connection's addresses, or its unix peer's uid, taken on the loop
+     * before the request is handed on). */
+    ROUTE_PEER = 1 << 7,
 };
 
 #define ROUTE_SEG_MAX 256 /* a path segment's bytes, NUL included */

@@ -8,6 +8,7 @@
 
 #include "core/pump.h"
 #include "core/util.h"
+#include "server/peercred.h"
 #include "server/reply.h"
 #include "server/tunnel_int.h"
 
@@ -58,18 +59,19 @@ static int listen_random(char *uri, size_t n, err_t *e)
     return err_make(e, ERR_IO, "tunnel: listen on loopback: no free address found");
 }
 
-static tunnel *find_tunnel(tunnels *t, const char *box_id, unsigned port)
+static tunnel *find_tunnel(tunnels *t, const char *box_id, unsigned port, uid_t owner)
 {
     for (tunnel *u = t->list; u; u = u->next)
-        if (!u->dead && u->port == port && strcmp(u->box_id, box_id) == 0) return u;
+        if (!u->dead && u->port == port && u->owner == owner && strcmp(u->box_id, box_id) == 0)
+            return u;
     return NULL;
 }
 
-int tunnel_open(tunnels *t, const char *box_id, int box_pid, unsigned port, char *uri, size_t n,
-                err_t *e)
+int tunnel_open(tunnels *t, const char *box_id, int box_pid, unsigned port, uid_t owner, char *uri,
+                size_t n, err_t *e)
 {
     pthread_mutex_lock(&t->mu);
-    tunnel *u = find_tunnel(t, box_id, port);
+    tunnel *u = find_tunnel(t, box_id, port, owner);
     int rc = 0;
     if (!u && t->ntunnels >= TUNNEL_MAX)
         rc = err_make(e, ERR_LIMIT, "tunnel: %d tunnels are open, the most there can be",
@@ -87,6 +89,7 @@ int tunnel_open(tunnels *t, const char *box_id, int box_pid, unsigned port, char
             snprintf(u->box_id, sizeof u->box_id, "%s", box_id);
             snprintf(u->uri, sizeof u->uri, "%s", where);
             u->port = port;
+            u->owner = owner;
             u->lfd = lfd;
             u->pidfd = pidfd;
             u->last_ms = now_ms();
@@ -144,11 +147,61 @@ static void say(int fd, int status, const char *reason, const char *msg)
     }
 }
 
+/* At most a line a second per tunnel, with the count of those not
+ * written: a neighbour knocking in a loop must not fill the log. */
+static void log_refusal(tunnel *u, const char *why)
+{
+    int64_t now = now_ms();
+    u->refused++;
+    if (now - u->logged_ms < 1000) return;
+    fprintf(stderr,
+            "boxlet serve: tunnel %s (box %s port %u, uid %u's): refused %u connection%s, the "
+            "last: %s\n",
+            u->uri, u->box_id, u->port, (unsigned)u->owner, u->refused, u->refused == 1 ? "" : "s",
+            why);
+    u->logged_ms = now;
+    u->refused = 0;
+}
+
+/* Is fd's client the tunnel's owner (or root, who could read the URI out
+ * of the server anyway)? Its socket's uid is looked up by the
+ * connection's 4-tuple (peercred.h): a socket already closed, not
+ * found, or whose lookup fails is refused too. A refused client is told
+ * 403, logged and closed at once: it holds no connection slot. */
+static bool from_owner(tunnel *u, int fd)
+{
+    peercred p;
+    err_t e = {0};
+    uid_t uid = (uid_t)-1;
+    int rc = peercred_capture(fd, &p, &e);
+    if (rc == 0) rc = peercred_uid(&p, &uid, &e);
+    if (rc == 0 && (uid == u->owner || uid == 0)) return true;
+    if (rc == 0) snprintf(e.msg, sizeof e.msg, "from uid %u", (unsigned)uid);
+    log_refusal(u, e.msg);
+    say(fd, 403, "Forbidden",
+        "tunnel: refused: a tunnel serves only the local user who asked for it "
+        "(docs/network.md, \"Tunnels\")");
+    char drain[4096]; /* what came already: unread, it would turn the close into a reset */
+    if (shutdown(fd, SHUT_WR) < 0 || recv(fd, drain, sizeof drain, MSG_DONTWAIT) < 0) {
+        /* the peer is gone: nothing to drain */
+    }
+    close(fd);
+    return false;
+}
+
 static void accept_on(tunnels *t, tunnel *u)
 {
     while (u->nconns < TUNNEL_CONNS_MAX && t->nconns < TUNNEL_ALL_CONNS) {
         int fd = accept4(u->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* The connection stays queued and the listener readable:
+             * polled again at once, it would spin this thread. It rests
+             * a while (descriptors come back as connections end). */
+            u->resume_ms = now_ms() + TUNNEL_REST_MS;
+            return;
+        }
         if (fd < 0) return; /* EAGAIN, or a connection that went away meanwhile */
+        if (!from_owner(u, fd)) continue;
         tconn *c = xcalloc(1, sizeof *c);
         c->tunnel = u;
         c->cfd = fd;
@@ -268,9 +321,13 @@ static void build_fds(tunnels *t)
 {
     t->npfd = 0;
     add_fd(t, t->wake, POLLIN, NULL, NULL, -1);
+    int64_t now = now_ms();
+    t->resting = false;
     for (tunnel *u = t->list; u; u = u->next) {
         if (u->dead) continue;
-        bool room = u->nconns < TUNNEL_CONNS_MAX && t->nconns < TUNNEL_ALL_CONNS;
+        t->resting |= now < u->resume_ms;
+        bool room =
+            u->nconns < TUNNEL_CONNS_MAX && t->nconns < TUNNEL_ALL_CONNS && now >= u->resume_ms;
         if (room) add_fd(t, u->lfd, POLLIN, u, NULL, 0);
         add_fd(t, u->pidfd, POLLIN, u, NULL, 1);
     }
@@ -339,7 +396,7 @@ static void *loop_main(void *arg)
         build_fds(t);
         size_t n = t->npfd;
         pthread_mutex_unlock(&t->mu);
-        int k = poll(t->pfd, n, 1000);
+        int k = poll(t->pfd, n, t->resting ? TUNNEL_REST_MS : 1000);
         pthread_mutex_lock(&t->mu);
         uint64_t v;
         if (t->pfd[0].revents && read(t->wake, &v, sizeof v) < 0) {
@@ -423,11 +480,20 @@ void rest_box_tunnel(server_t *s, const http_req *rq, http_resp *rs)
     if (rc != BOXLET_OK) return reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
     char uri[80];
     err_t e = {0};
+    uid_t owner = 0;
     if (boxlet_box_state_of(b) != BOXLET_BOX_RUNNING)
         rc = err_make(&e, ERR_CLOSED, "box %s is not running: start it first", boxlet_box_name(b));
+    /* The tunnel serves only the user who asks: which one is looked up
+     * here, on a worker, from the addresses taken on the loop. */
+    err_t why = {0};
+    if (rc == 0 && peercred_uid(&rq->peer, &owner, &why) < 0)
+        rc = err_make(&e, ERR_PERM,
+                      "tunnel: cannot tell which local user asks for it, so none is "
+                      "made: %s",
+                      why.msg);
     if (rc == 0)
-        rc = tunnel_open(s->tunnels, boxlet_box_id(b), boxlet_box_pid(b), (unsigned)port, uri,
-                         sizeof uri, &e);
+        rc = tunnel_open(s->tunnels, boxlet_box_id(b), boxlet_box_pid(b), (unsigned)port, owner,
+                         uri, sizeof uri, &e);
     if (rc == 0)
         reply_json(rs, 200, json_pack("{s:s}", "uri", uri));
     else

@@ -12,15 +12,19 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct tunnel {
     char box_id[64];
     char uri[64];
     unsigned port;
-    int lfd;         /* the listener */
-    int pidfd;       /* the box's init: readable once it ended */
-    int64_t last_ms; /* when it was last asked for or last had a connection */
-    unsigned nconns;
+    uid_t owner;       /* the local user who asked for it: the only one served (and root) */
+    int lfd;           /* the listener */
+    int pidfd;         /* the box's init: readable once it ended */
+    int64_t last_ms;   /* when it was last asked for or last had a connection */
+    int64_t resume_ms; /* out of descriptors: the listener rests until then */
+    int64_t logged_ms; /* when a refused connection was last logged */
+    unsigned nconns, refused;
     bool dead; /* listener closed; freed when no connection points here */
     struct tunnel *next;
 } tunnel;
@@ -58,6 +62,7 @@ struct tunnels {
     struct pollfd *pfd; /* the loop's, rebuilt each turn */
     void *refs;
     size_t npfd, cap;
+    bool resting; /* a listener rests this turn (tunnel.c: out of descriptors) */
     /* tunnel_connect.c's */
     pthread_mutex_t qmu;
     pthread_cond_t qcond;

@@ -160,6 +160,16 @@ check "unix socket: the key is needed there too" 401 "$(code --unix-socket "$soc
 check "unix socket: the token file's key" 200 "$(code --unix-socket "$sock" -H "Authorization: Bearer $(cat "$BOXLET_HOME/serve.token")" http://boxlet/v1/boxes)"
 # The CLI on this machine reads the token from the home (no key given).
 check "unix socket: the CLI's remote mode" "hi" "$(BOXLET_API_KEY= "$BOXLET" --url "unix:$sock" run --rm host -- echo hi)"
+# A tunnel asked for over the unix socket is its client's user's
+# (SO_PEERCRED): root's connection is let through (502: nothing listens on
+# the box's port 9), another user's is refused before it reaches the box.
+UA="Authorization: Bearer $(cat "$BOXLET_HOME/serve.token")"
+check "unix socket: a box for a tunnel" 201 "$(code --unix-socket "$sock" -H "$UA" -XPOST http://boxlet/v1/boxes -d '{"image":"host","name":"utun"}')"
+check "unix socket: a tunnel" 200 "$(code --unix-socket "$sock" -H "$UA" -XPOST 'http://boxlet/v1/boxes/utun/network/tunnel?port=9')"
+turi=$(field "d['uri']")
+check "unix socket: the tunnel serves its user" 502 "$(code "$turi/")"
+check "unix socket: ... and no other" 403 "$(setpriv --reuid=65534 --regid=65534 --clear-groups curl -s -o /dev/null -w '%{http_code}' "$turi/")"
+code --unix-socket "$sock" -H "$UA" -XDELETE 'http://boxlet/v1/boxes/utun?force=true' >/dev/null
 kill -TERM "$usrv"; wait "$usrv"; check "unix socket: SIGTERM exits 0" 0 $?
 rm -f /tmp/srv-body.$$
 echo "$pass passed, $fail failed"

@@ -14,6 +14,7 @@
 // start; an idle tunnel closes; a server on a non-loopback address makes
 // none. argv: boxlet
 // binary.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { ApiKeyCredential, BoxliteRestOptions, JsBoxlite } from '@boxlite-ai/boxlite';
@@ -97,16 +98,61 @@ function exchange(uri, bytes, { end = true } = {}) {
   }));
 }
 
-// Whether the host listens on an http://A.B.C.D:PORT URI (/proc/net/tcp).
-function listening(uri) {
+// An http://A.B.C.D:PORT URI as /proc/net/tcp writes a local address.
+function procAddr(uri) {
   const u = new URL(uri);
   const ip = u.hostname.split('.').map(Number);
-  const hex = ((ip[3] << 24 | ip[2] << 16 | ip[1] << 8 | ip[0]) >>> 0).toString(16).toUpperCase().padStart(8, '0') +
+  return ((ip[3] << 24 | ip[2] << 16 | ip[1] << 8 | ip[0]) >>> 0).toString(16).toUpperCase().padStart(8, '0') +
     ':' + Number(u.port).toString(16).toUpperCase().padStart(4, '0');
+}
+
+// Whether the host listens on an http://A.B.C.D:PORT URI (/proc/net/tcp).
+function listening(uri) {
+  const hex = procAddr(uri);
   return fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').some((l) => {
     const f = l.trim().split(/\s+/);
     return f[1] === hex && f[3] === '0A';
   });
+}
+
+// Runs sh -c script as another local user (uid and gid `uid`, no groups):
+// its exit status and stdout.
+function asUser(uid, script) {
+  const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sh', '-c', script],
+    { encoding: 'utf8', timeout: 60000 });
+  return { status: r.status, out: (r.stdout || '').trim() };
+}
+
+// Another local user finds the tunnel's listener as `ss` would, in
+// /proc/net/tcp (it is listed there for everyone), then GETs a file
+// through it: "HTTP-STATUS BODY", or "not-listed".
+function stranger(uid, uri, file = 'm.txt') {
+  return asUser(uid, `grep -q ' ${procAddr(uri)} ' /proc/net/tcp || { echo not-listed; exit 0; }
+    curl -s --max-time 20 -o /tmp/.tunnel-$$ -w '%{http_code} ' ${uri}/${file}; cat /tmp/.tunnel-$$ 2>/dev/null; rm -f /tmp/.tunnel-$$`).out;
+}
+
+// The same user sends a CONNECT and a few bytes (/usr/bin/python3: the
+// system's, readable by every user), and prints what came back. The
+// server closes a refused connection at once: bytes that arrive after it
+// did are answered with a reset, which may cut short the send or the
+// read (never anything from the box).
+function strangerConnect(uid, uri) {
+  const u = new URL(uri);
+  return asUser(uid, `exec /usr/bin/python3 -c '
+import socket, sys
+s = socket.create_connection(("${u.hostname}", ${u.port}), timeout=20)
+got = b""
+try:
+    s.sendall(b"CONNECT x:1 HTTP/1.1\\r\\n\\r\\nsecret")
+    s.shutdown(socket.SHUT_WR)
+    while True:
+        d = s.recv(65536)
+        if not d: break
+        got += d
+except OSError:
+    pass
+sys.stdout.write("connected:" + got.decode("latin-1"))
+'`).out;
 }
 
 // Reads a NativeBoxConnection until EOF.
@@ -156,6 +202,23 @@ async function attacks(box, base, uri, serverPid) {
   const other = (await api(base, 'POST', '/v1/boxes/tun/network/tunnel?port=9000')).json.uri;
   check('another tunnel: another random address', new URL(other).hostname !== u.hostname, other);
 
+  // Another local user reads the listener's address from /proc/net/tcp
+  // and connects: the tunnel is its creator's (root here) alone.
+  const seen = stranger(65534, uri);
+  check('another local user: sees the listener, but does not reach the box (403)', /^403 tunnel: refused/.test(seen) && !seen.includes('from-the-box'), seen);
+  const raw = strangerConnect(65534, other);
+  check('... nor with CONNECT (403 or a reset, the bytes go nowhere)', (raw === 'connected:' || raw.startsWith('connected:HTTP/1.1 403')) && !raw.includes('secret'), raw.slice(0, 120));
+  // A tunnel asked for by that user (API key and all, from its own
+  // socket) is its own: another listener, which serves it and no third
+  // user; root's tunnel stays root's.
+  const key = authHeaders().Authorization;
+  const mine = asUser(65534, `curl -s --max-time 20 -X POST -H 'Authorization: ${key}' '${base}/v1/boxes/tun/network/tunnel?port=8000'`).out;
+  const theirs = (() => { try { return JSON.parse(mine).uri; } catch { return undefined; } })();
+  check('a tunnel opened by another user: its own URI', theirs && theirs !== uri, mine);
+  check('... which serves that user', stranger(65534, theirs) === '200 from-the-box', stranger(65534, theirs));
+  check('... and not a third one', /^403 /.test(stranger(65533, theirs)));
+  check('... root (who could take it anyway) too', (await getText(`${theirs}/m.txt`)) === '200 from-the-box');
+
   check('garbage head: 400, closed', (await exchange(uri, 'GARBAGE\r\n\r\n')).startsWith('HTTP/1.1 400'));
   check('a binary head: 400, closed', (await exchange(uri, Buffer.from([0x16, 0x03, 1, 0, 0x0a, 0x0d, 0x0a]))).startsWith('HTTP/1.1 400'));
   const huge = await exchange(uri, `GET / HTTP/1.1\r\nX: ${'a'.repeat(9000)}\r\n\r\n`);
@@ -196,6 +259,50 @@ async function attacks(box, base, uri, serverPid) {
   check('... HTTP too', (await getText(`${uri}/m.txt`)) === '200 from-the-box');
   check('... and the server', (await api(base, 'GET', '/v1/boxes/tun')).status === 200);
   stalled.destroy();
+}
+
+// CPU ticks (user + system) the process has used so far.
+function cpuTicks(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+// A server out of descriptors: its soft RLIMIT_NOFILE lowered (prlimit) to
+// its lowest free descriptor number, so every accept fails with EMFILE
+// and a connection stays queued on the tunnel's listener. The tunnels'
+// thread must rest that listener, not poll it in a loop: the server uses
+// less than a sixth of the watched time's CPU (a spinning thread uses all
+// it is given; an idle server next to none). Once descriptors come back,
+// the queued connection is served.
+async function outOfDescriptors(boxlet) {
+  const lean = await startServer(boxlet);
+  const pid = lean.proc.pid;
+  const [soft, hard] = spawnSync('prlimit', ['--pid', String(pid), '--nofile', '--output=SOFT,HARD', '--noheadings', '--raw'],
+    { encoding: 'utf8' }).stdout.trim().split(/\s+/);
+  try {
+    const luri = (await api(`http://127.0.0.1:${lean.port}`, 'POST', '/v1/boxes/tun/network/tunnel?port=9999')).json?.uri;
+    check('out of descriptors: a tunnel', !!luri, luri);
+    const used = new Set(fs.readdirSync(`/proc/${pid}/fd`).map(Number));
+    let free = 0;
+    while (used.has(free)) free++;
+    const lowered = spawnSync('prlimit', ['--pid', String(pid), `--nofile=${free}:${hard}`]);
+    check('out of descriptors: the limit lowered', lowered.status === 0, lowered.stderr?.toString());
+    const queued = await dial(luri);
+    const got = [];
+    queued.on('data', (d) => got.push(d));
+    queued.on('error', () => {});
+    const closed = new Promise((ok) => queued.on('close', ok));
+    queued.write('CONNECT x:1 HTTP/1.1\r\n\r\n');
+    const before = cpuTicks(pid), wall = Date.now();
+    await sleep(3000);
+    const ticks = cpuTicks(pid) - before, ms = Date.now() - wall;
+    check('out of descriptors: the tunnels\' thread does not spin on the queued connection', ticks * 10 < ms / 6, `${ticks * 10} ms of CPU in ${ms} ms`);
+    spawnSync('prlimit', ['--pid', String(pid), `--nofile=${soft}:${hard}`]);
+    await Promise.race([closed, sleep(30000)]);
+    const answer = Buffer.concat(got).toString();
+    check('... and once descriptors come back, the queued connection is served (502: nothing on port 9999)', /^HTTP\/1.1 502/.test(answer), answer.slice(0, 80));
+    queued.destroy();
+  } finally { lean.proc.kill(); }
 }
 
 async function main() {
@@ -255,6 +362,8 @@ async function main() {
       const second = (await api(qbase, 'POST', '/v1/boxes/tun/network/tunnel?port=8000')).json?.uri;
       check('... and the next POST makes a new URI', second && second !== first, `${first} ${second}`);
     } finally { quick.proc.kill(); }
+
+    await outOfDescriptors(boxlet);
 
     // A server on a non-loopback address serves no tunnels (its URI would be
     // a port anyone on the network could scan for).
