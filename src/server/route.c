@@ -11,6 +11,7 @@
 #include "server/reply.h"
 #include "server/routes.h"
 #include "server/server.h"
+#include "server/state.h"
 
 #include <string.h>
 
@@ -37,6 +38,13 @@ static const route_t table[] = {
     {"POST", "/boxes/{box_id}/executions/{exec_id}/signal", rest_exec_signal, W, NULL},
     {"POST", "/boxes/{box_id}/executions/{exec_id}/resize", rest_exec_resize, W, NULL},
     {"GET", "/boxes/{box_id}/executions/{exec_id}/attach", NULL, ROUTE_WS, &attach_ws},
+    /* Snapshots and clones (state.c): a live snapshot copies what the box wrote. */
+    {"POST", "/boxes/{box_id}/snapshots", rest_snapshot_create, W, NULL},
+    {"GET", "/boxes/{box_id}/snapshots", rest_snapshots_list, 0, NULL},
+    {"GET", "/boxes/{box_id}/snapshots/{snapshot_name}", rest_snapshot_get, 0, NULL},
+    {"DELETE", "/boxes/{box_id}/snapshots/{snapshot_name}", rest_snapshot_remove, W, NULL},
+    {"POST", "/boxes/{box_id}/snapshots/{snapshot_name}/restore", rest_snapshot_restore, W, NULL},
+    {"POST", "/boxes/{box_id}/clone", rest_box_clone, W, NULL},
     {"PUT", "/boxes/{box_id}/files", rest_files_put, ROUTE_STREAM_IN, NULL},
     {"GET", "/boxes/{box_id}/files", rest_files_get, ROUTE_STREAM_OUT, NULL},
     {"POST", "/images/import", rest_image_import, W, NULL},
@@ -46,6 +54,10 @@ static const route_t table[] = {
     {"GET", "/images/{image_id*}", rest_image_get, 0, NULL},
     {"HEAD", "/images/{image_id*}", rest_image_get, 0, NULL},
     {"DELETE", "/images/{image_id*}", rest_image_remove, W, NULL},
+    {"POST", "/volumes", rest_volume_create, W, NULL},
+    {"GET", "/volumes", rest_volumes_list, 0, NULL},
+    {"GET", "/volumes/{volume_id}", rest_volume_get, 0, NULL},
+    {"DELETE", "/volumes/{volume_id}", rest_volume_remove, W, NULL},
 };
 #undef W
 
@@ -103,6 +115,8 @@ static char *param_slot(route_params *p, const char *name, size_t nl, size_t *ca
         {"box_id", offsetof(route_params, box_id), sizeof((route_params *)0)->box_id},
         {"exec_id", offsetof(route_params, exec_id), sizeof((route_params *)0)->exec_id},
         {"image_id", offsetof(route_params, image_id), sizeof((route_params *)0)->image_id},
+        {"snapshot_name", offsetof(route_params, snapshot), sizeof((route_params *)0)->snapshot},
+        {"volume_id", offsetof(route_params, volume_id), sizeof((route_params *)0)->volume_id},
     };
     for (size_t i = 0; i < ARRAY_LEN(slots); i++)
         if (strlen(slots[i].name) == nl && memcmp(slots[i].name, name, nl) == 0) {

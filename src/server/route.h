@@ -8,7 +8,7 @@
  * The path rule (docs/server.md): a path is /v1, an optional {prefix} of
  * any number of segments (ignored: one tenant), then a pattern, read from
  * the first segment that names a resource (the first word of a pattern:
- * boxes, images, config, me, metrics), so a prefix cannot be one of those
+ * boxes, images, volumes, config, me, metrics), so a prefix cannot be one of those
  * words. Empty segments ("//") are skipped. {name} takes one segment of at
  * most ROUTE_SEG_MAX - 1 bytes; {name*}, last in a pattern, takes the rest
  * of the path as it came (an image reference keeps its '/'). libwebsockets
@@ -48,7 +48,9 @@ enum route_flags {
 typedef struct route_params {
     char box_id[ROUTE_SEG_MAX];
     char exec_id[ROUTE_SEG_MAX];
-    char image_id[1024]; /* {image_id*}: the rest of the path */
+    char image_id[1024];           /* {image_id*}: the rest of the path */
+    char snapshot[ROUTE_SEG_MAX];  /* {snapshot_name} */
+    char volume_id[ROUTE_SEG_MAX]; /* {volume_id} */
 } route_params;
 
 /* Answers one request: fills rs (status and JSON body, or the stream of

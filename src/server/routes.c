@@ -12,6 +12,7 @@
 #include "core/util.h"
 #include "server/images.h"
 #include "server/reply.h"
+#include "server/state.h"
 #include "server/stream.h"
 
 #include <errno.h>
@@ -260,8 +261,9 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
     char **env = NULL, **labels = NULL;
     size_t nenv = 0, nlabels = 0;
     boxlet_box *b;
+    state_volumes *vols = xcalloc(1, sizeof *vols);
     if (box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs) &&
-        images_pull_missing(s, opts.image, rs)) {
+        state_box_volumes(s, o, &opts, vols, rs) && images_pull_missing(s, opts.image, rs)) {
         int rc = boxlet_box_create(s->rt, &opts, &b);
         if (rc != BOXLET_OK) {
             reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
@@ -274,6 +276,7 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
     }
     strv_free_n(env, nenv);
     strv_free_n(labels, nlabels);
+    free(vols);
     json_decref(o);
 }
 
@@ -688,8 +691,10 @@ void rest_config(server_t *s, const http_req *rq, http_resp *rs)
 {
     (void)rq;
     reply_json(rs, 200,
-               json_pack("{s:s, s:s, s:b}", "version", boxlet_version(), "api", "v1",
-                         "auth_required", s->auth != NULL));
+               json_pack("{s:s, s:s, s:b, s:{s:b, s:b, s:b, s:b}}", "version", boxlet_version(),
+                         "api", "v1", "auth_required", s->auth != NULL, "capabilities",
+                         "snapshots_enabled", 1, "clone_enabled", 1, "export_enabled", 0,
+                         "import_enabled", 0));
 }
 
 void rest_me(server_t *s, const http_req *rq, http_resp *rs)
@@ -705,4 +710,21 @@ void rest_metrics(server_t *s, const http_req *rq, http_resp *rs)
     reply_json(rs, 200,
                json_pack("{s:I, s:I, s:I}", "uptime_ms", (json_int_t)(wall_ms() - s->started_ms),
                          "requests", (json_int_t)s->requests, "errors", (json_int_t)s->errors));
+}
+
+/* ---- for the other route modules (routes.h) ------------------------------------ */
+
+json_t *routes_box_json(boxlet_box *b)
+{
+    return box_json(b);
+}
+
+json_t *routes_body(const http_req *rq, http_resp *rs)
+{
+    return parse_body(rq, rs);
+}
+
+bool routes_only_known(json_t *o, const char *const *known, http_resp *rs)
+{
+    return only_known(o, known, rs);
 }

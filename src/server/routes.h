@@ -7,6 +7,8 @@
 
 #include "server/http.h"
 
+#include <jansson.h>
+
 void rest_config(server_t *s, const http_req *rq, http_resp *rs);
 void rest_me(server_t *s, const http_req *rq, http_resp *rs);
 void rest_metrics(server_t *s, const http_req *rq, http_resp *rs);
@@ -29,5 +31,12 @@ void rest_exec_resize(server_t *s, const http_req *rq, http_resp *rs);
 
 /* POST /v1/images/import: a path beneath the server's --import-dir. */
 void rest_image_import(server_t *s, const http_req *rq, http_resp *rs);
+
+/* For the other route modules (state.c): a box as the Box schema, the
+ * request's JSON object body (NULL with rs answered: 400), and the refusal
+ * of fields outside known (NULL-terminated; false with rs answered). */
+json_t *routes_box_json(boxlet_box *b);
+json_t *routes_body(const http_req *rq, http_resp *rs);
+bool routes_only_known(json_t *o, const char *const *known, http_resp *rs);
 
 #endif
