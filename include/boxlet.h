@@ -203,7 +203,9 @@ typedef struct boxlet_box_opts {
     /* Volumes, at most 16, mounted at every start in this order. Host
      * paths must exist when the box is created and when it starts; a
      * managed volume in use by a box cannot be removed unless forced.
-     * Local runtimes only for now: a remote one answers BOXLET_EINVAL. */
+     * Over a remote runtime, a host path is refused (BOXLET_EPERM) unless
+     * the server allows host paths (`boxlet serve --import-dir DIR`: paths
+     * beneath DIR, no symlink on the way). */
     const boxlet_volume_mount *volumes;
     size_t nvolumes;
 } boxlet_box_opts;
@@ -301,8 +303,10 @@ BOXLET_API int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
  * A snapshot freezes a stopped box's writable layer into a read-only layer
  * that the box, its snapshots and its clones share; the box goes on with a
  * fresh writable layer on top. It costs the same for an empty box as for a
- * full one (a rename, no copy). A running box's layer is copied instead. Local runtimes only for
- * now: on a remote one each of these returns BOXLET_EUNSUPPORTED ("not yet over REST"). */
+ * full one (a rename, no copy). A running box's layer is copied instead.
+ * A remote runtime does the same through the server's routes of them
+ * (docs/server.md); there a snapshot needs a name, and created_ms has
+ * whole seconds. */
 
 typedef struct boxlet_snapshot_info {
     char id[32];          /* a ULID */
@@ -345,8 +349,8 @@ BOXLET_API int boxlet_box_clone(boxlet_box *b, const char *snapshot, const char 
 
 /* ---- managed volumes (docs/state.md) --------------------------------------
  * Named, persistent file systems with a size quota that outlive boxes and
- * that several boxes may mount at once (boxlet_box_opts.volumes). Local
- * runtimes only for now: a remote one returns BOXLET_EUNSUPPORTED. */
+ * that several boxes may mount at once (boxlet_box_opts.volumes). A remote
+ * runtime does the same through the server's routes of them. */
 
 typedef struct boxlet_volume_info {
     char name[129];
