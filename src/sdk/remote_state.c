@@ -5,9 +5,12 @@
  * carries it. */
 #include "sdk/sdk.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* "/v1/boxes/ID/snapshots[/KEY][/verb]" with KEY escaped; "" when KEY does
  * not fit. */
@@ -122,6 +125,71 @@ static int box_clone(boxlet_box *b, const char *snapshot, const char *name, boxl
     return rc;
 }
 
+/* ---- export and import ---------------------------------------------------------- */
+
+typedef struct sink {
+    int fd;
+    int err;     /* errno of a failed write */
+    buf_t reply; /* import: the answer's JSON, capped */
+} sink;
+
+static size_t to_fd(void *arg, const void *p, size_t n)
+{
+    sink *k = arg;
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(k->fd, (const char *)p + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            k->err = errno;
+            return off;
+        }
+        off += (size_t)w;
+    }
+    return n;
+}
+
+static size_t to_buf(void *arg, const void *p, size_t n)
+{
+    sink *k = arg;
+    return buf_append(&k->reply, p, n) < 0 ? 0 : n; /* capped at buf_init */
+}
+
+/* POST /v1/boxes/ID/export, its octet-stream answer written to fd. */
+static int box_export(boxlet_box *b, int fd)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/v1/boxes/%s/export", b->rec.id);
+    sink k = {.fd = fd};
+    int rc = rest_stream(b->rt->remote, "POST", path, NULL, -1, 0, to_fd, &k, &b->err);
+    if (k.err) rc = err_sys(&b->err, k.err, "export box %s: write the archive", b->rec.id);
+    return rc;
+}
+
+/* POST /v1/boxes/import?name=NAME with fd's bytes from its offset on. */
+static int box_import(boxlet_runtime *rt, int fd, const char *name, boxlet_box **out)
+{
+    struct stat st;
+    off_t at = lseek(fd, 0, SEEK_CUR);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || at < 0)
+        return err_make(&rt->err, ERR_INVAL,
+                        "import: a remote import reads a regular file (its size goes first), "
+                        "not a pipe or socket");
+    char path[400], esc[300] = "";
+    if (name && !*rest_escape(name, esc, sizeof esc)) return too_long(&rt->err, "box", name);
+    snprintf(path, sizeof path, "/v1/boxes/import%s%s", name ? "?name=" : "", esc);
+    sink k = {.fd = -1};
+    buf_init(&k.reply, 1u << 20);
+    int rc = rest_stream(rt->remote, "POST", path, "application/octet-stream", fd,
+                         (long long)(st.st_size - at), to_buf, &k, &rt->err);
+    json_t *v = NULL;
+    if (rc == 0 && !(v = json_loadb((const char *)buf_data(&k.reply), k.reply.len, 0, NULL)))
+        rc = err_make(&rt->err, ERR_PROTO, "remote: POST /v1/boxes/import: the answer is not JSON");
+    if (rc == 0) rc = sdk_remote_box(rt, v, out);
+    json_decref(v);
+    buf_free(&k.reply);
+    return rc;
+}
+
 /* ---- volumes ------------------------------------------------------------------ */
 
 json_t *sdk_remote_volumes(const boxlet_volume_mount *v, size_t n)
@@ -228,6 +296,8 @@ const sdk_state_ops sdk_remote_state_ops = {
     .snapshot_remove = snapshot_remove,
     .snapshot_restore = snapshot_restore,
     .box_clone = box_clone,
+    .box_export = box_export,
+    .box_import = box_import,
     .volume_create = volume_create,
     .volume_list = volume_list,
     .volume_get = volume_get,

@@ -221,6 +221,9 @@ struct sdk_state_ops {
     int (*snapshot_remove)(boxlet_box *b, const char *key);
     int (*snapshot_restore)(boxlet_box *b, const char *key);
     int (*box_clone)(boxlet_box *b, const char *snapshot, const char *name, boxlet_box **out);
+    int (*box_export)(boxlet_box *b, int fd);
+    /* errors in rt->err */
+    int (*box_import)(boxlet_runtime *rt, int fd, const char *name, boxlet_box **out);
     int (*volume_create)(boxlet_runtime *rt, const char *name, unsigned long long size_bytes,
                          boxlet_volume_info *out);
     int (*volume_list)(boxlet_runtime *rt, boxlet_volume_info **out, size_t *n);

@@ -5,9 +5,11 @@
  * remote_state.c's. */
 #include "sdk/sdk.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- the local transport's ops -------------------------------------------------- */
 
@@ -79,6 +81,46 @@ static int box_clone(boxlet_box *b, const char *snapshot, const char *name, boxl
     return 0;
 }
 
+static int fd_write(void *ctx, const void *p, size_t n, err_t *e)
+{
+    int fd = *(int *)ctx;
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, (const char *)p + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return err_sys(e, errno, "write the archive");
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+static int fd_read(void *ctx, void *buf, size_t n, err_t *e)
+{
+    for (;;) {
+        ssize_t r = read(*(int *)ctx, buf, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return err_sys(e, errno, "read the archive");
+        return (int)r;
+    }
+}
+
+static int box_export(boxlet_box *b, int fd)
+{
+    return rt_box_export(b->rt->rt, &b->rec, fd_write, &fd, &b->err);
+}
+
+static int box_import(boxlet_runtime *rt, int fd, const char *name, boxlet_box **out)
+{
+    boxlet_box *b = sdk_box_new(rt);
+    if (!b) return err_make(&rt->err, ERR_NOMEM, "import: out of memory");
+    int rc = rt_box_import(rt->rt, fd_read, &fd, name, &b->rec, &rt->err);
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
 static void vol_from(boxlet_runtime *rt, boxlet_volume_info *out, const vol_rec *v)
 {
     memset(out, 0, sizeof *out);
@@ -134,6 +176,8 @@ const sdk_state_ops sdk_local_state_ops = {
     .snapshot_remove = snapshot_remove,
     .snapshot_restore = snapshot_restore,
     .box_clone = box_clone,
+    .box_export = box_export,
+    .box_import = box_import,
     .volume_create = volume_create,
     .volume_list = volume_list,
     .volume_get = volume_get,
@@ -197,6 +241,22 @@ int boxlet_box_clone(boxlet_box *b, const char *snapshot, const char *name, boxl
     *out = NULL;
     int rc = live(b, "clone", NULL, false);
     return result(b, rc ? rc : STATE(b)->box_clone(b, snapshot, name, out));
+}
+
+int boxlet_box_export(boxlet_box *b, int fd)
+{
+    int rc = live(b, "export", NULL, false);
+    if (rc == 0 && fd < 0) rc = err_make(&b->err, ERR_INVAL, "export: no descriptor to write to");
+    return result(b, rc ? rc : STATE(b)->box_export(b, fd));
+}
+
+int boxlet_runtime_import_box(boxlet_runtime *rt, int fd, const char *name, boxlet_box **out)
+{
+    *out = NULL;
+    int rc = sdk_need_rt(rt);
+    if (rc == 0 && fd < 0) rc = err_make(&rt->err, ERR_INVAL, "import: no descriptor to read");
+    if (rc == 0) rc = rt->tp->state->box_import(rt, fd, name, out);
+    return sdk_fail(&rt->err, NULL, rc);
 }
 
 int boxlet_volume_create(boxlet_runtime *rt, const char *name, unsigned long long size_bytes,
