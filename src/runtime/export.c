@@ -129,6 +129,7 @@ int rt_box_export(rt_t *rt, box_rec *r, tar_write_fn write, void *ctx, err_t *e)
     if (fd < 0) return fd;
     int rc = rt_refresh(rt, r, e);
     if (rc == 0) rc = rt_freeze_box(rt, r, "export", e);
+    if (rc == 0) rt_crash_point("export-frozen");
     if (rc == 0) rc = export_stack(rt, r, write, ctx, e);
     rt_unlock_box(fd);
     if (rc < 0) err_wrap(e, "export box \"%s\"", r->name);
@@ -278,7 +279,17 @@ typedef struct importer {
     char origin[BOX_ID_LEN + 1];
     char made[BOX_LAYERS_MAX][BOX_ID_LEN + 1];
     size_t nmade;
+    uint64_t bytes; /* read so far */
 } importer;
+
+/* The input, counted: a layer that reads nothing is missing. */
+static int counted_read(void *ctx, void *buf, size_t n, err_t *e)
+{
+    importer *im = ctx;
+    int got = im->read(im->ctx, buf, n, e);
+    if (got > 0) im->bytes += (uint64_t)got;
+    return got;
+}
 
 /* One layer archive into a new layer (recorded, not ready): a fresh image
  * of the box's quota, mounted read-write while tarfs fills its upper. */
@@ -298,9 +309,12 @@ static int fill_layer(importer *im, const char *dir, err_t *e)
     tarfs_opts o = {.overwrite = true, .keep_owners = true, .overlay = true};
     tarfs_put *p = NULL;
     tar_reader r;
-    tar_reader_init(&r, im->read, im->ctx);
+    tar_reader_init(&r, counted_read, im);
+    uint64_t before = im->bytes;
     if (rc == 0) rc = tarfs_put_begin(-1, upper, &o, &p, e);
-    if (rc == 0 && (rc = tarfs_put_data(p, &r, e)) == 0) {
+    if (rc == 0 && (rc = tarfs_put_data(p, &r, e)) == 0 && im->bytes == before)
+        rc = err_make(e, ERR_INVAL, "the archive ends before this layer");
+    if (rc == 0) {
         rc = tarfs_put_end(p, e);
         p = NULL;
     }
