@@ -45,6 +45,8 @@ static const route_t table[] = {
     {"DELETE", "/boxes/{box_id}/snapshots/{snapshot_name}", rest_snapshot_remove, W, NULL},
     {"POST", "/boxes/{box_id}/snapshots/{snapshot_name}/restore", rest_snapshot_restore, W, NULL},
     {"POST", "/boxes/{box_id}/clone", rest_box_clone, W, NULL},
+    {"POST", "/boxes/{box_id}/export", rest_box_export, ROUTE_STREAM_OUT, NULL},
+    {"POST", "/boxes/import", rest_box_import, ROUTE_STREAM_IN, NULL},
     {"PUT", "/boxes/{box_id}/files", rest_files_put, ROUTE_STREAM_IN, NULL},
     {"GET", "/boxes/{box_id}/files", rest_files_get, ROUTE_STREAM_OUT, NULL},
     {"POST", "/images/import", rest_image_import, W, NULL},

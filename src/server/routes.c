@@ -693,8 +693,8 @@ void rest_config(server_t *s, const http_req *rq, http_resp *rs)
     reply_json(rs, 200,
                json_pack("{s:s, s:s, s:b, s:{s:b, s:b, s:b, s:b}}", "version", boxlet_version(),
                          "api", "v1", "auth_required", s->auth != NULL, "capabilities",
-                         "snapshots_enabled", 1, "clone_enabled", 1, "export_enabled", 0,
-                         "import_enabled", 0));
+                         "snapshots_enabled", 1, "clone_enabled", 1, "export_enabled", 1,
+                         "import_enabled", 1));
 }
 
 void rest_me(server_t *s, const http_req *rq, http_resp *rs)

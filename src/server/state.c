@@ -14,12 +14,14 @@
 #include "server/reply.h"
 #include "server/routes.h"
 #include "server/server.h"
+#include "server/stream.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +184,125 @@ void rest_box_clone(server_t *s, const http_req *rq, http_resp *rs)
     boxlet_box_free(c);
     boxlet_box_free(b);
     json_decref(o);
+}
+
+/* ---- export and import ------------------------------------------------------------- */
+
+#define CHUNK (64u << 10)
+
+/* The SDK reads and writes a box archive through a descriptor: one end of
+ * a pipe, the other pumped by the handler (export) or by a thread of its
+ * own (import) to and from the request's stream. */
+typedef struct pipe_job {
+    boxlet_box *b;
+    http_stream *st;
+    int fd;
+    int rc;
+} pipe_job;
+
+static void *export_thread(void *arg)
+{
+    pipe_job *j = arg;
+    j->rc = boxlet_box_export(j->b, j->fd);
+    close(j->fd);
+    return NULL;
+}
+
+static ssize_t read_some(int fd, char *buf, size_t n)
+{
+    ssize_t r;
+    while ((r = read(fd, buf, n)) < 0 && errno == EINTR) {
+    }
+    return r;
+}
+
+/* 200 application/octet-stream, the box archive streamed (chunked). An
+ * export that fails before its first byte (the box runs: 409) is a JSON
+ * error; one that fails later cuts the body short. */
+void rest_box_export(server_t *s, const http_req *rq, http_resp *rs)
+{
+    boxlet_box *b = path_box(s, rq, rs);
+    if (!b) return;
+    int p[2] = {-1, -1};
+    char *buf = malloc(CHUNK);
+    pipe_job j = {.b = b};
+    pthread_t t;
+    bool started = false;
+    if (!buf || pipe2(p, O_CLOEXEC) < 0) {
+        reply_error(rs, 500, ERR_NOMEM, "export box %s: %s", rq->params.box_id, strerror(errno));
+    } else {
+        j.fd = p[1];
+        started = pthread_create(&t, NULL, export_thread, &j) == 0;
+        if (!started) {
+            close(p[1]);
+            reply_error(rs, 500, ERR_NOMEM, "export box %s: no thread", rq->params.box_id);
+        }
+    }
+    ssize_t n = started ? read_some(p[0], buf, CHUNK) : -1;
+    bool begun = n > 0;
+    if (begun) {
+        http_stream_begin(rq->stream, 200, "application/octet-stream", -1);
+        while (n > 0 && http_stream_write(rq->stream, buf, (size_t)n) == BOXLET_OK)
+            n = read_some(p[0], buf, CHUNK);
+    }
+    if (p[0] >= 0) close(p[0]); /* a client gone: the export's writes fail (EPIPE) */
+    if (started) pthread_join(t, NULL);
+    if (started && j.rc != BOXLET_OK && begun)
+        http_stream_fail(rq->stream); /* the body is cut: the client sees no last chunk */
+    else if (started && j.rc != BOXLET_OK)
+        reply_code(rs, j.rc, boxlet_box_errmsg(b));
+    free(buf);
+    boxlet_box_free(b);
+}
+
+static void *import_pump(void *arg)
+{
+    pipe_job *j = arg;
+    char *buf = malloc(CHUNK);
+    ssize_t n = buf ? 1 : -1;
+    while (n > 0 && (n = http_stream_read(j->st, buf, CHUNK)) > 0)
+        for (ssize_t off = 0, w; off < n; off += w)
+            if ((w = write(j->fd, buf + off, (size_t)(n - off))) < 0 && errno != EINTR) {
+                n = -1; /* the import stopped reading */
+                break;
+            } else if (w < 0) {
+                w = 0;
+            }
+    j->rc = n == 0 ? BOXLET_OK : BOXLET_EDISCONNECTED;
+    close(j->fd);
+    free(buf);
+    return NULL;
+}
+
+/* ?name=NAME, the box archive as the body (application/octet-stream,
+ * streamed): 201 with the new box. The archive is untrusted (docs/state.md
+ * "Export and import"): refused content is 400. */
+void rest_box_import(server_t *s, const http_req *rq, http_resp *rs)
+{
+    char name[256] = "";
+    bool named = query_get(rq, "name", name, sizeof name) && name[0];
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return reply_error(rs, 500, ERR_NOMEM, "import: %s", strerror(errno));
+    pipe_job j = {.st = rq->stream, .fd = p[1]};
+    pthread_t t;
+    if (pthread_create(&t, NULL, import_pump, &j) != 0) {
+        close(p[0]);
+        close(p[1]);
+        return reply_error(rs, 500, ERR_NOMEM, "import: no thread");
+    }
+    boxlet_box *b = NULL;
+    int rc = boxlet_runtime_import_box(s->rt, p[0], named ? name : NULL, &b);
+    close(p[0]); /* the pump's writes fail: it stops reading the request */
+    pthread_join(t, NULL);
+    if (rc == BOXLET_OK)
+        reply_json(rs, 201, routes_box_json(b));
+    else if (j.rc != BOXLET_OK)
+        reply_error(rs, 400, ERR_INVAL, "import: the request body ended early (%s)",
+                    boxlet_runtime_errmsg(s->rt));
+    else
+        reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
+    boxlet_box_free(b);
 }
 
 /* ---- volumes ---------------------------------------------------------------------- */

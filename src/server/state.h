@@ -15,6 +15,9 @@ void rest_snapshot_get(server_t *s, const http_req *rq, http_resp *rs);
 void rest_snapshot_remove(server_t *s, const http_req *rq, http_resp *rs);
 void rest_snapshot_restore(server_t *s, const http_req *rq, http_resp *rs);
 void rest_box_clone(server_t *s, const http_req *rq, http_resp *rs);
+/* Stream their bodies (ROUTE_STREAM_OUT, ROUTE_STREAM_IN). */
+void rest_box_export(server_t *s, const http_req *rq, http_resp *rs);
+void rest_box_import(server_t *s, const http_req *rq, http_resp *rs);
 
 void rest_volume_create(server_t *s, const http_req *rq, http_resp *rs);
 void rest_volumes_list(server_t *s, const http_req *rq, http_resp *rs);

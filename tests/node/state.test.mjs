@@ -4,9 +4,12 @@
 // content and loses what was written after it; cloneBox yields a box with
 // the parent's files that then goes its own way; volumes.create/list/get/
 // remove work, and a managed volume mounted into two boxes shows one box's
-// writes to the other. argv: the server URL, its API key. Prints
-// "N passed, N failed".
+// writes to the other; export then importBox reproduces a box's files in a
+// new box. argv: the server URL, its API key. Prints "N passed, N failed".
 import { ApiKeyCredential, JsBoxlite, BoxliteRestOptions } from '@boxlite-ai/boxlite';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const [, , url, key] = process.argv;
 let passed = 0, failed = 0;
@@ -103,11 +106,35 @@ async function volumes(rt) {
   check('volumes.remove', gone === null || gone instanceof Error, String(gone));
 }
 
+async function exportImport(rt) {
+  const box = await rt.create({ image: 'host', env: [{ key: 'CARRIED', value: 'yes' }] }, 'st-exp');
+  made.boxes.push('st-exp');
+  let r = await sh(box, 'mkdir -p /srv/app && echo payload > /srv/app/data && ln -s data /srv/app/link');
+  check('write before export', r.code === 0, JSON.stringify(r));
+  await box.stop();
+  const dir = mkdtempSync(join(tmpdir(), 'boxlet-st-'));
+  try {
+    const path = join(dir, 'st-exp.boxlite');
+    const out = await box.export(path);
+    check('export writes the archive', statSync(out || path).size > 1024, String(out));
+    const copy = await rt.importBox(out || path, 'st-imp');
+    made.boxes.push('st-imp');
+    check('importBox', copy && copy.name === 'st-imp' && copy.id !== box.id, copy && copy.id);
+    r = await sh(copy, 'cat /srv/app/data /srv/app/link; echo $CARRIED');
+    check('the imported box has the files and options', r.out === 'payload\npayload\nyes\n', JSON.stringify(r));
+    const again = await rt.importBox(out || path, 'st-imp').then(() => 'imported', (e) => e);
+    check('a name taken is refused', again instanceof Error, String(again));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   const rt = JsBoxlite.rest(new BoxliteRestOptions({ url, credential: key ? new ApiKeyCredential(key) : undefined }));
   try {
     await snapshots(rt);
     await volumes(rt);
+    await exportImport(rt);
   } finally {
     for (const n of made.boxes) await rt.remove(n, true).catch(() => {});
     for (const n of made.volumes) await rt.volumes.remove(n, true).catch(() => {});
