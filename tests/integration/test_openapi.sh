@@ -78,7 +78,8 @@ BOXLITE_OPS = {("GET", "/config"), ("GET", "/me"), ("GET", "/metrics"), ("GET", 
                ("GET", "/boxes/{box_id}/snapshots/{snapshot_name}"),
                ("DELETE", "/boxes/{box_id}/snapshots/{snapshot_name}"),
                ("POST", "/boxes/{box_id}/snapshots/{snapshot_name}/restore"),
-               ("POST", "/boxes/{box_id}/clone"), ("POST", "/volumes"), ("GET", "/volumes"),
+               ("POST", "/boxes/{box_id}/clone"), ("POST", "/boxes/{box_id}/export"),
+               ("POST", "/boxes/import"), ("POST", "/volumes"), ("GET", "/volumes"),
                ("GET", "/volumes/{volume_id}"), ("DELETE", "/volumes/{volume_id}")}
 WS_OP = ("GET", "/boxes/{box_id}/executions/{exec_id}/attach")
 METHODS = ("get", "put", "post", "delete", "head", "patch", "options", "trace")
@@ -637,6 +638,17 @@ def requests():
     call("POST", B + "/clone", none, want=404)
     call("DELETE", S, ids, want=204)
     call("DELETE", S, ids, want=404, what="removed already")
+    # Export and import, both bodies streamed.
+    ans = http_call("POST", url(B + "/export", ids))
+    check("POST", B + "/export", ans, 200)
+    box_archive = ans[2]
+    call("POST", B + "/export", none, want=404)
+    ans = http_call("POST", "/v1/boxes/import?name=oapi-imported", raw=box_archive)
+    imported = check("POST", "/boxes/import", ans, 201) or {}
+    call("POST", "/boxes/import", query="name=oapi-imported", raw=box_archive, want=409,
+         what="name taken")
+    call("POST", "/boxes/import", raw=b"not a box archive", want=400, what="not an archive")
+    call("POST", "/boxes/import", raw=box_archive[:700], want=400, what="cut short")
 
     # Managed volumes, and a box that mounts one; host paths only beneath --import-dir.
     V = "/volumes/{volume_id}"
@@ -662,7 +674,7 @@ def requests():
     call("DELETE", V, {"volume_id": auto.get("name", "oapi-nosuch")}, want=204)
     call("DELETE", V, none, want=404)
     call("DELETE", V, none, query="force=true", want=204, what="force: missing is removed")
-    for c in (clone, clone2):
+    for c in (clone, clone2, imported):
         call("DELETE", B, {"box_id": c.get("box_id", "oapi-nosuch")}, want=204)
 
     call("DELETE", B, ids, want=204)
