@@ -241,6 +241,8 @@ void rest_box_export(server_t *s, const http_req *rq, http_resp *rs)
     ssize_t n = started ? read_some(p[0], buf, CHUNK) : -1;
     bool begun = n > 0;
     if (begun) {
+        rs->status = 200; /* the answer is the stream's (as files.c's download) */
+        buf_reset(&rs->body);
         http_stream_begin(rq->stream, 200, "application/octet-stream", -1);
         while (n > 0 && http_stream_write(rq->stream, buf, (size_t)n) == BOXLET_OK)
             n = read_some(p[0], buf, CHUNK);

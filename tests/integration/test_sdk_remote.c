@@ -2,7 +2,8 @@
  * remotely too): connection errors (a bad URL, nobody listening, a wrong
  * key) are clear codes with messages; box stats and their ECLOSED; lookups
  * of unknown boxes and images; attaching at the tail; the image calls;
- * snapshots, clones and managed volumes through the server's routes.
+ * snapshots, clones, managed volumes, export and import through the
+ * server's routes.
  * Needs $BOXLET_TEST_SERVER (the boxlet CLI), set by tests/CMakeLists.txt. */
 #include "harness.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -249,6 +251,48 @@ static void managed_volumes(void **state)
     assert_int_equal(boxlet_volume_remove(env.rt, "remote-vol", 1), BOXLET_ENOTFOUND);
 }
 
+/* A box exported through the server into a file and imported back. */
+static void export_and_import(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    static const char *const envv[] = {"CARRIED=yes"};
+    boxlet_box_opts o;
+    boxlet_box_opts_init(&o);
+    o.env = envv;
+    o.nenv = 1;
+    boxlet_box *b = box_up(&env, &o), *c = NULL;
+    expect_sh(b, "echo exported > /remote-exp", "");
+    char path[] = "/tmp/boxlet-remote-exp.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(boxlet_box_export(b, fd), BOXLET_ECONFLICT); /* running */
+    assert_int_equal(boxlet_box_stop(b, 2), BOXLET_OK);
+    assert_int_equal(boxlet_box_export(b, fd), BOXLET_OK);
+    assert_true(lseek(fd, 0, SEEK_CUR) > 1024);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    int rc = boxlet_runtime_import_box(env.rt, fd, "remote-imported", &c);
+    if (rc != BOXLET_OK) fail_msg("import: %s", boxlet_runtime_errmsg(env.rt));
+    assert_string_equal(boxlet_box_name(c), "remote-imported");
+    expect_sh(c, "cat /remote-exp; echo $CARRIED", "exported\nyes\n");
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    boxlet_box *d = NULL;
+    assert_int_equal(boxlet_runtime_import_box(env.rt, p[0], NULL, &d), BOXLET_EINVAL);
+    assert_non_null(strstr(boxlet_runtime_errmsg(env.rt), "regular file"));
+    close(p[0]);
+    close(p[1]);
+    assert_int_equal(ftruncate(fd, 600), 0); /* cut short */
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    assert_int_equal(boxlet_runtime_import_box(env.rt, fd, NULL, &d), BOXLET_EINVAL);
+    close(fd);
+    assert_int_equal(boxlet_box_remove(c, 1), BOXLET_OK);
+    assert_int_equal(boxlet_box_remove(b, 1), BOXLET_OK);
+    boxlet_box_free(c);
+    boxlet_box_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +303,7 @@ int main(void)
         cmocka_unit_test(image_calls),
         cmocka_unit_test(snapshots_and_clones),
         cmocka_unit_test(managed_volumes),
+        cmocka_unit_test(export_and_import),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
