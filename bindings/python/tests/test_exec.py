@@ -338,6 +338,14 @@ def test_files_snapshots_clones_volumes(make_runtime, tmp_path):
                     with pytest.raises(errors.Conflict):
                         await rt.remove_volume("pyvol")
                     await box.remove_snapshot("before")
+                    archive = str(tmp_path / "box.boxlet")
+                    await box.export(archive)
+                    async with await rt.import_box(archive, "pycopy") as copy:
+                        r = await copy.run("sh", "-c", "cat /work/sub/f.txt; test -e /data/v || echo no-volume")
+                        assert r.stdout == b"hellono-volume\n"
+                    (tmp_path / "bad.boxlet").write_bytes(b"not a box archive")
+                    with pytest.raises(errors.InvalidArgument):
+                        await rt.import_box(str(tmp_path / "bad.boxlet"))
             finally:
                 await rt.remove_volume("pyvol", force=True)
             assert "pyvol" not in [v.name for v in await rt.volumes()]
