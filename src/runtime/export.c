@@ -282,12 +282,20 @@ typedef struct importer {
     uint64_t bytes; /* read so far */
 } importer;
 
-/* The input, counted: a layer that reads nothing is missing. */
+/* Archive bytes beyond the box's quota allowed for headers and padding. */
+#define QUOTA_SLACK (64ull << 20)
+
+/* The input, counted: a layer that reads nothing is missing, and the
+ * layers together hold at most the box's quota (each layer's image has
+ * the whole quota: without this, 32 layers could take 32 times it). */
 static int counted_read(void *ctx, void *buf, size_t n, err_t *e)
 {
     importer *im = ctx;
     int got = im->read(im->ctx, buf, n, e);
     if (got > 0) im->bytes += (uint64_t)got;
+    if (got > 0 && im->bytes > im->quota + QUOTA_SLACK)
+        return err_make(e, ERR_LIMIT, "the archive holds more than the box's disk quota (%llu GiB)",
+                        (unsigned long long)(im->quota >> 30));
     return got;
 }
 

@@ -331,6 +331,54 @@ static void hostile_archives_are_refused(void **state)
     assert_no_orphans(&env2);
 }
 
+/* Layers that together hold more than the box's disk quota (each fits):
+ * refused once the quota is passed, streamed from a pipe, nothing left. */
+static void layers_over_the_quota(void **state)
+{
+    (void)state;
+    if (!running_as_root()) skip();
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* two layers of one 700 MiB file each, for a 1 GiB box */
+        close(p[0]);
+        signal(SIGPIPE, SIG_DFL);
+        static char zeros[1 << 20];
+        const char *m = MANIFEST("host", 2, ",\"disk_size_gb\":1");
+        tar_writer w;
+        err_t e = {0};
+        tar_writer_init(&w, fd_write, &p[1]);
+        tar_entry ent = {
+            .path = "box.json", .link = "", .type = TAR_FILE, .mode = 0644, .size = strlen(m)};
+        if (tar_writer_header(&w, &ent, &e) || tar_writer_data(&w, m, strlen(m), &e) ||
+            tar_writer_finish(&w, &e))
+            _exit(1);
+        for (int layer = 0; layer < 2; layer++) {
+            tar_writer_init(&w, fd_write, &p[1]);
+            tar_entry dir = {.path = ".", .link = "", .type = TAR_DIR, .mode = 0755};
+            tar_entry big = {
+                .path = "big", .link = "", .type = TAR_FILE, .mode = 0644, .size = 700ull << 20};
+            if (tar_writer_header(&w, &dir, &e) || tar_writer_header(&w, &big, &e)) _exit(1);
+            for (int i = 0; i < 700; i++)
+                if (tar_writer_data(&w, zeros, sizeof zeros, &e)) _exit(0); /* refused: stop */
+            if (tar_writer_finish(&w, &e)) _exit(0);
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    boxlet_box *b = NULL;
+    int rc = boxlet_runtime_import_box(env2.rt, p[0], "too-big", &b);
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    if (rc != BOXLET_ELIMIT)
+        fail_msg("import answered %d (%s), not BOXLET_ELIMIT", rc, boxlet_runtime_errmsg(env2.rt));
+    assert_null(b);
+    assert_int_equal(boxes_of(&env2), 0);
+    assert_no_orphans(&env2);
+    assert_int_equal(db_count(&env2, "SELECT COUNT(*) FROM layers"), 0);
+}
+
 /* ---- crashes ----------------------------------------------------------------------- */
 
 static void crash_child(const box_env *h, const char *step, bool import)
@@ -406,6 +454,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip_across_homes),
         cmocka_unit_test(hostile_archives_are_refused),
+        cmocka_unit_test(layers_over_the_quota),
         cmocka_unit_test(crash_mid_export_or_import),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
