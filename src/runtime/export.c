@@ -179,7 +179,8 @@ static int read_manifest(tar_read_fn read, void *ctx, json_t **out, err_t *e)
 static bool image_ok(const char *s)
 {
     return s && *s && strlen(s) < 512 && s[0] != '/' && s[0] != '.' && s[0] != '~' &&
-           strncmp(s, "oci:", 4) != 0 && !strstr(s, "..") && !strpbrk(s, "\n\r\\");
+           strncmp(s, "oci:", 4) != 0 && !strstr(s, "..") && !strpbrk(s, "\n\r\\") &&
+           !(strchr(s, '/') && access(s, F_OK) == 0); /* a relative path that exists */
 }
 
 static int take_strings(json_t *cfg, const char *key, char ***v, size_t *n, err_t *e)

@@ -263,7 +263,8 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
     boxlet_box *b;
     state_volumes *vols = xcalloc(1, sizeof *vols);
     if (box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs) &&
-        state_box_volumes(s, o, &opts, vols, rs) && images_pull_missing(s, opts.image, rs)) {
+        state_image_allowed(s, opts.image, rs) && state_box_volumes(s, o, &opts, vols, rs) &&
+        images_pull_missing(s, opts.image, rs)) {
         int rc = boxlet_box_create(s->rt, &opts, &b);
         if (rc != BOXLET_OK) {
             reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));

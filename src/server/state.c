@@ -382,19 +382,51 @@ void rest_volume_remove(server_t *s, const http_req *rq, http_resp *rs)
         reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
 }
 
+/* ---- the image of a new box ------------------------------------------------------------ */
+
+/* As boxlet's image resolution reads one (src/image/image.c): a path on
+ * this machine, which it would import as a rootfs. */
+static bool image_is_path(const char *image)
+{
+    return image[0] == '/' || image[0] == '.' || image[0] == '~' ||
+           strncmp(image, "oci:", 4) == 0 || (strchr(image, '/') && access(image, F_OK) == 0);
+}
+
+static bool host_path_allowed(const server_t *s, const char *what, const char *host_path, char *out,
+                              size_t n, http_resp *rs);
+
+bool state_image_allowed(const server_t *s, const char *image, http_resp *rs)
+{
+    if (!image || !image_is_path(image)) return true;
+    bool oci = strncmp(image, "oci:", 4) == 0;
+    char path[PATH_MAX], real[PATH_MAX];
+    snprintf(path, sizeof path, "%s", oci ? image + 4 : image);
+    char *colon = oci ? strrchr(path, ':') : NULL;
+    if (colon && !strchr(colon, '/')) *colon = '\0'; /* oci:DIR:TAG */
+    if (path[0] != '/' || !s->import_dir) {
+        reply_error(rs, 403, ERR_PERM,
+                    "image \"%s\": a path on the server's machine is taken over REST only when "
+                    "absolute and beneath the server's --import-dir (it would import the "
+                    "server's files)",
+                    image);
+        return false;
+    }
+    return host_path_allowed(s, "image", path, real, sizeof real, rs);
+}
+
 /* ---- the volumes of a new box ------------------------------------------------------- */
 
 /* host_path resolved beneath the server's --import-dir (RESOLVE_BENEATH,
  * no symlinks at all: the path is looked up again at every start of the
  * box) into its absolute path, in out. False with rs answered. */
-static bool host_path_allowed(const server_t *s, const char *host_path, char *out, size_t n,
-                              http_resp *rs)
+static bool host_path_allowed(const server_t *s, const char *what, const char *host_path, char *out,
+                              size_t n, http_resp *rs)
 {
     if (!s->import_dir) {
         reply_error(rs, 403, ERR_PERM,
-                    "volume \"%s\": host paths are off over REST: start the server with "
+                    "%s \"%s\": host paths are off over REST: start the server with "
                     "--import-dir DIR to allow paths beneath DIR",
-                    host_path);
+                    what, host_path);
         return false;
     }
     size_t dl = strlen(s->import_dir);
@@ -427,7 +459,7 @@ static bool host_path_allowed(const server_t *s, const char *host_path, char *ou
         return true;
     }
     bool missing = fd < 0 && en == ENOENT && rel;
-    reply_error(rs, missing ? 404 : 403, missing ? ERR_NOTFOUND : ERR_PERM, "volume \"%s\": %s",
+    reply_error(rs, missing ? 404 : 403, missing ? ERR_NOTFOUND : ERR_PERM, "%s \"%s\": %s", what,
                 host_path,
                 !rel           ? "not beneath the server's --import-dir"
                 : en == EXDEV  ? "it leads out of the server's --import-dir"
@@ -466,7 +498,7 @@ static bool volume_from(const server_t *s, json_t *spec, size_t i, boxlet_volume
     m->guest_path = json_string_value(gp);
     m->read_only = json_is_true(ro);
     m->volume = json_string_value(mv);
-    if (hp && !host_path_allowed(s, json_string_value(hp), path, n, rs)) return false;
+    if (hp && !host_path_allowed(s, "volume", json_string_value(hp), path, n, rs)) return false;
     if (hp) m->host_path = path;
     return true;
 }

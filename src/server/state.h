@@ -24,6 +24,13 @@ void rest_volumes_list(server_t *s, const http_req *rq, http_resp *rs);
 void rest_volume_get(server_t *s, const http_req *rq, http_resp *rs);
 void rest_volume_remove(server_t *s, const http_req *rq, http_resp *rs);
 
+/* Whether a create request may name image: a path on the server's
+ * machine (which boxlet imports as a rootfs) only when absolute and beneath
+ * the server's --import-dir, with no symlink on the way, the policy of
+ * server-side imports and host-path volumes. False with rs answered (403,
+ * 404). */
+bool state_image_allowed(const server_t *s, const char *image, http_resp *rs);
+
 /* The volumes of a create request, kept for as long as the options that
  * point into them. */
 #define STATE_VOLUMES_MAX 16

@@ -506,7 +506,8 @@ def requests():
            "snapshot_name": "oapi-snap", "volume_id": "oapi-vol"}
     call("POST", "/boxes", body={"image": "host", "name": "oapi-box"}, want=409, what="name taken")
     # a plain name is a registry reference (Docker's rules): a missing path is the local miss
-    call("POST", "/boxes", body={"image": "/nonexistent/oapi-no-such-image"}, want=404, what="no such image")
+    call("POST", "/boxes", body={"image": "/nonexistent/oapi-no-such-image"}, want=403,
+         what="an image that is a path on the server's machine")
     call("GET", "/boxes", want=200)
     call("GET", B, ids, want=200)
     call("GET", B, {"box_id": "oapi-box"}, want=200, what="by name")

@@ -76,6 +76,14 @@ check "the key" 200 "$(code -H "$A" $U/v1/boxes)"
 check "a host-path volume is refused without --import-dir" 403 \
     "$(code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","auto_start":false,"volumes":[{"host_path":"/etc","guest_path":"/h"}]}')"
 check "no box was made with it" "" "$("$BOXLET" ls -q 2>/dev/null)"
+# An image that is a path of the server's machine would be imported as a
+# rootfs: the client would read the server's files.
+mkdir -p "$W/secret/sub" && echo secret >"$W/secret/key"
+for img in "$W/secret" "$W/secret/../secret" "./" "oci:$W/secret"; do
+    check "image $img is refused over REST" 403 \
+        "$(code -H "$A" -XPOST $U/v1/boxes -d "{\"image\":\"$img\",\"auto_start\":false}")"
+done
+check "no box, no image was made from them" "" "$("$BOXLET" ls -q 2>/dev/null; "$BOXLET" images -q 2>/dev/null | grep -v '^host$')"
 check "the CLI on this machine reads the token" "hi" \
     "$(BOXLET_API_KEY= "$BOXLET" --url "$U" run --rm host -- echo hi)"
 check "the CLI by localhost too" 0 "$(BOXLET_API_KEY= "$BOXLET" --url "http://localhost:$port" ls >/dev/null; echo $?)"
