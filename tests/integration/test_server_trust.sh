@@ -84,6 +84,12 @@ for img in "$W/secret" "$W/secret/../secret" "./" "oci:$W/secret"; do
         "$(code -H "$A" -XPOST $U/v1/boxes -d "{\"image\":\"$img\",\"auto_start\":false}")"
 done
 check "no box, no image was made from them" "" "$("$BOXLET" ls -q 2>/dev/null; "$BOXLET" images -q 2>/dev/null | grep -v '^host$')"
+# A streamed answer to a POST without Content-Length ends its connection
+# (lws would not read the next request on it: it stalled).
+code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","name":"streamed","auto_start":false}' >/dev/null
+check "a streamed answer to a body-less POST says Connection: close" 1 \
+    "$(curl -s -D - -o /dev/null -H "$A" -XPOST $U/v1/boxes/streamed/export | grep -ci '^connection: close')"
+"$BOXLET" rm -f streamed >/dev/null 2>&1
 check "the CLI on this machine reads the token" "hi" \
     "$(BOXLET_API_KEY= "$BOXLET" --url "$U" run --rm host -- echo hi)"
 check "the CLI by localhost too" 0 "$(BOXLET_API_KEY= "$BOXLET" --url "http://localhost:$port" ls >/dev/null; echo $?)"
