@@ -216,7 +216,9 @@ typedef struct boxlet_box_opts {
     /* Volumes, at most 16, mounted at every start in this order. Host
      * paths must exist when the box is created and when it starts; a
      * managed volume in use by a box cannot be removed unless forced.
-     * Local runtimes only for now: a remote one answers BOXLET_EINVAL. */
+     * Over a remote runtime, a host path is refused (BOXLET_EPERM) unless
+     * the server allows host paths (`boxlet serve --import-dir DIR`: paths
+     * beneath DIR, no symlink on the way). */
     const boxlet_volume_mount *volumes;
     size_t nvolumes;
     /* The box's main command (docs/boxes.md, "Main command"): run at every
@@ -355,8 +357,10 @@ BOXLET_API int boxlet_box_list(boxlet_runtime *rt, boxlet_box ***out, size_t *n)
  * A snapshot freezes a stopped box's writable layer into a read-only layer
  * that the box, its snapshots and its clones share; the box goes on with a
  * fresh writable layer on top. It costs the same for an empty box as for a
- * full one (a rename, no copy). A running box's layer is copied instead. Local runtimes only for
- * now: on a remote one each of these returns BOXLET_EUNSUPPORTED ("not yet over REST"). */
+ * full one (a rename, no copy). A running box's layer is copied instead.
+ * A remote runtime does the same through the server's routes of them
+ * (docs/server.md); there a snapshot needs a name, and created_ms has
+ * whole seconds. */
 
 typedef struct boxlet_snapshot_info {
     char id[32];          /* a ULID */
@@ -397,10 +401,33 @@ BOXLET_API int boxlet_snapshot_restore(boxlet_box *b, const char *key);
 BOXLET_API int boxlet_box_clone(boxlet_box *b, const char *snapshot, const char *name,
                                 boxlet_box **out);
 
+/* ---- export and import (docs/state.md, "Export and import") ---------------
+ * A box archive carries a box's image reference, its options without the
+ * host-specific (volumes, ports) and security settings, and its files
+ * (the layers of its writable state), streamed: never held whole. */
+
+/* Writes stopped box b as a box archive to fd (a file, pipe or socket,
+ * from its current offset). b's writable layer is frozen first, as for a
+ * clone. BOXLET_ECONFLICT while b runs, BOXLET_EIO (writing fd failed),
+ * BOXLET_ELIMIT (b holds 32 frozen layers). On failure fd holds a partial
+ * archive, which an import refuses. */
+BOXLET_API int boxlet_box_export(boxlet_box *b, int fd);
+/* Creates a box (configured) named name (NULL: "box-<id tail>") from the
+ * box archive read from fd, which is untrusted: an image that is a path on
+ * this machine, a path leaving its layer and a device node are refused,
+ * setuid and setgid bits dropped, files owned by the new box's users. On
+ * success *out must be freed with boxlet_box_free. BOXLET_EINVAL (not a
+ * box archive, or refused), BOXLET_ELIMIT (more than the box's disk
+ * quota), BOXLET_EEXISTS (name), BOXLET_ENOTFOUND (its image). A remote
+ * runtime sends the archive to the server: fd must then be a regular file
+ * (its size goes first). */
+BOXLET_API int boxlet_runtime_import_box(boxlet_runtime *rt, int fd, const char *name,
+                                         boxlet_box **out);
+
 /* ---- managed volumes (docs/state.md) --------------------------------------
  * Named, persistent file systems with a size quota that outlive boxes and
- * that several boxes may mount at once (boxlet_box_opts.volumes). Local
- * runtimes only for now: a remote one returns BOXLET_EUNSUPPORTED. */
+ * that several boxes may mount at once (boxlet_box_opts.volumes). A remote
+ * runtime does the same through the server's routes of them. */
 
 typedef struct boxlet_volume_info {
     char name[129];

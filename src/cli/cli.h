@@ -59,6 +59,8 @@ int cmd_port_forward(const struct cli *g, int argc, char **argv);
 int cmd_cp(const struct cli *g, int argc, char **argv);
 int cmd_snapshot(const struct cli *g, int argc, char **argv);
 int cmd_clone(const struct cli *g, int argc, char **argv);
+int cmd_export(const struct cli *g, int argc, char **argv);
+int cmd_import_box(const struct cli *g, int argc, char **argv);
 int cmd_volume(const struct cli *g, int argc, char **argv);
 
 /* Codes of long-only options (short options use their letter). */

@@ -12,7 +12,7 @@ static const char usage[] =
     "snapshot SNAP, or BOX's current ones (BOX must then be stopped). The clone\n"
     "has its own id, name, uid range and writable layer, and shares BOX's\n"
     "frozen layers: it takes almost no disk until it writes. Prints each\n"
-    "clone's name. Local only for now (not over --url).\n"
+    "clone's name. With --url, through the server.\n"
     "\n"
     "Options:\n"
     "  --name NAME       the clone's name (default: box-<id>); not with -n > 1\n"

@@ -42,6 +42,8 @@ static const struct command commands[] = {
     {"snapshot", cmd_snapshot, "Snapshot commands: create, ls, inspect, rm, restore"},
     {"clone", cmd_clone, "Create boxes from a box's current state or a snapshot"},
     {"volume", cmd_volume, "Managed volume commands: create, ls, inspect, rm"},
+    {"export", cmd_export, "Write a stopped box as a portable box archive"},
+    {"import-box", cmd_import_box, "Create a box from a box archive"},
     {"serve", cmd_serve, "Serve the REST API (BoxLite v1 Box API routes)"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };

@@ -21,7 +21,8 @@ static const char usage[] =
     "\n"
     "SNAP is a snapshot's name or id. A snapshot freezes the box's writable layer\n"
     "into a read-only layer it shares with the box and its clones: it costs the\n"
-    "same whatever the box holds. Local only for now (not over --url).\n";
+    "same whatever the box holds. With --url, through the server (a NAME is then\n"
+    "required).\n";
 
 static void json_snap(FILE *f, const boxlet_snapshot_info *s, int indent)
 {

@@ -18,7 +18,7 @@ static const char usage[] =
     "\n"
     "A volume outlives its boxes; several boxes may mount it at once\n"
     "(boxlet create -v NAME:/path), each seeing the others' writes, with its\n"
-    "files owned by the box's own users. Local only for now (not over --url).\n";
+    "files owned by the box's own users. With --url, through the server.\n";
 
 static void json_vol(FILE *f, const boxlet_volume_info *v, int indent)
 {

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -473,6 +474,12 @@ static int remember_dir(tarfs_put *p, const char *rel, const tar_entry *ent, err
     return 0;
 }
 
+/* A whiteout of an overlay's upper directory: a character device 0/0. */
+static bool is_whiteout(const tarfs_put *p, const tar_entry *ent)
+{
+    return p->o.overlay && ent->type == TAR_CHAR && ent->devmajor == 0 && ent->devminor == 0;
+}
+
 static int put_node(tarfs_put *p, int dir, const char *leaf, const tar_entry *ent, const char *rel,
                     err_t *e)
 {
@@ -485,7 +492,7 @@ static int put_node(tarfs_put *p, int dir, const char *leaf, const tar_entry *en
         rc = mknodat(dir, leaf, S_IFIFO | 0600, 0);
         break;
     default: /* devices */
-        if (!p->o.allow_devices)
+        if (!p->o.allow_devices && !is_whiteout(p, ent))
             return err_make(e, ERR_PERM, "archive entry \"%s\": device nodes are not allowed", rel);
         rc = mknodat(dir, leaf, (ent->type == TAR_CHAR ? S_IFCHR : S_IFBLK) | 0600,
                      makedev(ent->devmajor, ent->devminor));
@@ -526,11 +533,53 @@ static void note_entry(tarfs_put *p, const char *rel, const tar_entry *ent)
     }
 }
 
-static int put_entry(tarfs_put *p, tar_reader *r, const tar_entry *ent, err_t *e)
+#define OPAQUE_NAME ".wh..wh..opq"
+#define ID_NOBODY 65534u
+#define ID_RANGE 65536u
+
+/* DIR/.wh..wh..opq of an overlay archive: marks DIR opaque. */
+static int put_opaque(tarfs_put *p, const char *rel, err_t *e)
+{
+    char dir[TAR_MAX_PATH + 2];
+    snprintf(dir, sizeof dir, "%.*s", (int)(strlen(rel) - strlen(OPAQUE_NAME)), rel);
+    size_t dl = strlen(dir);
+    if (dl && dir[dl - 1] == '/') dir[--dl] = '\0';
+    int fd = dl ? openat2_(p->tmp, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, BENEATH)
+                : openat(p->tmp, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return sys_fail(e, errno, "open directory", dl ? dir : ".");
+    int rc = 0;
+    if (fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) < 0)
+        rc = sys_fail(e, errno, "mark opaque", dl ? dir : ".");
+    /* for an overlay mounted without userxattr (by root, no user namespace) */
+    else if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0 && errno != EPERM)
+        rc = sys_fail(e, errno, "mark opaque", dl ? dir : ".");
+    close(fd);
+    return rc;
+}
+
+static bool is_opaque_entry(const tarfs_put *p, const char *rel, const tar_entry *ent)
+{
+    const char *base = strrchr(rel, '/');
+    return p->o.overlay && ent->type == TAR_FILE && ent->size == 0 &&
+           strcmp(base ? base + 1 : rel, OPAQUE_NAME) == 0;
+}
+
+static uint32_t id_in(const tarfs_put *p, uint32_t id)
+{
+    return (id < ID_RANGE ? id : ID_NOBODY) + p->o.uid_shift;
+}
+
+static int put_entry(tarfs_put *p, tar_reader *r, const tar_entry *in, err_t *e)
 {
     char rel[TAR_MAX_PATH + 2];
     const char *leaf;
+    tar_entry shifted = *in, *ent = &shifted;
+    if (p->o.uid_shift || p->o.overlay) {
+        shifted.uid = id_in(p, in->uid);
+        shifted.gid = id_in(p, in->gid);
+    }
     if (clean_name(ent->path, rel, sizeof rel, e) < 0) return -e->code;
+    if (rel[0] && is_opaque_entry(p, rel, ent)) return put_opaque(p, rel, e);
     if (ent->type == TAR_OTHER) return 0; /* unknown kinds are skipped, as tar does */
     if (!rel[0]) {
         if (ent->type != TAR_DIR)
@@ -698,16 +747,41 @@ typedef struct packer {
 
 static int pack_dir(packer *k, int fd, size_t len, int depth);
 
-static void fill_ent(tar_entry *ent, const struct stat *st, const char *name)
+static uint32_t id_out(const tarfs_opts *o, uint32_t id)
+{
+    if (!o->uid_shift && !o->overlay) return id;
+    return id >= o->uid_shift && id - o->uid_shift < ID_RANGE ? id - o->uid_shift : ID_NOBODY;
+}
+
+static void fill_ent(const tarfs_opts *o, tar_entry *ent, const struct stat *st, const char *name)
 {
     *ent = (tar_entry){.path = (char *)name,
                        .link = (char *)"",
                        .mode = st->st_mode & 07777,
                        .mtime = st->st_mtim.tv_sec,
-                       .uid = st->st_uid,
-                       .gid = st->st_gid,
+                       .uid = id_out(o, st->st_uid),
+                       .gid = id_out(o, st->st_gid),
                        .devmajor = major(st->st_rdev),
                        .devminor = minor(st->st_rdev)};
+}
+
+/* An overlay archive's opaque mark of directory fd (named k->name), as
+ * the entry NAME/.wh..wh..opq. */
+static int pack_opaque(packer *k, int fd, const tar_entry *dir)
+{
+    char v[2];
+    if (!k->o->overlay || (fgetxattr(fd, "user.overlay.opaque", v, sizeof v) != 1 &&
+                           fgetxattr(fd, "trusted.overlay.opaque", v, sizeof v) != 1))
+        return 0;
+    if (v[0] != 'y') return 0;
+    char name[TAR_MAX_PATH + 16];
+    snprintf(name, sizeof name, "%s/%s", k->name, OPAQUE_NAME);
+    tar_entry ent = *dir;
+    ent.path = name;
+    ent.type = TAR_FILE;
+    ent.size = 0;
+    ent.mode = 0600;
+    return tar_writer_header(k->w, &ent, k->e);
 }
 
 static const char *seen_link(packer *k, const struct stat *st)
@@ -747,7 +821,7 @@ static int pack_file_fd(packer *k, int fd, struct stat *st)
     if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || fst.st_ino != st->st_ino)
         return err_make(k->e, ERR_CONFLICT, "\"%s\" changed while being read", k->name);
     tar_entry ent;
-    fill_ent(&ent, &fst, k->name);
+    fill_ent(k->o, &ent, &fst, k->name);
     ent.size = (uint64_t)fst.st_size;
     int rc = tar_writer_header(k->w, &ent, k->e);
     static __thread uint8_t buf[128 * 1024];
@@ -777,7 +851,7 @@ static int pack_entry(packer *k, int dir, const char *leaf, size_t len, int dept
         return sys_fail(k->e, errno, "stat", k->name);
     }
     tar_entry ent;
-    fill_ent(&ent, &st, k->name);
+    fill_ent(k->o, &ent, &st, k->name);
     const char *first = S_ISREG(st.st_mode) ? seen_link(k, &st) : NULL;
     if (first) {
         ent.type = TAR_HARDLINK;
@@ -798,6 +872,7 @@ static int pack_entry(packer *k, int dir, const char *leaf, size_t len, int dept
                                                 .uid = ent.uid,
                                                 .gid = ent.gid},
                                    k->e);
+        if (rc == 0) rc = pack_opaque(k, fd, &ent);
         if (rc == 0 && !other_mount) rc = pack_dir(k, fd, len, depth + 1);
         close(fd);
         return rc;
@@ -936,9 +1011,10 @@ int tarfs_pack(int root, const char *path, const tarfs_opts *o, tar_writer *w, e
             k->mnt = mnt_id(fd);
             strcpy(k->name, ".");
             tar_entry ent;
-            fill_ent(&ent, &st, ".");
+            fill_ent(o, &ent, &st, ".");
             ent.type = TAR_DIR;
             rc = tar_writer_header(w, &ent, e);
+            if (rc == 0) rc = pack_opaque(k, fd, &ent);
             if (rc == 0) rc = pack_dir(k, fd, 1, 0);
             close(fd);
         }

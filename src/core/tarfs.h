@@ -23,6 +23,7 @@
 #include "core/tar.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct tarfs_opts {
@@ -36,6 +37,16 @@ typedef struct tarfs_opts {
     const char *subdir; /* put: when DEST is an existing directory, a
                            directory archive lands in DEST/subdir instead */
     bool follow;        /* pack: follow SRC itself if it is a symlink */
+    /* An overlay layer's upper directory (a box's writable layer,
+     * docs/state.md): whiteouts (character devices 0/0) are packed and put
+     * even without allow_devices, and a directory marked opaque (xattr
+     * user. or trusted.overlay.opaque) travels as an empty file
+     * DIR/.wh..wh..opq, which put turns back into the mark. */
+    bool overlay;
+    /* Owners are relative to this host uid (a box's root): pack subtracts
+     * it (an id outside [uid_shift, uid_shift + 65536) is packed as 65534),
+     * put with keep_owners adds it (an id over 65535 becomes 65534). */
+    uint32_t uid_shift;
 } tarfs_opts;
 
 /* A destination checked and opened before any data flows (tarfs_put_begin),

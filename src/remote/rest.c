@@ -241,6 +241,7 @@ int rest_call(rest_t *r, const char *method, const char *path, json_t *body, jso
 typedef struct stream_call {
     CURL *h;
     int body_fd;
+    off_t body_at; /* where the body starts in body_fd (-1: not seekable) */
     rest_sink_fn sink;
     void *arg;
     buf_t err; /* a non-2xx answer's body (an envelope), capped */
@@ -254,6 +255,16 @@ static size_t stream_read(char *p, size_t size, size_t n, void *arg)
         k = read(c->body_fd, p, size * n);
     while (k < 0 && errno == EINTR);
     return k < 0 ? CURL_READFUNC_ABORT : (size_t)k;
+}
+
+/* libcurl resends the body when a kept-alive connection turned out dead:
+ * back to its start, when body_fd can seek. */
+static int stream_seek(void *arg, curl_off_t offset, int origin)
+{
+    stream_call *c = arg;
+    if (origin != SEEK_SET || c->body_at < 0) return CURL_SEEKFUNC_CANTSEEK;
+    return lseek(c->body_fd, c->body_at + (off_t)offset, SEEK_SET) < 0 ? CURL_SEEKFUNC_CANTSEEK
+                                                                       : CURL_SEEKFUNC_OK;
 }
 
 static size_t stream_write(char *p, size_t size, size_t n, void *arg)
@@ -270,7 +281,11 @@ int rest_stream(rest_t *r, const char *method, const char *path, const char *cty
 {
     char *url = NULL, *ct = NULL;
     if (asprintf(&url, "%s%s", r->base, path) < 0) return err_make(e, ERR_NOMEM, "out of memory");
-    stream_call c = {.h = r->h, .body_fd = body_fd, .sink = out, .arg = arg};
+    stream_call c = {.h = r->h,
+                     .body_fd = body_fd,
+                     .body_at = body_fd >= 0 ? lseek(body_fd, 0, SEEK_CUR) : -1,
+                     .sink = out,
+                     .arg = arg};
     buf_init(&c.err, MAX_ERROR_REPLY);
     struct curl_slist *hd = NULL;
     if (r->auth) hd = curl_slist_append(hd, r->auth);
@@ -290,6 +305,8 @@ int rest_stream(rest_t *r, const char *method, const char *path, const char *cty
         curl_easy_setopt(h, CURLOPT_UPLOAD, 1L); /* a PUT, with Content-Length below */
         curl_easy_setopt(h, CURLOPT_READFUNCTION, stream_read);
         curl_easy_setopt(h, CURLOPT_READDATA, &c);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, stream_seek);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, &c);
         curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body_len);
     }
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);

@@ -412,6 +412,12 @@ static int record_volumes(rt_t *rt, const char *id, const box_config *c, err_t *
 int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c, box_rec *out,
               err_t *e)
 {
+    return rt_create_on(rt, name, image, c, NULL, 0, out, e);
+}
+
+int rt_create_on(rt_t *rt, const char *name, const char *image, const box_config *c,
+                 const char (*layers)[BOX_ID_LEN + 1], size_t nlayers, box_rec *out, err_t *e)
+{
     memset(out, 0, sizeof *out);
     int rc = box_config_validate(c, e);
     if (rc < 0) return rc;
@@ -462,7 +468,8 @@ int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
     r.name = (char *)(name && *name ? name : idname);
     (void)idname;
-    rc = store_insert(rt->store, &r, e);
+    rc = nlayers ? store_insert_on(rt->store, &r, layers, nlayers, e)
+                 : store_insert(rt->store, &r, e);
     imgstore_unlock(lock);
     free(cfg);
     if (rc == 0) rc = record_volumes(rt, id, c, e);

@@ -6,6 +6,7 @@
 #ifndef BOXLET_RUNTIME_H
 #define BOXLET_RUNTIME_H
 
+#include "core/tar.h"
 #include "runtime/agent_client.h"
 #include "runtime/backend.h"
 #include "runtime/store.h"
@@ -131,6 +132,11 @@ void rt_default_home(char *out, size_t n);
 /* Creates a configured box; *out is its record (box_rec_free). */
 int rt_create(rt_t *rt, const char *name, const char *image, const box_config *c, box_rec *out,
               err_t *e);
+/* rt_create with the box's stack made of layers (ids, bottom first,
+ * recorded and not ready yet): they become ready and the box's, with its
+ * record, in one transaction (a box import). */
+int rt_create_on(rt_t *rt, const char *name, const char *image, const box_config *c,
+                 const char (*layers)[BOX_ID_LEN + 1], size_t nlayers, box_rec *out, err_t *e);
 /* Reloads r from the store, correcting a `running` box whose init died. */
 int rt_refresh(rt_t *rt, box_rec *r, err_t *e);
 /* Starts r (no-op when running); r is refreshed. *started (may be NULL)
@@ -220,6 +226,13 @@ int rt_snapshot_restore(rt_t *rt, box_rec *r, const char *key, err_t *e);
  * which src must be stopped (its writable layer is frozen first). *out is
  * the clone's record (box_rec_free). */
 int rt_clone(rt_t *rt, box_rec *src, const char *snap, const char *name, box_rec *out, err_t *e);
+/* Deletes layer id, not ready and held by nothing: its files (unmounted
+ * first), then its record. */
+void rt_layer_drop(rt_t *rt, const char *id);
+/* Freezes stopped box r's writable layer onto its stack, as a clone of
+ * its current state does (r's lock held; what names the operation in
+ * errors). -ERR_CONFLICT while it runs, -ERR_LIMIT (stack full). */
+int rt_freeze_box(rt_t *rt, box_rec *r, const char *what, err_t *e);
 /* Runs the step a restore of box id left (discarding its writable
  * layer), if any. The box's lock is held. */
 int rt_finish_intent(rt_t *rt, const char *id, err_t *e);
@@ -230,6 +243,21 @@ void rt_crash_point(const char *step);
 void rt_layers_collect(rt_t *rt);
 /* At open: undoes half-made layers, finishes restores, collects. */
 void rt_state_reconcile(rt_t *rt);
+
+/* ---- export.c: a box as a portable archive (docs/state.md) ---------------- */
+
+/* Writes stopped box r as a box archive through write(ctx, ...): its
+ * writable layer is frozen first (as for a clone), then its options (minus
+ * host-specific and security settings) and each layer of its stack go out,
+ * streamed. -ERR_CONFLICT while it runs, the writer's errors. */
+int rt_box_export(rt_t *rt, box_rec *r, tar_write_fn write, void *ctx, err_t *e);
+/* Reads a box archive through read(ctx, ...) (untrusted) and creates a box
+ * (configured) named name (NULL: the default) on its layers; *out is its
+ * record (box_rec_free). -ERR_INVAL for an archive that is damaged, not a
+ * box archive, or asks for what an import refuses (a host path as image, a
+ * device node, a path out of its layer), -ERR_LIMIT past the box's disk
+ * quota, -ERR_EXISTS (name), -ERR_NOTFOUND (its image). */
+int rt_box_import(rt_t *rt, tar_read_fn read, void *ctx, const char *name, box_rec *out, err_t *e);
 
 /* ---- volume.c: managed volumes (docs/state.md) ---------------------------- */
 

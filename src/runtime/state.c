@@ -425,6 +425,21 @@ int rt_clone(rt_t *rt, box_rec *src, const char *snap, const char *name, box_rec
     return rc;
 }
 
+void rt_layer_drop(rt_t *rt, const char *id)
+{
+    char dir[RT_HOME_MAX + 64];
+    layer_dir(rt, id, dir, sizeof dir);
+    layer_unmount(rt, id);
+    fs_rm_tree(dir);
+    store_layer_delete(rt->store, id, NULL);
+}
+
+int rt_freeze_box(rt_t *rt, box_rec *r, const char *what, err_t *e)
+{
+    int rc = check_freezable(r, false, what, e);
+    return rc ? rc : freeze(rt, r, NULL, e);
+}
+
 /* ---- collection and reconcile ------------------------------------------------ */
 
 static int lock_layers(rt_t *rt)
@@ -474,10 +489,12 @@ static void undo_freeze(rt_t *rt, const layer_ref *L)
     box_image(rt, r.id, img, sizeof img);
     snprintf(box_dir, sizeof box_dir, "%s/boxes/%s", rt->home, r.id);
     layer_dir(rt, L->id, dir, sizeof dir);
-    if (access(box_dir, F_OK) == 0 && access(img, F_OK) != 0)
+    if (access(box_dir, F_OK) == 0 && access(img, F_OK) != 0) {
         move_back(rt, &r, L); /* renamed, not committed: the box's again */
-    else
-        fs_rm_tree(dir); /* not renamed yet, or a copy */
+    } else {                  /* not renamed yet, a copy, or an import's (mounted while filled) */
+        layer_unmount(rt, L->id);
+        fs_rm_tree(dir);
+    }
     store_layer_delete(rt->store, L->id, NULL);
     rt_unlock_box(fd);
 }

@@ -124,6 +124,10 @@ int store_layers_list(store_t *s, bool unready, layer_ref **out, size_t *n, err_
  * none) and the volumes of box src_box (NULL: none), in one transaction. */
 int store_insert_clone(store_t *s, const box_rec *r, const char *from, const char *src_box,
                        err_t *e);
+/* Inserts box r (as store_insert) on layers (ids, bottom first, recorded
+ * not ready), which become ready and its stack, in one transaction. */
+int store_insert_on(store_t *s, const box_rec *r, const char (*layers)[BOX_ID_LEN + 1], size_t n,
+                    err_t *e);
 /* In one transaction: box box_id's stack becomes snapshot snap_id's and a
  * "discard_upper" intent is recorded for the box. */
 int store_restore(store_t *s, const char *box_id, const char *snap_id, err_t *e);

@@ -204,6 +204,26 @@ int store_insert_clone(store_t *s, const box_rec *r, const char *from, const cha
     return rc == SQLITE_OK ? 0 : store_fail(s, rc, e, "insert box \"%s\"", r->name);
 }
 
+int store_insert_on(store_t *s, const box_rec *r, const char (*layers)[BOX_ID_LEN + 1], size_t n,
+                    err_t *e)
+{
+    char user[BOX_ID_LEN + 8];
+    snprintf(user, sizeof user, "box:%s", r->id);
+    int rc = begin(s);
+    if (rc != SQLITE_OK) return store_fail(s, rc, e, "insert box \"%s\"", r->name);
+    int irc = store_insert(s, r, e);
+    if (irc < 0) {
+        finish(s, SQLITE_ABORT);
+        return irc;
+    }
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        rc = step(s, "UPDATE layers SET ready = 1 WHERE id = ?1", "s", layers[i]);
+        if (rc == SQLITE_OK) rc = push_layer(s, user, layers[i]);
+    }
+    rc = finish(s, rc);
+    return rc == SQLITE_OK ? 0 : store_fail(s, rc, e, "insert box \"%s\"", r->name);
+}
+
 int store_restore(store_t *s, const char *box_id, const char *snap_id, err_t *e)
 {
     char user[BOX_ID_LEN + 8], suser[BOX_ID_LEN + 8];

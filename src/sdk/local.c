@@ -424,4 +424,5 @@ const sdk_transport sdk_local_transport = {
     .exec_list = sdk_agent_exec_list,
     .conn_open = sdk_conn_open,
     .exec = &sdk_agent_exec_ops,
+    .state = &sdk_local_state_ops,
 };

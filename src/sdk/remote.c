@@ -131,12 +131,13 @@ static void add_extras(json_t *req, const boxlet_box_opts *o)
     if (secrets) json_object_set_new(req, "secrets", secrets);
 }
 
+int sdk_remote_box(boxlet_runtime *rt, json_t *v, boxlet_box **out)
+{
+    return box_from_json(rt, v, out);
+}
+
 static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box **out)
 {
-    if (o->nvolumes)
-        return err_make(&rt->err, ERR_INVAL,
-                        "volumes: not yet over REST (boxlet serve); create the box with a "
-                        "local runtime");
     if (o->nhost_ports) /* refusing beats creating a box that lacks what was asked */
         return err_make(&rt->err, ERR_INVAL,
                         "host ports: not supported by a remote runtime (boxlet serve) "
@@ -159,6 +160,11 @@ static int box_create(boxlet_runtime *rt, const boxlet_box_opts *o, boxlet_box *
     if (o->disk_size_gb) json_object_set_new(req, "disk_size_gb", json_integer(o->disk_size_gb));
     if (o->nports) json_object_set_new(req, "ports", ports_json(o->ports, o->nports));
     add_extras(req, o);
+    json_t *vols = o->nvolumes ? sdk_remote_volumes(o->volumes, o->nvolumes) : NULL;
+    if (o->nvolumes && (!vols || json_object_set_new(req, "volumes", vols) < 0)) {
+        json_decref(req);
+        return err_make(&rt->err, ERR_NOMEM, "out of memory");
+    }
     json_t *v = NULL;
     int rc = rest_call(rt->remote, "POST", "/v1/boxes", req, &v, &rt->err);
     json_decref(req);
@@ -417,4 +423,5 @@ const sdk_transport sdk_remote_transport = {
     .exec_list = sdk_ws_exec_list,
     .conn_open = NULL, /* agents are the server's to share */
     .exec = &sdk_ws_exec_ops,
+    .state = &sdk_remote_state_ops,
 };

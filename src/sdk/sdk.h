@@ -11,6 +11,7 @@
 
 typedef struct sdk_transport sdk_transport;
 typedef struct sdk_exec_ops sdk_exec_ops;
+typedef struct sdk_state_ops sdk_state_ops;
 
 /* A runtime is local (rt) or connected to a server (remote); which one is
  * decided once, when it opens, by its transport (tp; NULL: it failed to
@@ -208,6 +209,29 @@ struct sdk_transport {
     int (*exec_list)(boxlet_box *b, boxlet_exec_info **out, size_t *n);
     int (*conn_open)(boxlet_box *b, boxlet_conn **out); /* may be NULL */
     const sdk_exec_ops *exec;                           /* what its executions do */
+    const sdk_state_ops *state;                         /* snapshots, clones and volumes */
+};
+
+/* Snapshots, clones and managed volumes, by transport (docs/state.md):
+ * sdk_local_state_ops (state.c) and sdk_remote_state_ops (remote_state.c).
+ * Box entries: b not removed, errors in b->err; volume entries: errors in
+ * rt->err. Keys and names are non-NULL where the public function requires
+ * them (checked), out is never NULL. */
+struct sdk_state_ops {
+    int (*snapshot_create)(boxlet_box *b, const char *name, boxlet_snapshot_info *out);
+    int (*snapshot_list)(boxlet_box *b, boxlet_snapshot_info **out, size_t *n);
+    int (*snapshot_get)(boxlet_box *b, const char *key, boxlet_snapshot_info *out);
+    int (*snapshot_remove)(boxlet_box *b, const char *key);
+    int (*snapshot_restore)(boxlet_box *b, const char *key);
+    int (*box_clone)(boxlet_box *b, const char *snapshot, const char *name, boxlet_box **out);
+    int (*box_export)(boxlet_box *b, int fd);
+    /* errors in rt->err */
+    int (*box_import)(boxlet_runtime *rt, int fd, const char *name, boxlet_box **out);
+    int (*volume_create)(boxlet_runtime *rt, const char *name, unsigned long long size_bytes,
+                         boxlet_volume_info *out);
+    int (*volume_list)(boxlet_runtime *rt, boxlet_volume_info **out, size_t *n);
+    int (*volume_get)(boxlet_runtime *rt, const char *name, boxlet_volume_info *out);
+    int (*volume_remove)(boxlet_runtime *rt, const char *name, bool force);
 };
 
 /* What an execution does, by its transport; errors in e->err. */
@@ -235,6 +259,15 @@ extern const sdk_transport sdk_local_transport;  /* local.c */
 extern const sdk_transport sdk_remote_transport; /* remote.c */
 extern const sdk_exec_ops sdk_agent_exec_ops;    /* local_exec.c */
 extern const sdk_exec_ops sdk_ws_exec_ops;       /* remote_exec.c */
+extern const sdk_state_ops sdk_local_state_ops;  /* state.c */
+extern const sdk_state_ops sdk_remote_state_ops; /* remote_state.c */
+
+/* A box handle of rt from a server's Box object v (remote.c); errors in
+ * rt->err. */
+int sdk_remote_box(boxlet_runtime *rt, json_t *v, boxlet_box **out);
+/* The JSON volume list of a box's create request (remote.c's box_create;
+ * remote_state.c); NULL: out of memory. */
+json_t *sdk_remote_volumes(const boxlet_volume_mount *v, size_t n);
 
 /* The error of an operation (op, e.g. "rename") that transport tp lacks,
  * asked for on what (e.g. "rename box ID"): ERR_UNSUPPORTED in *e, the

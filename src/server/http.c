@@ -449,6 +449,9 @@ static int write_stream_head(struct lws *wsi, pss_t *p)
         lws_add_http_header_by_name(
             wsi, (const unsigned char *)"x-request-id:", (const unsigned char *)p->rq.request_id,
             (int)strlen(p->rq.request_id), &pos, end) ||
+        (p->close_after &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                     (const unsigned char *)"close", 5, &pos, end)) ||
         lws_finalize_write_http_header(wsi, start, &pos, end))
         return -1;
     log_request(lws_context_user(lws_get_context(wsi)), p);
@@ -473,6 +476,8 @@ static int end_stream(struct lws *wsi, pss_t *p)
         memcpy(fin + LWS_PRE, last, sizeof last - 1);
         if (lws_write(wsi, fin + LWS_PRE, sizeof last - 1, LWS_WRITE_HTTP_FINAL) < 0) return -1;
     }
+    /* a body-less POST: lws would not take the next request (see close_after) */
+    if (p->close_after) return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 

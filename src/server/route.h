@@ -55,8 +55,10 @@ enum route_flags {
 typedef struct route_params {
     char box_id[ROUTE_SEG_MAX];
     char exec_id[ROUTE_SEG_MAX];
-    char image_id[1024];      /* {image_id*}: the rest of the path */
-    char name[ROUTE_SEG_MAX]; /* {name}, {volume_id}, {snapshot_name} */
+    char image_id[1024];           /* {image_id*}: the rest of the path */
+    char name[ROUTE_SEG_MAX];      /* {name} */
+    char snapshot[ROUTE_SEG_MAX];  /* {snapshot_name} */
+    char volume_id[ROUTE_SEG_MAX]; /* {volume_id} */
 } route_params;
 
 /* Answers one request: fills rs (status and JSON body, or the stream of

@@ -17,6 +17,7 @@
 #include "server/node.h"
 #include "server/route.h"
 #include "server/reply.h"
+#include "server/state.h"
 #include "server/stream.h"
 
 #include <errno.h>
@@ -413,6 +414,7 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
     boxlet_port ports[REST_MAX_PORTS];
     boxlet_box *b;
     box_extra x = {0};
+    state_volumes *vols = xcalloc(1, sizeof *vols);
     char tag[NODE_NAME_MAX + 1];
     bool ok = box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs);
     if (ok && opts.name && node_tag_of(opts.name, tag, sizeof tag)) {
@@ -423,6 +425,7 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
         ok = false;
     }
     if (ok && ports_from(o, ports, &nports, rs) && box_extra_parse(s, o, &opts, &x, rs) &&
+        state_image_allowed(s, opts.image, rs) && state_box_volumes(s, o, &opts, vols, rs) &&
         images_pull_missing(s, opts.image, rs)) {
         opts.ports = ports;
         opts.nports = nports;
@@ -430,19 +433,18 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
         if (rc != BOXLET_OK) {
             reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
         } else {
-            s->counters->boxes_created++;
             /* a failed start shows in its status */
             if (!json_is_false(json_object_get(o, "auto_start")) &&
                 boxlet_box_start(b) != BOXLET_OK)
                 s->counters->boxes_failed++;
-            set_location(rq, rs, false, boxlet_box_id(b));
-            reply_json(rs, 201, box_json(s, b));
+            routes_box_created(s, rq, rs, b);
             boxlet_box_free(b);
         }
     }
     box_extra_free(&x);
     strv_free_n(env, nenv);
     strv_free_n(labels, nlabels);
+    free(vols);
     json_decref(o);
 }
 
@@ -1001,4 +1003,34 @@ void rest_metrics(server_t *s, const http_req *rq, http_resp *rs)
                          (json_int_t)s->requests, "errors", (json_int_t)s->errors);
     node_stamp(s, out);
     reply_json(rs, 200, out);
+}
+
+/* ---- for the other route modules (routes.h) ------------------------------------ */
+
+void routes_location(const http_req *rq, http_resp *rs, const char *tail)
+{
+    set_location(rq, rs, false, tail);
+}
+
+void routes_box_created(server_t *s, const http_req *rq, http_resp *rs, boxlet_box *b)
+{
+    char id[ROUTE_SEG_MAX];
+    node_tag_id(s, boxlet_box_id(b), id, sizeof id);
+    /* The new box's path under the request's own prefix: /v1[/P]/boxes/ID
+     * for POST .../boxes, .../boxes/import and .../boxes/{id}/clone. */
+    const char *at = strstr(rq->path, "/boxes");
+    int n = at ? (int)(at - rq->path) : 0;
+    snprintf(rs->location, sizeof rs->location, "%.*s/boxes/%s", n, rq->path, id);
+    s->counters->boxes_created++;
+    reply_json(rs, 201, box_json(s, b));
+}
+
+json_t *routes_body(const http_req *rq, http_resp *rs)
+{
+    return parse_body(rq, rs);
+}
+
+bool routes_only_known(json_t *o, const char *const *known, http_resp *rs)
+{
+    return only_known(o, known, rs);
 }

@@ -55,4 +55,14 @@ void rest_unsupported(server_t *s, const http_req *rq, http_resp *rs);
 /* POST /v1/images/import: a path beneath the server's --import-dir. */
 void rest_image_import(server_t *s, const http_req *rq, http_resp *rs);
 
+/* For the other route modules (state.c): a 201's Location, the request's
+ * path followed by "/" and tail; the 201 of a new box (its Box JSON,
+ * Location and the created counter); the
+ * request's JSON object body (NULL with rs answered: 400), and the refusal
+ * of fields outside known (NULL-terminated; false with rs answered). */
+void routes_location(const http_req *rq, http_resp *rs, const char *tail);
+void routes_box_created(server_t *s, const http_req *rq, http_resp *rs, boxlet_box *b);
+json_t *routes_body(const http_req *rq, http_resp *rs);
+bool routes_only_known(json_t *o, const char *const *known, http_resp *rs);
+
 #endif

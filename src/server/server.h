@@ -2,10 +2,10 @@
  * next), wire-compatible with the BoxLite v1 Box API where implemented.
  * This header is what the CLI calls; the pieces are http.c (libwebsockets
  * plumbing: requests, bodies, responses), route.c (the route table and
- * the path matcher), routes.c, images.c and attach.c (what each route
- * does, over the public SDK), stream.c (streamed bodies), worker.c (the
- * threads), tunnel.c (service tunnels) and reply.c (JSON bodies and the
- * error envelope). */
+ * the path matcher), routes.c, images.c, files.c, state.c and attach.c
+ * (what each route does, over the public SDK), stream.c (streamed bodies),
+ * worker.c (the threads), tunnel.c (service tunnels) and reply.c (JSON
+ * bodies and the error envelope). */
 #ifndef BOXLET_SERVER_H
 #define BOXLET_SERVER_H
 

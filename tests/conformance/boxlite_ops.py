@@ -59,6 +59,15 @@ OPERATIONS = [
 # when present.
 SCHEMAS = {
     "TunnelDescriptor": {"required": ["uri"], "types": {"uri": "str"}},
+    "Snapshot": {"required": ["id", "box_id", "name", "created_at", "guest_disk_bytes",
+                              "container_disk_bytes", "size_bytes"],
+                 "types": {"id": "str", "box_id": "str", "name": "str", "created_at": "int",
+                           "guest_disk_bytes": "int", "container_disk_bytes": "int",
+                           "size_bytes": "int"}},
+    "ListSnapshotsResponse": {"required": ["snapshots"], "types": {"snapshots": "list"}},
+    "Volume": {"required": ["id", "name"],
+               "types": {"id": "str", "name": "str", "state": "str", "size_bytes": "int"}},
+    "ListVolumesResponse": {"required": ["volumes"], "types": {"volumes": "list"}},
     "ServerConfig": {"required": [], "types": {"defaults": "obj", "overrides": "obj",
                                                "capabilities": "obj"}},
     "ServerCapabilities": {"required": [], "types": {

@@ -428,10 +428,17 @@ static void orders_leave_no_orphans(void **state)
             break;
         }
         assert_no_orphans();
+        char frozen[160];
+        snprintf(frozen, sizeof frozen, "%s/frozen", env.home);
+        long long during = du(frozen);
         if (a) remove_box(a);
         if (c) remove_box(c);
         assert_no_orphans();
         assert_int_equal(layer_dirs(), 0);
+        long long after = du(frozen); /* the directory itself */
+        printf("order %d: du of the frozen layers %lld bytes, then %lld once all is removed\n",
+               order, during, after);
+        assert_true(during > after && after <= 8192);
     }
 }
 

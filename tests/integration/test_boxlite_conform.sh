@@ -27,6 +27,7 @@ srv=$!
 cleanup() {
     kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
+    for v in $("$BOXLET" volume ls -q 2>/dev/null); do "$BOXLET" volume rm -f "$v" >/dev/null 2>&1; done
     rm -rf "$BOXLET_HOME"
 }
 trap cleanup EXIT

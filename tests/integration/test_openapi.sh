@@ -30,6 +30,7 @@ srv=$!
 cleanup() {
     kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
+    for v in $("$BOXLET" volume ls -q 2>/dev/null); do "$BOXLET" volume rm -f "$v" >/dev/null 2>&1; done
     rm -rf "$BOXLET_HOME"
 }
 trap cleanup EXIT
@@ -75,17 +76,17 @@ BOXLITE_OPS = {("GET", "/config"), ("GET", "/me"), ("GET", "/metrics"), ("GET", 
                ("POST", "/boxes/{box_id}/network/tunnel"),
                ("POST", "/images/pull"), ("GET", "/images"), ("GET", "/images/{image_id}"),
                ("HEAD", "/images/{image_id}"), ("POST", "/api-keys"), ("GET", "/api-keys"),
-               ("DELETE", "/api-keys/{name}")}
-# BoxLite's operations boxlet answers 501 unsupported (the route table's
-# unsupported section; x-boxlet-unsupported in the spec).
-UNSUPPORTED = {("POST", "/volumes"), ("GET", "/volumes"), ("GET", "/volumes/{volume_id}"),
-               ("DELETE", "/volumes/{volume_id}"), ("POST", "/boxes/import"),
+               ("DELETE", "/api-keys/{name}"),
                ("POST", "/boxes/{box_id}/snapshots"), ("GET", "/boxes/{box_id}/snapshots"),
                ("GET", "/boxes/{box_id}/snapshots/{snapshot_name}"),
                ("DELETE", "/boxes/{box_id}/snapshots/{snapshot_name}"),
                ("POST", "/boxes/{box_id}/snapshots/{snapshot_name}/restore"),
-               ("POST", "/boxes/{box_id}/clone"), ("POST", "/boxes/{box_id}/export")}
-BOXLITE_OPS |= UNSUPPORTED
+               ("POST", "/boxes/{box_id}/clone"), ("POST", "/boxes/{box_id}/export"),
+               ("POST", "/boxes/import"), ("POST", "/volumes"), ("GET", "/volumes"),
+               ("GET", "/volumes/{volume_id}"), ("DELETE", "/volumes/{volume_id}")}
+# BoxLite's operations boxlet answers 501 unsupported (the route table's
+# unsupported section; x-boxlet-unsupported in the spec): none at present.
+UNSUPPORTED = set()
 WS_OP = ("GET", "/boxes/{box_id}/executions/{exec_id}/attach")
 METHODS = ("get", "put", "post", "delete", "head", "patch", "options", "trace")
 
@@ -484,7 +485,7 @@ def ws_until_close(label, ws):
 def requests():
     B, E, I = "/boxes/{box_id}", "/boxes/{box_id}/executions/{exec_id}", "/images/{image_id}"
     none = {"box_id": "oapi-nosuch", "exec_id": "nosuch", "image_id": "oapi-nosuch",
-            "name": "oapi-nosuch", "volume_id": "oapi-nosuch", "snapshot_name": "oapi-nosuch"}
+            "name": "oapi-nosuch", "volume_id": "oapi-nosuch", "snapshot_name": "nosuch"}
 
     # Authentication: every route but GET /v1/config wants the key; 401 comes
     # before routing, so nonexistent ids do.
@@ -521,10 +522,12 @@ def requests():
     box = call("POST", "/boxes", body={"image": "host", "name": "oapi-box", "env": {"A": "1"},
                                        "labels": {"t": "1"}, "pids_max": 256, "network": False},
                want=201) or {}
-    ids = {"box_id": box.get("box_id", "oapi-nosuch"), "exec_id": "nosuch", "image_id": "host"}
+    ids = {"box_id": box.get("box_id", "oapi-nosuch"), "exec_id": "nosuch", "image_id": "host",
+           "snapshot_name": "oapi-snap", "volume_id": "oapi-vol"}
     call("POST", "/boxes", body={"image": "host", "name": "oapi-box"}, want=409, what="name taken")
     # a plain name is a registry reference (Docker's rules): a missing path is the local miss
-    call("POST", "/boxes", body={"image": "/nonexistent/oapi-no-such-image"}, want=404, what="no such image")
+    call("POST", "/boxes", body={"image": "/nonexistent/oapi-no-such-image"}, want=403,
+         what="an image that is a path on the server's machine")
     call("GET", "/boxes", want=200)
     call("GET", B, ids, want=200)
     call("GET", B, {"box_id": "oapi-box"}, want=200, what="by name")
@@ -640,6 +643,64 @@ def requests():
     call("POST", B + "/stop", ids, query="timeout=soon", want=400, what="a bad timeout")
     call("POST", B + "/stop", ids, query="timeout=2", want=200)
     call("POST", B + "/stop", none, want=404)
+    # Snapshots, restore, clone (the box is stopped now).
+    S = B + "/snapshots/{snapshot_name}"
+    call("POST", B + "/snapshots", ids, body={"name": "oapi-snap"}, want=201)
+    call("POST", B + "/snapshots", ids, body={"name": "oapi-snap"}, want=409, what="name taken")
+    call("POST", B + "/snapshots", ids, body={"name": "bad/name"}, want=400, what="a bad name")
+    call("POST", B + "/snapshots", none, body={"name": "x"}, want=404)
+    call("GET", B + "/snapshots", ids, want=200)
+    call("GET", B + "/snapshots", none, want=404)
+    call("GET", S, ids, want=200)
+    call("GET", S, dict(ids, snapshot_name="nosuch"), want=404)
+    call("POST", S + "/restore", ids, want=204)
+    call("POST", S + "/restore", dict(ids, snapshot_name="nosuch"), want=404)
+    clone = call("POST", B + "/clone", ids, body={"name": "oapi-clone"}, want=201) or {}
+    call("POST", B + "/clone", ids, body={"name": "oapi-clone"}, want=409, what="name taken")
+    clone2 = call("POST", B + "/clone", ids, body={"snapshot": "oapi-snap"}, want=201,
+                  what="from a snapshot") or {}
+    call("POST", B + "/clone", none, want=404)
+    call("DELETE", S, ids, want=204)
+    call("DELETE", S, ids, want=404, what="removed already")
+    # Export and import, both bodies streamed.
+    ans = http_call("POST", url(B + "/export", ids))
+    check("POST", B + "/export", ans, 200)
+    box_archive = ans[2]
+    call("POST", B + "/export", none, want=404)
+    ans = http_call("POST", "/v1/boxes/import?name=oapi-imported", raw=box_archive)
+    imported = check("POST", "/boxes/import", ans, 201) or {}
+    call("POST", "/boxes/import", query="name=oapi-imported", raw=box_archive, want=409,
+         what="name taken")
+    call("POST", "/boxes/import", raw=b"not a box archive", want=400, what="not an archive")
+    call("POST", "/boxes/import", raw=box_archive[:700], want=400, what="cut short")
+
+    # Managed volumes, and a box that mounts one; host paths only beneath --import-dir.
+    V = "/volumes/{volume_id}"
+    call("POST", "/volumes", body={"name": "oapi-vol", "size_bytes": 64 << 20}, want=201)
+    call("POST", "/volumes", body={"name": "oapi-vol"}, want=409, what="name taken")
+    call("POST", "/volumes", body={"name": "bad/name"}, want=400, what="a bad name")
+    call("POST", "/volumes", body={"size_bytes": -1}, want=400, what="a negative size")
+    auto = call("POST", "/volumes", want=201, what="no name") or {}
+    call("GET", "/volumes", want=200)
+    call("GET", V, ids, want=200)
+    call("GET", V, none, want=404)
+    vbox = call("POST", "/boxes", body={"image": "host", "name": "oapi-vbox", "auto_start": False,
+                                        "volumes": [{"managed_volume": "oapi-vol",
+                                                     "guest_path": "/data"}]}, want=201) or {}
+    call("POST", "/boxes", body={"image": "host", "volumes": [{"host_path": "/etc",
+                                                               "guest_path": "/h"}]},
+         want=403, what="a host path out of --import-dir")
+    call("POST", "/boxes", body={"image": "host", "volumes": [{"guest_path": "/h"}]},
+         want=400, what="a volume without a source")
+    call("DELETE", V, ids, want=409, what="in use")
+    call("DELETE", B, {"box_id": vbox.get("box_id", "oapi-nosuch")}, want=204)
+    call("DELETE", V, ids, want=204)
+    call("DELETE", V, {"volume_id": auto.get("name", "oapi-nosuch")}, want=204)
+    call("DELETE", V, none, want=404)
+    call("DELETE", V, none, query="force=true", want=204, what="force: missing is removed")
+    for c in (clone, clone2, imported):
+        call("DELETE", B, {"box_id": c.get("box_id", "oapi-nosuch")}, want=204)
+
     call("DELETE", B, ids, want=204)
     call("DELETE", B, none, want=404)
 

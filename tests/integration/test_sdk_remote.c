@@ -1,7 +1,9 @@
 /* The SDK's remote mode beyond the exec contract (test_sdk_exec runs that
  * remotely too): connection errors (a bad URL, nobody listening, a wrong
  * key) are clear codes with messages; box stats and their ECLOSED; lookups
- * of unknown boxes and images; attaching at the tail; the image calls.
+ * of unknown boxes and images; attaching at the tail; the image calls;
+ * snapshots, clones, managed volumes, export and import through the
+ * server's routes.
  * Needs $BOXLET_TEST_SERVER (the boxlet CLI), set by tests/CMakeLists.txt. */
 #include "harness.h"
 
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -157,6 +160,139 @@ static void image_calls(void **state)
     assert_non_null(strstr(boxlet_runtime_errmsg(env.rt), "--import-dir"));
 }
 
+/* stdout of sh -c script in b, which must exit 0. */
+static void expect_sh(boxlet_box *b, const char *script, const char *want)
+{
+    boxlet_exit st;
+    char *out = box_sh(b, script, &st, NULL);
+    assert_int_equal(st.exit_code, 0);
+    assert_string_equal(out, want);
+    free(out);
+}
+
+static void snapshots_and_clones(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    boxlet_box *b = box_up(&env, NULL), *c = NULL, *c2 = NULL;
+    expect_sh(b, "echo one > /remote-st; cat /remote-st", "one\n");
+    boxlet_snapshot_info si, *v;
+    size_t n;
+    assert_int_equal(boxlet_snapshot_create(b, "s1", &si), BOXLET_OK); /* live */
+    assert_string_equal(si.name, "s1");
+    assert_string_equal(si.box_id, boxlet_box_id(b));
+    assert_true(si.created_ms > 1700000000000LL && si.layers >= 1);
+    assert_int_equal(boxlet_snapshot_create(b, "s1", NULL), BOXLET_EEXISTS);
+    assert_int_equal(boxlet_snapshot_list(b, &v, &n), BOXLET_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].id, si.id);
+    free(v);
+    assert_int_equal(boxlet_snapshot_get(b, "no-such", &si), BOXLET_ENOTFOUND);
+    assert_int_equal(boxlet_snapshot_get(b, si.id, &si), BOXLET_OK);
+    expect_sh(b, "echo two > /remote-st", "");
+    assert_int_equal(boxlet_snapshot_restore(b, "s1"), BOXLET_ECONFLICT); /* running */
+    assert_int_equal(boxlet_box_clone(b, NULL, "remote-clone", &c), BOXLET_ECONFLICT);
+    assert_int_equal(boxlet_box_stop(b, 2), BOXLET_OK);
+    assert_int_equal(boxlet_box_clone(b, NULL, "remote-clone", &c), BOXLET_OK);
+    assert_int_equal(boxlet_box_clone(b, "s1", NULL, &c2), BOXLET_OK);
+    assert_int_equal(boxlet_snapshot_restore(b, "s1"), BOXLET_OK);
+    expect_sh(b, "cat /remote-st", "one\n");
+    assert_string_equal(boxlet_box_name(c), "remote-clone");
+    assert_int_equal(boxlet_box_state_of(c), BOXLET_BOX_CONFIGURED);
+    expect_sh(c, "cat /remote-st", "two\n");
+    expect_sh(c2, "cat /remote-st", "one\n");
+    assert_int_equal(boxlet_snapshot_remove(b, "s1"), BOXLET_OK);
+    assert_int_equal(boxlet_snapshot_remove(b, "s1"), BOXLET_ENOTFOUND);
+    assert_int_equal(boxlet_box_remove(c, 1), BOXLET_OK);
+    assert_int_equal(boxlet_box_remove(c2, 1), BOXLET_OK);
+    assert_int_equal(boxlet_box_remove(b, 1), BOXLET_OK);
+    boxlet_box_free(c);
+    boxlet_box_free(c2);
+    boxlet_box_free(b);
+}
+
+static void managed_volumes(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    boxlet_volume_info vi, *v;
+    size_t n;
+    assert_int_equal(boxlet_volume_create(env.rt, "remote-vol", 64ULL << 20, &vi), BOXLET_OK);
+    assert_string_equal(vi.name, "remote-vol");
+    assert_int_equal(vi.size_bytes, 64ULL << 20);
+    assert_int_equal(boxlet_volume_create(env.rt, "remote-vol", 0, NULL), BOXLET_EEXISTS);
+    assert_int_equal(boxlet_volume_create(env.rt, "bad/name", 0, NULL), BOXLET_EINVAL);
+    assert_int_equal(boxlet_volume_list(env.rt, &v, &n), BOXLET_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].name, "remote-vol");
+    free(v);
+    boxlet_volume_mount m = {.volume = "remote-vol", .guest_path = "/data"};
+    boxlet_box_opts o;
+    boxlet_box_opts_init(&o);
+    o.volumes = &m;
+    o.nvolumes = 1;
+    boxlet_box *a = box_up(&env, &o), *b = box_up(&env, &o), *h;
+    expect_sh(a, "echo shared > /data/f", "");
+    expect_sh(b, "cat /data/f", "shared\n");
+    assert_int_equal(boxlet_volume_get(env.rt, "remote-vol", &vi), BOXLET_OK);
+    assert_int_equal(vi.boxes, 2);
+    assert_int_equal(boxlet_volume_remove(env.rt, "remote-vol", 0), BOXLET_ECONFLICT);
+    /* The harness's server has no --import-dir: host paths are refused. */
+    boxlet_volume_mount hp = {.host_path = "/etc", .guest_path = "/h"};
+    o.volumes = &hp;
+    assert_int_equal(boxlet_box_create(env.rt, &o, &h), BOXLET_EPERM);
+    assert_non_null(strstr(boxlet_runtime_errmsg(env.rt), "--import-dir"));
+    assert_int_equal(boxlet_box_remove(a, 1), BOXLET_OK);
+    assert_int_equal(boxlet_box_remove(b, 1), BOXLET_OK);
+    boxlet_box_free(a);
+    boxlet_box_free(b);
+    assert_int_equal(boxlet_volume_remove(env.rt, "remote-vol", 0), BOXLET_OK);
+    assert_int_equal(boxlet_volume_get(env.rt, "remote-vol", &vi), BOXLET_ENOTFOUND);
+    assert_int_equal(boxlet_volume_remove(env.rt, "remote-vol", 1), BOXLET_ENOTFOUND);
+}
+
+/* A box exported through the server into a file and imported back. */
+static void export_and_import(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    static const char *const envv[] = {"CARRIED=yes"};
+    boxlet_box_opts o;
+    boxlet_box_opts_init(&o);
+    o.env = envv;
+    o.nenv = 1;
+    boxlet_box *b = box_up(&env, &o), *c = NULL;
+    expect_sh(b, "echo exported > /remote-exp", "");
+    char path[] = "/tmp/boxlet-remote-exp.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(boxlet_box_export(b, fd), BOXLET_ECONFLICT); /* running */
+    assert_int_equal(boxlet_box_stop(b, 2), BOXLET_OK);
+    assert_int_equal(boxlet_box_export(b, fd), BOXLET_OK);
+    assert_true(lseek(fd, 0, SEEK_CUR) > 1024);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    int rc = boxlet_runtime_import_box(env.rt, fd, "remote-imported", &c);
+    if (rc != BOXLET_OK) fail_msg("import: %s", boxlet_runtime_errmsg(env.rt));
+    assert_string_equal(boxlet_box_name(c), "remote-imported");
+    expect_sh(c, "cat /remote-exp; echo $CARRIED", "exported\nyes\n");
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    boxlet_box *d = NULL;
+    assert_int_equal(boxlet_runtime_import_box(env.rt, p[0], NULL, &d), BOXLET_EINVAL);
+    assert_non_null(strstr(boxlet_runtime_errmsg(env.rt), "regular file"));
+    close(p[0]);
+    close(p[1]);
+    assert_int_equal(ftruncate(fd, 600), 0); /* cut short */
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    assert_int_equal(boxlet_runtime_import_box(env.rt, fd, NULL, &d), BOXLET_EINVAL);
+    close(fd);
+    assert_int_equal(boxlet_box_remove(c, 1), BOXLET_OK);
+    assert_int_equal(boxlet_box_remove(b, 1), BOXLET_OK);
+    boxlet_box_free(c);
+    boxlet_box_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +301,9 @@ int main(void)
         cmocka_unit_test(attach_at_the_tail),
         cmocka_unit_test(no_shared_connection),
         cmocka_unit_test(image_calls),
+        cmocka_unit_test(snapshots_and_clones),
+        cmocka_unit_test(managed_volumes),
+        cmocka_unit_test(export_and_import),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,7 +5,8 @@
 #    never on the command line, read by the local CLI; every route but
 #    GET /v1/config is 401 without it; --api-key-file (a long key too);
 #  - no server-side import without --import-dir, and none out of it (a
-#    path outside, "..", a symlink);
+#    path outside, "..", a symlink); the same for host-path volumes of
+#    boxes created over REST;
 #  - the exact listen address (::1, localhost), exit 125 with the reason
 #    for one that cannot be bound, --insecure-no-auth refused off loopback;
 #  - unauthenticated bodies are never read: 300 connections sending 1 MiB
@@ -72,6 +73,23 @@ check "a WebSocket upgrade without the key" 401 \
     "$(code -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
         -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' $U/v1/boxes/x/executions/y/attach)"
 check "the key" 200 "$(code -H "$A" $U/v1/boxes)"
+check "a host-path volume is refused without --import-dir" 403 \
+    "$(code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","auto_start":false,"volumes":[{"host_path":"/etc","guest_path":"/h"}]}')"
+check "no box was made with it" "" "$("$BOXLET" ls -q 2>/dev/null)"
+# An image that is a path of the server's machine would be imported as a
+# rootfs: the client would read the server's files.
+mkdir -p "$W/secret/sub" && echo secret >"$W/secret/key"
+for img in "$W/secret" "$W/secret/../secret" "./" "oci:$W/secret"; do
+    check "image $img is refused over REST" 403 \
+        "$(code -H "$A" -XPOST $U/v1/boxes -d "{\"image\":\"$img\",\"auto_start\":false}")"
+done
+check "no box, no image was made from them" "" "$("$BOXLET" ls -q 2>/dev/null; "$BOXLET" images -q 2>/dev/null | grep -v '^host$')"
+# A streamed answer to a POST without Content-Length ends its connection
+# (lws would not read the next request on it: it stalled).
+code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","name":"streamed","auto_start":false}' >/dev/null
+check "a streamed answer to a body-less POST says Connection: close" 1 \
+    "$(curl -s -D - -o /dev/null -H "$A" -XPOST $U/v1/boxes/streamed/export | grep -ci '^connection: close')"
+"$BOXLET" rm -f streamed >/dev/null 2>&1
 check "the CLI on this machine reads the token" "hi" \
     "$(BOXLET_API_KEY= "$BOXLET" --url "$U" run --rm host -- echo hi)"
 check "the CLI by localhost too" 0 "$(BOXLET_API_KEY= "$BOXLET" --url "http://localhost:$port" ls >/dev/null; echo $?)"
@@ -196,6 +214,22 @@ check "a directory inside it" 201 "$(imp "$D/rootfs" inside)"
 check "relative to it" 201 "$(imp "rootfs" inside2)"
 check "no image was made from outside" "" "$("$BOXLET" images -q 2>/dev/null | grep '^out')"
 "$BOXLET" rmi inside inside2 >/dev/null 2>&1
+# Host-path volumes of boxes made over REST: the same confinement.
+before=$("$BOXLET" ls -q 2>/dev/null)
+vol() { code -H "$A" -XPOST $U/v1/boxes -d "{\"image\":\"host\",\"auto_start\":false,\"volumes\":[{\"host_path\":\"$1\",\"guest_path\":\"/h\"}]}"; }
+check "volume: a path outside the directory" 403 "$(vol "$W/outside")"
+check "volume: /etc" 403 "$(vol /etc)"
+check "volume: dot-dot out of it" 403 "$(vol "$D/../outside")"
+check "volume: relative dot-dot" 403 "$(vol "../outside")"
+check "volume: a symlink out of it" 403 "$(vol "$D/escape")"
+check "volume: a symlink to /etc" 403 "$(vol "etc")"
+check "volume: a path through a symlink" 403 "$(vol "$D/escape/secret")"
+check "volume: a missing path inside it" 404 "$(vol "$D/nothing")"
+check "no box was made from outside" "$before" "$("$BOXLET" ls -q 2>/dev/null)"
+check "volume: a directory inside it" 201 "$(vol "rootfs")"
+check "recorded as the path it resolved to" 1 \
+    "$(grep -c "\"host_path\":\"$D/rootfs\"" "$W/body")"
+for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
 stop "$srv"
 
 # ---- addresses -----------------------------------------------------------------

@@ -161,22 +161,22 @@ static void test_unsupported_and_served(void **state)
     (void)state;
     route_params p;
     const route_t *row = match("POST", "/v1/boxes/b1/clone", &p, ROUTE_MATCHED);
-    assert_true(row->flags & ROUTE_UNSUPPORTED);
+    assert_false(row->flags & ROUTE_UNSUPPORTED);
     assert_string_equal(p.box_id, "b1");
     row = match("DELETE", "/v1/acme/volumes/vol-1", &p, ROUTE_MATCHED);
-    assert_true(row->flags & ROUTE_UNSUPPORTED);
-    assert_string_equal(p.name, "vol-1");
+    assert_false(row->flags & ROUTE_UNSUPPORTED);
+    assert_string_equal(p.volume_id, "vol-1");
     row = match("GET", "/v1/boxes/b1/snapshots/s1", &p, ROUTE_MATCHED);
     assert_string_equal(p.box_id, "b1");
-    assert_string_equal(p.name, "s1");
+    assert_string_equal(p.snapshot, "s1");
     row = match("DELETE", "/v1/api-keys/k1", &p, ROUTE_MATCHED);
     assert_false(row->flags & ROUTE_UNSUPPORTED);
     assert_string_equal(p.name, "k1");
     assert_true(route_served("POST", "/boxes"));
     assert_true(route_served("GET", "/boxes/{box_id}/executions/{exec_id}/attach"));
     assert_true(route_served("POST", "/api-keys"));
-    assert_false(route_served("POST", "/boxes/{box_id}/clone"));
-    assert_false(route_served("POST", "/boxes/{box_id}/snapshots"));
+    assert_true(route_served("POST", "/boxes/{box_id}/clone"));
+    assert_true(route_served("POST", "/boxes/{box_id}/snapshots"));
     assert_false(route_served("GET", "/no/such/route"));
     assert_false(route_served("PATCH", "/boxes"));
     /* POST /boxes/import is its own row, not a box named "import" */

@@ -262,6 +262,8 @@ _PROTOS = {
     "boxlet_snapshot_remove": (c_int, [P, c_char_p]),
     "boxlet_snapshot_restore": (c_int, [P, c_char_p]),
     "boxlet_box_clone": (c_int, [P, c_char_p, c_char_p, POINTER(P)]),
+    "boxlet_box_export": (c_int, [P, c_int]),
+    "boxlet_runtime_import_box": (c_int, [P, c_int, c_char_p, POINTER(P)]),
     "boxlet_volume_create": (c_int, [P, c_char_p, c_ulonglong, POINTER(VolumeInfo)]),
     "boxlet_volume_list": (c_int, [P, POINTER(POINTER(VolumeInfo)), POINTER(c_size_t)]),
     "boxlet_volume_get": (c_int, [P, c_char_p, POINTER(VolumeInfo)]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
@@ -257,6 +258,24 @@ class Runtime:
             await box.remove(force=force)
         finally:
             await box.close()
+
+    async def import_box(self, path: str, name: Optional[str] = None) -> "Box":
+        """A new box (not started) from the box archive at path, which is
+        untrusted (docs/state.md "Export and import"): InvalidArgument for
+        an archive refused, LimitReached past the box's disk quota."""
+
+        def run():
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            h = ctypes.c_void_p()
+            try:
+                rc = L.boxlet_runtime_import_box(self._h, fd, name.encode() if name else None, ctypes.byref(h))
+            finally:
+                os.close(fd)
+            if rc != 0:
+                raise self._fail(rc)
+            return Box._made(self, h)
+
+        return await self._call(run)
 
     # ---- volumes ------------------------------------------------------------
 

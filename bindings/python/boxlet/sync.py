@@ -195,6 +195,9 @@ class Box:
     def clone(self, snapshot: Optional[str] = None, name: Optional[str] = None) -> "Box":
         return Box(_wait(self._b.clone(snapshot, name)))
 
+    def export(self, path: str) -> None:
+        _wait(self._b.export(path))
+
     def executions(self) -> list[ExecInfo]:
         return _wait(self._b.executions())
 
@@ -274,6 +277,9 @@ class Runtime:
 
     def remove_volume(self, name: str, force: bool = False) -> None:
         _wait(self._rt.remove_volume(name, force))
+
+    def import_box(self, path: str, name: Optional[str] = None) -> "Box":
+        return Box(_wait(self._rt.import_box(path, name)))
 
     def pull(self, ref: str, name: Optional[str] = None, progress=None) -> None:
         _wait(self._rt.pull(ref, name, progress))

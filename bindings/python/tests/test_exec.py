@@ -301,7 +301,7 @@ def test_files_snapshots_clones_volumes(make_runtime, tmp_path):
             (src / "sub").mkdir(parents=True)
             (src / "sub" / "f.txt").write_bytes(b"hello")
             os.chmod(src / "sub" / "f.txt", 0o750)
-            if rt.remote:  # copies over REST; the rest not yet: a clear refusal, never a no-op
+            if rt.remote:  # copies over REST (keep_owners into a box is refused there)
                 async with await _box(rt) as box:
                     await box.copy_in(str(src), "/tmp/x")
                     r = await box.run("sh", "-c", "cat /tmp/x/sub/f.txt; stat -c %a /tmp/x/sub/f.txt")
@@ -311,11 +311,7 @@ def test_files_snapshots_clones_volumes(make_runtime, tmp_path):
                     assert (os.stat(tmp_path / "out" / "f.txt").st_mode & 0o777) == 0o750
                     with pytest.raises(errors.Unsupported):
                         await box.copy_in(str(src), "/tmp/y", keep_owners=True)
-                    with pytest.raises(errors.Unsupported):
-                        await box.snapshot("s")
-                with pytest.raises(errors.Unsupported):
-                    await rt.create_volume("pyvol")
-                return
+            # snapshots, clones and volumes: the same embedded and over the server's routes
             await rt.create_volume("pyvol", 64 << 20)
             try:
                 async with await _box(rt, volumes=["pyvol:/data"]) as box:
@@ -340,6 +336,14 @@ def test_files_snapshots_clones_volumes(make_runtime, tmp_path):
                     with pytest.raises(errors.Conflict):
                         await rt.remove_volume("pyvol")
                     await box.remove_snapshot("before")
+                    archive = str(tmp_path / "box.boxlet")
+                    await box.export(archive)
+                    async with await rt.import_box(archive, "pycopy") as copy:
+                        r = await copy.run("sh", "-c", "cat /work/sub/f.txt; test -e /data/v || echo no-volume")
+                        assert r.stdout == b"hellono-volume\n"
+                    (tmp_path / "bad.boxlet").write_bytes(b"not a box archive")
+                    with pytest.raises(errors.InvalidArgument):
+                        await rt.import_box(str(tmp_path / "bad.boxlet"))
             finally:
                 await rt.remove_volume("pyvol", force=True)
             assert "pyvol" not in [v.name for v in await rt.volumes()]
