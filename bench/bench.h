@@ -159,6 +159,6 @@ void scenario_boxes(bench_t *b);
 void scenario_idle_attach(bench_t *b);
 void scenario_idle_boxes(bench_t *b);
 void scenario_files(bench_t *b); /* copy-in, copy-out, tunnel (sc_files.c) */
-void scenario_vm(bench_t *b); /* sc_vm.c: the micro-VM rows */
+void scenario_vm(bench_t *b);    /* sc_vm.c: the micro-VM rows */
 
 #endif

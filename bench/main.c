@@ -158,7 +158,8 @@ int main(int argc, char **argv)
         {"exec", scenario_roundtrip},  {"cold", scenario_coldstart},
         {"tput", scenario_throughput}, {"conc", scenario_concurrency},
         {"boxes", scenario_boxes},     {"attach", scenario_idle_attach},
-        {"idle", scenario_idle_boxes}, {"files", scenario_files}, {"vm", scenario_vm},
+        {"idle", scenario_idle_boxes}, {"files", scenario_files},
+        {"vm", scenario_vm},
     };
     for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
         if (list_has(only, scenarios[i].name)) {

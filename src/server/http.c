@@ -1027,8 +1027,8 @@ int server_run(const server_opts *o)
         server_free(&s, &l);
         return 1;
     }
-    if (set_up_cluster(o, &s) < 0 || open_keys(o, &s) < 0 || set_up_auth(o, &s, how, sizeof how) < 0 ||
-        open_listener(o, &l, where, sizeof where) < 0) {
+    if (set_up_cluster(o, &s) < 0 || open_keys(o, &s) < 0 ||
+        set_up_auth(o, &s, how, sizeof how) < 0 || open_listener(o, &l, where, sizeof where) < 0) {
         server_free(&s, &l);
         return 1;
     }

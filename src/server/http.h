@@ -68,13 +68,13 @@ typedef struct server {
     size_t max_body;
     long long started_ms;
     unsigned long long requests, errors;
-    rest_counters *counters;   /* shared by the threads' copies */
-    struct idem *idem;         /* Idempotency-Keys (idem.h): the event loop's */
-    apikeys_t *keys;           /* issued API keys (apikeys.h): the event loop's */
-    unsigned attaches;         /* WebSocket attachments open */
-    bool stopping;             /* SIGTERM: shutting down */
-    char node[32];             /* --node: the tag of the box ids shown (node.h), or "" */
-    char **peers;              /* --peers: the other nodes' HOST:PORT (peers.h) */
+    rest_counters *counters; /* shared by the threads' copies */
+    struct idem *idem;       /* Idempotency-Keys (idem.h): the event loop's */
+    apikeys_t *keys;         /* issued API keys (apikeys.h): the event loop's */
+    unsigned attaches;       /* WebSocket attachments open */
+    bool stopping;           /* SIGTERM: shutting down */
+    char node[32];           /* --node: the tag of the box ids shown (node.h), or "" */
+    char **peers;            /* --peers: the other nodes' HOST:PORT (peers.h) */
     size_t npeers;
     struct workers *workers;   /* slow requests' threads (worker.h), or NULL */
     struct workers *pulls;     /* registry pulls' own threads: they never hold up the rest */

@@ -914,7 +914,7 @@ static json_t *capabilities(void)
     json_t *c = json_pack(
         "{s:b, s:i, s:I, s:i, s:i, s:i, s:b, s:b, s:b, s:b, s:b, s:b}",
         "linux_capabilities_enabled", true, /* advanced.capabilities (caps.c) */
-        "max_cpus", 1024,                    /* box_config.c's bound */
+        "max_cpus", 1024,                   /* box_config.c's bound */
         "max_memory_mib", (json_int_t)(pages > 0 && psz > 0 ? (pages / 1024) * psz / 1024 : 0),
         "max_disk_size_gb", 16384, "max_concurrent_executions", 1024, /* the agent's --max-execs */
         "exec_timeout_max_seconds", 86400,                            /* the lifetime cap */
@@ -993,14 +993,13 @@ void rest_metrics(server_t *s, const http_req *rq, http_resp *rs)
     }
     const rest_counters *c = s->counters;
     json_t *out =
-               json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "boxes_created_total",
-                         (json_int_t)c->boxes_created, "boxes_failed_total",
-                         (json_int_t)c->boxes_failed, "boxes_stopped_total",
-                         (json_int_t)c->boxes_stopped, "num_running_boxes", (json_int_t)running,
-                         "total_commands_executed", (json_int_t)c->commands, "total_exec_errors",
-                         (json_int_t)c->exec_errors, "uptime_ms",
-                         (json_int_t)(wall_ms() - s->started_ms), "requests",
-                         (json_int_t)s->requests, "errors", (json_int_t)s->errors);
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "boxes_created_total",
+                  (json_int_t)c->boxes_created, "boxes_failed_total", (json_int_t)c->boxes_failed,
+                  "boxes_stopped_total", (json_int_t)c->boxes_stopped, "num_running_boxes",
+                  (json_int_t)running, "total_commands_executed", (json_int_t)c->commands,
+                  "total_exec_errors", (json_int_t)c->exec_errors, "uptime_ms",
+                  (json_int_t)(wall_ms() - s->started_ms), "requests", (json_int_t)s->requests,
+                  "errors", (json_int_t)s->errors);
     node_stamp(s, out);
     reply_json(rs, 200, out);
 }

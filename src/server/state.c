@@ -102,8 +102,7 @@ void rest_snapshot_create(server_t *s, const http_req *rq, http_resp *rs)
     if (b && rc == BOXLET_OK) {
         routes_location(rq, rs, si.name);
         reply_json(rs, 201, snapshot_json(&si));
-    }
-    else if (b)
+    } else if (b)
         reply_code(rs, rc, boxlet_box_errmsg(b));
     boxlet_box_free(b);
     json_decref(o);
@@ -344,8 +343,7 @@ void rest_volume_create(server_t *s, const http_req *rq, http_resp *rs)
     if (rc == BOXLET_OK) {
         routes_location(rq, rs, vi.name);
         reply_json(rs, 201, volume_json(&vi));
-    }
-    else
+    } else
         reply_code(rs, rc, boxlet_runtime_errmsg(s->rt));
     json_decref(o);
 }

@@ -36,7 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (id && json_object_get(seen, id)) abort(); /* an id twice */
         if (id) json_object_set_new(seen, id, json_true());
     }
-    if (json_array_size(json_object_get(m, "nodes")) + json_array_size(json_object_get(m, "missing_nodes")) > n)
+    if (json_array_size(json_object_get(m, "nodes")) +
+            json_array_size(json_object_get(m, "missing_nodes")) >
+        n)
         abort();
     json_t *metrics = cluster_merge_metrics(parts, n);
     if (!metrics) abort();
