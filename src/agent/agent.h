@@ -131,6 +131,7 @@ typedef struct agent_opts {
 
 #define AGENT_MAX_PUBLISH 32            /* published ports per box */
 #define AGENT_IDLE_START_GRACE_MS 10000 /* idle.c: the first idle period starts this late */
+#define IDLE_STOP_GRACE_MS 10000        /* an idle stop KILLs what TERM left after this */
 #define AGENT_MAX_PORT_LINKS 256        /* port relays alive at once (port.c) */
 
 /* A published port: a listening socket the host made in its own network

@@ -249,11 +249,12 @@ static int signals_fd(void)
     return fd;
 }
 
-static void begin_stop(agent_t *ag)
+/* Stops the box: TERM to everything, KILL after grace_ms. */
+static void begin_stop(agent_t *ag, int64_t grace_ms)
 {
     if (ag->stopping) return;
     ag->stopping = true;
-    ag->stop_at = now_ms() + ag->o.stop_grace_ms;
+    ag->stop_at = now_ms() + grace_ms;
     execs_signal_all(ag, SIGTERM);
     if (ag->is_init) kill(-1, SIGTERM); /* as PID 1 this is every process in the box */
 }
@@ -262,7 +263,7 @@ static void on_signals(agent_t *ag)
 {
     struct signalfd_siginfo si;
     while (read(ag->sw.fd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) begin_stop(ag);
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) begin_stop(ag, ag->o.stop_grace_ms);
     }
     execs_reap_children(ag);
 }
@@ -333,7 +334,11 @@ static int run(agent_t *ag)
             on_event(ag, evs[i].data.ptr, evs[i].events);
         int64_t now = now_ms();
         execs_timers(ag, now);
-        if (idle_expired(ag, now)) begin_stop(ag);
+        /* No host waits on an idle stop to send KILL itself: the grace is
+         * the CLI's default, not the 10-minute backstop of a host's stop. */
+        if (idle_expired(ag, now))
+            begin_stop(ag, ag->o.stop_grace_ms < IDLE_STOP_GRACE_MS ? ag->o.stop_grace_ms
+                                                                    : IDLE_STOP_GRACE_MS);
         flush_all(ag);
         if (stop_done(ag, now)) {
             flush_all(ag);
