@@ -5,6 +5,7 @@
 #include "server/node.h"
 #include "server/peers.h"
 #include "server/reply.h"
+#include "server/routes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,11 +80,37 @@ static void parts_free(cluster_part *parts, size_t n)
 }
 
 /* A list route: this node's own answer, then every peer's, merged. */
+/* The page the caller asked for, cut from the merged list v[key]: every
+ * node answered its whole list (scope=local), so the page and its
+ * next_page_token are the cluster's, not one node's. */
+static void page_of_merge(const http_req *rq, json_t *v, const char *key)
+{
+    size_t first, size;
+    http_resp ignored = {0};
+    buf_init(&ignored.body, 0);
+    if (!rest_page_of(rq, &first, &size, &ignored)) first = 0, size = 100; /* checked before */
+    buf_free(&ignored.body);
+    json_t *all = json_object_get(v, key), *page = json_array();
+    size_t total = json_array_size(all);
+    for (size_t i = first; i < total && i - first < size; i++)
+        json_array_append(page, json_array_get(all, i));
+    json_object_set_new(v, key, page);
+    rest_page_next(v, first, size, total);
+}
+
 static void fanout_list(server_t *s, const http_req *rq, int which, http_resp *rs)
 {
     http_resp mine = {.status = 500};
     buf_init(&mine.body, 0);
-    rq->route->fn(s, rq, &mine);
+    /* This node's whole list (its status filter kept), as the peers give
+     * theirs; a malformed page or status is this node's 400. */
+    char status[32] = "";
+    size_t first, size;
+    if (lists[which].key && !rest_page_of(rq, &first, &size, rs)) return;
+    query_get(rq, "status", status, sizeof status);
+    http_req whole = *rq;
+    snprintf(whole.query, sizeof whole.query, "scope=local%s%s", *status ? "&status=" : "", status);
+    rq->route->fn(s, &whole, &mine);
     json_t *local = mine.status == 200
                         ? json_loadb((const char *)buf_data(&mine.body), mine.body.len, 0, NULL)
                         : NULL;
@@ -95,7 +122,8 @@ static void fanout_list(server_t *s, const http_req *rq, int which, http_resp *r
     buf_free(&mine.body);
     char path[300];
     route_path(rq->route, path, sizeof path);
-    strncat(path, "?scope=local", sizeof path - strlen(path) - 1);
+    size_t at = strlen(path);
+    snprintf(path + at, sizeof path - at, "?%s", whole.query);
     peer_reply *r = NULL;
     size_t n = 0, np = 0;
     err_t e;
@@ -108,6 +136,7 @@ static void fanout_list(server_t *s, const http_req *rq, int which, http_resp *r
                 : lists[which].key
                     ? cluster_merge_list(parts, np, lists[which].key, "id", lists[which].sort)
                     : cluster_merge_metrics(parts, np);
+    if (v && lists[which].key) page_of_merge(rq, v, lists[which].key);
     if (v)
         reply_json(rs, 200, v);
     else

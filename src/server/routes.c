@@ -217,6 +217,11 @@ bool rest_page_of(const http_req *rq, size_t *first, size_t *size, http_resp *rs
     char *end;
     *first = 0;
     *size = 100;
+    /* A node asked by a peer for its part of a cluster-wide list
+     * (fanout.c) answers all of it: the asking node pages the merge. */
+    if (query_get(rq, "scope", v, sizeof v) && strcmp(v, "local") == 0 &&
+        !query_get(rq, "pageSize", v, sizeof v) && !query_get(rq, "pageToken", v, sizeof v))
+        *size = SIZE_MAX;
     if (query_get(rq, "pageSize", v, sizeof v)) {
         unsigned long n = strtoul(v, &end, 10);
         if (!*v || *end || n < 1 || n > 1000) {
@@ -241,8 +246,9 @@ bool rest_page_of(const http_req *rq, size_t *first, size_t *size, http_resp *rs
 void rest_page_next(json_t *o, size_t first, size_t size, size_t total)
 {
     char t[32];
-    snprintf(t, sizeof t, "%zu", first + size);
-    json_object_set_new(o, "next_page_token", first + size < total ? json_string(t) : json_null());
+    bool more = size < total && first < total - size;
+    snprintf(t, sizeof t, "%zu", more ? first + size : 0);
+    json_object_set_new(o, "next_page_token", more ? json_string(t) : json_null());
 }
 
 /* ---- boxes --------------------------------------------------------------------- */

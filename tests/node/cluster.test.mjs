@@ -155,6 +155,21 @@ async function main() {
     c.check(`${n.name} lists the cluster`, boxes.every((b) => ids.has(b.id)) && r.json.missing_nodes.length === 0,
       JSON.stringify(r.json.missing_nodes));
   }
+  // Pages of the cluster's list: pageSize 2 through one node walks every
+  // node's boxes once each, and the last page's token is null.
+  {
+    const seen = [];
+    let token = '', pages = 0, bad = '';
+    do {
+      const r = await get(`/v1/boxes?pageSize=2${token ? `&pageToken=${token}` : ''}`, `http://${nodes[0].host}:${port}`);
+      if (r.status !== 200 || r.json.boxes.length > 2) { bad = JSON.stringify(r.json); break; }
+      seen.push(...r.json.boxes.map((b) => b.id));
+      token = r.json.next_page_token;
+      pages++;
+    } while (token && pages < 100);
+    c.check('the cluster\'s list pages through every node', !bad && boxes.every((b) => seen.includes(b.id)) &&
+      new Set(seen).size === seen.length && pages >= 3, bad || JSON.stringify({ pages, seen }));
+  }
   const byNode = (name) => boxes.find((b) => tagOf(b.id) === name);
   const victim = nodes[1];
   const vbox = byNode(victim.name), b1 = byNode('n1'), b3 = byNode('n3');
