@@ -50,8 +50,10 @@ void serve_start(bench_t *b, serve_t *s, const char *image)
             dup2(lfd, 1);
             dup2(lfd, 2);
         }
-        /* Loopback, measured raw: the credential is not what is benchmarked. */
-        execl(b->cli, "boxlet", "serve", "--port", port, "--insecure-no-auth", (char *)NULL);
+        /* Loopback, measured raw: the credential is not what is benchmarked.
+         * The scratch dir is the import dir: boxes are made of its rootfs. */
+        execl(b->cli, "boxlet", "serve", "--port", port, "--insecure-no-auth", "--import-dir",
+              b->work, (char *)NULL);
         _exit(127);
     }
     if (lfd >= 0) close(lfd);
