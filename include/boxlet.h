@@ -324,6 +324,24 @@ typedef struct boxlet_stats {
 /* BOXLET_ECLOSED when the box is not running. */
 BOXLET_API int boxlet_box_stats(boxlet_box *b, boxlet_stats *out);
 
+/* How long the box's last successful start took, in milliseconds, by
+ * phase (docs/boxes.md, "Start timing"). A field is -1 where boxlet did
+ * not measure that phase; every field is -1 for a box that never started.
+ * Kept with the box's record, so it outlives the process that started it
+ * and the box's stop; the next successful start replaces it. */
+typedef struct boxlet_boot_timing {
+    long long total_ms;            /* the whole start, to the agent's readiness */
+    long long image_prepare_ms;    /* image files, frozen layers, volumes resolved */
+    long long filesystem_setup_ms; /* box directories and disk image made */
+    long long box_spawn_ms;        /* cgroups, launch, the init in its namespaces */
+    long long guest_boot_ms;       /* the init's setup until its agent listens */
+} boxlet_boot_timing;
+/* Fills *out with the timing of b's last start. Local: from the record as
+ * last loaded (boxlet_box_refresh reloads it). Remote: asks the server
+ * (GET /v1/boxes/{id}/metrics, its boot_timing). BOXLET_OK, or the
+ * error of reaching the server; BOXLET_EINVAL when out is NULL. */
+BOXLET_API int boxlet_box_boot_timing(boxlet_box *b, boxlet_boot_timing *out);
+
 /* Opens a TCP stream to `port` (1..65535) on the loopback of a running
  * box (127.0.0.1 inside the box) through the box's agent: it needs no
  * box networking, and reaches only the box's own services. On success

@@ -91,6 +91,11 @@ typedef struct box_spec {
 typedef struct box_proc {
     int pid;             /* host pid of the box's init */
     uint64_t start_time; /* its start time (/proc/PID/stat field 22) */
+    /* Set by start only, in ms, -1 where the backend does not measure:
+     * from start's call until the init runs in its namespaces (spawn_ms),
+     * then until its agent listens (agent_ms). */
+    int64_t spawn_ms;
+    int64_t agent_ms;
 } box_proc;
 
 typedef struct backend_ops {

@@ -481,10 +481,13 @@ static void kill_box(const box_spec *s, pid_t pid)
     cgroup_kill(s->id, NULL);
 }
 
-static int await_box(launch *l, pid_t launcher, box_proc *out, err_t *e)
+/* Waits for the init's pid, then for its agent's readiness; out's
+ * spawn_ms and agent_ms count from t0, ns_start's call. */
+static int await_box(launch *l, pid_t launcher, int64_t t0, box_proc *out, err_t *e)
 {
     pid_t pid = 0;
     ssize_t k = read_all(l->pidp[0], (char *)&pid, sizeof pid, READY_TIMEOUT_MS);
+    int64_t spawned = now_ms();
     int st;
     waitpid(launcher, &st, 0);
     char msg[1024];
@@ -509,6 +512,8 @@ static int await_box(launch *l, pid_t launcher, box_proc *out, err_t *e)
     }
     out->pid = pid;
     out->start_time = proc_start_time(pid);
+    out->spawn_ms = spawned - t0;
+    out->agent_ms = now_ms() - spawned;
     return 0;
 }
 
@@ -610,6 +615,7 @@ static int premove(launch *l, pid_t launcher, err_t *e)
 
 static int ns_start(const box_spec *s, box_proc *out, err_t *e)
 {
+    int64_t t0 = now_ms();
     cgroup_limits lim = {.memory_bytes = s->memory_bytes, .cpus = s->cpus, .pids_max = s->pids_max};
     int rc = cgroup_create(s->id, &lim, e);
     if (rc == 0 && s->uid_count) rc = cgroup_delegate(s->id, s->uid_base, e);
@@ -637,7 +643,7 @@ static int ns_start(const box_spec *s, box_proc *out, err_t *e)
         close(l.syncp[1]), l.syncp[1] = -1;
         err_t moved = {0};
         int mrc = premove(&l, launcher, &moved);
-        rc = await_box(&l, launcher, out, e);
+        rc = await_box(&l, launcher, t0, out, e);
         if (mrc < 0 && (rc == 0 || e->code == ERR_INTERNAL)) { /* the launcher said nothing */
             if (rc == 0) kill_box(s, out->pid);
             *e = moved;

@@ -556,8 +556,24 @@ int rt_refresh(rt_t *rt, box_rec *r, err_t *e)
     return rc;
 }
 
+/* The phases of a start that succeeded, from its marks (now_ms) and what
+ * the backend measured; kept with the box's record. A record that cannot
+ * take them keeps the box running: they are information, not state. */
+static void record_boot(rt_t *rt, const box_rec *r, int64_t t0, int64_t specced, int64_t prepared,
+                        const box_proc *p)
+{
+    box_boot bt = {.total_ms = now_ms() - t0,
+                   .image_ms = specced - t0,
+                   .fs_ms = prepared - specced,
+                   .spawn_ms = p->spawn_ms,
+                   .agent_ms = p->agent_ms};
+    if (bt.total_ms < 1) bt.total_ms = 1; /* started, in under a millisecond */
+    store_set_boot(rt->store, r->id, &bt, NULL);
+}
+
 static int start_locked(rt_t *rt, box_rec *r, err_t *e)
 {
+    int64_t t0 = now_ms();
     int rc = rt_refresh(rt, r, e);
     if (rc < 0 || r->state == BOX_RUNNING) return rc;
     if ((rc = rt_finish_intent(rt, r->id, e)) < 0) return rc; /* a restore's last step */
@@ -566,8 +582,10 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
         err_wrap(e, "start box \"%s\"", r->name);
         return rc;
     }
-    box_proc p;
+    int64_t specced = now_ms();
+    box_proc p = {.spawn_ms = -1, .agent_ms = -1};
     rc = b.be->ops->prepare(&b.s, e);
+    int64_t prepared = now_ms();
     if (rc == 0) rc = b.be->ops->start(&b.s, &p, e);
     if (rc < 0) {
         spec_release(&b);
@@ -580,6 +598,7 @@ static int start_locked(rt_t *rt, box_rec *r, err_t *e)
         err_wrap(e, "start box \"%s\": it was stopped again, as its start could not be recorded",
                  r->name);
     }
+    if (rc == 0) record_boot(rt, r, t0, specced, prepared, &p);
     spec_release(&b);
     return rc < 0 ? rc : reload(rt, r, e);
 }

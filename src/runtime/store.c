@@ -88,12 +88,21 @@ static const char *const migrations[] = {
     "ALTER TABLE boxes ADD COLUMN backend TEXT NOT NULL"
     " DEFAULT 'namespaces';"
     "PRAGMA user_version = 4;",
+    /* How long the box's last start took, by phase (store.h: box_boot);
+     * NULL where a phase was not measured or the box never started. */
+    "ALTER TABLE boxes ADD COLUMN boot_total_ms INTEGER;"
+    "ALTER TABLE boxes ADD COLUMN boot_image_ms INTEGER;"
+    "ALTER TABLE boxes ADD COLUMN boot_fs_ms INTEGER;"
+    "ALTER TABLE boxes ADD COLUMN boot_spawn_ms INTEGER;"
+    "ALTER TABLE boxes ADD COLUMN boot_agent_ms INTEGER;"
+    "PRAGMA user_version = 5;",
 };
 #define SCHEMA_VERSION ((int)ARRAY_LEN(migrations))
 
 #define SELECT_BOX                                                                                 \
     "SELECT id, name, image, state, created_ms, started_ms, init_pid, init_start, config, error, " \
-    "uid_slot, backend FROM boxes "
+    "uid_slot, backend, boot_total_ms, boot_image_ms, boot_fs_ms, boot_spawn_ms, "                 \
+    "boot_agent_ms FROM boxes "
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -432,6 +441,22 @@ static const char *id_col(sqlite3_stmt *st)
     return id ? id : "";
 }
 
+/* A column that may be NULL, as -1 then. */
+static int64_t int_or_unknown(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+}
+
+/* The boot_* columns from column `first` on, in box_boot's order. */
+static void read_boot(sqlite3_stmt *st, int first, box_boot *b)
+{
+    *b = (box_boot){.total_ms = int_or_unknown(st, first),
+                    .image_ms = int_or_unknown(st, first + 1),
+                    .fs_ms = int_or_unknown(st, first + 2),
+                    .spawn_ms = int_or_unknown(st, first + 3),
+                    .agent_ms = int_or_unknown(st, first + 4)};
+}
+
 /* Fills r from st's current row. On failure r holds nothing to free. */
 static int read_row(store_t *s, sqlite3_stmt *st, box_rec *r, err_t *e)
 {
@@ -457,6 +482,7 @@ static int read_row(store_t *s, sqlite3_stmt *st, box_rec *r, err_t *e)
                         "load box %s from box store \"%s\": backend \"%.32s\" is not one", r->id,
                         s->path, be ? be : "");
     snprintf(r->backend, sizeof r->backend, "%s", be);
+    read_boot(st, 12, &r->boot);
     if (r->name && r->image && r->config && r->error) return 0;
     box_rec_free(r);
     return err_make(e, ERR_NOMEM, "load box %s from box store \"%s\": out of memory", r->id,
@@ -572,6 +598,23 @@ int store_set_state(store_t *s, const char *id, box_state st, int init_pid, uint
     if (rc != SQLITE_OK) return store_fail(s, rc, e, "set state of box %s in box store", id);
     if (sqlite3_changes(s->db) == 0)
         return err_make(e, ERR_NOTFOUND, "set state of box %s: no such box", id);
+    return 0;
+}
+
+int store_set_boot(store_t *s, const char *id, const box_boot *b, err_t *e)
+{
+    sqlite3_stmt *st;
+    int rc =
+        store_prepare(s, &st,
+                      "UPDATE boxes SET boot_total_ms = NULLIF(?1, -1),"
+                      " boot_image_ms = NULLIF(?2, -1), boot_fs_ms = NULLIF(?3, -1),"
+                      " boot_spawn_ms = NULLIF(?4, -1), boot_agent_ms = NULLIF(?5, -1)"
+                      " WHERE id = ?6",
+                      "llllls", b->total_ms, b->image_ms, b->fs_ms, b->spawn_ms, b->agent_ms, id);
+    if (rc == SQLITE_OK) rc = store_run(s, st);
+    if (rc != SQLITE_OK) return store_fail(s, rc, e, "record start timing of box %s", id);
+    if (sqlite3_changes(s->db) == 0)
+        return err_make(e, ERR_NOTFOUND, "record start timing of box %s: no such box", id);
     return 0;
 }
 

@@ -30,6 +30,19 @@ typedef enum box_state {
     BOX_FAILED = 4,
 } box_state;
 
+/* How long a box's last successful start took, in milliseconds, by
+ * phase (docs/boxes.md, "Start timing"); -1 where a phase was not
+ * measured, every field -1 for a box that never started. Recorded by the
+ * runtime when a start succeeds, so any process that opens the store
+ * (`boxlet serve` after a CLI start) sees it. */
+typedef struct box_boot {
+    int64_t total_ms; /* the whole start: record checked to agent ready */
+    int64_t image_ms; /* image files, frozen layers and volumes resolved */
+    int64_t fs_ms;    /* the backend's prepare: box directories, disk image */
+    int64_t spawn_ms; /* cgroups, launch plan, launcher and init cloned */
+    int64_t agent_ms; /* init cloned to its agent listening */
+} box_boot;
+
 /* A box's record. Strings are owned by the record (box_rec_free). */
 typedef struct box_rec {
     char id[BOX_REF_MAX + 1]; /* BOX_ID_LEN here; longer only from a server */
@@ -51,6 +64,7 @@ typedef struct box_rec {
     /* The backend that isolates the box (backend.h: backend_ops.name),
      * chosen at create and never changed; "" at insert = the default. */
     char backend[BOX_BACKEND_MAX + 1];
+    box_boot boot; /* ignored by store_insert (a new record has none) */
 } box_rec;
 
 /* Opens (creating if needed) the database in directory home (which must
@@ -70,6 +84,9 @@ int store_list(store_t *s, box_rec **out, size_t *n, err_t *e);
  * -ERR_NOTFOUND if it does not exist. */
 int store_set_state(store_t *s, const char *id, box_state st, int init_pid, uint64_t init_start,
                     int64_t started_ms, const char *error, err_t *e);
+/* Records the timing of box id's last start (-1 fields are stored as
+ * unknown); -ERR_NOTFOUND if it does not exist. */
+int store_set_boot(store_t *s, const char *id, const box_boot *b, err_t *e);
 /* Replaces the config JSON of box id; -ERR_NOTFOUND if it does not exist. */
 int store_set_config(store_t *s, const char *id, const char *config, err_t *e);
 /* Renames box id; -ERR_CONFLICT if the name is taken, -ERR_NOTFOUND. */

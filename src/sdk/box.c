@@ -178,6 +178,14 @@ int boxlet_box_stats(boxlet_box *b, boxlet_stats *out)
     return box_result(b, rc ? rc : b->rt->tp->box_stats(b, out));
 }
 
+int boxlet_box_boot_timing(boxlet_box *b, boxlet_boot_timing *out)
+{
+    int rc = live(b);
+    if (rc == 0 && !out)
+        rc = err_make(&b->err, ERR_INVAL, "start timing of box %s: no place for it", b->rec.id);
+    return box_result(b, rc ? rc : b->rt->tp->box_boot_timing(b, out));
+}
+
 int boxlet_box_rename(boxlet_box *b, const char *name)
 {
     const sdk_transport *tp = b->rt->tp;

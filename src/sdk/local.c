@@ -302,6 +302,17 @@ static int box_stats(boxlet_box *b, boxlet_stats *out)
     return rc;
 }
 
+static int box_boot_timing(boxlet_box *b, boxlet_boot_timing *out)
+{
+    const box_boot *t = &b->rec.boot;
+    *out = (boxlet_boot_timing){.total_ms = t->total_ms,
+                                .image_prepare_ms = t->image_ms,
+                                .filesystem_setup_ms = t->fs_ms,
+                                .box_spawn_ms = t->spawn_ms,
+                                .guest_boot_ms = t->agent_ms};
+    return 0;
+}
+
 static int box_port_connect(boxlet_box *b, unsigned port, int *fd)
 {
     return rt_port_connect(b->rt->rt, &b->rec, port, fd, &b->err);
@@ -410,6 +421,7 @@ const sdk_transport sdk_local_transport = {
     .box_remove = box_remove,
     .box_refresh = box_refresh,
     .box_stats = box_stats,
+    .box_boot_timing = box_boot_timing,
     .box_rename = box_rename,
     .box_port_connect = box_port_connect,
     .files_open = sdk_local_files_open,

@@ -190,6 +190,7 @@ struct sdk_transport {
     int (*box_remove)(boxlet_box *b, bool force);
     int (*box_refresh)(boxlet_box *b);
     int (*box_stats)(boxlet_box *b, boxlet_stats *out);
+    int (*box_boot_timing)(boxlet_box *b, boxlet_boot_timing *out);
     int (*box_rename)(boxlet_box *b, const char *name);             /* may be NULL */
     int (*box_port_connect)(boxlet_box *b, unsigned port, int *fd); /* *fd: a stream to it */
     /* a file transfer (FILES_PUT/GET in m) into or out of the box */

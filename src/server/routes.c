@@ -472,11 +472,33 @@ static double cpu_percent(boxlet_box *b, const boxlet_stats *first)
     return pct < 0 ? 0 : pct > 100 ? 100 : pct;
 }
 
+/* BoxLite's BootTiming of the box's last start, with the phases boxlet
+ * measures (docs/server.md); NULL when the box never started. The others
+ * (guest_rootfs_ms, box_config_ms, container_init_ms) are left out. */
+static json_t *boot_timing(boxlet_box *b)
+{
+    boxlet_boot_timing t;
+    if (boxlet_box_boot_timing(b, &t) != BOXLET_OK || t.total_ms < 0) return NULL;
+    const struct {
+        const char *key;
+        long long ms;
+    } v[] = {{"total_create_ms", t.total_ms},
+             {"image_prepare_ms", t.image_prepare_ms},
+             {"filesystem_setup_ms", t.filesystem_setup_ms},
+             {"box_spawn_ms", t.box_spawn_ms},
+             {"guest_boot_ms", t.guest_boot_ms}};
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < sizeof v / sizeof *v; i++)
+        if (v[i].ms >= 0) json_object_set_new(o, v[i].key, json_integer((json_int_t)v[i].ms));
+    return o;
+}
+
 /* BoxLite's BoxMetrics (every field optional for its clients) from the
  * box's cgroups, its network namespace and its executions' records (the
  * box's whole life, so the counters only grow), plus boxlet's own gauges;
- * the gauges are null when the box is not running. Listing never starts a
- * box. Not measured, so not sent: boot_timing. */
+ * the gauges are null when the box is not running, and boot_timing, the
+ * last start's, is left out for a box that never started. Listing never
+ * starts a box. */
 static void box_metrics(boxlet_box *b, http_resp *rs)
 {
     boxlet_stats st;
@@ -498,8 +520,7 @@ static void box_metrics(boxlet_box *b, http_resp *rs)
     double cpu = up ? cpu_percent(b, &st) : -1;
 #define GAUGE(x) ((up && (x) >= 0) ? json_integer((json_int_t)(x)) : json_null())
 #define NET(x) ((has_net && (x) >= 0) ? json_integer((json_int_t)(x)) : json_null())
-    reply_json(
-        rs, 200,
+    json_t *m =
         json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                   "commands_executed_total", (json_int_t)n, "exec_errors_total", (json_int_t)errors,
                   "bytes_sent_total", (json_int_t)sent, "bytes_received_total",
@@ -508,7 +529,13 @@ static void box_metrics(boxlet_box *b, http_resp *rs)
                   "network_bytes_received", NET(net.tx_bytes), "network_tcp_connections",
                   NET(net.tcp_established), "network_tcp_errors", NET(net.tcp_attempt_fails),
                   "memory_peak_bytes", GAUGE(st.memory_peak_bytes), "oom_kills",
-                  GAUGE(st.oom_kills), "pids", GAUGE(st.pids), "cpu_usec", GAUGE(st.cpu_usec)));
+                  GAUGE(st.oom_kills), "pids", GAUGE(st.pids), "cpu_usec", GAUGE(st.cpu_usec));
+    json_t *boot = boot_timing(b);
+    if (m && boot)
+        json_object_set_new(m, "boot_timing", boot);
+    else
+        json_decref(boot);
+    reply_json(rs, 200, m);
 #undef NET
 #undef GAUGE
 }

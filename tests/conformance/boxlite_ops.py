@@ -104,6 +104,10 @@ SCHEMAS = {
         "network_bytes_sent": "int?", "network_bytes_received": "int?",
         "network_tcp_connections": "int?", "network_tcp_errors": "int?",
         "boot_timing": "obj"}},
+    "BootTiming": {"required": [], "types": {
+        "total_create_ms": "int?", "guest_boot_ms": "int?", "filesystem_setup_ms": "int?",
+        "image_prepare_ms": "int?", "guest_rootfs_ms": "int?", "box_config_ms": "int?",
+        "box_spawn_ms": "int?", "container_init_ms": "int?"}},
     "ImageInfo": {"required": ["reference", "repository", "tag", "id", "cached_at"],
                   "types": {"reference": "str", "repository": "str", "tag": "str", "id": "str",
                             "cached_at": "str", "size_bytes": "int?"}},

@@ -262,6 +262,13 @@ def counters_and_manners():
         time.sleep(0.1)
     st, _, bm = call("GET", "/boxes/conf-m/metrics")
     shape(bm, "BoxMetrics", "box metrics")
+    boot = bm.get("boot_timing")
+    shape(boot, "BootTiming", "box metrics: boot_timing of a started box")
+    total = boot.get("total_create_ms") if isinstance(boot, dict) else None
+    ok(isinstance(total, int) and total > 0, "box metrics: boot_timing's total_create_ms > 0", bm)
+    ok(isinstance(total, int) and
+       all(isinstance(v, int) and 0 <= v <= total for v in boot.values()),
+       "box metrics: each boot_timing phase an integer within the total", bm)
     ok(isinstance(bm.get("network_tcp_connections"), int) and bm["network_tcp_connections"] >= 2,
        "box metrics: the box's ESTABLISHED connections", bm)
     ok(isinstance(bm.get("network_tcp_errors"), int) and bm["network_tcp_errors"] >= 1,
@@ -309,6 +316,9 @@ def counters_and_manners():
     # pagination and the status filter
     for i in range(3):
         call("POST", "/boxes", {"image": "host", "name": "conf-p%d" % i, "auto_start": False})
+    st, _, cm = call("GET", "/boxes/conf-p0/metrics")
+    ok(st == 200 and "boot_timing" not in cm, "box metrics: a box never started has no boot_timing",
+       (st, cm))
     st, _, p1 = call("GET", "/boxes?pageSize=2")
     ok(st == 200 and len(p1["boxes"]) == 2 and isinstance(p1.get("next_page_token"), str),
        "pageSize=2: two boxes and a next_page_token", p1)

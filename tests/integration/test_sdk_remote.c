@@ -73,11 +73,22 @@ static void boxes_stats_and_lookups(void **state)
     assert_int_equal(boxlet_box_state_of(b), BOXLET_BOX_CONFIGURED); /* not started */
     assert_int_equal(boxlet_box_create(env.rt, &o, &again), BOXLET_EEXISTS);
     boxlet_stats st;
+    boxlet_boot_timing bt;
     assert_int_equal(boxlet_box_stats(b, &st), BOXLET_ECLOSED);
+    assert_int_equal(boxlet_box_boot_timing(b, &bt), BOXLET_OK); /* never started: none */
+    assert_int_equal(bt.total_ms, -1);
+    assert_int_equal(bt.guest_boot_ms, -1);
+    assert_int_equal(boxlet_box_boot_timing(b, NULL), BOXLET_EINVAL);
     assert_int_equal(boxlet_box_start(b), BOXLET_OK);
     assert_int_equal(boxlet_box_state_of(b), BOXLET_BOX_RUNNING);
     assert_int_equal(boxlet_box_stats(b, &st), BOXLET_OK);
     assert_true(st.memory_bytes > 0 && st.pids >= 1);
+    assert_int_equal(boxlet_box_boot_timing(b, &bt), BOXLET_OK); /* the server's measure */
+    assert_true(bt.total_ms > 0);
+    assert_in_range(bt.image_prepare_ms, 0, bt.total_ms);
+    assert_in_range(bt.filesystem_setup_ms, 0, bt.total_ms);
+    assert_in_range(bt.box_spawn_ms, 0, bt.total_ms);
+    assert_in_range(bt.guest_boot_ms, 0, bt.total_ms);
     assert_int_equal(boxlet_box_get(env.rt, "remote-stats", &again), BOXLET_OK);
     assert_string_equal(boxlet_box_id(again), boxlet_box_id(b));
     assert_true(boxlet_box_created_ms(again) > 1700000000000LL);

@@ -74,6 +74,21 @@ check "HEAD: 204, as BoxLite" 204 "$(code -H "$A" -I $U/v1/boxes/rest1)"
 check "delete running without force" 409 "$(code -H "$A" -XDELETE $U/v1/boxes/rest1)"
 check "per-box metrics" 200 "$(code -H "$A" $U/v1/boxes/rest1/metrics)"
 check "metrics: memory and pids of a running box" "True True" "$(field "d['memory_bytes'] > 0, d['pids'] >= 1")"
+# boot_timing: the last start's phases, integers within the total, which
+# outlives the process that started the box (a CLI start is seen here)
+boot_ok() { python3 -c "import json
+t = json.load(open('/tmp/srv-body.$$'))['boot_timing']; n = t['total_create_ms']
+print(isinstance(n, int) and n > 0, all(isinstance(v, int) and 0 <= v <= n for v in t.values())
+      and sum(t.values()) - n <= n, $1)"; }
+check "metrics: boot_timing of a started box" "True True True" "$(boot_ok "all(k in t for k in ('image_prepare_ms','filesystem_setup_ms','box_spawn_ms','guest_boot_ms'))")"
+check "metrics: boot_timing has only BoxLite's fields" "True" "$(field "set(d['boot_timing']) <= {'total_create_ms','guest_boot_ms','filesystem_setup_ms','image_prepare_ms','guest_rootfs_ms','box_config_ms','box_spawn_ms','container_init_ms'}")"
+check "create a box not started" 201 "$(code -H "$A" -XPOST $U/v1/boxes -d '{"image":"host","name":"rest-boot","auto_start":false}')"
+check "metrics: a box never started has no boot_timing" "False" "$(code -H "$A" $U/v1/boxes/rest-boot/metrics >/dev/null; field "'boot_timing' in d")"
+"$BOXLET" start rest-boot >/dev/null 2>&1
+check "metrics: a CLI start's boot_timing reaches the server" "True True True" "$(code -H "$A" $U/v1/boxes/rest-boot/metrics >/dev/null; boot_ok True)"
+"$BOXLET" stop rest-boot >/dev/null 2>&1
+check "metrics: a stopped box keeps its last start's boot_timing" "True" "$(code -H "$A" $U/v1/boxes/rest-boot/metrics >/dev/null; field "d['boot_timing']['total_create_ms'] > 0")"
+check "remove it" 204 "$(code -H "$A" -XDELETE $U/v1/boxes/rest-boot)"
 check "unknown box envelope carries the exact code" "not_found" "$(code -H "$A" $U/v1/boxes/nosuch/metrics >/dev/null; field "d['error']['boxlet_code']")"
 check "exec: retain_bytes must be an integer" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":"true","retain_bytes":"x"}')"
 check "exec: negative grace" 400 "$(code -H "$A" -XPOST $U/v1/boxes/rest1/exec -d '{"command":"true","reconnect_grace_seconds":-1}')"

@@ -392,7 +392,7 @@ static void reopen_persists(void **state)
 
     char text[64];
     pragma_text(f->home, "PRAGMA user_version", text, sizeof text);
-    assert_string_equal(text, "4");
+    assert_string_equal(text, "5");
     pragma_text(f->home, "PRAGMA journal_mode", text, sizeof text);
     assert_string_equal(text, "wal");
 }
@@ -751,6 +751,7 @@ static void migrates_from_schema_2(void **state)
     get_ok(f->s, "old", &r);
     assert_int_equal(r.uid_slot, 0);
     assert_string_equal(r.backend, "namespaces");
+    assert_int_equal(r.boot.total_ms, -1); /* migrated: never timed */
     box_rec_free(&r);
     char user[40] = "box:01M8XY8XEC0S7JTCRQHSQW7TJ9";
     layer_ref v[BOX_LAYERS_MAX];
@@ -791,6 +792,39 @@ static void backend_round_trip(void **state)
     assert_non_null(strstr(e.msg, "backend"));
 }
 
+/* A start's timing: none on a new record, unknown phases kept unknown
+ * (NULL, not 0), persisted across opens, replaced by the next start's;
+ * state changes leave it alone. */
+static void boot_round_trip(void **state)
+{
+    fixture *f = *state;
+    char id[BOX_ID_LEN + 1], missing[BOX_ID_LEN + 1];
+    insert_new(f->s, id, "timed", 1);
+    box_rec got;
+    get_ok(f->s, id, &got);
+    assert_int_equal(got.boot.total_ms, -1);
+    assert_int_equal(got.boot.agent_ms, -1);
+    box_rec_free(&got);
+    err_t e = {0};
+    box_boot b = {.total_ms = 90, .image_ms = 0, .fs_ms = 7, .spawn_ms = -1, .agent_ms = 40};
+    assert_int_equal(store_set_boot(f->s, id, &b, &e), 0);
+    assert_int_equal(store_set_state(f->s, id, BOX_STOPPED, 0, 0, 5, "", &e), 0);
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(store_open(f->home, &f->s, &e), 0);
+    get_ok(f->s, "timed", &got);
+    assert_memory_equal(&got.boot, &b, sizeof b);
+    box_rec_free(&got);
+    b = (box_boot){.total_ms = 3, .image_ms = 1, .fs_ms = 1, .spawn_ms = 1, .agent_ms = 0};
+    assert_int_equal(store_set_boot(f->s, id, &b, &e), 0);
+    get_ok(f->s, id, &got);
+    assert_memory_equal(&got.boot, &b, sizeof b);
+    box_rec_free(&got);
+    assert_int_equal(ulid_new(missing), 0);
+    assert_int_equal(store_set_boot(f->s, missing, &b, &e), -ERR_NOTFOUND);
+    assert_non_null(strstr(e.msg, missing));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -812,6 +846,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(stacks_snapshots_and_garbage, setup_store, teardown),
         cmocka_unit_test_setup_teardown(migrates_from_schema_2, setup_home, teardown),
         cmocka_unit_test_setup_teardown(backend_round_trip, setup_store, teardown),
+        cmocka_unit_test_setup_teardown(boot_round_trip, setup_store, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
