@@ -11,6 +11,7 @@
 #include "core/fsutil.h"
 
 #include <dirent.h>
+#include <linux/openat2.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -239,4 +241,14 @@ uint64_t fs_disk_use(const char *path)
     uint64_t total = (uint64_t)st.st_blocks * 512;
     if (S_ISDIR(st.st_mode)) walk_tree(path, false, add_blocks, &total);
     return total;
+}
+
+int fs_openat2(int dir, const char *path, uint64_t flags, uint64_t resolve)
+{
+    struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = resolve};
+    int fd;
+    do
+        fd = (int)syscall(SYS_openat2, dir, path, &how, sizeof how);
+    while (fd < 0 && errno == EAGAIN);
+    return fd;
 }

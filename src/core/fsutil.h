@@ -23,5 +23,11 @@ int fs_rm_tree(const char *path);
 /* Disk use (st_blocks) of path and everything below it, under the same
  * rules; what could be counted when the walk fails; 0 if path is gone. */
 uint64_t fs_disk_use(const char *path);
+/* openat2(2) of path under dir with open flags (O_CLOEXEC added) and
+ * RESOLVE_* flags, retried while the kernel answers EAGAIN (a rename or
+ * mount elsewhere on the system raced a RESOLVE_IN_ROOT/BENEATH walk,
+ * which the kernel asks its caller to retry). The descriptor, or -1 with
+ * errno. */
+int fs_openat2(int dir, const char *path, uint64_t flags, uint64_t resolve);
 
 #endif

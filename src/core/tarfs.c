@@ -6,6 +6,7 @@
  * or merge into place. */
 #include "core/tarfs.h"
 
+#include "core/fsutil.h"
 #include "core/util.h"
 
 #include <dirent.h>
@@ -29,12 +30,7 @@
 
 static int openat2_(int dir, const char *path, int flags, uint64_t resolve)
 {
-    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve};
-    int fd;
-    do
-        fd = (int)syscall(SYS_openat2, dir, path, &how, sizeof how);
-    while (fd < 0 && errno == EAGAIN);
-    return fd;
+    return fs_openat2(dir, path, (uint64_t)flags, resolve);
 }
 
 /* path inside root (root >= 0), or the caller's own path. */

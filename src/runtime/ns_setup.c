@@ -4,6 +4,7 @@
  * (taking the whole new pid namespace with it). */
 #include "runtime/ns_setup.h"
 
+#include "core/fsutil.h"
 #include "runtime/cgroup.h"
 #include "runtime/security.h"
 
@@ -297,9 +298,8 @@ static void mask_paths(const setup_plan *p)
  * in the box, never to the host's files. */
 static int open_in_root(int root, const char *path, bool dir)
 {
-    struct open_how how = {.flags = O_PATH | O_CLOEXEC | (dir ? O_DIRECTORY : 0),
-                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-    return (int)syscall(SYS_openat2, root, *path ? path : ".", &how, sizeof how);
+    return fs_openat2(root, *path ? path : ".", O_PATH | (dir ? O_DIRECTORY : 0),
+                      RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 /* Creates the last component of `part` (a directory, or an empty file)

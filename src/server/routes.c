@@ -7,6 +7,7 @@
  * here. */
 #include "server/routes.h"
 
+#include "core/fsutil.h"
 #include "core/err.h"
 #include "core/strv.h"
 #include "core/util.h"
@@ -882,9 +883,7 @@ int rest_open_import_source(const server_t *s, const char *src, char *via, size_
         if (rel && !*rel) rel = ".";
     }
     int dfd = rel ? open(s->import_dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-    int fd = dfd >= 0 ? (int)syscall(SYS_openat2, dfd, rel, &how, sizeof how) : -1;
+    int fd = dfd >= 0 ? fs_openat2(dfd, rel, O_PATH, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) : -1;
     int en = errno;
     if (dfd >= 0) close(dfd);
     if (fd < 0) {

@@ -8,6 +8,7 @@
  * what the runtime does with them (src/runtime/state.c, volume.c). */
 #include "server/state.h"
 
+#include "core/fsutil.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "core/util.h"
@@ -448,10 +449,9 @@ static bool host_path_allowed(const server_t *s, const char *what, const char *h
         if (rel && !*rel) rel = ".";
     }
     int dfd = rel ? open(s->import_dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
-                           .resolve =
-                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-    int fd = dfd >= 0 ? (int)syscall(SYS_openat2, dfd, rel, &how, sizeof how) : -1;
+    int fd = dfd >= 0 ? fs_openat2(dfd, rel, O_PATH,
+                                   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+                      : -1;
     int en = errno;
     if (dfd >= 0) close(dfd);
     char link[64];
