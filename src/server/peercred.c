@@ -120,7 +120,14 @@ static int ask(int nl, const peercred *p, uid_t *uid, err_t *e)
     return rc;
 }
 
-int peercred_uid(const peercred *p, uid_t *uid, err_t *e)
+int peercred_diag_open(err_t *e)
+{
+    int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (nl < 0) return err_sys(e, errno, "look up the client's socket: netlink socket");
+    return nl;
+}
+
+int peercred_uid_on(int nl, const peercred *p, uid_t *uid, err_t *e)
 {
     if (p->family == AF_UNIX) {
         *uid = p->uid;
@@ -128,9 +135,15 @@ int peercred_uid(const peercred *p, uid_t *uid, err_t *e)
     }
     if (p->family != AF_INET && p->family != AF_INET6)
         return err_make(e, ERR_PERM, "the client's connection was not identified");
-    int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (nl < 0) return err_sys(e, errno, "look up the client's socket: netlink socket");
-    int rc = ask(nl, p, uid, e);
+    return ask(nl, p, uid, e);
+}
+
+int peercred_uid(const peercred *p, uid_t *uid, err_t *e)
+{
+    if (p->family != AF_INET && p->family != AF_INET6) return peercred_uid_on(-1, p, uid, e);
+    int nl = peercred_diag_open(e);
+    if (nl < 0) return nl;
+    int rc = peercred_uid_on(nl, p, uid, e);
     close(nl);
     return rc;
 }

@@ -35,4 +35,14 @@ int peercred_capture(int fd, peercred *out, err_t *e);
  * itself failed. */
 int peercred_uid(const peercred *p, uid_t *uid, err_t *e);
 
+/* A descriptor for peercred_uid_on: a NETLINK_SOCK_DIAG socket, or -1
+ * with e saying why. A thread that looks peers up while descriptors may
+ * run out (a server at its RLIMIT_NOFILE still accepts connections as
+ * others end) holds one, so the lookup needs no new descriptor. */
+int peercred_diag_open(err_t *e);
+
+/* peercred_uid through nl (from peercred_diag_open; one thread's at a
+ * time: the answer is read from it). */
+int peercred_uid_on(int nl, const peercred *p, uid_t *uid, err_t *e);
+
 #endif

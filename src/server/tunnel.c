@@ -168,13 +168,13 @@ static void log_refusal(tunnel *u, const char *why)
  * connection's 4-tuple (peercred.h): a socket already closed, not
  * found, or whose lookup fails is refused too. A refused client is told
  * 403, logged and closed at once: it holds no connection slot. */
-static bool from_owner(tunnel *u, int fd)
+static bool from_owner(tunnels *t, tunnel *u, int fd)
 {
     peercred p;
     err_t e = {0};
     uid_t uid = (uid_t)-1;
     int rc = peercred_capture(fd, &p, &e);
-    if (rc == 0) rc = peercred_uid(&p, &uid, &e);
+    if (rc == 0) rc = peercred_uid_on(t->diag, &p, &uid, &e);
     if (rc == 0 && (uid == u->owner || uid == 0)) return true;
     if (rc == 0) snprintf(e.msg, sizeof e.msg, "from uid %u", (unsigned)uid);
     log_refusal(u, e.msg);
@@ -201,7 +201,7 @@ static void accept_on(tunnels *t, tunnel *u)
             return;
         }
         if (fd < 0) return; /* EAGAIN, or a connection that went away meanwhile */
-        if (!from_owner(u, fd)) continue;
+        if (!from_owner(t, u, fd)) continue;
         tconn *c = xcalloc(1, sizeof *c);
         c->tunnel = u;
         c->cfd = fd;
@@ -425,10 +425,13 @@ tunnels *tunnels_start(const char *home, int idle_secs)
     pthread_mutex_init(&t->mu, NULL);
     t->idle_secs = idle_secs > 0 ? idle_secs : TUNNEL_IDLE_SECS;
     t->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (t->wake < 0 || tunnel_connect_start(t, home) < 0 ||
+    err_t e = {0};
+    t->diag = peercred_diag_open(&e);
+    if (t->wake < 0 || t->diag < 0 || tunnel_connect_start(t, home) < 0 ||
         pthread_create(&t->thread, NULL, loop_main, t) != 0) {
         tunnel_connect_stop(t);
         if (t->wake >= 0) close(t->wake);
+        if (t->diag >= 0) close(t->diag);
         pthread_mutex_destroy(&t->mu);
         free(t);
         return NULL;
@@ -455,6 +458,7 @@ void tunnels_stop(tunnels *t)
     t->idle_secs = 0;
     sweep(t);
     close(t->wake);
+    close(t->diag);
     free(t->pfd);
     free(t->refs);
     pthread_mutex_destroy(&t->mu);

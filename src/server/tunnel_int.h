@@ -63,6 +63,7 @@ struct tunnels {
     void *refs;
     size_t npfd, cap;
     bool resting; /* a listener rests this turn (tunnel.c: out of descriptors) */
+    int diag;     /* the thread's peer lookups' netlink socket (peercred.h) */
     /* tunnel_connect.c's */
     pthread_mutex_t qmu;
     pthread_cond_t qcond;
