@@ -148,6 +148,13 @@ void cli_ago(long long ms, char *buf, size_t len);
  * tried (the runtime did not open). */
 int cli_each_box(const struct cli *g, const char *verb, int nkeys, char **keys,
                  int (*fn)(boxlet_box *b, void *arg), void *arg);
+/* `inspect KEY...` of images, volumes, snapshots: a JSON array on stdout
+ * of what one() writes to f for each key (one object at indent 4).
+ * one() returns BOXLET_OK, or an error code with *msg; a failed key is
+ * reported as "boxlet: inspect "KEY": ..." and left out. Returns 0, or
+ * CLI_EXIT_SOME if any failed. */
+int cli_inspect_each(int nkeys, char **keys,
+                     int (*one)(void *ctx, const char *key, FILE *f, const char **msg), void *ctx);
 
 /* ---- options.c: box options (run, create) and command options ------------ */
 

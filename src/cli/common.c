@@ -196,3 +196,29 @@ int cli_each_box(const struct cli *g, const char *verb, int nkeys, char **keys,
     boxlet_runtime_free(rt);
     return failed ? CLI_EXIT_SOME : 0;
 }
+
+int cli_inspect_each(int nkeys, char **keys,
+                     int (*one)(void *ctx, const char *key, FILE *f, const char **msg), void *ctx)
+{
+    int failed = 0, first = 1;
+    fputs("[\n", stdout);
+    for (int i = 0; i < nkeys; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        const char *msg = NULL;
+        int rc = f ? one(ctx, keys[i], f, &msg) : BOXLET_ENOMEM;
+        if (f) fclose(f);
+        if (rc != BOXLET_OK) {
+            cli_warn("inspect \"%s\": %s", keys[i], cli_msg(msg, rc));
+            failed = 1;
+        } else {
+            fputs(first ? "" : ",\n", stdout);
+            fwrite(buf, 1, len, stdout);
+            first = 0;
+        }
+        free(buf);
+    }
+    fputs(first ? "]\n" : "\n]\n", stdout);
+    return failed ? CLI_EXIT_SOME : 0;
+}

@@ -39,6 +39,17 @@ static const char prune_usage[] =
     "starts over) unless a pull is running. Waits for running imports and\n"
     "pulls. Prints what was freed.\n";
 
+static int inspect_one(void *rt, const char *key, FILE *f, const char **msg)
+{
+    boxlet_image_info im;
+    int rc = boxlet_image_get(rt, key, &im);
+    if (rc == BOXLET_OK)
+        cli_json_image(f, &im, 4);
+    else
+        *msg = boxlet_runtime_errmsg(rt);
+    return rc;
+}
+
 static int inspect(const struct cli *g, int argc, char **argv)
 {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
@@ -46,23 +57,9 @@ static int inspect(const struct cli *g, int argc, char **argv)
     if (argc < 2) return cli_bad_usage(argv[0], "at least one IMAGE is expected");
     boxlet_runtime *rt;
     if (cli_open(g, &rt) < 0) return CLI_EXIT_FAIL;
-    int failed = 0, first = 1;
-    fputs("[\n", stdout);
-    for (int i = 1; i < argc; i++) {
-        boxlet_image_info im;
-        int rc = boxlet_image_get(rt, argv[i], &im);
-        if (rc != BOXLET_OK) {
-            cli_warn("inspect \"%s\": %s", argv[i], cli_msg(boxlet_runtime_errmsg(rt), rc));
-            failed = 1;
-            continue;
-        }
-        fputs(first ? "" : ",\n", stdout);
-        cli_json_image(stdout, &im, 4);
-        first = 0;
-    }
-    fputs(first ? "]\n" : "\n]\n", stdout);
+    int code = cli_inspect_each(argc - 1, argv + 1, inspect_one, rt);
     boxlet_runtime_free(rt);
-    return failed ? CLI_EXIT_SOME : 0;
+    return code;
 }
 
 static int prune(const struct cli *g, int argc, char **argv)

@@ -115,28 +115,24 @@ static int list(const struct cli *g, int argc, char **argv)
     return done(rt, b, 0);
 }
 
+static int inspect_one(void *b, const char *key, FILE *f, const char **msg)
+{
+    boxlet_snapshot_info s;
+    int rc = boxlet_snapshot_get(b, key, &s);
+    if (rc == BOXLET_OK)
+        json_snap(f, &s, 4);
+    else
+        *msg = boxlet_box_errmsg(b);
+    return rc;
+}
+
 static int inspect(const struct cli *g, int argc, char **argv)
 {
     if (argc < 3) return cli_bad_usage(argv[0], "BOX SNAP... is expected");
     boxlet_runtime *rt;
     boxlet_box *b;
     if (open_box(g, argv[1], &rt, &b)) return CLI_EXIT_FAIL;
-    int failed = 0, first = 1;
-    fputs("[\n", stdout);
-    for (int i = 2; i < argc; i++) {
-        boxlet_snapshot_info s;
-        int rc = boxlet_snapshot_get(b, argv[i], &s);
-        if (rc != BOXLET_OK) {
-            cli_warn("inspect \"%s\": %s", argv[i], cli_msg(boxlet_box_errmsg(b), rc));
-            failed = 1;
-            continue;
-        }
-        fputs(first ? "" : ",\n", stdout);
-        json_snap(stdout, &s, 4);
-        first = 0;
-    }
-    fputs(first ? "]\n" : "\n]\n", stdout);
-    return done(rt, b, failed ? CLI_EXIT_SOME : 0);
+    return done(rt, b, cli_inspect_each(argc - 2, argv + 2, inspect_one, b));
 }
 
 static int rm(const struct cli *g, int argc, char **argv)

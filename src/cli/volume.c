@@ -108,28 +108,25 @@ static int list(const struct cli *g, int argc, char **argv)
     return 0;
 }
 
+static int inspect_one(void *rt, const char *key, FILE *f, const char **msg)
+{
+    boxlet_volume_info v;
+    int rc = boxlet_volume_get(rt, key, &v);
+    if (rc == BOXLET_OK)
+        json_vol(f, &v, 4);
+    else
+        *msg = boxlet_runtime_errmsg(rt);
+    return rc;
+}
+
 static int inspect(const struct cli *g, int argc, char **argv)
 {
     if (argc < 2) return cli_bad_usage(argv[0], "at least one NAME is expected");
     boxlet_runtime *rt;
     if (cli_open(g, &rt) < 0) return CLI_EXIT_FAIL;
-    int failed = 0, first = 1;
-    fputs("[\n", stdout);
-    for (int i = 1; i < argc; i++) {
-        boxlet_volume_info v;
-        int rc = boxlet_volume_get(rt, argv[i], &v);
-        if (rc != BOXLET_OK) {
-            cli_warn("inspect \"%s\": %s", argv[i], cli_msg(boxlet_runtime_errmsg(rt), rc));
-            failed = 1;
-            continue;
-        }
-        fputs(first ? "" : ",\n", stdout);
-        json_vol(stdout, &v, 4);
-        first = 0;
-    }
-    fputs(first ? "]\n" : "\n]\n", stdout);
+    int code = cli_inspect_each(argc - 1, argv + 1, inspect_one, rt);
     boxlet_runtime_free(rt);
-    return failed ? CLI_EXIT_SOME : 0;
+    return code;
 }
 
 static int rm(const struct cli *g, int argc, char **argv)

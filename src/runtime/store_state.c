@@ -52,8 +52,37 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int i)
     snprintf(dst, n, "%s", t ? (const char *)t : "");
 }
 
-static void read_layer(sqlite3_stmt *st, layer_ref *r)
+/* Steps st (prepared with *rc) to its end, reading each row into the
+ * next size-byte slot of a grown array: the store's lists. Returns the
+ * array (*n rows; NULL for none) with *rc SQLITE_DONE, or NULL with *rc
+ * the failure's code. st is finalized. */
+static void *collect_rows(sqlite3_stmt *st, int *rc, size_t size,
+                          void (*read)(sqlite3_stmt *, void *), size_t *n)
 {
+    char *v = NULL;
+    size_t cap = 0;
+    *n = 0;
+    while ((*rc == SQLITE_OK || *rc == SQLITE_ROW) && (*rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            char *grown = realloc(v, (cap = cap ? 2 * cap : 8) * size);
+            if (!grown) {
+                *rc = SQLITE_NOMEM;
+                break;
+            }
+            v = grown;
+        }
+        read(st, v + (*n)++ * size);
+    }
+    sqlite3_finalize(st);
+    if (*rc == SQLITE_DONE) return v;
+    free(v);
+    *n = 0;
+    return NULL;
+}
+
+static void read_layer(sqlite3_stmt *st, void *slot)
+{
+    layer_ref *r = slot;
     copy_col(r->id, sizeof r->id, st, 0);
     copy_col(r->origin, sizeof r->origin, st, 1);
     r->uid_base = (uint32_t)sqlite3_column_int64(st, 2);
@@ -155,31 +184,14 @@ int store_layer_delete(store_t *s, const char *id, err_t *e)
 int store_layers_list(store_t *s, bool unready, layer_ref **out, size_t *n, err_t *e)
 {
     sqlite3_stmt *st;
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
     int rc = store_prepare(
         s, &st,
         unready ? "SELECT id, origin, uid_base, ready FROM layers WHERE ready = 0"
                 : "SELECT id, origin, uid_base, ready FROM layers WHERE ready = 1 AND id NOT IN"
                   " (SELECT layer_id FROM layer_uses)",
         "");
-    while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            layer_ref *v = realloc(*out, (cap = cap ? 2 * cap : 8) * sizeof *v);
-            if (!v) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = v;
-        }
-        read_layer(st, &(*out)[(*n)++]);
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE) return 0;
-    free(*out);
-    *out = NULL;
-    return store_fail(s, rc, e, "list layers");
+    *out = collect_rows(st, &rc, sizeof **out, read_layer, n);
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc, e, "list layers");
 }
 
 int store_insert_clone(store_t *s, const box_rec *r, const char *from, const char *src_box,
@@ -239,29 +251,17 @@ int store_restore(store_t *s, const char *box_id, const char *snap_id, err_t *e)
     return rc == SQLITE_OK ? 0 : store_fail(s, rc, e, "restore box %s", box_id);
 }
 
+static void read_id(sqlite3_stmt *st, void *slot)
+{
+    copy_col(slot, BOX_ID_LEN + 1, st, 0);
+}
+
 int store_intents(store_t *s, char (**out)[BOX_ID_LEN + 1], size_t *n, err_t *e)
 {
     sqlite3_stmt *st;
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
     int rc = store_prepare(s, &st, "SELECT box_id FROM intents", "");
-    while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            char(*v)[BOX_ID_LEN + 1] = realloc(*out, (cap = cap ? 2 * cap : 8) * sizeof *v);
-            if (!v) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = v;
-        }
-        copy_col((*out)[(*n)++], BOX_ID_LEN + 1, st, 0);
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE) return 0;
-    free(*out);
-    *out = NULL;
-    return store_fail(s, rc, e, "list intents");
+    *out = collect_rows(st, &rc, sizeof **out, read_id, n);
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc, e, "list intents");
 }
 
 bool store_intent_pending(store_t *s, const char *box_id)
@@ -279,8 +279,9 @@ int store_intent_done(store_t *s, const char *box_id, err_t *e)
     return rc == SQLITE_OK ? 0 : store_fail(s, rc, e, "clear the intent of box %s", box_id);
 }
 
-static void read_snap(sqlite3_stmt *st, snap_rec *r)
+static void read_snap(sqlite3_stmt *st, void *slot)
 {
+    snap_rec *r = slot;
     copy_col(r->id, sizeof r->id, st, 0);
     copy_col(r->box_id, sizeof r->box_id, st, 1);
     copy_col(r->name, sizeof r->name, st, 2);
@@ -290,29 +291,12 @@ static void read_snap(sqlite3_stmt *st, snap_rec *r)
 int store_snaps(store_t *s, const char *box_id, snap_rec **out, size_t *n, err_t *e)
 {
     sqlite3_stmt *st;
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
     int rc = store_prepare(s, &st,
                            "SELECT id, box_id, name, created_ms FROM snapshots WHERE box_id = ?1"
                            " ORDER BY created_ms, id",
                            "s", box_id);
-    while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            snap_rec *v = realloc(*out, (cap = cap ? 2 * cap : 8) * sizeof *v);
-            if (!v) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = v;
-        }
-        read_snap(st, &(*out)[(*n)++]);
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE) return 0;
-    free(*out);
-    *out = NULL;
-    return store_fail(s, rc, e, "list the snapshots of box %s", box_id);
+    *out = collect_rows(st, &rc, sizeof **out, read_snap, n);
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc, e, "list the snapshots of box %s", box_id);
 }
 
 int store_snap_get(store_t *s, const char *box_id, const char *key, snap_rec *out, err_t *e)
@@ -368,8 +352,9 @@ int store_delete_state(store_t *s, const char *id)
     "SELECT name, size_bytes, created_ms, ready, (SELECT COUNT(*) FROM volume_uses u WHERE"        \
     " u.volume = v.name) FROM volumes v "
 
-static void read_vol(sqlite3_stmt *st, vol_rec *r)
+static void read_vol(sqlite3_stmt *st, void *slot)
 {
+    vol_rec *r = slot;
     copy_col(r->name, sizeof r->name, st, 0);
     r->size_bytes = (uint64_t)sqlite3_column_int64(st, 1);
     r->created_ms = sqlite3_column_int64(st, 2);
@@ -407,26 +392,9 @@ int store_vol_get(store_t *s, const char *name, vol_rec *out, err_t *e)
 int store_vols(store_t *s, vol_rec **out, size_t *n, err_t *e)
 {
     sqlite3_stmt *st;
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
     int rc = store_prepare(s, &st, SELECT_VOL "ORDER BY created_ms, name", "");
-    while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            vol_rec *v = realloc(*out, (cap = cap ? 2 * cap : 8) * sizeof *v);
-            if (!v) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = v;
-        }
-        read_vol(st, &(*out)[(*n)++]);
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE) return 0;
-    free(*out);
-    *out = NULL;
-    return store_fail(s, rc, e, "list volumes");
+    *out = collect_rows(st, &rc, sizeof **out, read_vol, n);
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc, e, "list volumes");
 }
 
 int store_vol_delete(store_t *s, const char *name, bool force, err_t *e)
