@@ -10,6 +10,7 @@
 #include "boxlet.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -111,6 +112,10 @@ int cli_bad_usage(const char *prog, const char *fmt, ...) __attribute__((format(
 int cli_list_opts(int argc, char **argv, const char *usage, int *json, int *quiet);
 /* Skips one "--" at argv[i], returning the index of the next argument. */
 int cli_skip_dashdash(int argc, char **argv, int i);
+/* The arguments of a command that takes only -h and BOX... (start, wait,
+ * inspect): true with optind at the first BOX; false with *code the exit
+ * code (help printed, or a usage error). */
+bool cli_box_args(int argc, char **argv, const char *usage, int *code);
 /* Number options: 0, or -1 after printing what is wrong with s. */
 int cli_parse_double(const char *opt, const char *s, double min, double *out);
 int cli_parse_ull(const char *opt, const char *s, unsigned long long max, unsigned long long *out);

@@ -222,3 +222,19 @@ int cli_inspect_each(int nkeys, char **keys,
     fputs(first ? "]\n" : "\n]\n", stdout);
     return failed ? CLI_EXIT_SOME : 0;
 }
+
+bool cli_box_args(int argc, char **argv, const char *usage, int *code)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt = getopt_long(argc, argv, "h", longopts, NULL);
+    if (opt != -1)
+        *code = opt == 'h' ? cli_help(usage) : cli_bad_usage(argv[0], NULL);
+    else if (optind >= argc)
+        *code = cli_bad_usage(argv[0], "at least one BOX is required");
+    else
+        return true;
+    return false;
+}

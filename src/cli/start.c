@@ -19,12 +19,7 @@ static int start_one(boxlet_box *b, void *arg)
 
 int cmd_start(const struct cli *g, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt = getopt_long(argc, argv, "h", longopts, NULL);
-    if (opt != -1) return opt == 'h' ? cli_help(usage) : cli_bad_usage(argv[0], NULL);
-    if (optind >= argc) return cli_bad_usage(argv[0], "at least one BOX is required");
+    int code;
+    if (!cli_box_args(argc, argv, usage, &code)) return code;
     return cli_each_box(g, "start", argc - optind, argv + optind, start_one, NULL);
 }

@@ -72,13 +72,8 @@ static int wait_one(boxlet_runtime *rt, const char *key)
 
 int cmd_wait(const struct cli *g, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt = getopt_long(argc, argv, "h", longopts, NULL);
-    if (opt != -1) return opt == 'h' ? cli_help(usage) : cli_bad_usage(argv[0], NULL);
-    if (optind >= argc) return cli_bad_usage(argv[0], "at least one BOX is required");
+    int code;
+    if (!cli_box_args(argc, argv, usage, &code)) return code;
     boxlet_runtime *rt;
     if (cli_open(g, &rt) < 0) return CLI_EXIT_FAIL;
     int failed = 0;
