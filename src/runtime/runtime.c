@@ -448,6 +448,14 @@ int rt_create_on(rt_t *rt, const char *name, const char *image, const box_config
         imgstore_unlock(lock);
         return rc;
     }
+    if (img.host_binds && be->ops->no_host_image) {
+        image_info_free(&img);
+        imgstore_unlock(lock);
+        return err_make(e, ERR_UNSUPPORTED,
+                        "create box: the \"host\" image cannot run with isolation \"%s\" (it binds "
+                        "the host's /usr, which a VM cannot see); use an imported or pulled image",
+                        be->ops->name);
+    }
     char *cfg = NULL;
     rc = config_with_defaults(c, &img, &cfg, e);
     image_info_free(&img);
