@@ -429,6 +429,11 @@ int rt_create_on(rt_t *rt, const char *name, const char *image, const box_config
         err_wrap(e, "create box");
         return rc;
     }
+    if (be->ops->bare && (c->network || c->nhost_ports || c->nports || c->nvolumes))
+        return err_make(e, ERR_UNSUPPORTED,
+                        "create box: isolation \"%s\" has no network, host ports, published ports "
+                        "or volumes yet (docs/vm.md)",
+                        be->ops->name);
     char id[ULID_LEN + 1];
     if (ulid_new(id) < 0) return err_sys(e, errno, "make a box id");
     if (name && *name && !hostname_ok(name))

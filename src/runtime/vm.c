@@ -256,6 +256,11 @@ static bool wait_gone(const box_proc *p, int timeout_ms)
 
 static int vm_backend_start(const box_spec *s, box_proc *out, err_t *e)
 {
+    /* A QEMU of an earlier start whose link end died (the box then counts
+     * as stopped) must not write the disk along with the new one. */
+    box_proc none = {0}, old = read_qemu_pid(s);
+    kill_all(&none, &old);
+    wait_gone(&old, 5000);
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) return err_sys(e, errno, "start box %s: pipe", s->id);
     pid_t c = fork();
@@ -346,6 +351,7 @@ static int vm_connect(const box_spec *s, int timeout_ms, err_t *e)
 const backend_ops vm_backend = {
     .name = "vm",
     .no_host_image = true,
+    .bare = true,
     .open = vm_open,
     .close = vm_close,
     .prepare = vm_prepare,

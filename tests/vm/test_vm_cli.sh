@@ -48,6 +48,11 @@ has "host image: says why" '"host" image cannot run' "$err"
 err=$(BOXLET_VM_DIR=$SCRATCH/none "$BOXLET" create --isolation vm bb 2>&1); st=$?
 check "no guest kernel: refused" 1 "$([ $st -ne 0 ] && echo 1)"
 has "no guest kernel: says how to set it up" 'scripts/vm-setup.sh' "$err"
+err=$("$BOXLET" create --isolation vm -p 127.0.0.1:1:80 bb 2>&1); st=$?
+check "published port: refused (not there yet)" 1 "$([ $st -ne 0 ] && echo 1)"
+has "published port: says why" 'no network, host ports, published ports' "$err"
+err=$("$BOXLET" create --isolation vm --network enabled bb 2>&1); st=$?
+check "network: refused (not there yet)" 1 "$([ $st -ne 0 ] && echo 1)"
 check "refusals leave no box" "" "$("$BOXLET" ls -q)"
 
 # boxlet run --rm in a VM: output per stream, the exit code.
@@ -67,6 +72,9 @@ check "exec: write a file" "written 0" "$out $st"
 check "stopped: no QEMU left" "" "$(pgrep -f "qemu-system.*$SCRATCH" || true)"
 "$BOXLET" start vbox >/dev/null; check "start again" 0 $?
 check "a file written before the stop is kept" "kept" "$("$BOXLET" exec vbox -- cat /root/note)"
+err=$("$BOXLET" snapshot create vbox s1 2>&1); st=$?
+check "snapshot: refused (the host never mounts a vm box's disk)" 1 "$([ $st -ne 0 ] && echo 1)"
+has "snapshot: says why" 'not supported for isolation "vm"' "$err"
 "$BOXLET" rm -f vbox >/dev/null; check "rm" 0 $?
 check "rm: no QEMU left" "" "$(pgrep -f "qemu-system.*$SCRATCH" || true)"
 check "rm: no box left" "" "$("$BOXLET" ls -q)"
