@@ -103,8 +103,8 @@ static int run_tool(const char *const *argv, err_t *e)
                     WIFEXITED(st) && WEXITSTATUS(st) == 127 ? ": is it installed?" : "");
 }
 
-/* The image's EROFS file, built once per image files (keyed by the path of
- * its root filesystem) into a temporary name and renamed into place. */
+/* The image's EROFS file, built once per image files (keyed by their path and
+ * root directory's identity) into a temporary name and renamed into place. */
 static int image_disk(const box_spec *s, char *out, size_t n, err_t *e)
 {
     const vm_state *st = s->state;
@@ -117,8 +117,16 @@ static int image_disk(const box_spec *s, char *out, size_t n, err_t *e)
         return err_make(e, ERR_UNSUPPORTED,
                         "an image of several layers cannot run in a VM yet; import it as one "
                         "root filesystem");
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a of the image files' path */
-    for (const char *p = s->rootfs; *p; p++)
+    /* Keyed by the image files' path and their root directory's identity
+     * (device, inode, change time): an image removed and imported again
+     * under the same name gets a new file, never the old one's. */
+    struct stat rs;
+    if (stat(s->rootfs, &rs) < 0) return err_sys(e, errno, "image files \"%s\"", s->rootfs);
+    char key[PATH_MAX + 96];
+    snprintf(key, sizeof key, "%s|%llu|%llu|%lld.%09ld", s->rootfs, (unsigned long long)rs.st_dev,
+             (unsigned long long)rs.st_ino, (long long)rs.st_ctim.tv_sec, rs.st_ctim.tv_nsec);
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *p = key; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
     if (mkdir(st->cache, 0700) < 0 && errno != EEXIST)
         return err_sys(e, errno, "create \"%s\"", st->cache);
