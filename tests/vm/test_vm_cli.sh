@@ -1,9 +1,10 @@
 #!/bin/sh
 # vm boxes through the boxlet command (docs/vm.md), in a scratch home: the
 # refusals that cost no boot (an unknown isolation, the host image, no guest
-# kernel), then `boxlet run --rm --isolation vm` on a busybox image (stdout,
-# stderr, exit code), and a vm box's create/start/exec/stop/start/rm with a
-# file written in the box kept across the stop. Three TCG boots; boot times
+# kernel, what vm boxes lack yet), then `boxlet run --rm --isolation vm` on a
+# busybox image (stdout, stderr, exit code), and, on that image imported
+# again changed, a vm box's create/start/exec/stop/start/rm with a file
+# written in the box kept across the stop and its snapshot refused. Three TCG boots; boot times
 # are never asserted. Needs BOXLET_VM_DIR (ctest's vm/setup makes it).
 # Prints "N passed, N failed".
 set -u
@@ -36,6 +37,7 @@ img=$SCRATCH/img
 mkdir -p "$img/bin" "$img/etc" "$img/root" "$img/dev" "$img/proc" "$img/sys" "$img/run" "$img/tmp"
 cp /bin/busybox "$img/bin/"
 for a in sh cat echo ls rm; do ln -s busybox "$img/bin/$a"; done
+echo v1 > "$img/etc/marker"
 "$BOXLET" import "$img" bb >/dev/null; check "import the busybox image" 0 $?
 
 # Refusals, before any boot.
@@ -63,11 +65,18 @@ check "run: stderr" "err" "$(cat "$SCRATCH/err")"
 check "run: exit code" 3 "$st"
 check "run --rm: the box is gone" "" "$("$BOXLET" ls -q)"
 
+# The image removed and imported again under the same name, changed: the
+# next VM boots the new files, not the first import's EROFS file.
+"$BOXLET" rmi bb >/dev/null; check "rmi" 0 $?
+echo v2 > "$img/etc/marker"
+"$BOXLET" import "$img" bb >/dev/null; check "import the changed image" 0 $?
+
 # A vm box's lifecycle; its writable disk survives a stop.
 "$BOXLET" create --name vbox --isolation vm bb >/dev/null; check "create" 0 $?
 "$BOXLET" start vbox >/dev/null; check "start" 0 $?
 out=$("$BOXLET" exec vbox -- sh -c 'echo kept > /root/note && echo written'); st=$?
 check "exec: write a file" "written 0" "$out $st"
+check "the image imported again is the one booted" v2 "$("$BOXLET" exec vbox -- cat /etc/marker)"
 "$BOXLET" stop vbox >/dev/null; check "stop" 0 $?
 check "stopped: no QEMU left" "" "$(pgrep -f "qemu-system.*$SCRATCH" || true)"
 "$BOXLET" start vbox >/dev/null; check "start again" 0 $?
