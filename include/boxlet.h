@@ -255,6 +255,13 @@ typedef struct boxlet_box_opts {
     /* Secrets, at most 64, names unique (see boxlet_secret). */
     const boxlet_secret *secrets;
     size_t nsecrets;
+    /* How the box is isolated, fixed at create: NULL or "namespaces" (the
+     * default: Linux namespaces, seccomp, cgroups) or "vm" (a QEMU
+     * micro-VM with its own kernel, docs/vm.md; needs the guest kernel and
+     * initramfs of scripts/vm-setup.sh, refuses the "host" image). Another
+     * name fails with BOXLET_EINVAL; "vm" where it cannot run with
+     * BOXLET_EUNSUPPORTED saying how to set it up. */
+    const char *isolation;
 } boxlet_box_opts;
 
 /* Sets o to the defaults (image "host", the default limits of

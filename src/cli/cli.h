@@ -83,6 +83,7 @@ enum {
     OPT_FORMAT,
     OPT_HOST_PORT,
     OPT_DISK,
+    OPT_ISOLATION,
     OPT_CAP_ADD,
     OPT_CAP_DROP,
     OPT_AUTO_STOP,
@@ -181,6 +182,7 @@ struct cli_box_args {
         {"cpus", required_argument, NULL, OPT_CPUS}, {"pids", required_argument, NULL, OPT_PIDS},  \
         {"network", required_argument, NULL, OPT_NETWORK},                                         \
         {"disk", required_argument, NULL, OPT_DISK},                                               \
+        {"isolation", required_argument, NULL, OPT_ISOLATION},                                     \
         {"label", required_argument, NULL, OPT_LABEL},                                             \
         {"host-port", required_argument, NULL, OPT_HOST_PORT},                                     \
         {"publish", required_argument, NULL, 'p'}, {"volume", required_argument, NULL, 'v'},       \

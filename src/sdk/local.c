@@ -126,7 +126,8 @@ static int box_create_with(boxlet_runtime *rt, const boxlet_box_opts *o, box_por
                     .auto_delete = o->auto_delete,
                     .no_auto_resume = o->no_auto_resume != 0,
                     .secrets = secrets,
-                    .nsecrets = o->nsecrets};
+                    .nsecrets = o->nsecrets,
+                    .isolation = o->isolation};
     box_volume vols[BOX_VOLUMES_MAX];
     if (o->nvolumes > BOX_VOLUMES_MAX) {
         free(b);
