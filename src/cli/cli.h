@@ -40,6 +40,7 @@ int cli_stop_each(const struct cli *g, int argc, char **argv, const char *usage_
 int cmd_rm(const struct cli *g, int argc, char **argv);
 int cmd_ls(const struct cli *g, int argc, char **argv);
 int cmd_inspect(const struct cli *g, int argc, char **argv);
+int cmd_info(const struct cli *g, int argc, char **argv);
 int cmd_ps(const struct cli *g, int argc, char **argv);
 int cmd_attach(const struct cli *g, int argc, char **argv);
 int cmd_images(const struct cli *g, int argc, char **argv);
@@ -314,10 +315,10 @@ void cli_json_time(FILE *f, long long ms);
 /* A JSON string (escaped; invalid UTF-8 becomes U+FFFD), or null for NULL. */
 void cli_json_str(FILE *f, const char *s);
 /* A box / an execution as a JSON object, indented by `indent` spaces. */
-void cli_json_box(FILE *f, const boxlet_box *b, int indent);
+void cli_json_box(FILE *f, const boxlet_box *b, int indent, const char *vm_accel);
 void cli_json_exec(FILE *f, const boxlet_exec_info *x, int indent);
 /* A JSON array of boxes (ls --json, inspect). */
-void cli_json_boxes(FILE *f, boxlet_box *const *boxes, size_t n);
+void cli_json_boxes(FILE *f, boxlet_box *const *boxes, size_t n, const char *vm_accel);
 
 /* ---- format.c: --format TEMPLATE ------------------------------------------ */
 

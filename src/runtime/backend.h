@@ -98,6 +98,12 @@ typedef struct box_proc {
     int64_t agent_ms;
 } box_proc;
 
+/* What a backend found on this host (`boxlet info`). */
+typedef struct backend_info {
+    char accel[16];   /* vm: "kvm" or "tcg"; "" for a backend without one */
+    char reason[320]; /* why that one */
+} backend_info;
+
 typedef struct backend_ops {
     const char *name;   /* as recorded in box_rec.backend, at most BOX_BACKEND_MAX bytes */
     bool no_host_image; /* the `host` image (host_binds) is refused at create */
@@ -134,6 +140,9 @@ typedef struct backend_ops {
     /* Whether any process runs in the box (its cgroups), whatever the
      * store says: how a start that was never recorded is found. */
     bool (*occupied)(const box_spec *s);
+    /* Optional: what it found on this host (agent: boxlet-agent on the
+     * host). May probe the first time, then answers from a per-home cache. */
+    void (*info)(void *state, const char *agent, backend_info *out);
 } backend_ops;
 
 extern const backend_ops ns_backend;

@@ -13,7 +13,8 @@
  * bound at /vm, its link socket in the jail's /run, the box's uid range,
  * cgroups, no capabilities, the box's seccomp filter and QEMU's own
  * -sandbox, an empty network namespace. The host never mounts a box's disk:
- * it is written by a hostile guest. Not done: no NIC, no KVM probe (TCG). */
+ * it is written by a hostile guest. KVM is used where vmaccel.c found it
+ * works (else TCG). Not done: no NIC. */
 #include "core/util.h"
 #include "runtime/agent_client.h"
 #include "runtime/backend.h"
@@ -316,6 +317,10 @@ static __attribute__((noreturn)) void launcher(const box_spec *s, int w)
     m.rc = image_disk(s, img, sizeof img, &m.e);
     vm_jail j;
     if (m.rc == 0) m.rc = jail_make(s, img, &j, &m.e);
+    backend_info accel;
+    if (m.rc == 0) vm_accel(st->home, st->images, s->agent_path, &accel);
+    bool kvm = m.rc == 0 && strcmp(accel.accel, "kvm") == 0;
+    j.x.kvm = kvm; /* /dev/kvm bound into the jail only then */
     uint64_t mib = s->memory_bytes >> 20;
     vm_launch l = {.images = "/vm/kernel", /* as QEMU sees them, in its jail */
                    .dir = s->dir,
@@ -324,6 +329,7 @@ static __attribute__((noreturn)) void launcher(const box_spec *s, int w)
                    .upper_image = "/vm/upper.ext4",
                    .memory_mib = (unsigned)(mib ? mib : VM_DEFAULT_MEMORY_MIB),
                    .timeout_ms = VM_BOOT_TIMEOUT_MS,
+                   .kvm = kvm,
                    .spawn = jail_spawn,
                    .spawn_ctx = &j,
                    .qemu_dir = "/run"};
@@ -461,6 +467,12 @@ static int vm_backend_stop(const box_spec *s, const box_proc *p, int timeout_ms,
     return 0;
 }
 
+static void vm_info(void *state, const char *agent, backend_info *out)
+{
+    const vm_state *st = state;
+    vm_accel(st->home, st->images, agent, out);
+}
+
 static bool vm_occupied(const box_spec *s)
 {
     box_proc q = read_qemu_pid(s, 0);
@@ -509,4 +521,5 @@ const backend_ops vm_backend = {
     .connect = vm_connect,
     .stats = vm_stats,
     .occupied = vm_occupied,
+    .info = vm_info,
 };

@@ -8,6 +8,7 @@
 #define BOXLET_RUNTIME_VMLAUNCH_H
 
 #include "core/err.h"
+#include "runtime/backend.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -76,6 +77,11 @@ void vm_kill(vm_proc *p);
  * nothing: a nested or paravirtual one may take the guest and never run
  * it. Nothing is left running. */
 bool vm_kvm_works(const vm_launch *l, int timeout_ms);
+/* KVM or TCG for home's VMs (vmaccel.c): out->accel "kvm" or "tcg" and
+ * why, from $BOXLET_HOME/vm-accel while the host's kernel release is the
+ * one recorded there, else probed (one boot of images' guest under KVM,
+ * up to 10 s, agent the link's host end) and recorded. */
+void vm_accel(const char *home, const char *images, const char *agent, backend_info *out);
 /* Forks the console log's writer (vmconsole.c): it reads in_fd until EOF
  * (every write end closed: QEMU ended) and keeps log_path within the cap
  * above. Returns its pid (the caller reaps it), or a negative error. */

@@ -1,6 +1,8 @@
 #!/bin/sh
-# What the host sees of a vm box's QEMU (docs/vm.md, "Security model"): one
-# TCG boot of a busybox vm box, then every check on that one QEMU: not root
+# What the host sees of a vm box's QEMU (docs/vm.md, "Security model"): first
+# `boxlet info` (KVM or TCG, probed once per home and kept: a second info and
+# the box's start probe nothing, asserted through the cache file), then one
+# boot of a busybox vm box, then every check on that one QEMU: not root
 # on the host (Uid/Gid), no capabilities, no_new_privs, a seccomp filter,
 # its own user, mount, pid and net namespaces, the box's cgroup with its
 # memory limit, a root that is a jail (not the host's /: no /etc/shadow,
@@ -46,6 +48,23 @@ cp /bin/busybox "$img/bin/"
 for a in sh cat echo ls rm seq; do ln -s busybox "$img/bin/$a"; done
 "$BOXLET" import "$img" bb >/dev/null; check "import the busybox image" 0 $?
 
+# KVM or TCG, found once per home and said by `boxlet info`.
+info=$("$BOXLET" info --json); check "info --json" 0 $?
+has "info: vm is available" '{"name": "vm", "available": true' "$info"
+accel=$(printf "%s\n" "$info" | sed -n 's/.*"name": "vm".*"accel": "\([a-z]*\)".*/\1/p')
+check "info: vm's accelerator is kvm or tcg" 1 "$( [ "$accel" = kvm ] || [ "$accel" = tcg ] && echo 1)"
+if [ -d /sys/module/kvm_pvm ]; then # /dev/kvm is there but boots no stock guest
+    check "info: a PVM /dev/kvm means TCG" tcg "$accel"
+    has "info: says why" '/dev/kvm is present but a guest did not boot' "$info"
+fi
+cache=$BOXLET_HOME/vm-accel
+check "the probe's answer is kept with the kernel's release" "kernel $(uname -r)|accel $accel" \
+    "$(sed -n 1,2p "$cache" | paste -sd '|')"
+before=$(stat -c '%i %y' "$cache")
+has "info (text) says the accelerator" "vm: available, accelerator $accel (" "$("$BOXLET" info)"
+check "a second info probes nothing: the cache file is the same" "$before" "$(stat -c '%i %y' "$cache")"
+check "the probe leaves no scratch directory" "" "$(ls -d "$BOXLET_HOME"/vm-probe.* 2>/dev/null)"
+
 "$BOXLET" create --name jailed --isolation vm --memory 256 bb >/dev/null; check "create" 0 $?
 "$BOXLET" start jailed >/dev/null; check "start" 0 $?
 check "exec in the vm box" "hello" "$("$BOXLET" exec jailed -- echo hello)"
@@ -64,6 +83,11 @@ check "QEMU has no effective capabilities" 0000000000000000 "$(field "$status" C
 check "QEMU has no permitted capabilities" 0000000000000000 "$(field "$status" CapPrm)"
 check "QEMU runs with no_new_privs" 1 "$(field "$status" NoNewPrivs)"
 check "QEMU runs under a seccomp filter" 2 "$(field "$status" Seccomp)"
+has "QEMU boots under the accelerator info said" "-accel $accel" "$(tr '\0' ' ' < /proc/$qemu/cmdline)"
+check "starting the box probed nothing either" "$before" "$(stat -c '%i %y' "$cache")"
+inspect=$("$BOXLET" inspect jailed)
+has "inspect: the isolation" '"isolation": "vm"' "$inspect"
+has "inspect: the accelerator" "\"accel\": \"$accel\"" "$inspect"
 has "QEMU runs with -sandbox on" "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny" \
     "$(tr '\0' ' ' < /proc/$qemu/cmdline)"
 
