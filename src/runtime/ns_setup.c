@@ -415,7 +415,8 @@ static void redirect_stdio(const setup_plan *p)
     int log = p->exec ? fcntl(p->exec->stdio_fd, F_DUPFD_CLOEXEC, 3)
                       : open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (in < 0 || log < 0 || dup2(in, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
-        fail(p, "open the agent's log \"%s\"", p->log);
+        fail(p, "open %s's output \"%s\"", p->exec ? p->exec->argv[0] : "the agent",
+             p->exec ? "(a pipe)" : p->log);
     close(in);
     close(log);
 }

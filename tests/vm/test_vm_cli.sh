@@ -75,7 +75,9 @@ echo v2 > "$img/etc/marker"
 # command line names paths of its jail, not the home's).
 qemu_pid=
 qemu_left() {
-    [ -n "$qemu_pid" ] && [ -e "/proc/$qemu_pid" ] && [ "$(cat /proc/$qemu_pid/comm)" = qemu-system-x86 ] && echo "$qemu_pid"
+    [ -n "$qemu_pid" ] && [ "$(cat /proc/$qemu_pid/comm 2>/dev/null)" = qemu-system-x86 ] &&
+        [ "$(awk '$1 == "State:" { print $2 }' /proc/$qemu_pid/status 2>/dev/null)" != Z ] &&
+        echo "$qemu_pid" # a zombie is gone (the host's init reaps it when it will)
 }
 
 # A vm box's lifecycle; its writable disk survives a stop.
