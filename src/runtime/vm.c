@@ -332,7 +332,8 @@ static __attribute__((noreturn)) void launcher(const box_spec *s, int w)
                    .kvm = kvm,
                    .spawn = jail_spawn,
                    .spawn_ctx = &j,
-                   .qemu_dir = "/run"};
+                   .qemu_dir = "/run",
+                   .link_uid = s->uid_base};
     (void)st;
     (void)upper;
     vm_proc vp = {0};

@@ -2,8 +2,11 @@
 #include "runtime/vmlaunch.h"
 
 #include "core/util.h"
+#include "runtime/security.h"
 
 #include <errno.h>
+#include <sys/resource.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -159,9 +162,30 @@ static int jailed_link(const vm_launch *l, pid_t qemu, err_t *e)
                     l->qemu_dir);
 }
 
+/* In the link end's child: the box's root on the host instead of the
+ * caller, nothing it could use against the host (it reads every guest
+ * byte). Any failure ends the child: the link never runs privileged by
+ * mistake. */
+static void drop_link_privileges(const vm_launch *l, const struct sock_fprog *filter)
+{
+    if (!l->link_uid) return;
+    struct rlimit fsize = {1 << 20, 1 << 20}; /* its stderr is a file of the box's directory */
+    err_t e;
+    if (setgroups(0, NULL) < 0 || setresgid(l->link_uid, l->link_uid, l->link_uid) < 0 ||
+        setresuid(l->link_uid, l->link_uid, l->link_uid) < 0 ||
+        setrlimit(RLIMIT_FSIZE, &fsize) < 0 || security_no_new_privs(&e) < 0 || !filter ||
+        security_seccomp(filter, &e) < 0)
+        _exit(126);
+}
+
 /* link_fd: the jailed QEMU's link socket (jailed_link), or -1. */
 static pid_t spawn_link(const vm_launch *l, int link_fd, int lfd, int ready_w)
 {
+    const struct sock_fprog *filter = NULL;
+    err_t e;
+    if (l->link_uid && security_filter(&filter, &e) < 0) filter = NULL; /* the child refuses */
+    /* Opened as the caller: the box's uid may not walk to it. */
+    int exe = open(l->agent, O_RDONLY | O_CLOEXEC);
     char link[700], lf[16], rf[16];
     if (link_fd >= 0) /* the socket itself, whatever its name is now */
         snprintf(link, sizeof link, "/proc/self/fd/%d", link_fd);
@@ -175,9 +199,12 @@ static pid_t spawn_link(const vm_launch *l, int link_fd, int lfd, int ready_w)
         fcntl(lfd, F_SETFD, 0);
         fcntl(ready_w, F_SETFD, 0);
         if (link_fd >= 0) fcntl(link_fd, F_SETFD, 0);
-        execl(l->agent, l->agent, "--vmux-host", lf, link, rf, (char *)NULL);
+        drop_link_privileges(l, filter);
+        char *argv[] = {(char *)l->agent, (char *)"--vmux-host", lf, link, rf, NULL};
+        if (exe >= 0) fexecve(exe, argv, environ);
         _exit(127);
     }
+    if (exe >= 0) close(exe);
     return pid;
 }
 

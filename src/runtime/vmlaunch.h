@@ -48,6 +48,10 @@ typedef struct vm_launch {
     vm_spawn_fn *spawn;
     void *spawn_ctx;
     const char *qemu_dir;
+    /* Non-zero: the link's host end runs as this uid and gid (the box's
+     * root on the host), with no capabilities, no_new_privs, the box's
+     * seccomp filter and RLIMIT_FSIZE 1 MiB; 0: as the caller. */
+    uid_t link_uid;
 } vm_launch;
 
 typedef struct vm_proc {

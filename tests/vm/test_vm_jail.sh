@@ -93,6 +93,17 @@ has "inspect: the accelerator" "\"accel\": \"$accel\"" "$inspect"
 has "QEMU runs with -sandbox on" "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny" \
     "$(tr '\0' ' ' < /proc/$qemu/cmdline)"
 
+# The link's host end (the box's recorded init): it reads every guest byte,
+# so it runs as the box's root on the host, not as root.
+link=$(printf '%s\n' "$inspect" | sed -n 's/^ *"pid": \([0-9]*\),$/\1/p')
+lstatus=/proc/$link/status
+check "the link's host end is the box's init" boxlet-agent "$(field "$lstatus" Name)"
+check "the link's host end is not root on the host" "" \
+    "$(awk '$1 == "Uid:" || $1 == "Gid:" { print $2; print $3; print $4; print $5 }' "$lstatus" | grep -x 0)"
+check "the link's host end has no capabilities" 0000000000000000 "$(field "$lstatus" CapEff)"
+check "the link's host end runs with no_new_privs" 1 "$(field "$lstatus" NoNewPrivs)"
+check "the link's host end runs under a seccomp filter" 2 "$(field "$lstatus" Seccomp)"
+
 # Its namespaces are not the host's.
 for ns in user mnt pid net; do
     check "QEMU's $ns namespace is its own" 1 \
