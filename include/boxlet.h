@@ -125,6 +125,26 @@ BOXLET_API void boxlet_runtime_free(boxlet_runtime *rt);
  * none). Owned by rt; valid until its next call. */
 BOXLET_API const char *boxlet_runtime_errmsg(const boxlet_runtime *rt);
 
+/* An isolation this boxlet has (boxlet_box_opts.isolation), as found on
+ * the runtime's machine. Strings owned by the array. */
+typedef struct boxlet_isolation_info {
+    char *name;         /* "namespaces", "vm" */
+    int available;      /* non-zero: boxes of it can run here */
+    char *unavailable;  /* why not (available 0), else NULL */
+    char *accel;        /* vm: "kvm" or "tcg" (what its boxes boot under); else NULL */
+    char *accel_reason; /* why that one, or NULL */
+} boxlet_isolation_info;
+/* The isolations of a local runtime (*n of them, in a fixed order). The
+ * vm one's accelerator is found once per home: the first call may boot a
+ * guest under KVM for up to 10 s, later ones read what that found (kept
+ * with the host kernel's release in $BOXLET_HOME/vm-accel). Free with
+ * boxlet_isolations_free. BOXLET_EUNSUPPORTED over a remote runtime;
+ * BOXLET_ENOMEM. */
+BOXLET_API int boxlet_runtime_isolations(boxlet_runtime *rt, boxlet_isolation_info **out,
+                                         size_t *n);
+/* Frees what boxlet_runtime_isolations returned; NULL is a no-op. */
+BOXLET_API void boxlet_isolations_free(boxlet_isolation_info *v, size_t n);
+
 /* ---- boxes -------------------------------------------------------------- */
 
 typedef enum boxlet_box_state {
@@ -255,6 +275,13 @@ typedef struct boxlet_box_opts {
     /* Secrets, at most 64, names unique (see boxlet_secret). */
     const boxlet_secret *secrets;
     size_t nsecrets;
+    /* How the box is isolated, fixed at create: NULL or "namespaces" (the
+     * default: Linux namespaces, seccomp, cgroups) or "vm" (a QEMU
+     * micro-VM with its own kernel, docs/vm.md; needs the guest kernel and
+     * initramfs of scripts/vm-setup.sh, refuses the "host" image). Another
+     * name fails with BOXLET_EINVAL; "vm" where it cannot run with
+     * BOXLET_EUNSUPPORTED saying how to set it up. */
+    const char *isolation;
 } boxlet_box_opts;
 
 /* Sets o to the defaults (image "host", the default limits of
@@ -293,6 +320,9 @@ BOXLET_API int boxlet_box_refresh(boxlet_box *b);
 BOXLET_API const char *boxlet_box_id(const boxlet_box *b);
 BOXLET_API const char *boxlet_box_name(const boxlet_box *b);
 BOXLET_API const char *boxlet_box_image(const boxlet_box *b);
+/* Its isolation ("namespaces", "vm"), fixed at create; "" when a remote
+ * server does not say. */
+BOXLET_API const char *boxlet_box_isolation(const boxlet_box *b);
 BOXLET_API boxlet_box_state boxlet_box_state_of(const boxlet_box *b);
 BOXLET_API const char *boxlet_box_state_name(boxlet_box_state st);
 /* The box's options as JSON text, owned by b. */

@@ -41,6 +41,7 @@ int cli_stop_each(const struct cli *g, int argc, char **argv, const char *usage_
 int cmd_rm(const struct cli *g, int argc, char **argv);
 int cmd_ls(const struct cli *g, int argc, char **argv);
 int cmd_inspect(const struct cli *g, int argc, char **argv);
+int cmd_info(const struct cli *g, int argc, char **argv);
 int cmd_ps(const struct cli *g, int argc, char **argv);
 int cmd_attach(const struct cli *g, int argc, char **argv);
 int cmd_images(const struct cli *g, int argc, char **argv);
@@ -84,6 +85,7 @@ enum {
     OPT_FORMAT,
     OPT_HOST_PORT,
     OPT_DISK,
+    OPT_ISOLATION,
     OPT_CAP_ADD,
     OPT_CAP_DROP,
     OPT_AUTO_STOP,
@@ -193,6 +195,7 @@ struct cli_box_args {
         {"cpus", required_argument, NULL, OPT_CPUS}, {"pids", required_argument, NULL, OPT_PIDS},  \
         {"network", required_argument, NULL, OPT_NETWORK},                                         \
         {"disk", required_argument, NULL, OPT_DISK},                                               \
+        {"isolation", required_argument, NULL, OPT_ISOLATION},                                     \
         {"label", required_argument, NULL, OPT_LABEL},                                             \
         {"host-port", required_argument, NULL, OPT_HOST_PORT},                                     \
         {"publish", required_argument, NULL, 'p'}, {"volume", required_argument, NULL, 'v'},       \
@@ -324,10 +327,10 @@ void cli_json_time(FILE *f, long long ms);
 /* A JSON string (escaped; invalid UTF-8 becomes U+FFFD), or null for NULL. */
 void cli_json_str(FILE *f, const char *s);
 /* A box / an execution as a JSON object, indented by `indent` spaces. */
-void cli_json_box(FILE *f, const boxlet_box *b, int indent);
+void cli_json_box(FILE *f, const boxlet_box *b, int indent, const char *vm_accel);
 void cli_json_exec(FILE *f, const boxlet_exec_info *x, int indent);
 /* A JSON array of boxes (ls --json, inspect). */
-void cli_json_boxes(FILE *f, boxlet_box *const *boxes, size_t n);
+void cli_json_boxes(FILE *f, boxlet_box *const *boxes, size_t n, const char *vm_accel);
 
 /* ---- format.c: --format TEMPLATE ------------------------------------------ */
 

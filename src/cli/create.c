@@ -26,6 +26,8 @@ static const char usage[] =
     "      --pids N          process limit (0 = the default, 1024)\n"
     "      --disk GB         disk quota of the box's writable layer in GiB\n"
     "                        (0 = the default, 10)\n"
+    "      --isolation KIND  namespaces (default) or vm: a QEMU micro-VM with its own\n"
+    "                        kernel (needs scripts/vm-setup.sh; not the host image)\n"
     "      --network MODE    enabled (outbound) or disabled (loopback only, default)\n"
     "      --host-port PORT  let the box reach the host's 127.0.0.1:PORT at\n"
     "                        host.boxlet.internal:PORT (repeatable; nothing else of\n"

@@ -4,13 +4,16 @@
  * the array is printed anyway and the exit code is then 1. */
 #include "cli/cli.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char usage[] =
     "usage: boxlet inspect BOX...\n"
     "\n"
     "Print each BOX (an id, a unique id prefix or a name) as a JSON object\n"
-    "{id, name, image, state, created_at, pid, config}, all in one array.\n"
+    "{id, name, image, state, created_at, pid, isolation, config}, all in one\n"
+    "array; a vm box's also has accel: kvm or tcg (see 'boxlet info').\n"
     "Exits 1 if any BOX could not be found.\n"
     "\n"
     "Options:\n"
@@ -30,6 +33,23 @@ static int lookup(boxlet_runtime *rt, int nkeys, char **keys, boxlet_box **boxes
     return failed ? CLI_EXIT_SOME : 0;
 }
 
+/* The accelerator vm boxes boot under here, when one of boxes is a vm
+ * box and the runtime is local (free it); else NULL. */
+static char *vm_accel(boxlet_runtime *rt, boxlet_box *const *boxes, size_t n)
+{
+    bool vm = false;
+    for (size_t i = 0; i < n; i++)
+        vm = vm || strcmp(boxlet_box_isolation(boxes[i]), "vm") == 0;
+    boxlet_isolation_info *v;
+    size_t nv;
+    if (!vm || boxlet_runtime_isolations(rt, &v, &nv) < 0) return NULL;
+    char *accel = NULL;
+    for (size_t i = 0; i < nv; i++)
+        if (strcmp(v[i].name, "vm") == 0 && v[i].accel) accel = strdup(v[i].accel);
+    boxlet_isolations_free(v, nv);
+    return accel;
+}
+
 static int inspect(const struct cli *g, int nkeys, char **keys)
 {
     boxlet_runtime *rt;
@@ -39,7 +59,9 @@ static int inspect(const struct cli *g, int nkeys, char **keys)
     int code = CLI_EXIT_FAIL;
     if (cli_open(g, &rt) == 0) {
         code = lookup(rt, nkeys, keys, boxes, &n);
-        cli_json_boxes(stdout, boxes, n);
+        char *accel = vm_accel(rt, boxes, n);
+        cli_json_boxes(stdout, boxes, n, accel);
+        free(accel);
         for (size_t i = 0; i < n; i++)
             boxlet_box_free(boxes[i]);
         boxlet_runtime_free(rt);

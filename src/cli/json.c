@@ -144,7 +144,7 @@ static void key_unum(FILE *f, int indent, const char *k, unsigned long long v)
     fprintf(f, "%llu", v);
 }
 
-void cli_json_box(FILE *f, const boxlet_box *b, int indent)
+void cli_json_box(FILE *f, const boxlet_box *b, int indent, const char *vm_accel)
 {
     const char *config = boxlet_box_config_json(b);
     int in = indent + 4;
@@ -157,17 +157,19 @@ void cli_json_box(FILE *f, const boxlet_box *b, int indent)
     key(f, in, "created_at", 0);
     cli_json_time(f, boxlet_box_created_ms(b));
     key_num(f, in, "pid", boxlet_box_pid(b));
+    key_str(f, in, "isolation", boxlet_box_isolation(b));
+    if (vm_accel && strcmp(boxlet_box_isolation(b), "vm") == 0) key_str(f, in, "accel", vm_accel);
     key(f, in, "config", 0);
     fputs(config && *config ? config : "null", f);
     fprintf(f, "\n%*s}", indent, "");
 }
 
-void cli_json_boxes(FILE *f, boxlet_box *const *boxes, size_t n)
+void cli_json_boxes(FILE *f, boxlet_box *const *boxes, size_t n, const char *vm_accel)
 {
     fputc('[', f);
     for (size_t i = 0; i < n; i++) {
         fputs(i ? ",\n" : "\n", f);
-        cli_json_box(f, boxes[i], 4);
+        cli_json_box(f, boxes[i], 4, vm_accel);
     }
     fputs(n ? "\n]\n" : "]\n", f);
 }

@@ -98,7 +98,7 @@ static int print_boxes(const struct ls *o, boxlet_box *const *boxes, size_t n)
 {
     if (o->format) return print_format(o->format, boxes, n);
     if (o->json) {
-        cli_json_boxes(stdout, boxes, n);
+        cli_json_boxes(stdout, boxes, n, NULL);
         return 0;
     }
     if (!o->quiet) return print_table(boxes, n, o->no_trunc);

@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"rename", cmd_rename, "Rename a box"},
     {"ls", cmd_ls, "List boxes"},
     {"inspect", cmd_inspect, "Show boxes in detail, as JSON"},
+    {"info", cmd_info, "Show the isolations boxes can have here (vm: KVM or TCG)"},
     {"wait", cmd_wait, "Wait for boxes to stop; print their main command's exit code"},
     {"ps", cmd_ps, "List the executions of a box"},
     {"attach", cmd_attach, "Attach to an execution: stream its output (and stdin)"},

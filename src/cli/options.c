@@ -306,6 +306,9 @@ int cli_box_opt(struct cli_box_args *a, int opt, const char *arg)
     case OPT_RM:
         a->o.auto_remove = 1;
         return 1;
+    case OPT_ISOLATION:
+        a->o.isolation = arg; /* checked by the create, which names the choices */
+        return 1;
     case OPT_CPUS:
     case OPT_MEMORY:
     case OPT_PIDS:

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-static const backend_ops *const backends[] = {&ns_backend};
+static const backend_ops *const backends[] = {&ns_backend, &vm_backend};
 
 const backend_ops *backend_find(const char *name)
 {

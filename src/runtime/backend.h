@@ -2,8 +2,8 @@
  * a box is and records it, with the backend it chose for it (box_rec.backend);
  * a backend makes it real: create its files, start its init (boxlet-agent),
  * stop it, tell whether it lives, hand out connections to its agent, tear it
- * down. Implementations: ns.c (Linux namespaces). A micro-VM backend is
- * planned behind the same table (docs/vm.md). Backends never touch the store.
+ * down. Implementations: ns.c (Linux namespaces), vm.c (a QEMU micro-VM,
+ * docs/vm.md). Backends never touch the store.
  *
  * A box_spec is what every backend reads (the box's options, its files); a
  * backend's own per-home state (what it probed, where its files are) comes
@@ -98,8 +98,17 @@ typedef struct box_proc {
     int64_t agent_ms;
 } box_proc;
 
+/* What a backend found on this host (`boxlet info`). */
+typedef struct backend_info {
+    char accel[16];   /* vm: "kvm" or "tcg"; "" for a backend without one */
+    char reason[320]; /* why that one */
+} backend_info;
+
 typedef struct backend_ops {
-    const char *name; /* as recorded in box_rec.backend, at most BOX_BACKEND_MAX bytes */
+    const char *name;   /* as recorded in box_rec.backend, at most BOX_BACKEND_MAX bytes */
+    bool no_host_image; /* the `host` image (host_binds) is refused at create */
+    bool bare;          /* no network, host ports, published ports or volumes
+                           (yet): a create asking for them is refused */
     /* Optional. Called once when the runtime opens home: *state becomes
      * every spec's `state` for this backend; close frees it. An error means
      * the backend cannot run here: its boxes fail to start with that error
@@ -131,9 +140,13 @@ typedef struct backend_ops {
     /* Whether any process runs in the box (its cgroups), whatever the
      * store says: how a start that was never recorded is found. */
     bool (*occupied)(const box_spec *s);
+    /* Optional: what it found on this host (agent: boxlet-agent on the
+     * host). May probe the first time, then answers from a per-home cache. */
+    void (*info)(void *state, const char *agent, backend_info *out);
 } backend_ops;
 
 extern const backend_ops ns_backend;
+extern const backend_ops vm_backend; /* vm.c: a QEMU micro-VM (docs/vm.md) */
 
 /* The backend named name (a record's box_rec.backend), NULL if this boxlet
  * has none by that name. */

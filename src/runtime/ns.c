@@ -16,6 +16,7 @@
 #include "runtime/idmap.h"
 #include "runtime/disk.h"
 #include "runtime/dispose.h"
+#include "runtime/ns.h"
 #include "runtime/ns_setup.h"
 #include "runtime/publish.h"
 
@@ -536,7 +537,7 @@ static int make_volumes(const box_spec *s, launch *l, err_t *e)
 
 /* Everything the init inherits: the plan, its pipes, the agent's socket,
  * the image's layers and the volumes. */
-static int make_launch(const box_spec *s, launch *l, err_t *e)
+static int make_launch(const box_spec *s, const ns_exec *x, launch *l, err_t *e)
 {
     int *pairs[] = {l->errp, l->readyp, l->syncp, l->pidp};
     for (int i = 0; i < 4; i++)
@@ -545,12 +546,14 @@ static int make_launch(const box_spec *s, launch *l, err_t *e)
     int rc = box_lowers_make(s, &lw, e);
     if (rc < 0) return rc;
     if ((rc = setup_plan_make(s, lw.opt, &l->plan, e)) == 0) {
+        l->plan.exec = x;
+        if (x) l->plan.exec_cgroups = false; /* the agent's alone: a program gets no cgroup fs */
         memcpy(l->plan.lower_fds, lw.fds, sizeof lw.fds);
         l->plan.nlower_fds = lw.nfds;
         lw.nfds = 0;
         rc = open_pipes(l, e);
     }
-    if (rc == 0 && (l->plan.listen_fd = listen_socket(s, e)) < 0) rc = l->plan.listen_fd;
+    if (rc == 0 && !x && (l->plan.listen_fd = listen_socket(s, e)) < 0) rc = l->plan.listen_fd;
     for (size_t i = 0; rc == 0 && i < s->nports && i < BOX_MAX_PORTS; i++) {
         int fd = publish_listen(&s->ports[i], e);
         if (fd < 0) {
@@ -613,7 +616,7 @@ static int premove(launch *l, pid_t launcher, err_t *e)
     return rc;
 }
 
-static int ns_start(const box_spec *s, box_proc *out, err_t *e)
+static int start_jail(const box_spec *s, const ns_exec *x, box_proc *out, err_t *e)
 {
     int64_t t0 = now_ms();
     cgroup_limits lim = {.memory_bytes = s->memory_bytes, .cpus = s->cpus, .pids_max = s->pids_max};
@@ -624,7 +627,7 @@ static int ns_start(const box_spec *s, box_proc *out, err_t *e)
         return rc;
     }
     launch l = {.s = s, .plan = {.listen_fd = -1}, .movep = {-1, -1}};
-    if ((rc = make_launch(s, &l, e)) == 0) rc = premove_prepare(s, &l, e);
+    if ((rc = make_launch(s, x, &l, e)) == 0) rc = premove_prepare(s, &l, e);
     if (rc < 0) {
         close_launch(&l);
         err_wrap(e, "start box %s", s->id);
@@ -653,6 +656,16 @@ static int ns_start(const box_spec *s, box_proc *out, err_t *e)
     }
     close_launch(&l);
     return rc;
+}
+
+static int ns_start(const box_spec *s, box_proc *out, err_t *e)
+{
+    return start_jail(s, NULL, out, e);
+}
+
+int ns_exec_start(const box_spec *s, const ns_exec *x, box_proc *out, err_t *e)
+{
+    return start_jail(s, x, out, e);
 }
 
 /* ---- stop, destroy -------------------------------------------------------- */

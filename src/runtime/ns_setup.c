@@ -162,6 +162,7 @@ static void make_dev(const setup_plan *p)
         snprintf(rel, sizeof rel, "/dev/%s", nodes[i]);
         bind_file(p, src, rel, false); /* a user namespace cannot mknod */
     }
+    if (p->exec && p->exec->kvm) bind_file(p, "/dev/kvm", "/dev/kvm", false);
     do_mount(p, "devpts", "/dev/pts", "devpts", nosuid, "newinstance,ptmxmode=0666,mode=0620");
     do_mount(p, "shm", "/dev/shm", "tmpfs", nosuid | MS_NODEV, "mode=1777,size=65536k");
     static const char *const links[][2] = {{"pts/ptmx", "/dev/ptmx"},
@@ -411,9 +412,11 @@ static void become_root(const setup_plan *p)
 static void redirect_stdio(const setup_plan *p)
 {
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int log = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    int log = p->exec ? fcntl(p->exec->stdio_fd, F_DUPFD_CLOEXEC, 3)
+                      : open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (in < 0 || log < 0 || dup2(in, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
-        fail(p, "open the agent's log \"%s\"", p->log);
+        fail(p, "open %s's output \"%s\"", p->exec ? p->exec->argv[0] : "the agent",
+             p->exec ? "(a pipe)" : p->log);
     close(in);
     close(log);
 }
@@ -439,9 +442,9 @@ static int cmp_int(const void *a, const void *b)
  * box needs: a long-lived box must not hold, say, the caller's stdout. */
 static void close_inherited(const setup_plan *p)
 {
-    int keep[4 + SETUP_MAX_LOWERS + BOX_MAX_PORTS + SETUP_MAX_VOLUMES] = {p->err_fd, p->ready_fd,
-                                                                          p->net_fd, p->listen_fd};
-    int n = 4;
+    int keep[5 + SETUP_MAX_LOWERS + BOX_MAX_PORTS + SETUP_MAX_VOLUMES] = {
+        p->err_fd, p->ready_fd, p->net_fd, p->listen_fd, p->exec ? p->exec->stdio_fd : -1};
+    int n = 5;
     for (int i = 0; i < p->nlower_fds; i++)
         keep[n++] = p->lower_fds[i];
     for (int i = 0; i < p->npublish; i++)
@@ -500,6 +503,30 @@ static void add_cgroup_arg(char **argv, int fd, char *buf, size_t n)
     argv[1] = buf;
 }
 
+/* The root's own mount read-only, once every mount point in it is made;
+ * the mounts on it keep their own flags. */
+static void root_read_only(const setup_plan *p)
+{
+    if (mount(NULL, p->root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
+        0)
+        fail(p, "remount the root \"%s\" read-only", p->root);
+}
+
+/* The jail's program (ns.h) in place of the agent: readiness is its exec
+ * (the error pipe closes on it), said before on the ready pipe. */
+static __attribute__((noreturn)) void exec_program(const setup_plan *p, char **envp)
+{
+    const ns_exec *x = p->exec;
+    struct rlimit fsize = {x->fsize_max, x->fsize_max};
+    if (x->fsize_max && setrlimit(RLIMIT_FSIZE, &fsize) < 0) fail(p, "set RLIMIT_FSIZE");
+    lock_down(p);
+    ssize_t w = write(p->ready_fd, "ready\n", 6);
+    (void)w;
+    close(p->ready_fd);
+    execvpe(x->argv[0], (char *const *)x->argv, envp);
+    fail(p, "exec \"%s\" in the jail", x->argv[0]);
+}
+
 void setup_run(const setup_plan *p)
 {
     close_inherited(p);
@@ -509,10 +536,14 @@ void setup_run(const setup_plan *p)
     int cgroup_fd = open_cgroup(p);
     redirect_stdio(p);
     build_root(p);
+    if (p->exec && p->exec->read_only_root) root_read_only(p);
     if (sethostname(p->hostname, strlen(p->hostname)) < 0)
         fail(p, "set hostname \"%s\"", p->hostname);
     enter_root(p);
     loopback_up(p);
+    char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    (char *)"HOME=/root", NULL};
+    if (p->exec) exec_program(p, envp);
     char fd[16], lfd[16];
     snprintf(fd, sizeof fd, "%d", p->ready_fd);
     snprintf(lfd, sizeof lfd, "%d", p->listen_fd);
@@ -526,8 +557,6 @@ void setup_run(const setup_plan *p)
     }
     add_cgroup_arg(argv, cgroup_fd, cgfd, sizeof cgfd);
     add_publish_args(p, argv, pub);
-    char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    (char *)"HOME=/root", NULL};
     lock_down(p);
     execve("/run/boxlet-agent", argv, envp);
     fail(p, "exec the agent \"%s\"", p->agent);

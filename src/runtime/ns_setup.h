@@ -7,6 +7,7 @@
 #define BOXLET_RUNTIME_NS_SETUP_H
 
 #include "runtime/backend.h"
+#include "runtime/ns.h"
 
 #include <limits.h>
 #include <linux/filter.h>
@@ -56,6 +57,7 @@ typedef struct setup_plan {
     const struct sock_fprog *seccomp; /* compiled once per process */
     uint64_t caps;                    /* the bounding set kept (caps.h) */
     char idle_stop[24];               /* the agent's --idle-stop MS, "" = none */
+    const ns_exec *exec;              /* run this instead of the agent (ns.h), or NULL */
 } setup_plan;
 
 /* Fills plan from s. lowerdir is the overlay's lowerdir option (paths

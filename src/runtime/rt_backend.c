@@ -61,3 +61,16 @@ int rt_backend_choose(rt_t *rt, const char *name, const rt_backend **out, err_t 
                  rt->be[i].ops->name);
     return err_make(e, ERR_INVAL, "isolation \"%.64s\": not one of %s", name, names);
 }
+
+int rt_backend_info(rt_t *rt, const char *name, backend_info *out, err_t *e)
+{
+    *out = (backend_info){0};
+    const rt_backend *b = find(rt, name);
+    if (!b) return err_make(e, ERR_NOTFOUND, "isolation \"%.64s\": not one this boxlet has", name);
+    if (b->open_rc < 0) {
+        *e = b->open_err;
+        return b->open_rc;
+    }
+    if (b->ops->info) b->ops->info(b->state, rt->agent, out);
+    return 0;
+}

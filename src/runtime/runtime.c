@@ -429,6 +429,11 @@ int rt_create_on(rt_t *rt, const char *name, const char *image, const box_config
         err_wrap(e, "create box");
         return rc;
     }
+    if (be->ops->bare && (c->network || c->nhost_ports || c->nports || c->nvolumes))
+        return err_make(e, ERR_UNSUPPORTED,
+                        "create box: isolation \"%s\" has no network, host ports, published ports "
+                        "or volumes yet (docs/vm.md)",
+                        be->ops->name);
     char id[ULID_LEN + 1];
     if (ulid_new(id) < 0) return err_sys(e, errno, "make a box id");
     if (name && *name && !hostname_ok(name))
@@ -447,6 +452,14 @@ int rt_create_on(rt_t *rt, const char *name, const char *image, const box_config
     if ((rc = image_resolve(rt->home, image ? image : "host", rt->uid_base, &img, e)) < 0) {
         imgstore_unlock(lock);
         return rc;
+    }
+    if (img.host_binds && be->ops->no_host_image) {
+        image_info_free(&img);
+        imgstore_unlock(lock);
+        return err_make(e, ERR_UNSUPPORTED,
+                        "create box: the \"host\" image cannot run with isolation \"%s\" (it binds "
+                        "the host's /usr, which a VM cannot see); use an imported or pulled image",
+                        be->ops->name);
     }
     char *cfg = NULL;
     rc = config_with_defaults(c, &img, &cfg, e);

@@ -123,6 +123,11 @@ typedef struct rt {
     uint32_t uid_base, uid_count;
 } rt_t;
 
+/* The backend named name as this runtime opened it: whether it can run
+ * here (else why, in e) and what it found (backend_ops.info; probes the
+ * first time). -ERR_NOTFOUND for a name this boxlet lacks. */
+int rt_backend_info(rt_t *rt, const char *name, backend_info *out, err_t *e);
+
 /* Opens home (NULL: the default), creating its layout, and reconciles. */
 int rt_open(const char *home, rt_t **out, err_t *e);
 void rt_close(rt_t *rt);

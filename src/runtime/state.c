@@ -287,8 +287,19 @@ static int snapshot_locked(rt_t *rt, box_rec *r, const char *name, snap_info *ou
     return out ? snap_info_of(rt, &s, out, e) : 0;
 }
 
+/* Snapshots, clones and exports work on a namespaces box's layers; a vm
+ * box's disk is written by its guest and never mounted on the host
+ * (docs/vm.md, "Security model"): refused until they work on it as bytes. */
+static int layers_of_namespaces(const box_rec *r, const char *what, err_t *e)
+{
+    if (!*r->backend || strcmp(r->backend, BOX_BACKEND_DEFAULT) == 0) return 0;
+    return err_make(e, ERR_UNSUPPORTED, "%s box \"%s\": not supported for isolation \"%s\" yet",
+                    what, r->name, r->backend);
+}
+
 int rt_snapshot_create(rt_t *rt, box_rec *r, const char *name, snap_info *out, err_t *e)
 {
+    if (layers_of_namespaces(r, "snapshot", e) < 0) return -ERR_UNSUPPORTED;
     if (name && *name && !rt_name_ok(name))
         return err_make(e, ERR_INVAL,
                         "snapshot name \"%s\": use 1-63 letters, digits, '-', '_' or '.'", name);
@@ -350,6 +361,7 @@ int rt_finish_intent(rt_t *rt, const char *id, err_t *e)
 
 int rt_snapshot_restore(rt_t *rt, box_rec *r, const char *key, err_t *e)
 {
+    if (layers_of_namespaces(r, "restore", e) < 0) return -ERR_UNSUPPORTED;
     int fd = rt_lock_box(rt, r->id, e);
     if (fd < 0) return fd;
     snap_rec s;
@@ -412,6 +424,7 @@ static int insert_clone(rt_t *rt, const box_rec *src, const char *from, const ch
 int rt_clone(rt_t *rt, box_rec *src, const char *snap, const char *name, box_rec *out, err_t *e)
 {
     memset(out, 0, sizeof *out);
+    if (layers_of_namespaces(src, "clone", e) < 0) return -ERR_UNSUPPORTED;
     if (name && *name && !rt_name_ok(name))
         return err_make(e, ERR_INVAL, "box name \"%s\": use 1-63 letters, digits, '-', '_' or '.'",
                         name);
@@ -436,7 +449,8 @@ void rt_layer_drop(rt_t *rt, const char *id)
 
 int rt_freeze_box(rt_t *rt, box_rec *r, const char *what, err_t *e)
 {
-    int rc = check_freezable(r, false, what, e);
+    int rc = layers_of_namespaces(r, what, e);
+    if (rc == 0) rc = check_freezable(r, false, what, e);
     return rc ? rc : freeze(rt, r, NULL, e);
 }
 

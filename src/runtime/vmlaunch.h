@@ -8,15 +8,30 @@
 #define BOXLET_RUNTIME_VMLAUNCH_H
 
 #include "core/err.h"
+#include "runtime/backend.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Starts QEMU (argv, argv[0] looked up in PATH) with its stdout and stderr
+ * on out_fd, confined as the caller sees fit (vm.c: the namespaces jail);
+ * returns its pid (not necessarily a child of the caller), or a negative
+ * error with e saying why. */
+typedef int vm_spawn_fn(void *ctx, const char *const *argv, int out_fd, err_t *e);
+
+/* The console log (<dir>/console.log) keeps at most the guest's first
+ * VM_CONSOLE_HEAD bytes, a line saying how many were dropped, and its last
+ * VM_CONSOLE_TAIL bytes: a guest that writes without end to its console
+ * (or a printk flood) never fills the host's disk. */
+#define VM_CONSOLE_HEAD (512 * 1024)
+#define VM_CONSOLE_TAIL (512 * 1024)
+
 typedef struct vm_launch {
-    const char *images; /* vmlinux and initramfs.cpio.gz are here */
-    const char *dir;    /* the VM's own directory (exists): link.sock,
-                           agent.sock, console.log are made in it */
+    const char *images; /* vmlinux and initramfs.cpio.gz are here (as QEMU sees it) */
+    const char *dir;    /* the VM's own directory (exists): agent.sock and
+                           console.log are made in it, and link.sock when QEMU
+                           runs unconfined */
     const char *agent;  /* boxlet-agent on the host (the link's host end) */
     /* The box's root (docs/vm.md), or both NULL for the initramfs alone:
      * the image's EROFS file (read-only, shared) and the box's ext4 file
@@ -26,10 +41,22 @@ typedef struct vm_launch {
     bool kvm;            /* -accel kvm, else TCG */
     bool die_with_us;    /* QEMU and the link end are killed when we exit */
     int timeout_ms;      /* for the guest's agent to be ready */
+    /* Confined: how QEMU is started (NULL: a plain child of the caller),
+     * and where it makes link.sock as it sees the file system; the host
+     * reaches it through /proc/<QEMU's pid>/root. images, root_image and
+     * upper_image are then paths as QEMU sees them. */
+    vm_spawn_fn *spawn;
+    void *spawn_ctx;
+    const char *qemu_dir;
+    /* Non-zero: the link's host end runs as this uid and gid (the box's
+     * root on the host), with no capabilities, no_new_privs, the box's
+     * seccomp filter and RLIMIT_FSIZE 1 MiB; 0: as the caller. */
+    uid_t link_uid;
 } vm_launch;
 
 typedef struct vm_proc {
     pid_t qemu, link;
+    pid_t console;   /* writes the console log; ends when QEMU does */
     int64_t boot_ms; /* from spawning QEMU to the guest's READY */
 } vm_proc;
 
@@ -54,5 +81,14 @@ void vm_kill(vm_proc *p);
  * nothing: a nested or paravirtual one may take the guest and never run
  * it. Nothing is left running. */
 bool vm_kvm_works(const vm_launch *l, int timeout_ms);
+/* KVM or TCG for home's VMs (vmaccel.c): out->accel "kvm" or "tcg" and
+ * why, from $BOXLET_HOME/vm-accel while the host's kernel release is the
+ * one recorded there, else probed (one boot of images' guest under KVM,
+ * up to 10 s, agent the link's host end) and recorded. */
+void vm_accel(const char *home, const char *images, const char *agent, backend_info *out);
+/* Forks the console log's writer (vmconsole.c): it reads in_fd until EOF
+ * (every write end closed: QEMU ended) and keeps log_path within the cap
+ * above. Returns its pid (the caller reaps it), or a negative error. */
+pid_t vm_console_start(int in_fd, const char *log_path, err_t *e);
 
 #endif

@@ -223,6 +223,12 @@ const char *boxlet_box_image(const boxlet_box *b)
     return b->rec.image ? b->rec.image : "";
 }
 
+const char *boxlet_box_isolation(const boxlet_box *b)
+{
+    if (*b->rec.backend) return b->rec.backend;
+    return b->rt->tp->isolations ? BOX_BACKEND_DEFAULT : ""; /* local records before the choice */
+}
+
 boxlet_box_state boxlet_box_state_of(const boxlet_box *b)
 {
     return (boxlet_box_state)b->rec.state;

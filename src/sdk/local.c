@@ -126,7 +126,8 @@ static int box_create_with(boxlet_runtime *rt, const boxlet_box_opts *o, box_por
                     .auto_delete = o->auto_delete,
                     .no_auto_resume = o->no_auto_resume != 0,
                     .secrets = secrets,
-                    .nsecrets = o->nsecrets};
+                    .nsecrets = o->nsecrets,
+                    .isolation = o->isolation};
     box_volume vols[BOX_VOLUMES_MAX];
     if (o->nvolumes > BOX_VOLUMES_MAX) {
         free(b);
@@ -408,6 +409,63 @@ static int image_prune_local(boxlet_runtime *rt, boxlet_prune_result *out)
     return rc;
 }
 
+/* ---- isolations ------------------------------------------------------------ */
+
+static int fill_isolation(boxlet_runtime *rt, const char *name, boxlet_isolation_info *o)
+{
+    backend_info bi;
+    err_t why = {0};
+    int rc = rt_backend_info(rt->rt, name, &bi, &why);
+    o->name = strdup(name);
+    o->available = rc == 0;
+    o->unavailable = rc < 0 ? strdup(why.msg) : NULL;
+    o->accel = bi.accel[0] ? strdup(bi.accel) : NULL;
+    o->accel_reason = bi.accel[0] ? strdup(bi.reason) : NULL;
+    bool lost =
+        !o->name || (rc < 0 && !o->unavailable) || (bi.accel[0] && (!o->accel || !o->accel_reason));
+    return lost ? err_make(&rt->err, ERR_NOMEM, "isolations: out of memory") : 0;
+}
+
+static int isolations_local(boxlet_runtime *rt, boxlet_isolation_info **out, size_t *n)
+{
+    size_t all;
+    const backend_ops *const *be = backend_all(&all);
+    boxlet_isolation_info *v = calloc(all, sizeof *v);
+    if (!v) return err_make(&rt->err, ERR_NOMEM, "isolations: out of memory");
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < all; i++)
+        rc = fill_isolation(rt, be[i]->name, &v[i]);
+    if (rc < 0) {
+        boxlet_isolations_free(v, all);
+        return rc;
+    }
+    *out = v;
+    *n = all;
+    return 0;
+}
+
+void boxlet_isolations_free(boxlet_isolation_info *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].name);
+        free(v[i].unavailable);
+        free(v[i].accel);
+        free(v[i].accel_reason);
+    }
+    free(v);
+}
+
+int boxlet_runtime_isolations(boxlet_runtime *rt, boxlet_isolation_info **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int rc = sdk_need_rt(rt);
+    if (rc == 0 && !rt->tp->isolations)
+        rc = sdk_unsupported(&rt->err, rt->tp, "isolations", "isolations");
+    if (rc == 0) rc = rt->tp->isolations(rt, out, n);
+    return sdk_fail(&rt->err, NULL, rc);
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 const sdk_transport sdk_local_transport = {
@@ -431,6 +489,7 @@ const sdk_transport sdk_local_transport = {
     .image_get = image_get_local,
     .image_remove = image_remove_local,
     .image_prune = image_prune_local,
+    .isolations = isolations_local,
     .exec_start = sdk_agent_exec_start,
     .exec_attach = sdk_agent_exec_attach,
     .exec_list = sdk_agent_exec_list,

@@ -119,6 +119,7 @@ static void add_extras(json_t *req, const boxlet_box_opts *o)
     json_object_set_new(req, "auto_stop", json_integer(o->auto_stop));
     json_object_set_new(req, "auto_delete", json_integer(o->auto_delete));
     json_object_set_new(req, "auto_resume", json_boolean(!o->no_auto_resume));
+    if (o->isolation) json_object_set_new(req, "isolation", json_string(o->isolation));
     if (o->ncap_add || o->ncap_drop)
         json_object_set_new(req, "advanced",
                             json_pack("{s:{s:o, s:o}}", "capabilities", "add",

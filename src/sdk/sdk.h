@@ -203,6 +203,8 @@ struct sdk_transport {
     int (*image_get)(boxlet_runtime *rt, const char *key, boxlet_image_info *out);
     int (*image_remove)(boxlet_runtime *rt, const char *name, bool force);
     int (*image_prune)(boxlet_runtime *rt, boxlet_prune_result *out); /* out: NULL ok */
+    /* what isolations can run where the runtime is; may be NULL */
+    int (*isolations)(boxlet_runtime *rt, boxlet_isolation_info **out, size_t *n);
     /* executions of box b: start and attach fill e (new, e->ops set, e->id
      * set for attach); errors in e->err. list: errors in b->err */
     int (*exec_start)(boxlet_box *b, const boxlet_cmd *cmd, boxlet_exec *e);

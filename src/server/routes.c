@@ -308,11 +308,12 @@ void rest_boxes_list(server_t *s, const http_req *rq, http_resp *rs)
  * secrets and rootfs_path, implementing each or refusing it by name
  * (docs/server.md). */
 static const char *const box_fields[] = {
-    "name",       "image",       "cpus",         "memory_mib",  "env",      "working_dir",
-    "user",       "network",     "labels",       "auto_remove", "detach",   "auto_resume",
-    "auto_stop",  "auto_delete", "disk_size_gb", "ports",       "volumes",  "rootfs_path",
-    "entrypoint", "cmd",         "secrets",      "tty",         "advanced", "auto_start",
-    "pids_max",   NULL};
+    "name",        "image",       "cpus",        "memory_mib",  "env",
+    "working_dir", "user",        "network",     "labels",      "auto_remove",
+    "detach",      "auto_resume", "auto_stop",   "auto_delete", "disk_size_gb",
+    "ports",       "volumes",     "rootfs_path", "entrypoint",  "cmd",
+    "secrets",     "tty",         "advanced",    "auto_start",  "pids_max",
+    "isolation",   NULL}; /* isolation: boxlet's own (docs/vm.md) */
 
 /* BoxLite's PortSpec list: [{host_ip?, host_port, guest_port, protocol?}]
  * into out (at most BOXLET_MAX_PORTS; host_ip points into o). The host
@@ -366,6 +367,7 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
         !want_type(o, "user", JSON_STRING, "a string", rs) ||
         !want_type(o, "pids_max", JSON_INTEGER, "an integer", rs) ||
         !want_type(o, "disk_size_gb", JSON_INTEGER, "an integer", rs) ||
+        !want_type(o, "isolation", JSON_STRING, "a string", rs) ||
         !env_list(o, "env", env, nenv, rs) || !env_list(o, "labels", labels, nlabels, rs))
         return false;
     boxlet_box_opts_init(opts);
@@ -391,6 +393,7 @@ static bool box_opts_from(json_t *o, boxlet_box_opts *opts, char ***env, size_t 
         return false;
     }
     opts->disk_size_gb = (unsigned)disk;
+    opts->isolation = json_string_value(json_object_get(o, "isolation"));
     opts->working_dir = json_string_value(json_object_get(o, "working_dir"));
     opts->user = json_string_value(json_object_get(o, "user"));
     json_t *net = json_object_get(o, "network");

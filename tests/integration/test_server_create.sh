@@ -245,5 +245,15 @@ check "the box's image is the imported path" rootfs- "$(field "d['image'][:7]")"
 check "its files" inside "$(cat "$(field "d['config']['rootfs'].split(':')[0]")/hello" 2>&1)"
 code -H "$A" -XDELETE "$U/v1/boxes/r1" >/dev/null
 
+# isolation (boxlet's own field, docs/vm.md): a name this boxlet lacks is
+# 400 with the choices; vm without the guest's kernel (none here) is 501
+# saying how to set it up; neither records a box.
+check "isolation: not a string" 400 "$(create '{"isolation":5,"name":"iso"}')"
+check "isolation: unknown" 400 "$(create '{"isolation":"hypervisor9","name":"iso"}')"
+check "isolation: the choices named" 1 "$(field "int('not one of' in d['error']['message'] and '\"vm\"' in d['error']['message'])")"
+check "isolation vm, no guest kernel" 501 "$(create '{"isolation":"vm","name":"iso"}')"
+check "isolation vm: says how to set it up" 1 "$(field "int('scripts/vm-setup.sh' in d['error']['message'])")"
+check "isolation: nothing recorded" 404 "$(code -H "$A" $U/v1/boxes/iso)"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
