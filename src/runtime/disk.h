@@ -53,6 +53,12 @@ int disk_mount_frozen(const char *image, const char *target, err_t *e);
  * nosuid, nodev, its root owned by 0 and mode 0755. The caller makes sure
  * it is not mounted already (two mounts would corrupt it). */
 int disk_mount_volume(const char *image, const char *target, err_t *e);
+/* How long disk_wait_released is given by callers that unmounted the
+ * image themselves: the kernel tears a lazily unmounted ext4 down and
+ * frees its loop device asynchronously, which took over 5 s on a machine
+ * at a load of 20. A bound for a device that is really still in use, not
+ * an expected time. */
+#define DISK_RELEASE_TIMEOUT_MS 60000
 /* Waits (up to timeout_ms) until no loop device holds the image: after a
  * box stops, its file system is released by the kernel shortly after its
  * last process. -ERR_CONFLICT if it still is. */

@@ -44,7 +44,6 @@
 #define MANIFEST "box.json"
 #define MANIFEST_MAX (256u << 10)
 #define ENV_MAX 4096
-#define RELEASE_TIMEOUT_MS 5000
 
 /* ---- export ------------------------------------------------------------------ */
 
@@ -330,7 +329,7 @@ static int fill_layer(importer *im, const char *dir, err_t *e)
     tarfs_put_abort(p);
     tar_reader_free(&r);
     umount2(mnt, MNT_DETACH);
-    if (rc == 0) rc = disk_wait_released(img, RELEASE_TIMEOUT_MS, e);
+    if (rc == 0) rc = disk_wait_released(img, DISK_RELEASE_TIMEOUT_MS, e);
     return rc;
 }
 

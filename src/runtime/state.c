@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RELEASE_TIMEOUT_MS 5000
+#define FREEZE_TIMEOUT_MS 5000
 
 void rt_crash_point(const char *step)
 {
@@ -168,7 +168,7 @@ static int freeze(rt_t *rt, const box_rec *r, const snap_rec *snap, err_t *e)
     if (rc == 0 && depth >= BOX_LAYERS_MAX)
         rc = err_make(e, ERR_LIMIT, "box \"%s\" has %d frozen layers, the most a box can have",
                       r->name, BOX_LAYERS_MAX);
-    if (rc == 0) rc = disk_wait_released(img, RELEASE_TIMEOUT_MS, e);
+    if (rc == 0) rc = disk_wait_released(img, DISK_RELEASE_TIMEOUT_MS, e);
     layer_ref L = {.uid_base = rt_uid_base(r)};
     snprintf(L.origin, sizeof L.origin, "%s", r->id);
     if (rc == 0 && ulid_new(L.id) < 0) rc = err_sys(e, errno, "make a layer id");
@@ -232,7 +232,7 @@ static int copy_live(rt_t *rt, const box_rec *r, const layer_ref *L, err_t *e)
     layer_dir(rt, L->id, dir, sizeof dir);
     rt_layer_path(rt, L->id, to, sizeof to);
     if (mkdir(dir, 0700) < 0) return err_sys(e, errno, "create layer directory \"%s\"", dir);
-    int rc = cgroup_freeze(r->id, true, RELEASE_TIMEOUT_MS, e);
+    int rc = cgroup_freeze(r->id, true, FREEZE_TIMEOUT_MS, e);
     if (rc == 0) {
         rc = sync_box(r, e);
         if (rc == 0) rc = disk_image_copy(img, to, e);
@@ -240,7 +240,7 @@ static int copy_live(rt_t *rt, const box_rec *r, const layer_ref *L, err_t *e)
         cgroup_freeze(r->id, false, 0, NULL);
     }
     if (rc == 0) rc = disk_image_replay(to, e);
-    if (rc == 0) rc = disk_wait_released(to, RELEASE_TIMEOUT_MS, e);
+    if (rc == 0) rc = disk_wait_released(to, DISK_RELEASE_TIMEOUT_MS, e);
     return rc;
 }
 
