@@ -194,7 +194,8 @@ int vminit_main(int argc, char **argv)
     mkdir("/run/boxlet", 0700); /* the agent's socket; only the host reaches it */
     int port = open_port();
     pid_t agent = port >= 0 ? start_agent(self) : -1;
-    vmux_end end = {.link = port, .agent_sock = AGENT_SOCK, .ready_fd = -1, .stop_fd = sfd};
+    vmux_end end = {
+        .link = port, .agent_sock = AGENT_SOCK, .ready_fd = -1, .stop_fd = sfd, .agent_pid = agent};
     if (agent > 0) vmux_run(&end);
     if (agent > 0) kill(agent, SIGTERM);
     while (agent > 0 && waitpid(agent, NULL, 0) < 0 && errno == EINTR) {

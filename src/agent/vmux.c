@@ -163,8 +163,12 @@ static void on_frame(vmux *m, uint32_t id, int type, const uint8_t *p, uint32_t 
         on_open(m, id);
         break;
     case F_SHUTDOWN:
-        if (m->e->host) m->broken = "the guest sent shutdown";
-        m->shutdown = !m->e->host;
+        if (m->e->host) {
+            m->broken = "the guest sent shutdown";
+        } else if (!m->shutdown) { /* the agent's last frames still go out */
+            m->shutdown = true;
+            if (m->e->agent_pid > 0) kill(m->e->agent_pid, SIGTERM);
+        }
         break;
     case F_DATA:
         on_data(m, id, p, len);
@@ -280,7 +284,7 @@ enum { P_STOP, P_LINK, P_LISTEN, P_FIRST };
 static int fill(vmux *m, struct pollfd *p, vstream **at)
 {
     bool room = m->out.len < LINK_OUT_MAX;
-    p[P_STOP] = (struct pollfd){m->stopping ? -1 : m->e->stop_fd, POLLIN, 0};
+    p[P_STOP] = (struct pollfd){m->stopping || m->shutdown ? -1 : m->e->stop_fd, POLLIN, 0};
     /* The guest learns that a host is there when the port turns writable. */
     bool hello = !m->e->host && !m->ready;
     p[P_LINK] =
@@ -326,7 +330,7 @@ static bool turn(vmux *m, struct pollfd *p, vstream **at, int n)
             read_stream(m, at[i]);
         if (!at[i]->dead && at[i]->closing && at[i]->out.len == 0) drop(m, at[i], false);
     }
-    return !m->broken && !m->shutdown;
+    return !m->broken && !(m->shutdown && n == P_FIRST && m->out.len == 0);
 }
 
 static void flush_link(vmux *m)

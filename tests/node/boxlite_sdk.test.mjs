@@ -31,8 +31,11 @@ async function run(box, cmd, args, env, opts = {}) {
 
 async function main() {
   const rt = JsBoxlite.rest(new BoxliteRestOptions({ url, credential: key ? new ApiKeyCredential(key) : undefined }));
-  // BOXLET_TEST_IMAGE: the image of a run on vm boxes (test_server_ws.sh).
-  const box = await rt.create({ image: process.env.BOXLET_TEST_IMAGE || 'host', workingDir: '/tmp', env: [{ key: 'BOXV', value: 'boxdefault' }] }, 'sdkbox');
+  // BOXLET_TEST_IMAGE: the image of a run on vm boxes (test_server_ws.sh),
+  // which have no network yet (the SDK asks for it by default).
+  const vm = !!process.env.BOXLET_TEST_IMAGE;
+  const box = await rt.create({ image: process.env.BOXLET_TEST_IMAGE || 'host',
+    ...(vm ? { network: { outbound: { mode: 'disabled' } } } : {}), workingDir: '/tmp', env: [{ key: 'BOXV', value: 'boxdefault' }] }, 'sdkbox');
   check('create', !!box);
 
   let r = await run(box, 'sh', ['-c', 'echo "$BOXV $MINE $(pwd)"; echo to-stderr >&2; read line; echo "got $line"; exit 3'],
