@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ typedef struct vmux {
     bool ready;         /* host: the guest said READY; guest: we did */
     bool stopping;      /* host: SHUTDOWN sent, waiting for the link to end */
     bool shutdown;      /* guest: the host asked for SHUTDOWN */
+    int64_t agent_gone; /* guest, shutting down: when the agent was seen exited (0: not yet) */
     const char *broken; /* why the link cannot go on, NULL while it can */
 } vmux;
 
@@ -333,6 +335,21 @@ static bool turn(vmux *m, struct pollfd *p, vstream **at, int n)
     return !m->broken && !(m->shutdown && n == P_FIRST && m->out.len == 0);
 }
 
+/* Guest, shutting down: the agent has exited and what it wrote has had
+ * AGENT_DRAIN_MS to reach the host (a stream whose client stopped reading
+ * would hold the power-off forever). */
+#define AGENT_DRAIN_MS 2000
+static bool agent_done(vmux *m)
+{
+    if (!m->shutdown || m->e->agent_pid <= 0) return false;
+    siginfo_t si = {0};
+    if (!m->agent_gone &&
+        waitid(P_PID, (id_t)m->e->agent_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        si.si_pid == m->e->agent_pid)
+        m->agent_gone = now_ms();
+    return m->agent_gone && now_ms() - m->agent_gone > AGENT_DRAIN_MS;
+}
+
 static void flush_link(vmux *m)
 {
     while (m->out.len) {
@@ -354,7 +371,7 @@ int vmux_run(const vmux_end *e)
     int rc = -1;
     for (;;) {
         int n = fill(&m, p, at);
-        if (poll(p, (nfds_t)n, -1) < 0 && errno != EINTR) break;
+        if (poll(p, (nfds_t)n, m.shutdown ? 100 : -1) < 0 && errno != EINTR) break;
         if (p[P_STOP].revents && (!e->host || !m.ready)) {
             rc = 0;
             break;
@@ -366,7 +383,7 @@ int vmux_run(const vmux_end *e)
         bool go = turn(&m, p, at, n);
         flush_link(&m);
         reap(&m);
-        if (!go) break;
+        if (!go || agent_done(&m)) break;
     }
     if (m.broken) fprintf(stderr, "boxlet-agent: vmux: %s\n", m.broken);
     if (!m.broken && (m.stopping || m.shutdown)) rc = 0;
