@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
@@ -48,10 +49,10 @@ static void mount_basics(void)
 {
     static const struct {
         const char *src, *dir, *type;
-    } m[] = {{"devtmpfs", "/dev", "devtmpfs"},
-             {"proc", "/proc", "proc"},
-             {"sysfs", "/sys", "sysfs"},
-             {"tmpfs", "/run", "tmpfs"}};
+    } m[] = {{"devtmpfs", "/dev", "devtmpfs"}, {"proc", "/proc", "proc"},
+             {"sysfs", "/sys", "sysfs"},       {"tmpfs", "/run", "tmpfs"},
+             {"devpts", "/dev/pts", "devpts"}, /* terminals: /dev/ptmx finds it there */
+             {"tmpfs", "/dev/shm", "tmpfs"}};
     for (size_t i = 0; i < sizeof m / sizeof *m; i++) {
         mkdir(m[i].dir, 0755);
         if (mount(m[i].src, m[i].dir, m[i].type, MS_NOSUID, NULL) < 0 && errno != EBUSY)
@@ -117,10 +118,31 @@ static int open_port(void)
     return -1;
 }
 
+/* The guest's cgroup2 tree as a mount attached nowhere, for the agent's
+ * cgroup per execution (cgexec.c: a kill reaches what left the
+ * execution's session), as a namespaces box's init gives it: box
+ * processes see no cgroup file system. -1 without cgroup2 (executions
+ * then have no cgroups of their own). */
+static int open_cgroup(void)
+{
+    int fs = (int)syscall(SYS_fsopen, "cgroup2", FSOPEN_CLOEXEC);
+    if (fs < 0) {
+        say("open a cgroup2 file system for", "the agent");
+        return -1;
+    }
+    int m = -1;
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+        m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+    if (m < 0) say("mount a cgroup2 file system for", "the agent");
+    close(fs);
+    return m;
+}
+
 /* The agent proper, listening once this returns: the host is told READY
  * only then, so no stream it opens finds the socket missing. */
 static pid_t start_agent(const char *self)
 {
+    int cg = open_cgroup();
     int rp[2];
     if (pipe(rp) < 0) return -1;
     pid_t pid = fork();
@@ -129,11 +151,17 @@ static pid_t start_agent(const char *self)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         close(rp[0]);
-        char fd[16];
+        char fd[16], cgfd[16];
         snprintf(fd, sizeof fd, "%d", rp[1]);
-        execl(self, self, "--socket", AGENT_SOCK, "--ready-fd", fd, (char *)NULL);
+        snprintf(cgfd, sizeof cgfd, "%d", cg);
+        if (cg >= 0 && fcntl(cg, F_SETFD, 0) == 0)
+            execl(self, self, "--socket", AGENT_SOCK, "--ready-fd", fd, "--cgroup-fd", cgfd,
+                  (char *)NULL);
+        else
+            execl(self, self, "--socket", AGENT_SOCK, "--ready-fd", fd, (char *)NULL);
         _exit(127);
     }
+    if (cg >= 0) close(cg);
     close(rp[1]);
     char buf[8];
     ssize_t r;
@@ -166,7 +194,8 @@ int vminit_main(int argc, char **argv)
     mkdir("/run/boxlet", 0700); /* the agent's socket; only the host reaches it */
     int port = open_port();
     pid_t agent = port >= 0 ? start_agent(self) : -1;
-    vmux_end end = {.link = port, .agent_sock = AGENT_SOCK, .ready_fd = -1, .stop_fd = sfd};
+    vmux_end end = {
+        .link = port, .agent_sock = AGENT_SOCK, .ready_fd = -1, .stop_fd = sfd, .agent_pid = agent};
     if (agent > 0) vmux_run(&end);
     if (agent > 0) kill(agent, SIGTERM);
     while (agent > 0 && waitpid(agent, NULL, 0) < 0 && errno == EINTR) {

@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ typedef struct vmux {
     bool ready;         /* host: the guest said READY; guest: we did */
     bool stopping;      /* host: SHUTDOWN sent, waiting for the link to end */
     bool shutdown;      /* guest: the host asked for SHUTDOWN */
+    int64_t agent_gone; /* guest, shutting down: when the agent was seen exited (0: not yet) */
     const char *broken; /* why the link cannot go on, NULL while it can */
 } vmux;
 
@@ -163,8 +165,12 @@ static void on_frame(vmux *m, uint32_t id, int type, const uint8_t *p, uint32_t 
         on_open(m, id);
         break;
     case F_SHUTDOWN:
-        if (m->e->host) m->broken = "the guest sent shutdown";
-        m->shutdown = !m->e->host;
+        if (m->e->host) {
+            m->broken = "the guest sent shutdown";
+        } else if (!m->shutdown) { /* the agent's last frames still go out */
+            m->shutdown = true;
+            if (m->e->agent_pid > 0) kill(m->e->agent_pid, SIGTERM);
+        }
         break;
     case F_DATA:
         on_data(m, id, p, len);
@@ -280,7 +286,7 @@ enum { P_STOP, P_LINK, P_LISTEN, P_FIRST };
 static int fill(vmux *m, struct pollfd *p, vstream **at)
 {
     bool room = m->out.len < LINK_OUT_MAX;
-    p[P_STOP] = (struct pollfd){m->stopping ? -1 : m->e->stop_fd, POLLIN, 0};
+    p[P_STOP] = (struct pollfd){m->stopping || m->shutdown ? -1 : m->e->stop_fd, POLLIN, 0};
     /* The guest learns that a host is there when the port turns writable. */
     bool hello = !m->e->host && !m->ready;
     p[P_LINK] =
@@ -326,7 +332,22 @@ static bool turn(vmux *m, struct pollfd *p, vstream **at, int n)
             read_stream(m, at[i]);
         if (!at[i]->dead && at[i]->closing && at[i]->out.len == 0) drop(m, at[i], false);
     }
-    return !m->broken && !m->shutdown;
+    return !m->broken && !(m->shutdown && n == P_FIRST && m->out.len == 0);
+}
+
+/* Guest, shutting down: the agent has exited and what it wrote has had
+ * AGENT_DRAIN_MS to reach the host (a stream whose client stopped reading
+ * would hold the power-off forever). */
+#define AGENT_DRAIN_MS 2000
+static bool agent_done(vmux *m)
+{
+    if (!m->shutdown || m->e->agent_pid <= 0) return false;
+    siginfo_t si = {0};
+    if (!m->agent_gone &&
+        waitid(P_PID, (id_t)m->e->agent_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        si.si_pid == m->e->agent_pid)
+        m->agent_gone = now_ms();
+    return m->agent_gone && now_ms() - m->agent_gone > AGENT_DRAIN_MS;
 }
 
 static void flush_link(vmux *m)
@@ -350,7 +371,7 @@ int vmux_run(const vmux_end *e)
     int rc = -1;
     for (;;) {
         int n = fill(&m, p, at);
-        if (poll(p, (nfds_t)n, -1) < 0 && errno != EINTR) break;
+        if (poll(p, (nfds_t)n, m.shutdown ? 100 : -1) < 0 && errno != EINTR) break;
         if (p[P_STOP].revents && (!e->host || !m.ready)) {
             rc = 0;
             break;
@@ -362,7 +383,7 @@ int vmux_run(const vmux_end *e)
         bool go = turn(&m, p, at, n);
         flush_link(&m);
         reap(&m);
-        if (!go) break;
+        if (!go || agent_done(&m)) break;
     }
     if (m.broken) fprintf(stderr, "boxlet-agent: vmux: %s\n", m.broken);
     if (!m.broken && (m.stopping || m.shutdown)) rc = 0;

@@ -32,10 +32,14 @@ typedef struct vmux_end {
     const char *agent_sock; /* guest end: the agent's socket */
     int ready_fd;           /* host end: "ready\n" when the guest said READY; -1 */
     int stop_fd;            /* readable (a signalfd, say) = return; -1 for none */
+    int agent_pid;          /* guest end: SIGTERMed on SHUTDOWN; 0 for none */
 } vmux_end;
 
-/* Runs the end until (guest) stop_fd is readable or the host sends
- * SHUTDOWN, or (host) the link ends or breaks the rules. On the host end a
+/* Runs the end until (guest) stop_fd is readable or the host's SHUTDOWN
+ * is done, or (host) the link ends or breaks the rules. On SHUTDOWN the
+ * guest end SIGTERMs agent_pid and goes on relaying until every stream has
+ * closed (the agent's last frames, an execution's EXIT on a box stop,
+ * reach their clients) and the link is flushed. On the host end a
  * readable stop_fd sends SHUTDOWN and waits for the link to end (QEMU
  * exits once the guest powered off). The guest end outlives a host that
  * goes away and serves the next one. Returns 0 on a stop, -1 when the link

@@ -46,6 +46,8 @@ static const char usage[] =
     "                    before; SIGUSR1 drains a running server, SIGUSR2 ends it\n"
     "  --tunnel-idle S   close a service tunnel without connections for S seconds\n"
     "                    (default 600)\n"
+    "  --isolation NAME  how boxes created without an \"isolation\" field are\n"
+    "                    isolated: namespaces (the default) or vm (docs/vm.md)\n"
     "  --routes          print every route (method, path, how it is served) and\n"
     "                    exit\n"
     "  -h, --help        show this help\n";
@@ -71,6 +73,7 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
         {"peers", required_argument, NULL, 'e'},
         {"drain", no_argument, NULL, 'd'},
         {"tunnel-idle", required_argument, NULL, 'T'},
+        {"isolation", required_argument, NULL, 'i'},
         {NULL, 0, NULL, 0},
     };
     server_opts o = {.host = "127.0.0.1",
@@ -138,6 +141,9 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
         case 'T':
             if (cli_parse_ull("--tunnel-idle", optarg, 86400, &v) < 0) return CLI_EXIT_FAIL;
             o.tunnel_idle_secs = (int)v;
+            break;
+        case 'i':
+            o.isolation = optarg;
             break;
         case 'R':
             server_print_routes(stdout);

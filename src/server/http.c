@@ -1022,6 +1022,7 @@ int server_run(const server_opts *o)
         server_free(&s, &l);
         return 1;
     }
+    s.isolation = o->isolation;
     if (o->import_dir && !(s.import_dir = realpath(o->import_dir, NULL))) {
         fprintf(stderr, "boxlet serve: --import-dir \"%s\": %s\n", o->import_dir, strerror(errno));
         server_free(&s, &l);

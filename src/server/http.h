@@ -60,10 +60,11 @@ typedef struct rest_counters {
 
 typedef struct server {
     boxlet_runtime *rt;
-    const char *home; /* the runtime's home (NULL: the default), for workers */
-    char *auth;       /* "Bearer KEY" every route but GET /v1/config needs; NULL: none */
-    size_t auth_len;  /* strlen(auth) */
-    char *import_dir; /* the directory REST imports read beneath; NULL: import is off */
+    const char *home;      /* the runtime's home (NULL: the default), for workers */
+    char *auth;            /* "Bearer KEY" every route but GET /v1/config needs; NULL: none */
+    size_t auth_len;       /* strlen(auth) */
+    char *import_dir;      /* the directory REST imports read beneath; NULL: import is off */
+    const char *isolation; /* of boxes created without "isolation"; NULL: namespaces */
     bool log_requests;
     size_t max_body;
     long long started_ms;

@@ -427,6 +427,7 @@ void rest_box_create(server_t *s, const http_req *rq, http_resp *rs)
     state_volumes *vols = xcalloc(1, sizeof *vols);
     char tag[NODE_NAME_MAX + 1];
     bool ok = box_opts_from(o, &opts, &env, &nenv, &labels, &nlabels, rs);
+    if (ok && !opts.isolation) opts.isolation = s->isolation; /* serve --isolation */
     if (ok && opts.name && node_tag_of(opts.name, tag, sizeof tag)) {
         reply_error(rs, 400, ERR_INVAL,
                     "box name \"%s\" has the shape of a node-tagged box id (NODE_ULID), which "

@@ -31,6 +31,7 @@ typedef struct server_opts {
     const char *peers;        /* --peers HOST:PORT,...: list routes answer for them too */
     bool drain;               /* --drain: start refusing new boxes (SIGUSR1/SIGUSR2 toggle) */
     int tunnel_idle_secs;     /* close a tunnel without connections this long (default 600) */
+    const char *isolation; /* --isolation: of boxes created without the field; NULL: namespaces */
 } server_opts;
 
 /* Serves until SIGTERM or SIGINT. Its first line on stderr says where it

@@ -18,14 +18,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct box_env;
 typedef struct agent_proc {
     pid_t pid;
     char dir[64];
     char sock[128];
+    struct box_env *vm; /* with $BOXLET_TEST_ISOLATION=vm: the home of its box */
 } agent_proc;
 
 /* Starts the agent ($BOXLET_AGENT) with extra options (NULL-terminated,
- * may be NULL) and waits until it listens. Aborts the test on failure. */
+ * may be NULL) and waits until it listens. Aborts the test on failure.
+ * With $BOXLET_TEST_ISOLATION=vm the agent is a vm box's, inside its VM:
+ * a box is made and started in a home of its own, sock is its agent.sock,
+ * pid the host end of its link (so agent_peak_rss_kib measures what the
+ * host holds for the box); extra options cannot be given then. */
 void agent_start(agent_proc *a, const char *const *extra);
 /* SIGTERM, wait (KILL after 15 s), remove the directory. Returns the
  * agent's wait status. */
@@ -106,7 +112,11 @@ int dir_entries(const char *dir, bool dots);
 /* A fresh BOXLET_HOME under /tmp for one test file; its runtime. With
  * $BOXLET_TEST_SERVER set (the boxlet CLI), the home is served by a
  * `boxlet serve` on loopback and rt is boxlet_runtime_connect's: the same
- * test then checks the remote mode. */
+ * test then checks the remote mode. With $BOXLET_TEST_ISOLATION set (say
+ * "vm"), every box_up makes its box with that isolation, and a box asking
+ * for the "host" image (the default) gets a busybox image imported into the
+ * home instead (test_isolation_image): the same test then checks that
+ * backend. */
 typedef struct box_env {
     char home[128];
     boxlet_runtime *rt;
@@ -119,7 +129,15 @@ void box_env_open_in(box_env *b, const char *dir);
 /* Force-removes every box and volume of the home, closes the runtime,
  * deletes it. */
 void box_env_close(box_env *b);
-/* Creates and starts a box from o (NULL: defaults); aborts on failure. */
+/* $BOXLET_TEST_ISOLATION, NULL when unset or empty (the default backend). */
+const char *test_isolation(void);
+/* The image a test box runs: "host", or under $BOXLET_TEST_ISOLATION the
+ * busybox image imported into b's home ("bb": every busybox applet, root
+ * and nobody in /etc/passwd), imported on first use. */
+const char *test_isolation_image(box_env *b);
+/* Creates and starts a box from o (NULL: defaults); aborts on failure.
+ * Under $BOXLET_TEST_ISOLATION the box gets that isolation and, in place of
+ * the "host" image, test_isolation_image. */
 boxlet_box *box_up(box_env *b, const boxlet_box_opts *o);
 /* A small ext4 file system on a loop device, mounted on a fresh directory
  * under /tmp: a boxlet home whose disk a box can fill. Removed at exit even

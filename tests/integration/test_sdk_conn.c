@@ -41,20 +41,34 @@ typedef struct sink {
     bool stalled; /* not read (the slow consumer) */
 } sink;
 
-/* A running box and a shared connection to it. */
-static boxlet_box *setup(box_env *env, boxlet_conn **c)
+/* One running box for every check (a vm box's boot is seconds under TCG);
+ * a_failed_connection_says_so, which stops it, runs last. */
+static box_env env;
+static boxlet_box *box;
+
+static int group_teardown(void **state)
 {
-    box_env_open(env);
-    boxlet_box *b = box_up(env, NULL);
-    assert_int_equal(boxlet_conn_open(b, c), BOXLET_OK);
-    return b;
+    (void)state;
+    if (!box) return 0;
+    boxlet_box_free(box);
+    box_env_close(&env);
+    return 0;
 }
 
-static void teardown_box(box_env *env, boxlet_box *b, boxlet_conn *c)
+/* The running box and a new shared connection to it. */
+static boxlet_box *setup(boxlet_conn **c)
+{
+    if (!box) {
+        box_env_open(&env);
+        box = box_up(&env, NULL);
+    }
+    assert_int_equal(boxlet_conn_open(box, c), BOXLET_OK);
+    return box;
+}
+
+static void teardown_conn(boxlet_conn *c)
 {
     boxlet_conn_free(c);
-    boxlet_box_free(b);
-    box_env_close(env);
 }
 
 static char *start_detached(boxlet_box *b, const char *script)
@@ -133,9 +147,8 @@ static void many_executions_one_descriptor(void **state)
 {
     (void)state;
     if (!running_as_root()) skip();
-    box_env env;
     boxlet_conn *c;
-    boxlet_box *b = setup(&env, &c);
+    boxlet_box *b = setup(&c);
     enum { N = 20 };
     sink s[N] = {0};
     for (int i = 0; i < N; i++) {
@@ -164,16 +177,15 @@ static void many_executions_one_descriptor(void **state)
         sink_free(&s[i]);
     }
     assert_int_equal(boxlet_conn_count(c), 0);
-    teardown_box(&env, b, c);
+    teardown_conn(c);
 }
 
 static void a_stalled_reader_holds_back_only_its_own(void **state)
 {
     (void)state;
     if (!running_as_root()) skip();
-    box_env env;
     boxlet_conn *c;
-    boxlet_box *b = setup(&env, &c);
+    boxlet_box *b = setup(&c);
     sink flood = {0}, tick = {0};
     enum { TOTAL = 16 << 20 };
     char script[96];
@@ -214,16 +226,15 @@ static void a_stalled_reader_holds_back_only_its_own(void **state)
     sink_free(&tick);
     free(fid);
     free(tid);
-    teardown_box(&env, b, c);
+    teardown_conn(c);
 }
 
 static void stdin_and_calls(void **state)
 {
     (void)state;
     if (!running_as_root()) skip();
-    box_env env;
     boxlet_conn *c;
-    boxlet_box *b = setup(&env, &c);
+    boxlet_box *b = setup(&c);
     char *cat = start_detached(b, "tr a-z A-Z");
     char *sleeper = start_detached(
         b, "trap 'echo usr1; exit 7' USR1; echo ready; while :; do sleep 0.05; done");
@@ -256,16 +267,15 @@ static void stdin_and_calls(void **state)
     sink_free(&z);
     free(cat);
     free(sleeper);
-    teardown_box(&env, b, c);
+    teardown_conn(c);
 }
 
 static void a_failed_connection_says_so(void **state)
 {
     (void)state;
     if (!running_as_root()) skip();
-    box_env env;
     boxlet_conn *c, *c2;
-    boxlet_box *b = setup(&env, &c);
+    boxlet_box *b = setup(&c);
     assert_int_equal(boxlet_conn_open(b, &c2), BOXLET_OK);
     char *id = start_detached(b, "sleep 30");
     sink s = {0}, s2 = {0};
@@ -304,7 +314,7 @@ static void a_failed_connection_says_so(void **state)
     sink_free(&s2);
     free(id);
     boxlet_conn_free(c2);
-    teardown_box(&env, b, c);
+    teardown_conn(c);
 }
 
 /* Pumps c until the attach e started is settled: its result. */
@@ -339,9 +349,8 @@ static void attach_without_waiting(void **state)
 {
     (void)state;
     if (!running_as_root()) skip();
-    box_env env;
     boxlet_conn *c;
-    boxlet_box *b = setup(&env, &c);
+    boxlet_box *b = setup(&c);
     char *cat = start_detached(b, "echo hi; exec cat");
     char *other = start_detached(b, "exec cat");
     sink a = {0};
@@ -398,7 +407,7 @@ static void attach_without_waiting(void **state)
     sink_free(&a);
     free(cat);
     free(other);
-    teardown_box(&env, b, c);
+    teardown_conn(c);
 }
 
 int main(void)
@@ -407,8 +416,8 @@ int main(void)
         cmocka_unit_test(many_executions_one_descriptor),
         cmocka_unit_test(a_stalled_reader_holds_back_only_its_own),
         cmocka_unit_test(stdin_and_calls),
-        cmocka_unit_test(a_failed_connection_says_so),
         cmocka_unit_test(attach_without_waiting),
+        cmocka_unit_test(a_failed_connection_says_so), /* stops the box: last */
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

@@ -233,14 +233,23 @@ static void attach_resume_observe_and_gap(void **state)
 {
     (void)state;
     NEED_ROOT();
-    boxlet_cmd *c = boxlet_cmd_new("sh", "-c", "seq 1 20000; sleep 0.3; echo tail", NULL);
+    boxlet_cmd *c = boxlet_cmd_new(
+        "sh", "-c", "rm -f /tmp/seq-done; seq 1 20000; : >/tmp/seq-done; sleep 1; echo tail", NULL);
     boxlet_cmd_setretain(c, 4096);
     boxlet_exec *e;
     assert_int_equal(boxlet_exec_start(box, c, &e), BOXLET_OK);
     char id[160];
     snprintf(id, sizeof id, "%s", boxlet_exec_id(e));
     boxlet_exec_free(e); /* detach before reading anything */
-    usleep(200000);
+    boxlet_exit st;
+    char *done = NULL; /* every line written (a slow box, a VM under TCG, takes its time) */
+    for (int64_t until = now_ms() + 60000; now_ms() < until; usleep(50000)) {
+        free(done);
+        done = box_sh(box, "test -e /tmp/seq-done && echo y", &st, NULL);
+        if (strcmp(done, "y\n") == 0) break;
+    }
+    assert_string_equal(done, "y\n");
+    free(done);
     boxlet_exec *o;
     assert_int_equal(boxlet_exec_attach(box, id, 0, 0, BOXLET_ATTACH_OBSERVER, &o), BOXLET_OK);
     boxlet_chunk ch;
@@ -249,7 +258,6 @@ static void attach_resume_observe_and_gap(void **state)
     assert_int_equal(ch.offset, 0);
     assert_true(ch.gap_end > 100000);
     assert_int_equal(boxlet_exec_write(o, "x", 1, 100), BOXLET_EPERM);
-    boxlet_exit st;
     assert_int_equal(boxlet_exec_wait(o, &st, 5000), BOXLET_OK);
     assert_int_equal(st.exit_code, 0);
     boxlet_exec_free(o);

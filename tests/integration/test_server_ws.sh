@@ -13,9 +13,21 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 export BOXLET_HOME=$(mktemp -d /tmp/boxlet-ws.XXXXXX)
 chmod 711 "$BOXLET_HOME"
 mkfifo "$BOXLET_HOME/ready"
+# With BOXLET_TEST_ISOLATION=vm (ctest's vm/ entries) the boxes the clients
+# create are vm boxes (serve --isolation), on a busybox image the clients
+# find in BOXLET_TEST_IMAGE ("host" cannot run in a VM).
+ISO=
+if [ -n "${BOXLET_TEST_ISOLATION:-}" ]; then
+    ISO="--isolation $BOXLET_TEST_ISOLATION"
+    img=$BOXLET_HOME/bb-src
+    sh "$HERE/../vm/busybox-image.sh" "$img"
+    "$BOXLET" import "$img" bb >/dev/null || { echo "FAIL import the busybox image"; exit 1; }
+    rm -rf "$img"
+    export BOXLET_TEST_IMAGE=bb
+fi
 # A default start: the server makes its token in the home; a client on this
 # machine reads it from there.
-"$BOXLET" serve --port 0 --ready-fd 3 3>"$BOXLET_HOME/ready" &
+"$BOXLET" serve --port 0 --ready-fd 3 $ISO 3>"$BOXLET_HOME/ready" &
 srv=$!
 port=$(head -n 1 "$BOXLET_HOME/ready")
 KEY=$(cat "$BOXLET_HOME/serve.token")

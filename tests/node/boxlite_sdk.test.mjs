@@ -31,8 +31,16 @@ async function run(box, cmd, args, env, opts = {}) {
 
 async function main() {
   const rt = JsBoxlite.rest(new BoxliteRestOptions({ url, credential: key ? new ApiKeyCredential(key) : undefined }));
-  const box = await rt.create({ image: 'host', workingDir: '/tmp', env: [{ key: 'BOXV', value: 'boxdefault' }] }, 'sdkbox');
+  // BOXLET_TEST_IMAGE: the image of a run on vm boxes (test_server_ws.sh),
+  // which have no network yet (the SDK asks for it by default).
+  const vm = !!process.env.BOXLET_TEST_IMAGE;
+  const box = await rt.create({ image: process.env.BOXLET_TEST_IMAGE || 'host',
+    ...(vm ? { network: { outbound: { mode: 'disabled' } } } : {}), workingDir: '/tmp', env: [{ key: 'BOXV', value: 'boxdefault' }] }, 'sdkbox');
   check('create', !!box);
+  if (vm) { // a vm box: its pid 1 is the guest's init (serve --isolation vm)
+    const r = await run(box, 'sh', ['-c', "tr '\\0' ' ' < /proc/1/cmdline"], null);
+    check('the box is a VM', r.out.includes('--vm-init'), JSON.stringify(r.out));
+  }
 
   let r = await run(box, 'sh', ['-c', 'echo "$BOXV $MINE $(pwd)"; echo to-stderr >&2; read line; echo "got $line"; exit 3'],
     [['MINE', 'execenv']], { dir: '/usr', stdin: 'typed input\n' });
