@@ -739,11 +739,19 @@ static void hang_up_peer(ka_peer *peer)
 
 static const keepalive_ops peer_ops = {ping_peer, hang_up_peer};
 
-/* Once a second, from the loop (evloop_every). */
-static void sweep_peers(void *arg)
+/* Once a second, from the loop (evloop_every): the keepalive sweep, and a
+ * wake-up of lws. lws 4.1's libev plugin re-arms its one timer with
+ * ev_timer_set + ev_timer_start, which libev ignores while that timer is
+ * running: a timer set for sooner than the one pending (the listener's
+ * 100 ms pause when out of descriptors, an attach's deadline, a connection's
+ * linger) waited for the later one (test_server_trust's "serving again once
+ * they are freed" did). lws runs whatever is due on every wake-up, so none
+ * is late by more than this second. */
+static void on_tick(void *arg)
 {
     server_t *s = arg;
     keepalive_sweep(s->keepalive, now_ms(), &peer_ops);
+    lws_cancel_service(the_context);
 }
 
 static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reasons reason, void *in,
@@ -1108,7 +1116,7 @@ int server_run(const server_opts *o)
     keepalive_init(&ka, o->ping_secs > 0 ? o->ping_secs : PING_SECS,
                    o->idle_secs > 0 ? o->idle_secs : IDLE_SECS);
     s.keepalive = &ka;
-    evloop_every(loop, 1000, sweep_peers, &s);
+    evloop_every(loop, 1000, on_tick, &s);
     signal(SIGTERM, on_stop_signal);
     signal(SIGINT, on_stop_signal);
     signal(SIGPIPE, SIG_IGN);
