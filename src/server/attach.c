@@ -263,7 +263,7 @@ static void mux_unblock(mux_t *m)
         a->wait_next = NULL;
         a->blocked = false;
         attach_send(a);
-        if (a->blocked) break; /* still no room: back at the front */
+        if (a->blocked && a->mux == m) break; /* still no room: back at the front */
     }
     m->unblocking = false;
 }
