@@ -52,6 +52,9 @@ int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reads a "Key:  N kB" field of /proc/<pid>/<file> (pid 0: /proc/meminfo) in KiB, -1. */
 long long proc_kib(pid_t pid, const char *file, const char *key);
 int count_fds(pid_t pid);
+/* CPU time (user + system) pid has used so far, ms (its threads included);
+ * -1 if unreadable. */
+double proc_cpu_ms(pid_t pid);
 /* Order of the variants on iteration i: alternate forwards and backwards so
  * no variant always runs right after the same neighbour. */
 int order_of(int i, int k, int n);

@@ -117,7 +117,10 @@ static void setup(bench_t *b, const char *csv)
     if (!mkdtemp(b->work)) die("mkdtemp: %s", strerror(errno));
     chmod(b->work, 0755); /* the boxes' unprivileged uids traverse it to their home */
     snprintf(b->home, sizeof b->home, "%s/home", b->work);
-    snprintf(b->cli, sizeof b->cli, "%s", BOXLET_CLI_PATH);
+    /* BOXLET_BENCH_CLI: another build's boxlet (a before/after comparison
+     * with one bench_box, e.g. of `boxlet serve`). */
+    const char *cli = getenv("BOXLET_BENCH_CLI");
+    snprintf(b->cli, sizeof b->cli, "%s", cli && *cli ? cli : BOXLET_CLI_PATH);
     snprintf(b->tag, sizeof b->tag, "boxlet-bench-%d", (int)getpid());
     setenv("BOXLET_HOME", b->home, 1); /* for the CLI and the server children */
     atexit(cleanup);

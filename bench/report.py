@@ -104,6 +104,13 @@ def attach_table(out, rows, counts):
         out.append(f"| {v} | {fmt(base[0])} | {fmt(last[1])} (at {last[0]}) | "
                    f"{per:.2f} {unit} |")
     out.append("")
+    opened = counts.get("open-ms")
+    if opened:
+        cpu = {k: counts[k][0][1] for k in ("server-cpu-ms", "client-cpu-ms") if k in counts}
+        cost = ", ".join(f"{k.replace('-cpu-ms', '')} CPU {v / 1e3:.2f} s" for k, v in cpu.items())
+        out.append(f"Opening them took {opened[0][1] / 1e3:.2f} s"
+                   f"{' (' + cost + ')' if cost else ''}; target for 10,000: "
+                   f"≤ 5 s, ≤ 16 KiB and 1 descriptor each in the server.\n")
 
 
 def idle_table(out, data):

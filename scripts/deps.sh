@@ -10,7 +10,7 @@
 set -eu
 MODE=${1:-test}
 BUILD_PKGS="build-essential cmake pkg-config libjansson-dev libseccomp-dev libsqlite3-dev \
-libarchive-dev libwebsockets-dev libcurl4-openssl-dev e2fsprogs"
+libarchive-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev libcurl4-openssl-dev e2fsprogs"
 TEST_PKGS="clang clang-format git haproxy libclang-rt-dev libcmocka-dev libcap-dev python3-yaml python3-pytest python3-pip \
 busybox-static util-linux procps coreutils iproute2 python3 slirp4netns curl \
 docker-registry apache2-utils zstd qemu-system-x86 lz4 cpio erofs-utils"

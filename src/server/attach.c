@@ -65,6 +65,11 @@ typedef struct mux {
     struct lws_vhost *vh; /* where the connection's descriptor is adopted */
     agent_open *job;      /* the open in flight, or NULL */
     attach_t *waiting;    /* attaches waiting for the open, newest first */
+    /* Attaches whose ATTACH found the agent's socket full (a burst of
+     * them: each small message counts ~1 KiB against the socket's buffer),
+     * oldest first; sent as the agent reads (mux_unblock). */
+    attach_t *blocked, *blocked_tail;
+    bool unblocking;
 } mux_t;
 
 struct attach {
@@ -79,7 +84,8 @@ struct attach {
     bool pending;
     int retried;         /* opens of a fresh connection after a stale one */
     int64_t deadline;    /* when a pending attach gives up (now_ms) */
-    attach_t *wait_next; /* in its mux's waiting list */
+    attach_t *wait_next; /* in its mux's waiting or blocked list */
+    bool blocked;        /* on its mux's blocked list */
     int close_code;      /* the attach failed: close with this after its error frame */
     char eid[EXEC_ID_MAX + 1];
     char box_id[64];
@@ -224,6 +230,43 @@ static void pump(attach_t *a)
 
 static void settle(attach_t *a);
 static void mux_release(mux_t *m);
+static void attach_send(attach_t *a);
+
+/* a's ATTACH found no room: it waits for the agent to read, at the end of
+ * the line (at its front when it was the first in line, retried). Its
+ * deadline (attach_timer) still holds: an agent that reads nothing fails
+ * it as one that does not answer. */
+static void block(attach_t *a)
+{
+    mux_t *m = a->mux;
+    a->blocked = true;
+    if (m->unblocking || !m->blocked) {
+        a->wait_next = m->blocked;
+        m->blocked = a;
+        if (!m->blocked_tail) m->blocked_tail = a;
+        return;
+    }
+    a->wait_next = NULL;
+    m->blocked_tail->wait_next = a;
+    m->blocked_tail = a;
+}
+
+/* The ATTACHes that found no room go out, in order, while there is room
+ * (or fail, on a dead connection, as attach_send decides). */
+static void mux_unblock(mux_t *m)
+{
+    m->unblocking = true;
+    while (m->blocked) {
+        attach_t *a = m->blocked;
+        m->blocked = a->wait_next;
+        if (!m->blocked) m->blocked_tail = NULL;
+        a->wait_next = NULL;
+        a->blocked = false;
+        attach_send(a);
+        if (a->blocked && a->mux == m) break; /* still no room: back at the front */
+    }
+    m->unblocking = false;
+}
 
 /* Pumps every attach whose execution got something: any call on any
  * execution of the connection may have read frames for the others. An
@@ -233,6 +276,7 @@ static void mux_service(mux_t *m)
     if (!m || m->servicing || !m->conn) return; /* the outer loop picks up what this adds */
     m->servicing = true;
     m->users++; /* a failed attach lets go of m: not while this runs */
+    mux_unblock(m);
     for (boxlet_exec *e; (e = boxlet_conn_next_ready(m->conn));) {
         attach_t *a = boxlet_exec_user(e);
         if (a->pending)
@@ -289,16 +333,20 @@ static void mux_release(mux_t *m)
         mux_free(m);
 }
 
-/* Takes a off its mux's waiting list (if on it). */
+/* Takes a off its mux's waiting or blocked list (if on one). */
 static void unwait(attach_t *a)
 {
     if (!a->mux) return;
-    for (attach_t **p = &a->mux->waiting; *p; p = &(*p)->wait_next)
+    mux_t *m = a->mux;
+    attach_t *prev = NULL;
+    for (attach_t **p = a->blocked ? &m->blocked : &m->waiting; *p; prev = *p, p = &(*p)->wait_next)
         if (*p == a) {
             *p = a->wait_next;
+            if (a->blocked && m->blocked_tail == a) m->blocked_tail = prev;
             break;
         }
     a->wait_next = NULL;
+    a->blocked = false;
 }
 
 /* The box's shared connection, live or being opened; a new one (its open
@@ -462,6 +510,7 @@ static void attach_send(attach_t *a)
     int rc = boxlet_conn_attach_start(m->conn, a->eid, a->out_off, a->err_off,
                                       a->owner ? 0 : BOXLET_ATTACH_OBSERVER, &a->ex);
     if (rc == BOXLET_OK) return boxlet_exec_set_user(a->ex, a);
+    if (rc == BOXLET_ETIMEOUT && !m->dead) return block(a); /* the agent has not read yet */
     if (rc == BOXLET_EDISCONNECTED) mux_lost(m);
     if (rc == BOXLET_EDISCONNECTED && retry_fresh(a)) return;
     attach_fail(a, rc, boxlet_conn_errmsg(m->conn)); /* copied before m may go */

@@ -15,6 +15,7 @@
 #include "server/attach.h"
 #include "server/fanout.h"
 #include "server/autodelete.h"
+#include "server/evloop.h"
 #include "server/http.h"
 #include "sdk/token.h"
 #include "server/lazy_lws.h"
@@ -22,6 +23,7 @@
 #include "server/node.h"
 #include "server/peers.h"
 #include "server/idem.h"
+#include "server/keepalive.h"
 #include "server/reply.h"
 #include "server/tunnel.h"
 #include "server/worker.h"
@@ -58,6 +60,8 @@ typedef struct pss {
     void *conn;             /* ... and its connection (an attach) */
     buf_t text;             /* a text message being reassembled from fragments */
     bool counted;           /* in server_t.attaches */
+    ka_peer peer;           /* a WebSocket: on server_t.keepalive's list */
+    bool ping_due;          /* the keepalive sweep wants a Ping sent */
     job_t *job;             /* the request is with a worker */
     struct lws *wsi;
     /* A streamed body (rq.stream): */
@@ -708,6 +712,48 @@ static int ws_upgrade(struct lws *wsi, server_t *s, pss_t *p, char *msg, size_t 
     return 0;
 }
 
+/* The keepalive sweep's Ping, before whatever the route has to write. */
+static int send_ping(struct lws *wsi, pss_t *p)
+{
+    uint8_t ping[LWS_PRE + 4];
+    p->ping_due = false;
+    if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0) return -1;
+    lws_callback_on_writable(wsi); /* the route's turn */
+    return 0;
+}
+
+static void ping_peer(ka_peer *peer)
+{
+    pss_t *p = (pss_t *)((char *)peer - offsetof(pss_t, peer));
+    p->ping_due = true;
+    lws_callback_on_writable(p->wsi);
+}
+
+/* Silent for the idle timeout: closed without a Close frame (the peer is
+ * not reading; a write could wait forever), from lws' own timer. */
+static void hang_up_peer(ka_peer *peer)
+{
+    pss_t *p = (pss_t *)((char *)peer - offsetof(pss_t, peer));
+    lws_set_timeout(p->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+}
+
+static const keepalive_ops peer_ops = {ping_peer, hang_up_peer};
+
+/* Once a second, from the loop (evloop_every): the keepalive sweep, and a
+ * wake-up of lws. lws 4.1's libev plugin re-arms its one timer with
+ * ev_timer_set + ev_timer_start, which libev ignores while that timer is
+ * running: a timer set for sooner than the one pending (the listener's
+ * 100 ms pause when out of descriptors, an attach's deadline, a connection's
+ * linger) waited for the later one (test_server_trust's "serving again once
+ * they are freed" did). lws runs whatever is due on every wake-up, so none
+ * is late by more than this second. */
+static void on_tick(void *arg)
+{
+    server_t *s = arg;
+    keepalive_sweep(s->keepalive, now_ms(), &peer_ops);
+    lws_cancel_service(the_context);
+}
+
 static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reasons reason, void *in,
                  size_t len)
 {
@@ -725,10 +771,16 @@ static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reaso
     case LWS_CALLBACK_ESTABLISHED:
         s->attaches++;
         p->counted = true;
+        p->wsi = wsi;
+        keepalive_heard(s->keepalive, &p->peer, now_ms());
         p->ws->established(p->conn, wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE:
+        keepalive_heard(s->keepalive, &p->peer, now_ms());
         return p->conn ? on_receive(wsi, p, in, len) : -1;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        keepalive_heard(s->keepalive, &p->peer, now_ms());
+        return 0;
     case LWS_CALLBACK_TIMER:
         if (p->conn && p->ws->timer) p->ws->timer(p->conn);
         return 0;
@@ -738,10 +790,12 @@ static int on_ws(struct lws *wsi, server_t *s, pss_t *p, enum lws_callback_reaso
                              15);
             return -1;
         }
+        if (p->ping_due) return send_ping(wsi, p);
         return p->conn ? p->ws->writeable(p->conn) : -1;
     default: /* LWS_CALLBACK_CLOSED */
         if (p->counted) s->attaches--;
         p->counted = false;
+        keepalive_remove(&p->peer);
         if (p->conn) p->ws->close(p->conn);
         p->conn = NULL;
         buf_free(&p->text);
@@ -758,6 +812,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
     case LWS_CALLBACK_ESTABLISHED:
     case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_RECEIVE_PONG:
     case LWS_CALLBACK_SERVER_WRITEABLE:
     case LWS_CALLBACK_CLOSED:
     case LWS_CALLBACK_TIMER:
@@ -815,10 +870,17 @@ static const struct lws_protocols protocols[] = {
 };
 
 /* Keepalive (docs/server.md): a Ping after 15 s without traffic, the peer is
- * dropped after 45 s of silence, which releases its stdin slot. */
-static lws_retry_bo_t keepalive = {.secs_since_valid_ping = 15, .secs_since_valid_hangup = 45};
+ * dropped after 45 s of silence, which releases its stdin slot. Done by
+ * keepalive.h, not by lws' retry_and_idle_policy (a sorted timer list per
+ * connection: O(connections) per new connection and per Pong). */
+#define PING_SECS 15
+#define IDLE_SECS 45
+/* lws' validity timers off: with no policy lws would still give every
+ * connection one (its default: ping at 300 s, hang up at 310 s); a hang-up
+ * time of 0 is what turns them off (lws 4.1 _lws_validity_confirmed_role). */
+static const lws_retry_bo_t no_validity_timers = {.secs_since_valid_hangup = 0};
 
-static struct lws_context *make_context(const server_opts *o, server_t *s)
+static struct lws_context *make_context(const server_opts *o, server_t *s, evloop *loop)
 {
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -831,12 +893,14 @@ static struct lws_context *make_context(const server_opts *o, server_t *s)
     }
     info.protocols = protocols;
     info.user = s;
+    /* Every descriptor on the server's epoll loop (evloop.h), not lws'
+     * poll(), which walked all of them at each wake-up. */
+    info.options |= LWS_SERVER_OPTION_LIBEV;
+    info.foreign_loops = evloop_foreign(loop);
     info.options |= LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = 30; /* headers, and each wait lws does not know better of */
     info.max_http_header_data = MAX_HEADER_BYTES;
-    if (o->ping_secs > 0) keepalive.secs_since_valid_ping = (uint16_t)o->ping_secs;
-    if (o->idle_secs > 0) keepalive.secs_since_valid_hangup = (uint16_t)o->idle_secs;
-    info.retry_and_idle_policy = &keepalive;
+    info.retry_and_idle_policy = &no_validity_timers;
     lws_set_log_level(LLL_ERR, NULL);
     return lws_create_context(&info);
 }
@@ -857,7 +921,7 @@ static void report_ready(const server_opts *o, const listener_t *l)
  * attachment with 1001 "server shutdown" and serve until their closes went
  * out (at most SHUTDOWN_MS). Boxes and executions keep running; a new
  * server on the same home serves them again. */
-static void shut_down(struct lws_context *ctx, server_t *s)
+static void shut_down(struct lws_context *ctx, evloop *loop, server_t *s)
 {
     s->stopping = true;
     /* New requests get 503 and upgrades are refused from here on. (lws 4.1's
@@ -865,9 +929,9 @@ static void shut_down(struct lws_context *ctx, server_t *s)
      * crashes here.) */
     for (const struct lws_protocols *p = protocols; p->name; p++)
         lws_callback_on_writable_all_protocol(ctx, p);
-    long long deadline = wall_ms() + SHUTDOWN_MS;
-    while (s->attaches > 0 && wall_ms() < deadline && lws_service(ctx, 0) >= 0)
-        ;
+    int64_t deadline = wall_ms() + SHUTDOWN_MS;
+    while (s->attaches > 0 && wall_ms() < deadline)
+        evloop_turn(loop, deadline);
 }
 
 static int use_key(const server_opts *o, const char *key, server_t *s, char *how, size_t n);
@@ -1033,15 +1097,27 @@ int server_run(const server_opts *o)
         server_free(&s, &l);
         return 1;
     }
-    struct lws_context *ctx = make_context(o, &s);
+    evloop *loop = evloop_new(&le);
+    if (!loop) {
+        fprintf(stderr, "boxlet serve: %s\n", le.msg);
+        server_free(&s, &l);
+        return 1;
+    }
+    struct lws_context *ctx = make_context(o, &s, loop);
     if (!ctx || (!o->unix_path && listen_adopt(ctx, &l) < 0)) {
         fprintf(stderr, "boxlet serve: listen on %s: failed (%s)\n", where,
                 o->unix_path ? "in use, or its directory missing?" : "the event loop refused it");
         if (ctx) lws_context_destroy(ctx);
+        evloop_free(loop);
         server_free(&s, &l);
         return 1;
     }
     the_context = ctx;
+    keepalive ka;
+    keepalive_init(&ka, o->ping_secs > 0 ? o->ping_secs : PING_SECS,
+                   o->idle_secs > 0 ? o->idle_secs : IDLE_SECS);
+    s.keepalive = &ka;
+    evloop_every(loop, 1000, on_tick, &s);
     signal(SIGTERM, on_stop_signal);
     signal(SIGINT, on_stop_signal);
     signal(SIGPIPE, SIG_IGN);
@@ -1062,9 +1138,9 @@ int server_run(const server_opts *o)
         fprintf(stderr, "boxlet serve: WARNING: no authentication: every local user and "
                         "every box that reaches this address controls the machine\n");
     report_ready(o, &l);
-    while (!stop_requested && lws_service(ctx, 0) >= 0)
-        ;
-    shut_down(ctx, &s);
+    while (!stop_requested)
+        evloop_turn(loop, 0);
+    shut_down(ctx, loop, &s);
     for (pss_t *p = s.streaming; p; p = p->next_stream) /* their handlers give up */
         http_stream_gone(p->rq.stream);
     autodelete_stop(ad);
@@ -1082,7 +1158,8 @@ int server_run(const server_opts *o)
     the_context = NULL; /* no stream thread wakes it from here on */
     pthread_mutex_unlock(&context_mu);
     lws_context_destroy(ctx);
-    l.fd = -1; /* lws closed it with the context */
+    evloop_free(loop); /* lws stopped its watchers with the context */
+    l.fd = -1;         /* lws closed it with the context */
     server_free(&s, &l);
     return 0;
 }

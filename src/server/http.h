@@ -77,14 +77,15 @@ typedef struct server {
     char node[32];           /* --node: the tag of the box ids shown (node.h), or "" */
     char **peers;            /* --peers: the other nodes' HOST:PORT (peers.h) */
     size_t npeers;
-    struct workers *workers;   /* slow requests' threads (worker.h), or NULL */
-    struct workers *pulls;     /* registry pulls' own threads: they never hold up the rest */
-    struct workers *streams;   /* streamed bodies' threads (ROUTE_STREAM_IN/OUT rows) */
-    struct workers *fanouts;   /* --peers: the threads asking the peers (fanout.h) */
-    struct pss *streaming;     /* connections whose body is streamed (http.c) */
-    struct mux *muxes;         /* shared agent connections, one per box (attach.c) */
-    struct agent_opens *opens; /* threads opening those connections (agent_open.h) */
-    struct tunnels *tunnels;   /* service tunnels (tunnel.h); NULL: not served on this address */
+    struct workers *workers;     /* slow requests' threads (worker.h), or NULL */
+    struct workers *pulls;       /* registry pulls' own threads: they never hold up the rest */
+    struct workers *streams;     /* streamed bodies' threads (ROUTE_STREAM_IN/OUT rows) */
+    struct workers *fanouts;     /* --peers: the threads asking the peers (fanout.h) */
+    struct pss *streaming;       /* connections whose body is streamed (http.c) */
+    struct mux *muxes;           /* shared agent connections, one per box (attach.c) */
+    struct agent_opens *opens;   /* threads opening those connections (agent_open.h) */
+    struct tunnels *tunnels;     /* service tunnels (tunnel.h); NULL: not served on this address */
+    struct keepalive *keepalive; /* Pings and hangups of WebSocket peers (keepalive.h) */
     /* Boxes whose agent did not answer an attach in time: their attaches
      * are refused at once until `until` (attach.c), so such a box holds the
      * event loop once per SLOW_BOX_MS, not once per attach. */

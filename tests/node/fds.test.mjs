@@ -1,7 +1,10 @@
 // Descriptors per idle attachment in `boxlet serve`: 100 observers of a
 // sleeping execution cost the server at most one descriptor each (the
 // client's socket: the attaches of a box share one agent connection), and
-// all of them are given back when the clients leave.
+// all of them are given back when the clients leave. A burst of attaches
+// all at once is served in full: their ATTACHes reach the agent faster than
+// it reads them (some 240 filled its socket, and every later one was
+// refused as if the agent did not answer), so they wait for room instead.
 // argv: boxlet binary.
 import fs from 'node:fs';
 import WebSocket from 'ws';
@@ -11,13 +14,31 @@ const [, , boxlet] = process.argv;
 const t = counter(), check = t.check;
 const fds = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length;
 const rssKib = (pid) => parseInt(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1], 10);
-const N = 100;
+const N = 100, BURST = 2000;
 
 function open(base, eid) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/boxes/fd/executions/${eid}/attach?stdin=false`, { headers: authHeaders() });
     ws.on('open', () => resolve(ws));
     ws.on('error', reject);
+  });
+}
+
+// Resolves {ws} once attached, or {reason} (an error frame, a close, a
+// refused upgrade).
+function attached(base, eid) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/boxes/fd/executions/${eid}/attach?stdin=false`,
+      'boxlet.v1', { headers: authHeaders() });
+    ws.on('message', (d, bin) => {
+      if (bin) return;
+      const m = JSON.parse(d.toString());
+      if (m.type === 'attached') resolve({ ws });
+      if (m.type === 'error') resolve({ reason: m.message });
+    });
+    ws.on('close', (code) => resolve({ reason: `closed ${code}` }));
+    ws.on('unexpected-response', (q, r) => resolve({ reason: `HTTP ${r.statusCode}` }));
+    ws.on('error', (e) => resolve({ reason: e.message }));
   });
 }
 
@@ -41,6 +62,16 @@ async function main() {
   await sleep(1500);
   const after = fds(pid);
   check('every descriptor given back', after <= before + 1, `${after} after, ${before} before`);
+
+  // A burst: BURST observers at once (boxlet.v1, so that success is an
+  // `attached` frame and a failure an `error` frame or a 4xxx close).
+  const outcomes = await Promise.all(Array.from({ length: BURST }, () => attached(srv.base, eid)));
+  const ok = outcomes.filter((o) => o.ws).length;
+  const why = outcomes.find((o) => !o.ws);
+  check(`a burst of ${BURST} attaches: every one attached`, ok === BURST,
+    `${ok} attached; first failure: ${why ? why.reason : ''}`);
+  for (const o of outcomes) if (o.ws) o.ws.close();
+  await sleep(500);
 
   // Stdin for a process that does not read it stays with the client: the
   // server stops reading the client's socket (2 MiB queued) rather than
