@@ -136,7 +136,11 @@ static void queue_tail(conn_t *c, const conn_frame *f, size_t done)
 {
     size_t in_head = done < PROTO_OUTPUT_HEAD ? PROTO_OUTPUT_HEAD - done : 0;
     size_t data_done = done > PROTO_OUTPUT_HEAD ? done - PROTO_OUTPUT_HEAD : 0;
-    if (buf_append(&c->out, f->head + PROTO_OUTPUT_HEAD - in_head, in_head) < 0 ||
+    /* Sized past IDLE_BUF_MAX, so a streaming connection keeps its buffer
+     * between tails instead of allocating one for each (the buffer the
+     * copying path kept was larger still: OUT_SOFT and a frame). */
+    if (!buf_reserve(&c->out, IDLE_BUF_MAX + 1, NULL) ||
+        buf_append(&c->out, f->head + PROTO_OUTPUT_HEAD - in_head, in_head) < 0 ||
         buf_append(&c->out, f->data + data_done, f->len - data_done) < 0) {
         conn_close(c); /* cannot be: out was empty and a frame is far below its cap */
         return;
