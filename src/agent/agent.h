@@ -60,6 +60,7 @@ struct conn {
                          keep EPOLLOUT armed so draining wakes the loop */
     bool full;        /* the socket refused bytes: no output is pumped until
                          it is writable again (EPOLLOUT) */
+    bool broken;      /* a direct send failed: closed by the next flush */
     bool queued;      /* on the agent's flush queue */
     size_t frame_len; /* of the frame being dispatched (what follows it in
                          `in` is not dispatched once a transfer takes over) */

@@ -60,7 +60,7 @@ void conns_flush_queued(agent_t *ag)
         conn_t *c = ag->flushq;
         ag->flushq = c->next_queued;
         c->queued = false;
-        if (!c->dead && c->out.len) conn_flush(c);
+        if (!c->dead && (c->out.len || c->broken)) conn_flush(c);
     }
 }
 
@@ -101,6 +101,10 @@ static void release_if_idle(buf_t *b)
 
 void conn_flush(conn_t *c)
 {
+    if (c->broken) { /* here, at the end of a turn or on an event: no channel is being pumped */
+        conn_close(c);
+        return;
+    }
     while (!c->dead && c->out.len > 0) {
         ssize_t n = send(c->w.fd, buf_data(&c->out), c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
@@ -142,8 +146,9 @@ static void queue_tail(conn_t *c, const conn_frame *f, size_t done)
     if (!buf_reserve(&c->out, IDLE_BUF_MAX + 1, NULL) ||
         buf_append(&c->out, f->head + PROTO_OUTPUT_HEAD - in_head, in_head) < 0 ||
         buf_append(&c->out, f->data + data_done, f->len - data_done) < 0) {
-        conn_close(c); /* cannot be: out was empty and a frame is far below its cap */
-        return;
+        /* out was empty and a frame is far below its cap: out of memory */
+        fprintf(stderr, "boxlet-agent: out of memory\n");
+        abort();
     }
     queue_flush(c);
 }
@@ -161,9 +166,12 @@ size_t conn_send_frames(conn_t *c, const conn_frame *f, size_t n)
     do
         w = sendmsg(c->w.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (w < 0 && errno == EINTR);
+    if (w < 0 && errno != EAGAIN) { /* closed by the flush, not under the caller */
+        c->broken = c->full = true;
+        queue_flush(c);
+        return 0;
+    }
     if (w < 0) {
-        /* EAGAIN; or the peer is gone, which the next read sees (EPOLLIN
-         * stays armed) and closes: nothing is closed under the caller. */
         wait_writable(c);
         return 0;
     }
