@@ -58,6 +58,9 @@ struct conn {
     bool dead;        /* closed; freed at the end of the loop turn */
     bool more;        /* pumping stopped at the backlog limit with output left:
                          keep EPOLLOUT armed so draining wakes the loop */
+    bool full;        /* the socket refused bytes: no output is pumped until
+                         it is writable again (EPOLLOUT) */
+    bool broken;      /* a direct send failed: closed by the next flush */
     bool queued;      /* on the agent's flush queue */
     size_t frame_len; /* of the frame being dispatched (what follows it in
                          `in` is not dispatched once a transfer takes over) */
@@ -190,6 +193,19 @@ void conn_send(conn_t *c, const proto_msg *m);
 void conn_send_error(conn_t *c, uint32_t req, uint32_t chan, int code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void conn_flush(conn_t *c);
+/* An OUTPUT frame whose data stays where it is (the journal) until sent. */
+typedef struct conn_frame {
+    uint8_t head[PROTO_OUTPUT_HEAD];
+    const uint8_t *data;
+    uint32_t len;
+} conn_frame;
+#define CONN_MAX_FRAMES 8 /* in one conn_send_frames */
+/* Sends frames f[0..n) (n ≤ CONN_MAX_FRAMES) straight from where their data
+ * lies, in one sendmsg, when nothing waits in c->out before them (the
+ * caller checks). Returns how many frames the connection took: sent whole,
+ * or cut by a full socket, whose tail is then copied into c->out. The rest
+ * were not taken (c->full: wait for EPOLLOUT). */
+size_t conn_send_frames(conn_t *c, const conn_frame *f, size_t n);
 void conns_flush_queued(agent_t *ag); /* every connection conn_send wrote to */
 void conn_close(conn_t *c);
 void conns_reap(agent_t *ag); /* free the dead */

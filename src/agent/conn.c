@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define OUT_SOFT (256u * 1024)       /* stop pumping output above this */
@@ -59,7 +60,7 @@ void conns_flush_queued(agent_t *ag)
         conn_t *c = ag->flushq;
         ag->flushq = c->next_queued;
         c->queued = false;
-        if (!c->dead && c->out.len) conn_flush(c);
+        if (!c->dead && (c->out.len || c->broken)) conn_flush(c);
     }
 }
 
@@ -100,6 +101,10 @@ static void release_if_idle(buf_t *b)
 
 void conn_flush(conn_t *c)
 {
+    if (c->broken) { /* here, at the end of a turn or on an event: no channel is being pumped */
+        conn_close(c);
+        return;
+    }
     while (!c->dead && c->out.len > 0) {
         ssize_t n = send(c->w.fd, buf_data(&c->out), c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
@@ -107,6 +112,7 @@ void conn_flush(conn_t *c)
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && errno == EAGAIN) {
+            c->full = true;
             watch_set(c->ag, &c->w, EPOLLIN | EPOLLOUT);
             return;
         } else {
@@ -119,6 +125,63 @@ void conn_flush(conn_t *c)
     if (c->dead) return;
     watch_set(c->ag, &c->w, c->more ? EPOLLIN | EPOLLOUT : EPOLLIN);
     release_if_idle(&c->out);
+}
+
+/* The socket is full: output waits for EPOLLOUT (conn_event pumps then). */
+static void wait_writable(conn_t *c)
+{
+    c->full = c->more = true;
+    watch_set(c->ag, &c->w, EPOLLIN | EPOLLOUT);
+}
+
+/* Copies what is left of frame f after its first `done` bytes into c->out:
+ * a frame cut by a full socket is finished before anything else goes. */
+static void queue_tail(conn_t *c, const conn_frame *f, size_t done)
+{
+    size_t in_head = done < PROTO_OUTPUT_HEAD ? PROTO_OUTPUT_HEAD - done : 0;
+    size_t data_done = done > PROTO_OUTPUT_HEAD ? done - PROTO_OUTPUT_HEAD : 0;
+    /* Sized past IDLE_BUF_MAX, so a streaming connection keeps its buffer
+     * between tails instead of allocating one for each (the buffer the
+     * copying path kept was larger still: OUT_SOFT and a frame). */
+    if (!buf_reserve(&c->out, IDLE_BUF_MAX + 1, NULL) ||
+        buf_append(&c->out, f->head + PROTO_OUTPUT_HEAD - in_head, in_head) < 0 ||
+        buf_append(&c->out, f->data + data_done, f->len - data_done) < 0) {
+        /* out was empty and a frame is far below its cap: out of memory */
+        fprintf(stderr, "boxlet-agent: out of memory\n");
+        abort();
+    }
+    queue_flush(c);
+}
+
+size_t conn_send_frames(conn_t *c, const conn_frame *f, size_t n)
+{
+    struct iovec iov[2 * CONN_MAX_FRAMES];
+    n = MIN(n, CONN_MAX_FRAMES);
+    for (size_t i = 0; i < n; i++) {
+        iov[2 * i] = (struct iovec){(void *)f[i].head, PROTO_OUTPUT_HEAD};
+        iov[2 * i + 1] = (struct iovec){(void *)f[i].data, f[i].len};
+    }
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2 * n};
+    ssize_t w;
+    do
+        w = sendmsg(c->w.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (w < 0 && errno == EINTR);
+    if (w < 0 && errno != EAGAIN) { /* closed by the flush, not under the caller */
+        c->broken = c->full = true;
+        queue_flush(c);
+        return 0;
+    }
+    if (w < 0) {
+        wait_writable(c);
+        return 0;
+    }
+    size_t sent = (size_t)w, i = 0;
+    for (; i < n && sent >= PROTO_OUTPUT_HEAD + f[i].len; i++)
+        sent -= PROTO_OUTPUT_HEAD + f[i].len;
+    if (i == n) return n;
+    if (sent > 0) queue_tail(c, &f[i++], sent);
+    wait_writable(c);
+    return i;
 }
 
 void conn_close(conn_t *c)
@@ -197,7 +260,8 @@ static void read_input(conn_t *c)
 void conn_event(conn_t *c, uint32_t events)
 {
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_input(c);
+    if (events & EPOLLOUT) c->full = false;
     if (!c->dead && (events & EPOLLOUT)) conn_flush(c);
     /* Drained after pumping stopped at the backlog limit: go on. */
-    if (!c->dead && c->more && !conn_backlogged(c)) conn_pump(c);
+    if (!c->dead && c->more && !c->full && !conn_backlogged(c)) conn_pump(c);
 }

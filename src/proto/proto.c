@@ -588,6 +588,24 @@ int proto_encode(buf_t *out, const proto_msg *m, err_t *e)
     return 0;
 }
 
+static uint8_t *put_n(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        *p++ = (uint8_t)(v >> (8 * i));
+    return p;
+}
+
+/* output_fields, laid out by hand: test_proto checks it against the table. */
+void proto_output_head(const proto_output *o, uint8_t out[PROTO_OUTPUT_HEAD])
+{
+    uint8_t *p = put_n(out, PROTO_OUTPUT_HEAD - 4 + (uint64_t)o->data.len, 4);
+    p = put_n(p, PROTO_OUTPUT, 1);
+    p = put_n(p, o->chan, 4);
+    p = put_n(p, o->stream, 1);
+    p = put_n(p, o->offset, 8);
+    put_n(p, o->data.len, 4);
+}
+
 /* ---- decoding ------------------------------------------------------------ */
 
 static uint64_t get_le(const uint8_t *p, unsigned n)

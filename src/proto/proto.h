@@ -293,6 +293,15 @@ typedef struct proto_msg {
  * cap; nothing appended) or -ERR_NOMEM, with details in e. */
 int proto_encode(buf_t *out, const proto_msg *m, err_t *e);
 
+/* The bytes of an OUTPUT frame that come before its data: the frame header,
+ * chan, stream, offset and the data's length, exactly as proto_encode lays
+ * them out. A sender that has the data elsewhere (the agent's journal)
+ * sends these, then the data, without copying the data into a frame. o's
+ * stream and data.len (1..PROTO_MAX_CHUNK) are the caller's to check;
+ * o->data.data is not read. */
+#define PROTO_OUTPUT_HEAD (PROTO_HEADER_LEN + 4 + 1 + 8 + 4)
+void proto_output_head(const proto_output *o, uint8_t out[PROTO_OUTPUT_HEAD]);
+
 /* Decodes the first frame of data[0..len). Returns 1 with *m filled and *used
  * set to the frame's size; 0 when more bytes are needed (*used = 0); or a
  * negative ERR_PROTO / ERR_TOOBIG when the bytes cannot be a valid frame (an

@@ -14,6 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* What one recv asks for: several OUTPUT frames (64 KiB each), so the
+ * frame cut at the end of a read is moved to the buffer's front once per
+ * few frames. With reads of one frame's size, nearly every byte of output
+ * was moved once more after the kernel copied it in. */
+#define RECV_CHUNK (256u * 1024)
+
 struct agent_client {
     int fd;
     bool disowned; /* someone else closes fd */
@@ -191,9 +197,9 @@ int agent_client_recv(agent_client *c, proto_msg *m, int timeout_ms, err_t *e)
             return 1;
         }
         int code = 0;
-        uint8_t *p = buf_reserve(&c->in, 65536, &code);
-        if (!p) p = buf_reserve(&c->in, c->in.max - c->in.len, &code);
-        ssize_t n = p ? recv(c->fd, p, MIN(65536, c->in.max - c->in.len), 0) : -1;
+        size_t want = MIN(RECV_CHUNK, c->in.max - c->in.len);
+        uint8_t *p = buf_reserve(&c->in, want, &code);
+        ssize_t n = p ? recv(c->fd, p, want, 0) : -1;
         if (n > 0) {
             buf_commit(&c->in, (size_t)n);
         } else if (n == 0) {

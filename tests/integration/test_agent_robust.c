@@ -461,6 +461,37 @@ static void many_short_connections(void **state)
     assert_true(fds_after <= fds_before);
 }
 
+/* A reader that shuts its side down while output streams to it: the
+ * agent's send fails (EPIPE) and it closes that connection (it neither
+ * spins on a socket that stays "writable" nor stops serving others). */
+static void reader_shut_down_mid_stream(void **state)
+{
+    (void)state;
+    const char *argv[] = {"sh", "-c", "yes 0123456789abcdef | head -c 67108864", NULL};
+    proto_exec_start s = hc_cmd(argv);
+    s.attach_chan = 1;
+    s.req = 1;
+    agent_client *c;
+    err_t e;
+    assert_int_equal(agent_client_connect(agent.sock, 5000, &c, &e), 0);
+    proto_msg m = {.type = PROTO_EXEC_START, .u.start = s};
+    assert_int_equal(agent_client_send(c, &m, 5000, &e), 0);
+    for (bool output = false; !output;) { /* started, and streaming */
+        assert_int_equal(agent_client_recv(c, &m, 10000, &e), 1);
+        output = m.type == PROTO_OUTPUT;
+        assert_true(m.type == PROTO_EXEC_STARTED || output);
+        proto_msg_free(&m);
+    }
+    assert_int_equal(shutdown(agent_client_fd(c), SHUT_RD), 0);
+    struct pollfd p = {.fd = agent_client_fd(c), .events = POLLIN};
+    short hup = 0;
+    for (int64_t until = now_ms() + 10000; !hup && now_ms() < until;)
+        if (poll(&p, 1, 100) > 0) hup = p.revents & POLLHUP;
+    assert_true(hup); /* the agent closed its end */
+    agent_client_free(c);
+    live_still_served();
+}
+
 /* ---- request-level errors: the connection stays open ------------------------ */
 
 /* The connection still answers a request. */
@@ -732,6 +763,7 @@ int main(void)
         cmocka_unit_test(hello_wrong_version),
         cmocka_unit_test(half_frame_then_close),
         cmocka_unit_test(many_short_connections),
+        cmocka_unit_test(reader_shut_down_mid_stream),
         cmocka_unit_test(unknown_ids),
         cmocka_unit_test(signals),
         cmocka_unit_test(invalid_starts),

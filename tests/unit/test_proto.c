@@ -487,6 +487,33 @@ static void test_output(void **state)
     free(f);
 }
 
+/* proto_output_head is the start of what proto_encode makes of the same
+ * OUTPUT, the data excepted. */
+static void test_output_head(void **state)
+{
+    (void)state;
+    static const uint32_t lens[] = {1, 7, 4096, PROTO_MAX_CHUNK};
+    uint8_t *data = calloc(1, PROTO_MAX_CHUNK);
+    assert_non_null(data);
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        proto_msg m = {.type = PROTO_OUTPUT};
+        m.u.output = (proto_output){.chan = 0x01020304u + (uint32_t)i,
+                                    .stream = (uint8_t)(i % 2 ? PROTO_STDERR : PROTO_STDOUT),
+                                    .offset = 0x1122334455667788ull + i,
+                                    .data = {data, lens[i]}};
+        buf_t b;
+        buf_init(&b, 0);
+        err_t e;
+        assert_int_equal(proto_encode(&b, &m, &e), 0);
+        assert_int_equal(b.len, PROTO_OUTPUT_HEAD + lens[i]);
+        uint8_t head[PROTO_OUTPUT_HEAD];
+        proto_output_head(&m.u.output, head);
+        assert_memory_equal(head, buf_data(&b), PROTO_OUTPUT_HEAD);
+        buf_free(&b);
+    }
+    free(data);
+}
+
 static void test_output_max_chunk(void **state)
 {
     (void)state;
@@ -1212,6 +1239,7 @@ int main(void)
         cmocka_unit_test(test_output),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_output_max_chunk),
+        cmocka_unit_test(test_output_head),
         cmocka_unit_test(test_gap),
         cmocka_unit_test(test_exit),
         cmocka_unit_test(test_stdin),
