@@ -53,6 +53,7 @@ static void agent_start_vm(agent_proc *a, const char *const *extra)
 
 void agent_start(agent_proc *a, const char *const *extra)
 {
+    memset(a, 0, sizeof *a); /* callers pass it uninitialized */
     if (test_isolation()) {
         agent_start_vm(a, extra);
         return;
