@@ -5,6 +5,11 @@
 # with its counts), then "stages: N passed, N failed". Exits non-zero if any
 # stage failed. Each stage's full output streams as it runs and is kept in
 # $LOGS/STAGE.log for the summary to read its counts from.
+# While the suite runs, the ASan tree and the fuzzers build in the
+# background at the lowest priority (`make prebuild`, logged in
+# $LOGS/prebuild.log): the suite's tests mostly wait, and the builds take the
+# cores they leave idle. The asan and fuzz stages start once it ended and
+# build whatever it did not (or show why it failed).
 #   sh scripts/test.sh   (the Makefile passes MAKE and LOGS; DEPS replaces the
 #                         deps step's command)
 set -u
@@ -84,7 +89,10 @@ if ! run_stage deps ${DEPS:-sh scripts/deps.sh}; then
     note deps 1 "installing what the tests need failed (see $LOGS/deps.log)"
 fi
 format_stage
+nice -n 19 "$MAKE" --no-print-directory prebuild >"$LOGS/prebuild.log" 2>&1 &
+prebuild=$!
 suite_stage suite unit
+wait "$prebuild"
 suite_stage asan asan
 fuzz_stage
 
