@@ -5,6 +5,12 @@
 # with its counts), then "stages: N passed, N failed". Exits non-zero if any
 # stage failed. Each stage's full output streams as it runs and is kept in
 # $LOGS/STAGE.log for the summary to read its counts from.
+# While the suite runs, the ASan tree and the fuzzers build in the
+# background at the lowest priority (`make prebuild`, logged in
+# $LOGS/prebuild.log): the suite's tests mostly wait, and the builds take the
+# cores they leave idle. Once the suite ended, what is left of it runs at
+# normal priority; the asan and fuzz stages start once it ended and build
+# whatever it did not (or show why it failed).
 #   sh scripts/test.sh   (the Makefile passes MAKE and LOGS; DEPS replaces the
 #                         deps step's command)
 set -u
@@ -63,6 +69,12 @@ suite_stage() {
     note "$1" "$rc" "$counts"
 }
 
+# tree PID: PID and every process below it.
+tree() {
+    echo "$1"
+    for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree "$c"; done
+}
+
 format_stage() {
     run_stage format "$MAKE" --no-print-directory format-check
     rc=$?
@@ -84,7 +96,14 @@ if ! run_stage deps ${DEPS:-sh scripts/deps.sh}; then
     note deps 1 "installing what the tests need failed (see $LOGS/deps.log)"
 fi
 format_stage
+nice -n 19 "$MAKE" --no-print-directory prebuild >"$LOGS/prebuild.log" 2>&1 &
+prebuild=$!
 suite_stage suite unit
+# What is left of it is the next stage's work now: normal priority (a root
+# run can raise it back; on a machine shared with other work, a nice 19 build
+# would crawl).
+renice -n 0 -p $(tree "$prebuild") >/dev/null 2>&1
+wait "$prebuild"
 suite_stage asan asan
 fuzz_stage
 

@@ -114,19 +114,23 @@ check "auto_stop must be seconds" 400 "$(create '{"image":"host","auto_stop":-1}
 check "auto_resume must be a boolean" 400 "$(create '{"image":"host","auto_resume":"yes"}')"
 check "a short auto_stop" 201 "$(create '{"image":"host","name":"l1","auto_stop":2}')"
 check "echoed" 2 "$(field "d['auto_stop']")"
+# l2, l3 and the local k2 start now: a new box's agent waits a start grace
+# (10 s) before its first idle period, and their waits then overlap l1's.
+check "auto_resume false" 201 "$(create '{"image":"host","name":"l2","auto_stop":1,"auto_resume":false}')"
+check "auto_delete" 201 "$(create '{"image":"host","name":"l3","auto_stop":1,"auto_delete":1}')"
+"$BOXLET" create --name k2 --auto-stop 1 --no-auto-resume host >/dev/null
+"$BOXLET" start k2 >/dev/null
 check "an idle box is stopped by its agent" stopped "$(await_status l1 stopped)"
 check "an exec resumes it" 201 "$(exec_in l1 '{"command":"sh","args":["-c","sleep 5; echo resumed >/root/r"]}')"
 check "it runs" running "$(status l1)"
 check "not idle while an execution runs" running "$(sleep 3; status l1)"
 check "stopped again once idle" stopped "$(await_status l1 stopped)"
 check "the execution ran to its end, and a new one resumes the box again" resumed "$(early_out l1 '{"command":"sh","args":["-c","cat /root/r; sleep 60"]}')"
-check "auto_resume false" 201 "$(create '{"image":"host","name":"l2","auto_stop":1,"auto_resume":false}')"
 check "stopped when idle" stopped "$(await_status l2 stopped)"
 check "an exec is refused" "409 invalid_state" "$(exec_in l2 '{"command":"true"}') $(field "d['error']['code']")"
 check "saying why" 1 "$(grep -c 'auto_resume is off' "$W/body")"
 code -H "$A" -XPOST $U/v1/boxes/l2/start >/dev/null
 check "an explicit start works" running "$(status l2)"
-check "auto_delete" 201 "$(create '{"image":"host","name":"l3","auto_stop":1,"auto_delete":1}')"
 check "an idle box stops, then is removed" gone "$(await_status l3 gone)"
 code -H "$A" -XDELETE "$U/v1/boxes/l0?force=true" >/dev/null
 
@@ -139,6 +143,13 @@ serve
 check "after the restart it is stopped and removed" gone "$(await_status l4 gone)"
 code -H "$A" -XDELETE "$U/v1/boxes/l1?force=true" >/dev/null
 code -H "$A" -XDELETE "$U/v1/boxes/l2?force=true" >/dev/null
+# k2, made by the command (not the server) with its options, started above.
+lstate() { "$BOXLET" inspect "$1" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['state'])"; }
+i=0; while [ $i -lt 240 ] && [ "$(lstate k2)" != stopped ]; do sleep 0.5; i=$((i + 1)); done
+check "--auto-stop: stopped when idle" stopped "$(lstate k2)"
+"$BOXLET" exec k2 true >"$W/out" 2>&1
+check "--no-auto-resume: exec refused" "125 1" "$? $(grep -c 'auto_resume is off' "$W/out")"
+"$BOXLET" rm -f k2 >/dev/null
 
 # ---- capabilities ----------------------------------------------------------------
 capbnd='{"command":"sh","args":["-c","grep CapBnd /proc/self/status | cut -f2"]}'
@@ -202,7 +213,6 @@ check "still nowhere on disk" "" "$(grep -rl "$V" "$BOXLET_HOME" 2>/dev/null)"
 code -H "$A" -XDELETE "$U/v1/boxes/s1?force=true" >/dev/null
 
 # ---- the command's options (local, beside the server) ---------------------------------
-lstate() { "$BOXLET" inspect "$1" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['state'])"; }
 "$BOXLET" create --name k1 --cap-drop CHOWN --cap-add NET_RAW host sh -c 'echo from-main; sleep 60' >/dev/null
 check "create with a main command and capabilities" 0 $?
 "$BOXLET" start k1 >/dev/null
@@ -212,13 +222,7 @@ check "its capabilities" "1 3 4 5 6 7 8 10 13 18 27 29 31" \
     "$(bits "$("$BOXLET" exec k1 sh -c 'grep CapBnd /proc/self/status | cut -f2')")"
 "$BOXLET" create --cap-add SYS_ADMIN host >"$W/out" 2>&1
 check "--cap-add SYS_ADMIN is refused, saying why" "125 1" "$? $(grep -c 'SYS_ADMIN cannot be added' "$W/out")"
-"$BOXLET" create --name k2 --auto-stop 1 --no-auto-resume host >/dev/null
-"$BOXLET" start k2 >/dev/null
-i=0; while [ $i -lt 240 ] && [ "$(lstate k2)" != stopped ]; do sleep 0.5; i=$((i + 1)); done
-check "--auto-stop: stopped when idle" stopped "$(lstate k2)"
-"$BOXLET" exec k2 true >"$W/out" 2>&1
-check "--no-auto-resume: exec refused" "125 1" "$? $(grep -c 'auto_resume is off' "$W/out")"
-"$BOXLET" rm -f k1 k2 >/dev/null
+"$BOXLET" rm -f k1 >/dev/null
 BOXLET_API_KEY=s3cret "$BOXLET" --url $U create --name k3 --cap-drop CHOWN --no-auto-resume \
     --auto-delete 7 host echo remote-main >/dev/null
 check "through --url: the options reach the server" "echo remote-main|CHOWN|0|7|False" \
