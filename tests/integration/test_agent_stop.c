@@ -53,12 +53,14 @@ static void sigterm_stops_everything(void **state)
     assert_true(r1.got_exit); /* ended by the TERM, reported before the agent left */
     assert_int_equal(r1.exit.signal, SIGTERM);
     int st;
-    while (waitpid(a.pid, &st, WNOHANG) == 0 && now_ms() - t0 < 10000)
+    while (waitpid(a.pid, &st, WNOHANG) == 0 && now_ms() - t0 < 60000)
         usleep(10000);
     int64_t took = now_ms() - t0;
     printf("agent stopped in %lld ms\n", (long long)took);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    assert_true(took >= 600 && took < 5000); /* waited the grace for the stubborn one */
+    /* It waited the grace for the stubborn one, and did not wait for its
+     * 100 s sleeps: the upper bound is far from both, whatever the load. */
+    assert_true(took >= 600 && took < 60000);
     a.pid = 0;
     usleep(100000);
     while (waitpid(-1, NULL, WNOHANG) > 0) /* orphans reparent to us, the subreaper */
