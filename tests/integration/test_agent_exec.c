@@ -126,7 +126,8 @@ static void timeout_ends_the_group(void **state)
     char *out = run_out(&s, &r);
     int64_t took = now_ms() - t0;
     printf("timed out after %lld ms\n", (long long)took);
-    assert_true(took < 4000);
+    assert_true(took <
+                20000); /* not the 30 s sleep's end (bounds far apart: load cannot fail it) */
     assert_true(took >= 1000);
     assert_int_equal(r.exit.status, PROTO_TIMED_OUT);
     assert_int_equal(r.exit.timed_out, 1);
@@ -155,7 +156,7 @@ static void timeout_kills_what_ignores_term(void **state)
     int64_t t0 = now_ms();
     char *out = run_out(&s, &r);
     int64_t took = now_ms() - t0;
-    assert_true(took < 3000);
+    assert_true(took < 20000); /* not the 30 s sleep's end */
     assert_int_equal(r.exit.status, PROTO_TIMED_OUT);
     free(out);
     run_result_free(&r);
@@ -184,7 +185,7 @@ static void exit_code_and_signal(void **state)
     char *out = run_out(&s, &r);
     assert_int_equal(r.exit.exit_code, 42);
     assert_int_equal(r.exit.status, PROTO_COMPLETED);
-    assert_true(r.exit.duration_ms < 5000);
+    assert_true(r.exit.duration_ms < 20000);
     free(out);
     run_result_free(&r);
 

@@ -153,7 +153,7 @@ static void detached_gets_hup_term_kill(void **state)
     assert_string_equal(got, "HUP\nTERM\n");
     /* grace 500 + 2 steps of 400 = 1300 ms before the KILL */
     assert_true(took >= 1200);
-    assert_true(took < 5000);
+    assert_true(took < 30000); /* the KILL came, not an end of its own */
     free(got);
     run_result_free(&r);
     free(id);
@@ -207,7 +207,7 @@ static void attached_owner_is_not_reaped(void **state)
     assert_string_equal(got, "HUP\nTERM\n");
     /* grace 300 + 2 steps of 400 = 1100 ms after the owner left */
     assert_true(took >= 1000);
-    assert_true(took < 5000);
+    assert_true(took < 30000); /* the KILL came, not an end of its own */
     free(got);
     run_result_free(&own);
     run_result_free(&obs);

@@ -86,7 +86,7 @@ static void timeout_and_exit_fields(void **state)
     boxlet_exit st;
     int64_t t0 = now_ms();
     free(run(c, &st));
-    assert_true(now_ms() - t0 < 4000);
+    assert_true(now_ms() - t0 < 20000); /* the timeout, not the 30 s sleep's end */
     assert_int_equal(st.status, BOXLET_EXEC_TIMED_OUT);
     assert_int_equal(st.timed_out, 1);
     assert_int_equal(st.signal, SIGTERM);
