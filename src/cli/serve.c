@@ -52,6 +52,39 @@ static const char usage[] =
     "                    exit\n"
     "  -h, --help        show this help\n";
 
+/* --isolation NAME names an isolation this machine has, available here:
+ * else every create without the field would fail, so serve refuses to
+ * start, saying why. */
+static int check_isolation(const struct cli *g, const char *name)
+{
+    boxlet_runtime *rt;
+    if (cli_open(g, &rt) < 0) return -1;
+    boxlet_isolation_info *v = NULL;
+    size_t n = 0;
+    int rc = boxlet_runtime_isolations(rt, &v, &n);
+    if (rc != BOXLET_OK) {
+        cli_fail("--isolation: list the isolations", rc, boxlet_runtime_errmsg(rt));
+        boxlet_runtime_free(rt);
+        return -1;
+    }
+    const boxlet_isolation_info *found = NULL;
+    char names[128] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(v[i].name, name)) found = &v[i];
+        size_t len = strlen(names);
+        snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", v[i].name);
+    }
+    int ok = found && found->available;
+    if (!found)
+        cli_warn("serve: --isolation \"%s\": no such isolation (this boxlet has: %s)", name, names);
+    else if (!found->available)
+        cli_warn("serve: --isolation %s: not available on this machine: %s", name,
+                 found->unavailable ? found->unavailable : "no reason given");
+    boxlet_isolations_free(v, n);
+    boxlet_runtime_free(rt);
+    return ok ? 0 : -1;
+}
+
 int cmd_serve(const struct cli *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -160,5 +193,6 @@ int cmd_serve(const struct cli *g, int argc, char **argv)
     if (g->url || (getenv("BOXLET_URL") && *getenv("BOXLET_URL")))
         return cli_bad_usage(argv[0],
                              "serve runs this machine's engine: --url/BOXLET_URL do not apply");
+    if (o.isolation && check_isolation(g, o.isolation) < 0) return CLI_EXIT_FAIL;
     return server_run(&o) == 0 ? 0 : CLI_EXIT_FAIL;
 }

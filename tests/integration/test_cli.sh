@@ -406,6 +406,13 @@ if true; then
 fi
 
 "$BOXLET" frobnicate 2>/dev/null; check "unknown command" 125 $?
+if [ "$MODE" != remote ]; then
+    # serve's default isolation must exist and be available, or it does not start.
+    err=$("$BOXLET" serve --port 0 --isolation bogus 2>&1 >/dev/null); st=$?
+    check "serve --isolation bogus: refused at start" "125 1" "$st $(echo "$err" | grep -c 'no such isolation (this boxlet has: namespaces, vm)')"
+    err=$(BOXLET_VM_DIR=/nonexistent "$BOXLET" serve --port 0 --isolation vm 2>&1 >/dev/null); st=$?
+    check "serve --isolation vm without a guest kernel: refused, saying why" "125 1" "$st $(echo "$err" | grep -c 'not available on this machine: no guest kernel')"
+fi
 # docs/cli.md documents every verb of --help and every option of each verb's --help.
 DOC=$(dirname "$0")/../../docs/cli.md
 verbs=$("$BOXLET" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF > 1 && $1 != "Commands:" && $1 != "help" {print $1}')
