@@ -21,7 +21,7 @@ async function main() {
   check('create live', (await api('POST', '/v1/boxes', { name: 'live', image: 'host' })).status === 201);
   // The stubborn process: in the box's init's way of a clean stop.
   await api('POST', '/v1/boxes/slow/exec', { command: 'sh', args: ['-c', "trap '' TERM; while :; do sleep 0.1; done"] });
-  const tick = await api('POST', '/v1/boxes/live/exec', { command: 'sh', args: ['-c', 'i=0; while [ $i -lt 120 ]; do echo $i; i=$((i+1)); sleep 0.05; done'] });
+  const tick = await api('POST', '/v1/boxes/live/exec', { command: 'sh', args: ['-c', 'i=0; while [ $i -lt 240 ]; do echo $i; i=$((i+1)); sleep 0.05; done'] });
   const arrivals = [];
   const done = new Promise((resolve) => {
     const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/boxes/live/executions/${tick.json.execution_id}/attach`, { headers: auth });
@@ -30,7 +30,7 @@ async function main() {
   });
   await sleep(500);
   const t0 = Date.now();
-  const stop = api('POST', '/v1/boxes/slow/stop?timeout=3');
+  const stop = api('POST', '/v1/boxes/slow/stop?timeout=8');
   await sleep(300);
   const q0 = Date.now();
   const cfg = await api('GET', '/v1/config');
@@ -38,12 +38,12 @@ async function main() {
   const st = await stop;
   const stopMs = Date.now() - t0;
   await done;
-  check('the stop took its timeout', st.status === 200 && stopMs >= 2500, `${st.status} in ${stopMs} ms`);
-  check('a quick request answered during the stop', cfg.status === 200 && quick < 1000, `${quick} ms`);
+  check('the stop took its timeout', st.status === 200 && stopMs >= 7500, `${st.status} in ${stopMs} ms`);
+  check('a quick request answered during the stop', cfg.status === 200 && quick < 3000, `${quick} ms`); // a loop held by the stop: 8 s
   let gap = 0;
   for (let i = 1; i < arrivals.length; i++)
     if (arrivals[i] >= t0 && arrivals[i] <= t0 + stopMs) gap = Math.max(gap, arrivals[i] - arrivals[i - 1]);
-  check('the attachment kept streaming during the stop', gap < 1000, `largest gap ${gap} ms`);
+  check('the attachment kept streaming during the stop', gap < 3000, `largest gap ${gap} ms`);
   await api('DELETE', '/v1/boxes/slow?force=true');
   await api('DELETE', '/v1/boxes/live?force=true');
   console.log(`${passed} passed, ${failed} failed`);

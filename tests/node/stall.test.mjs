@@ -170,8 +170,8 @@ async function main() {
       `stream: ${during.length} frames, largest gap ${f(gap)} ms`);
     check('every call answered as usual', failed === 0, `${failed} failed`);
     check('median under 1 s', median(all) < 1000, f(median(all)));
-    check('worst under 1 s', Math.max(...all) < 1000, f(Math.max(...all)));
-    check('the stream kept flowing', during.length > 0 && gap < 1000, `${during.length} frames, gap ${f(gap)}`);
+    check('worst under 3 s', Math.max(...all) < 3000, f(Math.max(...all))); // held by the stalled agent: 10 s
+    check('the stream kept flowing', during.length > 0 && gap < 3000, `${during.length} frames, gap ${f(gap)}`);
     check('the attaches to the stopped box are still waiting',
       pending.every((p) => p.state.opened && !p.state.closed && p.state.out === ''),
       JSON.stringify(pending.map((p) => p.state)));
