@@ -9,7 +9,7 @@ import { authHeaders, counter, sleep, startServer as spawnServer } from './serve
 
 const [, , boxlet] = process.argv;
 const t = counter(), check = t.check;
-const startServer = () => spawnServer(boxlet, ['--ping-interval', '1', '--idle-timeout', '3']);
+const startServer = () => spawnServer(boxlet, ['--ping-interval', '4', '--idle-timeout', '12']);
 
 // Upgrades, then only listens: never a Pong, never a frame.
 function silentPeer(port, path) {
@@ -68,9 +68,10 @@ async function main() {
   check('slot held while the peer may be alive', (await owner(srv.port, path)) === 409);
   const peer = await peerP;
   check('upgraded', peer.upgraded);
-  check('a ping right after the upgrade', peer.pings.length > 0 && peer.pings[0] < 500, JSON.stringify(peer.pings));
+  // (bounds far from the interval's 4 s and the window's 12 s: a loaded machine cannot fail them)
+  check('a ping right after the upgrade', peer.pings.length > 0 && peer.pings[0] < 2000, JSON.stringify(peer.pings));
   check('pings on schedule', peer.pings.length >= 2, JSON.stringify(peer.pings));
-  check('silent peer dropped within the window', peer.closedAfter >= 2500 && peer.closedAfter < 8000, peer.closedAfter);
+  check('silent peer dropped within the window', peer.closedAfter >= 11500 && peer.closedAfter < 40000, peer.closedAfter);
   await sleep(300);
   check('its slot was released', (await owner(srv.port, path)) === 101);
   await fetch(`${base}/v1/boxes/ka?force=true`, { method: 'DELETE', headers: authHeaders() });
