@@ -278,7 +278,9 @@ typedef struct boxlet_box_opts {
     /* How the box is isolated, fixed at create: NULL or "namespaces" (the
      * default: Linux namespaces, seccomp, cgroups) or "vm" (a QEMU
      * micro-VM with its own kernel, docs/vm.md; needs the guest kernel and
-     * initramfs of scripts/vm-setup.sh, refuses the "host" image). Another
+     * initramfs of scripts/vm-setup.sh, refuses the "host" image and, not
+     * there yet, host_ports, ports and volumes with BOXLET_EUNSUPPORTED;
+     * network works as for namespaces, docs/vm.md "Network"). Another
      * name fails with BOXLET_EINVAL; "vm" where it cannot run with
      * BOXLET_EUNSUPPORTED saying how to set it up. */
     const char *isolation;

@@ -19,8 +19,10 @@ EXTRA=${3:-}
 META=linux-image-cloud-amd64
 # The modules the guest loads, in order: virtio over MMIO (microvm), the
 # virtio-serial port the agent talks on, virtio disks, the image's EROFS and
-# the overlay over it. Everything else the guest needs is built in.
-MODULES="virtio_ring virtio virtio_mmio virtio_console virtio_blk libcrc32c erofs overlay"
+# the overlay over it, the network card (virtio_net, which needs the two
+# failover modules) for boxes with networking. Everything else the guest
+# needs is built in.
+MODULES="virtio_ring virtio virtio_mmio virtio_console virtio_blk libcrc32c erofs overlay failover net_failover virtio_net"
 
 fail() { echo "vm-setup: $*" >&2; exit 1; }
 for t in apt-get apt-cache dpkg-deb lz4 cpio gzip sha256sum; do
@@ -45,7 +47,12 @@ KREL=${PKG#linux-image-}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if [ ! -f "$OUT/vmlinux" ] || ! grep -qx "kernel=$PKG $VER" "$OUT/VERSIONS" 2>/dev/null; then
+missing_module() {
+    for m in $MODULES; do [ -f "$OUT/modules/$m.ko" ] || return 0; done
+    return 1
+}
+if [ ! -f "$OUT/vmlinux" ] || ! grep -qx "kernel=$PKG $VER" "$OUT/VERSIONS" 2>/dev/null ||
+    missing_module; then
     echo "vm-setup: fetching $PKG $VER with apt-get download" >&2
     (cd "$work" && apt-get download -q "$PKG" >/dev/null 2>&1) || fail "apt-get download $PKG failed"
     dpkg-deb -x "$work"/"$PKG"_*.deb "$work/root"

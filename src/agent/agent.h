@@ -315,10 +315,17 @@ int relay_main(int argc, char **argv);
 int rmtree_main(int argc, char **argv);
 /* vminit.c: the init of a micro-VM (docs/vm.md); never returns. Options
  * after --vm-init: --root DEV (the image's EROFS disk) --upper DEV (the
- * box's ext4 disk); without them the initramfs is the root. */
+ * box's ext4 disk); without them the initramfs is the root. --net IFNAME:
+ * the box has networking, IFNAME is its card (vmnet.c). */
 int vminit_main(int argc, char **argv);
 /* vmroot.c: mounts the image under the box's writable layer and makes it
  * the root, the agent copied to /run/boxlet/agent. 0, or -1 said on stderr. */
 int vmroot_enter(const char *root_dev, const char *upper_dev);
+/* vmnet.c: brings lo up and, when ifname is not NULL, configures it with
+ * QEMU's user-networking defaults (10.0.2.15/24, default route via
+ * 10.0.2.2). 0, or -1 said on stderr. */
+int vmnet_up(const char *ifname);
+/* vmnet.c: /etc/resolv.conf of the current root names 10.0.2.3 (QEMU's DNS). */
+void vmnet_resolv(void);
 
 #endif

@@ -59,8 +59,9 @@ static const char usage[] =
     "the relay of a box's allowed host ports (see src/agent/relay.c).\n"
     "boxlet-agent --remove-tree /PATH, also on the host: deletes a removed box's\n"
     "directory in the background (see src/agent/rmtree.c).\n"
-    "boxlet-agent --vm-init [--root DEV --upper DEV], as PID 1 of a micro-VM, is its\n"
-    "init (src/agent/vminit.c); the image's disk under the box's own as its root;\n"
+    "boxlet-agent --vm-init [--root DEV --upper DEV] [--net IFNAME], as PID 1 of a\n"
+    "micro-VM, is its init (src/agent/vminit.c); the image's disk under the box's own\n"
+    "as its root, IFNAME configured for networking (src/agent/vmnet.c);\n"
     "boxlet-agent --vmux-host LISTEN_FD LINK_PATH READY_FD, on the host, carries the\n"
     "connections accepted on LISTEN_FD to that VM's agent (src/agent/vmux.c).\n";
 

@@ -176,14 +176,19 @@ int vminit_main(int argc, char **argv)
 {
     mount_basics();
     load_modules();
-    const char *root = NULL, *upper = NULL, *self = "/proc/self/exe";
+    const char *root = NULL, *upper = NULL, *net = NULL, *self = "/proc/self/exe";
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--root") == 0) root = argv[i + 1];
         if (strcmp(argv[i], "--upper") == 0) upper = argv[i + 1];
+        if (strcmp(argv[i], "--net") == 0) net = argv[i + 1];
     }
+    /* A box asked for networking runs with it or not at all, as a
+     * namespaces box whose slirp4netns does not come up. */
+    if (vmnet_up(net) < 0 && net) power_off();
     if (root && upper) {
         if (vmroot_enter(root, upper) < 0) power_off(); /* a box without its root: none */
         self = "/run/boxlet/agent";
+        if (net) vmnet_resolv();
     }
     sigset_t set;
     sigemptyset(&set);

@@ -107,8 +107,8 @@ typedef struct backend_info {
 typedef struct backend_ops {
     const char *name;   /* as recorded in box_rec.backend, at most BOX_BACKEND_MAX bytes */
     bool no_host_image; /* the `host` image (host_binds) is refused at create */
-    bool bare;          /* no network, host ports, published ports or volumes
-                           (yet): a create asking for them is refused */
+    bool bare;          /* no host ports, published ports or volumes (yet): a
+                           create asking for them is refused */
     /* Optional. Called once when the runtime opens home: *state becomes
      * every spec's `state` for this backend; close frees it. An error means
      * the backend cannot run here: its boxes fail to start with that error

@@ -429,9 +429,9 @@ int rt_create_on(rt_t *rt, const char *name, const char *image, const box_config
         err_wrap(e, "create box");
         return rc;
     }
-    if (be->ops->bare && (c->network || c->nhost_ports || c->nports || c->nvolumes))
+    if (be->ops->bare && (c->nhost_ports || c->nports || c->nvolumes))
         return err_make(e, ERR_UNSUPPORTED,
-                        "create box: isolation \"%s\" has no network, host ports, published ports "
+                        "create box: isolation \"%s\" has no host ports, published ports "
                         "or volumes yet (docs/vm.md)",
                         be->ops->name);
     char id[ULID_LEN + 1];

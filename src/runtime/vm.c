@@ -12,9 +12,11 @@
  * image's /usr read-only, the kernel, the image's disk and the box's disk
  * bound at /vm, its link socket in the jail's /run, the box's uid range,
  * cgroups, no capabilities, the box's seccomp filter and QEMU's own
- * -sandbox, an empty network namespace. The host never mounts a box's disk:
- * it is written by a hostile guest. KVM is used where vmaccel.c found it
- * works (else TCG). Not done: no NIC. */
+ * -sandbox, and the network a namespaces box gets: an empty network
+ * namespace, or with networking on slirp4netns's (no host loopback), in
+ * which QEMU's own user networking serves the guest's virtio-net card. The
+ * host never mounts a box's disk: it is written by a hostile guest. KVM is
+ * used where vmaccel.c found it works (else TCG). */
 #include "core/util.h"
 #include "runtime/agent_client.h"
 #include "runtime/backend.h"
@@ -168,8 +170,9 @@ static int image_disk(const box_spec *s, char *out, size_t n, err_t *e)
  * guest's kernel and initramfs, the image's disk (read-only) and the box's
  * disk bound under /vm; the box's uid range (QEMU is its root, an
  * unprivileged uid on the host), with no capabilities; its cgroups with
- * the VM's memory plus QEMU's own as the limit; no network (an empty
- * namespace); the root read-only. */
+ * the VM's memory plus QEMU's own as the limit; the box's network as a
+ * namespaces box's (an empty namespace, or slirp4netns's with networking
+ * on); the root read-only. */
 typedef struct vm_jail {
     char dir[PATH_MAX], image[PATH_MAX + 64], upper[PATH_MAX];
     image_info host;
@@ -214,6 +217,7 @@ static int jail_make(const box_spec *s, const char *image, vm_jail *j, err_t *e)
                          .uid_base = s->uid_base,
                          .uid_count = s->uid_count,
                          .legacy_uid_base = s->legacy_uid_base,
+                         .network = s->network,
                          .mounts = j->mounts,
                          .nmounts = 3,
                          .caps = 0};
@@ -330,6 +334,7 @@ static __attribute__((noreturn)) void launcher(const box_spec *s, int w)
                    .memory_mib = (unsigned)(mib ? mib : VM_DEFAULT_MEMORY_MIB),
                    .timeout_ms = VM_BOOT_TIMEOUT_MS,
                    .kvm = kvm,
+                   .network = s->network,
                    .spawn = jail_spawn,
                    .spawn_ctx = &j,
                    .qemu_dir = "/run",
@@ -511,7 +516,7 @@ static int vm_connect(const box_spec *s, int timeout_ms, err_t *e)
 const backend_ops vm_backend = {
     .name = "vm",
     .no_host_image = true,
-    .bare = true,
+    .bare = true, /* networking is there; host ports, published ports, volumes not yet */
     .open = vm_open,
     .close = vm_close,
     .prepare = vm_prepare,

@@ -39,6 +39,13 @@ typedef struct qemu_args {
     char root[700], upper[700];
 } qemu_args;
 
+/* The card of a box with networking: QEMU's slirp (IPv4 only, as a
+ * namespaces box's slirp4netns), its guest at 10.0.2.15, its gateway
+ * 10.0.2.2 (which QEMU maps to its own network namespace's loopback: the
+ * jail's, where nothing listens) and DNS at 10.0.2.3. */
+#define QEMU_NETDEV "user,id=net0,ipv6=off"
+#define QEMU_NIC "virtio-net-device,netdev=net0"
+
 /* QEMU's own seccomp filter (-sandbox): no obsolete system calls, no
  * privilege changes, no new processes, no scheduler or affinity changes. */
 #define QEMU_SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
@@ -51,9 +58,10 @@ static void qemu_argv(const vm_launch *l, qemu_args *q, const char **argv, size_
     snprintf(q->initrd, sizeof q->initrd, "%s/initramfs.cpio.gz", l->images);
     snprintf(q->append, sizeof q->append,
              "console=ttyS0 quiet panic=-1 tsc_early_khz=%lu tsc=reliable no_timer_check "
-             "lpj=%lu -- --vm-init%s",
+             "lpj=%lu -- --vm-init%s%s",
              khz, khz * 4, /* loops per jiffy at Debian's HZ=250 */
-             l->root_image ? " --root /dev/vda --upper /dev/vdb" : "");
+             l->root_image ? " --root /dev/vda --upper /dev/vdb" : "",
+             l->network ? " --net eth0" : "");
     snprintf(q->root, sizeof q->root, "id=root,file=%s,if=none,format=raw,readonly=on",
              l->root_image ? l->root_image : "");
     snprintf(q->upper, sizeof q->upper, "id=upper,file=%s,if=none,format=raw",
@@ -76,11 +84,17 @@ static void qemu_argv(const vm_launch *l, qemu_args *q, const char **argv, size_
                          /* the disks, in this order: vda (image), vdb (writable) */
                          "-drive", q->root, "-device", "virtio-blk-device,drive=root", "-drive",
                          q->upper, "-device", "virtio-blk-device,drive=upper", NULL};
-    size_t k = sizeof all / sizeof *all;
-    if (!l->root_image) k -= 8; /* no disks */
-    for (size_t i = 0; i < k - 1 && i < n - 1; i++)
+    size_t k = sizeof all / sizeof *all - 1, i = 0; /* without the NULL */
+    if (!l->root_image) k -= 8;                     /* no disks */
+    for (; i < k && i < n - 5; i++)
         argv[i] = all[i];
-    argv[k - 1 < n - 1 ? k - 1 : n - 1] = NULL;
+    if (l->network) {
+        argv[i++] = "-netdev";
+        argv[i++] = QEMU_NETDEV;
+        argv[i++] = "-device";
+        argv[i++] = QEMU_NIC;
+    }
+    argv[i] = NULL;
 }
 
 /* QEMU as a plain child (tests, the benchmark). */

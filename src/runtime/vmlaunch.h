@@ -39,8 +39,12 @@ typedef struct vm_launch {
     const char *root_image, *upper_image;
     unsigned memory_mib; /* 0: 256 */
     bool kvm;            /* -accel kvm, else TCG */
-    bool die_with_us;    /* QEMU and the link end are killed when we exit */
-    int timeout_ms;      /* for the guest's agent to be ready */
+    /* A virtio-net card on QEMU's user networking (-netdev user, its
+     * slirp, in QEMU's network namespace), configured by the guest's init
+     * with slirp's defaults; false: no card at all (docs/vm.md "Network"). */
+    bool network;
+    bool die_with_us; /* QEMU and the link end are killed when we exit */
+    int timeout_ms;   /* for the guest's agent to be ready */
     /* Confined: how QEMU is started (NULL: a plain child of the caller),
      * and where it makes link.sock as it sees the file system; the host
      * reaches it through /proc/<QEMU's pid>/root. images, root_image and
