@@ -12,7 +12,7 @@ set -u
 BOXLET=$1
 [ "$(id -u)" -eq 0 ] || { echo "test_vm_cli: skipped: boxes need root"; exit 0; }
 command -v qemu-system-x86_64 >/dev/null 2>&1 || {
-    echo "test_vm_cli: skipped: qemu-system-x86_64 is not installed (sh scripts/deps.sh)"; exit 0; }
+    echo "FAIL: qemu-system-x86_64 is not installed (make test installs it: sh scripts/deps.sh)"; exit 1; }
 [ -n "${BOXLET_VM_DIR:-}" ] || { echo "FAIL: BOXLET_VM_DIR is not set"; exit 1; }
 export BOXLET_HOME=$(mktemp -d /tmp/boxlet-vmcli.XXXXXX)
 chmod 711 "$BOXLET_HOME"

@@ -118,10 +118,8 @@ static int vm_teardown(void **state)
 
 static void need_vm(void)
 {
-    if (!have_qemu()) {
-        fprintf(stderr, "skipped: qemu-system-x86_64 is not installed (sh scripts/deps.sh)\n");
-        skip();
-    }
+    if (!have_qemu())
+        fail_msg("qemu-system-x86_64 is not installed (make test installs it: sh scripts/deps.sh)");
     if (!vm.dir[0]) fail_msg("no VM: BOXLET_VM_DIR is not set (ctest's vm/setup makes it)");
 }
 

@@ -17,7 +17,7 @@ set -u
 BOXLET=$1
 [ "$(id -u)" -eq 0 ] || { echo "test_vm_net: skipped: boxes need root"; exit 0; }
 command -v qemu-system-x86_64 >/dev/null 2>&1 || {
-    echo "test_vm_net: skipped: qemu-system-x86_64 is not installed (sh scripts/deps.sh)"; exit 0; }
+    echo "FAIL: qemu-system-x86_64 is not installed (make test installs it: sh scripts/deps.sh)"; exit 1; }
 for t in slirp4netns python3 ip; do
     command -v $t >/dev/null 2>&1 || { echo "FAIL: $t is not installed (sh scripts/deps.sh)"; exit 1; }
 done
