@@ -7,7 +7,8 @@
 # stays within its size. Then, with no guest kernel findable (BOXLET_VM_DIR
 # pointing nowhere, no $BOXLET_HOME/vm), that stopped box is removed, and a
 # second, running box is removed with rm -f: nothing of either is left
-# (QEMU, the link's end, cgroups, directory and disk). Two TCG boots; boot
+# (QEMU, the link's end, cgroups, directory and disk). A busybox image
+# pulled from a local registry runs in a VM. Three TCG boots; boot
 # times are never asserted. Needs BOXLET_VM_DIR (ctest's vm/setup makes it).
 # Prints "N passed, N failed".
 set -u
@@ -19,7 +20,9 @@ command -v qemu-system-x86_64 >/dev/null 2>&1 || {
 export BOXLET_HOME=$(mktemp -d /tmp/boxlet-vmlim.XXXXXX)
 chmod 711 "$BOXLET_HOME"
 SCRATCH=$BOXLET_HOME
+. "$(dirname "$0")/../integration/registry.sh"
 cleanup() {
+    stop_registry
     for b in $("$BOXLET" ls -q 2>/dev/null); do "$BOXLET" rm -f "$b" >/dev/null 2>&1; done
     rm -rf "$SCRATCH"
 }
@@ -83,6 +86,19 @@ check "the host's file of the disk is the disk's size" 1073741824 "$(stat -c %s 
 check "the host's file of the disk holds no more than its size" 1 \
     "$([ $(($(stat -c '%b * %B' "$disk"))) -le 1073741824 ] && echo 1)"
 "$BOXLET" stop lim >/dev/null; check "stop" 0 $?
+
+# A registry image (several layers, merged into one EROFS file) in a VM.
+if start_registry "$SCRATCH/registry" >/dev/null; then
+    ref=127.0.0.1:$REG_PORT/busybox:1
+    "$BOXLET" pull "$ref" >/dev/null; check "pull a registry image" 0 $?
+    out=$("$BOXLET" run --rm --isolation vm "$ref" -- sh -c 'echo from-registry; exit 4' 2>&1); st=$?
+    check "a registry image runs in a VM" "from-registry 4" "$out $st"
+    check "run --rm of it leaves no box" "lim" "$("$BOXLET" ls -q | xargs -r "$BOXLET" inspect |
+        sed -n 's/^ *"name": *"\([^"]*\)".*/\1/p')"
+    stop_registry
+else
+    echo "test_vm_limits: registry image skipped: docker-registry is not installed"
+fi
 
 # Removal needs no guest kernel: none is findable here.
 nokernel() { BOXLET_VM_DIR=$SCRATCH/none "$@"; }
