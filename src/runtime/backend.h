@@ -112,7 +112,9 @@ typedef struct backend_ops {
     /* Optional. Called once when the runtime opens home: *state becomes
      * every spec's `state` for this backend; close frees it. An error means
      * the backend cannot run here: its boxes fail to start with that error
-     * (boxes of other backends are not affected). */
+     * (boxes of other backends are not affected), but stop, alive, occupied
+     * and destroy still run on them, with a NULL state: a box can always be
+     * stopped and removed (they must need nothing open() finds). */
     int (*open)(const char *home, void **state, err_t *e);
     void (*close)(void *state);
     /* Creates the box's directories (idempotent). */

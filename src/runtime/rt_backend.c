@@ -41,14 +41,22 @@ static int usable(const rt_backend *b, const rt_backend **out, err_t *e)
     return 0;
 }
 
-int rt_backend_of(rt_t *rt, const box_rec *r, const rt_backend **out, err_t *e)
+int rt_backend_to_end(rt_t *rt, const box_rec *r, const rt_backend **out, err_t *e)
 {
     const rt_backend *b = find(rt, *r->backend ? r->backend : BOX_BACKEND_DEFAULT);
     if (!b)
         return err_make(e, ERR_UNSUPPORTED,
                         "box \"%s\": its isolation \"%s\" is not one this boxlet has", r->name,
                         r->backend);
-    return usable(b, out, e);
+    *out = b;
+    return 0;
+}
+
+int rt_backend_of(rt_t *rt, const box_rec *r, const rt_backend **out, err_t *e)
+{
+    const rt_backend *b;
+    int rc = rt_backend_to_end(rt, r, &b, e);
+    return rc < 0 ? rc : usable(b, out, e);
 }
 
 int rt_backend_choose(rt_t *rt, const char *name, const rt_backend **out, err_t *e)

@@ -295,7 +295,7 @@ static uint64_t tmp_bytes(const box_config *c)
 static int make_spec(rt_t *rt, const box_rec *r, bool start, spec_buf *b, err_t *e)
 {
     memset(b, 0, sizeof *b);
-    int rc = rt_backend_of(rt, r, &b->be, e);
+    int rc = start ? rt_backend_of(rt, r, &b->be, e) : rt_backend_to_end(rt, r, &b->be, e);
     if (rc < 0) return rc;
     rc = box_config_from_json(r->config, &b->cfg, e);
     if (rc == 0 && b->cfg.rootfs) /* the files it was created on */
@@ -510,7 +510,7 @@ static void correct(rt_t *rt, box_rec *r)
 {
     box_proc p = {.pid = r->init_pid, .start_time = r->init_start};
     const rt_backend *be;
-    if (rt_backend_of(rt, r, &be, NULL) < 0) return; /* it cannot tell: the claim stays */
+    if (rt_backend_to_end(rt, r, &be, NULL) < 0) return; /* it cannot tell: the claim stays */
     if ((r->state == BOX_RUNNING || r->state == BOX_STOPPING) && !be->ops->alive(&p)) {
         store_set_state(rt->store, r->id, BOX_STOPPED, 0, 0, r->started_ms, "", NULL);
         r->state = BOX_STOPPED;
@@ -525,7 +525,8 @@ static void correct(rt_t *rt, box_rec *r)
 static void end_unrecorded(rt_t *rt, const box_rec *r)
 {
     const rt_backend *be;
-    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING || rt_backend_of(rt, r, &be, NULL) < 0)
+    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING ||
+        rt_backend_to_end(rt, r, &be, NULL) < 0)
         return;
     box_spec s = {.id = r->id, .state = be->state};
     if (!be->ops->occupied(&s)) return;
@@ -540,7 +541,8 @@ static void reconcile_one(rt_t *rt, box_rec *r)
 {
     correct(rt, r);
     const rt_backend *be;
-    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING || rt_backend_of(rt, r, &be, NULL) < 0)
+    if (r->state == BOX_RUNNING || r->state == BOX_STOPPING ||
+        rt_backend_to_end(rt, r, &be, NULL) < 0)
         return;
     box_spec s = {.id = r->id, .state = be->state};
     if (!be->ops->occupied(&s)) return;
@@ -671,7 +673,7 @@ static int remove_locked(rt_t *rt, box_rec *r, bool force, err_t *e)
     char dir[RT_HOME_MAX + 64];
     snprintf(dir, sizeof dir, "%s/boxes/%s", rt->home, r->id);
     const rt_backend *be;
-    if ((rc = rt_backend_of(rt, r, &be, e)) < 0) return rc;
+    if ((rc = rt_backend_to_end(rt, r, &be, e)) < 0) return rc;
     box_spec s = {.id = r->id, .dir = dir, .agent_path = rt->agent, .state = be->state};
     if ((rc = be->ops->destroy(&s, e)) < 0) return rc;
     return store_delete(rt->store, r->id, e);

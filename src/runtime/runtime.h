@@ -188,6 +188,10 @@ void rt_backends_close(rt_t *rt);
 /* The backend of box r, ready to use: -ERR_UNSUPPORTED when this boxlet has
  * none by its name or the backend cannot run here (e says why). */
 int rt_backend_of(rt_t *rt, const box_rec *r, const rt_backend **out, err_t *e);
+/* The backend of box r to stop, check or remove it: also one that cannot run
+ * here (its state is then NULL: see backend_ops.open). -ERR_UNSUPPORTED only
+ * when this boxlet has none by its name (never ended as something else). */
+int rt_backend_to_end(rt_t *rt, const box_rec *r, const rt_backend **out, err_t *e);
 /* The backend named name for a new box (NULL: the default), or
  * -ERR_INVAL naming the choices. */
 int rt_backend_choose(rt_t *rt, const char *name, const rt_backend **out, err_t *e);

@@ -33,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -94,11 +96,21 @@ static void vm_close(void *state)
 }
 
 /* Runs argv (no shell), its output to /dev/null; 0 when it exits 0. */
-static int run_tool(const char *const *argv, err_t *e)
+static int run_tool_in(const char *const *argv, const char *layers, const char *merged, err_t *e)
 {
     pid_t pid = fork();
     if (pid < 0) return err_sys(e, errno, "fork for %s", argv[0]);
     if (pid == 0) {
+        /* An image of several layers: their overlay (read-only, as a
+         * namespaces box's lower layers are mounted) in a mount namespace of
+         * this child's alone, gone when it exits. */
+        if (layers) {
+            char opts[8192];
+            if ((size_t)snprintf(opts, sizeof opts, "lowerdir=%s", layers) >= sizeof opts ||
+                unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                mount("overlay", merged, "overlay", MS_RDONLY, opts) < 0)
+                _exit(126);
+        }
         int null = open("/dev/null", O_RDWR);
         dup2(null, 0);
         dup2(null, 1);
@@ -116,7 +128,15 @@ static int run_tool(const char *const *argv, err_t *e)
     return err_make(e, ERR_IO, "%s %s failed (%s %d)%s", argv[0], argv[last],
                     WIFEXITED(st) ? "exit status" : "signal",
                     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
-                    WIFEXITED(st) && WEXITSTATUS(st) == 127 ? ": is it installed?" : "");
+                    WIFEXITED(st) && WEXITSTATUS(st) == 127 ? ": is it installed?"
+                    : WIFEXITED(st) && WEXITSTATUS(st) == 126 && layers
+                        ? ": the image's layers could not be merged"
+                        : "");
+}
+
+static int run_tool(const char *const *argv, err_t *e)
+{
+    return run_tool_in(argv, NULL, NULL, e);
 }
 
 /* The image's EROFS file, built once per image files (keyed by their path and
@@ -129,21 +149,25 @@ static int image_disk(const box_spec *s, char *out, size_t n, err_t *e)
                         "the \"host\" image cannot run in a VM (it binds the host's /usr, which "
                         "a VM cannot see); "
                         "use an imported or pulled image");
-    if (strchr(s->rootfs, ':'))
-        return err_make(e, ERR_UNSUPPORTED,
-                        "an image of several layers cannot run in a VM yet; import it as one "
-                        "root filesystem");
-    /* Keyed by the image files' path and their root directory's identity
-     * (device, inode, change time): an image removed and imported again
-     * under the same name gets a new file, never the old one's. */
-    struct stat rs;
-    if (stat(s->rootfs, &rs) < 0) return err_sys(e, errno, "image files \"%s\"", s->rootfs);
-    char key[PATH_MAX + 96];
-    snprintf(key, sizeof key, "%s|%llu|%llu|%lld.%09ld", s->rootfs, (unsigned long long)rs.st_dev,
-             (unsigned long long)rs.st_ino, (long long)rs.st_ctim.tv_sec, rs.st_ctim.tv_nsec);
+    /* Keyed by the image files' path and each layer's root directory's
+     * identity (device, inode, change time): an image removed and imported
+     * again under the same name gets a new file, never the old one's. An
+     * image of several layers (an overlay's lowerdir list, top first) is
+     * merged into one file. */
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const char *p = key; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    for (const char *l = s->rootfs; *l;) {
+        size_t len = strcspn(l, ":");
+        char layer[PATH_MAX], key[PATH_MAX + 96];
+        snprintf(layer, sizeof layer, "%.*s", (int)len, l);
+        struct stat rs;
+        if (stat(layer, &rs) < 0) return err_sys(e, errno, "image files \"%s\"", layer);
+        snprintf(key, sizeof key, "%s|%llu|%llu|%lld.%09ld|", layer, (unsigned long long)rs.st_dev,
+                 (unsigned long long)rs.st_ino, (long long)rs.st_ctim.tv_sec, rs.st_ctim.tv_nsec);
+        for (const char *p = key; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        l += len + (l[len] == ':');
+    }
+    bool layered = strchr(s->rootfs, ':') != NULL;
     if (mkdir(st->cache, 0700) < 0 && errno != EEXIST)
         return err_sys(e, errno, "create \"%s\"", st->cache);
     snprintf(out, n, "%s/%016llx.erofs", st->cache, (unsigned long long)h);
@@ -151,8 +175,12 @@ static int image_disk(const box_spec *s, char *out, size_t n, err_t *e)
     if (stat(out, &sb) == 0) return 0;
     char tmp[PATH_MAX + 64];
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", out, (int)getpid());
-    const char *argv[] = {"mkfs.erofs", tmp, s->rootfs, NULL};
-    int rc = run_tool(argv, e);
+    char merged[PATH_MAX + 80];
+    snprintf(merged, sizeof merged, "%s.root", tmp);
+    if (layered && mkdir(merged, 0700) < 0) return err_sys(e, errno, "create \"%s\"", merged);
+    const char *argv[] = {"mkfs.erofs", tmp, layered ? merged : s->rootfs, NULL};
+    int rc = run_tool_in(argv, layered ? s->rootfs : NULL, merged, e);
+    if (layered) rmdir(merged);
     if (rc == 0 && chmod(tmp, 0644) < 0) /* read by QEMU, jailed as the box's uid */
         rc = err_sys(e, errno, "chmod \"%s\"", tmp);
     if (rc == 0 && rename(tmp, out) < 0) rc = err_sys(e, errno, "rename \"%s\"", tmp);
